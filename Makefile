@@ -1,0 +1,52 @@
+# Hoist: the two commands a new user needs.
+#   make run    install what is missing, build, run the main job
+#   make test   install what is missing, build, run every test
+# Both are idempotent and need root only to install missing Debian packages.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+HOIST := build/default/src/cli/hoist
+FUZZ_SECONDS ?= 15
+
+.PHONY: deps build build-asan build-fuzz test test-unit test-asan fuzz run bench format tidy clean
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	@cmake --preset default >/dev/null
+	@cmake --build --preset default
+
+build-asan: deps
+	@cmake --preset asan >/dev/null
+	@cmake --build --preset asan
+
+build-fuzz: deps
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz
+
+# Every test: unit and golden tests in the normal build, the same under
+# ASan+UBSan, then a short run of every fuzz target.
+test: build build-asan build-fuzz
+	@ctest --preset default -j2
+	@ctest --preset asan -j2
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+	@echo "make test: all suites passed"
+
+fuzz: build-fuzz
+	@scripts/fuzz.sh $(or $(SECONDS),300)
+
+run: build
+	@scripts/run.sh $(HOIST)
+
+bench: build
+	@scripts/bench.sh
+
+format:
+	@git ls-files '*.cpp' '*.h' | xargs clang-format -i
+
+tidy: build
+	@git ls-files 'src/*.cpp' | xargs clang-tidy -p build/default --quiet
+
+clean:
+	rm -rf build

@@ -1,0 +1,247 @@
+#include "core/evaluator.h"
+
+#include <algorithm>
+#include <functional>
+#include <unordered_map>
+
+#include "core/path.h"
+
+namespace hoist {
+
+namespace {
+
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+using StringIndex = std::unordered_map<std::string, std::vector<std::uint32_t>, StringHash, std::equal_to<>>;
+
+bool contains(const std::vector<std::string>& list, std::string_view item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+bool intersects(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  return std::any_of(a.begin(), a.end(), [&b](const std::string& x) { return contains(b, x); });
+}
+
+bool args_match(const ArgsSpec& spec, const std::vector<std::string>& args) {
+  if (args.size() < spec.patterns.size()) return false;
+  if (!spec.rest_allowed && args.size() != spec.patterns.size()) return false;
+  for (std::size_t i = 0; i < spec.patterns.size(); ++i) {
+    if (!spec.patterns[i].matches(args[i])) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string_view to_string(Action a) {
+  switch (a) {
+    case Action::kAllow: return "allow";
+    case Action::kRequest: return "request";
+    case Action::kDeny: return "deny";
+  }
+  return "deny";
+}
+
+std::string_view to_string(ApprovalMode m) {
+  switch (m) {
+    case ApprovalMode::kManual: return "manual";
+    case ApprovalMode::kAutonomous: return "autonomous";
+    case ApprovalMode::kSelf: return "self";
+  }
+  return "manual";
+}
+
+bool principal_matches(const std::vector<std::string>& users, const std::vector<std::string>& groups,
+                       const Subject& subject) {
+  if (users.empty() && groups.empty()) return true;
+  return contains(users, subject.user) || intersects(groups, subject.groups);
+}
+
+struct CompiledPolicy::Index {
+  std::unordered_map<Sha256, std::vector<std::uint32_t>, Sha256Hash> by_sha256;
+  StringIndex by_path;    // exact path rules
+  StringIndex by_folder;  // folder rules and path globs, keyed by their literal folder
+  StringIndex by_package;
+  StringIndex by_name;
+};
+
+CompiledPolicy::CompiledPolicy() : index_(std::make_unique<Index>()) {}
+CompiledPolicy::~CompiledPolicy() = default;
+
+Result<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::compile(Policy policy) {
+  auto compiled = std::make_shared<CompiledPolicy>();
+  Index& ix = *compiled->index_;
+  for (std::uint32_t i = 0; i < policy.rules.size(); ++i) {
+    const Rule& r = policy.rules[i];
+    const CommandMatch& m = r.match;
+    if (!ix.by_name.try_emplace(r.name, std::vector<std::uint32_t>{i}).second) {
+      return invalid_argument("two rules are named \"" + r.name + "\" (this is a bug in the policy builder)");
+    }
+    for (const auto* p : {&m.path, &m.folder}) {
+      if (*p && !is_normalized_absolute(**p)) {
+        return invalid_argument("rule \"" + r.name + "\" has a path that is not normalised: " + **p +
+                                " (this is a bug in the policy builder)");
+      }
+    }
+    // Each rule is indexed under its most selective criterion only: every
+    // criterion must hold, so a rule that cannot match its key cannot match.
+    if (!m.sha256.empty()) {
+      for (const auto& d : m.sha256) {
+        auto& v = ix.by_sha256[d];
+        if (v.empty() || v.back() != i) v.push_back(i);
+      }
+    } else if (m.path) {
+      ix.by_path[*m.path].push_back(i);
+    } else if (m.folder) {
+      ix.by_folder[*m.folder].push_back(i);
+    } else if (m.path_glob) {
+      const std::string_view lit = glob_literal_prefix(m.path_glob->source());
+      const auto slash = lit.rfind('/');
+      const std::string dir =
+          slash == 0 ? "/" : std::string(lit.substr(0, slash == std::string_view::npos ? 0 : slash));
+      if (!dir.empty() && is_normalized_absolute(dir)) {
+        ix.by_folder[dir].push_back(i);
+      } else {
+        compiled->unindexed_.push_back(i);
+      }
+    } else if (m.package && m.package->kind() == StringMatcher::Kind::kLiteral) {
+      ix.by_package[m.package->source()].push_back(i);
+    } else {
+      compiled->unindexed_.push_back(i);
+    }
+  }
+  compiled->policy_ = std::move(policy);
+  return std::shared_ptr<const CompiledPolicy>(std::move(compiled));
+}
+
+const Rule* CompiledPolicy::find_rule(std::string_view name) const {
+  const auto it = index_->by_name.find(name);
+  return it == index_->by_name.end() ? nullptr : &policy_.rules[it->second.front()];
+}
+
+bool CompiledPolicy::rule_matches(const Rule& rule, const Subject& subject, const CommandLine& command, TimePoint now,
+                                  const TimeZones& zones) const {
+  const CommandMatch& m = rule.match;
+  const Executable& exe = command.exe;
+  if (!m.sha256.empty()) {
+    if (!exe.sha256 || std::find(m.sha256.begin(), m.sha256.end(), *exe.sha256) == m.sha256.end()) return false;
+  }
+  const bool deny = rule.action == Action::kDeny;
+  if (m.uses_path()) {
+    // A deny rule matches the path as seen; anything that grants needs a
+    // path nobody but root can change.
+    if (!deny && !exe.trusted_path) return false;
+    if (m.path && exe.path != *m.path) return false;
+    if (m.folder && !path_is_within(exe.path, *m.folder)) return false;
+    if (m.path_glob && !m.path_glob->matches(exe.path)) return false;
+  }
+  if (m.needs_verified()) {
+    // A grant needs the genuine file; a deny also catches a modified one.
+    if (!exe.package || (!deny && !exe.package->verified)) return false;
+    if (m.package && !m.package->matches(exe.package->name)) return false;
+    if (m.origin && !m.origin->matches(exe.package->origin)) return false;
+    if (m.maintainer && !m.maintainer->matches(exe.package->maintainer)) return false;
+  }
+  if (m.args && !args_match(*m.args, command.args)) return false;
+  const Scope& s = rule.scope;
+  if (!principal_matches(s.users, s.groups, subject)) return false;
+  if (!s.labels.empty() && !intersects(s.labels, subject.labels)) return false;
+  if (s.when) {
+    const auto local = zones.local_time(s.when->zone, now);
+    if (!local) return deny;  // unknown zone: a deny applies, a grant does not
+    if (!s.when->contains(*local)) return false;
+  }
+  return true;
+}
+
+Decision CompiledPolicy::evaluate(const Subject& subject, const CommandLine& command, TimePoint now,
+                                  const TimeZones& zones) const {
+  if (is_normalized_absolute(command.exe.path)) return evaluate_normalized(subject, command, now, zones);
+  // Callers pass realpath()'d paths; anything else is a caller bug or an
+  // attack. Deny rules see the lexically normalised path; nothing grants by
+  // path on it.
+  CommandLine fixed = command;
+  auto normal = normalize_absolute_path(command.exe.path);
+  fixed.exe.path = normal.ok() ? std::move(*normal) : std::string();
+  fixed.exe.trusted_path = false;
+  return evaluate_normalized(subject, fixed, now, zones);
+}
+
+Decision CompiledPolicy::evaluate_normalized(const Subject& subject, const CommandLine& command, TimePoint now,
+                                             const TimeZones& zones) const {
+  constexpr std::uint32_t kNone = UINT32_MAX;
+  std::uint32_t best[3] = {kNone, kNone, kNone};  // by Action
+  const auto consider = [&](const std::vector<std::uint32_t>& ids) {
+    for (const std::uint32_t id : ids) {
+      const Rule& r = policy_.rules[id];
+      auto& slot = best[static_cast<int>(r.action)];
+      if (id < slot && rule_matches(r, subject, command, now, zones)) slot = id;
+    }
+  };
+  const Index& ix = *index_;
+  const Executable& exe = command.exe;
+  if (exe.sha256) {
+    if (const auto it = ix.by_sha256.find(*exe.sha256); it != ix.by_sha256.end()) consider(it->second);
+  }
+  if (const auto it = ix.by_path.find(exe.path); it != ix.by_path.end()) consider(it->second);
+  if (!ix.by_folder.empty()) {
+    for (std::string_view p = exe.path; !p.empty(); p = parent_path(p)) {
+      if (const auto it = ix.by_folder.find(p); it != ix.by_folder.end()) consider(it->second);
+    }
+  }
+  if (exe.package) {
+    if (const auto it = ix.by_package.find(exe.package->name); it != ix.by_package.end()) consider(it->second);
+  }
+  consider(unindexed_);
+
+  const Settings& st = policy_.settings;
+  Decision d;
+  const Rule* rule = nullptr;
+  for (const Action a : {Action::kDeny, Action::kAllow, Action::kRequest}) {
+    if (best[static_cast<int>(a)] != kNone) {
+      rule = &policy_.rules[best[static_cast<int>(a)]];
+      break;
+    }
+  }
+  if (rule == nullptr) {
+    d.action = st.default_action;
+    d.max_duration = st.max_duration;
+    d.default_duration = cap_duration(st.default_duration, st.max_duration);
+    d.reauthenticate = st.reauthenticate;
+    d.reason = st.default_action == Action::kDeny ? "no rule matched and the policy denies by default"
+                                                  : "no rule matched; the policy asks for approval by default";
+    return d;
+  }
+  d.action = rule->action;
+  d.rule = rule;
+  d.approval = rule->approval;
+  d.max_duration = cap_duration(rule->max_duration.value_or(st.max_duration), st.max_duration);
+  d.default_duration = cap_duration(rule->default_duration.value_or(st.default_duration), d.max_duration);
+  d.reauthenticate = rule->reauthenticate;
+  d.self_approval_allowed = rule->action == Action::kRequest && rule->approval == ApprovalMode::kSelf &&
+                            intersects(rule->self_approval_groups, subject.groups);
+  switch (rule->action) {
+    case Action::kDeny: d.reason = "rule \"" + rule->name + "\" denies it"; break;
+    case Action::kAllow: d.reason = "rule \"" + rule->name + "\" allows it"; break;
+    case Action::kRequest: d.reason = "rule \"" + rule->name + "\" requires approval"; break;
+  }
+  return d;
+}
+
+const AutoApproval* CompiledPolicy::find_auto_approval(const Subject& subject, const Rule& rule, Seconds duration,
+                                                       TimePoint now, const TimeZones& zones) const {
+  if (rule.action != Action::kRequest || rule.approval != ApprovalMode::kAutonomous) return nullptr;
+  for (const AutoApproval& a : policy_.auto_approvals) {
+    if (!principal_matches(a.users, a.groups, subject)) continue;
+    if (!a.rules.empty() && !contains(a.rules, rule.name)) continue;
+    if (duration > a.max_duration) continue;
+    if (a.when && !a.when->contains(now, zones)) continue;
+    return &a;
+  }
+  return nullptr;
+}
+
+}  // namespace hoist

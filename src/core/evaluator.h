@@ -1,0 +1,116 @@
+// Policy evaluation: (policy, subject, command, now) -> decision. Pure: no
+// I/O, no clock, no globals. Facts about the executable (real path, digest,
+// owning package) are gathered by the caller and passed in.
+//
+// Precedence (docs/policy.md):
+//   1. a matching deny rule denies, whatever else matches;
+//   2. else a matching allow rule allows;
+//   3. else a matching request rule asks for approval with its options;
+//   4. else settings.default_action (request or deny).
+// Among rules of the same action the first in file order is reported.
+//
+// MUST: an unknown or missing fact never helps a grant. A path rule other
+// than deny needs a trusted, normalised path (every directory up to the file
+// is root-owned and not writable by group or others); a package rule other
+// than deny needs a verified file; a time window in an unknown zone never
+// matches a grant rule. Deny rules resolve the same uncertainty the other
+// way: they match the lexically normalised path whatever its trust, a file a
+// package owns even if modified, and apply when their zone is unknown.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/policy.h"
+#include "core/sha256.h"
+#include "core/time_window.h"
+
+namespace hoist {
+
+struct Subject {
+  std::string user;
+  std::vector<std::string> groups;  // Unix group names (primary and supplementary)
+  std::vector<std::string> labels;  // the endpoint's labels (endpoint groups)
+};
+
+struct PackageFacts {
+  std::string name;
+  std::string origin;
+  std::string maintainer;
+  bool verified = false;  // the file's digest matches the package database
+};
+
+struct Executable {
+  std::string path;           // realpath'd, normalised absolute path
+  bool trusted_path = false;  // root-owned, not group/other-writable up to /
+  std::optional<Sha256> sha256;
+  std::optional<PackageFacts> package;
+};
+
+struct CommandLine {
+  Executable exe;
+  std::vector<std::string> args;  // argv[1..]
+};
+
+struct Decision {
+  Action action = Action::kDeny;
+  const Rule* rule = nullptr;  // null: the policy default applied
+  // For request decisions (also filled for allow, for the grant length).
+  ApprovalMode approval = ApprovalMode::kManual;
+  Seconds default_duration{0};
+  Seconds max_duration{0};
+  bool reauthenticate = false;
+  bool self_approval_allowed = false;  // the subject may approve this request
+  std::string reason;                  // one line for people
+};
+
+class CompiledPolicy {
+ public:
+  // Builds the lookup index. Fails only on an internally inconsistent
+  // policy (a rule whose path is not normalised, say), which the parser
+  // never produces.
+  static Result<std::shared_ptr<const CompiledPolicy>> compile(Policy policy);
+
+  [[nodiscard]] Decision evaluate(const Subject& subject, const CommandLine& command, TimePoint now,
+                                  const TimeZones& zones) const;
+
+  // The autonomous-approval entry that approves a request for `rule` by
+  // `subject` for `duration` at `now`, or null. Only rules in autonomous mode
+  // qualify.
+  [[nodiscard]] const AutoApproval* find_auto_approval(const Subject& subject, const Rule& rule, Seconds duration,
+                                                       TimePoint now, const TimeZones& zones) const;
+
+  [[nodiscard]] const Policy& policy() const { return policy_; }
+  [[nodiscard]] const Rule* find_rule(std::string_view name) const;
+
+  // Number of rules that had to be checked one by one for the last shape of
+  // index (for tests and benchmarks: proves the index is used).
+  [[nodiscard]] std::size_t unindexed_rule_count() const { return unindexed_.size(); }
+
+  struct Index;
+  CompiledPolicy();
+  ~CompiledPolicy();
+  CompiledPolicy(const CompiledPolicy&) = delete;
+  CompiledPolicy& operator=(const CompiledPolicy&) = delete;
+
+ private:
+  [[nodiscard]] bool rule_matches(const Rule& rule, const Subject& subject, const CommandLine& command, TimePoint now,
+                                  const TimeZones& zones) const;
+  // evaluate() for a command whose path is normalised (or not absolute).
+  [[nodiscard]] Decision evaluate_normalized(const Subject& subject, const CommandLine& command, TimePoint now,
+                                             const TimeZones& zones) const;
+
+  Policy policy_;
+  std::unique_ptr<Index> index_;
+  std::vector<std::uint32_t> unindexed_;
+};
+
+// True when the subject is one of the principals (users or groups) listed,
+// or when both lists are empty.
+bool principal_matches(const std::vector<std::string>& users, const std::vector<std::string>& groups,
+                       const Subject& subject);
+
+}  // namespace hoist
