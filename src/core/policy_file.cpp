@@ -377,19 +377,25 @@ void read_settings(const toml::table& t, std::string_view file, std::vector<Poli
   r.reject_unknown(kSettingsFields);
 }
 
+// Reads the required "name" of a [[rule]] or [[auto_approval]] and names
+// the table after it in later messages.
+std::string read_name(Reader& r, std::string_view kind) {
+  const auto name = r.string("name", true);
+  if (!name) return {};
+  if (!valid_name(*name)) {
+    r.error(r.get("name"), "name", "use 1-64 characters from A-Z a-z 0-9 . _ -");
+    return {};
+  }
+  r.set_where(fmt::format("{} \"{}\"", kind, *name));
+  return *name;
+}
+
 std::optional<Rule> read_rule(const toml::table& t, std::size_t index, std::string_view file,
                               std::vector<PolicyDiagnostic>& errors, const Settings& settings, const TimeZones& zones) {
   Reader r(t, fmt::format("rule #{}", index + 1), file, errors);
   Rule rule;
   rule.line = static_cast<int>(t.source().begin.line);
-  if (auto name = r.string("name", true)) {
-    if (valid_name(*name)) {
-      rule.name = *name;
-      r.set_where(fmt::format("rule \"{}\"", *name));
-    } else {
-      r.error(r.get("name"), "name", "use 1-64 characters from A-Z a-z 0-9 . _ -");
-    }
-  }
+  rule.name = read_name(r, "rule");
   if (auto d = r.string("description")) rule.description = *d;
   if (auto a = r.string("action", true)) {
     if (*a == "allow") {
@@ -522,14 +528,7 @@ std::optional<AutoApproval> read_auto(const toml::table& t, std::size_t index, s
   Reader r(t, fmt::format("auto_approval #{}", index + 1), file, errors);
   AutoApproval a;
   a.line = static_cast<int>(t.source().begin.line);
-  if (auto name = r.string("name", true)) {
-    if (valid_name(*name)) {
-      a.name = *name;
-      r.set_where(fmt::format("auto_approval \"{}\"", *name));
-    } else {
-      r.error(r.get("name"), "name", "use 1-64 characters from A-Z a-z 0-9 . _ -");
-    }
-  }
+  a.name = read_name(r, "auto_approval");
   (void)r.string("description");
   a.users = r.principals("users", "user");
   a.groups = r.principals("groups", "group");
@@ -552,8 +551,9 @@ std::optional<AutoApproval> read_auto(const toml::table& t, std::size_t index, s
   }
   a.when = read_window(r, zones);
   if (a.users.empty() && a.groups.empty() && a.rules.empty() && r.error_count() == 0) {
-    r.error(nullptr, "", "names no users, groups or rules, so it would approve every autonomous request from anyone; "
-                         "list users, groups or rules");
+    r.error(nullptr, "",
+            "names no users, groups or rules, so it would approve every autonomous request from anyone; "
+            "list users, groups or rules");
   }
   r.reject_unknown(kAutoFields);
   if (r.error_count() > 0) return std::nullopt;

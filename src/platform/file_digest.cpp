@@ -96,38 +96,32 @@ DigestCache::Entry& DigestCache::slot(const FileIdentity& id) {
   return lru_.front();
 }
 
-Result<Sha256> DigestCache::sha256(int fd, const FileIdentity& id) {
+template <class Digest, class Compute>
+Result<Digest> DigestCache::cached(int fd, const FileIdentity& id, std::optional<Digest> Entry::*field,
+                                   Compute compute) {
   {
     std::lock_guard lock(mu_);
-    Entry& e = slot(id);
-    if (e.sha256) {
+    const Entry& e = slot(id);
+    if (e.*field) {
       ++hits_;
-      return *e.sha256;
+      return *(e.*field);
     }
     ++misses_;
   }
-  auto d = sha256_of_fd(fd);
+  // Hash without the lock: a large file must not stall other lookups.
+  auto d = compute(fd);
   if (!d.ok()) return d;
   std::lock_guard lock(mu_);
-  slot(id).sha256 = *d;
+  slot(id).*field = *d;
   return d;
 }
 
+Result<Sha256> DigestCache::sha256(int fd, const FileIdentity& id) {
+  return cached(fd, id, &Entry::sha256, sha256_of_fd);
+}
+
 Result<Md5> DigestCache::md5(int fd, const FileIdentity& id) {
-  {
-    std::lock_guard lock(mu_);
-    Entry& e = slot(id);
-    if (e.md5) {
-      ++hits_;
-      return *e.md5;
-    }
-    ++misses_;
-  }
-  auto d = md5_of_fd(fd);
-  if (!d.ok()) return d;
-  std::lock_guard lock(mu_);
-  slot(id).md5 = *d;
-  return d;
+  return cached(fd, id, &Entry::md5, md5_of_fd);
 }
 
 }  // namespace hoist::platform

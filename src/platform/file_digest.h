@@ -61,6 +61,8 @@ class DigestCache {
     }
   };
   Entry& slot(const FileIdentity& id);  // caller holds mu_
+  template <class Digest, class Compute>
+  Result<Digest> cached(int fd, const FileIdentity& id, std::optional<Digest> Entry::*field, Compute compute);
 
   std::size_t capacity_;
   std::mutex mu_;
