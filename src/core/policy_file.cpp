@@ -312,7 +312,7 @@ std::optional<std::string> read_abs_path(Reader& r, std::string_view key) {
   return *n;
 }
 
-constexpr std::array<std::string_view, 25> kRuleFields = {"name",
+constexpr std::array<std::string_view, 26> kRuleFields = {"name",
                                                           "description",
                                                           "action",
                                                           "sha256",
@@ -336,7 +336,8 @@ constexpr std::array<std::string_view, 25> kRuleFields = {"name",
                                                           "max_duration",
                                                           "default_duration",
                                                           "reauthenticate",
-                                                          "self_approval_groups"};
+                                                          "self_approval_groups",
+                                                          "clsid"};
 
 constexpr std::array<std::string_view, 8> kSettingsFields = {"default_action",       "default_duration", "max_duration",
                                                              "approval_wait",        "request_expiry",   "contact",
@@ -450,6 +451,13 @@ std::optional<Rule> read_rule(const toml::table& t, std::size_t index, std::stri
               "file); remove it");
     }
     m.verified = *v;
+  }
+  // Windows policies name COM objects by CLSID; the model keeps the rule
+  // type so an imported policy gets a clear answer rather than "unknown".
+  if (const toml::node* clsid = r.get("clsid")) {
+    r.error(clsid, "clsid",
+            "CLSID rules identify Windows COM objects and do not apply on Linux; use sha256, path, folder or "
+            "package instead");
   }
   m.args = read_args(r);
   if (auto any = r.boolean("any_command")) m.any_command = *any;
