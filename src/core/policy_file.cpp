@@ -568,11 +568,16 @@ std::optional<AutoApproval> read_auto(const toml::table& t, std::size_t index, s
   return a;
 }
 
-// TOML 1.0 allows non-ASCII text only inside strings and comments. toml++
-// 3.3.0 reaches __builtin_unreachable() when it classifies some non-ASCII
-// characters elsewhere (is_non_ascii_horizontal_whitespace, found by our
-// fuzzer), so such input is refused here, with its position, before toml++
-// sees it. Returns the 1-based line and column of the first offending byte.
+// toml++ 3.3.0 reaches __builtin_unreachable() when it asks whether some
+// non-ASCII characters are whitespace (is_non_ascii_horizontal_whitespace;
+// found by our fuzzer, upstream issues #190 and #295, fixed after 3.3.0).
+// parse_policy first has toml++ parse an all-ASCII copy, which proves every
+// non-ASCII byte sits inside a string or comment; this scan then finds the
+// one case left in a valid document: non-ASCII as the first character after
+// a line-ending backslash in a """ string, where toml++ trims whitespace.
+// (It also reports non-ASCII outside strings and comments, which the ASCII
+// parse has already ruled out.) Returns the 1-based line and column of the
+// first offending byte.
 std::optional<std::pair<int, int>> non_ascii_outside_strings(std::string_view t) {
   enum class In { kCode, kComment, kBasic, kLiteral, kMultiBasic, kMultiLiteral };
   In in = In::kCode;
@@ -621,8 +626,24 @@ std::optional<std::pair<int, int>> non_ascii_outside_strings(std::string_view t)
       case In::kMultiLiteral: {
         const char q = in == In::kMultiBasic ? '"' : '\'';
         if (in == In::kMultiBasic && c == '\\') {
-          if (i + 1 < t.size() && t[i + 1] == '\n') continue;  // line-ending backslash: count the newline
-          ++i;
+          std::size_t j = i + 1;
+          while (j < t.size() && (t[j] == ' ' || t[j] == '\t' || t[j] == '\r')) ++j;
+          if (j < t.size() && t[j] == '\n') {
+            // Line-ending backslash: toml++ trims all whitespace and newlines
+            // after it, testing each character for being whitespace.
+            for (; j < t.size() && (t[j] == ' ' || t[j] == '\t' || t[j] == '\r' || t[j] == '\n'); ++j) {
+              if (t[j] == '\n') {
+                ++line;
+                line_start = j + 1;
+              }
+            }
+            if (j < t.size() && static_cast<unsigned char>(t[j]) >= 0x80) {
+              return std::pair{line, static_cast<int>(j - line_start + 1)};
+            }
+            i = j - 1;
+            continue;
+          }
+          ++i;  // an escape: the next character cannot end the string
         } else if (c == q && i + 2 < t.size() && t[i + 1] == q && t[i + 2] == q) {
           i += 2;
           // Up to two more quotes right after the delimiter belong to the string.
@@ -634,6 +655,35 @@ std::optional<std::pair<int, int>> non_ascii_outside_strings(std::string_view t)
     }
   }
   return std::nullopt;
+}
+
+constexpr std::string_view kNonAsciiMessage =
+    "a non-ASCII character outside a \"string\" or # comment, or first after a line-ending backslash in a "
+    "\"\"\" string; names and keys must be ASCII (quote other text)";
+
+// Byte offset of (line, column) in an all-ASCII text (1-based, as toml++
+// reports them); nullopt when out of range or the text is not given.
+std::optional<std::size_t> byte_offset(std::string_view ascii, int line, int column) {
+  if (ascii.empty() || line < 1 || column < 1) return std::nullopt;
+  std::size_t pos = 0;
+  for (int l = 1; l < line; ++l) {
+    pos = ascii.find('\n', pos);
+    if (pos == std::string_view::npos) return std::nullopt;
+    ++pos;
+  }
+  pos += static_cast<std::size_t>(column - 1);
+  if (pos >= ascii.size()) return std::nullopt;
+  return pos;
+}
+
+// 1-based column, in characters, of byte `off` of a UTF-8 text.
+int utf8_column(std::string_view text, std::size_t off) {
+  const std::size_t line_start = off == 0 ? 0 : text.rfind('\n', off - 1) + 1;  // npos + 1 == 0
+  int column = 1;
+  for (std::size_t i = line_start; i < off; ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) ++column;
+  }
+  return column;
 }
 
 const toml::array* array_of_tables(const toml::table& doc, std::string_view key, std::string_view file,
@@ -662,18 +712,39 @@ PolicyParseResult parse_policy(std::string_view text, std::string_view file_name
          fmt::format("the file is {} bytes; policies are limited to {} bytes", text.size(), kMaxPolicyBytes)});
     return out;
   }
+  // toml++ 3.3.0 has undefined behaviour on some non-ASCII input (see
+  // non_ascii_outside_strings). First let toml++ judge the structure of an
+  // all-ASCII copy in which every non-ASCII byte is '~': valid inside
+  // strings and comments, invalid anywhere else. Only a document that parses
+  // that way, and passes the line-ending-backslash check, is parsed for real.
+  const auto toml_error = [&](const toml::parse_error& e, std::string_view source) {
+    const auto line = static_cast<int>(e.source().begin.line);
+    auto column = static_cast<int>(e.source().begin.column);
+    std::string message = fmt::format("not valid TOML: {}", e.description());
+    if (const auto off = byte_offset(source, line, column)) {
+      if (static_cast<unsigned char>(text[*off]) >= 0x80) message = kNonAsciiMessage;
+      column = utf8_column(text, *off);
+    }
+    errors.push_back({file, line, column, "", std::move(message)});
+  };
+  std::string ascii(text);
+  std::replace_if(
+      ascii.begin(), ascii.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; }, '~');
+  try {
+    (void)toml::parse(ascii, file_name);
+  } catch (const toml::parse_error& e) {
+    toml_error(e, ascii);
+    return out;
+  }
   if (const auto at = non_ascii_outside_strings(text)) {
-    errors.push_back({file, at->first, at->second, "",
-                      "not valid TOML: a non-ASCII character outside a \"string\" or # comment (names and keys "
-                      "must be ASCII; quote text that needs other characters)"});
+    errors.push_back({file, at->first, at->second, "", std::string(kNonAsciiMessage)});
     return out;
   }
   toml::table doc;
   try {
     doc = toml::parse(text, file_name);
   } catch (const toml::parse_error& e) {
-    errors.push_back({file, static_cast<int>(e.source().begin.line), static_cast<int>(e.source().begin.column), "",
-                      fmt::format("not valid TOML: {}", e.description())});
+    toml_error(e, {});
     return out;
   }
 
