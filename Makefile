@@ -8,7 +8,7 @@ SHELL := /bin/bash
 HOIST := build/default/src/cli/hoist
 FUZZ_SECONDS ?= 15
 
-.PHONY: deps build build-asan build-fuzz test test-unit test-asan fuzz run bench format tidy clean
+.PHONY: deps build build-asan build-fuzz test check-format fuzz run bench format tidy clean
 
 deps:
 	@scripts/install-deps.sh
@@ -25,9 +25,9 @@ build-fuzz: deps
 	@cmake --preset fuzz >/dev/null
 	@cmake --build --preset fuzz
 
-# Every test: unit and golden tests in the normal build, the same under
-# ASan+UBSan, then a short run of every fuzz target.
-test: build build-asan build-fuzz
+# Every test: the format check, unit and golden tests in the normal build,
+# the same under ASan+UBSan, then a short run of every fuzz target.
+test: check-format build build-asan build-fuzz
 	@ctest --preset default -j2
 	@ctest --preset asan -j2
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
@@ -44,6 +44,10 @@ bench: build
 
 format:
 	@git ls-files '*.cpp' '*.h' | xargs clang-format -i
+
+check-format: deps
+	@git ls-files '*.cpp' '*.h' | xargs clang-format --dry-run -Werror
+	@echo "format: every C++ file matches .clang-format"
 
 tidy: build
 	@git ls-files 'src/*.cpp' | xargs clang-tidy -p build/default --quiet

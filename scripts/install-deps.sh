@@ -10,7 +10,7 @@ packages=(
   libssl-dev libre2-dev libtomlplusplus-dev libcli11-dev libfmt-dev
   libhowardhinnant-date-dev tzdata
   # Tests, benchmarks, fuzzing (clang provides libFuzzer).
-  libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
+  libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev clang-format clang-tidy
   # Used by the tests and the benchmark baselines.
   coreutils util-linux
 )

@@ -48,7 +48,7 @@ struct ChainVerification {
   // The position (seq number) where the chain breaks: every event before it
   // verifies. Not taken from the bad event, whose seq may be forged.
   std::optional<std::uint64_t> first_bad_seq;
-  std::string problem;                         // what is wrong, for people
+  std::string problem;  // what is wrong, for people
 };
 
 // Verifies events in seq order. `start` is the head just before the first

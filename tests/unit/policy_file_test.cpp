@@ -465,10 +465,11 @@ INSTANTIATE_TEST_SUITE_P(
                                 "version = 1\n[[rule]]\nname = \"r\"\naction = \"allow\"\npath = \"/a\"\n\n"
                                 "[[rule]]\nname = \"r\"\naction = \"deny\"\npath = \"/b\"\n",
                                 7, "rule \"r\"", "same name"},
-                      BadPolicy{"duplicate auto_approval names",
-                                "version = 1\n[[auto_approval]]\nname = \"a\"\nmax_duration = \"1h\"\ngroups = [\"g\"]\n"
-                                "[[auto_approval]]\nname = \"a\"\nmax_duration = \"1h\"\ngroups = [\"g\"]\n",
-                                6, "auto_approval \"a\"", "same name"}));
+                      BadPolicy{
+                          "duplicate auto_approval names",
+                          "version = 1\n[[auto_approval]]\nname = \"a\"\nmax_duration = \"1h\"\ngroups = [\"g\"]\n"
+                          "[[auto_approval]]\nname = \"a\"\nmax_duration = \"1h\"\ngroups = [\"g\"]\n",
+                          6, "auto_approval \"a\"", "same name"}));
 
 const std::string kAutoRules = R"(version = 1
 [[rule]]
