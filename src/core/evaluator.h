@@ -86,12 +86,12 @@ class CompiledPolicy {
   [[nodiscard]] const Policy& policy() const { return policy_; }
   [[nodiscard]] const Rule* find_rule(std::string_view name) const;
 
-  // Number of rules that had to be checked one by one for the last shape of
-  // index (for tests and benchmarks: proves the index is used).
+  // Number of rules no index covers, checked one by one on every decision
+  // (tests use it to prove that the index is used).
   [[nodiscard]] std::size_t unindexed_rule_count() const { return unindexed_.size(); }
 
   struct Index;
-  CompiledPolicy();
+  CompiledPolicy();  // use compile(); public only for make_shared
   ~CompiledPolicy();
   CompiledPolicy(const CompiledPolicy&) = delete;
   CompiledPolicy& operator=(const CompiledPolicy&) = delete;
