@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libssl-dev libre2-dev libtomlplusplus-dev libcli11-dev libfmt-dev
-  libhowardhinnant-date-dev tzdata
+  libhowardhinnant-date-dev tzdata libsqlite3-dev
   # Tests, benchmarks, fuzzing (clang provides libFuzzer).
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev clang-format clang-tidy
   # Used by the tests and the benchmark baselines.

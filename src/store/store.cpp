@@ -1,0 +1,36 @@
+#include "store/store.h"
+
+namespace hoist::store {
+
+Result<ChainVerification> verify_stored_chain(Store& store, const std::optional<ChainHead>& expected_head,
+                                              std::size_t page) {
+  ChainVerification total;
+  std::optional<ChainHead> start;
+  std::uint64_t next = 1;
+  for (;;) {
+    auto events = store.audit_range(next, page);
+    if (!events.ok()) return events.error();
+    if (events->empty()) break;
+    const auto v = verify_chain(*events, start);
+    total.events_checked += v.events_checked;
+    if (!v.ok) {
+      total.ok = false;
+      total.first_bad_seq = v.first_bad_seq;
+      total.problem = v.problem;
+      return total;
+    }
+    start = ChainHead{events->back().seq, events->back().hash};
+    next = events->back().seq + 1;
+    if (events->size() < page) break;
+  }
+  // The end of the trail against the remembered head (truncation).
+  const auto tail = verify_chain({}, start, expected_head);
+  if (!tail.ok) {
+    total.ok = false;
+    total.first_bad_seq = tail.first_bad_seq;
+    total.problem = tail.problem;
+  }
+  return total;
+}
+
+}  // namespace hoist::store

@@ -1,0 +1,203 @@
+#include "store/sqlite_store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "store_conformance.h"
+
+namespace hoist::store {
+namespace {
+
+std::string make_temp_dir() {
+  std::string tmpl = "/tmp/hoist-store-XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) std::abort();
+  return tmpl;
+}
+
+testing::StoreBackend sqlite_backend() {
+  return {"sqlite",
+          [](std::string& handle) -> std::unique_ptr<Store> {
+            handle = make_temp_dir();
+            auto s = open_sqlite_store(handle + "/hoist.db");
+            EXPECT_TRUE(s.ok()) << s.error().message;
+            return s.ok() ? std::move(*s) : nullptr;
+          },
+          [](const std::string& handle) -> std::unique_ptr<Store> {
+            auto s = open_sqlite_store(handle + "/hoist.db");
+            EXPECT_TRUE(s.ok()) << s.error().message;
+            return s.ok() ? std::move(*s) : nullptr;
+          },
+          [](const std::string& handle) {
+            std::error_code ec;
+            std::filesystem::remove_all(handle, ec);
+          }};
+}
+
+using testing::StoreConformance;
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformance, ::testing::Values(sqlite_backend()),
+                         [](const auto& backend) { return backend.param.name; });
+
+// Raw access to the file, as an attacker with write access to the data
+// directory (or a curious admin with the sqlite3 shell) would have.
+class RawDb {
+ public:
+  explicit RawDb(const std::string& path) { sqlite3_open(path.c_str(), &db_); }
+  ~RawDb() { sqlite3_close(db_); }
+  RawDb(const RawDb&) = delete;
+  RawDb& operator=(const RawDb&) = delete;
+  void exec(const std::string& sql) const {
+    char* err = nullptr;
+    ASSERT_EQ(sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err != nullptr ? err : "");
+  }
+  std::string text(const std::string& sql) const {
+    sqlite3_stmt* s = nullptr;
+    std::string out;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &s, nullptr) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) {
+      out = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+    }
+    sqlite3_finalize(s);
+    return out;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  std::unique_ptr<Store> open(const SqliteOptions& o = {}) {
+    auto s = open_sqlite_store(path_, o);
+    EXPECT_TRUE(s.ok()) << s.error().message;
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+  void fill(Store& s, int n) {
+    for (int i = 0; i < n; ++i) {
+      ASSERT_TRUE(s.write([&](StoreTx& tx) -> Status {
+                     AuditDraft d;
+                     d.time = AuditTime{std::chrono::milliseconds{1000 * i}};
+                     d.actor = "alice";
+                     d.action = "login";
+                     d.details = "{}";
+                     auto e = tx.append_audit(d);
+                     return e.ok() ? Status{} : Status{e.error()};
+                   }).ok());
+    }
+  }
+  std::string dir_ = make_temp_dir();
+  std::string path_ = dir_ + "/hoist.db";
+};
+
+TEST_F(SqliteStoreTest, UsesWalAndRecordsMigrations) {
+  auto s = open();
+  ASSERT_NE(s, nullptr);
+  const RawDb raw(path_);
+  EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(std::stoi(raw.text("SELECT COUNT(*) FROM schema_migrations")),
+            static_cast<int>(sqlite_migrations().size()));
+  EXPECT_EQ(*s->schema_version(), static_cast<int>(sqlite_migrations().size()));
+}
+
+TEST_F(SqliteStoreTest, MigratesFromEveryEarlierVersion) {
+  const int latest = static_cast<int>(sqlite_migrations().size());
+  for (int from = 0; from < latest; ++from) {
+    TearDown();
+    dir_ = make_temp_dir();
+    path_ = dir_ + "/hoist.db";
+    {
+      auto old = open(SqliteOptions{5000, from});
+      ASSERT_NE(old, nullptr);
+      EXPECT_EQ(*old->schema_version(), from);
+    }
+    auto s = open();
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(*s->schema_version(), latest) << "from version " << from;
+    fill(*s, 3);
+    EXPECT_TRUE(verify_stored_chain(*s, std::nullopt)->ok);
+  }
+}
+
+TEST_F(SqliteStoreTest, ReopeningAppliesNothingTwice) {
+  { auto s = open(); }
+  auto s = open();
+  ASSERT_NE(s, nullptr);
+  const RawDb raw(path_);
+  EXPECT_EQ(std::stoi(raw.text("SELECT COUNT(*) FROM schema_migrations")),
+            static_cast<int>(sqlite_migrations().size()));
+}
+
+TEST_F(SqliteStoreTest, RefusesADatabaseFromTheFuture) {
+  { auto s = open(); }
+  RawDb(path_).exec("INSERT INTO schema_migrations VALUES (999, 0)");
+  auto s = open_sqlite_store(path_);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ErrorCode::kConflict);
+  EXPECT_NE(s.error().message.find("schema version 999"), std::string::npos) << s.error().message;
+}
+
+TEST_F(SqliteStoreTest, UnopenablePathIsUnavailable) {
+  auto s = open_sqlite_store(dir_ + "/no/such/dir/hoist.db");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(s.error().message.find("no/such/dir"), std::string::npos);
+}
+
+TEST_F(SqliteStoreTest, TamperingWithTheFileIsFound) {
+  struct Case {
+    std::string name;
+    std::string sql;
+    std::uint64_t first_bad;
+  };
+  for (const Case& c : {Case{"edited details", "UPDATE audit_events SET details = '{\"x\":1}' WHERE seq = 4", 4},
+                        Case{"edited actor", "UPDATE audit_events SET actor = 'mallory' WHERE seq = 7", 7},
+                        Case{"deleted event", "DELETE FROM audit_events WHERE seq = 5", 5},
+                        Case{"garbled hash", "UPDATE audit_events SET hash = 'zz' WHERE seq = 2", 2},
+                        Case{"renumbered", "UPDATE audit_events SET seq = 100 WHERE seq = 3", 3}}) {
+    TearDown();
+    dir_ = make_temp_dir();
+    path_ = dir_ + "/hoist.db";
+    auto s = open();
+    fill(*s, 9);
+    RawDb(path_).exec(c.sql);
+    auto v = verify_stored_chain(*s, std::nullopt, 4);
+    ASSERT_TRUE(v.ok());
+    EXPECT_FALSE(v->ok) << c.name;
+    ASSERT_TRUE(v->first_bad_seq.has_value()) << c.name;
+    EXPECT_EQ(*v->first_bad_seq, c.first_bad) << c.name << ": " << v->problem;
+  }
+}
+
+TEST_F(SqliteStoreTest, TruncationIsFoundAgainstTheRememberedHead) {
+  auto s = open();
+  fill(*s, 6);
+  const auto head = **s->audit_head();
+  RawDb(path_).exec("DELETE FROM audit_events WHERE seq >= 5");
+  EXPECT_TRUE(verify_stored_chain(*s, std::nullopt)->ok);  // a shorter chain is still a chain...
+  const auto v = verify_stored_chain(*s, head);            // ...but not the one we remembered
+  ASSERT_TRUE(v.ok());
+  EXPECT_FALSE(v->ok);
+  EXPECT_EQ(v->first_bad_seq, 5U);
+}
+
+TEST_F(SqliteStoreTest, TwoConnectionsShareOneChain) {
+  // Two hoistd processes on one file (or a CLI beside the server).
+  auto a = open();
+  auto b = open();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  for (int i = 0; i < 10; ++i) fill(i % 2 == 0 ? *a : *b, 1);
+  auto v = verify_stored_chain(*a, **b->audit_head());
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->ok) << v->problem;
+  EXPECT_EQ(v->events_checked, 10U);
+}
+
+}  // namespace
+}  // namespace hoist::store
