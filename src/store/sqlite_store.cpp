@@ -31,10 +31,61 @@ CREATE INDEX audit_events_host ON audit_events (host, seq);
 CREATE INDEX audit_events_action ON audit_events (action, seq);
 )sql";
 
+// Migration 2: requests and the grants they become. Times are Unix seconds;
+// the path and argv are BLOBs because Linux paths and arguments are bytes,
+// not necessarily UTF-8.
+constexpr std::string_view kMigration2 = R"sql(
+CREATE TABLE requests (
+  id                    TEXT PRIMARY KEY,
+  version               INTEGER NOT NULL,
+  kind                  TEXT NOT NULL,
+  requester             TEXT NOT NULL,
+  host                  TEXT NOT NULL,
+  rule                  TEXT NOT NULL,
+  justification         TEXT NOT NULL,
+  requested_s           INTEGER NOT NULL,
+  max_s                 INTEGER NOT NULL,
+  approval_mode         TEXT NOT NULL,
+  self_approval_allowed INTEGER NOT NULL,
+  created_s             INTEGER NOT NULL,
+  pending_deadline_s    INTEGER NOT NULL,
+  state                 TEXT NOT NULL,
+  review_by             TEXT,
+  review_reviewer       TEXT,
+  review_approved       INTEGER,
+  review_comment        TEXT,
+  review_at_s           INTEGER,
+  grant_start_s         INTEGER,
+  grant_deadline_s      INTEGER,
+  ended_at_s            INTEGER,
+  ended_by              TEXT NOT NULL,
+  end_reason            TEXT NOT NULL,
+  command_path          BLOB NOT NULL,
+  command_sha256        TEXT,
+  command_package       TEXT NOT NULL
+);
+CREATE INDEX requests_pending ON requests (state, pending_deadline_s);
+CREATE INDEX requests_grant ON requests (state, grant_deadline_s);
+CREATE INDEX requests_requester ON requests (requester, id);
+CREATE INDEX requests_host ON requests (host, id);
+CREATE TABLE request_argv (
+  request_id TEXT NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
+  position   INTEGER NOT NULL,
+  value      BLOB NOT NULL,
+  PRIMARY KEY (request_id, position)
+);
+CREATE TABLE request_groups (
+  request_id TEXT NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
+  position   INTEGER NOT NULL,
+  name       TEXT NOT NULL,
+  PRIMARY KEY (request_id, position)
+);
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& sqlite_migrations() {
-  static const std::vector<std::string_view> kMigrations = {kMigration1};
+  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2};
   return kMigrations;
 }
 
@@ -62,6 +113,9 @@ class SqliteTx final : public StoreTx {
  public:
   explicit SqliteTx(SqliteStore& store) : store_(store) {}
   Result<AuditEvent> append_audit(const AuditDraft& draft) override;
+  Result<RequestRecord> insert_request(const RequestRecord& record) override;
+  Result<std::optional<RequestRecord>> get_request(const std::string& id) override;
+  Result<RequestRecord> update_request(const RequestRecord& record) override;
 
  private:
   SqliteStore& store_;
@@ -75,6 +129,9 @@ class SqliteStore final : public Store {
   Result<std::vector<AuditEvent>> audit_events(const AuditFilter& filter) override;
   Result<std::vector<AuditEvent>> audit_range(std::uint64_t first, std::size_t count) override;
   Result<std::optional<ChainHead>> audit_head() override;
+  Result<std::optional<RequestRecord>> request(const std::string& id) override;
+  Result<std::vector<RequestRecord>> requests(const RequestFilter& filter) override;
+  Result<std::vector<RequestRecord>> due_requests(TimePoint now, std::size_t limit) override;
   Result<int> schema_version() override;
 
   Status migrate(int target);
@@ -83,6 +140,9 @@ class SqliteStore final : public Store {
   Result<Stmt> prepare(std::string_view sql);
   Status exec(std::string_view sql);
   Result<std::optional<AuditEvent>> last_event_locked();
+  Result<std::vector<RequestRecord>> query_requests_locked(sqlite3_stmt* stmt);
+  Status write_request_children_locked(const RequestRecord& record);
+  [[nodiscard]] sqlite3* db() const { return db_.get(); }
 
  private:
   Result<std::vector<AuditEvent>> query_events(sqlite3_stmt* stmt);
@@ -250,6 +310,305 @@ Result<std::optional<ChainHead>> SqliteStore::audit_head() {
   if (!last.ok()) return last.error();
   if (!*last) return std::optional<ChainHead>();
   return std::optional<ChainHead>(ChainHead{(*last)->seq, (*last)->hash});
+}
+
+// --- requests -------------------------------------------------------------
+
+constexpr std::string_view kRequestColumns =
+    "id, version, kind, requester, host, rule, justification, requested_s, max_s, approval_mode, "
+    "self_approval_allowed, created_s, pending_deadline_s, state, review_by, review_reviewer, review_approved, "
+    "review_comment, review_at_s, grant_start_s, grant_deadline_s, ended_at_s, ended_by, end_reason, command_path, "
+    "command_sha256, command_package";
+
+std::string_view to_string(Review::By by) {
+  switch (by) {
+    case Review::By::kApprover: return "approver";
+    case Review::By::kSelf: return "self";
+    case Review::By::kAutonomous: return "autonomous";
+  }
+  return "approver";
+}
+
+template <class E, std::size_t N>
+std::optional<E> parse_enum(std::string_view text, const E (&values)[N]) {
+  for (const E v : values) {
+    if (to_string(v) == text) return v;
+  }
+  return std::nullopt;
+}
+
+constexpr RequestState kStates[] = {RequestState::kPending, RequestState::kApproved,  RequestState::kActive,
+                                    RequestState::kDenied,  RequestState::kCancelled, RequestState::kExpired,
+                                    RequestState::kRevoked};
+constexpr RequestKind kKinds[] = {RequestKind::kCommand, RequestKind::kSession};
+constexpr ApprovalMode kModes[] = {ApprovalMode::kManual, ApprovalMode::kAutonomous, ApprovalMode::kSelf};
+constexpr Review::By kReviewBy[] = {Review::By::kApprover, Review::By::kSelf, Review::By::kAutonomous};
+
+std::int64_t seconds(TimePoint t) {
+  return t.time_since_epoch().count();
+}
+TimePoint time_point(std::int64_t s) {
+  return TimePoint{Seconds{s}};
+}
+
+void bind_blob(sqlite3_stmt* s, int i, std::string_view v) {
+  sqlite3_bind_blob(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+}
+void bind_opt_time(sqlite3_stmt* s, int i, const std::optional<TimePoint>& t) {
+  if (t) {
+    sqlite3_bind_int64(s, i, seconds(*t));
+  } else {
+    sqlite3_bind_null(s, i);
+  }
+}
+std::string column_blob(sqlite3_stmt* s, int i) {
+  const auto* p = static_cast<const char*>(sqlite3_column_blob(s, i));
+  return p == nullptr ? std::string() : std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s, i)));
+}
+std::optional<TimePoint> column_opt_time(sqlite3_stmt* s, int i) {
+  if (sqlite3_column_type(s, i) == SQLITE_NULL) return std::nullopt;
+  return time_point(sqlite3_column_int64(s, i));
+}
+
+// Binds the state-machine fields (everything that update_request changes),
+// starting at parameter `i`; returns the next free parameter.
+int bind_request_state(sqlite3_stmt* s, int i, const Request& r) {
+  sqlite3_bind_int64(s, i++, r.requested_duration.count());
+  sqlite3_bind_int64(s, i++, r.max_duration.count());
+  bind_text(s, i++, to_string(r.approval_mode));
+  sqlite3_bind_int(s, i++, r.self_approval_allowed ? 1 : 0);
+  sqlite3_bind_int64(s, i++, seconds(r.pending_deadline));
+  bind_text(s, i++, to_string(r.state));
+  if (r.review) {
+    bind_text(s, i++, to_string(r.review->by));
+    bind_text(s, i++, r.review->reviewer);
+    sqlite3_bind_int(s, i++, r.review->approved ? 1 : 0);
+    bind_text(s, i++, r.review->comment);
+    sqlite3_bind_int64(s, i++, seconds(r.review->at));
+  } else {
+    for (int k = 0; k < 5; ++k) sqlite3_bind_null(s, i++);
+  }
+  bind_opt_time(s, i++, r.grant_start);
+  bind_opt_time(s, i++, r.grant_deadline);
+  bind_opt_time(s, i++, r.ended_at);
+  bind_text(s, i++, r.ended_by);
+  bind_text(s, i++, r.end_reason);
+  return i;
+}
+
+Result<std::vector<RequestRecord>> SqliteStore::query_requests_locked(sqlite3_stmt* stmt) {
+  std::vector<RequestRecord> out;
+  for (;;) {
+    const int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return db_error(db(), "read requests");
+    RequestRecord rec;
+    Request& r = rec.request;
+    int c = 0;
+    r.id = column_text(stmt, c++);
+    rec.version = sqlite3_column_int64(stmt, c++);
+    const auto kind = parse_enum(column_text(stmt, c++), kKinds);
+    r.requester = column_text(stmt, c++);
+    r.host = column_text(stmt, c++);
+    r.rule = column_text(stmt, c++);
+    r.justification = column_text(stmt, c++);
+    r.requested_duration = Seconds{sqlite3_column_int64(stmt, c++)};
+    r.max_duration = Seconds{sqlite3_column_int64(stmt, c++)};
+    const auto mode = parse_enum(column_text(stmt, c++), kModes);
+    r.self_approval_allowed = sqlite3_column_int(stmt, c++) != 0;
+    r.created_at = time_point(sqlite3_column_int64(stmt, c++));
+    r.pending_deadline = time_point(sqlite3_column_int64(stmt, c++));
+    const auto state = parse_enum(column_text(stmt, c++), kStates);
+    if (sqlite3_column_type(stmt, c) != SQLITE_NULL) {
+      const auto by = parse_enum(column_text(stmt, c), kReviewBy);
+      if (!by) return internal_error("request " + r.id + " has an unknown review kind (the database was edited?)");
+      r.review = Review{*by, column_text(stmt, c + 1), sqlite3_column_int(stmt, c + 2) != 0, column_text(stmt, c + 3),
+                        time_point(sqlite3_column_int64(stmt, c + 4))};
+    }
+    c += 5;
+    r.grant_start = column_opt_time(stmt, c++);
+    r.grant_deadline = column_opt_time(stmt, c++);
+    r.ended_at = column_opt_time(stmt, c++);
+    r.ended_by = column_text(stmt, c++);
+    r.end_reason = column_text(stmt, c++);
+    rec.command.path = column_blob(stmt, c++);
+    if (sqlite3_column_type(stmt, c) != SQLITE_NULL) {
+      auto d = Sha256::from_hex(column_text(stmt, c));
+      if (!d.ok()) return internal_error("request " + r.id + " has an unreadable sha256 (the database was edited?)");
+      rec.command.sha256 = *d;
+    }
+    ++c;
+    rec.command.package = column_text(stmt, c++);
+    if (!kind || !mode || !state) {
+      return internal_error("request " + r.id + " has an unknown kind, mode or state (the database was edited?)");
+    }
+    r.kind = *kind;
+    r.approval_mode = *mode;
+    r.state = *state;
+    out.push_back(std::move(rec));
+  }
+  // The lists, one small query each (pages are at most kMaxPage).
+  for (RequestRecord& rec : out) {
+    auto argv = prepare("SELECT value FROM request_argv WHERE request_id = ? ORDER BY position");
+    if (!argv.ok()) return argv.error();
+    bind_text(argv->get(), 1, rec.request.id);
+    while (sqlite3_step(argv->get()) == SQLITE_ROW) rec.command.argv.push_back(column_blob(argv->get(), 0));
+    auto groups = prepare("SELECT name FROM request_groups WHERE request_id = ? ORDER BY position");
+    if (!groups.ok()) return groups.error();
+    bind_text(groups->get(), 1, rec.request.id);
+    while (sqlite3_step(groups->get()) == SQLITE_ROW) rec.requester_groups.push_back(column_text(groups->get(), 0));
+  }
+  return out;
+}
+
+Status SqliteStore::write_request_children_locked(const RequestRecord& rec) {
+  for (std::size_t i = 0; i < rec.command.argv.size(); ++i) {
+    auto s = prepare("INSERT INTO request_argv (request_id, position, value) VALUES (?, ?, ?)");
+    if (!s.ok()) return s.error();
+    bind_text(s->get(), 1, rec.request.id);
+    sqlite3_bind_int64(s->get(), 2, static_cast<sqlite3_int64>(i));
+    bind_blob(s->get(), 3, rec.command.argv[i]);
+    if (sqlite3_step(s->get()) != SQLITE_DONE) return db_error(db(), "store request argv");
+  }
+  for (std::size_t i = 0; i < rec.requester_groups.size(); ++i) {
+    auto s = prepare("INSERT INTO request_groups (request_id, position, name) VALUES (?, ?, ?)");
+    if (!s.ok()) return s.error();
+    bind_text(s->get(), 1, rec.request.id);
+    sqlite3_bind_int64(s->get(), 2, static_cast<sqlite3_int64>(i));
+    bind_text(s->get(), 3, rec.requester_groups[i]);
+    if (sqlite3_step(s->get()) != SQLITE_DONE) return db_error(db(), "store request groups");
+  }
+  return {};
+}
+
+Result<RequestRecord> SqliteTx::insert_request(const RequestRecord& record) {
+  const Request& r = record.request;
+  if (r.id.empty() || r.requester.empty()) return invalid_argument("a request needs an id and a requester");
+  auto s = store_.prepare(fmt::format(
+      "INSERT INTO requests ({}) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+      "?)",
+      kRequestColumns));
+  if (!s.ok()) return s.error();
+  sqlite3_stmt* st = s->get();
+  bind_text(st, 1, r.id);
+  bind_text(st, 2, to_string(r.kind));
+  bind_text(st, 3, r.requester);
+  bind_text(st, 4, r.host);
+  bind_text(st, 5, r.rule);
+  bind_text(st, 6, r.justification);
+  sqlite3_bind_int64(st, 7, r.requested_duration.count());
+  sqlite3_bind_int64(st, 8, r.max_duration.count());
+  bind_text(st, 9, to_string(r.approval_mode));
+  sqlite3_bind_int(st, 10, r.self_approval_allowed ? 1 : 0);
+  sqlite3_bind_int64(st, 11, seconds(r.created_at));
+  sqlite3_bind_int64(st, 12, seconds(r.pending_deadline));
+  bind_text(st, 13, to_string(r.state));
+  if (r.review) {
+    bind_text(st, 14, to_string(r.review->by));
+    bind_text(st, 15, r.review->reviewer);
+    sqlite3_bind_int(st, 16, r.review->approved ? 1 : 0);
+    bind_text(st, 17, r.review->comment);
+    sqlite3_bind_int64(st, 18, seconds(r.review->at));
+  } else {
+    for (int k = 14; k <= 18; ++k) sqlite3_bind_null(st, k);
+  }
+  bind_opt_time(st, 19, r.grant_start);
+  bind_opt_time(st, 20, r.grant_deadline);
+  bind_opt_time(st, 21, r.ended_at);
+  bind_text(st, 22, r.ended_by);
+  bind_text(st, 23, r.end_reason);
+  bind_blob(st, 24, record.command.path);
+  if (record.command.sha256) {
+    bind_text(st, 25, record.command.sha256->hex());
+  } else {
+    sqlite3_bind_null(st, 25);
+  }
+  bind_text(st, 26, record.command.package);
+  if (sqlite3_step(st) != SQLITE_DONE) {
+    const Error e = db_error(store_.db(), "store request " + r.id);
+    if (e.code == ErrorCode::kConflict) return conflict("request " + r.id + " already exists");
+    return e;
+  }
+  if (auto c = store_.write_request_children_locked(record); !c.ok()) return c.error();
+  RequestRecord out = record;
+  out.version = 1;
+  return out;
+}
+
+Result<std::optional<RequestRecord>> SqliteTx::get_request(const std::string& id) {
+  auto s = store_.prepare(fmt::format("SELECT {} FROM requests WHERE id = ?", kRequestColumns));
+  if (!s.ok()) return s.error();
+  bind_text(s->get(), 1, id);
+  auto rows = store_.query_requests_locked(s->get());
+  if (!rows.ok()) return rows.error();
+  if (rows->empty()) return std::optional<RequestRecord>();
+  return std::optional<RequestRecord>(std::move(rows->front()));
+}
+
+Result<RequestRecord> SqliteTx::update_request(const RequestRecord& record) {
+  auto s = store_.prepare(
+      "UPDATE requests SET version = version + 1, requested_s = ?, max_s = ?, approval_mode = ?, "
+      "self_approval_allowed = ?, pending_deadline_s = ?, state = ?, review_by = ?, review_reviewer = ?, "
+      "review_approved = ?, review_comment = ?, review_at_s = ?, grant_start_s = ?, grant_deadline_s = ?, "
+      "ended_at_s = ?, ended_by = ?, end_reason = ? WHERE id = ? AND version = ?");
+  if (!s.ok()) return s.error();
+  const int next = bind_request_state(s->get(), 1, record.request);
+  bind_text(s->get(), next, record.request.id);
+  sqlite3_bind_int64(s->get(), next + 1, record.version);
+  if (sqlite3_step(s->get()) != SQLITE_DONE) return db_error(store_.db(), "update request " + record.request.id);
+  if (sqlite3_changes(store_.db()) == 1) {
+    auto now = get_request(record.request.id);
+    if (!now.ok()) return now.error();
+    if (!*now) return internal_error("request " + record.request.id + " vanished inside its transaction");
+    return std::move(**now);
+  }
+  auto current = get_request(record.request.id);
+  if (!current.ok()) return current.error();
+  if (!*current) return not_found("no request " + record.request.id);
+  return conflict(
+      fmt::format("request {} changed meanwhile (version {} is stored, {} was read): reload it and try again",
+                  record.request.id, (*current)->version, record.version));
+}
+
+Result<std::optional<RequestRecord>> SqliteStore::request(const std::string& id) {
+  std::lock_guard lock(mu_);
+  SqliteTx reader(*this);  // read-only use, outside a write transaction
+  return reader.get_request(id);
+}
+
+Result<std::vector<RequestRecord>> SqliteStore::requests(const RequestFilter& f) {
+  if (f.limit == 0 || f.limit > kMaxPage) {
+    return invalid_argument(fmt::format("limit must be between 1 and {}", kMaxPage));
+  }
+  std::string sql = fmt::format("SELECT {} FROM requests WHERE id > ?", kRequestColumns);
+  if (f.state) sql += " AND state = ?";
+  if (f.requester) sql += " AND requester = ?";
+  if (f.host) sql += " AND host = ?";
+  sql += " ORDER BY id LIMIT ?";
+  std::lock_guard lock(mu_);
+  auto s = prepare(sql);
+  if (!s.ok()) return s.error();
+  int i = 1;
+  bind_text(s->get(), i++, f.after_id);
+  if (f.state) bind_text(s->get(), i++, to_string(*f.state));
+  if (f.requester) bind_text(s->get(), i++, *f.requester);
+  if (f.host) bind_text(s->get(), i++, *f.host);
+  sqlite3_bind_int64(s->get(), i, static_cast<sqlite3_int64>(f.limit));
+  return query_requests_locked(s->get());
+}
+
+Result<std::vector<RequestRecord>> SqliteStore::due_requests(TimePoint now, std::size_t limit) {
+  if (limit == 0 || limit > kMaxPage) return invalid_argument(fmt::format("limit must be between 1 and {}", kMaxPage));
+  std::lock_guard lock(mu_);
+  auto s = prepare(fmt::format(
+      "SELECT {} FROM requests WHERE (state = 'pending' AND pending_deadline_s <= ?1) OR (state IN ('approved', "
+      "'active') AND grant_deadline_s <= ?1) ORDER BY CASE WHEN state = 'pending' THEN pending_deadline_s ELSE "
+      "grant_deadline_s END, id LIMIT ?2",
+      kRequestColumns));
+  if (!s.ok()) return s.error();
+  sqlite3_bind_int64(s->get(), 1, seconds(now));
+  sqlite3_bind_int64(s->get(), 2, static_cast<sqlite3_int64>(limit));
+  return query_requests_locked(s->get());
 }
 
 Result<int> SqliteStore::schema_version_locked() {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/audit.h"
+#include "core/request.h"
 #include "core/result.h"
 
 namespace hoist::store {
@@ -44,12 +45,46 @@ struct AuditFilter {
 
 inline constexpr std::size_t kMaxPage = 1000;
 
+// What was asked for, as the agent resolved it.
+struct CommandInfo {
+  std::string path;               // resolved absolute path ("" for a session)
+  std::vector<std::string> argv;  // argv[0..]
+  std::optional<Sha256> sha256;
+  std::string package;  // owning Debian package, "" when none
+};
+
+// A request as stored: the core's state-machine record plus what it is
+// about. `version` grows by one with every update (optimistic concurrency).
+struct RequestRecord {
+  Request request;
+  CommandInfo command;
+  std::vector<std::string> requester_groups;
+  std::int64_t version = 0;
+};
+
+struct RequestFilter {
+  std::optional<RequestState> state;  // stored state (see effective_state)
+  std::optional<std::string> requester;
+  std::optional<std::string> host;
+  std::string after_id;  // pagination: ids after this one, in id order
+  std::size_t limit = 100;
+};
+
 // Operations inside one write transaction.
 class StoreTx {
  public:
   virtual ~StoreTx() = default;
   // Appends an event after the current head; returns it with seq and hashes.
   virtual Result<AuditEvent> append_audit(const AuditDraft& draft) = 0;
+
+  // Stores a new request at version 1. Conflict when the id exists.
+  virtual Result<RequestRecord> insert_request(const RequestRecord& record) = 0;
+  virtual Result<std::optional<RequestRecord>> get_request(const std::string& id) = 0;
+  // Replaces the request's state-machine fields when the stored version is
+  // `record.version`; returns the record at version + 1. Conflict when
+  // someone else updated it first, NotFound when it does not exist. The
+  // command, requester and groups never change.
+  virtual Result<RequestRecord> update_request(const RequestRecord& record) = 0;
 };
 
 class Store {
@@ -66,6 +101,14 @@ class Store {
   virtual Result<std::vector<AuditEvent>> audit_range(std::uint64_t first, std::size_t count) = 0;
   // The newest event's seq and hash; nullopt for an empty trail.
   virtual Result<std::optional<ChainHead>> audit_head() = 0;
+
+  virtual Result<std::optional<RequestRecord>> request(const std::string& id) = 0;
+  // Requests matching the filter, in id order, at most filter.limit.
+  virtual Result<std::vector<RequestRecord>> requests(const RequestFilter& filter) = 0;
+  // Requests whose stored state is pending, approved or active and whose
+  // deadline has passed at `now` (for the expiry sweep), oldest deadline
+  // first, at most `limit`.
+  virtual Result<std::vector<RequestRecord>> due_requests(TimePoint now, std::size_t limit) = 0;
 
   // The schema version the store is at (the number of migrations applied).
   virtual Result<int> schema_version() = 0;

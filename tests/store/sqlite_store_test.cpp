@@ -111,14 +111,24 @@ TEST_F(SqliteStoreTest, MigratesFromEveryEarlierVersion) {
     TearDown();
     dir_ = make_temp_dir();
     path_ = dir_ + "/hoist.db";
+    std::optional<ChainHead> head;
     {
       auto old = open(SqliteOptions{5000, from});
       ASSERT_NE(old, nullptr);
       EXPECT_EQ(*old->schema_version(), from);
+      if (from >= 1) {  // the audit trail exists from version 1: data must survive the upgrade
+        fill(*old, 3);
+        head = **old->audit_head();
+      }
     }
     auto s = open();
     ASSERT_NE(s, nullptr);
     EXPECT_EQ(*s->schema_version(), latest) << "from version " << from;
+    if (head) {
+      const auto v = verify_stored_chain(*s, head);
+      EXPECT_TRUE(v->ok) << "from version " << from << ": " << v->problem;
+      EXPECT_EQ(v->events_checked, 3U);
+    }
     fill(*s, 3);
     EXPECT_TRUE(verify_stored_chain(*s, std::nullopt)->ok);
   }

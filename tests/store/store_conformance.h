@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 
 #include "store/store.h"
@@ -22,6 +23,11 @@ struct StoreBackend {
   // Removes what create() made.
   std::function<void(const std::string& handle)> destroy;
 };
+
+// Test names show the backend, not its bytes.
+inline void PrintTo(const StoreBackend& backend, std::ostream* os) {
+  *os << backend.name;
+}
 
 class StoreConformance : public ::testing::TestWithParam<StoreBackend> {
  protected:
