@@ -82,10 +82,34 @@ CREATE TABLE request_groups (
 );
 )sql";
 
+// Migration 3: console users and API tokens. Users are disabled, never
+// deleted, so the audit trail's actors keep meaning something.
+constexpr std::string_view kMigration3 = R"sql(
+CREATE TABLE users (
+  name          TEXT PRIMARY KEY,
+  role          TEXT NOT NULL CHECK (role IN ('admin', 'approver', 'auditor')),
+  password_hash TEXT NOT NULL,
+  created_s     INTEGER NOT NULL,
+  disabled      INTEGER NOT NULL,
+  version       INTEGER NOT NULL
+);
+CREATE TABLE api_tokens (
+  id           TEXT PRIMARY KEY,
+  user_name    TEXT NOT NULL REFERENCES users (name),
+  label        TEXT NOT NULL,
+  secret_hash  TEXT NOT NULL,
+  created_s    INTEGER NOT NULL,
+  expires_s    INTEGER,
+  revoked_s    INTEGER,
+  last_used_s  INTEGER
+);
+CREATE INDEX api_tokens_user ON api_tokens (user_name, id);
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& sqlite_migrations() {
-  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2};
+  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2, kMigration3};
   return kMigrations;
 }
 
@@ -116,6 +140,11 @@ class SqliteTx final : public StoreTx {
   Result<RequestRecord> insert_request(const RequestRecord& record) override;
   Result<std::optional<RequestRecord>> get_request(const std::string& id) override;
   Result<RequestRecord> update_request(const RequestRecord& record) override;
+  Result<UserRecord> insert_user(const UserRecord& user) override;
+  Result<UserRecord> update_user(const UserRecord& user) override;
+  Status insert_token(const TokenRecord& token) override;
+  Status revoke_token(const std::string& id, TimePoint at) override;
+  Status touch_token(const std::string& id, TimePoint at) override;
 
  private:
   SqliteStore& store_;
@@ -132,6 +161,10 @@ class SqliteStore final : public Store {
   Result<std::optional<RequestRecord>> request(const std::string& id) override;
   Result<std::vector<RequestRecord>> requests(const RequestFilter& filter) override;
   Result<std::vector<RequestRecord>> due_requests(TimePoint now, std::size_t limit) override;
+  Result<std::optional<UserRecord>> user(const std::string& name) override;
+  Result<std::vector<UserRecord>> users() override;
+  Result<std::optional<TokenRecord>> token(const std::string& id) override;
+  Result<std::vector<TokenRecord>> tokens(const std::string& user) override;
   Result<int> schema_version() override;
 
   Status migrate(int target);
@@ -142,6 +175,8 @@ class SqliteStore final : public Store {
   Result<std::optional<AuditEvent>> last_event_locked();
   Result<std::vector<RequestRecord>> query_requests_locked(sqlite3_stmt* stmt);
   Status write_request_children_locked(const RequestRecord& record);
+  Result<std::vector<UserRecord>> query_users_locked(sqlite3_stmt* stmt);
+  Result<std::vector<TokenRecord>> query_tokens_locked(sqlite3_stmt* stmt);
   [[nodiscard]] sqlite3* db() const { return db_.get(); }
 
  private:
@@ -609,6 +644,175 @@ Result<std::vector<RequestRecord>> SqliteStore::due_requests(TimePoint now, std:
   sqlite3_bind_int64(s->get(), 1, seconds(now));
   sqlite3_bind_int64(s->get(), 2, static_cast<sqlite3_int64>(limit));
   return query_requests_locked(s->get());
+}
+
+// --- users and tokens -----------------------------------------------------
+
+Result<std::vector<UserRecord>> SqliteStore::query_users_locked(sqlite3_stmt* stmt) {
+  std::vector<UserRecord> out;
+  for (;;) {
+    const int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return db_error(db(), "read users");
+    UserRecord u;
+    u.name = column_text(stmt, 0);
+    const auto role = parse_role(column_text(stmt, 1));
+    if (!role) return internal_error("user " + u.name + " has an unknown role (the database was edited?)");
+    u.role = *role;
+    u.password_hash = column_text(stmt, 2);
+    u.created_at = time_point(sqlite3_column_int64(stmt, 3));
+    u.disabled = sqlite3_column_int(stmt, 4) != 0;
+    u.version = sqlite3_column_int64(stmt, 5);
+    out.push_back(std::move(u));
+  }
+  return out;
+}
+
+Result<std::vector<TokenRecord>> SqliteStore::query_tokens_locked(sqlite3_stmt* stmt) {
+  std::vector<TokenRecord> out;
+  for (;;) {
+    const int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return db_error(db(), "read tokens");
+    TokenRecord t;
+    t.id = column_text(stmt, 0);
+    t.user = column_text(stmt, 1);
+    t.label = column_text(stmt, 2);
+    t.secret_hash = column_text(stmt, 3);
+    t.created_at = time_point(sqlite3_column_int64(stmt, 4));
+    t.expires_at = column_opt_time(stmt, 5);
+    t.revoked_at = column_opt_time(stmt, 6);
+    t.last_used_at = column_opt_time(stmt, 7);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+constexpr std::string_view kUserColumns = "name, role, password_hash, created_s, disabled, version";
+constexpr std::string_view kTokenColumns =
+    "id, user_name, label, secret_hash, created_s, expires_s, revoked_s, last_used_s";
+
+Result<UserRecord> SqliteTx::insert_user(const UserRecord& user) {
+  if (user.name.empty() || user.password_hash.empty()) {
+    return invalid_argument("a user needs a name and a password hash");
+  }
+  auto s = store_.prepare(fmt::format("INSERT INTO users ({}) VALUES (?, ?, ?, ?, ?, 1)", kUserColumns));
+  if (!s.ok()) return s.error();
+  bind_text(s->get(), 1, user.name);
+  bind_text(s->get(), 2, to_string(user.role));
+  bind_text(s->get(), 3, user.password_hash);
+  sqlite3_bind_int64(s->get(), 4, seconds(user.created_at));
+  sqlite3_bind_int(s->get(), 5, user.disabled ? 1 : 0);
+  if (sqlite3_step(s->get()) != SQLITE_DONE) {
+    const Error e = db_error(store_.db(), "store user " + user.name);
+    return e.code == ErrorCode::kConflict ? conflict("a user named " + user.name + " already exists") : e;
+  }
+  UserRecord out = user;
+  out.version = 1;
+  return out;
+}
+
+Result<UserRecord> SqliteTx::update_user(const UserRecord& user) {
+  if (user.password_hash.empty()) return invalid_argument("a user needs a password hash");
+  auto s = store_.prepare(
+      "UPDATE users SET role = ?, password_hash = ?, disabled = ?, version = version + 1 WHERE name = ? AND "
+      "version = ?");
+  if (!s.ok()) return s.error();
+  bind_text(s->get(), 1, to_string(user.role));
+  bind_text(s->get(), 2, user.password_hash);
+  sqlite3_bind_int(s->get(), 3, user.disabled ? 1 : 0);
+  bind_text(s->get(), 4, user.name);
+  sqlite3_bind_int64(s->get(), 5, user.version);
+  if (sqlite3_step(s->get()) != SQLITE_DONE) return db_error(store_.db(), "update user " + user.name);
+  auto q = store_.prepare(fmt::format("SELECT {} FROM users WHERE name = ?", kUserColumns));
+  if (!q.ok()) return q.error();
+  bind_text(q->get(), 1, user.name);
+  const bool changed = sqlite3_changes(store_.db()) == 1;
+  auto rows = store_.query_users_locked(q->get());
+  if (!rows.ok()) return rows.error();
+  if (rows->empty()) return not_found("no user named " + user.name);
+  if (!changed) {
+    return conflict(fmt::format("user {} changed meanwhile (version {} is stored, {} was read): reload and retry",
+                                user.name, rows->front().version, user.version));
+  }
+  return std::move(rows->front());
+}
+
+Status SqliteTx::insert_token(const TokenRecord& t) {
+  if (t.id.empty() || t.secret_hash.empty()) return invalid_argument("a token needs an id and a secret hash");
+  auto s = store_.prepare(fmt::format("INSERT INTO api_tokens ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", kTokenColumns));
+  if (!s.ok()) return s.error();
+  sqlite3_stmt* st = s->get();
+  bind_text(st, 1, t.id);
+  bind_text(st, 2, t.user);
+  bind_text(st, 3, t.label);
+  bind_text(st, 4, t.secret_hash);
+  sqlite3_bind_int64(st, 5, seconds(t.created_at));
+  bind_opt_time(st, 6, t.expires_at);
+  bind_opt_time(st, 7, t.revoked_at);
+  bind_opt_time(st, 8, t.last_used_at);
+  if (sqlite3_step(st) == SQLITE_DONE) return {};
+  const int code = sqlite3_extended_errcode(store_.db());
+  if (code == SQLITE_CONSTRAINT_FOREIGNKEY) return not_found("no user named " + t.user + " to own the token");
+  const Error e = db_error(store_.db(), "store token");
+  return e.code == ErrorCode::kConflict ? Status{conflict("a token with id " + t.id + " already exists")} : Status{e};
+}
+
+Status SqliteTx::revoke_token(const std::string& id, TimePoint at) {
+  auto s = store_.prepare("UPDATE api_tokens SET revoked_s = COALESCE(revoked_s, ?) WHERE id = ?");
+  if (!s.ok()) return s.error();
+  sqlite3_bind_int64(s->get(), 1, seconds(at));
+  bind_text(s->get(), 2, id);
+  if (sqlite3_step(s->get()) != SQLITE_DONE) return db_error(store_.db(), "revoke token");
+  if (sqlite3_changes(store_.db()) != 1) return not_found("no token with id " + id);
+  return {};
+}
+
+Status SqliteTx::touch_token(const std::string& id, TimePoint at) {
+  auto s = store_.prepare("UPDATE api_tokens SET last_used_s = ? WHERE id = ?");
+  if (!s.ok()) return s.error();
+  sqlite3_bind_int64(s->get(), 1, seconds(at));
+  bind_text(s->get(), 2, id);
+  if (sqlite3_step(s->get()) != SQLITE_DONE) return db_error(store_.db(), "record token use");
+  if (sqlite3_changes(store_.db()) != 1) return not_found("no token with id " + id);
+  return {};
+}
+
+Result<std::optional<UserRecord>> SqliteStore::user(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto s = prepare(fmt::format("SELECT {} FROM users WHERE name = ?", kUserColumns));
+  if (!s.ok()) return s.error();
+  bind_text(s->get(), 1, name);
+  auto rows = query_users_locked(s->get());
+  if (!rows.ok()) return rows.error();
+  if (rows->empty()) return std::optional<UserRecord>();
+  return std::optional<UserRecord>(std::move(rows->front()));
+}
+
+Result<std::vector<UserRecord>> SqliteStore::users() {
+  std::lock_guard lock(mu_);
+  auto s = prepare(fmt::format("SELECT {} FROM users ORDER BY name", kUserColumns));
+  if (!s.ok()) return s.error();
+  return query_users_locked(s->get());
+}
+
+Result<std::optional<TokenRecord>> SqliteStore::token(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto s = prepare(fmt::format("SELECT {} FROM api_tokens WHERE id = ?", kTokenColumns));
+  if (!s.ok()) return s.error();
+  bind_text(s->get(), 1, id);
+  auto rows = query_tokens_locked(s->get());
+  if (!rows.ok()) return rows.error();
+  if (rows->empty()) return std::optional<TokenRecord>();
+  return std::optional<TokenRecord>(std::move(rows->front()));
+}
+
+Result<std::vector<TokenRecord>> SqliteStore::tokens(const std::string& user) {
+  std::lock_guard lock(mu_);
+  auto s = prepare(fmt::format("SELECT {} FROM api_tokens WHERE user_name = ? ORDER BY id", kTokenColumns));
+  if (!s.ok()) return s.error();
+  bind_text(s->get(), 1, user);
+  return query_tokens_locked(s->get());
 }
 
 Result<int> SqliteStore::schema_version_locked() {

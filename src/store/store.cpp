@@ -2,6 +2,22 @@
 
 namespace hoist::store {
 
+std::string_view to_string(Role role) {
+  switch (role) {
+    case Role::kAdmin: return "admin";
+    case Role::kApprover: return "approver";
+    case Role::kAuditor: return "auditor";
+  }
+  return "auditor";
+}
+
+std::optional<Role> parse_role(std::string_view text) {
+  for (const Role r : {Role::kAdmin, Role::kApprover, Role::kAuditor}) {
+    if (to_string(r) == text) return r;
+  }
+  return std::nullopt;
+}
+
 Result<ChainVerification> verify_stored_chain(Store& store, const std::optional<ChainHead>& expected_head,
                                               std::size_t page) {
   ChainVerification total;

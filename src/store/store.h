@@ -70,6 +70,34 @@ struct RequestFilter {
   std::size_t limit = 100;
 };
 
+// Console and API users. Roles: admin (everything), approver (review
+// requests, revoke grants, issue offline codes), auditor (read-only).
+enum class Role { kAdmin, kApprover, kAuditor };
+std::string_view to_string(Role role);
+std::optional<Role> parse_role(std::string_view text);
+
+struct UserRecord {
+  std::string name;  // login name, unique
+  Role role = Role::kAuditor;
+  std::string password_hash;  // an encoded password hash (Argon2id); never a password
+  TimePoint created_at{};
+  bool disabled = false;
+  std::int64_t version = 0;
+};
+
+// An API token. The secret itself is never stored: only its hash, so a
+// copy of the database cannot be used to call the API.
+struct TokenRecord {
+  std::string id;  // public part of the token, used to look it up
+  std::string user;
+  std::string label;        // what it is for ("ci", "laptop cli")
+  std::string secret_hash;  // hash of the secret part
+  TimePoint created_at{};
+  std::optional<TimePoint> expires_at;
+  std::optional<TimePoint> revoked_at;
+  std::optional<TimePoint> last_used_at;
+};
+
 // Operations inside one write transaction.
 class StoreTx {
  public:
@@ -85,6 +113,19 @@ class StoreTx {
   // someone else updated it first, NotFound when it does not exist. The
   // command, requester and groups never change.
   virtual Result<RequestRecord> update_request(const RequestRecord& record) = 0;
+
+  // A new user at version 1; Conflict when the name is taken.
+  virtual Result<UserRecord> insert_user(const UserRecord& user) = 0;
+  // Replaces role, password hash and disabled flag when the stored version
+  // is `user.version`; returns the user at version + 1. Conflict or
+  // NotFound as for requests.
+  virtual Result<UserRecord> update_user(const UserRecord& user) = 0;
+  // Conflict when the id is taken, NotFound when the user does not exist.
+  virtual Status insert_token(const TokenRecord& token) = 0;
+  // Sets revoked_at (once; a second revocation keeps the first time).
+  // NotFound when there is no such token.
+  virtual Status revoke_token(const std::string& id, TimePoint at) = 0;
+  virtual Status touch_token(const std::string& id, TimePoint at) = 0;
 };
 
 class Store {
@@ -109,6 +150,11 @@ class Store {
   // deadline has passed at `now` (for the expiry sweep), oldest deadline
   // first, at most `limit`.
   virtual Result<std::vector<RequestRecord>> due_requests(TimePoint now, std::size_t limit) = 0;
+
+  virtual Result<std::optional<UserRecord>> user(const std::string& name) = 0;
+  virtual Result<std::vector<UserRecord>> users() = 0;  // by name
+  virtual Result<std::optional<TokenRecord>> token(const std::string& id) = 0;
+  virtual Result<std::vector<TokenRecord>> tokens(const std::string& user) = 0;  // by id
 
   // The schema version the store is at (the number of migrations applied).
   virtual Result<int> schema_version() = 0;

@@ -1,0 +1,145 @@
+// Conformance: console users and API tokens in the store.
+#include "store_conformance.h"
+
+namespace hoist::store::testing {
+namespace {
+
+const TimePoint kT0{Seconds{1'800'000'000}};
+
+UserRecord user(const std::string& name, Role role = Role::kApprover) {
+  UserRecord u;
+  u.name = name;
+  u.role = role;
+  u.password_hash = "$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA";
+  u.created_at = kT0;
+  return u;
+}
+
+TokenRecord token(const std::string& id, const std::string& owner) {
+  TokenRecord t;
+  t.id = id;
+  t.user = owner;
+  t.label = "ci pipeline";
+  t.secret_hash = sha256("secret-" + id).hex();
+  t.created_at = kT0;
+  t.expires_at = kT0 + Seconds{90 * 86400};
+  return t;
+}
+
+template <class F>
+Status in_tx(Store& s, F&& f) {
+  return s.write([&](StoreTx& tx) -> Status { return f(tx); });
+}
+
+Status add_user(Store& s, const UserRecord& u) {
+  return in_tx(s, [&](StoreTx& tx) -> Status {
+    auto r = tx.insert_user(u);
+    return r.ok() ? Status{} : Status{r.error()};
+  });
+}
+
+TEST_P(StoreConformance, UsersRoundTripAndNamesAreUnique) {
+  ASSERT_TRUE(add_user(*store_, user("bob")).ok());
+  ASSERT_TRUE(add_user(*store_, user("alice", Role::kAdmin)).ok());
+  ASSERT_TRUE(add_user(*store_, user("audrey", Role::kAuditor)).ok());
+  const auto again = add_user(*store_, user("bob", Role::kAdmin));
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, ErrorCode::kConflict);
+
+  auto bob = store_->user("bob");
+  ASSERT_TRUE(bob.ok() && bob->has_value());
+  EXPECT_EQ((*bob)->role, Role::kApprover);  // the duplicate did not change it
+  EXPECT_EQ((*bob)->password_hash, user("bob").password_hash);
+  EXPECT_EQ((*bob)->created_at, kT0);
+  EXPECT_FALSE((*bob)->disabled);
+  EXPECT_EQ((*bob)->version, 1);
+  EXPECT_FALSE(store_->user("nobody")->has_value());
+
+  std::vector<std::string> names;
+  for (const auto& u : *store_->users()) names.push_back(u.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"alice", "audrey", "bob"}));
+}
+
+TEST_P(StoreConformance, UserWithoutPasswordHashIsRefused) {
+  UserRecord u = user("eve");
+  u.password_hash.clear();
+  EXPECT_EQ(add_user(*store_, u).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_FALSE(store_->user("eve")->has_value());
+}
+
+TEST_P(StoreConformance, UserUpdatesAreVersioned) {
+  ASSERT_TRUE(add_user(*store_, user("bob")).ok());
+  UserRecord read = **store_->user("bob");
+  UserRecord promoted = read;
+  promoted.role = Role::kAdmin;
+  UserRecord disabled = read;
+  disabled.disabled = true;
+  std::optional<UserRecord> after;
+  ASSERT_TRUE(in_tx(*store_, [&](StoreTx& tx) -> Status {
+                auto r = tx.update_user(promoted);
+                if (!r.ok()) return r.error();
+                after = *r;
+                return {};
+              }).ok());
+  EXPECT_EQ(after->version, 2);
+  EXPECT_EQ(after->role, Role::kAdmin);
+  // A second admin acting on the old version loses.
+  const Status stale = in_tx(*store_, [&](StoreTx& tx) -> Status {
+    auto r = tx.update_user(disabled);
+    return r.ok() ? Status{} : Status{r.error()};
+  });
+  EXPECT_EQ(stale.error().code, ErrorCode::kConflict);
+  EXPECT_FALSE((*store_->user("bob"))->disabled);
+  UserRecord ghost = user("ghost");
+  ghost.version = 1;
+  const Status missing = in_tx(*store_, [&](StoreTx& tx) -> Status {
+    auto r = tx.update_user(ghost);
+    return r.ok() ? Status{} : Status{r.error()};
+  });
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
+TEST_P(StoreConformance, TokensBelongToExistingUsers) {
+  ASSERT_TRUE(add_user(*store_, user("bob")).ok());
+  ASSERT_TRUE(in_tx(*store_, [](StoreTx& tx) { return tx.insert_token(token("tok-a", "bob")); }).ok());
+  ASSERT_TRUE(in_tx(*store_, [](StoreTx& tx) { return tx.insert_token(token("tok-b", "bob")); }).ok());
+  EXPECT_EQ(in_tx(*store_, [](StoreTx& tx) { return tx.insert_token(token("tok-a", "bob")); }).error().code,
+            ErrorCode::kConflict);
+  EXPECT_EQ(in_tx(*store_, [](StoreTx& tx) { return tx.insert_token(token("tok-c", "nobody")); }).error().code,
+            ErrorCode::kNotFound);
+  TokenRecord no_secret = token("tok-d", "bob");
+  no_secret.secret_hash.clear();
+  EXPECT_EQ(in_tx(*store_, [&](StoreTx& tx) { return tx.insert_token(no_secret); }).error().code,
+            ErrorCode::kInvalidArgument);
+
+  auto t = store_->token("tok-a");
+  ASSERT_TRUE(t.ok() && t->has_value());
+  EXPECT_EQ((*t)->user, "bob");
+  EXPECT_EQ((*t)->label, "ci pipeline");
+  EXPECT_EQ((*t)->secret_hash, sha256("secret-tok-a").hex());
+  EXPECT_EQ((*t)->expires_at, kT0 + Seconds{90 * 86400});
+  EXPECT_FALSE((*t)->revoked_at.has_value());
+  EXPECT_FALSE((*t)->last_used_at.has_value());
+  EXPECT_FALSE(store_->token("tok-c")->has_value());
+  std::vector<std::string> ids;
+  for (const auto& x : *store_->tokens("bob")) ids.push_back(x.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"tok-a", "tok-b"}));
+  EXPECT_TRUE(store_->tokens("nobody")->empty());
+}
+
+TEST_P(StoreConformance, RevocationIsRecordedOnceAndUseIsTracked) {
+  ASSERT_TRUE(add_user(*store_, user("bob")).ok());
+  ASSERT_TRUE(in_tx(*store_, [](StoreTx& tx) { return tx.insert_token(token("tok-a", "bob")); }).ok());
+  ASSERT_TRUE(in_tx(*store_, [](StoreTx& tx) { return tx.touch_token("tok-a", kT0 + Seconds{5}); }).ok());
+  EXPECT_EQ((*store_->token("tok-a"))->last_used_at, kT0 + Seconds{5});
+  ASSERT_TRUE(in_tx(*store_, [](StoreTx& tx) { return tx.revoke_token("tok-a", kT0 + Seconds{10}); }).ok());
+  ASSERT_TRUE(in_tx(*store_, [](StoreTx& tx) { return tx.revoke_token("tok-a", kT0 + Seconds{99}); }).ok());
+  EXPECT_EQ((*store_->token("tok-a"))->revoked_at, kT0 + Seconds{10});  // the first revocation stands
+  EXPECT_EQ(in_tx(*store_, [](StoreTx& tx) { return tx.revoke_token("tok-x", kT0); }).error().code,
+            ErrorCode::kNotFound);
+  EXPECT_EQ(in_tx(*store_, [](StoreTx& tx) { return tx.touch_token("tok-x", kT0); }).error().code,
+            ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace hoist::store::testing
