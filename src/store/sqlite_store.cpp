@@ -131,6 +131,19 @@ Error db_error(sqlite3* db, std::string_view what) {
   return internal_error(message);
 }
 
+Status check_page_limit(std::size_t limit) {
+  if (limit == 0 || limit > kMaxPage) return invalid_argument(fmt::format("limit must be between 1 and {}", kMaxPage));
+  return {};
+}
+
+// The first row of a query that matches at most one, or nullopt.
+template <class T>
+Result<std::optional<T>> first_row(Result<std::vector<T>> rows) {
+  if (!rows.ok()) return rows.error();
+  if (rows->empty()) return std::optional<T>();
+  return std::optional<T>(std::move(rows->front()));
+}
+
 class SqliteStore;
 
 class SqliteTx final : public StoreTx {
@@ -242,10 +255,7 @@ constexpr std::string_view kEventColumns = "seq, time_ms, actor, action, target,
 Result<std::optional<AuditEvent>> SqliteStore::last_event_locked() {
   auto stmt = prepare(fmt::format("SELECT {} FROM audit_events ORDER BY seq DESC LIMIT 1", kEventColumns));
   if (!stmt.ok()) return stmt.error();
-  auto events = query_events(stmt->get());
-  if (!events.ok()) return events.error();
-  if (events->empty()) return std::optional<AuditEvent>();
-  return std::optional<AuditEvent>(std::move(events->front()));
+  return first_row(query_events(stmt->get()));
 }
 
 Result<AuditEvent> SqliteTx::append_audit(const AuditDraft& draft) {
@@ -304,9 +314,7 @@ Status SqliteStore::write(const std::function<Status(StoreTx&)>& fn) {
 }
 
 Result<std::vector<AuditEvent>> SqliteStore::audit_events(const AuditFilter& f) {
-  if (f.limit == 0 || f.limit > kMaxPage) {
-    return invalid_argument(fmt::format("limit must be between 1 and {}", kMaxPage));
-  }
+  if (auto st = check_page_limit(f.limit); !st.ok()) return st.error();
   std::string sql = fmt::format("SELECT {} FROM audit_events WHERE seq > ?", kEventColumns);
   if (f.since) sql += " AND time_ms >= ?";
   if (f.until) sql += " AND time_ms < ?";
@@ -574,10 +582,7 @@ Result<std::optional<RequestRecord>> SqliteTx::get_request(const std::string& id
   auto s = store_.prepare(fmt::format("SELECT {} FROM requests WHERE id = ?", kRequestColumns));
   if (!s.ok()) return s.error();
   bind_text(s->get(), 1, id);
-  auto rows = store_.query_requests_locked(s->get());
-  if (!rows.ok()) return rows.error();
-  if (rows->empty()) return std::optional<RequestRecord>();
-  return std::optional<RequestRecord>(std::move(rows->front()));
+  return first_row(store_.query_requests_locked(s->get()));
 }
 
 Result<RequestRecord> SqliteTx::update_request(const RequestRecord& record) {
@@ -612,9 +617,7 @@ Result<std::optional<RequestRecord>> SqliteStore::request(const std::string& id)
 }
 
 Result<std::vector<RequestRecord>> SqliteStore::requests(const RequestFilter& f) {
-  if (f.limit == 0 || f.limit > kMaxPage) {
-    return invalid_argument(fmt::format("limit must be between 1 and {}", kMaxPage));
-  }
+  if (auto st = check_page_limit(f.limit); !st.ok()) return st.error();
   std::string sql = fmt::format("SELECT {} FROM requests WHERE id > ?", kRequestColumns);
   if (f.state) sql += " AND state = ?";
   if (f.requester) sql += " AND requester = ?";
@@ -633,7 +636,7 @@ Result<std::vector<RequestRecord>> SqliteStore::requests(const RequestFilter& f)
 }
 
 Result<std::vector<RequestRecord>> SqliteStore::due_requests(TimePoint now, std::size_t limit) {
-  if (limit == 0 || limit > kMaxPage) return invalid_argument(fmt::format("limit must be between 1 and {}", kMaxPage));
+  if (auto st = check_page_limit(limit); !st.ok()) return st.error();
   std::lock_guard lock(mu_);
   auto s = prepare(fmt::format(
       "SELECT {} FROM requests WHERE (state = 'pending' AND pending_deadline_s <= ?1) OR (state IN ('approved', "
@@ -783,10 +786,7 @@ Result<std::optional<UserRecord>> SqliteStore::user(const std::string& name) {
   auto s = prepare(fmt::format("SELECT {} FROM users WHERE name = ?", kUserColumns));
   if (!s.ok()) return s.error();
   bind_text(s->get(), 1, name);
-  auto rows = query_users_locked(s->get());
-  if (!rows.ok()) return rows.error();
-  if (rows->empty()) return std::optional<UserRecord>();
-  return std::optional<UserRecord>(std::move(rows->front()));
+  return first_row(query_users_locked(s->get()));
 }
 
 Result<std::vector<UserRecord>> SqliteStore::users() {
@@ -801,10 +801,7 @@ Result<std::optional<TokenRecord>> SqliteStore::token(const std::string& id) {
   auto s = prepare(fmt::format("SELECT {} FROM api_tokens WHERE id = ?", kTokenColumns));
   if (!s.ok()) return s.error();
   bind_text(s->get(), 1, id);
-  auto rows = query_tokens_locked(s->get());
-  if (!rows.ok()) return rows.error();
-  if (rows->empty()) return std::optional<TokenRecord>();
-  return std::optional<TokenRecord>(std::move(rows->front()));
+  return first_row(query_tokens_locked(s->get()));
 }
 
 Result<std::vector<TokenRecord>> SqliteStore::tokens(const std::string& user) {
