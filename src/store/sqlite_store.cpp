@@ -106,10 +106,47 @@ CREATE TABLE api_tokens (
 CREATE INDEX api_tokens_user ON api_tokens (user_name, id);
 )sql";
 
+// Migration 4: endpoints and the tokens that enrol them. Labels live in
+// child tables so an endpoint group is a plain indexed lookup.
+constexpr std::string_view kMigration4 = R"sql(
+CREATE TABLE enrollment_tokens (
+  id          TEXT PRIMARY KEY,
+  secret_hash TEXT NOT NULL,
+  uses_left   INTEGER NOT NULL CHECK (uses_left >= 0),
+  expires_s   INTEGER NOT NULL,
+  created_by  TEXT NOT NULL,
+  created_s   INTEGER NOT NULL,
+  revoked_s   INTEGER
+);
+CREATE TABLE enrollment_token_labels (
+  token_id TEXT NOT NULL REFERENCES enrollment_tokens (id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  label    TEXT NOT NULL,
+  PRIMARY KEY (token_id, position)
+);
+CREATE TABLE endpoints (
+  id              TEXT PRIMARY KEY,
+  hostname        TEXT NOT NULL,
+  credential_hash TEXT NOT NULL,
+  agent_version   TEXT NOT NULL,
+  enrolled_s      INTEGER NOT NULL,
+  last_seen_s     INTEGER,
+  retired_s       INTEGER
+);
+CREATE INDEX endpoints_hostname ON endpoints (hostname);
+CREATE TABLE endpoint_labels (
+  endpoint_id TEXT NOT NULL REFERENCES endpoints (id) ON DELETE CASCADE,
+  position    INTEGER NOT NULL,
+  label       TEXT NOT NULL,
+  PRIMARY KEY (endpoint_id, position)
+);
+CREATE INDEX endpoint_labels_label ON endpoint_labels (label, endpoint_id);
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& sqlite_migrations() {
-  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2, kMigration3};
+  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2, kMigration3, kMigration4};
   return kMigrations;
 }
 
@@ -158,6 +195,12 @@ class SqliteTx final : public StoreTx {
   Status insert_token(const TokenRecord& token) override;
   Status revoke_token(const std::string& id, TimePoint at) override;
   Status touch_token(const std::string& id, TimePoint at) override;
+  Status insert_enrollment_token(const EnrollmentTokenRecord& token) override;
+  Result<EnrollmentTokenRecord> use_enrollment_token(const std::string& id, TimePoint now) override;
+  Status revoke_enrollment_token(const std::string& id, TimePoint at) override;
+  Status insert_endpoint(const EndpointRecord& endpoint) override;
+  Status record_heartbeat(const std::string& id, TimePoint at, const std::string& agent_version) override;
+  Status retire_endpoint(const std::string& id, TimePoint at) override;
 
  private:
   SqliteStore& store_;
@@ -178,6 +221,9 @@ class SqliteStore final : public Store {
   Result<std::vector<UserRecord>> users() override;
   Result<std::optional<TokenRecord>> token(const std::string& id) override;
   Result<std::vector<TokenRecord>> tokens(const std::string& user) override;
+  Result<std::optional<EnrollmentTokenRecord>> enrollment_token(const std::string& id) override;
+  Result<std::optional<EndpointRecord>> endpoint(const std::string& id) override;
+  Result<std::vector<EndpointRecord>> endpoints() override;
   Result<int> schema_version() override;
 
   Status migrate(int target);
@@ -190,6 +236,13 @@ class SqliteStore final : public Store {
   Status write_request_children_locked(const RequestRecord& record);
   Result<std::vector<UserRecord>> query_users_locked(sqlite3_stmt* stmt);
   Result<std::vector<TokenRecord>> query_tokens_locked(sqlite3_stmt* stmt);
+  Result<std::vector<EnrollmentTokenRecord>> query_enrollment_tokens_locked(sqlite3_stmt* stmt);
+  Result<std::vector<EndpointRecord>> query_endpoints_locked(sqlite3_stmt* stmt);
+  Result<std::vector<std::string>> labels_locked(std::string_view table, std::string_view key_column,
+                                                 const std::string& id);
+  Status write_labels_locked(std::string_view table, std::string_view key_column, const std::string& id,
+                             const std::vector<std::string>& labels);
+  Status run_locked(sqlite3_stmt* stmt, std::string_view what);
   [[nodiscard]] sqlite3* db() const { return db_.get(); }
 
  private:
@@ -810,6 +863,209 @@ Result<std::vector<TokenRecord>> SqliteStore::tokens(const std::string& user) {
   if (!s.ok()) return s.error();
   bind_text(s->get(), 1, user);
   return query_tokens_locked(s->get());
+}
+
+// --- endpoints and enrolment tokens --------------------------------------
+
+constexpr std::string_view kEnrollmentColumns =
+    "id, secret_hash, uses_left, expires_s, created_by, created_s, revoked_s";
+constexpr std::string_view kEndpointColumns =
+    "id, hostname, credential_hash, agent_version, enrolled_s, last_seen_s, retired_s";
+
+Status SqliteStore::run_locked(sqlite3_stmt* stmt, std::string_view what) {
+  if (sqlite3_step(stmt) != SQLITE_DONE) return db_error(db(), what);
+  return {};
+}
+
+Result<std::vector<std::string>> SqliteStore::labels_locked(std::string_view table, std::string_view key_column,
+                                                            const std::string& id) {
+  auto s = prepare(fmt::format("SELECT label FROM {} WHERE {} = ? ORDER BY position", table, key_column));
+  if (!s.ok()) return s.error();
+  bind_text(s->get(), 1, id);
+  std::vector<std::string> out;
+  for (int rc = sqlite3_step(s->get()); rc != SQLITE_DONE; rc = sqlite3_step(s->get())) {
+    if (rc != SQLITE_ROW) return db_error(db(), "read labels");
+    out.push_back(column_text(s->get(), 0));
+  }
+  return out;
+}
+
+Status SqliteStore::write_labels_locked(std::string_view table, std::string_view key_column, const std::string& id,
+                                        const std::vector<std::string>& labels) {
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    auto s = prepare(fmt::format("INSERT INTO {} ({}, position, label) VALUES (?, ?, ?)", table, key_column));
+    if (!s.ok()) return s.error();
+    bind_text(s->get(), 1, id);
+    sqlite3_bind_int64(s->get(), 2, static_cast<sqlite3_int64>(i));
+    bind_text(s->get(), 3, labels[i]);
+    if (auto st = run_locked(s->get(), "store labels"); !st.ok()) return st;
+  }
+  return {};
+}
+
+Result<std::vector<EnrollmentTokenRecord>> SqliteStore::query_enrollment_tokens_locked(sqlite3_stmt* stmt) {
+  std::vector<EnrollmentTokenRecord> out;
+  for (int rc = sqlite3_step(stmt); rc != SQLITE_DONE; rc = sqlite3_step(stmt)) {
+    if (rc != SQLITE_ROW) return db_error(db(), "read enrolment tokens");
+    EnrollmentTokenRecord t;
+    t.id = column_text(stmt, 0);
+    t.secret_hash = column_text(stmt, 1);
+    t.uses_left = sqlite3_column_int(stmt, 2);
+    t.expires_at = time_point(sqlite3_column_int64(stmt, 3));
+    t.created_by = column_text(stmt, 4);
+    t.created_at = time_point(sqlite3_column_int64(stmt, 5));
+    t.revoked_at = column_opt_time(stmt, 6);
+    out.push_back(std::move(t));
+  }
+  for (auto& t : out) {
+    auto labels = labels_locked("enrollment_token_labels", "token_id", t.id);
+    if (!labels.ok()) return labels.error();
+    t.labels = std::move(*labels);
+  }
+  return out;
+}
+
+Result<std::vector<EndpointRecord>> SqliteStore::query_endpoints_locked(sqlite3_stmt* stmt) {
+  std::vector<EndpointRecord> out;
+  for (int rc = sqlite3_step(stmt); rc != SQLITE_DONE; rc = sqlite3_step(stmt)) {
+    if (rc != SQLITE_ROW) return db_error(db(), "read endpoints");
+    EndpointRecord e;
+    e.id = column_text(stmt, 0);
+    e.hostname = column_text(stmt, 1);
+    e.credential_hash = column_text(stmt, 2);
+    e.agent_version = column_text(stmt, 3);
+    e.enrolled_at = time_point(sqlite3_column_int64(stmt, 4));
+    e.last_seen = column_opt_time(stmt, 5);
+    e.retired_at = column_opt_time(stmt, 6);
+    out.push_back(std::move(e));
+  }
+  for (auto& e : out) {
+    auto labels = labels_locked("endpoint_labels", "endpoint_id", e.id);
+    if (!labels.ok()) return labels.error();
+    e.labels = std::move(*labels);
+  }
+  return out;
+}
+
+Status SqliteTx::insert_enrollment_token(const EnrollmentTokenRecord& t) {
+  if (t.id.empty() || t.secret_hash.empty())
+    return invalid_argument("an enrolment token needs an id and a secret hash");
+  if (t.uses_left < 1) return invalid_argument("an enrolment token needs at least one use");
+  auto s = store_.prepare(
+      fmt::format("INSERT INTO enrollment_tokens ({}) VALUES (?, ?, ?, ?, ?, ?, ?)", kEnrollmentColumns));
+  if (!s.ok()) return s.error();
+  bind_text(s->get(), 1, t.id);
+  bind_text(s->get(), 2, t.secret_hash);
+  sqlite3_bind_int(s->get(), 3, t.uses_left);
+  sqlite3_bind_int64(s->get(), 4, seconds(t.expires_at));
+  bind_text(s->get(), 5, t.created_by);
+  sqlite3_bind_int64(s->get(), 6, seconds(t.created_at));
+  bind_opt_time(s->get(), 7, t.revoked_at);
+  if (auto st = store_.run_locked(s->get(), "store enrolment token"); !st.ok()) {
+    return st.error().code == ErrorCode::kConflict ? Status{conflict("an enrolment token " + t.id + " exists")} : st;
+  }
+  return store_.write_labels_locked("enrollment_token_labels", "token_id", t.id, t.labels);
+}
+
+Result<EnrollmentTokenRecord> SqliteTx::use_enrollment_token(const std::string& id, TimePoint now) {
+  // One statement decides and takes the use, so racing agents cannot both
+  // take the last one.
+  auto s = store_.prepare(
+      "UPDATE enrollment_tokens SET uses_left = uses_left - 1 WHERE id = ? AND uses_left > 0 AND expires_s > ? AND "
+      "revoked_s IS NULL");
+  if (!s.ok()) return s.error();
+  bind_text(s->get(), 1, id);
+  sqlite3_bind_int64(s->get(), 2, seconds(now));
+  if (auto st = store_.run_locked(s->get(), "use enrolment token"); !st.ok()) return st.error();
+  const bool used = sqlite3_changes(store_.db()) == 1;
+  auto q = store_.prepare(fmt::format("SELECT {} FROM enrollment_tokens WHERE id = ?", kEnrollmentColumns));
+  if (!q.ok()) return q.error();
+  bind_text(q->get(), 1, id);
+  auto token = first_row(store_.query_enrollment_tokens_locked(q->get()));
+  if (!token.ok()) return token.error();
+  if (!*token) return not_found("no enrolment token " + id);
+  if (used) return std::move(**token);
+  const EnrollmentTokenRecord& t = **token;
+  if (t.revoked_at) return permission_denied("enrolment token " + id + " was revoked");
+  if (now >= t.expires_at) return permission_denied("enrolment token " + id + " has expired");
+  return permission_denied("enrolment token " + id + " has no uses left");
+}
+
+Status SqliteTx::revoke_enrollment_token(const std::string& id, TimePoint at) {
+  auto s = store_.prepare("UPDATE enrollment_tokens SET revoked_s = COALESCE(revoked_s, ?) WHERE id = ?");
+  if (!s.ok()) return s.error();
+  sqlite3_bind_int64(s->get(), 1, seconds(at));
+  bind_text(s->get(), 2, id);
+  if (auto st = store_.run_locked(s->get(), "revoke enrolment token"); !st.ok()) return st;
+  if (sqlite3_changes(store_.db()) != 1) return not_found("no enrolment token " + id);
+  return {};
+}
+
+Status SqliteTx::insert_endpoint(const EndpointRecord& e) {
+  if (e.id.empty() || e.hostname.empty() || e.credential_hash.empty()) {
+    return invalid_argument("an endpoint needs an id, a hostname and a credential hash");
+  }
+  auto s = store_.prepare(fmt::format("INSERT INTO endpoints ({}) VALUES (?, ?, ?, ?, ?, ?, ?)", kEndpointColumns));
+  if (!s.ok()) return s.error();
+  bind_text(s->get(), 1, e.id);
+  bind_text(s->get(), 2, e.hostname);
+  bind_text(s->get(), 3, e.credential_hash);
+  bind_text(s->get(), 4, e.agent_version);
+  sqlite3_bind_int64(s->get(), 5, seconds(e.enrolled_at));
+  bind_opt_time(s->get(), 6, e.last_seen);
+  bind_opt_time(s->get(), 7, e.retired_at);
+  if (auto st = store_.run_locked(s->get(), "store endpoint"); !st.ok()) {
+    return st.error().code == ErrorCode::kConflict ? Status{conflict("an endpoint " + e.id + " exists")} : st;
+  }
+  return store_.write_labels_locked("endpoint_labels", "endpoint_id", e.id, e.labels);
+}
+
+Status SqliteTx::record_heartbeat(const std::string& id, TimePoint at, const std::string& agent_version) {
+  auto s = store_.prepare("UPDATE endpoints SET last_seen_s = ?, agent_version = ? WHERE id = ? AND retired_s IS NULL");
+  if (!s.ok()) return s.error();
+  sqlite3_bind_int64(s->get(), 1, seconds(at));
+  bind_text(s->get(), 2, agent_version);
+  bind_text(s->get(), 3, id);
+  if (auto st = store_.run_locked(s->get(), "record heartbeat"); !st.ok()) return st;
+  if (sqlite3_changes(store_.db()) == 1) return {};
+  auto q = store_.prepare("SELECT 1 FROM endpoints WHERE id = ?");
+  if (!q.ok()) return q.error();
+  bind_text(q->get(), 1, id);
+  if (sqlite3_step(q->get()) == SQLITE_ROW) return permission_denied("endpoint " + id + " is retired");
+  return not_found("no endpoint " + id);
+}
+
+Status SqliteTx::retire_endpoint(const std::string& id, TimePoint at) {
+  auto s = store_.prepare("UPDATE endpoints SET retired_s = COALESCE(retired_s, ?), credential_hash = '' WHERE id = ?");
+  if (!s.ok()) return s.error();
+  sqlite3_bind_int64(s->get(), 1, seconds(at));
+  bind_text(s->get(), 2, id);
+  if (auto st = store_.run_locked(s->get(), "retire endpoint"); !st.ok()) return st;
+  if (sqlite3_changes(store_.db()) != 1) return not_found("no endpoint " + id);
+  return {};
+}
+
+Result<std::optional<EnrollmentTokenRecord>> SqliteStore::enrollment_token(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto s = prepare(fmt::format("SELECT {} FROM enrollment_tokens WHERE id = ?", kEnrollmentColumns));
+  if (!s.ok()) return s.error();
+  bind_text(s->get(), 1, id);
+  return first_row(query_enrollment_tokens_locked(s->get()));
+}
+
+Result<std::optional<EndpointRecord>> SqliteStore::endpoint(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto s = prepare(fmt::format("SELECT {} FROM endpoints WHERE id = ?", kEndpointColumns));
+  if (!s.ok()) return s.error();
+  bind_text(s->get(), 1, id);
+  return first_row(query_endpoints_locked(s->get()));
+}
+
+Result<std::vector<EndpointRecord>> SqliteStore::endpoints() {
+  std::lock_guard lock(mu_);
+  auto s = prepare(fmt::format("SELECT {} FROM endpoints ORDER BY id", kEndpointColumns));
+  if (!s.ok()) return s.error();
+  return query_endpoints_locked(s->get());
 }
 
 Result<int> SqliteStore::schema_version_locked() {

@@ -98,6 +98,32 @@ struct TokenRecord {
   std::optional<TimePoint> last_used_at;
 };
 
+// An enrolment token: lets `uses_left` more agents enrol until it expires,
+// giving them its labels. Only the secret's hash is stored.
+struct EnrollmentTokenRecord {
+  std::string id;
+  std::string secret_hash;
+  std::vector<std::string> labels;
+  int uses_left = 1;
+  TimePoint expires_at{};
+  std::string created_by;
+  TimePoint created_at{};
+  std::optional<TimePoint> revoked_at;
+};
+
+// An enrolled endpoint. Its agent proves `credential_hash`'s secret on
+// every call; retiring the endpoint erases the hash, so the credential dies.
+struct EndpointRecord {
+  std::string id;
+  std::string hostname;
+  std::vector<std::string> labels;
+  std::string credential_hash;
+  std::string agent_version;
+  TimePoint enrolled_at{};
+  std::optional<TimePoint> last_seen;
+  std::optional<TimePoint> retired_at;
+};
+
 // Operations inside one write transaction.
 class StoreTx {
  public:
@@ -126,6 +152,24 @@ class StoreTx {
   // NotFound when there is no such token.
   virtual Status revoke_token(const std::string& id, TimePoint at) = 0;
   virtual Status touch_token(const std::string& id, TimePoint at) = 0;
+
+  // Conflict when the id is taken; InvalidArgument for no secret hash or
+  // fewer than one use.
+  virtual Status insert_enrollment_token(const EnrollmentTokenRecord& token) = 0;
+  // Takes one use of the token, atomically: two agents racing for the last
+  // use cannot both have it. NotFound for an unknown id; PermissionDenied,
+  // saying why, when it is revoked, expired (at `now`, inclusive) or used
+  // up. Returns the token after the use.
+  virtual Result<EnrollmentTokenRecord> use_enrollment_token(const std::string& id, TimePoint now) = 0;
+  virtual Status revoke_enrollment_token(const std::string& id, TimePoint at) = 0;
+  // Conflict when the id is taken.
+  virtual Status insert_endpoint(const EndpointRecord& endpoint) = 0;
+  // Records last-seen time and agent version. NotFound for an unknown id,
+  // PermissionDenied for a retired endpoint.
+  virtual Status record_heartbeat(const std::string& id, TimePoint at, const std::string& agent_version) = 0;
+  // Sets retired_at (once) and erases the credential hash. NotFound for an
+  // unknown id.
+  virtual Status retire_endpoint(const std::string& id, TimePoint at) = 0;
 };
 
 class Store {
@@ -155,6 +199,10 @@ class Store {
   virtual Result<std::vector<UserRecord>> users() = 0;  // by name
   virtual Result<std::optional<TokenRecord>> token(const std::string& id) = 0;
   virtual Result<std::vector<TokenRecord>> tokens(const std::string& user) = 0;  // by id
+
+  virtual Result<std::optional<EnrollmentTokenRecord>> enrollment_token(const std::string& id) = 0;
+  virtual Result<std::optional<EndpointRecord>> endpoint(const std::string& id) = 0;
+  virtual Result<std::vector<EndpointRecord>> endpoints() = 0;  // by id, retired ones included
 
   // The schema version the store is at (the number of migrations applied).
   virtual Result<int> schema_version() = 0;
