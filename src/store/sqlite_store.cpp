@@ -143,10 +143,36 @@ CREATE TABLE endpoint_labels (
 CREATE INDEX endpoint_labels_label ON endpoint_labels (label, endpoint_id);
 )sql";
 
+// Migration 5: policies, every version kept, assigned to endpoint groups.
+constexpr std::string_view kMigration5 = R"sql(
+CREATE TABLE policies (
+  name            TEXT PRIMARY KEY,
+  current_version INTEGER NOT NULL,
+  deleted_s       INTEGER
+);
+CREATE TABLE policy_versions (
+  name      TEXT NOT NULL REFERENCES policies (name),
+  version   INTEGER NOT NULL,
+  text      TEXT NOT NULL,
+  author    TEXT NOT NULL,
+  comment   TEXT NOT NULL,
+  created_s INTEGER NOT NULL,
+  PRIMARY KEY (name, version)
+);
+CREATE TABLE policy_labels (
+  name     TEXT NOT NULL REFERENCES policies (name),
+  position INTEGER NOT NULL,
+  label    TEXT NOT NULL,
+  PRIMARY KEY (name, position)
+);
+CREATE INDEX policy_labels_label ON policy_labels (label, name);
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& sqlite_migrations() {
-  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2, kMigration3, kMigration4};
+  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2, kMigration3, kMigration4,
+                                                            kMigration5};
   return kMigrations;
 }
 
@@ -201,6 +227,9 @@ class SqliteTx final : public StoreTx {
   Status insert_endpoint(const EndpointRecord& endpoint) override;
   Status record_heartbeat(const std::string& id, TimePoint at, const std::string& agent_version) override;
   Status retire_endpoint(const std::string& id, TimePoint at) override;
+  Result<PolicyVersion> add_policy_version(const PolicyVersion& v, int expected_current) override;
+  Status assign_policy(const std::string& name, const std::vector<std::string>& labels) override;
+  Status delete_policy(const std::string& name, TimePoint at) override;
 
  private:
   SqliteStore& store_;
@@ -224,6 +253,11 @@ class SqliteStore final : public Store {
   Result<std::optional<EnrollmentTokenRecord>> enrollment_token(const std::string& id) override;
   Result<std::optional<EndpointRecord>> endpoint(const std::string& id) override;
   Result<std::vector<EndpointRecord>> endpoints() override;
+  Result<std::optional<PolicyRecord>> policy(const std::string& name) override;
+  Result<std::vector<PolicyRecord>> policies() override;
+  Result<std::optional<PolicyVersion>> policy_version(const std::string& name, int version) override;
+  Result<std::vector<PolicyVersion>> policy_history(const std::string& name) override;
+  Result<std::vector<PolicyRecord>> policies_for_labels(const std::vector<std::string>& labels) override;
   Result<int> schema_version() override;
 
   Status migrate(int target);
@@ -243,6 +277,9 @@ class SqliteStore final : public Store {
   Status write_labels_locked(std::string_view table, std::string_view key_column, const std::string& id,
                              const std::vector<std::string>& labels);
   Status run_locked(sqlite3_stmt* stmt, std::string_view what);
+  Result<std::vector<PolicyRecord>> query_policies_locked(sqlite3_stmt* stmt);
+  Result<std::vector<PolicyVersion>> query_policy_versions_locked(sqlite3_stmt* stmt);
+  Result<std::optional<PolicyRecord>> policy_locked(const std::string& name);
   [[nodiscard]] sqlite3* db() const { return db_.get(); }
 
  private:
@@ -1066,6 +1103,156 @@ Result<std::vector<EndpointRecord>> SqliteStore::endpoints() {
   auto s = prepare(fmt::format("SELECT {} FROM endpoints ORDER BY id", kEndpointColumns));
   if (!s.ok()) return s.error();
   return query_endpoints_locked(s->get());
+}
+
+// --- policies ---------------------------------------------------------------
+
+constexpr std::string_view kPolicyVersionColumns = "name, version, text, author, comment, created_s";
+
+Result<std::vector<PolicyRecord>> SqliteStore::query_policies_locked(sqlite3_stmt* stmt) {
+  std::vector<PolicyRecord> out;
+  for (int rc = sqlite3_step(stmt); rc != SQLITE_DONE; rc = sqlite3_step(stmt)) {
+    if (rc != SQLITE_ROW) return db_error(db(), "read policies");
+    PolicyRecord p;
+    p.name = column_text(stmt, 0);
+    p.current_version = sqlite3_column_int(stmt, 1);
+    p.deleted_at = column_opt_time(stmt, 2);
+    out.push_back(std::move(p));
+  }
+  for (auto& p : out) {
+    auto labels = labels_locked("policy_labels", "name", p.name);
+    if (!labels.ok()) return labels.error();
+    p.labels = std::move(*labels);
+  }
+  return out;
+}
+
+Result<std::vector<PolicyVersion>> SqliteStore::query_policy_versions_locked(sqlite3_stmt* stmt) {
+  std::vector<PolicyVersion> out;
+  for (int rc = sqlite3_step(stmt); rc != SQLITE_DONE; rc = sqlite3_step(stmt)) {
+    if (rc != SQLITE_ROW) return db_error(db(), "read policy versions");
+    PolicyVersion v;
+    v.name = column_text(stmt, 0);
+    v.version = sqlite3_column_int(stmt, 1);
+    v.text = column_text(stmt, 2);
+    v.author = column_text(stmt, 3);
+    v.comment = column_text(stmt, 4);
+    v.created_at = time_point(sqlite3_column_int64(stmt, 5));
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+Result<std::optional<PolicyRecord>> SqliteStore::policy_locked(const std::string& name) {
+  auto s = prepare("SELECT name, current_version, deleted_s FROM policies WHERE name = ?");
+  if (!s.ok()) return s.error();
+  bind_text(s->get(), 1, name);
+  return first_row(query_policies_locked(s->get()));
+}
+
+Result<PolicyVersion> SqliteTx::add_policy_version(const PolicyVersion& v, int expected_current) {
+  if (v.name.empty() || v.text.empty() || v.author.empty()) {
+    return invalid_argument("a policy version needs a name, a text and an author");
+  }
+  auto existing = store_.policy_locked(v.name);
+  if (!existing.ok()) return existing.error();
+  // A deleted policy reads as "no current version" to writers.
+  const int current = *existing && !(*existing)->deleted_at ? (*existing)->current_version : 0;
+  if (current != expected_current) {
+    return conflict(fmt::format("policy {} is at version {}, not {}: reload it, merge your change and try again",
+                                v.name, current, expected_current));
+  }
+  const int next = *existing ? (*existing)->current_version + 1 : 1;
+  auto s = store_.prepare(*existing ? "UPDATE policies SET current_version = ?2, deleted_s = NULL WHERE name = ?1"
+                                    : "INSERT INTO policies (name, current_version) VALUES (?1, ?2)");
+  if (!s.ok()) return s.error();
+  bind_text(s->get(), 1, v.name);
+  sqlite3_bind_int(s->get(), 2, next);
+  if (auto st = store_.run_locked(s->get(), "store policy"); !st.ok()) return st.error();
+  auto ins =
+      store_.prepare(fmt::format("INSERT INTO policy_versions ({}) VALUES (?, ?, ?, ?, ?, ?)", kPolicyVersionColumns));
+  if (!ins.ok()) return ins.error();
+  bind_text(ins->get(), 1, v.name);
+  sqlite3_bind_int(ins->get(), 2, next);
+  bind_text(ins->get(), 3, v.text);
+  bind_text(ins->get(), 4, v.author);
+  bind_text(ins->get(), 5, v.comment);
+  sqlite3_bind_int64(ins->get(), 6, seconds(v.created_at));
+  if (auto st = store_.run_locked(ins->get(), "store policy version"); !st.ok()) return st.error();
+  PolicyVersion out = v;
+  out.version = next;
+  return out;
+}
+
+Status SqliteTx::assign_policy(const std::string& name, const std::vector<std::string>& labels) {
+  auto existing = store_.policy_locked(name);
+  if (!existing.ok()) return existing.error();
+  if (!*existing || (*existing)->deleted_at) return not_found("no policy named " + name);
+  auto del = store_.prepare("DELETE FROM policy_labels WHERE name = ?");
+  if (!del.ok()) return del.error();
+  bind_text(del->get(), 1, name);
+  if (auto st = store_.run_locked(del->get(), "assign policy"); !st.ok()) return st;
+  return store_.write_labels_locked("policy_labels", "name", name, labels);
+}
+
+Status SqliteTx::delete_policy(const std::string& name, TimePoint at) {
+  auto existing = store_.policy_locked(name);
+  if (!existing.ok()) return existing.error();
+  if (!*existing || (*existing)->deleted_at) return not_found("no policy named " + name);
+  auto s = store_.prepare("UPDATE policies SET deleted_s = ? WHERE name = ?");
+  if (!s.ok()) return s.error();
+  sqlite3_bind_int64(s->get(), 1, seconds(at));
+  bind_text(s->get(), 2, name);
+  if (auto st = store_.run_locked(s->get(), "delete policy"); !st.ok()) return st;
+  auto del = store_.prepare("DELETE FROM policy_labels WHERE name = ?");
+  if (!del.ok()) return del.error();
+  bind_text(del->get(), 1, name);
+  return store_.run_locked(del->get(), "delete policy assignments");
+}
+
+Result<std::optional<PolicyRecord>> SqliteStore::policy(const std::string& name) {
+  std::lock_guard lock(mu_);
+  return policy_locked(name);
+}
+
+Result<std::vector<PolicyRecord>> SqliteStore::policies() {
+  std::lock_guard lock(mu_);
+  auto s = prepare("SELECT name, current_version, deleted_s FROM policies ORDER BY name");
+  if (!s.ok()) return s.error();
+  return query_policies_locked(s->get());
+}
+
+Result<std::optional<PolicyVersion>> SqliteStore::policy_version(const std::string& name, int version) {
+  std::lock_guard lock(mu_);
+  auto s = prepare(fmt::format("SELECT {} FROM policy_versions WHERE name = ? AND version = ?", kPolicyVersionColumns));
+  if (!s.ok()) return s.error();
+  bind_text(s->get(), 1, name);
+  sqlite3_bind_int(s->get(), 2, version);
+  return first_row(query_policy_versions_locked(s->get()));
+}
+
+Result<std::vector<PolicyVersion>> SqliteStore::policy_history(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto s =
+      prepare(fmt::format("SELECT {} FROM policy_versions WHERE name = ? ORDER BY version", kPolicyVersionColumns));
+  if (!s.ok()) return s.error();
+  bind_text(s->get(), 1, name);
+  return query_policy_versions_locked(s->get());
+}
+
+Result<std::vector<PolicyRecord>> SqliteStore::policies_for_labels(const std::vector<std::string>& labels) {
+  if (labels.empty()) return std::vector<PolicyRecord>{};
+  if (labels.size() > kMaxPage) return invalid_argument(fmt::format("at most {} labels", kMaxPage));
+  std::string placeholders;
+  for (std::size_t i = 0; i < labels.size(); ++i) placeholders += i == 0 ? "?" : ", ?";
+  std::lock_guard lock(mu_);
+  auto s = prepare(fmt::format(
+      "SELECT name, current_version, deleted_s FROM policies WHERE deleted_s IS NULL AND name IN (SELECT name FROM "
+      "policy_labels WHERE label IN ({})) ORDER BY name",
+      placeholders));
+  if (!s.ok()) return s.error();
+  for (std::size_t i = 0; i < labels.size(); ++i) bind_text(s->get(), static_cast<int>(i + 1), labels[i]);
+  return query_policies_locked(s->get());
 }
 
 Result<int> SqliteStore::schema_version_locked() {
