@@ -168,11 +168,32 @@ CREATE TABLE policy_labels (
 CREATE INDEX policy_labels_label ON policy_labels (label, name);
 )sql";
 
+// Migration 6: the push queue and console login sessions.
+constexpr std::string_view kMigration6 = R"sql(
+CREATE TABLE push_messages (
+  seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+  endpoint_id TEXT NOT NULL REFERENCES endpoints (id),
+  kind        TEXT NOT NULL,
+  payload     TEXT NOT NULL,
+  created_s   INTEGER NOT NULL
+);
+CREATE INDEX push_messages_endpoint ON push_messages (endpoint_id, seq);
+CREATE TABLE login_sessions (
+  id_hash    TEXT PRIMARY KEY,
+  user_name  TEXT NOT NULL REFERENCES users (name),
+  csrf_hash  TEXT NOT NULL,
+  created_s  INTEGER NOT NULL,
+  expires_s  INTEGER NOT NULL,
+  revoked_s  INTEGER
+);
+CREATE INDEX login_sessions_user ON login_sessions (user_name);
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& sqlite_migrations() {
-  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2, kMigration3, kMigration4,
-                                                            kMigration5};
+  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2, kMigration3,
+                                                            kMigration4, kMigration5, kMigration6};
   return kMigrations;
 }
 
@@ -230,6 +251,12 @@ class SqliteTx final : public StoreTx {
   Result<PolicyVersion> add_policy_version(const PolicyVersion& v, int expected_current) override;
   Status assign_policy(const std::string& name, const std::vector<std::string>& labels) override;
   Status delete_policy(const std::string& name, TimePoint at) override;
+  Result<PushMessage> enqueue_push(const std::string& endpoint_id, const std::string& kind, const std::string& payload,
+                                   TimePoint at) override;
+  Status acknowledge_push(const std::string& endpoint_id, std::uint64_t seq) override;
+  Status insert_session(const SessionRecord& session) override;
+  Status revoke_session(const std::string& id_hash, TimePoint at) override;
+  Status revoke_user_sessions(const std::string& user, TimePoint at) override;
 
  private:
   SqliteStore& store_;
@@ -258,6 +285,9 @@ class SqliteStore final : public Store {
   Result<std::optional<PolicyVersion>> policy_version(const std::string& name, int version) override;
   Result<std::vector<PolicyVersion>> policy_history(const std::string& name) override;
   Result<std::vector<PolicyRecord>> policies_for_labels(const std::vector<std::string>& labels) override;
+  Result<std::vector<PushMessage>> push_after(const std::string& endpoint_id, std::uint64_t after_seq,
+                                              std::size_t limit) override;
+  Result<std::optional<SessionRecord>> session(const std::string& id_hash) override;
   Result<int> schema_version() override;
 
   Status migrate(int target);
@@ -1253,6 +1283,111 @@ Result<std::vector<PolicyRecord>> SqliteStore::policies_for_labels(const std::ve
   if (!s.ok()) return s.error();
   for (std::size_t i = 0; i < labels.size(); ++i) bind_text(s->get(), static_cast<int>(i + 1), labels[i]);
   return query_policies_locked(s->get());
+}
+
+// --- push queue and login sessions ----------------------------------------
+
+Result<PushMessage> SqliteTx::enqueue_push(const std::string& endpoint_id, const std::string& kind,
+                                           const std::string& payload, TimePoint at) {
+  if (kind.empty()) return invalid_argument("a push message needs a kind");
+  auto s = store_.prepare("INSERT INTO push_messages (endpoint_id, kind, payload, created_s) VALUES (?, ?, ?, ?)");
+  if (!s.ok()) return s.error();
+  bind_text(s->get(), 1, endpoint_id);
+  bind_text(s->get(), 2, kind);
+  bind_text(s->get(), 3, payload);
+  sqlite3_bind_int64(s->get(), 4, seconds(at));
+  if (sqlite3_step(s->get()) != SQLITE_DONE) {
+    if (sqlite3_extended_errcode(store_.db()) == SQLITE_CONSTRAINT_FOREIGNKEY) {
+      return not_found("no endpoint " + endpoint_id + " to push to");
+    }
+    return db_error(store_.db(), "queue push message");
+  }
+  return PushMessage{static_cast<std::uint64_t>(sqlite3_last_insert_rowid(store_.db())), endpoint_id, kind, payload,
+                     at};
+}
+
+Status SqliteTx::acknowledge_push(const std::string& endpoint_id, std::uint64_t seq) {
+  auto s = store_.prepare("DELETE FROM push_messages WHERE endpoint_id = ? AND seq <= ?");
+  if (!s.ok()) return s.error();
+  bind_text(s->get(), 1, endpoint_id);
+  sqlite3_bind_int64(s->get(), 2, static_cast<sqlite3_int64>(seq));
+  return store_.run_locked(s->get(), "acknowledge push messages");
+}
+
+Status SqliteTx::insert_session(const SessionRecord& session) {
+  if (session.id_hash.empty() || session.csrf_hash.empty()) {
+    return invalid_argument("a session needs an id hash and a CSRF token hash");
+  }
+  auto s = store_.prepare(
+      "INSERT INTO login_sessions (id_hash, user_name, csrf_hash, created_s, expires_s, revoked_s) VALUES (?, ?, ?, ?, "
+      "?, ?)");
+  if (!s.ok()) return s.error();
+  bind_text(s->get(), 1, session.id_hash);
+  bind_text(s->get(), 2, session.user);
+  bind_text(s->get(), 3, session.csrf_hash);
+  sqlite3_bind_int64(s->get(), 4, seconds(session.created_at));
+  sqlite3_bind_int64(s->get(), 5, seconds(session.expires_at));
+  bind_opt_time(s->get(), 6, session.revoked_at);
+  if (sqlite3_step(s->get()) == SQLITE_DONE) return {};
+  if (sqlite3_extended_errcode(store_.db()) == SQLITE_CONSTRAINT_FOREIGNKEY) {
+    return not_found("no user named " + session.user);
+  }
+  const Error e = db_error(store_.db(), "store session");
+  return e.code == ErrorCode::kConflict ? Status{conflict("that session exists")} : Status{e};
+}
+
+Status SqliteTx::revoke_session(const std::string& id_hash, TimePoint at) {
+  auto s = store_.prepare("UPDATE login_sessions SET revoked_s = COALESCE(revoked_s, ?) WHERE id_hash = ?");
+  if (!s.ok()) return s.error();
+  sqlite3_bind_int64(s->get(), 1, seconds(at));
+  bind_text(s->get(), 2, id_hash);
+  if (auto st = store_.run_locked(s->get(), "revoke session"); !st.ok()) return st;
+  if (sqlite3_changes(store_.db()) != 1) return not_found("no such session");
+  return {};
+}
+
+Status SqliteTx::revoke_user_sessions(const std::string& user, TimePoint at) {
+  auto s = store_.prepare("UPDATE login_sessions SET revoked_s = ? WHERE user_name = ? AND revoked_s IS NULL");
+  if (!s.ok()) return s.error();
+  sqlite3_bind_int64(s->get(), 1, seconds(at));
+  bind_text(s->get(), 2, user);
+  return store_.run_locked(s->get(), "revoke sessions");
+}
+
+Result<std::vector<PushMessage>> SqliteStore::push_after(const std::string& endpoint_id, std::uint64_t after_seq,
+                                                         std::size_t limit) {
+  if (auto st = check_page_limit(limit); !st.ok()) return st.error();
+  std::lock_guard lock(mu_);
+  auto s = prepare(
+      "SELECT seq, endpoint_id, kind, payload, created_s FROM push_messages WHERE endpoint_id = ? AND seq > ? ORDER BY "
+      "seq LIMIT ?");
+  if (!s.ok()) return s.error();
+  bind_text(s->get(), 1, endpoint_id);
+  sqlite3_bind_int64(s->get(), 2, static_cast<sqlite3_int64>(after_seq));
+  sqlite3_bind_int64(s->get(), 3, static_cast<sqlite3_int64>(limit));
+  std::vector<PushMessage> out;
+  for (int rc = sqlite3_step(s->get()); rc != SQLITE_DONE; rc = sqlite3_step(s->get())) {
+    if (rc != SQLITE_ROW) return db_error(db(), "read push messages");
+    out.push_back(PushMessage{static_cast<std::uint64_t>(sqlite3_column_int64(s->get(), 0)), column_text(s->get(), 1),
+                              column_text(s->get(), 2), column_text(s->get(), 3),
+                              time_point(sqlite3_column_int64(s->get(), 4))});
+  }
+  return out;
+}
+
+Result<std::optional<SessionRecord>> SqliteStore::session(const std::string& id_hash) {
+  std::lock_guard lock(mu_);
+  auto s = prepare(
+      "SELECT id_hash, user_name, csrf_hash, created_s, expires_s, revoked_s FROM login_sessions WHERE id_hash = ?");
+  if (!s.ok()) return s.error();
+  bind_text(s->get(), 1, id_hash);
+  const int rc = sqlite3_step(s->get());
+  if (rc == SQLITE_DONE) return std::optional<SessionRecord>();
+  if (rc != SQLITE_ROW) return db_error(db(), "read session");
+  return std::optional<SessionRecord>(
+      SessionRecord{column_text(s->get(), 0), column_text(s->get(), 1), column_text(s->get(), 2),
+                    time_point(sqlite3_column_int64(s->get(), 3)), time_point(sqlite3_column_int64(s->get(), 4)),
+                    column_opt_time(s->get(), 5)});
 }
 
 Result<int> SqliteStore::schema_version_locked() {

@@ -143,6 +143,28 @@ struct PolicyRecord {
   std::optional<TimePoint> deleted_at;
 };
 
+// A message for one endpoint's push channel (a decision, a revocation, a
+// policy change). seq grows across all endpoints; an agent resumes after
+// the last seq it processed, so a reconnect loses nothing.
+struct PushMessage {
+  std::uint64_t seq = 0;
+  std::string endpoint_id;
+  std::string kind;     // "decision", "revocation", "policy", ...
+  std::string payload;  // JSON object text
+  TimePoint created_at{};
+};
+
+// A console login. Only hashes of the session id and the CSRF token are
+// stored, so a copy of the database cannot be used to log in.
+struct SessionRecord {
+  std::string id_hash;
+  std::string user;
+  std::string csrf_hash;
+  TimePoint created_at{};
+  TimePoint expires_at{};
+  std::optional<TimePoint> revoked_at;
+};
+
 // Operations inside one write transaction.
 class StoreTx {
  public:
@@ -202,6 +224,19 @@ class StoreTx {
   // Marks the policy deleted (history kept, assignments removed). NotFound
   // for an unknown or already deleted policy.
   virtual Status delete_policy(const std::string& name, TimePoint at) = 0;
+
+  // Queues a message for an endpoint; NotFound for an unknown endpoint.
+  virtual Result<PushMessage> enqueue_push(const std::string& endpoint_id, const std::string& kind,
+                                           const std::string& payload, TimePoint at) = 0;
+  // Drops the endpoint's messages up to and including `seq` (acknowledged).
+  virtual Status acknowledge_push(const std::string& endpoint_id, std::uint64_t seq) = 0;
+
+  // Conflict when the id hash is taken; NotFound for an unknown user.
+  virtual Status insert_session(const SessionRecord& session) = 0;
+  // Sets revoked_at once; NotFound for an unknown session.
+  virtual Status revoke_session(const std::string& id_hash, TimePoint at) = 0;
+  // Revokes every live session of the user (sign out everywhere, disable).
+  virtual Status revoke_user_sessions(const std::string& user, TimePoint at) = 0;
 };
 
 class Store {
@@ -244,6 +279,11 @@ class Store {
   virtual Result<std::vector<PolicyVersion>> policy_history(const std::string& name) = 0;
   // Live policies assigned to any of `labels` (an endpoint's groups), by name.
   virtual Result<std::vector<PolicyRecord>> policies_for_labels(const std::vector<std::string>& labels) = 0;
+
+  // The endpoint's messages with seq > after_seq, in order, at most limit.
+  virtual Result<std::vector<PushMessage>> push_after(const std::string& endpoint_id, std::uint64_t after_seq,
+                                                      std::size_t limit) = 0;
+  virtual Result<std::optional<SessionRecord>> session(const std::string& id_hash) = 0;
 
   // The schema version the store is at (the number of migrations applied).
   virtual Result<int> schema_version() = 0;

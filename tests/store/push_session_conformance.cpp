@@ -1,0 +1,120 @@
+// Conformance: the push queue and console login sessions.
+#include "store_conformance.h"
+
+namespace hoist::store::testing {
+namespace {
+
+const TimePoint kT0{Seconds{1'800'000'000}};
+
+Status add_endpoint(Store& s, const std::string& id) {
+  return s.write([&](StoreTx& tx) {
+    EndpointRecord e;
+    e.id = id;
+    e.hostname = "host-" + id;
+    e.credential_hash = sha256(id).hex();
+    e.enrolled_at = kT0;
+    return tx.insert_endpoint(e);
+  });
+}
+
+Result<PushMessage> push(Store& s, const std::string& endpoint, const std::string& payload) {
+  std::optional<PushMessage> out;
+  const Status st = s.write([&](StoreTx& tx) -> Status {
+    auto m = tx.enqueue_push(endpoint, "decision", payload, kT0);
+    if (!m.ok()) return m.error();
+    out = *m;
+    return {};
+  });
+  if (!st.ok()) return st.error();
+  return *out;
+}
+
+std::vector<std::string> payloads(Store& s, const std::string& endpoint, std::uint64_t after, std::size_t limit = 100) {
+  std::vector<std::string> out;
+  auto r = s.push_after(endpoint, after, limit);
+  EXPECT_TRUE(r.ok()) << r.error().message;
+  if (r.ok()) {
+    for (const auto& m : *r) out.push_back(m.payload);
+  }
+  return out;
+}
+
+TEST_P(StoreConformance, PushMessagesResumeFromACursor) {
+  ASSERT_TRUE(add_endpoint(*store_, "ep-1").ok());
+  ASSERT_TRUE(add_endpoint(*store_, "ep-2").ok());
+  auto a = push(*store_, "ep-1", "a");
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  ASSERT_TRUE(push(*store_, "ep-2", "other endpoint").ok());
+  auto b = push(*store_, "ep-1", "b");
+  auto c = push(*store_, "ep-1", "c");
+  ASSERT_TRUE(b.ok() && c.ok());
+  EXPECT_LT(a->seq, b->seq);
+  EXPECT_LT(b->seq, c->seq);
+  using V = std::vector<std::string>;
+  EXPECT_EQ(payloads(*store_, "ep-1", 0), (V{"a", "b", "c"}));
+  EXPECT_EQ(payloads(*store_, "ep-1", a->seq), (V{"b", "c"}));  // reconnect after processing a
+  EXPECT_EQ(payloads(*store_, "ep-1", 0, 2), (V{"a", "b"}));
+  EXPECT_EQ(payloads(*store_, "ep-2", 0), (V{"other endpoint"}));
+  // Acknowledged messages go; the cursor keeps working; seqs are never reused.
+  ASSERT_TRUE(store_->write([&](StoreTx& tx) { return tx.acknowledge_push("ep-1", b->seq); }).ok());
+  EXPECT_EQ(payloads(*store_, "ep-1", 0), (V{"c"}));
+  EXPECT_EQ(payloads(*store_, "ep-2", 0), (V{"other endpoint"}));
+  ASSERT_TRUE(store_->write([&](StoreTx& tx) { return tx.acknowledge_push("ep-1", c->seq); }).ok());
+  auto d = push(*store_, "ep-1", "d");
+  ASSERT_TRUE(d.ok());
+  EXPECT_GT(d->seq, c->seq);
+  EXPECT_EQ(payloads(*store_, "ep-1", c->seq), (V{"d"}));
+  EXPECT_EQ(push(*store_, "ep-none", "x").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store_->push_after("ep-1", 0, 0).error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST_P(StoreConformance, PushMessagesSurviveAReopen) {
+  ASSERT_TRUE(add_endpoint(*store_, "ep-1").ok());
+  ASSERT_TRUE(push(*store_, "ep-1", "queued while the agent was away").ok());
+  store_.reset();
+  store_ = GetParam().reopen(handle_);
+  ASSERT_NE(store_, nullptr);
+  EXPECT_EQ(payloads(*store_, "ep-1", 0), (std::vector<std::string>{"queued while the agent was away"}));
+}
+
+SessionRecord login(const std::string& id, const std::string& user) {
+  return SessionRecord{sha256(id).hex(), user, sha256("csrf-" + id).hex(), kT0, kT0 + Seconds{8 * 3600}, {}};
+}
+
+TEST_P(StoreConformance, SessionsAreStoredByHashAndRevocable) {
+  ASSERT_TRUE(store_
+                  ->write([](StoreTx& tx) -> Status {
+                    UserRecord u;
+                    u.name = "bob";
+                    u.password_hash = "$argon2id$x";
+                    u.created_at = kT0;
+                    auto r = tx.insert_user(u);
+                    return r.ok() ? Status{} : Status{r.error()};
+                  })
+                  .ok());
+  ASSERT_TRUE(store_->write([](StoreTx& tx) { return tx.insert_session(login("s1", "bob")); }).ok());
+  ASSERT_TRUE(store_->write([](StoreTx& tx) { return tx.insert_session(login("s2", "bob")); }).ok());
+  EXPECT_EQ(store_->write([](StoreTx& tx) { return tx.insert_session(login("s1", "bob")); }).error().code,
+            ErrorCode::kConflict);
+  EXPECT_EQ(store_->write([](StoreTx& tx) { return tx.insert_session(login("s3", "nobody")); }).error().code,
+            ErrorCode::kNotFound);
+  auto s1 = store_->session(sha256("s1").hex());
+  ASSERT_TRUE(s1.ok() && s1->has_value());
+  EXPECT_EQ((*s1)->user, "bob");
+  EXPECT_EQ((*s1)->csrf_hash, sha256("csrf-s1").hex());
+  EXPECT_EQ((*s1)->expires_at, kT0 + Seconds{8 * 3600});
+  EXPECT_FALSE((*s1)->revoked_at.has_value());
+  EXPECT_FALSE(store_->session(sha256("s3").hex())->has_value());
+
+  ASSERT_TRUE(store_->write([](StoreTx& tx) { return tx.revoke_session(sha256("s1").hex(), kT0 + Seconds{5}); }).ok());
+  EXPECT_EQ((*store_->session(sha256("s1").hex()))->revoked_at, kT0 + Seconds{5});
+  EXPECT_FALSE((*store_->session(sha256("s2").hex()))->revoked_at.has_value());
+  ASSERT_TRUE(store_->write([](StoreTx& tx) { return tx.revoke_user_sessions("bob", kT0 + Seconds{9}); }).ok());
+  EXPECT_EQ((*store_->session(sha256("s1").hex()))->revoked_at, kT0 + Seconds{5});  // first revocation stands
+  EXPECT_EQ((*store_->session(sha256("s2").hex()))->revoked_at, kT0 + Seconds{9});
+  EXPECT_EQ(store_->write([](StoreTx& tx) { return tx.revoke_session("nope", kT0); }).error().code,
+            ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace hoist::store::testing
