@@ -228,6 +228,23 @@ Result<std::optional<T>> first_row(Result<std::vector<T>> rows) {
   return std::optional<T>(std::move(rows->front()));
 }
 
+void bind_one(sqlite3_stmt* s, int i, std::string_view v) {
+  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+}
+void bind_one(sqlite3_stmt* s, int i, std::int64_t v) {
+  sqlite3_bind_int64(s, i, v);
+}
+void bind_one(sqlite3_stmt* s, int i, TimePoint t) {
+  sqlite3_bind_int64(s, i, t.time_since_epoch().count());
+}
+
+// Binds args to parameters 1, 2, ... by type.
+template <class... Args>
+void bind_all(sqlite3_stmt* s, const Args&... args) {
+  int i = 1;
+  (bind_one(s, i++, args), ...);
+}
+
 class SqliteStore;
 
 class SqliteTx final : public StoreTx {
@@ -294,6 +311,16 @@ class SqliteStore final : public Store {
 
   // For SqliteTx, with mu_ held by write().
   Result<Stmt> prepare(std::string_view sql);
+  // Prepares, binds and runs one statement that returns no rows; returns
+  // how many rows it changed.
+  template <class... Args>
+  Result<int> execute(std::string_view sql, std::string_view what, const Args&... args) {
+    auto s = prepare(sql);
+    if (!s.ok()) return s.error();
+    bind_all(s->get(), args...);
+    if (sqlite3_step(s->get()) != SQLITE_DONE) return db_error(db_.get(), what);
+    return sqlite3_changes(db_.get());
+  }
   Status exec(std::string_view sql);
   Result<std::optional<AuditEvent>> last_event_locked();
   Result<std::vector<RequestRecord>> query_requests_locked(sqlite3_stmt* stmt);
@@ -882,22 +909,18 @@ Status SqliteTx::insert_token(const TokenRecord& t) {
 }
 
 Status SqliteTx::revoke_token(const std::string& id, TimePoint at) {
-  auto s = store_.prepare("UPDATE api_tokens SET revoked_s = COALESCE(revoked_s, ?) WHERE id = ?");
-  if (!s.ok()) return s.error();
-  sqlite3_bind_int64(s->get(), 1, seconds(at));
-  bind_text(s->get(), 2, id);
-  if (sqlite3_step(s->get()) != SQLITE_DONE) return db_error(store_.db(), "revoke token");
-  if (sqlite3_changes(store_.db()) != 1) return not_found("no token with id " + id);
+  auto changed = store_.execute("UPDATE api_tokens SET revoked_s = COALESCE(revoked_s, ?) WHERE id = ?", "revoke token",
+                                at, std::string_view(id));
+  if (!changed.ok()) return changed.error();
+  if (*changed != 1) return not_found("no token with id " + id);
   return {};
 }
 
 Status SqliteTx::touch_token(const std::string& id, TimePoint at) {
-  auto s = store_.prepare("UPDATE api_tokens SET last_used_s = ? WHERE id = ?");
-  if (!s.ok()) return s.error();
-  sqlite3_bind_int64(s->get(), 1, seconds(at));
-  bind_text(s->get(), 2, id);
-  if (sqlite3_step(s->get()) != SQLITE_DONE) return db_error(store_.db(), "record token use");
-  if (sqlite3_changes(store_.db()) != 1) return not_found("no token with id " + id);
+  auto changed = store_.execute("UPDATE api_tokens SET last_used_s = ? WHERE id = ?", "record token use", at,
+                                std::string_view(id));
+  if (!changed.ok()) return changed.error();
+  if (*changed != 1) return not_found("no token with id " + id);
   return {};
 }
 
@@ -1059,12 +1082,10 @@ Result<EnrollmentTokenRecord> SqliteTx::use_enrollment_token(const std::string& 
 }
 
 Status SqliteTx::revoke_enrollment_token(const std::string& id, TimePoint at) {
-  auto s = store_.prepare("UPDATE enrollment_tokens SET revoked_s = COALESCE(revoked_s, ?) WHERE id = ?");
-  if (!s.ok()) return s.error();
-  sqlite3_bind_int64(s->get(), 1, seconds(at));
-  bind_text(s->get(), 2, id);
-  if (auto st = store_.run_locked(s->get(), "revoke enrolment token"); !st.ok()) return st;
-  if (sqlite3_changes(store_.db()) != 1) return not_found("no enrolment token " + id);
+  auto changed = store_.execute("UPDATE enrollment_tokens SET revoked_s = COALESCE(revoked_s, ?) WHERE id = ?",
+                                "revoke enrolment token", at, std::string_view(id));
+  if (!changed.ok()) return changed.error();
+  if (*changed != 1) return not_found("no enrolment token " + id);
   return {};
 }
 
@@ -1088,13 +1109,11 @@ Status SqliteTx::insert_endpoint(const EndpointRecord& e) {
 }
 
 Status SqliteTx::record_heartbeat(const std::string& id, TimePoint at, const std::string& agent_version) {
-  auto s = store_.prepare("UPDATE endpoints SET last_seen_s = ?, agent_version = ? WHERE id = ? AND retired_s IS NULL");
-  if (!s.ok()) return s.error();
-  sqlite3_bind_int64(s->get(), 1, seconds(at));
-  bind_text(s->get(), 2, agent_version);
-  bind_text(s->get(), 3, id);
-  if (auto st = store_.run_locked(s->get(), "record heartbeat"); !st.ok()) return st;
-  if (sqlite3_changes(store_.db()) == 1) return {};
+  auto changed =
+      store_.execute("UPDATE endpoints SET last_seen_s = ?, agent_version = ? WHERE id = ? AND retired_s IS NULL",
+                     "record heartbeat", at, std::string_view(agent_version), std::string_view(id));
+  if (!changed.ok()) return changed.error();
+  if (*changed == 1) return {};
   auto q = store_.prepare("SELECT 1 FROM endpoints WHERE id = ?");
   if (!q.ok()) return q.error();
   bind_text(q->get(), 1, id);
@@ -1103,12 +1122,11 @@ Status SqliteTx::record_heartbeat(const std::string& id, TimePoint at, const std
 }
 
 Status SqliteTx::retire_endpoint(const std::string& id, TimePoint at) {
-  auto s = store_.prepare("UPDATE endpoints SET retired_s = COALESCE(retired_s, ?), credential_hash = '' WHERE id = ?");
-  if (!s.ok()) return s.error();
-  sqlite3_bind_int64(s->get(), 1, seconds(at));
-  bind_text(s->get(), 2, id);
-  if (auto st = store_.run_locked(s->get(), "retire endpoint"); !st.ok()) return st;
-  if (sqlite3_changes(store_.db()) != 1) return not_found("no endpoint " + id);
+  auto changed =
+      store_.execute("UPDATE endpoints SET retired_s = COALESCE(retired_s, ?), credential_hash = '' WHERE id = ?",
+                     "retire endpoint", at, std::string_view(id));
+  if (!changed.ok()) return changed.error();
+  if (*changed != 1) return not_found("no endpoint " + id);
   return {};
 }
 
@@ -1218,10 +1236,8 @@ Status SqliteTx::assign_policy(const std::string& name, const std::vector<std::s
   auto existing = store_.policy_locked(name);
   if (!existing.ok()) return existing.error();
   if (!*existing || (*existing)->deleted_at) return not_found("no policy named " + name);
-  auto del = store_.prepare("DELETE FROM policy_labels WHERE name = ?");
-  if (!del.ok()) return del.error();
-  bind_text(del->get(), 1, name);
-  if (auto st = store_.run_locked(del->get(), "assign policy"); !st.ok()) return st;
+  auto cleared = store_.execute("DELETE FROM policy_labels WHERE name = ?", "assign policy", std::string_view(name));
+  if (!cleared.ok()) return cleared.error();
   return store_.write_labels_locked("policy_labels", "name", name, labels);
 }
 
@@ -1229,15 +1245,12 @@ Status SqliteTx::delete_policy(const std::string& name, TimePoint at) {
   auto existing = store_.policy_locked(name);
   if (!existing.ok()) return existing.error();
   if (!*existing || (*existing)->deleted_at) return not_found("no policy named " + name);
-  auto s = store_.prepare("UPDATE policies SET deleted_s = ? WHERE name = ?");
-  if (!s.ok()) return s.error();
-  sqlite3_bind_int64(s->get(), 1, seconds(at));
-  bind_text(s->get(), 2, name);
-  if (auto st = store_.run_locked(s->get(), "delete policy"); !st.ok()) return st;
-  auto del = store_.prepare("DELETE FROM policy_labels WHERE name = ?");
-  if (!del.ok()) return del.error();
-  bind_text(del->get(), 1, name);
-  return store_.run_locked(del->get(), "delete policy assignments");
+  auto marked =
+      store_.execute("UPDATE policies SET deleted_s = ? WHERE name = ?", "delete policy", at, std::string_view(name));
+  if (!marked.ok()) return marked.error();
+  auto cleared =
+      store_.execute("DELETE FROM policy_labels WHERE name = ?", "delete policy assignments", std::string_view(name));
+  return cleared.ok() ? Status{} : Status{cleared.error()};
 }
 
 Result<std::optional<PolicyRecord>> SqliteStore::policy(const std::string& name) {
@@ -1307,11 +1320,10 @@ Result<PushMessage> SqliteTx::enqueue_push(const std::string& endpoint_id, const
 }
 
 Status SqliteTx::acknowledge_push(const std::string& endpoint_id, std::uint64_t seq) {
-  auto s = store_.prepare("DELETE FROM push_messages WHERE endpoint_id = ? AND seq <= ?");
-  if (!s.ok()) return s.error();
-  bind_text(s->get(), 1, endpoint_id);
-  sqlite3_bind_int64(s->get(), 2, static_cast<sqlite3_int64>(seq));
-  return store_.run_locked(s->get(), "acknowledge push messages");
+  auto changed =
+      store_.execute("DELETE FROM push_messages WHERE endpoint_id = ? AND seq <= ?", "acknowledge push messages",
+                     std::string_view(endpoint_id), static_cast<std::int64_t>(seq));
+  return changed.ok() ? Status{} : Status{changed.error()};
 }
 
 Status SqliteTx::insert_session(const SessionRecord& session) {
@@ -1337,21 +1349,17 @@ Status SqliteTx::insert_session(const SessionRecord& session) {
 }
 
 Status SqliteTx::revoke_session(const std::string& id_hash, TimePoint at) {
-  auto s = store_.prepare("UPDATE login_sessions SET revoked_s = COALESCE(revoked_s, ?) WHERE id_hash = ?");
-  if (!s.ok()) return s.error();
-  sqlite3_bind_int64(s->get(), 1, seconds(at));
-  bind_text(s->get(), 2, id_hash);
-  if (auto st = store_.run_locked(s->get(), "revoke session"); !st.ok()) return st;
-  if (sqlite3_changes(store_.db()) != 1) return not_found("no such session");
+  auto changed = store_.execute("UPDATE login_sessions SET revoked_s = COALESCE(revoked_s, ?) WHERE id_hash = ?",
+                                "revoke session", at, std::string_view(id_hash));
+  if (!changed.ok()) return changed.error();
+  if (*changed != 1) return not_found("no such session");
   return {};
 }
 
 Status SqliteTx::revoke_user_sessions(const std::string& user, TimePoint at) {
-  auto s = store_.prepare("UPDATE login_sessions SET revoked_s = ? WHERE user_name = ? AND revoked_s IS NULL");
-  if (!s.ok()) return s.error();
-  sqlite3_bind_int64(s->get(), 1, seconds(at));
-  bind_text(s->get(), 2, user);
-  return store_.run_locked(s->get(), "revoke sessions");
+  auto changed = store_.execute("UPDATE login_sessions SET revoked_s = ? WHERE user_name = ? AND revoked_s IS NULL",
+                                "revoke sessions", at, std::string_view(user));
+  return changed.ok() ? Status{} : Status{changed.error()};
 }
 
 Result<std::vector<PushMessage>> SqliteStore::push_after(const std::string& endpoint_id, std::uint64_t after_seq,
