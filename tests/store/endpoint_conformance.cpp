@@ -32,21 +32,8 @@ EndpointRecord endpoint(const std::string& id, const std::string& host) {
   return e;
 }
 
-template <class F>
-Status in_tx(Store& s, F&& f) {
-  return s.write([&](StoreTx& tx) -> Status { return f(tx); });
-}
-
 Result<EnrollmentTokenRecord> use(Store& s, const std::string& id, TimePoint now) {
-  std::optional<EnrollmentTokenRecord> out;
-  const Status st = in_tx(s, [&](StoreTx& tx) -> Status {
-    auto r = tx.use_enrollment_token(id, now);
-    if (!r.ok()) return r.error();
-    out = *r;
-    return {};
-  });
-  if (!st.ok()) return st.error();
-  return *out;
+  return tx_result<EnrollmentTokenRecord>(s, [&](StoreTx& tx) { return tx.use_enrollment_token(id, now); });
 }
 
 TEST_P(StoreConformance, EnrollmentTokenUsesAreCounted) {

@@ -11,15 +11,7 @@ PolicyVersion version_of(const std::string& name, const std::string& text, const
 }
 
 Result<PolicyVersion> add(Store& s, const PolicyVersion& v, int expected) {
-  std::optional<PolicyVersion> out;
-  const Status st = s.write([&](StoreTx& tx) -> Status {
-    auto r = tx.add_policy_version(v, expected);
-    if (!r.ok()) return r.error();
-    out = *r;
-    return {};
-  });
-  if (!st.ok()) return st.error();
-  return *out;
+  return tx_result<PolicyVersion>(s, [&](StoreTx& tx) { return tx.add_policy_version(v, expected); });
 }
 
 Status assign(Store& s, const std::string& name, const std::vector<std::string>& labels) {

@@ -18,15 +18,7 @@ Status add_endpoint(Store& s, const std::string& id) {
 }
 
 Result<PushMessage> push(Store& s, const std::string& endpoint, const std::string& payload) {
-  std::optional<PushMessage> out;
-  const Status st = s.write([&](StoreTx& tx) -> Status {
-    auto m = tx.enqueue_push(endpoint, "decision", payload, kT0);
-    if (!m.ok()) return m.error();
-    out = *m;
-    return {};
-  });
-  if (!st.ok()) return st.error();
-  return *out;
+  return tx_result<PushMessage>(s, [&](StoreTx& tx) { return tx.enqueue_push(endpoint, "decision", payload, kT0); });
 }
 
 std::vector<std::string> payloads(Store& s, const std::string& endpoint, std::uint64_t after, std::size_t limit = 100) {

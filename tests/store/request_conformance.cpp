@@ -73,27 +73,11 @@ void expect_same(const RequestRecord& a, const RequestRecord& b) {
 }
 
 Result<RequestRecord> insert(Store& s, const RequestRecord& rec) {
-  std::optional<RequestRecord> out;
-  const Status st = s.write([&](StoreTx& tx) -> Status {
-    auto r = tx.insert_request(rec);
-    if (!r.ok()) return r.error();
-    out = std::move(*r);
-    return {};
-  });
-  if (!st.ok()) return st.error();
-  return std::move(*out);
+  return tx_result<RequestRecord>(s, [&](StoreTx& tx) { return tx.insert_request(rec); });
 }
 
 Result<RequestRecord> update(Store& s, const RequestRecord& rec) {
-  std::optional<RequestRecord> out;
-  const Status st = s.write([&](StoreTx& tx) -> Status {
-    auto r = tx.update_request(rec);
-    if (!r.ok()) return r.error();
-    out = std::move(*r);
-    return {};
-  });
-  if (!st.ok()) return st.error();
-  return std::move(*out);
+  return tx_result<RequestRecord>(s, [&](StoreTx& tx) { return tx.update_request(rec); });
 }
 
 // A record moved through the core's state machine.

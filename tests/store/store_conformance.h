@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 
@@ -23,6 +24,27 @@ struct StoreBackend {
   // Removes what create() made.
   std::function<void(const std::string& handle)> destroy;
 };
+
+// Runs f(tx) in one write transaction.
+template <class F>
+Status in_tx(Store& s, F&& f) {
+  return s.write([&](StoreTx& tx) -> Status { return f(tx); });
+}
+
+// Runs f(tx), which returns Result<T>, in one write transaction and hands
+// back its value (committed) or its error (rolled back).
+template <class T, class F>
+Result<T> tx_result(Store& s, F&& f) {
+  std::optional<T> out;
+  const Status st = s.write([&](StoreTx& tx) -> Status {
+    auto r = f(tx);
+    if (!r.ok()) return r.error();
+    out = std::move(*r);
+    return {};
+  });
+  if (!st.ok()) return st.error();
+  return std::move(*out);
+}
 
 // Test names show the backend, not its bytes.
 inline void PrintTo(const StoreBackend& backend, std::ostream* os) {

@@ -26,16 +26,9 @@ TokenRecord token(const std::string& id, const std::string& owner) {
   return t;
 }
 
-template <class F>
-Status in_tx(Store& s, F&& f) {
-  return s.write([&](StoreTx& tx) -> Status { return f(tx); });
-}
-
 Status add_user(Store& s, const UserRecord& u) {
-  return in_tx(s, [&](StoreTx& tx) -> Status {
-    auto r = tx.insert_user(u);
-    return r.ok() ? Status{} : Status{r.error()};
-  });
+  auto r = tx_result<UserRecord>(s, [&](StoreTx& tx) { return tx.insert_user(u); });
+  return r.ok() ? Status{} : Status{r.error()};
 }
 
 TEST_P(StoreConformance, UsersRoundTripAndNamesAreUnique) {
