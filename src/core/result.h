@@ -15,8 +15,10 @@ namespace hoist {
 enum class ErrorCode {
   kInvalidArgument,
   kNotFound,
-  kPermissionDenied,
+  kPermissionDenied,  // who you are may not do this
+  kUnauthenticated,   // who you are is not known: no or bad credentials
   kConflict,
+  kRateLimited,  // too many attempts; try again later
   kUnavailable,
   kInternal,
 };
@@ -36,6 +38,12 @@ inline Error not_found(std::string message) {
 }
 inline Error permission_denied(std::string message) {
   return {ErrorCode::kPermissionDenied, std::move(message)};
+}
+inline Error unauthenticated(std::string message) {
+  return {ErrorCode::kUnauthenticated, std::move(message)};
+}
+inline Error rate_limited(std::string message) {
+  return {ErrorCode::kRateLimited, std::move(message)};
 }
 inline Error conflict(std::string message) {
   return {ErrorCode::kConflict, std::move(message)};

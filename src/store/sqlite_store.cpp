@@ -191,9 +191,16 @@ CREATE INDEX login_sessions_user ON login_sessions (user_name);
 
 }  // namespace
 
+// Migration 7: the endpoint a request came from, so decisions reach its
+// push channel. Requests stored before have none ('').
+constexpr std::string_view kMigration7 = R"sql(
+ALTER TABLE requests ADD COLUMN endpoint_id TEXT NOT NULL DEFAULT '';
+CREATE INDEX requests_endpoint ON requests (endpoint_id, id);
+)sql";
+
 const std::vector<std::string_view>& sqlite_migrations() {
-  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2, kMigration3,
-                                                            kMigration4, kMigration5, kMigration6};
+  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2, kMigration3, kMigration4,
+                                                            kMigration5, kMigration6, kMigration7};
   return kMigrations;
 }
 
@@ -508,7 +515,7 @@ constexpr std::string_view kRequestColumns =
     "id, version, kind, requester, host, rule, justification, requested_s, max_s, approval_mode, "
     "self_approval_allowed, created_s, pending_deadline_s, state, review_by, review_reviewer, review_approved, "
     "review_comment, review_at_s, grant_start_s, grant_deadline_s, ended_at_s, ended_by, end_reason, command_path, "
-    "command_sha256, command_package";
+    "command_sha256, command_package, endpoint_id";
 
 std::string_view to_string(Review::By by) {
   switch (by) {
@@ -629,6 +636,7 @@ Result<std::vector<RequestRecord>> SqliteStore::query_requests_locked(sqlite3_st
     }
     ++c;
     rec.command.package = column_text(stmt, c++);
+    rec.endpoint_id = column_text(stmt, c++);
     if (!kind || !mode || !state) {
       return internal_error("request " + r.id + " has an unknown kind, mode or state (the database was edited?)");
     }
@@ -676,7 +684,7 @@ Result<RequestRecord> SqliteTx::insert_request(const RequestRecord& record) {
   if (r.id.empty() || r.requester.empty()) return invalid_argument("a request needs an id and a requester");
   auto s = store_.prepare(fmt::format(
       "INSERT INTO requests ({}) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-      "?)",
+      "?, ?)",
       kRequestColumns));
   if (!s.ok()) return s.error();
   sqlite3_stmt* st = s->get();
@@ -714,6 +722,7 @@ Result<RequestRecord> SqliteTx::insert_request(const RequestRecord& record) {
     sqlite3_bind_null(st, 25);
   }
   bind_text(st, 26, record.command.package);
+  bind_text(st, 27, record.endpoint_id);
   if (sqlite3_step(st) != SQLITE_DONE) {
     const Error e = db_error(store_.db(), "store request " + r.id);
     if (e.code == ErrorCode::kConflict) return conflict("request " + r.id + " already exists");
@@ -769,6 +778,7 @@ Result<std::vector<RequestRecord>> SqliteStore::requests(const RequestFilter& f)
   if (f.state) sql += " AND state = ?";
   if (f.requester) sql += " AND requester = ?";
   if (f.host) sql += " AND host = ?";
+  if (f.endpoint_id) sql += " AND endpoint_id = ?";
   sql += " ORDER BY id LIMIT ?";
   std::lock_guard lock(mu_);
   auto s = prepare(sql);
@@ -778,6 +788,7 @@ Result<std::vector<RequestRecord>> SqliteStore::requests(const RequestFilter& f)
   if (f.state) bind_text(s->get(), i++, to_string(*f.state));
   if (f.requester) bind_text(s->get(), i++, *f.requester);
   if (f.host) bind_text(s->get(), i++, *f.host);
+  if (f.endpoint_id) bind_text(s->get(), i++, *f.endpoint_id);
   sqlite3_bind_int64(s->get(), i, static_cast<sqlite3_int64>(f.limit));
   return query_requests_locked(s->get());
 }

@@ -59,6 +59,7 @@ struct RequestRecord {
   Request request;
   CommandInfo command;
   std::vector<std::string> requester_groups;
+  std::string endpoint_id;  // where it was asked; "" for none (stored before schema 7)
   std::int64_t version = 0;
 };
 
@@ -66,6 +67,7 @@ struct RequestFilter {
   std::optional<RequestState> state;  // stored state (see effective_state)
   std::optional<std::string> requester;
   std::optional<std::string> host;
+  std::optional<std::string> endpoint_id;
   std::string after_id;  // pagination: ids after this one, in id order
   std::size_t limit = 100;
 };

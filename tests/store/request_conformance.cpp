@@ -33,6 +33,7 @@ RequestRecord new_record(const std::string& id, const std::string& requester = "
   rec.command.sha256 = sha256("docker binary");
   rec.command.package = "docker.io";
   rec.requester_groups = {"developers", "staff", "oncall"};
+  rec.endpoint_id = "ep-" + host;
   return rec;
 }
 
@@ -70,6 +71,7 @@ void expect_same(const RequestRecord& a, const RequestRecord& b) {
   EXPECT_EQ(a.command.sha256, b.command.sha256);
   EXPECT_EQ(a.command.package, b.command.package);
   EXPECT_EQ(a.requester_groups, b.requester_groups);
+  EXPECT_EQ(a.endpoint_id, b.endpoint_id);
 }
 
 Result<RequestRecord> insert(Store& s, const RequestRecord& rec) {
@@ -207,6 +209,9 @@ TEST_P(StoreConformance, RequestFiltersAndPagination) {
   EXPECT_EQ(ids(f), (V{"r1", "r3"}));
   f.host = "h2";
   EXPECT_EQ(ids(f), (V{"r3"}));
+  f = {};
+  f.endpoint_id = "ep-h1";
+  EXPECT_EQ(ids(f), (V{"r1", "r2"}));
   f = {};
   f.state = RequestState::kCancelled;
   EXPECT_EQ(ids(f), (V{"r4"}));
