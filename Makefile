@@ -6,6 +6,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
 HOIST := build/default/src/cli/hoist
+HOISTD := build/default/src/server/hoistd
 FUZZ_SECONDS ?= 15
 
 .PHONY: deps build build-asan build-fuzz test check-format fuzz run bench format tidy clean
@@ -37,7 +38,7 @@ fuzz: build-fuzz
 	@scripts/fuzz.sh $(or $(SECONDS),300)
 
 run: build
-	@scripts/run.sh $(HOIST)
+	@scripts/run.sh $(HOIST) $(HOISTD)
 
 bench: build
 	@scripts/bench.sh

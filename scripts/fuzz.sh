@@ -27,4 +27,5 @@ run() {
 run policy_parser_fuzz policy
 run small_parsers_fuzz small
 run dpkg_parsers_fuzz dpkg
+run api_input_fuzz api_input_fuzz
 echo "fuzz: all targets ran ${seconds}s without a finding"

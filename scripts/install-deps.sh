@@ -9,6 +9,9 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libssl-dev libre2-dev libtomlplusplus-dev libcli11-dev libfmt-dev
   libhowardhinnant-date-dev tzdata libsqlite3-dev
+  # hoistd: HTTPS and JSON (Boost 1.81: Beast coroutines, JSON, URL),
+  # Argon2id passwords, journald logging and sd_notify.
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libsodium-dev libsystemd-dev
   # Tests, benchmarks, fuzzing (clang provides libFuzzer).
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev clang-format clang-tidy
   # Used by the tests and the benchmark baselines.

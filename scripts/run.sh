@@ -1,25 +1,25 @@
 #!/usr/bin/env bash
-# `make run`: until the server exists, the main job is the offline policy
-# tool. It validates the example policy and shows one decision of each kind
-# against it, with the facts read from this machine where the file exists.
+# `make run`: starts hoistd on its embedded default (SQLite) with its data
+# in var/hoistd, in the foreground; Ctrl-C (SIGINT) or SIGTERM stops it
+# gracefully. On first start hoistd creates its own CA and the first admin,
+# and prints the URL, the CA fingerprint, the admin's password (once) and an
+# enrolment token. Before that, the example policy is checked.
 set -euo pipefail
 hoist=$1
-policy=examples/policy.toml
+hoistd=$2
 cd "$(dirname "$0")/.."
-echo "== hoist policy check $policy"
-"$hoist" policy check "$policy"
-show() {
-  echo
-  echo "== hoist $*"
-  set +e
-  "$hoist" "$@"
-  echo "(exit status $?: 0 allow, 1 deny, 2 request)"
-  set -e
-}
-at=2026-11-24T10:00:00Z
-show policy test "$policy" --user alice --groups staff --at "$at" -- apt-get update
-show policy test "$policy" --user dev1 --groups developers --at "$at" --no-inspect -- /usr/bin/docker ps
-show policy test "$policy" --user carol --groups contractors --at "$at" -- bash
+data=${HOIST_DATA_DIR:-var/hoistd}
+port=${HOIST_PORT:-8443}
+
+echo "== hoist policy check examples/policy.toml"
+"$hoist" policy check examples/policy.toml
 echo
-echo "Try your own: $hoist policy test $policy --user USER --groups G1,G2 -- COMMAND [ARGS]"
-echo "The policy format is described in docs/policy.md."
+if [ -e "$data/hoist.db" ]; then
+  echo "== Reusing $data (the first admin's password was printed at its first start;"
+  echo "   delete $data to start over)."
+fi
+echo "== hoistd --data-dir $data --port $port"
+echo "   Try: curl --cacert $data/tls/ca.crt https://localhost:$port/api/v1/health"
+echo "   Log in: curl --cacert $data/tls/ca.crt -c cookies -d '{\"user\":\"admin\",\"password\":\"...\"}' https://localhost:$port/api/v1/login"
+echo
+exec "$hoistd" --data-dir "$data" --port "$port" --enrolment-token "${HOIST_ENROL_LABELS:-demo}"

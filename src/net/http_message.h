@@ -1,0 +1,62 @@
+// HTTP requests and responses as plain data, shared by hoistd's HTTPS server,
+// its API layer and the HTTPS client of the CLI and agent. Nothing here
+// names Beast or Asio, so code that only handles messages compiles quickly.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace hoist::net {
+
+struct Header {
+  std::string name;  // lower case
+  std::string value;
+};
+
+struct HttpRequest {
+  std::string method;                                      // "GET", "POST", ...
+  std::string target;                                      // as sent: path and query, percent-encoded
+  std::string path;                                        // percent-decoded path without the query
+  std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
+  std::vector<Header> headers;
+  std::string body;
+  std::string remote_address;  // the peer's IP address
+
+  // The first header with this (lower-case) name.
+  [[nodiscard]] std::optional<std::string_view> header(std::string_view name) const;
+  // The first query parameter with this name.
+  [[nodiscard]] std::optional<std::string_view> query_param(std::string_view name) const;
+};
+
+struct HttpResponse;
+
+// A response that is not ready yet (a long poll). The server calls poll()
+// again whenever it is woken (HttpsServer::wake) and at least every
+// recheck interval, until poll returns a response; at `until`, or when the
+// server shuts down, it calls poll(true), which must return one.
+struct LongPoll {
+  std::chrono::steady_clock::time_point until;
+  std::function<std::optional<HttpResponse>(bool last)> poll;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::vector<Header> headers;  // Content-Type included when there is a body
+  std::string body;
+  std::shared_ptr<LongPoll> long_poll;  // set: the real response comes later
+
+  [[nodiscard]] std::optional<std::string_view> header(std::string_view name) const;
+  void set_header(std::string name, std::string value);
+};
+
+HttpResponse json_response(int status, std::string body);
+
+using Handler = std::function<HttpResponse(const HttpRequest&)>;
+
+}  // namespace hoist::net

@@ -1,0 +1,377 @@
+// Dispatch, authentication and the route table. See api.h for the rules.
+#include "server/api/api.h"
+
+#include <fmt/format.h>
+
+#include "core/timestamp.h"
+#include "net/http_error.h"
+#include "net/json_text.h"
+#include "server/api/api_impl.h"
+#include "server/auth/secrets.h"
+
+namespace hoist::api {
+
+namespace {
+
+constexpr std::string_view kSessionCookie = "hoist_session";
+
+// The value of cookie `name` in a Cookie header, or nullopt.
+std::optional<std::string_view> cookie_value(std::string_view header, std::string_view name) {
+  while (!header.empty()) {
+    const auto semi = header.find(';');
+    auto part = header.substr(0, semi);
+    header = semi == std::string_view::npos ? std::string_view() : header.substr(semi + 1);
+    while (!part.empty() && part.front() == ' ') {
+      part.remove_prefix(1);
+    }
+    const auto eq = part.find('=');
+    if (eq != std::string_view::npos && part.substr(0, eq) == name) {
+      return part.substr(eq + 1);
+    }
+  }
+  return std::nullopt;
+}
+
+bool is_safe_method(std::string_view method) {
+  return method == "GET" || method == "HEAD";
+}
+
+}  // namespace
+
+Api::Impl::Impl(ApiDeps d, ApiOptions o) : deps(std::move(d)), options(std::move(o)) {
+  password_cost = auth::kInteractiveCost;
+  if (options.password_opslimit != 0) {
+    password_cost.opslimit = options.password_opslimit;
+  }
+  if (options.password_memlimit != 0) {
+    password_cost.memlimit = options.password_memlimit;
+  }
+  auto dummy = auth::hash_password(auth::random_secret(), password_cost);
+  dummy_password_hash = dummy ? *dummy : std::string();
+}
+
+Status Api::Impl::audit(store::StoreTx& tx, const std::string& actor, std::string_view action,
+                        const std::string& target, const std::string& host, const json::object& details) {
+  store::AuditDraft draft;
+  draft.time = deps.clock.now_ms();
+  draft.actor = actor;
+  draft.action = std::string(action);
+  draft.target = target;
+  draft.host = host;
+  draft.details = dump(details);
+  auto appended = tx.append_audit(draft);
+  if (!appended) {
+    return appended.error();
+  }
+  return {};
+}
+
+Result<Caller> Api::Impl::authenticate_token(std::string_view text) {
+  auto token = auth::parse_secret_token(text, auth::kApiTokenKind);
+  if (!token) {
+    return token.error();
+  }
+  const auto now = deps.clock.now_s();
+  auto record = deps.store.token(token->id);
+  if (!record) {
+    return record.error();
+  }
+  const auto refused = unauthenticated("the API token is unknown, revoked or expired; create a new one");
+  if (!*record || !auth::secret_matches((*record)->secret_hash, token->secret)) {
+    return refused;
+  }
+  const auto& rec = **record;
+  if (rec.revoked_at || (rec.expires_at && *rec.expires_at <= now)) {
+    return refused;
+  }
+  auto user = deps.store.user(rec.user);
+  if (!user) {
+    return user.error();
+  }
+  if (!*user || (*user)->disabled) {
+    return unauthenticated("the API token's user is disabled");
+  }
+  Caller caller;
+  caller.kind = Caller::Kind::kUser;
+  caller.user = rec.user;
+  caller.role = (*user)->role;
+  caller.token_id = rec.id;
+  // Token use is audited once an hour per token (each action it takes is
+  // audited anyway, naming the token).
+  if (!rec.last_used_at || now - *rec.last_used_at >= Seconds{3600}) {
+    auto st = deps.store.write([&](store::StoreTx& tx) -> Status {
+      if (auto t = tx.touch_token(rec.id, now); !t) {
+        return t;
+      }
+      return audit(tx, caller.actor(), "token.used", rec.id, "", json::object{{"label", json_text(rec.label)}});
+    });
+    if (!st) {
+      return st.error();
+    }
+  }
+  return caller;
+}
+
+Result<Caller> Api::Impl::authenticate_agent(std::string_view text) {
+  auto token = auth::parse_secret_token(text, auth::kAgentCredentialKind);
+  if (!token) {
+    return token.error();
+  }
+  auto endpoint = deps.store.endpoint(token->id);
+  if (!endpoint) {
+    return endpoint.error();
+  }
+  if (!*endpoint || (*endpoint)->retired_at || (*endpoint)->credential_hash.empty() ||
+      !auth::secret_matches((*endpoint)->credential_hash, token->secret)) {
+    return unauthenticated("the endpoint credential is unknown or the endpoint was retired; enrol it again");
+  }
+  Caller caller;
+  caller.kind = Caller::Kind::kAgent;
+  caller.endpoint = std::move(**endpoint);
+  return caller;
+}
+
+Result<Caller> Api::Impl::authenticate_session(const net::HttpRequest& request, std::string_view session_secret) {
+  const auto refused = unauthenticated("the session has ended; log in again");
+  auto session = deps.store.session(auth::hash_secret(session_secret));
+  if (!session) {
+    return session.error();
+  }
+  const auto now = deps.clock.now_s();
+  if (!*session || (*session)->revoked_at || (*session)->expires_at <= now) {
+    return refused;
+  }
+  if (!is_safe_method(request.method)) {
+    const auto csrf = request.header("x-csrf-token");
+    if (!csrf || !auth::secret_matches((*session)->csrf_hash, *csrf)) {
+      return permission_denied("this request needs the session's CSRF token in the X-CSRF-Token header");
+    }
+  }
+  auto user = deps.store.user((*session)->user);
+  if (!user) {
+    return user.error();
+  }
+  if (!*user || (*user)->disabled) {
+    return refused;
+  }
+  Caller caller;
+  caller.kind = Caller::Kind::kUser;
+  caller.user = (*user)->name;
+  caller.role = (*user)->role;
+  caller.session_id_hash = (*session)->id_hash;
+  return caller;
+}
+
+Result<Caller> Api::Impl::authenticate(const net::HttpRequest& request, Access access) {
+  if (access == Access::kPublic) {
+    return Caller{};
+  }
+  Result<Caller> caller = unauthenticated(
+      access == Access::kAgent ? "this API is for enrolled agents: send Authorization: Bearer hoist_agent_..."
+                               : "log in first: send a session cookie or Authorization: Bearer hoist_api_...");
+  if (const auto authz = request.header("authorization")) {
+    constexpr std::string_view kBearer = "Bearer ";
+    if (authz->substr(0, kBearer.size()) != kBearer) {
+      return unauthenticated("the Authorization header must be \"Bearer <token>\"");
+    }
+    const auto text = authz->substr(kBearer.size());
+    caller = text.starts_with("hoist_agent_") ? authenticate_agent(text) : authenticate_token(text);
+  } else if (const auto cookies = request.header("cookie")) {
+    if (const auto secret = cookie_value(*cookies, kSessionCookie)) {
+      caller = authenticate_session(request, *secret);
+    }
+  }
+  if (!caller) {
+    return caller;
+  }
+  if (access == Access::kAgent) {
+    if (caller->kind != Caller::Kind::kAgent) {
+      return permission_denied("this API is for enrolled agents, not for console users");
+    }
+    return caller;
+  }
+  if (caller->kind != Caller::Kind::kUser) {
+    return permission_denied("this API is for console users, not for agents");
+  }
+  if (!role_allows(caller->role, access)) {
+    return permission_denied(fmt::format("your role ({}) may not do this; it needs the {} role",
+                                         store::to_string(caller->role), to_string(access)));
+  }
+  return caller;
+}
+
+Api::Api(ApiDeps deps, ApiOptions options) : impl_(std::make_unique<Impl>(std::move(deps), std::move(options))) {
+  Impl& i = *impl_;
+  const auto add = [this](std::string method, std::string pattern, Access access, std::string summary,
+                          Result<net::HttpResponse> (Impl::*fn)(Call&)) {
+    Impl* impl = impl_.get();
+    router_.add(Route{std::move(method), std::move(pattern), access, std::move(summary),
+                      [impl, fn](Call& call) { return (impl->*fn)(call); }});
+  };
+  (void)i;
+  router_.add(Route{"GET", "/api/v1/health", Access::kPublic, "Liveness: the server answers",
+                    [](Call&) -> Result<net::HttpResponse> {
+                      return json_ok(json::object{{"status", "ok"}});
+                    }});
+  // Sessions, users and tokens.
+  add("POST", "/api/v1/login", Access::kPublic, "Log in with name and password; sets the session cookie", &Impl::login);
+  add("POST", "/api/v1/logout", Access::kAnyUser, "End the current session", &Impl::logout);
+  add("GET", "/api/v1/whoami", Access::kAnyUser, "The caller's name and role", &Impl::whoami);
+  add("GET", "/api/v1/tokens", Access::kAnyUser, "The caller's API tokens", &Impl::list_tokens);
+  add("POST", "/api/v1/tokens", Access::kAnyUser, "Create an API token for the caller (shown once)",
+      &Impl::create_token);
+  add("DELETE", "/api/v1/tokens/{id}", Access::kAnyUser, "Revoke an API token (own; admins: any)", &Impl::revoke_token);
+  add("GET", "/api/v1/users", Access::kAdmin, "Console users", &Impl::list_users);
+  add("POST", "/api/v1/users", Access::kAdmin, "Create a console user", &Impl::create_user_route);
+  add("PATCH", "/api/v1/users/{name}", Access::kAdmin, "Change a user's role, password or disabled flag",
+      &Impl::update_user);
+  // Endpoints.
+  add("POST", "/api/v1/agent/enrol", Access::kPublic, "Enrol an endpoint with an enrolment token", &Impl::enrol);
+  add("POST", "/api/v1/agent/heartbeat", Access::kAgent, "Agent heartbeat with its version", &Impl::heartbeat);
+  add("GET", "/api/v1/endpoints", Access::kRead, "Enrolled endpoints", &Impl::list_endpoints);
+  add("GET", "/api/v1/endpoints/{id}", Access::kRead, "One endpoint", &Impl::get_endpoint);
+  add("DELETE", "/api/v1/endpoints/{id}", Access::kAdmin, "Retire an endpoint (its credential dies)",
+      &Impl::retire_endpoint);
+  add("POST", "/api/v1/enrolment-tokens", Access::kAdmin, "Create an enrolment token (shown once)",
+      &Impl::create_enrollment_token_route);
+  add("DELETE", "/api/v1/enrolment-tokens/{id}", Access::kAdmin, "Revoke an enrolment token",
+      &Impl::revoke_enrollment_token);
+  // Policies.
+  add("GET", "/api/v1/policies", Access::kRead, "Policies and their endpoint groups", &Impl::list_policies);
+  add("GET", "/api/v1/policies/{name}", Access::kRead, "A policy's current version", &Impl::get_policy);
+  add("PUT", "/api/v1/policies/{name}", Access::kAdmin, "Add a policy version (create or edit)", &Impl::put_policy);
+  add("DELETE", "/api/v1/policies/{name}", Access::kAdmin, "Delete a policy (history kept)", &Impl::delete_policy);
+  add("PUT", "/api/v1/policies/{name}/labels", Access::kAdmin, "Assign a policy to endpoint groups",
+      &Impl::assign_policy);
+  add("GET", "/api/v1/policies/{name}/versions", Access::kRead, "A policy's versions", &Impl::policy_versions);
+  add("GET", "/api/v1/policies/{name}/versions/{version}", Access::kRead, "One version with its text",
+      &Impl::policy_version);
+  add("GET", "/api/v1/policies/{name}/diff", Access::kRead, "Unified diff between two versions", &Impl::policy_diff);
+  add("GET", "/api/v1/agent/policy", Access::kAgent, "The endpoint's effective policy (ETag)", &Impl::agent_policy);
+  // Requests and grants.
+  add("POST", "/api/v1/agent/requests", Access::kAgent, "Submit an elevation request", &Impl::submit_request);
+  add("GET", "/api/v1/agent/requests/{id}", Access::kAgent, "One of this endpoint's requests",
+      &Impl::agent_get_request);
+  add("POST", "/api/v1/agent/requests/{id}/cancel", Access::kAgent, "The requester withdraws a request",
+      &Impl::agent_cancel_request);
+  add("POST", "/api/v1/agent/requests/{id}/self-approve", Access::kAgent,
+      "The requester approves their own request where policy allows", &Impl::agent_self_approve);
+  add("GET", "/api/v1/requests", Access::kRead, "Requests (filters: state, user, host, after, limit)",
+      &Impl::list_requests);
+  add("GET", "/api/v1/requests/{id}", Access::kRead, "One request", &Impl::get_request);
+  add("POST", "/api/v1/requests/{id}/approve", Access::kReview, "Approve a pending request", &Impl::approve_request);
+  add("POST", "/api/v1/requests/{id}/deny", Access::kReview, "Deny a pending request", &Impl::deny_request);
+  add("GET", "/api/v1/grants", Access::kRead, "Grants in force", &Impl::list_grants);
+  add("POST", "/api/v1/grants/{id}/revoke", Access::kReview, "Revoke a grant", &Impl::revoke_grant);
+  // Push channel.
+  add("GET", "/api/v1/agent/push", Access::kAgent, "Long poll for decisions, revocations and policy changes",
+      &Impl::push_poll);
+  add("POST", "/api/v1/agent/push/ack", Access::kAgent, "Acknowledge push messages up to a sequence number",
+      &Impl::push_ack);
+  // Audit trail.
+  add("GET", "/api/v1/audit", Access::kRead, "Audit events (filters, pagination)", &Impl::audit_query);
+  add("GET", "/api/v1/audit/export.csv", Access::kRead, "Audit events as CSV (the JIT events report)",
+      &Impl::audit_export);
+  add("GET", "/api/v1/audit/head", Access::kRead, "The newest event's sequence number and hash", &Impl::audit_head);
+  add("GET", "/api/v1/audit/verify", Access::kRead, "Verify the stored hash chain", &Impl::audit_verify);
+}
+
+Api::~Api() = default;
+
+net::HttpResponse Api::handle(const net::HttpRequest& request) {
+  try {
+    std::vector<std::string> allowed;
+    auto match = router_.match(request.method, request.path, &allowed);
+    if (!match) {
+      auto response = net::error_response(match.error());
+      if (!allowed.empty()) {
+        response.status = 405;
+        std::string allow;
+        for (const auto& m : allowed) {
+          allow += allow.empty() ? m : ", " + m;
+        }
+        response.set_header("allow", allow);
+      }
+      return response;
+    }
+    const Route& route = *match->route;
+    auto caller = impl_->authenticate(request, route.access);
+    if (!caller) {
+      auto response = net::error_response(caller.error());
+      if (caller.error().code == ErrorCode::kUnauthenticated) {
+        response.set_header("www-authenticate", "Bearer realm=\"hoist\"");
+      }
+      return response;
+    }
+    Call call{request, std::move(*caller), std::move(match->params)};
+    auto result = route.handler(call);
+    if (!result) {
+      return net::error_response(result.error());
+    }
+    auto response = std::move(*result);
+    if (!response.header("cache-control")) {
+      response.set_header("cache-control", "no-store");
+    }
+    return response;
+  } catch (const std::exception& e) {
+    impl_->deps.log.error("api.exception", {{"path", request.path}, {"what", e.what()}});
+  } catch (...) {
+    impl_->deps.log.error("api.exception", {{"path", request.path}, {"what", "unknown"}});
+  }
+  return net::error_response(internal_error("the server failed to handle the request (this is a bug)"));
+}
+
+Result<std::size_t> Api::expire_due() {
+  return impl_->expire_due();
+}
+
+Status Api::create_user(const std::string& name, store::Role role, const std::string& password,
+                        const std::string& actor) {
+  return impl_->create_user(name, role, password, actor);
+}
+
+Result<std::string> Api::create_enrollment_token(const std::vector<std::string>& labels, int uses, Seconds lifetime,
+                                                 const std::string& actor) {
+  return impl_->create_enrollment_token(labels, uses, lifetime, actor);
+}
+
+// --- JSON output ------------------------------------------------------------
+
+json::string json_text(std::string_view bytes) {
+  if (net::is_valid_utf8(bytes)) {
+    return json::string(json::string_view(bytes.data(), bytes.size()));
+  }
+  std::string out;
+  for (std::size_t i = 0; i < bytes.size();) {
+    const auto len = net::utf8_sequence_length(bytes, i);
+    if (len == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    } else {
+      out.append(bytes.substr(i, len));
+      i += len;
+    }
+  }
+  return json::string(json::string_view(out.data(), out.size()));
+}
+
+std::string json_time(TimePoint t) {
+  return format_timestamp(t);
+}
+
+json::value json_opt_time(const std::optional<TimePoint>& t) {
+  if (!t) {
+    return nullptr;
+  }
+  return json::string(json_time(*t));
+}
+
+std::string dump(const json::value& v) {
+  return boost::json::serialize(v);
+}
+
+net::HttpResponse json_ok(const json::value& v, int status) {
+  return net::json_response(status, dump(v));
+}
+
+}  // namespace hoist::api

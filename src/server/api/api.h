@@ -1,0 +1,87 @@
+// hoistd's REST API: authentication (session cookies with CSRF tokens, API
+// tokens, endpoint credentials), the role check of every route, and the
+// handlers, over the Store and the pure core. HTTP-agnostic beyond
+// net::HttpRequest/HttpResponse, so it is tested without sockets and served
+// by HttpsServer in hoistd.
+//
+// MUST: every route declares its Access; handle() authenticates and checks
+// it before the handler runs, and a route without a rule cannot be added.
+// MUST: identity comes from credentials (session, token, endpoint
+// credential), never from a request body.
+// MUST: every state change and admin action is audited in the same store
+// transaction as the change itself.
+// MUST: a state-changing request with a session cookie carries the
+// session's CSRF token in X-CSRF-Token.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/time_window.h"
+#include "net/http_message.h"
+#include "server/api/clock.h"
+#include "server/api/router.h"
+#include "server/log/logger.h"
+#include "store/store.h"
+
+namespace hoist::auth {
+class LoginLimiter;
+struct PasswordCost;
+}  // namespace hoist::auth
+
+namespace hoist::api {
+
+struct ApiOptions {
+  std::chrono::seconds session_lifetime{8 * 3600};
+  Seconds max_token_lifetime{366 * 24 * 3600};
+  Seconds default_token_lifetime{90 * 24 * 3600};
+  std::chrono::seconds long_poll_max{60};
+  bool secure_cookies = true;  // false only for tests that look at cookies without TLS
+  std::string server_version;
+  // Argon2id cost for new password hashes (tests lower it).
+  unsigned long long password_opslimit = 0;  // 0: libsodium's interactive default
+  std::size_t password_memlimit = 0;
+};
+
+struct ApiDeps {
+  store::Store& store;
+  const Clock& clock;
+  server::Logger& log;
+  const TimeZones& zones;
+  std::function<void()> wake_push;  // new push messages: wake long polls
+};
+
+class Api {
+ public:
+  Api(ApiDeps deps, ApiOptions options);
+  ~Api();
+  Api(const Api&) = delete;
+  Api& operator=(const Api&) = delete;
+
+  // Never throws: failures become {"error": ...} responses.
+  net::HttpResponse handle(const net::HttpRequest& request);
+
+  [[nodiscard]] const std::vector<Route>& routes() const { return router_.routes(); }
+
+  // Expires pending requests and grants whose stored deadline has passed
+  // (audited, pushed to their endpoints). Returns how many.
+  Result<std::size_t> expire_due();
+
+  // Creates a console user (first admin at first start, `hoistd
+  // --create-admin`). Audited with `actor`.
+  Status create_user(const std::string& name, store::Role role, const std::string& password, const std::string& actor);
+
+  // A new enrolment token's text (for make run and tests). Audited.
+  Result<std::string> create_enrollment_token(const std::vector<std::string>& labels, int uses, Seconds lifetime,
+                                              const std::string& actor);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  Router router_;
+};
+
+}  // namespace hoist::api

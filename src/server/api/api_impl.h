@@ -1,0 +1,165 @@
+// Internal to the API library: the state behind Api and its handlers, split
+// by area over handlers_*.cpp. Not included outside src/server/api.
+#pragma once
+
+#include <boost/json.hpp>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/evaluator.h"
+#include "server/api/api.h"
+#include "server/api/json_body.h"
+#include "server/auth/login_limiter.h"
+#include "server/auth/password.h"
+
+namespace hoist::api {
+
+namespace json = boost::json;
+
+// A JSON string from bytes that may not be UTF-8 (argv, paths): invalid
+// sequences become U+FFFD, so responses are always valid JSON.
+json::string json_text(std::string_view bytes);
+std::string json_time(TimePoint t);
+json::value json_opt_time(const std::optional<TimePoint>& t);
+std::string dump(const json::value& v);
+Status check_labels(const std::vector<std::string>& labels);
+net::HttpResponse json_ok(const json::value& v, int status = 200);
+
+json::object request_json(const store::RequestRecord& rec, TimePoint now);
+json::object user_json(const store::UserRecord& user);
+json::object token_json(const store::TokenRecord& token, TimePoint now);
+json::object endpoint_json(const store::EndpointRecord& endpoint);
+json::object audit_event_json(const AuditEvent& event);
+json::object policy_json(const store::PolicyRecord& policy);
+json::object policy_version_json(const store::PolicyVersion& version, bool with_text);
+json::object push_json(const store::PushMessage& message);
+
+// Parses the body strictly, runs `read` on it, and fails with the first
+// problem (unknown fields included).
+template <class T, class F>
+Result<T> read_body(const net::HttpRequest& request, F&& read) {
+  JsonBody body(request.body);
+  T value = read(body);
+  if (auto st = body.finish(); !st) {
+    return st.error();
+  }
+  return value;
+}
+
+// An agent's elevation request as sent (POST /api/v1/agent/requests).
+struct SubmitBody {
+  struct Package {
+    std::string name, origin, maintainer;
+    bool verified = false;
+  };
+  std::string kind;
+  std::string user;
+  std::vector<std::string> groups;
+  std::string justification;
+  std::optional<std::int64_t> duration_s;
+  std::string path;
+  std::vector<std::string> argv;
+  std::optional<std::string> sha256;
+  bool trusted_path = false;
+  std::optional<Package> package;
+};
+Result<SubmitBody> parse_submit_body(std::string_view text);
+
+// A compiled effective policy with what identifies it.
+struct EffectivePolicy {
+  std::shared_ptr<const CompiledPolicy> compiled;
+  std::vector<std::pair<std::string, int>> parts;  // (policy name, version), by name
+  std::string etag;                                // quoted, for ETag / If-None-Match
+};
+
+struct Api::Impl {
+  Impl(ApiDeps d, ApiOptions o);
+
+  ApiDeps deps;
+  ApiOptions options;
+  auth::LoginLimiter limiter;
+  auth::PasswordCost password_cost;
+  std::string dummy_password_hash;  // verified for unknown users: same timing
+
+  std::mutex policy_cache_mu;
+  std::map<std::string, std::shared_ptr<const Policy>> parsed_policies;  // "name@version"
+  std::map<std::string, EffectivePolicy> effective_cache;                // etag -> compiled
+
+  // --- authentication (api.cpp) ---
+  Result<Caller> authenticate(const net::HttpRequest& request, Access access);
+  Result<Caller> authenticate_token(std::string_view text);
+  Result<Caller> authenticate_agent(std::string_view text);
+  Result<Caller> authenticate_session(const net::HttpRequest& request, std::string_view session_secret);
+
+  // Appends an audit event inside `tx`.
+  Status audit(store::StoreTx& tx, const std::string& actor, std::string_view action, const std::string& target,
+               const std::string& host, const json::object& details);
+
+  // --- sessions, users, tokens (handlers_users.cpp) ---
+  Result<net::HttpResponse> login(Call& call);
+  Result<net::HttpResponse> logout(Call& call);
+  Result<net::HttpResponse> whoami(Call& call);
+  Result<net::HttpResponse> list_tokens(Call& call);
+  Result<net::HttpResponse> create_token(Call& call);
+  Result<net::HttpResponse> revoke_token(Call& call);
+  Result<net::HttpResponse> list_users(Call& call);
+  Result<net::HttpResponse> create_user_route(Call& call);
+  Result<net::HttpResponse> update_user(Call& call);
+  Status create_user(const std::string& name, store::Role role, const std::string& password, const std::string& actor);
+
+  // --- endpoints (handlers_endpoints.cpp) ---
+  Result<net::HttpResponse> enrol(Call& call);
+  Result<net::HttpResponse> heartbeat(Call& call);
+  Result<net::HttpResponse> list_endpoints(Call& call);
+  Result<net::HttpResponse> get_endpoint(Call& call);
+  Result<net::HttpResponse> retire_endpoint(Call& call);
+  Result<net::HttpResponse> create_enrollment_token_route(Call& call);
+  Result<net::HttpResponse> revoke_enrollment_token(Call& call);
+  Result<std::string> create_enrollment_token(const std::vector<std::string>& labels, int uses, Seconds lifetime,
+                                              const std::string& actor);
+
+  // --- policies (handlers_policies.cpp) ---
+  Result<net::HttpResponse> list_policies(Call& call);
+  Result<net::HttpResponse> get_policy(Call& call);
+  Result<net::HttpResponse> put_policy(Call& call);
+  Result<net::HttpResponse> delete_policy(Call& call);
+  Result<net::HttpResponse> assign_policy(Call& call);
+  Result<net::HttpResponse> policy_versions(Call& call);
+  Result<net::HttpResponse> policy_version(Call& call);
+  Result<net::HttpResponse> policy_diff(Call& call);
+  Result<net::HttpResponse> agent_policy(Call& call);
+  Result<EffectivePolicy> effective_policy(const std::vector<std::string>& labels);
+
+  // --- requests and grants (handlers_requests.cpp) ---
+  Result<net::HttpResponse> submit_request(Call& call);
+  Result<net::HttpResponse> agent_get_request(Call& call);
+  Result<net::HttpResponse> agent_cancel_request(Call& call);
+  Result<net::HttpResponse> agent_self_approve(Call& call);
+  Result<net::HttpResponse> list_requests(Call& call);
+  Result<net::HttpResponse> get_request(Call& call);
+  Result<net::HttpResponse> approve_request(Call& call);
+  Result<net::HttpResponse> deny_request(Call& call);
+  Result<net::HttpResponse> list_grants(Call& call);
+  Result<net::HttpResponse> revoke_grant(Call& call);
+  // Applies one event to a stored request in one transaction: audit + push.
+  Result<store::RequestRecord> apply_event(const std::string& id, const RequestEvent& event, const std::string& actor,
+                                           std::string_view action, const json::object& details,
+                                           const std::function<Status(const store::RequestRecord&)>& check = {});
+  Result<std::size_t> expire_due();
+
+  // --- push (handlers_push.cpp) ---
+  Result<net::HttpResponse> push_poll(Call& call);
+  Result<net::HttpResponse> push_ack(Call& call);
+  Status enqueue_request_push(store::StoreTx& tx, const store::RequestRecord& rec, TimePoint now);
+
+  // --- audit (handlers_audit.cpp) ---
+  Result<net::HttpResponse> audit_query(Call& call);
+  Result<net::HttpResponse> audit_export(Call& call);
+  Result<net::HttpResponse> audit_head(Call& call);
+  Result<net::HttpResponse> audit_verify(Call& call);
+};
+
+}  // namespace hoist::api

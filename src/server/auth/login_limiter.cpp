@@ -1,0 +1,187 @@
+#include "server/auth/login_limiter.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "core/sha256.h"
+
+namespace hoist::auth {
+
+namespace {
+
+using Key = std::array<std::uint8_t, 32>;
+
+// Separate digests for user names and addresses: a user named like an
+// address never shares its count. The NUL ends the tag.
+Key digest(std::string_view tag, std::string_view value) {
+  std::string input;
+  input.reserve(tag.size() + 1 + value.size());
+  input.append(tag).append(1, '\0').append(value);
+  return sha256(input).bytes;
+}
+
+// "4" + 4 bytes for IPv4 (also IPv4-mapped IPv6), "6" + the /64 prefix for
+// IPv6, or "?" + the text for anything else.
+std::string address_group(std::string_view remote) {
+  if (remote.find('\0') == std::string_view::npos) {
+    const std::string text(remote);
+    in6_addr v6{};
+    if (inet_pton(AF_INET6, text.c_str(), &v6) == 1) {
+      static constexpr std::array<std::uint8_t, 12> kV4MappedPrefix = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+      if (std::memcmp(v6.s6_addr, kV4MappedPrefix.data(), kV4MappedPrefix.size()) == 0) {
+        return "4" + std::string(reinterpret_cast<const char*>(v6.s6_addr) + 12, 4);
+      }
+      return "6" + std::string(reinterpret_cast<const char*>(v6.s6_addr), 8);
+    }
+    in_addr v4{};
+    if (inet_pton(AF_INET, text.c_str(), &v4) == 1) {
+      return "4" + std::string(reinterpret_cast<const char*>(&v4.s_addr), 4);
+    }
+  }
+  return "?" + std::string(remote);
+}
+
+std::array<Key, 2> keys_for(std::string_view user, std::string_view remote) {
+  return {digest("user", user), digest("address", address_group(remote))};
+}
+
+}  // namespace
+
+Status LoginLimiter::validate(const Options& options) {
+  if (options.free_failures < 0) return invalid_argument("login limiter: free_failures must not be negative");
+  if (options.base_delay < Seconds{1}) return invalid_argument("login limiter: base_delay must be at least 1s");
+  if (options.max_delay < options.base_delay) {
+    return invalid_argument("login limiter: max_delay must be at least base_delay");
+  }
+  if (options.max_delay > kMaxDuration) return invalid_argument("login limiter: max_delay may be at most 366d");
+  if (options.forget_after <= options.max_delay) {
+    return invalid_argument("login limiter: forget_after must be longer than max_delay");
+  }
+  if (options.forget_after > kMaxDuration) {
+    return invalid_argument("login limiter: forget_after may be at most 366d");
+  }
+  if (options.max_tracked < 2) return invalid_argument("login limiter: max_tracked must be at least 2");
+  return {};
+}
+
+LoginLimiter::LoginLimiter() : LoginLimiter(Options{}) {}
+
+LoginLimiter::LoginLimiter(const Options& options) : options_(options) {
+  if (const auto valid = validate(options); !valid) throw std::invalid_argument(valid.error().message);
+}
+
+Seconds LoginLimiter::lock_after(int failures) const {
+  if (failures <= options_.free_failures) return Seconds{0};
+  // Doubling stops at max_delay (<= kMaxDuration), so this cannot overflow
+  // and runs at most ~25 times.
+  Seconds delay = options_.base_delay;
+  for (int k = options_.free_failures + 1; k < failures && delay < options_.max_delay; ++k) delay *= 2;
+  return std::min(delay, options_.max_delay);
+}
+
+void LoginLimiter::forget_due(TimePoint now) {
+  while (!by_forget_at_.empty() && by_forget_at_.begin()->first <= now) {
+    entries_.erase(by_forget_at_.begin()->second);
+    by_forget_at_.erase(by_forget_at_.begin());
+  }
+}
+
+void LoginLimiter::make_room(const std::array<Key, 2>& keep) {
+  const auto needed = static_cast<std::size_t>(
+      std::count_if(keep.begin(), keep.end(), [&](const Key& k) { return !entries_.contains(k); }));
+  // Drops whichever would be forgotten soonest, but never a key about to be
+  // counted: that would reset the very count being raised.
+  auto it = by_forget_at_.begin();
+  while (it != by_forget_at_.end() && entries_.size() + needed > options_.max_tracked) {
+    if (it->second == keep[0] || it->second == keep[1]) {
+      ++it;
+      continue;
+    }
+    entries_.erase(it->second);
+    it = by_forget_at_.erase(it);
+  }
+}
+
+void LoginLimiter::erase(std::map<Key, Entry>::iterator it) {
+  by_forget_at_.erase({it->second.forget_at, it->first});
+  entries_.erase(it);
+}
+
+void LoginLimiter::touch(const Key& key, Entry& entry, TimePoint now) {
+  entry.last_seen = std::max(entry.last_seen, now);
+  const TimePoint forget_at = std::max(entry.last_seen + options_.forget_after, entry.locked_until);
+  if (forget_at == entry.forget_at) return;
+  by_forget_at_.erase({entry.forget_at, key});
+  entry.forget_at = forget_at;
+  by_forget_at_.emplace(forget_at, key);
+}
+
+std::optional<Seconds> LoginLimiter::retry_after_locked(const std::array<Key, 2>& keys, TimePoint now) {
+  forget_due(now);
+  std::optional<Seconds> longest;
+  for (const Key& key : keys) {
+    const auto it = entries_.find(key);
+    if (it == entries_.end()) continue;
+    touch(key, it->second, now);
+    if (it->second.locked_until > now) {
+      const Seconds remaining = it->second.locked_until - now;
+      longest = std::max(longest.value_or(Seconds{0}), remaining);
+    }
+  }
+  return longest;
+}
+
+Status LoginLimiter::check(std::string_view user, std::string_view remote, TimePoint now) {
+  const auto keys = keys_for(user, remote);
+  const std::lock_guard lock(mutex_);
+  if (const auto wait = retry_after_locked(keys, now)) {
+    return rate_limited("too many failed logins; try again in " + std::to_string(wait->count()) + " s");
+  }
+  return {};
+}
+
+std::optional<Seconds> LoginLimiter::retry_after(std::string_view user, std::string_view remote, TimePoint now) {
+  const auto keys = keys_for(user, remote);
+  const std::lock_guard lock(mutex_);
+  return retry_after_locked(keys, now);
+}
+
+void LoginLimiter::record_failure(std::string_view user, std::string_view remote, TimePoint now) {
+  const auto keys = keys_for(user, remote);
+  const std::lock_guard lock(mutex_);
+  forget_due(now);
+  make_room(keys);
+  for (const Key& key : keys) {
+    auto [it, inserted] = entries_.try_emplace(key);
+    Entry& entry = it->second;
+    if (inserted) {
+      entry.last_seen = now;
+      entry.forget_at = now + options_.forget_after;
+      by_forget_at_.emplace(entry.forget_at, key);
+    }
+    if (entry.failures < std::numeric_limits<int>::max()) ++entry.failures;
+    const Seconds delay = lock_after(entry.failures);
+    if (delay > Seconds{0}) entry.locked_until = std::max(entry.locked_until, now + delay);
+    touch(key, entry, now);
+  }
+}
+
+void LoginLimiter::record_success(std::string_view user, std::string_view /*remote*/, TimePoint now) {
+  const Key key = digest("user", user);
+  const std::lock_guard lock(mutex_);
+  forget_due(now);
+  if (const auto it = entries_.find(key); it != entries_.end()) erase(it);
+}
+
+std::size_t LoginLimiter::tracked() const {
+  const std::lock_guard lock(mutex_);
+  return entries_.size();
+}
+
+}  // namespace hoist::auth

@@ -1,0 +1,226 @@
+#include "server/config.h"
+
+#include <fmt/format.h>
+
+#include <toml++/toml.h>
+#include <set>
+
+#include "core/duration.h"
+#include "platform/read_file.h"
+
+namespace hoist::server {
+
+namespace {
+
+class Reader {
+ public:
+  Reader(const toml::table& root, std::string_view file) : root_(root), file_(file) {}
+
+  // Checks that `table` (a name at the top level) has only `keys`.
+  Status known_keys(const toml::table& table, std::string_view where, const std::set<std::string>& keys) {
+    for (const auto& [key, node] : table) {
+      if (keys.count(std::string(key.str())) == 0) {
+        std::string expected;
+        for (const auto& k : keys) {
+          expected += expected.empty() ? k : ", " + k;
+        }
+        return error(node,
+                     fmt::format("unknown key \"{}{}\"; {} takes: {}", where.empty() ? "" : std::string(where) + ".",
+                                 key.str(), where.empty() ? "the file" : fmt::format("[{}]", where), expected));
+      }
+    }
+    return {};
+  }
+
+  template <class T>
+  Status get(const toml::table& table, std::string_view where, std::string_view key, T& out) {
+    const auto* node = table.get(key);
+    if (node == nullptr) {
+      return {};
+    }
+    if constexpr (std::is_same_v<T, std::string>) {
+      if (const auto* v = node->as_string()) {
+        out = v->get();
+        return {};
+      }
+      return error(*node, fmt::format("{}.{} must be a string", where, key));
+    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+      const auto* array = node->as_array();
+      if (array == nullptr) {
+        return error(*node, fmt::format("{}.{} must be a list of strings", where, key));
+      }
+      out.clear();
+      for (const auto& item : *array) {
+        const auto* v = item.as_string();
+        if (v == nullptr) {
+          return error(item, fmt::format("{}.{} must be a list of strings", where, key));
+        }
+        out.push_back(v->get());
+      }
+      return {};
+    } else {
+      if (const auto* v = node->as_integer()) {
+        out = v->get();
+        return {};
+      }
+      return error(*node, fmt::format("{}.{} must be a whole number", where, key));
+    }
+  }
+
+  Status error(const toml::node& node, std::string message) const {
+    const auto& src = node.source();
+    return invalid_argument(fmt::format("{}:{}:{}: {}", file_, src.begin.line, src.begin.column, message));
+  }
+
+  const toml::table& root_;
+  std::string file_;
+};
+
+Result<std::int64_t> in_range(std::int64_t v, std::int64_t lo, std::int64_t hi, std::string_view what) {
+  if (v < lo || v > hi) {
+    return invalid_argument(fmt::format("{} must be between {} and {}", what, lo, hi));
+  }
+  return v;
+}
+
+}  // namespace
+
+Status parse_config(std::string_view text, std::string_view file_name, Config& config) {
+  toml::table root;
+  try {
+    root = toml::parse(text, file_name);
+  } catch (const toml::parse_error& e) {
+    return invalid_argument(
+        fmt::format("{}:{}:{}: {}", file_name, e.source().begin.line, e.source().begin.column, e.description()));
+  }
+  Reader r(root, file_name);
+  if (auto st = r.known_keys(root, "", {"server", "tls", "database", "limits", "log", "sessions", "requests"}); !st) {
+    return st;
+  }
+  const auto section = [&](std::string_view name) -> const toml::table* {
+    const auto* node = root.get(name);
+    return node == nullptr ? nullptr : node->as_table();
+  };
+  for (const auto& [key, node] : root) {
+    if (!node.is_table()) {
+      return r.error(node, fmt::format("{} must be a table ([{}])", key.str(), key.str()));
+    }
+  }
+  if (const auto* t = section("server")) {
+    if (auto st = r.known_keys(*t, "server", {"listen", "port", "handler_threads", "data_dir"}); !st) return st;
+    std::int64_t port = config.http.port;
+    std::int64_t threads = config.http.handler_threads;
+    if (auto st = r.get(*t, "server", "listen", config.http.address); !st) return st;
+    if (auto st = r.get(*t, "server", "port", port); !st) return st;
+    if (auto st = r.get(*t, "server", "handler_threads", threads); !st) return st;
+    if (auto st = r.get(*t, "server", "data_dir", config.data_dir); !st) return st;
+    auto p = in_range(port, 0, 65535, "server.port");
+    if (!p) return p.error();
+    auto th = in_range(threads, 1, 256, "server.handler_threads");
+    if (!th) return th.error();
+    config.http.port = static_cast<std::uint16_t>(*p);
+    config.http.handler_threads = static_cast<int>(*th);
+  }
+  if (const auto* t = section("tls")) {
+    if (auto st = r.known_keys(*t, "tls", {"dns_names", "ip_addresses", "cert_file", "key_file", "ca_file"}); !st) {
+      return st;
+    }
+    if (auto st = r.get(*t, "tls", "dns_names", config.tls_dns_names); !st) return st;
+    if (auto st = r.get(*t, "tls", "ip_addresses", config.tls_ip_addresses); !st) return st;
+    for (auto [key, field] : {std::pair{"cert_file", &config.tls_cert_file},
+                              std::pair{"key_file", &config.tls_key_file}, std::pair{"ca_file", &config.tls_ca_file}}) {
+      std::string value;
+      if (auto st = r.get(*t, "tls", key, value); !st) return st;
+      if (!value.empty()) *field = value;
+    }
+  }
+  if (const auto* t = section("database")) {
+    if (auto st = r.known_keys(*t, "database", {"backend", "path"}); !st) return st;
+    std::string backend = "sqlite";
+    if (auto st = r.get(*t, "database", "backend", backend); !st) return st;
+    if (backend != "sqlite") {
+      return invalid_argument(
+          fmt::format("{}: database.backend \"{}\" is not available; use \"sqlite\"", file_name, backend));
+    }
+    if (auto st = r.get(*t, "database", "path", config.database); !st) return st;
+  }
+  if (const auto* t = section("limits")) {
+    if (auto st = r.known_keys(*t, "limits",
+                               {"max_body_bytes", "max_header_bytes", "request_timeout_s", "idle_timeout_s",
+                                "handshake_timeout_s", "max_connections", "drain_timeout_s"});
+        !st) {
+      return st;
+    }
+    auto& l = config.http.limits;
+    struct Item {
+      const char* key;
+      std::int64_t lo, hi;
+      std::int64_t value;
+    };
+    Item items[] = {{"max_body_bytes", 1024, 64LL << 20, static_cast<std::int64_t>(l.max_body_bytes)},
+                    {"max_header_bytes", 1024, 1 << 20, static_cast<std::int64_t>(l.max_header_bytes)},
+                    {"request_timeout_s", 1, 3600, l.request_timeout.count()},
+                    {"idle_timeout_s", 1, 3600, l.idle_timeout.count()},
+                    {"handshake_timeout_s", 1, 600, l.handshake_timeout.count()},
+                    {"max_connections", 1, 1000000, static_cast<std::int64_t>(l.max_connections)},
+                    {"drain_timeout_s", 0, 3600, l.drain_timeout.count()}};
+    for (auto& item : items) {
+      if (auto st = r.get(*t, "limits", item.key, item.value); !st) return st;
+      auto v = in_range(item.value, item.lo, item.hi, std::string("limits.") + item.key);
+      if (!v) return v.error();
+    }
+    l.max_body_bytes = static_cast<std::size_t>(items[0].value);
+    l.max_header_bytes = static_cast<std::size_t>(items[1].value);
+    l.request_timeout = std::chrono::seconds(items[2].value);
+    l.idle_timeout = std::chrono::seconds(items[3].value);
+    l.handshake_timeout = std::chrono::seconds(items[4].value);
+    l.max_connections = static_cast<std::size_t>(items[5].value);
+    l.drain_timeout = std::chrono::seconds(items[6].value);
+  }
+  if (const auto* t = section("log")) {
+    if (auto st = r.known_keys(*t, "log", {"level"}); !st) return st;
+    std::string level = std::string(to_string(config.log_level));
+    if (auto st = r.get(*t, "log", "level", level); !st) return st;
+    bool found = false;
+    for (auto l : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarning, LogLevel::kError}) {
+      if (to_string(l) == level) {
+        config.log_level = l;
+        found = true;
+      }
+    }
+    if (!found) {
+      return invalid_argument(fmt::format("{}: log.level must be debug, info, warning or error", file_name));
+    }
+  }
+  const auto duration_key = [&](std::string_view table, std::string_view key, std::chrono::seconds& out) -> Status {
+    const auto* t = section(table);
+    if (t == nullptr) {
+      return {};
+    }
+    if (auto st = r.known_keys(*t, table, {std::string(key)}); !st) return st;
+    std::string value;
+    if (auto st = r.get(*t, table, key, value); !st) return st;
+    if (value.empty()) {
+      return {};
+    }
+    auto d = parse_duration(value);
+    if (!d) {
+      return invalid_argument(fmt::format("{}: {}.{}: {}", file_name, table, key, d.error().message));
+    }
+    out = *d;
+    return {};
+  };
+  if (auto st = duration_key("sessions", "lifetime", config.session_lifetime); !st) return st;
+  if (auto st = duration_key("requests", "sweep_interval", config.sweep_interval); !st) return st;
+  return {};
+}
+
+Status load_config_file(const std::string& path, Config& config) {
+  auto text = platform::read_small_file(path, 1 << 20);
+  if (!text) {
+    return text.error();
+  }
+  return parse_config(*text, path, config);
+}
+
+}  // namespace hoist::server

@@ -1,0 +1,40 @@
+// hoistd's configuration: a TOML file (every key optional, unknown keys are
+// errors) overridden by command-line flags. docs/hoistd.md lists the keys.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "server/http/https_server.h"
+#include "server/log/logger.h"
+
+namespace hoist::server {
+
+struct Config {
+  std::string data_dir = "/var/lib/hoistd";
+  std::string database;  // SQLite file; "" = <data_dir>/hoist.db
+  HttpsServerOptions http;
+  // TLS: own CA in <data_dir>/tls unless cert_file and key_file are given.
+  std::vector<std::string> tls_dns_names;
+  std::vector<std::string> tls_ip_addresses;
+  std::optional<std::string> tls_cert_file;
+  std::optional<std::string> tls_key_file;
+  std::optional<std::string> tls_ca_file;
+  LogLevel log_level = LogLevel::kInfo;
+  std::chrono::seconds session_lifetime{8 * 3600};
+  std::chrono::seconds sweep_interval{15};
+};
+
+// Reads the TOML file over the defaults in `config`. InvalidArgument, with
+// file:line and the key, for bad TOML, unknown keys and wrong types;
+// NotFound when the file does not exist.
+Status load_config_file(const std::string& path, Config& config);
+
+// The same from text (tests, fuzzing).
+Status parse_config(std::string_view text, std::string_view file_name, Config& config);
+
+}  // namespace hoist::server

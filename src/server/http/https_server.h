@@ -1,0 +1,71 @@
+// hoistd's HTTPS server: Boost.Beast over Asio with C++20 coroutines. This
+// header names neither; https_server.cpp is the only file that includes
+// them, because each such file takes ~25 s to compile.
+//
+// One I/O thread runs every connection (TLS, parsing, timeouts); handlers
+// run on a separate pool of threads, so a slow handler (an Argon2id hash, a
+// database write) never stalls other connections.
+//
+// MUST: every read has a deadline and every request a size limit, so a slow
+// or hostile client holds at most one connection slot for a bounded time.
+// MUST: on stop (SIGTERM), requests already being handled finish and are
+// answered; idle keep-alive connections are closed; long polls are answered
+// at once; after drain_timeout whatever is left is cut off.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/result.h"
+#include "net/http_message.h"
+#include "server/log/logger.h"
+
+namespace hoist::server {
+
+struct HttpLimits {
+  std::size_t max_body_bytes = std::size_t{1} << 20;     // larger bodies get 400
+  std::size_t max_header_bytes = std::size_t{16} << 10;  // request line and headers
+  std::chrono::seconds handshake_timeout{10};
+  std::chrono::seconds request_timeout{30};   // to read one request, and to write its response
+  std::chrono::seconds idle_timeout{75};      // keep-alive: waiting for the next request
+  std::size_t max_connections = 4096;         // further connections are closed at once
+  std::chrono::seconds long_poll_recheck{5};  // long polls re-poll at least this often
+  std::chrono::seconds drain_timeout{20};     // on stop, the wait for in-flight requests
+};
+
+struct HttpsServerOptions {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 8443;  // 0: any free port (see HttpsServer::port)
+  int handler_threads = 4;
+  std::string cert_chain_file;  // PEM: server certificate, then its chain
+  std::string key_file;         // PEM private key
+  HttpLimits limits;
+  bool handle_signals = true;  // SIGTERM and SIGINT stop the server gracefully
+};
+
+class HttpsServer {
+ public:
+  // Loads the certificate and key and binds the listening socket (so the
+  // port is known when this returns). Fails with InvalidArgument for an
+  // unusable certificate or key, Unavailable when the address cannot be bound.
+  static Result<std::unique_ptr<HttpsServer>> create(const HttpsServerOptions& options, net::Handler handler,
+                                                     Logger& log);
+
+  virtual ~HttpsServer() = default;
+  HttpsServer() = default;
+  HttpsServer(const HttpsServer&) = delete;
+  HttpsServer& operator=(const HttpsServer&) = delete;
+
+  [[nodiscard]] virtual std::uint16_t port() const = 0;
+  // Serves on the calling thread until stop() (or a signal) and the drain
+  // that follows it; then returns.
+  virtual void run() = 0;
+  // Thread-safe; returns at once. run() returns when the drain is over.
+  virtual void stop() = 0;
+  // Thread-safe: makes every waiting long poll poll again now.
+  virtual void wake() = 0;
+};
+
+}  // namespace hoist::server

@@ -1,0 +1,311 @@
+// hoistd: the control plane. Builds every dependency once here and passes
+// it in: config, logger, store, TLS material, API, HTTPS server, the expiry
+// sweep. See docs/hoistd.md.
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "core/timestamp.h"
+#include "net/json_text.h"
+#include "platform/system_time_zones.h"
+#include "server/api/api.h"
+#include "server/auth/password.h"
+#include "server/config.h"
+#include "server/http/https_server.h"
+#include "server/tls/server_tls.h"
+#include "store/sqlite_store.h"
+
+namespace {
+
+using hoist::server::Config;
+using hoist::server::Logger;
+
+constexpr int kExitOk = 0;
+constexpr int kExitUsage = 64;
+constexpr int kExitConfig = 78;  // EX_CONFIG
+constexpr int kExitUnavailable = 69;
+constexpr int kExitInternal = 70;
+constexpr const char* kVersion = "0.1.0";
+constexpr const char* kDefaultConfig = "/etc/hoist/hoistd.toml";
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const auto comma = text.find(',', start);
+    const auto end = comma == std::string::npos ? text.size() : comma;
+    if (end > start) {
+      out.push_back(text.substr(start, end - start));
+    }
+    if (comma == std::string::npos) {
+      break;
+    }
+    start = comma + 1;
+  }
+  return out;
+}
+
+// Runs api.expire_due() every `interval` until stopped.
+class Sweeper {
+ public:
+  Sweeper(hoist::api::Api& api, Logger& log, std::chrono::seconds interval)
+      : thread_([this, &api, &log, interval] {
+          std::unique_lock lock(mu_);
+          while (!stop_) {
+            lock.unlock();
+            auto n = api.expire_due();
+            if (!n) {
+              log.error("sweep.failed", {{"error", n.error().message}});
+            } else if (*n > 0) {
+              log.info("sweep.expired", {{"count", static_cast<std::uint64_t>(*n)}});
+            }
+            lock.lock();
+            cv_.wait_for(lock, interval, [this] { return stop_; });
+          }
+        }) {}
+  ~Sweeper() {
+    {
+      const std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  Sweeper(const Sweeper&) = delete;
+  Sweeper& operator=(const Sweeper&) = delete;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+int serve(Config config, const std::string& admin_user, std::optional<std::string> admin_password,
+          const std::optional<std::string>& enrolment_labels, const std::string& ready_file) {
+  auto log = hoist::server::make_default_logger(config.log_level);
+  std::error_code fs_ec;
+  std::filesystem::create_directories(config.data_dir, fs_ec);
+  if (fs_ec) {
+    std::fprintf(stderr, "hoistd: cannot create the data directory %s: %s\n", config.data_dir.c_str(),
+                 fs_ec.message().c_str());
+    return kExitUnavailable;
+  }
+  ::chmod(config.data_dir.c_str(), 0700);
+  const auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+
+  hoist::tls::TlsOptions tls_options;
+  tls_options.dir = config.data_dir + "/tls";
+  tls_options.dns_names = config.tls_dns_names;
+  tls_options.ip_addresses = config.tls_ip_addresses;
+  tls_options.cert_file = config.tls_cert_file;
+  tls_options.key_file = config.tls_key_file;
+  tls_options.ca_file = config.tls_ca_file;
+  tls_options.now = now;
+  auto tls = hoist::tls::ensure_server_tls(tls_options);
+  if (!tls) {
+    std::fprintf(stderr, "hoistd: TLS: %s\n", tls.error().message.c_str());
+    return kExitConfig;
+  }
+  if (tls->renewed_server_cert) {
+    log->info("tls.server_certificate_issued", {{"reason", tls->renewal_reason}});
+  }
+
+  const std::string db_path = config.database.empty() ? config.data_dir + "/hoist.db" : config.database;
+  auto store = hoist::store::open_sqlite_store(db_path);
+  if (!store) {
+    std::fprintf(stderr, "hoistd: database %s: %s\n", db_path.c_str(), store.error().message.c_str());
+    return store.error().code == hoist::ErrorCode::kConflict ? kExitConfig : kExitUnavailable;
+  }
+
+  hoist::platform::SystemTimeZones zones;
+  hoist::api::SystemClock clock;
+  std::function<void()> wake;  // bound once the server exists
+  hoist::api::ApiOptions api_options;
+  api_options.session_lifetime = config.session_lifetime;
+  api_options.server_version = kVersion;
+  hoist::api::Api api({**store, clock, *log, zones,
+                       [&wake] {
+                         if (wake) wake();
+                       }},
+                      api_options);
+
+  // First start: the first admin.
+  auto users = (*store)->users();
+  if (!users) {
+    std::fprintf(stderr, "hoistd: database: %s\n", users.error().message.c_str());
+    return kExitUnavailable;
+  }
+  std::string first_admin_line;
+  if (users->empty()) {
+    const bool generated = !admin_password;
+    const std::string password = generated ? hoist::auth::generate_password() : *admin_password;
+    if (auto st = api.create_user(admin_user, hoist::store::Role::kAdmin, password, "system"); !st) {
+      std::fprintf(stderr, "hoistd: cannot create the first admin %s: %s\n", admin_user.c_str(),
+                   st.error().message.c_str());
+      return kExitConfig;
+    }
+    first_admin_line = generated
+                           ? fmt::format("First admin:     {} / {}   (shown once; change it)", admin_user, password)
+                           : fmt::format("First admin:     {} (password as given)", admin_user);
+  }
+  admin_password.reset();
+
+  std::string enrolment_line;
+  if (enrolment_labels) {
+    auto token = api.create_enrollment_token(split_list(*enrolment_labels), 1, std::chrono::hours(24), "system");
+    if (!token) {
+      std::fprintf(stderr, "hoistd: enrolment token: %s\n", token.error().message.c_str());
+      return kExitConfig;
+    }
+    enrolment_line = fmt::format("Enrolment token: {}   (labels: {}; 1 use; 24h)", *token,
+                                 enrolment_labels->empty() ? "none" : *enrolment_labels);
+  }
+
+  // A restart extends nothing: expire what fell due while we were down.
+  if (auto n = api.expire_due(); !n) {
+    log->error("sweep.failed", {{"error", n.error().message}});
+  }
+
+  config.http.cert_chain_file = tls->cert_chain_pem_path;
+  config.http.key_file = tls->key_path;
+  auto server = hoist::server::HttpsServer::create(
+      config.http, [&api](const hoist::net::HttpRequest& r) { return api.handle(r); }, *log);
+  if (!server) {
+    std::fprintf(stderr, "hoistd: %s\n", server.error().message.c_str());
+    return server.error().code == hoist::ErrorCode::kUnavailable ? kExitUnavailable : kExitConfig;
+  }
+  wake = [srv = server->get()] { srv->wake(); };
+
+  const std::string host =
+      config.http.address.find(':') != std::string::npos ? "[" + config.http.address + "]" : config.http.address;
+  const std::string url = fmt::format("https://{}:{}", host, (*server)->port());
+  std::string banner = fmt::format("hoistd {} listening on {}\nCA fingerprint:  SHA256 {}\nCA certificate:  {}\n",
+                                   kVersion, url, tls->pin_fingerprint,
+                                   tls->ca_cert_path.empty() ? std::string("(admin-supplied)") : tls->ca_cert_path);
+  if (!first_admin_line.empty()) banner += first_admin_line + "\n";
+  if (!enrolment_line.empty()) banner += enrolment_line + "\n";
+  std::fputs(banner.c_str(), stdout);
+  std::fflush(stdout);
+  if (!ready_file.empty()) {
+    const std::string tmp = ready_file + ".tmp";
+    std::ofstream out(tmp, std::ios::trunc);
+    out << "{\"url\":" << hoist::net::json_string(url) << ",\"port\":" << (*server)->port()
+        << ",\"ca_fingerprint\":" << hoist::net::json_string(tls->pin_fingerprint)
+        << ",\"ca_file\":" << hoist::net::json_string(tls->ca_cert_path) << "}\n";
+    out.close();
+    std::filesystem::rename(tmp, ready_file, fs_ec);
+  }
+  log->info("hoistd.started", {{"version", kVersion}, {"url", url}, {"database", db_path}});
+  sd_notify(0, "READY=1");
+  {
+    Sweeper sweeper(api, *log, config.sweep_interval);
+    (*server)->run();
+    sd_notify(0, "STOPPING=1");
+  }
+  wake = nullptr;
+  log->info("hoistd.stopped");
+  return kExitOk;
+}
+
+int run_main(int argc, char** argv) {
+  CLI::App app{"hoistd: the Hoist control plane (REST API over HTTPS, approvals, audit trail)"};
+  app.set_version_flag("--version", std::string("hoistd ") + kVersion);
+  std::string config_file;
+  std::optional<std::string> data_dir;
+  std::optional<std::string> listen;
+  std::optional<int> port;
+  std::optional<std::string> log_level;
+  std::string admin_user = "admin";
+  std::optional<std::string> admin_password;
+  std::optional<std::string> enrolment_labels;
+  std::string ready_file;
+  bool check_config = false;
+  app.add_option("-c,--config", config_file,
+                 fmt::format("TOML configuration file (default {} if it exists)", kDefaultConfig));
+  app.add_option("--data-dir", data_dir, "Directory for the database and TLS material (default /var/lib/hoistd)");
+  app.add_option("--listen", listen, "Address to listen on (default 127.0.0.1)");
+  app.add_option("--port", port, "Port to listen on; 0 picks a free one (default 8443)")->check(CLI::Range(0, 65535));
+  app.add_option("--log-level", log_level, "debug, info, warning or error (default info)");
+  app.add_option("--admin-user", admin_user, "Name of the first admin, created on first start (default admin)");
+  app.add_option("--admin-password", admin_password,
+                 "First admin's password (default: generated and printed once; prefer HOIST_ADMIN_PASSWORD, as "
+                 "flags are visible to other local users)");
+  app.add_option("--enrolment-token", enrolment_labels,
+                 "Create and print a one-use enrolment token for endpoints with these comma-separated labels");
+  app.add_option("--ready-file", ready_file, "Write {url, port, ca_fingerprint, ca_file} as JSON here when listening");
+  app.add_flag("--check-config", check_config, "Check the configuration and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    (void)app.exit(e);
+    return kExitUsage;
+  }
+
+  Config config;
+  const bool explicit_config = !config_file.empty();
+  if (!explicit_config && ::access(kDefaultConfig, F_OK) == 0) {
+    config_file = kDefaultConfig;
+  }
+  if (!config_file.empty()) {
+    if (auto st = hoist::server::load_config_file(config_file, config); !st) {
+      std::fprintf(stderr, "hoistd: %s\n", st.error().message.c_str());
+      return kExitConfig;
+    }
+  }
+  if (data_dir) config.data_dir = *data_dir;
+  if (listen) config.http.address = *listen;
+  if (port) config.http.port = static_cast<std::uint16_t>(*port);
+  if (log_level) {
+    std::string text = "[log]\nlevel = " + hoist::net::json_string(*log_level) + "\n";
+    if (auto st = hoist::server::parse_config(text, "--log-level", config); !st) {
+      std::fprintf(stderr, "hoistd: %s\n", st.error().message.c_str());
+      return kExitUsage;
+    }
+  }
+  if (!admin_password) {
+    if (const char* env = std::getenv("HOIST_ADMIN_PASSWORD");
+        env != nullptr && *env != '\0') {  // NOLINT(concurrency-mt-unsafe)
+      admin_password = env;
+    }
+  }
+  if (admin_password) {
+    if (auto st = hoist::auth::check_new_password(*admin_password); !st) {
+      std::fprintf(stderr, "hoistd: the first admin's password: %s\n", st.error().message.c_str());
+      return kExitUsage;
+    }
+  }
+  if (check_config) {
+    std::printf("hoistd: configuration OK%s\n", config_file.empty() ? " (defaults)" : "");
+    return kExitOk;
+  }
+  return serve(std::move(config), admin_user, std::move(admin_password), enrolment_labels, ready_file);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run_main(argc, argv);
+  } catch (const std::exception& e) {
+    (void)std::fprintf(stderr, "hoistd: internal error: %s (this is a bug)\n", e.what());
+  } catch (...) {
+    (void)std::fputs("hoistd: internal error (this is a bug)\n", stderr);
+  }
+  return kExitInternal;
+}
