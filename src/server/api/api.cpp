@@ -355,6 +355,14 @@ json::string json_text(std::string_view bytes) {
   return json::string(json::string_view(out.data(), out.size()));
 }
 
+json::array string_array(const std::vector<std::string>& items) {
+  json::array out;
+  for (const auto& s : items) {
+    out.push_back(json_text(s));
+  }
+  return out;
+}
+
 std::string json_time(TimePoint t) {
   return format_timestamp(t);
 }

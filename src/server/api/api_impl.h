@@ -22,6 +22,7 @@ namespace json = boost::json;
 // A JSON string from bytes that may not be UTF-8 (argv, paths): invalid
 // sequences become U+FFFD, so responses are always valid JSON.
 json::string json_text(std::string_view bytes);
+json::array string_array(const std::vector<std::string>& items);
 std::string json_time(TimePoint t);
 json::value json_opt_time(const std::optional<TimePoint>& t);
 std::string dump(const json::value& v);

@@ -41,14 +41,6 @@ Status check_hostname(std::string_view host) {
   return {};
 }
 
-json::array string_array(const std::vector<std::string>& items) {
-  json::array out;
-  for (const auto& s : items) {
-    out.push_back(json_text(s));
-  }
-  return out;
-}
-
 }  // namespace
 
 Status check_labels(const std::vector<std::string>& labels) {

@@ -33,14 +33,6 @@ Status check_policy_name(std::string_view name) {
   return {};
 }
 
-json::array string_array(const std::vector<std::string>& items) {
-  json::array out;
-  for (const auto& s : items) {
-    out.push_back(json_text(s));
-  }
-  return out;
-}
-
 Result<int> parse_version_param(std::string_view text, std::string_view what) {
   int v = 0;
   if (text.empty() || text.size() > 9) {
@@ -56,6 +48,23 @@ Result<int> parse_version_param(std::string_view text, std::string_view what) {
     return invalid_argument(fmt::format("{} must be 1 or more", what));
   }
   return v;
+}
+
+// Tells every live endpoint in any of `labels` that its effective policy
+// changed (the agent then refetches it with If-None-Match).
+Status push_policy_change(store::StoreTx& tx, const std::vector<store::EndpointRecord>& endpoints,
+                          const std::set<std::string>& labels, const json::object& payload, TimePoint now) {
+  const std::string text = dump(payload);
+  for (const auto& e : endpoints) {
+    const bool affected = !e.retired_at && std::any_of(e.labels.begin(), e.labels.end(),
+                                                       [&](const std::string& l) { return labels.count(l) > 0; });
+    if (affected) {
+      if (auto pushed = tx.enqueue_push(e.id, "policy", text, now); !pushed) {
+        return pushed.error();
+      }
+    }
+  }
+  return {};
 }
 
 }  // namespace
@@ -140,7 +149,9 @@ Result<net::HttpResponse> Api::Impl::put_policy(Call& call) {
   if (!current) {
     return current.error();
   }
-  const int current_version = *current ? (*current)->current_version : 0;
+  // A deleted policy starts again from nothing (its numbering continues).
+  const bool live = *current && !(*current)->deleted_at;
+  const int current_version = live ? (*current)->current_version : 0;
   const int expected = body->expected_version ? static_cast<int>(*body->expected_version) : current_version;
   std::string previous_text;
   if (current_version > 0) {
@@ -171,7 +182,7 @@ Result<net::HttpResponse> Api::Impl::put_policy(Call& call) {
   version.comment = body->comment;
   version.created_at = now;
   Result<store::PolicyVersion> added = internal_error("not written");
-  std::vector<std::string> labels = *current ? (*current)->labels : std::vector<std::string>{};
+  std::vector<std::string> labels = live ? (*current)->labels : std::vector<std::string>{};
   auto st = deps.store.write([&](store::StoreTx& tx) -> Status {
     added = tx.add_policy_version(version, expected);
     if (!added) {
@@ -185,22 +196,8 @@ Result<net::HttpResponse> Api::Impl::put_policy(Call& call) {
         !a) {
       return a;
     }
-    const std::set<std::string> assigned(labels.begin(), labels.end());
-    for (const auto& e : *endpoints) {
-      if (e.retired_at) {
-        continue;
-      }
-      const bool affected =
-          std::any_of(e.labels.begin(), e.labels.end(), [&](const std::string& l) { return assigned.count(l) > 0; });
-      if (affected) {
-        auto pushed = tx.enqueue_push(
-            e.id, "policy", dump(json::object{{"policy", json_text(name)}, {"version", added->version}}), now);
-        if (!pushed) {
-          return pushed.error();
-        }
-      }
-    }
-    return {};
+    return push_policy_change(tx, *endpoints, std::set<std::string>(labels.begin(), labels.end()),
+                              json::object{{"policy", json_text(name)}, {"version", added->version}}, now);
   });
   if (!st) {
     return st.error();
@@ -216,14 +213,32 @@ Result<net::HttpResponse> Api::Impl::delete_policy(Call& call) {
     return body.error();
   }
   const std::string& name = call.param("name");
+  auto current = deps.store.policy(name);
+  if (!current) {
+    return current.error();
+  }
+  auto endpoints = deps.store.endpoints();
+  if (!endpoints) {
+    return endpoints.error();
+  }
+  const std::set<std::string> labels =
+      *current ? std::set<std::string>((*current)->labels.begin(), (*current)->labels.end()) : std::set<std::string>{};
+  const auto now = deps.clock.now_s();
   auto st = deps.store.write([&](store::StoreTx& tx) -> Status {
-    if (auto s = tx.delete_policy(name, deps.clock.now_s()); !s) {
+    if (auto s = tx.delete_policy(name, now); !s) {
       return s;
     }
-    return audit(tx, call.caller.actor(), "policy.deleted", name, "", json::object{});
+    if (auto a = audit(tx, call.caller.actor(), "policy.deleted", name, "", json::object{}); !a) {
+      return a;
+    }
+    return push_policy_change(tx, *endpoints, labels, json::object{{"policy", json_text(name)}, {"deleted", true}},
+                              now);
   });
   if (!st) {
     return st.error();
+  }
+  if (deps.wake_push) {
+    deps.wake_push();
   }
   return json_ok(json::object{{"name", json_text(name)}, {"deleted", true}});
 }
@@ -264,17 +279,7 @@ Result<net::HttpResponse> Api::Impl::assign_policy(Call& call) {
         !a) {
       return a;
     }
-    for (const auto& e : *endpoints) {
-      const bool affected = !e.retired_at && std::any_of(e.labels.begin(), e.labels.end(),
-                                                         [&](const std::string& l) { return touched.count(l) > 0; });
-      if (affected) {
-        auto pushed = tx.enqueue_push(e.id, "policy", dump(json::object{{"policy", json_text(name)}}), now);
-        if (!pushed) {
-          return pushed.error();
-        }
-      }
-    }
-    return {};
+    return push_policy_change(tx, *endpoints, touched, json::object{{"policy", json_text(name)}}, now);
   });
   if (!st) {
     return st.error();

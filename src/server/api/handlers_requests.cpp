@@ -18,14 +18,6 @@ namespace hoist::api {
 
 namespace {
 
-json::array string_array(const std::vector<std::string>& items) {
-  json::array out;
-  for (const auto& s : items) {
-    out.push_back(json_text(s));
-  }
-  return out;
-}
-
 std::string new_request_id(std::chrono::system_clock::time_point now) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   // Time first, so id order (pagination) is creation order.

@@ -87,7 +87,8 @@ Result<net::HttpResponse> Api::Impl::login(Call& call) {
   if (!known || !password_ok) {
     limiter.record_failure(body->user, remote, now);
     auto st = deps.store.write([&](store::StoreTx& tx) {
-      return audit(tx, body->user, "user.login_failed", body->user, "",
+      // The name is only claimed: recorded as the target, never as the actor.
+      return audit(tx, "anonymous", "user.login_failed", body->user, "",
                    json::object{{"remote", remote}, {"reason", known ? "wrong password" : "unknown or disabled user"}});
     });
     if (!st) {

@@ -2,12 +2,60 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <set>
 
 #include <fmt/format.h>
 
 namespace hoist::api {
 
 namespace json = boost::json;
+
+namespace {
+
+// Boost.JSON keeps the last of repeated keys; a strict reader refuses them,
+// so no two readers of one body can disagree on what it says. Runs only on
+// text that already parsed as JSON, so every string is terminated.
+std::optional<std::string> first_duplicate_key(std::string_view text) {
+  struct Level {
+    bool object = false;
+    bool expect_key = false;
+    std::set<std::string> keys;
+  };
+  std::vector<Level> stack;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '"') {
+      std::size_t j = i + 1;
+      while (text[j] != '"') {
+        j += text[j] == '\\' ? 2 : 1;
+      }
+      if (!stack.empty() && stack.back().object && stack.back().expect_key) {
+        boost::system::error_code ec;
+        const auto token = text.substr(i, j - i + 1);
+        const auto key = json::parse(json::string_view(token.data(), token.size()), ec);
+        if (!ec && key.is_string()) {
+          std::string name(key.get_string().data(), key.get_string().size());
+          if (!stack.back().keys.insert(name).second) {
+            return name;
+          }
+        }
+        stack.back().expect_key = false;
+      }
+      i = j;
+    } else if (c == '{') {
+      stack.push_back({true, true, {}});
+    } else if (c == '[') {
+      stack.push_back({false, false, {}});
+    } else if ((c == '}' || c == ']') && !stack.empty()) {
+      stack.pop_back();
+    } else if (c == ',' && !stack.empty() && stack.back().object) {
+      stack.back().expect_key = true;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 JsonBody::JsonBody(std::string_view text) {
   if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
@@ -22,6 +70,10 @@ JsonBody::JsonBody(std::string_view text) {
   auto parsed = json::parse(json::string_view(text.data(), text.size()), ec, json::storage_ptr(), options);
   if (ec) {
     error_ = fmt::format("the body is not valid JSON: {}", ec.message());
+    return;
+  }
+  if (auto dup = first_duplicate_key(text)) {
+    error_ = fmt::format("the body repeats the field \"{}\"; send each field once", *dup);
     return;
   }
   if (!parsed.is_object()) {
