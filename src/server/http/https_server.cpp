@@ -98,6 +98,9 @@ class ServerImpl final : public HttpsServer {
   ~ServerImpl() override {
     pool_.stop();
     pool_.join();
+    // After a drain timeout, destroying io_ destroys suspended sessions,
+    // whose cleanup must not touch members destroyed before io_.
+    destroying_ = true;
   }
   ServerImpl(const ServerImpl&) = delete;
   ServerImpl& operator=(const ServerImpl&) = delete;
@@ -267,23 +270,26 @@ class ServerImpl final : public HttpsServer {
         asio::use_awaitable);
   }
 
-  asio::awaitable<net::HttpResponse> wait_long_poll(std::shared_ptr<net::LongPoll> lp) {
+  asio::awaitable<net::HttpResponse> wait_long_poll(std::shared_ptr<net::LongPoll> lp, std::uint64_t seen) {
     asio::steady_timer timer(io_);
     waiters_.insert(&timer);
     struct Unregister {
       std::set<asio::steady_timer*>& set;
       asio::steady_timer* timer;
-      ~Unregister() { set.erase(timer); }
-    } unregister{waiters_, &timer};
+      bool& destroying;
+      ~Unregister() {
+        if (!destroying) set.erase(timer);
+      }
+    } unregister{waiters_, &timer, destroying_};
     for (;;) {
-      const auto generation = wake_generation_.load();
       const auto now = std::chrono::steady_clock::now();
       bool last = stopping_ || now >= lp->until;
-      if (!last) {
+      if (!last && wake_generation_.load() == seen) {
         timer.expires_at(std::min(lp->until, now + opts_.limits.long_poll_recheck));
         co_await timer.async_wait(kUseTuple);
         last = stopping_ || std::chrono::steady_clock::now() >= lp->until;
       }
+      seen = wake_generation_.load();
       std::optional<net::HttpResponse> ready;
       auto response = co_await on_pool([&lp, &ready, last]() {
         ready = lp->poll(last);
@@ -295,9 +301,6 @@ class ServerImpl final : public HttpsServer {
       }
       if (last) {
         co_return net::error_response(internal_error("a long poll ended without an answer (this is a bug)"));
-      }
-      if (wake_generation_.load() != generation) {
-        continue;  // woken while polling: poll again at once
       }
     }
   }
@@ -314,6 +317,7 @@ class ServerImpl final : public HttpsServer {
       ServerImpl& server;
       Connection* conn;
       ~Unregister() {
+        if (server.destroying_) return;
         server.connections_.erase(conn);
         server.maybe_finish_drain();
       }
@@ -342,6 +346,11 @@ class ServerImpl final : public HttpsServer {
         co_await send_error(
             stream, invalid_argument(
                         fmt::format("the request line and headers are larger than {} bytes", limits.max_header_bytes)));
+        break;
+      }
+      if (read_ec == bhttp::error::body_limit) {
+        co_await send_error(stream, invalid_argument(fmt::format("the request body is larger than {} bytes; send less",
+                                                                 limits.max_body_bytes)));
         break;
       }
       if (read_ec) {
@@ -377,9 +386,10 @@ class ServerImpl final : public HttpsServer {
       } else {
         method = request->method;
         path = request->path;
+        const auto seen = wake_generation_.load();
         response = co_await on_pool([this, &request]() { return handler_(*request); });
         if (response.long_poll) {
-          response = co_await wait_long_poll(std::move(response.long_poll));
+          response = co_await wait_long_poll(std::move(response.long_poll), seen);
         }
       }
 
@@ -426,6 +436,7 @@ class ServerImpl final : public HttpsServer {
   HttpsServerOptions opts_;
   net::Handler handler_;
   Logger& log_;
+  bool destroying_ = false;  // outlives io_
   asio::io_context io_{1};
   asio::thread_pool pool_;
   ssl::context tls_{ssl::context::tls_server};

@@ -1,0 +1,232 @@
+// Helpers for http_tests: TLS material made by hoist::tls::ensure_server_tls
+// in temporary directories, a real HttpsServer on loopback run on its own
+// thread, clients that trust it, and a look at the kernel's TCP table to
+// count connections independently of the code under test.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "net/client/https_client.h"
+#include "server/http/https_server.h"
+#include "server/log/logger.h"
+#include "server/tls/server_tls.h"
+
+namespace hoist::http_testing {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+// A private directory (mode 0700 from mkdtemp), removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = "/tmp/hoist-http-test-XXXXXX";
+    if (mkdtemp(tmpl.data()) == nullptr) std::abort();
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  [[nodiscard]] const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// hoistd's own CA and server certificate, dated now (the client checks
+// validity against the real clock).
+struct TestTls {
+  TempDir dir;
+  tls::ServerTls files;
+};
+
+inline std::unique_ptr<TestTls> make_tls() {
+  auto out = std::make_unique<TestTls>();
+  tls::TlsOptions options;
+  options.dir = out->dir.path() + "/tls";
+  options.now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  auto made = tls::ensure_server_tls(options);
+  if (!made) {
+    ADD_FAILURE() << "ensure_server_tls: " << made.error().message;
+    std::abort();
+  }
+  out->files = *made;
+  return out;
+}
+
+// The server's TLS material, made once per test program.
+inline const TestTls& server_tls() {
+  static const std::unique_ptr<TestTls> kTls = make_tls();
+  return *kTls;
+}
+
+// A second, unrelated CA (and server certificate).
+inline const TestTls& other_tls() {
+  static const std::unique_ptr<TestTls> kTls = make_tls();
+  return *kTls;
+}
+
+// A real HttpsServer serving `handler` on its own thread until destroyed.
+class TestServer {
+ public:
+  explicit TestServer(net::Handler handler, server::HttpLimits limits = {}, std::string address = "127.0.0.1")
+      : log_(server::make_null_logger()), address_(std::move(address)) {
+    server::HttpsServerOptions options;
+    options.address = address_;
+    options.port = 0;
+    options.handler_threads = 4;
+    options.cert_chain_file = server_tls().files.cert_chain_pem_path;
+    options.key_file = server_tls().files.key_path;
+    options.limits = limits;
+    options.handle_signals = false;
+    auto created = server::HttpsServer::create(options, std::move(handler), *log_);
+    if (!created) {
+      error_ = created.error().message;
+      return;
+    }
+    server_ = std::move(*created);
+    stopped_ = stopped_promise_.get_future();
+    thread_ = std::thread([this] {
+      server_->run();
+      stopped_promise_.set_value();
+    });
+  }
+  ~TestServer() {
+    if (server_) {
+      server_->stop();
+      thread_.join();
+    }
+  }
+  TestServer(const TestServer&) = delete;
+  TestServer& operator=(const TestServer&) = delete;
+
+  [[nodiscard]] bool ok() const { return server_ != nullptr; }
+  [[nodiscard]] const std::string& error() const { return error_; }
+  [[nodiscard]] std::uint16_t port() const { return server_->port(); }
+  [[nodiscard]] std::string url(const std::string& host = "") const {
+    const std::string h =
+        host.empty() ? (address_.find(':') != std::string::npos ? "[" + address_ + "]" : address_) : host;
+    return "https://" + h + ":" + std::to_string(port());
+  }
+  server::HttpsServer& server() { return *server_; }
+
+  // Whether run() returned within `timeout`.
+  bool wait_stopped(milliseconds timeout) { return stopped_.wait_for(timeout) == std::future_status::ready; }
+
+ private:
+  std::unique_ptr<server::Logger> log_;
+  std::string address_;
+  std::string error_;
+  std::unique_ptr<server::HttpsServer> server_;
+  std::promise<void> stopped_promise_;
+  std::future<void> stopped_;
+  std::thread thread_;
+};
+
+inline Result<std::unique_ptr<net::HttpsClient>> make_client(const std::string& url, std::optional<std::string> pin,
+                                                             std::optional<std::string> ca_file = std::nullopt) {
+  net::ClientOptions options;
+  options.url = url;
+  options.pin_fingerprint = std::move(pin);
+  options.ca_file = std::move(ca_file);
+  options.connect_timeout = std::chrono::seconds(5);
+  options.request_timeout = std::chrono::seconds(10);
+  return net::HttpsClient::create(std::move(options));
+}
+
+// A client that pins the test CA.
+inline std::unique_ptr<net::HttpsClient> pinned_client(const std::string& url) {
+  auto client = make_client(url, server_tls().files.pin_fingerprint);
+  if (!client) {
+    ADD_FAILURE() << "cannot create a client: " << client.error().message;
+    return nullptr;
+  }
+  return std::move(*client);
+}
+
+// Polls `condition` every 10 ms until it holds or `timeout` passes.
+template <class Condition>
+bool eventually(Condition condition, milliseconds timeout = milliseconds(5000)) {
+  const auto deadline = steady_clock::now() + timeout;
+  while (!condition()) {
+    if (steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  return true;
+}
+
+inline double seconds_since(steady_clock::time_point start) {
+  return std::chrono::duration<double>(steady_clock::now() - start).count();
+}
+
+// One line of /proc/net/tcp (IPv4), as the kernel sees it.
+struct TcpSocket {
+  std::uint16_t local_port = 0;
+  std::uint16_t remote_port = 0;
+  int state = 0;  // 0x01 ESTABLISHED, 0x06 TIME_WAIT, 0x08 CLOSE_WAIT, 0x0A LISTEN, ...
+};
+inline constexpr int kTcpEstablished = 0x01;
+inline constexpr int kTcpCloseWait = 0x08;
+inline constexpr int kTcpListen = 0x0A;
+
+// Every IPv4 socket of this network namespace that is an end of a
+// connection to or from `port` (listening sockets excluded).
+inline std::vector<TcpSocket> tcp_sockets_of(std::uint16_t port) {
+  std::vector<TcpSocket> out;
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string slot;
+    std::string local;
+    std::string remote;
+    std::string state;
+    fields >> slot >> local >> remote >> state;
+    const auto port_of = [](const std::string& address) {
+      return static_cast<std::uint16_t>(std::stoul(address.substr(address.find(':') + 1), nullptr, 16));
+    };
+    TcpSocket s{port_of(local), port_of(remote), std::stoi(state, nullptr, 16)};
+    if (s.state != kTcpListen && (s.local_port == port || s.remote_port == port)) out.push_back(s);
+  }
+  return out;
+}
+
+// The client-side ports of every connection to `port` the kernel still
+// remembers (including closed ones in TIME_WAIT): one per connection made.
+inline std::set<std::uint16_t> connections_to(std::uint16_t port) {
+  std::set<std::uint16_t> out;
+  for (const auto& s : tcp_sockets_of(port)) {
+    out.insert(s.local_port == port ? s.remote_port : s.local_port);
+  }
+  return out;
+}
+
+// The state of the client's end of the connection from `client_port`.
+inline int client_side_state(std::uint16_t server_port, std::uint16_t client_port) {
+  for (const auto& s : tcp_sockets_of(server_port)) {
+    if (s.local_port == client_port && s.remote_port == server_port) return s.state;
+  }
+  return 0;
+}
+
+}  // namespace hoist::http_testing

@@ -1,0 +1,546 @@
+// HttpsServer over real TLS on loopback, driven by hoist_https_client:
+// request conversion, keep-alive, limits, handler failures, timeouts,
+// graceful stop and long polls.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <future>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "http_test_support.h"
+#include "net/http_message.h"
+
+namespace hoist::http_testing {
+namespace {
+
+using std::chrono::seconds;
+
+// Records every request a handler sees.
+class Recorder {
+ public:
+  void add(const net::HttpRequest& request) {
+    const std::lock_guard lock(mutex_);
+    requests_.push_back(request);
+  }
+  std::vector<net::HttpRequest> requests() {
+    const std::lock_guard lock(mutex_);
+    return requests_;
+  }
+  std::size_t count() {
+    const std::lock_guard lock(mutex_);
+    return requests_.size();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<net::HttpRequest> requests_;
+};
+
+// Answers every request with 200 and {"path":...}, after recording it.
+net::Handler recording_handler(Recorder& recorder) {
+  return [&recorder](const net::HttpRequest& request) {
+    recorder.add(request);
+    if (request.path == "/throw") throw std::runtime_error("handler failed on purpose");
+    return net::json_response(200, R"({"ok":true})");
+  };
+}
+
+void expect_json_error(const net::HttpResponse& response, int status, std::string_view code) {
+  EXPECT_EQ(response.status, status);
+  EXPECT_EQ(response.header("content-type").value_or(""), "application/json");
+  EXPECT_NE(response.body.find(R"({"error":{"code":")" + std::string(code) + "\""), std::string::npos) << response.body;
+  EXPECT_NE(response.body.find(R"("message":")"), std::string::npos) << response.body;
+}
+
+TEST(HttpsServer, GetRoundTrip) {
+  Recorder recorder;
+  TestServer server(recording_handler(recorder));
+  ASSERT_TRUE(server.ok()) << server.error();
+  auto client = pinned_client(server.url());
+  ASSERT_NE(client, nullptr);
+
+  auto response = client->request("GET", "/v1/a%20b/c?x=1&name=J%C3%BCrg%20en&x=2&flag", {},
+                                  {{"X-Custom-Header", "Value With Case"}});
+  ASSERT_TRUE(response) << response.error().message;
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, R"({"ok":true})");
+  EXPECT_EQ(response->header("content-type").value_or(""), "application/json");
+
+  const auto requests = recorder.requests();
+  ASSERT_EQ(requests.size(), 1U);
+  const auto& r = requests[0];
+  EXPECT_EQ(r.method, "GET");
+  EXPECT_EQ(r.target, "/v1/a%20b/c?x=1&name=J%C3%BCrg%20en&x=2&flag");
+  EXPECT_EQ(r.path, "/v1/a b/c");
+  const std::vector<std::pair<std::string, std::string>> query{
+      {"x", "1"}, {"name", "J\xC3\xBCrg en"}, {"x", "2"}, {"flag", ""}};
+  EXPECT_EQ(r.query, query);
+  EXPECT_EQ(r.query_param("x").value_or(""), "1");
+  EXPECT_EQ(r.header("x-custom-header").value_or(""), "Value With Case");
+  for (const auto& h : r.headers) {
+    EXPECT_TRUE(std::none_of(h.name.begin(), h.name.end(), [](char c) { return c >= 'A' && c <= 'Z'; }))
+        << "header names reach handlers lower-cased: " << h.name;
+  }
+  EXPECT_EQ(r.header("host").value_or(""), "127.0.0.1:" + std::to_string(server.port()));
+  EXPECT_EQ(r.header("user-agent").value_or(""), "hoist/0.1.0");
+  EXPECT_FALSE(r.header("content-type").has_value()) << "no body, no Content-Type";
+  EXPECT_EQ(r.body, "");
+  EXPECT_EQ(r.remote_address, "127.0.0.1");
+}
+
+TEST(HttpsServer, PostRoundTrip) {
+  Recorder recorder;
+  TestServer server(recording_handler(recorder));
+  ASSERT_TRUE(server.ok()) << server.error();
+  auto client = pinned_client(server.url());
+  ASSERT_NE(client, nullptr);
+
+  const std::string body = R"({"command":"apt-get update","reason":"patch day"})";
+  auto response = client->request("POST", "/v1/requests", body, {{"Authorization", "Bearer t0ken"}});
+  ASSERT_TRUE(response) << response.error().message;
+  EXPECT_EQ(response->status, 200);
+
+  const auto requests = recorder.requests();
+  ASSERT_EQ(requests.size(), 1U);
+  const auto& r = requests[0];
+  EXPECT_EQ(r.method, "POST");
+  EXPECT_EQ(r.path, "/v1/requests");
+  EXPECT_TRUE(r.query.empty());
+  EXPECT_EQ(r.body, body);
+  EXPECT_EQ(r.header("content-type").value_or(""), "application/json");
+  EXPECT_EQ(r.header("content-length").value_or(""), std::to_string(body.size()));
+  EXPECT_EQ(r.header("authorization").value_or(""), "Bearer t0ken");
+  EXPECT_EQ(r.remote_address, "127.0.0.1");
+}
+
+TEST(HttpsServer, KeepAliveReusesOneConnection) {
+  Recorder recorder;
+  TestServer server(recording_handler(recorder));
+  ASSERT_TRUE(server.ok()) << server.error();
+  const auto before = connections_to(server.port());
+  auto client = pinned_client(server.url());
+  ASSERT_NE(client, nullptr);
+
+  for (int i = 0; i < 5; ++i) {
+    auto response = client->request(i % 2 == 0 ? "GET" : "POST", "/n/" + std::to_string(i), i % 2 == 0 ? "" : "{}");
+    ASSERT_TRUE(response) << response.error().message;
+    EXPECT_EQ(response->status, 200);
+  }
+  EXPECT_EQ(recorder.count(), 5U);
+  auto after = connections_to(server.port());
+  for (auto port : before) after.erase(port);
+  EXPECT_EQ(after.size(), 1U) << "five requests, one TCP connection";
+  ASSERT_FALSE(after.empty());
+  EXPECT_EQ(client_side_state(server.port(), *after.begin()), kTcpEstablished) << "still open for the next request";
+}
+
+TEST(HttpsServer, BodyOverLimitGets400) {
+  Recorder recorder;
+  server::HttpLimits limits;
+  limits.max_body_bytes = 1024;
+  TestServer server(recording_handler(recorder), limits);
+  ASSERT_TRUE(server.ok()) << server.error();
+  auto client = pinned_client(server.url());
+  ASSERT_NE(client, nullptr);
+
+  auto at_limit = client->request("POST", "/at-limit", std::string(1024, 'a'));
+  ASSERT_TRUE(at_limit) << at_limit.error().message;
+  EXPECT_EQ(at_limit->status, 200);
+
+  auto over = client->request("POST", "/over-limit", std::string(1025, 'a'));
+  ASSERT_TRUE(over) << "a body over max_body_bytes must be answered with 400, got: " << over.error().message;
+  expect_json_error(*over, 400, "invalid_argument");
+  EXPECT_EQ(recorder.count(), 1U) << "the handler never sees an oversized body";
+}
+
+TEST(HttpsServer, HeadersOverLimitGet400) {
+  Recorder recorder;
+  server::HttpLimits limits;
+  limits.max_header_bytes = 2048;
+  TestServer server(recording_handler(recorder), limits);
+  ASSERT_TRUE(server.ok()) << server.error();
+  auto client = pinned_client(server.url());
+  ASSERT_NE(client, nullptr);
+
+  auto small = client->request("GET", "/small", {}, {{"x-pad", std::string(1000, 'p')}});
+  ASSERT_TRUE(small) << small.error().message;
+  EXPECT_EQ(small->status, 200);
+
+  auto big = client->request("GET", "/big", {}, {{"x-pad", std::string(4096, 'p')}});
+  ASSERT_TRUE(big) << big.error().message;
+  expect_json_error(*big, 400, "invalid_argument");
+  EXPECT_EQ(recorder.count(), 1U);
+}
+
+TEST(HttpsServer, EncodedSlashOrNulInPathGets400) {
+  Recorder recorder;
+  TestServer server(recording_handler(recorder));
+  ASSERT_TRUE(server.ok()) << server.error();
+  auto client = pinned_client(server.url());
+  ASSERT_NE(client, nullptr);
+
+  for (const std::string target : {"/v1/users/a%2Fb", "/v1/users/a%2fb", "/v1/a%00"}) {
+    auto response = client->request("GET", target);
+    ASSERT_TRUE(response) << target << ": " << response.error().message;
+    expect_json_error(*response, 400, "invalid_argument");
+  }
+  // The query may hold an encoded '/'; only the path is routed on.
+  auto fine = client->request("GET", "/v1/users?next=%2Fa%2Fb");
+  ASSERT_TRUE(fine) << fine.error().message;
+  EXPECT_EQ(fine->status, 200);
+  const auto requests = recorder.requests();
+  ASSERT_EQ(requests.size(), 1U);
+  EXPECT_EQ(requests[0].query_param("next").value_or(""), "/a/b");
+}
+
+TEST(HttpsServer, HandlerExceptionGives500AndServerKeepsServing) {
+  Recorder recorder;
+  TestServer server(recording_handler(recorder));
+  ASSERT_TRUE(server.ok()) << server.error();
+  auto client = pinned_client(server.url());
+  ASSERT_NE(client, nullptr);
+
+  auto failed = client->request("POST", "/throw", "{}");
+  ASSERT_TRUE(failed) << failed.error().message;
+  expect_json_error(*failed, 500, "internal");
+  EXPECT_EQ(failed->body.find("on purpose"), std::string::npos) << "exception text is not sent to clients";
+
+  auto same_connection = client->request("GET", "/after");
+  ASSERT_TRUE(same_connection) << same_connection.error().message;
+  EXPECT_EQ(same_connection->status, 200);
+
+  auto other = pinned_client(server.url());
+  ASSERT_NE(other, nullptr);
+  auto new_connection = other->request("GET", "/after");
+  ASSERT_TRUE(new_connection) << new_connection.error().message;
+  EXPECT_EQ(new_connection->status, 200);
+  EXPECT_EQ(recorder.count(), 3U);
+}
+
+TEST(HttpsServer, IdleTimeoutClosesIdleConnectionAndClientReconnects) {
+  Recorder recorder;
+  server::HttpLimits limits;
+  limits.idle_timeout = seconds(1);
+  TestServer server(recording_handler(recorder), limits);
+  ASSERT_TRUE(server.ok()) << server.error();
+  const auto before = connections_to(server.port());
+  auto client = pinned_client(server.url());
+  ASSERT_NE(client, nullptr);
+
+  ASSERT_TRUE(client->request("GET", "/first"));
+  const auto served = steady_clock::now();
+  auto first = connections_to(server.port());
+  for (auto port : before) first.erase(port);
+  ASSERT_EQ(first.size(), 1U);
+  const auto client_port = *first.begin();
+  EXPECT_EQ(client_side_state(server.port(), client_port), kTcpEstablished);
+
+  // The server closes its end after idle_timeout: the client's end is left
+  // in CLOSE_WAIT.
+  ASSERT_TRUE(eventually([&] { return client_side_state(server.port(), client_port) == kTcpCloseWait; }));
+  EXPECT_GE(seconds_since(served), 0.9) << "closed before idle_timeout";
+  EXPECT_LT(seconds_since(served), 3.0);
+
+  // A POST is safe here: the client sees the close before sending.
+  auto second = client->request("POST", "/second", "{}");
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_EQ(second->status, 200);
+  auto after = connections_to(server.port());
+  for (auto port : before) after.erase(port);
+  EXPECT_EQ(after.size(), 2U) << "one reconnect";
+  EXPECT_EQ(recorder.count(), 2U);
+}
+
+TEST(HttpsServer, StopFinishesRunningRequestThenRefusesConnections) {
+  std::promise<void> started;
+  std::atomic<int> calls{0};
+  TestServer server([&](const net::HttpRequest& request) {
+    if (request.path == "/slow" && calls.fetch_add(1) == 0) {
+      started.set_value();
+      std::this_thread::sleep_for(seconds(1));
+      return net::json_response(200, R"({"slow":"done"})");
+    }
+    return net::json_response(200, "{}");
+  });
+  ASSERT_TRUE(server.ok()) << server.error();
+  auto client = pinned_client(server.url());
+  ASSERT_NE(client, nullptr);
+
+  const auto begin = steady_clock::now();
+  auto slow = std::async(std::launch::async, [&] { return client->request("POST", "/slow", "{}"); });
+  ASSERT_EQ(started.get_future().wait_for(seconds(5)), std::future_status::ready);
+  server.server().stop();
+
+  auto response = slow.get();
+  ASSERT_TRUE(response) << "the request running at stop() must be answered: " << response.error().message;
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, R"({"slow":"done"})");
+  EXPECT_EQ(response->header("connection").value_or(""), "close");
+  EXPECT_GE(seconds_since(begin), 0.9);
+
+  auto late = pinned_client(server.url());
+  ASSERT_NE(late, nullptr);
+  auto refused = late->request("GET", "/late");
+  ASSERT_FALSE(refused) << "a new connection after stop() was served";
+  EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable) << refused.error().message;
+
+  EXPECT_TRUE(server.wait_stopped(milliseconds(3000))) << "run() did not return after the drain";
+  EXPECT_EQ(calls.load(), 1);
+}
+
+// Stops a server while a request outlives drain_timeout, then destroys the
+// server with that request's session still suspended in it. Returns what
+// went wrong; "" when nothing did.
+std::string drain_timeout_scenario() {
+  std::promise<void> started;
+  server::HttpLimits limits;
+  limits.drain_timeout = seconds(1);
+  auto server = std::make_unique<TestServer>(
+      [&](const net::HttpRequest&) {
+        started.set_value();
+        std::this_thread::sleep_for(milliseconds(2000));
+        return net::json_response(200, "{}");
+      },
+      limits);
+  if (!server->ok()) return "cannot start the server: " + server->error();
+  auto client = pinned_client(server->url());
+  if (client == nullptr) return "cannot create a client";
+
+  auto slow = std::async(std::launch::async, [&] { return client->request("POST", "/slow", "{}"); });
+  if (started.get_future().wait_for(seconds(5)) != std::future_status::ready) return "the handler was not called";
+  const auto stopped_at = steady_clock::now();
+  server->server().stop();
+  if (!server->wait_stopped(milliseconds(1800))) return "run() outlived drain_timeout";
+  if (seconds_since(stopped_at) < 0.9) return "run() returned before drain_timeout";
+  server.reset();
+  if (slow.get()) return "the request was answered after drain_timeout";
+  return "";
+}
+
+// In a forked child, so that a crash fails this test instead of ending the
+// whole program. The child uses the parent's TLS material and ends with
+// _Exit, so it neither leaves nor removes files.
+TEST(HttpsServer, DrainTimeoutCutsOffWhatIsLeftAndTheServerCanBeDestroyed) {
+  ASSERT_FALSE(server_tls().files.pin_fingerprint.empty());
+  GTEST_FLAG_SET(death_test_style, "fast");
+  EXPECT_EXIT(
+      {
+        const std::string problem = drain_timeout_scenario();
+        (void)std::fputs((problem + "\n").c_str(), stderr);
+        std::_Exit(problem.empty() ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+TEST(HttpsServer, StopClosesIdleKeepAliveConnections) {
+  Recorder recorder;
+  TestServer server(recording_handler(recorder));
+  ASSERT_TRUE(server.ok()) << server.error();
+  const auto before = connections_to(server.port());
+  auto client = pinned_client(server.url());
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->request("GET", "/kept"));
+  auto conns = connections_to(server.port());
+  for (auto port : before) conns.erase(port);
+  ASSERT_EQ(conns.size(), 1U);
+  const auto client_port = *conns.begin();
+
+  const auto stopped_at = steady_clock::now();
+  server.server().stop();
+  ASSERT_TRUE(eventually([&] { return client_side_state(server.port(), client_port) == kTcpCloseWait; }))
+      << "the idle connection was not closed";
+  EXPECT_TRUE(server.wait_stopped(milliseconds(4000)));
+  // The server waits up to 2 s for the idle client's close_notify.
+  EXPECT_LT(seconds_since(stopped_at), 3.0);
+  auto late = client->request("GET", "/late");
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().code, ErrorCode::kUnavailable);
+}
+
+// A long poll whose readiness is a flag; records how it was polled.
+struct PollState {
+  std::atomic<bool> ready{false};
+  std::atomic<int> polls{0};
+  std::atomic<int> last_polls{0};
+  std::promise<void> handler_called;
+  std::atomic<bool> handler_called_set{false};
+  std::chrono::milliseconds wait{10000};
+
+  net::HttpResponse respond() {
+    if (!handler_called_set.exchange(true)) handler_called.set_value();
+    net::HttpResponse response;
+    auto lp = std::make_shared<net::LongPoll>();
+    lp->until = steady_clock::now() + wait;
+    lp->poll = [this](bool last) -> std::optional<net::HttpResponse> {
+      polls.fetch_add(1);
+      if (last) last_polls.fetch_add(1);
+      if (ready.load()) return net::json_response(200, R"({"state":"ready"})");
+      if (last) return net::json_response(200, R"({"state":"pending"})");
+      return std::nullopt;
+    };
+    response.long_poll = std::move(lp);
+    return response;
+  }
+};
+
+server::HttpLimits slow_recheck() {
+  server::HttpLimits limits;
+  limits.long_poll_recheck = seconds(30);  // only wake(), until and stop() end these polls
+  return limits;
+}
+
+TEST(HttpsServerLongPoll, WakeAnswersPromptly) {
+  PollState state;
+  TestServer server(
+      [&](const net::HttpRequest& request) {
+        return request.path == "/wait" ? state.respond() : net::json_response(200, "{}");
+      },
+      slow_recheck());
+  ASSERT_TRUE(server.ok()) << server.error();
+  auto client = pinned_client(server.url());
+  ASSERT_NE(client, nullptr);
+
+  auto poll = std::async(std::launch::async, [&] { return client->request("GET", "/wait"); });
+  ASSERT_EQ(state.handler_called.get_future().wait_for(seconds(5)), std::future_status::ready);
+  std::this_thread::sleep_for(milliseconds(200));  // let the server start waiting
+  EXPECT_EQ(state.polls.load(), 0);
+
+  server.server().wake();  // not ready yet: polled again, still waiting
+  ASSERT_TRUE(eventually([&] { return state.polls.load() == 1; }, milliseconds(2000)));
+  EXPECT_EQ(poll.wait_for(milliseconds(100)), std::future_status::timeout);
+
+  const auto woken = steady_clock::now();
+  state.ready = true;
+  server.server().wake();
+  ASSERT_EQ(poll.wait_for(seconds(3)), std::future_status::ready);
+  auto response = poll.get();
+  ASSERT_TRUE(response) << response.error().message;
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, R"({"state":"ready"})");
+  EXPECT_LT(seconds_since(woken), 1.0);
+  EXPECT_EQ(state.last_polls.load(), 0);
+
+  auto next = client->request("GET", "/again");  // the connection is kept
+  ASSERT_TRUE(next) << next.error().message;
+  EXPECT_EQ(next->status, 200);
+}
+
+// wake() called after the handler decided "not ready" but before the
+// server began waiting (here: inside the handler, the tightest form of that
+// window) must not be lost.
+TEST(HttpsServerLongPoll, WakeBeforeTheWaitStartsIsNotLost) {
+  PollState state;
+  state.wait = milliseconds(2000);
+  std::atomic<server::HttpsServer*> running{nullptr};
+  TestServer server(
+      [&](const net::HttpRequest&) {
+        auto response = state.respond();
+        state.ready = true;      // another request approves...
+        running.load()->wake();  // ...and wakes the waiting polls
+        return response;
+      },
+      slow_recheck());
+  ASSERT_TRUE(server.ok()) << server.error();
+  running = &server.server();
+  auto client = pinned_client(server.url());
+  ASSERT_NE(client, nullptr);
+
+  const auto begin = steady_clock::now();
+  auto response = client->request("GET", "/v1/requests/1/wait");
+  ASSERT_TRUE(response) << response.error().message;
+  EXPECT_EQ(response->body, R"({"state":"ready"})");
+  EXPECT_LT(seconds_since(begin), 1.0) << "the wake() was lost: the poll waited until `until`";
+}
+
+// The same for a wake() that comes while poll() runs (here: from inside it,
+// right after it found nothing): the server must poll again.
+TEST(HttpsServerLongPoll, WakeWhilePollingIsNotLost) {
+  std::atomic<int> polls{0};
+  std::atomic<bool> ready{false};
+  std::atomic<server::HttpsServer*> running{nullptr};
+  std::promise<void> handler_called;
+  TestServer server(
+      [&](const net::HttpRequest&) {
+        handler_called.set_value();
+        net::HttpResponse response;
+        response.long_poll = std::make_shared<net::LongPoll>();
+        response.long_poll->until = steady_clock::now() + milliseconds(2000);
+        response.long_poll->poll = [&](bool last) -> std::optional<net::HttpResponse> {
+          polls.fetch_add(1);
+          if (ready) return net::json_response(200, R"({"state":"ready"})");
+          if (last) return net::json_response(200, R"({"state":"pending"})");
+          ready = true;            // another request approves...
+          running.load()->wake();  // ...and wakes the waiting polls
+          return std::nullopt;
+        };
+        return response;
+      },
+      slow_recheck());
+  ASSERT_TRUE(server.ok()) << server.error();
+  running = &server.server();
+  auto client = pinned_client(server.url());
+  ASSERT_NE(client, nullptr);
+
+  auto poll = std::async(std::launch::async, [&] { return client->request("GET", "/v1/requests/1/wait"); });
+  ASSERT_EQ(handler_called.get_future().wait_for(seconds(5)), std::future_status::ready);
+  std::this_thread::sleep_for(milliseconds(200));  // let the server start waiting
+  const auto woken = steady_clock::now();
+  server.server().wake();  // the first poll finds nothing, and is woken while it runs
+  auto response = poll.get();
+  ASSERT_TRUE(response) << response.error().message;
+  EXPECT_EQ(response->body, R"({"state":"ready"})");
+  EXPECT_LT(seconds_since(woken), 1.0) << "the wake() during poll() was lost: the poll waited until `until`";
+  EXPECT_EQ(polls.load(), 2);
+}
+
+TEST(HttpsServerLongPoll, UntilGetsTheLastAnswer) {
+  PollState state;
+  state.wait = milliseconds(1000);
+  TestServer server([&](const net::HttpRequest&) { return state.respond(); }, slow_recheck());
+  ASSERT_TRUE(server.ok()) << server.error();
+  auto client = pinned_client(server.url());
+  ASSERT_NE(client, nullptr);
+
+  const auto begin = steady_clock::now();
+  auto response = client->request("GET", "/v1/requests/1/wait");
+  ASSERT_TRUE(response) << response.error().message;
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, R"({"state":"pending"})");
+  EXPECT_GE(seconds_since(begin), 0.9);
+  EXPECT_LT(seconds_since(begin), 3.0);
+  EXPECT_EQ(state.polls.load(), 1);
+  EXPECT_EQ(state.last_polls.load(), 1);
+}
+
+TEST(HttpsServerLongPoll, StopAnswersAtOnce) {
+  PollState state;
+  TestServer server([&](const net::HttpRequest&) { return state.respond(); }, slow_recheck());
+  ASSERT_TRUE(server.ok()) << server.error();
+  auto client = pinned_client(server.url());
+  ASSERT_NE(client, nullptr);
+
+  auto poll = std::async(std::launch::async, [&] { return client->request("GET", "/v1/requests/1/wait"); });
+  ASSERT_EQ(state.handler_called.get_future().wait_for(seconds(5)), std::future_status::ready);
+  std::this_thread::sleep_for(milliseconds(200));  // let the server start waiting
+  const auto stopped_at = steady_clock::now();
+  server.server().stop();
+  ASSERT_EQ(poll.wait_for(seconds(3)), std::future_status::ready);
+  auto response = poll.get();
+  ASSERT_TRUE(response) << response.error().message;
+  EXPECT_EQ(response->body, R"({"state":"pending"})");
+  EXPECT_EQ(response->header("connection").value_or(""), "close");
+  EXPECT_LT(seconds_since(stopped_at), 1.0);
+  EXPECT_EQ(state.last_polls.load(), 1);
+  EXPECT_TRUE(server.wait_stopped(milliseconds(3000)));
+}
+
+}  // namespace
+}  // namespace hoist::http_testing
