@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 
 #include "platform/unique_fd.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace hoist::platform {
 namespace {

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "platform/file_digest.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace hoist::platform {
 namespace {

@@ -4,7 +4,7 @@
 #include "platform/policy_loader.h"
 #include "platform/read_file.h"
 #include "platform/system_time_zones.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace hoist::platform {
 namespace {

@@ -10,19 +10,6 @@
 
 namespace hoist::api::testing {
 
-TempDir::TempDir() {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "hoist-api-test-XXXXXX").string();
-  if (mkdtemp(tmpl.data()) == nullptr) {
-    std::abort();
-  }
-  path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
 // --- replies ------------------------------------------------------------
 
 std::string Reply::header(std::string_view name) const {

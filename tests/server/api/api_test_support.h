@@ -21,6 +21,7 @@
 #include "server/api/api.h"
 #include "server/log/logger.h"
 #include "store/sqlite_store.h"
+#include "support/temp_dir.h"
 
 namespace hoist::api::testing {
 
@@ -36,18 +37,7 @@ inline constexpr std::string_view kRemoteHeader = "x-test-remote-address";
 inline const std::chrono::system_clock::time_point kStart =
     std::chrono::sys_days{std::chrono::year{2026} / std::chrono::March / 2} + std::chrono::hours{10};
 
-// A private directory, removed with everything in it however the test ends.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using TempDir = hoist::testing::PrivateDir;
 
 struct Reply {
   int status = 0;

@@ -25,32 +25,14 @@
 #include "server/http/https_server.h"
 #include "server/log/logger.h"
 #include "server/tls/server_tls.h"
+#include "support/temp_dir.h"
 
 namespace hoist::http_testing {
 
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
-// A private directory (mode 0700 from mkdtemp), removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = "/tmp/hoist-http-test-XXXXXX";
-    if (mkdtemp(tmpl.data()) == nullptr) std::abort();
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  [[nodiscard]] const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using TempDir = hoist::testing::PrivateDir;
 
 // hoistd's own CA and server certificate, dated now (the client checks
 // validity against the real clock).

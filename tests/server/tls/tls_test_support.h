@@ -25,6 +25,7 @@
 
 #include "core/duration.h"
 #include "server/tls/openssl_handles.h"
+#include "support/temp_dir.h"
 
 namespace hoist::tls::testing {
 
@@ -37,27 +38,7 @@ inline std::time_t to_time_t(TimePoint t) {
   return static_cast<std::time_t>(t.time_since_epoch().count());
 }
 
-// A private directory (mode 0700 from mkdtemp), removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = "/tmp/hoist-tls-test-XXXXXX";
-    if (mkdtemp(tmpl.data()) == nullptr) std::abort();
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  [[nodiscard]] const std::string& path() const { return path_; }
-  [[nodiscard]] std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
-
- private:
-  std::string path_;
-};
+using TempDir = hoist::testing::PrivateDir;
 
 inline std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -1,3 +1,4 @@
+// Temporary directories for tests, shared by every test executable.
 #pragma once
 
 #include <sys/stat.h>
@@ -59,6 +60,29 @@ class TempDir {
     chmod(full.c_str(), mode);
     return full;
   }
+
+ private:
+  std::string path_;
+};
+
+// A private directory (mode 0700, from mkdtemp) under /tmp, removed with
+// everything in it however the test ends.
+class PrivateDir {
+ public:
+  PrivateDir() {
+    std::string tmpl = "/tmp/hoist-test-XXXXXX";
+    if (mkdtemp(tmpl.data()) == nullptr) std::abort();
+    path_ = tmpl;
+  }
+  ~PrivateDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  PrivateDir(const PrivateDir&) = delete;
+  PrivateDir& operator=(const PrivateDir&) = delete;
+
+  [[nodiscard]] const std::string& path() const { return path_; }
+  [[nodiscard]] std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
 
  private:
   std::string path_;
