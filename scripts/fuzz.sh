@@ -28,4 +28,5 @@ run policy_parser_fuzz policy
 run small_parsers_fuzz small
 run dpkg_parsers_fuzz dpkg
 run api_input_fuzz api_input_fuzz
+run config_fuzz config
 echo "fuzz: all targets ran ${seconds}s without a finding"

@@ -3,9 +3,11 @@
 #include <fmt/format.h>
 
 #include <toml++/toml.h>
+#include <optional>
 #include <set>
 
 #include "core/duration.h"
+#include "core/toml_guard.h"
 #include "platform/read_file.h"
 
 namespace hoist::server {
@@ -67,6 +69,14 @@ class Reader {
     }
   }
 
+  // An error about table.key, at the key's place when it is there.
+  Status at(const toml::table& table, std::string_view key, std::string message) const {
+    if (const auto* node = table.get(key)) {
+      return error(*node, std::move(message));
+    }
+    return invalid_argument(fmt::format("{}: {}", file_, message));
+  }
+
   Status error(const toml::node& node, std::string message) const {
     const auto& src = node.source();
     return invalid_argument(fmt::format("{}:{}:{}: {}", file_, src.begin.line, src.begin.column, message));
@@ -76,22 +86,43 @@ class Reader {
   std::string file_;
 };
 
-Result<std::int64_t> in_range(std::int64_t v, std::int64_t lo, std::int64_t hi, std::string_view what) {
+std::optional<std::string> out_of_range(std::int64_t v, std::int64_t lo, std::int64_t hi, std::string_view what) {
   if (v < lo || v > hi) {
-    return invalid_argument(fmt::format("{} must be between {} and {}", what, lo, hi));
+    return fmt::format("{} must be between {} and {}", what, lo, hi);
   }
-  return v;
+  return std::nullopt;
 }
 
 }  // namespace
 
 Status parse_config(std::string_view text, std::string_view file_name, Config& config) {
+  // toml++ 3.3.0 has undefined behaviour on some non-ASCII input: the same
+  // guard as for policies (core/toml_guard.h).
+  const auto toml_error = [&](const toml::parse_error& e, std::string_view source) {
+    const auto line = static_cast<int>(e.source().begin.line);
+    auto column = static_cast<int>(e.source().begin.column);
+    std::string message(e.description());
+    if (const auto off = byte_offset(source, line, column)) {
+      if (static_cast<unsigned char>(text[*off]) >= 0x80) {
+        message = kTomlNonAsciiMessage;
+      }
+      column = utf8_column(text, *off);
+    }
+    return invalid_argument(fmt::format("{}:{}:{}: {}", file_name, line, column, message));
+  };
+  try {
+    (void)toml::parse(ascii_stand_in(text), file_name);
+  } catch (const toml::parse_error& e) {
+    return toml_error(e, ascii_stand_in(text));
+  }
+  if (const auto at = non_ascii_outside_strings(text)) {
+    return invalid_argument(fmt::format("{}:{}:{}: {}", file_name, at->first, at->second, kTomlNonAsciiMessage));
+  }
   toml::table root;
   try {
     root = toml::parse(text, file_name);
   } catch (const toml::parse_error& e) {
-    return invalid_argument(
-        fmt::format("{}:{}:{}: {}", file_name, e.source().begin.line, e.source().begin.column, e.description()));
+    return toml_error(e, {});
   }
   Reader r(root, file_name);
   if (auto st = r.known_keys(root, "", {"server", "tls", "database", "limits", "log", "sessions", "requests"}); !st) {
@@ -114,12 +145,12 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
     if (auto st = r.get(*t, "server", "port", port); !st) return st;
     if (auto st = r.get(*t, "server", "handler_threads", threads); !st) return st;
     if (auto st = r.get(*t, "server", "data_dir", config.data_dir); !st) return st;
-    auto p = in_range(port, 0, 65535, "server.port");
-    if (!p) return p.error();
-    auto th = in_range(threads, 1, 256, "server.handler_threads");
-    if (!th) return th.error();
-    config.http.port = static_cast<std::uint16_t>(*p);
-    config.http.handler_threads = static_cast<int>(*th);
+    if (auto bad = out_of_range(port, 0, 65535, "server.port")) return r.at(*t, "port", *bad);
+    if (auto bad = out_of_range(threads, 1, 256, "server.handler_threads")) {
+      return r.at(*t, "handler_threads", *bad);
+    }
+    config.http.port = static_cast<std::uint16_t>(port);
+    config.http.handler_threads = static_cast<int>(threads);
   }
   if (const auto* t = section("tls")) {
     if (auto st = r.known_keys(*t, "tls", {"dns_names", "ip_addresses", "cert_file", "key_file", "ca_file"}); !st) {
@@ -139,8 +170,7 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
     std::string backend = "sqlite";
     if (auto st = r.get(*t, "database", "backend", backend); !st) return st;
     if (backend != "sqlite") {
-      return invalid_argument(
-          fmt::format("{}: database.backend \"{}\" is not available; use \"sqlite\"", file_name, backend));
+      return r.at(*t, "backend", fmt::format("database.backend \"{}\" is not available; use \"sqlite\"", backend));
     }
     if (auto st = r.get(*t, "database", "path", config.database); !st) return st;
   }
@@ -166,8 +196,9 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
                     {"drain_timeout_s", 0, 3600, l.drain_timeout.count()}};
     for (auto& item : items) {
       if (auto st = r.get(*t, "limits", item.key, item.value); !st) return st;
-      auto v = in_range(item.value, item.lo, item.hi, std::string("limits.") + item.key);
-      if (!v) return v.error();
+      if (auto bad = out_of_range(item.value, item.lo, item.hi, std::string("limits.") + item.key)) {
+        return r.at(*t, item.key, *bad);
+      }
     }
     l.max_body_bytes = static_cast<std::size_t>(items[0].value);
     l.max_header_bytes = static_cast<std::size_t>(items[1].value);
@@ -189,7 +220,7 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
       }
     }
     if (!found) {
-      return invalid_argument(fmt::format("{}: log.level must be debug, info, warning or error", file_name));
+      return r.at(*t, "level", "log.level must be debug, info, warning or error");
     }
   }
   const auto duration_key = [&](std::string_view table, std::string_view key, std::chrono::seconds& out) -> Status {
@@ -205,7 +236,7 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
     }
     auto d = parse_duration(value);
     if (!d) {
-      return invalid_argument(fmt::format("{}: {}.{}: {}", file_name, table, key, d.error().message));
+      return r.at(*t, key, fmt::format("{}.{}: {}", table, key, d.error().message));
     }
     out = *d;
     return {};

@@ -1,0 +1,115 @@
+// hoistd's command line and configuration file as an operator meets them:
+// exit codes (docs/hoistd.md: 64 bad flags, 78 bad configuration) and
+// messages that point at the file and line.
+#include <filesystem>
+#include <fstream>
+
+#include "e2e_test_support.h"
+
+namespace hoist::e2e {
+namespace {
+
+using hoist::testing::ExitResult;
+using hoist::testing::PrivateDir;
+
+struct BadConfig {
+  const char* name;
+  const char* text;
+  int line;              // where the message must point
+  const char* expected;  // and what it must say
+};
+
+const BadConfig kBadConfigs[] = {
+    {"wrong type", "[server]\nport = 8443\nhandler_threads = \"four\"\n", 3,
+     "server.handler_threads must be a whole number"},
+    {"unknown key", "[limits]\nmax_body_bytes = 2048\nmax_bodybytes = 4096\n", 3,
+     "unknown key \"limits.max_bodybytes\""},
+    {"unknown table", "[server]\nport = 8443\n\n[logging]\nlevel = \"debug\"\n", 4, "unknown key \"logging\""},
+    {"TOML syntax", "[server]\nlisten = \"127.0.0.1\"\nport = \n", 3, ""},
+    {"unterminated string", "[tls]\ndns_names = [\"hoist.example.com]\n", 2, ""},
+    {"list of numbers", "[tls]\n\nip_addresses = [\"192.0.2.1\", 7]\n", 3,
+     "tls.ip_addresses must be a list of strings"},
+    {"not a table", "server = 8443\n", 1, "server must be a table"},
+};
+
+TEST(E2eStartup, BadConfigurationExits78NamingFileAndLine) {
+  const PrivateDir dir;
+  for (const auto& bad : kBadConfigs) {
+    SCOPED_TRACE(bad.name);
+    const std::string file = dir / "hoistd.toml";
+    {
+      std::ofstream out(file, std::ios::trunc);
+      out << bad.text;
+    }
+    const ExitResult checked = HoistdProcess::run_once({"--check-config", "--config", file});
+    EXPECT_EQ(checked.status, 78) << checked.output;
+    const std::string where = "hoistd: " + file + ":" + std::to_string(bad.line) + ":";
+    EXPECT_NE(checked.output.find(where), std::string::npos) << "expected \"" << where << "\" in:\n" << checked.output;
+    EXPECT_NE(checked.output.find(bad.expected), std::string::npos) << checked.output;
+    EXPECT_EQ(checked.output.find("configuration OK"), std::string::npos) << checked.output;
+  }
+}
+
+TEST(E2eStartup, BadConfigurationStopsAStartToo) {
+  const PrivateDir dir;
+  const std::string file = dir / "hoistd.toml";
+  std::ofstream(file) << "[server]\nhandler_threads = \"four\"\n";
+  const ExitResult started = HoistdProcess::run_once(
+      {"--config", file, "--data-dir", dir / "data", "--port", "0", "--ready-file", dir / "ready.json"});
+  EXPECT_EQ(started.status, 78) << started.output;
+  EXPECT_NE(started.output.find(file + ":2:"), std::string::npos) << started.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "ready.json"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "data")) << "nothing is created before the configuration is good";
+}
+
+TEST(E2eStartup, GoodAndMissingConfiguration) {
+  const PrivateDir dir;
+  const std::string file = dir / "hoistd.toml";
+  std::ofstream(file) << R"([server]
+listen = "127.0.0.1"
+port = 8443
+handler_threads = 2
+
+[limits]
+drain_timeout_s = 5
+
+[log]
+level = "warning"
+
+[requests]
+sweep_interval = "30s"
+)";
+  const ExitResult good = HoistdProcess::run_once({"--check-config", "--config", file});
+  EXPECT_EQ(good.status, 0) << good.output;
+  EXPECT_NE(good.output.find("configuration OK"), std::string::npos) << good.output;
+
+  const std::string missing = dir / "missing.toml";
+  const ExitResult absent = HoistdProcess::run_once({"--check-config", "--config", missing});
+  EXPECT_EQ(absent.status, 78) << absent.output;
+  EXPECT_NE(absent.output.find(missing), std::string::npos) << absent.output;
+}
+
+TEST(E2eStartup, BadFlagsExit64) {
+  const PrivateDir dir;
+  const std::string config = dir / "empty.toml";
+  std::ofstream(config) << "";
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
+      {{"--no-such-flag"}, "--no-such-flag"},
+      {{"--check-config", "--config", config, "--port", "70000"}, "70000"},
+      {{"--check-config", "--config", config, "--port"}, "--port"},
+      {{"--check-config", "--config", config, "--log-level", "loud"}, "log.level"},
+      {{"--check-config", "--config", config, "stray-argument"}, "stray-argument"},
+  };
+  for (const auto& [args, mentioned] : cases) {
+    SCOPED_TRACE(args.back());
+    const ExitResult r = HoistdProcess::run_once(args);
+    EXPECT_EQ(r.status, 64) << r.output;
+    EXPECT_NE(r.output.find(mentioned), std::string::npos) << r.output;
+  }
+  // The same flags without the mistake are fine.
+  const ExitResult fine = HoistdProcess::run_once({"--check-config", "--config", config, "--port", "0"});
+  EXPECT_EQ(fine.status, 0) << fine.output;
+}
+
+}  // namespace
+}  // namespace hoist::e2e
