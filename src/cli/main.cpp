@@ -1,4 +1,5 @@
-// hoist: one CLI for users and admins. Today: offline policy tools.
+// hoist: one CLI for users and admins: offline policy tools, and the
+// admin commands over hoistd's API (log in once with `hoist login`).
 #include <cstdio>
 #include <exception>
 
@@ -11,11 +12,21 @@ int run_main(int argc, char** argv) {
   CLI::App app{"hoist: just-in-time root for Linux fleets"};
   app.set_version_flag("--version", "hoist 0.1.0");
   app.require_subcommand(1);
+  app.fallthrough();
   hoist::cli::Runner run;
-  CLI::App* policy = app.add_subcommand("policy", "Check and test policy files offline");
+  hoist::cli::Globals globals;
+  app.add_flag("--json", globals.json, "Print JSON for scripts instead of tables");
+  hoist::cli::add_login(app, run, globals);
+  hoist::cli::add_token(app, run, globals);
+  CLI::App* policy = app.add_subcommand("policy", "Check and test policy files offline; manage them on hoistd");
   policy->require_subcommand(1);
   hoist::cli::add_policy_check(*policy, run);
   hoist::cli::add_policy_test(*policy, run);
+  hoist::cli::add_policy_remote(*policy, run, globals);
+  hoist::cli::add_requests(app, run, globals);
+  hoist::cli::add_endpoints(app, run, globals);
+  hoist::cli::add_audit(app, run, globals);
+  hoist::cli::add_users(app, run, globals);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

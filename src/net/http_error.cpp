@@ -40,6 +40,17 @@ ErrorCode error_code_for_status(int status) {
   }
 }
 
+std::optional<ErrorCode> error_code_from_name(std::string_view name) {
+  for (const auto code :
+       {ErrorCode::kInvalidArgument, ErrorCode::kNotFound, ErrorCode::kPermissionDenied, ErrorCode::kUnauthenticated,
+        ErrorCode::kConflict, ErrorCode::kRateLimited, ErrorCode::kUnavailable, ErrorCode::kInternal}) {
+    if (to_string(code) == name) {
+      return code;
+    }
+  }
+  return std::nullopt;
+}
+
 HttpResponse error_response(const Error& error) {
   std::string body = R"({"error":{"code":)";
   append_json_string(body, to_string(error.code));

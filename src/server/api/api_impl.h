@@ -33,7 +33,7 @@ json::object request_json(const store::RequestRecord& rec, TimePoint now);
 json::object user_json(const store::UserRecord& user);
 json::object token_json(const store::TokenRecord& token, TimePoint now);
 json::object endpoint_json(const store::EndpointRecord& endpoint);
-json::object audit_event_json(const AuditEvent& event);
+json::object audit_event_json(const AuditEvent& event, bool details_as_text = false);
 json::object policy_json(const store::PolicyRecord& policy);
 json::object policy_version_json(const store::PolicyVersion& version, bool with_text);
 json::object push_json(const store::PushMessage& message);

@@ -26,10 +26,20 @@ std::string format_audit_time(AuditTime t) {
   return text;
 }
 
-Result<store::AuditFilter> audit_filter(const net::HttpRequest& request) {
+// How `details` is shown in GET /api/v1/audit: as the JSON object it holds
+// (for people and scripts), or as the exact recorded text (`details=text`),
+// which a client needs to recompute the hash chain itself.
+enum class DetailsForm { kObject, kText };
+
+Result<store::AuditFilter> audit_filter(const net::HttpRequest& request, DetailsForm* form = nullptr) {
   store::AuditFilter f;
   for (const auto& [key, value] : request.query) {
-    if (key == "since" || key == "until") {
+    if (key == "details" && form != nullptr) {
+      if (value != "object" && value != "text") {
+        return invalid_argument("details must be \"object\" or \"text\"");
+      }
+      *form = value == "text" ? DetailsForm::kText : DetailsForm::kObject;
+    } else if (key == "since" || key == "until") {
       auto t = parse_timestamp(value);
       if (!t) {
         return invalid_argument(fmt::format("{}: {}", key, t.error().message));
@@ -59,7 +69,8 @@ Result<store::AuditFilter> audit_filter(const net::HttpRequest& request) {
       }
     } else {
       return invalid_argument(fmt::format(
-          "unknown filter \"{}\"; use since, until, actor, action, target (or request), host, after, limit", key));
+          "unknown filter \"{}\"; use since, until, actor, action, target (or request), host, after, limit{}", key,
+          form != nullptr ? ", details" : ""));
     }
   }
   return f;
@@ -67,22 +78,31 @@ Result<store::AuditFilter> audit_filter(const net::HttpRequest& request) {
 
 }  // namespace
 
-json::object audit_event_json(const AuditEvent& e) {
-  boost::system::error_code ec;
-  auto details = json::parse(e.details, ec);
+json::object audit_event_json(const AuditEvent& e, bool details_as_text) {
+  // Details that are not valid JSON (never written by hoistd) are shown as
+  // text rather than hidden.
+  json::value details = json_text(e.details);
+  if (!details_as_text) {
+    boost::system::error_code ec;
+    auto parsed = json::parse(e.details, ec);
+    if (!ec) {
+      details = std::move(parsed);
+    }
+  }
   return {{"seq", e.seq},
           {"time", format_audit_time(e.time)},
           {"actor", json_text(e.actor)},
           {"action", json_text(e.action)},
           {"target", json_text(e.target)},
           {"host", json_text(e.host)},
-          {"details", ec ? json::value(json_text(e.details)) : details},
+          {"details", std::move(details)},
           {"prev_hash", e.prev_hash.hex()},
           {"hash", e.hash.hex()}};
 }
 
 Result<net::HttpResponse> Api::Impl::audit_query(Call& call) {
-  auto filter = audit_filter(call.request);
+  DetailsForm form = DetailsForm::kObject;
+  auto filter = audit_filter(call.request, &form);
   if (!filter) {
     return filter.error();
   }
@@ -92,7 +112,7 @@ Result<net::HttpResponse> Api::Impl::audit_query(Call& call) {
   }
   json::array out;
   for (const auto& e : *events) {
-    out.push_back(audit_event_json(e));
+    out.push_back(audit_event_json(e, form == DetailsForm::kText));
   }
   json::value next = nullptr;
   if (events->size() == filter->limit) {

@@ -116,6 +116,29 @@ TEST_F(Audit, PagesFollowNextAfter) {
   EXPECT_GE(pages + 1, static_cast<int>((everything.size() + 2) / 3));
 }
 
+TEST_F(Audit, DetailsAsTextAreTheRecordedBytes) {
+  submit_pending(Submission{});
+  const auto objects = call("GET", "/api/v1/audit", "", auditor_);
+  const auto texts = call("GET", "/api/v1/audit?details=text", "", auditor_);
+  ASSERT_EQ(objects.status, 200) << objects;
+  ASSERT_EQ(texts.status, 200) << texts;
+  const auto& a = objects.array("/events");
+  const auto& b = texts.array("/events");
+  ASSERT_EQ(a.size(), b.size());
+  ASSERT_FALSE(a.empty());
+  auto stored = store_->audit_range(1, a.size());
+  ASSERT_TRUE(stored.ok());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_TRUE(a[i].at("details").is_object()) << a[i];
+    ASSERT_TRUE(b[i].at("details").is_string()) << b[i];
+    EXPECT_EQ(b[i].at("details").as_string(), (*stored)[i].details) << "what a client needs to recompute the hash";
+  }
+  EXPECT_EQ(call("GET", "/api/v1/audit?details=object", "", auditor_).body, objects.body);
+  EXPECT_EQ(call("GET", "/api/v1/audit?details=xml", "", auditor_).status, 400);
+  // Only the JSON listing has the option; the CSV always has the text.
+  EXPECT_EQ(call("GET", "/api/v1/audit/export.csv?details=text", "", auditor_).status, 400);
+}
+
 TEST_F(Audit, CsvExportHasOneRowPerEventAndNeutralisesFormulas) {
   Submission s;
   s.justification = "=HYPERLINK(\"http://evil.example/\",\"click\")";

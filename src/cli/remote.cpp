@@ -1,0 +1,110 @@
+#include "cli/remote.h"
+
+#include <fmt/format.h>
+#include <boost/json/serialize.hpp>
+#include <cstdio>
+
+#include "cli/exit_codes.h"
+#include "cli/terminal.h"
+
+namespace hoist::cli {
+
+namespace json = boost::json;
+
+Result<std::unique_ptr<net::HttpsClient>> https_client_for(const std::string& server,
+                                                           const std::optional<std::string>& ca_fingerprint,
+                                                           const std::optional<std::string>& ca_file) {
+  net::ClientOptions options;
+  options.url = server;
+  options.pin_fingerprint = ca_fingerprint;
+  options.ca_file = ca_file;
+  options.request_timeout = std::chrono::seconds{60};
+  options.max_response_bytes = std::size_t{256} << 20;  // audit exports
+  return net::HttpsClient::create(std::move(options));
+}
+
+Result<std::unique_ptr<ApiClient>> connect_logged_in() {
+  auto credentials = current_credentials();
+  if (!credentials) {
+    return credentials.error();
+  }
+  auto client = https_client_for(credentials->server, credentials->ca_fingerprint, credentials->ca_file);
+  if (!client) {
+    return client.error();
+  }
+  std::vector<net::Header> headers{{"authorization", "Bearer " + credentials->token}};
+  return std::unique_ptr<ApiClient>(std::make_unique<HttpsApiClient>(std::move(*client), std::move(headers)));
+}
+
+int report(const Error& error) {
+  (void)std::fprintf(stderr, "hoist: %s\n", printable(error.message).c_str());
+  if (error.code == ErrorCode::kUnauthenticated && error.message.find("hoist login") == std::string::npos) {
+    (void)std::fputs("hoist: log in again with `hoist login`\n", stderr);
+  }
+  return exit_code_for(error.code);
+}
+
+void print_json(const json::value& value) {
+  const std::string text = json::serialize(value);
+  (void)std::fwrite(text.data(), 1, text.size(), stdout);
+  (void)std::fputc('\n', stdout);
+}
+
+namespace {
+const json::value kNull;
+}  // namespace
+
+const json::value& field_of(const json::value& object, std::string_view key) {
+  if (!object.is_object()) {
+    return kNull;
+  }
+  const auto* v = object.as_object().if_contains(key);
+  return v != nullptr ? *v : kNull;
+}
+
+std::string text_of(const json::value& object, std::string_view key) {
+  const auto& v = field_of(object, key);
+  if (v.is_string()) {
+    return std::string(v.as_string());
+  }
+  if (v.is_int64() || v.is_uint64()) {
+    return json::serialize(v);
+  }
+  return {};
+}
+
+long long number_of(const json::value& object, std::string_view key) {
+  const auto& v = field_of(object, key);
+  if (v.is_int64()) {
+    return v.as_int64();
+  }
+  if (v.is_uint64() && v.as_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
+    return static_cast<long long>(v.as_uint64());
+  }
+  return 0;
+}
+
+bool flag_of(const json::value& object, std::string_view key) {
+  const auto& v = field_of(object, key);
+  return v.is_bool() && v.as_bool();
+}
+
+std::string joined_of(const json::value& object, std::string_view key) {
+  const auto& v = field_of(object, key);
+  std::string out;
+  if (!v.is_array()) {
+    return out;
+  }
+  for (const auto& item : v.as_array()) {
+    if (!item.is_string()) {
+      continue;
+    }
+    if (!out.empty()) {
+      out += ", ";
+    }
+    out += item.as_string();
+  }
+  return out;
+}
+
+}  // namespace hoist::cli

@@ -1,0 +1,45 @@
+// What every command that talks to hoistd shares: the global flags, the
+// connection made from the saved login, error reporting with exit codes,
+// and tolerant reading of JSON replies.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "cli/api_client.h"
+#include "cli/credentials.h"
+#include "core/result.h"
+
+namespace hoist::cli {
+
+struct Globals {
+  bool json = false;  // --json: print the server's JSON instead of tables
+};
+
+// An HTTPS client for `server`, trusting it by fingerprint and/or CA file.
+Result<std::unique_ptr<net::HttpsClient>> https_client_for(const std::string& server,
+                                                           const std::optional<std::string>& ca_fingerprint,
+                                                           const std::optional<std::string>& ca_file);
+
+// An ApiClient that sends the saved (or environment's) API token.
+Result<std::unique_ptr<ApiClient>> connect_logged_in();
+
+// Prints "hoist: <message>" (and for 401 a hint to log in) on stderr and
+// returns the exit code for the error's category (cli/exit_codes.h).
+int report(const Error& error);
+
+// One JSON document on stdout, followed by a newline.
+void print_json(const boost::json::value& value);
+
+// Fields of a JSON object from the server, read without throwing: a
+// missing or differently typed field reads as "" / 0 / false.
+std::string text_of(const boost::json::value& object, std::string_view key);
+long long number_of(const boost::json::value& object, std::string_view key);
+bool flag_of(const boost::json::value& object, std::string_view key);
+const boost::json::value& field_of(const boost::json::value& object, std::string_view key);
+// A JSON array of strings as "a, b, c".
+std::string joined_of(const boost::json::value& object, std::string_view key);
+
+}  // namespace hoist::cli
