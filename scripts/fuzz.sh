@@ -29,4 +29,5 @@ run small_parsers_fuzz small
 run dpkg_parsers_fuzz dpkg
 run api_input_fuzz api_input_fuzz
 run config_fuzz config
+run ipc_frame_fuzz ipc_frame
 echo "fuzz: all targets ran ${seconds}s without a finding"

@@ -1,0 +1,147 @@
+// The typed messages of the agent protocol (docs/agent-protocol.md), over
+// the fields of ipc/frame.h. One request, one reply, per connection turn:
+//
+//   check   -> decision        may this command run now? (the executable's
+//                              descriptor travels with it, SCM_RIGHTS)
+//   submit  -> request_state   ask for approval, with justification and duration
+//   wait    -> request_state   the request's state, waiting up to wait_ms
+//   cancel  -> request_state   the requester withdraws a pending request
+//   any     -> error           refused, with an error category and a message
+//
+// Decoding is strict: a field this version does not define, a missing or
+// repeated one, or a value out of range is an InvalidArgument naming it.
+// The caller's identity is never taken from a message alone: the agent
+// checks `uid` against the kernel's account of the peer (SO_PEERCRED, and
+// the real uid of the sudo process behind a root peer).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/policy.h"
+#include "core/request.h"
+#include "core/result.h"
+#include "ipc/frame.h"
+
+namespace hoist::ipc {
+
+enum class MessageType { kCheck, kSubmit, kWait, kCancel, kDecision, kRequestState, kError };
+std::string_view to_string(MessageType t);
+
+// The frame's "v" and "type": InvalidArgument for another protocol version
+// (saying which versions each side speaks) or an unknown type.
+Result<MessageType> message_type(const Fields& fields);
+
+// How sudo was asked to run the command.
+enum class RunMode {
+  kRun,         // sudo CMD
+  kShell,       // sudo -s [CMD]
+  kLoginShell,  // sudo -i [CMD]
+  kEdit,        // sudo -e FILE / sudoedit
+  kList,        // sudo -l [CMD]
+  kValidate,    // sudo -v
+};
+std::string_view to_string(RunMode m);
+
+// Longest values the agent accepts, so one field cannot fill the frame.
+inline constexpr std::size_t kMaxNameBytes = 256;          // user, group, tty, ids
+inline constexpr std::size_t kMaxPathBytes = 4096;         // PATH_MAX
+inline constexpr std::size_t kMaxArgs = 4096;              // argv entries
+inline constexpr std::size_t kMaxTextBytes = 2000;         // justification, reason, comment
+inline constexpr std::uint64_t kMaxWaitMs = 10'000;        // one wait turn
+inline constexpr std::uint64_t kMaxSeconds = 366 * 86400;  // any duration
+
+// What the plugin knows about one sudo invocation.
+struct CommandContext {
+  std::string user;  // the invoking user's name
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  std::string runas_user;   // -u; "" = root
+  std::string runas_group;  // -g; "" = the target user's
+  std::string command;      // absolute path, resolved through the secure path
+  std::vector<std::string> argv;
+  std::string cwd;
+  std::string tty;  // "" when there is none
+  RunMode mode = RunMode::kRun;
+  bool noninteractive = false;  // sudo -n, or no terminal to ask on
+  friend bool operator==(const CommandContext&, const CommandContext&) = default;
+};
+
+struct CheckMessage {
+  CommandContext context;
+  friend bool operator==(const CheckMessage&, const CheckMessage&) = default;
+};
+
+struct SubmitMessage {
+  CommandContext context;
+  std::string justification;
+  std::uint64_t duration_s = 0;
+  friend bool operator==(const SubmitMessage&, const SubmitMessage&) = default;
+};
+
+struct WaitMessage {
+  std::string request_id;
+  std::uint64_t wait_ms = 0;
+  friend bool operator==(const WaitMessage&, const WaitMessage&) = default;
+};
+
+struct CancelMessage {
+  std::string request_id;
+  friend bool operator==(const CancelMessage&, const CancelMessage&) = default;
+};
+
+// The agent's answer to check.
+struct DecisionMessage {
+  Action action = Action::kDeny;
+  std::string reason;   // for people
+  std::string rule;     // the rule that decided, "" for the default
+  std::string contact;  // the policy's help-desk text
+  bool reauthenticate = false;
+  // For action == kRequest: what to ask and how long to wait.
+  std::uint64_t default_duration_s = 0;
+  std::uint64_t max_duration_s = 0;
+  std::uint64_t approval_wait_s = 0;
+  // For action == kAllow: bounds on the run.
+  std::string grant_id;           // the grant that allows it, "" for an allow rule
+  std::uint64_t timeout_s = 0;    // 0 = none; else the grant's time left
+  bool record_processes = false;  // a temporary admin session: intercept every exec
+  friend bool operator==(const DecisionMessage&, const DecisionMessage&) = default;
+};
+
+// The agent's answer to submit, wait and cancel.
+struct RequestStateMessage {
+  std::string request_id;
+  RequestState state = RequestState::kPending;
+  std::string reviewer;
+  std::string comment;
+  std::string contact;
+  std::uint64_t time_left_s = 0;  // of the grant, when approved
+  friend bool operator==(const RequestStateMessage&, const RequestStateMessage&) = default;
+};
+
+struct ErrorMessage {
+  ErrorCode code = ErrorCode::kInternal;
+  std::string message;
+  friend bool operator==(const ErrorMessage&, const ErrorMessage&) = default;
+};
+
+Fields to_fields(const CheckMessage& m);
+Fields to_fields(const SubmitMessage& m);
+Fields to_fields(const WaitMessage& m);
+Fields to_fields(const CancelMessage& m);
+Fields to_fields(const DecisionMessage& m);
+Fields to_fields(const RequestStateMessage& m);
+Fields to_fields(const ErrorMessage& m);
+
+// Each checks "v" and "type" too.
+Result<CheckMessage> check_from(const Fields& f);
+Result<SubmitMessage> submit_from(const Fields& f);
+Result<WaitMessage> wait_from(const Fields& f);
+Result<CancelMessage> cancel_from(const Fields& f);
+Result<DecisionMessage> decision_from(const Fields& f);
+Result<RequestStateMessage> request_state_from(const Fields& f);
+Result<ErrorMessage> error_from(const Fields& f);
+
+}  // namespace hoist::ipc

@@ -1,0 +1,127 @@
+// The agent protocol's typed messages: every message survives a trip
+// through a frame, and decoding refuses what a peer of this version never
+// sends.
+#include "ipc/messages.h"
+
+#include <gtest/gtest.h>
+
+namespace hoist::ipc {
+namespace {
+
+CommandContext context() {
+  CommandContext c;
+  c.user = "alice";
+  c.uid = 1000;
+  c.gid = 1000;
+  c.runas_user = "postgres";
+  c.command = "/usr/bin/apt-get";
+  c.argv = {"apt-get", "install", "vim", std::string("\xff")};
+  c.cwd = "/home/alice";
+  c.tty = "/dev/pts/3";
+  c.mode = RunMode::kLoginShell;
+  c.noninteractive = true;
+  return c;
+}
+
+// Through bytes and back, as the peer sees it.
+Fields wire(const Fields& f) {
+  auto frame = encode_frame(f);
+  EXPECT_TRUE(frame.ok());
+  auto decoded = decode_frame(*frame);
+  EXPECT_TRUE(decoded.ok() && decoded->has_value());
+  return (*decoded)->fields;
+}
+
+TEST(Messages, EveryMessageRoundTrips) {
+  const CheckMessage check{context()};
+  EXPECT_EQ(*check_from(wire(to_fields(check))), check);
+  const SubmitMessage submit{context(), "patch the web servers (ticket 4711)", 1800};
+  EXPECT_EQ(*submit_from(wire(to_fields(submit))), submit);
+  const WaitMessage wait{"req-01a2", 5000};
+  EXPECT_EQ(*wait_from(wire(to_fields(wait))), wait);
+  const CancelMessage cancel{"req-01a2"};
+  EXPECT_EQ(*cancel_from(wire(to_fields(cancel))), cancel);
+  DecisionMessage decision;
+  decision.action = Action::kRequest;
+  decision.reason = "rule \"installs\" requires approval";
+  decision.rule = "fleet/installs";
+  decision.contact = "call 555-0100";
+  decision.reauthenticate = true;
+  decision.default_duration_s = 900;
+  decision.max_duration_s = 3600;
+  decision.approval_wait_s = 120;
+  decision.grant_id = "req-9";
+  decision.timeout_s = 42;
+  decision.record_processes = true;
+  EXPECT_EQ(*decision_from(wire(to_fields(decision))), decision);
+  const RequestStateMessage state{"req-01a2", RequestState::kDenied, "bob", "use the staging box", "desk", 0};
+  EXPECT_EQ(*request_state_from(wire(to_fields(state))), state);
+  const ErrorMessage error{ErrorCode::kUnavailable, "the policy could not be read"};
+  EXPECT_EQ(*error_from(wire(to_fields(error))), error);
+}
+
+TEST(Messages, TheTypeAndVersionAreChecked) {
+  auto f = to_fields(WaitMessage{"r", 1});
+  EXPECT_EQ(*message_type(f), MessageType::kWait);
+  auto wrong = check_from(f);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.error().message.find("expected a check message, got wait"), std::string::npos);
+  Fields v2;
+  v2.add("v", "2").add("type", "wait");
+  auto version = message_type(v2);
+  ASSERT_FALSE(version.ok());
+  EXPECT_NE(version.error().message.find("protocol version 2"), std::string::npos);
+  Fields unknown;
+  unknown.add("v", "1").add("type", "launch_missiles");
+  EXPECT_FALSE(message_type(unknown).ok());
+  EXPECT_FALSE(message_type(Fields{}).ok());
+}
+
+// The fields of `m` with `key` replaced by `value` (or removed).
+Fields with(Fields f, const std::string& key, std::optional<std::string> value) {
+  std::vector<Field> out;
+  for (const auto& field : f.all()) {
+    if (field.key != key) {
+      out.push_back(field);
+    }
+  }
+  if (value) {
+    out.push_back({key, *value});
+  }
+  return Fields(std::move(out));
+}
+
+TEST(Messages, DecodingRefusesWhatAPeerOfThisVersionNeverSends) {
+  const Fields check = to_fields(CheckMessage{context()});
+  const auto refused = [](const Result<CheckMessage>& r, std::string_view needle) {
+    return !r.ok() && r.error().code == ErrorCode::kInvalidArgument &&
+           r.error().message.find(needle) != std::string::npos;
+  };
+  EXPECT_TRUE(refused(check_from(with(check, "extra", "1")), "unknown field \"extra\""));
+  EXPECT_TRUE(refused(check_from(with(check, "user", std::nullopt)), "\"user\" is missing"));
+  EXPECT_TRUE(refused(check_from(with(check, "uid", "-1")), "\"uid\""));
+  EXPECT_TRUE(refused(check_from(with(check, "uid", "4294967296")), "\"uid\""));
+  EXPECT_TRUE(refused(check_from(with(check, "command", "apt-get")), "absolute path"));
+  EXPECT_TRUE(refused(check_from(with(check, "mode", "root_please")), "\"mode\""));
+  EXPECT_TRUE(refused(check_from(with(check, "noninteractive", "yes")), "\"noninteractive\""));
+  EXPECT_TRUE(refused(check_from(with(check, "argv", std::nullopt)), "\"argv\" is missing"));
+  EXPECT_TRUE(refused(check_from(with(check, "argv", std::string("a\0b", 3))), "NUL"));
+  EXPECT_TRUE(refused(check_from(with(check, "user", std::string(kMaxNameBytes + 1, 'a'))), "longer than"));
+  Fields twice = check;
+  twice.add("uid", "0");
+  EXPECT_TRUE(refused(check_from(twice), "\"uid\" is repeated"));
+  auto wait = wait_from(with(to_fields(WaitMessage{"r", 1}), "wait_ms", std::to_string(kMaxWaitMs + 1)));
+  EXPECT_FALSE(wait.ok());
+  auto submit = submit_from(with(to_fields(SubmitMessage{context(), "why", 60}), "justification", std::nullopt));
+  EXPECT_FALSE(submit.ok());
+}
+
+TEST(Messages, AnUnknownErrorCategoryIsStillAnError) {
+  auto e = error_from(with(to_fields(ErrorMessage{ErrorCode::kConflict, "m"}), "code", "quota_exceeded"));
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->code, ErrorCode::kInternal);
+  EXPECT_EQ(e->message, "m");
+}
+
+}  // namespace
+}  // namespace hoist::ipc
