@@ -41,6 +41,8 @@ run: build
 	@scripts/run.sh $(HOIST) $(HOISTD)
 
 bench: build
+	@scripts/install-deps.sh --bench
+	@cmake --build --preset default --target hoistd_api_bench hoistd_push_bench
 	@scripts/bench.sh
 
 format:

@@ -2,7 +2,19 @@
 # Installs the Debian 12 packages Hoist needs to build and test, and nothing
 # else. Idempotent: packages already present are not touched, and apt-get runs
 # only when something is missing. Only Debian's own archive is used.
+#   scripts/install-deps.sh           what `make build` and `make test` need
+#   scripts/install-deps.sh --bench   also the load tools `make bench` uses
 set -euo pipefail
+
+bench=0
+case "${1:-}" in
+  "") ;;
+  --bench) bench=1 ;;
+  *)
+    echo "usage: scripts/install-deps.sh [--bench]" >&2
+    exit 64
+    ;;
+esac
 
 # Build and core libraries.
 packages=(
@@ -17,6 +29,12 @@ packages=(
   # Used by the tests and the benchmark baselines.
   coreutils util-linux
 )
+if [ "$bench" -eq 1 ]; then
+  # The HTTP load generator and the nginx the hoistd benchmarks compare
+  # against (scripts/bench.sh runs it in a temporary directory, never as a
+  # service), and openssl for its throw-away certificate.
+  packages+=(wrk nginx-light openssl)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -37,5 +55,13 @@ fi
 
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+if [ "$bench" -eq 1 ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+  # nginx's package would start it as a system service listening on port 80;
+  # the benchmarks run their own. policy-rc.d (exit 101: "action forbidden")
+  # is Debian's way to keep a package from starting services; removed after.
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,6 +1,7 @@
 // hoistd: the control plane. Builds every dependency once here and passes
 // it in: config, logger, store, TLS material, API, HTTPS server, the expiry
 // sweep. See docs/hoistd.md.
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -92,9 +93,36 @@ class Sweeper {
   std::thread thread_;
 };
 
+// Every connection is a descriptor, but shells and systemd start services
+// with a soft RLIMIT_NOFILE of 1024, below the default max_connections.
+// Raise the soft limit to the hard one (nginx's worker_rlimit_nofile does the
+// same by hand; hoistd only uses epoll, never select), and say so when even
+// that is too low: connections past the limit fail at accept.
+void raise_open_files_limit(Logger& log, std::size_t max_connections) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) {
+    return;
+  }
+  if (lim.rlim_cur < lim.rlim_max && lim.rlim_max != RLIM_INFINITY) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      log.info("limits.open_files_raised", {{"from", static_cast<std::uint64_t>(lim.rlim_cur)},
+                                            {"to", static_cast<std::uint64_t>(raised.rlim_cur)}});
+      lim = raised;
+    }
+  }
+  constexpr rlim_t kSpare = 64;  // the database, logs, TLS files, the listening socket
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < max_connections + kSpare) {
+    log.warn("limits.open_files_low", {{"limit", static_cast<std::uint64_t>(lim.rlim_cur)},
+                                       {"max_connections", static_cast<std::uint64_t>(max_connections)}});
+  }
+}
+
 int serve(Config config, const std::string& admin_user, std::optional<std::string> admin_password,
           const std::optional<std::string>& enrolment_labels, const std::string& ready_file) {
   auto log = hoist::server::make_default_logger(config.log_level);
+  raise_open_files_limit(*log, config.http.limits.max_connections);
   std::error_code fs_ec;
   std::filesystem::create_directories(config.data_dir, fs_ec);
   if (fs_ec) {
