@@ -41,6 +41,9 @@ struct HttpResponse;
 // recheck interval, until poll returns a response; at `until`, or when the
 // server shuts down, it calls poll(true), which must return one.
 struct LongPoll {
+  // What the poll waits for (an endpoint id): HttpsServer::wake(key) wakes
+  // only the polls with that key, and polls without one. "" = any change.
+  std::string key;
   std::chrono::steady_clock::time_point until;
   std::function<std::optional<HttpResponse>(bool last)> poll;
 };

@@ -159,13 +159,13 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
 
   hoist::platform::SystemTimeZones zones;
   hoist::api::SystemClock clock;
-  std::function<void()> wake;  // bound once the server exists
+  std::function<void(const std::string&)> wake;  // bound once the server exists
   hoist::api::ApiOptions api_options;
   api_options.session_lifetime = config.session_lifetime;
   api_options.server_version = kVersion;
   hoist::api::Api api({**store, clock, *log, zones,
-                       [&wake] {
-                         if (wake) wake();
+                       [&wake](const std::string& endpoint_id) {
+                         if (wake) wake(endpoint_id);
                        }},
                       api_options);
 
@@ -214,7 +214,13 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
     std::fprintf(stderr, "hoistd: %s\n", server.error().message.c_str());
     return server.error().code == hoist::ErrorCode::kUnavailable ? kExitUnavailable : kExitConfig;
   }
-  wake = [srv = server->get()] { srv->wake(); };
+  wake = [srv = server->get()](const std::string& endpoint_id) {
+    if (endpoint_id.empty()) {
+      srv->wake();
+    } else {
+      srv->wake(endpoint_id);
+    }
+  };
 
   const std::string host =
       config.http.address.find(':') != std::string::npos ? "[" + config.http.address + "]" : config.http.address;

@@ -51,7 +51,8 @@ struct ApiDeps {
   const Clock& clock;
   server::Logger& log;
   const TimeZones& zones;
-  std::function<void()> wake_push;  // new push messages: wake long polls
+  // New push messages for an endpoint ("" = for many): wakes its long polls.
+  std::function<void(const std::string& endpoint_id)> wake_push;
 };
 
 class Api {

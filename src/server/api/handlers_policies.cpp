@@ -203,7 +203,7 @@ Result<net::HttpResponse> Api::Impl::put_policy(Call& call) {
     return st.error();
   }
   if (deps.wake_push) {
-    deps.wake_push();
+    deps.wake_push("");  // every endpoint the policy reaches
   }
   return json_ok(policy_version_json(*added, false), current_version == 0 ? 201 : 200);
 }
@@ -238,7 +238,7 @@ Result<net::HttpResponse> Api::Impl::delete_policy(Call& call) {
     return st.error();
   }
   if (deps.wake_push) {
-    deps.wake_push();
+    deps.wake_push("");  // every endpoint the policy reaches
   }
   return json_ok(json::object{{"name", json_text(name)}, {"deleted", true}});
 }
@@ -285,7 +285,7 @@ Result<net::HttpResponse> Api::Impl::assign_policy(Call& call) {
     return st.error();
   }
   if (deps.wake_push) {
-    deps.wake_push();
+    deps.wake_push("");  // every endpoint the policy reaches
   }
   auto after = deps.store.policy(name);
   if (!after || !*after) {

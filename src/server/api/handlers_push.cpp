@@ -87,6 +87,7 @@ Result<net::HttpResponse> Api::Impl::push_poll(Call& call) {
   }
   net::HttpResponse pending;
   pending.long_poll = std::make_shared<net::LongPoll>();
+  pending.long_poll->key = endpoint_id;  // woken by changes for this endpoint only
   pending.long_poll->until = std::chrono::steady_clock::now() + std::chrono::seconds(wait);
   pending.long_poll->poll = [&store, endpoint_id, after, fetch](bool last) -> std::optional<net::HttpResponse> {
     auto messages = store.push_after(endpoint_id, after, 1);

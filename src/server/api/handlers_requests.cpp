@@ -288,7 +288,7 @@ Result<net::HttpResponse> Api::Impl::submit_request(Call& call) {
     return st.error();
   }
   if (deps.wake_push) {
-    deps.wake_push();
+    deps.wake_push(stored->endpoint_id);
   }
   return json_ok(json::object{{"decision", "request"},
                               {"reason", json_text(decision.reason)},
@@ -342,7 +342,7 @@ Result<store::RequestRecord> Api::Impl::apply_event(const std::string& id, const
     return st.error();
   }
   if (deps.wake_push) {
-    deps.wake_push();
+    deps.wake_push(out->endpoint_id);
   }
   return out;
 }

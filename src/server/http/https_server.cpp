@@ -14,7 +14,9 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
+#include <map>
 #include <set>
+#include <unordered_map>
 #include <utility>
 
 #include <fmt/format.h>
@@ -176,8 +178,22 @@ class ServerImpl final : public HttpsServer {
   void wake() override {
     wake_generation_.fetch_add(1);
     asio::post(io_, [this] {
-      for (auto* timer : waiters_) {
+      for (auto& [timer, key] : waiters_) {
         timer->cancel();
+      }
+    });
+  }
+
+  void wake(std::string_view key) override {
+    // The generation moves for every wake, so a poll that registers while
+    // this one is on its way polls once more instead of missing it.
+    wake_generation_.fetch_add(1);
+    asio::post(io_, [this, key = std::string(key)] {
+      for (const auto& k : {key, std::string()}) {
+        const auto [first, last] = keyed_waiters_.equal_range(k);
+        for (auto it = first; it != last; ++it) {
+          it->second->cancel();
+        }
       }
     });
   }
@@ -210,7 +226,7 @@ class ServerImpl final : public HttpsServer {
         conn->tcp->cancel();
       }
     }
-    for (auto* timer : waiters_) {
+    for (auto& [timer, key] : waiters_) {
       timer->cancel();
     }
     drain_timer_.expires_after(opts_.limits.drain_timeout);
@@ -272,15 +288,24 @@ class ServerImpl final : public HttpsServer {
 
   asio::awaitable<net::HttpResponse> wait_long_poll(std::shared_ptr<net::LongPoll> lp, std::uint64_t seen) {
     asio::steady_timer timer(io_);
-    waiters_.insert(&timer);
+    waiters_.emplace(&timer, lp->key);
+    keyed_waiters_.emplace(lp->key, &timer);
     struct Unregister {
-      std::set<asio::steady_timer*>& set;
+      ServerImpl& server;
       asio::steady_timer* timer;
-      bool& destroying;
+      std::string key;
       ~Unregister() {
-        if (!destroying) set.erase(timer);
+        if (server.destroying_) return;
+        server.waiters_.erase(timer);
+        const auto [first, last] = server.keyed_waiters_.equal_range(key);
+        for (auto it = first; it != last; ++it) {
+          if (it->second == timer) {
+            server.keyed_waiters_.erase(it);
+            break;
+          }
+        }
       }
-    } unregister{waiters_, &timer, destroying_};
+    } unregister{*this, &timer, lp->key};
     for (;;) {
       const auto now = std::chrono::steady_clock::now();
       bool last = stopping_ || now >= lp->until;
@@ -448,7 +473,9 @@ class ServerImpl final : public HttpsServer {
   std::atomic<std::uint64_t> wake_generation_{0};
   // Touched only on the I/O thread.
   std::set<Connection*> connections_;
-  std::set<asio::steady_timer*> waiters_;
+  // Every parked long poll's timer with its key, and the same by key.
+  std::map<asio::steady_timer*, std::string> waiters_;
+  std::unordered_multimap<std::string, asio::steady_timer*> keyed_waiters_;
 };
 
 }  // namespace

@@ -28,11 +28,13 @@ struct HttpLimits {
   std::size_t max_body_bytes = std::size_t{1} << 20;     // larger bodies get 400
   std::size_t max_header_bytes = std::size_t{16} << 10;  // request line and headers
   std::chrono::seconds handshake_timeout{10};
-  std::chrono::seconds request_timeout{30};   // to read one request, and to write its response
-  std::chrono::seconds idle_timeout{75};      // keep-alive: waiting for the next request
-  std::size_t max_connections = 4096;         // further connections are closed at once
-  std::chrono::seconds long_poll_recheck{5};  // long polls re-poll at least this often
-  std::chrono::seconds drain_timeout{20};     // on stop, the wait for in-flight requests
+  std::chrono::seconds request_timeout{30};  // to read one request, and to write its response
+  std::chrono::seconds idle_timeout{75};     // keep-alive: waiting for the next request
+  std::size_t max_connections = 4096;        // further connections are closed at once
+  // Long polls re-poll at least this often: a safety net, since wake()
+  // answers them as soon as something changes.
+  std::chrono::seconds long_poll_recheck{30};
+  std::chrono::seconds drain_timeout{20};  // on stop, the wait for in-flight requests
 };
 
 struct HttpsServerOptions {
@@ -66,6 +68,10 @@ class HttpsServer {
   virtual void stop() = 0;
   // Thread-safe: makes every waiting long poll poll again now.
   virtual void wake() = 0;
+  // Thread-safe: makes the long polls whose LongPoll::key is `key` (and
+  // those without a key) poll again now; others keep waiting, so a change
+  // for one agent costs one poll, not one per connected agent.
+  virtual void wake(std::string_view key) = 0;
 };
 
 }  // namespace hoist::server

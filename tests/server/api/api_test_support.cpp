@@ -222,7 +222,12 @@ void ApiTest::open() {
   options.password_opslimit = crypto_pwhash_OPSLIMIT_MIN;
   options.password_memlimit = crypto_pwhash_MEMLIMIT_MIN;
   options.server_version = "test";
-  api_ = std::make_unique<Api>(ApiDeps{*store_, clock_, *log_, zones_, [this] { ++wakes_; }}, options);
+  api_ = std::make_unique<Api>(ApiDeps{*store_, clock_, *log_, zones_,
+                                       [this](const std::string& endpoint_id) {
+                                         ++wakes_;
+                                         woken_.push_back(endpoint_id);
+                                       }},
+                               options);
 }
 
 void ApiTest::restart() {

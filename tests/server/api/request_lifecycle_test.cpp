@@ -70,6 +70,7 @@ TEST_F(RequestLifecycle, ManualRequestIsApprovedWithAShorterDuration) {
   EXPECT_EQ(approved.str("/grant_deadline"), format_timestamp(clock_.now_s() + Seconds{600}));
   EXPECT_EQ(approved.num("/time_left_s"), 600);
   EXPECT_GT(wakes_, wakes_before) << "a decision must wake the agents' long polls";
+  EXPECT_EQ(woken_.back(), agent_.id) << "only the requesting endpoint's long polls need to wake";
 
   const auto actions = audit_actions_for(id);
   EXPECT_EQ(actions, (std::vector<std::string>{"request.created", "request.approved"}));

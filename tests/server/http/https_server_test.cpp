@@ -367,6 +367,7 @@ TEST(HttpsServer, StopClosesIdleKeepAliveConnections) {
 
 // A long poll whose readiness is a flag; records how it was polled.
 struct PollState {
+  std::string key;  // LongPoll::key
   std::atomic<bool> ready{false};
   std::atomic<int> polls{0};
   std::atomic<int> last_polls{0};
@@ -378,6 +379,7 @@ struct PollState {
     if (!handler_called_set.exchange(true)) handler_called.set_value();
     net::HttpResponse response;
     auto lp = std::make_shared<net::LongPoll>();
+    lp->key = key;
     lp->until = steady_clock::now() + wait;
     lp->poll = [this](bool last) -> std::optional<net::HttpResponse> {
       polls.fetch_add(1);
@@ -431,6 +433,53 @@ TEST(HttpsServerLongPoll, WakeAnswersPromptly) {
   auto next = client->request("GET", "/again");  // the connection is kept
   ASSERT_TRUE(next) << next.error().message;
   EXPECT_EQ(next->status, 200);
+}
+
+// wake(key) wakes the polls with that key (and those without one) and
+// leaves the others waiting: one agent's news costs one poll.
+TEST(HttpsServerLongPoll, KeyedWakeWakesOnlyThatKeysPolls) {
+  PollState a;
+  PollState b;
+  PollState any;  // no key: woken by every wake
+  a.key = "endpoint-a";
+  b.key = "endpoint-b";
+  TestServer server(
+      [&](const net::HttpRequest& request) {
+        if (request.path == "/a") return a.respond();
+        if (request.path == "/b") return b.respond();
+        return any.respond();
+      },
+      slow_recheck());
+  ASSERT_TRUE(server.ok()) << server.error();
+  auto client_a = pinned_client(server.url());
+  auto client_b = pinned_client(server.url());
+  auto client_any = pinned_client(server.url());
+  ASSERT_TRUE(client_a && client_b && client_any);
+  auto poll_a = std::async(std::launch::async, [&] { return client_a->request("GET", "/a"); });
+  auto poll_b = std::async(std::launch::async, [&] { return client_b->request("GET", "/b"); });
+  auto poll_any = std::async(std::launch::async, [&] { return client_any->request("GET", "/any"); });
+  for (auto* s : {&a, &b, &any}) {
+    ASSERT_EQ(s->handler_called.get_future().wait_for(seconds(5)), std::future_status::ready);
+  }
+  std::this_thread::sleep_for(milliseconds(200));  // let the server start waiting
+
+  a.ready = true;
+  server.server().wake("endpoint-a");
+  ASSERT_EQ(poll_a.wait_for(seconds(3)), std::future_status::ready);
+  auto response = poll_a.get();
+  ASSERT_TRUE(response) << response.error().message;
+  EXPECT_EQ(response->body, R"({"state":"ready"})");
+  ASSERT_TRUE(eventually([&] { return any.polls.load() == 1; }, milliseconds(2000)));
+  std::this_thread::sleep_for(milliseconds(200));
+  EXPECT_EQ(b.polls.load(), 0) << "another endpoint's poll was woken";
+  EXPECT_EQ(poll_b.wait_for(milliseconds(0)), std::future_status::timeout);
+
+  b.ready = true;
+  any.ready = true;
+  server.server().wake();  // wakes everyone
+  ASSERT_EQ(poll_b.wait_for(seconds(3)), std::future_status::ready);
+  ASSERT_EQ(poll_any.wait_for(seconds(3)), std::future_status::ready);
+  EXPECT_EQ(b.polls.load(), 1);
 }
 
 // wake() called after the handler decided "not ready" but before the
