@@ -59,4 +59,31 @@ HttpResponse json_response(int status, std::string body) {
   return r;
 }
 
+namespace {
+
+std::string_view opaque_tag(std::string_view tag) {
+  if (tag.size() >= 2 && tag[0] == 'W' && tag[1] == '/') {
+    tag.remove_prefix(2);
+  }
+  return tag;
+}
+
+}  // namespace
+
+bool if_none_match_matches(std::string_view header, std::string_view etag) {
+  const auto ows = [](char c) { return c == ' ' || c == '\t'; };
+  const std::string_view want = opaque_tag(etag);
+  while (!header.empty()) {
+    const auto comma = header.find(',');
+    std::string_view item = header.substr(0, comma);
+    header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
+    while (!item.empty() && ows(item.front())) item.remove_prefix(1);
+    while (!item.empty() && ows(item.back())) item.remove_suffix(1);
+    if (item == "*" || (!item.empty() && opaque_tag(item) == want)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace hoist::net

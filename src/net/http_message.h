@@ -60,6 +60,11 @@ struct HttpResponse {
 
 HttpResponse json_response(int status, std::string body);
 
+// Whether an If-None-Match header value matches `etag` (RFC 9110 13.1.2,
+// weak comparison): "*", or a comma-separated list of entity tags, W/ or
+// not, one of which has the same opaque tag.
+bool if_none_match_matches(std::string_view header, std::string_view etag);
+
 using Handler = std::function<HttpResponse(const HttpRequest&)>;
 
 }  // namespace hoist::net

@@ -430,7 +430,7 @@ Result<net::HttpResponse> Api::Impl::agent_policy(Call& call) {
   if (!effective) {
     return effective.error();
   }
-  if (const auto inm = call.request.header("if-none-match"); inm && *inm == effective->etag) {
+  if (const auto inm = call.request.header("if-none-match"); inm && net::if_none_match_matches(*inm, effective->etag)) {
     net::HttpResponse not_modified;
     not_modified.status = 304;
     not_modified.set_header("etag", effective->etag);

@@ -127,6 +127,13 @@ TEST_F(Policies, AgentsFetchWithETagsAndHearOfChanges) {
   EXPECT_EQ(again.status, 304) << again;
   EXPECT_TRUE(again.raw.body.empty()) << again;
   EXPECT_EQ(again.header("etag"), etag);
+  // As RFC 9110 says: a list, a weak tag, or *.
+  for (const std::string& inm : {"\"other\", " + etag, "W/" + etag, std::string("*"), " " + etag + " "}) {
+    EXPECT_EQ(call("GET", "/api/v1/agent/policy", "", agent.headers() + Headers{{"if-none-match", inm}}).status, 304)
+        << inm;
+  }
+  EXPECT_EQ(call("GET", "/api/v1/agent/policy", "", agent.headers() + Headers{{"if-none-match", "\"other\""}}).status,
+            200);
 
   const int wakes_before = wakes_;
   ASSERT_EQ(put("base", kV2).status, 200);
