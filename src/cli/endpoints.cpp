@@ -63,49 +63,27 @@ int run_list(const EndpointArgs& args, const Globals& globals) {
 }
 
 int run_show(const EndpointArgs& args, const Globals& globals) {
-  auto api = connect_logged_in();
-  if (!api) {
-    return report(api.error());
-  }
-  auto reply = call_json(**api, "GET", "/api/v1/endpoints/" + url_encode(args.id));
-  if (!reply) {
-    return report(reply.error());
-  }
-  if (globals.json) {
-    print_json(*reply);
-    return kExitOk;
-  }
-  auto line = [](std::string_view label, const std::string& value) {
-    if (!value.empty()) {
-      fmt::print("{:<15}{}\n", label, printable(value));
-    }
-  };
-  line("Endpoint:", text_of(*reply, "id"));
-  line("Host:", text_of(*reply, "hostname"));
-  line("Labels:", joined_of(*reply, "labels"));
-  line("Agent:", text_of(*reply, "agent_version"));
-  line("Enrolled:", short_time(text_of(*reply, "enrolled_at")));
-  line("Last seen:", text_of(*reply, "last_seen").empty() ? "never" : short_time(text_of(*reply, "last_seen")));
-  line("Retired:", short_time(text_of(*reply, "retired_at")));
-  return kExitOk;
+  return call_and_show(globals, "GET", "/api/v1/endpoints/" + url_encode(args.id), [&](const json::value& reply) {
+    auto line = [](std::string_view label, const std::string& value) {
+      if (!value.empty()) {
+        fmt::print("{:<15}{}\n", label, printable(value));
+      }
+    };
+    line("Endpoint:", text_of(reply, "id"));
+    line("Host:", text_of(reply, "hostname"));
+    line("Labels:", joined_of(reply, "labels"));
+    line("Agent:", text_of(reply, "agent_version"));
+    line("Enrolled:", short_time(text_of(reply, "enrolled_at")));
+    line("Last seen:", text_of(reply, "last_seen").empty() ? "never" : short_time(text_of(reply, "last_seen")));
+    line("Retired:", short_time(text_of(reply, "retired_at")));
+  });
 }
 
 int run_retire(const EndpointArgs& args, const Globals& globals) {
-  auto api = connect_logged_in();
-  if (!api) {
-    return report(api.error());
-  }
-  auto reply = call_json(**api, "DELETE", "/api/v1/endpoints/" + url_encode(args.id));
-  if (!reply) {
-    return report(reply.error());
-  }
-  if (globals.json) {
-    print_json(*reply);
-  } else {
+  return call_and_show(globals, "DELETE", "/api/v1/endpoints/" + url_encode(args.id), [&](const json::value& reply) {
     fmt::print("Endpoint {} ({}) retired: its credential no longer works.\n", printable(args.id),
-               printable(text_of(*reply, "hostname")));
-  }
-  return kExitOk;
+               printable(text_of(reply, "hostname")));
+  });
 }
 
 int run_enrol_create(const EndpointArgs& args, const Globals& globals) {
@@ -122,41 +100,20 @@ int run_enrol_create(const EndpointArgs& args, const Globals& globals) {
     }
     body["expires_in_s"] = d->count();
   }
-  auto api = connect_logged_in();
-  if (!api) {
-    return report(api.error());
-  }
-  auto reply = call_json(**api, "POST", "/api/v1/enrolment-tokens", body);
-  if (!reply) {
-    return report(reply.error());
-  }
-  if (globals.json) {
-    print_json(*reply);
-    return kExitOk;
-  }
-  // The token alone on stdout, for scripts; the rest on stderr.
-  fmt::print("{}\n", printable(text_of(*reply, "token")));
-  (void)std::fprintf(stderr, "hoist: enrolment token %s: %lld use(s), labels [%s], expires %s; shown only this once\n",
-                     printable(text_of(*reply, "id")).c_str(), number_of(*reply, "uses"),
-                     printable(joined_of(*reply, "labels")).c_str(), short_time(text_of(*reply, "expires_at")).c_str());
-  return kExitOk;
+  return call_and_show(globals, "POST", "/api/v1/enrolment-tokens", body, [&](const json::value& reply) {
+    // The token alone on stdout, for scripts; the rest on stderr.
+    fmt::print("{}\n", printable(text_of(reply, "token")));
+    (void)std::fprintf(stderr,
+                       "hoist: enrolment token %s: %lld use(s), labels [%s], expires %s; shown only this once\n",
+                       printable(text_of(reply, "id")).c_str(), number_of(reply, "uses"),
+                       printable(joined_of(reply, "labels")).c_str(), short_time(text_of(reply, "expires_at")).c_str());
+  });
 }
 
 int run_enrol_revoke(const EndpointArgs& args, const Globals& globals) {
-  auto api = connect_logged_in();
-  if (!api) {
-    return report(api.error());
-  }
-  auto reply = call_json(**api, "DELETE", "/api/v1/enrolment-tokens/" + url_encode(args.id));
-  if (!reply) {
-    return report(reply.error());
-  }
-  if (globals.json) {
-    print_json(*reply);
-  } else {
-    fmt::print("Enrolment token {} revoked.\n", printable(args.id));
-  }
-  return kExitOk;
+  return call_and_show(
+      globals, "DELETE", "/api/v1/enrolment-tokens/" + url_encode(args.id),
+      [&](const json::value& /*reply*/) { fmt::print("Enrolment token {} revoked.\n", printable(args.id)); });
 }
 
 }  // namespace

@@ -62,29 +62,18 @@ Result<std::pair<int, std::string>> current_text(ApiClient& api, const std::stri
 }
 
 int run_list(const Globals& globals) {
-  auto api = connect_logged_in();
-  if (!api) {
-    return report(api.error());
-  }
-  auto reply = call_json(**api, "GET", "/api/v1/policies");
-  if (!reply) {
-    return report(reply.error());
-  }
-  if (globals.json) {
-    print_json(*reply);
-    return kExitOk;
-  }
-  Table table({"NAME", "VERSION", "GROUPS (LABELS)", "STATE"});
-  const auto& policies = field_of(*reply, "policies");
-  if (policies.is_array()) {
-    for (const auto& p : policies.as_array()) {
-      const std::string deleted = text_of(p, "deleted_at");
-      table.add_row({text_of(p, "name"), std::to_string(number_of(p, "current_version")), joined_of(p, "labels"),
-                     deleted.empty() ? "live" : "deleted " + short_time(deleted)});
+  return call_and_show(globals, "GET", "/api/v1/policies", [&](const json::value& reply) {
+    Table table({"NAME", "VERSION", "GROUPS (LABELS)", "STATE"});
+    const auto& policies = field_of(reply, "policies");
+    if (policies.is_array()) {
+      for (const auto& p : policies.as_array()) {
+        const std::string deleted = text_of(p, "deleted_at");
+        table.add_row({text_of(p, "name"), std::to_string(number_of(p, "current_version")), joined_of(p, "labels"),
+                       deleted.empty() ? "live" : "deleted " + short_time(deleted)});
+      }
     }
-  }
-  fmt::print("{}", table.render());
-  return kExitOk;
+    fmt::print("{}", table.render());
+  });
 }
 
 int run_show(const PolicyArgs& args, const Globals& globals) {
@@ -120,28 +109,17 @@ int run_show(const PolicyArgs& args, const Globals& globals) {
 }
 
 int run_history(const PolicyArgs& args, const Globals& globals) {
-  auto api = connect_logged_in();
-  if (!api) {
-    return report(api.error());
-  }
-  auto reply = call_json(**api, "GET", policy_path(args.name) + "/versions");
-  if (!reply) {
-    return report(reply.error());
-  }
-  if (globals.json) {
-    print_json(*reply);
-    return kExitOk;
-  }
-  Table table({"VERSION", "AUTHOR", "CREATED", "COMMENT"}, 60);
-  const auto& versions = field_of(*reply, "versions");
-  if (versions.is_array()) {
-    for (const auto& v : versions.as_array()) {
-      table.add_row({std::to_string(number_of(v, "version")), text_of(v, "author"),
-                     short_time(text_of(v, "created_at")), text_of(v, "comment")});
+  return call_and_show(globals, "GET", policy_path(args.name) + "/versions", [&](const json::value& reply) {
+    Table table({"VERSION", "AUTHOR", "CREATED", "COMMENT"}, 60);
+    const auto& versions = field_of(reply, "versions");
+    if (versions.is_array()) {
+      for (const auto& v : versions.as_array()) {
+        table.add_row({std::to_string(number_of(v, "version")), text_of(v, "author"),
+                       short_time(text_of(v, "created_at")), text_of(v, "comment")});
+      }
     }
-  }
-  fmt::print("{}", table.render());
-  return kExitOk;
+    fmt::print("{}", table.render());
+  });
 }
 
 // A diff is printed as is: it is the policy text (TOML the server
@@ -264,40 +242,21 @@ int run_assign(const PolicyArgs& args, const Globals& globals) {
   for (const auto& l : args.labels) {
     labels.emplace_back(l);
   }
-  auto api = connect_logged_in();
-  if (!api) {
-    return report(api.error());
-  }
-  auto reply = call_json(**api, "PUT", policy_path(args.name) + "/labels", json::object{{"labels", labels}});
-  if (!reply) {
-    return report(reply.error());
-  }
-  if (globals.json) {
-    print_json(*reply);
-  } else if (args.labels.empty()) {
-    fmt::print("Policy {} applies to no endpoint group now.\n", printable(args.name));
-  } else {
-    fmt::print("Policy {} applies to endpoints labelled {}.\n", printable(args.name),
-               printable(joined_of(*reply, "labels")));
-  }
-  return kExitOk;
+  return call_and_show(globals, "PUT", policy_path(args.name) + "/labels", json::object{{"labels", labels}},
+                       [&](const json::value& reply) {
+                         if (args.labels.empty()) {
+                           fmt::print("Policy {} applies to no endpoint group now.\n", printable(args.name));
+                         } else {
+                           fmt::print("Policy {} applies to endpoints labelled {}.\n", printable(args.name),
+                                      printable(joined_of(reply, "labels")));
+                         }
+                       });
 }
 
 int run_delete(const PolicyArgs& args, const Globals& globals) {
-  auto api = connect_logged_in();
-  if (!api) {
-    return report(api.error());
-  }
-  auto reply = call_json(**api, "DELETE", policy_path(args.name));
-  if (!reply) {
-    return report(reply.error());
-  }
-  if (globals.json) {
-    print_json(*reply);
-  } else {
+  return call_and_show(globals, "DELETE", policy_path(args.name), [&](const json::value& /*reply*/) {
     fmt::print("Policy {} deleted; its history is kept.\n", printable(args.name));
-  }
-  return kExitOk;
+  });
 }
 
 }  // namespace

@@ -36,6 +36,29 @@ Result<std::unique_ptr<ApiClient>> connect_logged_in() {
   return std::unique_ptr<ApiClient>(std::make_unique<HttpsApiClient>(std::move(*client), std::move(headers)));
 }
 
+int call_and_show(const Globals& globals, std::string_view method, const std::string& target,
+                  const std::function<void(const json::value& reply)>& show) {
+  return call_and_show(globals, method, target, nullptr, show);
+}
+
+int call_and_show(const Globals& globals, std::string_view method, const std::string& target, const json::value& body,
+                  const std::function<void(const json::value& reply)>& show) {
+  auto api = connect_logged_in();
+  if (!api) {
+    return report(api.error());
+  }
+  auto reply = call_json(**api, method, target, body);
+  if (!reply) {
+    return report(reply.error());
+  }
+  if (globals.json) {
+    print_json(*reply);
+  } else {
+    show(*reply);
+  }
+  return kExitOk;
+}
+
 int report(const Error& error) {
   (void)std::fprintf(stderr, "hoist: %s\n", printable(error.message).c_str());
   if (error.code == ErrorCode::kUnauthenticated && error.message.find("hoist login") == std::string::npos) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -25,6 +26,14 @@ Result<std::unique_ptr<net::HttpsClient>> https_client_for(const std::string& se
 
 // An ApiClient that sends the saved (or environment's) API token.
 Result<std::unique_ptr<ApiClient>> connect_logged_in();
+
+// The usual command: connects with the saved login, makes one call, and
+// prints the reply's JSON (--json) or hands it to `show` for people.
+// Returns the exit code (cli/exit_codes.h).
+int call_and_show(const Globals& globals, std::string_view method, const std::string& target,
+                  const std::function<void(const boost::json::value& reply)>& show);
+int call_and_show(const Globals& globals, std::string_view method, const std::string& target,
+                  const boost::json::value& body, const std::function<void(const boost::json::value& reply)>& show);
 
 // Prints "hoist: <message>" (and for 401 a hint to log in) on stderr and
 // returns the exit code for the error's category (cli/exit_codes.h).

@@ -168,20 +168,8 @@ int run_list(const RequestArgs& args, const Globals& globals) {
 }
 
 int run_show(const RequestArgs& args, const Globals& globals) {
-  auto api = connect_logged_in();
-  if (!api) {
-    return report(api.error());
-  }
-  auto reply = call_json(**api, "GET", "/api/v1/requests/" + url_encode(args.id));
-  if (!reply) {
-    return report(reply.error());
-  }
-  if (globals.json) {
-    print_json(*reply);
-  } else {
-    print_request(*reply);
-  }
-  return kExitOk;
+  return call_and_show(globals, "GET", "/api/v1/requests/" + url_encode(args.id),
+                       [&](const json::value& reply) { print_request(reply); });
 }
 
 int run_review(const RequestArgs& args, const Globals& globals, bool approve) {
@@ -220,36 +208,25 @@ int run_review(const RequestArgs& args, const Globals& globals, bool approve) {
 }
 
 int run_grants(const Globals& globals) {
-  auto api = connect_logged_in();
-  if (!api) {
-    return report(api.error());
-  }
-  auto reply = call_json(**api, "GET", "/api/v1/grants");
-  if (!reply) {
-    return report(reply.error());
-  }
-  if (globals.json) {
-    print_json(*reply);
-    return kExitOk;
-  }
-  Table table({"ID", "STATE", "USER", "HOST", "COMMAND", "UNTIL", "LEFT", "APPROVED BY"});
-  const auto& grants = field_of(*reply, "grants");
-  if (grants.is_array()) {
-    for (const auto& g : grants.as_array()) {
-      const auto& review = field_of(g, "review");
-      std::string by = text_of(review, "reviewer");
-      if (text_of(review, "by") == "autonomous") {
-        by = "(autonomous)";
-      } else if (text_of(review, "by") == "self") {
-        by += " (self)";
+  return call_and_show(globals, "GET", "/api/v1/grants", [&](const json::value& reply) {
+    Table table({"ID", "STATE", "USER", "HOST", "COMMAND", "UNTIL", "LEFT", "APPROVED BY"});
+    const auto& grants = field_of(reply, "grants");
+    if (grants.is_array()) {
+      for (const auto& g : grants.as_array()) {
+        const auto& review = field_of(g, "review");
+        std::string by = text_of(review, "reviewer");
+        if (text_of(review, "by") == "autonomous") {
+          by = "(autonomous)";
+        } else if (text_of(review, "by") == "self") {
+          by += " (self)";
+        }
+        table.add_row({text_of(g, "id"), text_of(g, "state"), text_of(g, "requester"), text_of(g, "host"),
+                       command_line(g), short_time(text_of(g, "grant_deadline")),
+                       short_duration(number_of(g, "time_left_s")), by});
       }
-      table.add_row({text_of(g, "id"), text_of(g, "state"), text_of(g, "requester"), text_of(g, "host"),
-                     command_line(g), short_time(text_of(g, "grant_deadline")),
-                     short_duration(number_of(g, "time_left_s")), by});
     }
-  }
-  fmt::print("{}", table.render());
-  return kExitOk;
+    fmt::print("{}", table.render());
+  });
 }
 
 int run_revoke(const RequestArgs& args, const Globals& globals) {
@@ -257,21 +234,11 @@ int run_revoke(const RequestArgs& args, const Globals& globals) {
   if (!args.comment.empty()) {
     body["reason"] = args.comment;
   }
-  auto api = connect_logged_in();
-  if (!api) {
-    return report(api.error());
-  }
-  auto reply = call_json(**api, "POST", fmt::format("/api/v1/grants/{}/revoke", url_encode(args.id)), body);
-  if (!reply) {
-    return report(reply.error());
-  }
-  if (globals.json) {
-    print_json(*reply);
-  } else {
-    fmt::print("Revoked {}: {} on {} loses root now.\n", printable(args.id), printable(text_of(*reply, "requester")),
-               printable(text_of(*reply, "host")));
-  }
-  return kExitOk;
+  return call_and_show(globals, "POST", fmt::format("/api/v1/grants/{}/revoke", url_encode(args.id)), body,
+                       [&](const json::value& reply) {
+                         fmt::print("Revoked {}: {} on {} loses root now.\n", printable(args.id),
+                                    printable(text_of(reply, "requester")), printable(text_of(reply, "host")));
+                       });
 }
 
 }  // namespace

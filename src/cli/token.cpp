@@ -52,48 +52,25 @@ int run_create(const TokenArgs& args, const Globals& globals) {
 }
 
 int run_list(const Globals& globals) {
-  auto api = connect_logged_in();
-  if (!api) {
-    return report(api.error());
-  }
-  auto reply = call_json(**api, "GET", "/api/v1/tokens");
-  if (!reply) {
-    return report(reply.error());
-  }
-  if (globals.json) {
-    print_json(*reply);
-    return kExitOk;
-  }
-  Table table({"ID", "LABEL", "CREATED", "EXPIRES", "LAST USED", "STATE"});
-  const auto& tokens = field_of(*reply, "tokens");
-  if (tokens.is_array()) {
-    for (const auto& t : tokens.as_array()) {
-      const std::string state = flag_of(t, "active")               ? "active"
-                                : text_of(t, "revoked_at").empty() ? "expired"
-                                                                   : "revoked";
-      table.add_row({text_of(t, "id"), text_of(t, "label"), short_time(text_of(t, "created_at")),
-                     short_time(text_of(t, "expires_at")), short_time(text_of(t, "last_used_at")), state});
+  return call_and_show(globals, "GET", "/api/v1/tokens", [&](const json::value& reply) {
+    Table table({"ID", "LABEL", "CREATED", "EXPIRES", "LAST USED", "STATE"});
+    const auto& tokens = field_of(reply, "tokens");
+    if (tokens.is_array()) {
+      for (const auto& t : tokens.as_array()) {
+        const std::string state = flag_of(t, "active")               ? "active"
+                                  : text_of(t, "revoked_at").empty() ? "expired"
+                                                                     : "revoked";
+        table.add_row({text_of(t, "id"), text_of(t, "label"), short_time(text_of(t, "created_at")),
+                       short_time(text_of(t, "expires_at")), short_time(text_of(t, "last_used_at")), state});
+      }
     }
-  }
-  fmt::print("{}", table.render());
-  return kExitOk;
+    fmt::print("{}", table.render());
+  });
 }
 
 int run_revoke(const TokenArgs& args, const Globals& globals) {
-  auto api = connect_logged_in();
-  if (!api) {
-    return report(api.error());
-  }
-  auto reply = call_json(**api, "DELETE", "/api/v1/tokens/" + url_encode(args.id));
-  if (!reply) {
-    return report(reply.error());
-  }
-  if (globals.json) {
-    print_json(*reply);
-  } else {
-    fmt::print("Token {} revoked.\n", printable(args.id));
-  }
-  return kExitOk;
+  return call_and_show(globals, "DELETE", "/api/v1/tokens/" + url_encode(args.id),
+                       [&](const json::value& /*reply*/) { fmt::print("Token {} revoked.\n", printable(args.id)); });
 }
 
 }  // namespace

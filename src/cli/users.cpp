@@ -23,28 +23,17 @@ struct UserArgs {
 };
 
 int run_list(const Globals& globals) {
-  auto api = connect_logged_in();
-  if (!api) {
-    return report(api.error());
-  }
-  auto reply = call_json(**api, "GET", "/api/v1/users");
-  if (!reply) {
-    return report(reply.error());
-  }
-  if (globals.json) {
-    print_json(*reply);
-    return kExitOk;
-  }
-  Table table({"NAME", "ROLE", "CREATED", "STATE"});
-  const auto& users = field_of(*reply, "users");
-  if (users.is_array()) {
-    for (const auto& u : users.as_array()) {
-      table.add_row({text_of(u, "name"), text_of(u, "role"), short_time(text_of(u, "created_at")),
-                     flag_of(u, "disabled") ? "disabled" : "active"});
+  return call_and_show(globals, "GET", "/api/v1/users", [&](const json::value& reply) {
+    Table table({"NAME", "ROLE", "CREATED", "STATE"});
+    const auto& users = field_of(reply, "users");
+    if (users.is_array()) {
+      for (const auto& u : users.as_array()) {
+        table.add_row({text_of(u, "name"), text_of(u, "role"), short_time(text_of(u, "created_at")),
+                       flag_of(u, "disabled") ? "disabled" : "active"});
+      }
     }
-  }
-  fmt::print("{}", table.render());
-  return kExitOk;
+    fmt::print("{}", table.render());
+  });
 }
 
 int run_create(const UserArgs& args, const Globals& globals) {
@@ -56,23 +45,12 @@ int run_create(const UserArgs& args, const Globals& globals) {
     }
     body["password"] = *password;
   }
-  auto api = connect_logged_in();
-  if (!api) {
-    return report(api.error());
-  }
-  auto reply = call_json(**api, "POST", "/api/v1/users", body);
-  if (!reply) {
-    return report(reply.error());
-  }
-  if (globals.json) {
-    print_json(*reply);
-    return kExitOk;
-  }
-  fmt::print("User {} created ({}).\n", printable(args.name), printable(text_of(*reply, "role")));
-  if (const auto password = text_of(*reply, "password"); !password.empty()) {
-    fmt::print("Password (shown only this once; give it to them over a safe channel): {}\n", printable(password));
-  }
-  return kExitOk;
+  return call_and_show(globals, "POST", "/api/v1/users", body, [&](const json::value& reply) {
+    fmt::print("User {} created ({}).\n", printable(args.name), printable(text_of(reply, "role")));
+    if (const auto password = text_of(reply, "password"); !password.empty()) {
+      fmt::print("Password (shown only this once; give it to them over a safe channel): {}\n", printable(password));
+    }
+  });
 }
 
 int run_set(const UserArgs& args, const Globals& globals) {
@@ -94,21 +72,10 @@ int run_set(const UserArgs& args, const Globals& globals) {
     (void)std::fputs("hoist: say what to change: --role, --disable, --enable or --password-stdin\n", stderr);
     return kExitUsage;
   }
-  auto api = connect_logged_in();
-  if (!api) {
-    return report(api.error());
-  }
-  auto reply = call_json(**api, "PATCH", "/api/v1/users/" + url_encode(args.name), body);
-  if (!reply) {
-    return report(reply.error());
-  }
-  if (globals.json) {
-    print_json(*reply);
-  } else {
-    fmt::print("User {}: {}, {}.\n", printable(args.name), printable(text_of(*reply, "role")),
-               flag_of(*reply, "disabled") ? "disabled (their sessions are ended)" : "active");
-  }
-  return kExitOk;
+  return call_and_show(globals, "PATCH", "/api/v1/users/" + url_encode(args.name), body, [&](const json::value& reply) {
+    fmt::print("User {}: {}, {}.\n", printable(args.name), printable(text_of(reply, "role")),
+               flag_of(reply, "disabled") ? "disabled (their sessions are ended)" : "active");
+  });
 }
 
 }  // namespace
