@@ -62,12 +62,14 @@ TEST(E2eLifecycle, ApprovalAndRevocationReachTheAgentsLongPoll) {
     ASSERT_EQ(approved.status, 200) << approved;
     EXPECT_EQ(approved.str("/state"), "approved");
     EXPECT_EQ(approved.str("/review/reviewer"), "admin");
-    EXPECT_EQ(approved.num("/time_left_s"), 600);
+    // The real clock may tick between the grant's start and the answer.
+    EXPECT_GE(approved.num("/time_left_s"), 599) << approved;
+    EXPECT_LE(approved.num("/time_left_s"), 600) << approved;
 
     const auto push = poll.reply(milliseconds(15000));
     ASSERT_TRUE(push) << "the long poll was not answered";
     ASSERT_EQ(push->status, 200) << *push;
-    // Woken, not found by the periodic re-check (every 5 s) or the timeout.
+    // Woken, not found by the periodic re-check (every 30 s) or the timeout.
     EXPECT_LT(std::chrono::duration<double>(poll.answered_at() - approved_at).count(), 3.0);
     const auto messages = request_pushes(*push, id);
     ASSERT_EQ(messages.size(), 1U) << *push;

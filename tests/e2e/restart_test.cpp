@@ -26,19 +26,25 @@ hoist::testing::HoistdOptions hourly_sweep() {
   return options;
 }
 
+// A policy `name` whose manual rule's requests wait `expiry`, assigned to
+// `label`.
+void put_manual_policy(HoistdProcess& hoistd, const Headers& admin, const std::string& name, const std::string& expiry,
+                       const std::string& label) {
+  const auto put =
+      hoistd.call_json("PUT", "/api/v1/policies/" + name, json::object{{"text", manual_policy(expiry)}}, admin);
+  ASSERT_EQ(put.status, 201) << put;
+  const auto assigned = hoistd.call_json("PUT", "/api/v1/policies/" + name + "/labels",
+                                         json::object{{"labels", json::array{label.c_str()}}}, admin);
+  ASSERT_EQ(assigned.status, 200) << assigned;
+}
+
 TEST(E2eRestart, PendingRequestAndPinsSurvive) {
   HoistdProcess hoistd(hourly_sweep());
   ASSERT_TRUE(hoistd.start()) << hoistd.start_error();
   auto admin_token = hoistd.admin_token();
   ASSERT_TRUE(admin_token) << admin_token.error().message;
   const Headers admin = bearer(*admin_token);
-  ASSERT_EQ(
-      hoistd.call_json("PUT", "/api/v1/policies/fleet", json::object{{"text", manual_policy("1h")}}, admin).status,
-      201);
-  ASSERT_EQ(
-      hoistd.call_json("PUT", "/api/v1/policies/fleet/labels", json::object{{"labels", json::array{"web"}}}, admin)
-          .status,
-      200);
+  ASSERT_NO_FATAL_FAILURE(put_manual_policy(hoistd, admin, "fleet", "1h", "web"));
   auto agent = hoistd.enrol({"web"});
   ASSERT_TRUE(agent) << agent.error().message;
   const auto created = hoistd.call_json("POST", "/api/v1/agent/requests", apt_get_submission(), agent->headers());
@@ -101,13 +107,7 @@ TEST(E2eRestart, RequestDueWhileStoppedIsExpiredAtStart) {
   auto admin_token = hoistd.admin_token();
   ASSERT_TRUE(admin_token) << admin_token.error().message;
   const Headers admin = bearer(*admin_token);
-  ASSERT_EQ(
-      hoistd.call_json("PUT", "/api/v1/policies/quick", json::object{{"text", manual_policy("2s")}}, admin).status,
-      201);
-  ASSERT_EQ(
-      hoistd.call_json("PUT", "/api/v1/policies/quick/labels", json::object{{"labels", json::array{"lab"}}}, admin)
-          .status,
-      200);
+  ASSERT_NO_FATAL_FAILURE(put_manual_policy(hoistd, admin, "quick", "2s", "lab"));
   auto agent = hoistd.enrol({"lab"});
   ASSERT_TRUE(agent) << agent.error().message;
   const auto created = hoistd.call_json("POST", "/api/v1/agent/requests", apt_get_submission(), agent->headers());
