@@ -1,5 +1,6 @@
-// The only translation unit of hoistd that includes Beast and Asio (see
-// https_server.h for the threading model and the MUST rules it keeps).
+// The only translation unit of hoistd that includes Beast (Asio also in
+// tls_stream.cpp, its TLS stream); see https_server.h for the threading
+// model and the MUST rules it keeps.
 #include "server/http/https_server.h"
 
 #include <openssl/ssl.h>
@@ -8,10 +9,9 @@
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/ssl.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 #include <map>
@@ -23,6 +23,7 @@
 
 #include "net/http_error.h"
 #include "net/json_text.h"
+#include "server/http/tls_stream.h"
 
 namespace hoist::server {
 
@@ -33,11 +34,13 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
-using Stream = ssl::stream<beast::tcp_stream>;
+using Stream = TlsStream;
 using BeastRequest = bhttp::request<bhttp::string_body>;
 using BeastResponse = bhttp::response<bhttp::string_body>;
 
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+// Read buffer capacity kept between requests (Beast reads 512 bytes and up).
+constexpr std::size_t kKeptReadBuffer = 4096;
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -85,7 +88,7 @@ Result<net::HttpRequest> convert_request(BeastRequest&& in, const std::string& r
 }
 
 struct Connection {
-  beast::tcp_stream* tcp = nullptr;
+  Stream* stream = nullptr;
   bool idle = true;  // handshaking or waiting for a request: may be cut on stop
 };
 
@@ -223,7 +226,7 @@ class ServerImpl final : public HttpsServer {
     signals_.cancel(ec);
     for (auto* conn : connections_) {
       if (conn->idle) {
-        conn->tcp->cancel();
+        conn->stream->cancel();
       }
     }
     for (auto& [timer, key] : waiters_) {
@@ -334,9 +337,9 @@ class ServerImpl final : public HttpsServer {
     boost::system::error_code ec;
     const auto remote_endpoint = socket.remote_endpoint(ec);
     const std::string remote = ec ? std::string("unknown") : remote_endpoint.address().to_string();
-    Stream stream(std::move(socket), tls_);
+    Stream stream(std::move(socket), tls_.native_handle());
     Connection conn;
-    conn.tcp = &beast::get_lowest_layer(stream);
+    conn.stream = &stream;
     connections_.insert(&conn);
     struct Unregister {
       ServerImpl& server;
@@ -349,8 +352,8 @@ class ServerImpl final : public HttpsServer {
     } unregister{*this, &conn};
 
     const auto& limits = opts_.limits;
-    conn.tcp->expires_after(limits.handshake_timeout);
-    if (auto [hs_ec] = co_await stream.async_handshake(ssl::stream_base::server, kUseTuple); hs_ec) {
+    conn.stream->expires_after(limits.handshake_timeout);
+    if (auto [hs_ec, hs_bytes] = co_await stream.async_handshake(kUseTuple); hs_ec) {
       log_.debug("http.handshake_failed", {{"remote", remote}, {"error", hs_ec.message()}});
       co_return;
     }
@@ -362,7 +365,7 @@ class ServerImpl final : public HttpsServer {
       parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
       parser.body_limit(limits.max_body_bytes);
       conn.idle = true;
-      conn.tcp->expires_after(first ? limits.request_timeout : limits.idle_timeout);
+      conn.stream->expires_after(first ? limits.request_timeout : limits.idle_timeout);
       first = false;
       auto [read_ec, header_bytes] = co_await bhttp::async_read_header(stream, buffer, parser, kUseTuple);
       conn.idle = false;
@@ -385,7 +388,7 @@ class ServerImpl final : public HttpsServer {
         bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, parser.get().version()};
         co_await bhttp::async_write(stream, cont, kUseTuple);
       }
-      conn.tcp->expires_after(limits.request_timeout);
+      conn.stream->expires_after(limits.request_timeout);
       auto [body_ec, body_bytes] = co_await bhttp::async_read(stream, buffer, parser, kUseTuple);
       if (body_ec == bhttp::error::body_limit) {
         co_await send_error(stream, invalid_argument(fmt::format("the request body is larger than {} bytes; send less",
@@ -398,6 +401,11 @@ class ServerImpl final : public HttpsServer {
           co_await send_error(stream, invalid_argument(fmt::format("malformed HTTP request: {}", body_ec.message())));
         }
         break;
+      }
+
+      // A large request grows the read buffer: keep no more than a small one.
+      if (buffer.size() == 0 && buffer.capacity() > kKeptReadBuffer) {
+        buffer.shrink_to_fit();
       }
 
       const unsigned version = parser.get().version();
@@ -414,6 +422,9 @@ class ServerImpl final : public HttpsServer {
         const auto seen = wake_generation_.load();
         response = co_await on_pool([this, &request]() { return handler_(*request); });
         if (response.long_poll) {
+          if (buffer.size() == 0) {
+            buffer.shrink_to_fit();  // parked for up to a minute: hold no read buffer
+          }
           response = co_await wait_long_poll(std::move(response.long_poll), seen);
         }
       }
@@ -426,7 +437,7 @@ class ServerImpl final : public HttpsServer {
       const bool keep_alive = client_keep_alive && !stopping_;
       out.keep_alive(keep_alive);
       out.prepare_payload();
-      conn.tcp->expires_after(limits.request_timeout);
+      conn.stream->expires_after(limits.request_timeout);
       auto [write_ec, written] = co_await bhttp::async_write(stream, out, kUseTuple);
       const auto elapsed_us =
           std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
@@ -441,7 +452,7 @@ class ServerImpl final : public HttpsServer {
       }
     }
     conn.idle = true;
-    conn.tcp->expires_after(std::chrono::seconds(2));
+    conn.stream->expires_after(std::chrono::seconds(2));
     co_await stream.async_shutdown(kUseTuple);
   }
 
@@ -454,7 +465,7 @@ class ServerImpl final : public HttpsServer {
     out.body() = std::move(response.body);
     out.keep_alive(false);
     out.prepare_payload();
-    beast::get_lowest_layer(stream).expires_after(opts_.limits.request_timeout);
+    stream.expires_after(opts_.limits.request_timeout);
     co_await bhttp::async_write(stream, out, kUseTuple);
   }
 

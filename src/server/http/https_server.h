@@ -1,6 +1,6 @@
 // hoistd's HTTPS server: Boost.Beast over Asio with C++20 coroutines. This
-// header names neither; https_server.cpp is the only file that includes
-// them, because each such file takes ~25 s to compile.
+// header names neither; only https_server.cpp and tls_stream.cpp (its TLS
+// stream, Asio only) include them, because each such file takes long to compile.
 //
 // One I/O thread runs every connection (TLS, parsing, timeouts); handlers
 // run on a separate pool of threads, so a slow handler (an Argon2id hash, a
