@@ -4,7 +4,12 @@
 
 #include <fmt/format.h>
 
+#include <functional>
 #include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
 
 namespace hoist::store {
 
@@ -212,7 +217,62 @@ struct DbClose {
 struct StmtFinalize {
   void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
 };
-using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalize>;
+using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalize>;
+
+// A statement lent by SqliteStore::prepare. Giving it back resets it, on
+// every path out of its user (early returns, errors, exceptions): a
+// statement left active would hold its read transaction open and block
+// WAL checkpoints (and writers once the log must wrap). A cached statement
+// goes back to the cache; a one-off one is finalized.
+class Stmt {
+ public:
+  Stmt(sqlite3_stmt* stmt, bool* lent) : stmt_(stmt), lent_(lent) {}
+  Stmt(Stmt&& other) noexcept
+      : stmt_(std::exchange(other.stmt_, nullptr)), lent_(std::exchange(other.lent_, nullptr)) {}
+  Stmt& operator=(Stmt&& other) noexcept {
+    if (this != &other) {
+      give_back();
+      stmt_ = std::exchange(other.stmt_, nullptr);
+      lent_ = std::exchange(other.lent_, nullptr);
+    }
+    return *this;
+  }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  ~Stmt() { give_back(); }
+
+  [[nodiscard]] sqlite3_stmt* get() const { return stmt_; }
+
+ private:
+  void give_back() {
+    if (stmt_ == nullptr) return;
+    if (lent_ == nullptr) {
+      sqlite3_finalize(stmt_);
+    } else {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);  // keep no copies of bound values (hashes) between uses
+      *lent_ = false;
+    }
+    stmt_ = nullptr;
+  }
+
+  sqlite3_stmt* stmt_;
+  bool* lent_;  // the cache entry's "in use" flag; nullptr for a one-off statement
+};
+
+// The cache's key is the SQL text, so no SQL text may embed a value: values
+// are bound parameters, and the texts are a finite set (constant strings,
+// constant column lists, the filter combinations of audit_events and
+// requests, label lists padded to a power of two).
+struct CachedStmt {
+  StmtPtr stmt;
+  bool lent = false;
+};
+struct SqlHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view sql) const { return std::hash<std::string_view>{}(sql); }
+};
+using StmtCache = std::unordered_map<std::string, CachedStmt, SqlHash, std::equal_to<>>;
 
 Error db_error(sqlite3* db, std::string_view what) {
   const int code = sqlite3_extended_errcode(db);
@@ -252,6 +312,20 @@ void bind_all(sqlite3_stmt* s, const Args&... args) {
   (bind_one(s, i++, args), ...);
 }
 
+// The SQL of one table of labels, written out so that no caller can put
+// anything but these names into SQL text.
+struct LabelTable {
+  std::string_view select;  // parameter: the owner's id
+  std::string_view insert;  // parameters: the owner's id, position, label
+};
+constexpr LabelTable kEnrollmentTokenLabels{
+    "SELECT label FROM enrollment_token_labels WHERE token_id = ? ORDER BY position",
+    "INSERT INTO enrollment_token_labels (token_id, position, label) VALUES (?, ?, ?)"};
+constexpr LabelTable kEndpointLabels{"SELECT label FROM endpoint_labels WHERE endpoint_id = ? ORDER BY position",
+                                     "INSERT INTO endpoint_labels (endpoint_id, position, label) VALUES (?, ?, ?)"};
+constexpr LabelTable kPolicyLabels{"SELECT label FROM policy_labels WHERE name = ? ORDER BY position",
+                                   "INSERT INTO policy_labels (name, position, label) VALUES (?, ?, ?)"};
+
 class SqliteStore;
 
 class SqliteTx final : public StoreTx {
@@ -288,7 +362,12 @@ class SqliteTx final : public StoreTx {
 
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(sqlite3* db) : db_(db) {}
+  SqliteStore(sqlite3* db, std::size_t statement_cache_size) : db_(db), cache_capacity_(statement_cache_size) {}
+  // Every statement is finalized before the connection closes: one left
+  // over would keep the connection open as a zombie (sqlite3_close_v2).
+  ~SqliteStore() override { statements_.clear(); }
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
 
   Status write(const std::function<Status(StoreTx&)>& fn) override;
   Result<std::vector<AuditEvent>> audit_events(const AuditFilter& filter) override;
@@ -316,7 +395,8 @@ class SqliteStore final : public Store {
 
   Status migrate(int target);
 
-  // For SqliteTx, with mu_ held by write().
+  // With mu_ held (SqliteTx: by write()). The statement for `sql`, from
+  // the cache when it is there and not already lent out.
   Result<Stmt> prepare(std::string_view sql);
   // Prepares, binds and runs one statement that returns no rows; returns
   // how many rows it changed.
@@ -336,10 +416,8 @@ class SqliteStore final : public Store {
   Result<std::vector<TokenRecord>> query_tokens_locked(sqlite3_stmt* stmt);
   Result<std::vector<EnrollmentTokenRecord>> query_enrollment_tokens_locked(sqlite3_stmt* stmt);
   Result<std::vector<EndpointRecord>> query_endpoints_locked(sqlite3_stmt* stmt);
-  Result<std::vector<std::string>> labels_locked(std::string_view table, std::string_view key_column,
-                                                 const std::string& id);
-  Status write_labels_locked(std::string_view table, std::string_view key_column, const std::string& id,
-                             const std::vector<std::string>& labels);
+  Result<std::vector<std::string>> labels_locked(const LabelTable& table, const std::string& id);
+  Status write_labels_locked(const LabelTable& table, const std::string& id, const std::vector<std::string>& labels);
   Status run_locked(sqlite3_stmt* stmt, std::string_view what);
   Result<std::vector<PolicyRecord>> query_policies_locked(sqlite3_stmt* stmt);
   Result<std::vector<PolicyVersion>> query_policy_versions_locked(sqlite3_stmt* stmt);
@@ -349,17 +427,39 @@ class SqliteStore final : public Store {
  private:
   Result<std::vector<AuditEvent>> query_events(sqlite3_stmt* stmt);
   Result<int> schema_version_locked();
+  Status migrate_locked(int target);
 
   std::unique_ptr<sqlite3, DbClose> db_;
-  std::mutex mu_;  // one connection, one user at a time
+  std::mutex mu_;  // one connection, one user at a time; guards statements_ too
+  // Prepared statements by SQL text (see StmtCache), at most
+  // cache_capacity_; texts beyond that are prepared for each use.
+  StmtCache statements_;
+  std::size_t cache_capacity_;
 };
 
 Result<Stmt> SqliteStore::prepare(std::string_view sql) {
+  const auto it = statements_.find(sql);
+  if (it != statements_.end() && !it->second.lent) {
+    sqlite3_stmt* s = it->second.stmt.get();
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    it->second.lent = true;
+    return Stmt(s, &it->second.lent);
+  }
+  // A text already lent out (one statement used inside another's loop)
+  // gets a one-off copy, as does any text once the cache is full.
+  const bool cache = it == statements_.end() && statements_.size() < cache_capacity_;
   sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v2(db_.get(), sql.data(), static_cast<int>(sql.size()), &raw, nullptr) != SQLITE_OK) {
+  // prepare_v3 (like v2) re-prepares by itself after a schema change.
+  if (sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()), cache ? SQLITE_PREPARE_PERSISTENT : 0,
+                         &raw, nullptr) != SQLITE_OK) {
     return db_error(db_.get(), "prepare");
   }
-  return Stmt(raw);
+  StmtPtr owned(raw);
+  if (!owned) return internal_error("database: prepare: no statement in the SQL text (this is a bug)");
+  if (!cache) return Stmt(owned.release(), nullptr);
+  const auto added = statements_.emplace(std::string(sql), CachedStmt{std::move(owned), true}).first;
+  return Stmt(added->second.stmt.get(), &added->second.lent);
 }
 
 Status SqliteStore::exec(std::string_view sql) {
@@ -645,16 +745,23 @@ Result<std::vector<RequestRecord>> SqliteStore::query_requests_locked(sqlite3_st
     r.state = *state;
     out.push_back(std::move(rec));
   }
-  // The lists, one small query each (pages are at most kMaxPage).
+  // The lists, one small query each (pages are at most kMaxPage). A failed
+  // step is an error, never a shorter argv.
   for (RequestRecord& rec : out) {
     auto argv = prepare("SELECT value FROM request_argv WHERE request_id = ? ORDER BY position");
     if (!argv.ok()) return argv.error();
     bind_text(argv->get(), 1, rec.request.id);
-    while (sqlite3_step(argv->get()) == SQLITE_ROW) rec.command.argv.push_back(column_blob(argv->get(), 0));
+    for (int rc = sqlite3_step(argv->get()); rc != SQLITE_DONE; rc = sqlite3_step(argv->get())) {
+      if (rc != SQLITE_ROW) return db_error(db(), "read request argv");
+      rec.command.argv.push_back(column_blob(argv->get(), 0));
+    }
     auto groups = prepare("SELECT name FROM request_groups WHERE request_id = ? ORDER BY position");
     if (!groups.ok()) return groups.error();
     bind_text(groups->get(), 1, rec.request.id);
-    while (sqlite3_step(groups->get()) == SQLITE_ROW) rec.requester_groups.push_back(column_text(groups->get(), 0));
+    for (int rc = sqlite3_step(groups->get()); rc != SQLITE_DONE; rc = sqlite3_step(groups->get())) {
+      if (rc != SQLITE_ROW) return db_error(db(), "read requester groups");
+      rec.requester_groups.push_back(column_text(groups->get(), 0));
+    }
   }
   return out;
 }
@@ -885,10 +992,10 @@ Result<UserRecord> SqliteTx::update_user(const UserRecord& user) {
   bind_text(s->get(), 4, user.name);
   sqlite3_bind_int64(s->get(), 5, user.version);
   if (sqlite3_step(s->get()) != SQLITE_DONE) return db_error(store_.db(), "update user " + user.name);
+  const bool changed = sqlite3_changes(store_.db()) == 1;
   auto q = store_.prepare(fmt::format("SELECT {} FROM users WHERE name = ?", kUserColumns));
   if (!q.ok()) return q.error();
   bind_text(q->get(), 1, user.name);
-  const bool changed = sqlite3_changes(store_.db()) == 1;
   auto rows = store_.query_users_locked(q->get());
   if (!rows.ok()) return rows.error();
   if (rows->empty()) return not_found("no user named " + user.name);
@@ -978,9 +1085,8 @@ Status SqliteStore::run_locked(sqlite3_stmt* stmt, std::string_view what) {
   return {};
 }
 
-Result<std::vector<std::string>> SqliteStore::labels_locked(std::string_view table, std::string_view key_column,
-                                                            const std::string& id) {
-  auto s = prepare(fmt::format("SELECT label FROM {} WHERE {} = ? ORDER BY position", table, key_column));
+Result<std::vector<std::string>> SqliteStore::labels_locked(const LabelTable& table, const std::string& id) {
+  auto s = prepare(table.select);
   if (!s.ok()) return s.error();
   bind_text(s->get(), 1, id);
   std::vector<std::string> out;
@@ -991,10 +1097,10 @@ Result<std::vector<std::string>> SqliteStore::labels_locked(std::string_view tab
   return out;
 }
 
-Status SqliteStore::write_labels_locked(std::string_view table, std::string_view key_column, const std::string& id,
+Status SqliteStore::write_labels_locked(const LabelTable& table, const std::string& id,
                                         const std::vector<std::string>& labels) {
   for (std::size_t i = 0; i < labels.size(); ++i) {
-    auto s = prepare(fmt::format("INSERT INTO {} ({}, position, label) VALUES (?, ?, ?)", table, key_column));
+    auto s = prepare(table.insert);
     if (!s.ok()) return s.error();
     bind_text(s->get(), 1, id);
     sqlite3_bind_int64(s->get(), 2, static_cast<sqlite3_int64>(i));
@@ -1019,7 +1125,7 @@ Result<std::vector<EnrollmentTokenRecord>> SqliteStore::query_enrollment_tokens_
     out.push_back(std::move(t));
   }
   for (auto& t : out) {
-    auto labels = labels_locked("enrollment_token_labels", "token_id", t.id);
+    auto labels = labels_locked(kEnrollmentTokenLabels, t.id);
     if (!labels.ok()) return labels.error();
     t.labels = std::move(*labels);
   }
@@ -1041,7 +1147,7 @@ Result<std::vector<EndpointRecord>> SqliteStore::query_endpoints_locked(sqlite3_
     out.push_back(std::move(e));
   }
   for (auto& e : out) {
-    auto labels = labels_locked("endpoint_labels", "endpoint_id", e.id);
+    auto labels = labels_locked(kEndpointLabels, e.id);
     if (!labels.ok()) return labels.error();
     e.labels = std::move(*labels);
   }
@@ -1065,7 +1171,7 @@ Status SqliteTx::insert_enrollment_token(const EnrollmentTokenRecord& t) {
   if (auto st = store_.run_locked(s->get(), "store enrolment token"); !st.ok()) {
     return st.error().code == ErrorCode::kConflict ? Status{conflict("an enrolment token " + t.id + " exists")} : st;
   }
-  return store_.write_labels_locked("enrollment_token_labels", "token_id", t.id, t.labels);
+  return store_.write_labels_locked(kEnrollmentTokenLabels, t.id, t.labels);
 }
 
 Result<EnrollmentTokenRecord> SqliteTx::use_enrollment_token(const std::string& id, TimePoint now) {
@@ -1116,7 +1222,7 @@ Status SqliteTx::insert_endpoint(const EndpointRecord& e) {
   if (auto st = store_.run_locked(s->get(), "store endpoint"); !st.ok()) {
     return st.error().code == ErrorCode::kConflict ? Status{conflict("an endpoint " + e.id + " exists")} : st;
   }
-  return store_.write_labels_locked("endpoint_labels", "endpoint_id", e.id, e.labels);
+  return store_.write_labels_locked(kEndpointLabels, e.id, e.labels);
 }
 
 Status SqliteTx::record_heartbeat(const std::string& id, TimePoint at, const std::string& agent_version) {
@@ -1128,7 +1234,9 @@ Status SqliteTx::record_heartbeat(const std::string& id, TimePoint at, const std
   auto q = store_.prepare("SELECT 1 FROM endpoints WHERE id = ?");
   if (!q.ok()) return q.error();
   bind_text(q->get(), 1, id);
-  if (sqlite3_step(q->get()) == SQLITE_ROW) return permission_denied("endpoint " + id + " is retired");
+  const int rc = sqlite3_step(q->get());
+  if (rc == SQLITE_ROW) return permission_denied("endpoint " + id + " is retired");
+  if (rc != SQLITE_DONE) return db_error(store_.db(), "read endpoint");
   return not_found("no endpoint " + id);
 }
 
@@ -1179,7 +1287,7 @@ Result<std::vector<PolicyRecord>> SqliteStore::query_policies_locked(sqlite3_stm
     out.push_back(std::move(p));
   }
   for (auto& p : out) {
-    auto labels = labels_locked("policy_labels", "name", p.name);
+    auto labels = labels_locked(kPolicyLabels, p.name);
     if (!labels.ok()) return labels.error();
     p.labels = std::move(*labels);
   }
@@ -1249,7 +1357,7 @@ Status SqliteTx::assign_policy(const std::string& name, const std::vector<std::s
   if (!*existing || (*existing)->deleted_at) return not_found("no policy named " + name);
   auto cleared = store_.execute("DELETE FROM policy_labels WHERE name = ?", "assign policy", std::string_view(name));
   if (!cleared.ok()) return cleared.error();
-  return store_.write_labels_locked("policy_labels", "name", name, labels);
+  return store_.write_labels_locked(kPolicyLabels, name, labels);
 }
 
 Status SqliteTx::delete_policy(const std::string& name, TimePoint at) {
@@ -1297,8 +1405,13 @@ Result<std::vector<PolicyVersion>> SqliteStore::policy_history(const std::string
 Result<std::vector<PolicyRecord>> SqliteStore::policies_for_labels(const std::vector<std::string>& labels) {
   if (labels.empty()) return std::vector<PolicyRecord>{};
   if (labels.size() > kMaxPage) return invalid_argument(fmt::format("at most {} labels", kMaxPage));
-  std::string placeholders;
-  for (std::size_t i = 0; i < labels.size(); ++i) placeholders += i == 0 ? "?" : ", ?";
+  // As many placeholders as the next power of two, so that the SQL texts
+  // (and cached statements) are 11, not one per list length; the unbound
+  // ones are NULL, which `IN` never matches.
+  std::size_t slots = 1;
+  while (slots < labels.size()) slots *= 2;
+  std::string placeholders = "?";
+  for (std::size_t i = 1; i < slots; ++i) placeholders += ", ?";
   std::lock_guard lock(mu_);
   auto s = prepare(fmt::format(
       "SELECT name, current_version, deleted_s FROM policies WHERE deleted_s IS NULL AND name IN (SELECT name FROM "
@@ -1423,6 +1536,14 @@ Result<int> SqliteStore::schema_version() {
 
 Status SqliteStore::migrate(int target) {
   std::lock_guard lock(mu_);
+  Status st = migrate_locked(target);
+  // Statements prepared along the way are re-prepared against the final
+  // schema when next used (prepare_v3 would do it too, on SQLITE_SCHEMA).
+  statements_.clear();
+  return st;
+}
+
+Status SqliteStore::migrate_locked(int target) {
   if (auto st = exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_ms "
                      "INTEGER NOT NULL)");
       !st.ok()) {
@@ -1442,12 +1563,14 @@ Status SqliteStore::migrate(int target) {
   // Each migration and its bookkeeping row commit together.
   for (int v = *current + 1; v <= target; ++v) {
     if (auto st = exec("BEGIN IMMEDIATE"); !st.ok()) return st;
-    const std::string record = fmt::format(
-        "INSERT INTO schema_migrations (version, applied_ms) VALUES ({}, CAST((julianday('now') - 2440587.5) * "
-        "86400000 AS INTEGER))",
-        v);
     Status st = exec(migrations[static_cast<std::size_t>(v - 1)]);
-    if (st.ok()) st = exec(record);
+    if (st.ok()) {
+      auto recorded = execute(
+          "INSERT INTO schema_migrations (version, applied_ms) VALUES (?, CAST((julianday('now') - 2440587.5) * "
+          "86400000 AS INTEGER))",
+          "record migration", std::int64_t{v});
+      if (!recorded.ok()) st = recorded.error();
+    }
     if (st.ok()) st = exec("COMMIT");
     if (!st.ok()) {
       (void)exec("ROLLBACK");
@@ -1469,7 +1592,7 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, const 
     sqlite3_close_v2(raw);
     return unavailable(fmt::format("cannot open database {}: {}", path, message));
   }
-  auto store = std::make_unique<SqliteStore>(raw);
+  auto store = std::make_unique<SqliteStore>(raw, options.statement_cache_size);
   sqlite3_busy_timeout(raw, options.busy_timeout_ms);
   sqlite3_extended_result_codes(raw, 1);
   for (const std::string_view pragma :

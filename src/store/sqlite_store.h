@@ -2,6 +2,7 @@
 // keys on and a busy timeout, upgraded by numbered migrations on open.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -20,6 +21,9 @@ struct SqliteOptions {
   // Stop after this many migrations (tests of upgrades from each earlier
   // version); -1 applies all.
   int migrate_to = -1;
+  // How many prepared statements to keep, by SQL text. The store uses about
+  // 145 texts; past the cap a text is prepared for each use. 0 keeps none.
+  std::size_t statement_cache_size = 256;
 };
 
 // Opens (creating if needed) the database at path and applies the pending

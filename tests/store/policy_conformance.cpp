@@ -90,6 +90,23 @@ TEST_P(StoreConformance, PoliciesApplyToTheirEndpointGroups) {
   EXPECT_EQ(assign(*store_, "missing", {"x"}).error().code, ErrorCode::kNotFound);
 }
 
+TEST_P(StoreConformance, LabelListsOfAnyLengthFindTheirPolicies) {
+  ASSERT_TRUE(add(*store_, version_of("web", "w"), 0).ok());
+  ASSERT_TRUE(add(*store_, version_of("db", "d"), 0).ok());
+  ASSERT_TRUE(assign(*store_, "web", {"web-servers"}).ok());
+  ASSERT_TRUE(assign(*store_, "db", {"db-servers"}).ok());
+  using V = std::vector<std::string>;
+  for (const std::size_t n : {1, 2, 3, 4, 5, 7, 8, 9, 31, 33, 511, 513, 999, 1000}) {
+    V labels;
+    for (std::size_t i = 0; i + 1 < n; ++i) labels.push_back("other-" + std::to_string(i));
+    labels.push_back("web-servers");  // last, where a short list of placeholders would miss it
+    EXPECT_EQ(names(store_->policies_for_labels(labels)), (V{"web"})) << n << " labels";
+    labels.front() = "db-servers";
+    EXPECT_EQ(names(store_->policies_for_labels(labels)), (n == 1 ? V{"db"} : V{"db", "web"})) << n << " labels";
+  }
+  EXPECT_EQ(store_->policies_for_labels(V(kMaxPage + 1, "web-servers")).error().code, ErrorCode::kInvalidArgument);
+}
+
 TEST_P(StoreConformance, DeletedPoliciesKeepHistoryAndApplyNowhere) {
   ASSERT_TRUE(add(*store_, version_of("p", "v1"), 0).ok());
   ASSERT_TRUE(add(*store_, version_of("p", "v2"), 1).ok());

@@ -18,16 +18,16 @@ std::string make_temp_dir() {
   return tmpl;
 }
 
-testing::StoreBackend sqlite_backend() {
-  return {"sqlite",
-          [](std::string& handle) -> std::unique_ptr<Store> {
+testing::StoreBackend sqlite_backend(const std::string& name, const SqliteOptions& options) {
+  return {name,
+          [options](std::string& handle) -> std::unique_ptr<Store> {
             handle = make_temp_dir();
-            auto s = open_sqlite_store(handle + "/hoist.db");
+            auto s = open_sqlite_store(handle + "/hoist.db", options);
             EXPECT_TRUE(s.ok()) << s.error().message;
             return s.ok() ? std::move(*s) : nullptr;
           },
-          [](const std::string& handle) -> std::unique_ptr<Store> {
-            auto s = open_sqlite_store(handle + "/hoist.db");
+          [options](const std::string& handle) -> std::unique_ptr<Store> {
+            auto s = open_sqlite_store(handle + "/hoist.db", options);
             EXPECT_TRUE(s.ok()) << s.error().message;
             return s.ok() ? std::move(*s) : nullptr;
           },
@@ -37,8 +37,18 @@ testing::StoreBackend sqlite_backend() {
           }};
 }
 
+SqliteOptions with_cache(std::size_t statements) {
+  SqliteOptions o;
+  o.statement_cache_size = statements;
+  return o;
+}
+
+// The default, and a statement cache so small that most SQL texts are
+// past its cap and prepared for each use.
 using testing::StoreConformance;
-INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformance, ::testing::Values(sqlite_backend()),
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreConformance,
+                         ::testing::Values(sqlite_backend("sqlite", {}),
+                                           sqlite_backend("sqlite_cache_of_2", with_cache(2))),
                          [](const auto& backend) { return backend.param.name; });
 
 // Raw access to the file, as an attacker with write access to the data
@@ -194,6 +204,117 @@ TEST_F(SqliteStoreTest, TruncationIsFoundAgainstTheRememberedHead) {
   ASSERT_TRUE(v.ok());
   EXPECT_FALSE(v->ok);
   EXPECT_EQ(v->first_bad_seq, 5U);
+}
+
+const TimePoint kT0{Seconds{1'800'000'000}};
+
+Status add_user(Store& s, const std::string& name) {
+  return s.write([&](StoreTx& tx) -> Status {
+    UserRecord u;
+    u.name = name;
+    u.password_hash = "$argon2id$x";
+    u.created_at = kT0;
+    auto r = tx.insert_user(u);
+    return r.ok() ? Status{} : Status{r.error()};
+  });
+}
+
+Status add_endpoint(Store& s, const std::string& id) {
+  return s.write([&](StoreTx& tx) {
+    EndpointRecord e;
+    e.id = id;
+    e.hostname = "host-" + id;
+    e.labels = {"laptops", "paris"};
+    e.credential_hash = sha256(id).hex();
+    e.enrolled_at = kT0;
+    return tx.insert_endpoint(e);
+  });
+}
+
+// Every statement is reset once used, also when its user stops at the
+// first row or returns an error: an active one would keep a read
+// transaction open, and a checkpoint could not reset the log.
+TEST_F(SqliteStoreTest, NoStatementStaysActive) {
+  auto s = open();
+  ASSERT_NE(s, nullptr);
+  ASSERT_TRUE(add_user(*s, "bob").ok());
+  fill(*s, 3);
+  // Queries that stop at their first row.
+  ASSERT_TRUE(s->write([](StoreTx& tx) {
+                 return tx.insert_session(SessionRecord{"sid", "bob", "csrf", kT0, kT0 + Seconds{60}, {}});
+               }).ok());
+  ASSERT_TRUE(s->session("sid")->has_value());
+  ASSERT_TRUE(add_endpoint(*s, "ep-1").ok());
+  ASSERT_TRUE(s->write([](StoreTx& tx) { return tx.retire_endpoint("ep-1", kT0); }).ok());
+  EXPECT_EQ(s->write([](StoreTx& tx) { return tx.record_heartbeat("ep-1", kT0, "1.0"); }).error().code,
+            ErrorCode::kPermissionDenied);
+  ASSERT_TRUE(s->schema_version().ok());
+  // Statements that fail: a constraint inside a write, a row that does
+  // not parse in the middle of a read.
+  EXPECT_EQ(add_user(*s, "bob").error().code, ErrorCode::kConflict);
+  for (const char* id : {"r-1", "r-2"}) {
+    ASSERT_TRUE(s->write([id](StoreTx& tx) -> Status {
+                   RequestRecord rec;
+                   rec.request.id = id;
+                   rec.request.requester = "alice";
+                   rec.command.argv = {"ls", "-l"};
+                   auto r = tx.insert_request(rec);
+                   return r.ok() ? Status{} : Status{r.error()};
+                 }).ok());
+  }
+  RawDb(path_).exec("UPDATE requests SET kind = 'bogus' WHERE id = 'r-1'");
+  const auto bad = s->requests({});
+  EXPECT_FALSE(bad.ok()) << "the edited row was not seen: a read transaction was still open";
+  if (!bad.ok()) {
+    EXPECT_EQ(bad.error().code, ErrorCode::kInternal);
+  }
+  // And the ordinary reads, lists included.
+  ASSERT_TRUE((*s->endpoint("ep-1")).has_value());
+  ASSERT_TRUE(s->policies_for_labels({"laptops", "paris", "x"}).ok());
+  ASSERT_TRUE(s->audit_head().ok());
+
+  const RawDb raw(path_);
+  EXPECT_EQ(raw.text("PRAGMA wal_checkpoint(TRUNCATE)"), "0") << "a reader held the log";
+  EXPECT_EQ(std::filesystem::file_size(path_ + "-wal"), 0U);
+}
+
+// Another process (a newer hoistd, the sqlite3 shell) may change the
+// schema under cached statements; they are prepared again, not broken.
+TEST_F(SqliteStoreTest, SurvivesASchemaChangeByAnotherConnection) {
+  auto s = open();
+  ASSERT_NE(s, nullptr);
+  ASSERT_TRUE(add_user(*s, "alice").ok());
+  ASSERT_TRUE(add_endpoint(*s, "ep-1").ok());
+  ASSERT_TRUE(s->user("alice")->has_value());
+  ASSERT_TRUE(s->endpoint("ep-1")->has_value());
+  RawDb(path_).exec(
+      "ALTER TABLE users ADD COLUMN note TEXT NOT NULL DEFAULT ''; CREATE INDEX users_role ON users (role); "
+      "DROP INDEX endpoints_hostname; CREATE TABLE unrelated (x INTEGER)");
+  ASSERT_TRUE(add_user(*s, "bob").ok());
+  auto users = s->users();
+  ASSERT_TRUE(users.ok()) << users.error().message;
+  EXPECT_EQ(users->size(), 2U);
+  auto e = s->endpoint("ep-1");
+  ASSERT_TRUE(e.ok()) << e.error().message;
+  ASSERT_TRUE(e->has_value());
+  EXPECT_EQ((*e)->labels, (std::vector<std::string>{"laptops", "paris"}));
+  const Status beat = s->write([](StoreTx& tx) { return tx.record_heartbeat("ep-1", kT0, "1.0"); });
+  EXPECT_TRUE(beat.ok()) << beat.error().message;
+}
+
+// Closing finalizes every cached statement, so the connection really
+// closes: the last one out checkpoints and removes the log.
+TEST_F(SqliteStoreTest, ClosingReleasesTheDatabase) {
+  {
+    auto s = open();
+    ASSERT_NE(s, nullptr);
+    ASSERT_TRUE(add_user(*s, "alice").ok());
+    fill(*s, 3);
+    ASSERT_TRUE(s->user("alice")->has_value());
+    ASSERT_TRUE(s->audit_events({}).ok());
+    ASSERT_TRUE(std::filesystem::exists(path_ + "-wal"));
+  }
+  EXPECT_FALSE(std::filesystem::exists(path_ + "-wal"));
 }
 
 TEST_F(SqliteStoreTest, TwoConnectionsShareOneChain) {
