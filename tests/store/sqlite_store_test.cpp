@@ -206,7 +206,7 @@ TEST_F(SqliteStoreTest, TruncationIsFoundAgainstTheRememberedHead) {
   EXPECT_EQ(v->first_bad_seq, 5U);
 }
 
-const TimePoint kT0{Seconds{1'800'000'000}};
+constexpr TimePoint kT0{Seconds{1'800'000'000}};
 
 Status add_user(Store& s, const std::string& name) {
   return s.write([&](StoreTx& tx) -> Status {
