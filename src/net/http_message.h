@@ -67,4 +67,9 @@ bool if_none_match_matches(std::string_view header, std::string_view etag);
 
 using Handler = std::function<HttpResponse(const HttpRequest&)>;
 
+// Answers what it can from memory alone, before the request goes to the
+// Handler: the server calls it on its I/O thread, so it must not block;
+// nullopt passes the request on. Exceptions also pass it on.
+using QuickHandler = std::function<std::optional<HttpResponse>(const HttpRequest&)>;
+
 }  // namespace hoist::net

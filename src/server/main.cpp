@@ -209,7 +209,8 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   config.http.cert_chain_file = tls->cert_chain_pem_path;
   config.http.key_file = tls->key_path;
   auto server = hoist::server::HttpsServer::create(
-      config.http, [&api](const hoist::net::HttpRequest& r) { return api.handle(r); }, *log);
+      config.http, [&api](const hoist::net::HttpRequest& r) { return api.handle(r); }, *log,
+      [&api](const hoist::net::HttpRequest& r) { return api.answer_from_memory(r); });
   if (!server) {
     std::fprintf(stderr, "hoistd: %s\n", server.error().message.c_str());
     return server.error().code == hoist::ErrorCode::kUnavailable ? kExitUnavailable : kExitConfig;

@@ -117,6 +117,9 @@ Result<Caller> Api::Impl::authenticate_agent(std::string_view text) {
   if (!token) {
     return token.error();
   }
+  // Read before the store: a retirement committed after this point moves
+  // the generation, and the memo entry made below is then never used.
+  const auto generation = current_endpoint_generation();
   auto endpoint = deps.store.endpoint(token->id);
   if (!endpoint) {
     return endpoint.error();
@@ -125,10 +128,93 @@ Result<Caller> Api::Impl::authenticate_agent(std::string_view text) {
       !auth::secret_matches((*endpoint)->credential_hash, token->secret)) {
     return unauthenticated("the endpoint credential is unknown or the endpoint was retired; enrol it again");
   }
+  {
+    const std::lock_guard lock(memo_mu);
+    if (endpoint_memo.size() >= kMemoMaxEntries) {
+      endpoint_memo.clear();
+    }
+    endpoint_memo.insert_or_assign((*endpoint)->id, EndpointMemo{(*endpoint)->credential_hash, (*endpoint)->labels,
+                                                                 generation, deps.clock.now_ms()});
+  }
   Caller caller;
   caller.kind = Caller::Kind::kAgent;
   caller.endpoint = std::move(**endpoint);
   return caller;
+}
+
+bool Api::Impl::memo_fresh(std::uint64_t entry_generation, std::uint64_t current, AuditTime cached_at) const {
+  const auto now = deps.clock.now_ms();
+  return entry_generation == current && cached_at <= now && now - cached_at < kMemoMaxAge;
+}
+
+std::uint64_t Api::Impl::current_endpoint_generation() {
+  const std::lock_guard lock(memo_mu);
+  return endpoint_generation;
+}
+
+std::uint64_t Api::Impl::current_policy_generation() {
+  const std::lock_guard lock(memo_mu);
+  return policy_generation;
+}
+
+void Api::Impl::forget_endpoint(const std::string& id) {
+  const std::lock_guard lock(memo_mu);
+  ++endpoint_generation;
+  endpoint_memo.erase(id);
+}
+
+void Api::Impl::forget_policies() {
+  const std::lock_guard lock(memo_mu);
+  ++policy_generation;
+  etag_memo.clear();
+}
+
+std::string label_set_key(const std::vector<std::string>& labels) {
+  std::string key;
+  for (const auto& l : labels) {
+    key += l;
+    key += '\n';  // labels never hold a newline (check_labels)
+  }
+  return key;
+}
+
+std::optional<net::HttpResponse> Api::Impl::answer_from_memory(const net::HttpRequest& request) {
+  if (request.method != "GET" || request.path != "/api/v1/agent/policy" || !request.query.empty()) {
+    return std::nullopt;
+  }
+  const auto inm = request.header("if-none-match");
+  const auto authz = request.header("authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (!inm || !authz || !authz->starts_with(kBearer)) {
+    return std::nullopt;
+  }
+  auto token = auth::parse_secret_token(authz->substr(kBearer.size()), auth::kAgentCredentialKind);
+  if (!token) {
+    return std::nullopt;
+  }
+  std::string etag;
+  {
+    const std::lock_guard lock(memo_mu);
+    const auto endpoint = endpoint_memo.find(token->id);
+    if (endpoint == endpoint_memo.end() ||
+        !memo_fresh(endpoint->second.generation, endpoint_generation, endpoint->second.cached_at) ||
+        !auth::secret_matches(endpoint->second.credential_hash, token->secret)) {
+      return std::nullopt;  // the full path answers, and says why if it refuses
+    }
+    const auto known = etag_memo.find(label_set_key(endpoint->second.labels));
+    if (known == etag_memo.end() || !memo_fresh(known->second.generation, policy_generation, known->second.cached_at)) {
+      return std::nullopt;
+    }
+    etag = known->second.etag;
+  }
+  if (!net::if_none_match_matches(*inm, etag)) {
+    return std::nullopt;
+  }
+  net::HttpResponse not_modified;
+  not_modified.status = 304;
+  not_modified.set_header("etag", std::move(etag));
+  not_modified.set_header("cache-control", "no-store");
+  return not_modified;
 }
 
 Result<Caller> Api::Impl::authenticate_session(const net::HttpRequest& request, std::string_view session_secret) {
@@ -319,6 +405,14 @@ net::HttpResponse Api::handle(const net::HttpRequest& request) {
     impl_->deps.log.error("api.exception", {{"path", request.path}, {"what", "unknown"}});
   }
   return net::error_response(internal_error("the server failed to handle the request (this is a bug)"));
+}
+
+std::optional<net::HttpResponse> Api::answer_from_memory(const net::HttpRequest& request) {
+  try {
+    return impl_->answer_from_memory(request);
+  } catch (...) {
+    return std::nullopt;  // handle() answers it, and logs what went wrong
+  }
 }
 
 Result<std::size_t> Api::expire_due() {

@@ -65,6 +65,13 @@ class Api {
   // Never throws: failures become {"error": ...} responses.
   net::HttpResponse handle(const net::HttpRequest& request);
 
+  // The answer handle() would give, when it can be given from memory alone
+  // (no database, no waiting, so the server may call it on its I/O thread);
+  // otherwise nullopt, and the request goes to handle(). Today: an agent's
+  // policy fetch whose If-None-Match still matches (304), for an endpoint
+  // and label set seen within the last few seconds. Never throws.
+  std::optional<net::HttpResponse> answer_from_memory(const net::HttpRequest& request);
+
   [[nodiscard]] const std::vector<Route>& routes() const { return router_.routes(); }
 
   // Expires pending requests and grants whose stored deadline has passed

@@ -3,10 +3,12 @@
 #pragma once
 
 #include <boost/json.hpp>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/evaluator.h"
@@ -27,6 +29,8 @@ std::string json_time(TimePoint t);
 json::value json_opt_time(const std::optional<TimePoint>& t);
 std::string dump(const json::value& v);
 Status check_labels(const std::vector<std::string>& labels);
+// The memo key of a label set: the labels, each followed by a newline.
+std::string label_set_key(const std::vector<std::string>& labels);
 net::HttpResponse json_ok(const json::value& v, int status = 200);
 
 json::object request_json(const store::RequestRecord& rec, TimePoint now);
@@ -88,6 +92,37 @@ struct Api::Impl {
   std::mutex policy_cache_mu;
   std::map<std::string, std::shared_ptr<const Policy>> parsed_policies;  // "name@version"
   std::map<std::string, EffectivePolicy> effective_cache;                // etag -> compiled
+
+  // What the agents' most frequent call needs, kept in memory so that a
+  // policy fetch answered 304 reads no database (answer_from_memory). An
+  // entry is used only while its generation is current and it is younger
+  // than kMemoMaxAge: this process's writes move the generation at once;
+  // the age bounds what another process sharing the database (hoistd
+  // maintenance commands, other replicas) can leave stale.
+  struct EndpointMemo {
+    std::string credential_hash;
+    std::vector<std::string> labels;
+    std::uint64_t generation = 0;
+    AuditTime cached_at;
+  };
+  struct EtagMemo {
+    std::string etag;
+    std::uint64_t generation = 0;
+    AuditTime cached_at;
+  };
+  static constexpr std::chrono::milliseconds kMemoMaxAge{5000};
+  static constexpr std::size_t kMemoMaxEntries = 200'000;
+  std::mutex memo_mu;
+  std::uint64_t endpoint_generation = 0;                        // moves when an endpoint is retired
+  std::uint64_t policy_generation = 0;                          // moves when a policy or an assignment changes
+  std::unordered_map<std::string, EndpointMemo> endpoint_memo;  // endpoint id ->
+  std::unordered_map<std::string, EtagMemo> etag_memo;          // label_set_key(labels) ->
+  [[nodiscard]] bool memo_fresh(std::uint64_t entry_generation, std::uint64_t current, AuditTime cached_at) const;
+  [[nodiscard]] std::uint64_t current_endpoint_generation();
+  [[nodiscard]] std::uint64_t current_policy_generation();
+  void forget_endpoint(const std::string& id);
+  void forget_policies();
+  std::optional<net::HttpResponse> answer_from_memory(const net::HttpRequest& request);
 
   // --- authentication (api.cpp) ---
   Result<Caller> authenticate(const net::HttpRequest& request, Access access);

@@ -261,6 +261,7 @@ Result<net::HttpResponse> Api::Impl::retire_endpoint(Call& call) {
     }
     return audit(tx, call.caller.actor(), "endpoint.retired", id, (*endpoint)->hostname, json::object{});
   });
+  forget_endpoint(id);  // even when the write failed: it may have landed
   if (!st) {
     return st.error();
   }

@@ -199,6 +199,7 @@ Result<net::HttpResponse> Api::Impl::put_policy(Call& call) {
     return push_policy_change(tx, *endpoints, std::set<std::string>(labels.begin(), labels.end()),
                               json::object{{"policy", json_text(name)}, {"version", added->version}}, now);
   });
+  forget_policies();  // even when the write failed: it may have landed
   if (!st) {
     return st.error();
   }
@@ -234,6 +235,7 @@ Result<net::HttpResponse> Api::Impl::delete_policy(Call& call) {
     return push_policy_change(tx, *endpoints, labels, json::object{{"policy", json_text(name)}, {"deleted", true}},
                               now);
   });
+  forget_policies();  // even when the write failed: it may have landed
   if (!st) {
     return st.error();
   }
@@ -281,6 +283,7 @@ Result<net::HttpResponse> Api::Impl::assign_policy(Call& call) {
     }
     return push_policy_change(tx, *endpoints, touched, json::object{{"policy", json_text(name)}}, now);
   });
+  forget_policies();  // even when the write failed: it may have landed
   if (!st) {
     return st.error();
   }
@@ -362,6 +365,27 @@ Result<net::HttpResponse> Api::Impl::policy_diff(Call& call) {
 }
 
 Result<EffectivePolicy> Api::Impl::effective_policy(const std::vector<std::string>& labels) {
+  const auto labels_key = label_set_key(labels);
+  {
+    // The label set's ETag is known and current: no database.
+    std::string known;
+    {
+      const std::lock_guard lock(memo_mu);
+      if (auto it = etag_memo.find(labels_key);
+          it != etag_memo.end() && memo_fresh(it->second.generation, policy_generation, it->second.cached_at)) {
+        known = it->second.etag;
+      }
+    }
+    if (!known.empty()) {
+      const std::lock_guard lock(policy_cache_mu);
+      if (auto it = effective_cache.find(known); it != effective_cache.end()) {
+        return it->second;
+      }
+    }
+  }
+  // Read before the store: a policy change committed after this point moves
+  // the generation, and the memo entry made below is then never used.
+  const auto generation = current_policy_generation();
   auto assigned = deps.store.policies_for_labels(labels);
   if (!assigned) {
     return assigned.error();
@@ -373,9 +397,17 @@ Result<EffectivePolicy> Api::Impl::effective_policy(const std::vector<std::strin
     identity += fmt::format("{}@{};", p.name, p.current_version);
   }
   out.etag = "\"" + sha256(identity).hex().substr(0, 32) + "\"";
+  const auto remember = [&] {
+    const std::lock_guard lock(memo_mu);
+    if (etag_memo.size() >= kMemoMaxEntries) {
+      etag_memo.clear();
+    }
+    etag_memo.insert_or_assign(labels_key, EtagMemo{out.etag, generation, deps.clock.now_ms()});
+  };
   {
     const std::lock_guard lock(policy_cache_mu);
     if (auto it = effective_cache.find(out.etag); it != effective_cache.end()) {
+      remember();
       return it->second;
     }
   }
@@ -417,11 +449,14 @@ Result<EffectivePolicy> Api::Impl::effective_policy(const std::vector<std::strin
     return compiled.error();
   }
   out.compiled = *compiled;
-  const std::lock_guard lock(policy_cache_mu);
-  if (effective_cache.size() > 256) {
-    effective_cache.clear();
+  {
+    const std::lock_guard lock(policy_cache_mu);
+    if (effective_cache.size() > 256) {
+      effective_cache.clear();
+    }
+    effective_cache.emplace(out.etag, out);
   }
-  effective_cache.emplace(out.etag, out);
+  remember();
   return out;
 }
 

@@ -64,40 +64,46 @@ Result<net::HttpResponse> Api::Impl::push_poll(Call& call) {
       return st.error();
     }
   }
-  store::Store& store = deps.store;
-  auto fetch = [&store, endpoint_id, after]() -> Result<net::HttpResponse> {
-    auto messages = store.push_after(endpoint_id, after, kPushPage);
-    if (!messages) {
-      return messages.error();
+  // What a parked poll holds for up to a minute per agent: kept small.
+  struct Fetch {
+    store::Store* store;
+    std::string endpoint_id;
+    std::uint64_t after;
+    [[nodiscard]] Result<net::HttpResponse> page() const {
+      auto messages = store->push_after(endpoint_id, after, kPushPage);
+      if (!messages) {
+        return messages.error();
+      }
+      json::array out;
+      std::uint64_t cursor = after;
+      for (const auto& m : *messages) {
+        out.push_back(push_json(m));
+        cursor = m.seq;
+      }
+      return json_ok(json::object{{"messages", std::move(out)}, {"cursor", cursor}});
     }
-    json::array out;
-    std::uint64_t cursor = after;
-    for (const auto& m : *messages) {
-      out.push_back(push_json(m));
-      cursor = m.seq;
-    }
-    return json_ok(json::object{{"messages", std::move(out)}, {"cursor", cursor}});
   };
-  auto first = store.push_after(endpoint_id, after, kPushPage);
+  Fetch fetch{&deps.store, endpoint_id, after};
+  auto first = deps.store.push_after(endpoint_id, after, kPushPage);
   if (!first) {
     return first.error();
   }
   if (!first->empty() || wait == 0) {
-    return fetch();
+    return fetch.page();
   }
   net::HttpResponse pending;
   pending.long_poll = std::make_shared<net::LongPoll>();
   pending.long_poll->key = endpoint_id;  // woken by changes for this endpoint only
   pending.long_poll->until = std::chrono::steady_clock::now() + std::chrono::seconds(wait);
-  pending.long_poll->poll = [&store, endpoint_id, after, fetch](bool last) -> std::optional<net::HttpResponse> {
-    auto messages = store.push_after(endpoint_id, after, 1);
+  pending.long_poll->poll = [fetch = std::move(fetch)](bool last) -> std::optional<net::HttpResponse> {
+    auto messages = fetch.store->push_after(fetch.endpoint_id, fetch.after, 1);
     if (!messages) {
       return net::error_response(messages.error());
     }
     if (messages->empty() && !last) {
       return std::nullopt;
     }
-    auto response = fetch();
+    auto response = fetch.page();
     if (!response) {
       return net::error_response(response.error());
     }

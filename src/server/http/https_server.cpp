@@ -18,6 +18,7 @@
 #include <set>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -87,16 +88,12 @@ Result<net::HttpRequest> convert_request(BeastRequest&& in, const std::string& r
   return out;
 }
 
-struct Connection {
-  Stream* stream = nullptr;
-  bool idle = true;  // handshaking or waiting for a request: may be cut on stop
-};
-
 class ServerImpl final : public HttpsServer {
  public:
-  ServerImpl(HttpsServerOptions options, net::Handler handler, Logger& log)
+  ServerImpl(HttpsServerOptions options, net::Handler handler, net::QuickHandler quick, Logger& log)
       : opts_(std::move(options)),
         handler_(std::move(handler)),
+        quick_(std::move(quick)),
         log_(log),
         pool_(static_cast<std::size_t>(std::max(1, opts_.handler_threads))) {}
 
@@ -116,6 +113,12 @@ class ServerImpl final : public HttpsServer {
                          ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use,
                      ec);
     SSL_CTX_set_min_proto_version(tls_.native_handle(), TLS1_2_VERSION);
+    // TLS 1.3: AES-128-GCM first (the suite every TLS 1.3 peer has), chosen
+    // by the server: it is the fastest here and keeps the least state per
+    // connection, which counts with thousands of agents' long polls.
+    SSL_CTX_set_ciphersuites(tls_.native_handle(),
+                             "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384");
+    SSL_CTX_set_options(tls_.native_handle(), SSL_OP_CIPHER_SERVER_PREFERENCE);
     tls_.use_certificate_chain_file(opts_.cert_chain_file, ec);
     if (ec) {
       return invalid_argument(
@@ -180,11 +183,7 @@ class ServerImpl final : public HttpsServer {
 
   void wake() override {
     wake_generation_.fetch_add(1);
-    asio::post(io_, [this] {
-      for (auto& [timer, key] : waiters_) {
-        timer->cancel();
-      }
-    });
+    asio::post(io_, [this] { unpark_all(); });
   }
 
   void wake(std::string_view key) override {
@@ -192,11 +191,15 @@ class ServerImpl final : public HttpsServer {
     // this one is on its way polls once more instead of missing it.
     wake_generation_.fetch_add(1);
     asio::post(io_, [this, key = std::string(key)] {
+      std::vector<std::uint64_t> ids;
       for (const auto& k : {key, std::string()}) {
-        const auto [first, last] = keyed_waiters_.equal_range(k);
+        const auto [first, last] = parked_by_key_.equal_range(k);
         for (auto it = first; it != last; ++it) {
-          it->second->cancel();
+          ids.push_back(it->second);
         }
+      }
+      for (const auto id : ids) {
+        unpark(id);
       }
     });
   }
@@ -224,14 +227,12 @@ class ServerImpl final : public HttpsServer {
     boost::system::error_code ec;
     acceptor_.close(ec);
     signals_.cancel(ec);
-    for (auto* conn : connections_) {
-      if (conn->idle) {
-        conn->stream->cancel();
+    for (auto* link : connections_) {
+      if (link->idle) {
+        link->stream.cancel();
       }
     }
-    for (auto& [timer, key] : waiters_) {
-      timer->cancel();
-    }
+    unpark_all();  // answered now, with poll(true)
     drain_timer_.expires_after(opts_.limits.drain_timeout);
     drain_timer_.async_wait([this](const boost::system::error_code& wait_ec) {
       if (!wait_ec) {
@@ -245,6 +246,7 @@ class ServerImpl final : public HttpsServer {
   void maybe_finish_drain() {
     if (stopping_ && connections_.empty()) {
       drain_timer_.cancel();
+      recheck_timer_.cancel();
     }
   }
 
@@ -267,7 +269,11 @@ class ServerImpl final : public HttpsServer {
         socket.close(close_ec);
         continue;
       }
-      asio::co_spawn(io_, session(std::move(socket)),
+      boost::system::error_code remote_ec;
+      const auto remote_endpoint = socket.remote_endpoint(remote_ec);
+      auto link = std::make_unique<Link>(*this, std::move(socket),
+                                         remote_ec ? std::string("unknown") : remote_endpoint.address().to_string());
+      asio::co_spawn(io_, serve(std::move(link), nullptr),
                      [this](const std::exception_ptr& e) { log_failure("session", e); });
     }
   }
@@ -289,188 +295,301 @@ class ServerImpl final : public HttpsServer {
         asio::use_awaitable);
   }
 
-  asio::awaitable<net::HttpResponse> wait_long_poll(std::shared_ptr<net::LongPoll> lp, std::uint64_t seen) {
-    asio::steady_timer timer(io_);
-    waiters_.emplace(&timer, lp->key);
-    keyed_waiters_.emplace(lp->key, &timer);
-    struct Unregister {
-      ServerImpl& server;
-      asio::steady_timer* timer;
-      std::string key;
-      ~Unregister() {
-        if (server.destroying_) return;
-        server.waiters_.erase(timer);
-        const auto [first, last] = server.keyed_waiters_.equal_range(key);
-        for (auto it = first; it != last; ++it) {
-          if (it->second == timer) {
-            server.keyed_waiters_.erase(it);
-            break;
-          }
-        }
+  std::optional<net::HttpResponse> answer_quickly(const net::HttpRequest& request) {
+    if (!quick_) {
+      return std::nullopt;
+    }
+    try {
+      auto response = quick_(request);
+      if (response && response->long_poll) {
+        return std::nullopt;  // only handler_'s answers may wait
       }
-    } unregister{*this, &timer, lp->key};
-    for (;;) {
-      const auto now = std::chrono::steady_clock::now();
-      bool last = stopping_ || now >= lp->until;
-      if (!last && wake_generation_.load() == seen) {
-        timer.expires_at(std::min(lp->until, now + opts_.limits.long_poll_recheck));
-        co_await timer.async_wait(kUseTuple);
-        last = stopping_ || std::chrono::steady_clock::now() >= lp->until;
-      }
-      seen = wake_generation_.load();
-      std::optional<net::HttpResponse> ready;
-      auto response = co_await on_pool([&lp, &ready, last]() {
-        ready = lp->poll(last);
-        return net::HttpResponse{};
-      });
-      (void)response;
-      if (ready) {
-        co_return std::move(*ready);
-      }
-      if (last) {
-        co_return net::error_response(internal_error("a long poll ended without an answer (this is a bug)"));
-      }
+      return response;
+    } catch (...) {
+      return std::nullopt;  // the handler answers it
     }
   }
 
-  asio::awaitable<void> session(tcp::socket socket) {
-    boost::system::error_code ec;
-    const auto remote_endpoint = socket.remote_endpoint(ec);
-    const std::string remote = ec ? std::string("unknown") : remote_endpoint.address().to_string();
-    Stream stream(std::move(socket), tls_.native_handle());
-    Connection conn;
-    conn.stream = &stream;
-    connections_.insert(&conn);
-    struct Unregister {
-      ServerImpl& server;
-      Connection* conn;
-      ~Unregister() {
-        if (server.destroying_) return;
-        server.connections_.erase(conn);
-        server.maybe_finish_drain();
-      }
-    } unregister{*this, &conn};
-
-    const auto& limits = opts_.limits;
-    conn.stream->expires_after(limits.handshake_timeout);
-    if (auto [hs_ec, hs_bytes] = co_await stream.async_handshake(kUseTuple); hs_ec) {
-      log_.debug("http.handshake_failed", {{"remote", remote}, {"error", hs_ec.message()}});
-      co_return;
+  // One client connection. Owned by the coroutine serving it or, while a
+  // long poll of its waits, by that poll's Parked entry; listed in
+  // connections_ (for the drain) for as long as it exists.
+  struct Link {
+    Link(ServerImpl& owner, tcp::socket socket, std::string remote_address)
+        : server(owner), stream(std::move(socket), owner.tls_.native_handle()), remote(std::move(remote_address)) {
+      server.connections_.insert(this);
     }
+    ~Link() {
+      if (server.destroying_) return;
+      server.connections_.erase(this);
+      server.maybe_finish_drain();
+    }
+    Link(const Link&) = delete;
+    Link& operator=(const Link&) = delete;
 
+    ServerImpl& server;
+    Stream stream;
+    std::string remote;
     beast::flat_buffer buffer;
-    bool first = true;
-    while (!stopping_) {
-      bhttp::request_parser<bhttp::string_body> parser;
-      parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
-      parser.body_limit(limits.max_body_bytes);
-      conn.idle = true;
-      conn.stream->expires_after(first ? limits.request_timeout : limits.idle_timeout);
-      first = false;
-      auto [read_ec, header_bytes] = co_await bhttp::async_read_header(stream, buffer, parser, kUseTuple);
-      conn.idle = false;
-      const auto started = std::chrono::steady_clock::now();
-      if (read_ec == bhttp::error::header_limit) {
-        co_await send_error(
-            stream, invalid_argument(
-                        fmt::format("the request line and headers are larger than {} bytes", limits.max_header_bytes)));
-        break;
-      }
-      if (read_ec == bhttp::error::body_limit) {
-        co_await send_error(stream, invalid_argument(fmt::format("the request body is larger than {} bytes; send less",
-                                                                 limits.max_body_bytes)));
-        break;
-      }
-      if (read_ec) {
-        break;  // closed, timed out, cut on stop, or not HTTP: nothing to answer
-      }
-      if (parser.get()[bhttp::field::expect] == "100-continue") {
-        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, parser.get().version()};
-        co_await bhttp::async_write(stream, cont, kUseTuple);
-      }
-      conn.stream->expires_after(limits.request_timeout);
-      auto [body_ec, body_bytes] = co_await bhttp::async_read(stream, buffer, parser, kUseTuple);
-      if (body_ec == bhttp::error::body_limit) {
-        co_await send_error(stream, invalid_argument(fmt::format("the request body is larger than {} bytes; send less",
-                                                                 limits.max_body_bytes)));
-        break;
-      }
-      if (body_ec) {
-        if (body_ec != asio::error::operation_aborted && body_ec != beast::error::timeout &&
-            body_ec != bhttp::error::end_of_stream) {
-          co_await send_error(stream, invalid_argument(fmt::format("malformed HTTP request: {}", body_ec.message())));
-        }
-        break;
-      }
+    bool first = true;  // no request read yet: it gets request_timeout, not idle_timeout
+    bool idle = true;   // handshaking or waiting for a request: may be cut on stop
+  };
 
-      // A large request grows the read buffer: keep no more than a small one.
-      if (buffer.size() == 0 && buffer.capacity() > kKeptReadBuffer) {
-        buffer.shrink_to_fit();
-      }
+  // What answering a request needs besides the response.
+  struct Exchange {
+    unsigned version = 11;
+    bool keep_alive = false;
+    std::string method = "?";
+    std::string path = "?";
+    std::chrono::steady_clock::time_point started;
+  };
 
-      const unsigned version = parser.get().version();
-      const bool client_keep_alive = parser.get().keep_alive();
-      auto request = convert_request(parser.release(), remote);
-      net::HttpResponse response;
-      std::string method = "?";
-      std::string path = "?";
-      if (!request) {
-        response = net::error_response(request.error());
-      } else {
-        method = request->method;
-        path = request->path;
-        const auto seen = wake_generation_.load();
-        response = co_await on_pool([this, &request]() { return handler_(*request); });
-        if (response.long_poll) {
-          if (buffer.size() == 0) {
-            buffer.shrink_to_fit();  // parked for up to a minute: hold no read buffer
-          }
-          response = co_await wait_long_poll(std::move(response.long_poll), seen);
-        }
-      }
+  // A long poll waiting for its answer: the connection and what the answer
+  // needs. It resumes when wake() names it, at the recheck interval, or at
+  // its deadline (one timer for all of them: recheck_). No coroutine
+  // frame, parser, buffer or timer is held meanwhile: only this, the
+  // LongPoll and the TLS state.
+  struct Parked {
+    std::uint64_t id = 0;
+    std::unique_ptr<Link> link;
+    Exchange exchange;
+    std::shared_ptr<net::LongPoll> poll;
+    std::uint64_t seen = 0;  // wake_generation_ when it last polled
+    std::multimap<std::chrono::steady_clock::time_point, std::uint64_t>::iterator recheck;
+  };
 
-      BeastResponse out{static_cast<bhttp::status>(response.status), version};
-      for (const auto& h : response.headers) {
-        out.set(h.name, h.value);
+  // On the I/O thread: hands the connection to a Parked entry; the coroutine
+  // that served it ends.
+  void park(std::unique_ptr<Parked> parked) {
+    const auto id = parked->id = ++last_parked_id_;
+    Link& link = *parked->link;
+    link.idle = false;
+    link.stream.expires_never();
+    if (link.buffer.size() == 0) {
+      link.buffer.shrink_to_fit();  // parked for up to a minute: hold no read buffer
+    }
+    const auto now = std::chrono::steady_clock::now();
+    const bool due = stopping_ || now >= parked->poll->until || wake_generation_.load() != parked->seen;
+    const auto at = due ? now : std::min(parked->poll->until, now + opts_.limits.long_poll_recheck);
+    parked->recheck = recheck_.emplace(at, id);
+    parked_by_key_.emplace(parked->poll->key, id);
+    parked_.emplace(id, std::move(parked));
+    if (due) {
+      asio::post(io_, [this, id] { unpark(id); });  // something happened meanwhile: poll again now
+    } else if (!recheck_armed_ || at < recheck_timer_.expiry()) {
+      arm_recheck(at);
+    }
+  }
+
+  void arm_recheck(std::chrono::steady_clock::time_point at) {
+    recheck_armed_ = true;
+    recheck_timer_.expires_at(at);  // cancels the wait before, whose handler then does nothing
+    recheck_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec == asio::error::operation_aborted || destroying_) {
+        return;
       }
-      out.body() = std::move(response.body);
-      const bool keep_alive = client_keep_alive && !stopping_;
-      out.keep_alive(keep_alive);
-      out.prepare_payload();
-      conn.stream->expires_after(limits.request_timeout);
-      auto [write_ec, written] = co_await bhttp::async_write(stream, out, kUseTuple);
-      const auto elapsed_us =
-          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
-      log_.info("http.request", {{"remote", remote},
-                                 {"method", method},
-                                 {"path", path},
-                                 {"status", response.status},
-                                 {"bytes", static_cast<std::uint64_t>(written)},
-                                 {"ms", static_cast<double>(elapsed_us) / 1000.0}});
-      if (write_ec || !keep_alive) {
+      recheck_armed_ = false;
+      const auto now = std::chrono::steady_clock::now();
+      std::vector<std::uint64_t> due;
+      for (auto it = recheck_.begin(); it != recheck_.end() && it->first <= now; ++it) {
+        due.push_back(it->second);
+      }
+      for (const auto id : due) {
+        unpark(id);
+      }
+      if (!recheck_.empty()) {
+        arm_recheck(recheck_.begin()->first);
+      }
+    });
+  }
+
+  void unpark_all() {
+    std::vector<std::uint64_t> ids;
+    ids.reserve(parked_.size());
+    for (const auto& [id, parked] : parked_) {
+      ids.push_back(id);
+    }
+    for (const auto id : ids) {
+      unpark(id);
+    }
+  }
+
+  // Resumes a parked long poll (if it is still parked: a wake and its
+  // recheck may both name it).
+  void unpark(std::uint64_t id) {
+    if (destroying_) return;
+    const auto it = parked_.find(id);
+    if (it == parked_.end()) return;
+    auto parked = std::move(it->second);
+    parked_.erase(it);
+    recheck_.erase(parked->recheck);
+    const auto [first, last] = parked_by_key_.equal_range(parked->poll->key);
+    for (auto k = first; k != last; ++k) {
+      if (k->second == id) {
+        parked_by_key_.erase(k);
         break;
       }
     }
-    conn.idle = true;
-    conn.stream->expires_after(std::chrono::seconds(2));
-    co_await stream.async_shutdown(kUseTuple);
+    auto link = std::move(parked->link);
+    asio::co_spawn(io_, serve(std::move(link), std::move(parked)),
+                   [this](const std::exception_ptr& e) { log_failure("session", e); });
   }
 
-  asio::awaitable<void> send_error(Stream& stream, const Error& error) {
-    auto response = net::error_response(error);
-    BeastResponse out{static_cast<bhttp::status>(response.status), 11};
+  // A request read from the connection, or why there is none.
+  struct Incoming {
+    std::optional<net::HttpRequest> request;  // set: handle it
+    std::optional<Error> refusal;             // set: answer it with this error
+    bool close = false;                       // after the refusal, or (no refusal) at once
+  };
+
+  asio::awaitable<Incoming> read_request(Link& link, Exchange& exchange) {
+    const auto& limits = opts_.limits;
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+    parser.body_limit(limits.max_body_bytes);
+    link.idle = true;
+    link.stream.expires_after(link.first ? limits.request_timeout : limits.idle_timeout);
+    link.first = false;
+    auto [read_ec, header_bytes] = co_await bhttp::async_read_header(link.stream, link.buffer, parser, kUseTuple);
+    link.idle = false;
+    exchange.started = std::chrono::steady_clock::now();
+    const auto body_too_large = [&limits] {
+      return invalid_argument(
+          fmt::format("the request body is larger than {} bytes; send less", limits.max_body_bytes));
+    };
+    if (read_ec == bhttp::error::header_limit) {
+      co_return Incoming{std::nullopt,
+                         invalid_argument(fmt::format("the request line and headers are larger than {} bytes",
+                                                      limits.max_header_bytes)),
+                         true};
+    }
+    if (read_ec == bhttp::error::body_limit) {
+      co_return Incoming{std::nullopt, body_too_large(), true};
+    }
+    if (read_ec) {
+      co_return Incoming{std::nullopt, std::nullopt, true};  // closed, timed out, cut on stop, or not HTTP
+    }
+    if (parser.get()[bhttp::field::expect] == "100-continue") {
+      bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, parser.get().version()};
+      co_await bhttp::async_write(link.stream, cont, kUseTuple);
+    }
+    link.stream.expires_after(limits.request_timeout);
+    auto [body_ec, body_bytes] = co_await bhttp::async_read(link.stream, link.buffer, parser, kUseTuple);
+    if (body_ec == bhttp::error::body_limit) {
+      co_return Incoming{std::nullopt, body_too_large(), true};
+    }
+    if (body_ec) {
+      if (body_ec != asio::error::operation_aborted && body_ec != beast::error::timeout &&
+          body_ec != bhttp::error::end_of_stream) {
+        co_return Incoming{std::nullopt, invalid_argument(fmt::format("malformed HTTP request: {}", body_ec.message())),
+                           true};
+      }
+      co_return Incoming{std::nullopt, std::nullopt, true};
+    }
+    // A large request grows the read buffer: keep no more than a small one.
+    if (link.buffer.size() == 0 && link.buffer.capacity() > kKeptReadBuffer) {
+      link.buffer.shrink_to_fit();
+    }
+    exchange.version = parser.get().version();
+    exchange.keep_alive = parser.get().keep_alive();
+    auto request = convert_request(parser.release(), link.remote);
+    if (!request) {
+      co_return Incoming{std::nullopt, request.error(), false};
+    }
+    exchange.method = request->method;
+    exchange.path = request->path;
+    co_return Incoming{std::move(*request), std::nullopt, false};
+  }
+
+  // Writes the response and logs the exchange; false: the connection ends.
+  asio::awaitable<bool> respond(Link& link, const Exchange& exchange, net::HttpResponse response, bool close) {
+    BeastResponse out{static_cast<bhttp::status>(response.status), exchange.version};
     for (const auto& h : response.headers) {
       out.set(h.name, h.value);
     }
     out.body() = std::move(response.body);
-    out.keep_alive(false);
+    const bool keep_alive = !close && exchange.keep_alive && !stopping_;
+    out.keep_alive(keep_alive);
     out.prepare_payload();
-    stream.expires_after(opts_.limits.request_timeout);
-    co_await bhttp::async_write(stream, out, kUseTuple);
+    link.stream.expires_after(opts_.limits.request_timeout);
+    auto [write_ec, written] = co_await bhttp::async_write(link.stream, out, kUseTuple);
+    const auto elapsed_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - exchange.started)
+            .count();
+    log_.info("http.request", {{"remote", link.remote},
+                               {"method", exchange.method},
+                               {"path", exchange.path},
+                               {"status", response.status},
+                               {"bytes", static_cast<std::uint64_t>(written)},
+                               {"ms", static_cast<double>(elapsed_us) / 1000.0}});
+    co_return !write_ec && keep_alive;
+  }
+
+  // Serves a connection: a new one (after its handshake), or one whose
+  // parked long poll was woken (answered first, or parked again).
+  asio::awaitable<void> serve(std::unique_ptr<Link> link, std::unique_ptr<Parked> woken) {
+    const auto& limits = opts_.limits;
+    bool go_on = true;
+    if (!woken) {
+      link->stream.expires_after(limits.handshake_timeout);
+      if (auto [hs_ec, hs_bytes] = co_await link->stream.async_handshake(kUseTuple); hs_ec) {
+        log_.debug("http.handshake_failed", {{"remote", link->remote}, {"error", hs_ec.message()}});
+        co_return;
+      }
+    } else {
+      const bool last = stopping_ || std::chrono::steady_clock::now() >= woken->poll->until;
+      woken->seen = wake_generation_.load();
+      std::optional<net::HttpResponse> ready;
+      (void)co_await on_pool([&woken, &ready, last]() {
+        ready = woken->poll->poll(last);
+        return net::HttpResponse{};
+      });
+      if (!ready && !last) {
+        woken->link = std::move(link);
+        park(std::move(woken));
+        co_return;
+      }
+      if (!ready) {
+        ready = net::error_response(internal_error("a long poll ended without an answer (this is a bug)"));
+      }
+      go_on = co_await respond(*link, woken->exchange, std::move(*ready), false);
+      woken.reset();
+    }
+
+    while (go_on && !stopping_) {
+      Exchange exchange;
+      auto incoming = co_await read_request(*link, exchange);
+      net::HttpResponse response;
+      if (incoming.request) {
+        const auto seen = wake_generation_.load();
+        if (auto quick = answer_quickly(*incoming.request)) {
+          response = std::move(*quick);
+        } else {
+          response = co_await on_pool([this, &incoming]() { return handler_(*incoming.request); });
+        }
+        if (response.long_poll) {
+          auto parked = std::make_unique<Parked>();
+          parked->exchange = std::move(exchange);
+          parked->poll = std::move(response.long_poll);
+          parked->seen = seen;
+          parked->link = std::move(link);
+          park(std::move(parked));
+          co_return;
+        }
+      } else if (incoming.refusal) {
+        response = net::error_response(*incoming.refusal);
+      } else {
+        break;
+      }
+      go_on = co_await respond(*link, exchange, std::move(response), incoming.close);
+    }
+    link->idle = true;
+    link->stream.expires_after(std::chrono::seconds(2));
+    co_await link->stream.async_shutdown(kUseTuple);
   }
 
   HttpsServerOptions opts_;
   net::Handler handler_;
+  net::QuickHandler quick_;
   Logger& log_;
   bool destroying_ = false;  // outlives io_
   asio::io_context io_{1};
@@ -482,18 +601,22 @@ class ServerImpl final : public HttpsServer {
   std::uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> wake_generation_{0};
-  // Touched only on the I/O thread.
-  std::set<Connection*> connections_;
-  // Every parked long poll's timer with its key, and the same by key.
-  std::map<asio::steady_timer*, std::string> waiters_;
-  std::unordered_multimap<std::string, asio::steady_timer*> keyed_waiters_;
+  // Touched only on the I/O thread. Declared after io_: destroyed before it.
+  std::set<Link*> connections_;
+  // The parked long polls, and the same by LongPoll::key.
+  std::unordered_map<std::uint64_t, std::unique_ptr<Parked>> parked_;
+  std::unordered_multimap<std::string, std::uint64_t> parked_by_key_;
+  std::multimap<std::chrono::steady_clock::time_point, std::uint64_t> recheck_;  // when each resumes anyway
+  asio::steady_timer recheck_timer_{io_};                                        // for the first of recheck_
+  bool recheck_armed_ = false;
+  std::uint64_t last_parked_id_ = 0;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<HttpsServer>> HttpsServer::create(const HttpsServerOptions& options, net::Handler handler,
-                                                         Logger& log) {
-  auto server = std::make_unique<ServerImpl>(options, std::move(handler), log);
+                                                         Logger& log, net::QuickHandler quick) {
+  auto server = std::make_unique<ServerImpl>(options, std::move(handler), std::move(quick), log);
   if (auto st = server->init(); !st) {
     return st.error();
   }

@@ -4,7 +4,8 @@
 //
 // One I/O thread runs every connection (TLS, parsing, timeouts); handlers
 // run on a separate pool of threads, so a slow handler (an Argon2id hash, a
-// database write) never stalls other connections.
+// database write) never stalls other connections. Only a QuickHandler's
+// answers from memory are given on the I/O thread itself.
 //
 // MUST: every read has a deadline and every request a size limit, so a slow
 // or hostile client holds at most one connection slot for a bounded time.
@@ -52,8 +53,10 @@ class HttpsServer {
   // Loads the certificate and key and binds the listening socket (so the
   // port is known when this returns). Fails with InvalidArgument for an
   // unusable certificate or key, Unavailable when the address cannot be bound.
+  // `quick`, when given, may answer a request on the I/O thread from memory
+  // (see net::QuickHandler) before it goes to `handler` on the pool.
   static Result<std::unique_ptr<HttpsServer>> create(const HttpsServerOptions& options, net::Handler handler,
-                                                     Logger& log);
+                                                     Logger& log, net::QuickHandler quick = {});
 
   virtual ~HttpsServer() = default;
   HttpsServer() = default;

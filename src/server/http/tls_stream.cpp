@@ -153,6 +153,13 @@ void TlsStream::expires_after(std::chrono::steady_clock::duration timeout) {
   });
 }
 
+void TlsStream::expires_never() {
+  auto& d = *deadline_;
+  d.expired = false;
+  ++d.generation;
+  timer_.cancel();
+}
+
 void TlsStream::cancel() {
   error_code ignored;
   socket_.cancel(ignored);

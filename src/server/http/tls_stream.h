@@ -58,6 +58,9 @@ class TlsStream {
   // waiting `timeout` from now; time spent with no operation pending counts
   // only when the next one starts.
   void expires_after(std::chrono::steady_clock::duration timeout);
+  // No deadline (a parked long poll, whose own timer answers it): nothing
+  // waits on the timer, so an idle connection holds no timer operation.
+  void expires_never();
   // Makes a pending operation complete with operation_aborted.
   void cancel();
 

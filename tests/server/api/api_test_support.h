@@ -145,6 +145,7 @@ class ApiTest : public ::testing::Test {
   platform::SystemTimeZones zones_;
   std::unique_ptr<server::Logger> log_ = server::make_null_logger();
   std::atomic<int> wakes_{0};
+  int memory_answers_ = 0;          // calls answered by Api::answer_from_memory
   std::vector<std::string> woken_;  // the endpoint of each wake ("" = all)
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<Api> api_;

@@ -157,6 +157,54 @@ TEST_F(Policies, AgentsFetchWithETagsAndHearOfChanges) {
   EXPECT_EQ(refused.str("/decision"), "deny") << refused;
 }
 
+// The repeated fetch answered 304 comes from memory (no database), and
+// only while memory is sure: call() checks each such answer against the
+// full path's.
+TEST_F(Policies, RepeatedFetchesAreAnsweredFromMemoryWhileCurrent) {
+  ASSERT_EQ(put_policy("base", kV1, {"web"}).status, 201);
+  const Agent agent = enrol({"web"});
+  const std::string etag = call("GET", "/api/v1/agent/policy", "", agent.headers()).header("etag");
+  const auto fetch = [&](const Headers& extra = {}) {
+    return call("GET", "/api/v1/agent/policy", "", agent.headers() + Headers{{"if-none-match", etag}} + extra);
+  };
+  memory_answers_ = 0;
+  EXPECT_EQ(fetch().status, 304);
+  EXPECT_EQ(fetch().status, 304);
+  EXPECT_EQ(memory_answers_, 2);
+
+  // Not from memory: another ETag, a wrong secret, another route.
+  EXPECT_EQ(call("GET", "/api/v1/agent/policy", "", agent.headers() + Headers{{"if-none-match", "\"x\""}}).status, 200);
+  Agent forged = agent;
+  forged.credential.back() = forged.credential.back() == 'A' ? 'B' : 'A';
+  EXPECT_EQ(call("GET", "/api/v1/agent/policy", "", forged.headers() + Headers{{"if-none-match", etag}}).status, 401);
+  EXPECT_EQ(memory_answers_, 2);
+
+  // Memory is trusted for a few seconds only (another process may share
+  // the database); the full path then answers and refreshes it.
+  clock_.advance(std::chrono::seconds(5));
+  EXPECT_EQ(fetch().status, 304);
+  EXPECT_EQ(memory_answers_, 2);
+  EXPECT_EQ(fetch().status, 304);
+  EXPECT_EQ(memory_answers_, 3);
+
+  // A policy change is seen at once.
+  ASSERT_EQ(put("base", kV2).status, 200);
+  EXPECT_EQ(fetch().status, 200);
+  EXPECT_EQ(memory_answers_, 3);
+
+  // So is a retirement: the credential dies at once.
+  const std::string etag2 = call("GET", "/api/v1/agent/policy", "", agent.headers()).header("etag");
+  const auto fetch2 = [&] {
+    return call("GET", "/api/v1/agent/policy", "", agent.headers() + Headers{{"if-none-match", etag2}});
+  };
+  EXPECT_EQ(fetch2().status, 304);
+  EXPECT_EQ(fetch2().status, 304);
+  EXPECT_EQ(memory_answers_, 5);
+  ASSERT_EQ(call("DELETE", "/api/v1/endpoints/" + agent.id, "", as(store::Role::kAdmin)).status, 200);
+  EXPECT_EQ(fetch2().status, 401);
+  EXPECT_EQ(memory_answers_, 5);
+}
+
 TEST_F(Policies, AssignmentChangesReachTheAgents) {
   ASSERT_EQ(put("base", kV1).status, 201);
   const Agent agent = enrol({"web"});

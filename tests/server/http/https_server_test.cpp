@@ -569,6 +569,65 @@ TEST(HttpsServerLongPoll, UntilGetsTheLastAnswer) {
   EXPECT_EQ(state.last_polls.load(), 1);
 }
 
+// Parked polls share one timer: a poll parked after another with a later
+// deadline still ends at its own.
+TEST(HttpsServerLongPoll, EachPollEndsAtItsOwnDeadline) {
+  PollState slow;
+  slow.wait = milliseconds(3000);
+  PollState quick;
+  quick.wait = milliseconds(1000);
+  TestServer server(
+      [&](const net::HttpRequest& request) { return request.path == "/slow" ? slow.respond() : quick.respond(); },
+      slow_recheck());
+  ASSERT_TRUE(server.ok()) << server.error();
+  auto slow_client = pinned_client(server.url());
+  auto quick_client = pinned_client(server.url());
+  ASSERT_NE(slow_client, nullptr);
+  ASSERT_NE(quick_client, nullptr);
+
+  const auto begin = steady_clock::now();
+  auto slow_poll = std::async(std::launch::async, [&] { return slow_client->request("GET", "/slow"); });
+  ASSERT_EQ(slow.handler_called.get_future().wait_for(seconds(5)), std::future_status::ready);
+  std::this_thread::sleep_for(milliseconds(200));
+  auto quick_poll = std::async(std::launch::async, [&] { return quick_client->request("GET", "/quick"); });
+  ASSERT_EQ(quick_poll.wait_for(seconds(3)), std::future_status::ready);
+  EXPECT_LT(seconds_since(begin), 2.5);
+  EXPECT_EQ(slow_poll.wait_for(milliseconds(0)), std::future_status::timeout);
+  ASSERT_EQ(slow_poll.wait_for(seconds(5)), std::future_status::ready);
+  EXPECT_GE(seconds_since(begin), 2.9);
+  for (auto* poll : {&slow_poll, &quick_poll}) {
+    auto response = poll->get();
+    ASSERT_TRUE(response) << response.error().message;
+    EXPECT_EQ(response->body, R"({"state":"pending"})");
+  }
+  EXPECT_EQ(slow.last_polls.load(), 1);
+  EXPECT_EQ(quick.last_polls.load(), 1);
+}
+
+// Without any wake, a parked poll polls again every recheck interval.
+TEST(HttpsServerLongPoll, RecheckFindsAnAnswerNobodyAnnounced) {
+  PollState state;
+  server::HttpLimits limits;
+  limits.long_poll_recheck = seconds(1);
+  TestServer server([&](const net::HttpRequest&) { return state.respond(); }, limits);
+  ASSERT_TRUE(server.ok()) << server.error();
+  auto client = pinned_client(server.url());
+  ASSERT_NE(client, nullptr);
+
+  auto poll = std::async(std::launch::async, [&] { return client->request("GET", "/wait"); });
+  ASSERT_EQ(state.handler_called.get_future().wait_for(seconds(5)), std::future_status::ready);
+  ASSERT_TRUE(eventually([&] { return state.polls.load() >= 1; }, milliseconds(3000)));  // the first recheck
+  EXPECT_EQ(poll.wait_for(milliseconds(0)), std::future_status::timeout);
+  const auto set_at = steady_clock::now();
+  state.ready = true;  // and no wake()
+  ASSERT_EQ(poll.wait_for(seconds(3)), std::future_status::ready);
+  EXPECT_LT(seconds_since(set_at), 2.0);
+  auto response = poll.get();
+  ASSERT_TRUE(response) << response.error().message;
+  EXPECT_EQ(response->body, R"({"state":"ready"})");
+  EXPECT_EQ(state.last_polls.load(), 0);
+}
+
 TEST(HttpsServerLongPoll, StopAnswersAtOnce) {
   PollState state;
   TestServer server([&](const net::HttpRequest&) { return state.respond(); }, slow_recheck());
