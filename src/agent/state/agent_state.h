@@ -1,0 +1,231 @@
+// hoist-agent's durable local state: its identity, the last good policy,
+// grants, the requests it submitted, the event outbox and the push cursor.
+//
+// MUST: every operation returns a Result/Status and never throws across this
+// interface; the caller decides how to fail closed.
+// MUST: no clock inside: every time is passed in by the caller.
+// MUST: a grant's stored deadline is the truth. A grant is active at `now`
+// while now < deadline and it is not revoked; the deadline itself is expired.
+// MUST: a revocation is sticky: once a grant is revoked, no later upsert
+// (a stale copy from the server, an offline code) makes it active again.
+// MUST: enqueue returns only once the event is durable, and an event leaves
+// the outbox only when acknowledged. Nothing is dropped silently: past the
+// cap, enqueue fails with Unavailable and stores nothing.
+// MUST: bad input (over-long, malformed, NUL bytes) is refused with
+// InvalidArgument before anything is written; both implementations share
+// the checks below, so the fake refuses exactly what the real store does.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/duration.h"
+#include "core/result.h"
+
+namespace hoist::agent {
+
+// Event times are milliseconds since the Unix epoch (the audit trail's unit).
+using EventTime = std::chrono::sys_time<std::chrono::milliseconds>;
+
+// What enrolment gave this endpoint. The credential is a secret: the store
+// keeps it only in a 0600 file in a 0700 directory.
+struct Identity {
+  std::string server_url;     // https://...
+  std::string ca_pin_sha256;  // SHA-256 of the server CA, 64 lowercase hex digits
+  std::string endpoint_id;
+  std::string credential;  // hoist_agent_...
+  std::string hostname;
+  std::vector<std::string> labels;
+  TimePoint enrolled_at{};
+
+  bool operator==(const Identity&) const = default;
+};
+
+struct PolicyDocument {
+  std::string name;
+  int version = 0;   // >= 1
+  std::string text;  // TOML, opaque here
+
+  bool operator==(const PolicyDocument&) const = default;
+};
+
+// The last policy the server sent that the agent could compile.
+struct PolicySnapshot {
+  std::string etag;
+  TimePoint fetched_at{};
+  std::vector<std::string> labels;
+  std::vector<PolicyDocument> documents;  // names unique; order kept
+
+  bool operator==(const PolicySnapshot&) const = default;
+};
+
+enum class GrantKind { kCommand, kSession };
+enum class GrantOrigin { kServer, kOfflineCode, kBreakGlass };
+
+std::string_view to_string(GrantKind kind);
+std::string_view to_string(GrantOrigin origin);
+
+// What a command grant allows; empty for a session (any command).
+// command_path and argv_patterns are bytes (Linux paths need not be UTF-8).
+struct GrantScope {
+  std::string command_path;           // absolute
+  std::optional<std::string> sha256;  // 64 lowercase hex digits
+  std::vector<std::string> argv_patterns;
+
+  bool operator==(const GrantScope&) const = default;
+};
+
+struct Grant {
+  std::string id;  // the server's request id (or the offline code's / break-glass id)
+  std::string user;
+  std::uint32_t uid = 0;
+  GrantKind kind = GrantKind::kCommand;
+  GrantScope scope;
+  TimePoint start{};
+  TimePoint deadline{};  // the truth: expired from this instant on
+  std::optional<TimePoint> revoked_at;
+  bool record_processes = false;
+  GrantOrigin origin = GrantOrigin::kServer;
+
+  // Active at `now`: not revoked and before its deadline. `start` is not
+  // compared: it is the server's clock, and a few seconds of skew must not
+  // void a grant that was just approved.
+  [[nodiscard]] bool active_at(TimePoint now) const { return !revoked_at && now < deadline; }
+  bool operator==(const Grant&) const = default;
+};
+
+// A request this endpoint submitted and is waiting on.
+struct PendingRequest {
+  std::string id;  // the server's request id
+  std::uint32_t uid = 0;
+  std::string user;
+  std::string command_summary;  // for `hoist status`; shown, never parsed
+  TimePoint submitted_at{};
+  std::string state;  // the last state the server reported, e.g. "pending"
+
+  bool operator==(const PendingRequest&) const = default;
+};
+
+// An event waiting to be delivered to the server. The id makes delivery
+// idempotent: the server drops an id it has already stored.
+struct OutboxEvent {
+  std::string id;       // 32 lowercase hex digits (128 random bits); see new_event_id()
+  std::string kind;     // e.g. "decision", "grant_use", "break_glass"
+  EventTime time{};     // when it happened
+  std::string payload;  // JSON text, opaque here
+
+  bool operator==(const OutboxEvent&) const = default;
+};
+
+// Limits on what is stored. Strings longer than these are refused, so a
+// confused or hostile caller cannot fill the disk through one field.
+inline constexpr std::size_t kMaxIdBytes = 128;
+inline constexpr std::size_t kMaxNameBytes = 256;  // user, hostname, label, etag, kind, state, policy name
+inline constexpr std::size_t kMaxUrlBytes = 2048;
+inline constexpr std::size_t kMaxCredentialBytes = 512;
+inline constexpr std::size_t kMaxLabels = 256;
+inline constexpr std::size_t kMaxPathBytes = 4096;
+inline constexpr std::size_t kMaxArgvPatterns = 256;
+inline constexpr std::size_t kMaxSummaryBytes = 4096;
+inline constexpr std::size_t kMaxPolicyDocuments = 1024;
+inline constexpr std::size_t kMaxPolicyBytes = std::size_t{4} * 1024 * 1024;  // one document's text
+inline constexpr std::size_t kMaxPolicySnapshotBytes = std::size_t{16} * 1024 * 1024;
+inline constexpr std::size_t kMaxPayloadBytes = std::size_t{256} * 1024;
+inline constexpr std::size_t kMaxBatch = 1000;  // next_batch, enqueue_all and acknowledge
+
+// How much the outbox may hold before enqueue fails. The defaults hold weeks
+// of a busy endpoint's events; an outbox that fills means the server has
+// been unreachable for that long, which an operator must see, not a queue
+// that quietly forgets.
+struct OutboxLimits {
+  std::uint64_t max_events = 200'000;
+  std::uint64_t max_payload_bytes = std::uint64_t{512} * 1024 * 1024;
+};
+
+class AgentState {
+ public:
+  virtual ~AgentState() = default;
+  AgentState() = default;
+  AgentState(const AgentState&) = delete;
+  AgentState& operator=(const AgentState&) = delete;
+
+  // --- identity -------------------------------------------------------
+  // nullopt before enrolment.
+  virtual Result<std::optional<Identity>> identity() = 0;
+  // Replaces the whole identity at once (a reader sees the old or the new).
+  virtual Status set_identity(const Identity& identity) = 0;
+
+  // --- last good policy -------------------------------------------------
+  // nullopt until one was stored.
+  virtual Result<std::optional<PolicySnapshot>> policy() = 0;
+  // Replaces the whole snapshot at once.
+  virtual Status set_policy(const PolicySnapshot& snapshot) = 0;
+
+  // --- grants -----------------------------------------------------------
+  // Inserts or replaces the grant with this id. A revocation already stored
+  // is kept (revocations are sticky; the first time wins).
+  virtual Status upsert_grant(const Grant& grant) = 0;
+  // Records a revocation; a grant already revoked keeps its first time.
+  // NotFound for an unknown id.
+  virtual Status revoke_grant(const std::string& id, TimePoint at) = 0;
+  virtual Result<std::optional<Grant>> grant(const std::string& id) = 0;
+  // The grants of `uid` active at `now` (Grant::active_at), by deadline.
+  virtual Result<std::vector<Grant>> active_grants(std::uint32_t uid, TimePoint now) = 0;
+  // Every stored grant, by id.
+  virtual Result<std::vector<Grant>> grants() = 0;
+  // Deletes the grants that ended before `before`: deadline < before, or
+  // revoked before it. Returns how many were deleted.
+  virtual Result<std::size_t> delete_grants_ended_before(TimePoint before) = 0;
+
+  // --- requests this endpoint submitted -------------------------------
+  virtual Status upsert_pending_request(const PendingRequest& request) = 0;
+  virtual Result<std::optional<PendingRequest>> pending_request(const std::string& id) = 0;
+  // The user's requests, oldest first (ties by id).
+  virtual Result<std::vector<PendingRequest>> pending_requests_for(std::uint32_t uid) = 0;
+  // Returns whether there was one to remove.
+  virtual Result<bool> remove_pending_request(const std::string& id) = 0;
+
+  // --- event outbox -----------------------------------------------------
+  // Returns once the event is durable (committed and synced). An id already
+  // in the outbox is a no-op, whatever the rest of the event says. Unavailable
+  // when the outbox is full (OutboxLimits); nothing is stored then.
+  virtual Status enqueue(const OutboxEvent& event) = 0;
+  // Up to kMaxBatch events in one transaction: all are stored or none.
+  virtual Status enqueue_all(const std::vector<OutboxEvent>& events) = 0;
+  // The oldest `limit` (1..kMaxBatch) events, in enqueue order.
+  virtual Result<std::vector<OutboxEvent>> next_batch(std::size_t limit) = 0;
+  // Deletes these events (up to kMaxBatch ids); unknown ids are ignored, a
+  // malformed id is refused and nothing is deleted.
+  virtual Status acknowledge(const std::vector<std::string>& ids) = 0;
+  virtual Result<std::uint64_t> pending_count() = 0;
+
+  // --- push cursor -------------------------------------------------------
+  // The last push seq acknowledged to the server; 0 before the first.
+  virtual Result<std::uint64_t> push_cursor() = 0;
+  // At most INT64_MAX (the server's seqs are SQLite rowids).
+  virtual Status set_push_cursor(std::uint64_t seq) = 0;
+};
+
+// A fresh event id: 128 bits from getrandom(2), as 32 lowercase hex digits.
+// Unavailable when the kernel gives no randomness.
+Result<std::string> new_event_id();
+
+// The checks both implementations run before writing. InvalidArgument,
+// naming the field and the limit, when something is refused.
+Status validate(const Identity& identity);
+Status validate(const PolicySnapshot& snapshot);
+Status validate(const Grant& grant);
+Status validate(const PendingRequest& request);
+Status validate(const OutboxEvent& event);
+Status validate_record_id(std::string_view what, std::string_view id);  // grant / request ids
+Status validate_event_id(std::string_view id);
+Status validate_batch_limit(std::size_t limit);
+Status validate_batch_size(std::string_view what, std::size_t size);  // enqueue_all, acknowledge
+Status validate_push_cursor(std::uint64_t seq);
+
+}  // namespace hoist::agent

@@ -1,0 +1,243 @@
+#include "agent/state/fake_agent_state.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+
+namespace hoist::agent {
+
+struct FakeAgentState::Contents {
+  std::mutex mu;
+  std::optional<Error> write_failure;
+  std::optional<Identity> identity;
+  std::optional<PolicySnapshot> policy;
+  std::map<std::string, Grant> grants;
+  std::map<std::string, PendingRequest> requests;
+  std::map<std::uint64_t, OutboxEvent> outbox;  // by enqueue order
+  std::map<std::string, std::uint64_t> outbox_ids;
+  std::uint64_t next_seq = 1;
+  std::uint64_t outbox_bytes = 0;
+  std::uint64_t push_cursor = 0;
+};
+
+FakeAgentState::FakeAgentState(OutboxLimits limits) : FakeAgentState(std::make_shared<Contents>(), limits) {}
+
+FakeAgentState::FakeAgentState(std::shared_ptr<Contents> contents, OutboxLimits limits)
+    : contents_(std::move(contents)), limits_(limits) {}
+
+std::unique_ptr<FakeAgentState> FakeAgentState::reopen() const {
+  return std::make_unique<FakeAgentState>(contents_, limits_);
+}
+
+void FakeAgentState::fail_writes(std::optional<Error> error) {
+  const std::lock_guard lock(contents_->mu);
+  contents_->write_failure = std::move(error);
+}
+
+Result<std::optional<Identity>> FakeAgentState::identity() {
+  const std::lock_guard lock(contents_->mu);
+  return contents_->identity;
+}
+
+Status FakeAgentState::set_identity(const Identity& identity) {
+  if (auto st = validate(identity); !st.ok()) return st;
+  const std::lock_guard lock(contents_->mu);
+  if (contents_->write_failure) return *contents_->write_failure;
+  contents_->identity = identity;
+  return {};
+}
+
+Result<std::optional<PolicySnapshot>> FakeAgentState::policy() {
+  const std::lock_guard lock(contents_->mu);
+  return contents_->policy;
+}
+
+Status FakeAgentState::set_policy(const PolicySnapshot& snapshot) {
+  if (auto st = validate(snapshot); !st.ok()) return st;
+  const std::lock_guard lock(contents_->mu);
+  if (contents_->write_failure) return *contents_->write_failure;
+  contents_->policy = snapshot;
+  return {};
+}
+
+Status FakeAgentState::upsert_grant(const Grant& grant) {
+  if (auto st = validate(grant); !st.ok()) return st;
+  const std::lock_guard lock(contents_->mu);
+  if (contents_->write_failure) return *contents_->write_failure;
+  Grant stored = grant;
+  if (const auto it = contents_->grants.find(grant.id); it != contents_->grants.end() && it->second.revoked_at) {
+    stored.revoked_at = it->second.revoked_at;  // revocations are sticky
+  }
+  contents_->grants[grant.id] = std::move(stored);
+  return {};
+}
+
+Status FakeAgentState::revoke_grant(const std::string& id, TimePoint at) {
+  if (auto st = validate_record_id("grant id", id); !st.ok()) return st;
+  const std::lock_guard lock(contents_->mu);
+  if (contents_->write_failure) return *contents_->write_failure;
+  const auto it = contents_->grants.find(id);
+  if (it == contents_->grants.end()) return not_found(fmt::format("no grant {} is stored", id));
+  if (!it->second.revoked_at) it->second.revoked_at = at;
+  return {};
+}
+
+Result<std::optional<Grant>> FakeAgentState::grant(const std::string& id) {
+  if (auto st = validate_record_id("grant id", id); !st.ok()) return st.error();
+  const std::lock_guard lock(contents_->mu);
+  const auto it = contents_->grants.find(id);
+  if (it == contents_->grants.end()) return std::optional<Grant>();
+  return std::optional<Grant>(it->second);
+}
+
+Result<std::vector<Grant>> FakeAgentState::active_grants(std::uint32_t uid, TimePoint now) {
+  const std::lock_guard lock(contents_->mu);
+  std::vector<Grant> out;
+  for (const auto& [id, g] : contents_->grants) {
+    if (g.uid == uid && g.active_at(now)) out.push_back(g);
+  }
+  std::stable_sort(out.begin(), out.end(), [](const Grant& a, const Grant& b) { return a.deadline < b.deadline; });
+  return out;
+}
+
+Result<std::vector<Grant>> FakeAgentState::grants() {
+  const std::lock_guard lock(contents_->mu);
+  std::vector<Grant> out;
+  for (const auto& [id, g] : contents_->grants) out.push_back(g);
+  return out;
+}
+
+Result<std::size_t> FakeAgentState::delete_grants_ended_before(TimePoint before) {
+  const std::lock_guard lock(contents_->mu);
+  if (contents_->write_failure) return *contents_->write_failure;
+  return static_cast<std::size_t>(std::erase_if(contents_->grants, [&](const auto& entry) {
+    const Grant& g = entry.second;
+    return g.deadline < before || (g.revoked_at && *g.revoked_at < before);
+  }));
+}
+
+Status FakeAgentState::upsert_pending_request(const PendingRequest& request) {
+  if (auto st = validate(request); !st.ok()) return st;
+  const std::lock_guard lock(contents_->mu);
+  if (contents_->write_failure) return *contents_->write_failure;
+  contents_->requests[request.id] = request;
+  return {};
+}
+
+Result<std::optional<PendingRequest>> FakeAgentState::pending_request(const std::string& id) {
+  if (auto st = validate_record_id("request id", id); !st.ok()) return st.error();
+  const std::lock_guard lock(contents_->mu);
+  const auto it = contents_->requests.find(id);
+  if (it == contents_->requests.end()) return std::optional<PendingRequest>();
+  return std::optional<PendingRequest>(it->second);
+}
+
+Result<std::vector<PendingRequest>> FakeAgentState::pending_requests_for(std::uint32_t uid) {
+  const std::lock_guard lock(contents_->mu);
+  std::vector<PendingRequest> out;
+  for (const auto& [id, r] : contents_->requests) {
+    if (r.uid == uid) out.push_back(r);
+  }
+  // By id already (the map); a stable sort by time keeps ties by id.
+  std::stable_sort(out.begin(), out.end(),
+                   [](const PendingRequest& a, const PendingRequest& b) { return a.submitted_at < b.submitted_at; });
+  return out;
+}
+
+Result<bool> FakeAgentState::remove_pending_request(const std::string& id) {
+  if (auto st = validate_record_id("request id", id); !st.ok()) return st.error();
+  const std::lock_guard lock(contents_->mu);
+  if (contents_->write_failure) return *contents_->write_failure;
+  return contents_->requests.erase(id) > 0;
+}
+
+Status FakeAgentState::enqueue(const OutboxEvent& event) {
+  return enqueue_all({event});
+}
+
+Status FakeAgentState::enqueue_all(const std::vector<OutboxEvent>& events) {
+  if (auto st = validate_batch_size("events", events.size()); !st.ok()) return st;
+  for (const auto& e : events) {
+    if (auto st = validate(e); !st.ok()) return st;
+  }
+  if (events.empty()) return {};
+  const std::lock_guard lock(contents_->mu);
+  if (contents_->write_failure) return *contents_->write_failure;
+  // Checked in full before anything changes: all or nothing, as a transaction.
+  std::map<std::string, bool> added;
+  std::uint64_t count = contents_->outbox.size();
+  std::uint64_t bytes = contents_->outbox_bytes;
+  std::vector<const OutboxEvent*> to_add;
+  for (const auto& e : events) {
+    if (contents_->outbox_ids.contains(e.id) || added.contains(e.id)) continue;
+    if (count + 1 > limits_.max_events || bytes + e.payload.size() > limits_.max_payload_bytes) {
+      return unavailable(
+          fmt::format("the event outbox is full ({} events, {} payload bytes; the limits are {} and {}): nothing "
+                      "was queued",
+                      count, bytes, limits_.max_events, limits_.max_payload_bytes));
+    }
+    added[e.id] = true;
+    ++count;
+    bytes += e.payload.size();
+    to_add.push_back(&e);
+  }
+  for (const OutboxEvent* e : to_add) {
+    const std::uint64_t seq = contents_->next_seq++;
+    contents_->outbox.emplace(seq, *e);
+    contents_->outbox_ids.emplace(e->id, seq);
+    contents_->outbox_bytes += e->payload.size();
+  }
+  return {};
+}
+
+Result<std::vector<OutboxEvent>> FakeAgentState::next_batch(std::size_t limit) {
+  if (auto st = validate_batch_limit(limit); !st.ok()) return st.error();
+  const std::lock_guard lock(contents_->mu);
+  std::vector<OutboxEvent> out;
+  for (const auto& [seq, e] : contents_->outbox) {
+    if (out.size() == limit) break;
+    out.push_back(e);
+  }
+  return out;
+}
+
+Status FakeAgentState::acknowledge(const std::vector<std::string>& ids) {
+  if (auto st = validate_batch_size("ids", ids.size()); !st.ok()) return st;
+  for (const auto& id : ids) {
+    if (auto st = validate_event_id(id); !st.ok()) return st;
+  }
+  if (ids.empty()) return {};
+  const std::lock_guard lock(contents_->mu);
+  if (contents_->write_failure) return *contents_->write_failure;
+  for (const auto& id : ids) {
+    const auto it = contents_->outbox_ids.find(id);
+    if (it == contents_->outbox_ids.end()) continue;
+    const auto event = contents_->outbox.find(it->second);
+    contents_->outbox_bytes -= event->second.payload.size();
+    contents_->outbox.erase(event);
+    contents_->outbox_ids.erase(it);
+  }
+  return {};
+}
+
+Result<std::uint64_t> FakeAgentState::pending_count() {
+  const std::lock_guard lock(contents_->mu);
+  return static_cast<std::uint64_t>(contents_->outbox.size());
+}
+
+Result<std::uint64_t> FakeAgentState::push_cursor() {
+  const std::lock_guard lock(contents_->mu);
+  return contents_->push_cursor;
+}
+
+Status FakeAgentState::set_push_cursor(std::uint64_t seq) {
+  if (auto st = validate_push_cursor(seq); !st.ok()) return st;
+  const std::lock_guard lock(contents_->mu);
+  if (contents_->write_failure) return *contents_->write_failure;
+  contents_->push_cursor = seq;
+  return {};
+}
+
+}  // namespace hoist::agent

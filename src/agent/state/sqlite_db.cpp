@@ -1,0 +1,183 @@
+#include "agent/state/sqlite_db.h"
+
+#include <sqlite3.h>
+
+#include <fmt/format.h>
+
+#include <exception>
+
+namespace hoist::agent::sqlite {
+
+Stmt::~Stmt() {
+  if (stmt_ == nullptr) return;
+  if (lent_ == nullptr) {
+    sqlite3_finalize(stmt_);
+  } else {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);  // keep no copy of a bound credential between uses
+    *lent_ = false;
+  }
+}
+
+void Stmt::bind_text(int i, std::string_view v) {
+  sqlite3_bind_text64(stmt_, i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+}
+void Stmt::bind_blob(int i, std::string_view v) {
+  sqlite3_bind_blob64(stmt_, i, v.data(), v.size(), SQLITE_TRANSIENT);
+}
+void Stmt::bind_int(int i, std::int64_t v) {
+  sqlite3_bind_int64(stmt_, i, v);
+}
+void Stmt::bind_null(int i) {
+  sqlite3_bind_null(stmt_, i);
+}
+void Stmt::bind_opt_int(int i, const std::optional<std::int64_t>& v) {
+  if (v) {
+    bind_int(i, *v);
+  } else {
+    bind_null(i);
+  }
+}
+
+Result<bool> Stmt::step(std::string_view what) {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return db_->error(what);
+}
+
+Status Stmt::run(std::string_view what) {
+  auto row = step(what);
+  if (!row.ok()) return row.error();
+  if (*row) return internal_error(fmt::format("{}: the statement returned a row (this is a bug)", what));
+  return {};
+}
+
+std::int64_t Stmt::int_at(int i) const {
+  return sqlite3_column_int64(stmt_, i);
+}
+std::optional<std::int64_t> Stmt::opt_int_at(int i) const {
+  if (is_null(i)) return std::nullopt;
+  return int_at(i);
+}
+std::string Stmt::text_at(int i) const {
+  const auto* p = sqlite3_column_text(stmt_, i);
+  if (p == nullptr) return {};
+  return {reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, i))};
+}
+std::string Stmt::blob_at(int i) const {
+  const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, i));
+  if (p == nullptr) return {};
+  return {p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, i))};
+}
+bool Stmt::is_null(int i) const {
+  return sqlite3_column_type(stmt_, i) == SQLITE_NULL;
+}
+
+void Db::StmtFinalize::operator()(sqlite3_stmt* s) const {
+  sqlite3_finalize(s);
+}
+
+Db::~Db() {
+  // Statements first: one left over would keep the connection a zombie.
+  cache_.clear();
+  sqlite3_close_v2(db_);
+}
+
+Result<std::unique_ptr<Db>> Db::open(const std::string& path, int busy_timeout_ms) {
+  sqlite3* raw = nullptr;
+  // No SQLITE_OPEN_CREATE: the caller created the file with its mode.
+  const int rc = sqlite3_open_v2(path.c_str(), &raw,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW, nullptr);
+  if (rc != SQLITE_OK) {
+    const std::string message = raw != nullptr ? sqlite3_errmsg(raw) : "out of memory";
+    sqlite3_close_v2(raw);
+    return unavailable(fmt::format("cannot open the agent database {}: {}", path, message));
+  }
+  std::unique_ptr<Db> db(new Db(raw, path));
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_busy_timeout(raw, busy_timeout_ms);
+  // synchronous=FULL: in WAL mode a commit fsyncs the log, so an enqueued
+  // event survives a power cut, not only a crash of the process.
+  for (const std::string_view pragma : {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL",
+                                        "PRAGMA foreign_keys = ON", "PRAGMA secure_delete = ON"}) {
+    if (auto st = db->exec(pragma, pragma); !st.ok()) return st.error();
+  }
+  // journal_mode answers with the mode it got; anything but wal (a file
+  // that SQLite could not switch) is refused rather than run without it.
+  auto mode = db->prepare("PRAGMA journal_mode");
+  if (!mode.ok()) return mode.error();
+  auto row = mode->step("read the journal mode");
+  if (!row.ok()) return row.error();
+  if (!*row || mode->text_at(0) != "wal") {
+    return unavailable(fmt::format("the agent database {} could not be put in WAL mode", path));
+  }
+  return db;
+}
+
+Error Db::error(std::string_view what) const {
+  const int code = sqlite3_extended_errcode(db_);
+  const std::string message = fmt::format("agent database {}: {}: {}", path_, what, sqlite3_errmsg(db_));
+  switch (code & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return unavailable(message + " (busy; retry)");
+    case SQLITE_CONSTRAINT: return conflict(message);
+    case SQLITE_FULL: return unavailable(message + " (the disk is full: free space)");
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY: return unavailable(message);
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return internal_error(message +
+                            " (the file is damaged: stop hoist-agent, move the file aside, and restore it from a "
+                            "backup or enrol the endpoint again)");
+    default: return internal_error(message);
+  }
+}
+
+std::int64_t Db::changes() const {
+  return sqlite3_changes64(db_);
+}
+
+Status Db::exec(std::string_view sql, std::string_view what) {
+  const std::string text(sql);
+  if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) return error(what);
+  return {};
+}
+
+Result<Stmt> Db::prepare(std::string_view sql) {
+  const auto it = cache_.find(sql);
+  if (it != cache_.end() && !it->second.lent) {
+    it->second.lent = true;
+    return Stmt(*this, it->second.stmt.get(), &it->second.lent);
+  }
+  // A text already lent out gets a one-off copy.
+  const bool cache = it == cache_.end();
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), cache ? SQLITE_PREPARE_PERSISTENT : 0, &raw,
+                         nullptr) != SQLITE_OK) {
+    return error("prepare");
+  }
+  if (raw == nullptr) return internal_error("agent database: prepare: no statement in the SQL text (this is a bug)");
+  if (!cache) return Stmt(*this, raw, nullptr);
+  const auto added = cache_.emplace(std::string(sql), Cached{{raw, StmtFinalize{}}, true}).first;
+  return Stmt(*this, added->second.stmt.get(), &added->second.lent);
+}
+
+Status Db::write(const std::function<Status()>& fn) {
+  // IMMEDIATE takes the write lock before anything is read.
+  if (auto st = exec("BEGIN IMMEDIATE", "begin a transaction"); !st.ok()) return st;
+  Status result;
+  try {
+    result = fn();
+  } catch (const std::exception& e) {
+    result = internal_error(std::string("agent database: write failed: ") + e.what() + " (this is a bug)");
+  } catch (...) {
+    result = internal_error("agent database: write failed with an unknown exception (this is a bug)");
+  }
+  if (result.ok()) result = exec("COMMIT", "commit");
+  if (!result.ok() && sqlite3_get_autocommit(db_) == 0) (void)exec("ROLLBACK", "roll back");
+  return result;
+}
+
+}  // namespace hoist::agent::sqlite
