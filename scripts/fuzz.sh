@@ -30,4 +30,5 @@ run dpkg_parsers_fuzz dpkg
 run api_input_fuzz api_input_fuzz
 run config_fuzz config
 run ipc_frame_fuzz ipc_frame
+run plugin_args_fuzz plugin_args
 echo "fuzz: all targets ran ${seconds}s without a finding"
