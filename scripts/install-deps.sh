@@ -24,6 +24,10 @@ packages=(
   # hoistd: HTTPS and JSON (Boost 1.81: Beast coroutines, JSON, URL),
   # Argon2id passwords, journald logging and sd_notify.
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libsodium-dev libsystemd-dev
+  # hoist_sudo.so: sudo's plugin header (the sudo package, whose unmodified
+  # sudo is also what the end-to-end tests run, always inside a private
+  # mount namespace with their own sudo.conf) and PAM for re-authentication.
+  sudo libpam0g-dev
   # Tests, benchmarks, fuzzing (clang provides libFuzzer).
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev clang-format clang-tidy
   # Used by the tests and the benchmark baselines.
