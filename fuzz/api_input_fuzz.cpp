@@ -1,6 +1,6 @@
 // Fuzzes what hoistd parses from the network before any handler logic: the
 // strict JSON body reader (through the agent's request body, the largest
-// one) and the router's path matching. Checks: no crash, no UB, errors
+// one, and its event upload) and the router's path matching. Checks: no crash, no UB, errors
 // always carry a message, and a parsed body reads back consistently.
 #include <cstddef>
 #include <cstdint>
@@ -43,6 +43,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } else {
     check(!body.error().message.empty());
     check(body.error().code == hoist::ErrorCode::kInvalidArgument);
+  }
+
+  auto events = hoist::api::parse_agent_events_body(text);
+  if (events) {
+    check(!events->empty() && events->size() <= hoist::api::kMaxAgentEvents);
+    for (const auto& e : *events) {
+      check(e.id.size() == 32 && !e.kind.empty() && e.details.size() <= hoist::api::kMaxAgentEventDetails);
+      check(!e.details.empty() && e.details.front() == '{');
+    }
+  } else {
+    check(!events.error().message.empty());
+    check(events.error().code == hoist::ErrorCode::kInvalidArgument);
   }
 
   hoist::api::JsonBody generic(text);

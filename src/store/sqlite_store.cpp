@@ -203,9 +203,20 @@ ALTER TABLE requests ADD COLUMN endpoint_id TEXT NOT NULL DEFAULT '';
 CREATE INDEX requests_endpoint ON requests (endpoint_id, id);
 )sql";
 
+// Migration 8: the ids of events agents uploaded, so a re-sent event is
+// audited once.
+constexpr std::string_view kMigration8 = R"sql(
+CREATE TABLE agent_events (
+  id          TEXT PRIMARY KEY,
+  endpoint_id TEXT NOT NULL REFERENCES endpoints (id),
+  kind        TEXT NOT NULL,
+  received_s  INTEGER NOT NULL
+);
+)sql";
+
 const std::vector<std::string_view>& sqlite_migrations() {
   static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2, kMigration3, kMigration4,
-                                                            kMigration5, kMigration6, kMigration7};
+                                                            kMigration5, kMigration6, kMigration7, kMigration8};
   return kMigrations;
 }
 
@@ -352,6 +363,8 @@ class SqliteTx final : public StoreTx {
   Result<PushMessage> enqueue_push(const std::string& endpoint_id, const std::string& kind, const std::string& payload,
                                    TimePoint at) override;
   Status acknowledge_push(const std::string& endpoint_id, std::uint64_t seq) override;
+  Result<bool> record_agent_event(const std::string& id, const std::string& endpoint_id, const std::string& kind,
+                                  TimePoint at) override;
   Status insert_session(const SessionRecord& session) override;
   Status revoke_session(const std::string& id_hash, TimePoint at) override;
   Status revoke_user_sessions(const std::string& user, TimePoint at) override;
@@ -1448,6 +1461,35 @@ Status SqliteTx::acknowledge_push(const std::string& endpoint_id, std::uint64_t 
       store_.execute("DELETE FROM push_messages WHERE endpoint_id = ? AND seq <= ?", "acknowledge push messages",
                      std::string_view(endpoint_id), static_cast<std::int64_t>(seq));
   return changed.ok() ? Status{} : Status{changed.error()};
+}
+
+Result<bool> SqliteTx::record_agent_event(const std::string& id, const std::string& endpoint_id,
+                                          const std::string& kind, TimePoint at) {
+  if (id.empty() || kind.empty()) return invalid_argument("an agent event needs an id and a kind");
+  {
+    auto s = store_.prepare("SELECT endpoint_id FROM agent_events WHERE id = ?");
+    if (!s.ok()) return s.error();
+    bind_text(s->get(), 1, id);
+    const int rc = sqlite3_step(s->get());
+    if (rc == SQLITE_ROW) {
+      if (column_text(s->get(), 0) != endpoint_id) {
+        return conflict("event " + id + " was sent by another endpoint");
+      }
+      return false;
+    }
+    if (rc != SQLITE_DONE) return db_error(store_.db(), "look up agent event");
+  }
+  auto s = store_.prepare("INSERT INTO agent_events (id, endpoint_id, kind, received_s) VALUES (?, ?, ?, ?)");
+  if (!s.ok()) return s.error();
+  bind_text(s->get(), 1, id);
+  bind_text(s->get(), 2, endpoint_id);
+  bind_text(s->get(), 3, kind);
+  sqlite3_bind_int64(s->get(), 4, seconds(at));
+  if (sqlite3_step(s->get()) == SQLITE_DONE) return true;
+  if (sqlite3_extended_errcode(store_.db()) == SQLITE_CONSTRAINT_FOREIGNKEY) {
+    return not_found("no endpoint " + endpoint_id);
+  }
+  return db_error(store_.db(), "record agent event");
 }
 
 Status SqliteTx::insert_session(const SessionRecord& session) {

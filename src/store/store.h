@@ -233,6 +233,13 @@ class StoreTx {
   // Drops the endpoint's messages up to and including `seq` (acknowledged).
   virtual Status acknowledge_push(const std::string& endpoint_id, std::uint64_t seq) = 0;
 
+  // Records that an agent's event `id` was received from `endpoint_id`, so
+  // a re-sent event is recognised: true when it is new, false when this
+  // endpoint sent it before. Conflict when another endpoint used the id;
+  // NotFound for an unknown endpoint; InvalidArgument for an empty id or kind.
+  virtual Result<bool> record_agent_event(const std::string& id, const std::string& endpoint_id,
+                                          const std::string& kind, TimePoint at) = 0;
+
   // Conflict when the id hash is taken; NotFound for an unknown user.
   virtual Status insert_session(const SessionRecord& session) = 0;
   // Sets revoked_at once; NotFound for an unknown session.

@@ -145,6 +145,33 @@ TEST_P(StoreConformance, EndpointsRoundTripHeartbeatAndRetire) {
   EXPECT_EQ(ids, (std::vector<std::string>{"ep-a", "ep-b"}));
 }
 
+// An agent's re-sent event is recognised by its id, per endpoint.
+TEST_P(StoreConformance, AgentEventsAreRecordedOnce) {
+  ASSERT_TRUE(in_tx(*store_, [](StoreTx& tx) { return tx.insert_endpoint(endpoint("ep-a", "a")); }).ok());
+  ASSERT_TRUE(in_tx(*store_, [](StoreTx& tx) { return tx.insert_endpoint(endpoint("ep-b", "b")); }).ok());
+  const auto record = [&](const std::string& id, const std::string& ep) {
+    return tx_result<bool>(*store_, [&](StoreTx& tx) { return tx.record_agent_event(id, ep, "decision", kT0); });
+  };
+  auto first = record("ev-1", "ep-a");
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_TRUE(*first);
+  auto again = record("ev-1", "ep-a");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_FALSE(*again);
+  EXPECT_EQ(record("ev-1", "ep-b").error().code, ErrorCode::kConflict);
+  EXPECT_TRUE(*record("ev-2", "ep-b"));
+  EXPECT_EQ(record("ev-3", "ep-none").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(record("", "ep-a").error().code, ErrorCode::kInvalidArgument);
+  // A rolled-back transaction records nothing.
+  const auto rolled_back = in_tx(*store_, [](StoreTx& tx) -> Status {
+    auto r = tx.record_agent_event("ev-4", "ep-a", "decision", kT0);
+    if (!r.ok()) return r.error();
+    return internal_error("abort");
+  });
+  EXPECT_FALSE(rolled_back.ok());
+  EXPECT_TRUE(*record("ev-4", "ep-a"));
+}
+
 TEST_P(StoreConformance, EndpointWithoutCredentialIsRefused) {
   auto e = endpoint("ep-c", "host");
   e.credential_hash.clear();

@@ -354,6 +354,8 @@ Api::Api(ApiDeps deps, ApiOptions options) : impl_(std::make_unique<Impl>(std::m
       &Impl::push_poll);
   add("POST", "/api/v1/agent/push/ack", Access::kAgent, "Acknowledge push messages up to a sequence number",
       &Impl::push_ack);
+  add("POST", "/api/v1/agent/events", Access::kAgent, "Upload the endpoint's events (audited once per event id)",
+      &Impl::agent_events);
   // Audit trail.
   add("GET", "/api/v1/audit", Access::kRead, "Audit events (filters, pagination)", &Impl::audit_query);
   add("GET", "/api/v1/audit/export.csv", Access::kRead, "Audit events as CSV (the JIT events report)",

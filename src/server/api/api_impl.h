@@ -73,6 +73,19 @@ struct SubmitBody {
 };
 Result<SubmitBody> parse_submit_body(std::string_view text);
 
+// One event an agent uploads (POST /api/v1/agent/events): its outbox id,
+// what happened, when (the endpoint's clock), what it concerns, details.
+struct AgentEventBody {
+  std::string id;  // 32 lowercase hex digits
+  std::string kind;
+  std::int64_t time_ms = 0;
+  std::string target;
+  std::string details;  // a JSON object's text
+};
+inline constexpr std::size_t kMaxAgentEvents = 1000;
+inline constexpr std::size_t kMaxAgentEventDetails = 16 * 1024;
+Result<std::vector<AgentEventBody>> parse_agent_events_body(std::string_view text);
+
 // A compiled effective policy with what identifies it.
 struct EffectivePolicy {
   std::shared_ptr<const CompiledPolicy> compiled;
@@ -189,6 +202,7 @@ struct Api::Impl {
   // --- push (handlers_push.cpp) ---
   Result<net::HttpResponse> push_poll(Call& call);
   Result<net::HttpResponse> push_ack(Call& call);
+  Result<net::HttpResponse> agent_events(Call& call);
   Status enqueue_request_push(store::StoreTx& tx, const store::RequestRecord& rec, TimePoint now);
 
   // --- audit (handlers_audit.cpp) ---

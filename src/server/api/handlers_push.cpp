@@ -1,7 +1,11 @@
-// The push channel: an agent long-polls for messages after its cursor;
-// polling with after=N acknowledges everything up to N, so a reconnect
-// resumes where it left off and loses nothing.
+// The agent's channel: the push long poll (an agent long-polls for messages
+// after its cursor; polling with after=N acknowledges everything up to N, so
+// a reconnect resumes where it left off and loses nothing), and the upload
+// of the agent's own events, audited once per event id however often an
+// agent re-sends them.
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "core/timestamp.h"
 #include "net/http_error.h"
@@ -27,7 +31,90 @@ Result<std::uint64_t> parse_u64(std::string_view text, std::string_view what) {
   return v;
 }
 
+bool is_event_id(std::string_view id) {
+  return id.size() == 32 &&
+         std::all_of(id.begin(), id.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+bool is_event_kind(std::string_view kind) {
+  if (kind.empty() || kind.size() > 64 || kind.front() < 'a' || kind.front() > 'z') {
+    return false;
+  }
+  return std::all_of(kind.begin(), kind.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.'; });
+}
+
 }  // namespace
+
+Result<std::vector<AgentEventBody>> parse_agent_events_body(std::string_view text) {
+  JsonBody b(text);
+  std::vector<AgentEventBody> out;
+  auto items = b.object_list("events", kMaxAgentEvents);
+  for (std::size_t i = 0; i < items.size() && b.ok(); ++i) {
+    auto& item = items[i];
+    AgentEventBody e;
+    e.id = item.string("id", 64);
+    e.kind = item.string("kind", 64);
+    const auto time_ms = item.optional_int("time_ms", 0, std::int64_t{1} << 53);
+    if (!time_ms && item.ok()) {
+      item.fail(fmt::format("field \"events[{}].time_ms\" is required (milliseconds since 1970)", i));
+    }
+    e.time_ms = time_ms.value_or(0);
+    e.target = item.optional_string("target", 256).value_or("");
+    e.details = item.raw_object("details", kMaxAgentEventDetails);
+    if (item.ok() && !is_event_id(e.id)) {
+      item.fail(fmt::format("field \"events[{}].id\" must be 32 lowercase hex digits", i));
+    }
+    if (item.ok() && !is_event_kind(e.kind)) {
+      item.fail(fmt::format("field \"events[{}].kind\" must be a-z, 0-9, '_' or '.', starting with a letter", i));
+    }
+    b.absorb(item.finish());
+    out.push_back(std::move(e));
+  }
+  if (auto st = b.finish(); !st) {
+    return st.error();
+  }
+  return out;
+}
+
+Result<net::HttpResponse> Api::Impl::agent_events(Call& call) {
+  auto events = parse_agent_events_body(call.request.body);
+  if (!events) {
+    return events.error();
+  }
+  const auto& endpoint = call.caller.endpoint;
+  const auto now = deps.clock.now_s();
+  json::array acknowledged;
+  std::size_t duplicates = 0;
+  auto st = deps.store.write([&](store::StoreTx& tx) -> Status {
+    acknowledged.clear();
+    duplicates = 0;
+    for (const auto& e : *events) {
+      auto fresh = tx.record_agent_event(e.id, endpoint.id, e.kind, now);
+      if (!fresh) {
+        return fresh.error();
+      }
+      acknowledged.push_back(json::string(e.id));
+      if (!*fresh) {
+        ++duplicates;  // sent before (its acknowledgement was lost): audited then
+        continue;
+      }
+      json::object details = json::parse(e.details).as_object();
+      details["event_id"] = e.id;
+      details["endpoint_time"] =
+          json_time(TimePoint{std::chrono::duration_cast<Seconds>(std::chrono::milliseconds(e.time_ms))});
+      if (auto a = audit(tx, call.caller.actor(), "endpoint." + e.kind, e.target, endpoint.hostname, details); !a) {
+        return a;
+      }
+    }
+    return {};
+  });
+  if (!st) {
+    return st.error();
+  }
+  return json_ok(
+      json::object{{"acknowledged", std::move(acknowledged)}, {"duplicates", static_cast<std::uint64_t>(duplicates)}});
+}
 
 json::object push_json(const store::PushMessage& m) {
   boost::system::error_code ec;

@@ -221,6 +221,51 @@ std::optional<JsonBody> JsonBody::optional_object(std::string_view key) {
   return JsonBody(v->get_object(), field_name(key) + ".");
 }
 
+std::vector<JsonBody> JsonBody::object_list(std::string_view key, std::size_t max_items) {
+  std::vector<JsonBody> out;
+  const auto* v = take(key);
+  if (v == nullptr) {
+    fail(fmt::format("field \"{}\" is required (a list of objects)", field_name(key)));
+    return out;
+  }
+  if (!v->is_array()) {
+    fail(fmt::format("field \"{}\" must be a list of objects", field_name(key)));
+    return out;
+  }
+  const auto& array = v->get_array();
+  if (array.empty() || array.size() > max_items) {
+    fail(fmt::format("field \"{}\" must have 1 to {} items", field_name(key), max_items));
+    return out;
+  }
+  out.reserve(array.size());
+  for (std::size_t i = 0; i < array.size(); ++i) {
+    if (!array[i].is_object()) {
+      fail(fmt::format("field \"{}[{}]\" must be an object ({{...}})", field_name(key), i));
+      return {};
+    }
+    out.push_back(JsonBody(array[i].get_object(), fmt::format("{}[{}].", field_name(key), i)));
+  }
+  return out;
+}
+
+std::string JsonBody::raw_object(std::string_view key, std::size_t max_bytes) {
+  const auto* v = take(key);
+  if (v == nullptr) {
+    fail(fmt::format("field \"{}\" is required (an object)", field_name(key)));
+    return "{}";
+  }
+  if (!v->is_object()) {
+    fail(fmt::format("field \"{}\" must be an object ({{...}})", field_name(key)));
+    return "{}";
+  }
+  auto text = boost::json::serialize(*v);
+  if (text.size() > max_bytes) {
+    fail(fmt::format("field \"{}\" is longer than {} bytes", field_name(key), max_bytes));
+    return "{}";
+  }
+  return text;
+}
+
 Status JsonBody::finish() {
   if (error_) {
     return invalid_argument(*error_);

@@ -48,6 +48,12 @@ class JsonBody {
   // A nested object, read with the same rules (its errors name "key.field");
   // the caller finishes it and passes its status to absorb().
   std::optional<JsonBody> optional_object(std::string_view key);
+  // A required list of 1 to max_items objects, each read like a nested
+  // object (errors name "key[i].field"); the caller finishes each.
+  std::vector<JsonBody> object_list(std::string_view key, std::size_t max_items);
+  // A required object kept as it is (free-form details): its compact JSON
+  // text, at most max_bytes long.
+  std::string raw_object(std::string_view key, std::size_t max_bytes);
   void absorb(const Status& nested);
 
   // Records an error found by the caller's own checks (first one wins).

@@ -102,6 +102,64 @@ TEST_F(Enrolment, ARetiredEndpointsCredentialDies) {
   EXPECT_EQ(one.status, 200) << one;
 }
 
+// An agent's outbox is uploaded until acknowledged; an event sent twice
+// (its acknowledgement lost) is audited once.
+TEST_F(Enrolment, AgentEventsAreAuditedOncePerId) {
+  const Agent agent = enrol({"web"});
+  const std::string id1(32, 'a');
+  const std::string id2(32, 'b');
+  const auto event = [](const std::string& id, const std::string& kind, const std::string& target) {
+    return json::object{{"id", id},
+                        {"kind", kind},
+                        {"time_ms", 1'800'000'000'000},
+                        {"target", target},
+                        {"details", json::object{{"user", "alice"}, {"command", "/usr/bin/id"}}}};
+  };
+  const auto first = call_json(
+      "POST", "/api/v1/agent/events",
+      json::object{{"events", json::array{event(id1, "grant.used", "req-1"), event(id2, "process", "req-1")}}},
+      agent.headers());
+  ASSERT_EQ(first.status, 200) << first;
+  EXPECT_EQ(first.array("/acknowledged"), (json::array{json::string(id1), json::string(id2)}));
+  EXPECT_EQ(first.num("/duplicates"), 0);
+  const auto again =
+      call_json("POST", "/api/v1/agent/events",
+                json::object{{"events", json::array{event(id1, "grant.used", "req-1")}}}, agent.headers());
+  ASSERT_EQ(again.status, 200) << again;
+  EXPECT_EQ(again.num("/duplicates"), 1);
+  EXPECT_EQ(audit_actions_for("req-1"), (std::vector<std::string>{"endpoint.grant.used", "endpoint.process"}));
+  const auto events = audit_for("req-1");
+  ASSERT_EQ(events.size(), 2U);
+  EXPECT_EQ(events[0].at("host"), "web-01");
+  const auto& details = events[0].at("details").as_object();
+  EXPECT_EQ(details.at("event_id"), json::string(id1));
+  EXPECT_EQ(details.at("user"), "alice");
+  EXPECT_EQ(details.at("endpoint_time"), "2027-01-15T08:00:00Z");
+
+  // Another endpoint cannot claim an id; bad batches store nothing.
+  const Agent other = enrol({"web"}, "web-02");
+  EXPECT_EQ(call_json("POST", "/api/v1/agent/events",
+                      json::object{{"events", json::array{event(std::string(32, 'c'), "process", "req-2"),
+                                                          event(id1, "process", "req-2")}}},
+                      other.headers())
+                .status,
+            409);
+  for (const auto& bad :
+       {json::object{{"events", json::array{}}},
+        json::object{{"events", json::array{event("ABC", "process", "req-2")}}},
+        json::object{{"events", json::array{event(std::string(32, 'd'), "Process!", "req-2")}}},
+        json::object{{"events", json::array{json::object{{"id", std::string(32, 'e')}, {"kind", "x"}}}}},
+        json::object{{"events", json::array{event(std::string(32, 'f'), "process", "req-2")}}, {"extra", 1}}}) {
+    const auto r = call_json("POST", "/api/v1/agent/events", bad, agent.headers());
+    EXPECT_EQ(r.status, 400) << json::serialize(bad) << ": " << r;
+  }
+  EXPECT_TRUE(audit_actions_for("req-2").empty());
+  EXPECT_EQ(call_json("POST", "/api/v1/agent/events", json::object{{"events", json::array{event(id2, "x", "")}}},
+                      as(store::Role::kAdmin))
+                .status,
+            403);
+}
+
 TEST_F(Enrolment, HeartbeatUpdatesLastSeenAndVersion) {
   const Agent agent = enrol({"web"});
   const auto before = call("GET", "/api/v1/endpoints/" + agent.id, "", as(store::Role::kAuditor));

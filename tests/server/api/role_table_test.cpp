@@ -30,6 +30,7 @@ constexpr Rule kAccessTable[] = {
     {"PATCH",  "/api/v1/users/{name}",                        Access::kAdmin},
     {"POST",   "/api/v1/agent/enrol",                         Access::kPublic},
     {"POST",   "/api/v1/agent/heartbeat",                     Access::kAgent},
+    {"POST",   "/api/v1/agent/events",                        Access::kAgent},
     {"GET",    "/api/v1/endpoints",                           Access::kRead},
     {"GET",    "/api/v1/endpoints/{id}",                      Access::kRead},
     {"DELETE", "/api/v1/endpoints/{id}",                      Access::kAdmin},
