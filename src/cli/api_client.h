@@ -1,66 +1,16 @@
-// How CLI commands talk to hoistd: one small interface (tests use a fake),
-// the real one over net::HttpsClient, and helpers that turn replies into
-// JSON values or into the server's Error.
+// The CLI's names for the JSON API client it shares with the agent
+// (net/client/json_api.h).
 #pragma once
 
-#include <boost/json/value.hpp>
-#include <memory>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
-
-#include "core/result.h"
-#include "net/client/https_client.h"
-#include "net/http_message.h"
+#include "net/client/json_api.h"
 
 namespace hoist::cli {
 
-class ApiClient {
- public:
-  virtual ~ApiClient() = default;
-  ApiClient() = default;
-  ApiClient(const ApiClient&) = delete;
-  ApiClient& operator=(const ApiClient&) = delete;
-
-  // One HTTP exchange. A Result error means no reply (see
-  // net::HttpsClient::request); any status is a reply.
-  virtual Result<net::HttpResponse> send(std::string_view method, std::string_view target, std::string_view body,
-                                         const std::vector<net::Header>& headers) = 0;
-};
-
-// An ApiClient over HTTPS that adds `headers` (the bearer token, a session
-// cookie) to every request.
-class HttpsApiClient final : public ApiClient {
- public:
-  HttpsApiClient(std::unique_ptr<net::HttpsClient> client, std::vector<net::Header> headers)
-      : client_(std::move(client)), headers_(std::move(headers)) {}
-  Result<net::HttpResponse> send(std::string_view method, std::string_view target, std::string_view body,
-                                 const std::vector<net::Header>& headers) override;
-  void set_headers(std::vector<net::Header> headers) { headers_ = std::move(headers); }
-
- private:
-  std::unique_ptr<net::HttpsClient> client_;
-  std::vector<net::Header> headers_;
-};
-
-// The error a non-2xx reply stands for: the code and message of the
-// server's {"error":{"code","message"}} body, or the status's category
-// when the body is not that (a proxy's page).
-Error error_from_reply(const net::HttpResponse& reply);
-
-// Sends `body` (JSON, or nothing when null) and returns the JSON reply of a
-// 2xx answer, or the reply's error. A 2xx reply that is not JSON is an
-// Internal error.
-Result<boost::json::value> call_json(ApiClient& api, std::string_view method, std::string_view target,
-                                     const boost::json::value& body = nullptr,
-                                     const std::vector<net::Header>& headers = {});
-
-// A path segment or query value percent-encoded (RFC 3986 unreserved
-// characters are kept).
-std::string url_encode(std::string_view text);
-
-// "?k=v&k2=v2" from the pairs whose value is not empty ("" when none).
-std::string query_string(const std::vector<std::pair<std::string, std::string>>& params);
+using net::ApiClient;
+using net::call_json;
+using net::error_from_reply;
+using net::HttpsApiClient;
+using net::query_string;
+using net::url_encode;
 
 }  // namespace hoist::cli

@@ -1,4 +1,4 @@
-#include "cli/api_client.h"
+#include "net/client/json_api.h"
 
 #include <fmt/format.h>
 #include <boost/json/parse.hpp>
@@ -6,19 +6,19 @@
 
 #include "net/http_error.h"
 
-namespace hoist::cli {
+namespace hoist::net {
 
 namespace json = boost::json;
 
-Result<net::HttpResponse> HttpsApiClient::send(std::string_view method, std::string_view target, std::string_view body,
-                                               const std::vector<net::Header>& headers) {
-  std::vector<net::Header> all = headers_;
+Result<HttpResponse> HttpsApiClient::send(std::string_view method, std::string_view target, std::string_view body,
+                                          const std::vector<Header>& headers) {
+  std::vector<Header> all = headers_;
   all.insert(all.end(), headers.begin(), headers.end());
   return client_->request(method, target, body, all);
 }
 
-Error error_from_reply(const net::HttpResponse& reply) {
-  ErrorCode code = net::error_code_for_status(reply.status);
+Error error_from_reply(const HttpResponse& reply) {
+  ErrorCode code = error_code_for_status(reply.status);
   std::string message;
   json::error_code ec;
   const auto body = json::parse(reply.body, ec);
@@ -29,7 +29,7 @@ Error error_from_reply(const net::HttpResponse& reply) {
         message = std::string(m->as_string());
       }
       if (const auto* c = e.if_contains("code"); c != nullptr && c->is_string()) {
-        if (auto parsed = net::error_code_from_name(c->as_string())) {
+        if (auto parsed = error_code_from_name(c->as_string())) {
           code = *parsed;
         }
       }
@@ -42,7 +42,7 @@ Error error_from_reply(const net::HttpResponse& reply) {
 }
 
 Result<json::value> call_json(ApiClient& api, std::string_view method, std::string_view target, const json::value& body,
-                              const std::vector<net::Header>& headers) {
+                              const std::vector<Header>& headers) {
   const std::string text = body.is_null() ? std::string() : json::serialize(body);
   auto reply = api.send(method, target, text, headers);
   if (!reply) {
@@ -87,4 +87,4 @@ std::string query_string(const std::vector<std::pair<std::string, std::string>>&
   return out;
 }
 
-}  // namespace hoist::cli
+}  // namespace hoist::net
