@@ -55,5 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   round_trip(hoist::ipc::decision_from);
   round_trip(hoist::ipc::request_state_from);
   round_trip(hoist::ipc::error_from);
+  round_trip(hoist::ipc::list_from);
+  round_trip(hoist::ipc::listing_from);
   return 0;
 }

@@ -10,7 +10,7 @@ namespace {
 
 constexpr std::array kTypes = {MessageType::kCheck,  MessageType::kSubmit,   MessageType::kWait,
                                MessageType::kCancel, MessageType::kDecision, MessageType::kRequestState,
-                               MessageType::kError};
+                               MessageType::kError,  MessageType::kList,     MessageType::kListing};
 constexpr std::array kModes = {RunMode::kRun,  RunMode::kShell, RunMode::kLoginShell,
                                RunMode::kEdit, RunMode::kList,  RunMode::kValidate};
 constexpr std::array kActions = {Action::kAllow, Action::kRequest, Action::kDeny};
@@ -140,6 +140,8 @@ std::string_view to_string(MessageType t) {
     case MessageType::kDecision: return "decision";
     case MessageType::kRequestState: return "request_state";
     case MessageType::kError: return "error";
+    case MessageType::kList: return "list";
+    case MessageType::kListing: return "listing";
   }
   return "?";
 }
@@ -216,6 +218,18 @@ Fields to_fields(const RequestStateMessage& m) {
 Fields to_fields(const ErrorMessage& m) {
   Fields f = header(MessageType::kError);
   f.add("code", std::string(to_string(m.code))).add("message", m.message);
+  return f;
+}
+
+Fields to_fields(const ListMessage& m) {
+  Fields f = header(MessageType::kList);
+  f.add("user", m.user).add_uint("uid", m.uid).add_uint("gid", m.gid).add("list_user", m.list_user);
+  return f;
+}
+
+Fields to_fields(const ListingMessage& m) {
+  Fields f = header(MessageType::kListing);
+  f.add_all("line", m.lines);
   return f;
 }
 
@@ -333,6 +347,40 @@ Result<ErrorMessage> error_from(const Fields& f) {
   auto message = text(f, "message", kMaxTextBytes, true);
   if (!message) return message.error();
   m.message = std::move(*message);
+  return m;
+}
+
+Result<ListMessage> list_from(const Fields& f) {
+  if (auto st = expect(f, MessageType::kList); !st) return st.error();
+  if (auto st = f.only({"v", "type", "user", "uid", "gid", "list_user"}); !st) return st.error();
+  auto user = text(f, "user", kMaxNameBytes, true);
+  if (!user) return user.error();
+  auto uid = f.uint("uid", UINT32_MAX);
+  if (!uid) return uid.error();
+  auto gid = f.uint("gid", UINT32_MAX);
+  if (!gid) return gid.error();
+  auto list_user = text(f, "list_user", kMaxNameBytes, true);
+  if (!list_user) return list_user.error();
+  return ListMessage{std::move(*user), static_cast<std::uint32_t>(*uid), static_cast<std::uint32_t>(*gid),
+                     std::move(*list_user)};
+}
+
+Result<ListingMessage> listing_from(const Fields& f) {
+  if (auto st = expect(f, MessageType::kListing); !st) return st.error();
+  if (auto st = f.only({"v", "type", "line"}); !st) return st.error();
+  ListingMessage m;
+  m.lines = f.every("line");
+  if (m.lines.size() > kMaxListingLines) {
+    return invalid_argument(fmt::format("field \"line\" has more than {} entries", kMaxListingLines));
+  }
+  for (const auto& line : m.lines) {
+    if (line.size() > kMaxTextBytes) {
+      return invalid_argument(fmt::format("field \"line\" is longer than {} bytes", kMaxTextBytes));
+    }
+    if (line.find_first_of(std::string_view("\0\n", 2)) != std::string::npos) {
+      return invalid_argument("field \"line\" contains a NUL byte or a newline");
+    }
+  }
   return m;
 }
 

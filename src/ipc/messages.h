@@ -6,6 +6,7 @@
 //   submit  -> request_state   ask for approval, with justification and duration
 //   wait    -> request_state   the request's state, waiting up to wait_ms
 //   cancel  -> request_state   the requester withdraws a pending request
+//   list    -> listing         what may the user run here? (sudo -l), as lines of text
 //   any     -> error           refused, with an error category and a message
 //
 // Decoding is strict: a field this version does not define, a missing or
@@ -27,7 +28,7 @@
 
 namespace hoist::ipc {
 
-enum class MessageType { kCheck, kSubmit, kWait, kCancel, kDecision, kRequestState, kError };
+enum class MessageType { kCheck, kSubmit, kWait, kCancel, kDecision, kRequestState, kError, kList, kListing };
 std::string_view to_string(MessageType t);
 
 // The frame's "v" and "type": InvalidArgument for another protocol version
@@ -52,6 +53,7 @@ inline constexpr std::size_t kMaxArgs = 4096;              // argv entries
 inline constexpr std::size_t kMaxTextBytes = 2000;         // justification, reason, comment
 inline constexpr std::uint64_t kMaxWaitMs = 10'000;        // one wait turn
 inline constexpr std::uint64_t kMaxSeconds = 366 * 86400;  // any duration
+inline constexpr std::size_t kMaxListingLines = 1000;      // lines of one listing
 
 // What the plugin knows about one sudo invocation.
 struct CommandContext {
@@ -90,6 +92,24 @@ struct WaitMessage {
 struct CancelMessage {
   std::string request_id;
   friend bool operator==(const CancelMessage&, const CancelMessage&) = default;
+};
+
+// sudo -l without a command: what may this user run here? The caller is
+// the invoker (uid is checked against the peer like every message);
+// list_user is sudo -U's user, "" for the invoker.
+struct ListMessage {
+  std::string user;
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  std::string list_user;
+  friend bool operator==(const ListMessage&, const ListMessage&) = default;
+};
+
+// The agent's answer to list: lines of text for the terminal, in order
+// (each at most kMaxTextBytes, without newlines; at most kMaxListingLines).
+struct ListingMessage {
+  std::vector<std::string> lines;
+  friend bool operator==(const ListingMessage&, const ListingMessage&) = default;
 };
 
 // The agent's answer to check.
@@ -134,6 +154,8 @@ Fields to_fields(const CancelMessage& m);
 Fields to_fields(const DecisionMessage& m);
 Fields to_fields(const RequestStateMessage& m);
 Fields to_fields(const ErrorMessage& m);
+Fields to_fields(const ListMessage& m);
+Fields to_fields(const ListingMessage& m);
 
 // Each checks "v" and "type" too.
 Result<CheckMessage> check_from(const Fields& f);
@@ -143,5 +165,7 @@ Result<CancelMessage> cancel_from(const Fields& f);
 Result<DecisionMessage> decision_from(const Fields& f);
 Result<RequestStateMessage> request_state_from(const Fields& f);
 Result<ErrorMessage> error_from(const Fields& f);
+Result<ListMessage> list_from(const Fields& f);
+Result<ListingMessage> listing_from(const Fields& f);
 
 }  // namespace hoist::ipc

@@ -407,14 +407,28 @@ Result<PluginOptions> parse_plugin_options_unguarded(std::span<const std::string
     auto kv = split_key_value(entry, kOptions);
     if (!kv) return kv.error();
     const auto [key, value] = *kv;
-    if (key == "agent_socket" || key == "break_glass_file") {
+    if (key == "agent_socket" || key == "break_glass_file" || key == "pam_confdir" || key == "timestamp_dir" ||
+        key == "spool_dir") {
       if (!normalised_absolute_path(value) || has_control(value)) {
         return bad_value(kOptions, key, value, "an absolute path without \".\", \"..\" or empty elements");
       }
       if (key == "agent_socket" && value.size() > kMaxSocketPathBytes) {
         return bad_value(kOptions, key, value, "a socket path of at most 107 bytes");
       }
-      (key == "agent_socket" ? o.agent_socket : o.break_glass_file) = std::string(value);
+      std::string& out = key == "agent_socket"       ? o.agent_socket
+                         : key == "break_glass_file" ? o.break_glass_file
+                         : key == "pam_confdir"      ? o.pam_confdir
+                         : key == "timestamp_dir"    ? o.timestamp_dir
+                                                     : o.spool_dir;
+      out = std::string(value);
+    } else if (key == "pam_service") {
+      const bool ok = !value.empty() && value.size() <= 64 && value.front() != '.' &&
+                      std::all_of(value.begin(), value.end(), [](char c) {
+                        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                               c == '-' || c == '.';
+                      });
+      if (!ok) return bad_value(kOptions, key, value, "a PAM service name of letters, digits, '_', '-' and '.'");
+      o.pam_service = std::string(value);
     } else if (key == "secure_path") {
       std::size_t pos = 0;
       bool ok = !value.empty() && value.size() <= ipc::kMaxPathBytes;
@@ -430,7 +444,8 @@ Result<PluginOptions> parse_plugin_options_unguarded(std::span<const std::string
       o.secure_path = std::string(value);
     } else {
       return invalid_argument("unknown plugin option \"" + std::string(key) +
-                              "\" in sudo.conf (known: agent_socket, break_glass_file, secure_path)");
+                              "\" in sudo.conf (known: agent_socket, break_glass_file, pam_confdir, pam_service, "
+                              "secure_path, spool_dir, timestamp_dir)");
     }
     if (auto st = seen.once(key); !st) return st.error();
   }

@@ -60,6 +60,35 @@ TEST(Messages, EveryMessageRoundTrips) {
   EXPECT_EQ(*error_from(wire(to_fields(error))), error);
 }
 
+TEST(Messages, ListAndListingRoundTripAndAreStrict) {
+  const ListMessage list{"alice", 1000, 1000, ""};
+  EXPECT_EQ(*list_from(wire(to_fields(list))), list);
+  const ListMessage other{"root", 0, 0, "bob"};
+  EXPECT_EQ(*list_from(wire(to_fields(other))), other);
+  const ListingMessage listing{{"Allowed: /usr/bin/apt-get (rule fleet/apt)", "", "On request: any command"}};
+  EXPECT_EQ(*listing_from(wire(to_fields(listing))), listing);
+  EXPECT_EQ(*listing_from(wire(to_fields(ListingMessage{}))), ListingMessage{});
+
+  Fields extra = to_fields(list);
+  extra.add("command", "/bin/sh");
+  EXPECT_FALSE(list_from(extra).ok());
+  Fields no_list_user;
+  no_list_user.add("v", "1").add("type", "list").add("user", "alice").add("uid", "1000").add("gid", "1000");
+  EXPECT_FALSE(list_from(no_list_user).ok());
+  const Fields bad_uid(std::vector<Field>{
+      {"v", "1"}, {"type", "list"}, {"user", "alice"}, {"uid", "-1"}, {"gid", "0"}, {"list_user", ""}});
+  EXPECT_FALSE(list_from(bad_uid).ok());
+  EXPECT_FALSE(listing_from(to_fields(ListingMessage{{"two\nlines"}})).ok());
+  EXPECT_FALSE(listing_from(to_fields(ListingMessage{{std::string("nul\0", 4)}})).ok());
+  EXPECT_FALSE(listing_from(to_fields(ListingMessage{{std::string(kMaxTextBytes + 1, 'x')}})).ok());
+  EXPECT_FALSE(listing_from(to_fields(ListingMessage{std::vector<std::string>(kMaxListingLines + 1, "x")})).ok());
+  EXPECT_TRUE(listing_from(to_fields(ListingMessage{std::vector<std::string>(kMaxListingLines, "x")})).ok());
+  Fields foreign = to_fields(listing);
+  foreign.add("lines", "x");
+  EXPECT_FALSE(listing_from(foreign).ok());
+  EXPECT_FALSE(listing_from(to_fields(list)).ok());
+}
+
 TEST(Messages, TheTypeAndVersionAreChecked) {
   auto f = to_fields(WaitMessage{"r", 1});
   EXPECT_EQ(*message_type(f), MessageType::kWait);

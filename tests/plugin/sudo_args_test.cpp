@@ -354,6 +354,18 @@ TEST(ParsePluginOptions, DefaultsAndValidOptions) {
   EXPECT_EQ(o->agent_socket, "/run/hoist/test.sock");
   EXPECT_EQ(o->break_glass_file, "/etc/hoist/break-glass");
   EXPECT_EQ(o->secure_path, "/usr/sbin:/usr/bin");
+  EXPECT_EQ(o->pam_service, "sudo");
+  EXPECT_EQ(o->pam_confdir, "");
+  EXPECT_EQ(o->timestamp_dir, "/run/hoist/ts");
+  EXPECT_EQ(o->spool_dir, "/var/lib/hoist/spool");
+  SudoArray more{"pam_service=hoist-mfa", "pam_confdir=/etc/hoist/pam.d", "timestamp_dir=/run/hoist/t",
+                 "spool_dir=/var/spool/hoist"};
+  auto m = parse_plugin_options(more.data());
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  EXPECT_EQ(m->pam_service, "hoist-mfa");
+  EXPECT_EQ(m->pam_confdir, "/etc/hoist/pam.d");
+  EXPECT_EQ(m->timestamp_dir, "/run/hoist/t");
+  EXPECT_EQ(m->spool_dir, "/var/spool/hoist");
 }
 
 TEST(ParsePluginOptions, RefusesWhatAnAdminMistyped) {
@@ -376,6 +388,14 @@ TEST(ParsePluginOptions, RefusesWhatAnAdminMistyped) {
            {{"secure_path=bin:/usr/bin"}, "\"secure_path\""},
            {{"secure_path=/usr/bin/.."}, "\"secure_path\""},
            {{"agent_socket=/a.sock", "agent_socket=/b.sock"}, "given more than once"},
+           {{"pam_service="}, "\"pam_service\""},
+           {{"pam_service=../../tmp/x"}, "\"pam_service\""},
+           {{"pam_service=.hidden"}, "\"pam_service\""},
+           {{"pam_service=a b"}, "\"pam_service\""},
+           {{"pam_confdir=pam.d"}, "\"pam_confdir\""},
+           {{"timestamp_dir=/run/hoist/../tmp"}, "\"timestamp_dir\""},
+           {{"spool_dir=spool"}, "\"spool_dir\""},
+           {{"spool_dir=/a", "spool_dir=/b"}, "given more than once"},
        }) {
     auto o = parse_plugin_options(views(c.entries));
     ASSERT_FALSE(o.ok()) << c.entries.front();

@@ -1,0 +1,56 @@
+// Break-glass: when hoist-agent cannot be reached, members of a few named
+// Unix groups may still elevate (after PAM authentication), so an outage
+// of the agent does not leave a host without administrators. Every use is
+// logged (syslog) and written to a spool directory that hoist-agent uploads
+// when it is back.
+//
+// The break-glass file (plugin option break_glass_file), one group per
+// line:
+//
+//   # who may elevate while hoist-agent is down
+//   wheel-emergency
+//   ops
+//
+// Blank lines and lines starting with '#' are ignored; every other line is
+// exactly one group name ([A-Za-z0-9_][A-Za-z0-9_.-]*, at most 32 bytes,
+// optionally ending in '$'), without blanks. Any other line makes the whole
+// file invalid.
+//
+// MUST: the file is used only when it is a regular file owned by root, not
+// writable by group or others, in a directory chain that is root-owned and
+// not writable by others (platform::directory_chain_trusted); otherwise,
+// or when it is invalid, nobody gets break-glass (fail closed). MUST: the
+// spool directory is root-owned and not accessible to others; events are
+// written to a temporary file and renamed into place.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "ipc/frame.h"
+
+namespace hoist::plugin {
+
+// The groups of a break-glass file's text. InvalidArgument naming the
+// first bad line.
+Result<std::vector<std::string>> parse_break_glass(std::string_view text);
+
+// Reads and checks the file (ownership, mode, directory chain, size).
+Result<std::vector<std::string>> read_break_glass_file(const std::string& path);
+
+// True when one of `groups` (names) has a gid in `gids` (the invoker's
+// primary and supplementary groups, as sudo listed them); group names are
+// looked up through NSS.
+bool member_of_any(std::span<const std::string> groups, std::span<const std::uint32_t> gids);
+
+// Writes one event into `spool_dir` atomically: "<unix time>-<random>.event"
+// holding one ipc frame (docs/sudo-plugin.md, "Spool"). Creates the
+// directory (0700) when missing; its parent must exist. Returns the file
+// name.
+Result<std::string> write_spool_event(const std::string& spool_dir, const ipc::Fields& event);
+
+}  // namespace hoist::plugin

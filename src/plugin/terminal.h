@@ -1,0 +1,71 @@
+// What the person at the terminal sees and types: prompts for a request's
+// justification and duration, the approval countdown, and the words of
+// every outcome. Talks through an injected Conversation (sudo_conv and
+// sudo_printf in the plugin, a script in tests); no I/O of its own.
+//
+// MUST: nothing here prompts when the invocation is non-interactive (the
+// caller checks first; sudo's front end does not enforce -n). MUST: a
+// failed or interrupted prompt ends the flow with no request sent.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+#include "ipc/messages.h"
+
+namespace hoist::plugin {
+
+class Conversation {
+ public:
+  virtual ~Conversation() = default;
+  // A line (or lines) for the user; a '\n' is added.
+  virtual void info(std::string_view text) = 0;
+  virtual void error(std::string_view text) = 0;
+  // Overwrites the current terminal line (a '\r' goes first), preferring
+  // the tty; no newline.
+  virtual void status_line(std::string_view text) = 0;
+  // Asks one question; nullopt when no answer could be read (no tty, EOF,
+  // Ctrl-C at the prompt). echo=false hides what is typed (passwords).
+  virtual std::optional<std::string> prompt(std::string_view question, bool echo) = 0;
+};
+
+// Text from elsewhere (the agent, a remote reviewer's comment) made safe
+// for a terminal: control characters other than '\n' and '\t' (ESC above
+// all, which could rewrite the screen or the title) become '?'.
+std::string safe_for_terminal(std::string_view text);
+
+// "30m", "1h", "90s", "2d", "1h30m", or a bare number of minutes ("45"),
+// as seconds. InvalidArgument for anything else, zero, or more than
+// ipc::kMaxSeconds.
+Result<std::uint64_t> parse_duration(std::string_view text);
+
+// 5400 -> "1h30m", 90 -> "1m30s", 3600 -> "1h".
+std::string format_duration(std::uint64_t seconds);
+
+// 107 -> "1:47"; 3725 -> "1:02:05".
+std::string format_countdown(std::uint64_t seconds);
+
+// The countdown line, without the leading '\r'.
+std::string countdown_line(std::uint64_t seconds_left);
+
+// Asks for the justification until one is given: required, at most
+// ipc::kMaxTextBytes, no control characters. Gives up after `attempts`
+// (PermissionDenied) or when a prompt fails (Conflict: nothing sent).
+Result<std::string> ask_justification(Conversation& conv, int attempts = 3);
+
+// The request's duration: empty = default_s; above max_s or malformed:
+// says why and asks again. max_s == 0 reads as ipc::kMaxSeconds,
+// default_s == 0 as min(1h, max).
+Result<std::uint64_t> ask_duration(Conversation& conv, std::uint64_t default_s, std::uint64_t max_s, int attempts = 3);
+
+// The words for outcomes, in one place.
+std::string deny_text(const ipc::DecisionMessage& d);
+std::string noninteractive_request_text(const ipc::DecisionMessage& d, std::string_view command_line);
+std::string denied_request_text(const ipc::RequestStateMessage& s, std::string_view fallback_contact);
+std::string pending_text(std::string_view request_id);
+std::string cancelled_text(std::string_view request_id);
+
+}  // namespace hoist::plugin
