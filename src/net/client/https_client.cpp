@@ -10,9 +10,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -237,10 +239,33 @@ class ClientImpl final : public HttpsClient {
     return {};
   }
 
+  void interrupt() override {
+    interrupted_ = true;
+    asio::post(io_, [this] {
+      // Only the socket: the pending operation completes (aborted) and its
+      // request cleans up the stream itself.
+      if (stream_) {
+        ErrorCodeT ec;
+        auto& socket = beast::get_lowest_layer(*stream_).socket();
+        socket.shutdown(tcp::socket::shutdown_both, ec);
+        socket.close(ec);
+      }
+    });
+  }
+
   Result<HttpResponse> request(std::string_view method, std::string_view target, std::string_view body,
                                const std::vector<Header>& headers) override {
+    const auto stopped = [] { return unavailable("the HTTPS client was interrupted (the program is stopping)"); };
+    if (interrupted_) {
+      return stopped();
+    }
     try {
-      return request_or_throw(method, target, body, headers);
+      auto response = request_or_throw(method, target, body, headers);
+      if (interrupted_) {
+        close();
+        return stopped();
+      }
+      return response;
     } catch (const std::exception& e) {
       close();
       return internal_error(fmt::format("the HTTPS client failed (this is a bug): {}", e.what()));
@@ -344,6 +369,9 @@ class ClientImpl final : public HttpsClient {
 
   Status connect() {
     close();
+    if (interrupted_) {
+      return unavailable("the HTTPS client was interrupted (the program is stopping)");  // no retry either
+    }
     ErrorCodeT ec;
     std::vector<tcp::endpoint> endpoints;
     if (target_.is_ip) {
@@ -523,9 +551,10 @@ class ClientImpl final : public HttpsClient {
   }
 
   ClientOptions opts_;
+  std::atomic<bool> interrupted_{false};
   Target target_;
   std::optional<std::string> pin_;
-  asio::io_context io_{1};
+  asio::io_context io_;  // interrupt() posts to it from another thread
   ssl::context tls_{ssl::context::tls_client};
   std::unique_ptr<Stream> stream_;
   beast::flat_buffer buffer_;

@@ -83,6 +83,11 @@ class HttpsClient {
   // Not thread-safe: one request at a time.
   virtual Result<HttpResponse> request(std::string_view method, std::string_view target, std::string_view body = {},
                                        const std::vector<Header>& headers = {}) = 0;
+
+  // Thread-safe: a request in progress on another thread (a long poll)
+  // ends at once with Unavailable, and so does every later one. For a
+  // daemon's shutdown.
+  virtual void interrupt() = 0;
 };
 
 }  // namespace hoist::net

@@ -27,6 +27,8 @@ class ApiClient {
   // HttpsClient::request); any status is a reply.
   virtual Result<HttpResponse> send(std::string_view method, std::string_view target, std::string_view body,
                                     const std::vector<Header>& headers) = 0;
+  // Thread-safe: ends a call in progress and every later one (Unavailable).
+  virtual void interrupt() {}
 };
 
 // An ApiClient over HTTPS that adds `headers` (the bearer token, a session
@@ -38,6 +40,7 @@ class HttpsApiClient final : public ApiClient {
   Result<HttpResponse> send(std::string_view method, std::string_view target, std::string_view body,
                             const std::vector<Header>& headers) override;
   void set_headers(std::vector<Header> headers) { headers_ = std::move(headers); }
+  void interrupt() override { client_->interrupt(); }
 
  private:
   std::unique_ptr<HttpsClient> client_;

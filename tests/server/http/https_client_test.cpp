@@ -383,6 +383,39 @@ class ScriptedServer {
 
 using Action = ScriptedServer::Action;
 
+// A daemon stopping ends its long poll at once, from another thread.
+TEST(HttpsClientInterrupt, EndsARequestInProgressAndEveryLaterOne) {
+  TestServer server([](const net::HttpRequest& request) {
+    if (request.path != "/wait") return net::json_response(200, "{}");
+    net::HttpResponse response;
+    auto lp = std::make_shared<net::LongPoll>();
+    lp->until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    lp->poll = [](bool last) -> std::optional<net::HttpResponse> {
+      if (last) return net::json_response(200, R"({"late":true})");
+      return std::nullopt;
+    };
+    response.long_poll = std::move(lp);
+    return response;
+  });
+  ASSERT_TRUE(server.ok()) << server.error();
+  auto client = pinned_client(server.url());
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->request("GET", "/ok"));  // a kept connection
+  const auto started = std::chrono::steady_clock::now();
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    client->interrupt();
+  });
+  auto waited = client->request("GET", "/wait");
+  stopper.join();
+  ASSERT_FALSE(waited);
+  EXPECT_EQ(waited.error().code, ErrorCode::kUnavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+  auto later = client->request("GET", "/ok");
+  ASSERT_FALSE(later);
+  EXPECT_EQ(later.error().code, ErrorCode::kUnavailable);
+}
+
 TEST(HttpsClientReconnect, SafeRequestIsSentAgainOnceWhenTheKeptConnectionDropsIt) {
   ScriptedServer server({Action::kAnswer, Action::kCloseUnanswered, Action::kAnswer});
   auto client = pinned_client(server.url());
