@@ -1,0 +1,472 @@
+#include "agent/agent.h"
+
+#include <sys/stat.h>
+
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+#include <utility>
+
+#include "agent/decide.h"
+#include "core/policy_file.h"
+#include "core/policy_merge.h"
+
+namespace hoist::agent {
+
+namespace {
+
+namespace json = boost::json;
+
+ipc::Fields error_reply(const Error& e) {
+  return ipc::to_fields(ipc::ErrorMessage{e.code, e.message});
+}
+
+std::string summary_of(const ServerRequest& r) {
+  if (r.kind == RequestKind::kSession) return "temporary admin session";
+  std::string out = r.command_path;
+  for (std::size_t i = 1; i < r.argv.size(); ++i) {
+    out += ' ';
+    out += r.argv[i];
+  }
+  return out.substr(0, kMaxSummaryBytes);
+}
+
+Result<std::shared_ptr<const CompiledPolicy>> compile_documents(const std::vector<PolicyDocument>& documents,
+                                                                const TimeZones& zones) {
+  std::vector<NamedPolicy> named;
+  for (const auto& doc : documents) {
+    auto parsed = parse_policy(doc.text, fmt::format("{}@{}", doc.name, doc.version), zones);
+    if (!parsed.policy) {
+      return invalid_argument(fmt::format("policy {} version {} does not parse here: {}", doc.name, doc.version,
+                                          parsed.errors.empty() ? "" : parsed.errors.front().to_string()));
+    }
+    named.push_back(NamedPolicy{doc.name, doc.version, std::move(*parsed.policy)});
+  }
+  auto merged = merge_policies(named);
+  if (!merged) return merged.error();
+  return CompiledPolicy::compile(std::move(*merged));
+}
+
+bool ends(RequestState s) {
+  return s == RequestState::kDenied || s == RequestState::kCancelled || s == RequestState::kExpired ||
+         s == RequestState::kRevoked;
+}
+
+}  // namespace
+
+Agent::Agent(AgentDeps deps) : deps_(std::move(deps)) {}
+
+TimePoint Agent::now_s() const {
+  return std::chrono::time_point_cast<Seconds>(deps_.clock());
+}
+
+Status Agent::load() {
+  auto snapshot = deps_.state.policy();
+  if (!snapshot) return snapshot.error();
+  if (!*snapshot) return {};
+  auto compiled = compile_documents((*snapshot)->documents, deps_.zones);
+  if (!compiled) return compiled.error();
+  const std::lock_guard lock(mu_);
+  policy_ = *compiled;
+  etag_ = (*snapshot)->etag;
+  return {};
+}
+
+bool Agent::has_policy() const {
+  const std::lock_guard lock(mu_);
+  return policy_ != nullptr;
+}
+
+Status Agent::sync_policy() {
+  std::string etag;
+  {
+    const std::lock_guard lock(mu_);
+    etag = etag_;
+  }
+  auto fetched = deps_.server.fetch_policy(etag);
+  if (!fetched) return fetched.error();
+  if (!*fetched) return {};  // 304: still current
+  auto compiled = compile_documents((*fetched)->documents, deps_.zones);
+  if (!compiled) return compiled.error();  // the last good policy stays in force
+  PolicySnapshot snapshot{(*fetched)->etag, now_s(), (*fetched)->labels, (*fetched)->documents};
+  if (auto st = deps_.state.set_policy(snapshot); !st) return st;
+  const std::lock_guard lock(mu_);
+  policy_ = *compiled;
+  etag_ = snapshot.etag;
+  return {};
+}
+
+ipc::Fields Agent::handle(std::uint32_t uid, const ipc::Fields& request, int exe_fd) {
+  try {
+    auto type = ipc::message_type(request);
+    if (!type) return error_reply(type.error());
+    switch (*type) {
+      case ipc::MessageType::kCheck: {
+        auto m = ipc::check_from(request);
+        return m ? check(uid, *m, exe_fd) : error_reply(m.error());
+      }
+      case ipc::MessageType::kSubmit: {
+        auto m = ipc::submit_from(request);
+        return m ? submit(uid, *m) : error_reply(m.error());
+      }
+      case ipc::MessageType::kWait: {
+        auto m = ipc::wait_from(request);
+        return m ? wait(uid, *m) : error_reply(m.error());
+      }
+      case ipc::MessageType::kCancel: {
+        auto m = ipc::cancel_from(request);
+        return m ? cancel(uid, *m) : error_reply(m.error());
+      }
+      case ipc::MessageType::kList: {
+        auto m = ipc::list_from(request);
+        return m ? list(uid, *m) : error_reply(m.error());
+      }
+      default:
+        return error_reply(
+            invalid_argument(fmt::format("hoist-agent does not take \"{}\" messages", ipc::to_string(*type))));
+    }
+  } catch (const std::exception& e) {
+    return error_reply(internal_error(fmt::format("hoist-agent failed to answer (this is a bug): {}", e.what())));
+  } catch (...) {
+    return error_reply(internal_error("hoist-agent failed to answer (this is a bug)"));
+  }
+}
+
+Result<Agent::Facts> Agent::gather(std::uint32_t uid, const ipc::CommandContext& context, int exe_fd) {
+  if (context.uid != uid) {
+    return permission_denied(fmt::format("the message speaks for uid {}, but it comes from uid {}", context.uid, uid));
+  }
+  auto account = deps_.accounts(uid);
+  if (!account) return account.error();
+  if (context.command.empty() || context.command.front() != '/') {
+    return invalid_argument("the command must be an absolute path, resolved through the secure path");
+  }
+  auto inspected = deps_.inspector.inspect(context.command);
+  if (!inspected) return inspected.error();
+  if (exe_fd >= 0) {
+    struct stat st {};
+    if (fstat(exe_fd, &st) != 0 || !(platform::FileIdentity::of(st) == inspected->identity)) {
+      return permission_denied(
+          fmt::format("{} changed while it was being checked; run the command again", context.command));
+    }
+  }
+  Facts out;
+  out.account = std::move(*account);
+  out.input.subject = Subject{out.account.name, out.account.groups, deps_.labels};
+  out.input.command.exe = std::move(inspected->facts);
+  if (context.argv.size() > 1) {
+    out.input.command.args.assign(context.argv.begin() + 1, context.argv.end());
+  }
+  out.input.now = now_s();
+  return out;
+}
+
+Status Agent::enqueue(std::string_view kind, const std::string& target, std::string details_json) {
+  auto id = new_event_id();
+  if (!id) return id.error();
+  OutboxEvent e{*id, std::string(kind), std::chrono::time_point_cast<std::chrono::milliseconds>(deps_.clock()),
+                std::move(details_json)};
+  (void)target;
+  return deps_.state.enqueue(e);
+}
+
+ipc::Fields Agent::check(std::uint32_t uid, const ipc::CheckMessage& m, int exe_fd) {
+  auto facts = gather(uid, m.context, exe_fd);
+  if (!facts) {
+    if (facts.error().code == ErrorCode::kPermissionDenied && m.context.uid != uid) {
+      return error_reply(facts.error());
+    }
+    ipc::DecisionMessage deny;
+    deny.action = Action::kDeny;
+    deny.reason = facts.error().message;
+    return ipc::to_fields(deny);
+  }
+  auto grants = deps_.state.active_grants(uid, facts->input.now);
+  if (!grants) {
+    ipc::DecisionMessage deny;
+    deny.action = Action::kDeny;
+    deny.reason = "hoist-agent cannot read its grants: " + grants.error().message;
+    return ipc::to_fields(deny);
+  }
+  std::shared_ptr<const CompiledPolicy> policy;
+  {
+    const std::lock_guard lock(mu_);
+    policy = policy_;
+  }
+  auto decision = decide(policy.get(), *grants, facts->input, deps_.zones);
+  json::array argv;
+  for (const auto& a : m.context.argv) argv.push_back(json::string(a));
+  json::object details{{"target", decision.grant_id},
+                       {"user", facts->account.name},
+                       {"uid", uid},
+                       {"runas", m.context.runas_user.empty() ? "root" : m.context.runas_user},
+                       {"command", facts->input.command.exe.path},
+                       {"argv", std::move(argv)},
+                       {"action", to_string(decision.action)},
+                       {"rule", decision.rule},
+                       {"reason", decision.reason},
+                       {"tty", m.context.tty}};
+  if (facts->input.command.exe.sha256) details["sha256"] = facts->input.command.exe.sha256->hex();
+  const std::string_view kind = decision.grant_id.empty() ? "decision" : "grant.used";
+  if (auto st = enqueue(kind, decision.grant_id, json::serialize(details)); !st) {
+    if (decision.action == Action::kAllow) {
+      // Nothing runs that the audit trail would not hear of.
+      decision = ipc::DecisionMessage{};
+      decision.action = Action::kDeny;
+      decision.reason = "hoist-agent cannot record this decision (" + st.error().message + "); nothing runs";
+    }
+  }
+  return ipc::to_fields(decision);
+}
+
+Status Agent::record(const ServerRequest& request, std::uint32_t uid) {
+  const auto now = now_s();
+  {
+    const std::lock_guard lock(mu_);
+    requests_[request.id] = request;
+  }
+  Status result;
+  if (ends(request.state)) {
+    if (auto g = deps_.state.grant(request.id); g && *g && !(*g)->revoked_at) {
+      result = deps_.state.revoke_grant(request.id, now);
+    }
+    if (auto removed = deps_.state.remove_pending_request(request.id); !removed && result) {
+      result = removed.error();
+    }
+  } else {
+    auto existing = deps_.state.pending_request(request.id);
+    PendingRequest p{request.id,
+                     uid,
+                     request.requester,
+                     summary_of(request),
+                     existing && *existing ? (*existing)->submitted_at : now,
+                     std::string(to_string(request.state))};
+    result = deps_.state.upsert_pending_request(p);
+    if (result && (request.state == RequestState::kApproved || request.state == RequestState::kActive) &&
+        request.grant_deadline) {
+      Grant g;
+      g.id = request.id;
+      g.user = request.requester;
+      g.uid = uid;
+      g.kind = request.kind == RequestKind::kSession ? GrantKind::kSession : GrantKind::kCommand;
+      if (g.kind == GrantKind::kCommand) {
+        g.scope.command_path = request.command_path;
+        g.scope.sha256 = request.command_sha256;
+        if (request.argv.size() > 1) g.scope.argv_patterns.assign(request.argv.begin() + 1, request.argv.end());
+      }
+      g.start = now;
+      g.deadline = *request.grant_deadline;
+      g.record_processes = g.kind == GrantKind::kSession;
+      g.origin = GrantOrigin::kServer;
+      result = deps_.state.upsert_grant(g);
+    }
+  }
+  changed_.notify_all();
+  return result;
+}
+
+ipc::RequestStateMessage Agent::state_message(const ServerRequest& r) {
+  ipc::RequestStateMessage out;
+  out.request_id = r.id;
+  out.state = r.state;
+  out.reviewer = r.reviewer.substr(0, ipc::kMaxNameBytes);
+  out.comment = r.comment.substr(0, ipc::kMaxTextBytes);
+  {
+    const std::lock_guard lock(mu_);
+    if (policy_) out.contact = policy_->policy().settings.contact.substr(0, ipc::kMaxTextBytes);
+  }
+  if ((r.state == RequestState::kApproved || r.state == RequestState::kActive) && r.grant_deadline) {
+    const auto now = now_s();
+    out.time_left_s = *r.grant_deadline > now ? static_cast<std::uint64_t>((*r.grant_deadline - now).count()) : 0;
+  }
+  return out;
+}
+
+ipc::Fields Agent::submit(std::uint32_t uid, const ipc::SubmitMessage& m) {
+  auto facts = gather(uid, m.context, -1);
+  if (!facts) return error_reply(facts.error());
+  if (m.justification.empty()) return error_reply(invalid_argument("a request needs a justification"));
+  SubmitFacts f;
+  f.kind = RequestKind::kCommand;
+  f.user = facts->account.name;
+  f.groups = facts->account.groups;
+  f.justification = m.justification;
+  if (m.duration_s > 0) f.duration_s = static_cast<std::int64_t>(m.duration_s);
+  const auto& exe = facts->input.command.exe;
+  f.path = exe.path;
+  f.argv = m.context.argv;
+  if (exe.sha256) f.sha256 = exe.sha256->hex();
+  f.trusted_path = exe.trusted_path;
+  if (exe.package) {
+    f.package =
+        SubmitFacts::Package{exe.package->name, exe.package->origin, exe.package->maintainer, exe.package->verified};
+  }
+  auto outcome = deps_.server.submit(f);
+  if (!outcome) {
+    if (outcome.error().code == ErrorCode::kUnavailable) {
+      return error_reply(unavailable("cannot reach the Hoist server to send the request; try again later (" +
+                                     outcome.error().message + ")"));
+    }
+    return error_reply(outcome.error());
+  }
+  if (outcome->decision == Action::kDeny) {
+    return error_reply(
+        permission_denied(outcome->reason.empty() ? "the Hoist server refused this request" : outcome->reason));
+  }
+  if (outcome->decision == Action::kAllow || !outcome->request) {
+    (void)sync_policy();  // the server's policy is newer than this one
+    return error_reply(conflict("the policy changed meanwhile; run the command again"));
+  }
+  if (auto st = record(*outcome->request, uid); !st) {
+    return error_reply(st.error());
+  }
+  auto reply = state_message(*outcome->request);
+  if (!outcome->contact.empty()) reply.contact = outcome->contact.substr(0, ipc::kMaxTextBytes);
+  return ipc::to_fields(reply);
+}
+
+ipc::Fields Agent::wait(std::uint32_t uid, const ipc::WaitMessage& m) {
+  auto pending = deps_.state.pending_request(m.request_id);
+  if (!pending) return error_reply(pending.error());
+  std::unique_lock lock(mu_);
+  const bool known = requests_.count(m.request_id) != 0;
+  lock.unlock();
+  if (*pending && (*pending)->uid != uid) {
+    return error_reply(permission_denied("that request is someone else's"));
+  }
+  if (!*pending && !known) {
+    return error_reply(not_found(fmt::format("there is no request {} of yours on this computer", m.request_id)));
+  }
+  if (!known) {
+    // After a restart: ask the server once.
+    auto fresh = deps_.server.request(m.request_id);
+    if (!fresh) return error_reply(fresh.error());
+    if (auto st = record(*fresh, uid); !st) return error_reply(st.error());
+  }
+  lock.lock();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(m.wait_ms);
+  changed_.wait_until(lock, deadline, [&] {
+    const auto it = requests_.find(m.request_id);
+    return it == requests_.end() || it->second.state != RequestState::kPending;
+  });
+  const auto it = requests_.find(m.request_id);
+  if (it == requests_.end()) {
+    return error_reply(not_found(fmt::format("request {} is gone", m.request_id)));
+  }
+  const ServerRequest current = it->second;
+  lock.unlock();
+  return ipc::to_fields(state_message(current));
+}
+
+ipc::Fields Agent::cancel(std::uint32_t uid, const ipc::CancelMessage& m) {
+  auto pending = deps_.state.pending_request(m.request_id);
+  if (!pending) return error_reply(pending.error());
+  if (!*pending) {
+    return error_reply(
+        not_found(fmt::format("there is no pending request {} of yours on this computer", m.request_id)));
+  }
+  if ((*pending)->uid != uid) return error_reply(permission_denied("that request is someone else's"));
+  auto cancelled = deps_.server.cancel(m.request_id);
+  if (!cancelled) return error_reply(cancelled.error());
+  if (auto st = record(*cancelled, uid); !st) return error_reply(st.error());
+  return ipc::to_fields(state_message(*cancelled));
+}
+
+ipc::Fields Agent::list(std::uint32_t uid, const ipc::ListMessage& m) {
+  if (m.uid != uid) {
+    return error_reply(
+        permission_denied(fmt::format("the message speaks for uid {}, but it comes from uid {}", m.uid, uid)));
+  }
+  if (!m.list_user.empty()) {
+    return error_reply(permission_denied("listing another user's rules is for administrators, in the console"));
+  }
+  auto account = deps_.accounts(uid);
+  if (!account) return error_reply(account.error());
+  ipc::ListingMessage out;
+  std::shared_ptr<const CompiledPolicy> policy;
+  {
+    const std::lock_guard lock(mu_);
+    policy = policy_;
+  }
+  if (!policy) {
+    out.lines.push_back("This computer has no Hoist policy yet.");
+    return ipc::to_fields(out);
+  }
+  const Subject subject{account->name, account->groups, deps_.labels};
+  out.lines.push_back(fmt::format("Hoist rules for {} on {}:", account->name, deps_.hostname));
+  std::size_t shown = 0;
+  for (const auto& rule : policy->policy().rules) {
+    if (!principal_matches(rule.scope.users, rule.scope.groups, subject)) continue;
+    ++shown;
+    const char* verb = rule.action == Action::kAllow  ? "runs at once"
+                       : rule.action == Action::kDeny ? "never runs"
+                                                      : "needs approval";
+    out.lines.push_back(
+        fmt::format("  {} ({}){}{}", rule.name, verb, rule.description.empty() ? "" : ": ", rule.description)
+            .substr(0, ipc::kMaxTextBytes));
+  }
+  if (shown == 0) out.lines.emplace_back("  (no rule names you)");
+  out.lines.push_back(policy->policy().settings.default_action == Action::kDeny
+                          ? "Anything else is refused."
+                          : "Anything else can be requested: run it with sudo and give a reason.");
+  if (auto grants = deps_.state.active_grants(uid, now_s()); grants && !grants->empty()) {
+    out.lines.emplace_back("In force now:");
+    for (const auto& g : *grants) {
+      const auto left = std::chrono::duration_cast<std::chrono::minutes>(g.deadline - now_s()).count();
+      out.lines.push_back(fmt::format("  {} ({} min left)",
+                                      g.kind == GrantKind::kSession ? "temporary admin session" : g.scope.command_path,
+                                      left)
+                              .substr(0, ipc::kMaxTextBytes));
+    }
+  }
+  return ipc::to_fields(out);
+}
+
+Status Agent::apply_push(const PushPage& page) {
+  bool policy_changed = false;
+  for (const auto& message : page.messages) {
+    if (message.kind == "policy") {
+      policy_changed = true;
+      continue;
+    }
+    if (message.kind != "request") continue;  // a newer server's kinds: not ours to act on
+    json::error_code ec;
+    const auto payload = json::parse(message.payload, ec);
+    const auto* id = !ec && payload.is_object() ? payload.as_object().if_contains("request_id") : nullptr;
+    if (id == nullptr || !id->is_string()) continue;
+    auto request = deps_.server.request(std::string(id->as_string()));
+    if (!request) return request.error();  // the cursor stays: the page comes again
+    auto pending = deps_.state.pending_request(request->id);
+    if (!pending) return pending.error();
+    std::uint32_t uid = 0;
+    if (*pending) {
+      uid = (*pending)->uid;
+    } else if (auto g = deps_.state.grant(request->id); g && *g) {
+      uid = (*g)->uid;
+    } else {
+      continue;  // not a request this agent knows of (submitted before a re-enrolment)
+    }
+    if (auto st = record(*request, uid); !st) return st;
+  }
+  if (policy_changed) {
+    if (auto st = sync_policy(); !st) return st;
+  }
+  return deps_.state.set_push_cursor(page.cursor);
+}
+
+Result<std::size_t> Agent::upload_events() {
+  auto batch = deps_.state.next_batch(100);
+  if (!batch) return batch.error();
+  if (batch->empty()) return std::size_t{0};
+  auto acknowledged = deps_.server.upload_events(*batch);
+  if (!acknowledged) return acknowledged.error();
+  if (auto st = deps_.state.acknowledge(*acknowledged); !st) return st.error();
+  return acknowledged->size();
+}
+
+Status Agent::tidy() {
+  auto deleted = deps_.state.delete_grants_ended_before(now_s() - Seconds{24 * 3600});
+  return deleted ? Status{} : Status{deleted.error()};
+}
+
+}  // namespace hoist::agent

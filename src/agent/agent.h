@@ -1,0 +1,102 @@
+// hoist-agent's logic, without sockets or threads: answering the plugin's
+// messages (check, submit, wait, cancel, list), keeping the policy, grants
+// and requests current from hoistd's push channel, and uploading the event
+// outbox. The daemon (daemon.h) runs it; tests drive it with a fake server
+// and a fake state.
+//
+// MUST: the caller's uid is the kernel's (peer.h); a message naming another
+// uid is refused, and a request can be waited on or cancelled only by the
+// uid that submitted it.
+// MUST: every decision, request and grant use is queued as an event before
+// the answer leaves (durable outbox), so it reaches the server's audit trail
+// even if the agent dies right after.
+// MUST: fail closed: without a policy, or when facts about the command
+// cannot be established, the answer is deny with a clear reason.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "agent/decide.h"
+#include "agent/peer.h"
+#include "agent/server_api.h"
+#include "agent/state/agent_state.h"
+#include "core/evaluator.h"
+#include "ipc/frame.h"
+#include "ipc/messages.h"
+#include "platform/executable.h"
+
+namespace hoist::agent {
+
+struct AgentDeps {
+  AgentState& state;
+  ServerApi& server;
+  const TimeZones& zones;
+  const platform::ExecutableInspector& inspector;
+  std::function<std::chrono::system_clock::time_point()> clock;
+  std::function<Result<Account>(std::uint32_t uid)> accounts;
+  std::string hostname;
+  std::vector<std::string> labels;  // the endpoint's groups (from enrolment)
+};
+
+class Agent {
+ public:
+  explicit Agent(AgentDeps deps);
+
+  // Loads the last good policy from the state (if any). Call once at start.
+  Status load();
+  // Fetches the effective policy (If-None-Match); stores and uses a new one
+  // only when it compiles. Unavailable when hoistd cannot be reached: the
+  // last good policy stays in force.
+  Status sync_policy();
+  [[nodiscard]] bool has_policy() const;
+
+  // One request frame from a peer that speaks for `uid`, with the
+  // executable's descriptor when one came with it (-1 otherwise; the
+  // caller keeps ownership). Always returns a reply frame.
+  ipc::Fields handle(std::uint32_t uid, const ipc::Fields& request, int exe_fd);
+
+  // Applies one page of push messages (request state changes, policy
+  // changes) and records the cursor once they are applied.
+  Status apply_push(const PushPage& page);
+  // Uploads one batch of the outbox; returns how many were acknowledged.
+  Result<std::size_t> upload_events();
+  // Deletes grants that ended more than a day ago.
+  Status tidy();
+
+ private:
+  ipc::Fields check(std::uint32_t uid, const ipc::CheckMessage& m, int exe_fd);
+  ipc::Fields submit(std::uint32_t uid, const ipc::SubmitMessage& m);
+  ipc::Fields wait(std::uint32_t uid, const ipc::WaitMessage& m);
+  ipc::Fields cancel(std::uint32_t uid, const ipc::CancelMessage& m);
+  ipc::Fields list(std::uint32_t uid, const ipc::ListMessage& m);
+
+  struct Facts {
+    Account account;
+    CheckFacts input;
+  };
+  // The account and the command's facts; the descriptor, when given, must
+  // be the very file at the command's path.
+  Result<Facts> gather(std::uint32_t uid, const ipc::CommandContext& context, int exe_fd);
+  // Records a server request's state locally: the pending record, and the
+  // grant when it is approved or ended. Wakes waiters.
+  Status record(const ServerRequest& request, std::uint32_t uid);
+  Status enqueue(std::string_view kind, const std::string& target, std::string details_json);
+  ipc::RequestStateMessage state_message(const ServerRequest& request);
+  [[nodiscard]] TimePoint now_s() const;
+
+  AgentDeps deps_;
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  std::shared_ptr<const CompiledPolicy> policy_;
+  std::string etag_;
+  std::map<std::string, ServerRequest> requests_;  // the latest seen of each request, by id
+};
+
+}  // namespace hoist::agent

@@ -1,0 +1,308 @@
+#include "agent/daemon.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/json.hpp>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "agent/agent.h"
+#include "agent/socket_server.h"
+#include "agent/state/sqlite_agent_state.h"
+#include "core/sha256.h"
+#include "core/timestamp.h"
+#include "net/client/https_client.h"
+#include "platform/dpkg_database.h"
+#include "platform/system_time_zones.h"
+#include "server/log/logger.h"
+
+namespace hoist::agent {
+
+namespace {
+
+namespace json = boost::json;
+
+// "AB:CD:..." or hex, any case -> 64 lowercase hex digits.
+Result<std::string> normalized_pin(std::string_view pin) {
+  std::string out;
+  for (const char c : pin) {
+    if (c == ':') continue;
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) {
+      out += c;
+    } else if (c >= 'A' && c <= 'F') {
+      out += static_cast<char>(c - 'A' + 'a');
+    } else {
+      out.clear();
+      break;
+    }
+  }
+  if (out.size() != 64) {
+    return invalid_argument("the CA pin must be the SHA-256 fingerprint hoistd printed (64 hex digits, ':' allowed)");
+  }
+  return out;
+}
+
+Result<std::unique_ptr<net::ApiClient>> client_for(const std::string& server, const std::string& pin,
+                                                   std::chrono::seconds request_timeout) {
+  net::ClientOptions options;
+  options.url = server;
+  options.pin_fingerprint = pin;
+  options.request_timeout = request_timeout;
+  auto https = net::HttpsClient::create(options);
+  if (!https) return https.error();
+  return std::unique_ptr<net::ApiClient>(
+      std::make_unique<net::HttpsApiClient>(std::move(*https), std::vector<net::Header>{}));
+}
+
+std::string host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "localhost";
+  return name;
+}
+
+// Break-glass events the plugin spooled while the agent was down (see
+// docs/sudo-plugin.md, "Spool format"): each becomes an outbox event whose
+// id derives from the file name, so a file seen twice is queued once.
+std::size_t import_spool(const std::string& dir, AgentState& state, server::Logger& log) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return 0;
+  std::vector<std::string> names;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.size() > 6 && name.ends_with(".event") && name.front() != '.') names.push_back(name);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  std::size_t imported = 0;
+  for (const auto& name : names) {
+    const std::string path = dir + "/" + name;
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream bytes;
+    bytes << in.rdbuf();
+    const std::string text = bytes.str();
+    auto frame = ipc::decode_frame(text);
+    json::object details{{"spool_file", name}};
+    if (frame && *frame && (*frame)->bytes == text.size()) {
+      for (const auto& f : (*frame)->fields.all()) {
+        if (f.key == "v" || f.key == "type") continue;
+        if (f.key == "argv") {
+          if (!details.contains("argv")) details["argv"] = json::array();
+          details["argv"].as_array().push_back(json::string(f.value));
+        } else {
+          details[f.key] = f.value;
+        }
+      }
+    } else {
+      details["malformed"] = true;  // kept: a break-glass use must not vanish
+    }
+    details["target"] = details.contains("user") ? details["user"] : json::value("");
+    OutboxEvent event{sha256(name).hex().substr(0, 32), "break_glass",
+                      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()),
+                      json::serialize(details)};
+    if (auto st = state.enqueue(event); !st) {
+      log.error("agent.spool_import_failed", {{"file", name}, {"error", st.error().message}});
+      break;
+    }
+    ::unlink(path.c_str());
+    ++imported;
+  }
+  return imported;
+}
+
+}  // namespace
+
+Status enrol_endpoint(const EnrolOptions& options) {
+  auto pin = normalized_pin(options.ca_pin);
+  if (!pin) return pin.error();
+  if (options.server.rfind("https://", 0) != 0) {
+    return invalid_argument("--server must be https://HOST[:PORT], the address hoistd printed");
+  }
+  auto state = open_sqlite_agent_state(options.state_dir);
+  if (!state) return state.error();
+  auto existing = (*state)->identity();
+  if (!existing) return existing.error();
+  if (*existing && !options.force) {
+    return conflict(fmt::format("this computer is already enrolled as {} with {}; add --force to enrol it again",
+                                (*existing)->endpoint_id, (*existing)->server_url));
+  }
+  auto client = client_for(options.server, *pin, std::chrono::seconds(30));
+  if (!client) return client.error();
+  const std::string hostname = options.hostname.empty() ? host_name() : options.hostname;
+  auto enrolled = enrol(**client, options.token, hostname, std::string(kAgentVersion));
+  if (!enrolled) return enrolled.error();
+  Identity identity{options.server,
+                    *pin,
+                    enrolled->endpoint_id,
+                    enrolled->credential,
+                    hostname,
+                    enrolled->labels,
+                    std::chrono::time_point_cast<Seconds>(std::chrono::system_clock::now())};
+  return (*state)->set_identity(identity);
+}
+
+Result<std::string> agent_status(const std::string& state_dir) {
+  auto state = open_sqlite_agent_state(state_dir);
+  if (!state) return state.error();
+  auto identity = (*state)->identity();
+  if (!identity) return identity.error();
+  if (!*identity) return std::string("not enrolled: run hoist-agent enroll --server URL --token T --ca-pin SHA256\n");
+  std::string out = fmt::format("endpoint {} ({}) of {}\nlabels: {}\n", (*identity)->endpoint_id, (*identity)->hostname,
+                                (*identity)->server_url, fmt::join((*identity)->labels, ", "));
+  if (auto policy = (*state)->policy(); policy && *policy) {
+    out += fmt::format("policy: {} document(s), fetched {}\n", (*policy)->documents.size(),
+                       format_timestamp((*policy)->fetched_at));
+  } else {
+    out += "policy: none yet\n";
+  }
+  if (auto pending = (*state)->pending_count(); pending)
+    out += fmt::format("events waiting for upload: {}\n", *pending);
+  const auto now = std::chrono::time_point_cast<Seconds>(std::chrono::system_clock::now());
+  if (auto grants = (*state)->grants(); grants) {
+    for (const auto& g : *grants) {
+      if (!g.active_at(now)) continue;
+      out += fmt::format("grant {} for {}: {} until {}\n", g.id, g.user,
+                         g.kind == GrantKind::kSession ? "temporary admin session" : g.scope.command_path,
+                         format_timestamp(g.deadline));
+    }
+  }
+  return out;
+}
+
+Status run_agent(const RunOptions& options) {
+  auto log = server::make_default_logger(server::LogLevel::kInfo);
+  auto state = open_sqlite_agent_state(options.state_dir);
+  if (!state) return state.error();
+  auto identity = (*state)->identity();
+  if (!identity) return identity.error();
+  if (!*identity) {
+    return not_found("this computer is not enrolled: run hoist-agent enroll first");
+  }
+  const Identity id = **identity;
+  // Two connections to hoistd: the push long poll, and everything else.
+  auto main_client = client_for(id.server_url, id.ca_pin_sha256, std::chrono::seconds(30));
+  if (!main_client) return main_client.error();
+  auto push_client = client_for(id.server_url, id.ca_pin_sha256, options.push_wait + std::chrono::seconds(20));
+  if (!push_client) return push_client.error();
+  auto server = serialized(make_server_api(std::move(*main_client), id.credential));
+  auto push_server = make_server_api(std::move(*push_client), id.credential);
+
+  platform::SystemTimeZones zones;
+  platform::DpkgDatabase packages;
+  platform::DigestCache digests;
+  const platform::ExecutableInspector inspector(&packages, &digests);
+  Agent agent(AgentDeps{**state, *server, zones, inspector, [] { return std::chrono::system_clock::now(); }, account_of,
+                        id.hostname, id.labels});
+  if (auto st = agent.load(); !st) {
+    log->warn("agent.policy_unusable", {{"error", st.error().message}});
+  }
+  if (auto st = agent.sync_policy(); !st) {
+    log->warn("agent.policy_sync_failed", {{"error", st.error().message}});
+  }
+
+  const auto socket_dir = options.socket_path.substr(0, options.socket_path.rfind('/'));
+  if (!socket_dir.empty()) ::mkdir(socket_dir.c_str(), 0755);
+  SocketServerOptions socket_options;
+  socket_options.path = options.socket_path;
+  auto socket = SocketServer::create(
+      socket_options, [&agent](std::uint32_t uid, const ipc::Fields& f, int fd) { return agent.handle(uid, f, fd); });
+  if (!socket) return socket.error();
+
+  std::atomic<bool> stopping{false};
+  std::mutex mu;
+  std::condition_variable wake;
+  const auto pause = [&](std::chrono::milliseconds d) {
+    std::unique_lock lock(mu);
+    wake.wait_for(lock, d, [&] { return stopping.load(); });
+  };
+
+  std::thread push_thread([&] {
+    auto cursor = (*state)->push_cursor();
+    std::uint64_t after = cursor ? *cursor : 0;
+    auto backoff = std::chrono::milliseconds(500);
+    while (!stopping) {
+      auto page = push_server->poll_push(after, options.push_wait);
+      if (page) {
+        if (auto st = agent.apply_push(*page); st) {
+          after = page->cursor;
+          backoff = std::chrono::milliseconds(500);
+          continue;
+        } else {
+          log->warn("agent.push_apply_failed", {{"error", st.error().message}});
+        }
+      } else if (!stopping) {
+        log->warn("agent.push_failed", {{"error", page.error().message}});
+      }
+      pause(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(30'000));
+    }
+  });
+
+  std::thread background([&] {
+    auto last_sync = std::chrono::steady_clock::now();
+    auto backoff = std::chrono::milliseconds(1000);
+    const std::string spool = options.spool_dir.empty() ? options.state_dir + "/spool" : options.spool_dir;
+    while (!stopping) {
+      import_spool(spool, **state, *log);
+      auto uploaded = agent.upload_events();
+      if (!uploaded) {
+        log->warn("agent.upload_failed", {{"error", uploaded.error().message}});
+        pause(backoff);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(60'000));
+        continue;
+      }
+      backoff = std::chrono::milliseconds(1000);
+      if (std::chrono::steady_clock::now() - last_sync >= options.sync_interval) {
+        last_sync = std::chrono::steady_clock::now();
+        if (auto st = server->heartbeat(std::string(kAgentVersion)); !st) {
+          log->warn("agent.heartbeat_failed", {{"error", st.error().message}});
+        }
+        if (auto st = agent.sync_policy(); !st) {
+          log->warn("agent.policy_sync_failed", {{"error", st.error().message}});
+        }
+        (void)agent.tidy();
+      }
+      if (*uploaded == 0) pause(std::chrono::milliseconds(1000));
+    }
+  });
+
+  std::thread socket_thread([&] { (*socket)->run(); });
+
+  if (!options.ready_file.empty()) {
+    std::ofstream ready(options.ready_file);
+    ready << fmt::format("{{\"socket\":\"{}\",\"endpoint\":\"{}\"}}\n", options.socket_path, id.endpoint_id);
+  }
+  log->info("agent.running", {{"socket", options.socket_path}, {"endpoint", id.endpoint_id}});
+
+  if (options.handle_signals) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    int signal = 0;
+    sigwait(&set, &signal);
+    log->info("agent.signal", {{"signal", signal}});
+  }
+  stopping = true;
+  wake.notify_all();
+  push_server->interrupt();  // the long poll ends now, not at its wait
+  server->interrupt();
+  (*socket)->stop();
+  socket_thread.join();
+  background.join();
+  push_thread.join();  // at most one long poll later
+  log->info("agent.stopped");
+  return {};
+}
+
+}  // namespace hoist::agent

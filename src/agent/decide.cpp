@@ -1,0 +1,76 @@
+#include "agent/decide.h"
+
+#include <algorithm>
+
+namespace hoist::agent {
+
+namespace {
+
+bool covers(const Grant& g, const CommandLine& command) {
+  if (g.kind == GrantKind::kSession) {
+    return true;
+  }
+  if (g.scope.command_path.empty() || g.scope.command_path != command.exe.path) {
+    return false;
+  }
+  if (g.scope.sha256 && (!command.exe.sha256 || command.exe.sha256->hex() != *g.scope.sha256)) {
+    return false;
+  }
+  return g.scope.argv_patterns == command.args;
+}
+
+std::uint64_t seconds_left(const Grant& g, TimePoint now) {
+  return g.deadline > now ? static_cast<std::uint64_t>((g.deadline - now).count()) : 0;
+}
+
+}  // namespace
+
+const Grant* covering_grant(const std::vector<Grant>& grants, const CommandLine& command, TimePoint now) {
+  const Grant* best = nullptr;
+  for (const auto& g : grants) {
+    if (g.active_at(now) && covers(g, command) && (best == nullptr || g.deadline > best->deadline)) {
+      best = &g;
+    }
+  }
+  return best;
+}
+
+ipc::DecisionMessage decide(const CompiledPolicy* policy, const std::vector<Grant>& active_grants,
+                            const CheckFacts& facts, const TimeZones& zones) {
+  ipc::DecisionMessage out;
+  if (policy == nullptr) {
+    out.action = Action::kDeny;
+    out.reason = "this computer has no Hoist policy yet (hoist-agent has not reached hoistd since it was enrolled)";
+    return out;
+  }
+  const auto& settings = policy->policy().settings;
+  out.contact = settings.contact;
+  const Decision d = policy->evaluate(facts.subject, facts.command, facts.now, zones);
+  out.reason = d.reason;
+  out.rule = d.rule != nullptr ? d.rule->name : std::string();
+  out.reauthenticate = d.reauthenticate;
+  if (d.action == Action::kDeny) {
+    out.action = Action::kDeny;
+    return out;
+  }
+  if (d.action == Action::kAllow) {
+    out.action = Action::kAllow;
+    return out;
+  }
+  if (const Grant* g = covering_grant(active_grants, facts.command, facts.now)) {
+    out.action = Action::kAllow;
+    out.reason = g->kind == GrantKind::kSession ? "a temporary admin session is in force" : "an approved request";
+    out.grant_id = g->id;
+    out.timeout_s = std::max<std::uint64_t>(1, seconds_left(*g, facts.now));
+    out.record_processes = g->record_processes || g->kind == GrantKind::kSession;
+    out.reauthenticate = false;  // approved already
+    return out;
+  }
+  out.action = Action::kRequest;
+  out.default_duration_s = static_cast<std::uint64_t>(d.default_duration.count());
+  out.max_duration_s = static_cast<std::uint64_t>(d.max_duration.count());
+  out.approval_wait_s = static_cast<std::uint64_t>(settings.approval_wait.count());
+  return out;
+}
+
+}  // namespace hoist::agent

@@ -1,0 +1,79 @@
+// hoist-agent: enrol this computer, run the daemon, or show its state.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string>
+
+#include "agent/daemon.h"
+
+namespace {
+
+constexpr int kExitUsage = 64;
+constexpr int kExitFailure = 69;
+
+int fail(const hoist::Error& e) {
+  std::fprintf(stderr, "hoist-agent: %s\n", e.message.c_str());
+  return e.code == hoist::ErrorCode::kInvalidArgument ? kExitUsage : kExitFailure;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    CLI::App app{"hoist-agent: the Hoist daemon on each endpoint (see docs/agent.md)"};
+    app.require_subcommand(1);
+    hoist::agent::EnrolOptions enrol;
+    auto* enroll = app.add_subcommand("enroll", "Enrol this computer with hoistd (pins its CA)");
+    enroll->add_option("--server", enrol.server, "hoistd's URL, https://HOST[:PORT]")->required();
+    enroll->add_option("--token", enrol.token, "an enrolment token from the console or `hoist enrol-token create`")
+        ->required();
+    enroll->add_option("--ca-pin", enrol.ca_pin, "the SHA-256 fingerprint of hoistd's CA, as hoistd printed it")
+        ->required();
+    enroll->add_option("--hostname", enrol.hostname, "the name to enrol under (default: this computer's)");
+    enroll->add_option("--state-dir", enrol.state_dir, "where the agent keeps its state")->capture_default_str();
+    enroll->add_flag("--force", enrol.force, "replace an existing enrolment");
+
+    hoist::agent::RunOptions run;
+    auto* run_cmd = app.add_subcommand("run", "Run the daemon in the foreground (systemd runs it so)");
+    run_cmd->add_option("--state-dir", run.state_dir, "where the agent keeps its state")->capture_default_str();
+    run_cmd->add_option("--socket", run.socket_path, "the Unix socket sudo's plugin connects to")
+        ->capture_default_str();
+    run_cmd->add_option("--spool-dir", run.spool_dir, "the plugin's break-glass spool (default: STATE_DIR/spool)");
+    run_cmd->add_option("--ready-file", run.ready_file, "write a JSON line here once serving (tests)");
+
+    std::string status_dir = "/var/lib/hoist";
+    auto* status = app.add_subcommand("status", "Show the enrolment, policy, queued events and grants");
+    status->add_option("--state-dir", status_dir, "where the agent keeps its state")->capture_default_str();
+
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+      return app.exit(e) == 0 ? 0 : kExitUsage;
+    }
+
+    if (*enroll) {
+      if (auto st = hoist::agent::enrol_endpoint(enrol); !st) return fail(st.error());
+      std::printf("enrolled; start the agent with: hoist-agent run (or systemctl start hoist-agent)\n");
+      return 0;
+    }
+    if (*run_cmd) {
+      // Signals are taken by sigwait in run_agent: block them in every thread.
+      sigset_t set;
+      sigemptyset(&set);
+      sigaddset(&set, SIGTERM);
+      sigaddset(&set, SIGINT);
+      pthread_sigmask(SIG_BLOCK, &set, nullptr);
+      signal(SIGPIPE, SIG_IGN);
+      if (auto st = hoist::agent::run_agent(run); !st) return fail(st.error());
+      return 0;
+    }
+    auto text = hoist::agent::agent_status(status_dir);
+    if (!text) return fail(text.error());
+    std::fputs(text->c_str(), stdout);
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "hoist-agent: internal error: %s\n", e.what());
+    return 70;
+  }
+}

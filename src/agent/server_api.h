@@ -1,0 +1,127 @@
+// What hoist-agent asks hoistd, as typed calls: enrolment, heartbeat, the
+// effective policy (ETag), requests, the push channel and the event upload.
+// One small interface so the agent's logic is tested against a fake; the
+// real one speaks the REST API (docs/api.md) through net::ApiClient.
+//
+// MUST: every call fails with the server's own error (code and message) or
+// Unavailable when hoistd cannot be reached; nothing here retries a write.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/state/agent_state.h"
+#include "core/request.h"
+#include "core/result.h"
+#include "net/client/json_api.h"
+
+namespace hoist::agent {
+
+// A request as hoistd reports it (the fields the agent uses).
+struct ServerRequest {
+  std::string id;
+  RequestKind kind = RequestKind::kCommand;
+  RequestState state = RequestState::kPending;  // effective at the time of the answer
+  std::string requester;
+  std::string reviewer;  // "" before a review
+  std::string comment;
+  std::optional<TimePoint> grant_deadline;
+  std::int64_t time_left_s = 0;
+  std::string command_path;  // "" for a session
+  std::optional<std::string> command_sha256;
+  std::vector<std::string> argv;
+};
+
+// What the agent knows about the command when it submits.
+struct SubmitFacts {
+  RequestKind kind = RequestKind::kCommand;
+  std::string user;
+  std::vector<std::string> groups;
+  std::string justification;
+  std::optional<std::int64_t> duration_s;
+  std::string path;  // "" for a session
+  std::vector<std::string> argv;
+  std::optional<std::string> sha256;
+  bool trusted_path = false;
+  struct Package {
+    std::string name, origin, maintainer;
+    bool verified = false;
+  };
+  std::optional<Package> package;
+};
+
+struct SubmitOutcome {
+  Action decision = Action::kDeny;  // the server's own evaluation
+  std::string reason;
+  std::string contact;
+  std::int64_t approval_wait_s = 0;
+  std::optional<ServerRequest> request;  // set when decision == kRequest
+};
+
+struct PolicyFetch {
+  std::string etag;
+  std::vector<std::string> labels;
+  std::vector<PolicyDocument> documents;
+};
+
+struct PushMessage {
+  std::uint64_t seq = 0;
+  std::string kind;     // "request", "policy", ...
+  std::string payload;  // JSON text
+};
+
+struct PushPage {
+  std::vector<PushMessage> messages;
+  std::uint64_t cursor = 0;  // the last seq seen (the next poll's `after`)
+};
+
+class ServerApi {
+ public:
+  virtual ~ServerApi() = default;
+  ServerApi() = default;
+  ServerApi(const ServerApi&) = delete;
+  ServerApi& operator=(const ServerApi&) = delete;
+
+  virtual Status heartbeat(const std::string& agent_version) = 0;
+  // nullopt: 304, the policy with `etag` is still current.
+  virtual Result<std::optional<PolicyFetch>> fetch_policy(const std::string& etag) = 0;
+  virtual Result<SubmitOutcome> submit(const SubmitFacts& facts) = 0;
+  virtual Result<ServerRequest> request(const std::string& id) = 0;
+  virtual Result<ServerRequest> cancel(const std::string& id) = 0;
+  // Waits up to `wait` for messages after `after` (acknowledging up to it).
+  virtual Result<PushPage> poll_push(std::uint64_t after, std::chrono::seconds wait) = 0;
+  // The ids hoistd acknowledged (stored now or before).
+  virtual Result<std::vector<std::string>> upload_events(const std::vector<OutboxEvent>& events) = 0;
+  // Thread-safe: ends a call in progress (a long poll) and every later one.
+  virtual void interrupt() = 0;
+};
+
+// The real one, over `client` (which adds nothing itself: this adds the
+// endpoint credential to every call).
+std::unique_ptr<ServerApi> make_server_api(std::unique_ptr<net::ApiClient> client, std::string credential);
+
+// `inner` with one call at a time (HttpsClient is not thread-safe; the
+// socket's connections and the push thread share the agent's server).
+std::unique_ptr<ServerApi> serialized(std::unique_ptr<ServerApi> inner);
+
+struct Enrolment {
+  std::string endpoint_id;
+  std::string credential;  // hoist_agent_...
+  std::vector<std::string> labels;
+};
+// POST /api/v1/agent/enrol with an enrolment token.
+Result<Enrolment> enrol(net::ApiClient& client, const std::string& token, const std::string& hostname,
+                        const std::string& agent_version);
+
+// Parsers of hoistd's JSON (public for tests and the fuzz target): a
+// missing or mistyped field the agent needs is InvalidArgument naming it.
+Result<ServerRequest> server_request_from_json(std::string_view text);
+Result<SubmitOutcome> submit_outcome_from_json(std::string_view text);
+Result<PolicyFetch> policy_fetch_from_json(std::string_view text);
+Result<PushPage> push_page_from_json(std::string_view text, std::uint64_t after);
+
+}  // namespace hoist::agent
