@@ -4,7 +4,9 @@
 // executable's descriptor passed by SCM_RIGHTS): decisions from the synced
 // policy, a request approved over the API and seen through the push
 // channel, the grant that follows, the events uploaded to the audit trail,
-// and decisions that go on while hoistd is down.
+// and decisions that go on while hoistd is down. Then the real sudo (as
+// root only) loading hoist_sudo.so in a private mount namespace, run by a
+// test user created and removed here.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <pwd.h>
@@ -39,6 +41,11 @@ contact = "Call the help desk on 4711"
 name = "identity"
 action = "allow"
 path = "/usr/bin/id"
+
+[[rule]]
+name = "environment"
+action = "allow"
+path = "/usr/bin/env"
 
 [[rule]]
 name = "truths"
@@ -304,6 +311,121 @@ TEST_F(AgentE2E, DecidesRequestsAndUploadsItsEvents) {
   ASSERT_FALSE(new_request);
   EXPECT_EQ(new_request.error().code, ErrorCode::kUnavailable);
   EXPECT_EQ(stop_agent(), 0);
+}
+
+// A local user made for one test and removed after it.
+class TestUser {
+ public:
+  TestUser() : name_("hoist-e2e-" + std::to_string(::getpid())) {
+    ok_ = run({"/usr/sbin/useradd", "--no-create-home", "--shell", "/bin/sh", name_}, "/dev/null") == 0;
+  }
+  ~TestUser() {
+    if (ok_) (void)run({"/usr/sbin/userdel", name_}, "/dev/null");
+  }
+  TestUser(const TestUser&) = delete;
+  TestUser& operator=(const TestUser&) = delete;
+  [[nodiscard]] bool ok() const { return ok_; }
+  [[nodiscard]] const std::string& name() const { return name_; }
+
+ private:
+  std::string name_;
+  bool ok_ = false;
+};
+
+struct SudoRun {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+// The real sudo, run by the test user inside a private mount namespace in
+// which /etc/sudo.conf loads hoist_sudo.so; never the host's configuration.
+// `shell` is a /bin/sh command line run as the user; every sudo in it must
+// carry its own `timeout`.
+SudoRun sudo_as(const std::string& user, const std::string& conf, const std::string& shell, const std::string& dir) {
+  const std::string inner =
+      "mount --bind " + conf + " /etc/sudo.conf && exec su " + user + " -c 'cd / && " + shell + "'";
+  const std::string out = dir + "/sudo.out";
+  const std::string err = dir + "/sudo.err";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int in = ::open("/dev/null", O_RDONLY);
+    if (o < 0 || e < 0 || in < 0) ::_exit(127);
+    ::dup2(in, 0);
+    ::dup2(o, 1);
+    ::dup2(e, 2);
+    ::setsid();  // no controlling terminal: the no-tty path
+    ::execl("/usr/bin/timeout", "timeout", "60", "/usr/bin/unshare", "-m", "/bin/sh", "-c", inner.c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  SudoRun r;
+  int status = 0;
+  if (pid > 0 && ::waitpid(pid, &status, 0) == pid && WIFEXITED(status)) r.status = WEXITSTATUS(status);
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+TEST_F(AgentE2E, RealSudoRunsThroughThePlugin) {
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "needs root (useradd, a mount namespace, the agent as root); CI runs it as root";
+  }
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "an ASan-built hoist_sudo.so cannot load into the uninstrumented sudo; the default build runs this";
+#endif
+  ASSERT_EQ(enroll(), 0) << slurp(log_);
+  start_agent();
+  TestUser user;
+  ASSERT_TRUE(user.ok()) << "cannot create a test user";
+  const std::string conf = hoistd_.dir() + "/sudo.conf";
+  {
+    std::ofstream out(conf);
+    out << "Plugin hoist_policy " << HOIST_SUDO_SO << " agent_socket=" << socket_ << " timestamp_dir=" << hoistd_.dir()
+        << "/ts spool_dir=" << hoistd_.dir() << "/spool\n";
+  }
+  ASSERT_EQ(::chmod(conf.c_str(), 0644), 0);
+
+  // Allowed: runs as root, with root's groups.
+  auto id =
+      sudo_as(user.name(), conf, "timeout 20 sudo -n /usr/bin/id -u; timeout 20 sudo -n /usr/bin/id -G", hoistd_.dir());
+  EXPECT_EQ(id.status, 0) << id.err;
+  EXPECT_EQ(id.out, "0\n0\n") << id.err;
+
+  // A clean environment: the user's variables stay behind.
+  auto env = sudo_as(user.name(), conf, "HOIST_E2E_SECRET=leak timeout 20 sudo -n /usr/bin/env", hoistd_.dir());
+  EXPECT_EQ(env.status, 0) << env.err;
+  EXPECT_EQ(env.out.find("HOIST_E2E_SECRET"), std::string::npos) << env.out;
+  EXPECT_NE(env.out.find("SUDO_USER=" + user.name() + "\n"), std::string::npos) << env.out;
+  EXPECT_NE(env.out.find("HOME=/root\n"), std::string::npos) << env.out;
+  EXPECT_NE(env.out.find("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"), std::string::npos)
+      << env.out;
+
+  // Needs approval, but sudo -n cannot ask: refused at once, saying why.
+  auto request = sudo_as(user.name(), conf, "timeout 20 sudo -n /usr/bin/true", hoistd_.dir());
+  EXPECT_NE(request.status, 0);
+  EXPECT_NE(request.err.find("needs approval"), std::string::npos) << request.err;
+  // Not in the policy: denied, with the help desk's words.
+  auto denied = sudo_as(user.name(), conf, "timeout 20 sudo -n /usr/bin/od /etc/hostname", hoistd_.dir());
+  EXPECT_NE(denied.status, 0);
+  EXPECT_TRUE(denied.out.empty()) << denied.out;
+  EXPECT_NE(denied.err.find("Call the help desk on 4711"), std::string::npos) << denied.err;
+  // sudoedit never re-enters sudo.
+  auto edit = sudo_as(user.name(), conf, "timeout 20 sudo -n -e /etc/hostname", hoistd_.dir());
+  EXPECT_NE(edit.status, 0);
+  EXPECT_NE(edit.status, 124) << "sudo -e hung: " << edit.err;  // timeout(1)'s status
+
+  // The agent down: denied with a clear message; root keeps sudo.
+  EXPECT_EQ(stop_agent(), 0);
+  auto down = sudo_as(user.name(), conf, "timeout 20 sudo -n /usr/bin/id -u", hoistd_.dir());
+  EXPECT_NE(down.status, 0);
+  EXPECT_TRUE(down.out.empty()) << down.out;
+  EXPECT_NE(down.err.find("hoist-agent"), std::string::npos) << down.err;
+  auto root = sudo_as("root", conf, "timeout 20 sudo -n /usr/bin/id -u", hoistd_.dir());
+  EXPECT_EQ(root.status, 0) << root.err;
+  EXPECT_EQ(root.out, "0\n") << root.err;
 }
 
 TEST_F(AgentE2E, RefusesToRunUnenrolled) {
