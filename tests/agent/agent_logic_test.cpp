@@ -1,0 +1,200 @@
+// hoist-agent's pure parts: the decision precedence with grants, what a
+// command grant covers, the parsers of hoistd's answers, and the Uid line.
+#include <gtest/gtest.h>
+
+#include "agent/decide.h"
+#include "agent/peer.h"
+#include "agent/server_api.h"
+#include "core/policy_file.h"
+#include "platform/system_time_zones.h"
+
+namespace hoist::agent {
+namespace {
+
+const TimePoint kNow{Seconds{1'800'000'000}};
+
+std::shared_ptr<const CompiledPolicy> compile(std::string_view text) {
+  platform::SystemTimeZones zones;
+  auto parsed = parse_policy(text, "test.toml", zones);
+  EXPECT_TRUE(parsed.policy.has_value()) << (parsed.errors.empty() ? "" : parsed.errors.front().to_string());
+  auto compiled = CompiledPolicy::compile(std::move(*parsed.policy));
+  EXPECT_TRUE(compiled.ok());
+  return *compiled;
+}
+
+constexpr std::string_view kPolicy = R"(version = 1
+[settings]
+default_action = "request"
+approval_wait = "90s"
+contact = "desk"
+
+[[rule]]
+name = "never"
+action = "deny"
+path = "/usr/bin/od"
+
+[[rule]]
+name = "ids"
+action = "allow"
+path = "/usr/bin/id"
+
+[[rule]]
+name = "installs"
+action = "request"
+path = "/usr/bin/apt-get"
+max_duration = "2h"
+default_duration = "30m"
+)";
+
+CheckFacts facts(const std::string& path, std::vector<std::string> args = {}) {
+  CheckFacts f;
+  f.subject = Subject{"alice", {"alice", "staff"}, {"web"}};
+  f.command.exe.path = path;
+  f.command.exe.trusted_path = true;
+  f.command.exe.sha256 = sha256("contents of " + path);
+  f.command.args = std::move(args);
+  f.now = kNow;
+  return f;
+}
+
+Grant command_grant(const std::string& path, std::vector<std::string> args, Seconds left = Seconds{600}) {
+  Grant g;
+  g.id = "req-1";
+  g.user = "alice";
+  g.uid = 1000;
+  g.kind = GrantKind::kCommand;
+  g.scope.command_path = path;
+  g.scope.sha256 = sha256("contents of " + path).hex();
+  g.scope.argv_patterns = std::move(args);
+  g.start = kNow - Seconds{10};
+  g.deadline = kNow + left;
+  return g;
+}
+
+TEST(Decide, PolicyAloneDecides) {
+  platform::SystemTimeZones zones;
+  const auto policy = compile(kPolicy);
+  auto allow = decide(policy.get(), {}, facts("/usr/bin/id"), zones);
+  EXPECT_EQ(allow.action, Action::kAllow);
+  EXPECT_EQ(allow.rule, "ids");
+  EXPECT_EQ(allow.timeout_s, 0U);
+  auto deny = decide(policy.get(), {}, facts("/usr/bin/od"), zones);
+  EXPECT_EQ(deny.action, Action::kDeny);
+  EXPECT_EQ(deny.contact, "desk");
+  auto request = decide(policy.get(), {}, facts("/usr/bin/apt-get", {"install", "curl"}), zones);
+  EXPECT_EQ(request.action, Action::kRequest);
+  EXPECT_EQ(request.default_duration_s, 1800U);
+  EXPECT_EQ(request.max_duration_s, 7200U);
+  EXPECT_EQ(request.approval_wait_s, 90U);
+  auto none = decide(nullptr, {}, facts("/usr/bin/id"), zones);
+  EXPECT_EQ(none.action, Action::kDeny);
+  EXPECT_NE(none.reason.find("no Hoist policy"), std::string::npos);
+}
+
+TEST(Decide, AGrantAllowsExactlyItsCommandForItsTimeLeft) {
+  platform::SystemTimeZones zones;
+  const auto policy = compile(kPolicy);
+  const std::vector<Grant> grants = {command_grant("/usr/bin/apt-get", {"install", "curl"})};
+  auto granted = decide(policy.get(), grants, facts("/usr/bin/apt-get", {"install", "curl"}), zones);
+  EXPECT_EQ(granted.action, Action::kAllow);
+  EXPECT_EQ(granted.grant_id, "req-1");
+  EXPECT_EQ(granted.timeout_s, 600U);
+  EXPECT_FALSE(granted.record_processes);
+  // Other arguments, another file at the path, another program: not covered.
+  EXPECT_EQ(decide(policy.get(), grants, facts("/usr/bin/apt-get", {"purge", "curl"}), zones).action, Action::kRequest);
+  auto swapped = facts("/usr/bin/apt-get", {"install", "curl"});
+  swapped.command.exe.sha256 = sha256("something else");
+  EXPECT_EQ(decide(policy.get(), grants, swapped, zones).action, Action::kRequest);
+  EXPECT_EQ(decide(policy.get(), grants, facts("/usr/bin/dpkg"), zones).action, Action::kRequest);
+  // A deny rule beats any grant.
+  const std::vector<Grant> od = {command_grant("/usr/bin/od", {})};
+  EXPECT_EQ(decide(policy.get(), od, facts("/usr/bin/od"), zones).action, Action::kDeny);
+}
+
+TEST(Decide, ExpiredOrRevokedGrantsDoNotCount) {
+  const auto expired = command_grant("/usr/bin/apt-get", {}, Seconds{0});
+  auto revoked = command_grant("/usr/bin/apt-get", {});
+  revoked.revoked_at = kNow - Seconds{1};
+  EXPECT_EQ(covering_grant({expired, revoked}, facts("/usr/bin/apt-get").command, kNow), nullptr);
+  const auto live = command_grant("/usr/bin/apt-get", {}, Seconds{5});
+  EXPECT_EQ(covering_grant({expired, live}, facts("/usr/bin/apt-get").command, kNow)->deadline, live.deadline);
+}
+
+TEST(Decide, ASessionGrantCoversEveryCommandAndRecordsThem) {
+  platform::SystemTimeZones zones;
+  const auto policy = compile(kPolicy);
+  Grant session;
+  session.id = "req-2";
+  session.uid = 1000;
+  session.kind = GrantKind::kSession;
+  session.deadline = kNow + Seconds{1200};
+  auto d = decide(policy.get(), {session}, facts("/usr/bin/dpkg", {"-i", "x.deb"}), zones);
+  EXPECT_EQ(d.action, Action::kAllow);
+  EXPECT_EQ(d.grant_id, "req-2");
+  EXPECT_TRUE(d.record_processes);
+  EXPECT_EQ(d.timeout_s, 1200U);
+}
+
+TEST(ServerJson, RequestsAreReadStrictly) {
+  auto r = server_request_from_json(
+      R"({"id":"r1","kind":"command","state":"approved","requester":"alice","grant_deadline":"2027-01-15T08:00:00Z",
+          "time_left_s":300,"review":{"reviewer":"bob","comment":"ok"},
+          "command":{"path":"/usr/bin/apt-get","argv":["apt-get","update"],"sha256":"ab"},"extra":1})");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->state, RequestState::kApproved);
+  EXPECT_EQ(r->reviewer, "bob");
+  EXPECT_EQ(r->argv, (std::vector<std::string>{"apt-get", "update"}));
+  ASSERT_TRUE(r->grant_deadline);
+  for (const char* bad :
+       {"", "[]", R"({"id":"r1"})", R"({"id":"r1","kind":"odd","state":"approved","requester":"a","time_left_s":0})",
+        R"({"id":"r1","kind":"command","state":"odd","requester":"a","time_left_s":0})",
+        R"({"id":1,"kind":"command","state":"pending","requester":"a","time_left_s":0})"}) {
+    auto bad_r = server_request_from_json(bad);
+    ASSERT_FALSE(bad_r) << bad;
+    EXPECT_EQ(bad_r.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_FALSE(bad_r.error().message.empty());
+  }
+}
+
+TEST(ServerJson, PushPagesAndPolicies) {
+  auto page = push_page_from_json(
+      R"({"messages":[{"seq":7,"kind":"request","payload":{"request_id":"r1"}},{"seq":9,"kind":"policy"}],"cursor":9})",
+      5);
+  ASSERT_TRUE(page) << page.error().message;
+  EXPECT_EQ(page->cursor, 9U);
+  ASSERT_EQ(page->messages.size(), 2U);
+  EXPECT_EQ(page->messages[0].payload, R"({"request_id":"r1"})");
+  EXPECT_EQ(push_page_from_json(R"({"messages":[]})", 5)->cursor, 5U);
+  EXPECT_FALSE(push_page_from_json(R"({"messages":[{"seq":0,"kind":"x"}]})", 5));
+  auto policy = policy_fetch_from_json(
+      R"({"etag":"\"e1\"","labels":["web"],"policies":[{"name":"base","version":2,"text":"version = 1"}]})");
+  ASSERT_TRUE(policy) << policy.error().message;
+  EXPECT_EQ(policy->documents.at(0).version, 2);
+  EXPECT_FALSE(policy_fetch_from_json(R"({"etag":"x","policies":[{"name":"base"}]})"));
+  auto outcome = submit_outcome_from_json(R"({"decision":"deny","reason":"no","contact":"desk","request":null})");
+  ASSERT_TRUE(outcome) << outcome.error().message;
+  EXPECT_EQ(outcome->decision, Action::kDeny);
+  EXPECT_FALSE(submit_outcome_from_json(R"({"decision":"request","request":null})"));
+}
+
+TEST(Peer, RealUidComesFromTheUidLine) {
+  EXPECT_EQ(*real_uid_from_status("Name:\tsudo\nUid:\t1000\t0\t0\t0\nGid:\t1000\t1000\t1000\t1000\n"), 1000U);
+  EXPECT_EQ(*real_uid_from_status("Uid:  0 0 0 0\n"), 0U);
+  for (const char* bad : {"", "Name: x\n", "Uid:\t\n", "Uid:\t-1\t0\n", "Uid:\t99999999999\t0\n", "Uid:\t12a\t0\n",
+                          "Uid:\t4294967295\t0\n"}) {
+    EXPECT_FALSE(real_uid_from_status(bad)) << bad;
+  }
+}
+
+TEST(Peer, AccountsComeFromNss) {
+  auto root = account_of(0);
+  ASSERT_TRUE(root) << root.error().message;
+  EXPECT_EQ(root->name, "root");
+  ASSERT_FALSE(root->groups.empty());
+  EXPECT_EQ(root->groups.front(), "root");
+  auto nobody = account_of(4294967294U - 7);
+  EXPECT_FALSE(nobody);
+}
+
+}  // namespace
+}  // namespace hoist::agent
