@@ -366,7 +366,9 @@ ipc::Fields Agent::cancel(std::uint32_t uid, const ipc::CancelMessage& m) {
         not_found(fmt::format("there is no pending request {} of yours on this computer", m.request_id)));
   }
   if ((*pending)->uid != uid) return error_reply(permission_denied("that request is someone else's"));
-  auto cancelled = deps_.server.cancel(m.request_id);
+  auto account = deps_.accounts(uid);
+  if (!account) return error_reply(account.error());
+  auto cancelled = deps_.server.cancel(m.request_id, account->name);
   if (!cancelled) return error_reply(cancelled.error());
   if (auto st = record(*cancelled, uid); !st) return error_reply(st.error());
   return ipc::to_fields(state_message(*cancelled));

@@ -208,8 +208,9 @@ class HttpsServerApi final : public ServerApi {
     return request_call("GET", "/api/v1/agent/requests/" + net::url_encode(id));
   }
 
-  Result<ServerRequest> cancel(const std::string& id) override {
-    return request_call("POST", "/api/v1/agent/requests/" + net::url_encode(id) + "/cancel");
+  Result<ServerRequest> cancel(const std::string& id, const std::string& user) override {
+    return request_call("POST", "/api/v1/agent/requests/" + net::url_encode(id) + "/cancel",
+                        json::serialize(json::object{{"user", user}}));
   }
 
   Result<PushPage> poll_push(std::uint64_t after, std::chrono::seconds wait) override {
@@ -252,8 +253,8 @@ class HttpsServerApi final : public ServerApi {
   void interrupt() override { client_->interrupt(); }
 
  private:
-  Result<ServerRequest> request_call(std::string_view method, const std::string& target) {
-    auto reply = client_->send(method, target, "", auth_);
+  Result<ServerRequest> request_call(std::string_view method, const std::string& target, const std::string& body = "") {
+    auto reply = client_->send(method, target, body, auth_);
     if (!reply) return reply.error();
     if (reply->status != 200) return net::error_from_reply(*reply);
     return server_request_from_json(reply->body);
@@ -282,9 +283,9 @@ class SerializedServerApi final : public ServerApi {
     const std::lock_guard lock(mu_);
     return inner_->request(id);
   }
-  Result<ServerRequest> cancel(const std::string& id) override {
+  Result<ServerRequest> cancel(const std::string& id, const std::string& user) override {
     const std::lock_guard lock(mu_);
-    return inner_->cancel(id);
+    return inner_->cancel(id, user);
   }
   Result<PushPage> poll_push(std::uint64_t after, std::chrono::seconds wait) override {
     const std::lock_guard lock(mu_);

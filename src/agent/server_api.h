@@ -91,7 +91,8 @@ class ServerApi {
   virtual Result<std::optional<PolicyFetch>> fetch_policy(const std::string& etag) = 0;
   virtual Result<SubmitOutcome> submit(const SubmitFacts& facts) = 0;
   virtual Result<ServerRequest> request(const std::string& id) = 0;
-  virtual Result<ServerRequest> cancel(const std::string& id) = 0;
+  // The requester (a local user name the agent identified) withdraws it.
+  virtual Result<ServerRequest> cancel(const std::string& id, const std::string& user) = 0;
   // Waits up to `wait` for messages after `after` (acknowledging up to it).
   virtual Result<PushPage> poll_push(std::uint64_t after, std::chrono::seconds wait) = 0;
   // The ids hoistd acknowledged (stored now or before).

@@ -724,6 +724,11 @@ class Plugin {
     auto client = AgentClient::connect(options_.agent_socket);
     Result<ipc::Fields> reply =
         client ? client->call(ipc::to_fields(ipc::CancelMessage{id})) : Result<ipc::Fields>(client.error());
+    if (reply) {
+      if (auto refused = ipc::error_from(*reply)) {
+        reply = Error{refused->code, refused->message};
+      }
+    }
     if (!reply) {
       return fail(errstr, 0,
                   "Could not withdraw request " + id + " (" + reply.error().message +

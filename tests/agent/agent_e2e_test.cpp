@@ -9,6 +9,8 @@
 // test user created and removed here.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <pty.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -46,6 +48,12 @@ path = "/usr/bin/id"
 name = "environment"
 action = "allow"
 path = "/usr/bin/env"
+
+[[rule]]
+name = "whoami"
+action = "request"
+path = "/usr/bin/whoami"
+approval = "manual"
 
 [[rule]]
 name = "truths"
@@ -426,6 +434,162 @@ TEST_F(AgentE2E, RealSudoRunsThroughThePlugin) {
   auto root = sudo_as("root", conf, "timeout 20 sudo -n /usr/bin/id -u", hoistd_.dir());
   EXPECT_EQ(root.status, 0) << root.err;
   EXPECT_EQ(root.out, "0\n") << root.err;
+}
+
+// A terminal session with the real sudo: a pseudo-terminal we type into,
+// then, inside the mount namespace, `su USER -c` (which leaves no
+// controlling terminal) running script(1) (which gives sudo one again).
+class TtySudo {
+ public:
+  TtySudo(const std::string& user, const std::string& conf, const std::string& command) {
+    const std::string inner = "mount --bind " + conf + " /etc/sudo.conf && exec su " + user +
+                              " -c 'cd / && exec script -qec \"timeout --foreground 90 " + command + "\" /dev/null'";
+    pid_ = ::forkpty(&master_, nullptr, nullptr, nullptr);
+    if (pid_ == 0) {
+      // --foreground: timeout(1) must not move script(1) out of the
+      // terminal's foreground process group (it would stop on SIGTTIN).
+      ::execl("/usr/bin/timeout", "timeout", "--foreground", "120", "/usr/bin/unshare", "-m", "/bin/sh", "-c",
+              inner.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+  }
+  ~TtySudo() {
+    if (pid_ > 0 && !exited_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    if (master_ >= 0) ::close(master_);
+  }
+  TtySudo(const TtySudo&) = delete;
+  TtySudo& operator=(const TtySudo&) = delete;
+
+  // Reads until `text` has appeared (true) or `timeout` passes.
+  bool expect(std::string_view text, milliseconds timeout) {
+    const auto until = steady_clock::now() + timeout;
+    while (output_.find(text, seen_) == std::string::npos) {
+      const auto left = std::chrono::duration_cast<milliseconds>(until - steady_clock::now()).count();
+      if (left <= 0 || !read_some(static_cast<int>(left))) return false;
+    }
+    seen_ = output_.find(text, seen_) + text.size();
+    return true;
+  }
+  // sudo sets the terminal up (flushing typed-ahead input) just after it
+  // shows a prompt: a person types later than that, and so does this.
+  void type(std::string_view text) {
+    std::this_thread::sleep_for(milliseconds(500));
+    EXPECT_EQ(::write(master_, text.data(), text.size()), std::ssize(text));
+  }
+  // The exit status of the whole chain (sudo's, through script and su).
+  int wait_exit(milliseconds timeout) {
+    const auto until = steady_clock::now() + timeout;
+    int status = 0;
+    while (steady_clock::now() < until) {
+      read_some(100);
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited_ = true;
+        while (read_some(50)) {
+        }
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+    }
+    return -1;
+  }
+  [[nodiscard]] const std::string& output() const { return output_; }
+
+ private:
+  bool read_some(int timeout_ms) {
+    pollfd p{master_, POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms) <= 0) return false;
+    char buf[4096];
+    const ssize_t n = ::read(master_, buf, sizeof buf);
+    if (n <= 0) return false;
+    output_.append(buf, static_cast<std::size_t>(n));
+    return true;
+  }
+
+  int master_ = -1;
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  std::string output_;
+  std::size_t seen_ = 0;
+};
+
+TEST_F(AgentE2E, RealSudoAsksWaitsAndRunsOnceApproved) {
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "needs root (useradd, a mount namespace, the agent as root); CI runs it as root";
+  }
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "an ASan-built hoist_sudo.so cannot load into the uninstrumented sudo; the default build runs this";
+#endif
+  ASSERT_EQ(enroll(), 0) << slurp(log_);
+  start_agent();
+  TestUser user;
+  ASSERT_TRUE(user.ok()) << "cannot create a test user";
+  const std::string conf = hoistd_.dir() + "/sudo.conf";
+  {
+    std::ofstream out(conf);
+    out << "Plugin hoist_policy " << HOIST_SUDO_SO << " agent_socket=" << socket_ << " timestamp_dir=" << hoistd_.dir()
+        << "/ts spool_dir=" << hoistd_.dir() << "/spool\n";
+  }
+  ASSERT_EQ(::chmod(conf.c_str(), 0644), 0);
+  const auto pending_id = [&]() -> std::string {
+    const auto r = hoistd_.call("GET", "/api/v1/requests?state=pending", "", admin_);
+    return r.array("/requests").empty() ? std::string() : std::string(r.array("/requests")[0].at("id").as_string());
+  };
+
+  // Approved: the command runs at once, as root.
+  {
+    TtySudo sudo(user.name(), conf, "sudo /usr/bin/whoami");
+    ASSERT_TRUE(sudo.expect("Why do you need it?", seconds(20))) << sudo.output();
+    sudo.type("restart the lab service\n");
+    ASSERT_TRUE(sudo.expect("For how long?", seconds(10))) << sudo.output();
+    sudo.type("\n");
+    ASSERT_TRUE(sudo.expect("Waiting for approval", seconds(10))) << sudo.output();
+    std::string id;
+    ASSERT_TRUE(eventually([&] { return !(id = pending_id()).empty(); }, seconds(10)));
+    const auto approved =
+        hoistd_.call_json("POST", "/api/v1/requests/" + id + "/approve", json::object{{"comment", "go ahead"}}, admin_);
+    ASSERT_EQ(approved.status, 200) << approved;
+    ASSERT_TRUE(sudo.expect("root", seconds(10))) << sudo.output();
+    EXPECT_EQ(sudo.wait_exit(seconds(10)), 0) << sudo.output();
+    const auto request = hoistd_.call("GET", "/api/v1/requests/" + id, "", admin_);
+    EXPECT_EQ(request.str("/justification"), "restart the lab service") << request;
+    EXPECT_EQ(request.str("/requester"), user.name()) << request;
+  }
+  // Denied: the approver's comment and the help desk, nothing runs.
+  {
+    TtySudo sudo(user.name(), conf, "sudo /usr/bin/whoami --version");
+    ASSERT_TRUE(sudo.expect("Why do you need it?", seconds(20))) << sudo.output();
+    sudo.type("look at the version\n");
+    ASSERT_TRUE(sudo.expect("For how long?", seconds(10))) << sudo.output();
+    sudo.type("5m\n");
+    ASSERT_TRUE(sudo.expect("Waiting for approval", seconds(10))) << sudo.output();
+    std::string id;
+    ASSERT_TRUE(eventually([&] { return !(id = pending_id()).empty(); }, seconds(10)));
+    const auto denied = hoistd_.call_json("POST", "/api/v1/requests/" + id + "/deny",
+                                          json::object{{"comment", "not on a Friday"}}, admin_);
+    ASSERT_EQ(denied.status, 200) << denied;
+    ASSERT_TRUE(sudo.expect("not on a Friday", seconds(10))) << sudo.output();
+    EXPECT_TRUE(sudo.expect("Call the help desk on 4711", seconds(5))) << sudo.output();
+    EXPECT_NE(sudo.wait_exit(seconds(10)), 0) << sudo.output();
+    EXPECT_EQ(sudo.output().find("GNU coreutils"), std::string::npos) << "the command ran: " << sudo.output();
+  }
+  // Ctrl-C while waiting withdraws the request.
+  {
+    TtySudo sudo(user.name(), conf, "sudo /usr/bin/whoami --help");
+    ASSERT_TRUE(sudo.expect("Why do you need it?", seconds(20))) << sudo.output();
+    sudo.type("help text\n");
+    ASSERT_TRUE(sudo.expect("For how long?", seconds(10))) << sudo.output();
+    sudo.type("\n");
+    ASSERT_TRUE(sudo.expect("Waiting for approval", seconds(10))) << sudo.output();
+    std::string id;
+    ASSERT_TRUE(eventually([&] { return !(id = pending_id()).empty(); }, seconds(10)));
+    sudo.type("\x03");
+    ASSERT_TRUE(sudo.expect("Cancelled", seconds(10))) << sudo.output();
+    EXPECT_NE(sudo.wait_exit(seconds(10)), 0) << sudo.output();
+    const auto request = hoistd_.call("GET", "/api/v1/requests/" + id, "", admin_);
+    EXPECT_EQ(request.str("/state"), "cancelled") << request;
+  }
 }
 
 TEST_F(AgentE2E, RefusesToRunUnenrolled) {
