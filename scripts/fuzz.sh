@@ -31,4 +31,5 @@ run api_input_fuzz api_input_fuzz
 run config_fuzz config
 run ipc_frame_fuzz ipc_frame
 run plugin_args_fuzz plugin_args
+run agent_json_fuzz agent_json
 echo "fuzz: all targets ran ${seconds}s without a finding"

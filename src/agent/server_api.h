@@ -14,27 +14,13 @@
 #include <string>
 #include <vector>
 
+#include "agent/server_json.h"
 #include "agent/state/agent_state.h"
 #include "core/request.h"
 #include "core/result.h"
 #include "net/client/json_api.h"
 
 namespace hoist::agent {
-
-// A request as hoistd reports it (the fields the agent uses).
-struct ServerRequest {
-  std::string id;
-  RequestKind kind = RequestKind::kCommand;
-  RequestState state = RequestState::kPending;  // effective at the time of the answer
-  std::string requester;
-  std::string reviewer;  // "" before a review
-  std::string comment;
-  std::optional<TimePoint> grant_deadline;
-  std::int64_t time_left_s = 0;
-  std::string command_path;  // "" for a session
-  std::optional<std::string> command_sha256;
-  std::vector<std::string> argv;
-};
 
 // What the agent knows about the command when it submits.
 struct SubmitFacts {
@@ -52,31 +38,6 @@ struct SubmitFacts {
     bool verified = false;
   };
   std::optional<Package> package;
-};
-
-struct SubmitOutcome {
-  Action decision = Action::kDeny;  // the server's own evaluation
-  std::string reason;
-  std::string contact;
-  std::int64_t approval_wait_s = 0;
-  std::optional<ServerRequest> request;  // set when decision == kRequest
-};
-
-struct PolicyFetch {
-  std::string etag;
-  std::vector<std::string> labels;
-  std::vector<PolicyDocument> documents;
-};
-
-struct PushMessage {
-  std::uint64_t seq = 0;
-  std::string kind;     // "request", "policy", ...
-  std::string payload;  // JSON text
-};
-
-struct PushPage {
-  std::vector<PushMessage> messages;
-  std::uint64_t cursor = 0;  // the last seq seen (the next poll's `after`)
 };
 
 class ServerApi {
@@ -109,20 +70,8 @@ std::unique_ptr<ServerApi> make_server_api(std::unique_ptr<net::ApiClient> clien
 // socket's connections and the push thread share the agent's server).
 std::unique_ptr<ServerApi> serialized(std::unique_ptr<ServerApi> inner);
 
-struct Enrolment {
-  std::string endpoint_id;
-  std::string credential;  // hoist_agent_...
-  std::vector<std::string> labels;
-};
 // POST /api/v1/agent/enrol with an enrolment token.
 Result<Enrolment> enrol(net::ApiClient& client, const std::string& token, const std::string& hostname,
                         const std::string& agent_version);
-
-// Parsers of hoistd's JSON (public for tests and the fuzz target): a
-// missing or mistyped field the agent needs is InvalidArgument naming it.
-Result<ServerRequest> server_request_from_json(std::string_view text);
-Result<SubmitOutcome> submit_outcome_from_json(std::string_view text);
-Result<PolicyFetch> policy_fetch_from_json(std::string_view text);
-Result<PushPage> push_page_from_json(std::string_view text, std::uint64_t after);
 
 }  // namespace hoist::agent
