@@ -18,38 +18,17 @@
 
 #include "agent/peer.h"
 #include "ipc/messages.h"
+#include "platform/unique_fd.h"
 
 namespace hoist::agent {
 
 namespace {
 
+using Fd = platform::UniqueFd;
+
 std::string os_error(std::string_view what, int err) {
   return fmt::format("{}: {}", what, std::strerror(err));
 }
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  [[nodiscard]] int get() const { return fd_; }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-};
 
 // Waits until fd is readable, the deadline passes (false) or stop is set.
 bool wait_readable(int fd, int stop_fd, std::chrono::steady_clock::time_point deadline) {

@@ -100,6 +100,19 @@ int run(std::vector<std::string> args, const std::string& log) {
   return WEXITSTATUS(status);
 }
 
+// The real-sudo tests need root (useradd, a mount namespace, the agent as
+// root; CI runs as root), and an uninstrumented plugin: an ASan-built
+// hoist_sudo.so cannot load into the uninstrumented sudo.
+constexpr std::string_view kRealSudoSkip =
+    "needs root and a build without sanitizers (CI's default build runs it as root)";
+bool real_sudo_possible() {
+#if defined(__SANITIZE_ADDRESS__)
+  return false;
+#else
+  return ::geteuid() == 0;
+#endif
+}
+
 class AgentE2E : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -211,6 +224,19 @@ class AgentE2E : public ::testing::Test {
     std::vector<std::string> out;
     for (const auto& e : r.array("/events")) out.emplace_back(e.at("action").as_string());
     return out;
+  }
+
+  // The sudo.conf the real-sudo tests bind over /etc/sudo.conf: hoist_sudo.so
+  // with this test's agent socket and state directories.
+  std::string write_sudo_conf() {
+    const std::string conf = hoistd_.dir() + "/sudo.conf";
+    {
+      std::ofstream out(conf);
+      out << "Plugin hoist_policy " << HOIST_SUDO_SO << " agent_socket=" << socket_
+          << " timestamp_dir=" << hoistd_.dir() << "/ts spool_dir=" << hoistd_.dir() << "/spool\n";
+    }
+    EXPECT_EQ(::chmod(conf.c_str(), 0644), 0);
+    return conf;
   }
 
   HoistdProcess hoistd_;
@@ -378,23 +404,12 @@ SudoRun sudo_as(const std::string& user, const std::string& conf, const std::str
 }
 
 TEST_F(AgentE2E, RealSudoRunsThroughThePlugin) {
-  if (::geteuid() != 0) {
-    GTEST_SKIP() << "needs root (useradd, a mount namespace, the agent as root); CI runs it as root";
-  }
-#if defined(__SANITIZE_ADDRESS__)
-  GTEST_SKIP() << "an ASan-built hoist_sudo.so cannot load into the uninstrumented sudo; the default build runs this";
-#endif
+  if (!real_sudo_possible()) GTEST_SKIP() << kRealSudoSkip;
   ASSERT_EQ(enroll(), 0) << slurp(log_);
   start_agent();
   TestUser user;
   ASSERT_TRUE(user.ok()) << "cannot create a test user";
-  const std::string conf = hoistd_.dir() + "/sudo.conf";
-  {
-    std::ofstream out(conf);
-    out << "Plugin hoist_policy " << HOIST_SUDO_SO << " agent_socket=" << socket_ << " timestamp_dir=" << hoistd_.dir()
-        << "/ts spool_dir=" << hoistd_.dir() << "/spool\n";
-  }
-  ASSERT_EQ(::chmod(conf.c_str(), 0644), 0);
+  const std::string conf = write_sudo_conf();
 
   // Allowed: runs as root, with root's groups.
   auto id =
@@ -515,23 +530,12 @@ class TtySudo {
 };
 
 TEST_F(AgentE2E, RealSudoAsksWaitsAndRunsOnceApproved) {
-  if (::geteuid() != 0) {
-    GTEST_SKIP() << "needs root (useradd, a mount namespace, the agent as root); CI runs it as root";
-  }
-#if defined(__SANITIZE_ADDRESS__)
-  GTEST_SKIP() << "an ASan-built hoist_sudo.so cannot load into the uninstrumented sudo; the default build runs this";
-#endif
+  if (!real_sudo_possible()) GTEST_SKIP() << kRealSudoSkip;
   ASSERT_EQ(enroll(), 0) << slurp(log_);
   start_agent();
   TestUser user;
   ASSERT_TRUE(user.ok()) << "cannot create a test user";
-  const std::string conf = hoistd_.dir() + "/sudo.conf";
-  {
-    std::ofstream out(conf);
-    out << "Plugin hoist_policy " << HOIST_SUDO_SO << " agent_socket=" << socket_ << " timestamp_dir=" << hoistd_.dir()
-        << "/ts spool_dir=" << hoistd_.dir() << "/spool\n";
-  }
-  ASSERT_EQ(::chmod(conf.c_str(), 0644), 0);
+  const std::string conf = write_sudo_conf();
   const auto pending_id = [&]() -> std::string {
     const auto r = hoistd_.call("GET", "/api/v1/requests?state=pending", "", admin_);
     return r.array("/requests").empty() ? std::string() : std::string(r.array("/requests")[0].at("id").as_string());
