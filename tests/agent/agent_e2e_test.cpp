@@ -536,21 +536,30 @@ TEST_F(AgentE2E, RealSudoAsksWaitsAndRunsOnceApproved) {
   TestUser user;
   ASSERT_TRUE(user.ok()) << "cannot create a test user";
   const std::string conf = write_sudo_conf();
-  const auto pending_id = [&]() -> std::string {
-    const auto r = hoistd_.call("GET", "/api/v1/requests?state=pending", "", admin_);
-    return r.array("/requests").empty() ? std::string() : std::string(r.array("/requests")[0].at("id").as_string());
+  // Runs `command` through sudo on a terminal, answers the two questions,
+  // and returns the request id once the request waits at the server.
+  const auto ask = [&](TtySudo& sudo, const std::string& reason, const std::string& duration) -> std::string {
+    EXPECT_TRUE(sudo.expect("Why do you need it?", seconds(20))) << sudo.output();
+    sudo.type(reason + "\n");
+    EXPECT_TRUE(sudo.expect("For how long?", seconds(10))) << sudo.output();
+    sudo.type(duration + "\n");
+    EXPECT_TRUE(sudo.expect("Waiting for approval", seconds(10))) << sudo.output();
+    std::string id;
+    EXPECT_TRUE(eventually(
+        [&] {
+          const auto r = hoistd_.call("GET", "/api/v1/requests?state=pending", "", admin_);
+          if (!r.array("/requests").empty()) id = std::string(r.array("/requests")[0].at("id").as_string());
+          return !id.empty();
+        },
+        seconds(10)));
+    return id;
   };
 
   // Approved: the command runs at once, as root.
   {
     TtySudo sudo(user.name(), conf, "sudo /usr/bin/whoami");
-    ASSERT_TRUE(sudo.expect("Why do you need it?", seconds(20))) << sudo.output();
-    sudo.type("restart the lab service\n");
-    ASSERT_TRUE(sudo.expect("For how long?", seconds(10))) << sudo.output();
-    sudo.type("\n");
-    ASSERT_TRUE(sudo.expect("Waiting for approval", seconds(10))) << sudo.output();
-    std::string id;
-    ASSERT_TRUE(eventually([&] { return !(id = pending_id()).empty(); }, seconds(10)));
+    const std::string id = ask(sudo, "restart the lab service", "");
+    ASSERT_FALSE(id.empty());
     const auto approved =
         hoistd_.call_json("POST", "/api/v1/requests/" + id + "/approve", json::object{{"comment", "go ahead"}}, admin_);
     ASSERT_EQ(approved.status, 200) << approved;
@@ -563,13 +572,8 @@ TEST_F(AgentE2E, RealSudoAsksWaitsAndRunsOnceApproved) {
   // Denied: the approver's comment and the help desk, nothing runs.
   {
     TtySudo sudo(user.name(), conf, "sudo /usr/bin/whoami --version");
-    ASSERT_TRUE(sudo.expect("Why do you need it?", seconds(20))) << sudo.output();
-    sudo.type("look at the version\n");
-    ASSERT_TRUE(sudo.expect("For how long?", seconds(10))) << sudo.output();
-    sudo.type("5m\n");
-    ASSERT_TRUE(sudo.expect("Waiting for approval", seconds(10))) << sudo.output();
-    std::string id;
-    ASSERT_TRUE(eventually([&] { return !(id = pending_id()).empty(); }, seconds(10)));
+    const std::string id = ask(sudo, "look at the version", "5m");
+    ASSERT_FALSE(id.empty());
     const auto denied = hoistd_.call_json("POST", "/api/v1/requests/" + id + "/deny",
                                           json::object{{"comment", "not on a Friday"}}, admin_);
     ASSERT_EQ(denied.status, 200) << denied;
@@ -581,13 +585,8 @@ TEST_F(AgentE2E, RealSudoAsksWaitsAndRunsOnceApproved) {
   // Ctrl-C while waiting withdraws the request.
   {
     TtySudo sudo(user.name(), conf, "sudo /usr/bin/whoami --help");
-    ASSERT_TRUE(sudo.expect("Why do you need it?", seconds(20))) << sudo.output();
-    sudo.type("help text\n");
-    ASSERT_TRUE(sudo.expect("For how long?", seconds(10))) << sudo.output();
-    sudo.type("\n");
-    ASSERT_TRUE(sudo.expect("Waiting for approval", seconds(10))) << sudo.output();
-    std::string id;
-    ASSERT_TRUE(eventually([&] { return !(id = pending_id()).empty(); }, seconds(10)));
+    const std::string id = ask(sudo, "help text", "");
+    ASSERT_FALSE(id.empty());
     sudo.type("\x03");
     ASSERT_TRUE(sudo.expect("Cancelled", seconds(10))) << sudo.output();
     EXPECT_NE(sudo.wait_exit(seconds(10)), 0) << sudo.output();
