@@ -86,6 +86,10 @@ Result<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::compile(Policy pol
                                 " (this is a bug in the policy builder)");
       }
     }
+    if (m.session) {
+      compiled->session_rules_.push_back(i);
+      continue;
+    }
     // Each rule is indexed under its most selective criterion only: every
     // criterion must hold, so a rule that cannot match its key cannot match.
     if (!m.sha256.empty()) {
@@ -197,8 +201,6 @@ Decision CompiledPolicy::evaluate_normalized(const Subject& subject, const Comma
   }
   consider(unindexed_);
 
-  const Settings& st = policy_.settings;
-  Decision d;
   const Rule* rule = nullptr;
   for (const Action a : {Action::kDeny, Action::kAllow, Action::kRequest}) {
     if (best[static_cast<int>(a)] != kNone) {
@@ -206,6 +208,33 @@ Decision CompiledPolicy::evaluate_normalized(const Subject& subject, const Comma
       break;
     }
   }
+  return decision_for(rule, subject);
+}
+
+Decision CompiledPolicy::evaluate_session(const Subject& subject, TimePoint now, const TimeZones& zones) const {
+  const CommandLine none;
+  const Rule* found[2] = {nullptr, nullptr};  // deny, request
+  for (const std::uint32_t id : session_rules_) {
+    const Rule& r = policy_.rules[id];
+    const int slot = r.action == Action::kDeny ? 0 : 1;
+    if (found[slot] == nullptr && rule_matches(r, subject, none, now, zones)) found[slot] = &r;
+  }
+  const Rule* rule = found[0] != nullptr ? found[0] : found[1];
+  if (rule == nullptr || rule->action == Action::kAllow) {
+    Decision d;
+    d.action = Action::kDeny;
+    d.rule = rule;
+    d.reason = "the policy offers no temporary admin session to you";
+    return d;
+  }
+  Decision d = decision_for(rule, subject);
+  if (rule->action == Action::kDeny) d.reason = "rule \"" + rule->name + "\" denies temporary admin sessions";
+  return d;
+}
+
+Decision CompiledPolicy::decision_for(const Rule* rule, const Subject& subject) const {
+  const Settings& st = policy_.settings;
+  Decision d;
   if (rule == nullptr) {
     d.action = st.default_action;
     d.max_duration = st.max_duration;

@@ -77,6 +77,12 @@ class CompiledPolicy {
   [[nodiscard]] Decision evaluate(const Subject& subject, const CommandLine& command, TimePoint now,
                                   const TimeZones& zones) const;
 
+  // A temporary admin session for `subject`: only `session = true` rules
+  // apply, first deny then request (a session is never allowed outright).
+  // Without a matching rule the answer is deny, whatever default_action
+  // says: a session covers every command, so the policy must offer it.
+  [[nodiscard]] Decision evaluate_session(const Subject& subject, TimePoint now, const TimeZones& zones) const;
+
   // The autonomous-approval entry that approves a request for `rule` by
   // `subject` for `duration` at `now`, or null. Only rules in autonomous mode
   // qualify.
@@ -99,6 +105,8 @@ class CompiledPolicy {
  private:
   [[nodiscard]] bool rule_matches(const Rule& rule, const Subject& subject, const CommandLine& command, TimePoint now,
                                   const TimeZones& zones) const;
+  // The decision `rule` (null: the policy's default) gives `subject`.
+  [[nodiscard]] Decision decision_for(const Rule* rule, const Subject& subject) const;
   // evaluate() for a command whose path is normalised (or not absolute).
   [[nodiscard]] Decision evaluate_normalized(const Subject& subject, const CommandLine& command, TimePoint now,
                                              const TimeZones& zones) const;
@@ -106,6 +114,7 @@ class CompiledPolicy {
   Policy policy_;
   std::unique_ptr<Index> index_;
   std::vector<std::uint32_t> unindexed_;
+  std::vector<std::uint32_t> session_rules_;  // never matched against commands
 };
 
 // True when the subject is one of the principals (users or groups) listed,

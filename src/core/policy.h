@@ -55,6 +55,9 @@ struct CommandMatch {
   bool verified = false;                    // package-owned and digest matches dpkg's
   std::optional<ArgsSpec> args;
   bool any_command = false;  // explicit "matches every command"
+  // A temporary admin session (hoist elevate), never a command: such a rule
+  // has no other criterion and is consulted only for session requests.
+  bool session = false;
 
   // Rules that name a package, origin or maintainer also require the file to
   // be verified: a modified binary at a package's path is not that package.
@@ -99,6 +102,9 @@ struct Settings {
   std::string contact;                            // shown to users on denial
   std::vector<std::string> self_approval_groups;  // default for approval = self rules
   bool reauthenticate = false;                    // default for rules
+  // When a temporary admin session is revoked or expires, stop its running
+  // elevated processes (otherwise they run on; nothing new starts).
+  bool end_session_processes = false;
 };
 
 struct Policy {

@@ -313,36 +313,24 @@ std::optional<std::string> read_abs_path(Reader& r, std::string_view key) {
   return *n;
 }
 
-constexpr std::array<std::string_view, 26> kRuleFields = {"name",
-                                                          "description",
-                                                          "action",
-                                                          "sha256",
-                                                          "path",
-                                                          "folder",
-                                                          "path_glob",
-                                                          "package",
-                                                          "origin",
-                                                          "maintainer",
-                                                          "verified",
-                                                          "args",
-                                                          "args_regex",
-                                                          "any_command",
-                                                          "users",
-                                                          "groups",
-                                                          "labels",
-                                                          "days",
-                                                          "hours",
-                                                          "timezone",
-                                                          "approval",
-                                                          "max_duration",
-                                                          "default_duration",
-                                                          "reauthenticate",
-                                                          "self_approval_groups",
+constexpr std::array<std::string_view, 27> kRuleFields = {"name",           "description",
+                                                          "action",         "sha256",
+                                                          "path",           "folder",
+                                                          "path_glob",      "package",
+                                                          "origin",         "maintainer",
+                                                          "verified",       "args",
+                                                          "args_regex",     "any_command",
+                                                          "session",        "users",
+                                                          "groups",         "labels",
+                                                          "days",           "hours",
+                                                          "timezone",       "approval",
+                                                          "max_duration",   "default_duration",
+                                                          "reauthenticate", "self_approval_groups",
                                                           "clsid"};
 
-constexpr std::array<std::string_view, 8> kSettingsFields = {"default_action",       "default_duration", "max_duration",
-                                                             "approval_wait",        "request_expiry",   "contact",
-                                                             "self_approval_groups", "reauthenticate"};
+constexpr std::array<std::string_view, 9> kSettingsFields = {
+    "default_action", "default_duration",     "max_duration",   "approval_wait",        "request_expiry",
+    "contact",        "self_approval_groups", "reauthenticate", "end_session_processes"};
 
 constexpr std::array<std::string_view, 9> kAutoFields = {"name", "users", "groups",   "rules",      "max_duration",
                                                          "days", "hours", "timezone", "description"};
@@ -370,6 +358,7 @@ void read_settings(const toml::table& t, std::string_view file, std::vector<Poli
   if (auto c = r.string("contact")) s.contact = *c;
   s.self_approval_groups = r.principals("self_approval_groups", "group");
   if (auto b = r.boolean("reauthenticate")) s.reauthenticate = *b;
+  if (auto b = r.boolean("end_session_processes")) s.end_session_processes = *b;
   if (r.get("default_duration") == nullptr) s.default_duration = cap_duration(s.default_duration, s.max_duration);
   if (s.default_duration > s.max_duration) {
     r.error(r.get("default_duration"), "default_duration",
@@ -467,7 +456,22 @@ std::optional<Rule> read_rule(const toml::table& t, std::size_t index, std::stri
   const bool exe_keys_present = r.get("sha256") != nullptr || path_kinds > 0 || r.get("package") != nullptr ||
                                 r.get("origin") != nullptr || r.get("maintainer") != nullptr ||
                                 r.get("verified") != nullptr;
-  if (m.any_command && exe_keys_present) {
+  if (auto session = r.boolean("session")) m.session = *session;
+  if (r.get("session") != nullptr && !m.session) {
+    r.error(r.get("session"), "session", "\"session = false\" means nothing; remove it");
+  } else if (m.session) {
+    if (exe_keys_present || r.get("any_command") != nullptr || r.get("args") != nullptr ||
+        r.get("args_regex") != nullptr) {
+      r.error(r.get("session"), "session",
+              "a session rule covers temporary admin sessions, not programs: it takes no sha256, path, folder, "
+              "path_glob, package, args or any_command");
+    }
+    if (rule.action == Action::kAllow) {
+      r.error(r.get("action"), "action",
+              "a temporary admin session is always requested: use action = \"request\" (with approval = "
+              "\"autonomous\" or \"self\" for sessions nobody has to approve by hand) or \"deny\"");
+    }
+  } else if (m.any_command && exe_keys_present) {
     r.error(r.get("any_command"), "any_command",
             "cannot be combined with sha256, path, folder, path_glob or package "
             "criteria");

@@ -119,6 +119,7 @@ Result<Policy> merge_policies(const std::vector<NamedPolicy>& policies) {
     if (ms.contact.empty()) ms.contact = s.contact;
     ms.self_approval_groups = intersection(ms.self_approval_groups, s.self_approval_groups);
     ms.reauthenticate = ms.reauthenticate || s.reauthenticate;
+    ms.end_session_processes = ms.end_session_processes || s.end_session_processes;
   }
   ms.default_duration = cap_duration(ms.default_duration, ms.max_duration);
 

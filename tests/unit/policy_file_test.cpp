@@ -398,6 +398,13 @@ INSTANTIATE_TEST_SUITE_P(
         BadPolicy{"no command criterion", allow_rule("users = [\"alice\"]\n"), 2, "rule \"r\"",
                   "says nothing about which programs"},
         BadPolicy{"only args", allow_rule("args = [\"x\"]\n"), 2, "rule \"r\"", "says nothing about which programs"},
+        BadPolicy{"session with a path", request_rule("session = true\npath = \"/bin/sh\"\n"), 5, "field \"session\"",
+                  "not programs"},
+        BadPolicy{"session with args", request_rule("session = true\nargs = [\"x\"]\n"), 5, "field \"session\"",
+                  "not programs"},
+        BadPolicy{"allowed session", allow_rule("session = true\n"), 4, "field \"action\"", "always requested"},
+        BadPolicy{"session = false", request_rule("session = false\npath = \"/bin/sh\"\n"), 5, "field \"session\"",
+                  "means nothing"},
         BadPolicy{"any_command with path", allow_rule("any_command = true\npath = \"/bin/sh\"\n"), 5,
                   "field \"any_command\"", "cannot be combined"},
         BadPolicy{"any_command with verified", allow_rule("any_command = true\nverified = true\n"), 5,
@@ -637,6 +644,60 @@ TEST(PolicyFile, ParsedPolicyEvaluatesAsWritten) {
       policy.find_auto_approval(Subject{"dave", {}, {}}, *t.rule, minutes{30}, wednesday_noon, zones);
   ASSERT_NE(a, nullptr);
   EXPECT_EQ(a->name, "ops-office");
+}
+
+TEST(PolicyFile, SessionRulesDecideOnlySessions) {
+  const FakeTimeZones zones;
+  const auto r = parse(R"(version = 1
+[settings]
+default_action = "request"
+
+[[rule]]
+name = "no-interns"
+action = "deny"
+session = true
+groups = ["interns"]
+
+[[rule]]
+name = "admin-sessions"
+action = "request"
+session = true
+groups = ["sysadmins", "interns"]
+max_duration = "1h"
+
+[[rule]]
+name = "everything"
+action = "allow"
+any_command = true
+)");
+  ASSERT_TRUE(r.policy.has_value()) << all_errors(r);
+  const auto compiled = CompiledPolicy::compile(*r.policy);
+  ASSERT_TRUE(compiled.ok()) << compiled.error().message;
+  const auto& policy = **compiled;
+  const TimePoint noon = test::utc(2024, 1, 3, 12, 0);
+  const Decision admin = policy.evaluate_session(Subject{"sam", {"sysadmins"}, {}}, noon, zones);
+  EXPECT_EQ(admin.action, Action::kRequest);
+  ASSERT_NE(admin.rule, nullptr);
+  EXPECT_EQ(admin.rule->name, "admin-sessions");
+  EXPECT_EQ(admin.max_duration, hours{1});
+  // Deny wins over request, as for commands.
+  const Decision intern = policy.evaluate_session(Subject{"ida", {"interns"}, {}}, noon, zones);
+  EXPECT_EQ(intern.action, Action::kDeny);
+  ASSERT_NE(intern.rule, nullptr);
+  EXPECT_EQ(intern.rule->name, "no-interns");
+  // No session rule names the user: denied, although commands are requested by default.
+  const Decision other = policy.evaluate_session(Subject{"olga", {"staff"}, {}}, noon, zones);
+  EXPECT_EQ(other.action, Action::kDeny);
+  EXPECT_EQ(other.rule, nullptr);
+  EXPECT_NE(other.reason.find("no temporary admin session"), std::string::npos) << other.reason;
+  // A session rule never decides a command.
+  CommandLine sh;
+  sh.exe.path = "/bin/sh";
+  sh.exe.trusted_path = true;
+  const Decision cmd = policy.evaluate(Subject{"ida", {"interns"}, {}}, sh, noon, zones);
+  EXPECT_EQ(cmd.action, Action::kAllow);
+  ASSERT_NE(cmd.rule, nullptr);
+  EXPECT_EQ(cmd.rule->name, "everything");
 }
 
 // ---------------------------------------------------------------------------

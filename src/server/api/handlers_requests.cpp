@@ -206,7 +206,8 @@ Result<net::HttpResponse> Api::Impl::submit_request(Call& call) {
   if (body->argv.size() > 1) {
     command.args.assign(body->argv.begin() + 1, body->argv.end());
   }
-  const Decision decision = policy.evaluate(subject, command, now, deps.zones);
+  const Decision decision = kind == RequestKind::kSession ? policy.evaluate_session(subject, now, deps.zones)
+                                                          : policy.evaluate(subject, command, now, deps.zones);
   const std::string& host = call.caller.endpoint.hostname;
 
   if (decision.action != Action::kRequest) {
