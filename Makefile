@@ -42,7 +42,7 @@ run: build
 
 bench: build
 	@scripts/install-deps.sh --bench
-	@cmake --build --preset default --target hoistd_api_bench hoistd_push_bench
+	@cmake --build --preset default --target hoistd_api_bench hoistd_push_bench endpoint_bench
 	@scripts/bench.sh
 
 format:

@@ -57,5 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   round_trip(hoist::ipc::error_from);
   round_trip(hoist::ipc::list_from);
   round_trip(hoist::ipc::listing_from);
+  round_trip(hoist::ipc::elevate_from);
+  round_trip(hoist::ipc::exec_from);
   return 0;
 }

@@ -6,29 +6,44 @@
 #   - hoistd over HTTPS: an agent's policy fetch answered 304 and its
 #     heartbeat under wrk, beside nginx returning a fixed 200 with the same
 #     TLS; requests submitted and approved; idle push connections (memory
-#     each, approve-to-push latency with and without them).
+#     each, approve-to-push latency with and without them);
+#   - endpoint (root only; skipped otherwise): `sudo -n /usr/bin/true`
+#     through hoist_sudo.so and hoist-agent against stock sudoers with a
+#     NOPASSWD rule, and approve-to-command-start with the real sudo on a
+#     pseudo-terminal (bench/endpoint_bench.cpp: a bench user made and
+#     removed, everything in a private mount namespace; the host's /etc is
+#     never changed).
 # hoistd and nginx run from a private temporary directory, listen on
 # 127.0.0.1 only, and are stopped on exit (also on failure or Ctrl-C).
 # wrk, nginx and openssl come from `scripts/install-deps.sh --bench`.
 #
 # Environment (defaults in brackets): HOIST_BUILD_DIR [build/default],
-# HOIST_BENCH_PARTS ["decision hoistd"], HOIST_BENCH_SECONDS, each wrk run
-# [10], HOIST_BENCH_REQUESTS, submitted and approved [10000],
+# HOIST_BENCH_PARTS ["decision hoistd endpoint"], HOIST_BENCH_SECONDS, each
+# wrk run [10], HOIST_BENCH_REQUESTS, submitted and approved [10000],
 # HOIST_BENCH_IDLE, idle push connections [10000], HOIST_BENCH_SAMPLES,
-# approve-to-push samples per phase [200]. Arguments go to decision_bench.
+# approve-to-push samples per phase [200], HOIST_BENCH_SUDO_RUNS, sudo runs
+# of each kind [500], HOIST_BENCH_APPROVALS, approve-to-command-start
+# samples [50]. Arguments go to decision_bench.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build=${HOIST_BUILD_DIR:-build/default}
-parts=" ${HOIST_BENCH_PARTS:-decision hoistd} "
+parts=" ${HOIST_BENCH_PARTS:-decision hoistd endpoint} "
 seconds=${HOIST_BENCH_SECONDS:-10}
 requests=${HOIST_BENCH_REQUESTS:-10000}
 idle=${HOIST_BENCH_IDLE:-10000}
 samples=${HOIST_BENCH_SAMPLES:-200}
+sudo_runs=${HOIST_BENCH_SUDO_RUNS:-500}
+approvals=${HOIST_BENCH_APPROVALS:-50}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/hoist-bench.XXXXXX") # mode 0700
 pids=()
+endpoint_user=""
 cleanup() {
+  # endpoint_bench removes its user itself; this covers its being killed.
+  if [ -n "$endpoint_user" ] && id "$endpoint_user" >/dev/null 2>&1; then
+    userdel "$endpoint_user" || echo "bench: userdel $endpoint_user failed; remove the user by hand" >&2
+  fi
   for pid in "${pids[@]}"; do
     kill "$pid" 2>/dev/null || true
   done
@@ -209,6 +224,26 @@ EOF
   problems=$({ grep -E '"level":"(warning|error)"' "$work/hoistd.log" || true; } | sed -n 's/.*"event":"\([^"]*\)".*/\1/p' |
     sort | uniq -c | awk '{ printf "%s%s x%s", sep, $2, $1; sep = ", " }')
   summary+=("hoistd stopped cleanly (SIGTERM, exit 0); warnings and errors in its log: ${problems:-none}")
+fi
+
+if [[ $parts == *" endpoint "* ]]; then
+  echo
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "== endpoint: SKIPPED: needs root (a bench user, a private mount namespace, hoist-agent as root)"
+    summary+=("endpoint (sudo through Hoist, approve to command start): skipped, not run as root")
+  else
+    echo "== endpoint: sudo -n /usr/bin/true through Hoist and through stock sudoers; approve to command start"
+    endpoint_user=hoist-bench-$$
+    if id "$endpoint_user" >/dev/null 2>&1; then
+      endpoint_user=""
+      die "a user hoist-bench-$$ exists already"
+    fi
+    # Every sudo also has its own deadline inside endpoint_bench.
+    timeout -k 30 $((180 + sudo_runs / 2 + approvals * 5)) "$build/bench/endpoint_bench" --user "$endpoint_user" \
+      --runs "$sudo_runs" --samples "$approvals" | tee "$work/endpoint.out" || die "the endpoint benchmark failed"
+    mapfile -t lines < <(sed -n 's/^summary: //p' "$work/endpoint.out")
+    summary+=("${lines[@]}")
+  fi
 fi
 
 echo

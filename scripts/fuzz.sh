@@ -32,4 +32,5 @@ run config_fuzz config
 run ipc_frame_fuzz ipc_frame
 run plugin_args_fuzz plugin_args
 run agent_json_fuzz agent_json
+run sudo_conf_fuzz sudo_conf
 echo "fuzz: all targets ran ${seconds}s without a finding"

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <utility>
 
@@ -54,6 +55,24 @@ bool ends(RequestState s) {
 
 }  // namespace
 
+json::object Agent::command_details(const Facts& facts, const ipc::CommandContext& context,
+                                    const ipc::DecisionMessage& decision) {
+  json::array argv;
+  for (const auto& a : context.argv) argv.push_back(json::string(a));
+  json::object details{{"target", decision.grant_id},
+                       {"user", facts.account.name},
+                       {"uid", facts.account.uid},
+                       {"runas", context.runas_user.empty() ? "root" : context.runas_user},
+                       {"command", facts.input.command.exe.path},
+                       {"argv", std::move(argv)},
+                       {"action", to_string(decision.action)},
+                       {"rule", decision.rule},
+                       {"reason", decision.reason},
+                       {"tty", context.tty}};
+  if (facts.input.command.exe.sha256) details["sha256"] = facts.input.command.exe.sha256->hex();
+  return details;
+}
+
 Agent::Agent(AgentDeps deps) : deps_(std::move(deps)) {}
 
 TimePoint Agent::now_s() const {
@@ -96,14 +115,23 @@ Status Agent::sync_policy() {
   return {};
 }
 
-ipc::Fields Agent::handle(std::uint32_t uid, const ipc::Fields& request, int exe_fd) {
+ipc::Fields Agent::handle(const Caller& caller, const ipc::Fields& request, int exe_fd) {
+  const std::uint32_t uid = caller.uid;
   try {
     auto type = ipc::message_type(request);
     if (!type) return error_reply(type.error());
     switch (*type) {
       case ipc::MessageType::kCheck: {
         auto m = ipc::check_from(request);
-        return m ? check(uid, *m, exe_fd) : error_reply(m.error());
+        return m ? check(caller, *m, exe_fd) : error_reply(m.error());
+      }
+      case ipc::MessageType::kExec: {
+        auto m = ipc::exec_from(request);
+        return m ? exec(caller, *m, exe_fd) : error_reply(m.error());
+      }
+      case ipc::MessageType::kElevate: {
+        auto m = ipc::elevate_from(request);
+        return m ? elevate(uid, *m) : error_reply(m.error());
       }
       case ipc::MessageType::kSubmit: {
         auto m = ipc::submit_from(request);
@@ -170,7 +198,8 @@ Status Agent::enqueue(std::string_view kind, const std::string& target, std::str
   return deps_.state.enqueue(e);
 }
 
-ipc::Fields Agent::check(std::uint32_t uid, const ipc::CheckMessage& m, int exe_fd) {
+ipc::Fields Agent::check(const Caller& caller, const ipc::CheckMessage& m, int exe_fd) {
+  const std::uint32_t uid = caller.uid;
   auto facts = gather(uid, m.context, exe_fd);
   if (!facts) {
     if (facts.error().code == ErrorCode::kPermissionDenied && m.context.uid != uid) {
@@ -194,19 +223,7 @@ ipc::Fields Agent::check(std::uint32_t uid, const ipc::CheckMessage& m, int exe_
     policy = policy_;
   }
   auto decision = decide(policy.get(), *grants, facts->input, deps_.zones);
-  json::array argv;
-  for (const auto& a : m.context.argv) argv.push_back(json::string(a));
-  json::object details{{"target", decision.grant_id},
-                       {"user", facts->account.name},
-                       {"uid", uid},
-                       {"runas", m.context.runas_user.empty() ? "root" : m.context.runas_user},
-                       {"command", facts->input.command.exe.path},
-                       {"argv", std::move(argv)},
-                       {"action", to_string(decision.action)},
-                       {"rule", decision.rule},
-                       {"reason", decision.reason},
-                       {"tty", m.context.tty}};
-  if (facts->input.command.exe.sha256) details["sha256"] = facts->input.command.exe.sha256->hex();
+  json::object details = command_details(*facts, m.context, decision);
   const std::string_view kind = decision.grant_id.empty() ? "decision" : "grant.used";
   if (auto st = enqueue(kind, decision.grant_id, json::serialize(details)); !st) {
     if (decision.action == Action::kAllow) {
@@ -216,7 +233,119 @@ ipc::Fields Agent::check(std::uint32_t uid, const ipc::CheckMessage& m, int exe_
       decision.reason = "hoist-agent cannot record this decision (" + st.error().message + "); nothing runs";
     }
   }
+  if (decision.action == Action::kAllow && decision.record_processes) remember_run(decision.grant_id, caller);
   return ipc::to_fields(decision);
+}
+
+ipc::Fields Agent::exec(const Caller& caller, const ipc::ExecMessage& m, int exe_fd) {
+  const std::uint32_t uid = caller.uid;
+  ipc::DecisionMessage decision;
+  decision.action = Action::kDeny;
+  auto facts = gather(uid, m.context, exe_fd);
+  if (!facts && m.context.uid != uid) return error_reply(facts.error());
+  json::object details;
+  if (facts) {
+    auto grants = deps_.state.active_grants(uid, facts->input.now);
+    std::shared_ptr<const CompiledPolicy> policy;
+    {
+      const std::lock_guard lock(mu_);
+      policy = policy_;
+    }
+    if (!grants) {
+      decision.reason = "hoist-agent cannot read its grants: " + grants.error().message;
+    } else {
+      decision = decide(policy.get(), *grants, facts->input, deps_.zones);
+      if (decision.action == Action::kRequest) {
+        // Nobody can be asked from inside a running command.
+        decision.action = Action::kDeny;
+        decision.reason = "the temporary admin session has ended, and this program needs approval";
+      }
+    }
+    details = command_details(*facts, m.context, decision);
+  } else {
+    decision.reason = facts.error().message;
+    json::array argv;
+    for (const auto& a : m.context.argv) argv.push_back(json::string(a));
+    details = json::object{{"user", m.context.user},
+                           {"uid", uid},
+                           {"command", m.context.command},
+                           {"argv", std::move(argv)},
+                           {"action", to_string(decision.action)},
+                           {"reason", decision.reason}};
+  }
+  details["session"] = m.grant_id;
+  details["pid"] = m.pid;
+  details["ppid"] = m.ppid;
+  details["exec_uid"] = m.exec_uid;
+  details["sudo_pid"] = caller.pid;
+  details["cwd"] = m.context.cwd;
+  if (auto st = enqueue("process", m.grant_id, json::serialize(details)); !st && decision.action == Action::kAllow) {
+    decision = ipc::DecisionMessage{};
+    decision.action = Action::kDeny;
+    decision.reason = "hoist-agent cannot record this process (" + st.error().message + "); it does not run";
+  }
+  if (decision.action == Action::kAllow && decision.record_processes) remember_run(decision.grant_id, caller);
+  return ipc::to_fields(decision);
+}
+
+void Agent::remember_run(const std::string& grant_id, const Caller& caller) {
+  if (grant_id.empty() || caller.pid <= 0) return;
+  const std::lock_guard lock(mu_);
+  auto& runs = session_runs_[grant_id];
+  const SessionRun run{caller.pid, caller.uid};
+  if (std::find(runs.begin(), runs.end(), run) != runs.end()) return;
+  constexpr std::size_t kMaxRuns = 256;  // per session; the oldest are most likely gone
+  if (runs.size() == kMaxRuns) runs.erase(runs.begin());
+  runs.push_back(run);
+}
+
+void Agent::end_runs(const std::string& grant_id) {
+  std::vector<SessionRun> runs;
+  bool stop = false;
+  {
+    const std::lock_guard lock(mu_);
+    const auto it = session_runs_.find(grant_id);
+    if (it == session_runs_.end()) return;
+    runs = std::move(it->second);
+    session_runs_.erase(it);
+    stop = policy_ && policy_->policy().settings.end_session_processes;
+  }
+  if (stop && deps_.end_session_runs && !runs.empty()) deps_.end_session_runs(runs);
+}
+
+ipc::Fields Agent::elevate(std::uint32_t uid, const ipc::ElevateMessage& m) {
+  if (m.uid != uid) {
+    return error_reply(
+        permission_denied(fmt::format("the message speaks for uid {}, but it comes from uid {}", m.uid, uid)));
+  }
+  if (m.justification.empty()) return error_reply(invalid_argument("a temporary admin session needs a reason"));
+  auto account = deps_.accounts(uid);
+  if (!account) return error_reply(account.error());
+  SubmitFacts f;
+  f.kind = RequestKind::kSession;
+  f.user = account->name;
+  f.groups = account->groups;
+  f.justification = m.justification;
+  if (m.duration_s > 0) f.duration_s = static_cast<std::int64_t>(m.duration_s);
+  auto outcome = deps_.server.submit(f);
+  if (!outcome) {
+    if (outcome.error().code == ErrorCode::kUnavailable) {
+      return error_reply(unavailable("cannot reach the Hoist server to ask for the session; try again later (" +
+                                     outcome.error().message + ")"));
+    }
+    return error_reply(outcome.error());
+  }
+  if (outcome->decision != Action::kRequest || !outcome->request) {
+    std::string why = outcome->reason.empty() ? "the Hoist server refused the session" : outcome->reason;
+    if (!outcome->contact.empty()) why += ". " + outcome->contact;
+    return error_reply(permission_denied(why));
+  }
+  if (auto st = record(*outcome->request, uid); !st) return error_reply(st.error());
+  json::object details{{"user", account->name}, {"uid", uid}, {"tty", m.tty}, {"request", outcome->request->id}};
+  (void)enqueue("session.requested", outcome->request->id, json::serialize(details));
+  auto reply = state_message(*outcome->request);
+  if (!outcome->contact.empty()) reply.contact = outcome->contact.substr(0, ipc::kMaxTextBytes);
+  return ipc::to_fields(reply);
 }
 
 Status Agent::record(const ServerRequest& request, std::uint32_t uid) {
@@ -230,6 +359,7 @@ Status Agent::record(const ServerRequest& request, std::uint32_t uid) {
     if (auto g = deps_.state.grant(request.id); g && *g && !(*g)->revoked_at) {
       result = deps_.state.revoke_grant(request.id, now);
     }
+    end_runs(request.id);
     if (auto removed = deps_.state.remove_pending_request(request.id); !removed && result) {
       result = removed.error();
     }
@@ -411,11 +541,20 @@ ipc::Fields Agent::list(std::uint32_t uid, const ipc::ListMessage& m) {
   out.lines.push_back(policy->policy().settings.default_action == Action::kDeny
                           ? "Anything else is refused."
                           : "Anything else can be requested: run it with sudo and give a reason.");
+  if (auto pending = deps_.state.pending_requests_for(uid); pending && !pending->empty()) {
+    bool header = false;
+    for (const auto& p : *pending) {
+      if (p.state != "pending") continue;
+      if (!header) out.lines.emplace_back("Waiting for approval:");
+      header = true;
+      out.lines.push_back(fmt::format("  {} {}", p.id, p.command_summary).substr(0, ipc::kMaxTextBytes));
+    }
+  }
   if (auto grants = deps_.state.active_grants(uid, now_s()); grants && !grants->empty()) {
     out.lines.emplace_back("In force now:");
     for (const auto& g : *grants) {
       const auto left = std::chrono::duration_cast<std::chrono::minutes>(g.deadline - now_s()).count();
-      out.lines.push_back(fmt::format("  {} ({} min left)",
+      out.lines.push_back(fmt::format("  {} {} ({} min left)", g.id,
                                       g.kind == GrantKind::kSession ? "temporary admin session" : g.scope.command_path,
                                       left)
                               .substr(0, ipc::kMaxTextBytes));

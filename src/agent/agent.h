@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/json.hpp>
+
 #include "agent/decide.h"
 #include "agent/peer.h"
 #include "agent/server_api.h"
@@ -34,6 +36,14 @@
 
 namespace hoist::agent {
 
+// A sudo process running a command under a temporary admin session: the
+// peer that asked (the plugin lives in sudo) and whose user it runs for.
+struct SessionRun {
+  pid_t sudo_pid = 0;
+  std::uint32_t uid = 0;
+  friend bool operator==(const SessionRun&, const SessionRun&) = default;
+};
+
 struct AgentDeps {
   AgentState& state;
   ServerApi& server;
@@ -43,6 +53,9 @@ struct AgentDeps {
   std::function<Result<Account>(std::uint32_t uid)> accounts;
   std::string hostname;
   std::vector<std::string> labels;  // the endpoint's groups (from enrolment)
+  // Stops the elevated processes of a temporary admin session's sudo runs
+  // (the policy's end_session_processes); must not block. Null: never.
+  std::function<void(const std::vector<SessionRun>& runs)> end_session_runs;
 };
 
 class Agent {
@@ -57,10 +70,10 @@ class Agent {
   Status sync_policy();
   [[nodiscard]] bool has_policy() const;
 
-  // One request frame from a peer that speaks for `uid`, with the
-  // executable's descriptor when one came with it (-1 otherwise; the
-  // caller keeps ownership). Always returns a reply frame.
-  ipc::Fields handle(std::uint32_t uid, const ipc::Fields& request, int exe_fd);
+  // One request frame from a caller, with the executable's descriptor when
+  // one came with it (-1 otherwise; the caller keeps ownership). Always
+  // returns a reply frame.
+  ipc::Fields handle(const Caller& caller, const ipc::Fields& request, int exe_fd);
 
   // Applies one page of push messages (request state changes, policy
   // changes) and records the cursor once they are applied.
@@ -71,7 +84,9 @@ class Agent {
   Status tidy();
 
  private:
-  ipc::Fields check(std::uint32_t uid, const ipc::CheckMessage& m, int exe_fd);
+  ipc::Fields check(const Caller& caller, const ipc::CheckMessage& m, int exe_fd);
+  ipc::Fields exec(const Caller& caller, const ipc::ExecMessage& m, int exe_fd);
+  ipc::Fields elevate(std::uint32_t uid, const ipc::ElevateMessage& m);
   ipc::Fields submit(std::uint32_t uid, const ipc::SubmitMessage& m);
   ipc::Fields wait(std::uint32_t uid, const ipc::WaitMessage& m);
   ipc::Fields cancel(std::uint32_t uid, const ipc::CancelMessage& m);
@@ -84,11 +99,18 @@ class Agent {
   // The account and the command's facts; the descriptor, when given, must
   // be the very file at the command's path.
   Result<Facts> gather(std::uint32_t uid, const ipc::CommandContext& context, int exe_fd);
+  // An event's details for a decision on a command.
+  static boost::json::object command_details(const Facts& facts, const ipc::CommandContext& context,
+                                             const ipc::DecisionMessage& decision);
   // Records a server request's state locally: the pending record, and the
   // grant when it is approved or ended. Wakes waiters.
   Status record(const ServerRequest& request, std::uint32_t uid);
   Status enqueue(std::string_view kind, const std::string& target, std::string details_json);
   ipc::RequestStateMessage state_message(const ServerRequest& request);
+  // Remembers a sudo run under a session grant, to stop it when the grant ends.
+  void remember_run(const std::string& grant_id, const Caller& caller);
+  // The grant ended: stop its runs when the policy says so.
+  void end_runs(const std::string& grant_id);
   [[nodiscard]] TimePoint now_s() const;
 
   AgentDeps deps_;
@@ -96,7 +118,8 @@ class Agent {
   std::condition_variable changed_;
   std::shared_ptr<const CompiledPolicy> policy_;
   std::string etag_;
-  std::map<std::string, ServerRequest> requests_;  // the latest seen of each request, by id
+  std::map<std::string, ServerRequest> requests_;                // the latest seen of each request, by id
+  std::map<std::string, std::vector<SessionRun>> session_runs_;  // by session grant id
 };
 
 }  // namespace hoist::agent

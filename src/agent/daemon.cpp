@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "agent/agent.h"
+#include "agent/session_end.h"
 #include "agent/socket_server.h"
 #include "agent/state/sqlite_agent_state.h"
 #include "core/sha256.h"
@@ -201,8 +202,14 @@ Status run_agent(const RunOptions& options) {
   platform::DpkgDatabase packages;
   platform::DigestCache digests;
   const platform::ExecutableInspector inspector(&packages, &digests);
-  Agent agent(AgentDeps{**state, *server, zones, inspector, [] { return std::chrono::system_clock::now(); }, account_of,
-                        id.hostname, id.labels});
+  const std::vector<std::string> sudo_binaries = SocketServerOptions{}.sudo_binaries;
+  Agent agent(
+      AgentDeps{**state, *server, zones, inspector, [] { return std::chrono::system_clock::now(); }, account_of,
+                id.hostname, id.labels,
+                [sudo_binaries, &log](const std::vector<SessionRun>& runs) {
+                  log->info("agent.session_processes_stopped", {{"runs", static_cast<std::int64_t>(runs.size())}});
+                  end_session_runs(runs, sudo_binaries);
+                }});
   if (auto st = agent.load(); !st) {
     log->warn("agent.policy_unusable", {{"error", st.error().message}});
   }
@@ -214,8 +221,9 @@ Status run_agent(const RunOptions& options) {
   if (!socket_dir.empty()) ::mkdir(socket_dir.c_str(), 0755);
   SocketServerOptions socket_options;
   socket_options.path = options.socket_path;
-  auto socket = SocketServer::create(
-      socket_options, [&agent](std::uint32_t uid, const ipc::Fields& f, int fd) { return agent.handle(uid, f, fd); });
+  auto socket = SocketServer::create(socket_options, [&agent](const Caller& caller, const ipc::Fields& f, int fd) {
+    return agent.handle(caller, f, fd);
+  });
   if (!socket) return socket.error();
 
   std::atomic<bool> stopping{false};

@@ -50,11 +50,29 @@ ipc::DecisionMessage decide(const CompiledPolicy* policy, const std::vector<Gran
   out.rule = d.rule != nullptr ? d.rule->name : std::string();
   out.reauthenticate = d.reauthenticate;
   if (d.action == Action::kDeny) {
-    out.action = Action::kDeny;
-    return out;
+    // A deny rule holds against every grant. The policy's default deny
+    // holds against command grants (their request rule is gone), not
+    // against a session, which is for the commands no rule names.
+    const bool session =
+        d.rule == nullptr && std::any_of(active_grants.begin(), active_grants.end(), [&](const Grant& g) {
+          return g.kind == GrantKind::kSession && g.active_at(facts.now);
+        });
+    if (!session) {
+      out.action = Action::kDeny;
+      return out;
+    }
   }
   if (d.action == Action::kAllow) {
     out.action = Action::kAllow;
+    // Allowed anyway; but during a temporary admin session every elevated
+    // process is recorded, this one's too (not bounded by the session).
+    for (const auto& g : active_grants) {
+      if (g.kind == GrantKind::kSession && g.active_at(facts.now)) {
+        out.grant_id = g.id;
+        out.record_processes = true;
+        break;
+      }
+    }
     return out;
   }
   if (const Grant* g = covering_grant(active_grants, facts.command, facts.now)) {

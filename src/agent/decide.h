@@ -1,10 +1,13 @@
 // The endpoint's decision for one command, from the cached policy and the
 // grants in force. Pure: no I/O, no clock; the facts and `now` are passed in.
 //
-// Precedence: a deny rule denies whatever else holds (a grant included);
+// Precedence: a deny rule denies whatever else holds (a grant included;
+// the policy's default deny yields only to a session grant);
 // an allow rule allows; otherwise a grant in force that covers the command
 // allows it for the time it has left (a session grant covers every
-// command); otherwise the policy's request or deny.
+// command); otherwise the policy's request or deny. While a session is in
+// force every allowed command is recorded (record_processes), whatever
+// allowed it.
 //
 // MUST: a command grant covers only the command it was asked for: the same
 // real path, the same SHA-256 when the request recorded one, and the same

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "agent/daemon.h"
+#include "agent/plugin_install.h"
 
 namespace {
 
@@ -46,6 +47,29 @@ int main(int argc, char** argv) {
     auto* status = app.add_subcommand("status", "Show the enrolment, policy, queued events and grants");
     status->add_option("--state-dir", status_dir, "where the agent keeps its state")->capture_default_str();
 
+    hoist::agent::InstallPluginOptions install;
+    auto* install_cmd = app.add_subcommand(
+        "install-plugin", "Make sudo use hoist_sudo.so: edit /etc/sudo.conf atomically, after testing it");
+    install_cmd->add_option("--plugin", install.plugin_path, "hoist_sudo.so (root's, not group/world writable)")
+        ->capture_default_str();
+    install_cmd->add_option("--agent-socket", install.agent_socket, "the plugin's agent_socket= option")
+        ->capture_default_str();
+    install_cmd->add_option("--break-glass-file", install.break_glass_file,
+                            "the plugin's break_glass_file= option (default: none)");
+    install_cmd->add_option("--plugin-option", install.extra_options,
+                            "a further plugin option KEY=VALUE (repeatable; see docs/sudo-plugin.md)");
+    install_cmd->add_option("--state-dir", install.state_dir, "where the agent keeps its state (must be enrolled)")
+        ->capture_default_str();
+    install_cmd->add_option("--sudo-conf", install.sudo_conf, "the file to change")->capture_default_str();
+    install_cmd->add_option("--backup", install.backup,
+                            "where the previous file goes (default: SUDO_CONF.hoist-backup)");
+
+    hoist::agent::UninstallPluginOptions uninstall;
+    auto* uninstall_cmd = app.add_subcommand(
+        "uninstall-plugin", "Make sudo use sudoers again: remove Hoist's line from /etc/sudo.conf, after testing it");
+    uninstall_cmd->add_option("--sudo-conf", uninstall.sudo_conf, "the file to change")->capture_default_str();
+    uninstall_cmd->add_option("--backup", uninstall.backup, "the backup install-plugin made (only reported)");
+
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -66,6 +90,12 @@ int main(int argc, char** argv) {
       pthread_sigmask(SIG_BLOCK, &set, nullptr);
       signal(SIGPIPE, SIG_IGN);
       if (auto st = hoist::agent::run_agent(run); !st) return fail(st.error());
+      return 0;
+    }
+    if (*install_cmd || *uninstall_cmd) {
+      auto report = *install_cmd ? hoist::agent::install_plugin(install) : hoist::agent::uninstall_plugin(uninstall);
+      if (!report) return fail(report.error());
+      std::fputs(report->c_str(), stdout);
       return 0;
     }
     auto text = hoist::agent::agent_status(status_dir);

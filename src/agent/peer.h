@@ -24,6 +24,13 @@ struct PeerCredentials {
   gid_t gid = 0;
 };
 
+// Who asks the agent, as the kernel says: the uid the peer speaks for (see
+// speaking_uid) and the peer process (for the plugin, the sudo process).
+struct Caller {
+  std::uint32_t uid = 0;
+  pid_t pid = 0;
+};
+
 // SO_PEERCRED of a connected Unix socket.
 Result<PeerCredentials> peer_credentials(int fd);
 

@@ -149,7 +149,7 @@ class Server final : public SocketServer {
         buffer.append(data, static_cast<std::size_t>(n));
       }
       buffer.erase(0, frame->bytes);
-      const auto answer = uid ? handler_(*uid, frame->fields, passed.get())
+      const auto answer = uid ? handler_(Caller{*uid, peer->pid}, frame->fields, passed.get())
                               : ipc::to_fields(ipc::ErrorMessage{uid.error().code, uid.error().message});
       if (!reply(conn.get(), answer)) return;
     }

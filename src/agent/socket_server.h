@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/peer.h"
 #include "core/result.h"
 #include "ipc/frame.h"
 
@@ -28,9 +29,8 @@ struct SocketServerOptions {
   std::size_t max_connections = 64;
 };
 
-// Answers one request frame from a peer that speaks for `uid`, with the
-// passed descriptor or -1.
-using FrameHandler = std::function<ipc::Fields(std::uint32_t uid, const ipc::Fields& request, int fd)>;
+// Answers one request frame from a caller, with the passed descriptor or -1.
+using FrameHandler = std::function<ipc::Fields(const Caller& caller, const ipc::Fields& request, int fd)>;
 
 class SocketServer {
  public:

@@ -23,5 +23,6 @@ void add_policy_remote(CLI::App& policy, Runner& run, const Globals& globals);  
 void add_endpoints(CLI::App& app, Runner& run, const Globals& globals);         // endpoints.cpp
 void add_audit(CLI::App& app, Runner& run, const Globals& globals);             // audit.cpp
 void add_users(CLI::App& app, Runner& run, const Globals& globals);             // users.cpp
+void add_endpoint(CLI::App& app, Runner& run);  // endpoint.cpp: elevate, status (the local agent)
 
 }  // namespace hoist::cli

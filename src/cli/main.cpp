@@ -27,6 +27,7 @@ int run_main(int argc, char** argv) {
   hoist::cli::add_endpoints(app, run, globals);
   hoist::cli::add_audit(app, run, globals);
   hoist::cli::add_users(app, run, globals);
+  hoist::cli::add_endpoint(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

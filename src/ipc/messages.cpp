@@ -8,9 +8,10 @@ namespace hoist::ipc {
 
 namespace {
 
-constexpr std::array kTypes = {MessageType::kCheck,  MessageType::kSubmit,   MessageType::kWait,
-                               MessageType::kCancel, MessageType::kDecision, MessageType::kRequestState,
-                               MessageType::kError,  MessageType::kList,     MessageType::kListing};
+constexpr std::array kTypes = {MessageType::kCheck,   MessageType::kSubmit,   MessageType::kWait,
+                               MessageType::kCancel,  MessageType::kDecision, MessageType::kRequestState,
+                               MessageType::kError,   MessageType::kList,     MessageType::kListing,
+                               MessageType::kElevate, MessageType::kExec};
 constexpr std::array kModes = {RunMode::kRun,  RunMode::kShell, RunMode::kLoginShell,
                                RunMode::kEdit, RunMode::kList,  RunMode::kValidate};
 constexpr std::array kActions = {Action::kAllow, Action::kRequest, Action::kDeny};
@@ -142,6 +143,8 @@ std::string_view to_string(MessageType t) {
     case MessageType::kError: return "error";
     case MessageType::kList: return "list";
     case MessageType::kListing: return "listing";
+    case MessageType::kElevate: return "elevate";
+    case MessageType::kExec: return "exec";
   }
   return "?";
 }
@@ -230,6 +233,21 @@ Fields to_fields(const ListMessage& m) {
 Fields to_fields(const ListingMessage& m) {
   Fields f = header(MessageType::kListing);
   f.add_all("line", m.lines);
+  return f;
+}
+
+Fields to_fields(const ElevateMessage& m) {
+  Fields f = header(MessageType::kElevate);
+  f.add("user", m.user).add_uint("uid", m.uid).add_uint("gid", m.gid).add("tty", m.tty);
+  f.add("justification", m.justification).add_uint("duration_s", m.duration_s);
+  return f;
+}
+
+Fields to_fields(const ExecMessage& m) {
+  Fields f = header(MessageType::kExec);
+  add_context(f, m.context);
+  f.add("grant_id", m.grant_id).add_uint("pid", m.pid).add_uint("ppid", m.ppid);
+  f.add_uint("exec_uid", m.exec_uid);
   return f;
 }
 
@@ -380,6 +398,56 @@ Result<ListingMessage> listing_from(const Fields& f) {
     if (line.find_first_of(std::string_view("\0\n", 2)) != std::string::npos) {
       return invalid_argument("field \"line\" contains a NUL byte or a newline");
     }
+  }
+  return m;
+}
+
+Result<ElevateMessage> elevate_from(const Fields& f) {
+  if (auto st = expect(f, MessageType::kElevate); !st) return st.error();
+  if (auto st = f.only({"v", "type", "user", "uid", "gid", "tty", "justification", "duration_s"}); !st) {
+    return st.error();
+  }
+  ElevateMessage m;
+  auto user = text(f, "user", kMaxNameBytes, true);
+  if (!user) return user.error();
+  auto uid = f.uint("uid", UINT32_MAX);
+  if (!uid) return uid.error();
+  auto gid = f.uint("gid", UINT32_MAX);
+  if (!gid) return gid.error();
+  auto tty = text(f, "tty", kMaxNameBytes, false);
+  if (!tty) return tty.error();
+  auto why = text(f, "justification", kMaxTextBytes, true);
+  if (!why) return why.error();
+  auto duration = f.uint("duration_s", kMaxSeconds);
+  if (!duration) return duration.error();
+  m.user = std::move(*user);
+  m.uid = static_cast<std::uint32_t>(*uid);
+  m.gid = static_cast<std::uint32_t>(*gid);
+  m.tty = std::move(*tty);
+  m.justification = std::move(*why);
+  m.duration_s = *duration;
+  return m;
+}
+
+Result<ExecMessage> exec_from(const Fields& f) {
+  if (auto st = expect(f, MessageType::kExec); !st) return st.error();
+  if (auto st = f.only({"v", "type", "user", "uid", "gid", "runas_user", "runas_group", "command", "argv", "cwd", "tty",
+                        "mode", "noninteractive", "grant_id", "pid", "ppid", "exec_uid"});
+      !st) {
+    return st.error();
+  }
+  auto c = context_from(f);
+  if (!c) return c.error();
+  auto grant = text(f, "grant_id", kMaxNameBytes, true);
+  if (!grant) return grant.error();
+  if (grant->empty()) return invalid_argument("field \"grant_id\" is empty");
+  ExecMessage m;
+  m.context = std::move(*c);
+  m.grant_id = std::move(*grant);
+  for (auto [key, out] : {std::pair{"pid", &m.pid}, std::pair{"ppid", &m.ppid}, std::pair{"exec_uid", &m.exec_uid}}) {
+    auto v = f.uint(key, UINT32_MAX);
+    if (!v) return v.error();
+    *out = static_cast<std::uint32_t>(*v);
   }
   return m;
 }

@@ -6,7 +6,10 @@
 //   submit  -> request_state   ask for approval, with justification and duration
 //   wait    -> request_state   the request's state, waiting up to wait_ms
 //   cancel  -> request_state   the requester withdraws a pending request
-//   list    -> listing         what may the user run here? (sudo -l), as lines of text
+//   list    -> listing         what may the user run here? (sudo -l, hoist status), as lines of text
+//   elevate -> request_state   ask for a temporary admin session (hoist elevate)
+//   exec    -> decision        a process starting inside a recorded session
+//                              (sudo's intercept): may it run? it is recorded
 //   any     -> error           refused, with an error category and a message
 //
 // Decoding is strict: a field this version does not define, a missing or
@@ -28,7 +31,19 @@
 
 namespace hoist::ipc {
 
-enum class MessageType { kCheck, kSubmit, kWait, kCancel, kDecision, kRequestState, kError, kList, kListing };
+enum class MessageType {
+  kCheck,
+  kSubmit,
+  kWait,
+  kCancel,
+  kDecision,
+  kRequestState,
+  kError,
+  kList,
+  kListing,
+  kElevate,
+  kExec,
+};
 std::string_view to_string(MessageType t);
 
 // The frame's "v" and "type": InvalidArgument for another protocol version
@@ -112,7 +127,32 @@ struct ListingMessage {
   friend bool operator==(const ListingMessage&, const ListingMessage&) = default;
 };
 
-// The agent's answer to check.
+// hoist elevate: a temporary admin session for the caller, who then runs
+// any command through sudo until the grant ends, every process recorded.
+struct ElevateMessage {
+  std::string user;
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  std::string tty;  // "" when there is none
+  std::string justification;
+  std::uint64_t duration_s = 0;  // 0 = the policy's default
+  friend bool operator==(const ElevateMessage&, const ElevateMessage&) = default;
+};
+
+// One execve inside a recorded session, as sudo's intercept reports it to
+// the plugin (check_policy called again in the same sudo process). The
+// context is the session's, with the new command and argv; the process
+// facts come from /proc (0 when they could not be read).
+struct ExecMessage {
+  CommandContext context;
+  std::string grant_id;        // the session grant the sudo run was allowed under
+  std::uint32_t pid = 0;       // the process calling execve
+  std::uint32_t ppid = 0;      // its parent
+  std::uint32_t exec_uid = 0;  // its effective uid
+  friend bool operator==(const ExecMessage&, const ExecMessage&) = default;
+};
+
+// The agent's answer to check and exec.
 struct DecisionMessage {
   Action action = Action::kDeny;
   std::string reason;   // for people
@@ -156,6 +196,8 @@ Fields to_fields(const RequestStateMessage& m);
 Fields to_fields(const ErrorMessage& m);
 Fields to_fields(const ListMessage& m);
 Fields to_fields(const ListingMessage& m);
+Fields to_fields(const ElevateMessage& m);
+Fields to_fields(const ExecMessage& m);
 
 // Each checks "v" and "type" too.
 Result<CheckMessage> check_from(const Fields& f);
@@ -167,5 +209,7 @@ Result<RequestStateMessage> request_state_from(const Fields& f);
 Result<ErrorMessage> error_from(const Fields& f);
 Result<ListMessage> list_from(const Fields& f);
 Result<ListingMessage> listing_from(const Fields& f);
+Result<ElevateMessage> elevate_from(const Fields& f);
+Result<ExecMessage> exec_from(const Fields& f);
 
 }  // namespace hoist::ipc

@@ -50,6 +50,7 @@
 #include "plugin/sudo_args.h"
 #include "plugin/terminal.h"
 #include "plugin/timestamp.h"
+#include "plugin/tracee.h"
 
 #ifndef HOIST_VERSION
 #define HOIST_VERSION "0.0.0"
@@ -583,6 +584,7 @@ class Plugin {
     *argv_out = argv_out_.data();
     *user_env_out = env_out_.data();
     intercepting_ = spec->recording == Recording::kIntercept;
+    session_grant_ = intercepting_ ? decision.grant_id : std::string();
     // Intercept re-calls reuse the connection; otherwise do not hold one
     // open at the agent for as long as the command runs.
     if (!intercepting_) client_.reset();
@@ -695,7 +697,9 @@ class Plugin {
           end_line();
           return fail(errstr, 0, state.error().message + "\n" + pending_text(id));
         }
-        // The agent may answer at once; keep to one turn a second.
+        // Decided: act on it at once. Still pending, the agent may have
+        // answered early (a quick reply): keep to one turn a second.
+        if (state->state != RequestState::kPending) continue;
         for (std::int64_t rest = turn - (monotonic_ms() - started); rest > 0 && g_interrupted == 0;
              rest = turn - (monotonic_ms() - started)) {
           ::poll(nullptr, 0, static_cast<int>(rest));
@@ -761,36 +765,54 @@ class Plugin {
   }
 
   // A check_policy() re-entered by intercept for an execve inside a
-  // recorded session: ask the agent, never prompt.
+  // recorded session: ask the agent (which records the process), never
+  // prompt. sudo has changed to the process's directory for a relative path.
   int intercept_check(int argc, char* const argv[], char** command_info[], char** argv_out[], char** user_env_out[],
                       const char** errstr) {
     auto args = read_array(argv, "argv");
     if (!args || args->empty() || static_cast<std::size_t>(argc) != args->size()) {
       return fail(errstr, 0, "an intercepted command without argv");
     }
-    const std::string path((*args)[0]);
-    if (path.empty() || path.front() != '/') {
-      return fail(errstr, 0, "Hoist: " + path + ": only absolute paths can be checked in a recorded session");
+    const std::string exec_path((*args)[0]);
+    std::string path = exec_path;
+    char cwd[PATH_MAX];
+    const bool have_cwd = ::getcwd(cwd, sizeof cwd) != nullptr;
+    if (path.empty()) return fail(errstr, 0, "Hoist: an intercepted command without a path");
+    if (path.front() != '/') {
+      if (!have_cwd) return fail(errstr, 0, "Hoist: " + path + ": cannot tell which directory it is in");
+      path = std::string(cwd) + "/" + path;
     }
     auto cmd = open_command(path, options_.secure_path, false);
     if (!cmd) return fail(errstr, 0, "Hoist: " + cmd.error().message);
-    ipc::CommandContext c = context_;
-    c.command = cmd->path;
-    c.argv.assign(args->begin(), args->end());
-    c.mode = ipc::RunMode::kRun;
-    c.noninteractive = true;
+    ipc::ExecMessage m;
+    m.context = context_;
+    m.context.command = cmd->path;
+    m.context.argv.assign(args->begin(), args->end());
+    m.context.cwd = have_cwd ? cwd : "";
+    m.context.mode = ipc::RunMode::kRun;
+    m.context.noninteractive = true;
+    m.grant_id = session_grant_;
+    if (auto caller = find_exec_caller(::getpid(), exec_path)) {
+      m.pid = static_cast<std::uint32_t>(caller->pid);
+      m.ppid = static_cast<std::uint32_t>(caller->ppid);
+      m.exec_uid = caller->euid;
+    }
     if (!client_ || !client_->connected()) {
       auto client = AgentClient::connect(options_.agent_socket);
       if (!client) return fail(errstr, 0, "Hoist: " + agent_unreachable_message());
       client_.emplace(std::move(*client));
     }
-    auto reply = client_->call(ipc::to_fields(ipc::CheckMessage{c}), cmd->fd.get());
-    if (!reply) return fail(errstr, 0, "Hoist: " + agent_unreachable_message());
-    auto decision = decode_decision(*reply);
-    if (!decision || decision->action != Action::kAllow) {
-      return fail(errstr, 0, "Hoist: " + path + " is not allowed in this session");
+    auto reply = client_->call(ipc::to_fields(m), cmd->fd.get());
+    if (!reply) {
+      client_.reset();
+      return fail(errstr, 0, "Hoist: " + agent_unreachable_message());
     }
-    auto info = build_intercept_command_info(path);
+    auto decision = decode_decision(*reply);
+    if (!decision) return fail(errstr, 0, "Hoist: " + decision.error().message);
+    if (decision->action != Action::kAllow) {
+      return fail(errstr, 0, "Hoist: " + cmd->path + ": " + decision->reason);
+    }
+    auto info = build_intercept_command_info(cmd->path);
     if (!info) return fail(errstr, -1, info.error().message);
     auto exec = make_c_string_array(std::vector<std::string>(args->begin(), args->end()));
     if (!exec) return fail(errstr, -1, exec.error().message);
@@ -817,6 +839,7 @@ class Plugin {
   std::string errstr_;
   int check_calls_ = 0;
   bool intercepting_ = false;
+  std::string session_grant_;  // the session grant a recorded run is under
   TargetUser target_;
   CommandPlan plan_;
   OpenedCommand command_;

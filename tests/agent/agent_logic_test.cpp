@@ -133,6 +133,29 @@ TEST(Decide, ASessionGrantCoversEveryCommandAndRecordsThem) {
   EXPECT_EQ(d.grant_id, "req-2");
   EXPECT_TRUE(d.record_processes);
   EXPECT_EQ(d.timeout_s, 1200U);
+  // An allowed command is recorded too while the session is in force, but
+  // not bounded by it.
+  auto allowed = decide(policy.get(), {session}, facts("/usr/bin/id"), zones);
+  EXPECT_EQ(allowed.action, Action::kAllow);
+  EXPECT_EQ(allowed.rule, "ids");
+  EXPECT_EQ(allowed.grant_id, "req-2");
+  EXPECT_TRUE(allowed.record_processes);
+  EXPECT_EQ(allowed.timeout_s, 0U);
+  // Under a default deny, a session still covers what no rule names; a
+  // command grant does not (its request rule is gone).
+  auto deny_policy = std::string(kPolicy);
+  deny_policy.replace(deny_policy.find("default_action = \"request\""), 26, "default_action = \"deny\"   ");
+  const auto strict = compile(deny_policy);
+  EXPECT_EQ(decide(strict.get(), {session}, facts("/usr/bin/dpkg", {"-i", "x.deb"}), zones).action, Action::kAllow);
+  auto orphan = session;
+  orphan.kind = GrantKind::kCommand;
+  orphan.scope.command_path = "/usr/bin/dpkg";
+  orphan.scope.argv_patterns = {"-i", "x.deb"};
+  EXPECT_EQ(decide(strict.get(), {orphan}, facts("/usr/bin/dpkg", {"-i", "x.deb"}), zones).action, Action::kDeny);
+  // Ended: nothing is recorded any more, and the rest needs a request again.
+  session.revoked_at = kNow - Seconds{1};
+  EXPECT_FALSE(decide(policy.get(), {session}, facts("/usr/bin/id"), zones).record_processes);
+  EXPECT_EQ(decide(policy.get(), {session}, facts("/usr/bin/dpkg", {"-i", "x.deb"}), zones).action, Action::kRequest);
 }
 
 TEST(ServerJson, RequestsAreReadStrictly) {

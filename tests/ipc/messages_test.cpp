@@ -89,6 +89,33 @@ TEST(Messages, ListAndListingRoundTripAndAreStrict) {
   EXPECT_FALSE(listing_from(to_fields(list)).ok());
 }
 
+TEST(Messages, ElevateAndExecRoundTripAndAreStrict) {
+  const ElevateMessage elevate{"alice", 1000, 1000, "/dev/pts/3", "patch night (ticket 4711)", 1800};
+  EXPECT_EQ(*elevate_from(wire(to_fields(elevate))), elevate);
+  ElevateMessage no_reason = elevate;
+  no_reason.justification.clear();
+  EXPECT_TRUE(elevate_from(to_fields(no_reason)).ok()) << "empty is the agent's to refuse, with its words";
+  Fields with_command = to_fields(elevate);
+  with_command.add("command", "/bin/sh");
+  EXPECT_FALSE(elevate_from(with_command).ok());
+
+  ExecMessage exec;
+  exec.context = context();
+  exec.grant_id = "req-01a2";
+  exec.pid = 4242;
+  exec.ppid = 4241;
+  exec.exec_uid = 0;
+  EXPECT_EQ(*exec_from(wire(to_fields(exec))), exec);
+  ExecMessage no_grant = exec;
+  no_grant.grant_id.clear();
+  EXPECT_FALSE(exec_from(to_fields(no_grant)).ok());
+  Fields big_pid = to_fields(exec);
+  big_pid.add("x", "1");
+  EXPECT_FALSE(exec_from(big_pid).ok());
+  EXPECT_FALSE(exec_from(to_fields(CheckMessage{context()})).ok());
+  EXPECT_FALSE(check_from(to_fields(exec)).ok());
+}
+
 TEST(Messages, TheTypeAndVersionAreChecked) {
   auto f = to_fields(WaitMessage{"r", 1});
   EXPECT_EQ(*message_type(f), MessageType::kWait);

@@ -375,13 +375,19 @@ TEST_F(PluginTest, RecordedSessionInterceptsAndAsksTheAgentPerCommand) {
   EXPECT_EQ(sub.info, std::vector<std::string>{"command=/usr/bin/id"});
   EXPECT_EQ(sub.argv, (std::vector<std::string>{"/usr/bin/id", "-u"}));
   EXPECT_EQ(check({"/usr/bin/id"}).rc, 0);
+  EXPECT_NE(output().find("not in this session"), std::string::npos) << output();
+  // A relative path is the process's own: there is no such file here.
   EXPECT_EQ(check({"relative/id"}).rc, 0);
   auto got = agent_->received();
   ASSERT_EQ(got.size(), 3u);
-  auto sub_check = ipc::check_from(got[1].fields);
-  ASSERT_TRUE(sub_check.ok());
-  EXPECT_EQ(sub_check->context.command, "/usr/bin/id");
-  EXPECT_TRUE(sub_check->context.noninteractive);
+  auto exec = ipc::exec_from(got[1].fields);
+  ASSERT_TRUE(exec.ok()) << exec.error().message;
+  EXPECT_EQ(exec->context.command, "/usr/bin/id");
+  EXPECT_EQ(exec->context.argv, (std::vector<std::string>{"/usr/bin/id", "-u"}));
+  EXPECT_TRUE(exec->context.noninteractive);
+  EXPECT_EQ(exec->grant_id, "grant-1");
+  // Nothing traced here: the caller's pid is unknown, and said so (0).
+  EXPECT_EQ(exec->pid, 0u);
 }
 
 TEST_F(PluginTest, DenyPrintsReasonAndContact) {

@@ -258,8 +258,9 @@ bool HoistdProcess::start() {
     std::ofstream config(config_path(), std::ios::trunc);
     config << options_.config_toml;
   }
-  std::vector<std::string> args{"--config", config_path(),  "--data-dir", data_dir(),     "--port",
-                                "0",        "--ready-file", ready,        "--admin-user", options_.admin_user};
+  std::vector<std::string> args{
+      "--config",     config_path(), "--data-dir",   data_dir(),         "--port", std::to_string(options_.port),
+      "--ready-file", ready,         "--admin-user", options_.admin_user};
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   auto env = options_.extra_env;
   if (!options_.admin_password.empty()) env.emplace_back("HOIST_ADMIN_PASSWORD", options_.admin_password);

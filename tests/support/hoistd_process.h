@@ -67,6 +67,9 @@ struct HoistdOptions {
   std::chrono::milliseconds start_timeout{20000};  // until the ready file appears
   std::chrono::milliseconds stop_timeout{10000};   // after the signal, before SIGKILL
   std::chrono::seconds request_timeout{20};        // of the clients client() makes
+  // --port: 0 picks a free one. A restart that must keep its address (an
+  // enrolled agent knows hoistd by it) sets this to port() before start().
+  std::uint16_t port = 0;
 };
 
 // One HTTP exchange: the response, or why there was none.
@@ -127,7 +130,7 @@ class HoistdProcess {
   HoistdProcess& operator=(const HoistdProcess&) = delete;
 
   // Starts hoistd with
-  //   --config <dir>/hoistd.toml --data-dir <dir>/data --port 0
+  //   --config <dir>/hoistd.toml --data-dir <dir>/data --port <options.port, 0>
   //   --ready-file <dir>/ready.json --admin-user <admin_user> <extra_args...>
   // and HOIST_ADMIN_PASSWORD in its environment, then waits for the ready
   // file. False when hoistd exits first or start_timeout passes (it is then
