@@ -416,6 +416,24 @@ ipc::Fields Agent::submit(std::uint32_t uid, const ipc::SubmitMessage& m) {
   auto facts = gather(uid, m.context, -1);
   if (!facts) return error_reply(facts.error());
   if (m.justification.empty()) return error_reply(invalid_argument("a request needs a justification"));
+  if (m.context.noninteractive) {
+    // A script retrying `sudo -n` must not queue a request per try: the
+    // same command still waiting from this user is answered again.
+    std::string summary = facts->input.command.exe.path;
+    for (const auto& a : facts->input.command.args) summary += ' ' + a;
+    summary = summary.substr(0, kMaxSummaryBytes);
+    if (auto pending = deps_.state.pending_requests_for(uid); pending) {
+      for (const auto& p : *pending) {
+        if (p.state != "pending" || p.command_summary != summary) continue;
+        std::unique_lock lock(mu_);
+        const auto it = requests_.find(p.id);
+        if (it == requests_.end() || it->second.state != RequestState::kPending) continue;
+        const ServerRequest known = it->second;
+        lock.unlock();
+        return ipc::to_fields(state_message(known));
+      }
+    }
+  }
   SubmitFacts f;
   f.kind = RequestKind::kCommand;
   f.user = facts->account.name;

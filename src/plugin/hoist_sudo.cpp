@@ -638,7 +638,28 @@ class Plugin {
   int request(const ipc::DecisionMessage& decision, char** command_info[], char** argv_out[], char** user_env_out[],
               const char** errstr) {
     if (context_.noninteractive) {
-      return fail(errstr, 0, noninteractive_request_text(decision, join_command(plan_.argv)));
+      // Nobody can answer questions here: send the request (with the
+      // user's HOIST_REASON, if any) and say at once how to follow it.
+      std::string reason;
+      for (const auto& v : user_env_) {
+        if (v.name == "HOIST_REASON") reason = v.value;
+      }
+      auto reply = client_->call(ipc::to_fields(
+          ipc::SubmitMessage{context_, noninteractive_justification(reason), decision.default_duration_s}));
+      if (!reply) {
+        return fail(errstr, 0,
+                    noninteractive_request_text(decision, join_command(plan_.argv)) + "\n" +
+                        agent_unreachable_message() + " (the request was not sent)");
+      }
+      auto state = decode_state(*reply);
+      if (!state) {
+        return fail(errstr, 0,
+                    "This command needs approval, but the request could not be sent: " + state.error().message);
+      }
+      if (state->contact.empty()) state->contact = decision.contact;
+      log_auth(LOG_NOTICE,
+               user_.user + " asked for " + command_.path + " without a terminal (request " + state->request_id + ")");
+      return fail(errstr, 0, noninteractive_sent_text(*state, join_command(plan_.argv)));
     }
     if (decision.reauthenticate) {
       if (auto st = authenticate(true); !st) return fail(errstr, 0, st.error().message);

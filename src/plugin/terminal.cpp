@@ -173,6 +173,25 @@ std::string noninteractive_request_text(const ipc::DecisionMessage& d, std::stri
   return with_contact(std::move(text), d.contact);
 }
 
+std::string noninteractive_sent_text(const ipc::RequestStateMessage& s, std::string_view command_line) {
+  std::string text = "This command needs approval, and sudo cannot wait for it here (sudo -n or no terminal).\n";
+  text += "Request " + s.request_id + " is waiting for a technician; check it with \"hoist status " + s.request_id +
+          "\" and run the command again once it is approved: sudo ";
+  text += command_line;
+  return with_contact(std::move(text), s.contact);
+}
+
+std::string noninteractive_justification(std::string_view hoist_reason) {
+  std::string reason;
+  for (const char c : trim(hoist_reason)) {
+    if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) reason.push_back(c);
+  }
+  if (reason.size() > ipc::kMaxTextBytes) reason.resize(ipc::kMaxTextBytes);
+  if (reason.empty())
+    return "(no reason given: asked with sudo -n or without a terminal; set HOIST_REASON to give one)";
+  return reason;
+}
+
 std::string denied_request_text(const ipc::RequestStateMessage& s, std::string_view fallback_contact) {
   std::string text;
   switch (s.state) {

@@ -64,6 +64,12 @@ Result<std::uint64_t> ask_duration(Conversation& conv, std::uint64_t default_s, 
 // The words for outcomes, in one place.
 std::string deny_text(const ipc::DecisionMessage& d);
 std::string noninteractive_request_text(const ipc::DecisionMessage& d, std::string_view command_line);
+// sudo -n / no terminal: the request was sent (or one was already waiting).
+std::string noninteractive_sent_text(const ipc::RequestStateMessage& s, std::string_view command_line);
+// The justification of a request sent without a terminal: the user's
+// HOIST_REASON when given (trimmed, printable, at most kMaxTextBytes), else
+// a fixed text saying that nobody gave one.
+std::string noninteractive_justification(std::string_view hoist_reason);
 std::string denied_request_text(const ipc::RequestStateMessage& s, std::string_view fallback_contact);
 std::string pending_text(std::string_view request_id);
 std::string cancelled_text(std::string_view request_id);

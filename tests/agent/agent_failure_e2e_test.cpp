@@ -685,7 +685,7 @@ TEST_F(UnlistedE2E, RequestedAndApprovedWithTheCliThenRuns) {
 // ---------------------------------------------------------------------------
 // 6. sudo -n, and no terminal, with a request rule.
 
-TEST_F(AgentFailureE2E, NonInteractiveRequestIsRefusedAtOnce) {
+TEST_F(AgentFailureE2E, NonInteractiveRequestIsSubmittedAndRefusedAtOnce) {
   if (!real_sudo_possible()) GTEST_SKIP() << kRealSudoSkip;
   ASSERT_EQ(enroll(), 0) << slurp(log_);
   start_agent();
@@ -694,29 +694,44 @@ TEST_F(AgentFailureE2E, NonInteractiveRequestIsRefusedAtOnce) {
   const std::string conf = write_conf("");
 
   const auto before = steady_clock::now();
-  // -n (sudo_as has no terminal either), then without -n and without a terminal.
-  auto dash_n = sudo_as(user.name(), conf, "timeout 20 sudo -n /usr/bin/true", hoistd_.dir());
+  // -n with a reason in HOIST_REASON (sudo_as has no terminal either), then
+  // without -n and without a terminal: the same request, not a second one.
+  auto dash_n =
+      sudo_as(user.name(), conf, "HOIST_REASON=\"nightly backup job\" timeout 20 sudo -n /usr/bin/true", hoistd_.dir());
   auto no_tty = sudo_as(user.name(), conf, "timeout 20 sudo /usr/bin/true", hoistd_.dir());
   EXPECT_LT(steady_clock::now() - before, seconds(15)) << "sudo waited";
+  const auto requests = hoistd_.call("GET", "/api/v1/requests?state=pending", "", admin_);
+  ASSERT_EQ(requests.status, 200) << requests;
+  ASSERT_EQ(requests.array("/requests").size(), 1U) << requests;
+  const auto& request = requests.array("/requests")[0].as_object();
+  const std::string id(request.at("id").as_string());
+  EXPECT_EQ(request.at("justification"), "nightly backup job") << request;
+  EXPECT_EQ(request.at("requester"), json::string(user.name())) << request;
   for (const auto* r : {&dash_n, &no_tty}) {
     EXPECT_NE(r->status, 0) << r->err;
     EXPECT_NE(r->status, 124) << "timed out: " << r->err;
     EXPECT_TRUE(r->out.empty()) << r->out;
-    EXPECT_NE(r->err.find("needs approval (rule \"base/truths\" accepts a request)"), std::string::npos) << r->err;
+    EXPECT_NE(r->err.find("needs approval"), std::string::npos) << r->err;
+    EXPECT_NE(r->err.find("Request " + id + " is waiting"), std::string::npos) << r->err;
+    EXPECT_NE(r->err.find("hoist status " + id), std::string::npos) << r->err;
     EXPECT_NE(r->err.find("sudo /usr/bin/true"), std::string::npos) << r->err;
     EXPECT_NE(r->err.find("Call the help desk on 4711"), std::string::npos) << r->err;
     EXPECT_EQ(r->err.find("Why do you need it?"), std::string::npos) << "prompted: " << r->err;
   }
-  // Design (docs/sudo-plugin.md, "Non-interactive"): nothing is submitted,
-  // so no request waits for an approver; each refusal is audited as a
-  // decision.
-  const auto requests = hoistd_.call("GET", "/api/v1/requests", "", admin_);
-  ASSERT_EQ(requests.status, 200) << requests;
-  EXPECT_TRUE(requests.array("/requests").empty()) << requests;
-  ASSERT_TRUE(eventually([&] { return audit_events("endpoint.decision").size() == 2; }, seconds(15)));
-  for (const auto& e : audit_events("endpoint.decision")) {
-    EXPECT_EQ(e.at("details").at("command"), "/usr/bin/true") << e;
-  }
+  // Approved, the same command runs without a terminal.
+  const auto approved =
+      hoistd_.call_json("POST", "/api/v1/requests/" + id + "/approve", json::object{{"comment", "ok"}}, admin_);
+  ASSERT_EQ(approved.status, 200) << approved;
+  std::this_thread::sleep_for(milliseconds(500));  // the push reaches the agent
+  SudoRun after;
+  ASSERT_TRUE(eventually(
+      [&] {
+        after = sudo_as(user.name(), conf, "timeout 20 sudo -n /usr/bin/true && echo ran", hoistd_.dir());
+        return after.status == 0;
+      },
+      seconds(10)))
+      << after.err;
+  EXPECT_EQ(after.out, "ran\n") << after.err;
 }
 
 }  // namespace

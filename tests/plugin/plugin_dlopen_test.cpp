@@ -516,25 +516,42 @@ TEST_F(PluginTest, CtrlCDuringTheWaitCancelsTheRequest) {
   EXPECT_EQ(after.sa_handler, before.sa_handler) << "the plugin must restore SIGINT";
 }
 
-TEST_F(PluginTest, NoninteractiveRequestDeniesAtOnceWithoutPrompts) {
-  start({answer(request(600, 3600, 30))});
-  ASSERT_EQ(open({}, {"noninteractive=true"}), 1);
+TEST_F(PluginTest, NoninteractiveRequestIsSentAndDeniedAtOnceWithoutPrompts) {
+  start({answer(request(600, 3600, 30)), answer(state(RequestState::kPending))});
+  ASSERT_EQ(open({}, {"noninteractive=true"}, {},
+                 {"PATH=/usr/bin", "HOME=/home/alice", "HOIST_REASON=  nightly\x1b[2J backup  "}),
+            1);
   auto r = check({"true"});
   EXPECT_EQ(r.rc, 0);
   EXPECT_TRUE(recorder_.prompts.empty());
-  EXPECT_NE(output().find("fleet/installs"), std::string::npos) << output();
-  EXPECT_NE(output().find("without -n"), std::string::npos) << output();
-  EXPECT_EQ(agent_->types(), std::vector<std::string>{"check"});
+  EXPECT_NE(output().find("Request req-42 is waiting"), std::string::npos) << output();
+  EXPECT_NE(output().find("hoist status req-42"), std::string::npos) << output();
+  EXPECT_EQ(agent_->types(), (std::vector<std::string>{"check", "submit"}));
   auto c = ipc::check_from(agent_->received()[0].fields);
   ASSERT_TRUE(c.ok());
   EXPECT_TRUE(c->context.noninteractive);
+  auto submit = ipc::submit_from(agent_->received()[1].fields);
+  ASSERT_TRUE(submit.ok()) << submit.error().message;
+  EXPECT_EQ(submit->justification, "nightly[2J backup") << "trimmed, control characters dropped";
+  EXPECT_EQ(submit->duration_s, 600U);
+  EXPECT_TRUE(submit->context.noninteractive);
+}
+
+TEST_F(PluginTest, NoninteractiveRequestWithoutAReasonSaysSo) {
+  start({answer(request(600, 3600, 30)), answer(state(RequestState::kPending))});
+  ASSERT_EQ(open({}, {"noninteractive=true"}), 1);
+  EXPECT_EQ(check({"true"}).rc, 0);
+  auto submit = ipc::submit_from(agent_->received().at(1).fields);
+  ASSERT_TRUE(submit.ok()) << submit.error().message;
+  EXPECT_NE(submit->justification.find("no reason given"), std::string::npos) << submit->justification;
 }
 
 TEST_F(PluginTest, NoTtyIsNoninteractive) {
-  start({answer(request(600, 3600, 30))});
+  start({answer(request(600, 3600, 30)), answer(state(RequestState::kPending))});
   ASSERT_EQ(open({}, {}, alice("1000", "")), 1);
   EXPECT_EQ(check({"true"}).rc, 0);
   EXPECT_TRUE(recorder_.prompts.empty());
+  EXPECT_EQ(agent_->types(), (std::vector<std::string>{"check", "submit"}));
 }
 
 TEST_F(PluginTest, AgentDownDeniesWithAClearMessage) {
