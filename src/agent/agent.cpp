@@ -239,6 +239,10 @@ ipc::Fields Agent::check(const Caller& caller, const ipc::CheckMessage& m, int e
 
 ipc::Fields Agent::exec(const Caller& caller, const ipc::ExecMessage& m, int exe_fd) {
   const std::uint32_t uid = caller.uid;
+  if (!caller.sudo) {
+    // Only sudo's intercept reports the processes of an elevated tree.
+    return error_reply(permission_denied("exec messages come from sudo's plugin only"));
+  }
   ipc::DecisionMessage decision;
   decision.action = Action::kDeny;
   auto facts = gather(uid, m.context, exe_fd);
@@ -273,6 +277,7 @@ ipc::Fields Agent::exec(const Caller& caller, const ipc::ExecMessage& m, int exe
                            {"action", to_string(decision.action)},
                            {"reason", decision.reason}};
   }
+  details["target"] = m.grant_id;
   details["session"] = m.grant_id;
   details["pid"] = m.pid;
   details["ppid"] = m.ppid;
@@ -341,7 +346,11 @@ ipc::Fields Agent::elevate(std::uint32_t uid, const ipc::ElevateMessage& m) {
     return error_reply(permission_denied(why));
   }
   if (auto st = record(*outcome->request, uid); !st) return error_reply(st.error());
-  json::object details{{"user", account->name}, {"uid", uid}, {"tty", m.tty}, {"request", outcome->request->id}};
+  json::object details{{"target", outcome->request->id},
+                       {"user", account->name},
+                       {"uid", uid},
+                       {"tty", m.tty},
+                       {"request", outcome->request->id}};
   (void)enqueue("session.requested", outcome->request->id, json::serialize(details));
   auto reply = state_message(*outcome->request);
   if (!outcome->contact.empty()) reply.contact = outcome->contact.substr(0, ipc::kMaxTextBytes);

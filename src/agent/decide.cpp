@@ -80,7 +80,12 @@ ipc::DecisionMessage decide(const CompiledPolicy* policy, const std::vector<Gran
     out.reason = g->kind == GrantKind::kSession ? "a temporary admin session is in force" : "an approved request";
     out.grant_id = g->id;
     out.timeout_s = std::max<std::uint64_t>(1, seconds_left(*g, facts.now));
-    out.record_processes = g->record_processes || g->kind == GrantKind::kSession;
+    // While a session is in force everything is recorded, also what a
+    // command grant allows.
+    out.record_processes =
+        g->record_processes || std::any_of(active_grants.begin(), active_grants.end(), [&](const Grant& s) {
+          return s.kind == GrantKind::kSession && s.active_at(facts.now);
+        });
     out.reauthenticate = false;  // approved already
     return out;
   }

@@ -47,9 +47,9 @@ Result<std::uint32_t> real_uid_from_status(std::string_view status_text) {
   return invalid_argument("no readable Uid line in the process status");
 }
 
-Result<std::uint32_t> speaking_uid(const PeerCredentials& peer, const std::vector<std::string>& sudo_binaries) {
+Result<Caller> speaking_for(const PeerCredentials& peer, const std::vector<std::string>& sudo_binaries) {
   if (peer.uid != 0) {
-    return static_cast<std::uint32_t>(peer.uid);
+    return Caller{static_cast<std::uint32_t>(peer.uid), peer.pid, false};
   }
   // A root peer: sudo speaks for the user who ran it; anything else running
   // as root speaks for root.
@@ -61,7 +61,7 @@ Result<std::uint32_t> speaking_uid(const PeerCredentials& peer, const std::vecto
   }
   const std::string path(exe.data(), static_cast<std::size_t>(n));
   if (std::find(sudo_binaries.begin(), sudo_binaries.end(), path) == sudo_binaries.end()) {
-    return 0U;
+    return Caller{0, peer.pid, false};
   }
   std::ifstream in(proc + "/status");
   std::stringstream text;
@@ -69,7 +69,9 @@ Result<std::uint32_t> speaking_uid(const PeerCredentials& peer, const std::vecto
   if (!in) {
     return permission_denied(fmt::format("cannot read the status of sudo process {}", peer.pid));
   }
-  return real_uid_from_status(text.str());
+  auto uid = real_uid_from_status(text.str());
+  if (!uid) return uid.error();
+  return Caller{*uid, peer.pid, true};
 }
 
 Result<Account> account_of(std::uint32_t uid) {

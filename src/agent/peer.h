@@ -29,6 +29,7 @@ struct PeerCredentials {
 struct Caller {
   std::uint32_t uid = 0;
   pid_t pid = 0;
+  bool sudo = false;  // the peer is a sudo process (the plugin), speaking for its user
 };
 
 // SO_PEERCRED of a connected Unix socket.
@@ -36,7 +37,7 @@ Result<PeerCredentials> peer_credentials(int fd);
 
 // The uid the peer may speak for (see the MUST above). `sudo_binaries` are
 // the paths a sudo process's /proc/<pid>/exe may name.
-Result<std::uint32_t> speaking_uid(const PeerCredentials& peer, const std::vector<std::string>& sudo_binaries);
+Result<Caller> speaking_for(const PeerCredentials& peer, const std::vector<std::string>& sudo_binaries);
 
 // The real uid in a /proc/<pid>/status text ("Uid:\treal\teffective...").
 Result<std::uint32_t> real_uid_from_status(std::string_view status_text);

@@ -100,7 +100,7 @@ class Server final : public SocketServer {
   void serve(Fd conn) {
     auto peer = peer_credentials(conn.get());
     if (!peer) return;
-    auto uid = speaking_uid(*peer, opts_.sudo_binaries);
+    auto caller = speaking_for(*peer, opts_.sudo_binaries);
     std::string buffer;
     for (;;) {
       Fd passed;
@@ -149,8 +149,8 @@ class Server final : public SocketServer {
         buffer.append(data, static_cast<std::size_t>(n));
       }
       buffer.erase(0, frame->bytes);
-      const auto answer = uid ? handler_(Caller{*uid, peer->pid}, frame->fields, passed.get())
-                              : ipc::to_fields(ipc::ErrorMessage{uid.error().code, uid.error().message});
+      const auto answer = caller ? handler_(*caller, frame->fields, passed.get())
+                                 : ipc::to_fields(ipc::ErrorMessage{caller.error().code, caller.error().message});
       if (!reply(conn.get(), answer)) return;
     }
   }

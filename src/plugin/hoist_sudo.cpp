@@ -563,7 +563,8 @@ class Plugin {
     if (!spec) return fail(errstr, policy_return_code(spec.error().code), spec.error().message);
     if (plan_.mode != ipc::RunMode::kEdit) spec->execfd = command_.fd.get();
     spec->timeout_s = decision.timeout_s;
-    if (decision.record_processes) spec->recording = Recording::kIntercept;
+    // sudoedit runs the editor as the user, not root: nothing to record.
+    if (decision.record_processes && plan_.mode != ipc::RunMode::kEdit) spec->recording = Recording::kIntercept;
     auto info = build_command_info(*spec, api_);
     if (!info) return fail(errstr, policy_return_code(info.error().code), info.error().message);
     auto exec = exec_argv(plan_);
@@ -818,16 +819,19 @@ class Plugin {
       m.ppid = static_cast<std::uint32_t>(caller->ppid);
       m.exec_uid = caller->euid;
     }
-    if (!client_ || !client_->connected()) {
-      auto client = AgentClient::connect(options_.agent_socket);
-      if (!client) return fail(errstr, 0, "Hoist: " + agent_unreachable_message());
-      client_.emplace(std::move(*client));
+    // The connection kept from the first call may have been closed by the
+    // agent (idle): one more try on a fresh one.
+    Result<ipc::Fields> reply = unavailable("not asked yet");
+    for (int attempt = 0; attempt < 2 && !reply; ++attempt) {
+      if (!client_ || !client_->connected()) {
+        auto client = AgentClient::connect(options_.agent_socket);
+        if (!client) return fail(errstr, 0, "Hoist: " + agent_unreachable_message());
+        client_.emplace(std::move(*client));
+      }
+      reply = client_->call(ipc::to_fields(m), cmd->fd.get());
+      if (!reply) client_.reset();
     }
-    auto reply = client_->call(ipc::to_fields(m), cmd->fd.get());
-    if (!reply) {
-      client_.reset();
-      return fail(errstr, 0, "Hoist: " + agent_unreachable_message());
-    }
+    if (!reply) return fail(errstr, 0, "Hoist: " + agent_unreachable_message());
     auto decision = decode_decision(*reply);
     if (!decision) return fail(errstr, 0, "Hoist: " + decision.error().message);
     if (decision->action != Action::kAllow) {
