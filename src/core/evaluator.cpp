@@ -36,24 +36,6 @@ bool args_match(const ArgsSpec& spec, const std::vector<std::string>& args) {
 
 }  // namespace
 
-std::string_view to_string(Action a) {
-  switch (a) {
-    case Action::kAllow: return "allow";
-    case Action::kRequest: return "request";
-    case Action::kDeny: return "deny";
-  }
-  return "deny";
-}
-
-std::string_view to_string(ApprovalMode m) {
-  switch (m) {
-    case ApprovalMode::kManual: return "manual";
-    case ApprovalMode::kAutonomous: return "autonomous";
-    case ApprovalMode::kSelf: return "self";
-  }
-  return "manual";
-}
-
 bool principal_matches(const std::vector<std::string>& users, const std::vector<std::string>& groups,
                        const Subject& subject) {
   if (users.empty() && groups.empty()) return true;
