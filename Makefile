@@ -57,3 +57,23 @@ tidy: build
 
 clean:
 	rm -rf build
+
+# make demo: a sandboxed tour, as root (scripts/demo.sh): a private hoistd on
+# loopback, hoist-agent, a temporary user, and a shell as that user in which
+# `sudo ...` goes through hoist_sudo.so inside a private mount namespace (the
+# host's /etc/sudo.conf is never written). Everything is removed at exit.
+# make demo-check runs the same paths unattended (also a ctest, demo_check).
+.PHONY: demo demo-check demo-needs-root
+
+demo: demo-needs-root build
+	@scripts/demo.sh
+
+demo-check: demo-needs-root build
+	@scripts/demo.sh --check
+
+demo-needs-root:
+	@if [ "$$(id -u)" -ne 0 ]; then \
+	  echo "make demo needs root: it creates a temporary user, runs hoist-agent (a root daemon) and sudo" >&2; \
+	  echo "inside a private mount namespace; all of it is removed at exit. Run: sudo make demo" >&2; \
+	  exit 1; \
+	fi
