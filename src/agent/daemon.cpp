@@ -153,7 +153,13 @@ Status enrol_endpoint(const EnrolOptions& options) {
 }
 
 Result<std::string> agent_status(const std::string& state_dir) {
-  auto state = open_sqlite_agent_state(state_dir);
+  // Read-only and without the lock: the agent is normally running.
+  SqliteAgentStateOptions options;
+  options.read_only = true;
+  auto state = open_sqlite_agent_state(state_dir, options);
+  if (!state && state.error().code == ErrorCode::kNotFound) {
+    return std::string("not enrolled: run hoist-agent enroll --server URL --token T --ca-pin SHA256\n");
+  }
   if (!state) return state.error();
   auto identity = (*state)->identity();
   if (!identity) return identity.error();

@@ -129,6 +129,18 @@ TEST_F(SessionE2E, ASessionRecordsEveryProcessAndEndsOnRevocation) {
   ASSERT_EQ(elevated.status, 0) << elevated.out << elevated.err;
   EXPECT_NE(elevated.out.find("Temporary admin session approved"), std::string::npos) << elevated.out;
 
+  // hoist-agent status reads the state beside the running agent.
+  const std::string status_out = dir + "/status.txt";
+  EXPECT_TRUE(eventually(
+      [&] {
+        ::unlink(status_out.c_str());
+        return run({HOIST_AGENT_PATH, "status", "--state-dir", state_dir_}, status_out) == 0 &&
+               slurp(status_out).find("grant " + id + " for " + user.name() + ": temporary admin session") !=
+                   std::string::npos;
+      },
+      seconds(10)))
+      << slurp(status_out);
+
   // Anything runs now; every process of the elevated tree is recorded, and
   // a deny rule still holds inside the session.
   auto run = sudo_as(user.name(), conf,

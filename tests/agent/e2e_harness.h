@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -254,7 +255,25 @@ class AgentE2E : public ::testing::Test {
 class TestUser {
  public:
   TestUser() : name_("hoist-e2e-" + std::to_string(::getpid())) {
+    remove_leftovers();
     ok_ = run({"/usr/sbin/useradd", "--no-create-home", "--shell", "/bin/sh", name_}, "/dev/null") == 0;
+  }
+  // Users of earlier runs that were killed before their destructor ran
+  // (hoist-e2e-PID, PID no longer alive): removed, so none piles up.
+  static void remove_leftovers() {
+    std::istringstream passwd(slurp("/etc/passwd"));
+    std::string line;
+    while (std::getline(passwd, line)) {
+      const std::string name = line.substr(0, line.find(':'));
+      constexpr std::string_view kPrefix = "hoist-e2e-";
+      if (name.rfind(kPrefix, 0) != 0) continue;
+      const std::string digits =
+          name.substr(kPrefix.size(), name.find_first_not_of("0123456789", kPrefix.size()) - kPrefix.size());
+      if (digits.empty() || digits.size() > 9) continue;
+      const pid_t owner = static_cast<pid_t>(std::stol(digits));
+      if (owner == ::getpid() || ::kill(owner, 0) == 0 || errno != ESRCH) continue;
+      (void)run({"/usr/sbin/userdel", name}, "/dev/null");
+    }
   }
   ~TestUser() {
     if (ok_) (void)run({"/usr/sbin/userdel", name_}, "/dev/null");

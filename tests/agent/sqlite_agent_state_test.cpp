@@ -194,6 +194,27 @@ TEST_F(SqliteAgentStateTest, ReopeningAppliesNothingTwice) {
   EXPECT_EQ(RawDb(db_path()).text("SELECT COUNT(*) FROM push_cursor"), "1");
 }
 
+TEST_F(SqliteAgentStateTest, AReaderOpensBesideTheRunningAgentAndCannotWrite) {
+  SqliteAgentStateOptions reader;
+  reader.read_only = true;
+  auto missing = open(reader);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound) << missing.error().message;
+  EXPECT_FALSE(std::filesystem::exists(dir_)) << "a reader creates nothing";
+
+  auto agent = open_ok();  // holds the lock, as the running agent does
+  ASSERT_NE(agent, nullptr);
+  ASSERT_TRUE(agent->enqueue(numbered_event(1)).ok());
+  EXPECT_FALSE(open().ok()) << "a second writer must still be refused";
+  auto status = open_ok(reader);
+  ASSERT_NE(status, nullptr);
+  EXPECT_EQ(*status->pending_count(), 1U);
+  ASSERT_TRUE(agent->enqueue(numbered_event(2)).ok());
+  EXPECT_EQ(*status->pending_count(), 2U) << "the reader sees the writer's commits";
+  EXPECT_FALSE(status->set_push_cursor(9).ok());
+  EXPECT_EQ(*agent->push_cursor(), 0U);
+}
+
 TEST_F(SqliteAgentStateTest, RefusesADatabaseFromTheFuture) {
   { auto s = open_ok(); }
   RawDb(db_path()).exec("PRAGMA user_version = 999");

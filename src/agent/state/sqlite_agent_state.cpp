@@ -178,6 +178,8 @@ class SqliteAgentState final : public AgentState {
   Status set_push_cursor(std::uint64_t seq) override;
 
   Status migrate(int target);
+  // Read-only opens: the schema must be the one this build knows.
+  Status check_schema_current();
   Status quick_check();
 
  private:
@@ -716,6 +718,20 @@ Status SqliteAgentState::quick_check() {
   return {};
 }
 
+Status SqliteAgentState::check_schema_current() {
+  std::lock_guard lock(mu_);
+  const int known = static_cast<int>(sqlite_agent_state_migrations().size());
+  auto current = single_int_locked("PRAGMA user_version", "read the schema version");
+  if (!current.ok()) return current.error();
+  if (*current != known) {
+    return unavailable(
+        fmt::format("agent database {} is at schema version {}, this hoist-agent at {}: start "
+                    "hoist-agent once to bring it up to date",
+                    db_->path(), *current, known));
+  }
+  return {};
+}
+
 Status SqliteAgentState::migrate(int target) {
   std::lock_guard lock(mu_);
   const auto& migrations = sqlite_agent_state_migrations();
@@ -755,16 +771,20 @@ Result<std::unique_ptr<AgentState>> open_sqlite_agent_state(const std::string& d
     if (options.db_name.empty() || options.db_name.find('/') != std::string::npos || options.db_name[0] == '.') {
       return invalid_argument(fmt::format("the agent database name \"{}\" must be a plain file name", options.db_name));
     }
-    auto checked = open_state_dir(dir, options.db_name);
+    auto checked = open_state_dir(dir, options.db_name, options.read_only);
     if (!checked.ok()) return checked.error();
-    auto db = Db::open(checked->db_path, options.busy_timeout_ms);
+    auto db = Db::open(checked->db_path, options.busy_timeout_ms, options.read_only);
     if (!db.ok()) return db.error();
     if (auto st = recheck_state_files(*checked); !st.ok()) return st.error();
     auto state = std::make_unique<SqliteAgentState>(std::move(*checked), std::move(*db), options.outbox);
     if (options.check_on_open) {
       if (auto st = state->quick_check(); !st.ok()) return st.error();
     }
-    if (auto st = state->migrate(options.migrate_to); !st.ok()) return st.error();
+    if (options.read_only) {
+      if (auto st = state->check_schema_current(); !st.ok()) return st.error();
+    } else if (auto st = state->migrate(options.migrate_to); !st.ok()) {
+      return st.error();
+    }
     return std::unique_ptr<AgentState>(std::move(state));
   } catch (const std::bad_alloc&) {
     return unavailable(fmt::format("cannot open the agent state in {}: out of memory", dir));

@@ -23,6 +23,10 @@ struct SqliteAgentStateOptions {
   bool check_on_open = true;
   // Stop after this many migrations (tests of upgrades); -1 applies all.
   int migrate_to = -1;
+  // A reader beside the running agent (hoist-agent status): no lock, no
+  // file created, no migration (an older schema is Unavailable: the agent
+  // upgrades it when it starts); every write fails.
+  bool read_only = false;
 };
 
 // Every migration, in order; migration N (1-based) brings the schema from

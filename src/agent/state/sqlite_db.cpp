@@ -84,11 +84,13 @@ Db::~Db() {
   sqlite3_close_v2(db_);
 }
 
-Result<std::unique_ptr<Db>> Db::open(const std::string& path, int busy_timeout_ms) {
+Result<std::unique_ptr<Db>> Db::open(const std::string& path, int busy_timeout_ms, bool read_only) {
   sqlite3* raw = nullptr;
   // No SQLITE_OPEN_CREATE: the caller created the file with its mode.
-  const int rc = sqlite3_open_v2(path.c_str(), &raw,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW, nullptr);
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &raw,
+      (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW,
+      nullptr);
   if (rc != SQLITE_OK) {
     const std::string message = raw != nullptr ? sqlite3_errmsg(raw) : "out of memory";
     sqlite3_close_v2(raw);
@@ -101,6 +103,7 @@ Result<std::unique_ptr<Db>> Db::open(const std::string& path, int busy_timeout_m
   // event survives a power cut, not only a crash of the process.
   for (const std::string_view pragma : {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL",
                                         "PRAGMA foreign_keys = ON", "PRAGMA secure_delete = ON"}) {
+    if (read_only && pragma == "PRAGMA journal_mode = WAL") continue;  // the writer set it
     if (auto st = db->exec(pragma, pragma); !st.ok()) return st.error();
   }
   // journal_mode answers with the mode it got; anything but wal (a file

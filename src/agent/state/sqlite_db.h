@@ -64,7 +64,7 @@ class Db {
   // Opens `path` (which must exist: the caller created and checked it) with
   // SQLITE_OPEN_NOFOLLOW, WAL, synchronous=FULL, foreign keys and a busy
   // timeout. Errors name `path`.
-  static Result<std::unique_ptr<Db>> open(const std::string& path, int busy_timeout_ms);
+  static Result<std::unique_ptr<Db>> open(const std::string& path, int busy_timeout_ms, bool read_only = false);
 
   ~Db();
   Db(const Db&) = delete;

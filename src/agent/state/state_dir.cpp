@@ -56,10 +56,15 @@ Status check_side_files(int dirfd, const std::string& dir, const std::string& db
 
 }  // namespace
 
-Result<CheckedStateDir> open_state_dir(const std::string& dir, const std::string& db_name) {
+Result<CheckedStateDir> open_state_dir(const std::string& dir, const std::string& db_name, bool read_only) {
   if (dir.empty()) return invalid_argument("the agent state directory is not set");
   bool created = false;
-  if (::mkdir(dir.c_str(), 0700) == 0) {
+  if (read_only) {
+    struct stat st {};
+    if (::lstat(dir.c_str(), &st) != 0 && errno == ENOENT) {
+      return not_found(fmt::format("{}: no agent state yet", dir));
+    }
+  } else if (::mkdir(dir.c_str(), 0700) == 0) {
     created = true;
   } else if (errno != EEXIST) {
     return unavailable(fmt::format("cannot create the agent state directory {}: {}", dir, errno_text(errno)));
@@ -102,7 +107,7 @@ Result<CheckedStateDir> open_state_dir(const std::string& dir, const std::string
         fmt::format("the agent state directory {} is writable by group or others (mode {:04o}); run chmod 700 {}", dir,
                     st.st_mode & 07777, dir));
   }
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+  if (!read_only && ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) {
       return unavailable(
           fmt::format("another process has the agent state in {} open (is hoist-agent already running?)", dir));
@@ -118,17 +123,20 @@ Result<CheckedStateDir> open_state_dir(const std::string& dir, const std::string
     // descriptor is closed before SQLite opens the file: closing any
     // descriptor of a file drops the process's POSIX locks on it, SQLite's
     // included.
-    UniqueFd file(::openat(fd.get(), db_name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    UniqueFd file(read_only ? UniqueFd()
+                            : UniqueFd(::openat(fd.get(), db_name.c_str(),
+                                                O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)));
     if (file.valid()) {
       if (::fchmod(file.get(), 0600) != 0 || ::fsync(fd.get()) != 0) {
         return unavailable(fmt::format("cannot set up {}: {}", out.db_path, errno_text(errno)));
       }
-    } else if (errno != EEXIST) {
+    } else if (!read_only && errno != EEXIST) {
       return unavailable(fmt::format("cannot create {}: {}", out.db_path, errno_text(errno)));
     }
   }
   struct stat file_st {};
   if (::fstatat(fd.get(), db_name.c_str(), &file_st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (read_only && errno == ENOENT) return not_found(fmt::format("{}: no agent state yet", out.db_path));
     return unavailable(fmt::format("cannot stat {}: {}", out.db_path, errno_text(errno)));
   }
   if (auto ok = check_file(out.db_path, file_st); !ok.ok()) return ok.error();

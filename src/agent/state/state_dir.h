@@ -36,7 +36,9 @@ struct CheckedStateDir {
 // Opens (creating if needed) `dir` and `dir/db_name`, checks both and locks
 // the directory. Unavailable when something cannot be created, opened or
 // locked (another process holds the lock: is hoist-agent already running?).
-Result<CheckedStateDir> open_state_dir(const std::string& dir, const std::string& db_name);
+// With read_only: nothing is created and nothing locked (a reader beside
+// the running agent); a missing directory or file is NotFound.
+Result<CheckedStateDir> open_state_dir(const std::string& dir, const std::string& db_name, bool read_only = false);
 
 // After SQLite opened db_path: it must still be the file that was checked,
 // and SQLite's side files must pass the same checks.
