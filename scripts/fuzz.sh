@@ -33,4 +33,5 @@ run ipc_frame_fuzz ipc_frame
 run plugin_args_fuzz plugin_args
 run agent_json_fuzz agent_json
 run sudo_conf_fuzz sudo_conf
+run admin_code_fuzz admin_code
 echo "fuzz: all targets ran ${seconds}s without a finding"
