@@ -59,5 +59,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   round_trip(hoist::ipc::listing_from);
   round_trip(hoist::ipc::elevate_from);
   round_trip(hoist::ipc::exec_from);
+  round_trip(hoist::ipc::self_approve_from);
   return 0;
 }

@@ -145,6 +145,10 @@ ipc::Fields Agent::handle(const Caller& caller, const ipc::Fields& request, int 
         auto m = ipc::cancel_from(request);
         return m ? cancel(uid, *m) : error_reply(m.error());
       }
+      case ipc::MessageType::kSelfApprove: {
+        auto m = ipc::self_approve_from(request);
+        return m ? self_approve(uid, *m) : error_reply(m.error());
+      }
       case ipc::MessageType::kList: {
         auto m = ipc::list_from(request);
         return m ? list(uid, *m) : error_reply(m.error());
@@ -359,10 +363,6 @@ ipc::Fields Agent::elevate(std::uint32_t uid, const ipc::ElevateMessage& m) {
 
 Status Agent::record(const ServerRequest& request, std::uint32_t uid) {
   const auto now = now_s();
-  {
-    const std::lock_guard lock(mu_);
-    requests_[request.id] = request;
-  }
   Status result;
   if (ends(request.state)) {
     if (auto g = deps_.state.grant(request.id); g && *g && !(*g)->revoked_at) {
@@ -400,6 +400,12 @@ Status Agent::record(const ServerRequest& request, std::uint32_t uid) {
       result = deps_.state.upsert_grant(g);
     }
   }
+  {
+    // Only now may a waiter see the new state: the grant it implies is in
+    // the state already, so the check that follows finds it.
+    const std::lock_guard lock(mu_);
+    requests_[request.id] = request;
+  }
   changed_.notify_all();
   return result;
 }
@@ -410,6 +416,7 @@ ipc::RequestStateMessage Agent::state_message(const ServerRequest& r) {
   out.state = r.state;
   out.reviewer = r.reviewer.substr(0, ipc::kMaxNameBytes);
   out.comment = r.comment.substr(0, ipc::kMaxTextBytes);
+  out.self_approval_allowed = r.self_approval_allowed && r.state == RequestState::kPending;
   {
     const std::lock_guard lock(mu_);
     if (policy_) out.contact = policy_->policy().settings.contact.substr(0, ipc::kMaxTextBytes);
@@ -529,6 +536,54 @@ ipc::Fields Agent::cancel(std::uint32_t uid, const ipc::CancelMessage& m) {
   if (!cancelled) return error_reply(cancelled.error());
   if (auto st = record(*cancelled, uid); !st) return error_reply(st.error());
   return ipc::to_fields(state_message(*cancelled));
+}
+
+ipc::Fields Agent::self_approve(std::uint32_t uid, const ipc::SelfApproveMessage& m) {
+  auto pending = deps_.state.pending_request(m.request_id);
+  if (!pending) return error_reply(pending.error());
+  if (!*pending) {
+    return error_reply(
+        not_found(fmt::format("there is no pending request {} of yours on this computer", m.request_id)));
+  }
+  if ((*pending)->uid != uid) return error_reply(permission_denied("that request is someone else's"));
+  std::optional<ServerRequest> known;
+  {
+    const std::lock_guard lock(mu_);
+    if (const auto it = requests_.find(m.request_id); it != requests_.end()) known = it->second;
+  }
+  if (!known) {
+    // After a restart: ask the server once.
+    auto fresh = deps_.server.request(m.request_id);
+    if (!fresh) return error_reply(fresh.error());
+    if (auto st = record(*fresh, uid); !st) return error_reply(st.error());
+    known = std::move(*fresh);
+  }
+  if (known->state != RequestState::kPending) {
+    return error_reply(
+        conflict(fmt::format("request {} is no longer pending (it is {})", m.request_id, to_string(known->state))));
+  }
+  if (!known->self_approval_allowed) {
+    return error_reply(permission_denied(
+        fmt::format("request {} needs a technician's approval; you may not approve it yourself", m.request_id)));
+  }
+  auto account = deps_.accounts(uid);
+  if (!account) return error_reply(account.error());
+  auto approved = deps_.server.self_approve(m.request_id, account->name, std::nullopt, "");
+  if (!approved) {
+    if (approved.error().code == ErrorCode::kUnavailable) {
+      return error_reply(unavailable("cannot reach the Hoist server to approve the request; try again later (" +
+                                     approved.error().message + ")"));
+    }
+    return error_reply(approved.error());
+  }
+  if (auto st = record(*approved, uid); !st) return error_reply(st.error());
+  json::object details{{"target", m.request_id},
+                       {"user", account->name},
+                       {"uid", uid},
+                       {"request", m.request_id},
+                       {"state", to_string(approved->state)}};
+  (void)enqueue("request.self_approved", m.request_id, json::serialize(details));
+  return ipc::to_fields(state_message(*approved));
 }
 
 ipc::Fields Agent::list(std::uint32_t uid, const ipc::ListMessage& m) {

@@ -1,5 +1,5 @@
 // hoist-agent's logic, without sockets or threads: answering the plugin's
-// messages (check, submit, wait, cancel, list), keeping the policy, grants
+// messages (check, submit, wait, cancel, self_approve, list), keeping the policy, grants
 // and requests current from hoistd's push channel, and uploading the event
 // outbox. The daemon (daemon.h) runs it; tests drive it with a fake server
 // and a fake state.
@@ -90,6 +90,7 @@ class Agent {
   ipc::Fields submit(std::uint32_t uid, const ipc::SubmitMessage& m);
   ipc::Fields wait(std::uint32_t uid, const ipc::WaitMessage& m);
   ipc::Fields cancel(std::uint32_t uid, const ipc::CancelMessage& m);
+  ipc::Fields self_approve(std::uint32_t uid, const ipc::SelfApproveMessage& m);
   ipc::Fields list(std::uint32_t uid, const ipc::ListMessage& m);
 
   struct Facts {

@@ -68,6 +68,14 @@ class HttpsServerApi final : public ServerApi {
                         json::serialize(json::object{{"user", user}}));
   }
 
+  Result<ServerRequest> self_approve(const std::string& id, const std::string& user,
+                                     std::optional<std::int64_t> duration_s, const std::string& comment) override {
+    json::object body{{"user", user}, {"comment", comment}};
+    if (duration_s) body["duration_s"] = *duration_s;
+    return request_call("POST", "/api/v1/agent/requests/" + net::url_encode(id) + "/self-approve",
+                        json::serialize(body));
+  }
+
   Result<PushPage> poll_push(std::uint64_t after, std::chrono::seconds wait) override {
     auto reply =
         client_->send("GET", fmt::format("/api/v1/agent/push?after={}&wait={}", after, wait.count()), "", auth_);
@@ -136,6 +144,11 @@ class SerializedServerApi final : public ServerApi {
   Result<ServerRequest> cancel(const std::string& id, const std::string& user) override {
     const std::lock_guard lock(mu_);
     return inner_->cancel(id, user);
+  }
+  Result<ServerRequest> self_approve(const std::string& id, const std::string& user,
+                                     std::optional<std::int64_t> duration_s, const std::string& comment) override {
+    const std::lock_guard lock(mu_);
+    return inner_->self_approve(id, user, duration_s, comment);
   }
   Result<PushPage> poll_push(std::uint64_t after, std::chrono::seconds wait) override {
     const std::lock_guard lock(mu_);

@@ -54,6 +54,11 @@ class ServerApi {
   virtual Result<ServerRequest> request(const std::string& id) = 0;
   // The requester (a local user name the agent identified) withdraws it.
   virtual Result<ServerRequest> cancel(const std::string& id, const std::string& user) = 0;
+  // The requester (a local user name the agent identified) approves their
+  // own request, where hoistd allows it (POST .../self-approve; the agent
+  // vouches for who asks). duration_s: nullopt keeps the requested one.
+  virtual Result<ServerRequest> self_approve(const std::string& id, const std::string& user,
+                                             std::optional<std::int64_t> duration_s, const std::string& comment) = 0;
   // Waits up to `wait` for messages after `after` (acknowledging up to it).
   virtual Result<PushPage> poll_push(std::uint64_t after, std::chrono::seconds wait) = 0;
   // The ids hoistd acknowledged (stored now or before).

@@ -47,6 +47,17 @@ class Reader {
     fail(key, "a whole number");
     return 0;
   }
+  // Absent or null reads as false (a hoistd that does not send it grants
+  // nothing); anything but true or false is an error.
+  bool optional_flag(std::string_view key) {
+    const auto* v = object_.if_contains(key);
+    if (v == nullptr || v->is_null()) return false;
+    if (!v->is_bool()) {
+      fail(key, "true or false");
+      return false;
+    }
+    return v->as_bool();
+  }
   std::optional<TimePoint> optional_time(std::string_view key) {
     const auto text = optional_text(key);
     if (text.empty()) return std::nullopt;
@@ -131,6 +142,7 @@ Result<ServerRequest> request_from_object(const json::object& o) {
   out.requester = r.text("requester");
   out.grant_deadline = r.optional_time("grant_deadline");
   out.time_left_s = r.integer("time_left_s");
+  out.self_approval_allowed = r.optional_flag("self_approval_allowed");
   if (const auto* review = r.object("review", false)) {
     Reader rv(*review, "request review");
     out.reviewer = rv.optional_text("reviewer");

@@ -27,7 +27,8 @@ struct ServerRequest {
   std::string comment;
   std::optional<TimePoint> grant_deadline;
   std::int64_t time_left_s = 0;
-  std::string command_path;  // "" for a session
+  bool self_approval_allowed = false;  // the requester may approve it (approval = "self")
+  std::string command_path;            // "" for a session
   std::optional<std::string> command_sha256;
   std::vector<std::string> argv;
 };

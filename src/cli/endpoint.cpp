@@ -37,6 +37,7 @@ struct EndpointArgs {
   std::string reason;
   std::string wait = "2m";
   std::string request_id;
+  bool self_approve = false;
 };
 
 int say_error(const Error& e) {
@@ -73,6 +74,22 @@ std::string whoami(std::uint32_t uid) {
   return pw != nullptr ? pw->pw_name : std::to_string(uid);
 }
 
+// The self-approval question on the terminal: true for yes. No terminal
+// (stdin not a tty) or EOF: no.
+bool ask_self_approval_on_tty() {
+  if (::isatty(STDIN_FILENO) == 0) return false;
+  (void)std::fputs(std::string(plugin::kSelfApprovalQuestion).c_str(), stderr);
+  (void)std::fflush(stderr);
+  char line[64];
+  if (std::fgets(line, sizeof line, stdin) == nullptr) {
+    (void)std::fputc('\n', stderr);
+    return false;
+  }
+  std::string answer(line);
+  while (!answer.empty() && (answer.back() == '\n' || answer.back() == '\r')) answer.pop_back();
+  return plugin::is_yes(answer);
+}
+
 int elevate(const EndpointArgs& args) {
   std::uint64_t duration_s = 0;
   if (!args.duration.empty()) {
@@ -103,6 +120,23 @@ int elevate(const EndpointArgs& args) {
   const bool tty = ::isatty(STDERR_FILENO) != 0;
   if (state->state == RequestState::kPending) {
     (void)std::fprintf(stderr, "Asked for a temporary admin session (request %s).\n", id.c_str());
+  }
+  // approval = "self": the requester may approve it (--self-approve, or
+  // yes to the question on a terminal).
+  bool self_approved = false;
+  if (state->state == RequestState::kPending && state->self_approval_allowed &&
+      (args.self_approve || ask_self_approval_on_tty())) {
+    auto approved = ask(*client, ipc::to_fields(ipc::SelfApproveMessage{id}));
+    auto now = approved ? ipc::request_state_from(*approved) : Result<ipc::RequestStateMessage>(approved.error());
+    if (now) {
+      state = std::move(*now);
+      self_approved = state->state == RequestState::kApproved || state->state == RequestState::kActive;
+    } else {
+      (void)std::fprintf(stderr, "hoist: you could not approve it yourself (%s); it waits for a technician.\n",
+                         printable(now.error().message).c_str());
+    }
+  } else if (state->state == RequestState::kPending && args.self_approve) {
+    (void)std::fprintf(stderr, "This session needs a technician's approval; you may not approve it yourself.\n");
   }
   struct sigaction sa {};
   sa.sa_handler = on_interrupt;
@@ -159,8 +193,11 @@ int elevate(const EndpointArgs& args) {
       (void)std::printf(
           "Temporary admin session approved%s%s, until %s (%s).\n"
           "Run commands with sudo; every process they start is recorded.\n",
-          state->reviewer.empty() ? "" : " by ", printable(state->reviewer).c_str(),
-          clock_time_in(state->time_left_s).c_str(), plugin::format_duration(state->time_left_s).c_str());
+          self_approved             ? " by you"
+          : state->reviewer.empty() ? ""
+                                    : " by ",
+          self_approved ? "" : printable(state->reviewer).c_str(), clock_time_in(state->time_left_s).c_str(),
+          plugin::format_duration(state->time_left_s).c_str());
       return kExitOk;
     case RequestState::kPending:
       (void)std::fprintf(stderr, "%s\n", plugin::pending_text(id).c_str());
@@ -208,6 +245,9 @@ void add_endpoint(CLI::App& app, Runner& run) {
       "elevate", "Ask for a temporary admin session on this computer (sudo runs anything; everything is recorded)");
   elevate_cmd->add_option("--for", args->duration, "how long, e.g. 30m or 1h (default: the policy's)");
   elevate_cmd->add_option("--reason", args->reason, "why, for the approver and the audit trail")->required();
+  elevate_cmd->add_flag("--self-approve", args->self_approve,
+                        "approve it yourself when the policy lets you (approval = \"self\"); without it, you are "
+                        "asked on a terminal");
   elevate_cmd->add_option("--wait", args->wait, "how long to wait for the decision")->capture_default_str();
   elevate_cmd->add_option("--socket", args->socket, "hoist-agent's socket")->capture_default_str();
   elevate_cmd->callback([&run, args] { run = [args] { return elevate(*args); }; });

@@ -11,7 +11,7 @@ namespace {
 constexpr std::array kTypes = {MessageType::kCheck,   MessageType::kSubmit,   MessageType::kWait,
                                MessageType::kCancel,  MessageType::kDecision, MessageType::kRequestState,
                                MessageType::kError,   MessageType::kList,     MessageType::kListing,
-                               MessageType::kElevate, MessageType::kExec};
+                               MessageType::kElevate, MessageType::kExec,     MessageType::kSelfApprove};
 constexpr std::array kModes = {RunMode::kRun,  RunMode::kShell, RunMode::kLoginShell,
                                RunMode::kEdit, RunMode::kList,  RunMode::kValidate};
 constexpr std::array kActions = {Action::kAllow, Action::kRequest, Action::kDeny};
@@ -145,6 +145,7 @@ std::string_view to_string(MessageType t) {
     case MessageType::kListing: return "listing";
     case MessageType::kElevate: return "elevate";
     case MessageType::kExec: return "exec";
+    case MessageType::kSelfApprove: return "self_approve";
   }
   return "?";
 }
@@ -214,7 +215,13 @@ Fields to_fields(const RequestStateMessage& m) {
   Fields f = header(MessageType::kRequestState);
   f.add("request_id", m.request_id).add("state", std::string(to_string(m.state)));
   f.add("reviewer", m.reviewer).add("comment", m.comment).add("contact", m.contact);
-  f.add_uint("time_left_s", m.time_left_s);
+  f.add_uint("time_left_s", m.time_left_s).add_bool("self_approval_allowed", m.self_approval_allowed);
+  return f;
+}
+
+Fields to_fields(const SelfApproveMessage& m) {
+  Fields f = header(MessageType::kSelfApprove);
+  f.add("request_id", m.request_id);
   return f;
 }
 
@@ -297,6 +304,15 @@ Result<CancelMessage> cancel_from(const Fields& f) {
   return CancelMessage{std::move(*id)};
 }
 
+Result<SelfApproveMessage> self_approve_from(const Fields& f) {
+  if (auto st = expect(f, MessageType::kSelfApprove); !st) return st.error();
+  if (auto st = f.only({"v", "type", "request_id"}); !st) return st.error();
+  auto id = text(f, "request_id", kMaxNameBytes, true);
+  if (!id) return id.error();
+  if (id->empty()) return invalid_argument("field \"request_id\" is empty");
+  return SelfApproveMessage{std::move(*id)};
+}
+
 Result<DecisionMessage> decision_from(const Fields& f) {
   if (auto st = expect(f, MessageType::kDecision); !st) return st.error();
   if (auto st = f.only({"v", "type", "action", "reason", "rule", "contact", "reauthenticate", "default_duration_s",
@@ -333,7 +349,9 @@ Result<DecisionMessage> decision_from(const Fields& f) {
 
 Result<RequestStateMessage> request_state_from(const Fields& f) {
   if (auto st = expect(f, MessageType::kRequestState); !st) return st.error();
-  if (auto st = f.only({"v", "type", "request_id", "state", "reviewer", "comment", "contact", "time_left_s"}); !st) {
+  if (auto st = f.only({"v", "type", "request_id", "state", "reviewer", "comment", "contact", "time_left_s",
+                        "self_approval_allowed"});
+      !st) {
     return st.error();
   }
   RequestStateMessage m;
@@ -351,6 +369,9 @@ Result<RequestStateMessage> request_state_from(const Fields& f) {
   auto left = f.optional_uint("time_left_s", kMaxSeconds);
   if (!left) return left.error();
   m.time_left_s = left->value_or(0);
+  auto self = f.boolean("self_approval_allowed");
+  if (!self) return self.error();
+  m.self_approval_allowed = *self;
   return m;
 }
 

@@ -10,6 +10,8 @@
 //   elevate -> request_state   ask for a temporary admin session (hoist elevate)
 //   exec    -> decision        a process starting inside a recorded session
 //                              (sudo's intercept): may it run? it is recorded
+//   self_approve -> request_state  the requester approves their own pending
+//                              request, where the policy allows it
 //   any     -> error           refused, with an error category and a message
 //
 // Decoding is strict: a field this version does not define, a missing or
@@ -43,6 +45,7 @@ enum class MessageType {
   kListing,
   kElevate,
   kExec,
+  kSelfApprove,
 };
 std::string_view to_string(MessageType t);
 
@@ -109,6 +112,14 @@ struct CancelMessage {
   friend bool operator==(const CancelMessage&, const CancelMessage&) = default;
 };
 
+// The requester approves their own pending request (the policy's approval
+// = "self", the requester in a self-approval group: the request_state said
+// self_approval_allowed). Only the uid that submitted it may send it.
+struct SelfApproveMessage {
+  std::string request_id;
+  friend bool operator==(const SelfApproveMessage&, const SelfApproveMessage&) = default;
+};
+
 // sudo -l without a command: what may this user run here? The caller is
 // the invoker (uid is checked against the peer like every message);
 // list_user is sudo -U's user, "" for the invoker.
@@ -170,7 +181,7 @@ struct DecisionMessage {
   friend bool operator==(const DecisionMessage&, const DecisionMessage&) = default;
 };
 
-// The agent's answer to submit, wait and cancel.
+// The agent's answer to submit, elevate, wait, cancel and self_approve.
 struct RequestStateMessage {
   std::string request_id;
   RequestState state = RequestState::kPending;
@@ -178,6 +189,8 @@ struct RequestStateMessage {
   std::string comment;
   std::string contact;
   std::uint64_t time_left_s = 0;  // of the grant, when approved
+  // hoistd lets the requester approve it themselves (self_approve).
+  bool self_approval_allowed = false;
   friend bool operator==(const RequestStateMessage&, const RequestStateMessage&) = default;
 };
 
@@ -198,6 +211,7 @@ Fields to_fields(const ListMessage& m);
 Fields to_fields(const ListingMessage& m);
 Fields to_fields(const ElevateMessage& m);
 Fields to_fields(const ExecMessage& m);
+Fields to_fields(const SelfApproveMessage& m);
 
 // Each checks "v" and "type" too.
 Result<CheckMessage> check_from(const Fields& f);
@@ -211,5 +225,6 @@ Result<ListMessage> list_from(const Fields& f);
 Result<ListingMessage> listing_from(const Fields& f);
 Result<ElevateMessage> elevate_from(const Fields& f);
 Result<ExecMessage> exec_from(const Fields& f);
+Result<SelfApproveMessage> self_approve_from(const Fields& f);
 
 }  // namespace hoist::ipc

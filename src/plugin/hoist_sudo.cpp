@@ -676,6 +676,31 @@ class Plugin {
     if (!state) return fail(errstr, 0, state.error().message);
     const std::string id = state->request_id;
     log_auth(LOG_NOTICE, user_.user + " asked for " + command_.path + " (request " + id + ")");
+    // approval = "self" and the user in a self-approval group: they may
+    // approve it here (already re-authenticated above when the rule asks
+    // for it). No: the usual wait for a technician. No answer at all
+    // (EOF, Ctrl-C at the prompt): nobody is there; the request is withdrawn.
+    bool self_approved = false;
+    if (state->state == RequestState::kPending && state->self_approval_allowed) {
+      auto yes = ask_self_approval(io_);
+      if (!yes) return cancel(id, errstr);
+      if (*yes) {
+        auto approved = client_->call(ipc::to_fields(ipc::SelfApproveMessage{id}));
+        if (!approved) {
+          return fail(errstr, 0,
+                      "Lost contact with hoist-agent (" + approved.error().message + ").\n" + pending_text(id));
+        }
+        auto now = decode_state(*approved);
+        if (now) {
+          state = std::move(now);
+          self_approved = state->state == RequestState::kApproved || state->state == RequestState::kActive;
+          if (self_approved) log_auth(LOG_NOTICE, user_.user + " approved their own request " + id);
+        } else {
+          io_.error("You could not approve it yourself (" + now.error().message +
+                    "); it waits for a technician instead.");
+        }
+      }
+    }
 
     const std::uint64_t wait_s = decision.approval_wait_s == 0 ? kDefaultApprovalWaitS : decision.approval_wait_s;
     const std::int64_t deadline = monotonic_ms() + static_cast<std::int64_t>(wait_s) * 1000;
@@ -733,8 +758,12 @@ class Plugin {
       }
     }
     end_line();
-    io_.info("Approved" + (state->reviewer.empty() ? std::string() : " by " + state->reviewer) +
-             (state->comment.empty() ? std::string(".") : ": " + state->comment));
+    if (self_approved) {
+      io_.info("Approved by you.");
+    } else {
+      io_.info("Approved" + (state->reviewer.empty() ? std::string() : " by " + state->reviewer) +
+               (state->comment.empty() ? std::string(".") : ": " + state->comment));
+    }
     auto again = ask_check();
     if (!again) return fail(errstr, 0, again.error().message);
     if (again->action != Action::kAllow) {

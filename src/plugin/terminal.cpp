@@ -157,6 +157,20 @@ Result<std::uint64_t> ask_duration(Conversation& conv, std::uint64_t default_s, 
   return permission_denied("no valid duration was given; no request was sent");
 }
 
+bool is_yes(std::string_view answer) {
+  const std::string_view t = trim(answer);
+  if (t.empty() || t.size() > 3) return false;
+  std::string lower;
+  for (const char c : t) lower.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
+  return lower == "y" || lower == "yes";
+}
+
+Result<bool> ask_self_approval(Conversation& conv) {
+  auto answer = conv.prompt(kSelfApprovalQuestion, true);
+  if (!answer) return conflict("no answer was read");
+  return is_yes(*answer);
+}
+
 std::string deny_text(const ipc::DecisionMessage& d) {
   std::string text = "Sorry, you may not run this";
   text += d.reason.empty() ? std::string(".") : ": " + d.reason;

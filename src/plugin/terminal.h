@@ -61,6 +61,18 @@ Result<std::string> ask_justification(Conversation& conv, int attempts = 3);
 // default_s == 0 as min(1h, max).
 Result<std::uint64_t> ask_duration(Conversation& conv, std::uint64_t default_s, std::uint64_t max_s, int attempts = 3);
 
+// The question put to a requester who may approve their own request
+// (approval = "self"), asked with echo.
+inline constexpr std::string_view kSelfApprovalQuestion = "You may approve this yourself. Approve it now? [y/N] ";
+
+// "y" or "yes" (any case, spaces around) is yes; anything else, an empty
+// answer included, is no.
+bool is_yes(std::string_view answer);
+
+// Asks kSelfApprovalQuestion once: true for yes, false for no. Conflict
+// when no answer could be read (EOF, Ctrl-C at the prompt).
+Result<bool> ask_self_approval(Conversation& conv);
+
 // The words for outcomes, in one place.
 std::string deny_text(const ipc::DecisionMessage& d);
 std::string noninteractive_request_text(const ipc::DecisionMessage& d, std::string_view command_line);

@@ -15,6 +15,8 @@
 #include <mutex>
 #include <thread>
 
+#include <openssl/rand.h>
+
 #include <fmt/format.h>
 
 #include "core/timestamp.h"
@@ -24,6 +26,7 @@
 #include "server/auth/password.h"
 #include "server/config.h"
 #include "server/http/https_server.h"
+#include "server/tls/private_dir.h"
 #include "server/tls/server_tls.h"
 #include "store/sqlite_store.h"
 
@@ -119,6 +122,29 @@ void raise_open_files_limit(Logger& log, std::size_t max_connections) {
   }
 }
 
+// The master key of offline admin codes: DATA_DIR/codes/master.key, 32
+// random bytes made on first start, private to hoistd (private_dir.h). Every
+// replica sharing a database needs the same file.
+hoist::Result<std::vector<std::uint8_t>> load_codes_master_key(const std::string& data_dir) {
+  auto dir = hoist::tls::PrivateDir::open_or_create(data_dir + "/codes");
+  if (!dir) return dir.error();
+  auto existing = dir->read("master.key", hoist::tls::FileKind::kPrivateKey);
+  if (!existing) return existing.error();
+  if (*existing) {
+    if ((*existing)->size() != 32) {
+      return hoist::invalid_argument(fmt::format("{} must hold exactly 32 bytes", dir->path_of("master.key")));
+    }
+    return std::vector<std::uint8_t>((*existing)->begin(), (*existing)->end());
+  }
+  std::vector<std::uint8_t> key(32);
+  if (RAND_bytes(key.data(), static_cast<int>(key.size())) != 1) {
+    return hoist::internal_error("no randomness for the admin-code key (OpenSSL)");
+  }
+  if (auto st = dir->replace("master.key", std::string(key.begin(), key.end()), 0600); !st) return st.error();
+  if (auto st = dir->sync(); !st) return st.error();
+  return key;
+}
+
 int serve(Config config, const std::string& admin_user, std::optional<std::string> admin_password,
           const std::optional<std::string>& enrolment_labels, const std::string& ready_file) {
   auto log = hoist::server::make_default_logger(config.log_level);
@@ -163,6 +189,12 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   hoist::api::ApiOptions api_options;
   api_options.session_lifetime = config.session_lifetime;
   api_options.server_version = kVersion;
+  auto codes_key = load_codes_master_key(config.data_dir);
+  if (!codes_key) {
+    std::fprintf(stderr, "hoistd: admin codes: %s\n", codes_key.error().message.c_str());
+    return kExitConfig;
+  }
+  api_options.codes_master_key = std::move(*codes_key);
   hoist::api::Api api({**store, clock, *log, zones,
                        [&wake](const std::string& endpoint_id) {
                          if (wake) wake(endpoint_id);

@@ -87,25 +87,6 @@ Captured capture(const std::vector<std::string>& args, const std::vector<std::pa
   return c;
 }
 
-// A Unix group made for one test and removed after it.
-class TestGroup {
- public:
-  explicit TestGroup(std::string name) : name_(std::move(name)) {
-    ok_ = run({"/usr/sbin/groupadd", name_}, "/dev/null") == 0;
-  }
-  ~TestGroup() {
-    if (ok_) (void)run({"/usr/sbin/groupdel", name_}, "/dev/null");
-  }
-  TestGroup(const TestGroup&) = delete;
-  TestGroup& operator=(const TestGroup&) = delete;
-  [[nodiscard]] bool ok() const { return ok_; }
-  [[nodiscard]] const std::string& name() const { return name_; }
-
- private:
-  std::string name_;
-  bool ok_ = false;
-};
-
 // A local user made for one test (optionally in a supplementary group and
 // with a password) and removed after it; several may exist at once.
 class LocalUser {
@@ -511,7 +492,7 @@ TEST_F(AgentFailureE2E, BreakGlassWithPamWhileTheAgentIsDown) {
   RootDir etc("/run");
   ASSERT_TRUE(etc.ok()) << "cannot make a root-owned directory under /run";
   ASSERT_TRUE(write_pam_service(etc));
-  TestGroup group("hoist-bg-" + std::to_string(::getpid()));
+  TestGroup group("hoist-e2e-" + std::to_string(::getpid()) + "-glass");
   ASSERT_TRUE(group.ok()) << "cannot create a test group";
   ASSERT_TRUE(etc.put("break-glass", "# who may elevate while hoist-agent is down\n" + group.name() + "\n", 0644));
   LocalUser member("-bg", group.name(), std::string(kPassword));

@@ -1,11 +1,18 @@
 // hoist-agent's pure parts: the decision precedence with grants, what a
-// command grant covers, the parsers of hoistd's answers, and the Uid line.
+// command grant covers, the parsers of hoistd's answers, and the Uid line;
+// and the Agent's self-approval over a fake hoistd and the in-memory state.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
+#include "agent/agent.h"
 #include "agent/decide.h"
 #include "agent/peer.h"
 #include "agent/server_api.h"
+#include "agent/state/fake_agent_state.h"
 #include "core/policy_file.h"
+#include "ipc/messages.h"
+#include "platform/executable.h"
 #include "platform/system_time_zones.h"
 
 namespace hoist::agent {
@@ -168,6 +175,17 @@ TEST(ServerJson, RequestsAreReadStrictly) {
   EXPECT_EQ(r->reviewer, "bob");
   EXPECT_EQ(r->argv, (std::vector<std::string>{"apt-get", "update"}));
   ASSERT_TRUE(r->grant_deadline);
+  EXPECT_FALSE(r->self_approval_allowed) << "absent: not allowed";
+  auto self = server_request_from_json(
+      R"({"id":"r2","kind":"session","state":"pending","requester":"alice","time_left_s":0,
+          "self_approval_allowed":true})");
+  ASSERT_TRUE(self) << self.error().message;
+  EXPECT_TRUE(self->self_approval_allowed);
+  auto odd = server_request_from_json(
+      R"({"id":"r2","kind":"session","state":"pending","requester":"alice","time_left_s":0,
+          "self_approval_allowed":"yes"})");
+  ASSERT_FALSE(odd);
+  EXPECT_NE(odd.error().message.find("self_approval_allowed"), std::string::npos) << odd.error().message;
   for (const char* bad :
        {"", "[]", R"({"id":"r1"})", R"({"id":"r1","kind":"odd","state":"approved","requester":"a","time_left_s":0})",
         R"({"id":"r1","kind":"command","state":"odd","requester":"a","time_left_s":0})",
@@ -198,6 +216,168 @@ TEST(ServerJson, PushPagesAndPolicies) {
   ASSERT_TRUE(outcome) << outcome.error().message;
   EXPECT_EQ(outcome->decision, Action::kDeny);
   EXPECT_FALSE(submit_outcome_from_json(R"({"decision":"request","request":null})"));
+}
+
+// hoistd as the agent's logic sees it: answers set by the test, calls recorded.
+class FakeServer final : public ServerApi {
+ public:
+  Status heartbeat(const std::string& /*agent_version*/) override { return {}; }
+  Result<std::optional<PolicyFetch>> fetch_policy(const std::string& /*etag*/) override {
+    return std::optional<PolicyFetch>();
+  }
+  Result<SubmitOutcome> submit(const SubmitFacts& /*facts*/) override {
+    SubmitOutcome out;
+    out.decision = Action::kRequest;
+    out.request = next_submit;
+    return out;
+  }
+  Result<ServerRequest> request(const std::string& id) override {
+    if (id == stored.id) return stored;
+    return not_found("no such request");
+  }
+  Result<ServerRequest> cancel(const std::string& /*id*/, const std::string& /*user*/) override {
+    return internal_error("not used");
+  }
+  Result<ServerRequest> self_approve(const std::string& id, const std::string& user,
+                                     std::optional<std::int64_t> duration_s, const std::string& comment) override {
+    self_approvals.push_back(id + " " + user + " " + (duration_s ? std::to_string(*duration_s) : "-") + " " + comment);
+    if (!approve_answer) return approve_answer.error();
+    return *approve_answer;
+  }
+  Result<PushPage> poll_push(std::uint64_t /*after*/, std::chrono::seconds /*wait*/) override { return PushPage{}; }
+  Result<std::vector<std::string>> upload_events(const std::vector<OutboxEvent>& /*events*/) override {
+    return std::vector<std::string>{};
+  }
+  void interrupt() override {}
+
+  ServerRequest next_submit;
+  ServerRequest stored;
+  Result<ServerRequest> approve_answer = internal_error("not set");
+  std::vector<std::string> self_approvals;
+};
+
+ServerRequest pending_request(const std::string& id, bool self_allowed) {
+  ServerRequest r;
+  r.id = id;
+  r.kind = RequestKind::kCommand;
+  r.state = RequestState::kPending;
+  r.requester = "alice";
+  r.self_approval_allowed = self_allowed;
+  r.command_path = "/usr/bin/true";
+  r.argv = {"true"};
+  return r;
+}
+
+class SelfApprovalTest : public ::testing::Test {
+ protected:
+  SelfApprovalTest()
+      : agent_(AgentDeps{state_,
+                         server_,
+                         zones_,
+                         inspector_,
+                         [] { return kNow; },
+                         [](std::uint32_t uid) -> Result<Account> {
+                           if (uid == 1000) return Account{"alice", 1000, 1000, {"alice", "admins"}};
+                           if (uid == 1001) return Account{"bob", 1001, 1001, {"bob"}};
+                           return not_found("no such user");
+                         },
+                         "host1",
+                         {},
+                         nullptr}) {}
+
+  ipc::Fields submit(std::uint32_t uid, const ServerRequest& answer) {
+    server_.next_submit = answer;
+    ipc::CommandContext c;
+    c.user = uid == 1000 ? "alice" : "bob";
+    c.uid = uid;
+    c.gid = uid;
+    c.command = "/usr/bin/true";
+    c.argv = {"true"};
+    c.tty = "/dev/pts/1";
+    return agent_.handle(Caller{uid, 0, true}, ipc::to_fields(ipc::SubmitMessage{c, "ticket 4711", 0}), -1);
+  }
+  ipc::Fields self_approve(std::uint32_t uid, const std::string& id) {
+    return agent_.handle(Caller{uid, 0, true}, ipc::to_fields(ipc::SelfApproveMessage{id}), -1);
+  }
+  static ErrorCode refused(const ipc::Fields& reply) {
+    auto e = ipc::error_from(reply);
+    EXPECT_TRUE(e.ok()) << "expected an error reply";
+    return e ? e->code : ErrorCode::kInternal;
+  }
+  std::vector<std::string> event_kinds() {
+    std::vector<std::string> out;
+    auto batch = state_.next_batch(100);
+    EXPECT_TRUE(batch.ok());
+    if (batch) {
+      for (const auto& e : *batch) out.push_back(e.kind);
+    }
+    return out;
+  }
+
+  platform::SystemTimeZones zones_;
+  platform::ExecutableInspector inspector_{nullptr, nullptr};
+  FakeAgentState state_;
+  FakeServer server_;
+  Agent agent_;
+};
+
+TEST_F(SelfApprovalTest, TheRequesterApprovesTheirOwnRequest) {
+  auto submitted = ipc::request_state_from(submit(1000, pending_request("r1", true)));
+  ASSERT_TRUE(submitted.ok()) << submitted.error().message;
+  EXPECT_EQ(submitted->state, RequestState::kPending);
+  EXPECT_TRUE(submitted->self_approval_allowed) << "the submit answer says so";
+
+  // Someone else may not, nor for a request the agent does not know.
+  EXPECT_EQ(refused(self_approve(1001, "r1")), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(refused(self_approve(1000, "nope")), ErrorCode::kNotFound);
+  EXPECT_TRUE(server_.self_approvals.empty());
+
+  ServerRequest approved = pending_request("r1", true);
+  approved.state = RequestState::kApproved;
+  approved.reviewer = "alice";
+  approved.grant_deadline = kNow + Seconds{1800};
+  server_.approve_answer = approved;
+  auto state = ipc::request_state_from(self_approve(1000, "r1"));
+  ASSERT_TRUE(state.ok()) << state.error().message;
+  EXPECT_EQ(state->state, RequestState::kApproved);
+  EXPECT_EQ(state->reviewer, "alice");
+  EXPECT_EQ(state->time_left_s, 1800U);
+  EXPECT_FALSE(state->self_approval_allowed) << "only a pending request is offered";
+  EXPECT_EQ(server_.self_approvals, std::vector<std::string>{"r1 alice - "});
+  // Recorded like an approval: the grant is in force for alice's command.
+  auto grants = state_.active_grants(1000, kNow);
+  ASSERT_TRUE(grants.ok());
+  ASSERT_EQ(grants->size(), 1U);
+  EXPECT_EQ(grants->front().id, "r1");
+  EXPECT_EQ(grants->front().scope.command_path, "/usr/bin/true");
+  const auto kinds = event_kinds();
+  EXPECT_NE(std::find(kinds.begin(), kinds.end(), "request.self_approved"), kinds.end())
+      << ::testing::PrintToString(kinds);
+
+  // Once approved it is no longer pending: refused, hoistd not asked.
+  EXPECT_EQ(refused(self_approve(1000, "r1")), ErrorCode::kConflict);
+  EXPECT_EQ(server_.self_approvals.size(), 1U);
+}
+
+TEST_F(SelfApprovalTest, ARequestForATechnicianIsNotSelfApprovable) {
+  auto submitted = ipc::request_state_from(submit(1000, pending_request("r2", false)));
+  ASSERT_TRUE(submitted.ok()) << submitted.error().message;
+  EXPECT_FALSE(submitted->self_approval_allowed);
+  auto reply = self_approve(1000, "r2");
+  EXPECT_EQ(refused(reply), ErrorCode::kPermissionDenied);
+  EXPECT_NE(ipc::error_from(reply)->message.find("technician"), std::string::npos);
+  EXPECT_TRUE(server_.self_approvals.empty());
+}
+
+TEST_F(SelfApprovalTest, HoistdsRefusalReachesTheCaller) {
+  ASSERT_TRUE(ipc::request_state_from(submit(1000, pending_request("r3", true))).ok());
+  server_.approve_answer = unavailable("connection refused");
+  auto reply = self_approve(1000, "r3");
+  EXPECT_EQ(refused(reply), ErrorCode::kUnavailable);
+  EXPECT_NE(ipc::error_from(reply)->message.find("cannot reach the Hoist server"), std::string::npos);
+  const auto kinds = event_kinds();
+  EXPECT_EQ(std::find(kinds.begin(), kinds.end(), "request.self_approved"), kinds.end());
+  EXPECT_EQ(refused(self_approve(1000, "")), ErrorCode::kInvalidArgument);
 }
 
 TEST(Peer, RealUidComesFromTheUidLine) {

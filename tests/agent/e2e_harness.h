@@ -251,29 +251,51 @@ class AgentE2E : public ::testing::Test {
   pid_t agent_pid_ = -1;
 };
 
+// Accounts (users in /etc/passwd, groups in /etc/group) of earlier runs
+// that were killed before their destructors ran: hoist-e2e-PID[...] whose
+// PID is no longer alive are removed with `remove_tool`, so none piles up.
+inline void remove_leftover_accounts(const std::string& file, const std::string& remove_tool) {
+  std::istringstream accounts(slurp(file));
+  std::string line;
+  while (std::getline(accounts, line)) {
+    const std::string name = line.substr(0, line.find(':'));
+    constexpr std::string_view kPrefix = "hoist-e2e-";
+    if (name.rfind(kPrefix, 0) != 0) continue;
+    const std::string digits =
+        name.substr(kPrefix.size(), name.find_first_not_of("0123456789", kPrefix.size()) - kPrefix.size());
+    if (digits.empty() || digits.size() > 9) continue;
+    const pid_t owner = static_cast<pid_t>(std::stol(digits));
+    if (owner == ::getpid() || ::kill(owner, 0) == 0 || errno != ESRCH) continue;
+    (void)run({remove_tool, name}, "/dev/null");
+  }
+}
+
+// A local group made for one test (named hoist-e2e-PID...) and removed after it.
+class TestGroup {
+ public:
+  explicit TestGroup(std::string name) : name_(std::move(name)) {
+    remove_leftover_accounts("/etc/group", "/usr/sbin/groupdel");
+    ok_ = run({"/usr/sbin/groupadd", name_}, "/dev/null") == 0;
+  }
+  ~TestGroup() {
+    if (ok_) (void)run({"/usr/sbin/groupdel", name_}, "/dev/null");
+  }
+  TestGroup(const TestGroup&) = delete;
+  TestGroup& operator=(const TestGroup&) = delete;
+  [[nodiscard]] bool ok() const { return ok_; }
+  [[nodiscard]] const std::string& name() const { return name_; }
+
+ private:
+  std::string name_;
+  bool ok_ = false;
+};
+
 // A local user made for one test and removed after it.
 class TestUser {
  public:
   TestUser() : name_("hoist-e2e-" + std::to_string(::getpid())) {
-    remove_leftovers();
+    remove_leftover_accounts("/etc/passwd", "/usr/sbin/userdel");
     ok_ = run({"/usr/sbin/useradd", "--no-create-home", "--shell", "/bin/sh", name_}, "/dev/null") == 0;
-  }
-  // Users of earlier runs that were killed before their destructor ran
-  // (hoist-e2e-PID, PID no longer alive): removed, so none piles up.
-  static void remove_leftovers() {
-    std::istringstream passwd(slurp("/etc/passwd"));
-    std::string line;
-    while (std::getline(passwd, line)) {
-      const std::string name = line.substr(0, line.find(':'));
-      constexpr std::string_view kPrefix = "hoist-e2e-";
-      if (name.rfind(kPrefix, 0) != 0) continue;
-      const std::string digits =
-          name.substr(kPrefix.size(), name.find_first_not_of("0123456789", kPrefix.size()) - kPrefix.size());
-      if (digits.empty() || digits.size() > 9) continue;
-      const pid_t owner = static_cast<pid_t>(std::stol(digits));
-      if (owner == ::getpid() || ::kill(owner, 0) == 0 || errno != ESRCH) continue;
-      (void)run({"/usr/sbin/userdel", name}, "/dev/null");
-    }
   }
   ~TestUser() {
     if (ok_) (void)run({"/usr/sbin/userdel", name_}, "/dev/null");

@@ -116,6 +116,50 @@ TEST(Messages, ElevateAndExecRoundTripAndAreStrict) {
   EXPECT_FALSE(check_from(to_fields(exec)).ok());
 }
 
+TEST(Messages, SelfApprovalRoundTripsAndIsStrict) {
+  const SelfApproveMessage self{"req-01a2"};
+  EXPECT_EQ(*self_approve_from(wire(to_fields(self))), self);
+  EXPECT_EQ(*message_type(to_fields(self)), MessageType::kSelfApprove);
+  const Fields self_fields = to_fields(self);
+  EXPECT_EQ(*self_fields.one("type"), "self_approve");
+  EXPECT_FALSE(self_approve_from(to_fields(SelfApproveMessage{""})).ok());
+  EXPECT_FALSE(self_approve_from(to_fields(SelfApproveMessage{std::string(kMaxNameBytes + 1, 'r')})).ok());
+  Fields extra = to_fields(self);
+  extra.add("uid", "0");
+  EXPECT_FALSE(self_approve_from(extra).ok()) << "it speaks for the peer, never for a uid it names";
+  Fields no_id;
+  no_id.add("v", "1").add("type", "self_approve");
+  EXPECT_FALSE(self_approve_from(no_id).ok());
+  EXPECT_FALSE(self_approve_from(to_fields(CancelMessage{"req-01a2"})).ok());
+  EXPECT_FALSE(cancel_from(to_fields(self)).ok());
+
+  RequestStateMessage state{"req-01a2", RequestState::kPending, "", "", "desk", 0};
+  state.self_approval_allowed = true;
+  const auto back = request_state_from(wire(to_fields(state)));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(*back, state);
+  EXPECT_TRUE(back->self_approval_allowed);
+  const Fields state_fields = to_fields(state);
+  EXPECT_EQ(*state_fields.one("self_approval_allowed"), "1");
+  state.self_approval_allowed = false;
+  EXPECT_EQ(*request_state_from(wire(to_fields(state))), state);
+  // Absent reads as false (nothing is granted by omission); anything but
+  // "0" or "1", or twice, is refused.
+  Fields absent;
+  const Fields full = to_fields(state);
+  for (const auto& field : full.all()) {
+    if (field.key != "self_approval_allowed") absent.add(field.key, field.value);
+  }
+  ASSERT_TRUE(request_state_from(absent).ok());
+  EXPECT_FALSE(request_state_from(absent)->self_approval_allowed);
+  Fields yes = absent;
+  yes.add("self_approval_allowed", "yes");
+  EXPECT_FALSE(request_state_from(yes).ok());
+  Fields twice = to_fields(state);
+  twice.add("self_approval_allowed", "1");
+  EXPECT_FALSE(request_state_from(twice).ok());
+}
+
 TEST(Messages, TheTypeAndVersionAreChecked) {
   auto f = to_fields(WaitMessage{"r", 1});
   EXPECT_EQ(*message_type(f), MessageType::kWait);

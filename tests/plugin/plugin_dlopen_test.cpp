@@ -442,6 +442,92 @@ TEST_F(PluginTest, RequestApprovedRunsTheCommand) {
   EXPECT_EQ(got[3].fd_ino, true_stat_.st_ino);
 }
 
+ipc::Fields self_approvable(RequestState s, const std::string& reviewer = "") {
+  ipc::RequestStateMessage m;
+  m.request_id = "req-42";
+  m.state = s;
+  m.reviewer = reviewer;
+  m.time_left_s = s == RequestState::kApproved ? 1800 : 0;
+  m.self_approval_allowed = s == RequestState::kPending;
+  return ipc::to_fields(m);
+}
+
+TEST_F(PluginTest, SelfApprovalYesApprovesChecksAgainAndRuns) {
+  start({answer(request(1800, 3600, 30)), answer(self_approvable(RequestState::kPending)),
+         answer(self_approvable(RequestState::kApproved, "alice")), answer(allow(1800))});
+  ASSERT_EQ(open(), 1);
+  recorder_.answers = {"ticket 4711", "", " Y "};
+  auto r = check({"true"});
+  ASSERT_EQ(r.rc, 1) << output();
+  EXPECT_EQ(r.map()["timeout"], "1800");
+  ASSERT_EQ(recorder_.prompts.size(), 3u);
+  EXPECT_EQ(recorder_.prompts[2], "You may approve this yourself. Approve it now? [y/N] ");
+  EXPECT_NE(output().find("Approved by you."), std::string::npos) << output();
+  EXPECT_EQ(output().find("Waiting for approval"), std::string::npos) << "no countdown: " << output();
+  EXPECT_EQ(agent_->types(), (std::vector<std::string>{"check", "submit", "self_approve", "check"}));
+  auto got = agent_->received();
+  auto self = ipc::self_approve_from(got[2].fields);
+  ASSERT_TRUE(self.ok()) << self.error().message;
+  EXPECT_EQ(self->request_id, "req-42");
+  EXPECT_TRUE(got[3].had_fd) << "the second check passes the file again";
+  EXPECT_EQ(got[3].fd_ino, true_stat_.st_ino);
+}
+
+TEST_F(PluginTest, SelfApprovalNoWaitsForATechnician) {
+  start({answer(request(1800, 3600, 30)), answer(self_approvable(RequestState::kPending)),
+         answer(self_approvable(RequestState::kPending)), answer(state(RequestState::kApproved, "bob", "ok")),
+         answer(allow(1800))});
+  ASSERT_EQ(open(), 1);
+  recorder_.answers = {"ticket 4711", "", ""};
+  auto r = check({"true"});
+  ASSERT_EQ(r.rc, 1) << output();
+  ASSERT_EQ(recorder_.prompts.size(), 3u);
+  EXPECT_NE(recorder_.prompts[2].find("[y/N]"), std::string::npos);
+  EXPECT_NE(output().find("Waiting for approval"), std::string::npos) << output();
+  EXPECT_NE(output().find("Approved by bob"), std::string::npos) << output();
+  EXPECT_EQ(agent_->types(), (std::vector<std::string>{"check", "submit", "wait", "wait", "check"}));
+}
+
+TEST_F(PluginTest, SelfApprovalRefusedByTheAgentFallsBackToTheWait) {
+  ipc::ErrorMessage refused{ErrorCode::kPermissionDenied, "request req-42 needs a technician's approval"};
+  start({answer(request(1800, 3600, 30)), answer(self_approvable(RequestState::kPending)),
+         answer(ipc::to_fields(refused)), answer(state(RequestState::kDenied, "bob", "no"))});
+  ASSERT_EQ(open(), 1);
+  recorder_.answers = {"ticket 4711", "", "yes"};
+  EXPECT_EQ(check({"true"}).rc, 0);
+  EXPECT_NE(output().find("You could not approve it yourself"), std::string::npos) << output();
+  EXPECT_NE(output().find("denied by bob"), std::string::npos) << output();
+  EXPECT_EQ(agent_->types(), (std::vector<std::string>{"check", "submit", "self_approve", "wait"}));
+}
+
+TEST_F(PluginTest, NoAnswerToTheSelfApprovalQuestionWithdrawsTheRequest) {
+  start({answer(request(1800, 3600, 30)), answer(self_approvable(RequestState::kPending)),
+         answer(state(RequestState::kCancelled))});
+  ASSERT_EQ(open(), 1);
+  recorder_.answers = {"ticket 4711", "", std::nullopt};
+  EXPECT_EQ(check({"true"}).rc, 0);
+  EXPECT_NE(output().find("Cancelled"), std::string::npos) << output();
+  EXPECT_EQ(agent_->types(), (std::vector<std::string>{"check", "submit", "cancel"}));
+}
+
+TEST_F(PluginTest, NoSelfApprovalQuestionWhenNotAllowed) {
+  start({answer(request(1800, 3600, 30)), answer(state(RequestState::kPending)),
+         answer(state(RequestState::kApproved, "bob")), answer(allow(1800))});
+  ASSERT_EQ(open(), 1);
+  recorder_.answers = {"ticket 4711", "", "y"};
+  ASSERT_EQ(check({"true"}).rc, 1) << output();
+  EXPECT_EQ(recorder_.prompts.size(), 2u);
+  EXPECT_EQ(agent_->types(), (std::vector<std::string>{"check", "submit", "wait", "check"}));
+}
+
+TEST_F(PluginTest, SelfApprovalUnderDashNNeverAsks) {
+  start({answer(request(600, 3600, 30)), answer(self_approvable(RequestState::kPending))});
+  ASSERT_EQ(open({}, {"noninteractive=true"}), 1);
+  EXPECT_EQ(check({"true"}).rc, 0);
+  EXPECT_TRUE(recorder_.prompts.empty());
+  EXPECT_EQ(agent_->types(), (std::vector<std::string>{"check", "submit"}));
+}
+
 TEST_F(PluginTest, RequestDurationCapAndInvalidThenDenied) {
   start({answer(request(1800, 3600, 30)), answer(state(RequestState::kPending)), answer(state(RequestState::kPending)),
          answer(state(RequestState::kDenied, "bob", "use the staging box"))});

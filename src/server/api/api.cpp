@@ -349,6 +349,8 @@ Api::Api(ApiDeps deps, ApiOptions options) : impl_(std::make_unique<Impl>(std::m
   add("POST", "/api/v1/requests/{id}/deny", Access::kReview, "Deny a pending request", &Impl::deny_request);
   add("GET", "/api/v1/grants", Access::kRead, "Grants in force", &Impl::list_grants);
   add("POST", "/api/v1/grants/{id}/revoke", Access::kReview, "Revoke a grant", &Impl::revoke_grant);
+  add("POST", "/api/v1/codes", Access::kReview, "Issue an offline admin code (shown once, never stored)",
+      &Impl::issue_code);
   // Push channel.
   add("GET", "/api/v1/agent/push", Access::kAgent, "Long poll for decisions, revocations and policy changes",
       &Impl::push_poll);

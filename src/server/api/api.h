@@ -41,6 +41,9 @@ struct ApiOptions {
   std::chrono::seconds long_poll_max{60};
   bool secure_cookies = true;  // false only for tests that look at cookies without TLS
   std::string server_version;
+  // The master key of offline admin codes (docs/admin-codes.md), 32 bytes;
+  // empty: codes cannot be issued.
+  std::vector<std::uint8_t> codes_master_key;
   // Argon2id cost for new password hashes (tests lower it).
   unsigned long long password_opslimit = 0;  // 0: libsodium's interactive default
   std::size_t password_memlimit = 0;

@@ -187,6 +187,8 @@ struct Api::Impl {
   Result<net::HttpResponse> agent_get_request(Call& call);
   Result<net::HttpResponse> agent_cancel_request(Call& call);
   Result<net::HttpResponse> agent_self_approve(Call& call);
+  // handlers_codes.cpp
+  Result<net::HttpResponse> issue_code(Call& call);
   Result<net::HttpResponse> list_requests(Call& call);
   Result<net::HttpResponse> get_request(Call& call);
   Result<net::HttpResponse> approve_request(Call& call);

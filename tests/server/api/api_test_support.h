@@ -63,6 +63,11 @@ struct Session {
   [[nodiscard]] Headers headers(bool with_csrf = true) const;
 };
 
+// The admin-code master key every test server is given.
+inline std::vector<std::uint8_t> codes_master_key() {
+  return std::vector<std::uint8_t>(32, 0x42);
+}
+
 struct Agent {
   std::string id;
   std::string credential;

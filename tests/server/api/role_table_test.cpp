@@ -55,6 +55,7 @@ constexpr Rule kAccessTable[] = {
     {"POST",   "/api/v1/requests/{id}/deny",                  Access::kReview},
     {"GET",    "/api/v1/grants",                              Access::kRead},
     {"POST",   "/api/v1/grants/{id}/revoke",                  Access::kReview},
+    {"POST",   "/api/v1/codes",                               Access::kReview},
     {"GET",    "/api/v1/agent/push",                          Access::kAgent},
     {"POST",   "/api/v1/agent/push/ack",                      Access::kAgent},
     {"GET",    "/api/v1/audit",                               Access::kRead},
