@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <span>
 #include <utility>
 
 #include "agent/decide.h"
@@ -22,14 +23,21 @@ ipc::Fields error_reply(const Error& e) {
   return ipc::to_fields(ipc::ErrorMessage{e.code, e.message});
 }
 
-std::string summary_of(const ServerRequest& r) {
-  if (r.kind == RequestKind::kSession) return "temporary admin session";
-  std::string out = r.command_path;
-  for (std::size_t i = 1; i < r.argv.size(); ++i) {
+// "PATH ARG...": how `hoist status` shows a command, and how a waiting
+// request is found again for the same command.
+std::string command_summary(const std::string& path, std::span<const std::string> args) {
+  std::string out = path;
+  for (const auto& a : args) {
     out += ' ';
-    out += r.argv[i];
+    out += a;
   }
   return out.substr(0, kMaxSummaryBytes);
+}
+
+std::string summary_of(const ServerRequest& r) {
+  if (r.kind == RequestKind::kSession) return "temporary admin session";
+  return command_summary(r.command_path,
+                         r.argv.empty() ? std::span<const std::string>() : std::span(r.argv).subspan(1));
 }
 
 Result<std::shared_ptr<const CompiledPolicy>> compile_documents(const std::vector<PolicyDocument>& documents,
@@ -435,9 +443,7 @@ ipc::Fields Agent::submit(std::uint32_t uid, const ipc::SubmitMessage& m) {
   if (m.context.noninteractive) {
     // A script retrying `sudo -n` must not queue a request per try: the
     // same command still waiting from this user is answered again.
-    std::string summary = facts->input.command.exe.path;
-    for (const auto& a : facts->input.command.args) summary += ' ' + a;
-    summary = summary.substr(0, kMaxSummaryBytes);
+    const std::string summary = command_summary(facts->input.command.exe.path, facts->input.command.args);
     if (auto pending = deps_.state.pending_requests_for(uid); pending) {
       for (const auto& p : *pending) {
         if (p.state != "pending" || p.command_summary != summary) continue;

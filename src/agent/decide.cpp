@@ -23,6 +23,14 @@ std::uint64_t seconds_left(const Grant& g, TimePoint now) {
   return g.deadline > now ? static_cast<std::uint64_t>((g.deadline - now).count()) : 0;
 }
 
+// A temporary admin session in force at `now`, or null.
+const Grant* session_in_force(const std::vector<Grant>& grants, TimePoint now) {
+  for (const auto& g : grants) {
+    if (g.kind == GrantKind::kSession && g.active_at(now)) return &g;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 const Grant* covering_grant(const std::vector<Grant>& grants, const CommandLine& command, TimePoint now) {
@@ -53,11 +61,7 @@ ipc::DecisionMessage decide(const CompiledPolicy* policy, const std::vector<Gran
     // A deny rule holds against every grant. The policy's default deny
     // holds against command grants (their request rule is gone), not
     // against a session, which is for the commands no rule names.
-    const bool session =
-        d.rule == nullptr && std::any_of(active_grants.begin(), active_grants.end(), [&](const Grant& g) {
-          return g.kind == GrantKind::kSession && g.active_at(facts.now);
-        });
-    if (!session) {
+    if (d.rule != nullptr || session_in_force(active_grants, facts.now) == nullptr) {
       out.action = Action::kDeny;
       return out;
     }
@@ -66,12 +70,9 @@ ipc::DecisionMessage decide(const CompiledPolicy* policy, const std::vector<Gran
     out.action = Action::kAllow;
     // Allowed anyway; but during a temporary admin session every elevated
     // process is recorded, this one's too (not bounded by the session).
-    for (const auto& g : active_grants) {
-      if (g.kind == GrantKind::kSession && g.active_at(facts.now)) {
-        out.grant_id = g.id;
-        out.record_processes = true;
-        break;
-      }
+    if (const Grant* session = session_in_force(active_grants, facts.now)) {
+      out.grant_id = session->id;
+      out.record_processes = true;
     }
     return out;
   }
@@ -82,10 +83,7 @@ ipc::DecisionMessage decide(const CompiledPolicy* policy, const std::vector<Gran
     out.timeout_s = std::max<std::uint64_t>(1, seconds_left(*g, facts.now));
     // While a session is in force everything is recorded, also what a
     // command grant allows.
-    out.record_processes =
-        g->record_processes || std::any_of(active_grants.begin(), active_grants.end(), [&](const Grant& s) {
-          return s.kind == GrantKind::kSession && s.active_at(facts.now);
-        });
+    out.record_processes = g->record_processes || session_in_force(active_grants, facts.now) != nullptr;
     out.reauthenticate = false;  // approved already
     return out;
   }

@@ -3,13 +3,10 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <fmt/format.h>
-
-#include <algorithm>
-#include <array>
 #include <chrono>
 #include <thread>
 
+#include "agent/peer.h"
 #include "platform/proc_status.h"
 
 namespace hoist::agent {
@@ -18,13 +15,8 @@ namespace {
 
 // Still the sudo process of that user (not a reused pid)?
 bool still_the_run(const SessionRun& run, const std::vector<std::string>& sudo_binaries) {
-  std::array<char, 4096> exe{};
-  const auto n = ::readlink(fmt::format("/proc/{}/exe", run.sudo_pid).c_str(), exe.data(), exe.size() - 1);
-  if (n <= 0) return false;
-  const std::string path(exe.data(), static_cast<std::size_t>(n));
-  if (std::find(sudo_binaries.begin(), sudo_binaries.end(), path) == sudo_binaries.end()) return false;
-  auto status = platform::read_proc_status(run.sudo_pid);
-  return status && status->real_uid == run.uid;
+  auto caller = speaking_for(PeerCredentials{run.sudo_pid, 0, 0}, sudo_binaries);
+  return caller && caller->sudo && caller->uid == run.uid;
 }
 
 }  // namespace
