@@ -23,6 +23,7 @@ void add_policy_remote(CLI::App& policy, Runner& run, const Globals& globals);  
 void add_endpoints(CLI::App& app, Runner& run, const Globals& globals);         // endpoints.cpp
 void add_audit(CLI::App& app, Runner& run, const Globals& globals);             // audit.cpp
 void add_users(CLI::App& app, Runner& run, const Globals& globals);             // users.cpp
+void add_codes(CLI::App& code, Runner& run, const Globals& globals);            // codes.cpp: issue, list, rotate-key
 void add_endpoint(CLI::App& app, Runner& run);  // endpoint.cpp: elevate, status (the local agent)
 
 }  // namespace hoist::cli

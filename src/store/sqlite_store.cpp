@@ -214,9 +214,34 @@ CREATE TABLE agent_events (
 );
 )sql";
 
+// Migration 9: offline admin codes. Each endpoint's codes key generation
+// (rotation moves it), and the codes issued: who asked for what, for whom,
+// and whether the endpoint reported its use. Never the code's text.
+constexpr std::string_view kMigration9 = R"sql(
+ALTER TABLE endpoints ADD COLUMN codes_key_generation INTEGER NOT NULL DEFAULT 1;
+CREATE TABLE issued_codes (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  endpoint_id   TEXT NOT NULL REFERENCES endpoints (id),
+  kind          TEXT NOT NULL CHECK (kind IN ('response', 'preissued')),
+  ref           INTEGER NOT NULL,
+  generation    INTEGER NOT NULL,
+  user_name     TEXT NOT NULL,
+  duration_s    INTEGER NOT NULL,
+  command       TEXT NOT NULL,
+  issued_by     TEXT NOT NULL,
+  issued_s      INTEGER NOT NULL,
+  valid_until_s INTEGER,
+  used_s        INTEGER,
+  used_event_id TEXT
+);
+CREATE INDEX issued_codes_match ON issued_codes (endpoint_id, kind, ref, generation, user_name);
+CREATE INDEX issued_codes_user ON issued_codes (user_name, id);
+)sql";
+
 const std::vector<std::string_view>& sqlite_migrations() {
-  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2, kMigration3, kMigration4,
-                                                            kMigration5, kMigration6, kMigration7, kMigration8};
+  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2, kMigration3,
+                                                            kMigration4, kMigration5, kMigration6,
+                                                            kMigration7, kMigration8, kMigration9};
   return kMigrations;
 }
 
@@ -357,6 +382,9 @@ class SqliteTx final : public StoreTx {
   Status insert_endpoint(const EndpointRecord& endpoint) override;
   Status record_heartbeat(const std::string& id, TimePoint at, const std::string& agent_version) override;
   Status retire_endpoint(const std::string& id, TimePoint at) override;
+  Result<std::uint32_t> bump_codes_key_generation(const std::string& endpoint_id) override;
+  Result<IssuedCode> insert_issued_code(const IssuedCode& code) override;
+  Result<std::optional<std::int64_t>> mark_code_used(const CodeUse& use) override;
   Result<PolicyVersion> add_policy_version(const PolicyVersion& v, int expected_current) override;
   Status assign_policy(const std::string& name, const std::vector<std::string>& labels) override;
   Status delete_policy(const std::string& name, TimePoint at) override;
@@ -396,6 +424,7 @@ class SqliteStore final : public Store {
   Result<std::optional<EnrollmentTokenRecord>> enrollment_token(const std::string& id) override;
   Result<std::optional<EndpointRecord>> endpoint(const std::string& id) override;
   Result<std::vector<EndpointRecord>> endpoints() override;
+  Result<std::vector<IssuedCode>> issued_codes(const IssuedCodeFilter& filter) override;
   Result<std::optional<PolicyRecord>> policy(const std::string& name) override;
   Result<std::vector<PolicyRecord>> policies() override;
   Result<std::optional<PolicyVersion>> policy_version(const std::string& name, int version) override;
@@ -429,6 +458,7 @@ class SqliteStore final : public Store {
   Result<std::vector<TokenRecord>> query_tokens_locked(sqlite3_stmt* stmt);
   Result<std::vector<EnrollmentTokenRecord>> query_enrollment_tokens_locked(sqlite3_stmt* stmt);
   Result<std::vector<EndpointRecord>> query_endpoints_locked(sqlite3_stmt* stmt);
+  Result<std::vector<IssuedCode>> query_issued_codes_locked(sqlite3_stmt* stmt);
   Result<std::vector<std::string>> labels_locked(const LabelTable& table, const std::string& id);
   Status write_labels_locked(const LabelTable& table, const std::string& id, const std::vector<std::string>& labels);
   Status run_locked(sqlite3_stmt* stmt, std::string_view what);
@@ -1091,7 +1121,7 @@ Result<std::vector<TokenRecord>> SqliteStore::tokens(const std::string& user) {
 constexpr std::string_view kEnrollmentColumns =
     "id, secret_hash, uses_left, expires_s, created_by, created_s, revoked_s";
 constexpr std::string_view kEndpointColumns =
-    "id, hostname, credential_hash, agent_version, enrolled_s, last_seen_s, retired_s";
+    "id, hostname, credential_hash, agent_version, enrolled_s, last_seen_s, retired_s, codes_key_generation";
 
 Status SqliteStore::run_locked(sqlite3_stmt* stmt, std::string_view what) {
   if (sqlite3_step(stmt) != SQLITE_DONE) return db_error(db(), what);
@@ -1157,6 +1187,7 @@ Result<std::vector<EndpointRecord>> SqliteStore::query_endpoints_locked(sqlite3_
     e.enrolled_at = time_point(sqlite3_column_int64(stmt, 4));
     e.last_seen = column_opt_time(stmt, 5);
     e.retired_at = column_opt_time(stmt, 6);
+    e.codes_key_generation = static_cast<std::uint32_t>(sqlite3_column_int64(stmt, 7));
     out.push_back(std::move(e));
   }
   for (auto& e : out) {
@@ -1223,7 +1254,8 @@ Status SqliteTx::insert_endpoint(const EndpointRecord& e) {
   if (e.id.empty() || e.hostname.empty() || e.credential_hash.empty()) {
     return invalid_argument("an endpoint needs an id, a hostname and a credential hash");
   }
-  auto s = store_.prepare(fmt::format("INSERT INTO endpoints ({}) VALUES (?, ?, ?, ?, ?, ?, ?)", kEndpointColumns));
+  if (e.codes_key_generation < 1) return invalid_argument("an endpoint's codes key generation starts at 1");
+  auto s = store_.prepare(fmt::format("INSERT INTO endpoints ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", kEndpointColumns));
   if (!s.ok()) return s.error();
   bind_text(s->get(), 1, e.id);
   bind_text(s->get(), 2, e.hostname);
@@ -1232,6 +1264,7 @@ Status SqliteTx::insert_endpoint(const EndpointRecord& e) {
   sqlite3_bind_int64(s->get(), 5, seconds(e.enrolled_at));
   bind_opt_time(s->get(), 6, e.last_seen);
   bind_opt_time(s->get(), 7, e.retired_at);
+  sqlite3_bind_int64(s->get(), 8, e.codes_key_generation);
   if (auto st = store_.run_locked(s->get(), "store endpoint"); !st.ok()) {
     return st.error().code == ErrorCode::kConflict ? Status{conflict("an endpoint " + e.id + " exists")} : st;
   }
@@ -1260,6 +1293,127 @@ Status SqliteTx::retire_endpoint(const std::string& id, TimePoint at) {
   if (!changed.ok()) return changed.error();
   if (*changed != 1) return not_found("no endpoint " + id);
   return {};
+}
+
+Result<std::uint32_t> SqliteTx::bump_codes_key_generation(const std::string& endpoint_id) {
+  auto changed = store_.execute(
+      "UPDATE endpoints SET codes_key_generation = codes_key_generation + 1 WHERE id = ? AND retired_s IS NULL",
+      "rotate codes key", std::string_view(endpoint_id));
+  if (!changed.ok()) return changed.error();
+  if (*changed != 1) return not_found("no enrolled endpoint " + endpoint_id);
+  auto q = store_.prepare("SELECT codes_key_generation FROM endpoints WHERE id = ?");
+  if (!q.ok()) return q.error();
+  bind_text(q->get(), 1, endpoint_id);
+  if (sqlite3_step(q->get()) != SQLITE_ROW) return db_error(store_.db(), "read codes key generation");
+  return static_cast<std::uint32_t>(sqlite3_column_int64(q->get(), 0));
+}
+
+// --- issued offline admin codes --------------------------------------------
+
+constexpr std::string_view kIssuedCodeColumns =
+    "id, endpoint_id, kind, ref, generation, user_name, duration_s, command, issued_by, issued_s, valid_until_s, "
+    "used_s, used_event_id";
+
+Result<std::vector<IssuedCode>> SqliteStore::query_issued_codes_locked(sqlite3_stmt* stmt) {
+  std::vector<IssuedCode> out;
+  for (int rc = sqlite3_step(stmt); rc != SQLITE_DONE; rc = sqlite3_step(stmt)) {
+    if (rc != SQLITE_ROW) return db_error(db(), "read issued codes");
+    IssuedCode c;
+    c.id = sqlite3_column_int64(stmt, 0);
+    c.endpoint_id = column_text(stmt, 1);
+    const auto kind = parse_issued_code_kind(column_text(stmt, 2));
+    if (!kind)
+      return internal_error(fmt::format("issued code {} has an unknown kind (the database was edited?)", c.id));
+    c.kind = *kind;
+    c.ref = sqlite3_column_int64(stmt, 3);
+    c.generation = static_cast<std::uint32_t>(sqlite3_column_int64(stmt, 4));
+    c.user = column_text(stmt, 5);
+    c.duration_s = sqlite3_column_int64(stmt, 6);
+    c.command = column_text(stmt, 7);
+    c.issued_by = column_text(stmt, 8);
+    c.issued_at = time_point(sqlite3_column_int64(stmt, 9));
+    c.valid_until = column_opt_time(stmt, 10);
+    c.used_at = column_opt_time(stmt, 11);
+    if (sqlite3_column_type(stmt, 12) != SQLITE_NULL) c.used_event_id = column_text(stmt, 12);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Result<IssuedCode> SqliteTx::insert_issued_code(const IssuedCode& code) {
+  if (code.user.empty() || code.issued_by.empty()) {
+    return invalid_argument("an issued code needs a user and an issuer");
+  }
+  // One statement checks the endpoint and its generation and inserts, so a
+  // rotation cannot slip in between.
+  auto s = store_.prepare(
+      "INSERT INTO issued_codes (endpoint_id, kind, ref, generation, user_name, duration_s, command, issued_by, "
+      "issued_s, valid_until_s) SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 FROM endpoints WHERE id = ?1 AND "
+      "retired_s IS NULL AND codes_key_generation = ?4");
+  if (!s.ok()) return s.error();
+  bind_text(s->get(), 1, code.endpoint_id);
+  bind_text(s->get(), 2, to_string(code.kind));
+  sqlite3_bind_int64(s->get(), 3, code.ref);
+  sqlite3_bind_int64(s->get(), 4, code.generation);
+  bind_text(s->get(), 5, code.user);
+  sqlite3_bind_int64(s->get(), 6, code.duration_s);
+  bind_text(s->get(), 7, code.command);
+  bind_text(s->get(), 8, code.issued_by);
+  sqlite3_bind_int64(s->get(), 9, seconds(code.issued_at));
+  bind_opt_time(s->get(), 10, code.valid_until);
+  if (auto st = store_.run_locked(s->get(), "store issued code"); !st.ok()) return st.error();
+  if (sqlite3_changes(store_.db()) == 1) {
+    IssuedCode out = code;
+    out.id = sqlite3_last_insert_rowid(store_.db());
+    out.used_at.reset();
+    out.used_event_id.reset();
+    return out;
+  }
+  auto q = store_.prepare("SELECT codes_key_generation FROM endpoints WHERE id = ? AND retired_s IS NULL");
+  if (!q.ok()) return q.error();
+  bind_text(q->get(), 1, code.endpoint_id);
+  const int rc = sqlite3_step(q->get());
+  if (rc == SQLITE_DONE) return not_found("no enrolled endpoint " + code.endpoint_id);
+  if (rc != SQLITE_ROW) return db_error(store_.db(), "read codes key generation");
+  return conflict(fmt::format("the codes key of endpoint {} is at generation {}, not {}: it was rotated meanwhile",
+                              code.endpoint_id, sqlite3_column_int64(q->get(), 0), code.generation));
+}
+
+Result<std::optional<std::int64_t>> SqliteTx::mark_code_used(const CodeUse& use) {
+  auto q = store_.prepare(
+      "SELECT id FROM issued_codes WHERE endpoint_id = ? AND kind = ? AND ref = ? AND generation = ? AND user_name = "
+      "? AND used_s IS NULL ORDER BY id DESC LIMIT 1");
+  if (!q.ok()) return q.error();
+  bind_text(q->get(), 1, use.endpoint_id);
+  bind_text(q->get(), 2, to_string(use.kind));
+  sqlite3_bind_int64(q->get(), 3, use.ref);
+  sqlite3_bind_int64(q->get(), 4, use.generation);
+  bind_text(q->get(), 5, use.user);
+  const int rc = sqlite3_step(q->get());
+  if (rc == SQLITE_DONE) return std::optional<std::int64_t>();
+  if (rc != SQLITE_ROW) return db_error(store_.db(), "look up issued code");
+  const std::int64_t id = sqlite3_column_int64(q->get(), 0);
+  auto changed = store_.execute("UPDATE issued_codes SET used_s = ?, used_event_id = ? WHERE id = ? AND used_s IS NULL",
+                                "mark code used", use.used_at, std::string_view(use.event_id), id);
+  if (!changed.ok()) return changed.error();
+  if (*changed != 1) return internal_error("an issued code changed inside its transaction (this is a bug)");
+  return std::optional<std::int64_t>(id);
+}
+
+Result<std::vector<IssuedCode>> SqliteStore::issued_codes(const IssuedCodeFilter& f) {
+  if (auto st = check_page_limit(f.limit); !st.ok()) return st.error();
+  std::string sql = fmt::format("SELECT {} FROM issued_codes WHERE 1 = 1", kIssuedCodeColumns);
+  if (f.endpoint_id) sql += " AND endpoint_id = ?";
+  if (f.user) sql += " AND user_name = ?";
+  sql += " ORDER BY id DESC LIMIT ?";
+  std::lock_guard lock(mu_);
+  auto s = prepare(sql);
+  if (!s.ok()) return s.error();
+  int i = 1;
+  if (f.endpoint_id) bind_text(s->get(), i++, *f.endpoint_id);
+  if (f.user) bind_text(s->get(), i++, *f.user);
+  sqlite3_bind_int64(s->get(), i, static_cast<sqlite3_int64>(f.limit));
+  return query_issued_codes_locked(s->get());
 }
 
 Result<std::optional<EnrollmentTokenRecord>> SqliteStore::enrollment_token(const std::string& id) {

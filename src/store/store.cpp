@@ -18,6 +18,21 @@ std::optional<Role> parse_role(std::string_view text) {
   return std::nullopt;
 }
 
+std::string_view to_string(IssuedCodeKind kind) {
+  switch (kind) {
+    case IssuedCodeKind::kResponse: return "response";
+    case IssuedCodeKind::kPreIssued: return "preissued";
+  }
+  return "response";
+}
+
+std::optional<IssuedCodeKind> parse_issued_code_kind(std::string_view text) {
+  for (const IssuedCodeKind k : {IssuedCodeKind::kResponse, IssuedCodeKind::kPreIssued}) {
+    if (to_string(k) == text) return k;
+  }
+  return std::nullopt;
+}
+
 Result<ChainVerification> verify_stored_chain(Store& store, const std::optional<ChainHead>& expected_head,
                                               std::size_t page) {
   ChainVerification total;

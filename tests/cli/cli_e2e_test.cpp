@@ -416,5 +416,58 @@ TEST_F(CliE2e, AuditVerifyFindsAnEventEditedInTheDatabase) {
   EXPECT_EQ(r.json().at("first_bad_seq").to_number<int>(), 2) << r;
 }
 
+TEST_F(CliE2e, TheHelpDeskIssuesListsAndRotatesAdminCodes) {
+  ASSERT_EQ(login().status, 0);
+  auto laptop = hoistd_.enrol({"laptops"}, "laptop-7");
+  ASSERT_TRUE(laptop.ok()) << laptop.error().message;
+  ASSERT_TRUE(hoistd_.enrol({"laptops"}, "twin").ok());
+  ASSERT_TRUE(hoistd_.enrol({"laptops"}, "twin").ok());
+
+  // By hostname: a pre-issued code, shown once in groups to read aloud.
+  auto r = hoist({"code", "issue", "--endpoint", "laptop-7", "--user", "alice", "--for", "2h", "--days", "3",
+                  "--command", "/usr/bin/apt-get", "--reason", "ticket 77"});
+  ASSERT_EQ(r.status, 0) << r;
+  EXPECT_NE(r.out.find("Pre-issued code for alice: running /usr/bin/apt-get for 2h on laptop-7."), std::string::npos)
+      << r;
+  EXPECT_NE(r.out.find("Usable once until"), std::string::npos) << r;
+  // --json for scripts: the server's answer, code included.
+  r = hoist({"--json", "code", "issue", "--endpoint", laptop->id, "--user", "bob", "--for", "30m"});
+  ASSERT_EQ(r.status, 0) << r;
+  const std::string code(r.json().at("code").as_string());
+  EXPECT_EQ(code.size(), 24U) << r;  // 20 characters in groups of four
+  EXPECT_EQ(r.json().at("generation").to_number<int>(), 1) << r;
+
+  // Listed, without the codes.
+  r = hoist({"code", "list", "--endpoint", laptop->id});
+  ASSERT_EQ(r.status, 0) << r;
+  EXPECT_NE(r.out.find("laptop-7"), std::string::npos) << r;
+  EXPECT_NE(r.out.find("2h /usr/bin/apt-get"), std::string::npos) << r;
+  EXPECT_NE(r.out.find("issued"), std::string::npos) << r;
+  EXPECT_EQ(r.out.find(code), std::string::npos) << r;
+  r = hoist({"--json", "code", "list", "--user", "bob"});
+  ASSERT_EQ(r.status, 0) << r;
+  ASSERT_EQ(r.json().at("codes").as_array().size(), 1U) << r;
+  EXPECT_EQ(r.out.find(code), std::string::npos) << r;
+
+  // Two endpoints share a hostname: say which ids, issue nothing.
+  r = hoist({"code", "issue", "--endpoint", "twin", "--user", "alice", "--for", "1h"});
+  EXPECT_EQ(r.status, 65) << r;
+  EXPECT_NE(r.err.find("2 endpoints are called \"twin\""), std::string::npos) << r;
+  r = hoist({"code", "issue", "--endpoint", "nowhere", "--user", "alice", "--for", "1h"});
+  EXPECT_EQ(r.status, 66) << r;
+  r = hoist({"code", "issue", "--endpoint", "laptop-7", "--user", "alice", "--for", "forever"});
+  EXPECT_EQ(r.status, 64) << r;
+  r = hoist({"code", "issue", "--endpoint", "laptop-7", "--user", "alice", "--for", "61m"});
+  EXPECT_EQ(r.status, 65) << r;
+
+  // Rotation: the next code is made with the new key.
+  r = hoist({"code", "rotate-key", "--endpoint", "laptop-7"});
+  ASSERT_EQ(r.status, 0) << r;
+  EXPECT_NE(r.out.find("is now generation 2"), std::string::npos) << r;
+  r = hoist({"--json", "code", "issue", "--endpoint", "laptop-7", "--user", "alice", "--for", "1h"});
+  ASSERT_EQ(r.status, 0) << r;
+  EXPECT_EQ(r.json().at("generation").to_number<int>(), 2) << r;
+}
+
 }  // namespace
 }  // namespace hoist::testing

@@ -314,10 +314,14 @@ Api::Api(ApiDeps deps, ApiOptions options) : impl_(std::make_unique<Impl>(std::m
   // Endpoints.
   add("POST", "/api/v1/agent/enrol", Access::kPublic, "Enrol an endpoint with an enrolment token", &Impl::enrol);
   add("POST", "/api/v1/agent/heartbeat", Access::kAgent, "Agent heartbeat with its version", &Impl::heartbeat);
+  add("GET", "/api/v1/agent/codes-key", Access::kAgent, "The endpoint's admin-code host key at its current generation",
+      &Impl::agent_codes_key);
   add("GET", "/api/v1/endpoints", Access::kRead, "Enrolled endpoints", &Impl::list_endpoints);
   add("GET", "/api/v1/endpoints/{id}", Access::kRead, "One endpoint", &Impl::get_endpoint);
   add("DELETE", "/api/v1/endpoints/{id}", Access::kAdmin, "Retire an endpoint (its credential dies)",
       &Impl::retire_endpoint);
+  add("POST", "/api/v1/endpoints/{id}/codes-key/rotate", Access::kAdmin,
+      "Rotate an endpoint's admin-code key (every code for the old key stops fitting)", &Impl::rotate_codes_key);
   add("POST", "/api/v1/enrolment-tokens", Access::kAdmin, "Create an enrolment token (shown once)",
       &Impl::create_enrollment_token_route);
   add("DELETE", "/api/v1/enrolment-tokens/{id}", Access::kAdmin, "Revoke an enrolment token",
@@ -351,6 +355,8 @@ Api::Api(ApiDeps deps, ApiOptions options) : impl_(std::make_unique<Impl>(std::m
   add("POST", "/api/v1/grants/{id}/revoke", Access::kReview, "Revoke a grant", &Impl::revoke_grant);
   add("POST", "/api/v1/codes", Access::kReview, "Issue an offline admin code (shown once, never stored)",
       &Impl::issue_code);
+  add("GET", "/api/v1/codes", Access::kRead, "Issued admin codes, newest first (filters: endpoint, user, limit)",
+      &Impl::list_codes);
   // Push channel.
   add("GET", "/api/v1/agent/push", Access::kAgent, "Long poll for decisions, revocations and policy changes",
       &Impl::push_poll);

@@ -32,6 +32,8 @@ Status check_labels(const std::vector<std::string>& labels);
 // The memo key of a label set: the labels, each followed by a newline.
 std::string label_set_key(const std::vector<std::string>& labels);
 net::HttpResponse json_ok(const json::value& v, int status = 200);
+// The "limit" query parameter: 1 to store::kMaxPage, 100 when absent.
+Result<std::size_t> page_limit(const net::HttpRequest& request);
 
 json::object request_json(const store::RequestRecord& rec, TimePoint now);
 json::object user_json(const store::UserRecord& user);
@@ -73,6 +75,19 @@ struct SubmitBody {
 };
 Result<SubmitBody> parse_submit_body(std::string_view text);
 
+// The details of an agent's "code.used" event: which issued code the
+// endpoint accepted (docs/api.md).
+struct CodeUsedDetails {
+  store::IssuedCodeKind kind = store::IssuedCodeKind::kResponse;
+  std::int64_t ref = 0;  // the challenge's nonce or the pre-issued id
+  std::uint32_t generation = 1;
+  std::string user;
+  TimePoint used_at{};
+};
+// Reads a "code.used" event's details strictly: every field with its type
+// and bounds, no other field. InvalidArgument naming the field otherwise.
+Result<CodeUsedDetails> parse_code_used_details(std::string_view details_json);
+
 // One event an agent uploads (POST /api/v1/agent/events): its outbox id,
 // what happened, when (the endpoint's clock), what it concerns, details.
 struct AgentEventBody {
@@ -80,8 +95,11 @@ struct AgentEventBody {
   std::string kind;
   std::int64_t time_ms = 0;
   std::string target;
-  std::string details;  // a JSON object's text
+  std::string details;                          // a JSON object's text
+  std::optional<CodeUsedDetails> code_use;      // for kind "code.used"
+  std::optional<std::string> code_use_problem;  // a "code.used" whose details do not read
 };
+inline constexpr std::string_view kCodeUsedEvent = "code.used";
 inline constexpr std::size_t kMaxAgentEvents = 1000;
 inline constexpr std::size_t kMaxAgentEventDetails = 16 * 1024;
 Result<std::vector<AgentEventBody>> parse_agent_events_body(std::string_view text);
@@ -189,6 +207,12 @@ struct Api::Impl {
   Result<net::HttpResponse> agent_self_approve(Call& call);
   // handlers_codes.cpp
   Result<net::HttpResponse> issue_code(Call& call);
+  Result<net::HttpResponse> list_codes(Call& call);
+  Result<net::HttpResponse> agent_codes_key(Call& call);
+  Result<net::HttpResponse> rotate_codes_key(Call& call);
+  // {"generation": N, "key": "<64 hex>"}: the host key of `endpoint_id` at
+  // `generation`. Unavailable without a master key.
+  Result<json::object> codes_key_json(const std::string& endpoint_id, std::uint32_t generation) const;
   Result<net::HttpResponse> list_requests(Call& call);
   Result<net::HttpResponse> get_request(Call& call);
   Result<net::HttpResponse> approve_request(Call& call);

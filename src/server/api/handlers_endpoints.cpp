@@ -4,6 +4,8 @@
 // one); only its hash is stored, and retiring the endpoint erases it.
 // MUST: an enrolment token use is taken atomically with the endpoint's
 // creation: a token with one use enrols one endpoint.
+// MUST: the enrolment reply's host key (codes_key) is the new endpoint's
+// own, derived from its id; it is never audited.
 #include <fmt/format.h>
 
 #include "core/timestamp.h"
@@ -59,7 +61,8 @@ json::object endpoint_json(const store::EndpointRecord& e) {
           {"agent_version", json_text(e.agent_version)},
           {"enrolled_at", json_time(e.enrolled_at)},
           {"last_seen", json_opt_time(e.last_seen)},
-          {"retired_at", json_opt_time(e.retired_at)}};
+          {"retired_at", json_opt_time(e.retired_at)},
+          {"codes_key_generation", e.codes_key_generation}};
 }
 
 Result<std::string> Api::Impl::create_enrollment_token(const std::vector<std::string>& labels, int uses,
@@ -167,6 +170,16 @@ Result<net::HttpResponse> Api::Impl::enrol(Call& call) {
   endpoint.agent_version = body->agent_version;
   endpoint.enrolled_at = now;
   endpoint.last_seen = now;
+  // The endpoint's own admin-code key, when this hoistd issues codes: made
+  // before anything is stored, so a failure leaves no endpoint behind.
+  std::optional<json::object> codes_key;
+  if (!options.codes_master_key.empty()) {
+    auto key = codes_key_json(endpoint.id, endpoint.codes_key_generation);
+    if (!key) {
+      return key.error();
+    }
+    codes_key = std::move(*key);
+  }
   // The secret is checked first (its hash never changes); the use is then
   // taken atomically with the endpoint's creation.
   auto stored = deps.store.enrollment_token(token->id);
@@ -196,6 +209,9 @@ Result<net::HttpResponse> Api::Impl::enrol(Call& call) {
   }
   auto out = endpoint_json(endpoint);
   out["credential"] = credential.text();
+  if (codes_key) {
+    out["codes_key"] = std::move(*codes_key);
+  }
   return json_ok(out, 201);
 }
 

@@ -2,7 +2,8 @@
 // after its cursor; polling with after=N acknowledges everything up to N, so
 // a reconnect resumes where it left off and loses nothing), and the upload
 // of the agent's own events, audited once per event id however often an
-// agent re-sends them.
+// agent re-sends them; a "code.used" event also marks its issued code used,
+// once, in the same transaction.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -46,6 +47,62 @@ bool is_event_kind(std::string_view kind) {
 
 }  // namespace
 
+Result<CodeUsedDetails> parse_code_used_details(std::string_view details_json) {
+  // Only the fields that identify the use are read; the agent sends more
+  // (target, uid, tty, until, ...), and a newer agent may send others.
+  boost::system::error_code ec;
+  const auto parsed_json = json::parse(details_json, ec);
+  if (ec || !parsed_json.is_object()) return invalid_argument("the details are not a JSON object");
+  json::object known;
+  for (const std::string_view key :
+       {"code_kind", "ref", "generation", "user", "duration_s", "command", "grant_id", "used_at"}) {
+    if (const auto* v = parsed_json.as_object().if_contains(key)) known[key] = *v;
+  }
+  JsonBody b(json::serialize(known));
+  CodeUsedDetails out;
+  const std::string kind = b.string("code_kind", 16);
+  const auto ref = b.optional_int("ref", 0, (std::int64_t{1} << 32) - 1);
+  const auto generation = b.optional_int("generation", 1, UINT32_MAX);
+  out.user = b.string("user", 256);
+  const auto duration_s = b.optional_int("duration_s", 1, 24 * 3600);
+  (void)b.string("command", 4096);
+  (void)b.string("grant_id", 256);
+  const std::string used_at = b.string("used_at", 64);
+  if (b.ok()) {
+    const auto parsed = store::parse_issued_code_kind(kind);
+    if (!parsed) {
+      b.fail("field \"code_kind\" must be \"response\" or \"preissued\"");
+    } else {
+      out.kind = *parsed;
+    }
+  }
+  const std::pair<std::string_view, bool> required[] = {
+      {"ref", ref.has_value()}, {"generation", generation.has_value()}, {"duration_s", duration_s.has_value()}};
+  for (const auto& [name, present] : required) {
+    if (b.ok() && !present) {
+      b.fail(fmt::format("field \"{}\" is required", name));
+    }
+  }
+  if (b.ok()) {
+    // A nonce has 30 bits, a pre-issued id 24 (docs/admin-codes.md).
+    const std::int64_t bound = out.kind == store::IssuedCodeKind::kResponse ? std::int64_t{1} << 30 : 1 << 24;
+    if (*ref >= bound) {
+      b.fail(fmt::format("field \"ref\" must be below {} for a {} code", bound, store::to_string(out.kind)));
+    }
+    out.ref = *ref;
+    out.generation = static_cast<std::uint32_t>(*generation);
+    if (auto t = parse_timestamp(used_at); t) {
+      out.used_at = *t;
+    } else {
+      b.fail("field \"used_at\" must be an RFC 3339 time, such as 2026-03-02T10:00:00Z");
+    }
+  }
+  if (auto st = b.finish(); !st) {
+    return st.error();
+  }
+  return out;
+}
+
 Result<std::vector<AgentEventBody>> parse_agent_events_body(std::string_view text) {
   JsonBody b(text);
   std::vector<AgentEventBody> out;
@@ -67,6 +124,17 @@ Result<std::vector<AgentEventBody>> parse_agent_events_body(std::string_view tex
     }
     if (item.ok() && !is_event_kind(e.kind)) {
       item.fail(fmt::format("field \"events[{}].kind\" must be a-z, 0-9, '_' or '.', starting with a letter", i));
+    }
+    if (item.ok() && e.kind == kCodeUsedEvent) {
+      // Never a reason to refuse the upload: the agent would send the same
+      // batch forever and nothing after it would arrive. A use hoistd
+      // cannot read is audited, unmatched, with what is wrong.
+      auto use = parse_code_used_details(e.details);
+      if (use) {
+        e.code_use = std::move(*use);
+      } else {
+        e.code_use_problem = use.error().message;
+      }
     }
     b.absorb(item.finish());
     out.push_back(std::move(e));
@@ -100,6 +168,27 @@ Result<net::HttpResponse> Api::Impl::agent_events(Call& call) {
         continue;
       }
       json::object details = json::parse(e.details).as_object();
+      if (e.code_use) {
+        // In this transaction, so a re-sent event (not fresh) marks nothing.
+        const auto& u = *e.code_use;
+        auto matched =
+            tx.mark_code_used(store::CodeUse{endpoint.id, u.kind, u.ref, u.generation, u.user, u.used_at, e.id});
+        if (!matched) {
+          return matched.error();
+        }
+        // Audited either way: an unmatched use (a code from another key, or
+        // reported twice) is worth a look.
+        details["matched"] = matched->has_value();
+        if (*matched) {
+          details["issued_code_id"] = **matched;
+        } else {
+          details["issued_code"] = nullptr;
+        }
+      } else if (e.code_use_problem) {
+        details["matched"] = false;
+        details["issued_code"] = nullptr;
+        details["problem"] = json_text(*e.code_use_problem);
+      }
       details["event_id"] = e.id;
       details["endpoint_time"] =
           json_time(TimePoint{std::chrono::duration_cast<Seconds>(std::chrono::milliseconds(e.time_ms))});

@@ -34,6 +34,8 @@ std::optional<RequestState> parse_state(std::string_view text) {
   return std::nullopt;
 }
 
+}  // namespace
+
 Result<std::size_t> page_limit(const net::HttpRequest& request) {
   const auto text = request.query_param("limit");
   if (!text) {
@@ -54,8 +56,6 @@ Result<std::size_t> page_limit(const net::HttpRequest& request) {
   }
   return n;
 }
-
-}  // namespace
 
 json::object request_json(const store::RequestRecord& rec, TimePoint now) {
   const Request& r = rec.request;

@@ -222,7 +222,7 @@ void ApiTest::open() {
   options.password_opslimit = crypto_pwhash_OPSLIMIT_MIN;
   options.password_memlimit = crypto_pwhash_MEMLIMIT_MIN;
   options.server_version = "test";
-  options.codes_master_key = codes_master_key();
+  options.codes_master_key = master_key_;
   api_ = std::make_unique<Api>(ApiDeps{*store_, clock_, *log_, zones_,
                                        [this](const std::string& endpoint_id) {
                                          ++wakes_;

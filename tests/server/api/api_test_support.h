@@ -155,6 +155,8 @@ class ApiTest : public ::testing::Test {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<Api> api_;
   std::map<store::Role, std::string> tokens_;
+  // The admin-code master key open() gives the Api (empty: no codes).
+  std::vector<std::uint8_t> master_key_ = codes_master_key();
 
  private:
   void open();
