@@ -45,6 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   refusal_is_clear(enrolment_from_json(text));
+  refusal_is_clear(codes_key_from_json(text));
   refusal_is_clear(acknowledged_from_json(text));
   return 0;
 }

@@ -60,5 +60,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   round_trip(hoist::ipc::elevate_from);
   round_trip(hoist::ipc::exec_from);
   round_trip(hoist::ipc::self_approve_from);
+  round_trip(hoist::ipc::code_challenge_from);
+  round_trip(hoist::ipc::challenge_from);
+  round_trip(hoist::ipc::code_redeem_from);
+  round_trip(hoist::ipc::code_grant_from);
   return 0;
 }

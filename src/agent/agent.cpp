@@ -153,6 +153,14 @@ ipc::Fields Agent::handle(const Caller& caller, const ipc::Fields& request, int 
         auto m = ipc::cancel_from(request);
         return m ? cancel(uid, *m) : error_reply(m.error());
       }
+      case ipc::MessageType::kCodeChallenge: {
+        auto m = ipc::code_challenge_from(request);
+        return m ? code_challenge(uid, *m) : error_reply(m.error());
+      }
+      case ipc::MessageType::kCodeRedeem: {
+        auto m = ipc::code_redeem_from(request);
+        return m ? code_redeem(uid, *m) : error_reply(m.error());
+      }
       case ipc::MessageType::kSelfApprove: {
         auto m = ipc::self_approve_from(request);
         return m ? self_approve(uid, *m) : error_reply(m.error());
@@ -656,6 +664,11 @@ Status Agent::apply_push(const PushPage& page) {
   for (const auto& message : page.messages) {
     if (message.kind == "policy") {
       policy_changed = true;
+      continue;
+    }
+    if (message.kind == "codes_key") {
+      // Rotated: fetch the new key. Failing that, the page comes again.
+      if (auto st = sync_codes_key(); !st) return st;
       continue;
     }
     if (message.kind != "request") continue;  // a newer server's kinds: not ours to act on

@@ -1,5 +1,6 @@
 // hoist-agent's logic, without sockets or threads: answering the plugin's
-// messages (check, submit, wait, cancel, self_approve, list), keeping the policy, grants
+// messages (check, submit, wait, cancel, self_approve, list, and the
+// offline admin codes: code_challenge, code_redeem), keeping the policy, grants
 // and requests current from hoistd's push channel, and uploading the event
 // outbox. The daemon (daemon.h) runs it; tests drive it with a fake server
 // and a fake state.
@@ -69,6 +70,9 @@ class Agent {
   // last good policy stays in force.
   Status sync_policy();
   [[nodiscard]] bool has_policy() const;
+  // Fetches this endpoint's admin-code key and stores it when it changed
+  // (a rotation). The stored key stays on any error.
+  Status sync_codes_key();
 
   // One request frame from a caller, with the executable's descriptor when
   // one came with it (-1 otherwise; the caller keeps ownership). Always
@@ -92,6 +96,8 @@ class Agent {
   ipc::Fields cancel(std::uint32_t uid, const ipc::CancelMessage& m);
   ipc::Fields self_approve(std::uint32_t uid, const ipc::SelfApproveMessage& m);
   ipc::Fields list(std::uint32_t uid, const ipc::ListMessage& m);
+  ipc::Fields code_challenge(std::uint32_t uid, const ipc::CodeChallengeMessage& m);  // agent_codes.cpp
+  ipc::Fields code_redeem(std::uint32_t uid, const ipc::CodeRedeemMessage& m);        // agent_codes.cpp
 
   struct Facts {
     Account account;
@@ -121,6 +127,8 @@ class Agent {
   std::string etag_;
   std::map<std::string, ServerRequest> requests_;                // the latest seen of each request, by id
   std::map<std::string, std::vector<SessionRun>> session_runs_;  // by session grant id
+  // One code check at a time: the rate limit reads, then writes, a count.
+  std::mutex codes_mu_;
 };
 
 }  // namespace hoist::agent

@@ -148,7 +148,13 @@ Status enrol_endpoint(const EnrolOptions& options) {
                     enrolled->credential,
                     hostname,
                     enrolled->labels,
-                    std::chrono::time_point_cast<Seconds>(std::chrono::system_clock::now())};
+                    std::chrono::time_point_cast<Seconds>(std::chrono::system_clock::now()),
+                    {},
+                    0};
+  if (enrolled->codes_key) {
+    identity.codes_key = enrolled->codes_key->key;
+    identity.codes_key_generation = enrolled->codes_key->generation;
+  }
   return (*state)->set_identity(identity);
 }
 
@@ -166,6 +172,9 @@ Result<std::string> agent_status(const std::string& state_dir) {
   if (!*identity) return std::string("not enrolled: run hoist-agent enroll --server URL --token T --ca-pin SHA256\n");
   std::string out = fmt::format("endpoint {} ({}) of {}\nlabels: {}\n", (*identity)->endpoint_id, (*identity)->hostname,
                                 (*identity)->server_url, fmt::join((*identity)->labels, ", "));
+  out += (*identity)->codes_key.empty()
+             ? std::string("admin codes: no key (hoistd has no code master key, or was not reached)\n")
+             : fmt::format("admin codes: key generation {}\n", (*identity)->codes_key_generation);
   if (auto policy = (*state)->policy(); policy && *policy) {
     out += fmt::format("policy: {} document(s), fetched {}\n", (*policy)->documents.size(),
                        format_timestamp((*policy)->fetched_at));
@@ -221,6 +230,9 @@ Status run_agent(const RunOptions& options) {
   }
   if (auto st = agent.sync_policy(); !st) {
     log->warn("agent.policy_sync_failed", {{"error", st.error().message}});
+  }
+  if (auto st = agent.sync_codes_key(); !st) {
+    log->info("agent.codes_key_unchanged", {{"error", st.error().message}});
   }
 
   const auto socket_dir = options.socket_path.substr(0, options.socket_path.rfind('/'));
@@ -284,6 +296,7 @@ Status run_agent(const RunOptions& options) {
         if (auto st = agent.sync_policy(); !st) {
           log->warn("agent.policy_sync_failed", {{"error", st.error().message}});
         }
+        (void)agent.sync_codes_key();  // a rotation missed while offline
         (void)agent.tidy();
       }
       if (*uploaded == 0) pause(std::chrono::milliseconds(1000));

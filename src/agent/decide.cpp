@@ -16,6 +16,9 @@ bool covers(const Grant& g, const CommandLine& command) {
   if (g.scope.sha256 && (!command.exe.sha256 || command.exe.sha256->hex() != *g.scope.sha256)) {
     return false;
   }
+  // A code names only a command's path (docs/admin-codes.md): it allows
+  // that command with any arguments.
+  if (g.origin == GrantOrigin::kOfflineCode) return true;
   return g.scope.argv_patterns == command.args;
 }
 

@@ -59,6 +59,13 @@ class HttpsServerApi final : public ServerApi {
     return submit_outcome_from_json(reply->body);
   }
 
+  Result<CodesKey> codes_key() override {
+    auto reply = client_->send("GET", "/api/v1/agent/codes-key", "", auth_);
+    if (!reply) return reply.error();
+    if (reply->status != 200) return net::error_from_reply(*reply);
+    return codes_key_from_json(reply->body);
+  }
+
   Result<ServerRequest> request(const std::string& id) override {
     return request_call("GET", "/api/v1/agent/requests/" + net::url_encode(id));
   }
@@ -132,6 +139,10 @@ class SerializedServerApi final : public ServerApi {
   Result<std::optional<PolicyFetch>> fetch_policy(const std::string& etag) override {
     const std::lock_guard lock(mu_);
     return inner_->fetch_policy(etag);
+  }
+  Result<CodesKey> codes_key() override {
+    const std::lock_guard lock(mu_);
+    return inner_->codes_key();
   }
   Result<SubmitOutcome> submit(const SubmitFacts& f) override {
     const std::lock_guard lock(mu_);

@@ -59,6 +59,9 @@ class ServerApi {
   // vouches for who asks). duration_s: nullopt keeps the requested one.
   virtual Result<ServerRequest> self_approve(const std::string& id, const std::string& user,
                                              std::optional<std::int64_t> duration_s, const std::string& comment) = 0;
+  // This endpoint's current key for offline admin codes (GET
+  // /api/v1/agent/codes-key); an error when hoistd has none.
+  virtual Result<CodesKey> codes_key() = 0;
   // Waits up to `wait` for messages after `after` (acknowledging up to it).
   virtual Result<PushPage> poll_push(std::uint64_t after, std::chrono::seconds wait) = 0;
   // The ids hoistd acknowledged (stored now or before).

@@ -172,13 +172,53 @@ Result<ServerRequest> request_from_object(const json::object& o) {
 
 }  // namespace
 
+namespace {
+
+Result<CodesKey> codes_key_from_object(const json::object& o, std::string_view what) {
+  Reader r(o, std::string(what));
+  const auto generation = r.integer("generation");
+  const auto hex = r.text("key");
+  if (auto st = r.status(); !st) return st.error();
+  if (generation < 1 || generation > UINT32_MAX) {
+    return invalid_argument(fmt::format("hoistd's {} has a key generation out of range", what));
+  }
+  if (hex.size() != 64) return invalid_argument(fmt::format("hoistd's {} is not 64 hex digits", what));
+  CodesKey out;
+  out.generation = static_cast<std::uint32_t>(generation);
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    int byte = 0;
+    for (std::size_t j = i; j < i + 2; ++j) {
+      const char c = hex[j];
+      const int nibble = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+      if (nibble < 0) return invalid_argument(fmt::format("hoistd's {} is not lowercase hex", what));
+      byte = byte * 16 + nibble;
+    }
+    out.key.push_back(static_cast<std::uint8_t>(byte));
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<Enrolment> enrolment_from_json(std::string_view text) {
   auto o = parse_object(text, "enrolment answer");
   if (!o) return o.error();
   Reader r(*o, "enrolment answer");
-  Enrolment out{r.text("id"), r.text("credential"), r.texts("labels")};
+  Enrolment out{r.text("id"), r.text("credential"), r.texts("labels"), std::nullopt};
+  const auto* key = r.object("codes_key", false);
   if (auto st = r.status(); !st) return st.error();
+  if (key != nullptr) {
+    auto parsed = codes_key_from_object(*key, "admin-code key");
+    if (!parsed) return parsed.error();
+    out.codes_key = std::move(*parsed);
+  }
   return out;
+}
+
+Result<CodesKey> codes_key_from_json(std::string_view text) {
+  auto o = parse_object(text, "admin-code key");
+  if (!o) return o.error();
+  return codes_key_from_object(*o, "admin-code key");
 }
 
 Result<std::vector<std::string>> acknowledged_from_json(std::string_view text) {

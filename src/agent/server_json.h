@@ -58,10 +58,18 @@ struct PushPage {
   std::uint64_t cursor = 0;  // the last seq seen (the next poll's `after`)
 };
 
+// The endpoint's own key for offline admin codes (docs/admin-codes.md).
+struct CodesKey {
+  std::uint32_t generation = 0;   // >= 1
+  std::vector<std::uint8_t> key;  // 32 bytes
+  bool operator==(const CodesKey&) const = default;
+};
+
 struct Enrolment {
   std::string endpoint_id;
   std::string credential;  // hoist_agent_...
   std::vector<std::string> labels;
+  std::optional<CodesKey> codes_key;  // when hoistd has a code master key
 };
 Result<ServerRequest> server_request_from_json(std::string_view text);
 Result<SubmitOutcome> submit_outcome_from_json(std::string_view text);
@@ -69,6 +77,8 @@ Result<PolicyFetch> policy_fetch_from_json(std::string_view text);
 Result<PushPage> push_page_from_json(std::string_view text, std::uint64_t after);
 
 Result<Enrolment> enrolment_from_json(std::string_view text);
+// GET /api/v1/agent/codes-key: {"generation": N, "key": "<64 hex>"}.
+Result<CodesKey> codes_key_from_json(std::string_view text);
 Result<std::vector<std::string>> acknowledged_from_json(std::string_view text);
 
 }  // namespace hoist::agent

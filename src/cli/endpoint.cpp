@@ -12,11 +12,13 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <optional>
 #include <string>
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/terminal.h"
+#include "core/admin_code.h"
 #include "ipc/messages.h"
 #include "plugin/agent_client.h"
 #include "plugin/sudo_args.h"
@@ -38,6 +40,10 @@ struct EndpointArgs {
   std::string wait = "2m";
   std::string request_id;
   bool self_approve = false;
+  // hoist code
+  std::string challenge;
+  std::string code;
+  bool new_challenge = false;
 };
 
 int say_error(const Error& e) {
@@ -237,7 +243,95 @@ int status(const EndpointArgs& args) {
   return kExitOk;
 }
 
+// One line from stdin without its newline; nullopt at EOF.
+std::optional<std::string> read_line() {
+  std::string line;
+  int c = 0;
+  while ((c = std::fgetc(stdin)) != EOF && c != '\n') {
+    if (line.size() < 256) line.push_back(static_cast<char>(c));
+  }
+  if (c == EOF && line.empty()) return std::nullopt;
+  while (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+// hoist code: an offline admin code (docs/admin-codes.md). Without
+// --code: shows a fresh challenge and reads the code the help desk reads
+// back. --new-challenge: shows one and stops (enter the code later with
+// --challenge CHALLENGE CODE). A pre-issued code needs no challenge.
+int code_use(const EndpointArgs& args) {
+  auto client = connect(args.socket);
+  if (!client) return say_error(client.error());
+  const std::uint32_t uid = ::getuid();
+  const std::string user = whoami(uid);
+  std::string challenge = args.challenge;
+  std::string code = args.code;
+  const bool preissued = !code.empty() && [&] {
+    auto kind = codes::kind_of(code);
+    return kind && *kind == codes::CodeKind::kPreIssued;
+  }();
+  if (challenge.empty() && !preissued) {
+    auto reply = ask(*client, ipc::to_fields(ipc::CodeChallengeMessage{user, uid}));
+    if (!reply) return say_error(reply.error());
+    auto c = ipc::challenge_from(*reply);
+    if (!c) return say_error(c.error());
+    challenge = c->challenge;
+    if (args.new_challenge || !code.empty()) {
+      (void)std::printf("%s\n", printable(c->challenge).c_str());
+      (void)std::fprintf(stderr, "computer %s (%s); the challenge is good for %llu min\n", printable(c->host).c_str(),
+                         printable(c->endpoint_id).c_str(), static_cast<unsigned long long>(c->expires_in_s / 60));
+      if (args.new_challenge) return kExitOk;
+    } else {
+      (void)std::fprintf(stderr, "%s\n", printable(plugin::admin_code_instructions(*c)).c_str());
+    }
+  }
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (code.empty()) {
+      (void)std::fputs(std::string(plugin::kAdminCodePrompt).c_str(), stderr);
+      (void)std::fflush(stderr);
+      auto line = read_line();
+      if (!line || plugin::trim(*line).empty()) {
+        return say_error(invalid_argument("no admin code was entered"));
+      }
+      code = std::string(plugin::trim(*line));
+    }
+    ipc::CodeRedeemMessage m;
+    m.user = user;
+    m.uid = uid;
+    if (const char* tty = ::ttyname(STDIN_FILENO)) m.tty = tty;
+    m.challenge = challenge;
+    m.code = code;
+    auto reply = ask(*client, ipc::to_fields(m));
+    if (!reply) {
+      const bool again = args.code.empty() && ::isatty(STDIN_FILENO) != 0 &&
+                         reply.error().code != ErrorCode::kRateLimited && attempt < 2;
+      if (!again) return say_error(reply.error());
+      (void)std::fprintf(stderr, "Not accepted: %s.\n", printable(reply.error().message).c_str());
+      code.clear();
+      continue;
+    }
+    auto granted = ipc::code_grant_from(*reply);
+    if (!granted) return say_error(granted.error());
+    (void)std::printf("%s\nIt ends at %s (grant %s).\n", printable(plugin::admin_code_accepted_text(*granted)).c_str(),
+                      clock_time_in(granted->time_left_s).c_str(), printable(granted->grant_id).c_str());
+    return kExitOk;
+  }
+  return kExitDeny;
+}
+
 }  // namespace
+
+void add_code_use(CLI::App& code, Runner& run) {
+  auto args = std::make_shared<EndpointArgs>();
+  code.add_option("admin-code", args->code,
+                  "the admin code (else it is read from the terminal); a pre-issued code needs no challenge");
+  code.add_option("--challenge", args->challenge, "the challenge the code answers (from --new-challenge)");
+  code.add_flag("--new-challenge", args->new_challenge, "show a fresh challenge and stop");
+  code.add_option("--socket", args->socket, "hoist-agent's socket")->capture_default_str();
+  code.callback([&run, args, &code] {
+    if (code.get_subcommands().empty()) run = [args] { return code_use(*args); };
+  });
+}
 
 void add_endpoint(CLI::App& app, Runner& run) {
   auto args = std::make_shared<EndpointArgs>();

@@ -30,6 +30,7 @@ int run_main(int argc, char** argv) {
   CLI::App* code =
       app.add_subcommand("code", "Offline admin codes: use one on this computer, or issue one (help desk)");
   hoist::cli::add_codes(*code, run, globals);
+  hoist::cli::add_code_use(*code, run);
   hoist::cli::add_endpoint(app, run);
   try {
     app.parse(argc, argv);

@@ -28,8 +28,10 @@ constexpr int kPreIssuedMacBits = 48;
 constexpr std::string_view kResponseSuite = "HOIST-OCRA-1:HMAC-SHA256-55:QA08-U-D-S";
 constexpr std::string_view kPreIssuedSuite = "HOIST-PRE-1:HMAC-SHA256-48:N-U-W-D-S";
 
+constexpr std::string_view kDoesNotFit = "the code does not fit";
+
 Error does_not_fit() {
-  return permission_denied("the code does not fit: check it with the help desk (host, user, and each character)");
+  return permission_denied(std::string(kDoesNotFit) + ": check it with the help desk (host, user, and each character)");
 }
 
 // Bits, most significant first, for codes longer than 64 bits.
@@ -328,6 +330,17 @@ Result<CodeKind> kind_of(std::string_view text) {
       return invalid_argument(
           fmt::format("{} characters: a response from the help desk has 12, a pre-issued code 20", symbols->size()));
   }
+}
+
+bool does_not_fit(const Error& e) {
+  return e.code == ErrorCode::kPermissionDenied && std::string_view(e.message).starts_with(kDoesNotFit);
+}
+
+Seconds code_backoff(std::uint32_t failures) {
+  if (failures < kFreeAttempts) return Seconds{0};
+  const std::uint32_t doublings = failures - kFreeAttempts + 1;
+  if (doublings >= 6) return kMaxBackoff;  // 2^6 = 64 > 60
+  return std::min(kMaxBackoff, Seconds{std::int64_t{1} << doublings});
 }
 
 }  // namespace hoist::codes

@@ -122,4 +122,19 @@ Result<VerifiedPreIssued> verify_preissued(const HostKey& key, std::string_view 
 enum class CodeKind { kChallenge, kResponse, kPreIssued };
 Result<CodeKind> kind_of(std::string_view text);
 
+// Whether a verification failed because the code does not fit (a wrong
+// guess, which the rate limit counts), rather than a typing slip the
+// parser caught or a pre-issued code outside its days.
+bool does_not_fit(const Error& e);
+
+// The endpoint's rate limit on wrong codes, per user: kFreeAttempts
+// tries at once, then each further try waits 2, 4, 8 ... seconds after the
+// last wrong one, at most kMaxBackoff (one try a minute).
+inline constexpr std::uint32_t kFreeAttempts = 3;
+inline constexpr Seconds kMaxBackoff{60};
+Seconds code_backoff(std::uint32_t failures);
+
+// How long a challenge can be answered.
+inline constexpr Seconds kChallengeLifetime{3600};
+
 }  // namespace hoist::codes

@@ -8,10 +8,11 @@ namespace hoist::ipc {
 
 namespace {
 
-constexpr std::array kTypes = {MessageType::kCheck,   MessageType::kSubmit,   MessageType::kWait,
-                               MessageType::kCancel,  MessageType::kDecision, MessageType::kRequestState,
-                               MessageType::kError,   MessageType::kList,     MessageType::kListing,
-                               MessageType::kElevate, MessageType::kExec,     MessageType::kSelfApprove};
+constexpr std::array kTypes = {
+    MessageType::kCheck,         MessageType::kSubmit,       MessageType::kWait,       MessageType::kCancel,
+    MessageType::kDecision,      MessageType::kRequestState, MessageType::kError,      MessageType::kList,
+    MessageType::kListing,       MessageType::kElevate,      MessageType::kExec,       MessageType::kSelfApprove,
+    MessageType::kCodeChallenge, MessageType::kChallenge,    MessageType::kCodeRedeem, MessageType::kCodeGrant};
 constexpr std::array kModes = {RunMode::kRun,  RunMode::kShell, RunMode::kLoginShell,
                                RunMode::kEdit, RunMode::kList,  RunMode::kValidate};
 constexpr std::array kActions = {Action::kAllow, Action::kRequest, Action::kDeny};
@@ -146,6 +147,10 @@ std::string_view to_string(MessageType t) {
     case MessageType::kElevate: return "elevate";
     case MessageType::kExec: return "exec";
     case MessageType::kSelfApprove: return "self_approve";
+    case MessageType::kCodeChallenge: return "code_challenge";
+    case MessageType::kChallenge: return "challenge";
+    case MessageType::kCodeRedeem: return "code_redeem";
+    case MessageType::kCodeGrant: return "code_grant";
   }
   return "?";
 }
@@ -470,6 +475,113 @@ Result<ExecMessage> exec_from(const Fields& f) {
     if (!v) return v.error();
     *out = static_cast<std::uint32_t>(*v);
   }
+  return m;
+}
+
+Fields to_fields(const CodeChallengeMessage& m) {
+  Fields f = header(MessageType::kCodeChallenge);
+  f.add("user", m.user).add_uint("uid", m.uid);
+  return f;
+}
+
+Fields to_fields(const ChallengeMessage& m) {
+  Fields f = header(MessageType::kChallenge);
+  f.add("challenge", m.challenge).add("host", m.host).add("endpoint_id", m.endpoint_id);
+  f.add_uint("expires_in_s", m.expires_in_s);
+  return f;
+}
+
+Fields to_fields(const CodeRedeemMessage& m) {
+  Fields f = header(MessageType::kCodeRedeem);
+  f.add("user", m.user).add_uint("uid", m.uid).add("tty", m.tty);
+  f.add("challenge", m.challenge).add("code", m.code).add("command", m.command);
+  return f;
+}
+
+Fields to_fields(const CodeGrantMessage& m) {
+  Fields f = header(MessageType::kCodeGrant);
+  f.add("grant_id", m.grant_id).add_bool("session", m.session).add("command", m.command);
+  f.add_uint("time_left_s", m.time_left_s);
+  return f;
+}
+
+namespace {
+
+// Codes as typed: letters, digits, '-' and blanks, checked again by the
+// code parser; anything longer than this is not a code.
+constexpr std::size_t kMaxCodeBytes = 64;
+
+}  // namespace
+
+Result<CodeChallengeMessage> code_challenge_from(const Fields& f) {
+  if (auto st = expect(f, MessageType::kCodeChallenge); !st) return st.error();
+  if (auto st = f.only({"v", "type", "user", "uid"}); !st) return st.error();
+  auto user = text(f, "user", kMaxNameBytes, true);
+  if (!user) return user.error();
+  auto uid = f.uint("uid", UINT32_MAX);
+  if (!uid) return uid.error();
+  return CodeChallengeMessage{std::move(*user), static_cast<std::uint32_t>(*uid)};
+}
+
+Result<ChallengeMessage> challenge_from(const Fields& f) {
+  if (auto st = expect(f, MessageType::kChallenge); !st) return st.error();
+  if (auto st = f.only({"v", "type", "challenge", "host", "endpoint_id", "expires_in_s"}); !st) return st.error();
+  auto challenge = text(f, "challenge", kMaxCodeBytes, true);
+  if (!challenge) return challenge.error();
+  auto host = text(f, "host", kMaxNameBytes, true);
+  if (!host) return host.error();
+  auto endpoint = text(f, "endpoint_id", kMaxNameBytes, true);
+  if (!endpoint) return endpoint.error();
+  auto expires = f.uint("expires_in_s", kMaxSeconds);
+  if (!expires) return expires.error();
+  return ChallengeMessage{std::move(*challenge), std::move(*host), std::move(*endpoint), *expires};
+}
+
+Result<CodeRedeemMessage> code_redeem_from(const Fields& f) {
+  if (auto st = expect(f, MessageType::kCodeRedeem); !st) return st.error();
+  if (auto st = f.only({"v", "type", "user", "uid", "tty", "challenge", "code", "command"}); !st) return st.error();
+  CodeRedeemMessage m;
+  auto user = text(f, "user", kMaxNameBytes, true);
+  if (!user) return user.error();
+  auto uid = f.uint("uid", UINT32_MAX);
+  if (!uid) return uid.error();
+  auto tty = text(f, "tty", kMaxNameBytes, false);
+  if (!tty) return tty.error();
+  auto challenge = text(f, "challenge", kMaxCodeBytes, false);
+  if (!challenge) return challenge.error();
+  auto code = text(f, "code", kMaxCodeBytes, true);
+  if (!code) return code.error();
+  if (code->empty()) return invalid_argument("field \"code\" is empty");
+  auto command = text(f, "command", kMaxPathBytes, false);
+  if (!command) return command.error();
+  if (!command->empty() && (*command)[0] != '/') {
+    return invalid_argument("field \"command\" must be an absolute path");
+  }
+  m.user = std::move(*user);
+  m.uid = static_cast<std::uint32_t>(*uid);
+  m.tty = std::move(*tty);
+  m.challenge = std::move(*challenge);
+  m.code = std::move(*code);
+  m.command = std::move(*command);
+  return m;
+}
+
+Result<CodeGrantMessage> code_grant_from(const Fields& f) {
+  if (auto st = expect(f, MessageType::kCodeGrant); !st) return st.error();
+  if (auto st = f.only({"v", "type", "grant_id", "session", "command", "time_left_s"}); !st) return st.error();
+  CodeGrantMessage m;
+  auto grant = text(f, "grant_id", kMaxNameBytes, true);
+  if (!grant) return grant.error();
+  auto session = f.boolean("session");
+  if (!session) return session.error();
+  auto command = text(f, "command", kMaxPathBytes, false);
+  if (!command) return command.error();
+  auto left = f.uint("time_left_s", kMaxSeconds);
+  if (!left) return left.error();
+  m.grant_id = std::move(*grant);
+  m.session = *session;
+  m.command = std::move(*command);
+  m.time_left_s = *left;
   return m;
 }
 

@@ -12,6 +12,12 @@
 //                              (sudo's intercept): may it run? it is recorded
 //   self_approve -> request_state  the requester approves their own pending
 //                              request, where the policy allows it
+//   code_challenge -> challenge  a fresh challenge for an offline admin
+//                              code (docs/admin-codes.md), to read to the
+//                              help desk
+//   code_redeem -> code_grant  a response to that challenge, or a
+//                              pre-issued code: the agent checks it and
+//                              grants a session (or the one command)
 //   any     -> error           refused, with an error category and a message
 //
 // Decoding is strict: a field this version does not define, a missing or
@@ -46,6 +52,10 @@ enum class MessageType {
   kElevate,
   kExec,
   kSelfApprove,
+  kCodeChallenge,
+  kChallenge,
+  kCodeRedeem,
+  kCodeGrant,
 };
 std::string_view to_string(MessageType t);
 
@@ -194,6 +204,46 @@ struct RequestStateMessage {
   friend bool operator==(const RequestStateMessage&, const RequestStateMessage&) = default;
 };
 
+// hoist code, or "code" at sudo's prompt: a fresh challenge for the caller.
+struct CodeChallengeMessage {
+  std::string user;
+  std::uint32_t uid = 0;
+  friend bool operator==(const CodeChallengeMessage&, const CodeChallengeMessage&) = default;
+};
+
+// The agent's answer to code_challenge: what the user reads to the help
+// desk (the challenge, and which computer it is).
+struct ChallengeMessage {
+  std::string challenge;  // XXXX-XXXX
+  std::string host;       // the enrolled hostname
+  std::string endpoint_id;
+  std::uint64_t expires_in_s = 0;  // the challenge is good for this long
+  friend bool operator==(const ChallengeMessage&, const ChallengeMessage&) = default;
+};
+
+// An admin code entered on this computer: the response to `challenge`
+// (which this agent issued to this uid), or a pre-issued code (challenge
+// ""). command: the absolute path being run at a sudo prompt, "" from
+// hoist code (a session).
+struct CodeRedeemMessage {
+  std::string user;
+  std::uint32_t uid = 0;
+  std::string tty;
+  std::string challenge;
+  std::string code;
+  std::string command;
+  friend bool operator==(const CodeRedeemMessage&, const CodeRedeemMessage&) = default;
+};
+
+// The agent's answer to code_redeem: the grant the code started.
+struct CodeGrantMessage {
+  std::string grant_id;
+  bool session = false;  // else the one command
+  std::string command;   // for a command grant
+  std::uint64_t time_left_s = 0;
+  friend bool operator==(const CodeGrantMessage&, const CodeGrantMessage&) = default;
+};
+
 struct ErrorMessage {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
@@ -212,6 +262,10 @@ Fields to_fields(const ListingMessage& m);
 Fields to_fields(const ElevateMessage& m);
 Fields to_fields(const ExecMessage& m);
 Fields to_fields(const SelfApproveMessage& m);
+Fields to_fields(const CodeChallengeMessage& m);
+Fields to_fields(const ChallengeMessage& m);
+Fields to_fields(const CodeRedeemMessage& m);
+Fields to_fields(const CodeGrantMessage& m);
 
 // Each checks "v" and "type" too.
 Result<CheckMessage> check_from(const Fields& f);
@@ -226,5 +280,9 @@ Result<ListingMessage> listing_from(const Fields& f);
 Result<ElevateMessage> elevate_from(const Fields& f);
 Result<ExecMessage> exec_from(const Fields& f);
 Result<SelfApproveMessage> self_approve_from(const Fields& f);
+Result<CodeChallengeMessage> code_challenge_from(const Fields& f);
+Result<ChallengeMessage> challenge_from(const Fields& f);
+Result<CodeRedeemMessage> code_redeem_from(const Fields& f);
+Result<CodeGrantMessage> code_grant_from(const Fields& f);
 
 }  // namespace hoist::ipc

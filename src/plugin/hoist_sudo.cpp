@@ -666,12 +666,20 @@ class Plugin {
       if (auto st = authenticate(true); !st) return fail(errstr, 0, st.error().message);
     }
     io_.info("This needs approval" + (decision.reason.empty() ? std::string(".") : ": " + decision.reason));
+    io_.info(std::string(kAdminCodeHint));
     auto why = ask_justification(io_);
     if (!why) return fail(errstr, 0, why.error().message);
+    if (is_code_word(*why)) return use_admin_code(command_info, argv_out, user_env_out, errstr);
     auto duration = ask_duration(io_, decision.default_duration_s, decision.max_duration_s);
     if (!duration) return fail(errstr, 0, duration.error().message);
     auto reply = client_->call(ipc::to_fields(ipc::SubmitMessage{context_, *why, *duration}));
     if (!reply) return fail(errstr, 0, agent_unreachable_message() + " (the request was not sent)");
+    if (auto e = ipc::error_from(*reply); e && e->code == ErrorCode::kUnavailable) {
+      // hoistd is out of reach (a laptop on a plane): an admin code from
+      // the help desk still works.
+      io_.error(e->message + ".");
+      return use_admin_code(command_info, argv_out, user_env_out, errstr);
+    }
     auto state = decode_state(*reply);
     if (!state) return fail(errstr, 0, state.error().message);
     const std::string id = state->request_id;
@@ -772,6 +780,47 @@ class Plugin {
                       (again->reason.empty() ? std::string("no reason given") : again->reason));
     }
     return finish(*again, command_info, argv_out, user_env_out, errstr);
+  }
+
+  // An offline admin code (docs/admin-codes.md) at the prompt: a fresh
+  // challenge to read to the help desk, then the code they read back (or
+  // a pre-issued one); the agent checks it for this command and grants it.
+  int use_admin_code(char** command_info[], char** argv_out[], char** user_env_out[], const char** errstr) {
+    auto reply = client_->call(ipc::to_fields(ipc::CodeChallengeMessage{context_.user, context_.uid}));
+    if (!reply) return fail(errstr, 0, agent_unreachable_message());
+    if (auto e = ipc::error_from(*reply)) return fail(errstr, 0, "No admin code can be used here: " + e->message);
+    auto challenge = ipc::challenge_from(*reply);
+    if (!challenge) return fail(errstr, 0, "hoist-agent sent a malformed challenge: " + challenge.error().message);
+    io_.info(admin_code_instructions(*challenge));
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      auto code = io_.prompt(std::string(kAdminCodePrompt), true);
+      if (!code || trim(*code).empty()) return fail(errstr, 0, "No admin code was entered.");
+      auto redeemed = client_->call(ipc::to_fields(ipc::CodeRedeemMessage{
+          context_.user, context_.uid, context_.tty, challenge->challenge, std::string(trim(*code)), command_.path}));
+      if (!redeemed) return fail(errstr, 0, agent_unreachable_message());
+      if (auto e = ipc::error_from(*redeemed)) {
+        log_auth(LOG_WARNING, user_.user + ": admin code refused for " + command_.path + ": " + e->message);
+        if (e->code == ErrorCode::kRateLimited || e->code == ErrorCode::kUnavailable) {
+          return fail(errstr, 0, "The admin code was not accepted: " + e->message);
+        }
+        io_.error("Not accepted: " + e->message + ".");
+        continue;
+      }
+      auto granted = ipc::code_grant_from(*redeemed);
+      if (!granted) return fail(errstr, 0, "hoist-agent sent a malformed answer: " + granted.error().message);
+      log_auth(LOG_NOTICE,
+               user_.user + " used an admin code for " + command_.path + " (grant " + granted->grant_id + ")");
+      io_.info(admin_code_accepted_text(*granted));
+      auto again = ask_check();
+      if (!again) return fail(errstr, 0, again.error().message);
+      if (again->action != Action::kAllow) {
+        return fail(errstr, 0,
+                    "The admin code was accepted, but hoist-agent does not allow the command now: " +
+                        (again->reason.empty() ? std::string("no reason given") : again->reason));
+      }
+      return finish(*again, command_info, argv_out, user_env_out, errstr);
+    }
+    return fail(errstr, 0, "The admin code was not accepted.");
   }
 
   int cancel(const std::string& id, const char** errstr) {

@@ -13,13 +13,6 @@ bool has_control(std::string_view s) {
   });
 }
 
-std::string_view trim(std::string_view s) {
-  const auto start = s.find_first_not_of(" \t");
-  if (start == std::string_view::npos) return {};
-  const auto end = s.find_last_not_of(" \t");
-  return s.substr(start, end - start + 1);
-}
-
 std::string with_contact(std::string text, std::string_view contact) {
   if (!contact.empty()) {
     text += "\n";
@@ -163,6 +156,35 @@ bool is_yes(std::string_view answer) {
   std::string lower;
   for (const char c : t) lower.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
   return lower == "y" || lower == "yes";
+}
+
+std::string_view trim(std::string_view s) {
+  const auto start = s.find_first_not_of(" \t");
+  if (start == std::string_view::npos) return {};
+  const auto end = s.find_last_not_of(" \t");
+  return s.substr(start, end - start + 1);
+}
+
+bool is_code_word(std::string_view answer) {
+  const std::string_view t = trim(answer);
+  if (t.size() != 4) return false;
+  std::string lower;
+  for (const char c : t) lower.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
+  return lower == "code";
+}
+
+std::string admin_code_instructions(const ipc::ChallengeMessage& c) {
+  return "Call your help desk and read them:\n  computer:  " + c.host + " (" + c.endpoint_id +
+         ")\n  challenge: " + c.challenge + "\nThey read back a 12-character admin code (good for " +
+         std::to_string(c.expires_in_s / 60) + " min); a 20-character pre-issued code works too.";
+}
+
+std::string admin_code_accepted_text(const ipc::CodeGrantMessage& g) {
+  if (g.session) {
+    return "Admin code accepted: a temporary admin session for " + format_duration(g.time_left_s) +
+           "; every command run with sudo is recorded.";
+  }
+  return "Admin code accepted: " + g.command + " for " + format_duration(g.time_left_s) + ".";
 }
 
 Result<bool> ask_self_approval(Conversation& conv) {

@@ -63,6 +63,19 @@ Result<std::uint64_t> ask_duration(Conversation& conv, std::uint64_t default_s, 
 
 // The question put to a requester who may approve their own request
 // (approval = "self"), asked with echo.
+// Offline admin codes at the approval prompt (docs/admin-codes.md).
+inline constexpr std::string_view kAdminCodeHint =
+    "No network, or no one to approve? Answer \"code\" to use an admin code from your help desk.";
+inline constexpr std::string_view kAdminCodePrompt = "Admin code: ";
+// `s` without leading and trailing blanks and tabs.
+std::string_view trim(std::string_view s);
+// The answer "code" (any case, spaces around) to the justification prompt.
+bool is_code_word(std::string_view answer);
+// What to read to the help desk, and what to enter.
+std::string admin_code_instructions(const ipc::ChallengeMessage& c);
+// What the accepted code grants.
+std::string admin_code_accepted_text(const ipc::CodeGrantMessage& g);
+
 inline constexpr std::string_view kSelfApprovalQuestion = "You may approve this yourself. Approve it now? [y/N] ";
 
 // "y" or "yes" (any case, spaces around) is yes; anything else, an empty

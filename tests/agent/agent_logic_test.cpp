@@ -11,6 +11,7 @@
 #include "agent/server_api.h"
 #include "agent/state/fake_agent_state.h"
 #include "core/policy_file.h"
+#include "fake_server.h"
 #include "ipc/messages.h"
 #include "platform/executable.h"
 #include "platform/system_time_zones.h"
@@ -217,44 +218,6 @@ TEST(ServerJson, PushPagesAndPolicies) {
   EXPECT_EQ(outcome->decision, Action::kDeny);
   EXPECT_FALSE(submit_outcome_from_json(R"({"decision":"request","request":null})"));
 }
-
-// hoistd as the agent's logic sees it: answers set by the test, calls recorded.
-class FakeServer final : public ServerApi {
- public:
-  Status heartbeat(const std::string& /*agent_version*/) override { return {}; }
-  Result<std::optional<PolicyFetch>> fetch_policy(const std::string& /*etag*/) override {
-    return std::optional<PolicyFetch>();
-  }
-  Result<SubmitOutcome> submit(const SubmitFacts& /*facts*/) override {
-    SubmitOutcome out;
-    out.decision = Action::kRequest;
-    out.request = next_submit;
-    return out;
-  }
-  Result<ServerRequest> request(const std::string& id) override {
-    if (id == stored.id) return stored;
-    return not_found("no such request");
-  }
-  Result<ServerRequest> cancel(const std::string& /*id*/, const std::string& /*user*/) override {
-    return internal_error("not used");
-  }
-  Result<ServerRequest> self_approve(const std::string& id, const std::string& user,
-                                     std::optional<std::int64_t> duration_s, const std::string& comment) override {
-    self_approvals.push_back(id + " " + user + " " + (duration_s ? std::to_string(*duration_s) : "-") + " " + comment);
-    if (!approve_answer) return approve_answer.error();
-    return *approve_answer;
-  }
-  Result<PushPage> poll_push(std::uint64_t /*after*/, std::chrono::seconds /*wait*/) override { return PushPage{}; }
-  Result<std::vector<std::string>> upload_events(const std::vector<OutboxEvent>& /*events*/) override {
-    return std::vector<std::string>{};
-  }
-  void interrupt() override {}
-
-  ServerRequest next_submit;
-  ServerRequest stored;
-  Result<ServerRequest> approve_answer = internal_error("not set");
-  std::vector<std::string> self_approvals;
-};
 
 ServerRequest pending_request(const std::string& id, bool self_allowed) {
   ServerRequest r;

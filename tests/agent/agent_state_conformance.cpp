@@ -132,6 +132,18 @@ TEST_P(AgentStateConformance, IdentityRoundTripsAndIsReplacedWhole) {
   EXPECT_EQ(*state_->identity(), second);
   reopen();
   EXPECT_EQ(*state_->identity(), second);
+
+  // The admin-code key (any bytes) and its generation ride along.
+  second.codes_key.assign(32, 0);
+  for (std::size_t i = 0; i < 32; ++i) second.codes_key[i] = static_cast<std::uint8_t>(i * 37);
+  second.codes_key_generation = 7;
+  ASSERT_OK(state_->set_identity(second));
+  reopen();
+  EXPECT_EQ(*state_->identity(), second);
+  second.codes_key.clear();
+  second.codes_key_generation = 0;
+  ASSERT_OK(state_->set_identity(second));
+  EXPECT_EQ(*state_->identity(), second);
 }
 
 TEST_P(AgentStateConformance, IdentityRefusesBadInputAndKeepsTheOld) {
@@ -158,6 +170,13 @@ TEST_P(AgentStateConformance, IdentityRefusesBadInputAndKeepsTheOld) {
          i.labels = {"ok", ""};
        }},
       {"too many labels", [](Identity& i) { i.labels.assign(kMaxLabels + 1, "l"); }},
+      {"short codes key",
+       [](Identity& i) {
+         i.codes_key.assign(31, 1);
+         i.codes_key_generation = 1;
+       }},
+      {"codes key without a generation", [](Identity& i) { i.codes_key.assign(32, 1); }},
+      {"generation without a codes key", [](Identity& i) { i.codes_key_generation = 1; }},
   };
   for (const auto& c : cases) {
     Identity bad = good;
@@ -532,6 +551,75 @@ TEST_P(AgentStateConformance, PushCursor) {
   EXPECT_EQ(*state_->push_cursor(), max);
   ASSERT_OK(state_->set_push_cursor(0));
   EXPECT_EQ(*state_->push_cursor(), 0U);
+}
+
+CodeUse code_use(std::string kind, std::uint32_t ref, std::uint32_t generation, const std::string& grant_id) {
+  return CodeUse{std::move(kind), ref, generation, 1000, "alice", grant_id, at(1'800'000'000)};
+}
+
+TEST_P(AgentStateConformance, CodeChallengesAreKeptPerUserUntilTheyExpire) {
+  const CodeChallengeRecord a{11, 1000, at(100), at(200)};
+  ASSERT_OK(state_->add_code_challenge(a, at(100)));
+  EXPECT_EQ(*state_->code_challenge(11), a);
+  EXPECT_EQ(*state_->code_challenge(12), std::nullopt);
+  expect_code(state_->add_code_challenge(CodeChallengeRecord{11, 1001, at(101), at(201)}, at(101)),
+              ErrorCode::kConflict, "a nonce in use");
+  // Past kMaxChallengesPerUid, the oldest of that user go; others stay.
+  ASSERT_OK(state_->add_code_challenge(CodeChallengeRecord{500, 1001, at(100), at(10'000)}, at(100)));
+  for (std::uint32_t n = 0; n < kMaxChallengesPerUid; ++n) {
+    ASSERT_OK(state_->add_code_challenge(CodeChallengeRecord{20 + n, 1000, at(110 + n), at(10'000)}, at(110 + n)));
+  }
+  EXPECT_EQ(*state_->code_challenge(11), std::nullopt) << "the oldest of uid 1000";
+  EXPECT_TRUE(state_->code_challenge(20)->has_value());
+  EXPECT_TRUE(state_->code_challenge(500)->has_value());
+  // Expired ones are dropped when the next is added.
+  ASSERT_OK(state_->add_code_challenge(CodeChallengeRecord{600, 1002, at(10'000), at(10'500)}, at(10'000)));
+  EXPECT_EQ(*state_->code_challenge(500), std::nullopt);
+  reopen();
+  EXPECT_TRUE(state_->code_challenge(600)->has_value());
+  expect_code(state_->add_code_challenge(CodeChallengeRecord{1U << 30, 1000, at(1), at(2)}, at(1)),
+              ErrorCode::kInvalidArgument, "a 31-bit nonce");
+  expect_code(state_->add_code_challenge(CodeChallengeRecord{5, 1000, at(2), at(2)}, at(1)),
+              ErrorCode::kInvalidArgument, "no lifetime");
+}
+
+TEST_P(AgentStateConformance, ACodeIsRedeemedOnceWithItsGrantAndEvent) {
+  ASSERT_OK(state_->add_code_challenge(CodeChallengeRecord{77, 1000, at(100), at(5000)}, at(100)));
+  ASSERT_OK(state_->record_code_failure(1000, CodeAttempts{2, at(150)}, event(1)));
+  EXPECT_EQ(*state_->code_attempts(1000), (CodeAttempts{2, at(150)}));
+  EXPECT_EQ(*state_->code_attempts(1001), CodeAttempts{});
+
+  const Grant g = session_grant("code-response-0000004d-g1", 1000, 200, 3800);
+  ASSERT_OK(state_->redeem_code(code_use("response", 77, 1, g.id), g, event(2)));
+  EXPECT_TRUE(*state_->code_used("response", 77, 1));
+  EXPECT_FALSE(*state_->code_used("response", 77, 2)) << "another key generation";
+  EXPECT_FALSE(*state_->code_used("preissued", 77, 1));
+  EXPECT_EQ(*state_->grant(g.id), g);
+  EXPECT_EQ(*state_->code_challenge(77), std::nullopt) << "the challenge is spent";
+  EXPECT_EQ(*state_->code_attempts(1000), CodeAttempts{}) << "a good code clears the count";
+  EXPECT_EQ(ids_of(*state_->next_batch(10)), (std::vector<std::string>{event_id(1), event_id(2)}));
+
+  // Again, under any grant id: refused, and nothing is written.
+  const Grant again = session_grant("code-response-0000004d-g1-again", 1000, 300, 3900);
+  expect_code(state_->redeem_code(code_use("response", 77, 1, again.id), again, event(3)), ErrorCode::kConflict,
+              "a second use");
+  EXPECT_EQ(*state_->grant(again.id), std::nullopt);
+  EXPECT_EQ(*state_->pending_count(), 2U);
+  // The nonce of a used response is never drawn again.
+  expect_code(state_->add_code_challenge(CodeChallengeRecord{77, 1000, at(400), at(900)}, at(400)),
+              ErrorCode::kConflict, "a used nonce");
+  reopen();
+  EXPECT_TRUE(*state_->code_used("response", 77, 1));
+  expect_code(state_->redeem_code(code_use("response", 77, 1, again.id), again, event(3)), ErrorCode::kConflict,
+              "a second use after a reopen");
+
+  const Grant pre = session_grant("code-preissued-0000beef-g1", 1000, 300, 3900);
+  ASSERT_OK(state_->redeem_code(code_use("preissued", 0xBEEF, 1, pre.id), pre, event(4)));
+  expect_code(state_->redeem_code(code_use("other", 1, 1, "g-x"), session_grant("g-x", 1000, 1, 2), event(5)),
+              ErrorCode::kInvalidArgument, "an unknown kind");
+  expect_code(state_->redeem_code(code_use("preissued", 2, 0, "g-y"), session_grant("g-y", 1000, 1, 2), event(5)),
+              ErrorCode::kInvalidArgument, "generation 0");
+  EXPECT_EQ(*state_->pending_count(), 3U);
 }
 
 TEST(NewEventId, Is128RandomBitsInHex) {

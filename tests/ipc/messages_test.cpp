@@ -116,6 +116,36 @@ TEST(Messages, ElevateAndExecRoundTripAndAreStrict) {
   EXPECT_FALSE(check_from(to_fields(exec)).ok());
 }
 
+TEST(Messages, AdminCodeMessagesRoundTripAndAreStrict) {
+  const CodeChallengeMessage ask{"alice", 1000};
+  EXPECT_EQ(*code_challenge_from(wire(to_fields(ask))), ask);
+  EXPECT_EQ(*to_fields(ask).one("type"), "code_challenge");
+  const ChallengeMessage challenge{"AC1A-BWY1", "laptop-7", "ep-1", 3600};
+  EXPECT_EQ(*challenge_from(wire(to_fields(challenge))), challenge);
+  const CodeRedeemMessage redeem{"alice", 1000, "/dev/pts/1", "AC1A-BWY1", "CC65-Z6PH-TYKE", "/usr/bin/apt-get"};
+  EXPECT_EQ(*code_redeem_from(wire(to_fields(redeem))), redeem);
+  const CodeGrantMessage grant{"code-response-02a5f3c1-g1", true, "", 3600};
+  EXPECT_EQ(*code_grant_from(wire(to_fields(grant))), grant);
+
+  CodeRedeemMessage bad = redeem;
+  bad.code.clear();
+  EXPECT_FALSE(code_redeem_from(to_fields(bad)).ok()) << "no code";
+  bad = redeem;
+  bad.code = std::string(65, 'A');
+  EXPECT_FALSE(code_redeem_from(to_fields(bad)).ok()) << "longer than any code";
+  bad = redeem;
+  bad.command = "apt-get";
+  EXPECT_FALSE(code_redeem_from(to_fields(bad)).ok()) << "a relative command";
+  Fields extra = to_fields(redeem);
+  extra.add("grant_id", "x");
+  EXPECT_FALSE(code_redeem_from(extra).ok());
+  Fields no_uid;
+  no_uid.add("v", "1").add("type", "code_challenge").add("user", "alice");
+  EXPECT_FALSE(code_challenge_from(no_uid).ok());
+  EXPECT_FALSE(code_grant_from(to_fields(challenge)).ok());
+  EXPECT_FALSE(challenge_from(to_fields(grant)).ok());
+}
+
 TEST(Messages, SelfApprovalRoundTripsAndIsStrict) {
   const SelfApproveMessage self{"req-01a2"};
   EXPECT_EQ(*self_approve_from(wire(to_fields(self))), self);

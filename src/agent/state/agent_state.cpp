@@ -145,7 +145,30 @@ Status unchecked(const Identity& id) {
     return invalid_argument("identity: credential must start with hoist_agent_");
   }
   if (auto st = check_text("identity: hostname", id.hostname, kMaxNameBytes); !st.ok()) return st;
+  if (!id.codes_key.empty() && id.codes_key.size() != 32) {
+    return invalid_argument("identity: the admin-code key must be 32 bytes");
+  }
+  if (id.codes_key.empty() != (id.codes_key_generation == 0)) {
+    return invalid_argument("identity: an admin-code key needs a generation of 1 or more, and only a key has one");
+  }
   return check_labels("identity", id.labels);
+}
+
+Status unchecked(const CodeChallengeRecord& c) {
+  if (c.nonce >= (1U << 30)) return invalid_argument("code challenge: the nonce has more than 30 bits");
+  if (c.uid == std::numeric_limits<std::uint32_t>::max()) return invalid_argument("code challenge: uid -1");
+  if (c.expires_at <= c.issued_at) return invalid_argument("code challenge: it expires before it is issued");
+  return {};
+}
+
+Status unchecked(const CodeUse& u) {
+  if (u.kind != "response" && u.kind != "preissued") {
+    return invalid_argument("code use: the kind is \"response\" or \"preissued\"");
+  }
+  if (u.generation == 0) return invalid_argument("code use: key generation 0");
+  if (u.uid == std::numeric_limits<std::uint32_t>::max()) return invalid_argument("code use: uid -1");
+  if (auto st = check_text("code use: user", u.user, kMaxNameBytes); !st.ok()) return st;
+  return record_id_unchecked("code use: grant id", u.grant_id);
 }
 
 Status unchecked(const PolicySnapshot& p) {
@@ -250,6 +273,12 @@ Status validate(const PendingRequest& request) {
 }
 Status validate(const OutboxEvent& event) {
   return no_throw([&] { return unchecked(event); });
+}
+Status validate(const CodeChallengeRecord& challenge) {
+  return no_throw([&] { return unchecked(challenge); });
+}
+Status validate(const CodeUse& use) {
+  return no_throw([&] { return unchecked(use); });
 }
 
 }  // namespace hoist::agent

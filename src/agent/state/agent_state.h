@@ -42,6 +42,11 @@ struct Identity {
   std::string hostname;
   std::vector<std::string> labels;
   TimePoint enrolled_at{};
+  // The host key for offline admin codes (docs/admin-codes.md): 32 bytes,
+  // or empty when hoistd has none; its generation (0 with no key). A secret
+  // like the credential.
+  std::vector<std::uint8_t> codes_key;
+  std::uint32_t codes_key_generation = 0;
 
   bool operator==(const Identity&) const = default;
 };
@@ -122,6 +127,40 @@ struct OutboxEvent {
   bool operator==(const OutboxEvent&) const = default;
 };
 
+// A challenge this agent showed a user (hoist code, or sudo's prompt), so
+// that only a response to a challenge it made, for that user, is taken.
+struct CodeChallengeRecord {
+  std::uint32_t nonce = 0;  // 30 bits; unique among stored challenges
+  std::uint32_t uid = 0;
+  TimePoint issued_at{};
+  TimePoint expires_at{};
+
+  bool operator==(const CodeChallengeRecord&) const = default;
+};
+
+// One admin code used on this endpoint: never usable again. kind is
+// "response" (ref = the challenge's nonce) or "preissued" (ref = its id);
+// the key generation is part of the identity of a use.
+struct CodeUse {
+  std::string kind;
+  std::uint32_t ref = 0;
+  std::uint32_t generation = 0;
+  std::uint32_t uid = 0;
+  std::string user;
+  std::string grant_id;
+  TimePoint used_at{};
+
+  bool operator==(const CodeUse&) const = default;
+};
+
+// Wrong codes entered by one uid since their last good one.
+struct CodeAttempts {
+  std::uint32_t failures = 0;
+  TimePoint last_failure{};
+
+  bool operator==(const CodeAttempts&) const = default;
+};
+
 // Limits on what is stored. Strings longer than these are refused, so a
 // confused or hostile caller cannot fill the disk through one field.
 inline constexpr std::size_t kMaxIdBytes = 128;
@@ -136,7 +175,8 @@ inline constexpr std::size_t kMaxPolicyDocuments = 1024;
 inline constexpr std::size_t kMaxPolicyBytes = std::size_t{4} * 1024 * 1024;  // one document's text
 inline constexpr std::size_t kMaxPolicySnapshotBytes = std::size_t{16} * 1024 * 1024;
 inline constexpr std::size_t kMaxPayloadBytes = std::size_t{256} * 1024;
-inline constexpr std::size_t kMaxBatch = 1000;  // next_batch, enqueue_all and acknowledge
+inline constexpr std::size_t kMaxBatch = 1000;          // next_batch, enqueue_all and acknowledge
+inline constexpr std::size_t kMaxChallengesPerUid = 8;  // live challenges kept per user
 
 // How much the outbox may hold before enqueue fails. The defaults hold weeks
 // of a busy endpoint's events; an outbox that fills means the server has
@@ -204,6 +244,25 @@ class AgentState {
   virtual Status acknowledge(const std::vector<std::string>& ids) = 0;
   virtual Result<std::uint64_t> pending_count() = 0;
 
+  // --- offline admin codes -------------------------------------------------
+  // Stores a challenge; first deletes the expired ones (expires_at <= now)
+  // and, past kMaxChallengesPerUid live ones of this uid, the oldest.
+  // Conflict when the nonce is already stored or was ever used: draw again.
+  virtual Status add_code_challenge(const CodeChallengeRecord& challenge, TimePoint now) = 0;
+  // The stored challenge with this nonce (expired or not).
+  virtual Result<std::optional<CodeChallengeRecord>> code_challenge(std::uint32_t nonce) = 0;
+  // Whether this code was used.
+  virtual Result<bool> code_used(std::string_view kind, std::uint32_t ref, std::uint32_t generation) = 0;
+  // In one transaction: records the use, stores the grant, queues the
+  // event, deletes the challenge (for a response) and clears the uid's
+  // wrong attempts. Conflict, with nothing written, when the code was used
+  // before: a code is good once, whatever happens after this returns.
+  virtual Status redeem_code(const CodeUse& use, const Grant& grant, const OutboxEvent& event) = 0;
+  // The uid's wrong attempts (zero when none are stored).
+  virtual Result<CodeAttempts> code_attempts(std::uint32_t uid) = 0;
+  // In one transaction: stores the uid's attempts and queues the event.
+  virtual Status record_code_failure(std::uint32_t uid, const CodeAttempts& attempts, const OutboxEvent& event) = 0;
+
   // --- push cursor -------------------------------------------------------
   // The last push seq acknowledged to the server; 0 before the first.
   virtual Result<std::uint64_t> push_cursor() = 0;
@@ -222,6 +281,8 @@ Status validate(const PolicySnapshot& snapshot);
 Status validate(const Grant& grant);
 Status validate(const PendingRequest& request);
 Status validate(const OutboxEvent& event);
+Status validate(const CodeChallengeRecord& challenge);
+Status validate(const CodeUse& use);
 Status validate_record_id(std::string_view what, std::string_view id);  // grant / request ids
 Status validate_event_id(std::string_view id);
 Status validate_batch_limit(std::size_t limit);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <tuple>
 #include <utility>
 
 namespace hoist::agent {
@@ -20,6 +21,9 @@ struct FakeAgentState::Contents {
   std::uint64_t next_seq = 1;
   std::uint64_t outbox_bytes = 0;
   std::uint64_t push_cursor = 0;
+  std::map<std::uint32_t, CodeChallengeRecord> challenges;  // by nonce
+  std::map<std::tuple<std::string, std::uint32_t, std::uint32_t>, CodeUse> code_uses;
+  std::map<std::uint32_t, CodeAttempts> attempts;  // by uid
 };
 
 FakeAgentState::FakeAgentState(OutboxLimits limits) : FakeAgentState(std::make_shared<Contents>(), limits) {}
@@ -165,6 +169,10 @@ Status FakeAgentState::enqueue_all(const std::vector<OutboxEvent>& events) {
   if (events.empty()) return {};
   const std::lock_guard lock(contents_->mu);
   if (contents_->write_failure) return *contents_->write_failure;
+  return enqueue_locked(events);
+}
+
+Status FakeAgentState::enqueue_locked(const std::vector<OutboxEvent>& events) {
   // Checked in full before anything changes: all or nothing, as a transaction.
   std::map<std::string, bool> added;
   std::uint64_t count = contents_->outbox.size();
@@ -237,6 +245,75 @@ Status FakeAgentState::set_push_cursor(std::uint64_t seq) {
   const std::lock_guard lock(contents_->mu);
   if (contents_->write_failure) return *contents_->write_failure;
   contents_->push_cursor = seq;
+  return {};
+}
+
+Status FakeAgentState::add_code_challenge(const CodeChallengeRecord& challenge, TimePoint now) {
+  if (auto st = validate(challenge); !st.ok()) return st;
+  const std::lock_guard lock(contents_->mu);
+  if (contents_->write_failure) return *contents_->write_failure;
+  auto& all = contents_->challenges;
+  std::erase_if(all, [&](const auto& kv) { return kv.second.expires_at <= now; });
+  const bool used = std::any_of(contents_->code_uses.begin(), contents_->code_uses.end(), [&](const auto& kv) {
+    return std::get<0>(kv.first) == "response" && std::get<1>(kv.first) == challenge.nonce;
+  });
+  if (all.contains(challenge.nonce) || used) return conflict("that challenge nonce is taken; draw another");
+  for (;;) {
+    std::vector<const CodeChallengeRecord*> mine;
+    for (const auto& [nonce, c] : all) {
+      if (c.uid == challenge.uid) mine.push_back(&c);
+    }
+    if (mine.size() < kMaxChallengesPerUid) break;
+    const auto* oldest = *std::min_element(mine.begin(), mine.end(), [](const auto* a, const auto* b) {
+      return std::tie(a->issued_at, a->nonce) < std::tie(b->issued_at, b->nonce);
+    });
+    all.erase(oldest->nonce);
+  }
+  all.emplace(challenge.nonce, challenge);
+  return {};
+}
+
+Result<std::optional<CodeChallengeRecord>> FakeAgentState::code_challenge(std::uint32_t nonce) {
+  const std::lock_guard lock(contents_->mu);
+  const auto it = contents_->challenges.find(nonce);
+  if (it == contents_->challenges.end()) return std::optional<CodeChallengeRecord>();
+  return std::optional<CodeChallengeRecord>(it->second);
+}
+
+Result<bool> FakeAgentState::code_used(std::string_view kind, std::uint32_t ref, std::uint32_t generation) {
+  const std::lock_guard lock(contents_->mu);
+  return contents_->code_uses.contains(std::tuple{std::string(kind), ref, generation});
+}
+
+Status FakeAgentState::redeem_code(const CodeUse& use, const Grant& grant, const OutboxEvent& event) {
+  if (auto st = validate(use); !st.ok()) return st;
+  if (auto st = validate(grant); !st.ok()) return st;
+  if (auto st = validate(event); !st.ok()) return st;
+  const std::lock_guard lock(contents_->mu);
+  if (contents_->write_failure) return *contents_->write_failure;
+  const std::tuple key{use.kind, use.ref, use.generation};
+  if (contents_->code_uses.contains(key)) return conflict("this code was used already; a code is good once");
+  if (contents_->grants.contains(grant.id)) return conflict(fmt::format("a grant {} exists already", grant.id));
+  if (auto st = enqueue_locked({event}); !st.ok()) return st;
+  contents_->code_uses.emplace(key, use);
+  contents_->grants[grant.id] = grant;
+  if (use.kind == "response") contents_->challenges.erase(use.ref);
+  contents_->attempts.erase(use.uid);
+  return {};
+}
+
+Result<CodeAttempts> FakeAgentState::code_attempts(std::uint32_t uid) {
+  const std::lock_guard lock(contents_->mu);
+  const auto it = contents_->attempts.find(uid);
+  return it == contents_->attempts.end() ? CodeAttempts{} : it->second;
+}
+
+Status FakeAgentState::record_code_failure(std::uint32_t uid, const CodeAttempts& attempts, const OutboxEvent& event) {
+  if (auto st = validate(event); !st.ok()) return st;
+  const std::lock_guard lock(contents_->mu);
+  if (contents_->write_failure) return *contents_->write_failure;
+  if (auto st = enqueue_locked({event}); !st.ok()) return st;
+  contents_->attempts[uid] = attempts;
   return {};
 }
 

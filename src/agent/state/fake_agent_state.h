@@ -54,8 +54,17 @@ class FakeAgentState final : public AgentState {
   Result<std::uint64_t> pending_count() override;
   Result<std::uint64_t> push_cursor() override;
   Status set_push_cursor(std::uint64_t seq) override;
+  Status add_code_challenge(const CodeChallengeRecord& challenge, TimePoint now) override;
+  Result<std::optional<CodeChallengeRecord>> code_challenge(std::uint32_t nonce) override;
+  Result<bool> code_used(std::string_view kind, std::uint32_t ref, std::uint32_t generation) override;
+  Status redeem_code(const CodeUse& use, const Grant& grant, const OutboxEvent& event) override;
+  Result<CodeAttempts> code_attempts(std::uint32_t uid) override;
+  Status record_code_failure(std::uint32_t uid, const CodeAttempts& attempts, const OutboxEvent& event) override;
 
  private:
+  // With contents_->mu held; checked in full before anything changes.
+  Status enqueue_locked(const std::vector<OutboxEvent>& events);
+
   std::shared_ptr<Contents> contents_;
   OutboxLimits limits_;
 };

@@ -107,6 +107,37 @@ CREATE TABLE push_cursor (
 INSERT INTO push_cursor (singleton, seq) VALUES (1, 0);
 )sql";
 
+// Migration 2: offline admin codes (docs/admin-codes.md). The host key
+// sits beside the credential; a challenge's nonce is unique while it is
+// stored; a code's use is kept for good (its primary key is what makes a
+// code single use); wrong attempts are counted per uid.
+constexpr std::string_view kMigration2 = R"sql(
+ALTER TABLE identity ADD COLUMN codes_key BLOB;
+ALTER TABLE identity ADD COLUMN codes_key_generation INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE code_challenges (
+  nonce       INTEGER PRIMARY KEY CHECK (nonce >= 0 AND nonce < 1073741824),
+  uid         INTEGER NOT NULL,
+  issued_s    INTEGER NOT NULL,
+  expires_s   INTEGER NOT NULL
+);
+CREATE INDEX code_challenges_uid ON code_challenges (uid, issued_s);
+CREATE TABLE code_uses (
+  kind        TEXT NOT NULL CHECK (kind IN ('response', 'preissued')),
+  ref         INTEGER NOT NULL,
+  generation  INTEGER NOT NULL,
+  uid         INTEGER NOT NULL,
+  user_name   TEXT NOT NULL,
+  grant_id    TEXT NOT NULL,
+  used_s      INTEGER NOT NULL,
+  PRIMARY KEY (kind, ref, generation)
+);
+CREATE TABLE code_attempts (
+  uid            INTEGER PRIMARY KEY,
+  failures       INTEGER NOT NULL,
+  last_failure_s INTEGER NOT NULL
+);
+)sql";
+
 std::int64_t seconds(TimePoint t) {
   return t.time_since_epoch().count();
 }
@@ -176,6 +207,12 @@ class SqliteAgentState final : public AgentState {
   Result<std::uint64_t> pending_count() override;
   Result<std::uint64_t> push_cursor() override;
   Status set_push_cursor(std::uint64_t seq) override;
+  Status add_code_challenge(const CodeChallengeRecord& challenge, TimePoint now) override;
+  Result<std::optional<CodeChallengeRecord>> code_challenge(std::uint32_t nonce) override;
+  Result<bool> code_used(std::string_view kind, std::uint32_t ref, std::uint32_t generation) override;
+  Status redeem_code(const CodeUse& use, const Grant& grant, const OutboxEvent& event) override;
+  Result<CodeAttempts> code_attempts(std::uint32_t uid) override;
+  Status record_code_failure(std::uint32_t uid, const CodeAttempts& attempts, const OutboxEvent& event) override;
 
   Status migrate(int target);
   // Read-only opens: the schema must be the one this build knows.
@@ -204,6 +241,10 @@ class SqliteAgentState final : public AgentState {
   Result<std::vector<Grant>> grants_locked(Stmt& stmt);
   Result<std::vector<PendingRequest>> requests_locked(Stmt& stmt);
   Result<std::int64_t> single_int_locked(std::string_view sql, std::string_view what);
+  // Inside db_->write: the bodies of upsert_grant and enqueue_all.
+  Status write_grant_locked(const Grant& grant);
+  Status write_events_locked(const std::vector<OutboxEvent>& events);
+  Result<bool> code_used_locked(std::string_view kind, std::uint32_t ref, std::uint32_t generation);
 
   // Declared first so it is destroyed last: the flock outlives the connection.
   CheckedStateDir dir_;
@@ -256,7 +297,8 @@ Result<std::optional<Identity>> SqliteAgentState::identity_locked() {
   Identity id;
   {
     auto stmt = db_->prepare(
-        "SELECT server_url, ca_pin, endpoint_id, credential, hostname, enrolled_s FROM identity WHERE singleton = 1");
+        "SELECT server_url, ca_pin, endpoint_id, credential, hostname, enrolled_s, codes_key, codes_key_generation "
+        "FROM identity WHERE singleton = 1");
     if (!stmt.ok()) return stmt.error();
     auto row = stmt->step("read the identity");
     if (!row.ok()) return row.error();
@@ -267,6 +309,11 @@ Result<std::optional<Identity>> SqliteAgentState::identity_locked() {
     id.credential = stmt->text_at(3);
     id.hostname = stmt->text_at(4);
     id.enrolled_at = time_point(stmt->int_at(5));
+    if (!stmt->is_null(6)) {
+      const std::string key = stmt->blob_at(6);
+      id.codes_key.assign(key.begin(), key.end());
+    }
+    id.codes_key_generation = static_cast<std::uint32_t>(stmt->int_at(7));
   }
   auto labels = labels_locked(kIdentityLabels);
   if (!labels.ok()) return labels.error();
@@ -280,7 +327,7 @@ Status SqliteAgentState::set_identity(const Identity& identity) {
     return db_->write([&]() -> Status {
       auto stmt = db_->prepare(
           "INSERT OR REPLACE INTO identity (singleton, server_url, ca_pin, endpoint_id, credential, hostname, "
-          "enrolled_s) VALUES (1, ?, ?, ?, ?, ?, ?)");
+          "enrolled_s, codes_key, codes_key_generation) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)");
       if (!stmt.ok()) return stmt.error();
       stmt->bind_text(1, identity.server_url);
       stmt->bind_text(2, identity.ca_pin_sha256);
@@ -288,6 +335,13 @@ Status SqliteAgentState::set_identity(const Identity& identity) {
       stmt->bind_text(4, identity.credential);
       stmt->bind_text(5, identity.hostname);
       stmt->bind_int(6, seconds(identity.enrolled_at));
+      if (identity.codes_key.empty()) {
+        stmt->bind_null(7);
+      } else {
+        stmt->bind_blob(
+            7, std::string_view(reinterpret_cast<const char*>(identity.codes_key.data()), identity.codes_key.size()));
+      }
+      stmt->bind_int(8, identity.codes_key_generation);
       if (auto st = stmt->run("store the identity"); !st.ok()) return st;
       return write_labels_locked(kIdentityLabels, identity.labels);
     });
@@ -400,52 +454,52 @@ Result<std::vector<Grant>> SqliteAgentState::grants_locked(Stmt& stmt) {
 
 Status SqliteAgentState::upsert_grant(const Grant& grant) {
   if (auto st = validate(grant); !st.ok()) return st;
-  return guarded([&]() -> Status {
-    return db_->write([&]() -> Status {
-      {
-        auto stmt = db_->prepare(
-            "INSERT INTO grants (id, user_name, uid, kind, command_path, command_sha256, start_s, deadline_s, "
-            "revoked_s, record_processes, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (id) DO UPDATE SET user_name = excluded.user_name, uid = excluded.uid, kind = excluded.kind, "
-            "command_path = excluded.command_path, command_sha256 = excluded.command_sha256, start_s = "
-            "excluded.start_s, deadline_s = excluded.deadline_s, revoked_s = COALESCE(grants.revoked_s, "
-            "excluded.revoked_s), record_processes = excluded.record_processes, origin = excluded.origin");
-        if (!stmt.ok()) return stmt.error();
-        stmt->bind_text(1, grant.id);
-        stmt->bind_text(2, grant.user);
-        stmt->bind_int(3, grant.uid);
-        stmt->bind_text(4, to_string(grant.kind));
-        stmt->bind_blob(5, grant.scope.command_path);
-        if (grant.scope.sha256) {
-          stmt->bind_text(6, *grant.scope.sha256);
-        } else {
-          stmt->bind_null(6);
-        }
-        stmt->bind_int(7, seconds(grant.start));
-        stmt->bind_int(8, seconds(grant.deadline));
-        stmt->bind_opt_int(9, grant.revoked_at ? std::optional<std::int64_t>(seconds(*grant.revoked_at))
-                                               : std::optional<std::int64_t>());
-        stmt->bind_int(10, grant.record_processes ? 1 : 0);
-        stmt->bind_text(11, to_string(grant.origin));
-        if (auto st = stmt->run("store a grant"); !st.ok()) return st;
-      }
-      {
-        auto clear = db_->prepare("DELETE FROM grant_argv_patterns WHERE grant_id = ?");
-        if (!clear.ok()) return clear.error();
-        clear->bind_text(1, grant.id);
-        if (auto st = clear->run("replace argument patterns"); !st.ok()) return st;
-      }
-      for (std::size_t i = 0; i < grant.scope.argv_patterns.size(); ++i) {
-        auto stmt = db_->prepare("INSERT INTO grant_argv_patterns (grant_id, position, pattern) VALUES (?, ?, ?)");
-        if (!stmt.ok()) return stmt.error();
-        stmt->bind_text(1, grant.id);
-        stmt->bind_int(2, static_cast<std::int64_t>(i));
-        stmt->bind_blob(3, grant.scope.argv_patterns[i]);
-        if (auto st = stmt->run("store an argument pattern"); !st.ok()) return st;
-      }
-      return {};
-    });
-  });
+  return guarded([&]() -> Status { return db_->write([&]() -> Status { return write_grant_locked(grant); }); });
+}
+
+Status SqliteAgentState::write_grant_locked(const Grant& grant) {
+  {
+    auto stmt = db_->prepare(
+        "INSERT INTO grants (id, user_name, uid, kind, command_path, command_sha256, start_s, deadline_s, "
+        "revoked_s, record_processes, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET user_name = excluded.user_name, uid = excluded.uid, kind = excluded.kind, "
+        "command_path = excluded.command_path, command_sha256 = excluded.command_sha256, start_s = "
+        "excluded.start_s, deadline_s = excluded.deadline_s, revoked_s = COALESCE(grants.revoked_s, "
+        "excluded.revoked_s), record_processes = excluded.record_processes, origin = excluded.origin");
+    if (!stmt.ok()) return stmt.error();
+    stmt->bind_text(1, grant.id);
+    stmt->bind_text(2, grant.user);
+    stmt->bind_int(3, grant.uid);
+    stmt->bind_text(4, to_string(grant.kind));
+    stmt->bind_blob(5, grant.scope.command_path);
+    if (grant.scope.sha256) {
+      stmt->bind_text(6, *grant.scope.sha256);
+    } else {
+      stmt->bind_null(6);
+    }
+    stmt->bind_int(7, seconds(grant.start));
+    stmt->bind_int(8, seconds(grant.deadline));
+    stmt->bind_opt_int(
+        9, grant.revoked_at ? std::optional<std::int64_t>(seconds(*grant.revoked_at)) : std::optional<std::int64_t>());
+    stmt->bind_int(10, grant.record_processes ? 1 : 0);
+    stmt->bind_text(11, to_string(grant.origin));
+    if (auto st = stmt->run("store a grant"); !st.ok()) return st;
+  }
+  {
+    auto clear = db_->prepare("DELETE FROM grant_argv_patterns WHERE grant_id = ?");
+    if (!clear.ok()) return clear.error();
+    clear->bind_text(1, grant.id);
+    if (auto st = clear->run("replace argument patterns"); !st.ok()) return st;
+  }
+  for (std::size_t i = 0; i < grant.scope.argv_patterns.size(); ++i) {
+    auto stmt = db_->prepare("INSERT INTO grant_argv_patterns (grant_id, position, pattern) VALUES (?, ?, ?)");
+    if (!stmt.ok()) return stmt.error();
+    stmt->bind_text(1, grant.id);
+    stmt->bind_int(2, static_cast<std::int64_t>(i));
+    stmt->bind_blob(3, grant.scope.argv_patterns[i]);
+    if (auto st = stmt->run("store an argument pattern"); !st.ok()) return st;
+  }
+  return {};
 }
 
 Status SqliteAgentState::revoke_grant(const std::string& id, TimePoint at) {
@@ -595,43 +649,43 @@ Status SqliteAgentState::enqueue_all(const std::vector<OutboxEvent>& events) {
     if (auto st = validate(e); !st.ok()) return st;
   }
   if (events.empty()) return {};
-  return guarded([&]() -> Status {
-    return db_->write([&]() -> Status {
-      for (const auto& e : events) {
-        {
-          auto exists = db_->prepare("SELECT 1 FROM outbox WHERE id = ?");
-          if (!exists.ok()) return exists.error();
-          exists->bind_text(1, e.id);
-          auto row = exists->step("look up an event");
-          if (!row.ok()) return row.error();
-          if (*row) continue;  // already queued: idempotent
-        }
-        {
-          auto totals = db_->prepare("SELECT events, bytes FROM outbox_totals WHERE singleton = 1");
-          if (!totals.ok()) return totals.error();
-          auto row = totals->step("read the outbox size");
-          if (!row.ok()) return row.error();
-          if (!*row) return internal_error("agent database: outbox_totals has no row (this is a bug)");
-          const auto count = static_cast<std::uint64_t>(totals->int_at(0));
-          const auto bytes = static_cast<std::uint64_t>(totals->int_at(1));
-          if (count + 1 > limits_.max_events || bytes + e.payload.size() > limits_.max_payload_bytes) {
-            return unavailable(fmt::format(
-                "the event outbox in {} is full ({} events, {} payload bytes; the limits are {} and {}): nothing "
-                "was queued; the server has not acknowledged events for a long time: check the agent's connection",
-                db_->path(), count, bytes, limits_.max_events, limits_.max_payload_bytes));
-          }
-        }
-        auto insert = db_->prepare("INSERT INTO outbox (id, kind, time_ms, payload) VALUES (?, ?, ?, ?)");
-        if (!insert.ok()) return insert.error();
-        insert->bind_text(1, e.id);
-        insert->bind_text(2, e.kind);
-        insert->bind_int(3, e.time.time_since_epoch().count());
-        insert->bind_text(4, e.payload);
-        if (auto st = insert->run("queue an event"); !st.ok()) return st;
+  return guarded([&]() -> Status { return db_->write([&]() -> Status { return write_events_locked(events); }); });
+}
+
+Status SqliteAgentState::write_events_locked(const std::vector<OutboxEvent>& events) {
+  for (const auto& e : events) {
+    {
+      auto exists = db_->prepare("SELECT 1 FROM outbox WHERE id = ?");
+      if (!exists.ok()) return exists.error();
+      exists->bind_text(1, e.id);
+      auto row = exists->step("look up an event");
+      if (!row.ok()) return row.error();
+      if (*row) continue;  // already queued: idempotent
+    }
+    {
+      auto totals = db_->prepare("SELECT events, bytes FROM outbox_totals WHERE singleton = 1");
+      if (!totals.ok()) return totals.error();
+      auto row = totals->step("read the outbox size");
+      if (!row.ok()) return row.error();
+      if (!*row) return internal_error("agent database: outbox_totals has no row (this is a bug)");
+      const auto count = static_cast<std::uint64_t>(totals->int_at(0));
+      const auto bytes = static_cast<std::uint64_t>(totals->int_at(1));
+      if (count + 1 > limits_.max_events || bytes + e.payload.size() > limits_.max_payload_bytes) {
+        return unavailable(fmt::format(
+            "the event outbox in {} is full ({} events, {} payload bytes; the limits are {} and {}): nothing "
+            "was queued; the server has not acknowledged events for a long time: check the agent's connection",
+            db_->path(), count, bytes, limits_.max_events, limits_.max_payload_bytes));
       }
-      return {};
-    });
-  });
+    }
+    auto insert = db_->prepare("INSERT INTO outbox (id, kind, time_ms, payload) VALUES (?, ?, ?, ?)");
+    if (!insert.ok()) return insert.error();
+    insert->bind_text(1, e.id);
+    insert->bind_text(2, e.kind);
+    insert->bind_int(3, e.time.time_since_epoch().count());
+    insert->bind_text(4, e.payload);
+    if (auto st = insert->run("queue an event"); !st.ok()) return st;
+  }
+  return {};
 }
 
 Result<std::vector<OutboxEvent>> SqliteAgentState::next_batch(std::size_t limit) {
@@ -701,6 +755,155 @@ Status SqliteAgentState::set_push_cursor(std::uint64_t seq) {
   });
 }
 
+// --- offline admin codes ---------------------------------------------------------
+
+Result<bool> SqliteAgentState::code_used_locked(std::string_view kind, std::uint32_t ref, std::uint32_t generation) {
+  auto stmt = db_->prepare("SELECT 1 FROM code_uses WHERE kind = ? AND ref = ? AND generation = ?");
+  if (!stmt.ok()) return stmt.error();
+  stmt->bind_text(1, kind);
+  stmt->bind_int(2, ref);
+  stmt->bind_int(3, generation);
+  auto row = stmt->step("look up a code's use");
+  if (!row.ok()) return row.error();
+  return *row;
+}
+
+Status SqliteAgentState::add_code_challenge(const CodeChallengeRecord& challenge, TimePoint now) {
+  if (auto st = validate(challenge); !st.ok()) return st;
+  return guarded([&]() -> Status {
+    return db_->write([&]() -> Status {
+      {
+        auto expired = db_->prepare("DELETE FROM code_challenges WHERE expires_s <= ?");
+        if (!expired.ok()) return expired.error();
+        expired->bind_int(1, seconds(now));
+        if (auto st = expired->run("forget expired challenges"); !st.ok()) return st;
+      }
+      {
+        auto taken = db_->prepare(
+            "SELECT 1 FROM code_challenges WHERE nonce = ?1 UNION ALL SELECT 1 FROM code_uses WHERE kind = "
+            "'response' AND ref = ?1");
+        if (!taken.ok()) return taken.error();
+        taken->bind_int(1, challenge.nonce);
+        auto row = taken->step("look up a nonce");
+        if (!row.ok()) return row.error();
+        if (*row) return conflict("that challenge nonce is taken; draw another");
+      }
+      {
+        // Keep the newest kMaxChallengesPerUid - 1, then add this one.
+        auto trim = db_->prepare(
+            "DELETE FROM code_challenges WHERE uid = ?1 AND nonce NOT IN (SELECT nonce FROM code_challenges WHERE "
+            "uid = ?1 ORDER BY issued_s DESC, nonce DESC LIMIT ?2)");
+        if (!trim.ok()) return trim.error();
+        trim->bind_int(1, challenge.uid);
+        trim->bind_int(2, static_cast<std::int64_t>(kMaxChallengesPerUid - 1));
+        if (auto st = trim->run("forget old challenges"); !st.ok()) return st;
+      }
+      auto insert = db_->prepare("INSERT INTO code_challenges (nonce, uid, issued_s, expires_s) VALUES (?, ?, ?, ?)");
+      if (!insert.ok()) return insert.error();
+      insert->bind_int(1, challenge.nonce);
+      insert->bind_int(2, challenge.uid);
+      insert->bind_int(3, seconds(challenge.issued_at));
+      insert->bind_int(4, seconds(challenge.expires_at));
+      return insert->run("store a challenge");
+    });
+  });
+}
+
+Result<std::optional<CodeChallengeRecord>> SqliteAgentState::code_challenge(std::uint32_t nonce) {
+  return guarded([&]() -> Result<std::optional<CodeChallengeRecord>> {
+    auto stmt = db_->prepare("SELECT nonce, uid, issued_s, expires_s FROM code_challenges WHERE nonce = ?");
+    if (!stmt.ok()) return stmt.error();
+    stmt->bind_int(1, nonce);
+    auto row = stmt->step("read a challenge");
+    if (!row.ok()) return row.error();
+    if (!*row) return std::optional<CodeChallengeRecord>();
+    return std::optional<CodeChallengeRecord>(
+        CodeChallengeRecord{static_cast<std::uint32_t>(stmt->int_at(0)), static_cast<std::uint32_t>(stmt->int_at(1)),
+                            time_point(stmt->int_at(2)), time_point(stmt->int_at(3))});
+  });
+}
+
+Result<bool> SqliteAgentState::code_used(std::string_view kind, std::uint32_t ref, std::uint32_t generation) {
+  return guarded([&] { return code_used_locked(kind, ref, generation); });
+}
+
+Status SqliteAgentState::redeem_code(const CodeUse& use, const Grant& grant, const OutboxEvent& event) {
+  if (auto st = validate(use); !st.ok()) return st;
+  if (auto st = validate(grant); !st.ok()) return st;
+  if (auto st = validate(event); !st.ok()) return st;
+  return guarded([&]() -> Status {
+    return db_->write([&]() -> Status {
+      auto used = code_used_locked(use.kind, use.ref, use.generation);
+      if (!used.ok()) return used.error();
+      if (*used) return conflict("this code was used already; a code is good once");
+      {
+        auto exists = db_->prepare("SELECT 1 FROM grants WHERE id = ?");
+        if (!exists.ok()) return exists.error();
+        exists->bind_text(1, grant.id);
+        auto row = exists->step("look up a grant");
+        if (!row.ok()) return row.error();
+        if (*row) return conflict(fmt::format("a grant {} exists already", grant.id));
+      }
+      {
+        auto insert = db_->prepare(
+            "INSERT INTO code_uses (kind, ref, generation, uid, user_name, grant_id, used_s) VALUES (?, ?, ?, ?, ?, "
+            "?, ?)");
+        if (!insert.ok()) return insert.error();
+        insert->bind_text(1, use.kind);
+        insert->bind_int(2, use.ref);
+        insert->bind_int(3, use.generation);
+        insert->bind_int(4, use.uid);
+        insert->bind_text(5, use.user);
+        insert->bind_text(6, use.grant_id);
+        insert->bind_int(7, seconds(use.used_at));
+        if (auto st = insert->run("record a code's use"); !st.ok()) return st;
+      }
+      if (auto st = write_grant_locked(grant); !st.ok()) return st;
+      if (auto st = write_events_locked({event}); !st.ok()) return st;
+      if (use.kind == "response") {
+        auto forget = db_->prepare("DELETE FROM code_challenges WHERE nonce = ?");
+        if (!forget.ok()) return forget.error();
+        forget->bind_int(1, use.ref);
+        if (auto st = forget->run("forget the challenge"); !st.ok()) return st;
+      }
+      auto clear = db_->prepare("DELETE FROM code_attempts WHERE uid = ?");
+      if (!clear.ok()) return clear.error();
+      clear->bind_int(1, use.uid);
+      return clear->run("clear wrong attempts");
+    });
+  });
+}
+
+Result<CodeAttempts> SqliteAgentState::code_attempts(std::uint32_t uid) {
+  return guarded([&]() -> Result<CodeAttempts> {
+    auto stmt = db_->prepare("SELECT failures, last_failure_s FROM code_attempts WHERE uid = ?");
+    if (!stmt.ok()) return stmt.error();
+    stmt->bind_int(1, uid);
+    auto row = stmt->step("read wrong attempts");
+    if (!row.ok()) return row.error();
+    if (!*row) return CodeAttempts{};
+    return CodeAttempts{static_cast<std::uint32_t>(stmt->int_at(0)), time_point(stmt->int_at(1))};
+  });
+}
+
+Status SqliteAgentState::record_code_failure(std::uint32_t uid, const CodeAttempts& attempts,
+                                             const OutboxEvent& event) {
+  if (auto st = validate(event); !st.ok()) return st;
+  return guarded([&]() -> Status {
+    return db_->write([&]() -> Status {
+      if (auto st = write_events_locked({event}); !st.ok()) return st;
+      auto stmt = db_->prepare(
+          "INSERT INTO code_attempts (uid, failures, last_failure_s) VALUES (?, ?, ?) ON CONFLICT (uid) DO UPDATE "
+          "SET failures = excluded.failures, last_failure_s = excluded.last_failure_s");
+      if (!stmt.ok()) return stmt.error();
+      stmt->bind_int(1, uid);
+      stmt->bind_int(2, attempts.failures);
+      stmt->bind_int(3, seconds(attempts.last_failure));
+      return stmt->run("record a wrong attempt");
+    });
+  });
+}
+
 // --- opening ------------------------------------------------------------------
 
 Status SqliteAgentState::quick_check() {
@@ -761,7 +964,7 @@ Status SqliteAgentState::migrate(int target) {
 }  // namespace
 
 const std::vector<std::string_view>& sqlite_agent_state_migrations() {
-  static const std::vector<std::string_view> kMigrations = {kMigration1};
+  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2};
   return kMigrations;
 }
 

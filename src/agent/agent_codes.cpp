@@ -1,0 +1,253 @@
+// Offline temporary admin codes on the endpoint (docs/admin-codes.md): the
+// challenge a user reads to the help desk, and the check of the response
+// (or of a pre-issued code) that starts a temporary admin session, or
+// allows one command, with hoistd out of reach.
+//
+// MUST: a code is good once: its use is stored in the same transaction as
+// the grant it starts and the event that reports it, so no crash can leave
+// a grant without a recorded use, or a use twice.
+// MUST: wrong codes are counted per uid before the answer leaves, and the
+// back-off (codes::code_backoff) is read from the state, so a restart of
+// the agent does not reset it.
+// MUST: the user a code is checked for is the kernel's account of the
+// caller, never a name from the message.
+#include <sys/random.h>
+
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+#include <cerrno>
+
+#include "agent/agent.h"
+#include "core/admin_code.h"
+#include "core/timestamp.h"
+
+namespace hoist::agent {
+
+namespace {
+
+namespace json = boost::json;
+
+ipc::Fields error_reply(const Error& e) {
+  return ipc::to_fields(ipc::ErrorMessage{e.code, e.message});
+}
+
+Result<std::uint32_t> random_nonce() {
+  std::uint32_t v = 0;
+  for (;;) {
+    const ssize_t n = ::getrandom(&v, sizeof v, 0);
+    if (n == static_cast<ssize_t>(sizeof v)) return v & ((1U << 30) - 1);
+    if (n < 0 && errno == EINTR) continue;
+    return unavailable("no randomness for a challenge (getrandom)");
+  }
+}
+
+Result<codes::HostKey> host_key(const Identity& id) {
+  codes::HostKey key{};
+  if (id.codes_key.size() != key.size() || id.codes_key_generation == 0) {
+    return unavailable(
+        "this computer has no admin-code key: it gets one from hoistd at enrolment or when next online (hoistd "
+        "needs a code master key, docs/admin-codes.md)");
+  }
+  std::copy(id.codes_key.begin(), id.codes_key.end(), key.begin());
+  return key;
+}
+
+std::uint32_t day_of(TimePoint t) {
+  return static_cast<std::uint32_t>(t.time_since_epoch().count() / 86400);
+}
+
+}  // namespace
+
+Status Agent::sync_codes_key() {
+  auto fetched = deps_.server.codes_key();
+  if (!fetched) return fetched.error();
+  if (fetched->key.size() != 32) return invalid_argument("hoistd sent an admin-code key that is not 32 bytes");
+  const std::lock_guard lock(codes_mu_);
+  auto id = deps_.state.identity();
+  if (!id) return id.error();
+  if (!*id) return not_found("this computer is not enrolled");
+  if ((*id)->codes_key == fetched->key && (*id)->codes_key_generation == fetched->generation) return {};
+  Identity updated = **id;
+  const std::uint32_t before = updated.codes_key_generation;
+  updated.codes_key = fetched->key;
+  updated.codes_key_generation = fetched->generation;
+  if (auto st = deps_.state.set_identity(updated); !st) return st;
+  json::object details{{"target", ""}, {"generation", fetched->generation}, {"previous_generation", before}};
+  return enqueue("codes_key.installed", "", json::serialize(details));
+}
+
+ipc::Fields Agent::code_challenge(std::uint32_t uid, const ipc::CodeChallengeMessage& m) {
+  if (m.uid != uid) {
+    return error_reply(
+        permission_denied(fmt::format("the message speaks for uid {}, but it comes from uid {}", m.uid, uid)));
+  }
+  auto id = deps_.state.identity();
+  if (!id) return error_reply(id.error());
+  if (!*id) return error_reply(unavailable("this computer is not enrolled"));
+  if (auto key = host_key(**id); !key) return error_reply(key.error());
+  const auto now = now_s();
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    auto nonce = random_nonce();
+    if (!nonce) return error_reply(nonce.error());
+    const CodeChallengeRecord record{*nonce, uid, now, now + codes::kChallengeLifetime};
+    auto st = deps_.state.add_code_challenge(record, now);
+    if (!st && st.error().code == ErrorCode::kConflict) continue;  // drawn before: draw again
+    if (!st) return error_reply(st.error());
+    ipc::ChallengeMessage out;
+    out.challenge = codes::format_challenge(codes::Challenge{codes::host_tag((*id)->endpoint_id), *nonce});
+    out.host = (*id)->hostname;
+    out.endpoint_id = (*id)->endpoint_id;
+    out.expires_in_s = static_cast<std::uint64_t>(codes::kChallengeLifetime.count());
+    return ipc::to_fields(out);
+  }
+  return error_reply(internal_error("no fresh challenge could be drawn (this is a bug)"));
+}
+
+ipc::Fields Agent::code_redeem(std::uint32_t uid, const ipc::CodeRedeemMessage& m) {
+  if (m.uid != uid) {
+    return error_reply(
+        permission_denied(fmt::format("the message speaks for uid {}, but it comes from uid {}", m.uid, uid)));
+  }
+  auto account = deps_.accounts(uid);
+  if (!account) return error_reply(account.error());
+  const std::string& user = account->name;
+  const std::lock_guard lock(codes_mu_);
+  auto id = deps_.state.identity();
+  if (!id) return error_reply(id.error());
+  if (!*id) return error_reply(unavailable("this computer is not enrolled"));
+  auto key = host_key(**id);
+  if (!key) return error_reply(key.error());
+  const std::uint32_t generation = (*id)->codes_key_generation;
+  const auto now = now_s();
+
+  // The back-off first: a locked-out user's tries are not even checked.
+  auto attempts = deps_.state.code_attempts(uid);
+  if (!attempts) return error_reply(attempts.error());
+  const Seconds wait = codes::code_backoff(attempts->failures);
+  if (attempts->failures > 0 && now < attempts->last_failure + wait) {
+    const auto left = (attempts->last_failure + wait - now).count();
+    return error_reply(Error{ErrorCode::kRateLimited, fmt::format("too many wrong codes: try again in {} second{}",
+                                                                  left, left == 1 ? "" : "s")});
+  }
+
+  auto kind = codes::kind_of(m.code);
+  if (!kind) return error_reply(kind.error());  // a typing slip, not a guess
+  if (*kind == codes::CodeKind::kChallenge) {
+    return error_reply(invalid_argument(
+        "that is a challenge (8 characters): read it to the help desk, then enter the code they give back"));
+  }
+
+  // Wrong-code events and the count: stored before the answer leaves.
+  auto refuse = [&](const Error& why, std::string_view code_kind) -> ipc::Fields {
+    CodeAttempts next{attempts->failures + 1, now};
+    json::object details{{"target", ""},
+                         {"user", user},
+                         {"uid", uid},
+                         {"tty", m.tty},
+                         {"code_kind", code_kind},
+                         {"command", m.command},
+                         {"failures", next.failures},
+                         {"reason", why.message}};
+    auto event_id = new_event_id();
+    if (!event_id) return error_reply(event_id.error());
+    const OutboxEvent event{*event_id, "code.refused",
+                            std::chrono::time_point_cast<std::chrono::milliseconds>(deps_.clock()),
+                            json::serialize(details)};
+    if (auto st = deps_.state.record_code_failure(uid, next, event); !st) {
+      return error_reply(unavailable("hoist-agent cannot record the attempt (" + st.error().message +
+                                     "); no code is checked until it can"));
+    }
+    std::string text = why.message;
+    const Seconds next_wait = codes::code_backoff(next.failures);
+    if (next_wait.count() > 0) text += fmt::format(" (next try in {} s)", next_wait.count());
+    return error_reply(Error{why.code, text});
+  };
+
+  CodeUse use;
+  codes::CodeTerms terms;
+  if (*kind == codes::CodeKind::kResponse) {
+    if (m.challenge.empty()) {
+      return error_reply(invalid_argument(
+          "a 12-character code answers a challenge: run \"hoist code\" to see one and read it to the help desk"));
+    }
+    auto challenge = codes::parse_challenge(m.challenge);
+    if (!challenge) return error_reply(challenge.error());
+    auto stored = deps_.state.code_challenge(challenge->nonce);
+    if (!stored) return error_reply(stored.error());
+    if (challenge->host_tag != codes::host_tag((*id)->endpoint_id) || !*stored || (*stored)->uid != uid ||
+        now >= (*stored)->expires_at) {
+      return error_reply(permission_denied(
+          fmt::format("challenge {} is not one this computer gave you, or it expired (after {} min): ask for a new "
+                      "one with \"hoist code\"",
+                      m.challenge, codes::kChallengeLifetime.count() / 60)));
+    }
+    auto verified = codes::verify_response(*key, *challenge, user, m.command, m.code);
+    if (!verified) {
+      if (codes::does_not_fit(verified.error())) return refuse(verified.error(), "response");
+      return error_reply(verified.error());
+    }
+    terms = std::move(*verified);
+    use.kind = "response";
+    use.ref = challenge->nonce;
+  } else {
+    auto verified = codes::verify_preissued(*key, user, m.command, day_of(now), m.code);
+    if (!verified) {
+      if (codes::does_not_fit(verified.error())) return refuse(verified.error(), "preissued");
+      return error_reply(verified.error());  // outside its days: the MAC fit, so it is no guess
+    }
+    terms = std::move(verified->terms);
+    use.kind = "preissued";
+    use.ref = verified->code.id;
+  }
+  use.generation = generation;
+  use.uid = uid;
+  use.user = user;
+  use.used_at = now;
+  use.grant_id = fmt::format("code-{}-{:08x}-g{}", use.kind, use.ref, generation);
+
+  Grant g;
+  g.id = use.grant_id;
+  g.user = user;
+  g.uid = uid;
+  g.kind = terms.command.empty() ? GrantKind::kSession : GrantKind::kCommand;
+  if (g.kind == GrantKind::kCommand) g.scope.command_path = terms.command;
+  g.start = now;
+  g.deadline = now + terms.duration;
+  g.record_processes = g.kind == GrantKind::kSession;
+  g.origin = GrantOrigin::kOfflineCode;
+
+  json::object details{{"target", g.id},
+                       {"code_kind", use.kind},
+                       {"ref", use.ref},
+                       {"generation", generation},
+                       {"user", user},
+                       {"uid", uid},
+                       {"tty", m.tty},
+                       {"duration_s", terms.duration.count()},
+                       {"command", terms.command},
+                       {"grant_id", g.id},
+                       {"used_at", format_timestamp(now)},
+                       {"until", format_timestamp(g.deadline)}};
+  auto event_id = new_event_id();
+  if (!event_id) return error_reply(event_id.error());
+  const OutboxEvent event{*event_id, "code.used",
+                          std::chrono::time_point_cast<std::chrono::milliseconds>(deps_.clock()),
+                          json::serialize(details)};
+  if (auto st = deps_.state.redeem_code(use, g, event); !st) {
+    if (st.error().code == ErrorCode::kConflict) {
+      return error_reply(
+          permission_denied("this code was used already: a code is good once; ask the help desk for "
+                            "a new one"));
+    }
+    return error_reply(st.error());
+  }
+  ipc::CodeGrantMessage out;
+  out.grant_id = g.id;
+  out.session = g.kind == GrantKind::kSession;
+  out.command = terms.command;
+  out.time_left_s = static_cast<std::uint64_t>(terms.duration.count());
+  return ipc::to_fields(out);
+}
+
+}  // namespace hoist::agent
