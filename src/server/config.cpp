@@ -138,13 +138,15 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
     }
   }
   if (const auto* t = section("server")) {
-    if (auto st = r.known_keys(*t, "server", {"listen", "port", "handler_threads", "data_dir"}); !st) return st;
+    if (auto st = r.known_keys(*t, "server", {"listen", "port", "handler_threads", "data_dir", "console_dir"}); !st)
+      return st;
     std::int64_t port = config.http.port;
     std::int64_t threads = config.http.handler_threads;
     if (auto st = r.get(*t, "server", "listen", config.http.address); !st) return st;
     if (auto st = r.get(*t, "server", "port", port); !st) return st;
     if (auto st = r.get(*t, "server", "handler_threads", threads); !st) return st;
     if (auto st = r.get(*t, "server", "data_dir", config.data_dir); !st) return st;
+    if (auto st = r.get(*t, "server", "console_dir", config.console_dir); !st) return st;
     if (auto bad = out_of_range(port, 0, 65535, "server.port")) return r.at(*t, "port", *bad);
     if (auto bad = out_of_range(threads, 1, 256, "server.handler_threads")) {
       return r.at(*t, "handler_threads", *bad);

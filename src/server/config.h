@@ -16,7 +16,8 @@ namespace hoist::server {
 
 struct Config {
   std::string data_dir = "/var/lib/hoistd";
-  std::string database;  // SQLite file; "" = <data_dir>/hoist.db
+  std::string database;     // SQLite file; "" = <data_dir>/hoist.db
+  std::string console_dir;  // the web console's built files (console/dist); "" = no console
   HttpsServerOptions http;
   // TLS: own CA in <data_dir>/tls unless cert_file and key_file are given.
   std::vector<std::string> tls_dns_names;

@@ -195,9 +195,21 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
     return kExitConfig;
   }
   api_options.codes_master_key = std::move(*codes_key);
+  if (!config.console_dir.empty()) {
+    auto console = hoist::server::ConsoleFiles::load(config.console_dir);
+    if (!console) {
+      std::fprintf(stderr, "hoistd: console: %s\n", console.error().message.c_str());
+      return kExitConfig;
+    }
+    log->info("console.loaded", {{"dir", config.console_dir}, {"files", static_cast<std::uint64_t>(console->size())}});
+    api_options.console = std::make_shared<const hoist::server::ConsoleFiles>(std::move(*console));
+  }
   hoist::api::Api api({**store, clock, *log, zones,
                        [&wake](const std::string& endpoint_id) {
                          if (wake) wake(endpoint_id);
+                       },
+                       [&wake] {
+                         if (wake) wake(std::string(hoist::api::kConsoleStreamKey));
                        }},
                       api_options);
 
@@ -291,6 +303,7 @@ int run_main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("hoistd ") + kVersion);
   std::string config_file;
   std::optional<std::string> data_dir;
+  std::optional<std::string> console_dir;
   std::optional<std::string> listen;
   std::optional<int> port;
   std::optional<std::string> log_level;
@@ -302,6 +315,7 @@ int run_main(int argc, char** argv) {
   app.add_option("-c,--config", config_file,
                  fmt::format("TOML configuration file (default {} if it exists)", kDefaultConfig));
   app.add_option("--data-dir", data_dir, "Directory for the database and TLS material (default /var/lib/hoistd)");
+  app.add_option("--console-dir", console_dir, "The web console's built files (console/dist); default: none");
   app.add_option("--listen", listen, "Address to listen on (default 127.0.0.1)");
   app.add_option("--port", port, "Port to listen on; 0 picks a free one (default 8443)")->check(CLI::Range(0, 65535));
   app.add_option("--log-level", log_level, "debug, info, warning or error (default info)");
@@ -336,6 +350,7 @@ int run_main(int argc, char** argv) {
     }
   }
   if (data_dir) config.data_dir = *data_dir;
+  if (console_dir) config.console_dir = *console_dir;
   if (listen) config.http.address = *listen;
   if (port) config.http.port = static_cast<std::uint16_t>(*port);
   if (log_level) {

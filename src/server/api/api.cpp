@@ -245,6 +245,11 @@ Result<Caller> Api::Impl::authenticate_session(const net::HttpRequest& request, 
   caller.user = (*user)->name;
   caller.role = (*user)->role;
   caller.session_id_hash = (*session)->id_hash;
+  // The session's CSRF token, for whoami (a reloaded console page needs it
+  // again); only when it is the one this session was given at login.
+  if (auto csrf = auth::derive_csrf_token(session_secret); auth::secret_matches((*session)->csrf_hash, csrf)) {
+    caller.csrf_token = std::move(csrf);
+  }
   return caller;
 }
 
@@ -370,12 +375,15 @@ Api::Api(ApiDeps deps, ApiOptions options) : impl_(std::make_unique<Impl>(std::m
       &Impl::audit_export);
   add("GET", "/api/v1/audit/head", Access::kRead, "The newest event's sequence number and hash", &Impl::audit_head);
   add("GET", "/api/v1/audit/verify", Access::kRead, "Verify the stored hash chain", &Impl::audit_verify);
+  add("GET", "/api/v1/stream", Access::kRead,
+      "Server-Sent Events: each new audit event as it is written (the console's live view)", &Impl::stream);
 }
 
 Api::~Api() = default;
 
 net::HttpResponse Api::handle(const net::HttpRequest& request) {
   try {
+    if (!request.path.starts_with("/api/")) return impl_->console(request);
     std::vector<std::string> allowed;
     auto match = router_.match(request.method, request.path, &allowed);
     if (!match) {
@@ -405,6 +413,10 @@ net::HttpResponse Api::handle(const net::HttpRequest& request) {
       return net::error_response(result.error());
     }
     auto response = std::move(*result);
+    // A write may have added audit events: the console's streams look.
+    if (!is_safe_method(request.method) && response.status < 400 && impl_->deps.wake_console) {
+      impl_->deps.wake_console();
+    }
     if (!response.header("cache-control")) {
       response.set_header("cache-control", "no-store");
     }
@@ -426,7 +438,9 @@ std::optional<net::HttpResponse> Api::answer_from_memory(const net::HttpRequest&
 }
 
 Result<std::size_t> Api::expire_due() {
-  return impl_->expire_due();
+  auto n = impl_->expire_due();
+  if (n && *n > 0 && impl_->deps.wake_console) impl_->deps.wake_console();
+  return n;
 }
 
 Status Api::create_user(const std::string& name, store::Role role, const std::string& password,

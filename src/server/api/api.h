@@ -24,6 +24,7 @@
 #include "net/http_message.h"
 #include "server/api/clock.h"
 #include "server/api/router.h"
+#include "server/console/console_files.h"
 #include "server/log/logger.h"
 #include "store/store.h"
 
@@ -44,10 +45,16 @@ struct ApiOptions {
   // The master key of offline admin codes (docs/admin-codes.md), 32 bytes;
   // empty: codes cannot be issued.
   std::vector<std::uint8_t> codes_master_key;
+  // The web console's files, served at "/" (null: no console; the API
+  // still answers).
+  std::shared_ptr<const server::ConsoleFiles> console;
   // Argon2id cost for new password hashes (tests lower it).
   unsigned long long password_opslimit = 0;  // 0: libsodium's interactive default
   std::size_t password_memlimit = 0;
 };
+
+// The long-poll key of the console's event streams (GET /api/v1/stream).
+inline constexpr std::string_view kConsoleStreamKey = "console";
 
 struct ApiDeps {
   store::Store& store;
@@ -56,6 +63,9 @@ struct ApiDeps {
   const TimeZones& zones;
   // New push messages for an endpoint ("" = for many): wakes its long polls.
   std::function<void(const std::string& endpoint_id)> wake_push;
+  // Audit events may have been written: wakes the console's streams
+  // (GET /api/v1/stream). Null: they notice at their next poll.
+  std::function<void()> wake_console = nullptr;
 };
 
 class Api {

@@ -227,6 +227,9 @@ struct Api::Impl {
 
   // --- push (handlers_push.cpp) ---
   Result<net::HttpResponse> push_poll(Call& call);
+  Result<net::HttpResponse> stream(Call& call);  // handlers_stream.cpp
+  // GET/HEAD of anything outside /api/: the console's files.
+  net::HttpResponse console(const net::HttpRequest& request) const;  // handlers_stream.cpp
   Result<net::HttpResponse> push_ack(Call& call);
   Result<net::HttpResponse> agent_events(Call& call);
   Status enqueue_request_push(store::StoreTx& tx, const store::RequestRecord& rec, TimePoint now);

@@ -99,7 +99,7 @@ Result<net::HttpResponse> Api::Impl::login(Call& call) {
   limiter.record_success(body->user, remote, now);
 
   const std::string session_secret = auth::random_secret();
-  const std::string csrf = auth::random_secret();
+  const std::string csrf = auth::derive_csrf_token(session_secret);
   store::SessionRecord session;
   session.id_hash = auth::hash_secret(session_secret);
   session.user = (*user)->name;
@@ -152,6 +152,9 @@ Result<net::HttpResponse> Api::Impl::whoami(Call& call) {
   out["via"] = call.caller.token_id.empty() ? "session" : "token";
   if (!call.caller.token_id.empty()) {
     out["token_id"] = call.caller.token_id;
+  }
+  if (!call.caller.csrf_token.empty()) {
+    out["csrf_token"] = call.caller.csrf_token;
   }
   return json_ok(out);
 }

@@ -40,6 +40,7 @@ struct Caller {
   store::Role role = store::Role::kAuditor;
   std::string token_id;            // set when the user came with an API token
   std::string session_id_hash;     // set when the user came with a session cookie
+  std::string csrf_token;          // that session's CSRF token (never stored: derived from the cookie)
   store::EndpointRecord endpoint;  // for agents
 
   // For the audit trail: "alice", "alice (token 3f2a...)", "agent:<id>".

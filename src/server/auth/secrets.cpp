@@ -143,6 +143,24 @@ std::string hash_secret(std::string_view secret) {
   return stream.finish().hex();
 }
 
+std::string derive_csrf_token(std::string_view session_secret) {
+  constexpr std::string_view kLabel = "hoist csrf v1";
+  (void)detail::sodium_ready();  // HMAC needs no randomness; init anyway, as libsodium asks
+  crypto_auth_hmacsha256_state state;
+  crypto_auth_hmacsha256_init(&state, reinterpret_cast<const unsigned char*>(session_secret.data()),
+                              session_secret.size());
+  crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(kLabel.data()), kLabel.size());
+  std::array<unsigned char, crypto_auth_hmacsha256_BYTES> mac{};
+  crypto_auth_hmacsha256_final(&state, mac.data());
+  constexpr std::string_view kHex = "0123456789abcdef";
+  std::string out;
+  for (const unsigned char b : mac) {
+    out += kHex[b >> 4];
+    out += kHex[b & 0xF];
+  }
+  return out;
+}
+
 bool secret_matches(std::string_view stored_hash, std::string_view secret) {
   if (secret.empty()) return false;
   const std::string computed = hash_secret(secret);

@@ -78,6 +78,12 @@ Result<SecretToken> parse_secret_token(std::string_view text, std::string_view e
 // every other SHA-256 use in Hoist.
 std::string hash_secret(std::string_view secret);
 
+// A session's CSRF token: HMAC-SHA256 keyed with the session's secret (the
+// cookie) over a fixed label, as lowercase hex. Only the holder of the
+// cookie can know it, and the server can give it again (GET whoami, for a
+// reloaded console page) without storing it: it stores hash_secret(token).
+std::string derive_csrf_token(std::string_view session_secret);
+
 // Whether `secret` hashes to `stored_hash`, compared in constant time. False
 // for an empty secret or a stored hash of the wrong length.
 bool secret_matches(std::string_view stored_hash, std::string_view secret);

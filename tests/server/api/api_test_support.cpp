@@ -223,11 +223,13 @@ void ApiTest::open() {
   options.password_memlimit = crypto_pwhash_MEMLIMIT_MIN;
   options.server_version = "test";
   options.codes_master_key = master_key_;
+  options.console = console_;
   api_ = std::make_unique<Api>(ApiDeps{*store_, clock_, *log_, zones_,
                                        [this](const std::string& endpoint_id) {
                                          ++wakes_;
                                          woken_.push_back(endpoint_id);
-                                       }},
+                                       },
+                                       [this] { ++console_wakes_; }},
                                options);
 }
 

@@ -152,6 +152,9 @@ class ApiTest : public ::testing::Test {
   std::atomic<int> wakes_{0};
   int memory_answers_ = 0;          // calls answered by Api::answer_from_memory
   std::vector<std::string> woken_;  // the endpoint of each wake ("" = all)
+  std::atomic<int> console_wakes_{0};
+  // The console's files open() gives the Api (null: none).
+  std::shared_ptr<const server::ConsoleFiles> console_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<Api> api_;
   std::map<store::Role, std::string> tokens_;

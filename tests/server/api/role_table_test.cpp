@@ -65,6 +65,7 @@ constexpr Rule kAccessTable[] = {
     {"GET",    "/api/v1/audit/export.csv",                    Access::kRead},
     {"GET",    "/api/v1/audit/head",                          Access::kRead},
     {"GET",    "/api/v1/audit/verify",                        Access::kRead},
+    {"GET",    "/api/v1/stream",                              Access::kRead},
 };
 // clang-format on
 
