@@ -30,21 +30,9 @@ class CodesE2E : public AgentE2E {
  protected:
   [[nodiscard]] std::string policy_text() const override { return std::string(kCodesPolicy); }
 
-  // The test user runs `hoist` and reaches the agent's socket: both live in
-  // a directory anyone may enter (the harness's own is root's, 0700).
   void SetUp() override {
     AgentE2E::SetUp();
-    char tmpl[] = "/tmp/hoist-codes-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    open_dir_ = tmpl;
-    ASSERT_EQ(::chmod(open_dir_.c_str(), 0755), 0);
-    socket_ = open_dir_ + "/agent.sock";
-    cli_ = open_dir_ + "/hoist";
-    ASSERT_EQ(run({"/usr/bin/install", "-m", "0755", HOIST_CLI_PATH, cli_}, "/dev/null"), 0);
-  }
-  void TearDown() override {
-    AgentE2E::TearDown();
-    if (!open_dir_.empty()) (void)run({"/bin/rm", "-rf", open_dir_}, "/dev/null");
+    use_open_dir("hoist-codes");
   }
 
   std::string endpoint_id() {
@@ -87,7 +75,7 @@ class CodesE2E : public AgentE2E {
     admin_ = bearer(*token);
   }
 
-  std::string open_dir_, cli_, endpoint_id_;
+  std::string endpoint_id_;
   std::uint16_t port_ = 0;
 };
 

@@ -59,13 +59,18 @@ class CodesTest : public ::testing::Test {
     start_agent();
   }
 
-  void enrol(std::uint32_t generation = 1) {
+  // Enrolled, without an admin-code key (hoistd had none).
+  static Identity keyless() {
     Identity id;
     id.server_url = "https://hoistd.test";
     id.ca_pin_sha256 = std::string(64, 'a');
     id.endpoint_id = kEndpoint;
     id.credential = "hoist_agent_x";
     id.hostname = "laptop-7";
+    return id;
+  }
+  void enrol(std::uint32_t generation = 1) {
+    Identity id = keyless();
     const auto key = key_for(kEndpoint, generation);
     id.codes_key.assign(key.begin(), key.end());
     id.codes_key_generation = generation;
@@ -118,13 +123,7 @@ TEST_F(CodesTest, WithoutAKeyThereIsNoChallenge) {
   auto c = challenge();
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.error().message.find("not enrolled"), std::string::npos) << c.error().message;
-  Identity id;
-  id.server_url = "https://hoistd.test";
-  id.ca_pin_sha256 = std::string(64, 'a');
-  id.endpoint_id = kEndpoint;
-  id.credential = "hoist_agent_x";
-  id.hostname = "laptop-7";
-  ASSERT_TRUE(state_->set_identity(id).ok());
+  ASSERT_TRUE(state_->set_identity(keyless()).ok());
   c = challenge();
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.error().code, ErrorCode::kUnavailable);

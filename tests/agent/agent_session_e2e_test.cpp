@@ -40,24 +40,12 @@ class SessionE2E : public AgentE2E {
  protected:
   [[nodiscard]] std::string policy_text() const override { return std::string(kSessionPolicy); }
 
-  // The test user runs `hoist` and reaches the agent's socket: both live in
-  // a directory anyone may enter (the harness's own is root's, 0700).
   void SetUp() override {
     AgentE2E::SetUp();
-    char tmpl[] = "/tmp/hoist-session-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    open_dir_ = tmpl;
-    ASSERT_EQ(::chmod(open_dir_.c_str(), 0755), 0);
-    socket_ = open_dir_ + "/agent.sock";
-    cli_ = open_dir_ + "/hoist";
-    ASSERT_EQ(run({"/usr/bin/install", "-m", "0755", HOIST_CLI_PATH, cli_}, "/dev/null"), 0);
+    use_open_dir("hoist-session");
     for (const char* sub : {"/elevate", "/running"}) {
       ASSERT_EQ(::mkdir((hoistd_.dir() + sub).c_str(), 0700), 0);
     }
-  }
-  void TearDown() override {
-    AgentE2E::TearDown();
-    if (!open_dir_.empty()) (void)run({"/bin/rm", "-rf", open_dir_}, "/dev/null");
   }
 
   // The audit events `endpoint.process` recorded for session `id`.
@@ -72,8 +60,6 @@ class SessionE2E : public AgentE2E {
     }
     return out;
   }
-
-  std::string open_dir_, cli_;
 
   // The first pending request of kind `session`, or "".
   std::string pending_session() {

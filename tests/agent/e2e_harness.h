@@ -141,6 +141,7 @@ class AgentE2E : public ::testing::Test {
     if (HasFailure()) {
       std::cerr << "--- hoist-agent's output ---\n" << slurp(log_) << "---\n";
     }
+    if (!open_dir_.empty()) (void)run({"/bin/rm", "-rf", open_dir_}, "/dev/null");
   }
 
   int enroll() {
@@ -245,9 +246,24 @@ class AgentE2E : public ::testing::Test {
     return conf;
   }
 
+  // For tests in which the test user runs `hoist` and reaches the agent's
+  // socket: both move to a directory anyone may enter (the harness's own
+  // is root's, 0700), removed in TearDown. Call from SetUp, before
+  // start_agent().
+  void use_open_dir(const char* prefix) {
+    std::string tmpl = std::string("/tmp/") + prefix + "-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    open_dir_ = tmpl;
+    ASSERT_EQ(::chmod(open_dir_.c_str(), 0755), 0);
+    socket_ = open_dir_ + "/agent.sock";
+    cli_ = open_dir_ + "/hoist";
+    ASSERT_EQ(run({"/usr/bin/install", "-m", "0755", HOIST_CLI_PATH, cli_}, "/dev/null"), 0);
+  }
+
   HoistdProcess hoistd_;
   Headers admin_;
   std::string state_dir_, socket_, log_;
+  std::string open_dir_, cli_;  // see use_open_dir()
   pid_t agent_pid_ = -1;
 };
 
