@@ -38,6 +38,11 @@ bool is_safe_method(std::string_view method) {
 
 }  // namespace
 
+std::optional<std::string_view> session_cookie(const net::HttpRequest& request) {
+  const auto cookies = request.header("cookie");
+  return cookies ? cookie_value(*cookies, kSessionCookie) : std::nullopt;
+}
+
 Api::Impl::Impl(ApiDeps d, ApiOptions o) : deps(std::move(d)), options(std::move(o)) {
   password_cost = auth::kInteractiveCost;
   if (options.password_opslimit != 0) {
@@ -308,6 +313,9 @@ Api::Api(ApiDeps deps, ApiOptions options) : impl_(std::make_unique<Impl>(std::m
   add("POST", "/api/v1/login", Access::kPublic, "Log in with name and password; sets the session cookie", &Impl::login);
   add("POST", "/api/v1/logout", Access::kAnyUser, "End the current session", &Impl::logout);
   add("GET", "/api/v1/whoami", Access::kAnyUser, "The caller's name and role", &Impl::whoami);
+  add("GET", "/api/v1/session", Access::kPublic,
+      "Whether the browser is logged in: the session's user, role and CSRF token, or authenticated false",
+      &Impl::session_info);
   add("GET", "/api/v1/tokens", Access::kAnyUser, "The caller's API tokens", &Impl::list_tokens);
   add("POST", "/api/v1/tokens", Access::kAnyUser, "Create an API token for the caller (shown once)",
       &Impl::create_token);

@@ -40,6 +40,8 @@ json::object user_json(const store::UserRecord& user);
 json::object token_json(const store::TokenRecord& token, TimePoint now);
 json::object endpoint_json(const store::EndpointRecord& endpoint);
 json::object audit_event_json(const AuditEvent& event, bool details_as_text = false);
+// The hoist_session cookie's value, when the request has one.
+std::optional<std::string_view> session_cookie(const net::HttpRequest& request);
 json::object policy_json(const store::PolicyRecord& policy);
 json::object policy_version_json(const store::PolicyVersion& version, bool with_text);
 json::object push_json(const store::PushMessage& message);
@@ -169,6 +171,7 @@ struct Api::Impl {
   Result<net::HttpResponse> login(Call& call);
   Result<net::HttpResponse> logout(Call& call);
   Result<net::HttpResponse> whoami(Call& call);
+  Result<net::HttpResponse> session_info(Call& call);
   Result<net::HttpResponse> list_tokens(Call& call);
   Result<net::HttpResponse> create_token(Call& call);
   Result<net::HttpResponse> revoke_token(Call& call);

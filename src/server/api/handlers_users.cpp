@@ -159,6 +159,27 @@ Result<net::HttpResponse> Api::Impl::whoami(Call& call) {
   return json_ok(out);
 }
 
+// The console's first question, answered 200 either way (a logged-out
+// page is no error): whoami for a live cookie session, else
+// {"authenticated": false}. Only the cookie counts here, not a Bearer token.
+Result<net::HttpResponse> Api::Impl::session_info(Call& call) {
+  std::optional<Caller> caller;
+  if (const auto secret = session_cookie(call.request)) {
+    if (auto c = authenticate_session(call.request, *secret); c) caller = std::move(*c);
+  }
+  if (!caller) {
+    return json_ok(json::object{{"authenticated", false}});
+  }
+  json::object out{{"authenticated", true},
+                   {"user", json_text(caller->user)},
+                   {"role", store::to_string(caller->role)},
+                   {"via", "session"}};
+  if (!caller->csrf_token.empty()) {
+    out["csrf_token"] = caller->csrf_token;
+  }
+  return json_ok(out);
+}
+
 Result<net::HttpResponse> Api::Impl::list_tokens(Call& call) {
   auto tokens = deps.store.tokens(call.caller.user);
   if (!tokens) {

@@ -100,6 +100,19 @@ TEST_F(ConsoleTest, WhoamiGivesAReloadedPageItsCsrfToken) {
   auto crossed = call_json("POST", "/api/v1/tokens", json::object{{"label", "y"}},
                            {{"cookie", s.cookie}, {"x-csrf-token", other.csrf}});
   EXPECT_EQ(crossed.status, 403) << crossed;
+  // The console's first question: 200 either way.
+  auto session = call("GET", "/api/v1/session", "", s.headers(false));
+  ASSERT_EQ(session.status, 200) << session;
+  EXPECT_EQ(*session.at("/authenticated"), true) << session;
+  EXPECT_EQ(session.str("/user"), "tech");
+  EXPECT_EQ(session.str("/role"), "approver");
+  EXPECT_EQ(session.str("/csrf_token"), s.csrf);
+  for (const Headers& h : {Headers{}, Headers{{"cookie", "hoist_session=forged"}}, as(store::Role::kAdmin)}) {
+    auto anonymous = call("GET", "/api/v1/session", "", h);
+    ASSERT_EQ(anonymous.status, 200) << anonymous;
+    EXPECT_EQ(*anonymous.at("/authenticated"), false) << anonymous;
+    EXPECT_EQ(anonymous.at("/user"), nullptr) << anonymous;
+  }
   // An API token has no CSRF token to give.
   auto by_token = call("GET", "/api/v1/whoami", "", as(store::Role::kAuditor));
   EXPECT_EQ(by_token.at("/csrf_token"), nullptr) << by_token;
