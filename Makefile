@@ -9,7 +9,7 @@ HOIST := build/default/src/cli/hoist
 HOISTD := build/default/src/server/hoistd
 FUZZ_SECONDS ?= 15
 
-.PHONY: deps build build-asan build-fuzz test check-format fuzz run bench format tidy clean
+.PHONY: deps build build-asan build-fuzz console test check-format fuzz run bench format tidy clean
 
 deps:
 	@scripts/install-deps.sh
@@ -26,18 +26,24 @@ build-fuzz: deps
 	@cmake --preset fuzz >/dev/null
 	@cmake --build --preset fuzz
 
-# Every test: the format check, unit and golden tests in the normal build,
-# the same under ASan+UBSan, then a short run of every fuzz target.
-test: check-format build build-asan build-fuzz
+# The web console (console/ -> console/dist), served by hoistd.
+console: deps
+	@scripts/console.sh build
+
+# Every test: the format check, unit and golden tests in the normal build
+# (with the console in Chromium), the same under ASan+UBSan, the console's
+# unit tests, then a short run of every fuzz target.
+test: check-format build build-asan build-fuzz console
 	@ctest --preset default -j2
 	@ctest --preset asan -j2
+	@scripts/console.sh test
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
 	@echo "make test: all suites passed"
 
 fuzz: build-fuzz
 	@scripts/fuzz.sh $(or $(SECONDS),300)
 
-run: build
+run: build console
 	@scripts/run.sh $(HOIST) $(HOISTD)
 
 bench: build

@@ -33,6 +33,15 @@ packages=(
   # Used by the tests and the benchmark baselines.
   coreutils util-linux
 )
+# The web console (console/): Debian's Chromium runs its browser tests.
+# Node.js and npm build it, with packages from the npm registry pinned by
+# console/package-lock.json; Debian's nodejs and npm are installed only when
+# the machine has no node and npm of its own (a packaged newer Node.js
+# provides both, and Debian's npm would conflict with it).
+packages+=(chromium)
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 if [ "$bench" -eq 1 ]; then
   # The HTTP load generator and the nginx the hoistd benchmarks compare
   # against (scripts/bench.sh runs it in a temporary directory, never as a

@@ -1,0 +1,265 @@
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { ApiClient } from './lib/api';
+import { LiveUpdates, type LiveStatus } from './lib/live';
+import { mayOpen, navFor, type ViewName } from './lib/roles';
+import { DEFAULT_HASH, buildHash, parseHash, returnTarget } from './lib/router';
+import type { RequestList, Session } from './lib/types';
+import { AppContext, useApp, type Toast } from './ui/context';
+import { useLoad } from './ui/hooks';
+import { AuditView } from './views/audit';
+import { CodesView } from './views/codes';
+import { EndpointsView } from './views/endpoints';
+import { GrantDetailView, GrantsView } from './views/grants';
+import { LoginView } from './views/login';
+import { PolicyDetailView, PoliciesView } from './views/policies';
+import { PENDING_URL, QueueView } from './views/queue';
+import { UsersView } from './views/users';
+
+const RETURN_KEY = 'hoist.returnTo';
+const SESSION_ENDED = 'Your session ended. Log in again to continue where you were.';
+
+function useHash(): string {
+  const [hash, setHash] = useState(() => location.hash || DEFAULT_HASH);
+  useEffect(() => {
+    const on = () => setHash(location.hash || DEFAULT_HASH);
+    window.addEventListener('hashchange', on);
+    return () => window.removeEventListener('hashchange', on);
+  }, []);
+  return hash;
+}
+
+export function App() {
+  const hash = useHash();
+  const [session, setSession] = useState<Session | null | undefined>(undefined);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [bootError, setBootError] = useState<string | null>(null);
+  const expired = useRef<() => void>(() => undefined);
+  const api = useMemo(() => new ApiClient({ onUnauthenticated: () => expired.current() }), []);
+
+  const goLogin = useCallback((message: string | null) => {
+    const here = location.hash || DEFAULT_HASH;
+    if (parseHash(here).name !== 'login') sessionStorage.setItem(RETURN_KEY, returnTarget(here));
+    setSession(null);
+    setNotice(message);
+    location.hash = buildHash('login');
+  }, []);
+  expired.current = () => goLogin(SESSION_ENDED);
+
+  useEffect(() => {
+    api.whoami().then(
+      (s) => {
+        if (s && s.csrf_token) setSession(s);
+        else goLogin(null);
+      },
+      (e: unknown) => setBootError(e instanceof Error ? e.message : String(e)),
+    );
+  }, [api, goLogin]);
+
+  // Logged in already (a reload of #/login): go to the queue.
+  useEffect(() => {
+    if (session && parseHash(hash).name === 'login') location.hash = DEFAULT_HASH;
+  }, [session, hash]);
+
+  const onLoggedIn = (s: Session) => {
+    setSession(s);
+    setNotice(null);
+    const back = sessionStorage.getItem(RETURN_KEY) ?? DEFAULT_HASH;
+    sessionStorage.removeItem(RETURN_KEY);
+    location.hash = back;
+  };
+
+  if (bootError)
+    return (
+      <main id="main" class="login">
+        <div class="error-box" role="alert">
+          <p>
+            <strong>hoistd cannot be reached.</strong> {bootError}
+          </p>
+          <button type="button" class="btn" onClick={() => location.reload()}>
+            Try again
+          </button>
+        </div>
+      </main>
+    );
+  if (session === undefined)
+    return (
+      <main id="main" class="login">
+        <p role="status">Loading…</p>
+      </main>
+    );
+  if (session === null) return <LoginView api={api} notice={notice} onLoggedIn={onLoggedIn} />;
+  if (parseHash(hash).name === 'login')
+    return (
+      <main id="main" class="login">
+        <p role="status">You are logged in as {session.user}.</p>
+      </main>
+    );
+  return (
+    <Shell
+      api={api}
+      session={session}
+      hash={hash}
+      onSignOut={() => {
+        void api.logout().finally(() => {
+          sessionStorage.removeItem(RETURN_KEY);
+          setSession(null);
+          setNotice('You have signed out.');
+          location.hash = buildHash('login');
+        });
+      }}
+    />
+  );
+}
+
+function Shell({ api, session, hash, onSignOut }: { api: ApiClient; session: Session; hash: string; onSignOut: () => void }) {
+  const live = useMemo(
+    () => new LiveUpdates({ createEventSource: (url) => new EventSource(url, { withCredentials: true }) }),
+    [],
+  );
+  const [status, setStatus] = useState<LiveStatus>(live.status);
+  const [toasts, setToasts] = useState<Toast[]>([]);
+  const [menuOpen, setMenuOpen] = useState(false);
+  const seq = useRef(0);
+  useEffect(() => {
+    const off = live.onStatus(setStatus);
+    live.start();
+    return () => {
+      off();
+      live.stop();
+    };
+  }, [live]);
+  useEffect(() => setMenuOpen(false), [hash]);
+  const notify = useCallback((kind: Toast['kind'], text: string) => {
+    const id = ++seq.current;
+    setToasts((t) => [...t.slice(-4), { id, kind, text }]);
+    setTimeout(() => setToasts((t) => t.filter((x) => x.id !== id)), kind === 'error' ? 10000 : 5000);
+  }, []);
+  const ctx = useMemo(() => ({ api, live, session, notify }), [api, live, session, notify]);
+  const route = parseHash(hash);
+  const nav = navFor(session.role);
+  const current: ViewName | null =
+    route.name === 'grant' ? 'grants' : route.name === 'policy' ? 'policies' : route.name === 'not_found' || route.name === 'login' ? null : route.name;
+  return (
+    <AppContext.Provider value={ctx}>
+      <a class="skip-link" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>
+        Skip to content
+      </a>
+      <header class="topbar">
+        <div class="brand">Hoist</div>
+        <button
+          type="button"
+          class="btn menu-toggle"
+          aria-expanded={menuOpen}
+          aria-controls="main-nav"
+          onClick={() => setMenuOpen(!menuOpen)}
+        >
+          Menu
+        </button>
+        <nav id="main-nav" class={menuOpen ? 'nav nav-open' : 'nav'} aria-label="Main">
+          <ul>
+            {nav.map((n) => (
+              <li key={n.view}>
+                <a href={buildHash(n.view)} aria-current={current === n.view ? 'page' : undefined}>
+                  {n.label}
+                  {n.view === 'queue' && <PendingCount />}
+                </a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div class="who-am-i">
+          <LiveIndicator status={status} />
+          <span>
+            {session.user} <span class="role">({session.role})</span>
+          </span>
+          <button type="button" class="btn btn-small" onClick={onSignOut}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        <Page route={route} role={session.role} />
+      </main>
+      <div class="toasts" aria-live="polite" aria-atomic="false">
+        {toasts.map((t) => (
+          <div key={t.id} class={`toast toast-${t.kind}`} role={t.kind === 'error' ? 'alert' : 'status'}>
+            <span>{t.text}</span>
+            <button type="button" class="btn btn-quiet" aria-label="Dismiss" onClick={() => setToasts((x) => x.filter((y) => y.id !== t.id))}>
+              ✕
+            </button>
+          </div>
+        ))}
+      </div>
+    </AppContext.Provider>
+  );
+}
+
+function LiveIndicator({ status }: { status: LiveStatus }) {
+  const text = status === 'live' ? 'Live' : status === 'paused' ? 'Live updates paused: refreshing every 3 s' : 'Connecting…';
+  return (
+    <span class={`live live-${status}`} role="status" title={text}>
+      <span class="live-dot" aria-hidden="true" />
+      <span class={status === 'paused' ? '' : 'live-text'}>{text}</span>
+    </span>
+  );
+}
+
+// The number of waiting requests in the nav and the tab title, so a
+// technician on another page still sees a new request arrive.
+function PendingCount() {
+  const { api } = useApp();
+  const state = useLoad(() => api.get<RequestList>(PENDING_URL), 'pending-count', ['requests']);
+  const n = state.data?.requests.filter((r) => r.state === 'pending').length ?? 0;
+  useEffect(() => {
+    document.title = n > 0 ? `(${n}) Hoist console` : 'Hoist console';
+  }, [n]);
+  if (n === 0) return null;
+  return (
+    <span class="count" aria-label={`${n} waiting`}>
+      {n}
+    </span>
+  );
+}
+
+function Page({ route, role }: { route: ReturnType<typeof parseHash>; role: Session['role'] }) {
+  const view: ViewName | null =
+    route.name === 'grant' ? 'grants' : route.name === 'policy' ? 'policies' : route.name === 'not_found' || route.name === 'login' ? null : route.name;
+  if (view === null)
+    return (
+      <section>
+        <h1>No such page</h1>
+        <p>
+          <a href={DEFAULT_HASH}>Go to the request queue</a>
+        </p>
+      </section>
+    );
+  if (!mayOpen(role, view))
+    return (
+      <section>
+        <h1>Not available to your role</h1>
+        <p>Your role ({role}) cannot open this page. Ask an admin if you need it.</p>
+      </section>
+    );
+  switch (route.name) {
+    case 'queue':
+      return <QueueView />;
+    case 'grants':
+      return <GrantsView />;
+    case 'grant':
+      return <GrantDetailView key={route.param} id={route.param ?? ''} />;
+    case 'policies':
+      return <PoliciesView />;
+    case 'policy':
+      return <PolicyDetailView key={route.param} name={route.param ?? ''} isNew={route.query.new === '1'} />;
+    case 'endpoints':
+      return <EndpointsView />;
+    case 'codes':
+      return <CodesView />;
+    case 'audit':
+      return <AuditView query={route.query} />;
+    case 'users':
+      return <UsersView />;
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,95 @@
+// Hash routes (#/queue, #/grants/<id>, #/audit?action=...): hoistd serves
+// files only, so the path after "#" never reaches it and needs no fallback.
+
+export type RouteName =
+  | 'login'
+  | 'queue'
+  | 'grants'
+  | 'grant'
+  | 'policies'
+  | 'policy'
+  | 'endpoints'
+  | 'codes'
+  | 'audit'
+  | 'users'
+  | 'not_found';
+
+export interface Route {
+  name: RouteName;
+  param?: string;
+  query: Record<string, string>;
+}
+
+const SIMPLE: Record<string, RouteName> = {
+  login: 'login',
+  queue: 'queue',
+  grants: 'grants',
+  policies: 'policies',
+  endpoints: 'endpoints',
+  codes: 'codes',
+  audit: 'audit',
+  users: 'users',
+};
+
+export const DEFAULT_HASH = '#/queue';
+
+function parseQuery(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!text) return out;
+  for (const [k, v] of new URLSearchParams(text)) out[k] = v;
+  return out;
+}
+
+export function parseHash(hash: string): Route {
+  const raw = hash.replace(/^#/, '');
+  const [pathPart = '', queryPart = ''] = raw.split('?', 2);
+  const query = parseQuery(queryPart);
+  const segments = pathPart.split('/').filter((s) => s !== '');
+  if (segments.length === 0) return { name: 'queue', query };
+  const [head = '', second, ...rest] = segments;
+  if (rest.length > 0) return { name: 'not_found', query };
+  let param: string | undefined;
+  try {
+    param = second === undefined ? undefined : decodeURIComponent(second);
+  } catch {
+    return { name: 'not_found', query };
+  }
+  if (param !== undefined) {
+    if (head === 'grants') return { name: 'grant', param, query };
+    if (head === 'policies') return { name: 'policy', param, query };
+    return { name: 'not_found', query };
+  }
+  const name = SIMPLE[head];
+  return name ? { name, query } : { name: 'not_found', query };
+}
+
+export function buildHash(name: RouteName, param?: string, query?: Record<string, string | undefined>): string {
+  const base: Record<RouteName, string> = {
+    login: '/login',
+    queue: '/queue',
+    grants: '/grants',
+    grant: '/grants',
+    policies: '/policies',
+    policy: '/policies',
+    endpoints: '/endpoints',
+    codes: '/codes',
+    audit: '/audit',
+    users: '/users',
+    not_found: '/queue',
+  };
+  let out = `#${base[name]}`;
+  if (param !== undefined && (name === 'grant' || name === 'policy')) out += `/${encodeURIComponent(param)}`;
+  if (query) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') q.set(k, v);
+    const s = q.toString();
+    if (s) out += `?${s}`;
+  }
+  return out;
+}
+
+// Where to go back to after logging in: any route but the login page itself.
+export function returnTarget(hash: string): string {
+  const r = parseHash(hash);
+  return r.name === 'login' || r.name === 'not_found' ? DEFAULT_HASH : hash || DEFAULT_HASH;
+}

@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { enrolmentTokens, tokenState } from '../src/lib/enrolment';
+import { diffLines, outlinePolicy, parsePolicyErrors } from '../src/lib/policy_text';
+import { lifecycle, sessionProcesses } from '../src/lib/timeline';
+import type { AuditEvent } from '../src/lib/types';
+
+let seq = 100;
+function ev(action: string, time: string, target: string, details: Record<string, unknown> = {}, over: Partial<AuditEvent> = {}): AuditEvent {
+  return { seq: ++seq, time, actor: 'agent:ep1', action, target, host: 'laptop-7', details, ...over };
+}
+
+describe('session timeline', () => {
+  const id = 'req-018f-aa';
+  const events = [
+    ev('request.created', '2030-01-01T10:00:00.000Z', id),
+    ev('request.approved', '2030-01-01T10:00:30.000Z', id),
+    ev('endpoint.process', '2030-01-01T10:05:00.000Z', id, { session: id, command: '/usr/bin/id', argv: ['id'], action: 'allow', pid: 42, endpoint_time: '2030-01-01T10:01:05.000Z' }),
+    ev('endpoint.process', '2030-01-01T10:05:00.000Z', id, { session: id, command: '/usr/bin/bash', argv: ['bash'], action: 'allow', pid: 41, endpoint_time: '2030-01-01T10:01:00.000Z' }),
+    ev('endpoint.process', '2030-01-01T10:06:00.000Z', '', { session: id, command: '/usr/bin/shred', argv: ['shred', 'x'], action: 'deny', reason: 'rule' }),
+    ev('endpoint.process', '2030-01-01T10:06:00.000Z', 'other', { session: 'other', command: '/bin/ls' }),
+    ev('grant.revoked', '2030-01-01T10:10:00.000Z', id),
+  ];
+  it('lists only this session’s processes, in endpoint time order', () => {
+    const rows = sessionProcesses([...events, events[2]!], id);
+    expect(rows.map((r) => r.command)).toEqual(['/usr/bin/bash', '/usr/bin/id', '/usr/bin/shred']);
+    expect(rows[0]).toMatchObject({ pid: 41, action: 'allow', argv: ['bash'] });
+    expect(rows[2]).toMatchObject({ action: 'deny', pid: null, reason: 'rule' });
+  });
+  it('keeps the lifecycle apart', () => {
+    expect(lifecycle(events, id).map((e) => e.action)).toEqual(['request.created', 'request.approved', 'grant.revoked']);
+  });
+});
+
+describe('enrolment tokens from the audit trail', () => {
+  it('rebuilds tokens, revocations and uses', () => {
+    const rows = enrolmentTokens([
+      ev('endpoint.enrolled', '2030-01-01T11:00:00Z', 'ep9', { enrolment_token: 't1' }),
+      ev('enrolment_token.created', '2030-01-01T10:00:00Z', 't1', { labels: ['web'], uses: 2, expires_at: '2030-01-02T10:00:00Z' }, { actor: 'root', seq: 1 }),
+      ev('enrolment_token.created', '2030-01-01T10:30:00Z', 't2', { labels: [], uses: 1, expires_at: '2030-01-02T10:00:00Z' }),
+      ev('enrolment_token.revoked', '2030-01-01T12:00:00Z', 't2'),
+    ]);
+    expect(rows.map((r) => r.id)).toEqual(['t2', 't1']);
+    expect(rows[1]).toMatchObject({ labels: ['web'], uses: 2, used: 1, created_by: 'root' });
+    const now = Date.parse('2030-01-01T13:00:00Z');
+    expect(tokenState(rows[0]!, now)).toBe('revoked');
+    expect(tokenState(rows[1]!, now)).toBe('active');
+    expect(tokenState({ ...rows[1]!, used: 2 }, now)).toBe('used up');
+    expect(tokenState(rows[1]!, Date.parse('2030-01-03T00:00:00Z'))).toBe('expired');
+  });
+});
+
+describe('policy text helpers', () => {
+  it('reads hoistd’s policy errors with their lines', () => {
+    const msg = 'the policy has 2 error(s):\nbase.toml:4:1: rule "x": unknown field "pathh"; did you mean "path"?\nbase.toml:9:10: settings: bad';
+    expect(parsePolicyErrors(msg)).toEqual([
+      { line: 4, column: 1, message: 'rule "x": unknown field "pathh"; did you mean "path"?' },
+      { line: 9, column: 10, message: 'settings: bad' },
+    ]);
+    expect(parsePolicyErrors('field "text" must be a string')).toEqual([{ line: null, column: null, message: 'field "text" must be a string' }]);
+  });
+
+  it('outlines settings, rules and auto approvals with their lines', () => {
+    const text = 'version = 1\n[settings]\nself_approval_groups = ["oncall"]\n\n[[rule]]\nname = "a" # comment\naction = "request"\napproval = "self"\n[[auto_approval]]\nname = "dev"\nmax_duration = "1h"\n';
+    const o = outlinePolicy(text);
+    expect(o.map((e) => [e.kind, e.line, e.name])).toEqual([
+      ['settings', 2, 'settings'],
+      ['rule', 5, 'a'],
+      ['auto_approval', 9, 'dev'],
+    ]);
+    expect(o[0]?.fields.self_approval_groups).toBe('["oncall"]');
+    expect(o[1]?.fields.approval).toBe('"self"');
+  });
+
+  it('classifies diff lines', () => {
+    expect(diffLines('--- a\n+++ b\n@@ -1 +1 @@\n-x\n+y\n z').map((l) => l.kind)).toEqual(['meta', 'meta', 'hunk', 'del', 'add', 'same']);
+  });
+});
