@@ -422,6 +422,7 @@ class SqliteStore final : public Store {
   Result<std::optional<TokenRecord>> token(const std::string& id) override;
   Result<std::vector<TokenRecord>> tokens(const std::string& user) override;
   Result<std::optional<EnrollmentTokenRecord>> enrollment_token(const std::string& id) override;
+  Result<std::vector<EnrollmentTokenRecord>> enrollment_tokens() override;
   Result<std::optional<EndpointRecord>> endpoint(const std::string& id) override;
   Result<std::vector<EndpointRecord>> endpoints() override;
   Result<std::vector<IssuedCode>> issued_codes(const IssuedCodeFilter& filter) override;
@@ -1414,6 +1415,13 @@ Result<std::vector<IssuedCode>> SqliteStore::issued_codes(const IssuedCodeFilter
   if (f.user) bind_text(s->get(), i++, *f.user);
   sqlite3_bind_int64(s->get(), i, static_cast<sqlite3_int64>(f.limit));
   return query_issued_codes_locked(s->get());
+}
+
+Result<std::vector<EnrollmentTokenRecord>> SqliteStore::enrollment_tokens() {
+  std::lock_guard lock(mu_);
+  auto s = prepare(fmt::format("SELECT {} FROM enrollment_tokens ORDER BY created_s DESC, id", kEnrollmentColumns));
+  if (!s.ok()) return s.error();
+  return query_enrollment_tokens_locked(s->get());
 }
 
 Result<std::optional<EnrollmentTokenRecord>> SqliteStore::enrollment_token(const std::string& id) {

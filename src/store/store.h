@@ -336,6 +336,8 @@ class Store {
   virtual Result<std::vector<TokenRecord>> tokens(const std::string& user) = 0;  // by id
 
   virtual Result<std::optional<EnrollmentTokenRecord>> enrollment_token(const std::string& id) = 0;
+  // Every enrolment token, revoked, used up and expired ones included; newest first.
+  virtual Result<std::vector<EnrollmentTokenRecord>> enrollment_tokens() = 0;
   virtual Result<std::optional<EndpointRecord>> endpoint(const std::string& id) = 0;
   virtual Result<std::vector<EndpointRecord>> endpoints() = 0;  // by id, retired ones included
   // Issued codes matching the filter, newest first, at most filter.limit.

@@ -75,6 +75,27 @@ TEST_P(StoreConformance, ExpiredOrRevokedEnrollmentTokensAreRefused) {
             ErrorCode::kNotFound);
 }
 
+TEST_P(StoreConformance, EnrollmentTokensAreListedNewestFirstWithTheirState) {
+  EXPECT_TRUE(store_->enrollment_tokens()->empty());
+  auto older = enrol_token("et-a", 1);
+  auto newer = enrol_token("et-b", 3);
+  newer.created_at = kT0 + Seconds{60};
+  newer.labels = {"lab"};
+  ASSERT_TRUE(in_tx(*store_, [&](StoreTx& tx) { return tx.insert_enrollment_token(older); }).ok());
+  ASSERT_TRUE(in_tx(*store_, [&](StoreTx& tx) { return tx.insert_enrollment_token(newer); }).ok());
+  ASSERT_TRUE(use(*store_, "et-a", kT0 + Seconds{1}).ok());
+  ASSERT_TRUE(in_tx(*store_, [](StoreTx& tx) { return tx.revoke_enrollment_token("et-b", kT0 + Seconds{70}); }).ok());
+  auto all = store_->enrollment_tokens();
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  ASSERT_EQ(all->size(), 2U);
+  EXPECT_EQ((*all)[0].id, "et-b");
+  EXPECT_EQ((*all)[0].labels, std::vector<std::string>{"lab"});
+  EXPECT_EQ((*all)[0].revoked_at, kT0 + Seconds{70});
+  EXPECT_EQ((*all)[1].id, "et-a");
+  EXPECT_EQ((*all)[1].uses_left, 0);
+  EXPECT_EQ((*all)[1].created_by, "alice");
+}
+
 TEST_P(StoreConformance, BadEnrollmentTokensAreRefused) {
   EXPECT_EQ(in_tx(*store_, [](StoreTx& tx) { return tx.insert_enrollment_token(enrol_token("et-0", 0)); }).error().code,
             ErrorCode::kInvalidArgument);

@@ -1,10 +1,9 @@
 import { useState } from 'preact/hooks';
 import { enc } from '../lib/api';
-import { auditUrl } from '../lib/audit_query';
-import { enrolmentTokens, tokenState } from '../lib/enrolment';
+import { tokenStateText, type EnrolmentTokenList } from '../lib/enrolment';
 import { endpointStatus, formatAgo, formatTime } from '../lib/format';
 import { can } from '../lib/roles';
-import type { AuditEvent, AuditPage, Endpoint, EndpointList, EnrolmentTokenCreated, KeyRotated } from '../lib/types';
+import type { Endpoint, EndpointList, EnrolmentTokenCreated, KeyRotated } from '../lib/types';
 import { Badge, Dialog, Empty, Field, Loaded, ShownOnce, splitList } from '../ui/common';
 import { useApp } from '../ui/context';
 import { useAction, useLoad, useNow } from '../ui/hooks';
@@ -150,31 +149,10 @@ function EndpointAction({ kind, endpoint: e, onClose, onDone }: { kind: 'rotate'
   );
 }
 
-async function auditAll(get: <T>(p: string) => Promise<T>, action: string): Promise<AuditEvent[]> {
-  const out: AuditEvent[] = [];
-  let after: number | null = null;
-  for (let i = 0; i < 10; i++) {
-    const page: AuditPage = await get<AuditPage>(auditUrl({ action }, { after, limit: 1000 }));
-    out.push(...page.events);
-    if (page.next_after === null) break;
-    after = page.next_after;
-  }
-  return out;
-}
-
 function EnrolmentTokens() {
   const { api } = useApp();
-  const now = useNow(30000);
-  const get = <T,>(p: string) => api.get<T>(p);
   const state = useLoad(
-    async () => {
-      const [c, r, e] = await Promise.all([
-        auditAll(get, 'enrolment_token.created'),
-        auditAll(get, 'enrolment_token.revoked'),
-        auditAll(get, 'endpoint.enrolled'),
-      ]);
-      return enrolmentTokens([...c, ...r, ...e]);
-    },
+    async () => (await api.get<EnrolmentTokenList>('/api/v1/enrolment-tokens')).tokens,
     'enrolment-tokens',
     ['endpoints'],
   );
@@ -232,12 +210,12 @@ function EnrolmentTokens() {
           ) : (
             <div class="table-wrap">
               <table>
-                <caption class="sr-only">Enrolment tokens (from the audit trail)</caption>
+                <caption class="sr-only">Enrolment tokens</caption>
                 <thead>
                   <tr>
                     <th scope="col">Token</th>
                     <th scope="col">Groups</th>
-                    <th scope="col">Used</th>
+                    <th scope="col">Uses left</th>
                     <th scope="col">Expires</th>
                     <th scope="col">State</th>
                     <th scope="col">
@@ -247,7 +225,7 @@ function EnrolmentTokens() {
                 </thead>
                 <tbody>
                   {rows.map((t) => {
-                    const st = tokenState(t, now);
+                    const st = t.state;
                     return (
                       <tr key={t.id}>
                         <td data-label="Token">
@@ -257,12 +235,10 @@ function EnrolmentTokens() {
                           </div>
                         </td>
                         <td data-label="Groups">{t.labels.join(', ') || '—'}</td>
-                        <td data-label="Used">
-                          {t.used} of {t.uses ?? '?'}
-                        </td>
+                        <td data-label="Uses left">{t.uses_left}</td>
                         <td data-label="Expires">{formatTime(t.expires_at)}</td>
                         <td data-label="State">
-                          <Badge kind={st === 'active' ? 'active' : 'expired'}>{st}</Badge>
+                          <Badge kind={st === 'active' ? 'active' : 'expired'}>{tokenStateText(st)}</Badge>
                         </td>
                         <td class="row-actions">
                           {st === 'active' && (

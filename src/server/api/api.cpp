@@ -335,6 +335,9 @@ Api::Api(ApiDeps deps, ApiOptions options) : impl_(std::make_unique<Impl>(std::m
       &Impl::retire_endpoint);
   add("POST", "/api/v1/endpoints/{id}/codes-key/rotate", Access::kAdmin,
       "Rotate an endpoint's admin-code key (every code for the old key stops fitting)", &Impl::rotate_codes_key);
+  add("GET", "/api/v1/enrolment-tokens", Access::kAdmin,
+      "Enrolment tokens with their state (active, used_up, expired, revoked), never the secret",
+      &Impl::list_enrollment_tokens);
   add("POST", "/api/v1/enrolment-tokens", Access::kAdmin, "Create an enrolment token (shown once)",
       &Impl::create_enrollment_token_route);
   add("DELETE", "/api/v1/enrolment-tokens/{id}", Access::kAdmin, "Revoke an enrolment token",

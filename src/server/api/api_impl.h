@@ -187,6 +187,7 @@ struct Api::Impl {
   Result<net::HttpResponse> get_endpoint(Call& call);
   Result<net::HttpResponse> retire_endpoint(Call& call);
   Result<net::HttpResponse> create_enrollment_token_route(Call& call);
+  Result<net::HttpResponse> list_enrollment_tokens(Call& call);
   Result<net::HttpResponse> revoke_enrollment_token(Call& call);
   Result<std::string> create_enrollment_token(const std::vector<std::string>& labels, int uses, Seconds lifetime,
                                               const std::string& actor);

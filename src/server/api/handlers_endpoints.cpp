@@ -125,6 +125,30 @@ Result<net::HttpResponse> Api::Impl::create_enrollment_token_route(Call& call) {
                  201);
 }
 
+Result<net::HttpResponse> Api::Impl::list_enrollment_tokens(Call& /*call*/) {
+  auto tokens = deps.store.enrollment_tokens();
+  if (!tokens) {
+    return tokens.error();
+  }
+  const auto now = deps.clock.now_s();
+  json::array out;
+  for (const auto& t : *tokens) {
+    const char* state = t.revoked_at          ? "revoked"
+                        : t.uses_left == 0    ? "used_up"
+                        : t.expires_at <= now ? "expired"
+                                              : "active";
+    out.push_back(json::object{{"id", json_text(t.id)},
+                               {"labels", string_array(t.labels)},
+                               {"uses_left", t.uses_left},
+                               {"expires_at", json_time(t.expires_at)},
+                               {"created_by", json_text(t.created_by)},
+                               {"created_at", json_time(t.created_at)},
+                               {"revoked_at", json_opt_time(t.revoked_at)},
+                               {"state", state}});
+  }
+  return json_ok(json::object{{"tokens", std::move(out)}});
+}
+
 Result<net::HttpResponse> Api::Impl::revoke_enrollment_token(Call& call) {
   if (auto body = read_body<int>(call.request, [](JsonBody&) { return 0; }); !body) {
     return body.error();

@@ -73,6 +73,21 @@ TEST_F(Enrolment, ManyUseTokensAndTokenRoutes) {
   clock_.advance(std::chrono::seconds{60});
   EXPECT_EQ(enrol_with(expiring.str("/token")).status, 401) << "an expired enrolment token";
 
+  // The list: each token's state, newest first, never its secret.
+  const auto list = call("GET", "/api/v1/enrolment-tokens", "", as(store::Role::kAdmin));
+  ASSERT_EQ(list.status, 200) << list;
+  std::map<std::string, std::string> states;
+  for (const auto& t : list.array("/tokens")) {
+    states[std::string(t.at("id").as_string())] = std::string(t.at("state").as_string());
+    EXPECT_FALSE(t.as_object().contains("token")) << list;
+    EXPECT_FALSE(t.as_object().contains("secret_hash")) << list;
+  }
+  EXPECT_EQ(states[created.str("/id")], "used_up") << list;
+  EXPECT_EQ(states[revocable.str("/id")], "revoked") << list;
+  EXPECT_EQ(states[expiring.str("/id")], "expired") << list;
+  EXPECT_EQ(list.raw.body.find(token.substr(token.rfind('_') + 1)), std::string::npos);
+  EXPECT_EQ(call("GET", "/api/v1/enrolment-tokens", "", as(store::Role::kApprover)).status, 403);
+
   // Forged or mangled tokens.
   std::string forged = token;
   char& c = forged[forged.size() - 10];  // inside the secret: well-formed, but not the secret

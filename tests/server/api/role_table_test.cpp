@@ -37,6 +37,7 @@ constexpr Rule kAccessTable[] = {
     {"GET",    "/api/v1/endpoints/{id}",                      Access::kRead},
     {"DELETE", "/api/v1/endpoints/{id}",                      Access::kAdmin},
     {"POST",   "/api/v1/endpoints/{id}/codes-key/rotate",     Access::kAdmin},
+    {"GET",    "/api/v1/enrolment-tokens",                    Access::kAdmin},
     {"POST",   "/api/v1/enrolment-tokens",                    Access::kAdmin},
     {"DELETE", "/api/v1/enrolment-tokens/{id}",               Access::kAdmin},
     {"GET",    "/api/v1/policies",                            Access::kRead},
