@@ -111,6 +111,15 @@ describe('ruleFromRequest', () => {
     expect(validateRule(spec)).toEqual([]);
   });
 
+  it('scoped to the request\'s host: hosts = [that host]', () => {
+    const spec = ruleFromRequest(request(), { scope: { kind: 'host', host: 'web-1' }, requesterOnly: false, pinSha256: false, exactArgs: false });
+    expect(spec.hosts).toEqual(['web-1']);
+    expect(spec.labels).toBeUndefined();
+    expect(renderRule(spec)).toContain('hosts = ["web-1"]');
+    expect(validateRule(spec)).toEqual([]);
+    expect(validateRule({ ...spec, hosts: ['web 1'] }).map((e) => e.field)).toEqual(['hosts']);
+  });
+
   it('scoped everywhere, any arguments, anyone: only the path', () => {
     const spec = ruleFromRequest(request({ command: { path: '/usr/bin/id', argv: ['id'], sha256: null, package: '' } }), {
       scope: { kind: 'everywhere' },
@@ -119,7 +128,7 @@ describe('ruleFromRequest', () => {
       exactArgs: false,
     });
     const toml = renderRule(spec);
-    expect(toml).not.toMatch(/sha256|args|users|labels/);
+    expect(toml).not.toMatch(/sha256|args|users|labels|hosts/);
     expect(toml).toContain('path = "/usr/bin/id"');
   });
 

@@ -200,7 +200,7 @@ Result<Agent::Facts> Agent::gather(std::uint32_t uid, const ipc::CommandContext&
   }
   Facts out;
   out.account = std::move(*account);
-  out.input.subject = Subject{out.account.name, out.account.groups, deps_.labels};
+  out.input.subject = Subject{out.account.name, out.account.groups, deps_.labels, deps_.hostname};
   out.input.command.exe = std::move(inspected->facts);
   if (context.argv.size() > 1) {
     out.input.command.args.assign(context.argv.begin() + 1, context.argv.end());
@@ -620,7 +620,7 @@ ipc::Fields Agent::list(std::uint32_t uid, const ipc::ListMessage& m) {
     out.lines.push_back("This computer has no Hoist policy yet.");
     return ipc::to_fields(out);
   }
-  const Subject subject{account->name, account->groups, deps_.labels};
+  const Subject subject{account->name, account->groups, deps_.labels, deps_.hostname};
   out.lines.push_back(fmt::format("Hoist rules for {} on {}:", account->name, deps_.hostname));
   std::size_t shown = 0;
   for (const auto& rule : policy->policy().rules) {

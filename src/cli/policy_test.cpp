@@ -27,6 +27,7 @@ struct Options {
   std::vector<std::string> groups;
   bool groups_given = false;
   std::vector<std::string> labels;
+  std::string host;
   std::string at;
   std::string duration;
   std::vector<std::string> command;
@@ -149,6 +150,7 @@ int run_test(const Options& o) {
   subject.user = o.user;
   subject.groups = o.groups_given ? o.groups : system_groups(o.user);
   subject.labels = o.labels;
+  subject.host = o.host;
 
   const CompiledPolicy& policy = *loaded.policy;
   const Decision d = policy.evaluate(subject, cmd, now, zones);
@@ -162,7 +164,8 @@ int run_test(const Options& o) {
     fmt::print(", package {} ({})", cmd.exe.package->name, cmd.exe.package->verified ? "verified" : "NOT verified");
   }
   fmt::print("\n");
-  fmt::print("user:       {} (groups: {}; labels: {})\n", subject.user, join(subject.groups), join(subject.labels));
+  fmt::print("user:       {} (groups: {}; labels: {}{})\n", subject.user, join(subject.groups), join(subject.labels),
+             subject.host.empty() ? std::string() : "; host: " + subject.host);
   fmt::print("at:         {}\n", format_timestamp(now));
   fmt::print("decision:   {}\n", to_string(d.action));
   if (d.rule != nullptr) {
@@ -208,6 +211,7 @@ void add_policy_test(CLI::App& policy, Runner& run) {
   cmd->add_option("-u,--user", o->user, "User who runs the command")->required();
   cmd->add_option("-g,--groups", o->groups, "The user's Unix groups (default: from the system)")->delimiter(',');
   cmd->add_option("-l,--labels", o->labels, "The endpoint's labels (endpoint groups)")->delimiter(',');
+  cmd->add_option("--host", o->host, "The endpoint's enrolled hostname (for rules with hosts)");
   cmd->add_option("--at", o->at, "Evaluate at this time (RFC 3339, such as 2026-11-24T09:30:00Z; default: now)");
   cmd->add_option("--duration", o->duration, "Requested duration, for request decisions (such as 30m)");
   cmd->add_flag("--no-inspect", o->no_inspect, "Do not look at the file system: facts come only from the flags");

@@ -21,6 +21,15 @@ bool contains(const std::vector<std::string>& list, std::string_view item) {
   return std::find(list.begin(), list.end(), item) != list.end();
 }
 
+// Hostnames compare without case (RFC 4343); the rule's are stored lower
+// case. An unknown host ("") is in no list: it never helps a rule match.
+bool host_in(const std::vector<std::string>& hosts, std::string_view host) {
+  if (host.empty()) return false;
+  std::string lower(host);
+  for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  return std::find(hosts.begin(), hosts.end(), lower) != hosts.end();
+}
+
 bool intersects(const std::vector<std::string>& a, const std::vector<std::string>& b) {
   return std::any_of(a.begin(), a.end(), [&b](const std::string& x) { return contains(b, x); });
 }
@@ -135,6 +144,7 @@ bool CompiledPolicy::rule_matches(const Rule& rule, const Subject& subject, cons
   const Scope& s = rule.scope;
   if (!principal_matches(s.users, s.groups, subject)) return false;
   if (!s.labels.empty() && !intersects(s.labels, subject.labels)) return false;
+  if (!s.hosts.empty() && !host_in(s.hosts, subject.host)) return false;
   if (s.when) {
     const auto local = zones.local_time(s.when->zone, now);
     if (!local) return deny;  // unknown zone: a deny applies, a grant does not

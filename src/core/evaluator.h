@@ -34,6 +34,7 @@ struct Subject {
   std::string user;
   std::vector<std::string> groups;  // Unix group names (primary and supplementary)
   std::vector<std::string> labels;  // the endpoint's labels (endpoint groups)
+  std::string host{};               // the endpoint's enrolled hostname ("" = unknown)
 };
 
 struct PackageFacts {

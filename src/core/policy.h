@@ -31,7 +31,8 @@ std::string_view to_string(ApprovalMode m);
 struct Scope {
   std::vector<std::string> users;
   std::vector<std::string> groups;
-  std::vector<std::string> labels;  // endpoint groups
+  std::vector<std::string> labels;   // endpoint groups
+  std::vector<std::string> hosts{};  // endpoints by enrolled hostname, lower case
   std::optional<TimeWindow> when;
 };
 

@@ -313,19 +313,33 @@ std::optional<std::string> read_abs_path(Reader& r, std::string_view key) {
   return *n;
 }
 
-constexpr std::array<std::string_view, 27> kRuleFields = {"name",           "description",
-                                                          "action",         "sha256",
-                                                          "path",           "folder",
-                                                          "path_glob",      "package",
-                                                          "origin",         "maintainer",
-                                                          "verified",       "args",
-                                                          "args_regex",     "any_command",
-                                                          "session",        "users",
-                                                          "groups",         "labels",
-                                                          "days",           "hours",
-                                                          "timezone",       "approval",
-                                                          "max_duration",   "default_duration",
-                                                          "reauthenticate", "self_approval_groups",
+constexpr std::array<std::string_view, 28> kRuleFields = {"name",
+                                                          "description",
+                                                          "action",
+                                                          "sha256",
+                                                          "path",
+                                                          "folder",
+                                                          "path_glob",
+                                                          "package",
+                                                          "origin",
+                                                          "maintainer",
+                                                          "verified",
+                                                          "args",
+                                                          "args_regex",
+                                                          "any_command",
+                                                          "session",
+                                                          "users",
+                                                          "groups",
+                                                          "labels",
+                                                          "hosts",
+                                                          "days",
+                                                          "hours",
+                                                          "timezone",
+                                                          "approval",
+                                                          "max_duration",
+                                                          "default_duration",
+                                                          "reauthenticate",
+                                                          "self_approval_groups",
                                                           "clsid"};
 
 constexpr std::array<std::string_view, 9> kSettingsFields = {
@@ -487,6 +501,10 @@ std::optional<Rule> read_rule(const toml::table& t, std::size_t index, std::stri
   rule.scope.users = r.principals("users", "user");
   rule.scope.groups = r.principals("groups", "group");
   rule.scope.labels = r.principals("labels", "label");
+  rule.scope.hosts = r.principals("hosts", "host");
+  for (auto& h : rule.scope.hosts) {
+    for (char& c : h) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  }
   rule.scope.when = read_window(r, zones);
 
   const bool is_request = rule.action == Action::kRequest;

@@ -45,6 +45,11 @@ name = "installs"
 action = "request"
 path = "/usr/bin/apt-get"
 max_duration = "2h"
+
+[[rule]]
+name = "package-tools"
+action = "request"
+path = "/usr/bin/dpkg"
 `;
 
 const steps = [];
@@ -75,11 +80,11 @@ try {
     body: { name: AUDITOR, role: 'auditor', password: AUDITOR_PASSWORD }, headers: admin,
   });
   assert.equal(user.status, 201, user.body);
-  const submit = (ticket) => server.call('POST', '/api/v1/agent/requests', {
+  const submit = (ticket, argv = ['/usr/bin/apt-get', 'install', 'nginx']) => server.call('POST', '/api/v1/agent/requests', {
     headers: agent,
     body: {
       kind: 'command', user: 'alice', groups: ['alice', 'staff'], justification: ticket, duration_s: 1800,
-      command: { path: '/usr/bin/apt-get', argv: ['apt-get', 'install', 'nginx'], trusted_path: true },
+      command: { path: argv[0], argv: [argv[0].split('/').pop(), ...argv.slice(1)], trusted_path: true },
     },
   });
 
@@ -156,6 +161,24 @@ try {
   for (let i = 0; i < 50 && (await revoked()) !== 'revoked'; ++i) await page.waitForTimeout(100);
   assert.equal(await revoked(), 'revoked');
 
+  step('"approve and add a rule" scoped to the host lets the next one through at once');
+  const third = await submit('e2e-ticket-4713');
+  assert.equal(third.status, 201, third.body);
+  const ruleRow = page.locator('article, li, tr', { hasText: 'e2e-ticket-4713' }).first();
+  await page.goto(`${server.url}/#/queue`);
+  await ruleRow.waitFor({ timeout: 5000 });
+  await ruleRow.getByRole('button', { name: /approve and add a rule/i }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByLabel(/only on laptop-e2e/i).check();
+  await shot('add-rule');
+  await dialog.getByRole('button', { name: /approve and add rule/i }).click();
+  await dialog.waitFor({ state: 'detached', timeout: 10000 });
+  const policy = await server.call('GET', '/api/v1/policies/base', { headers: admin });
+  assert.equal(policy.json.current_version ?? policy.json.version, 2, policy.body);
+  assert.match(policy.body, /hosts = \[\\"laptop-e2e\\"\]/);
+  const again = await submit('e2e-ticket-4714');
+  assert.equal(again.json.decision, 'allow', `the new rule did not allow it at once: ${again.body}`);
+
   step('an offline code is generated');
   await page.goto(`${server.url}/#/codes`);
   const form = page.getByRole('form', { name: 'Issue a code' });
@@ -180,7 +203,8 @@ try {
 
   step('an auditor sees the queue but cannot approve');
   await page.getByRole('button', { name: /log out|sign out/i }).click();
-  const second = await submit('e2e-ticket-4712');
+  // dpkg: apt-get on this host is now allowed outright by the rule added above.
+  const second = await submit('e2e-ticket-4712', ['/usr/bin/dpkg', '--configure', '-a']);
   assert.equal(second.status, 201, second.body);
   await login(AUDITOR, AUDITOR_PASSWORD);
   const pending = page.locator('article, li, tr', { hasText: 'e2e-ticket-4712' }).first();

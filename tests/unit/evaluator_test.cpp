@@ -728,6 +728,12 @@ Scope labels(std::vector<std::string> l) {
   return s;
 }
 
+Scope hosts(std::vector<std::string> h) {
+  Scope s;
+  s.hosts = std::move(h);
+  return s;
+}
+
 Scope when(const std::string& days, const std::string& hours_text, std::string zone = "UTC") {
   TimeWindow w;
   w.days = *parse_days(days);
@@ -768,6 +774,22 @@ INSTANTIATE_TEST_SUITE_P(
                                   return s;
                                 }(),
                                 Subject{"alice", {}, {"dev"}}, kNoon, false}));
+
+INSTANTIATE_TEST_SUITE_P(
+    Hosts, ScopeMatch,
+    ::testing::Values(
+        ScopeCase{"the host", hosts({"laptop-7", "db-1"}), Subject{"a", {}, {}, "laptop-7"}, kNoon, true},
+        ScopeCase{"hostnames ignore case", hosts({"laptop-7"}), Subject{"a", {}, {}, "Laptop-7"}, kNoon, true},
+        ScopeCase{"another host", hosts({"laptop-7"}), Subject{"a", {}, {}, "laptop-8"}, kNoon, false},
+        ScopeCase{"no partial names", hosts({"laptop"}), Subject{"a", {}, {}, "laptop-7"}, kNoon, false},
+        ScopeCase{"an unknown host never matches", hosts({"laptop-7"}), Subject{"a", {}, {}, ""}, kNoon, false},
+        ScopeCase{"hosts and labels both needed",
+                  [] {
+                    Scope s = hosts({"laptop-7"});
+                    s.labels = {"prod"};
+                    return s;
+                  }(),
+                  Subject{"a", {}, {"dev"}, "laptop-7"}, kNoon, false}));
 
 INSTANTIATE_TEST_SUITE_P(
     TimeWindows, ScopeMatch,

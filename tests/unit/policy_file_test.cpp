@@ -112,6 +112,16 @@ hours = "09:00-17:00"
 timezone = "UTC"
 )";
 
+TEST(PolicyFile, HostsAreReadInLowerCase) {
+  const FakeTimeZones zones;
+  auto parsed = parse_policy(
+      "version = 1\n[[rule]]\nname = \"one\"\naction = \"allow\"\npath = \"/bin/x\"\n"
+      "hosts = [\"Laptop-7\", \"db-1.example.com\"]\n",
+      "hosts.toml", zones);
+  ASSERT_TRUE(parsed.policy.has_value()) << (parsed.errors.empty() ? "" : parsed.errors.front().to_string());
+  EXPECT_EQ(parsed.policy->rules.at(0).scope.hosts, (std::vector<std::string>{"laptop-7", "db-1.example.com"}));
+}
+
 TEST(PolicyFile, FullPolicyParsesEveryField) {
   const auto r = parse(kFullPolicy);
   ASSERT_TRUE(r.errors.empty()) << all_errors(r);
@@ -368,6 +378,8 @@ INSTANTIATE_TEST_SUITE_P(
                   "not a valid user name"},
         BadPolicy{"empty label", allow_rule("path = \"/bin/x\"\nlabels = [\"\"]\n"), 6, "field \"labels\"",
                   "not a valid label name"},
+        BadPolicy{"host with a space", allow_rule("path = \"/bin/x\"\nhosts = [\"a b\"]\n"), 6, "field \"hosts\"",
+                  "not a valid host name"},
         BadPolicy{"verified as string", allow_rule("verified = \"yes\"\n"), 5, "field \"verified\"",
                   "expected true or false"},
         BadPolicy{"bad sha256", allow_rule("sha256 = [\"abc\"]\n"), 5, "field \"sha256\"", "64 hex digits"},

@@ -35,6 +35,7 @@ export interface RuleSpec {
   users?: string[];
   groups?: string[];
   labels?: string[]; // endpoint groups
+  hosts?: string[]; // endpoints by enrolled hostname
   days?: string;
   hours?: string;
   timezone?: string;
@@ -129,6 +130,7 @@ const RULE_ORDER: Array<keyof RuleSpec> = [
   'users',
   'groups',
   'labels',
+  'hosts',
   'days',
   'hours',
   'timezone',
@@ -191,6 +193,7 @@ export function appendTable(policyText: string, table: string): string {
 
 const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
 const LABEL_RE = /^[a-z0-9._-]{1,64}$/;
+const HOST_RE = /^[A-Za-z0-9._-]{1,253}$/;
 const SHA_RE = /^[0-9a-fA-F]{64}$/;
 const DURATION_RE = /^(\d+[wdhms])+$/;
 const HOURS_RE = /^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/;
@@ -257,6 +260,8 @@ export function validateRule(spec: RuleSpec, existingNames: string[] = []): Fiel
   }
   for (const l of spec.labels ?? [])
     if (!LABEL_RE.test(l)) add('labels', `label "${l}" may use only a-z, 0-9, '.', '-' and '_'`);
+  for (const h of spec.hosts ?? [])
+    if (!HOST_RE.test(h)) add('hosts', `"${h}" is not a host name (letters, digits, '.', '-' and '_')`);
   if (spec.hours && !HOURS_RE.test(spec.hours)) add('hours', 'write hours as HH:MM-HH:MM, such as 08:00-18:00');
   if (spec.days && !DAYS_RE.test(spec.days)) add('days', 'write days as mon-fri, sat,sun or all');
   for (const key of ['default_duration', 'max_duration'] as const) {
@@ -290,10 +295,13 @@ export function validateAutoApproval(spec: AutoApprovalSpec): FieldError[] {
   return errors;
 }
 
-// How "approve and add a rule" scopes the new allow rule. docs/policy.md
-// has no per-host field: a rule is narrowed to endpoints by `labels`
-// (endpoint groups) only, so "this host" means a label only it carries.
-export type RuleScope = { kind: 'labels'; labels: string[] } | { kind: 'everywhere' };
+// How "approve and add a rule" scopes the new allow rule: to the host the
+// request came from (`hosts`), to endpoint groups (`labels`), or wherever
+// the policy applies.
+export type RuleScope =
+  | { kind: 'host'; host: string }
+  | { kind: 'labels'; labels: string[] }
+  | { kind: 'everywhere' };
 
 export interface RuleFromRequestOptions {
   scope: RuleScope;
@@ -322,6 +330,7 @@ export function ruleFromRequest(req: ElevationRequest, opts: RuleFromRequestOpti
   if (opts.exactArgs) spec.args = req.command.argv.slice(1).map(globEscape);
   if (opts.requesterOnly) spec.users = [req.requester];
   if (opts.scope.kind === 'labels') spec.labels = [...opts.scope.labels];
+  if (opts.scope.kind === 'host') spec.hosts = [opts.scope.host];
   return spec;
 }
 

@@ -255,7 +255,7 @@ function RuleDialog({ request: r, onClose, onDone }: { request: ElevationRequest
     `ep-${r.endpoint_id}`,
   );
   const [policyName, setPolicyName] = useState('');
-  const [scopeKind, setScopeKind] = useState<'labels' | 'everywhere'>('labels');
+  const [scopeKind, setScopeKind] = useState<'host' | 'labels' | 'everywhere'>('host');
   const [labelsText, setLabelsText] = useState<string | null>(null);
   const [requesterOnly, setRequesterOnly] = useState(true);
   const [pinSha, setPinSha] = useState(!!r.command.sha256);
@@ -266,7 +266,12 @@ function RuleDialog({ request: r, onClose, onDone }: { request: ElevationRequest
   const chosen = policyName || livePolicies[0]?.name || '';
   const hostLabels = endpoint.data?.labels ?? [];
   const labels = labelsText === null ? hostLabels : splitList(labelsText);
-  const scope: RuleScope = scopeKind === 'labels' ? { kind: 'labels', labels } : { kind: 'everywhere' };
+  const scope: RuleScope =
+    scopeKind === 'host'
+      ? { kind: 'host', host: r.host }
+      : scopeKind === 'labels'
+        ? { kind: 'labels', labels }
+        : { kind: 'everywhere' };
   const spec = ruleFromRequest(r, { scope, requesterOnly, pinSha256: pinSha, exactArgs });
   const errors = validateRule(spec);
   const scopeError = scopeKind === 'labels' && labels.length === 0 ? 'Name at least one endpoint group' : undefined;
@@ -337,13 +342,17 @@ function RuleDialog({ request: r, onClose, onDone }: { request: ElevationRequest
         <fieldset>
           <legend>Where the rule applies</legend>
           <label class="check">
+            <input type="radio" name="scope" checked={scopeKind === 'host'} onChange={() => setScopeKind('host')} />
+            Only on {r.host}
+          </label>
+          <label class="check">
             <input type="radio" name="scope" checked={scopeKind === 'labels'} onChange={() => setScopeKind('labels')} />
             Only on endpoints in these groups (labels)
           </label>
           {scopeKind === 'labels' && (
             <Field
               label="Endpoint groups"
-              hint={`${r.host} is in: ${hostLabels.join(', ') || 'no groups'}. Rules are scoped by group, not by host: to cover this host only, use a label only it carries.`}
+              hint={`${r.host} is in: ${hostLabels.join(', ') || 'no groups'}.`}
               error={scopeError}
             >
               {(p) => (

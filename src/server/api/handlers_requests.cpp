@@ -194,7 +194,7 @@ Result<net::HttpResponse> Api::Impl::submit_request(Call& call) {
   const auto& policy = *effective->compiled;
   const auto now_tp = deps.clock.now();
   const auto now = deps.clock.now_s();
-  Subject subject{body->user, body->groups, call.caller.endpoint.labels};
+  Subject subject{body->user, body->groups, call.caller.endpoint.labels, call.caller.endpoint.hostname};
   CommandLine command;
   command.exe.path = body->path;
   command.exe.trusted_path = body->trusted_path;
