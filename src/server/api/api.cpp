@@ -347,6 +347,8 @@ Api::Api(ApiDeps deps, ApiOptions options) : impl_(std::make_unique<Impl>(std::m
   add("GET", "/api/v1/policies/{name}", Access::kRead, "A policy's current version", &Impl::get_policy);
   add("PUT", "/api/v1/policies/{name}", Access::kAdmin, "Add a policy version (create or edit)", &Impl::put_policy);
   add("DELETE", "/api/v1/policies/{name}", Access::kAdmin, "Delete a policy (history kept)", &Impl::delete_policy);
+  add("POST", "/api/v1/policies/{name}/check", Access::kRead,
+      "Check a policy text without saving it: errors by line and the diff a save would make", &Impl::check_policy);
   add("PUT", "/api/v1/policies/{name}/labels", Access::kAdmin, "Assign a policy to endpoint groups",
       &Impl::assign_policy);
   add("GET", "/api/v1/policies/{name}/versions", Access::kRead, "A policy's versions", &Impl::policy_versions);

@@ -197,6 +197,7 @@ struct Api::Impl {
   Result<net::HttpResponse> get_policy(Call& call);
   Result<net::HttpResponse> put_policy(Call& call);
   Result<net::HttpResponse> delete_policy(Call& call);
+  Result<net::HttpResponse> check_policy(Call& call);
   Result<net::HttpResponse> assign_policy(Call& call);
   Result<net::HttpResponse> policy_versions(Call& call);
   Result<net::HttpResponse> policy_version(Call& call);

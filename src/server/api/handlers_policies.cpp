@@ -209,6 +209,65 @@ Result<net::HttpResponse> Api::Impl::put_policy(Call& call) {
   return json_ok(policy_version_json(*added, false), current_version == 0 ? 201 : 200);
 }
 
+// A dry run of put_policy: the same parser, nothing stored or audited. The
+// console calls it as the admin types, to show errors against their lines
+// and the diff a save would make.
+Result<net::HttpResponse> Api::Impl::check_policy(Call& call) {
+  struct Body {
+    std::string text;
+  };
+  auto body = read_body<Body>(call.request, [](JsonBody& b) { return Body{b.string("text", kMaxPolicyBytes)}; });
+  if (!body) {
+    return body.error();
+  }
+  const std::string& name = call.param("name");
+  if (auto st = check_policy_name(name); !st) {
+    return st.error();
+  }
+  auto parsed = parse_policy(body->text, name + ".toml", deps.zones);
+  json::array errors;
+  for (const auto& e : parsed.errors) {
+    errors.push_back(json::object{{"line", e.line},
+                                  {"column", e.column},
+                                  {"where", json_text(e.where)},
+                                  {"message", json_text(e.message)},
+                                  {"text", json_text(e.to_string())}});
+  }
+  auto current = deps.store.policy(name);
+  if (!current) {
+    return current.error();
+  }
+  const int current_version = *current && !(*current)->deleted_at ? (*current)->current_version : 0;
+  std::string previous_text;
+  if (current_version > 0) {
+    auto prev = deps.store.policy_version(name, current_version);
+    if (!prev) {
+      return prev.error();
+    }
+    if (*prev) {
+      previous_text = (*prev)->text;
+    }
+  }
+  std::string diff = unified_diff(previous_text, body->text, fmt::format("{}@{}", name, current_version),
+                                  fmt::format("{}@{}", name, current_version + 1));
+  const bool diff_truncated = diff.size() > kMaxAuditDiffBytes;
+  if (diff_truncated) {
+    diff.resize(kMaxAuditDiffBytes);
+  }
+  json::object out{{"name", json_text(name)},
+                   {"valid", parsed.policy.has_value()},
+                   {"errors", std::move(errors)},
+                   {"current_version", current_version},
+                   {"changed", previous_text != body->text},
+                   {"diff", json_text(diff)},
+                   {"diff_truncated", diff_truncated}};
+  if (parsed.policy) {
+    out["rules"] = parsed.policy->rules.size();
+    out["auto_approvals"] = parsed.policy->auto_approvals.size();
+  }
+  return json_ok(out);
+}
+
 Result<net::HttpResponse> Api::Impl::delete_policy(Call& call) {
   if (auto body = read_body<int>(call.request, [](JsonBody&) { return 0; }); !body) {
     return body.error();

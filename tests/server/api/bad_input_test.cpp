@@ -138,6 +138,7 @@ TEST_F(BadInput, ConsoleBodiesAreRefusedNamingTheField) {
       {"POST", "/api/v1/tokens", R"({"label":"ci","user":"test-auditor"})", "\"user\""},
       {"PUT", "/api/v1/policies/fleet", R"({"text":5})", "\"text\""},
       {"PUT", "/api/v1/policies/fleet", R"({"txt":"version = 1"})", "\"text\""},
+      {"POST", "/api/v1/policies/fleet/check", R"({"text":[]})", "\"text\""},
       {"PUT", "/api/v1/policies/fleet", R"({"text":"version = 1","expected_version":-1})", "\"expected_version\""},
       {"PUT", "/api/v1/policies/Bad%20Name", R"({"text":"version = 1"})", "policy name"},
       {"PUT", "/api/v1/policies/fleet/labels", R"({"labels":["Web Servers"]})", "Web Servers"},

@@ -109,6 +109,40 @@ TEST_F(Policies, AStaleExpectedVersionConflicts) {
   EXPECT_EQ(put("other", kV1, 0).status, 201);
 }
 
+TEST_F(Policies, ACheckReportsErrorsByLineAndTheDiffWithoutSavingAnything) {
+  ASSERT_EQ(put("base", kV1).status, 201);
+  const auto auditor = as(store::Role::kAuditor);
+  const auto head = audit_head_seq();
+  const std::string bad = "version = 1\n\n[[rule]]\nname = \"installs\"\naction = \"maybe\"\npath = \"apt-get\"\n";
+  const auto checked = call_json("POST", "/api/v1/policies/base/check", json::object{{"text", bad}}, auditor);
+  ASSERT_EQ(checked.status, 200) << checked;
+  EXPECT_EQ(checked.body.at_pointer("/valid"), false) << checked;
+  const auto& errors = checked.array("/errors");
+  ASSERT_EQ(errors.size(), 2U) << checked;
+  EXPECT_EQ(errors[0].at("line"), 5) << checked;
+  EXPECT_NE(std::string(errors[0].at("where").as_string()).find("action"), std::string::npos) << checked;
+  EXPECT_EQ(errors[1].at("line"), 6) << checked;
+  EXPECT_EQ(std::string(errors[1].at("text").as_string()).rfind("base.toml:6:", 0), 0U) << checked;
+  EXPECT_EQ(checked.at("/rules"), nullptr) << checked;
+
+  const auto good = call_json("POST", "/api/v1/policies/base/check", json::object{{"text", kV2}}, auditor);
+  ASSERT_EQ(good.status, 200) << good;
+  EXPECT_EQ(good.body.at_pointer("/valid"), true) << good;
+  EXPECT_EQ(good.num("/rules"), 1);
+  EXPECT_EQ(good.num("/current_version"), 1);
+  EXPECT_EQ(good.body.at_pointer("/changed"), true) << good;
+  EXPECT_NE(good.str("/diff").find("\n+max_duration = \"1h\"\n"), std::string::npos) << good;
+  const auto same = call_json("POST", "/api/v1/policies/base/check", json::object{{"text", kV1}}, auditor);
+  EXPECT_EQ(same.body.at_pointer("/changed"), false) << same;
+  const auto fresh = call_json("POST", "/api/v1/policies/new-one/check", json::object{{"text", kV1}}, auditor);
+  EXPECT_EQ(fresh.num("/current_version"), 0) << fresh;
+
+  // Nothing was stored or audited.
+  EXPECT_EQ(call("GET", "/api/v1/policies/base", "", auditor).num("/current_version"), 1);
+  EXPECT_EQ(call("GET", "/api/v1/policies/new-one", "", auditor).status, 404);
+  EXPECT_EQ(audit_head_seq(), head);
+}
+
 TEST_F(Policies, AgentsFetchWithETagsAndHearOfChanges) {
   ASSERT_EQ(put_policy("base", kV1, {"web"}).status, 201);
   const Agent agent = enrol({"web"});

@@ -44,6 +44,7 @@ constexpr Rule kAccessTable[] = {
     {"GET",    "/api/v1/policies/{name}",                     Access::kRead},
     {"PUT",    "/api/v1/policies/{name}",                     Access::kAdmin},
     {"DELETE", "/api/v1/policies/{name}",                     Access::kAdmin},
+    {"POST",   "/api/v1/policies/{name}/check",               Access::kRead},
     {"PUT",    "/api/v1/policies/{name}/labels",              Access::kAdmin},
     {"GET",    "/api/v1/policies/{name}/versions",            Access::kRead},
     {"GET",    "/api/v1/policies/{name}/versions/{version}",  Access::kRead},
