@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { tokenStateText } from '../src/lib/enrolment';
-import { diffLines, outlinePolicy, parsePolicyErrors } from '../src/lib/policy_text';
+import { checkSummary, diffLines, outlinePolicy, parsePolicyErrors, problemsFromCheck } from '../src/lib/policy_text';
 import { lifecycle, sessionProcesses } from '../src/lib/timeline';
 import type { AuditEvent } from '../src/lib/types';
 
@@ -46,6 +46,30 @@ describe('policy text helpers', () => {
       { line: 9, column: 10, message: 'settings: bad' },
     ]);
     expect(parsePolicyErrors('field "text" must be a string')).toEqual([{ line: null, column: null, message: 'field "text" must be a string' }]);
+  });
+
+  it('reads a dry-run check into problems and a one-line summary', () => {
+    const bad = {
+      valid: false,
+      changed: true,
+      current_version: 2,
+      errors: [
+        { line: 5, column: 10, where: 'rule "installs" field "action"', message: 'expected "allow", "request" or "deny"' },
+        { line: 0, column: 0, where: '', message: 'the file is empty' },
+      ],
+    };
+    expect(problemsFromCheck(bad)).toEqual([
+      { line: 5, column: 10, message: 'rule "installs" field "action": expected "allow", "request" or "deny"' },
+      { line: null, column: null, message: 'the file is empty' },
+    ]);
+    expect(checkSummary(bad)).toBe('2 problems: it cannot be saved until they are fixed.');
+    expect(checkSummary({ ...bad, errors: [bad.errors[0]] })).toBe('1 problem: it cannot be saved until it is fixed.');
+    expect(checkSummary({ valid: true, errors: [], changed: true, current_version: 2, rules: 1, auto_approvals: 0 })).toBe(
+      'No problems (1 rule); saving makes version 3.',
+    );
+    expect(checkSummary({ valid: true, errors: [], changed: false, current_version: 2, rules: 3, auto_approvals: 1 })).toBe(
+      'No problems (3 rules, 1 autonomous approval); the same as version 2.',
+    );
   });
 
   it('outlines settings, rules and auto approvals with their lines', () => {

@@ -21,6 +21,28 @@ export function parsePolicyErrors(message: string): PolicyProblem[] {
   return out;
 }
 
+// The problems in a dry-run check, in the same shape (line 0 = unknown).
+export function problemsFromCheck(check: { errors: Array<{ line: number; column: number; where: string; message: string }> }): PolicyProblem[] {
+  return check.errors.map((e) => ({
+    line: e.line > 0 ? e.line : null,
+    column: e.line > 0 && e.column > 0 ? e.column : null,
+    message: e.where ? `${e.where}: ${e.message}` : e.message,
+  }));
+}
+
+// One line for the editor's status under the text.
+export function checkSummary(check: { valid: boolean; errors: unknown[]; changed: boolean; current_version: number; rules?: number; auto_approvals?: number }): string {
+  if (!check.valid) {
+    const n = check.errors.length;
+    return `${n} problem${n === 1 ? '' : 's'}: it cannot be saved until ${n === 1 ? 'it is' : 'they are'} fixed.`;
+  }
+  const rules = check.rules ?? 0;
+  const autos = check.auto_approvals ?? 0;
+  const what = `${rules} rule${rules === 1 ? '' : 's'}${autos ? `, ${autos} autonomous approval${autos === 1 ? '' : 's'}` : ''}`;
+  if (!check.changed) return `No problems (${what}); the same as version ${check.current_version}.`;
+  return `No problems (${what}); saving makes version ${check.current_version + 1}.`;
+}
+
 export interface OutlineEntry {
   kind: 'settings' | 'rule' | 'auto_approval';
   line: number; // 1-based line of the table header

@@ -139,6 +139,19 @@ export interface PolicyDiff {
   diff: string;
 }
 
+// POST /api/v1/policies/{name}/check: a dry run of saving.
+export interface PolicyCheck {
+  name: string;
+  valid: boolean;
+  errors: Array<{ line: number; column: number; where: string; message: string; text: string }>;
+  current_version: number;
+  changed: boolean;
+  diff: string;
+  diff_truncated: boolean;
+  rules?: number;
+  auto_approvals?: number;
+}
+
 export interface ConsoleUser {
   name: string;
   role: Role;

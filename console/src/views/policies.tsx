@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, enc } from '../lib/api';
 import { formatTime } from '../lib/format';
-import { diffLines, outlinePolicy, parsePolicyErrors, type PolicyProblem } from '../lib/policy_text';
+import { checkSummary, diffLines, outlinePolicy, parsePolicyErrors, problemsFromCheck, type PolicyProblem } from '../lib/policy_text';
 import { can } from '../lib/roles';
 import { buildHash } from '../lib/router';
 import {
@@ -16,7 +16,7 @@ import {
   type RuleAction,
   type RuleSpec,
 } from '../lib/rule_toml';
-import type { PolicyDetail, PolicyDiff, PolicyList, PolicyVersion, PolicyVersions } from '../lib/types';
+import type { PolicyCheck, PolicyDetail, PolicyDiff, PolicyList, PolicyVersion, PolicyVersions } from '../lib/types';
 import { Dialog, Empty, ErrorBox, Field, Loaded, splitList } from '../ui/common';
 import { useApp } from '../ui/context';
 import { useAction, useLoad } from '../ui/hooks';
@@ -262,6 +262,11 @@ function DeletePolicy({ name, onDone }: { name: string; onDone: () => void }) {
   );
 }
 
+// A one-line TOML string as the reader wants it: "request" -> request.
+function unquote(value: string): string {
+  return value.replace(/^"(.*)"$/, '$1');
+}
+
 function selectLine(textarea: HTMLTextAreaElement | null, line: number): void {
   if (!textarea) return;
   const lines = textarea.value.split('\n');
@@ -294,6 +299,33 @@ function Editor({
   const area = useRef<HTMLTextAreaElement>(null);
   const dirty = text !== initial;
   const outline = outlinePolicy(text);
+  // hoistd checks the text as it is typed (a dry run of saving), so errors
+  // show against their lines before anyone presses Save.
+  const [check, setCheck] = useState<PolicyCheck | null>(null);
+  const [checkFailed, setCheckFailed] = useState(false);
+  const checkSeq = useRef(0);
+  useEffect(() => {
+    if (!editable || !dirty) {
+      setCheck(null);
+      setCheckFailed(false);
+      return;
+    }
+    const seq = ++checkSeq.current;
+    const timer = setTimeout(() => {
+      api
+        .post<PolicyCheck>(`/api/v1/policies/${enc(name)}/check`, { text })
+        .then((c) => {
+          if (seq !== checkSeq.current) return;
+          setCheck(c);
+          setCheckFailed(false);
+        })
+        .catch(() => {
+          if (seq === checkSeq.current) setCheckFailed(true);
+        });
+    }, 400);
+    return () => clearTimeout(timer);
+  }, [text, editable, dirty, name, api]);
+  const checkProblems = check && !check.valid ? problemsFromCheck(check) : [];
   const save = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
@@ -349,11 +381,11 @@ function Editor({
                   <td data-label="Name">{o.name}</td>
                   <td data-label="Action">
                     {o.kind === 'rule'
-                      ? `${o.fields.action ?? '?'}${o.fields.approval ? ` · ${o.fields.approval}` : ''}${o.fields.self_approval_groups ? ` · self: ${o.fields.self_approval_groups}` : ''}`
-                      : `up to ${o.fields.max_duration ?? '?'}`}
+                      ? `${unquote(o.fields.action ?? '?')}${o.fields.approval ? ` · ${unquote(o.fields.approval)}` : ''}${o.fields.self_approval_groups ? ` · self: ${o.fields.self_approval_groups}` : ''}`
+                      : `up to ${unquote(o.fields.max_duration ?? '?')}`}
                   </td>
                   <td data-label="Covers" class="small">
-                    {['session', 'any_command', 'sha256', 'path', 'folder', 'path_glob', 'package', 'rules', 'users', 'groups', 'labels']
+                    {['session', 'any_command', 'sha256', 'path', 'folder', 'path_glob', 'package', 'rules', 'users', 'groups', 'labels', 'hosts']
                       .filter((k) => o.fields[k])
                       .map((k) => `${k} ${o.fields[k]}`)
                       .join('; ')}
@@ -373,7 +405,7 @@ function Editor({
         </p>
       )}
       <form onSubmit={(e) => void save(e)}>
-        <Field label={editable ? 'Policy text (TOML)' : 'Policy text (TOML, read-only)'} hint="Rules as in docs/policy.md. hoistd checks the whole file when you save.">
+        <Field label={editable ? 'Policy text (TOML)' : 'Policy text (TOML, read-only)'} hint="Rules as in docs/policy.md. hoistd checks the text as you type and again when you save.">
           {(p) => (
             <textarea
               {...p}
@@ -387,6 +419,48 @@ function Editor({
             />
           )}
         </Field>
+        {editable && dirty && (
+          <div class="policy-check" role="status" aria-live="polite">
+            {checkFailed ? (
+              <p class="muted">The text could not be checked just now; it is checked again when you save.</p>
+            ) : check === null || check.name !== name ? (
+              <p class="muted">Checking…</p>
+            ) : (
+              <>
+                <p class={check.valid ? 'check-ok' : 'check-bad'}>{checkSummary(check)}</p>
+                {checkProblems.length > 0 && (
+                  <ul class="problems" aria-label="Problems in the policy text">
+                    {checkProblems.map((pr, i) => (
+                      <li key={i}>
+                        {pr.line !== null ? (
+                          <button type="button" class="btn btn-link" onClick={() => selectLine(area.current, pr.line ?? 1)}>
+                            line {pr.line}
+                            {pr.column !== null ? `:${pr.column}` : ''}
+                          </button>
+                        ) : null}{' '}
+                        {pr.message}
+                      </li>
+                    ))}
+                  </ul>
+                )}
+                {check.valid && check.changed && (
+                  <details>
+                    <summary>What saving changes</summary>
+                    <pre class="diff" aria-label={`Changes from version ${check.current_version} to the text above`}>
+                      {diffLines(check.diff).map((l, i) => (
+                        <span key={i} class={`diff-${l.kind}`}>
+                          {l.text}
+                          {'\n'}
+                        </span>
+                      ))}
+                    </pre>
+                    {check.diff_truncated && <p class="muted">The diff is cut short.</p>}
+                  </details>
+                )}
+              </>
+            )}
+          </div>
+        )}
         {problems.length > 0 && (
           <div class="error-box" role="alert">
             <p>
@@ -452,6 +526,7 @@ type RuleForm = {
   users: string;
   groups: string;
   labels: string;
+  hosts: string;
   days: string;
   hours: string;
   timezone: string;
@@ -490,6 +565,7 @@ export function specFromForm(f: RuleForm): RuleSpec {
   if (splitList(f.users).length) spec.users = splitList(f.users);
   if (splitList(f.groups).length) spec.groups = splitList(f.groups);
   if (splitList(f.labels).length) spec.labels = splitList(f.labels);
+  if (splitList(f.hosts).length) spec.hosts = splitList(f.hosts).map((h) => h.toLowerCase());
   if (f.days.trim()) spec.days = f.days.trim();
   if (f.hours.trim()) spec.hours = f.hours.trim();
   if (f.timezone.trim()) spec.timezone = f.timezone.trim();
@@ -526,6 +602,7 @@ function RuleBuilder({ existing, onClose, onAdd }: { existing: string[]; onClose
     users: '',
     groups: '',
     labels: '',
+    hosts: '',
     days: '',
     hours: '',
     timezone: '',
@@ -626,6 +703,9 @@ function RuleBuilder({ existing, onClose, onAdd }: { existing: string[]; onClose
           </Field>
           <Field label="Endpoint groups (optional)" hint="Labels" error={show('labels')}>
             {(p) => <input {...p} type="text" value={f.labels} onInput={(e) => set('labels', e.currentTarget.value)} />}
+          </Field>
+          <Field label="Hosts (optional)" hint="Enrolled host names" error={show('hosts')}>
+            {(p) => <input {...p} type="text" value={f.hosts} onInput={(e) => set('hosts', e.currentTarget.value)} />}
           </Field>
         </div>
         <div class="grid-3">
