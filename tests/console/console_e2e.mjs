@@ -2,13 +2,19 @@
 // against the real hoistd serving the built console over HTTPS on loopback.
 // A technician logs in; a request an agent submits appears in the queue
 // without a reload; one click approves it; the audit row appears and the
-// CSV export downloads; the grant is revoked; an offline code is made; an
-// auditor sees the queue but cannot approve. A screenshot of each view is
-// kept in the artifacts directory, and any error in the browser's console
-// fails the test.
+// CSV export downloads; the grant is revoked; "approve and add a rule"
+// lets the next one through; an offline code is made; the queue works from
+// the keyboard; the policy editor
+// checks as it is typed, its rule builder adds a rule and a save makes a
+// version with its diff; an endpoint's code key is rotated; a user is added
+// and their role changed; a session's timeline lists its processes; an
+// ended session returns to the login and back; every view passes axe-core
+// and fits a phone; an auditor sees the queue but cannot approve. A
+// screenshot of each view is kept in the artifacts directory, and any error
+// in the browser's console fails the test.
 //
 //   node tests/console/console_e2e.mjs --hoistd PATH --console DIR --artifacts DIR
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
@@ -31,6 +37,8 @@ for (const k of ['hoistd', 'console', 'artifacts']) {
 // playwright-core comes from the console's own dependencies (package-lock).
 const require = createRequire(resolve(args.console, '..', 'package.json'));
 const { chromium } = require('playwright-core');
+// axe-core (also a console dev dependency) checks each view for WCAG problems.
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 mkdirSync(args.artifacts, { recursive: true });
 const AUDITOR = 'e2e-auditor';
@@ -50,6 +58,11 @@ max_duration = "2h"
 name = "package-tools"
 action = "request"
 path = "/usr/bin/dpkg"
+
+[[rule]]
+name = "sessions"
+action = "request"
+session = true
 `;
 
 const steps = [];
@@ -60,6 +73,7 @@ function step(name) {
 
 const server = await startHoistd({ hoistd: args.hoistd, consoleDir: args.console });
 let browser;
+let page;
 const browserErrors = [];
 try {
   // --- set-up through the API: a policy, an enrolled agent, an auditor ------
@@ -100,8 +114,19 @@ try {
     viewport: { width: 1280, height: 900 },
     acceptDownloads: true,
   });
-  const page = await context.newPage();
-  page.on('console', (m) => { if (m.type() === 'error') browserErrors.push(`console: ${m.text()}`); });
+  page = await context.newPage();
+  // Chromium logs every 401 answer as an error (and may do so after the
+  // answer's own event); only the answers to the step that ends the session
+  // on purpose are expected, so they are matched by URL at the end.
+  let expect401 = false;
+  const expected401 = new Set();
+  const consoleErrors = [];
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push({ text: m.text(), url: m.location().url }); });
+  page.on('response', (r) => {
+    if (r.status() !== 401) return;
+    if (expect401) expected401.add(r.url());
+    else browserErrors.push(`401 from ${r.request().method()} ${r.url()} during "${steps.at(-1)}"`);
+  });
   page.on('pageerror', (e) => browserErrors.push(`page: ${e.message}`));
   const shot = (name) => page.screenshot({ path: join(args.artifacts, `${name}.png`), fullPage: true });
 
@@ -191,15 +216,183 @@ try {
   const issued = await server.call('GET', `/api/v1/codes?endpoint=${endpointId}`, { headers: admin });
   assert.equal(issued.json.codes.length, 1, issued.body);
 
-  for (const [view, name] of [['#/endpoints', 'endpoints'], ['#/policies', 'policies'], ['#/users', 'users']]) {
-    await page.goto(`${server.url}/${view}`);
-    await page.waitForLoadState('networkidle');
-    await shot(name);
-  }
-  await page.setViewportSize({ width: 375, height: 800 });
+  step('the queue can be worked from the keyboard alone');
+  const keyed = await submit('e2e-ticket-4716', ['/usr/bin/dpkg', '--audit']);
+  assert.equal(keyed.status, 201, keyed.body);
   await page.goto(`${server.url}/#/queue`);
-  await shot('queue-phone');
+  await page.locator('article, li, tr', { hasText: 'e2e-ticket-4716' }).first().waitFor({ timeout: 5000 });
+  let reached = '';
+  for (let i = 0; i < 80 && !/^Approve \d/.test(reached); ++i) {
+    await page.keyboard.press('Tab');
+    reached = await page.evaluate(() => {
+      const el = document.activeElement;
+      return el && el.closest('article, li, tr')?.textContent?.includes('e2e-ticket-4716') ? el.textContent.trim() : '';
+    });
+  }
+  assert.match(reached, /^Approve \d/, 'Tab never reached the request\'s approve button');
+  const focusVisible = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle !== 'none');
+  assert.ok(focusVisible, 'the focused button shows no focus outline');
+  await page.keyboard.press('Enter');
+  const keyedState = async () => (await server.call('GET', `/api/v1/requests/${keyed.json.request.id}`, { headers: admin })).json.state;
+  for (let i = 0; i < 50 && (await keyedState()) === 'pending'; ++i) await page.waitForTimeout(100);
+  assert.equal(await keyedState(), 'approved');
+
+  step('the policy editor checks the text as it is typed; the rule builder adds a rule; a save makes a version with its diff');
+  await page.goto(`${server.url}/#/policies/base`);
+  const editor = page.getByLabel('Policy text (TOML)');
+  await editor.waitFor({ timeout: 5000 });
+  const saved = await editor.inputValue();
+  await editor.fill(`${saved}\n[[rule]]\nname = "typo"\naction = "allow"\npathh = "/usr/bin/true"\n`);
+  const problems = page.getByRole('list', { name: 'Problems in the policy text' });
+  await problems.waitFor({ timeout: 5000 });
+  const typoLine = saved.split('\n').length + 4;
+  assert.match(await problems.innerText(), new RegExp(`line ${typoLine}:1[^]*pathh`), await problems.innerText());
+  await shot('policy-check-error');
+  await editor.fill(saved);
+  await page.getByRole('button', { name: 'Add a rule…' }).click();
+  const builder = page.getByRole('dialog', { name: 'Add a rule' });
+  await builder.getByLabel('Name', { exact: true }).fill('disk-tools');
+  await builder.getByLabel('Action', { exact: true }).selectOption('request');
+  await builder.getByLabel('Exact path').fill('/usr/sbin/fdisk');
+  await builder.getByLabel('Hosts (optional)').fill('LAPTOP-E2E');
+  await shot('rule-builder');
+  await builder.getByRole('button', { name: 'Add to the text' }).click();
+  await page.getByText(/^No problems \(5 rules\); saving makes version 3\.$/).waitFor({ timeout: 5000 });
+  await page.getByText('What saving changes').click();
+  await page.getByLabel('Changes from version 2 to the text above').getByText('+path = "/usr/sbin/fdisk"').waitFor();
+  await page.getByLabel('What changed (comment for the history)').fill('fdisk on request, on the e2e laptop');
+  await page.getByRole('button', { name: 'Save as version 3' }).click();
+  await page.getByText('Saved base version 3').waitFor({ timeout: 5000 });
+  const v3 = await server.call('GET', '/api/v1/policies/base', { headers: admin });
+  assert.equal(v3.json.current_version, 3, v3.body);
+  assert.match(v3.json.current.text, /name = "disk-tools"[^]*path = "\/usr\/sbin\/fdisk"[^]*hosts = \["laptop-e2e"\]/);
+  assert.equal(v3.json.current.comment, 'fdisk on request, on the e2e laptop');
+  const fdisk = await server.call('POST', '/api/v1/agent/requests', {
+    headers: agent,
+    body: {
+      kind: 'command', user: 'alice', groups: ['alice'], justification: 'disk check', duration_s: 600,
+      command: { path: '/usr/sbin/fdisk', argv: ['fdisk', '-l'], trusted_path: true },
+    },
+  });
+  assert.equal(fdisk.status, 201, fdisk.body);
+  assert.equal(fdisk.json.decision, 'request', `the saved rule is not in force: ${fdisk.body}`);
+  await page.getByLabel('Compare version').selectOption('2');
+  await page.getByRole('button', { name: 'Show diff' }).click();
+  await page.getByLabel('Changes from version 2 to 3').getByText('+name = "disk-tools"').waitFor({ timeout: 5000 });
+  await shot('policy-history');
+
+  step("an endpoint's admin-code key is rotated from its actions");
+  await page.goto(`${server.url}/#/endpoints`);
+  await page.getByRole('button', { name: 'Rotate code key…' }).click();
+  await page.getByRole('dialog', { name: "Rotate laptop-e2e's admin-code key?" }).getByRole('button', { name: 'Rotate key' }).click();
+  await page.getByText('generation 2').waitFor({ timeout: 5000 });
+  const rotated = await server.call('GET', `/api/v1/endpoints/${endpointId}`, { headers: admin });
+  assert.equal(rotated.json.codes_key_generation, 2, rotated.body);
+
+  step('an admin adds an approver and changes a role');
+  await page.goto(`${server.url}/#/users`);
+  await page.getByRole('button', { name: 'New user…' }).click();
+  const newUser = page.getByRole('dialog');
+  await newUser.getByLabel('Name', { exact: true }).fill('e2e-approver');
+  await newUser.getByLabel('Role', { exact: true }).selectOption('approver');
+  await newUser.getByLabel('Password (optional)').fill('console-e2e-approver-password-1');
+  await newUser.getByRole('button', { name: 'Create' }).click();
+  await page.getByLabel('Role of e2e-approver').waitFor({ timeout: 5000 });
+  await page.getByLabel('Role of e2e-approver').selectOption('auditor');
+  const roleOf = async () => (await server.call('GET', '/api/v1/users', { headers: admin })).json.users.find((u) => u.name === 'e2e-approver')?.role;
+  for (let i = 0; i < 50 && (await roleOf()) !== 'auditor'; ++i) await page.waitForTimeout(100);
+  assert.equal(await roleOf(), 'auditor');
+  await shot('users');
+
+  step("a temporary admin session's timeline lists every elevated process");
+  const asked = await server.call('POST', '/api/v1/agent/requests', {
+    headers: agent,
+    body: { kind: 'session', user: 'alice', groups: ['alice'], justification: 'e2e-session-4715', duration_s: 1800 },
+  });
+  assert.equal(asked.status, 201, asked.body);
+  const sessionId = asked.json.request.id;
+  const ok = await server.call('POST', `/api/v1/requests/${sessionId}/approve`, { body: {}, headers: admin });
+  assert.equal(ok.status, 200, ok.body);
+  const now = Date.now();
+  const processes = [
+    ['/usr/bin/bash', ['bash'], 'allow', 4100],
+    ['/usr/bin/systemctl', ['systemctl', 'restart', 'nginx'], 'allow', 4101],
+    ['/usr/bin/shred', ['shred', '/etc/shadow'], 'deny', 4102],
+  ];
+  const uploaded = await server.call('POST', '/api/v1/agent/events', {
+    headers: agent,
+    body: {
+      events: processes.map(([command, argv, action, pid], i) => ({
+        id: (0xe2e0 + i).toString(16).padStart(32, '0'),
+        kind: 'process',
+        time_ms: now + i,
+        target: sessionId,
+        details: { session: sessionId, user: 'alice', runas: 'root', command, argv, action, pid, ppid: 4000 },
+      })),
+    },
+  });
+  assert.equal(uploaded.status, 200, uploaded.body);
+  await page.goto(`${server.url}/#/grants/${sessionId}`);
+  const timeline = page.locator('ol.timeline').first(); // the processes, then the history
+  await timeline.getByText('systemctl restart nginx').waitFor({ timeout: 5000 });
+  const timelineText = await timeline.innerText();
+  for (const [, argv] of processes) assert.ok(timelineText.includes(argv.join(' ')), `${argv.join(' ')} missing from: ${timelineText}`);
+  await shot('session-timeline');
+
+  step('an ended session sends the technician to log in, and back to where they were');
+  const [cookie] = (await context.cookies()).filter((c) => c.name.startsWith('hoist'));
+  assert.ok(cookie, 'no session cookie in the browser');
+  const who = await server.call('GET', '/api/v1/session', { headers: { cookie: `${cookie.name}=${cookie.value}` } });
+  expect401 = true; // the open feed may hear of it before the call returns
+  const ended = await server.call('POST', '/api/v1/logout', {
+    body: {}, headers: { cookie: `${cookie.name}=${cookie.value}`, 'x-csrf-token': who.json.csrf_token },
+  });
+  assert.ok(ended.status < 300, ended.body);
+  await page.goto(`${server.url}/#/grants`);
+  await page.getByText('Your session ended. Log in again to continue where you were.').waitFor({ timeout: 5000 });
+  await shot('session-ended');
+  await page.getByLabel(/user/i).fill(ADMIN);
+  await page.getByLabel(/password/i).fill(ADMIN_PASSWORD);
+  await page.getByRole('button', { name: /log in|sign in/i }).click();
+  await page.waitForURL(/#\/grants$/, { timeout: 10000 });
+  await page.waitForLoadState('networkidle');
+  expect401 = false;
+
+  step('every view passes axe-core (WCAG 2.1 A and AA) and fits a 375 px phone without sideways scrolling');
+  const views = [
+    ['#/queue', 'queue'], ['#/grants', 'grants'], [`#/grants/${sessionId}`, 'grant'], ['#/policies', 'policies'],
+    ['#/policies/base', 'policy'], ['#/endpoints', 'endpoints'], ['#/codes', 'codes'], ['#/audit', 'audit'], ['#/users', 'users'],
+  ];
+  const a11yProblems = [];
+  for (const width of [1280, 375]) {
+    await page.setViewportSize({ width, height: width > 500 ? 900 : 800 });
+    for (const [view, name] of views) {
+      await page.goto(`${server.url}/${view}`);
+      await page.waitForLoadState('networkidle');
+      await page.locator('main').waitFor();
+      // Each view says "Loading…" until its data is in: check what users see.
+      await page.waitForFunction(() => !/Loading/.test(document.querySelector('main')?.innerText ?? 'Loading'), null, { timeout: 10000 });
+      if (width < 500) {
+        await shot(`${name}-phone`);
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+        if (overflow > 0) a11yProblems.push(`${view} at ${width} px scrolls sideways by ${overflow} px`);
+      } else {
+        await shot(name);
+      }
+      // Through the debugger, not a <script>: hoistd's CSP refuses inline scripts.
+      await page.evaluate(AXE);
+      const result = await page.evaluate(async () =>
+        // eslint-disable-next-line no-undef
+        axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }),
+      );
+      assert.ok(result.passes.length >= 10, `axe-core checked almost nothing on ${view}`);
+      for (const v of result.violations) {
+        a11yProblems.push(`${view} at ${width} px: ${v.id} (${v.impact}): ${v.help}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
+      }
+    }
+  }
   await page.setViewportSize({ width: 1280, height: 900 });
+  assert.deepEqual(a11yProblems, [], `accessibility:\n${a11yProblems.join('\n')}`);
 
   step('an auditor sees the queue but cannot approve');
   await page.getByRole('button', { name: /log out|sign out/i }).click();
@@ -217,10 +410,15 @@ try {
   });
   assert.equal(refused.status, 403, refused.body);
 
+  for (const e of consoleErrors) {
+    if (/status of 401/.test(e.text) && expected401.has(e.url)) continue;
+    browserErrors.push(`console: ${e.text} (${e.url})`);
+  }
   assert.deepEqual(browserErrors, [], 'errors in the browser console');
   console.log(`console e2e: ${steps.length} steps passed; screenshots in ${args.artifacts}`);
 } catch (e) {
   console.error(`console e2e failed at "${steps.at(-1)}": ${e.stack ?? e}`);
+  if (page) await page.screenshot({ path: join(args.artifacts, 'failure.png'), fullPage: true }).catch(() => {});
   if (browserErrors.length) console.error(`browser errors:\n${browserErrors.join('\n')}`);
   console.error(`--- hoistd's log ---\n${server.log().slice(-4000)}`);
   process.exitCode = 1;
