@@ -4,7 +4,8 @@
 // without a reload; one click approves it; the audit row appears and the
 // CSV export downloads; the grant is revoked; "approve and add a rule"
 // lets the next one through; an offline code is made; the queue works from
-// the keyboard; the policy editor
+// the keyboard; approve shorter and deny with a comment, and the report's
+// filter; the policy editor
 // checks as it is typed, its rule builder adds a rule and a save makes a
 // version with its diff; an endpoint's code key is rotated; a user is added
 // and their role changed; a session's timeline lists its processes; an
@@ -237,6 +238,44 @@ try {
   for (let i = 0; i < 50 && (await keyedState()) === 'pending'; ++i) await page.waitForTimeout(100);
   assert.equal(await keyedState(), 'approved');
 
+  step('"approve shorter" grants less than asked; "deny" sends its comment; the report filters to the denial');
+  const shorter = await submit('e2e-ticket-4717', ['/usr/bin/dpkg', '--verify']);
+  const denied = await submit('e2e-ticket-4718', ['/usr/bin/dpkg', '--purge', 'openssh-server']);
+  assert.equal(shorter.status, 201, shorter.body);
+  assert.equal(denied.status, 201, denied.body);
+  const shorterRow = page.locator('article, li, tr', { hasText: 'e2e-ticket-4717' }).first();
+  await shorterRow.getByRole('button', { name: 'Approve shorter…' }).click({ timeout: 5000 });
+  const shorterDialog = page.getByRole('dialog', { name: "Approve alice's request" });
+  await shorterDialog.getByRole('textbox', { name: 'Duration' }).fill('10m');
+  await shorterDialog.getByRole('button', { name: /^Approve 10/ }).click();
+  await shorterDialog.waitFor({ state: 'detached', timeout: 5000 });
+  const deniedRow = page.locator('article, li, tr', { hasText: 'e2e-ticket-4718' }).first();
+  await deniedRow.getByRole('button', { name: 'Deny…' }).click();
+  const denyDialog = page.getByRole('dialog', { name: "Deny alice's request" });
+  await denyDialog.getByLabel('Comment for the user').fill('Not on a laptop: open ticket 4719 for a rebuild');
+  await shot('deny');
+  await denyDialog.getByRole('button', { name: 'Deny', exact: true }).click();
+  await denyDialog.waitFor({ state: 'detached', timeout: 5000 });
+  const shorterNow = (await server.call('GET', `/api/v1/requests/${shorter.json.request.id}`, { headers: admin })).json;
+  assert.equal(shorterNow.state, 'approved', JSON.stringify(shorterNow));
+  assert.equal((Date.parse(shorterNow.grant_deadline) - Date.parse(shorterNow.grant_start)) / 1000, 600, JSON.stringify(shorterNow));
+  const deniedNow = (await server.call('GET', `/api/v1/requests/${denied.json.request.id}`, { headers: admin })).json;
+  assert.equal(deniedNow.state, 'denied', JSON.stringify(deniedNow));
+  assert.equal(deniedNow.review.comment, 'Not on a laptop: open ticket 4719 for a rebuild');
+  // The agent hears the decision with the comment it shows at the terminal.
+  const heard = await server.call('GET', `/api/v1/agent/requests/${denied.json.request.id}`, { headers: agent });
+  assert.match(heard.body, /open ticket 4719 for a rebuild/);
+  await page.goto(`${server.url}/#/audit`);
+  await page.getByLabel('Action', { exact: true }).fill('request.denied');
+  await page.getByRole('button', { name: 'Apply filters' }).click();
+  await page.waitForURL(/action=request\.denied/, { timeout: 5000 });
+  const auditRows = page.locator('table.audit-table tbody tr');
+  await auditRows.first().getByText(denied.json.request.id).waitFor({ timeout: 5000 });
+  const actions = await page.locator('table.audit-table tbody td[data-label="Action"]').allInnerTexts();
+  assert.deepEqual([...new Set(actions)], ['request.denied'], `the filter let through: ${actions}`);
+  assert.match(await page.getByRole('link', { name: /csv/i }).getAttribute('href'), /action=request\.denied/);
+  await shot('audit-filtered');
+
   step('the policy editor checks the text as it is typed; the rule builder adds a rule; a save makes a version with its diff');
   await page.goto(`${server.url}/#/policies/base`);
   const editor = page.getByLabel('Policy text (TOML)');
@@ -281,13 +320,26 @@ try {
   await page.getByLabel('Changes from version 2 to 3').getByText('+name = "disk-tools"').waitFor({ timeout: 5000 });
   await shot('policy-history');
 
-  step("an endpoint's admin-code key is rotated from its actions");
+  step("an endpoint's admin-code key is rotated from its actions; an enrolment token made here enrols one");
   await page.goto(`${server.url}/#/endpoints`);
   await page.getByRole('button', { name: 'Rotate code key…' }).click();
-  await page.getByRole('dialog', { name: "Rotate laptop-e2e's admin-code key?" }).getByRole('button', { name: 'Rotate key' }).click();
-  await page.getByText('generation 2').waitFor({ timeout: 5000 });
+  const rotate = page.getByRole('dialog', { name: "Rotate laptop-e2e's admin-code key?" });
+  await rotate.getByRole('button', { name: 'Rotate key' }).click();
+  // (the dialog itself says "generation 2": wait for it to go first)
+  await rotate.waitFor({ state: 'detached', timeout: 5000 });
+  await page.locator('td[data-label="Code key"]', { hasText: 'generation 2' }).first().waitFor({ timeout: 5000 });
   const rotated = await server.call('GET', `/api/v1/endpoints/${endpointId}`, { headers: admin });
   assert.equal(rotated.json.codes_key_generation, 2, rotated.body);
+  await page.getByLabel('Endpoint groups (labels)').fill('lab, kiosks');
+  assert.equal(await page.getByLabel('Endpoint groups (labels)').inputValue(), 'lab, kiosks');
+  await page.getByRole('button', { name: 'Create token' }).click();
+  const shownToken = await page.locator('.shown-once code').innerText({ timeout: 5000 });
+  const viaToken = await server.call('POST', '/api/v1/agent/enrol', { body: { token: shownToken, hostname: 'kiosk-e2e', agent_version: 'e2e' } });
+  assert.equal(viaToken.status, 201, viaToken.body);
+  assert.deepEqual(viaToken.json.labels.sort(), ['kiosks', 'lab'], JSON.stringify((await server.call('GET', '/api/v1/enrolment-tokens', { headers: admin })).json));
+  await page.reload();
+  await page.getByText('kiosk-e2e').waitFor({ timeout: 5000 });
+  await shot('endpoints-token');
 
   step('an admin adds an approver and changes a role');
   await page.goto(`${server.url}/#/users`);

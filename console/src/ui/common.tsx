@@ -64,11 +64,18 @@ export function Dialog({
 }) {
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useRef(`dlg-${Math.random().toString(36).slice(2)}`).current;
+  // What had the focus when the dialog was asked for (read while rendering,
+  // before showModal moves the focus into the dialog) gets it back on close,
+  // unless the user has since moved on to something else.
+  const opener = useRef(document.activeElement instanceof HTMLElement ? document.activeElement : null);
   useEffect(() => {
     const d = ref.current;
     if (d && !d.open) d.showModal();
-    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
-    return () => opener?.focus();
+    return () => {
+      const now = document.activeElement;
+      const stray = !now || now === document.body || (d !== null && d.contains(now));
+      if (stray && opener.current?.isConnected) opener.current.focus();
+    };
   }, []);
   return (
     <dialog
