@@ -267,6 +267,53 @@ function unquote(value: string): string {
   return value.replace(/^"(.*)"$/, '$1');
 }
 
+// A unified diff, coloured by line kind.
+function DiffView({ diff, label }: { diff: string; label: string }) {
+  return (
+    <pre class="diff" aria-label={label}>
+      {diff === '' ? (
+        <span class="muted">No difference.</span>
+      ) : (
+        diffLines(diff).map((l, i) => (
+          <span key={i} class={`diff-${l.kind}`}>
+            {l.text}
+            {'\n'}
+          </span>
+        ))
+      )}
+    </pre>
+  );
+}
+
+// Problems in the policy text; a click on "line N" selects that line.
+function ProblemList({
+  problems,
+  area,
+  class: cls,
+  label,
+}: {
+  problems: PolicyProblem[];
+  area: { current: HTMLTextAreaElement | null };
+  class?: string;
+  label?: string;
+}) {
+  return (
+    <ul class={cls} aria-label={label}>
+      {problems.map((pr, i) => (
+        <li key={i}>
+          {pr.line !== null ? (
+            <button type="button" class="btn btn-link" onClick={() => selectLine(area.current, pr.line ?? 1)}>
+              line {pr.line}
+              {pr.column !== null ? `:${pr.column}` : ''}
+            </button>
+          ) : null}{' '}
+          {pr.message}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 function selectLine(textarea: HTMLTextAreaElement | null, line: number): void {
   if (!textarea) return;
   const lines = textarea.value.split('\n');
@@ -429,31 +476,12 @@ function Editor({
               <>
                 <p class={check.valid ? 'check-ok' : 'check-bad'}>{checkSummary(check)}</p>
                 {checkProblems.length > 0 && (
-                  <ul class="problems" aria-label="Problems in the policy text">
-                    {checkProblems.map((pr, i) => (
-                      <li key={i}>
-                        {pr.line !== null ? (
-                          <button type="button" class="btn btn-link" onClick={() => selectLine(area.current, pr.line ?? 1)}>
-                            line {pr.line}
-                            {pr.column !== null ? `:${pr.column}` : ''}
-                          </button>
-                        ) : null}{' '}
-                        {pr.message}
-                      </li>
-                    ))}
-                  </ul>
+                  <ProblemList problems={checkProblems} area={area} class="problems" label="Problems in the policy text" />
                 )}
                 {check.valid && check.changed && (
                   <details>
                     <summary>What saving changes</summary>
-                    <pre class="diff" aria-label={`Changes from version ${check.current_version} to the text above`}>
-                      {diffLines(check.diff).map((l, i) => (
-                        <span key={i} class={`diff-${l.kind}`}>
-                          {l.text}
-                          {'\n'}
-                        </span>
-                      ))}
-                    </pre>
+                    <DiffView diff={check.diff} label={`Changes from version ${check.current_version} to the text above`} />
                     {check.diff_truncated && <p class="muted">The diff is cut short.</p>}
                   </details>
                 )}
@@ -466,18 +494,7 @@ function Editor({
             <p>
               <strong>Not saved: the policy has {problems.length} problem{problems.length > 1 ? 's' : ''}.</strong>
             </p>
-            <ul>
-              {problems.map((pr, i) => (
-                <li key={i}>
-                  {pr.line !== null ? (
-                    <button type="button" class="btn btn-link" onClick={() => selectLine(area.current, pr.line ?? 1)}>
-                      line {pr.line}:{pr.column}
-                    </button>
-                  ) : null}{' '}
-                  {pr.message}
-                </li>
-              ))}
-            </ul>
+            <ProblemList problems={problems} area={area} />
           </div>
         )}
         {editable && (
@@ -929,18 +946,7 @@ function History({ name, versions }: { name: string; versions: PolicyVersion[] }
       </form>
       {error && <ErrorBox error={error} />}
       {diff && (
-        <pre class="diff" aria-label={`Changes from version ${diff.from} to ${diff.to}`}>
-          {diff.diff === '' ? (
-            <span class="muted">No difference.</span>
-          ) : (
-            diffLines(diff.diff).map((l, i) => (
-              <span key={i} class={`diff-${l.kind}`}>
-                {l.text}
-                {'\n'}
-              </span>
-            ))
-          )}
-        </pre>
+        <DiffView diff={diff.diff} label={`Changes from version ${diff.from} to ${diff.to}`} />
       )}
       {viewing && (
         <Dialog title={`${name} version ${viewing.version}`} onClose={() => setViewing(null)} wide>

@@ -67,6 +67,45 @@ Status push_policy_change(store::StoreTx& tx, const std::vector<store::EndpointR
   return {};
 }
 
+// A policy text set against the policy's current version: what saving it
+// would replace, and the unified diff (cut at kMaxAuditDiffBytes).
+struct Draft {
+  std::optional<store::PolicyRecord> current;  // none, or deleted, or live
+  bool live = false;
+  int current_version = 0;  // 0 when there is no live policy
+  std::string previous_text;
+  std::string diff;
+  bool diff_truncated = false;
+};
+
+Result<Draft> draft_against_current(store::Store& store, const std::string& name, const std::string& text) {
+  Draft d;
+  auto current = store.policy(name);
+  if (!current) {
+    return current.error();
+  }
+  d.current = std::move(*current);
+  // A deleted policy starts again from nothing (its numbering continues).
+  d.live = d.current && !d.current->deleted_at;
+  d.current_version = d.live ? d.current->current_version : 0;
+  if (d.current_version > 0) {
+    auto prev = store.policy_version(name, d.current_version);
+    if (!prev) {
+      return prev.error();
+    }
+    if (*prev) {
+      d.previous_text = (*prev)->text;
+    }
+  }
+  d.diff = unified_diff(d.previous_text, text, fmt::format("{}@{}", name, d.current_version),
+                        fmt::format("{}@{}", name, d.current_version + 1));
+  if (d.diff.size() > kMaxAuditDiffBytes) {
+    d.diff.resize(kMaxAuditDiffBytes);
+    d.diff_truncated = true;
+  }
+  return d;
+}
+
 }  // namespace
 
 json::object policy_json(const store::PolicyRecord& p) {
@@ -145,31 +184,12 @@ Result<net::HttpResponse> Api::Impl::put_policy(Call& call) {
     }
     return invalid_argument(message);
   }
-  auto current = deps.store.policy(name);
-  if (!current) {
-    return current.error();
+  auto draft = draft_against_current(deps.store, name, body->text);
+  if (!draft) {
+    return draft.error();
   }
-  // A deleted policy starts again from nothing (its numbering continues).
-  const bool live = *current && !(*current)->deleted_at;
-  const int current_version = live ? (*current)->current_version : 0;
+  const int current_version = draft->current_version;
   const int expected = body->expected_version ? static_cast<int>(*body->expected_version) : current_version;
-  std::string previous_text;
-  if (current_version > 0) {
-    auto prev = deps.store.policy_version(name, current_version);
-    if (!prev) {
-      return prev.error();
-    }
-    if (*prev) {
-      previous_text = (*prev)->text;
-    }
-  }
-  std::string diff = unified_diff(previous_text, body->text, fmt::format("{}@{}", name, current_version),
-                                  fmt::format("{}@{}", name, current_version + 1));
-  bool diff_truncated = false;
-  if (diff.size() > kMaxAuditDiffBytes) {
-    diff.resize(kMaxAuditDiffBytes);
-    diff_truncated = true;
-  }
   auto endpoints = deps.store.endpoints();
   if (!endpoints) {
     return endpoints.error();
@@ -182,7 +202,7 @@ Result<net::HttpResponse> Api::Impl::put_policy(Call& call) {
   version.comment = body->comment;
   version.created_at = now;
   Result<store::PolicyVersion> added = internal_error("not written");
-  std::vector<std::string> labels = live ? (*current)->labels : std::vector<std::string>{};
+  std::vector<std::string> labels = draft->live ? draft->current->labels : std::vector<std::string>{};
   auto st = deps.store.write([&](store::StoreTx& tx) -> Status {
     added = tx.add_policy_version(version, expected);
     if (!added) {
@@ -191,8 +211,8 @@ Result<net::HttpResponse> Api::Impl::put_policy(Call& call) {
     if (auto a = audit(tx, call.caller.actor(), "policy.version_added", name, "",
                        json::object{{"version", added->version},
                                     {"comment", json_text(body->comment)},
-                                    {"diff", json_text(diff)},
-                                    {"diff_truncated", diff_truncated}});
+                                    {"diff", json_text(draft->diff)},
+                                    {"diff_truncated", draft->diff_truncated}});
         !a) {
       return a;
     }
@@ -233,34 +253,17 @@ Result<net::HttpResponse> Api::Impl::check_policy(Call& call) {
                                   {"message", json_text(e.message)},
                                   {"text", json_text(e.to_string())}});
   }
-  auto current = deps.store.policy(name);
-  if (!current) {
-    return current.error();
-  }
-  const int current_version = *current && !(*current)->deleted_at ? (*current)->current_version : 0;
-  std::string previous_text;
-  if (current_version > 0) {
-    auto prev = deps.store.policy_version(name, current_version);
-    if (!prev) {
-      return prev.error();
-    }
-    if (*prev) {
-      previous_text = (*prev)->text;
-    }
-  }
-  std::string diff = unified_diff(previous_text, body->text, fmt::format("{}@{}", name, current_version),
-                                  fmt::format("{}@{}", name, current_version + 1));
-  const bool diff_truncated = diff.size() > kMaxAuditDiffBytes;
-  if (diff_truncated) {
-    diff.resize(kMaxAuditDiffBytes);
+  auto draft = draft_against_current(deps.store, name, body->text);
+  if (!draft) {
+    return draft.error();
   }
   json::object out{{"name", json_text(name)},
                    {"valid", parsed.policy.has_value()},
                    {"errors", std::move(errors)},
-                   {"current_version", current_version},
-                   {"changed", previous_text != body->text},
-                   {"diff", json_text(diff)},
-                   {"diff_truncated", diff_truncated}};
+                   {"current_version", draft->current_version},
+                   {"changed", draft->previous_text != body->text},
+                   {"diff", json_text(draft->diff)},
+                   {"diff_truncated", draft->diff_truncated}};
   if (parsed.policy) {
     out["rules"] = parsed.policy->rules.size();
     out["auto_approvals"] = parsed.policy->auto_approvals.size();
