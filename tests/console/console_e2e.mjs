@@ -95,11 +95,15 @@ try {
     body: { name: AUDITOR, role: 'auditor', password: AUDITOR_PASSWORD }, headers: admin,
   });
   assert.equal(user.status, 201, user.body);
+  const APT_SHA256 = 'a3f1c9e2'.repeat(8);
   const submit = (ticket, argv = ['/usr/bin/apt-get', 'install', 'nginx']) => server.call('POST', '/api/v1/agent/requests', {
     headers: agent,
     body: {
       kind: 'command', user: 'alice', groups: ['alice', 'staff'], justification: ticket, duration_s: 1800,
-      command: { path: argv[0], argv: [argv[0].split('/').pop(), ...argv.slice(1)], trusted_path: true },
+      command: {
+        path: argv[0], argv: [argv[0].split('/').pop(), ...argv.slice(1)], trusted_path: true, sha256: APT_SHA256,
+        package: { name: argv[0].endsWith('apt-get') ? 'apt' : 'dpkg', origin: 'Debian', verified: true },
+      },
     },
   });
 
@@ -156,6 +160,11 @@ try {
   console.log(`  shown ${shownAfter} ms after the agent's submit`);
   assert.ok(shownAfter < 2000, `the request took ${shownAfter} ms to appear`);
   await shot('queue-request');
+  const shown = await row.innerText();
+  for (const want of ['alice', 'laptop-e2e', 'apt-get install nginx', APT_SHA256, 'apt', 'e2e-ticket-4711', '30m']) {
+    assert.ok(shown.includes(want), `the queue does not show ${want}: ${shown}`);
+  }
+  assert.equal(await page.getByRole('button', { name: 'Menu' }).isVisible(), false, 'the phone menu button shows at 1280 px');
 
   step('one click approves it');
   await row.getByRole('button', { name: /^approve \d/i }).click();
@@ -425,6 +434,16 @@ try {
       // Each view says "Loading…" until its data is in: check what users see.
       await page.waitForFunction(() => !/Loading/.test(document.querySelector('main')?.innerText ?? 'Loading'), null, { timeout: 10000 });
       if (width < 500) {
+        const menu = page.getByRole('button', { name: 'Menu' });
+        const nav = page.getByRole('navigation', { name: 'Main' });
+        if (name === 'queue') {
+          assert.equal(await nav.isVisible(), false, 'the navigation is open on a phone before Menu is pressed');
+          await menu.click();
+          await nav.getByRole('link', { name: 'Audit report' }).waitFor();
+          assert.equal(await menu.getAttribute('aria-expanded'), 'true');
+          await shot('menu-phone');
+          await menu.click();
+        }
         await shot(`${name}-phone`);
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
         if (overflow > 0) a11yProblems.push(`${view} at ${width} px scrolls sideways by ${overflow} px`);
