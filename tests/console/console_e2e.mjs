@@ -465,7 +465,7 @@ try {
   await page.setViewportSize({ width: 1280, height: 900 });
   assert.deepEqual(a11yProblems, [], `accessibility:\n${a11yProblems.join('\n')}`);
 
-  step('an auditor sees the queue but cannot approve');
+  step('an auditor sees the queue but cannot approve, edit a policy or open the user admin');
   await page.getByRole('button', { name: /log out|sign out/i }).click();
   // dpkg: apt-get on this host is now allowed outright by the rule added above.
   const second = await submit('e2e-ticket-4712', ['/usr/bin/dpkg', '--configure', '-a']);
@@ -475,6 +475,13 @@ try {
   await pending.waitFor({ timeout: 5000 });
   assert.equal(await pending.getByRole('button', { name: /approve/i }).count(), 0, 'an auditor is offered approve');
   await shot('queue-auditor');
+  const auditorNav = await page.getByRole('navigation', { name: 'Main' }).innerText();
+  assert.ok(!/Users/.test(auditorNav), `an auditor is offered the user admin: ${auditorNav}`);
+  await page.goto(`${server.url}/#/users`);
+  await page.getByText('Your role (auditor) cannot open this page.').waitFor({ timeout: 5000 });
+  await page.goto(`${server.url}/#/policies/base`);
+  await page.getByLabel('Policy text (TOML, read-only)').waitFor({ timeout: 5000 });
+  assert.equal(await page.getByRole('button', { name: /^Save as version/ }).count(), 0, 'an auditor is offered to save a policy');
   const auditorApi = await tokenFor(server, AUDITOR, AUDITOR_PASSWORD);
   const refused = await server.call('POST', `/api/v1/requests/${second.json.request.id}/approve`, {
     body: {}, headers: auditorApi,
