@@ -267,6 +267,32 @@ function unquote(value: string): string {
   return value.replace(/^"(.*)"$/, '$1');
 }
 
+function VersionSelect({
+  label,
+  versions,
+  value,
+  onChange,
+}: {
+  label: string;
+  versions: PolicyVersion[];
+  value: number;
+  onChange: (version: number) => void;
+}) {
+  return (
+    <Field label={label}>
+      {(p) => (
+        <select {...p} value={String(value)} onChange={(e) => onChange(Number(e.currentTarget.value))}>
+          {versions.map((v) => (
+            <option key={v.version} value={String(v.version)}>
+              {v.version}
+            </option>
+          ))}
+        </select>
+      )}
+    </Field>
+  );
+}
+
 // A unified diff, coloured by line kind.
 function DiffView({ diff, label }: { diff: string; label: string }) {
   return (
@@ -918,28 +944,8 @@ function History({ name, versions }: { name: string; versions: PolicyVersion[] }
         </table>
       </div>
       <form class="inline-form" onSubmit={(e) => void showDiff(e)}>
-        <Field label="Compare version">
-          {(p) => (
-            <select {...p} value={String(from)} onChange={(e) => setFrom(Number(e.currentTarget.value))}>
-              {sorted.map((v) => (
-                <option key={v.version} value={String(v.version)}>
-                  {v.version}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Field label="with version">
-          {(p) => (
-            <select {...p} value={String(to)} onChange={(e) => setTo(Number(e.currentTarget.value))}>
-              {sorted.map((v) => (
-                <option key={v.version} value={String(v.version)}>
-                  {v.version}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
+        <VersionSelect label="Compare version" versions={sorted} value={from} onChange={setFrom} />
+        <VersionSelect label="with version" versions={sorted} value={to} onChange={setTo} />
         <button type="submit" class="btn">
           Show diff
         </button>
