@@ -23,21 +23,25 @@ ipc::Fields error_reply(const Error& e) {
   return ipc::to_fields(ipc::ErrorMessage{e.code, e.message});
 }
 
-// "PATH ARG...": how `hoist status` shows a command, and how a waiting
-// request is found again for the same command.
-std::string command_summary(const std::string& path, std::span<const std::string> args) {
+// "PATH ARG... [(as USER[:GROUP])]": how `hoist status` shows a command,
+// and how a waiting request is found again for the same command.
+std::string command_summary(const std::string& path, std::span<const std::string> args, const std::string& runas_user,
+                            const std::string& runas_group) {
   std::string out = path;
   for (const auto& a : args) {
     out += ' ';
     out += a;
+  }
+  if (runas_user != "root" || !runas_group.empty()) {
+    out += " (as " + runas_user + (runas_group.empty() ? "" : ":" + runas_group) + ")";
   }
   return out.substr(0, kMaxSummaryBytes);
 }
 
 std::string summary_of(const ServerRequest& r) {
   if (r.kind == RequestKind::kSession) return "temporary admin session";
-  return command_summary(r.command_path,
-                         r.argv.empty() ? std::span<const std::string>() : std::span(r.argv).subspan(1));
+  return command_summary(r.command_path, r.argv.empty() ? std::span<const std::string>() : std::span(r.argv).subspan(1),
+                         r.runas_user, r.runas_group);
 }
 
 Result<std::shared_ptr<const CompiledPolicy>> compile_documents(const std::vector<PolicyDocument>& documents,
@@ -67,16 +71,23 @@ json::object Agent::command_details(const Facts& facts, const ipc::CommandContex
                                     const ipc::DecisionMessage& decision) {
   json::array argv;
   for (const auto& a : context.argv) argv.push_back(json::string(a));
-  json::object details{{"target", decision.grant_id},
-                       {"user", facts.account.name},
-                       {"uid", facts.account.uid},
-                       {"runas", context.runas_user.empty() ? "root" : context.runas_user},
-                       {"command", facts.input.command.exe.path},
-                       {"argv", std::move(argv)},
-                       {"action", to_string(decision.action)},
-                       {"rule", decision.rule},
-                       {"reason", decision.reason},
-                       {"tty", context.tty}};
+  const RunAs& runas = facts.input.command.runas;
+  json::object details{
+      {"target", decision.grant_id}, {"user", facts.account.name}, {"uid", facts.account.uid},
+      {"runas", runas.user},         {"argv", std::move(argv)},    {"action", to_string(decision.action)},
+      {"rule", decision.rule},       {"reason", decision.reason},  {"tty", context.tty}};
+  if (!runas.group.empty()) details["runas_group"] = runas.group;
+  if (facts.input.edit) {
+    // An edit: the files, as decided; the editor runs as the user.
+    json::array files;
+    for (const auto& f : *facts.input.edit) files.push_back(json::string(f.path));
+    details["mode"] = "edit";
+    details["files"] = std::move(files);
+    details["editor"] = context.command;
+    return details;
+  }
+  details["command"] = facts.input.command.exe.path;
+  if (!facts.input.command.exe.real_path.empty()) details["real_path"] = facts.input.command.exe.real_path;
   if (facts.input.command.exe.sha256) details["sha256"] = facts.input.command.exe.sha256->hex();
   return details;
 }
@@ -186,6 +197,33 @@ Result<Agent::Facts> Agent::gather(std::uint32_t uid, const ipc::CommandContext&
   }
   auto account = deps_.accounts(uid);
   if (!account) return account.error();
+  Facts out;
+  if (deps_.run_as) {
+    auto target = deps_.run_as(context.runas_user, context.runas_group, *account);
+    if (!target) return target.error();
+    out.input.command.runas = std::move(*target);
+  } else {
+    out.input.command.runas.user = !context.runas_user.empty()   ? context.runas_user
+                                   : context.runas_group.empty() ? std::string("root")
+                                                                 : account->name;
+    out.input.command.runas.group = context.runas_group;
+  }
+  out.account = std::move(*account);
+  out.input.subject = Subject{out.account.name, out.account.groups, deps_.labels, deps_.hostname};
+  out.input.now = now_s();
+  if (context.mode == ipc::RunMode::kEdit) {
+    // sudoedit: the files decide; the editor (context.command) runs as the
+    // user and is only recorded.
+    if (context.argv.size() < 2) return invalid_argument("an edit names no file");
+    std::vector<EditFile> files;
+    for (std::size_t i = 1; i < context.argv.size(); ++i) {
+      auto file = platform::inspect_edit_file(context.cwd, context.argv[i]);
+      if (!file) return file.error();
+      files.push_back(std::move(*file));
+    }
+    out.input.edit = std::move(files);
+    return out;
+  }
   if (context.command.empty() || context.command.front() != '/') {
     return invalid_argument("the command must be an absolute path, resolved through the secure path");
   }
@@ -198,14 +236,10 @@ Result<Agent::Facts> Agent::gather(std::uint32_t uid, const ipc::CommandContext&
           fmt::format("{} changed while it was being checked; run the command again", context.command));
     }
   }
-  Facts out;
-  out.account = std::move(*account);
-  out.input.subject = Subject{out.account.name, out.account.groups, deps_.labels, deps_.hostname};
   out.input.command.exe = std::move(inspected->facts);
   if (context.argv.size() > 1) {
     out.input.command.args.assign(context.argv.begin() + 1, context.argv.end());
   }
-  out.input.now = now_s();
   return out;
 }
 
@@ -244,7 +278,7 @@ ipc::Fields Agent::check(const Caller& caller, const ipc::CheckMessage& m, int e
   }
   auto decision = decide(policy.get(), *grants, facts->input, deps_.zones);
   json::object details = command_details(*facts, m.context, decision);
-  const std::string_view kind = decision.grant_id.empty() ? "decision" : "grant.used";
+  const std::string_view kind = facts->input.edit ? "edit" : decision.grant_id.empty() ? "decision" : "grant.used";
   if (auto st = enqueue(kind, decision.grant_id, json::serialize(details)); !st) {
     if (decision.action == Action::kAllow) {
       // Nothing runs that the audit trail would not hear of.
@@ -408,6 +442,8 @@ Status Agent::record(const ServerRequest& request, std::uint32_t uid) {
         g.scope.command_path = request.command_path;
         g.scope.sha256 = request.command_sha256;
         if (request.argv.size() > 1) g.scope.argv_patterns.assign(request.argv.begin() + 1, request.argv.end());
+        g.scope.runas_user = request.runas_user;
+        g.scope.runas_group = request.runas_group;
       }
       g.start = now;
       g.deadline = *request.grant_deadline;
@@ -447,11 +483,18 @@ ipc::RequestStateMessage Agent::state_message(const ServerRequest& r) {
 ipc::Fields Agent::submit(std::uint32_t uid, const ipc::SubmitMessage& m) {
   auto facts = gather(uid, m.context, -1);
   if (!facts) return error_reply(facts.error());
+  if (facts->input.edit) {
+    return error_reply(
+        permission_denied("an edit is allowed by an edit rule or a temporary admin session; it is "
+                          "never requested"));
+  }
   if (m.justification.empty()) return error_reply(invalid_argument("a request needs a justification"));
+  const RunAs& runas = facts->input.command.runas;
   if (m.context.noninteractive) {
     // A script retrying `sudo -n` must not queue a request per try: the
     // same command still waiting from this user is answered again.
-    const std::string summary = command_summary(facts->input.command.exe.path, facts->input.command.args);
+    const std::string summary =
+        command_summary(facts->input.command.exe.path, facts->input.command.args, runas.user, runas.group);
     if (auto pending = deps_.state.pending_requests_for(uid); pending) {
       for (const auto& p : *pending) {
         if (p.state != "pending" || p.command_summary != summary) continue;
@@ -472,7 +515,9 @@ ipc::Fields Agent::submit(std::uint32_t uid, const ipc::SubmitMessage& m) {
   if (m.duration_s > 0) f.duration_s = static_cast<std::int64_t>(m.duration_s);
   const auto& exe = facts->input.command.exe;
   f.path = exe.path;
+  f.real_path = exe.real_path;
   f.argv = m.context.argv;
+  f.runas = runas;
   if (exe.sha256) f.sha256 = exe.sha256->hex();
   f.trusted_path = exe.trusted_path;
   if (exe.package) {
@@ -626,12 +671,22 @@ ipc::Fields Agent::list(std::uint32_t uid, const ipc::ListMessage& m) {
   for (const auto& rule : policy->policy().rules) {
     if (!principal_matches(rule.scope.users, rule.scope.groups, subject)) continue;
     ++shown;
-    const char* verb = rule.action == Action::kAllow  ? "runs at once"
-                       : rule.action == Action::kDeny ? "never runs"
+    const bool edit = !rule.match.edit.empty();
+    const char* verb = rule.action == Action::kAllow  ? (edit ? "may edit" : "runs at once")
+                       : rule.action == Action::kDeny ? (edit ? "never edits" : "never runs")
                                                       : "needs approval";
-    out.lines.push_back(
-        fmt::format("  {} ({}){}{}", rule.name, verb, rule.description.empty() ? "" : ": ", rule.description)
-            .substr(0, ipc::kMaxTextBytes));
+    std::string as;
+    if (!rule.runas.users.empty()) as = fmt::format(", as {}", fmt::join(rule.runas.users, " or "));
+    if (!rule.runas.groups.empty()) as += fmt::format(", with group {}", fmt::join(rule.runas.groups, " or "));
+    std::string files;
+    if (edit) {
+      std::vector<std::string> patterns;
+      for (const auto& pattern : rule.match.edit) patterns.push_back(pattern.source());
+      files = fmt::format(" {}", fmt::join(patterns, " "));
+    }
+    out.lines.push_back(fmt::format("  {} ({}{}{}){}{}", rule.name, verb, files, as,
+                                    rule.description.empty() ? "" : ": ", rule.description)
+                            .substr(0, ipc::kMaxTextBytes));
   }
   if (shown == 0) out.lines.emplace_back("  (no rule names you)");
   out.lines.push_back(policy->policy().settings.default_action == Action::kDeny

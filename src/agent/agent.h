@@ -57,6 +57,9 @@ struct AgentDeps {
   // Stops the elevated processes of a temporary admin session's sudo runs
   // (the policy's end_session_processes); must not block. Null: never.
   std::function<void(const std::vector<SessionRun>& runs)> end_session_runs;
+  // The target of sudo -u / -g from NSS (peer.h run_as_of). Null: the
+  // names as given, without a primary group (tests).
+  std::function<Result<RunAs>(std::string_view user, std::string_view group, const Account& invoker)> run_as{};
 };
 
 class Agent {

@@ -224,7 +224,8 @@ Status run_agent(const RunOptions& options) {
                 [sudo_binaries, &log](const std::vector<SessionRun>& runs) {
                   log->info("agent.session_processes_stopped", {{"runs", static_cast<std::int64_t>(runs.size())}});
                   end_session_runs(runs, sudo_binaries);
-                }});
+                },
+                run_as_of});
   if (auto st = agent.load(); !st) {
     log->warn("agent.policy_unusable", {{"error", st.error().message}});
   }

@@ -13,6 +13,7 @@ bool covers(const Grant& g, const CommandLine& command) {
   if (g.scope.command_path.empty() || g.scope.command_path != command.exe.path) {
     return false;
   }
+  if (g.scope.runas_user != command.runas.user || g.scope.runas_group != command.runas.group) return false;
   if (g.scope.sha256 && (!command.exe.sha256 || command.exe.sha256->hex() != *g.scope.sha256)) {
     return false;
   }
@@ -56,6 +57,24 @@ ipc::DecisionMessage decide(const CompiledPolicy* policy, const std::vector<Gran
   }
   const auto& settings = policy->policy().settings;
   out.contact = settings.contact;
+  if (facts.edit) {
+    const Decision d = policy->evaluate_edit(facts.subject, *facts.edit, facts.command.runas, facts.now, zones);
+    out.reason = d.reason;
+    out.rule = d.rule != nullptr ? d.rule->name : std::string();
+    out.reauthenticate = d.reauthenticate;
+    out.action = d.action == Action::kAllow ? Action::kAllow : Action::kDeny;
+    // No rule names the files: a session (root for its duration) may edit
+    // anything; a deny rule holds against it.
+    if (d.action != Action::kAllow && d.rule == nullptr) {
+      if (const Grant* session = session_in_force(active_grants, facts.now)) {
+        out.action = Action::kAllow;
+        out.reason = "a temporary admin session is in force";
+        out.grant_id = session->id;
+        out.reauthenticate = false;
+      }
+    }
+    return out;
+  }
   const Decision d = policy->evaluate(facts.subject, facts.command, facts.now, zones);
   out.reason = d.reason;
   out.rule = d.rule != nullptr ? d.rule->name : std::string();

@@ -10,8 +10,12 @@
 // allowed it.
 //
 // MUST: a command grant covers only the command it was asked for: the same
-// real path, the same SHA-256 when the request recorded one, and the same
-// arguments.
+// path, the same SHA-256 when the request recorded one, the same arguments
+// and the same target user and group.
+//
+// Edits (sudoedit) are decided on the files (CompiledPolicy::evaluate_edit):
+// an edit rule allows or denies; without one only a temporary admin session
+// allows an edit, and nothing else does. Command grants never cover edits.
 #pragma once
 
 #include <optional>
@@ -25,8 +29,9 @@ namespace hoist::agent {
 
 struct CheckFacts {
   Subject subject;
-  CommandLine command;
+  CommandLine command;  // for an edit: only command.runas is set
   TimePoint now{};
+  std::optional<std::vector<EditFile>> edit{};  // sudo -e: the files
 };
 
 // `policy` null: no policy received yet (everything but root is denied).

@@ -119,4 +119,37 @@ Result<Account> account_of(std::uint32_t uid) {
   return out;
 }
 
+Result<RunAs> run_as_of(std::string_view user, std::string_view group, const Account& invoker) {
+  const std::string who = !user.empty() ? std::string(user) : group.empty() ? std::string("root") : invoker.name;
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  std::vector<char> buf(16384);
+  int rc = 0;
+  while ((rc = getpwnam_r(who.c_str(), &pw, buf.data(), buf.size(), &found)) == ERANGE && buf.size() < (1U << 20)) {
+    buf.resize(buf.size() * 2);
+  }
+  if (rc != 0) return unavailable(fmt::format("cannot look up user {}: {}", who, std::strerror(rc)));
+  if (found == nullptr) return permission_denied(fmt::format("there is no user {} on this computer", who));
+  RunAs out;
+  out.user = pw.pw_name;
+  const gid_t primary = pw.pw_gid;
+  std::vector<char> gbuf(16384);
+  struct group gr {};
+  struct group* gfound = nullptr;
+  while ((rc = getgrgid_r(primary, &gr, gbuf.data(), gbuf.size(), &gfound)) == ERANGE && gbuf.size() < (1U << 22)) {
+    gbuf.resize(gbuf.size() * 2);
+  }
+  if (rc == 0 && gfound != nullptr) out.user_group = gr.gr_name;
+  if (!group.empty()) {
+    const std::string g(group);
+    while ((rc = getgrnam_r(g.c_str(), &gr, gbuf.data(), gbuf.size(), &gfound)) == ERANGE && gbuf.size() < (1U << 22)) {
+      gbuf.resize(gbuf.size() * 2);
+    }
+    if (rc != 0) return unavailable(fmt::format("cannot look up group {}: {}", g, std::strerror(rc)));
+    if (gfound == nullptr) return permission_denied(fmt::format("there is no group {} on this computer", g));
+    out.group = gr.gr_name;
+  }
+  return out;
+}
+
 }  // namespace hoist::agent

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/evaluator.h"
 #include "core/result.h"
 
 namespace hoist::agent {
@@ -51,5 +52,11 @@ struct Account {
 
 // NSS look-up. NotFound for an unknown uid.
 Result<Account> account_of(std::uint32_t uid);
+
+// Whom sudo -u USER / -g GROUP runs the command as, by NSS: USER ("" = root,
+// or the invoker when only GROUP is given) must exist, and GROUP ("" = none)
+// too; the result carries the canonical names and USER's primary group.
+// PermissionDenied naming an unknown user or group.
+Result<RunAs> run_as_of(std::string_view user, std::string_view group, const Account& invoker);
 
 }  // namespace hoist::agent

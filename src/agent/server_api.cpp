@@ -45,6 +45,9 @@ class HttpsServerApi final : public ServerApi {
       json::object command{
           {"path", f.path}, {"argv", json::array(f.argv.begin(), f.argv.end())}, {"trusted_path", f.trusted_path}};
       if (f.sha256) command["sha256"] = *f.sha256;
+      if (!f.real_path.empty()) command["real_path"] = f.real_path;
+      command["runas"] =
+          json::object{{"user", f.runas.user}, {"group", f.runas.group}, {"user_group", f.runas.user_group}};
       if (f.package) {
         command["package"] = json::object{{"name", f.package->name},
                                           {"origin", f.package->origin},

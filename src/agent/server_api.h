@@ -16,6 +16,7 @@
 
 #include "agent/server_json.h"
 #include "agent/state/agent_state.h"
+#include "core/evaluator.h"
 #include "core/request.h"
 #include "core/result.h"
 #include "net/client/json_api.h"
@@ -29,8 +30,10 @@ struct SubmitFacts {
   std::vector<std::string> groups;
   std::string justification;
   std::optional<std::int64_t> duration_s;
-  std::string path;  // "" for a session
+  std::string path;       // "" for a session; the path the program runs under (Executable::path)
+  std::string real_path;  // the file behind a link under another name; "" otherwise
   std::vector<std::string> argv;
+  RunAs runas{};  // sudo -u / -g
   std::optional<std::string> sha256;
   bool trusted_path = false;
   struct Package {

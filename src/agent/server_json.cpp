@@ -154,6 +154,12 @@ Result<ServerRequest> request_from_object(const json::object& o) {
     out.command_path = c.optional_text("path");
     out.argv = c.texts("argv");
     if (auto sha = c.optional_text("sha256"); !sha.empty()) out.command_sha256 = sha;
+    if (const auto* runas = c.object("runas", false)) {
+      Reader ra(*runas, "request command runas");
+      out.runas_user = ra.text("user");
+      out.runas_group = ra.optional_text("group");
+      if (auto st = ra.status(); !st) return st.error();
+    }
     if (auto st = c.status(); !st) return st.error();
   }
   if (auto st = r.status(); !st) return st.error();

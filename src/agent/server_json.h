@@ -31,6 +31,8 @@ struct ServerRequest {
   std::string command_path;            // "" for a session
   std::optional<std::string> command_sha256;
   std::vector<std::string> argv;
+  std::string runas_user{"root"};  // sudo -u of the request (hoistd before runas: root)
+  std::string runas_group{};       // sudo -g, "" = none
 };
 
 struct SubmitOutcome {

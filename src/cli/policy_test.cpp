@@ -31,6 +31,9 @@ struct Options {
   std::string at;
   std::string duration;
   std::vector<std::string> command;
+  std::string runas;        // sudo -u ("" = root)
+  std::string runas_group;  // sudo -g
+  bool edit = false;        // sudo -e: `command` holds the files
   // Facts, for --no-inspect.
   bool no_inspect = false;
   std::string sha256;
@@ -85,6 +88,71 @@ Result<Executable> facts_from_flags(const Options& o) {
   return exe;
 }
 
+// The primary group of `user` from NSS, or "" when unknown here.
+std::string primary_group(const std::string& user) {
+  std::vector<char> buf(1 << 16);
+  passwd pw{};
+  passwd* found = nullptr;
+  if (getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) return "";
+  group gr{};
+  group* gfound = nullptr;
+  if (getgrgid_r(pw.pw_gid, &gr, buf.data(), buf.size(), &gfound) != 0 || gfound == nullptr) return "";
+  return gr.gr_name;
+}
+
+void print_runas(const RunAs& runas) {
+  fmt::print("runs as:    {}{}\n", runas.user, runas.group.empty() ? std::string() : " (group " + runas.group + ")");
+}
+
+void print_decision(const Options& o, const Decision& d) {
+  fmt::print("decision:   {}\n", to_string(d.action));
+  if (d.rule != nullptr) {
+    fmt::print("rule:       {} ({}:{})\n", d.rule->name, o.file, d.rule->line);
+  } else if (o.edit) {
+    fmt::print("rule:       none (an edit needs a rule that names the file)\n");
+  } else {
+    fmt::print("rule:       none (policy default)\n");
+  }
+  fmt::print("reason:     {}\n", d.reason);
+}
+
+// --edit: the files of `sudo -e` (sudoedit), decided on the files alone.
+int run_edit_test(const Options& o, const CompiledPolicy& policy, const Subject& subject, const RunAs& runas,
+                  TimePoint now, const TimeZones& zones) {
+  std::vector<EditFile> files;
+  char cwd[4096];
+  const std::string here = ::getcwd(cwd, sizeof cwd) != nullptr ? cwd : "";
+  for (const auto& name : o.command) {
+    if (o.no_inspect) {
+      auto path = normalize_absolute_path(name);
+      if (!path.ok()) {
+        fmt::print(stderr, "hoist: with --no-inspect the files must be absolute paths: {}\n", path.error().message);
+        return kExitUsage;
+      }
+      files.push_back(EditFile{*path, !o.untrusted});
+      continue;
+    }
+    auto file = platform::inspect_edit_file(here, name);
+    if (!file.ok()) {
+      fmt::print(stderr, "hoist: {} (use --no-inspect to test a file that is not on this machine)\n",
+                 file.error().message);
+      return exit_code_for(file.error().code);
+    }
+    files.push_back(std::move(*file));
+  }
+  const Decision d = policy.evaluate_edit(subject, files, runas, now, zones);
+  for (const auto& f : files) {
+    fmt::print("edit:       {} ({})\n", f.path, f.trusted ? "trusted path" : "untrusted path or a link");
+  }
+  print_runas(runas);
+  fmt::print("user:       {} (groups: {}; labels: {}{})\n", subject.user, join(subject.groups), join(subject.labels),
+             subject.host.empty() ? std::string() : "; host: " + subject.host);
+  fmt::print("at:         {}\n", format_timestamp(now));
+  print_decision(o, d);
+  if (d.action != Action::kDeny) fmt::print("reauth:     {}\n", d.reauthenticate ? "yes" : "no");
+  return exit_code_for(d.action);
+}
+
 int run_test(const Options& o) {
   const platform::SystemTimeZones zones;
   const auto loaded = platform::load_policy_file(o.file, zones);
@@ -119,7 +187,18 @@ int run_test(const Options& o) {
     return kExitUsage;
   }
 
+  Subject subject;
+  subject.user = o.user;
+  subject.groups = o.groups_given ? o.groups : system_groups(o.user);
+  subject.labels = o.labels;
+  subject.host = o.host;
+  const CompiledPolicy& policy = *loaded.policy;
+
   CommandLine cmd;
+  cmd.runas.user = !o.runas.empty() ? o.runas : o.runas_group.empty() ? std::string("root") : o.user;
+  cmd.runas.group = o.runas_group;
+  cmd.runas.user_group = primary_group(cmd.runas.user);
+  if (o.edit) return run_edit_test(o, policy, subject, cmd.runas, now, zones);
   cmd.args.assign(o.command.begin() + 1, o.command.end());
   if (o.no_inspect) {
     auto exe = facts_from_flags(o);
@@ -146,18 +225,13 @@ int run_test(const Options& o) {
     cmd.exe = std::move(inspected->facts);
   }
 
-  Subject subject;
-  subject.user = o.user;
-  subject.groups = o.groups_given ? o.groups : system_groups(o.user);
-  subject.labels = o.labels;
-  subject.host = o.host;
-
-  const CompiledPolicy& policy = *loaded.policy;
   const Decision d = policy.evaluate(subject, cmd, now, zones);
 
   std::string cmdline = cmd.exe.path;
   for (const auto& a : cmd.args) cmdline += " " + a;
   fmt::print("command:    {}\n", cmdline);
+  if (!cmd.exe.real_path.empty()) fmt::print("link to:    {}\n", cmd.exe.real_path);
+  if (cmd.runas.user != "root" || !cmd.runas.group.empty()) print_runas(cmd.runas);
   fmt::print("executable: {}path{}", cmd.exe.trusted_path ? "trusted " : "untrusted ",
              cmd.exe.sha256 ? ", sha256 " + cmd.exe.sha256->hex() : std::string(", no sha256"));
   if (cmd.exe.package) {
@@ -167,13 +241,7 @@ int run_test(const Options& o) {
   fmt::print("user:       {} (groups: {}; labels: {}{})\n", subject.user, join(subject.groups), join(subject.labels),
              subject.host.empty() ? std::string() : "; host: " + subject.host);
   fmt::print("at:         {}\n", format_timestamp(now));
-  fmt::print("decision:   {}\n", to_string(d.action));
-  if (d.rule != nullptr) {
-    fmt::print("rule:       {} ({}:{})\n", d.rule->name, o.file, d.rule->line);
-  } else {
-    fmt::print("rule:       none (policy default)\n");
-  }
-  fmt::print("reason:     {}\n", d.reason);
+  print_decision(o, d);
   if (d.action == Action::kRequest) {
     const Seconds asked = cap_duration(duration.value_or(d.default_duration), d.max_duration);
     std::string approval;
@@ -222,7 +290,11 @@ void add_policy_test(CLI::App& policy, Runner& run) {
   cmd->add_flag("--unverified", o->unverified, "With --no-inspect: the file does not match its package");
   cmd->add_flag("--untrusted", o->untrusted, "With --no-inspect: the path is writable by someone other than root");
   cmd->add_option("--dpkg-dir", o->dpkg_dir, "dpkg database to consult")->capture_default_str();
-  cmd->add_option("command", o->command, "The command and its arguments (after --)")->required();
+  cmd->add_option("--runas", o->runas, "Whom it runs as, as sudo -u USER (default: root)");
+  cmd->add_option("--runas-group", o->runas_group, "The group it runs with, as sudo -g GROUP");
+  cmd->add_flag("--edit", o->edit, "An edit, as sudo -e (sudoedit): the arguments are the files");
+  cmd->add_option("command", o->command, "The command and its arguments, or the files with --edit (after --)")
+      ->required();
   cmd->callback([&run, o, cmd] {
     o->groups_given = cmd->count("--groups") > 0;
     run = [o] { return run_test(*o); };

@@ -62,6 +62,15 @@ std::string command_line(const json::value& request) {
   return out;
 }
 
+// Whom a command request runs as: "root", "postgres", "root (group adm)".
+std::string runas_text(const json::value& request) {
+  const auto& runas = field_of(field_of(request, "command"), "runas");
+  std::string user = text_of(runas, "user");
+  if (user.empty()) user = "root";  // a hoistd from before runas
+  const std::string group = text_of(runas, "group");
+  return group.empty() ? user : user + " (group " + group + ")";
+}
+
 // The time a request is about: how long it waits, or its grant's end.
 std::string until_text(const json::value& r) {
   const std::string state = text_of(r, "state");
@@ -87,6 +96,7 @@ void print_request(const json::value& r) {
   line("Host:", text_of(r, "host"));
   line("Kind:", text_of(r, "kind"));
   line("Command:", command_line(r));
+  if (text_of(r, "kind") != "session") line("Runs as:", runas_text(r));
   line("Path:", text_of(field_of(r, "command"), "path"));
   line("SHA-256:", text_of(field_of(r, "command"), "sha256"));
   line("Package:", text_of(field_of(r, "command"), "package"));
@@ -197,9 +207,10 @@ int run_review(const RequestArgs& args, const Globals& globals, bool approve) {
   if (globals.json) {
     print_json(*reply);
   } else if (approve) {
-    fmt::print("Approved {}: {} on {} may run {} as root until {}.\n", printable(args.id),
+    fmt::print("Approved {}: {} on {} may run {} as {} until {}.\n", printable(args.id),
                printable(text_of(*reply, "requester")), printable(text_of(*reply, "host")),
-               printable(command_line(*reply)), short_time(text_of(*reply, "grant_deadline")));
+               printable(command_line(*reply)), printable(runas_text(*reply)),
+               short_time(text_of(*reply, "grant_deadline")));
   } else {
     fmt::print("Denied {}: {} on {} is told so.\n", printable(args.id), printable(text_of(*reply, "requester")),
                printable(text_of(*reply, "host")));

@@ -4,72 +4,13 @@
 
 #include <algorithm>
 
+#include "core/display_text.h"
 #include "core/duration.h"
 
 namespace hoist::cli {
 
-namespace {
-
-// The length of the valid UTF-8 sequence at text[i], or 0 when invalid
-// (overlong forms, surrogates and code points above U+10FFFF included).
-std::size_t utf8_sequence(std::string_view text, std::size_t i) {
-  const auto b0 = static_cast<unsigned char>(text[i]);
-  std::size_t len = 0;
-  char32_t cp = 0;
-  if (b0 < 0x80) {
-    return 1;
-  }
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    len = 2;
-    cp = b0 & 0x1F;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    len = 3;
-    cp = b0 & 0x0F;
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    len = 4;
-    cp = b0 & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + len > text.size()) {
-    return 0;
-  }
-  for (std::size_t k = 1; k < len; ++k) {
-    const auto b = static_cast<unsigned char>(text[i + k]);
-    if ((b & 0xC0) != 0x80) {
-      return 0;
-    }
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))) {
-    return 0;
-  }
-  // C1 controls (U+0080..U+009F) are interpreted by some terminals.
-  if (len == 2 && cp < 0xA0) {
-    return 0;
-  }
-  return len;
-}
-
-}  // namespace
-
 std::string printable(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size();) {
-    const auto b = static_cast<unsigned char>(text[i]);
-    const std::size_t len = utf8_sequence(text, i);
-    if (len == 0 || (len == 1 && (b < 0x20 || b == 0x7F))) {
-      // One byte at a time: the rest of a C1 control or of a broken
-      // sequence is a lone continuation byte, escaped on the next turn.
-      out += fmt::format("\\x{:02x}", b);
-      ++i;
-      continue;
-    }
-    out.append(text.substr(i, len));
-    i += len;
-  }
-  return out;
+  return visible_text(text);
 }
 
 std::size_t display_width(std::string_view text) {

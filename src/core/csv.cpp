@@ -1,5 +1,7 @@
 #include "core/csv.h"
 
+#include "core/display_text.h"
+
 namespace hoist {
 
 namespace {
@@ -23,7 +25,8 @@ bool is_blank(char c) {
 
 }  // namespace
 
-std::string csv_field(std::string_view value) {
+std::string csv_field(std::string_view raw) {
+  const std::string value = without_hidden_controls(raw);
   std::string text;
   text.reserve(value.size() + 1);
   if (starts_formula(value)) text += '\'';

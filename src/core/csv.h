@@ -4,9 +4,12 @@
 // start of a formula. Following OWASP's "CSV Injection" guidance, a value
 // that begins with '=', '+', '-', '@', TAB or CR gets a single quote (')
 // put in front of it inside the field, so "=HYPERLINK(...)" in a command
-// line is shown as text, not run. This is the only change made to the data:
-// every other byte, invalid UTF-8 and NUL included, is written as it is.
-// (A value such as "-5" is therefore exported as "'-5".)
+// line is shown as text, not run. MUST: no cell reads in another order than
+// its bytes: the characters that reorder or hide text (bidi overrides such
+// as U+202E, zero-width characters) and C1 controls are written escaped,
+// as \u{202E} (core/display_text.h). These are the only changes made to the
+// data: every other byte, invalid UTF-8 and NUL included, is written as it
+// is. (A value such as "-5" is therefore exported as "'-5".)
 #pragma once
 
 #include <span>

@@ -81,6 +81,12 @@ Result<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::compile(Policy pol
       compiled->session_rules_.push_back(i);
       continue;
     }
+    if (!m.edit.empty()) {
+      compiled->edit_rules_.push_back(i);
+      continue;
+    }
+    // "Deny everything" holds for edits too.
+    if (m.any_command && r.action == Action::kDeny) compiled->edit_rules_.push_back(i);
     // Each rule is indexed under its most selective criterion only: every
     // criterion must hold, so a rule that cannot match its key cannot match.
     if (!m.sha256.empty()) {
@@ -121,17 +127,29 @@ bool CompiledPolicy::rule_matches(const Rule& rule, const Subject& subject, cons
                                   const TimeZones& zones) const {
   const CommandMatch& m = rule.match;
   const Executable& exe = command.exe;
+  const bool deny = rule.action == Action::kDeny;
+  // A name that reaches the file through a link under another name changes
+  // what a multi-call program does; when someone other than root could
+  // have made that link, the program's identity is uncertain: no grant.
+  if (!deny && !exe.real_path.empty() && !exe.trusted_path) return false;
   if (!m.sha256.empty()) {
     if (!exe.sha256 || std::find(m.sha256.begin(), m.sha256.end(), *exe.sha256) == m.sha256.end()) return false;
   }
-  const bool deny = rule.action == Action::kDeny;
   if (m.uses_path()) {
-    // A deny rule matches the path as seen; anything that grants needs a
-    // path nobody but root can change.
-    if (!deny && !exe.trusted_path) return false;
-    if (m.path && exe.path != *m.path) return false;
-    if (m.folder && !path_is_within(exe.path, *m.folder)) return false;
-    if (m.path_glob && !m.path_glob->matches(exe.path)) return false;
+    // A deny rule matches the path as seen, and the real path behind a
+    // link; anything that grants needs the path the program runs under,
+    // and one nobody but root can change.
+    const auto path_holds = [&m](const std::string& p) {
+      if (m.path && p != *m.path) return false;
+      if (m.folder && !path_is_within(p, *m.folder)) return false;
+      if (m.path_glob && !m.path_glob->matches(p)) return false;
+      return true;
+    };
+    if (deny) {
+      if (!path_holds(exe.path) && (exe.real_path.empty() || !path_holds(exe.real_path))) return false;
+    } else if (!exe.trusted_path || !path_holds(exe.path)) {
+      return false;
+    }
   }
   if (m.needs_verified()) {
     // A grant needs the genuine file; a deny also catches a modified one.
@@ -141,10 +159,36 @@ bool CompiledPolicy::rule_matches(const Rule& rule, const Subject& subject, cons
     if (m.maintainer && !m.maintainer->matches(exe.package->maintainer)) return false;
   }
   if (m.args && !args_match(*m.args, command.args)) return false;
+  return scope_matches(rule, subject, command.runas, now, zones);
+}
+
+namespace {
+
+// sudo -u / -g against the rule's runas (policy.h RunAsSpec).
+bool runas_matches(const Rule& rule, const Subject& subject, const RunAs& runas) {
+  const bool any_user = contains(rule.runas.users, "*");
+  if (rule.action == Action::kDeny) {
+    return rule.runas.users.empty() || any_user || contains(rule.runas.users, runas.user);
+  }
+  // sudo -g alone runs as the invoker: only the group is a privilege then.
+  const bool as_self_with_group = runas.user == subject.user && !runas.group.empty();
+  const bool user_ok =
+      rule.runas.users.empty() ? runas.user == "root" : any_user || contains(rule.runas.users, runas.user);
+  if (!user_ok && !as_self_with_group) return false;
+  if (runas.group.empty() || runas.group == runas.user_group) return true;
+  return contains(rule.runas.groups, "*") || contains(rule.runas.groups, runas.group);
+}
+
+}  // namespace
+
+bool CompiledPolicy::scope_matches(const Rule& rule, const Subject& subject, const RunAs& runas, TimePoint now,
+                                   const TimeZones& zones) const {
+  const bool deny = rule.action == Action::kDeny;
   const Scope& s = rule.scope;
   if (!principal_matches(s.users, s.groups, subject)) return false;
   if (!s.labels.empty() && !intersects(s.labels, subject.labels)) return false;
   if (!s.hosts.empty() && !host_in(s.hosts, subject.host)) return false;
+  if (!rule.match.session && !runas_matches(rule, subject, runas)) return false;
   if (s.when) {
     const auto local = zones.local_time(s.when->zone, now);
     if (!local) return deny;  // unknown zone: a deny applies, a grant does not
@@ -182,10 +226,13 @@ Decision CompiledPolicy::evaluate_normalized(const Subject& subject, const Comma
   if (exe.sha256) {
     if (const auto it = ix.by_sha256.find(*exe.sha256); it != ix.by_sha256.end()) consider(it->second);
   }
-  if (const auto it = ix.by_path.find(exe.path); it != ix.by_path.end()) consider(it->second);
-  if (!ix.by_folder.empty()) {
-    for (std::string_view p = exe.path; !p.empty(); p = parent_path(p)) {
-      if (const auto it = ix.by_folder.find(p); it != ix.by_folder.end()) consider(it->second);
+  for (const std::string* path : {&exe.path, &exe.real_path}) {
+    if (path->empty()) continue;
+    if (const auto it = ix.by_path.find(*path); it != ix.by_path.end()) consider(it->second);
+    if (!ix.by_folder.empty()) {
+      for (std::string_view p = *path; !p.empty(); p = parent_path(p)) {
+        if (const auto it = ix.by_folder.find(p); it != ix.by_folder.end()) consider(it->second);
+      }
     }
   }
   if (exe.package) {
@@ -201,6 +248,57 @@ Decision CompiledPolicy::evaluate_normalized(const Subject& subject, const Comma
     }
   }
   return decision_for(rule, subject);
+}
+
+Decision CompiledPolicy::evaluate_edit(const Subject& subject, const std::vector<EditFile>& files, const RunAs& runas,
+                                       TimePoint now, const TimeZones& zones) const {
+  const auto refuse = [](const Rule* rule, std::string reason) {
+    Decision d;
+    d.action = Action::kDeny;
+    d.rule = rule;
+    d.reason = std::move(reason);
+    return d;
+  };
+  if (files.empty()) return refuse(nullptr, "no file to edit");
+  const auto pattern_matches = [](const Rule& r, const std::string& path) {
+    return std::any_of(r.match.edit.begin(), r.match.edit.end(),
+                       [&path](const StringMatcher& m) { return m.matches(path); });
+  };
+  // Deny rules first: one file they match denies the whole edit.
+  for (const std::uint32_t id : edit_rules_) {
+    const Rule& r = policy_.rules[id];
+    if (r.action != Action::kDeny || !scope_matches(r, subject, runas, now, zones)) continue;
+    for (const EditFile& f : files) {
+      if (r.match.any_command || pattern_matches(r, f.path)) {
+        return refuse(&r, "rule \"" + r.name + "\" denies editing " + f.path);
+      }
+    }
+  }
+  const Rule* first = nullptr;
+  for (const EditFile& f : files) {
+    const Rule* allowing = nullptr;
+    for (const std::uint32_t id : edit_rules_) {
+      const Rule& r = policy_.rules[id];
+      if (r.action != Action::kAllow || r.match.edit.empty()) continue;
+      if (pattern_matches(r, f.path) && scope_matches(r, subject, runas, now, zones)) {
+        allowing = &r;
+        break;
+      }
+    }
+    if (allowing != nullptr && !f.trusted) {
+      return refuse(nullptr, f.path +
+                                 " is a link, or in a directory someone other than root can change; Hoist allows "
+                                 "editing only files in root-owned directories");
+    }
+    if (allowing == nullptr) {
+      return refuse(nullptr, "no rule lets you edit " + f.path + (runas.user == "root" ? "" : " as " + runas.user) +
+                                 "; editing a file needs a rule that names it");
+    }
+    if (first == nullptr) first = allowing;
+  }
+  Decision d = decision_for(first, subject);
+  d.reason = "rule \"" + first->name + "\" allows editing " + (files.size() == 1 ? files.front().path : "these files");
+  return d;
 }
 
 Decision CompiledPolicy::evaluate_session(const Subject& subject, TimePoint now, const TimeZones& zones) const {

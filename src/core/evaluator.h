@@ -16,6 +16,15 @@
 // matches a grant rule. Deny rules resolve the same uncertainty the other
 // way: they match the lexically normalised path whatever its trust, a file a
 // package owns even if modified, and apply when their zone is unknown.
+// MUST: a program reached through a link under another name (its argv[0]
+// changes what a multi-call program does) is granted only when that link
+// is trusted, and path rules that grant match the link's path, never the
+// real path behind it; deny rules match both.
+// MUST: a grant holds only for the target users (and -g groups) its rule
+// names: root alone when it names none. Deny rules hold for every target
+// unless they name some.
+// MUST: an edit (sudoedit) is decided on the files only, never on the
+// editor, and is allowed only by an edit rule naming each file.
 #pragma once
 
 #include <cstdint>
@@ -45,15 +54,38 @@ struct PackageFacts {
 };
 
 struct Executable {
-  std::string path;           // realpath'd, normalised absolute path
-  bool trusted_path = false;  // root-owned, not group/other-writable up to /
+  // The path the command is decided on and runs under (its argv[0]): the
+  // real path, or, when the name typed reaches the file through a symlink
+  // with another name (a multi-call program's personality: reboot ->
+  // systemctl), that link's path with its directories resolved.
+  std::string path;
+  // realpath() of the file when it differs from `path` (such a link), else
+  // "". Deny rules match it too.
+  std::string real_path{};
+  // root-owned, not group/other-writable up to /: the file, and for a link
+  // also the link's directories.
+  bool trusted_path = false;
   std::optional<Sha256> sha256;
   std::optional<PackageFacts> package;
+};
+
+// Whom the command runs as (sudo -u, -g), the names resolved by NSS.
+struct RunAs {
+  std::string user{"root"};  // the target user (the invoker for sudo -g alone)
+  std::string group{};       // -g's group; "" = not given
+  std::string user_group{};  // the target user's primary group (a -g naming it needs no rule)
 };
 
 struct CommandLine {
   Executable exe;
   std::vector<std::string> args;  // argv[1..]
+  RunAs runas{};
+};
+
+// One file of an edit (sudo -e / sudoedit).
+struct EditFile {
+  std::string path;      // absolute, its directories resolved (realpath), the name itself not followed
+  bool trusted = false;  // every directory up to / root-owned and not group/other-writable; not a symlink
 };
 
 struct Decision {
@@ -77,6 +109,14 @@ class CompiledPolicy {
 
   [[nodiscard]] Decision evaluate(const Subject& subject, const CommandLine& command, TimePoint now,
                                   const TimeZones& zones) const;
+
+  // An edit of `files` (sudo -e) as `runas`: only `edit` rules apply, and
+  // deny rules with any_command. Any deny rule that matches one file denies;
+  // otherwise each file needs an allow rule whose patterns match it (trusted
+  // files only). Anything else is denied, whatever default_action says: an
+  // edit is allowed only by a rule that names the file.
+  [[nodiscard]] Decision evaluate_edit(const Subject& subject, const std::vector<EditFile>& files, const RunAs& runas,
+                                       TimePoint now, const TimeZones& zones) const;
 
   // A temporary admin session for `subject`: only `session = true` rules
   // apply, first deny then request (a session is never allowed outright).
@@ -106,6 +146,9 @@ class CompiledPolicy {
  private:
   [[nodiscard]] bool rule_matches(const Rule& rule, const Subject& subject, const CommandLine& command, TimePoint now,
                                   const TimeZones& zones) const;
+  // The rule's scope (who, where, when) and runas hold.
+  [[nodiscard]] bool scope_matches(const Rule& rule, const Subject& subject, const RunAs& runas, TimePoint now,
+                                   const TimeZones& zones) const;
   // The decision `rule` (null: the policy's default) gives `subject`.
   [[nodiscard]] Decision decision_for(const Rule* rule, const Subject& subject) const;
   // evaluate() for a command whose path is normalised (or not absolute).
@@ -116,6 +159,7 @@ class CompiledPolicy {
   std::unique_ptr<Index> index_;
   std::vector<std::uint32_t> unindexed_;
   std::vector<std::uint32_t> session_rules_;  // never matched against commands
+  std::vector<std::uint32_t> edit_rules_;     // edit rules and deny rules with any_command
 };
 
 // True when the subject is one of the principals (users or groups) listed,

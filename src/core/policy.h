@@ -59,11 +59,27 @@ struct CommandMatch {
   // A temporary admin session (hoist elevate), never a command: such a rule
   // has no other criterion and is consulted only for session requests.
   bool session = false;
+  // Files edited with sudoedit (sudo -e), never a program: kPath globs over
+  // the file's absolute path (directories resolved). Such a rule has no
+  // other criterion and is consulted only for edits; an edit is never
+  // decided on the editor, which the user chooses and which runs as them.
+  std::vector<StringMatcher> edit{};
 
   // Rules that name a package, origin or maintainer also require the file to
   // be verified: a modified binary at a package's path is not that package.
   [[nodiscard]] bool needs_verified() const { return verified || package || origin || maintainer; }
   [[nodiscard]] bool uses_path() const { return path || folder || path_glob; }
+};
+
+// Whom a rule lets the command run as (sudo -u, sudo -g). "*" alone in a
+// list means anyone.
+struct RunAsSpec {
+  // Target users. Empty: root only for allow and request rules; anyone for
+  // deny rules (a deny holds whoever the command would run as).
+  std::vector<std::string> users;
+  // Groups sudo -g may name (allow and request rules). Empty: none, except
+  // the target user's own primary group.
+  std::vector<std::string> groups;
 };
 
 struct Rule {
@@ -72,6 +88,7 @@ struct Rule {
   Action action = Action::kRequest;
   CommandMatch match;
   Scope scope;
+  RunAsSpec runas{};
   // Options for request rules.
   ApprovalMode approval = ApprovalMode::kManual;
   std::optional<Seconds> max_duration;            // defaults to settings.max_duration

@@ -313,33 +313,72 @@ std::optional<std::string> read_abs_path(Reader& r, std::string_view key) {
   return *n;
 }
 
-constexpr std::array<std::string_view, 28> kRuleFields = {"name",
-                                                          "description",
-                                                          "action",
-                                                          "sha256",
-                                                          "path",
-                                                          "folder",
-                                                          "path_glob",
-                                                          "package",
-                                                          "origin",
-                                                          "maintainer",
-                                                          "verified",
-                                                          "args",
-                                                          "args_regex",
-                                                          "any_command",
-                                                          "session",
-                                                          "users",
-                                                          "groups",
-                                                          "labels",
-                                                          "hosts",
-                                                          "days",
-                                                          "hours",
-                                                          "timezone",
-                                                          "approval",
-                                                          "max_duration",
-                                                          "default_duration",
-                                                          "reauthenticate",
-                                                          "self_approval_groups",
+// `edit = "/etc/hosts"` or `edit = ["/etc/hosts", "/etc/nginx/*.conf"]`:
+// kPath globs, absolute and normalised, as path_glob. True when present.
+bool read_edit(Reader& r, CommandMatch& m) {
+  const toml::node* node = r.get("edit");
+  if (node == nullptr) return false;
+  const auto list = r.strings("edit", true);
+  if (!list) return true;
+  if (list->empty()) r.error(node, "edit", "must name at least one file");
+  for (const auto& p : *list) {
+    const auto normal = normalize_absolute_path(p);
+    if (p.empty() || p.front() != '/') {
+      r.error(node, "edit", fmt::format("\"{}\" must be an absolute path or pattern starting with '/'", p));
+      continue;
+    }
+    if (!normal.ok() || *normal != p) {
+      r.error(node, "edit",
+              fmt::format("\"{}\" is not in normal form (no \"//\", \".\", \"..\" or trailing '/'){}", p,
+                          normal.ok() ? fmt::format("; write \"{}\"", *normal) : std::string()));
+      continue;
+    }
+    auto g = StringMatcher::glob(p, GlobFlavor::kPath);
+    if (!g.ok()) {
+      r.error(node, "edit", g.error().message);
+      continue;
+    }
+    m.edit.push_back(std::move(*g));
+  }
+  return true;
+}
+
+// runas = ["root", "postgres"] / ["*"], runas_groups = [...] (rule.h RunAsSpec).
+RunAsSpec read_runas(Reader& r, Action action) {
+  RunAsSpec spec;
+  spec.users = r.principals("runas", "user");
+  spec.groups = r.principals("runas_groups", "group");
+  for (const auto* key : {"runas", "runas_groups"}) {
+    const auto& list = std::string_view(key) == "runas" ? spec.users : spec.groups;
+    if (r.get(key) != nullptr && list.empty()) {
+      r.error(r.get(key), key, "must name at least one; leave it out for the default");
+    }
+    if (list.size() > 1 && std::find(list.begin(), list.end(), "*") != list.end()) {
+      r.error(r.get(key), key, "\"*\" (anyone) stands alone");
+    }
+  }
+  if (action == Action::kDeny && r.get("runas_groups") != nullptr) {
+    r.error(r.get("runas_groups"), "runas_groups",
+            "a deny rule holds whatever group the command runs with; runas_groups is for allow and request rules");
+  }
+  return spec;
+}
+
+constexpr std::array<std::string_view, 31> kRuleFields = {"name",           "description",
+                                                          "action",         "sha256",
+                                                          "path",           "folder",
+                                                          "path_glob",      "package",
+                                                          "origin",         "maintainer",
+                                                          "verified",       "args",
+                                                          "args_regex",     "any_command",
+                                                          "session",        "edit",
+                                                          "runas",          "runas_groups",
+                                                          "users",          "groups",
+                                                          "labels",         "hosts",
+                                                          "days",           "hours",
+                                                          "timezone",       "approval",
+                                                          "max_duration",   "default_duration",
+                                                          "reauthenticate", "self_approval_groups",
                                                           "clsid"};
 
 constexpr std::array<std::string_view, 9> kSettingsFields = {
@@ -471,7 +510,20 @@ std::optional<Rule> read_rule(const toml::table& t, std::size_t index, std::stri
                                 r.get("origin") != nullptr || r.get("maintainer") != nullptr ||
                                 r.get("verified") != nullptr;
   if (auto session = r.boolean("session")) m.session = *session;
-  if (r.get("session") != nullptr && !m.session) {
+  const bool edit_rule = read_edit(r, m);
+  if (edit_rule) {
+    if (exe_keys_present || r.get("any_command") != nullptr || r.get("args") != nullptr ||
+        r.get("args_regex") != nullptr || r.get("session") != nullptr) {
+      r.error(r.get("edit"), "edit",
+              "an edit rule covers files edited with sudoedit, not programs: it takes no sha256, path, folder, "
+              "path_glob, package, args, any_command or session");
+    }
+    if (rule.action == Action::kRequest) {
+      r.error(r.get("action"), "action",
+              "an edit rule allows or denies; a request for an edit is not supported (use action = \"allow\" "
+              "with the users who may edit, or a temporary admin session)");
+    }
+  } else if (r.get("session") != nullptr && !m.session) {
     r.error(r.get("session"), "session", "\"session = false\" means nothing; remove it");
   } else if (m.session) {
     if (exe_keys_present || r.get("any_command") != nullptr || r.get("args") != nullptr ||
@@ -506,6 +558,11 @@ std::optional<Rule> read_rule(const toml::table& t, std::size_t index, std::stri
     for (char& c : h) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
   }
   rule.scope.when = read_window(r, zones);
+  rule.runas = read_runas(r, rule.action);
+  if (m.session && (r.get("runas") != nullptr || r.get("runas_groups") != nullptr)) {
+    r.error(r.get("runas") != nullptr ? r.get("runas") : r.get("runas_groups"), "runas",
+            "a temporary admin session is root, who may become anyone: a session rule takes no runas");
+  }
 
   const bool is_request = rule.action == Action::kRequest;
   const auto request_only = [&](std::string_view key) {

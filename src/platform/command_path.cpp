@@ -6,7 +6,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <string>
+#include <system_error>
 
 #include "core/path.h"
 #include "platform/executable.h"
@@ -18,6 +22,27 @@ namespace {
 bool is_executable_file(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111) != 0;
+}
+
+Result<std::string> real_path_of(const std::string& path, std::string_view what) {
+  char buf[PATH_MAX];
+  if (::realpath(path.c_str(), buf) == nullptr) {
+    const int err = errno;
+    if (err == ENOENT || err == ENOTDIR) return not_found(fmt::format("{}: no such {}", path, what));
+    return unavailable(fmt::format("{}: cannot resolve: {}", path, std::system_category().message(err)));
+  }
+  return std::string(buf);
+}
+
+// "/a/b/c" -> {"/a/b", "c"}; "/c" -> {"/", "c"}.
+std::pair<std::string, std::string> split_last(std::string_view path) {
+  const auto slash = path.rfind('/');
+  const std::string dir = slash == 0 ? std::string("/") : std::string(path.substr(0, slash));
+  return {dir, std::string(path.substr(slash + 1))};
+}
+
+std::string join_dir(const std::string& dir, const std::string& name) {
+  return dir == "/" ? "/" + name : dir + "/" + name;
 }
 
 }  // namespace
@@ -41,6 +66,67 @@ Result<std::string> resolve_command(std::string_view command, std::string_view s
     start = colon + 1;
   }
   return not_found(fmt::format("{}: command not found in the secure path {}", command, secure_path));
+}
+
+Result<CommandPaths> command_paths(std::string_view resolved) {
+  if (resolved.empty() || resolved.front() != '/' || resolved.find('\0') != std::string_view::npos) {
+    return invalid_argument("the command is not an absolute path (this is a bug)");
+  }
+  const auto [dir, name] = split_last(resolved);
+  if (name.empty() || name == "." || name == "..") {
+    return invalid_argument(fmt::format("{}: not the name of a program", resolved));
+  }
+  auto real = real_path_of(std::string(resolved), "command");
+  if (!real) return real.error();
+  CommandPaths out;
+  out.real_path = *real;
+  if (split_last(*real).second == name) {
+    out.path = *real;
+    return out;
+  }
+  // Another name: the program sees it in argv[0].
+  auto real_dir = real_path_of(dir, "directory");
+  if (!real_dir) return real_dir.error();
+  out.path = join_dir(*real_dir, name);
+  out.link_trusted = directory_chain_trusted(*real_dir);
+  return out;
+}
+
+Result<EditFile> inspect_edit_file(std::string_view cwd, std::string_view name) {
+  if (name.empty() || name.find('\0') != std::string_view::npos) return invalid_argument("an empty file name");
+  std::string absolute(name);
+  if (name.front() != '/') {
+    if (cwd.empty() || cwd.front() != '/') {
+      return invalid_argument(fmt::format("{}: a relative name, and the current directory is unknown", name));
+    }
+    absolute = std::string(cwd) + "/" + std::string(name);
+  }
+  while (absolute.size() > 1 && absolute.back() == '/') absolute.pop_back();
+  const auto [dir, base] = split_last(absolute);
+  if (base.empty() || base == "." || base == "..") {
+    return invalid_argument(fmt::format("{}: not the name of a file", name));
+  }
+  auto real_dir = real_path_of(dir, "directory");
+  if (!real_dir) {
+    if (real_dir.error().code == ErrorCode::kNotFound) {
+      return not_found(fmt::format("{}: its directory does not exist", name));
+    }
+    return real_dir.error();
+  }
+  EditFile out;
+  out.path = join_dir(*real_dir, base);
+  struct stat st {};
+  if (::lstat(out.path.c_str(), &st) != 0) {
+    if (errno != ENOENT) {
+      return unavailable(fmt::format("{}: cannot look at it: {}", out.path, std::system_category().message(errno)));
+    }
+    out.trusted = directory_chain_trusted(*real_dir);  // a new file
+    return out;
+  }
+  if (S_ISLNK(st.st_mode)) return out;  // never trusted: sudoedit refuses links too
+  if (!S_ISREG(st.st_mode)) return invalid_argument(fmt::format("{} is not a regular file", out.path));
+  out.trusted = directory_chain_trusted(*real_dir);
+  return out;
 }
 
 bool directory_chain_trusted(const std::string& dir) {

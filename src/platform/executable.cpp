@@ -6,8 +6,6 @@
 
 #include <fmt/format.h>
 #include <cerrno>
-#include <climits>
-#include <cstdlib>
 #include <cstring>
 #include <system_error>
 
@@ -28,14 +26,9 @@ bool root_owned_not_writable(const struct stat& st) {
 }  // namespace
 
 Result<InspectedExecutable> ExecutableInspector::inspect(std::string_view path) const {
-  const std::string given(path);
-  char buf[PATH_MAX];
-  if (::realpath(given.c_str(), buf) == nullptr) {
-    const int err = errno;
-    if (err == ENOENT || err == ENOTDIR) return not_found(fmt::format("{}: no such file", given));
-    return unavailable(fmt::format("{}: cannot resolve: {}", given, errno_text(err)));
-  }
-  const std::string real(buf);
+  auto paths = command_paths(path);
+  if (!paths) return paths.error();
+  const std::string& real = paths->real_path;
   // O_NOFOLLOW: the real path has no symlinks left; if one appears now, the
   // tree changed under us and we refuse rather than guess.
   UniqueFd fd(::open(real.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK));
@@ -47,8 +40,10 @@ Result<InspectedExecutable> ExecutableInspector::inspect(std::string_view path) 
 
   InspectedExecutable out;
   out.identity = FileIdentity::of(st);
-  out.facts.path = real;
-  out.facts.trusted_path = root_owned_not_writable(st) && directory_chain_trusted(std::string(parent_path(real)));
+  out.facts.path = paths->path;
+  if (paths->renamed()) out.facts.real_path = real;
+  out.facts.trusted_path =
+      root_owned_not_writable(st) && directory_chain_trusted(std::string(parent_path(real))) && paths->link_trusted;
   auto digest = cache_ != nullptr ? cache_->sha256(fd.get(), out.identity) : sha256_of_fd(fd.get());
   if (!digest.ok()) return digest.error();
   out.facts.sha256 = *digest;

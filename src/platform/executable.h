@@ -36,6 +36,26 @@ Result<std::string> resolve_command(std::string_view command, std::string_view s
 // writable by group or others.
 bool directory_chain_trusted(const std::string& dir);
 
+// The path a command found by resolve_command() runs under (see
+// Executable::path): the real path when the name reaches a file of the same
+// name, else the name's own path with its directories resolved (a link under
+// another name: reboot -> systemctl), with the real path beside it and
+// whether that link's directories are trusted. The caller opens real_path.
+struct CommandPaths {
+  std::string path;
+  std::string real_path;     // realpath(); equal to path for a plain file
+  bool link_trusted = true;  // a link under another name: its directory chain is trusted
+  [[nodiscard]] bool renamed() const { return path != real_path; }
+};
+Result<CommandPaths> command_paths(std::string_view resolved);
+
+// One file named to sudoedit (sudo -e), as sudo will open it: `name`
+// absolute, or relative to `cwd`. The directories are resolved (realpath),
+// the name itself is not followed. NotFound when its directory does not
+// exist; InvalidArgument for a name that is not a file's ("", ".", "..")
+// or a file that exists and is neither a regular file nor a symlink.
+Result<EditFile> inspect_edit_file(std::string_view cwd, std::string_view name);
+
 class ExecutableInspector {
  public:
   // packages and cache may be null (no package facts / no caching).

@@ -101,6 +101,10 @@ Result<CStringArray> build_unguarded(const CommandSpec& spec, unsigned api) {
   }
   if (spec.sudoedit) {
     info.emplace_back("sudoedit=true");
+    // sudo's own defaults since 1.8.16, said outright: no file in a
+    // directory the invoker can write, and no symlink, is edited.
+    info.emplace_back("sudoedit_checkdir=true");
+    info.emplace_back("sudoedit_follow=false");
     // Older front ends find the files after "--" in argv_out instead.
     if (api >= kApiNfiles) info.push_back("sudoedit_nfiles=" + std::to_string(spec.sudoedit_nfiles));
   }

@@ -101,11 +101,10 @@ std::uint32_t command_umask(std::optional<std::uint32_t> invoker_umask);
 // command, runas_user, runas_group, runas_uid, runas_gid, runas_euid,
 // runas_egid, runas_groups, cwd, cwd_optional, closefrom=3, execfd, umask,
 // timeout, use_pty, intercept/log_subcmds, use_ptrace, intercept_verify,
-// sudoedit, sudoedit_nfiles. runas_groups lists the effective gid first and
-// then the other groups without repeats, as sudoers does.
-// InvalidArgument for a spec that cannot be expressed (relative command,
-// negative execfd, a timeout past INT_MAX, NUL bytes, more than 65536
-// groups); Unavailable when api_version lacks a key the spec needs.
+// sudoedit, sudoedit_checkdir=true, sudoedit_follow=false, sudoedit_nfiles. runas_groups lists the effective gid first
+// and then the other groups without repeats, as sudoers does. InvalidArgument for a spec that cannot be expressed
+// (relative command, negative execfd, a timeout past INT_MAX, NUL bytes, more than 65536 groups); Unavailable when
+// api_version lacks a key the spec needs.
 Result<CStringArray> build_command_info(const CommandSpec& spec, unsigned api_version);
 
 // For a check_policy() call re-entered by intercept (one per execve of the

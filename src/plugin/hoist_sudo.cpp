@@ -12,11 +12,15 @@
 // denies: an unreachable agent, a malformed reply, a command outside the
 // trusted tree. MUST: the file judged is the file run (execfd of the
 // descriptor sent to the agent). MUST: nothing prompts under sudo -n or
-// without a tty. MUST: "sudoedit" is never resolved and run as a command.
+// without a tty. MUST: "sudoedit" is never resolved and run as a command,
+// and an edit is decided on its files (their directories resolved, as sudo
+// then opens them), never on the editor.
 // MUST: the SIGINT handler installed for the approval wait is restored
-// before returning to sudo. Globals: one pointer and one sig_atomic_t
-// (trivial constructors, no destructors); the state lives from open() to
-// close().
+// before returning to sudo. MUST: what check_policy() returned to sudo
+// outlives close() (sudoedit writes the files back from argv_out after
+// close). Globals: two pointers and one sig_atomic_t (trivial
+// constructors, no destructors); the state lives from open() until the
+// next open() or the end of the process.
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
@@ -24,6 +28,7 @@
 #include <sudo_plugin.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -129,15 +134,29 @@ class SudoIo final : public Conversation {
     std::string answer(reply.reply);
     explicit_bzero(reply.reply, answer.size());
     std::free(reply.reply);
+    // sudo read at most 1023 bytes of a longer line and left the rest on
+    // the terminal: drop it, or it answers the next question.
+    if (answer.size() > kMaxAnswerBytes) flush_terminal_input();
     return answer;
   }
+
+  // The invoker's terminal (user_info's tty), for flush_terminal_input().
+  void set_tty(std::string tty) { tty_ = std::move(tty); }
 
  private:
   void print(int type, const std::string& text) {
     if (printf_ != nullptr) printf_(type, "%s", text.c_str());
   }
+  void flush_terminal_input() const {
+    if (tty_.empty()) return;
+    const int fd = ::open(tty_.c_str(), O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return;
+    if (::isatty(fd) == 1) ::tcflush(fd, TCIFLUSH);
+    ::close(fd);
+  }
   sudo_conv_t conv_;
   sudo_printf_t printf_;
+  std::string tty_;
 };
 
 // Logged text holds user-chosen argv: no control characters, so a
@@ -186,18 +205,27 @@ std::optional<std::uint32_t> hash_id(std::string_view s) {
   return static_cast<std::uint32_t>(v);
 }
 
-// The target user (-u) and group (-g) from NSS.
-Result<TargetUser> lookup_target(const SudoSettings& s) {
-  const std::string who = s.runas_user.empty() ? std::string("root") : s.runas_user;
+// The target user (-u) and group (-g) from NSS. As sudo(8) says, -g
+// without -u runs the command as the invoking user with that group.
+Result<TargetUser> lookup_target(const SudoSettings& s, const UserInfo& invoker) {
   passwd pw{};
   std::vector<char> buf;
   bool found = false;
-  if (auto uid = hash_id(who)) {
-    found = nss_lookup(pw, buf,
-                       [&](passwd* p, char* b, std::size_t n, passwd** r) { return ::getpwuid_r(*uid, p, b, n, r); });
-  } else {
+  std::string who = s.runas_user;
+  if (who.empty() && !s.runas_group.empty()) {
     found = nss_lookup(
-        pw, buf, [&](passwd* p, char* b, std::size_t n, passwd** r) { return ::getpwnam_r(who.c_str(), p, b, n, r); });
+        pw, buf, [&](passwd* p, char* b, std::size_t n, passwd** r) { return ::getpwuid_r(invoker.uid, p, b, n, r); });
+    who = invoker.user;
+  } else {
+    if (who.empty()) who = "root";
+    if (auto uid = hash_id(who)) {
+      found = nss_lookup(pw, buf,
+                         [&](passwd* p, char* b, std::size_t n, passwd** r) { return ::getpwuid_r(*uid, p, b, n, r); });
+    } else {
+      found = nss_lookup(pw, buf, [&](passwd* p, char* b, std::size_t n, passwd** r) {
+        return ::getpwnam_r(who.c_str(), p, b, n, r);
+      });
+    }
   }
   if (!found) return permission_denied("unknown user " + who);
   TargetUser t;
@@ -213,9 +241,10 @@ Result<TargetUser> lookup_target(const SudoSettings& s) {
     gids.resize(static_cast<std::size_t>(n) + 1);
     n = static_cast<int>(gids.size());
   }
-  for (int i = 0; i < n; ++i) {
-    if (gids[static_cast<std::size_t>(i)] != t.gid) t.groups.push_back(gids[static_cast<std::size_t>(i)]);
-  }
+  // Every group of the target, its primary one too: with -g the primary
+  // group stays among the supplementary ones, as sudoers has it
+  // (build_command_info puts the effective gid first and drops repeats).
+  for (int i = 0; i < n; ++i) t.groups.push_back(gids[static_cast<std::size_t>(i)]);
   if (!s.runas_group.empty()) {
     group gr{};
     std::vector<char> gbuf;
@@ -255,23 +284,43 @@ struct OpenedCommand {
 Result<OpenedCommand> open_command(std::string_view command, std::string_view secure_path, bool require_trusted) {
   auto resolved = platform::resolve_command(command, secure_path);
   if (!resolved) return resolved.error();
-  char real[PATH_MAX];
-  if (::realpath(resolved->c_str(), real) == nullptr) return not_found(*resolved + ": no such command");
+  // The path it runs under: the real path, or a link's under another name
+  // (reboot -> systemctl), which argv[0] then carries.
+  auto paths = platform::command_paths(*resolved);
+  if (!paths) return paths.error();
   OpenedCommand out;
-  out.path = real;
-  out.fd = platform::UniqueFd(::open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK));
-  if (!out.fd.valid()) return unavailable(out.path + ": cannot open: " + std::strerror(errno));
+  out.path = paths->path;
+  const std::string& real = paths->real_path;
+  out.fd = platform::UniqueFd(::open(real.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK));
+  if (!out.fd.valid()) return unavailable(real + ": cannot open: " + std::strerror(errno));
   struct stat st {};
   if (::fstat(out.fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0) {
-    return permission_denied(out.path + " is not an executable file");
+    return permission_denied(real + " is not an executable file");
   }
   if (require_trusted) {
-    const auto slash = out.path.rfind('/');
-    const std::string dir = slash == 0 ? std::string("/") : out.path.substr(0, slash);
+    const auto slash = real.rfind('/');
+    const std::string dir = slash == 0 ? std::string("/") : real.substr(0, slash);
     if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 || !platform::directory_chain_trusted(dir)) {
-      return permission_denied(out.path +
-                               " is not a root-owned file in root-owned directories; Hoist elevates only those");
+      return permission_denied(real + " is not a root-owned file in root-owned directories; Hoist elevates only those");
     }
+    if (!paths->link_trusted) {
+      return permission_denied(out.path + " is a link to " + real +
+                               " under another name, in a directory someone other than root can change; run " + real +
+                               " by its own name");
+    }
+  }
+  return out;
+}
+
+// sudoedit's files as sudo will open them: absolute, their directories
+// resolved (so the files decided on are the files sudo copies, whatever
+// happens to the invoker's directories meanwhile).
+Result<std::vector<std::string>> settle_edit_files(const std::vector<std::string>& files, const std::string& cwd) {
+  std::vector<std::string> out;
+  for (const auto& name : files) {
+    auto file = platform::inspect_edit_file(cwd, name);
+    if (!file) return Error{file.error().code, "sudoedit " + name + ": " + file.error().message};
+    out.push_back(std::move(file->path));
   }
   return out;
 }
@@ -311,6 +360,7 @@ class Plugin {
       sudo_error_.clear();  // only now is user_.uid the invoker's (0 until then)
     }
     user_ok_ = u.ok();
+    io_.set_tty(user_.tty);
   }
 
   int check_policy(int argc, char* const argv[], char* env_add[], char** command_info[], char** argv_out[],
@@ -328,16 +378,29 @@ class Plugin {
     auto added = parse_env_add(env_add);
     if (!added) return fail(errstr, policy_return_code(added.error().code), added.error().message);
     env_add_ = std::move(*added);
-    auto target = lookup_target(settings_);
+    auto target = lookup_target(settings_, user_);
     if (!target) return fail(errstr, 0, target.error().message);
     target_ = std::move(*target);
     auto plan = plan_check_policy(settings_, *args, target_, user_env_);
     if (!plan) return fail(errstr, policy_return_code(plan.error().code), plan.error().message);
     plan_ = std::move(*plan);
     const bool root = user_.uid == 0;
-    auto cmd = open_command(plan_.command, options_.secure_path, !root);
+    const bool edit = plan_.mode == ipc::RunMode::kEdit;
+    // The editor runs as the invoker, on copies: nothing to trust in it.
+    auto cmd = open_command(plan_.command, options_.secure_path, !root && !edit);
     if (!cmd) return fail(errstr, 0, cmd.error().message);
     command_ = std::move(*cmd);
+    if (edit) {
+      auto files = settle_edit_files(plan_.edit_files, user_.cwd);
+      if (!files) return fail(errstr, 0, files.error().message);
+      plan_.edit_files = std::move(*files);
+      plan_.argv.resize(1);
+      plan_.argv.insert(plan_.argv.end(), plan_.edit_files.begin(), plan_.edit_files.end());
+    } else if (plan_.mode != ipc::RunMode::kLoginShell) {
+      // The program runs with the argv[0] decided on, never the name as
+      // typed (a multi-call program acts on it).
+      plan_.argv[0] = command_.path;
+    }
 
     if (root) {
       log_auth(LOG_NOTICE, "root runs " + command_.path + " as " + target_.name + " without asking hoist-agent");
@@ -347,7 +410,7 @@ class Plugin {
     }
     if (!config_error_.empty()) return agent_down(config_error_, command_info, argv_out, user_env_out, errstr);
 
-    auto context = make_context(user_, settings_, plan_, command_.path);
+    auto context = make_context(user_, settings_, plan_, command_.path, &target_);
     if (!context) return fail(errstr, policy_return_code(context.error().code), context.error().message);
     context_ = std::move(*context);
     auto client = AgentClient::connect(options_.agent_socket);
@@ -389,7 +452,10 @@ class Plugin {
       return 1;
     }
     if (!other.empty() && other != user_.user) return fail(errstr, 0, "sudo -U with a command is not supported");
-    auto context = make_context(user_, settings_, *plan, cmd->path);
+    auto target = lookup_target(settings_, user_);
+    if (!target) return fail(errstr, 0, target.error().message);
+    plan->argv[0] = cmd->path;
+    auto context = make_context(user_, settings_, *plan, cmd->path, &*target);
     if (!context) return fail(errstr, policy_return_code(context.error().code), context.error().message);
     context->mode = ipc::RunMode::kList;
     context->noninteractive = true;
@@ -511,7 +577,9 @@ class Plugin {
   }
 
   Result<ipc::DecisionMessage> ask_check() {
-    auto reply = client_->call(ipc::to_fields(ipc::CheckMessage{context_}), command_.fd.get());
+    // An edit is decided on its files: the editor's descriptor is not sent.
+    const int fd = plan_.mode == ipc::RunMode::kEdit ? -1 : command_.fd.get();
+    auto reply = client_->call(ipc::to_fields(ipc::CheckMessage{context_}), fd);
     if (!reply) {
       if (reply.error().code == ErrorCode::kInvalidArgument) return unavailable(reply.error().message);
       return reply.error();
@@ -958,6 +1026,11 @@ class Plugin {
 };
 
 Plugin* g_plugin = nullptr;
+// The plugin after close(): sudo still reads the vectors check_policy()
+// returned once policy close() has run (sudoedit copies the edited files
+// back from argv_out after the editor exits), so they live on until the
+// next open() or the process ends.
+Plugin* g_retired = nullptr;
 
 const char* const kInternalError = "hoist: internal error in the sudo plugin (this is a bug)";
 
@@ -974,6 +1047,8 @@ int plugin_open(unsigned int version, sudo_conv_t conversation, sudo_printf_t su
       if (errstr != nullptr) *errstr = "hoist_sudo.so needs sudo's plugin API major version 1";
       return -1;
     }
+    delete g_retired;
+    g_retired = nullptr;
     delete g_plugin;
     g_plugin = new Plugin(version, conversation, sudo_plugin_printf);
     g_plugin->open(settings, user_info, user_env, plugin_options);
@@ -993,7 +1068,8 @@ void plugin_close(int /*exit_status*/, int /*error*/) {
   } catch (...) {
     report_internal(nullptr);
   }
-  delete g_plugin;
+  delete g_retired;
+  g_retired = g_plugin;
   g_plugin = nullptr;
 }
 

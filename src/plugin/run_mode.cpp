@@ -155,7 +155,7 @@ Result<std::vector<std::string>> choose_editor(std::span<const EnvVar> user_env,
 }
 
 Result<ipc::CommandContext> make_context(const UserInfo& user, const SudoSettings& settings, const CommandPlan& plan,
-                                         std::string_view resolved_command) {
+                                         std::string_view resolved_command, const TargetUser* target) {
   return guarded<ipc::CommandContext>([&]() -> Result<ipc::CommandContext> {
     ipc::CommandContext c;
     if (!plan.command.empty()) {
@@ -169,8 +169,8 @@ Result<ipc::CommandContext> make_context(const UserInfo& user, const SudoSetting
     c.user = user.user;
     c.uid = user.uid;
     c.gid = user.gid;
-    c.runas_user = settings.runas_user;
-    c.runas_group = settings.runas_group;
+    c.runas_user = target != nullptr ? target->name : settings.runas_user;
+    c.runas_group = target != nullptr ? target->group : settings.runas_group;
     c.argv = plan.argv;
     c.cwd = user.cwd;
     c.tty = user.tty;

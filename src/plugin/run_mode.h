@@ -65,12 +65,16 @@ Result<std::vector<std::string>> choose_editor(std::span<const EnvVar> user_env,
 // The agent's view. resolved_command is the absolute path found for
 // plan.command (ignored, and the context's command left "", when
 // plan.command is ""). noninteractive is true for -n and without a tty.
+// runas_user/runas_group are the target's names as NSS gave them when
+// `target` is given (the invoker's name for -g alone), else as typed.
 Result<ipc::CommandContext> make_context(const UserInfo& user, const SudoSettings& settings, const CommandPlan& plan,
-                                         std::string_view resolved_command);
+                                         std::string_view resolved_command, const TargetUser* target = nullptr);
 
 // argv_out for sudo's front end: the plan's argv, except that sudo -i runs
 // "-" + basename(shell) (a login shell) and sudo -e runs
-// editor_argv + "--" + files.
+// editor_argv + "--" + files. The caller has put the path the command runs
+// under in argv[0] (never the name as typed: a multi-call program acts on
+// it) and the edit files as sudo is to open them.
 Result<std::vector<std::string>> exec_argv(const CommandPlan& plan);
 
 // The part of command_info that follows from the plan: the resolved command,

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/display_text.h"
+
 namespace hoist::plugin {
 
 namespace {
@@ -24,12 +26,7 @@ std::string with_contact(std::string text, std::string_view contact) {
 }  // namespace
 
 std::string safe_for_terminal(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    const auto b = static_cast<unsigned char>(c);
-    if ((b < 0x20 && c != '\n' && c != '\t') || b == 0x7F) c = '?';
-  }
-  return out;
+  return visible_text(text, "\n\t");
 }
 
 Result<std::uint64_t> parse_duration(std::string_view text) {
@@ -114,11 +111,11 @@ Result<std::string> ask_justification(Conversation& conv, int attempts) {
       conv.error("A reason is required, for example a ticket number.");
       continue;
     }
-    if (text.size() > ipc::kMaxTextBytes) {
-      conv.error("That is too long; keep it under " + std::to_string(ipc::kMaxTextBytes) + " characters.");
+    if (text.size() > kMaxAnswerBytes) {
+      conv.error("That is too long; keep it under " + std::to_string(kMaxAnswerBytes) + " characters.");
       continue;
     }
-    if (has_control(text)) {
+    if (has_control(text) || !is_valid_utf8(text)) {
       conv.error("Please use plain text only.");
       continue;
     }
@@ -218,11 +215,13 @@ std::string noninteractive_sent_text(const ipc::RequestStateMessage& s, std::str
 }
 
 std::string noninteractive_justification(std::string_view hoist_reason) {
-  std::string reason;
+  std::string printable;
   for (const char c : trim(hoist_reason)) {
-    if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) reason.push_back(c);
+    if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) printable.push_back(c);
   }
-  if (reason.size() > ipc::kMaxTextBytes) reason.resize(ipc::kMaxTextBytes);
+  // Cut on a character boundary, broken sequences replaced: hoistd takes
+  // only valid UTF-8.
+  const std::string reason = valid_utf8(printable, ipc::kMaxTextBytes);
   if (reason.empty())
     return "(no reason given: asked with sudo -n or without a terminal; set HOIST_REASON to give one)";
   return reason;

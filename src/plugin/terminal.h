@@ -33,8 +33,10 @@ class Conversation {
 };
 
 // Text from elsewhere (the agent, a remote reviewer's comment) made safe
-// for a terminal: control characters other than '\n' and '\t' (ESC above
-// all, which could rewrite the screen or the title) become '?'.
+// for a terminal (core/display_text.h visible_text): control characters
+// other than '\n' and '\t' (ESC above all, which could rewrite the screen
+// or the title), C1 controls, invalid UTF-8 and the characters that reorder
+// or hide text are shown escaped.
 std::string safe_for_terminal(std::string_view text);
 
 // "30m", "1h", "90s", "2d", "1h30m", or a bare number of minutes ("45"),
@@ -51,9 +53,16 @@ std::string format_countdown(std::uint64_t seconds);
 // The countdown line, without the leading '\r'.
 std::string countdown_line(std::uint64_t seconds_left);
 
+// The longest answer taken at a prompt. sudo's conversation reads at most
+// 1023 bytes and leaves the rest on the terminal, so a longer line is cut
+// short: the Conversation flushes the terminal's input then (so the rest
+// does not answer the next question), and an answer this long is refused.
+inline constexpr std::size_t kMaxAnswerBytes = 1000;
+
 // Asks for the justification until one is given: required, at most
-// ipc::kMaxTextBytes, no control characters. Gives up after `attempts`
-// (PermissionDenied) or when a prompt fails (Conflict: nothing sent).
+// kMaxAnswerBytes, valid UTF-8 without control characters. Gives up after
+// `attempts` (PermissionDenied) or when a prompt fails (Conflict: nothing
+// sent).
 Result<std::string> ask_justification(Conversation& conv, int attempts = 3);
 
 // The request's duration: empty = default_s; above max_s or malformed:

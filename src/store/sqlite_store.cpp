@@ -238,10 +238,17 @@ CREATE INDEX issued_codes_match ON issued_codes (endpoint_id, kind, ref, generat
 CREATE INDEX issued_codes_user ON issued_codes (user_name, id);
 )sql";
 
+// Migration 10: whom a command request runs as (sudo -u / -g). Requests
+// stored before were for root without -g.
+constexpr std::string_view kMigration10 = R"sql(
+ALTER TABLE requests ADD COLUMN runas_user TEXT NOT NULL DEFAULT 'root';
+ALTER TABLE requests ADD COLUMN runas_group TEXT NOT NULL DEFAULT '';
+)sql";
+
 const std::vector<std::string_view>& sqlite_migrations() {
-  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2, kMigration3,
-                                                            kMigration4, kMigration5, kMigration6,
-                                                            kMigration7, kMigration8, kMigration9};
+  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2, kMigration3, kMigration4,
+                                                            kMigration5, kMigration6, kMigration7, kMigration8,
+                                                            kMigration9, kMigration10};
   return kMigrations;
 }
 
@@ -659,7 +666,7 @@ constexpr std::string_view kRequestColumns =
     "id, version, kind, requester, host, rule, justification, requested_s, max_s, approval_mode, "
     "self_approval_allowed, created_s, pending_deadline_s, state, review_by, review_reviewer, review_approved, "
     "review_comment, review_at_s, grant_start_s, grant_deadline_s, ended_at_s, ended_by, end_reason, command_path, "
-    "command_sha256, command_package, endpoint_id";
+    "command_sha256, command_package, endpoint_id, runas_user, runas_group";
 
 std::string_view to_string(Review::By by) {
   switch (by) {
@@ -781,6 +788,8 @@ Result<std::vector<RequestRecord>> SqliteStore::query_requests_locked(sqlite3_st
     ++c;
     rec.command.package = column_text(stmt, c++);
     rec.endpoint_id = column_text(stmt, c++);
+    rec.command.runas_user = column_text(stmt, c++);
+    rec.command.runas_group = column_text(stmt, c++);
     if (!kind || !mode || !state) {
       return internal_error("request " + r.id + " has an unknown kind, mode or state (the database was edited?)");
     }
@@ -835,7 +844,7 @@ Result<RequestRecord> SqliteTx::insert_request(const RequestRecord& record) {
   if (r.id.empty() || r.requester.empty()) return invalid_argument("a request needs an id and a requester");
   auto s = store_.prepare(fmt::format(
       "INSERT INTO requests ({}) VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-      "?, ?)",
+      "?, ?, ?, ?)",
       kRequestColumns));
   if (!s.ok()) return s.error();
   sqlite3_stmt* st = s->get();
@@ -874,6 +883,8 @@ Result<RequestRecord> SqliteTx::insert_request(const RequestRecord& record) {
   }
   bind_text(st, 26, record.command.package);
   bind_text(st, 27, record.endpoint_id);
+  bind_text(st, 28, record.command.runas_user);
+  bind_text(st, 29, record.command.runas_group);
   if (sqlite3_step(st) != SQLITE_DONE) {
     const Error e = db_error(store_.db(), "store request " + r.id);
     if (e.code == ErrorCode::kConflict) return conflict("request " + r.id + " already exists");

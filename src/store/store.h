@@ -51,7 +51,9 @@ struct CommandInfo {
   std::string path;               // resolved absolute path ("" for a session)
   std::vector<std::string> argv;  // argv[0..]
   std::optional<Sha256> sha256;
-  std::string package;  // owning Debian package, "" when none
+  std::string package;             // owning Debian package, "" when none
+  std::string runas_user{"root"};  // sudo -u: whom it runs as
+  std::string runas_group{};       // sudo -g: "" when not given
 };
 
 // A request as stored: the core's state-machine record plus what it is

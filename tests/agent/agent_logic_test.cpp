@@ -166,6 +166,66 @@ TEST(Decide, ASessionGrantCoversEveryCommandAndRecordsThem) {
   EXPECT_EQ(decide(policy.get(), {session}, facts("/usr/bin/dpkg", {"-i", "x.deb"}), zones).action, Action::kRequest);
 }
 
+TEST(Decide, AGrantHoldsForItsTargetUserAndGroupAlone) {
+  platform::SystemTimeZones zones;
+  const auto policy = compile(kPolicy);
+  auto as_postgres = command_grant("/usr/bin/apt-get", {"install", "curl"});
+  as_postgres.scope.runas_user = "postgres";
+  const std::vector<Grant> grants = {as_postgres};
+  auto f = facts("/usr/bin/apt-get", {"install", "curl"});
+  // Asked as root: the grant for postgres does not cover it.
+  EXPECT_EQ(decide(policy.get(), grants, f, zones).action, Action::kRequest);
+  f.command.runas.user = "postgres";
+  EXPECT_EQ(decide(policy.get(), grants, f, zones).action, Action::kAllow);
+  f.command.runas.group = "dba";
+  EXPECT_EQ(decide(policy.get(), grants, f, zones).action, Action::kRequest);
+}
+
+TEST(Decide, AnEditIsDecidedOnItsFilesAndASessionMayEditAnything) {
+  platform::SystemTimeZones zones;
+  const auto policy = compile(R"(version = 1
+[settings]
+default_action = "request"
+[[rule]]
+name = "hosts"
+action = "allow"
+edit = "/etc/hosts"
+[[rule]]
+name = "never-shadow"
+action = "deny"
+edit = "/etc/shadow"
+[[rule]]
+name = "editors"
+action = "allow"
+any_command = true
+)");
+  auto edit = [](std::vector<std::string> files) {
+    CheckFacts f;
+    f.subject = Subject{"alice", {"alice"}, {}};
+    f.now = kNow;
+    std::vector<EditFile> e;
+    for (auto& p : files) e.push_back(EditFile{std::move(p), true});
+    f.edit = std::move(e);
+    return f;
+  };
+  EXPECT_EQ(decide(policy.get(), {}, edit({"/etc/hosts"}), zones).action, Action::kAllow);
+  // Not a request, whatever default_action says; any_command does not help.
+  EXPECT_EQ(decide(policy.get(), {}, edit({"/etc/passwd"}), zones).action, Action::kDeny);
+  // A command grant never covers an edit; a session does, but not past a
+  // deny rule.
+  const std::vector<Grant> command = {command_grant("/usr/bin/vi", {"/etc/passwd"})};
+  EXPECT_EQ(decide(policy.get(), command, edit({"/etc/passwd"}), zones).action, Action::kDeny);
+  Grant session;
+  session.id = "req-9";
+  session.uid = 1000;
+  session.kind = GrantKind::kSession;
+  session.deadline = kNow + Seconds{1200};
+  const auto in_session = decide(policy.get(), {session}, edit({"/etc/passwd"}), zones);
+  EXPECT_EQ(in_session.action, Action::kAllow);
+  EXPECT_EQ(in_session.grant_id, "req-9");
+  EXPECT_EQ(decide(policy.get(), {session}, edit({"/etc/shadow"}), zones).action, Action::kDeny);
+}
+
 TEST(ServerJson, RequestsAreReadStrictly) {
   auto r = server_request_from_json(
       R"({"id":"r1","kind":"command","state":"approved","requester":"alice","grant_deadline":"2027-01-15T08:00:00Z",

@@ -47,6 +47,8 @@ Grant command_grant(const std::string& id, std::uint32_t uid, std::int64_t start
   g.scope.command_path = "/usr/bin/apt-get";
   g.scope.sha256 = std::string(64, 'f');
   g.scope.argv_patterns = {"update", "install *", std::string("\xff\xfe raw bytes", 12)};
+  g.scope.runas_user = "postgres";
+  g.scope.runas_group = "dba";
   g.start = at(start);
   g.deadline = at(deadline);
   g.record_processes = false;
@@ -339,6 +341,8 @@ TEST_P(AgentStateConformance, GrantRefusesBadInput) {
       {"long path", [](Grant& g) { g.scope.command_path = "/" + std::string(kMaxPathBytes, 'p'); }},
       {"NUL in path", [](Grant& g) { g.scope.command_path = std::string("/bin/s\0h", 8); }},
       {"bad sha256", [](Grant& g) { g.scope.sha256 = "abc"; }},
+      {"no target user", [](Grant& g) { g.scope.runas_user.clear(); }},
+      {"long target group", [](Grant& g) { g.scope.runas_group.assign(kMaxNameBytes + 1, 'g'); }},
       {"too many patterns", [](Grant& g) { g.scope.argv_patterns.assign(kMaxArgvPatterns + 1, "x"); }},
       {"empty id", [](Grant& g) { g.id.clear(); }},
       {"long id", [](Grant& g) { g.id.assign(kMaxIdBytes + 1, 'i'); }},

@@ -30,7 +30,11 @@ TEST(Printable, KeepsTextAndEscapesWhatATerminalInterprets) {
   // C1 control CSI (U+009B) as UTF-8, and raw invalid bytes.
   EXPECT_EQ(printable("x\xc2\x9b"
                       "2J"),
-            "x\\xc2\\x9b2J");
+            "x\\u{009B}2J");
+  // Characters that reorder the text around them (a bidi override).
+  EXPECT_EQ(printable("rm \xe2\x80\xae"
+                      "txt"),
+            "rm \\u{202E}txt");
   EXPECT_EQ(printable("\xff\xfe"), "\\xff\\xfe");
   // Overlong and surrogate forms are invalid.
   EXPECT_EQ(printable("\xc0\xaf"), "\\xc0\\xaf");

@@ -75,13 +75,35 @@ TEST_F(InspectTest, FileOwnedBySomeoneElseIsNotTrusted) {
   EXPECT_FALSE(inspector.inspect(path)->facts.trusted_path);
 }
 
-TEST_F(InspectTest, SymlinkIsResolvedToTheRealFile) {
+TEST_F(InspectTest, SymlinkOfTheSameNameIsResolvedToTheRealFile) {
+  const auto real = dir_.write("bin/real", "x", 0755);
+  ASSERT_EQ(::mkdir((dir_.path() + "/other").c_str(), 0755), 0);
+  ASSERT_EQ(symlink(real.c_str(), (dir_.path() + "/other/real").c_str()), 0);
+  ExecutableInspector inspector(nullptr, &cache_);
+  auto r = inspector.inspect(dir_.path() + "/other/real");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->facts.path, real);
+  EXPECT_EQ(r->facts.real_path, "");
+}
+
+TEST_F(InspectTest, SymlinkUnderAnotherNameKeepsItsNameAndTrust) {
+  // A multi-call program acts on argv[0]: the name is what runs.
   const auto real = dir_.write("bin/real", "x", 0755);
   ASSERT_EQ(symlink(real.c_str(), (dir_.path() + "/link").c_str()), 0);
   ExecutableInspector inspector(nullptr, &cache_);
   auto r = inspector.inspect(dir_.path() + "/link");
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->facts.path, real);
+  EXPECT_EQ(r->facts.path, dir_.path() + "/link");
+  EXPECT_EQ(r->facts.real_path, real);
+  EXPECT_TRUE(r->facts.trusted_path);  // the directory under /run is root's
+  // The same link in a directory others can write is not trusted.
+  ASSERT_EQ(::mkdir((dir_.path() + "/open").c_str(), 0777), 0);
+  ASSERT_EQ(::chmod((dir_.path() + "/open").c_str(), 0777), 0);
+  ASSERT_EQ(symlink(real.c_str(), (dir_.path() + "/open/runlevel").c_str()), 0);
+  auto open = inspector.inspect(dir_.path() + "/open/runlevel");
+  ASSERT_TRUE(open.ok());
+  EXPECT_EQ(open->facts.path, dir_.path() + "/open/runlevel");
+  EXPECT_FALSE(open->facts.trusted_path);
 }
 
 TEST_F(InspectTest, NotARegularExecutableFileIsRefused) {

@@ -138,7 +138,9 @@ TEST(BuildCommandInfo, Sudoedit) {
                                          "runas_egid=0",
                                          "runas_groups=0",
                                          "closefrom=3",
-                                         "sudoedit=true"};
+                                         "sudoedit=true",
+                                         "sudoedit_checkdir=true",
+                                         "sudoedit_follow=false"};
   auto with_nfiles = base;
   with_nfiles.emplace_back("sudoedit_nfiles=2");
   EXPECT_EQ(build(s), with_nfiles);

@@ -69,7 +69,10 @@ TEST(Duration, FormatsForPeople) {
 
 TEST(Terminal, ForeignTextCannotDriveTheTerminal) {
   EXPECT_EQ(safe_for_terminal("ok\n\tline"), "ok\n\tline");
-  EXPECT_EQ(safe_for_terminal("\x1b]0;pwned\x07\r\x7f"), "?]0;pwned???");
+  EXPECT_EQ(safe_for_terminal("\x1b]0;pwned\x07\r\x7f"), "\\x1b]0;pwned\\x07\\x0d\\x7f");
+  EXPECT_EQ(safe_for_terminal("ls \xe2\x80\xae"
+                              "txt"),
+            "ls \\u{202E}txt");
   EXPECT_EQ(safe_for_terminal("caf\xc3\xa9 \u2014"), "caf\xc3\xa9 \u2014");
 }
 

@@ -70,6 +70,8 @@ void expect_same(const RequestRecord& a, const RequestRecord& b) {
   EXPECT_EQ(a.command.argv, b.command.argv);
   EXPECT_EQ(a.command.sha256, b.command.sha256);
   EXPECT_EQ(a.command.package, b.command.package);
+  EXPECT_EQ(a.command.runas_user, b.command.runas_user);
+  EXPECT_EQ(a.command.runas_group, b.command.runas_group);
   EXPECT_EQ(a.requester_groups, b.requester_groups);
   EXPECT_EQ(a.endpoint_id, b.endpoint_id);
 }
@@ -103,6 +105,17 @@ TEST_P(StoreConformance, RequestRoundTripsExactly) {
   auto missing = store_->request("req-none");
   ASSERT_TRUE(missing.ok());
   EXPECT_FALSE(missing->has_value());
+}
+
+TEST_P(StoreConformance, TheTargetUserAndGroupRoundTrip) {
+  RequestRecord rec = new_record("req-runas");
+  rec.command.runas_user = "postgres";
+  rec.command.runas_group = "dba";
+  ASSERT_TRUE(insert(*store_, rec).ok());
+  expect_same(**store_->request("req-runas"), rec);
+  // Left out, a request is for root without -g.
+  EXPECT_EQ(CommandInfo{}.runas_user, "root");
+  EXPECT_EQ(CommandInfo{}.runas_group, "");
 }
 
 TEST_P(StoreConformance, SessionWithoutCommandRoundTrips) {

@@ -222,6 +222,8 @@ Status unchecked(const Grant& g) {
   for (const auto& pattern : g.scope.argv_patterns) {
     if (auto st = check_text("grant: an argument pattern", pattern, kMaxPathBytes, true); !st.ok()) return st;
   }
+  if (auto st = check_text("grant: target user", g.scope.runas_user, kMaxNameBytes); !st.ok()) return st;
+  if (auto st = check_text("grant: target group", g.scope.runas_group, kMaxNameBytes, true); !st.ok()) return st;
   return {};
 }
 

@@ -81,6 +81,8 @@ struct GrantScope {
   std::string command_path;           // absolute
   std::optional<std::string> sha256;  // 64 lowercase hex digits
   std::vector<std::string> argv_patterns;
+  std::string runas_user{"root"};  // sudo -u: the target user the grant holds for
+  std::string runas_group{};       // sudo -g: the group it holds for ("" = none given)
 
   bool operator==(const GrantScope&) const = default;
 };

@@ -138,6 +138,13 @@ CREATE TABLE code_attempts (
 );
 )sql";
 
+// Migration 3: the target user and group a command grant holds for (sudo
+// -u / -g); grants stored before it were for root without -g.
+constexpr std::string_view kMigration3 = R"sql(
+ALTER TABLE grants ADD COLUMN runas_user TEXT NOT NULL DEFAULT 'root';
+ALTER TABLE grants ADD COLUMN runas_group TEXT NOT NULL DEFAULT '';
+)sql";
+
 std::int64_t seconds(TimePoint t) {
   return t.time_since_epoch().count();
 }
@@ -160,7 +167,7 @@ constexpr LabelTable kPolicyLabels{"SELECT label FROM policy_labels ORDER BY pos
 
 constexpr std::string_view kGrantColumns =
     "id, user_name, uid, kind, command_path, command_sha256, start_s, deadline_s, revoked_s, record_processes, "
-    "origin";
+    "origin, runas_user, runas_group";
 
 constexpr std::string_view kRequestColumns = "id, uid, user_name, command_summary, submitted_s, state";
 
@@ -436,6 +443,8 @@ Result<std::vector<Grant>> SqliteAgentState::grants_locked(Stmt& stmt) {
     g.deadline = time_point(stmt.int_at(7));
     if (const auto revoked = stmt.opt_int_at(8)) g.revoked_at = time_point(*revoked);
     g.record_processes = stmt.int_at(9) != 0;
+    g.scope.runas_user = stmt.text_at(11);
+    g.scope.runas_group = stmt.text_at(12);
     out.push_back(std::move(g));
   }
   for (Grant& g : out) {
@@ -461,11 +470,12 @@ Status SqliteAgentState::write_grant_locked(const Grant& grant) {
   {
     auto stmt = db_->prepare(
         "INSERT INTO grants (id, user_name, uid, kind, command_path, command_sha256, start_s, deadline_s, "
-        "revoked_s, record_processes, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "revoked_s, record_processes, origin, runas_user, runas_group) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (id) DO UPDATE SET user_name = excluded.user_name, uid = excluded.uid, kind = excluded.kind, "
         "command_path = excluded.command_path, command_sha256 = excluded.command_sha256, start_s = "
         "excluded.start_s, deadline_s = excluded.deadline_s, revoked_s = COALESCE(grants.revoked_s, "
-        "excluded.revoked_s), record_processes = excluded.record_processes, origin = excluded.origin");
+        "excluded.revoked_s), record_processes = excluded.record_processes, origin = excluded.origin, "
+        "runas_user = excluded.runas_user, runas_group = excluded.runas_group");
     if (!stmt.ok()) return stmt.error();
     stmt->bind_text(1, grant.id);
     stmt->bind_text(2, grant.user);
@@ -483,6 +493,8 @@ Status SqliteAgentState::write_grant_locked(const Grant& grant) {
         9, grant.revoked_at ? std::optional<std::int64_t>(seconds(*grant.revoked_at)) : std::optional<std::int64_t>());
     stmt->bind_int(10, grant.record_processes ? 1 : 0);
     stmt->bind_text(11, to_string(grant.origin));
+    stmt->bind_text(12, grant.scope.runas_user);
+    stmt->bind_text(13, grant.scope.runas_group);
     if (auto st = stmt->run("store a grant"); !st.ok()) return st;
   }
   {
@@ -964,7 +976,7 @@ Status SqliteAgentState::migrate(int target) {
 }  // namespace
 
 const std::vector<std::string_view>& sqlite_agent_state_migrations() {
-  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2};
+  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2, kMigration3};
   return kMigrations;
 }
 

@@ -70,10 +70,12 @@ struct SubmitBody {
   std::string justification;
   std::optional<std::int64_t> duration_s;
   std::string path;
+  std::string real_path;  // the file behind a link under another name; "" otherwise
   std::vector<std::string> argv;
   std::optional<std::string> sha256;
   bool trusted_path = false;
   std::optional<Package> package;
+  RunAs runas;  // sudo -u / -g as the agent resolved them (root when absent)
 };
 Result<SubmitBody> parse_submit_body(std::string_view text);
 

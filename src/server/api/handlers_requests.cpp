@@ -81,7 +81,9 @@ json::object request_json(const store::RequestRecord& rec, TimePoint now) {
   json::object command{{"path", json_text(rec.command.path)},
                        {"argv", std::move(argv)},
                        {"sha256", rec.command.sha256 ? json::value(rec.command.sha256->hex()) : json::value(nullptr)},
-                       {"package", json_text(rec.command.package)}};
+                       {"package", json_text(rec.command.package)},
+                       {"runas", json::object{{"user", json_text(rec.command.runas_user)},
+                                              {"group", json_text(rec.command.runas_group)}}}};
   return {{"id", r.id},
           {"version", rec.version},
           {"kind", to_string(r.kind)},
@@ -144,6 +146,13 @@ Result<SubmitBody> parse_submit_body(std::string_view text) {
     out.argv = command->string_list("argv", 4096, 128 * 1024);
     out.sha256 = command->optional_string("sha256", 64);
     out.trusted_path = command->optional_bool("trusted_path").value_or(false);
+    out.real_path = command->optional_string("real_path", 4096).value_or("");
+    if (auto runas = command->optional_object("runas")) {
+      out.runas.user = runas->string("user", 256);
+      out.runas.group = runas->optional_string("group", 256).value_or("");
+      out.runas.user_group = runas->optional_string("user_group", 256).value_or("");
+      command->absorb(runas->finish());
+    }
     if (auto pkg = command->optional_object("package")) {
       SubmitBody::Package p;
       p.name = pkg->string("name", 256);
@@ -199,6 +208,8 @@ Result<net::HttpResponse> Api::Impl::submit_request(Call& call) {
   command.exe.path = body->path;
   command.exe.trusted_path = body->trusted_path;
   command.exe.sha256 = digest;
+  command.exe.real_path = body->real_path;
+  command.runas = body->runas;
   if (body->package) {
     command.exe.package =
         PackageFacts{body->package->name, body->package->origin, body->package->maintainer, body->package->verified};
@@ -252,7 +263,8 @@ Result<net::HttpResponse> Api::Impl::submit_request(Call& call) {
   }
   store::RequestRecord rec;
   rec.request = request;
-  rec.command = store::CommandInfo{body->path, body->argv, digest, body->package ? body->package->name : ""};
+  rec.command = store::CommandInfo{body->path,       body->argv,       digest, body->package ? body->package->name : "",
+                                   body->runas.user, body->runas.group};
   rec.requester_groups = body->groups;
   rec.endpoint_id = call.caller.endpoint.id;
   Result<store::RequestRecord> stored = internal_error("not written");
@@ -266,6 +278,8 @@ Result<net::HttpResponse> Api::Impl::submit_request(Call& call) {
                                     {"kind", to_string(kind)},
                                     {"path", json_text(body->path)},
                                     {"argv", string_array(body->argv)},
+                                    {"runas", json_text(body->runas.user)},
+                                    {"runas_group", json_text(body->runas.group)},
                                     {"sha256", digest ? digest->hex() : ""},
                                     {"rule", json_text(request.rule)},
                                     {"approval_mode", to_string(request.approval_mode)},
