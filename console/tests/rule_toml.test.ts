@@ -78,6 +78,28 @@ describe('globEscape', () => {
 });
 
 describe('ruleFromRequest', () => {
+  it('keeps the target user and group the request was for (a rule without runas is root only)', () => {
+    const base = request();
+    const asPostgres = request({ command: { ...base.command, runas: { user: 'postgres', group: 'dba' } } });
+    const spec = ruleFromRequest(asPostgres, {
+      scope: { kind: 'host', host: 'web-1' },
+      requesterOnly: true,
+      pinSha256: false,
+      exactArgs: false,
+    });
+    expect(spec.runas).toEqual(['postgres']);
+    expect(spec.runas_groups).toEqual(['dba']);
+    expect(renderRule(spec)).toContain('runas = ["postgres"]\nrunas_groups = ["dba"]\n');
+    const asRoot = ruleFromRequest(request({ command: { ...base.command, runas: { user: 'root', group: '' } } }), {
+      scope: { kind: 'host', host: 'web-1' },
+      requesterOnly: true,
+      pinSha256: false,
+      exactArgs: false,
+    });
+    expect(asRoot.runas).toBeUndefined();
+    expect(asRoot.runas_groups).toBeUndefined();
+  });
+
   it('makes an allow rule pinned to path, digest, arguments, user and endpoint groups', () => {
     const spec = ruleFromRequest(request(), {
       scope: { kind: 'labels', labels: ['web-servers'] },

@@ -31,6 +31,10 @@ export interface RuleSpec {
   args_regex?: string[];
   any_command?: boolean;
   session?: boolean;
+  edit?: string[]; // files edited with sudoedit, never programs
+  // as whom (sudo -u / -g): without runas, root only
+  runas?: string[];
+  runas_groups?: string[];
   // who and where
   users?: string[];
   groups?: string[];
@@ -127,6 +131,9 @@ const RULE_ORDER: Array<keyof RuleSpec> = [
   'verified',
   'args',
   'args_regex',
+  'edit',
+  'runas',
+  'runas_groups',
   'users',
   'groups',
   'labels',
@@ -328,6 +335,10 @@ export function ruleFromRequest(req: ElevationRequest, opts: RuleFromRequestOpti
   };
   if (opts.pinSha256 && req.command.sha256) spec.sha256 = [req.command.sha256];
   if (opts.exactArgs) spec.args = req.command.argv.slice(1).map(globEscape);
+  // The target it was asked for: a rule without runas is for root only.
+  const runas = req.command.runas;
+  if (runas && runas.user && runas.user !== 'root') spec.runas = [runas.user];
+  if (runas && runas.group) spec.runas_groups = [runas.group];
   if (opts.requesterOnly) spec.users = [req.requester];
   if (opts.scope.kind === 'labels') spec.labels = [...opts.scope.labels];
   if (opts.scope.kind === 'host') spec.hosts = [opts.scope.host];

@@ -25,6 +25,8 @@ export interface RequestCommand {
   argv: string[];
   sha256: string | null;
   package: string;
+  // whom it runs as (sudo -u / -g); absent from a hoistd before runas: root
+  runas?: { user: string; group: string };
 }
 
 export interface ElevationRequest {

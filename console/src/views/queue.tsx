@@ -107,6 +107,15 @@ function RequestCard({ request: r, onDone }: { request: ElevationRequest; onDone
                 <span class="muted"> (no package)</span>
               )}
             </dd>
+            {r.command.runas && (r.command.runas.user !== 'root' || r.command.runas.group) && (
+              <>
+                <dt>Runs as</dt>
+                <dd>
+                  <strong>{r.command.runas.user}</strong>
+                  {r.command.runas.group && <span> with group {r.command.runas.group}</span>}
+                </dd>
+              </>
+            )}
             <dt>SHA-256</dt>
             <dd>
               {r.command.sha256 ? <code class="hash">{r.command.sha256}</code> : <span class="muted">not computed</span>}
