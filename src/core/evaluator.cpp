@@ -171,9 +171,13 @@ bool runas_matches(const Rule& rule, const Subject& subject, const RunAs& runas)
     return rule.runas.users.empty() || any_user || contains(rule.runas.users, runas.user);
   }
   // sudo -g alone runs as the invoker: only the group is a privilege then.
-  const bool as_self_with_group = runas.user == subject.user && !runas.group.empty();
-  const bool user_ok =
-      rule.runas.users.empty() ? runas.user == "root" : any_user || contains(rule.runas.users, runas.user);
+  const bool self = runas.user == subject.user;
+  const bool as_self_with_group = self && !runas.group.empty();
+  // No users named: root; or, when the rule names groups only (sudoers'
+  // "(:grp)"), the invoker alone.
+  const bool user_ok = !rule.runas.users.empty()  ? any_user || contains(rule.runas.users, runas.user)
+                       : rule.runas.groups.empty() ? runas.user == "root"
+                                                   : self;
   if (!user_ok && !as_self_with_group) return false;
   if (runas.group.empty() || runas.group == runas.user_group) return true;
   return contains(rule.runas.groups, "*") || contains(rule.runas.groups, runas.group);

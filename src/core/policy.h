@@ -74,7 +74,8 @@ struct CommandMatch {
 // Whom a rule lets the command run as (sudo -u, sudo -g). "*" alone in a
 // list means anyone.
 struct RunAsSpec {
-  // Target users. Empty: root only for allow and request rules; anyone for
+  // Target users. Empty: root only for allow and request rules (the
+  // invoker only when `groups` is given: sudoers' "(:grp)"); anyone for
   // deny rules (a deny holds whoever the command would run as).
   std::vector<std::string> users;
   // Groups sudo -g may name (allow and request rules). Empty: none, except

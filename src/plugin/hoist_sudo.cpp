@@ -264,6 +264,16 @@ Result<TargetUser> lookup_target(const SudoSettings& s, const UserInfo& invoker)
   return t;
 }
 
+std::string shell_of(std::uint32_t uid) {
+  passwd pw{};
+  std::vector<char> buf;
+  if (!nss_lookup(pw, buf,
+                  [&](passwd* p, char* b, std::size_t n, passwd** r) { return ::getpwuid_r(uid, p, b, n, r); })) {
+    return "";
+  }
+  return pw.pw_shell != nullptr ? pw.pw_shell : "";
+}
+
 std::string home_of(std::uint32_t uid) {
   passwd pw{};
   std::vector<char> buf;
@@ -622,6 +632,11 @@ class Plugin {
     env.invoking_gid = user_.gid;
     env.invoking_home = home_of(user_.uid);
     env.target = target_;
+    if (plan_.mode == ipc::RunMode::kEdit) {
+      // The editor runs as the invoker, on copies: their own HOME, USER
+      // and SHELL, so it finds their settings.
+      env.target = TargetUser{user_.user, user_.uid, user_.gid, "", {}, env.invoking_home, shell_of(user_.uid)};
+    }
     env.command = command_.path;
     if (plan_.argv.size() > 1) env.args.assign(plan_.argv.begin() + 1, plan_.argv.end());
     env.secure_path = options_.secure_path;

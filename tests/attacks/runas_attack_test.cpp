@@ -23,6 +23,13 @@ path = "/usr/bin/id"
 name = "id-with-adm"
 action = "allow"
 path = "/usr/bin/id"
+runas = ["root"]
+runas_groups = ["adm"]
+
+[[rule]]
+name = "groups-with-adm-as-yourself"
+action = "allow"
+path = "/usr/bin/groups"
 runas_groups = ["adm"]
 
 [[rule]]
@@ -99,6 +106,23 @@ TEST_F(RunasAttack, GroupAloneRunsAsTheInvoker) {
   r = as_user("timeout 20 sudo -u root -g adm /usr/bin/id -u; timeout 20 sudo -u root -g adm /usr/bin/id -g");
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, "0\n4\n");
+}
+
+// Attacker: a user given `groups` with group adm as themselves (sudoers'
+// "(:adm)", a rule with runas_groups alone).
+// Goal: run it as root, with or without the group.
+// Must hold: only as the invoking user with adm.
+TEST_F(RunasAttack, RunasGroupsAloneNeverMeansRoot) {
+  if (!real_sudo_possible()) GTEST_SKIP() << kRealSudoSkip;
+  arm();
+  auto r = as_user("timeout 20 sudo -g adm /usr/bin/groups");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("adm", 0), 0U) << r.out;  // the effective group first
+  for (const std::string how : {"", "-u root", "-u root -g adm"}) {
+    r = as_user("timeout 20 sudo " + how + " /usr/bin/groups");
+    EXPECT_NE(r.status, 0) << how << ": " << r.out;
+    EXPECT_TRUE(r.out.empty()) << how << ": " << r.out;
+  }
 }
 
 // Attacker: a user whose request to run `true` as nobody was approved.

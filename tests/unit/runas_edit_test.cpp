@@ -89,6 +89,13 @@ path = "/usr/bin/ls"
 runas_groups = ["adm"]
 
 [[rule]]
+name = "cat-as-root-with-adm"
+action = "allow"
+path = "/usr/bin/cat"
+runas = ["root"]
+runas_groups = ["adm"]
+
+[[rule]]
 name = "no-psql-as-backup"
 action = "deny"
 path = "/usr/bin/psql"
@@ -125,9 +132,22 @@ TEST(Runas, ARuleNamingATargetHoldsForItAlone) {
   EXPECT_EQ(decide(*p, run("/usr/bin/env")), Action::kAllow);
 }
 
+TEST(Runas, RunasGroupsAloneMeansTheInvokerWithThoseGroupsNeverRoot) {
+  const auto p = policy_of(kRunasPolicy);
+  // sudoers' "(:adm)": sudo -g adm, as yourself.
+  EXPECT_EQ(decide(*p, run("/usr/bin/ls", {}, RunAs{"alice", "adm", "alice"})), Action::kAllow);
+  // Attacker: a user given `ls` with group adm. Goal: run ls as root (with
+  // or without -g). Must hold: refused, as sudoers refuses.
+  EXPECT_EQ(decide(*p, run("/usr/bin/ls", {}, RunAs{"root", "adm", "root"})), Action::kDeny);
+  EXPECT_EQ(decide(*p, run("/usr/bin/ls")), Action::kDeny);
+  EXPECT_EQ(decide(*p, run("/usr/bin/ls", {}, RunAs{"daemon", "adm", "daemon"})), Action::kDeny);
+}
+
 TEST(Runas, AGroupNeedsRunasGroupsUnlessItIsTheTargetsOwn) {
   const auto p = policy_of(kRunasPolicy);
-  EXPECT_EQ(decide(*p, run("/usr/bin/ls", {}, RunAs{"root", "adm", "root"})), Action::kAllow);
+  EXPECT_EQ(decide(*p, run("/usr/bin/psql", {}, RunAs{"root", "adm", "root"})), Action::kDeny);
+  EXPECT_EQ(decide(*p, run("/usr/bin/cat", {}, RunAs{"root", "adm", "root"})), Action::kAllow);
+  EXPECT_EQ(decide(*p, run("/usr/bin/cat")), Action::kAllow);
   EXPECT_EQ(decide(*p, run("/usr/bin/id", {}, RunAs{"root", "adm", "root"})), Action::kDeny);
   EXPECT_EQ(decide(*p, run("/usr/bin/id", {}, RunAs{"root", "shadow", "root"})), Action::kDeny);
   // -g naming the target's own primary group changes nothing.
