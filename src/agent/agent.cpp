@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "agent/decide.h"
+#include "agent/event_bounds.h"
 #include "core/policy_file.h"
 #include "core/policy_merge.h"
 
@@ -213,7 +214,7 @@ Status Agent::enqueue(std::string_view kind, const std::string& target, std::str
   auto id = new_event_id();
   if (!id) return id.error();
   OutboxEvent e{*id, std::string(kind), std::chrono::time_point_cast<std::chrono::milliseconds>(deps_.clock()),
-                std::move(details_json)};
+                bound_event_details(details_json)};
   (void)target;
   return deps_.state.enqueue(e);
 }

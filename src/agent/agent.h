@@ -112,6 +112,7 @@ class Agent {
   // Records a server request's state locally: the pending record, and the
   // grant when it is approved or ended. Wakes waiters.
   Status record(const ServerRequest& request, std::uint32_t uid);
+  // Queues an event; its details are bounded first (event_bounds.h).
   Status enqueue(std::string_view kind, const std::string& target, std::string details_json);
   ipc::RequestStateMessage state_message(const ServerRequest& request);
   // Remembers a sudo run under a session grant, to stop it when the grant ends.

@@ -6,6 +6,8 @@
 #include <mutex>
 #include <utility>
 
+#include "agent/event_bounds.h"
+
 namespace hoist::agent {
 
 namespace {
@@ -94,11 +96,8 @@ class HttpsServerApi final : public ServerApi {
   Result<std::vector<std::string>> upload_events(const std::vector<OutboxEvent>& events) override {
     json::array items;
     for (const auto& e : events) {
-      json::error_code ec;
-      auto details = json::parse(e.payload, ec);
-      if (ec || !details.is_object()) {
-        details = json::object{{"text", e.payload}};  // never lose an event over its payload
-      }
+      // Bounded again here: an event queued by an older agent may be longer.
+      auto details = json::parse(bound_event_details(e.payload));
       json::object item{{"id", e.id},
                         {"kind", e.kind},
                         {"time_ms", e.time.time_since_epoch().count()},
