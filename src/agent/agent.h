@@ -11,6 +11,9 @@
 // MUST: every decision, request and grant use is queued as an event before
 // the answer leaves (durable outbox), so it reaches the server's audit trail
 // even if the agent dies right after.
+// MUST: no event can stop the outbox: every event's details are bounded
+// (event_bounds.h), and one hoistd refuses for good is quarantined and
+// reported, never sent again and again.
 // MUST: fail closed: without a policy, or when facts about the command
 // cannot be established, the answer is deny with a clear reason.
 #pragma once
@@ -21,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -57,6 +61,19 @@ struct AgentDeps {
   // Stops the elevated processes of a temporary admin session's sudo runs
   // (the policy's end_session_processes); must not block. Null: never.
   std::function<void(const std::vector<SessionRun>& runs)> end_session_runs;
+  // The connection the outbox is uploaded on, so that a slow upload holds
+  // up nothing else. Null: `server`.
+  ServerApi* uploads = nullptr;
+};
+
+// What one upload_events() did.
+struct UploadOutcome {
+  std::size_t acknowledged = 0;
+  // Events hoistd refused for good, now in the quarantine (each reported
+  // to hoistd by an "event.quarantined" event).
+  std::vector<QuarantinedEvent> quarantined;
+  // How many events left the outbox.
+  [[nodiscard]] std::size_t moved() const { return acknowledged + quarantined.size(); }
 };
 
 class Agent {
@@ -82,8 +99,12 @@ class Agent {
   // Applies one page of push messages (request state changes, policy
   // changes) and records the cursor once they are applied.
   Status apply_push(const PushPage& page);
-  // Uploads one batch of the outbox; returns how many were acknowledged.
-  Result<std::size_t> upload_events();
+  // Uploads the oldest events of the outbox (at most 100, and at most
+  // 256 KiB of details). An event hoistd refuses for good (HTTP 400, 409,
+  // 413, 422; a batch it refuses is halved until the event is alone) goes to the
+  // quarantine, reported by an event of its own, and the outbox moves on.
+  // An error (hoistd unreachable, any other status) leaves everything queued.
+  Result<UploadOutcome> upload_events();
   // Deletes grants that ended more than a day ago.
   Status tidy();
 
@@ -114,6 +135,7 @@ class Agent {
   Status record(const ServerRequest& request, std::uint32_t uid);
   // Queues an event; its details are bounded first (event_bounds.h).
   Status enqueue(std::string_view kind, const std::string& target, std::string details_json);
+  Status deliver(std::span<const OutboxEvent> events, UploadOutcome& outcome);
   ipc::RequestStateMessage state_message(const ServerRequest& request);
   // Remembers a sudo run under a session grant, to stop it when the grant ends.
   void remember_run(const std::string& grant_id, const Caller& caller);

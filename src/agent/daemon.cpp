@@ -183,6 +183,15 @@ Result<std::string> agent_status(const std::string& state_dir) {
   }
   if (auto pending = (*state)->pending_count(); pending)
     out += fmt::format("events waiting for upload: {}\n", *pending);
+  if (auto count = (*state)->quarantined_count(); count && *count > 0) {
+    out += fmt::format("events quarantined (hoistd refused them for good; each was reported): {}\n", *count);
+    if (auto newest = (*state)->quarantined(5); newest) {
+      for (const auto& q : *newest) {
+        out += fmt::format("  {} {} at {}: {}\n", q.event.id, q.event.kind, format_timestamp(q.quarantined_at),
+                           q.reason.substr(0, 200));
+      }
+    }
+  }
   const auto now = std::chrono::time_point_cast<Seconds>(std::chrono::system_clock::now());
   if (auto grants = (*state)->grants(); grants) {
     for (const auto& g : *grants) {
@@ -205,13 +214,18 @@ Status run_agent(const RunOptions& options) {
     return not_found("this computer is not enrolled: run hoist-agent enroll first");
   }
   const Identity id = **identity;
-  // Two connections to hoistd: the push long poll, and everything else.
+  // Three connections to hoistd, so that none waits for another: the push
+  // long poll, the outbox upload, and everything else (heartbeat, policy,
+  // requests).
   auto main_client = client_for(id.server_url, id.ca_pin_sha256, std::chrono::seconds(30));
   if (!main_client) return main_client.error();
   auto push_client = client_for(id.server_url, id.ca_pin_sha256, options.push_wait + std::chrono::seconds(20));
   if (!push_client) return push_client.error();
+  auto upload_client = client_for(id.server_url, id.ca_pin_sha256, std::chrono::seconds(30));
+  if (!upload_client) return upload_client.error();
   auto server = serialized(make_server_api(std::move(*main_client), id.credential));
   auto push_server = make_server_api(std::move(*push_client), id.credential);
+  auto upload_server = make_server_api(std::move(*upload_client), id.credential);
 
   platform::SystemTimeZones zones;
   platform::DpkgDatabase packages;
@@ -224,7 +238,8 @@ Status run_agent(const RunOptions& options) {
                 [sudo_binaries, &log](const std::vector<SessionRun>& runs) {
                   log->info("agent.session_processes_stopped", {{"runs", static_cast<std::int64_t>(runs.size())}});
                   end_session_runs(runs, sudo_binaries);
-                }});
+                },
+                upload_server.get()});
   if (auto st = agent.load(); !st) {
     log->warn("agent.policy_unusable", {{"error", st.error().message}});
   }
@@ -274,8 +289,9 @@ Status run_agent(const RunOptions& options) {
     }
   });
 
-  std::thread background([&] {
-    auto last_sync = std::chrono::steady_clock::now();
+  // The outbox: the break-glass spool, then uploads, backing off while
+  // hoistd fails. Nothing here waits for the heartbeat or the policy.
+  std::thread uploader([&] {
     auto backoff = std::chrono::milliseconds(1000);
     const std::string spool = options.spool_dir.empty() ? options.state_dir + "/spool" : options.spool_dir;
     while (!stopping) {
@@ -288,18 +304,27 @@ Status run_agent(const RunOptions& options) {
         continue;
       }
       backoff = std::chrono::milliseconds(1000);
-      if (std::chrono::steady_clock::now() - last_sync >= options.sync_interval) {
-        last_sync = std::chrono::steady_clock::now();
-        if (auto st = server->heartbeat(std::string(kAgentVersion)); !st) {
-          log->warn("agent.heartbeat_failed", {{"error", st.error().message}});
-        }
-        if (auto st = agent.sync_policy(); !st) {
-          log->warn("agent.policy_sync_failed", {{"error", st.error().message}});
-        }
-        (void)agent.sync_codes_key();  // a rotation missed while offline
-        (void)agent.tidy();
+      for (const auto& q : uploaded->quarantined) {
+        log->error("agent.event_quarantined", {{"event", q.event.id}, {"kind", q.event.kind}, {"reason", q.reason}});
       }
-      if (*uploaded == 0) pause(std::chrono::milliseconds(1000));
+      if (uploaded->moved() == 0) pause(std::chrono::milliseconds(1000));
+    }
+  });
+
+  // Heartbeat, policy, the admin-code key and housekeeping, every
+  // sync_interval, whatever the uploads do.
+  std::thread syncer([&] {
+    while (!stopping) {
+      pause(std::chrono::duration_cast<std::chrono::milliseconds>(options.sync_interval));
+      if (stopping) break;
+      if (auto st = server->heartbeat(std::string(kAgentVersion)); !st) {
+        log->warn("agent.heartbeat_failed", {{"error", st.error().message}});
+      }
+      if (auto st = agent.sync_policy(); !st) {
+        log->warn("agent.policy_sync_failed", {{"error", st.error().message}});
+      }
+      (void)agent.sync_codes_key();  // a rotation missed while offline
+      (void)agent.tidy();
     }
   });
 
@@ -324,9 +349,11 @@ Status run_agent(const RunOptions& options) {
   wake.notify_all();
   push_server->interrupt();  // the long poll ends now, not at its wait
   server->interrupt();
+  upload_server->interrupt();
   (*socket)->stop();
   socket_thread.join();
-  background.join();
+  uploader.join();
+  syncer.join();
   push_thread.join();  // at most one long poll later
   log->info("agent.stopped");
   return {};
