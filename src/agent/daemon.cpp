@@ -1,6 +1,5 @@
 #include "agent/daemon.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -14,14 +13,14 @@
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
-#include <sstream>
 #include <thread>
 
 #include "agent/agent.h"
 #include "agent/session_end.h"
 #include "agent/socket_server.h"
+#include "agent/spool_dir.h"
+#include "agent/spool_import.h"
 #include "agent/state/sqlite_agent_state.h"
-#include "core/sha256.h"
 #include "core/timestamp.h"
 #include "net/client/https_client.h"
 #include "platform/dpkg_database.h"
@@ -70,55 +69,6 @@ std::string host_name() {
   char name[256] = {};
   if (::gethostname(name, sizeof name - 1) != 0) return "localhost";
   return name;
-}
-
-// Break-glass events the plugin spooled while the agent was down (see
-// docs/sudo-plugin.md, "Spool format"): each becomes an outbox event whose
-// id derives from the file name, so a file seen twice is queued once.
-std::size_t import_spool(const std::string& dir, AgentState& state, server::Logger& log) {
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return 0;
-  std::vector<std::string> names;
-  while (const dirent* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    if (name.size() > 6 && name.ends_with(".event") && name.front() != '.') names.push_back(name);
-  }
-  ::closedir(d);
-  std::sort(names.begin(), names.end());
-  std::size_t imported = 0;
-  for (const auto& name : names) {
-    const std::string path = dir + "/" + name;
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream bytes;
-    bytes << in.rdbuf();
-    const std::string text = bytes.str();
-    auto frame = ipc::decode_frame(text);
-    json::object details{{"spool_file", name}};
-    if (frame && *frame && (*frame)->bytes == text.size()) {
-      for (const auto& f : (*frame)->fields.all()) {
-        if (f.key == "v" || f.key == "type") continue;
-        if (f.key == "argv") {
-          if (!details.contains("argv")) details["argv"] = json::array();
-          details["argv"].as_array().push_back(json::string(f.value));
-        } else {
-          details[f.key] = f.value;
-        }
-      }
-    } else {
-      details["malformed"] = true;  // kept: a break-glass use must not vanish
-    }
-    details["target"] = details.contains("user") ? details["user"] : json::value("");
-    OutboxEvent event{sha256(name).hex().substr(0, 32), "break_glass",
-                      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()),
-                      json::serialize(details)};
-    if (auto st = state.enqueue(event); !st) {
-      log.error("agent.spool_import_failed", {{"file", name}, {"error", st.error().message}});
-      break;
-    }
-    ::unlink(path.c_str());
-    ++imported;
-  }
-  return imported;
 }
 
 }  // namespace
@@ -293,9 +243,17 @@ Status run_agent(const RunOptions& options) {
   // hoistd fails. Nothing here waits for the heartbeat or the policy.
   std::thread uploader([&] {
     auto backoff = std::chrono::milliseconds(1000);
-    const std::string spool = options.spool_dir.empty() ? options.state_dir + "/spool" : options.spool_dir;
+    const std::string spool = options.spool_dir.empty() ? spool_dir_of(options.state_dir) : options.spool_dir;
+    const std::function<EventTime()> event_clock = [] {
+      return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    };
+    std::string last_spool_problem;
     while (!stopping) {
-      import_spool(spool, **state, *log);
+      const auto round = import_spool(spool, **state, event_clock);
+      for (const auto& rejected : round.rejected) log->error("agent.spool_file_rejected", {{"file", rejected}});
+      if (round.problem && *round.problem != last_spool_problem)
+        log->error("agent.spool_problem", {{"error", *round.problem}});
+      last_spool_problem = round.problem.value_or("");
       auto uploaded = agent.upload_events();
       if (!uploaded) {
         log->warn("agent.upload_failed", {{"error", uploaded.error().message}});
