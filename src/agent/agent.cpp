@@ -225,6 +225,9 @@ Status Agent::enqueue(std::string_view kind, const std::string& target, std::str
 }
 
 ipc::Fields Agent::check(const Caller& caller, const ipc::CheckMessage& m, int exe_fd) {
+  if (!caller.sudo && caller.uid != 0 && caller.uid != deps_.own_uid) {
+    return error_reply(permission_denied("only sudo asks hoist-agent to check a command: run it with sudo"));
+  }
   const std::uint32_t uid = caller.uid;
   auto facts = gather(uid, m.context, exe_fd);
   if (!facts) {

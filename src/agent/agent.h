@@ -8,6 +8,9 @@
 // MUST: the caller's uid is the kernel's (peer.h); a message naming another
 // uid is refused, and a request can be waited on or cancelled only by the
 // uid that submitted it.
+// MUST: `check`, which queues a decision event, is taken only from sudo's
+// plugin (a sudo process) or root, and `exec` only from sudo's plugin: a
+// plain process cannot put a command that never ran into the audit trail.
 // MUST: every decision, request and grant use is queued as an event before
 // the answer leaves (durable outbox), so it reaches the server's audit trail
 // even if the agent dies right after.
@@ -17,6 +20,8 @@
 // MUST: fail closed: without a policy, or when facts about the command
 // cannot be established, the answer is deny with a clear reason.
 #pragma once
+
+#include <unistd.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -64,6 +69,9 @@ struct AgentDeps {
   // The connection the outbox is uploaded on, so that a slow upload holds
   // up nothing else. Null: `server`.
   ServerApi* uploads = nullptr;
+  // The agent's own uid (root in production): a caller with it may do what
+  // sudo's plugin may, as it can write the agent's state anyway.
+  std::uint32_t own_uid = static_cast<std::uint32_t>(::geteuid());
 };
 
 // What one upload_events() did.

@@ -2,7 +2,8 @@
 // event can hold up the ones behind it. An event's details are bounded
 // when it is queued; an event hoistd refuses for good is found (a refused
 // batch is halved), quarantined and reported, and the rest are delivered;
-// a transport failure moves nothing.
+// a transport failure moves nothing. And who may make the agent queue a
+// decision: only sudo's plugin (or root).
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -57,7 +58,8 @@ class AgentOutboxTest : public ::testing::Test {
                          "host1",
                          {},
                          nullptr,
-                         &uploads_}) {}
+                         &uploads_,
+                         0}) {}
 
   std::vector<OutboxEvent> queued() {
     auto batch = state_.next_batch(kMaxBatch);
@@ -194,6 +196,20 @@ TEST_F(AgentOutboxTest, ADecisionOnAHugeArgvIsQueuedBounded) {
   EXPECT_EQ(details.at("truncated"), true);
   EXPECT_EQ(details.at("argv_count"), 2);
   EXPECT_EQ(details.at("user"), "alice");
+}
+
+// Attacker: a local user. Goal: fake audit events (a decision on a command
+// that never ran) by sending `check` from a plain process.
+TEST_F(AgentOutboxTest, OnlySudoOrRootMaySendCheck) {
+  use_policy();
+  auto refused = ipc::error_from(check_as(Caller{kAlice, 4242, false}, {"id"}));
+  ASSERT_TRUE(refused.ok()) << "a plain process's check must be refused";
+  EXPECT_EQ(refused->code, ErrorCode::kPermissionDenied);
+  EXPECT_NE(refused->message.find("sudo"), std::string::npos) << refused->message;
+  EXPECT_TRUE(queued().empty()) << "nothing may be queued for it";
+  // The plugin (a sudo process speaking for alice) may.
+  EXPECT_TRUE(ipc::decision_from(check_as(Caller{kAlice, 4242, true}, {"id"})).ok());
+  EXPECT_EQ(queued().size(), 1U);
 }
 
 }  // namespace
