@@ -64,5 +64,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   round_trip(hoist::ipc::challenge_from);
   round_trip(hoist::ipc::code_redeem_from);
   round_trip(hoist::ipc::code_grant_from);
+  round_trip(hoist::ipc::progress_from);
   return 0;
 }

@@ -32,6 +32,7 @@ run config_fuzz config
 run ipc_frame_fuzz ipc_frame
 run plugin_args_fuzz plugin_args
 run agent_json_fuzz agent_json
+run event_bounds_fuzz event_bounds
 run sudo_conf_fuzz sudo_conf
 run admin_code_fuzz admin_code
 echo "fuzz: all targets ran ${seconds}s without a finding"

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "agent/decide.h"
+#include "agent/event_bounds.h"
 #include "core/policy_file.h"
 #include "core/policy_merge.h"
 
@@ -18,6 +19,11 @@ namespace hoist::agent {
 namespace {
 
 namespace json = boost::json;
+
+constexpr std::size_t kUploadEvents = 100;
+constexpr std::size_t kUploadBytes = std::size_t{256} * 1024;
+constexpr std::size_t kEventOverheadBytes = 256;  // id, kind, time and target around the details
+constexpr std::string_view kQuarantinedEventKind = "event.quarantined";
 
 ipc::Fields error_reply(const Error& e) {
   return ipc::to_fields(ipc::ErrorMessage{e.code, e.message});
@@ -247,12 +253,15 @@ Status Agent::enqueue(std::string_view kind, const std::string& target, std::str
   auto id = new_event_id();
   if (!id) return id.error();
   OutboxEvent e{*id, std::string(kind), std::chrono::time_point_cast<std::chrono::milliseconds>(deps_.clock()),
-                std::move(details_json)};
+                bound_event_details(details_json)};
   (void)target;
   return deps_.state.enqueue(e);
 }
 
 ipc::Fields Agent::check(const Caller& caller, const ipc::CheckMessage& m, int exe_fd) {
+  if (!caller.sudo && caller.uid != 0 && caller.uid != deps_.own_uid) {
+    return error_reply(permission_denied("only sudo asks hoist-agent to check a command: run it with sudo"));
+  }
   const std::uint32_t uid = caller.uid;
   auto facts = gather(uid, m.context, exe_fd);
   if (!facts) {
@@ -751,14 +760,59 @@ Status Agent::apply_push(const PushPage& page) {
   return deps_.state.set_push_cursor(page.cursor);
 }
 
-Result<std::size_t> Agent::upload_events() {
-  auto batch = deps_.state.next_batch(100);
+Result<UploadOutcome> Agent::upload_events() {
+  auto batch = deps_.state.next_batch(kUploadEvents);
   if (!batch) return batch.error();
-  if (batch->empty()) return std::size_t{0};
-  auto acknowledged = deps_.server.upload_events(*batch);
-  if (!acknowledged) return acknowledged.error();
-  if (auto st = deps_.state.acknowledge(*acknowledged); !st) return st.error();
-  return acknowledged->size();
+  // Bounded in bytes too, so the body stays far below hoistd's limit.
+  std::size_t bytes = 0;
+  std::size_t count = 0;
+  for (; count < batch->size(); ++count) {
+    bytes += std::min((*batch)[count].payload.size(), kMaxEventDetailsBytes) + kEventOverheadBytes;
+    if (count > 0 && bytes > kUploadBytes) break;
+  }
+  batch->resize(count);
+  UploadOutcome outcome;
+  if (batch->empty()) return outcome;
+  if (auto st = deliver(*batch, outcome); !st && outcome.moved() == 0) return st.error();
+  return outcome;
+}
+
+Status Agent::deliver(std::span<const OutboxEvent> events, UploadOutcome& outcome) {
+  ServerApi& server = deps_.uploads != nullptr ? *deps_.uploads : deps_.server;
+  auto reply = server.upload_events(std::vector<OutboxEvent>(events.begin(), events.end()));
+  if (!reply) return reply.error();
+  if (!reply->refused) {
+    if (auto st = deps_.state.acknowledge(reply->acknowledged); !st) return st;
+    outcome.acknowledged += reply->acknowledged.size();
+    return {};
+  }
+  if (events.size() > 1) {
+    // hoistd refuses a body for one bad event: halve until it is alone.
+    const std::size_t half = events.size() / 2;
+    if (auto st = deliver(events.first(half), outcome); !st) return st;
+    return deliver(events.subspan(half), outcome);
+  }
+  const OutboxEvent& refused = events.front();
+  std::string reason = reply->refused->substr(0, kMaxReasonBytes);
+  std::erase(reason, '\0');
+  const auto now = now_s();
+  std::optional<OutboxEvent> report;
+  if (refused.kind != kQuarantinedEventKind) {  // a refused report is not reported again
+    auto id = new_event_id();
+    if (!id) return id.error();
+    const json::object details{{"target", refused.id},
+                               {"event_id", refused.id},
+                               {"kind", refused.kind},
+                               {"event_time_ms", refused.time.time_since_epoch().count()},
+                               {"payload_bytes", refused.payload.size()},
+                               {"reason", reason}};
+    report = OutboxEvent{*id, std::string(kQuarantinedEventKind),
+                         std::chrono::time_point_cast<std::chrono::milliseconds>(deps_.clock()),
+                         bound_event_details(json::serialize(details))};
+  }
+  if (auto st = deps_.state.quarantine(refused.id, reason, now, report); !st) return st;
+  outcome.quarantined.push_back(QuarantinedEvent{refused, reason, now});
+  return {};
 }
 
 Status Agent::tidy() {

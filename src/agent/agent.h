@@ -8,12 +8,20 @@
 // MUST: the caller's uid is the kernel's (peer.h); a message naming another
 // uid is refused, and a request can be waited on or cancelled only by the
 // uid that submitted it.
+// MUST: `check`, which queues a decision event, is taken only from sudo's
+// plugin (a sudo process) or root, and `exec` only from sudo's plugin: a
+// plain process cannot put a command that never ran into the audit trail.
 // MUST: every decision, request and grant use is queued as an event before
 // the answer leaves (durable outbox), so it reaches the server's audit trail
 // even if the agent dies right after.
+// MUST: no event can stop the outbox: every event's details are bounded
+// (event_bounds.h), and one hoistd refuses for good is quarantined and
+// reported, never sent again and again.
 // MUST: fail closed: without a policy, or when facts about the command
 // cannot be established, the answer is deny with a clear reason.
 #pragma once
+
+#include <unistd.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -21,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -60,6 +69,22 @@ struct AgentDeps {
   // The target of sudo -u / -g from NSS (peer.h run_as_of). Null: the
   // names as given, without a primary group (tests).
   std::function<Result<RunAs>(std::string_view user, std::string_view group, const Account& invoker)> run_as{};
+  // The connection the outbox is uploaded on, so that a slow upload holds
+  // up nothing else. Null: `server`.
+  ServerApi* uploads = nullptr;
+  // The agent's own uid (root in production): a caller with it may do what
+  // sudo's plugin may, as it can write the agent's state anyway.
+  std::uint32_t own_uid = static_cast<std::uint32_t>(::geteuid());
+};
+
+// What one upload_events() did.
+struct UploadOutcome {
+  std::size_t acknowledged = 0;
+  // Events hoistd refused for good, now in the quarantine (each reported
+  // to hoistd by an "event.quarantined" event).
+  std::vector<QuarantinedEvent> quarantined;
+  // How many events left the outbox.
+  [[nodiscard]] std::size_t moved() const { return acknowledged + quarantined.size(); }
 };
 
 class Agent {
@@ -85,8 +110,12 @@ class Agent {
   // Applies one page of push messages (request state changes, policy
   // changes) and records the cursor once they are applied.
   Status apply_push(const PushPage& page);
-  // Uploads one batch of the outbox; returns how many were acknowledged.
-  Result<std::size_t> upload_events();
+  // Uploads the oldest events of the outbox (at most 100, and at most
+  // 256 KiB of details). An event hoistd refuses for good (HTTP 400, 409,
+  // 413, 422; a batch it refuses is halved until the event is alone) goes to the
+  // quarantine, reported by an event of its own, and the outbox moves on.
+  // An error (hoistd unreachable, any other status) leaves everything queued.
+  Result<UploadOutcome> upload_events();
   // Deletes grants that ended more than a day ago.
   Status tidy();
 
@@ -115,7 +144,9 @@ class Agent {
   // Records a server request's state locally: the pending record, and the
   // grant when it is approved or ended. Wakes waiters.
   Status record(const ServerRequest& request, std::uint32_t uid);
+  // Queues an event; its details are bounded first (event_bounds.h).
   Status enqueue(std::string_view kind, const std::string& target, std::string details_json);
+  Status deliver(std::span<const OutboxEvent> events, UploadOutcome& outcome);
   ipc::RequestStateMessage state_message(const ServerRequest& request);
   // Remembers a sudo run under a session grant, to stop it when the grant ends.
   void remember_run(const std::string& grant_id, const Caller& caller);

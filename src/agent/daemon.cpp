@@ -1,6 +1,5 @@
 #include "agent/daemon.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -14,14 +13,14 @@
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
-#include <sstream>
 #include <thread>
 
 #include "agent/agent.h"
 #include "agent/session_end.h"
 #include "agent/socket_server.h"
+#include "agent/spool_dir.h"
+#include "agent/spool_import.h"
 #include "agent/state/sqlite_agent_state.h"
-#include "core/sha256.h"
 #include "core/timestamp.h"
 #include "net/client/https_client.h"
 #include "platform/dpkg_database.h"
@@ -70,55 +69,6 @@ std::string host_name() {
   char name[256] = {};
   if (::gethostname(name, sizeof name - 1) != 0) return "localhost";
   return name;
-}
-
-// Break-glass events the plugin spooled while the agent was down (see
-// docs/sudo-plugin.md, "Spool format"): each becomes an outbox event whose
-// id derives from the file name, so a file seen twice is queued once.
-std::size_t import_spool(const std::string& dir, AgentState& state, server::Logger& log) {
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return 0;
-  std::vector<std::string> names;
-  while (const dirent* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    if (name.size() > 6 && name.ends_with(".event") && name.front() != '.') names.push_back(name);
-  }
-  ::closedir(d);
-  std::sort(names.begin(), names.end());
-  std::size_t imported = 0;
-  for (const auto& name : names) {
-    const std::string path = dir + "/" + name;
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream bytes;
-    bytes << in.rdbuf();
-    const std::string text = bytes.str();
-    auto frame = ipc::decode_frame(text);
-    json::object details{{"spool_file", name}};
-    if (frame && *frame && (*frame)->bytes == text.size()) {
-      for (const auto& f : (*frame)->fields.all()) {
-        if (f.key == "v" || f.key == "type") continue;
-        if (f.key == "argv") {
-          if (!details.contains("argv")) details["argv"] = json::array();
-          details["argv"].as_array().push_back(json::string(f.value));
-        } else {
-          details[f.key] = f.value;
-        }
-      }
-    } else {
-      details["malformed"] = true;  // kept: a break-glass use must not vanish
-    }
-    details["target"] = details.contains("user") ? details["user"] : json::value("");
-    OutboxEvent event{sha256(name).hex().substr(0, 32), "break_glass",
-                      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now()),
-                      json::serialize(details)};
-    if (auto st = state.enqueue(event); !st) {
-      log.error("agent.spool_import_failed", {{"file", name}, {"error", st.error().message}});
-      break;
-    }
-    ::unlink(path.c_str());
-    ++imported;
-  }
-  return imported;
 }
 
 }  // namespace
@@ -183,6 +133,15 @@ Result<std::string> agent_status(const std::string& state_dir) {
   }
   if (auto pending = (*state)->pending_count(); pending)
     out += fmt::format("events waiting for upload: {}\n", *pending);
+  if (auto count = (*state)->quarantined_count(); count && *count > 0) {
+    out += fmt::format("events quarantined (hoistd refused them for good; each was reported): {}\n", *count);
+    if (auto newest = (*state)->quarantined(5); newest) {
+      for (const auto& q : *newest) {
+        out += fmt::format("  {} {} at {}: {}\n", q.event.id, q.event.kind, format_timestamp(q.quarantined_at),
+                           q.reason.substr(0, 200));
+      }
+    }
+  }
   const auto now = std::chrono::time_point_cast<Seconds>(std::chrono::system_clock::now());
   if (auto grants = (*state)->grants(); grants) {
     for (const auto& g : *grants) {
@@ -205,13 +164,18 @@ Status run_agent(const RunOptions& options) {
     return not_found("this computer is not enrolled: run hoist-agent enroll first");
   }
   const Identity id = **identity;
-  // Two connections to hoistd: the push long poll, and everything else.
+  // Three connections to hoistd, so that none waits for another: the push
+  // long poll, the outbox upload, and everything else (heartbeat, policy,
+  // requests).
   auto main_client = client_for(id.server_url, id.ca_pin_sha256, std::chrono::seconds(30));
   if (!main_client) return main_client.error();
   auto push_client = client_for(id.server_url, id.ca_pin_sha256, options.push_wait + std::chrono::seconds(20));
   if (!push_client) return push_client.error();
+  auto upload_client = client_for(id.server_url, id.ca_pin_sha256, std::chrono::seconds(30));
+  if (!upload_client) return upload_client.error();
   auto server = serialized(make_server_api(std::move(*main_client), id.credential));
   auto push_server = make_server_api(std::move(*push_client), id.credential);
+  auto upload_server = make_server_api(std::move(*upload_client), id.credential);
 
   platform::SystemTimeZones zones;
   platform::DpkgDatabase packages;
@@ -225,7 +189,7 @@ Status run_agent(const RunOptions& options) {
                   log->info("agent.session_processes_stopped", {{"runs", static_cast<std::int64_t>(runs.size())}});
                   end_session_runs(runs, sudo_binaries);
                 },
-                run_as_of});
+                run_as_of, upload_server.get()});
   if (auto st = agent.load(); !st) {
     log->warn("agent.policy_unusable", {{"error", st.error().message}});
   }
@@ -275,12 +239,21 @@ Status run_agent(const RunOptions& options) {
     }
   });
 
-  std::thread background([&] {
-    auto last_sync = std::chrono::steady_clock::now();
+  // The outbox: the break-glass spool, then uploads, backing off while
+  // hoistd fails. Nothing here waits for the heartbeat or the policy.
+  std::thread uploader([&] {
     auto backoff = std::chrono::milliseconds(1000);
-    const std::string spool = options.spool_dir.empty() ? options.state_dir + "/spool" : options.spool_dir;
+    const std::string spool = options.spool_dir.empty() ? spool_dir_of(options.state_dir) : options.spool_dir;
+    const std::function<EventTime()> event_clock = [] {
+      return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    };
+    std::string last_spool_problem;
     while (!stopping) {
-      import_spool(spool, **state, *log);
+      const auto round = import_spool(spool, **state, event_clock);
+      for (const auto& rejected : round.rejected) log->error("agent.spool_file_rejected", {{"file", rejected}});
+      if (round.problem && *round.problem != last_spool_problem)
+        log->error("agent.spool_problem", {{"error", *round.problem}});
+      last_spool_problem = round.problem.value_or("");
       auto uploaded = agent.upload_events();
       if (!uploaded) {
         log->warn("agent.upload_failed", {{"error", uploaded.error().message}});
@@ -289,18 +262,27 @@ Status run_agent(const RunOptions& options) {
         continue;
       }
       backoff = std::chrono::milliseconds(1000);
-      if (std::chrono::steady_clock::now() - last_sync >= options.sync_interval) {
-        last_sync = std::chrono::steady_clock::now();
-        if (auto st = server->heartbeat(std::string(kAgentVersion)); !st) {
-          log->warn("agent.heartbeat_failed", {{"error", st.error().message}});
-        }
-        if (auto st = agent.sync_policy(); !st) {
-          log->warn("agent.policy_sync_failed", {{"error", st.error().message}});
-        }
-        (void)agent.sync_codes_key();  // a rotation missed while offline
-        (void)agent.tidy();
+      for (const auto& q : uploaded->quarantined) {
+        log->error("agent.event_quarantined", {{"event", q.event.id}, {"kind", q.event.kind}, {"reason", q.reason}});
       }
-      if (*uploaded == 0) pause(std::chrono::milliseconds(1000));
+      if (uploaded->moved() == 0) pause(std::chrono::milliseconds(1000));
+    }
+  });
+
+  // Heartbeat, policy, the admin-code key and housekeeping, every
+  // sync_interval, whatever the uploads do.
+  std::thread syncer([&] {
+    while (!stopping) {
+      pause(std::chrono::duration_cast<std::chrono::milliseconds>(options.sync_interval));
+      if (stopping) break;
+      if (auto st = server->heartbeat(std::string(kAgentVersion)); !st) {
+        log->warn("agent.heartbeat_failed", {{"error", st.error().message}});
+      }
+      if (auto st = agent.sync_policy(); !st) {
+        log->warn("agent.policy_sync_failed", {{"error", st.error().message}});
+      }
+      (void)agent.sync_codes_key();  // a rotation missed while offline
+      (void)agent.tidy();
     }
   });
 
@@ -325,9 +307,11 @@ Status run_agent(const RunOptions& options) {
   wake.notify_all();
   push_server->interrupt();  // the long poll ends now, not at its wait
   server->interrupt();
+  upload_server->interrupt();
   (*socket)->stop();
   socket_thread.join();
-  background.join();
+  uploader.join();
+  syncer.join();
   push_thread.join();  // at most one long poll later
   log->info("agent.stopped");
   return {};

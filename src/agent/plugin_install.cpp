@@ -10,18 +10,34 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
 #include <string_view>
 
+#include <filesystem>
+
+#include "agent/spool_dir.h"
 #include "agent/sudo_conf.h"
 #include "platform/unique_fd.h"
 #include "plugin/sudo_args.h"
 
 namespace hoist::agent {
 
+static_assert(plugin::kDefaultSpoolDir == kDefaultSpoolDir,
+              "hoist_sudo.so's default spool must be the spool of hoist-agent's default state directory");
+
 namespace {
+
+// The spool_dir= the plugin needs for an agent with this state directory:
+// none when it is the plugin's default anyway.
+std::optional<std::string> spool_option_for(const std::string& state_dir) {
+  const std::string spool =
+      spool_dir_of(std::filesystem::absolute(std::filesystem::path(state_dir)).lexically_normal().string());
+  if (spool == kDefaultSpoolDir) return std::nullopt;
+  return "spool_dir=" + spool;
+}
 
 using platform::UniqueFd;
 
@@ -337,6 +353,20 @@ Result<std::string> install_plugin(const InstallPluginOptions& options) {
   line.options.push_back("agent_socket=" + options.agent_socket);
   if (!options.break_glass_file.empty()) line.options.push_back("break_glass_file=" + options.break_glass_file);
   line.options.insert(line.options.end(), options.extra_options.begin(), options.extra_options.end());
+  // The plugin spools break-glass uses where this agent reads them.
+  std::string spool_note;
+  const bool spool_given = std::any_of(options.extra_options.begin(), options.extra_options.end(),
+                                       [](const std::string& o) { return o.rfind("spool_dir=", 0) == 0; });
+  if (!spool_given) {
+    if (auto spool = spool_option_for(options.state_dir)) line.options.push_back(*spool);
+  } else if (auto wanted = spool_option_for(options.state_dir).value_or("spool_dir=" + std::string(kDefaultSpoolDir));
+             std::find(options.extra_options.begin(), options.extra_options.end(), wanted) ==
+             options.extra_options.end()) {
+    spool_note = fmt::format(
+        "note: hoist-agent reads break-glass uses from {}; run it with --spool-dir set to the "
+        "plugin's spool_dir, or they never reach the audit trail\n",
+        wanted.substr(std::string_view("spool_dir=").size()));
+  }
   auto formatted = format_hoist_plugin_line(line);
   if (!formatted) return formatted.error();
   if (auto ok = check_plugin_options(line.options); !ok) return ok.error();
@@ -352,8 +382,8 @@ Result<std::string> install_plugin(const InstallPluginOptions& options) {
   auto edit = with_hoist_policy(old_text, line);
   if (!edit) return Error{edit.error().code, options.sudo_conf + ": " + edit.error().message};
   if (!edit->changed) {
-    return fmt::format("{} already loads Hoist's plugin as asked:\n  {}\nnothing changed\n", options.sudo_conf,
-                       *formatted);
+    return fmt::format("{} already loads Hoist's plugin as asked:\n  {}\nnothing changed\n{}", options.sudo_conf,
+                       *formatted, spool_note);
   }
   // Self-check of the pure edit before anything is written.
   auto new_conf = parse_sudo_conf(edit->text);
@@ -393,7 +423,7 @@ Result<std::string> install_plugin(const InstallPluginOptions& options) {
   report +=
       "sudo now asks hoist-agent; /etc/sudoers was checked and left as it is (the way back: "
       "hoist-agent uninstall-plugin)\n";
-  return report;
+  return report + spool_note;
 }
 
 Result<std::string> uninstall_plugin(const UninstallPluginOptions& options) {

@@ -6,6 +6,8 @@
 #include <mutex>
 #include <utility>
 
+#include "agent/event_bounds.h"
+
 namespace hoist::agent {
 
 namespace {
@@ -94,14 +96,11 @@ class HttpsServerApi final : public ServerApi {
     return push_page_from_json(reply->body, after);
   }
 
-  Result<std::vector<std::string>> upload_events(const std::vector<OutboxEvent>& events) override {
+  Result<UploadReply> upload_events(const std::vector<OutboxEvent>& events) override {
     json::array items;
     for (const auto& e : events) {
-      json::error_code ec;
-      auto details = json::parse(e.payload, ec);
-      if (ec || !details.is_object()) {
-        details = json::object{{"text", e.payload}};  // never lose an event over its payload
-      }
+      // Bounded again here: an event queued by an older agent may be longer.
+      auto details = json::parse(bound_event_details(e.payload));
       json::object item{{"id", e.id},
                         {"kind", e.kind},
                         {"time_ms", e.time.time_since_epoch().count()},
@@ -114,8 +113,18 @@ class HttpsServerApi final : public ServerApi {
     }
     auto reply = client_->send("POST", "/api/v1/agent/events", json::serialize(json::object{{"events", items}}), auth_);
     if (!reply) return reply.error();
-    if (reply->status != 200) return net::error_from_reply(*reply);
-    return acknowledged_from_json(reply->body);
+    if (reply->status == 400 || reply->status == 409 || reply->status == 413 || reply->status == 422) {
+      return UploadReply{{}, net::error_from_reply(*reply).message};
+    }
+    if (reply->status != 200) {
+      auto e = net::error_from_reply(*reply);
+      // Only the statuses above say the events are at fault.
+      if (e.code == ErrorCode::kInvalidArgument) e.code = ErrorCode::kUnavailable;
+      return e;
+    }
+    auto acknowledged = acknowledged_from_json(reply->body);
+    if (!acknowledged) return acknowledged.error();
+    return UploadReply{std::move(*acknowledged), std::nullopt};
   }
 
   void interrupt() override { client_->interrupt(); }
@@ -168,7 +177,7 @@ class SerializedServerApi final : public ServerApi {
     const std::lock_guard lock(mu_);
     return inner_->poll_push(after, wait);
   }
-  Result<std::vector<std::string>> upload_events(const std::vector<OutboxEvent>& events) override {
+  Result<UploadReply> upload_events(const std::vector<OutboxEvent>& events) override {
     const std::lock_guard lock(mu_);
     return inner_->upload_events(events);
   }

@@ -43,6 +43,17 @@ struct SubmitFacts {
   std::optional<Package> package;
 };
 
+// What hoistd said to an upload of events.
+struct UploadReply {
+  std::vector<std::string> acknowledged;  // the ids it stored, now or before
+  // Set when hoistd refused the batch for what it holds (HTTP 400, 413 or
+  // 422; 409: an id another endpoint used): sending the same events again
+  // cannot succeed. hoistd's message. Any other failure (unreachable, 401,
+  // 403, 404, 408, 429, 5xx) is an error of the call: nothing is wrong
+  // with the events, they are sent again later.
+  std::optional<std::string> refused;
+};
+
 class ServerApi {
  public:
   virtual ~ServerApi() = default;
@@ -67,8 +78,8 @@ class ServerApi {
   virtual Result<CodesKey> codes_key() = 0;
   // Waits up to `wait` for messages after `after` (acknowledging up to it).
   virtual Result<PushPage> poll_push(std::uint64_t after, std::chrono::seconds wait) = 0;
-  // The ids hoistd acknowledged (stored now or before).
-  virtual Result<std::vector<std::string>> upload_events(const std::vector<OutboxEvent>& events) = 0;
+  // Sends the events, each one's details bounded (event_bounds.h).
+  virtual Result<UploadReply> upload_events(const std::vector<OutboxEvent>& events) = 0;
   // Thread-safe: ends a call in progress (a long poll) and every later one.
   virtual void interrupt() = 0;
 };

@@ -62,7 +62,7 @@ Result<ipc::Fields> ask(plugin::AgentClient& client, const ipc::Fields& request,
 
 Result<plugin::AgentClient> connect(const std::string& socket) {
   auto client = plugin::AgentClient::connect(socket);
-  if (!client) return unavailable(plugin::agent_unreachable_message());
+  if (!client) return unavailable(plugin::agent_unreachable_message(socket));
   return client;
 }
 

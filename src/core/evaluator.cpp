@@ -175,7 +175,7 @@ bool runas_matches(const Rule& rule, const Subject& subject, const RunAs& runas)
   const bool as_self_with_group = self && !runas.group.empty();
   // No users named: root; or, when the rule names groups only (sudoers'
   // "(:grp)"), the invoker alone.
-  const bool user_ok = !rule.runas.users.empty()  ? any_user || contains(rule.runas.users, runas.user)
+  const bool user_ok = !rule.runas.users.empty()   ? any_user || contains(rule.runas.users, runas.user)
                        : rule.runas.groups.empty() ? runas.user == "root"
                                                    : self;
   if (!user_ok && !as_self_with_group) return false;

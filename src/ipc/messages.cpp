@@ -8,11 +8,12 @@ namespace hoist::ipc {
 
 namespace {
 
-constexpr std::array kTypes = {
-    MessageType::kCheck,         MessageType::kSubmit,       MessageType::kWait,       MessageType::kCancel,
-    MessageType::kDecision,      MessageType::kRequestState, MessageType::kError,      MessageType::kList,
-    MessageType::kListing,       MessageType::kElevate,      MessageType::kExec,       MessageType::kSelfApprove,
-    MessageType::kCodeChallenge, MessageType::kChallenge,    MessageType::kCodeRedeem, MessageType::kCodeGrant};
+constexpr std::array kTypes = {MessageType::kCheck,         MessageType::kSubmit,    MessageType::kWait,
+                               MessageType::kCancel,        MessageType::kDecision,  MessageType::kRequestState,
+                               MessageType::kError,         MessageType::kList,      MessageType::kListing,
+                               MessageType::kElevate,       MessageType::kExec,      MessageType::kSelfApprove,
+                               MessageType::kCodeChallenge, MessageType::kChallenge, MessageType::kCodeRedeem,
+                               MessageType::kCodeGrant,     MessageType::kProgress};
 constexpr std::array kModes = {RunMode::kRun,  RunMode::kShell, RunMode::kLoginShell,
                                RunMode::kEdit, RunMode::kList,  RunMode::kValidate};
 constexpr std::array kActions = {Action::kAllow, Action::kRequest, Action::kDeny};
@@ -151,6 +152,7 @@ std::string_view to_string(MessageType t) {
     case MessageType::kChallenge: return "challenge";
     case MessageType::kCodeRedeem: return "code_redeem";
     case MessageType::kCodeGrant: return "code_grant";
+    case MessageType::kProgress: return "progress";
   }
   return "?";
 }
@@ -564,6 +566,16 @@ Result<CodeRedeemMessage> code_redeem_from(const Fields& f) {
   m.code = std::move(*code);
   m.command = std::move(*command);
   return m;
+}
+
+Fields to_fields(const ProgressMessage& /*m*/) {
+  return header(MessageType::kProgress);
+}
+
+Result<ProgressMessage> progress_from(const Fields& f) {
+  if (auto st = expect(f, MessageType::kProgress); !st) return st.error();
+  if (auto st = f.only({"v", "type"}); !st) return st.error();
+  return ProgressMessage{};
 }
 
 Result<CodeGrantMessage> code_grant_from(const Fields& f) {

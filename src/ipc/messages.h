@@ -19,6 +19,9 @@
 //                              pre-issued code: the agent checks it and
 //                              grants a session (or the one command)
 //   any     -> error           refused, with an error category and a message
+//   progress                   hoist-agent, before the reply of a turn that
+//                              takes a moment: still working (the client
+//                              skips it; silence means a hung agent)
 //
 // Decoding is strict: a field this version does not define, a missing or
 // repeated one, or a value out of range is an InvalidArgument naming it.
@@ -56,6 +59,7 @@ enum class MessageType {
   kChallenge,
   kCodeRedeem,
   kCodeGrant,
+  kProgress,
 };
 std::string_view to_string(MessageType t);
 
@@ -244,6 +248,12 @@ struct CodeGrantMessage {
   friend bool operator==(const CodeGrantMessage&, const CodeGrantMessage&) = default;
 };
 
+// Sent by hoist-agent every few hundred milliseconds while it works on a
+// turn, before the reply; it carries nothing but "still working".
+struct ProgressMessage {
+  friend bool operator==(const ProgressMessage&, const ProgressMessage&) = default;
+};
+
 struct ErrorMessage {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
@@ -266,6 +276,7 @@ Fields to_fields(const CodeChallengeMessage& m);
 Fields to_fields(const ChallengeMessage& m);
 Fields to_fields(const CodeRedeemMessage& m);
 Fields to_fields(const CodeGrantMessage& m);
+Fields to_fields(const ProgressMessage& m);
 
 // Each checks "v" and "type" too.
 Result<CheckMessage> check_from(const Fields& f);
@@ -284,5 +295,6 @@ Result<CodeChallengeMessage> code_challenge_from(const Fields& f);
 Result<ChallengeMessage> challenge_from(const Fields& f);
 Result<CodeRedeemMessage> code_redeem_from(const Fields& f);
 Result<CodeGrantMessage> code_grant_from(const Fields& f);
+Result<ProgressMessage> progress_from(const Fields& f);
 
 }  // namespace hoist::ipc

@@ -1,5 +1,7 @@
 #include "plugin/agent_client.h"
 
+#include "ipc/messages.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -7,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -31,21 +34,30 @@ std::string os_error(std::string_view what, int err) {
   return std::string(what) + ": " + std::strerror(err);
 }
 
-// Waits for `events` on fd until the deadline. Unavailable on timeout,
-// Conflict when interrupted.
-Status wait_for(int fd, short events, std::int64_t deadline, const volatile std::sig_atomic_t* interrupted) {
+enum class Wait { kReady, kTimedOut, kInterrupted, kFailed };
+
+// Waits for `events` on fd until the deadline.
+Wait wait_for(int fd, short events, std::int64_t deadline, const volatile std::sig_atomic_t* interrupted) {
   for (;;) {
-    if (interrupted != nullptr && *interrupted != 0) return conflict("interrupted");
+    if (interrupted != nullptr && *interrupted != 0) return Wait::kInterrupted;
     const int left = remaining(deadline);
-    if (left == 0) return unavailable("hoist-agent did not answer in time");
+    if (left == 0) return Wait::kTimedOut;
     pollfd p{fd, events, 0};
     const int n = ::poll(&p, 1, left);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return unavailable(os_error("poll", errno));
+      return Wait::kFailed;
     }
-    if (n > 0) return {};
+    if (n > 0) return Wait::kReady;
   }
+}
+
+int connect_unix(int fd, const std::string& socket_path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, socket_path.data(), std::min(socket_path.size(), sizeof(addr.sun_path) - 1));
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API
+  return ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
 }
 
 }  // namespace
@@ -54,28 +66,45 @@ std::string agent_unreachable_message() {
   return "hoist-agent is not running; ask your help desk";
 }
 
+std::string agent_not_answering_message() {
+  return "hoist-agent is not answering; try again in a minute, or ask your help desk";
+}
+
+bool agent_listening(const std::string& socket_path) {
+  if (socket_path.empty() || socket_path.size() >= sizeof(sockaddr_un::sun_path)) return false;
+  platform::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd.valid()) return false;
+  if (connect_unix(fd.get(), socket_path) == 0) return true;
+  return errno == EAGAIN || errno == EINPROGRESS;  // a full backlog is someone listening
+}
+
+std::string agent_unreachable_message(const std::string& socket_path) {
+  return agent_listening(socket_path) ? agent_not_answering_message() : agent_unreachable_message();
+}
+
 Result<AgentClient> AgentClient::connect(const std::string& socket_path, const AgentTimeouts& timeouts) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (socket_path.empty() || socket_path.size() >= sizeof(addr.sun_path)) {
+  if (socket_path.empty() || socket_path.size() >= sizeof(sockaddr_un::sun_path)) {
     return invalid_argument("the agent socket path is empty or too long");
   }
-  std::memcpy(addr.sun_path, socket_path.data(), socket_path.size());
   platform::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd.valid()) return unavailable(os_error("socket", errno));
   const std::int64_t deadline = now_ms() + timeouts.connect_ms;
   for (;;) {
-    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API
-    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0) break;
+    if (connect_unix(fd.get(), socket_path) == 0) break;
     const int err = errno;
     if (err == EINTR) continue;
-    if (err == EAGAIN) {  // the agent's backlog is full: it is busy, try again until the deadline
-      if (remaining(deadline) == 0) return unavailable("hoist-agent is busy (connection timed out)");
+    if (err == EAGAIN) {  // the agent's backlog is full: busy or hung; again until the deadline
+      if (remaining(deadline) == 0) {
+        return unavailable("hoist-agent is not answering (its connection queue stayed full for " +
+                           std::to_string(timeouts.connect_ms) + " ms)");
+      }
       ::poll(nullptr, 0, 20);
       continue;
     }
     if (err == EINPROGRESS) {
-      if (auto st = wait_for(fd.get(), POLLOUT, deadline, nullptr); !st) return st.error();
+      if (wait_for(fd.get(), POLLOUT, deadline, nullptr) != Wait::kReady) {
+        return unavailable("hoist-agent is not answering (the connection was not set up in time)");
+      }
       int so_error = 0;
       socklen_t len = sizeof(so_error);
       if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &so_error, &len) != 0 || so_error != 0) {
@@ -83,7 +112,7 @@ Result<AgentClient> AgentClient::connect(const std::string& socket_path, const A
       }
       break;
     }
-    return unavailable(os_error("connect " + socket_path, err));
+    return unavailable("hoist-agent is not running (" + os_error("connect " + socket_path, err) + ")");
   }
   ucred peer{};
   socklen_t len = sizeof(peer);
@@ -94,25 +123,50 @@ Result<AgentClient> AgentClient::connect(const std::string& socket_path, const A
     return permission_denied("the process at " + socket_path + " runs as uid " + std::to_string(peer.uid) +
                              ", not as root: it is not hoist-agent");
   }
-  return AgentClient(std::move(fd), timeouts);
+  return AgentClient(std::move(fd), socket_path, timeouts);
+}
+
+bool AgentClient::closed_by_agent() const {
+  pollfd p{fd_.get(), POLLIN, 0};
+  if (::poll(&p, 1, 0) <= 0) return false;
+  char byte = 0;
+  return ::recv(fd_.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
 Result<ipc::Fields> AgentClient::call(const ipc::Fields& request, int pass_fd, int extra_ms,
                                       const volatile std::sig_atomic_t* interrupted) {
   if (!fd_.valid()) return unavailable("the connection to hoist-agent was lost");
+  if (closed_by_agent()) {
+    auto again = connect(path_, timeouts_);
+    if (!again) return again.error();
+    fd_ = std::move(again->fd_);
+  }
   auto frame = ipc::encode_frame(request);
   if (!frame) return frame.error();
-  const std::int64_t deadline = now_ms() + timeouts_.reply_ms + extra_ms;
+  const std::int64_t silence = std::int64_t{timeouts_.silence_ms} + extra_ms;
+  const std::int64_t turn_ends = now_ms() + timeouts_.turn_ms + extra_ms;
+  std::int64_t quiet_until = now_ms() + silence;
+  const auto deadline = [&] { return std::min(quiet_until, turn_ends); };
   // Any failure from here on leaves the stream out of step: drop it.
   auto fail = [this](Error e) -> Result<ipc::Fields> {
     fd_.reset();
     return e;
   };
+  auto waited = [&](Wait w) -> Error {
+    if (w == Wait::kInterrupted) return conflict("interrupted");
+    if (w == Wait::kFailed) return unavailable(os_error("poll", errno));
+    if (now_ms() >= turn_ends) {
+      return unavailable("hoist-agent is not answering (no answer within " +
+                         std::to_string((timeouts_.turn_ms + extra_ms) / 1000) + " s)");
+    }
+    return unavailable("hoist-agent is not answering (nothing from it for " + std::to_string(silence) + " ms)");
+  };
 
   std::size_t sent = 0;
   bool fd_sent = pass_fd < 0;
+  bool send_failed = false;  // the agent closed first: its answer (a refusal) may be waiting
   while (sent < frame->size()) {
-    if (auto st = wait_for(fd_.get(), POLLOUT, deadline, interrupted); !st) return fail(st.error());
+    if (auto w = wait_for(fd_.get(), POLLOUT, deadline(), interrupted); w != Wait::kReady) return fail(waited(w));
     ssize_t n = 0;
     if (!fd_sent) {
       // The descriptor rides on the first byte(s) of the frame.
@@ -134,6 +188,10 @@ Result<ipc::Fields> AgentClient::call(const ipc::Fields& request, int pass_fd, i
     }
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
+      if (errno == EPIPE || errno == ECONNRESET) {
+        send_failed = true;
+        break;
+      }
       return fail(unavailable(os_error("sending to hoist-agent", errno)));
     }
     fd_sent = true;
@@ -143,21 +201,36 @@ Result<ipc::Fields> AgentClient::call(const ipc::Fields& request, int pass_fd, i
   std::string buffer;
   char chunk[16384];
   for (;;) {
-    if (auto st = wait_for(fd_.get(), POLLIN, deadline, interrupted); !st) return fail(st.error());
+    if (auto w = wait_for(fd_.get(), POLLIN, deadline(), interrupted); w != Wait::kReady) return fail(waited(w));
     const ssize_t n = ::recv(fd_.get(), chunk, sizeof(chunk), 0);
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
       return fail(unavailable(os_error("reading from hoist-agent", errno)));
     }
-    if (n == 0) return fail(unavailable("hoist-agent closed the connection without an answer"));
-    buffer.append(chunk, static_cast<std::size_t>(n));
-    auto decoded = ipc::decode_frame(buffer);
-    if (!decoded) return fail(invalid_argument("hoist-agent sent a malformed reply: " + decoded.error().message));
-    if (!decoded->has_value()) continue;
-    if ((*decoded)->bytes != buffer.size()) {
-      return fail(invalid_argument("hoist-agent sent more than one reply"));
+    if (n == 0) {
+      return fail(unavailable(send_failed ? "hoist-agent closed the connection before taking the request"
+                                          : "hoist-agent closed the connection without an answer"));
     }
-    return std::move((*decoded)->fields);
+    buffer.append(chunk, static_cast<std::size_t>(n));
+    for (;;) {
+      auto decoded = ipc::decode_frame(buffer);
+      if (!decoded) return fail(invalid_argument("hoist-agent sent a malformed reply: " + decoded.error().message));
+      if (!decoded->has_value()) break;
+      auto type = ipc::message_type((*decoded)->fields);
+      if (type && *type == ipc::MessageType::kProgress) {
+        if (auto p = ipc::progress_from((*decoded)->fields); !p) {
+          return fail(invalid_argument("hoist-agent sent a malformed progress frame: " + p.error().message));
+        }
+        buffer.erase(0, (*decoded)->bytes);
+        quiet_until = now_ms() + silence;  // still working
+        continue;
+      }
+      if ((*decoded)->bytes != buffer.size()) {
+        return fail(invalid_argument("hoist-agent sent more than one reply"));
+      }
+      if (send_failed) fd_.reset();  // it has closed its end: the connection is over
+      return std::move((*decoded)->fields);
+    }
   }
 }
 

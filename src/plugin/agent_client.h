@@ -5,10 +5,16 @@
 //
 // MUST: the peer is hoist-agent: its SO_PEERCRED uid is 0 (or our own
 // euid, which is 0 inside sudo; the equality lets unprivileged tests run a
-// fake agent). MUST: a reply that is not exactly one well-formed frame is
-// an error, never half-read. MUST: descriptors the peer sends us are
-// dropped by the kernel (we never pass a control buffer to recv). Fails
-// closed: every error is a Result the caller turns into a denial.
+// fake agent). MUST: a reply that is not exactly one well-formed frame
+// (after any `progress` frames) is an error, never half-read. MUST:
+// descriptors the peer sends us are dropped by the kernel (we never pass a
+// control buffer to recv). MUST: a hung agent is found out within
+// silence_ms: the agent sends `progress` while it works, so silence means
+// it is not answering, however long the work takes (at most turn_ms).
+// MUST: an answer the agent sent before it closed the connection (a
+// refusal for being over a connection limit) is read, even when sending
+// the request failed. Fails closed: every error is a Result the caller
+// turns into a denial.
 #pragma once
 
 #include <csignal>
@@ -22,20 +28,25 @@
 namespace hoist::plugin {
 
 struct AgentTimeouts {
-  int connect_ms = 2000;
-  int reply_ms = 15000;  // a check may hash a large executable
+  int connect_ms = 2000;  // the agent's backlog full for this long: not answering
+  int silence_ms = 1500;  // neither a reply nor a progress frame for this long: not answering
+  int turn_ms = 120'000;  // one turn, progress or not (a submit waits for hoistd)
 };
 
 class AgentClient {
  public:
-  // Connects to the agent's socket. Unavailable, saying the agent is not
-  // running, for a missing socket, a refused connection or a timeout;
-  // PermissionDenied for a peer that is not root.
+  // Connects to the agent's socket. Unavailable for a missing socket or a
+  // refused connection (not running) and for a backlog that stays full
+  // (not answering); PermissionDenied for a peer that is not root.
   static Result<AgentClient> connect(const std::string& socket_path, const AgentTimeouts& timeouts = {});
 
   // One turn: sends `request` (with `pass_fd` attached by SCM_RIGHTS when
-  // >= 0) and reads one reply frame within reply_ms (extra_ms added, for a
-  // wait turn that the agent holds open). When `interrupted` is given and
+  // >= 0) and reads one reply frame, skipping progress frames. A connection
+  // the agent closed while it sat idle (a prompt, a phone call to the help
+  // desk) is opened again first: nothing was sent on it. Fails when
+  // the agent is silent for silence_ms or the turn takes turn_ms (extra_ms
+  // added to both, for a wait turn that the agent holds open). When
+  // `interrupted` is given and
   // becomes non-zero while waiting (a signal handler sets it, poll() sees
   // EINTR), the turn stops with Conflict "interrupted"; the connection is
   // then unusable (the reply is still due).
@@ -45,12 +56,26 @@ class AgentClient {
   [[nodiscard]] bool connected() const { return fd_.valid(); }
 
  private:
-  AgentClient(platform::UniqueFd fd, AgentTimeouts timeouts) : fd_(std::move(fd)), timeouts_(timeouts) {}
+  AgentClient(platform::UniqueFd fd, std::string path, AgentTimeouts timeouts)
+      : fd_(std::move(fd)), path_(std::move(path)), timeouts_(timeouts) {}
+  // The agent closed its end and nothing is waiting to be read.
+  [[nodiscard]] bool closed_by_agent() const;
   platform::UniqueFd fd_;
+  std::string path_;
   AgentTimeouts timeouts_;
 };
 
-// The message an unreachable agent gives the user, with the cause for logs.
+// Whether something accepts connections at the socket (or queues them:
+// a full backlog counts). False when nothing listens there: the agent is
+// not running. Break-glass is for that case only, since a user can make an
+// agent slow or busy but never make it stop listening.
+bool agent_listening(const std::string& socket_path);
+
+// What the user reads when the agent could not be asked: that it is not
+// running, or (when something listens at `socket_path`) not answering.
+std::string agent_unreachable_message(const std::string& socket_path);
+// The words for each.
 std::string agent_unreachable_message();
+std::string agent_not_answering_message();
 
 }  // namespace hoist::plugin

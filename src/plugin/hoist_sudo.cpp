@@ -676,9 +676,15 @@ class Plugin {
   }
 
   // Agent unreachable or misconfigured plugin: break-glass or deny.
+  // Break-glass only when nothing listens at the socket: a user can make
+  // an agent busy or slow (and fill its connection limits), never make it
+  // stop listening.
   int agent_down(const std::string& cause, char** command_info[], char** argv_out[], char** user_env_out[],
                  const char** errstr) {
     log_auth(LOG_WARNING, user_.user + " asked for " + command_.path + " but: " + cause);
+    if (config_error_.empty() && agent_listening(options_.agent_socket)) {
+      return fail(errstr, 0, agent_not_answering_message());
+    }
     const std::string down = config_error_.empty() ? agent_unreachable_message() : config_error_;
     if (options_.break_glass_file.empty()) return fail(errstr, 0, down);
     auto groups = read_break_glass_file(options_.break_glass_file);
@@ -716,7 +722,7 @@ class Plugin {
 
   int agent_unreachable(const std::string& cause, const char** errstr) {
     log_auth(LOG_WARNING, "sudo -l: " + cause);
-    return fail(errstr, 0, agent_unreachable_message());
+    return fail(errstr, 0, agent_unreachable_message(options_.agent_socket));
   }
 
   int request(const ipc::DecisionMessage& decision, char** command_info[], char** argv_out[], char** user_env_out[],
@@ -733,7 +739,7 @@ class Plugin {
       if (!reply) {
         return fail(errstr, 0,
                     noninteractive_request_text(decision, join_command(plan_.argv)) + "\n" +
-                        agent_unreachable_message() + " (the request was not sent)");
+                        agent_unreachable_message(options_.agent_socket) + " (the request was not sent)");
       }
       auto state = decode_state(*reply);
       if (!state) {
@@ -756,7 +762,8 @@ class Plugin {
     auto duration = ask_duration(io_, decision.default_duration_s, decision.max_duration_s);
     if (!duration) return fail(errstr, 0, duration.error().message);
     auto reply = client_->call(ipc::to_fields(ipc::SubmitMessage{context_, *why, *duration}));
-    if (!reply) return fail(errstr, 0, agent_unreachable_message() + " (the request was not sent)");
+    if (!reply)
+      return fail(errstr, 0, agent_unreachable_message(options_.agent_socket) + " (the request was not sent)");
     if (auto e = ipc::error_from(*reply); e && e->code == ErrorCode::kUnavailable) {
       // hoistd is out of reach (a laptop on a plane): an admin code from
       // the help desk still works.
@@ -870,7 +877,7 @@ class Plugin {
   // a pre-issued one); the agent checks it for this command and grants it.
   int use_admin_code(char** command_info[], char** argv_out[], char** user_env_out[], const char** errstr) {
     auto reply = client_->call(ipc::to_fields(ipc::CodeChallengeMessage{context_.user, context_.uid}));
-    if (!reply) return fail(errstr, 0, agent_unreachable_message());
+    if (!reply) return fail(errstr, 0, agent_unreachable_message(options_.agent_socket));
     if (auto e = ipc::error_from(*reply)) return fail(errstr, 0, "No admin code can be used here: " + e->message);
     auto challenge = ipc::challenge_from(*reply);
     if (!challenge) return fail(errstr, 0, "hoist-agent sent a malformed challenge: " + challenge.error().message);
@@ -880,7 +887,7 @@ class Plugin {
       if (!code || trim(*code).empty()) return fail(errstr, 0, "No admin code was entered.");
       auto redeemed = client_->call(ipc::to_fields(ipc::CodeRedeemMessage{
           context_.user, context_.uid, context_.tty, challenge->challenge, std::string(trim(*code)), command_.path}));
-      if (!redeemed) return fail(errstr, 0, agent_unreachable_message());
+      if (!redeemed) return fail(errstr, 0, agent_unreachable_message(options_.agent_socket));
       if (auto e = ipc::error_from(*redeemed)) {
         log_auth(LOG_WARNING, user_.user + ": admin code refused for " + command_.path + ": " + e->message);
         if (e->code == ErrorCode::kRateLimited || e->code == ErrorCode::kUnavailable) {
@@ -939,7 +946,7 @@ class Plugin {
     auto type = ipc::message_type(*reply);
     if (type && *type == ipc::MessageType::kError) {
       auto e = ipc::error_from(*reply);
-      return fail(errstr, 0, e ? e->message : agent_unreachable_message());
+      return fail(errstr, 0, e ? e->message : agent_unreachable_message(options_.agent_socket));
     }
     auto listing = ipc::listing_from(*reply);
     if (!listing) return agent_unreachable("malformed listing: " + listing.error().message, errstr);
@@ -986,13 +993,13 @@ class Plugin {
     for (int attempt = 0; attempt < 2 && !reply; ++attempt) {
       if (!client_ || !client_->connected()) {
         auto client = AgentClient::connect(options_.agent_socket);
-        if (!client) return fail(errstr, 0, "Hoist: " + agent_unreachable_message());
+        if (!client) return fail(errstr, 0, "Hoist: " + agent_unreachable_message(options_.agent_socket));
         client_.emplace(std::move(*client));
       }
       reply = client_->call(ipc::to_fields(m), cmd->fd.get());
       if (!reply) client_.reset();
     }
-    if (!reply) return fail(errstr, 0, "Hoist: " + agent_unreachable_message());
+    if (!reply) return fail(errstr, 0, "Hoist: " + agent_unreachable_message(options_.agent_socket));
     auto decision = decode_decision(*reply);
     if (!decision) return fail(errstr, 0, "Hoist: " + decision.error().message);
     if (decision->action != Action::kAllow) {

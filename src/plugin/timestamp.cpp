@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string_view>
@@ -45,6 +46,32 @@ std::uint64_t boot_seconds() {
   timespec ts{};
   ::clock_gettime(CLOCK_BOOTTIME, &ts);
   return static_cast<std::uint64_t>(ts.tv_sec);
+}
+
+Result<std::string> boot_id() {
+  platform::UniqueFd fd(::open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd.valid()) return unavailable(std::string("cannot read this boot's id: ") + std::strerror(errno));
+  std::string text = read_small(fd.get(), 64);
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  const bool ok = text.size() == 36 && std::all_of(text.begin(), text.end(), [](char c) {
+                    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == '-';
+                  });
+  if (!ok) return unavailable("this boot's id is not a UUID");
+  return text;
+}
+
+std::string timestamp_record(std::uint64_t seconds, std::string_view boot) {
+  return std::to_string(seconds) + " " + std::string(boot) + "\n";
+}
+
+bool timestamp_record_fresh(std::string_view text, std::uint64_t now, std::string_view boot) {
+  if (boot.empty()) return false;
+  if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  const auto space = text.find(' ');
+  if (space == std::string_view::npos || text.substr(space + 1) != boot) return false;  // another boot, or none named
+  std::uint64_t when = 0;
+  if (!parse_u64(text.substr(0, space), when)) return false;
+  return when <= now && now - when < kTimestampTimeout;
 }
 
 std::string TimestampKey::file_name() const {
@@ -122,21 +149,20 @@ bool TimestampStore::fresh(const TimestampKey& key) const {
   if (!fd.valid()) return false;
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != 0) return false;
-  std::string text = read_small(fd.get(), 64);
-  if (!text.empty() && text.back() == '\n') text.pop_back();
-  std::uint64_t when = 0;
-  if (!parse_u64(text, when)) return false;
-  const std::uint64_t now = boot_seconds();
-  return when <= now && now - when < kTimestampTimeout;
+  const std::string text = read_small(fd.get(), 128);
+  auto boot = boot_id();
+  return boot && timestamp_record_fresh(text, boot_seconds(), *boot);
 }
 
 Status TimestampStore::update(const TimestampKey& key) const {
   if (auto st = ready(true); !st) return st;
+  auto boot = boot_id();
+  if (!boot) return boot.error();
   const std::string path = dir_ + "/" + key.file_name();
   std::string temp = dir_ + "/.tmp-XXXXXX";
   platform::UniqueFd fd(::mkostemp(temp.data(), O_CLOEXEC));
   if (!fd.valid()) return unavailable(dir_ + ": " + std::strerror(errno));
-  const std::string text = std::to_string(boot_seconds()) + "\n";
+  const std::string text = timestamp_record(boot_seconds(), *boot);
   const bool ok =
       ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fchmod(fd.get(), 0600) == 0;
   fd.reset();

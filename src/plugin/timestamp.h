@@ -10,12 +10,17 @@
 // (created so when missing, its parent must exist); anything else disables
 // caching (every check asks) and never grants. MUST: times are CLOCK_BOOTTIME
 // seconds, so setting the wall clock cannot extend a record; a record from
-// the future is stale. MUST: files are written atomically (temp + rename)
-// and opened with O_NOFOLLOW.
+// the future is stale. MUST: a record names the boot it was written in
+// (/proc/sys/kernel/random/boot_id), as sudoers_timestamp(5) ties records
+// to the boot time: CLOCK_BOOTTIME starts again at 0, so a record of an
+// earlier boot (a timestamp_dir that survives reboots) is stale, and so is
+// a record without a boot id or when the boot id cannot be read. MUST:
+// files are written atomically (temp + rename) and opened with O_NOFOLLOW.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "core/result.h"
 #include "plugin/sudo_args.h"
@@ -59,5 +64,15 @@ class TimestampStore {
 
 // CLOCK_BOOTTIME in seconds.
 std::uint64_t boot_seconds();
+
+// This boot's id (/proc/sys/kernel/random/boot_id: a UUID, 36 characters).
+Result<std::string> boot_id();
+
+// A record's text: "<CLOCK_BOOTTIME seconds> <boot id>\n".
+std::string timestamp_record(std::uint64_t seconds, std::string_view boot);
+// Whether a record's text is fresh at `now` (CLOCK_BOOTTIME seconds) in the
+// boot `boot`: written in that boot, not in the future, younger than
+// kTimestampTimeout.
+bool timestamp_record_fresh(std::string_view text, std::uint64_t now, std::string_view boot);
 
 }  // namespace hoist::plugin

@@ -524,6 +524,66 @@ TEST_P(AgentStateConformance, AFullOutboxRefusesAndDropsNothing) {
   expect_code(state_->enqueue(event(4, "12")), ErrorCode::kUnavailable, "bytes after reopen");
 }
 
+TEST_P(AgentStateConformance, QuarantineSetsAnEventAsideWithItsReport) {
+  ASSERT_OK(state_->enqueue_all({event(1), event(2), event(3)}));
+  const OutboxEvent report = event(9, "{\"quarantined\":2}");
+  ASSERT_OK(state_->quarantine(event_id(2), "hoistd: details too long", at(500), report));
+  // The outbox moves on: the report is queued at its end.
+  EXPECT_EQ(ids_of(*state_->next_batch(kMaxBatch)), (std::vector<std::string>{event_id(1), event_id(3), event_id(9)}));
+  EXPECT_EQ(*state_->pending_count(), 3U);
+  EXPECT_EQ(*state_->quarantined_count(), 1U);
+  const auto kept = *state_->quarantined(10);
+  ASSERT_EQ(kept.size(), 1U);
+  EXPECT_EQ(kept[0], (QuarantinedEvent{event(2), "hoistd: details too long", at(500)}));
+  // Not in the outbox: nothing changes.
+  expect_code(state_->quarantine(event_id(2), "again", at(501), report), ErrorCode::kNotFound, "gone already");
+  expect_code(state_->quarantine(event_id(42), "unknown", at(501), std::nullopt), ErrorCode::kNotFound, "unknown");
+  expect_code(state_->quarantine(event_id(1), std::string("a\0b", 3), at(501), std::nullopt),
+              ErrorCode::kInvalidArgument, "NUL in the reason");
+  expect_code(state_->quarantine(event_id(1), std::string(kMaxReasonBytes + 1, 'r'), at(501), std::nullopt),
+              ErrorCode::kInvalidArgument, "long reason");
+  EXPECT_EQ(*state_->pending_count(), 3U);
+  // Without a report, and surviving a restart, newest first.
+  ASSERT_OK(state_->quarantine(event_id(1), "", at(502), std::nullopt));
+  reopen();
+  EXPECT_EQ(ids_of(*state_->next_batch(kMaxBatch)), (std::vector<std::string>{event_id(3), event_id(9)}));
+  const auto both = *state_->quarantined(10);
+  ASSERT_EQ(both.size(), 2U);
+  EXPECT_EQ(both[0].event.id, event_id(1));
+  EXPECT_EQ(both[1].event.id, event_id(2));
+  EXPECT_EQ(both[1].reason, "hoistd: details too long");
+  const auto newest = state_->quarantined(1);
+  ASSERT_TRUE(newest.ok());
+  EXPECT_EQ(newest->size(), 1U);
+  EXPECT_FALSE(state_->quarantined(0).ok());
+}
+
+TEST_P(AgentStateConformance, QuarantineKeepsTheNewestAndFitsAFullOutbox) {
+  recreate(OutboxLimits{2, 1000});
+  ASSERT_OK(state_->enqueue_all({event(1), event(2)}));
+  // Full: the report still fits, since the event it reports leaves.
+  ASSERT_OK(state_->quarantine(event_id(1), "refused", at(1), event(3)));
+  EXPECT_EQ(ids_of(*state_->next_batch(kMaxBatch)), (std::vector<std::string>{event_id(2), event_id(3)}));
+  // A report that cannot fit: nothing changes.
+  recreate(OutboxLimits{10, 20});
+  ASSERT_OK(state_->enqueue(event(1, "12345")));
+  expect_code(state_->quarantine(event_id(1), "refused", at(1), event(2, std::string(30, 'x'))),
+              ErrorCode::kUnavailable, "report too big");
+  EXPECT_EQ(*state_->pending_count(), 1U);
+  EXPECT_EQ(*state_->quarantined_count(), 0U);
+
+  recreate(OutboxLimits{});
+  for (int n = 0; n < static_cast<int>(kMaxQuarantined) + 5; ++n) {
+    ASSERT_OK(state_->enqueue(event(1000 + n)));
+    ASSERT_OK(state_->quarantine(event_id(1000 + n), "refused", at(n), std::nullopt));
+  }
+  EXPECT_EQ(*state_->quarantined_count(), kMaxQuarantined);
+  const auto kept = *state_->quarantined(kMaxBatch);
+  ASSERT_EQ(kept.size(), kMaxQuarantined);
+  EXPECT_EQ(kept.front().event.id, event_id(1000 + static_cast<int>(kMaxQuarantined) + 4));
+  EXPECT_EQ(kept.back().event.id, event_id(1005)) << "the five oldest went";
+}
+
 TEST_P(AgentStateConformance, EverythingSurvivesAReopen) {
   ASSERT_OK(state_->set_identity(sample_identity()));
   ASSERT_OK(state_->set_policy(sample_policy()));

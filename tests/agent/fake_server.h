@@ -41,8 +41,25 @@ class FakeServer final : public ServerApi {
     return *codes_key_answer;
   }
   Result<PushPage> poll_push(std::uint64_t /*after*/, std::chrono::seconds /*wait*/) override { return PushPage{}; }
-  Result<std::vector<std::string>> upload_events(const std::vector<OutboxEvent>& /*events*/) override {
-    return std::vector<std::string>{};
+  // Acknowledges every event, except that a batch holding an event whose
+  // payload contains `refuse_marker` is refused (HTTP 400) whole, as hoistd
+  // refuses a body with one bad event; while `unreachable` is set every
+  // upload fails as a transport error.
+  Result<UploadReply> upload_events(const std::vector<OutboxEvent>& events) override {
+    uploads.push_back(events.size());
+    if (unreachable) return unavailable("hoistd cannot be reached");
+    UploadReply reply;
+    for (const auto& e : events) {
+      if (!refuse_marker.empty() && e.payload.find(refuse_marker) != std::string::npos) {
+        reply.refused = "field \"events[0].details\" is longer than 16384 bytes";
+        return reply;
+      }
+    }
+    for (const auto& e : events) {
+      reply.acknowledged.push_back(e.id);
+      uploaded.push_back(e);
+    }
+    return reply;
   }
   void interrupt() override {}
 
@@ -51,6 +68,10 @@ class FakeServer final : public ServerApi {
   std::optional<CodesKey> codes_key_answer;
   Result<ServerRequest> approve_answer = internal_error("not set");
   std::vector<std::string> self_approvals;
+  std::string refuse_marker;
+  bool unreachable = false;
+  std::vector<std::size_t> uploads;  // the size of each upload call's batch
+  std::vector<OutboxEvent> uploaded;
 };
 
 }  // namespace hoist::agent

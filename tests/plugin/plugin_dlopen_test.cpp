@@ -666,7 +666,8 @@ TEST_F(PluginTest, AgentHangsUpDenies) {
   start({[](const Received&) { return Answer::hang_up(); }});
   ASSERT_EQ(open(), 1);
   EXPECT_EQ(check({"true"}).rc, 0);
-  EXPECT_NE(output().find("hoist-agent is not running"), std::string::npos) << output();
+  // Something listens at the socket: the agent runs, and did not answer.
+  EXPECT_NE(output().find("hoist-agent is not answering"), std::string::npos) << output();
 }
 
 TEST_F(PluginTest, SudoeditRunsTheEditorNeverSudoedit) {
@@ -954,6 +955,44 @@ TEST_F(PluginTest, BreakGlassWhenTheAgentIsDown) {
   ::chmod((trusted + "/break-glass").c_str(), 0664);
   ASSERT_EQ(open(options, {}, alice("1000", "/dev/pts/99", "1000,0")), 1);
   EXPECT_EQ(check({"true"}).rc, 0);
+  std::error_code ec;
+  fs::remove_all(trusted, ec);
+}
+
+// Attacker: a member of a break-glass group. Goal: break-glass (which
+// needs no approval) while the agent runs, by making it refuse them (over
+// a connection limit), hang up or answer nothing. Must hold: break-glass
+// only when nothing listens at the agent's socket.
+TEST_F(PluginTest, BreakGlassOnlyWhenNothingListens) {
+  if (::geteuid() != 0) GTEST_SKIP() << "break-glass needs root-owned files in a trusted directory";
+  char tmpl[] = "/run/hoist-plugin-test-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string trusted = tmpl;
+  ::chmod(trusted.c_str(), 0755);
+  group* gr = ::getgrgid(0);
+  ASSERT_NE(gr, nullptr);
+  write_file(trusted + "/break-glass", std::string(gr->gr_name) + "\n", 0644);
+  const auto options =
+      std::vector<std::string>{"agent_socket=" + socket_,         "break_glass_file=" + trusted + "/break-glass",
+                               "spool_dir=" + trusted + "/spool", "timestamp_dir=" + trusted + "/ts",
+                               "pam_confdir=" + pam_dir(),        "pam_service=hoist-permit"};
+  const auto member = alice("1000", "/dev/pts/99", "1000,0");
+  start({[](const Received&) {
+           return Answer::of(ipc::to_fields(ipc::ErrorMessage{
+               ErrorCode::kRateLimited, "hoist-agent is already answering 16 sudo commands of uid 1000"}));
+         },
+         [](const Received&) { return Answer::hang_up(); },
+         [](const Received&) { return Answer::bytes("garbage that is no frame"); }});
+  for (const std::string expected : {"already answering 16 sudo commands", "not answering", "not answering"}) {
+    recorder_.printed.clear();
+    ASSERT_EQ(open(options, {}, member), 1);
+    EXPECT_EQ(check({"true"}).rc, 0) << output();
+    EXPECT_NE(output().find(expected), std::string::npos) << output();
+    EXPECT_EQ(output().find("break-glass"), std::string::npos) << "break-glass offered: " << output();
+    plugin_->close(0, 0);
+    opened_ = false;
+  }
+  EXPECT_FALSE(fs::exists(trusted + "/spool")) << "nothing was spooled";
   std::error_code ec;
   fs::remove_all(trusted, ec);
 }

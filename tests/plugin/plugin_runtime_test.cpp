@@ -157,12 +157,50 @@ TEST(Timestamp, RecordsAreFreshThenForgotten) {
   EXPECT_FALSE(store.fresh(key));
   EXPECT_TRUE(store.fresh(bob));
   // A record from the future (clock games) is stale.
-  std::ofstream(dir + "/" + key.file_name()) << (boot_seconds() + 1000) << "\n";
+  std::ofstream(dir + "/" + key.file_name()) << timestamp_record(boot_seconds() + 1000, *boot_id());
   EXPECT_FALSE(store.fresh(key));
   // A directory others can enter is not trusted.
   ::chmod(dir.c_str(), 0755);
   EXPECT_FALSE(store.fresh(bob));
   std::filesystem::remove_all(tmpl);
+}
+
+// Attacker: a user who authenticated before a reboot, with a timestamp
+// directory that survives reboots (CLOCK_BOOTTIME starts again at 0).
+// Must hold: a record written in another boot, or naming no boot, is stale.
+TEST(Timestamp, ARecordOfAnotherBootIsStale) {
+  if (::geteuid() != 0) GTEST_SKIP() << "timestamp records need a root-owned directory";
+  char tmpl[] = "/tmp/hoist-ts-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = std::string(tmpl) + "/ts";
+  const TimestampStore store(dir);
+  const TimestampKey key{1000, 34816, ::getsid(0), 12345};
+  ASSERT_TRUE(store.update(key).ok());
+  ASSERT_TRUE(store.fresh(key));
+  // The record as an earlier version wrote it: seconds only, no boot.
+  const auto before = boot_seconds() > 10 ? boot_seconds() - 10 : 0;
+  std::ofstream(dir + "/" + key.file_name(), std::ios::trunc) << before << "\n";
+  EXPECT_FALSE(store.fresh(key)) << "a record that names no boot";
+  std::ofstream(dir + "/" + key.file_name(), std::ios::trunc) << before << " 00000000-1111-2222-3333-444444444444\n";
+  EXPECT_FALSE(store.fresh(key)) << "a record of another boot";
+  std::filesystem::remove_all(tmpl);
+}
+
+TEST(Timestamp, RecordTextNamesItsBoot) {
+  const std::string boot = "3fd2b53f-e7ff-490d-be1a-c31f67dcb12b";
+  EXPECT_EQ(timestamp_record(100, boot), "100 " + boot + "\n");
+  EXPECT_TRUE(timestamp_record_fresh(timestamp_record(100, boot), 150, boot));
+  EXPECT_TRUE(timestamp_record_fresh(timestamp_record(100, boot), 100 + kTimestampTimeout - 1, boot));
+  EXPECT_FALSE(timestamp_record_fresh(timestamp_record(100, boot), 100 + kTimestampTimeout, boot)) << "expired";
+  EXPECT_FALSE(timestamp_record_fresh(timestamp_record(151, boot), 150, boot)) << "from the future";
+  EXPECT_FALSE(timestamp_record_fresh(timestamp_record(100, boot), 150, "00000000-0000-0000-0000-000000000000"));
+  EXPECT_FALSE(timestamp_record_fresh("100\n", 150, boot)) << "no boot named";
+  EXPECT_FALSE(timestamp_record_fresh(timestamp_record(100, boot), 150, "")) << "this boot unknown";
+  EXPECT_FALSE(timestamp_record_fresh("1x0 " + boot, 150, boot));
+  EXPECT_FALSE(timestamp_record_fresh("", 150, boot));
+  auto id = boot_id();
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  EXPECT_EQ(id->size(), 36U);
 }
 
 TEST(Timestamp, KeyReadsTheSessionLeadersStartTime) {

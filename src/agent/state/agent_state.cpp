@@ -261,6 +261,9 @@ Status validate_batch_size(std::string_view what, std::size_t size) {
 Status validate_push_cursor(std::uint64_t seq) {
   return no_throw([&] { return push_cursor_unchecked(seq); });
 }
+Status validate_quarantine_reason(std::string_view reason) {
+  return no_throw([&] { return check_text("the quarantine reason", reason, kMaxReasonBytes, true); });
+}
 Status validate(const Identity& identity) {
   return no_throw([&] { return unchecked(identity); });
 }

@@ -11,6 +11,9 @@
 // MUST: enqueue returns only once the event is durable, and an event leaves
 // the outbox only when acknowledged. Nothing is dropped silently: past the
 // cap, enqueue fails with Unavailable and stores nothing.
+// MUST: an event leaves the outbox without an acknowledgement only into the
+// quarantine (hoistd refused it for good), in the transaction that queues
+// the report of it.
 // MUST: bad input (over-long, malformed, NUL bytes) is refused with
 // InvalidArgument before anything is written; both implementations share
 // the checks below, so the fake refuses exactly what the real store does.
@@ -129,6 +132,17 @@ struct OutboxEvent {
   bool operator==(const OutboxEvent&) const = default;
 };
 
+// An event hoistd refused for good (for what it holds, not for being sent
+// at a bad moment): set aside so the outbox moves on, kept for a look, and
+// reported to hoistd by a small event of its own.
+struct QuarantinedEvent {
+  OutboxEvent event;
+  std::string reason;  // hoistd's answer
+  TimePoint quarantined_at{};
+
+  bool operator==(const QuarantinedEvent&) const = default;
+};
+
 // A challenge this agent showed a user (hoist code, or sudo's prompt), so
 // that only a response to a challenge it made, for that user, is taken.
 struct CodeChallengeRecord {
@@ -179,6 +193,8 @@ inline constexpr std::size_t kMaxPolicySnapshotBytes = std::size_t{16} * 1024 * 
 inline constexpr std::size_t kMaxPayloadBytes = std::size_t{256} * 1024;
 inline constexpr std::size_t kMaxBatch = 1000;          // next_batch, enqueue_all and acknowledge
 inline constexpr std::size_t kMaxChallengesPerUid = 8;  // live challenges kept per user
+inline constexpr std::size_t kMaxReasonBytes = 2000;    // a quarantined event's reason
+inline constexpr std::size_t kMaxQuarantined = 100;     // the newest quarantined events are kept
 
 // How much the outbox may hold before enqueue fails. The defaults hold weeks
 // of a busy endpoint's events; an outbox that fills means the server has
@@ -246,6 +262,17 @@ class AgentState {
   virtual Status acknowledge(const std::vector<std::string>& ids) = 0;
   virtual Result<std::uint64_t> pending_count() = 0;
 
+  // --- quarantine (events hoistd refused for good) ------------------------
+  // In one transaction: moves the outbox event `id` to the quarantine with
+  // `reason`, queues `report` when given (the outbox has room for it: the
+  // event left it), and past kMaxQuarantined deletes the oldest
+  // quarantined events. NotFound when `id` is not in the outbox.
+  virtual Status quarantine(const std::string& id, const std::string& reason, TimePoint at,
+                            const std::optional<OutboxEvent>& report) = 0;
+  // The newest `limit` (1..kMaxBatch) quarantined events, newest first.
+  virtual Result<std::vector<QuarantinedEvent>> quarantined(std::size_t limit) = 0;
+  virtual Result<std::uint64_t> quarantined_count() = 0;
+
   // --- offline admin codes -------------------------------------------------
   // Stores a challenge; first deletes the expired ones (expires_at <= now)
   // and, past kMaxChallengesPerUid live ones of this uid, the oldest.
@@ -290,5 +317,6 @@ Status validate_event_id(std::string_view id);
 Status validate_batch_limit(std::size_t limit);
 Status validate_batch_size(std::string_view what, std::size_t size);  // enqueue_all, acknowledge
 Status validate_push_cursor(std::uint64_t seq);
+Status validate_quarantine_reason(std::string_view reason);
 
 }  // namespace hoist::agent

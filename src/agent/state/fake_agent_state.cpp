@@ -21,6 +21,8 @@ struct FakeAgentState::Contents {
   std::uint64_t next_seq = 1;
   std::uint64_t outbox_bytes = 0;
   std::uint64_t push_cursor = 0;
+  std::map<std::uint64_t, QuarantinedEvent> quarantine;  // by quarantine order
+  std::uint64_t next_quarantine_seq = 1;
   std::map<std::uint32_t, CodeChallengeRecord> challenges;  // by nonce
   std::map<std::tuple<std::string, std::uint32_t, std::uint32_t>, CodeUse> code_uses;
   std::map<std::uint32_t, CodeAttempts> attempts;  // by uid
@@ -233,6 +235,59 @@ Status FakeAgentState::acknowledge(const std::vector<std::string>& ids) {
 Result<std::uint64_t> FakeAgentState::pending_count() {
   const std::lock_guard lock(contents_->mu);
   return static_cast<std::uint64_t>(contents_->outbox.size());
+}
+
+Status FakeAgentState::quarantine(const std::string& id, const std::string& reason, TimePoint at,
+                                  const std::optional<OutboxEvent>& report) {
+  if (auto st = validate_event_id(id); !st.ok()) return st;
+  if (auto st = validate_quarantine_reason(reason); !st.ok()) return st;
+  if (report) {
+    if (auto st = validate(*report); !st.ok()) return st;
+  }
+  const std::lock_guard lock(contents_->mu);
+  if (contents_->write_failure) return *contents_->write_failure;
+  const auto it = contents_->outbox_ids.find(id);
+  if (it == contents_->outbox_ids.end()) return not_found(fmt::format("event {} is not in the outbox", id));
+  const auto event = contents_->outbox.find(it->second);
+  // As one transaction: the event leaves, and then the report must fit.
+  const OutboxEvent moved = event->second;
+  if (report && !contents_->outbox_ids.contains(report->id)) {
+    const std::uint64_t count = contents_->outbox.size() - 1;
+    const std::uint64_t bytes = contents_->outbox_bytes - moved.payload.size();
+    if (count + 1 > limits_.max_events || bytes + report->payload.size() > limits_.max_payload_bytes) {
+      return unavailable("the event outbox is full: the quarantine's report does not fit; nothing changed");
+    }
+  }
+  contents_->outbox_bytes -= moved.payload.size();
+  contents_->outbox.erase(event);
+  contents_->outbox_ids.erase(it);
+  if (report) {
+    if (auto st = enqueue_locked({*report}); !st.ok()) return internal_error("the report did not fit (this is a bug)");
+  }
+  for (auto q = contents_->quarantine.begin(); q != contents_->quarantine.end(); ++q) {
+    if (q->second.event.id == id) {
+      contents_->quarantine.erase(q);
+      break;
+    }
+  }
+  contents_->quarantine.emplace(contents_->next_quarantine_seq++, QuarantinedEvent{moved, reason, at});
+  while (contents_->quarantine.size() > kMaxQuarantined) contents_->quarantine.erase(contents_->quarantine.begin());
+  return {};
+}
+
+Result<std::vector<QuarantinedEvent>> FakeAgentState::quarantined(std::size_t limit) {
+  if (auto st = validate_batch_limit(limit); !st.ok()) return st.error();
+  const std::lock_guard lock(contents_->mu);
+  std::vector<QuarantinedEvent> out;
+  for (auto it = contents_->quarantine.rbegin(); it != contents_->quarantine.rend() && out.size() < limit; ++it) {
+    out.push_back(it->second);
+  }
+  return out;
+}
+
+Result<std::uint64_t> FakeAgentState::quarantined_count() {
+  const std::lock_guard lock(contents_->mu);
+  return static_cast<std::uint64_t>(contents_->quarantine.size());
 }
 
 Result<std::uint64_t> FakeAgentState::push_cursor() {

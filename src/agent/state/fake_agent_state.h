@@ -52,6 +52,10 @@ class FakeAgentState final : public AgentState {
   Result<std::vector<OutboxEvent>> next_batch(std::size_t limit) override;
   Status acknowledge(const std::vector<std::string>& ids) override;
   Result<std::uint64_t> pending_count() override;
+  Status quarantine(const std::string& id, const std::string& reason, TimePoint at,
+                    const std::optional<OutboxEvent>& report) override;
+  Result<std::vector<QuarantinedEvent>> quarantined(std::size_t limit) override;
+  Result<std::uint64_t> quarantined_count() override;
   Result<std::uint64_t> push_cursor() override;
   Status set_push_cursor(std::uint64_t seq) override;
   Status add_code_challenge(const CodeChallengeRecord& challenge, TimePoint now) override;

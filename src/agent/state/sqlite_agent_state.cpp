@@ -138,9 +138,23 @@ CREATE TABLE code_attempts (
 );
 )sql";
 
-// Migration 3: the target user and group a command grant holds for (sudo
-// -u / -g); grants stored before it were for root without -g.
+// Migration 3: events hoistd refused for good, set aside so the outbox
+// moves on (docs/agent-state.md); the newest kMaxQuarantined are kept.
 constexpr std::string_view kMigration3 = R"sql(
+CREATE TABLE quarantine (
+  seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+  id            TEXT NOT NULL UNIQUE,
+  kind          TEXT NOT NULL,
+  time_ms       INTEGER NOT NULL,
+  payload       TEXT NOT NULL,
+  reason        TEXT NOT NULL,
+  quarantined_s INTEGER NOT NULL
+);
+)sql";
+
+// Migration 4: the target user and group a command grant holds for (sudo
+// -u / -g); grants stored before it were for root without -g.
+constexpr std::string_view kMigration4 = R"sql(
 ALTER TABLE grants ADD COLUMN runas_user TEXT NOT NULL DEFAULT 'root';
 ALTER TABLE grants ADD COLUMN runas_group TEXT NOT NULL DEFAULT '';
 )sql";
@@ -212,6 +226,10 @@ class SqliteAgentState final : public AgentState {
   Result<std::vector<OutboxEvent>> next_batch(std::size_t limit) override;
   Status acknowledge(const std::vector<std::string>& ids) override;
   Result<std::uint64_t> pending_count() override;
+  Status quarantine(const std::string& id, const std::string& reason, TimePoint at,
+                    const std::optional<OutboxEvent>& report) override;
+  Result<std::vector<QuarantinedEvent>> quarantined(std::size_t limit) override;
+  Result<std::uint64_t> quarantined_count() override;
   Result<std::uint64_t> push_cursor() override;
   Status set_push_cursor(std::uint64_t seq) override;
   Status add_code_challenge(const CodeChallengeRecord& challenge, TimePoint now) override;
@@ -745,6 +763,81 @@ Result<std::uint64_t> SqliteAgentState::pending_count() {
   });
 }
 
+// --- quarantine -----------------------------------------------------------------
+
+Status SqliteAgentState::quarantine(const std::string& id, const std::string& reason, TimePoint at,
+                                    const std::optional<OutboxEvent>& report) {
+  if (auto st = validate_event_id(id); !st.ok()) return st;
+  if (auto st = validate_quarantine_reason(reason); !st.ok()) return st;
+  if (report) {
+    if (auto st = validate(*report); !st.ok()) return st;
+  }
+  return guarded([&]() -> Status {
+    return db_->write([&]() -> Status {
+      {
+        auto exists = db_->prepare("SELECT 1 FROM outbox WHERE id = ?");
+        if (!exists.ok()) return exists.error();
+        exists->bind_text(1, id);
+        auto row = exists->step("look up an event");
+        if (!row.ok()) return row.error();
+        if (!*row) return not_found(fmt::format("event {} is not in the outbox", id));
+      }
+      for (const std::string_view sql : {std::string_view("DELETE FROM quarantine WHERE id = ?"),
+                                         std::string_view("INSERT INTO quarantine (id, kind, time_ms, payload, "
+                                                          "reason, quarantined_s) SELECT id, kind, time_ms, payload, "
+                                                          "?2, ?3 FROM outbox WHERE id = ?1"),
+                                         std::string_view("DELETE FROM outbox WHERE id = ?")}) {
+        auto stmt = db_->prepare(sql);
+        if (!stmt.ok()) return stmt.error();
+        stmt->bind_text(1, id);
+        if (sql.find("?2") != std::string_view::npos) {
+          stmt->bind_text(2, reason);
+          stmt->bind_int(3, seconds(at));
+        }
+        if (auto st = stmt->run("quarantine an event"); !st.ok()) return st;
+      }
+      {
+        auto prune = db_->prepare(
+            "DELETE FROM quarantine WHERE seq NOT IN (SELECT seq FROM quarantine ORDER BY seq DESC LIMIT ?)");
+        if (!prune.ok()) return prune.error();
+        prune->bind_int(1, static_cast<std::int64_t>(kMaxQuarantined));
+        if (auto st = prune->run("forget the oldest quarantined events"); !st.ok()) return st;
+      }
+      if (report) return write_events_locked({*report});
+      return {};
+    });
+  });
+}
+
+Result<std::vector<QuarantinedEvent>> SqliteAgentState::quarantined(std::size_t limit) {
+  if (auto st = validate_batch_limit(limit); !st.ok()) return st.error();
+  return guarded([&]() -> Result<std::vector<QuarantinedEvent>> {
+    auto stmt = db_->prepare(
+        "SELECT id, kind, time_ms, payload, reason, quarantined_s FROM quarantine ORDER BY seq DESC LIMIT ?");
+    if (!stmt.ok()) return stmt.error();
+    stmt->bind_int(1, static_cast<std::int64_t>(limit));
+    std::vector<QuarantinedEvent> out;
+    for (;;) {
+      auto row = stmt->step("read quarantined events");
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      out.push_back(
+          QuarantinedEvent{OutboxEvent{stmt->text_at(0), stmt->text_at(1),
+                                       EventTime{std::chrono::milliseconds{stmt->int_at(2)}}, stmt->text_at(3)},
+                           stmt->text_at(4), time_point(stmt->int_at(5))});
+    }
+    return out;
+  });
+}
+
+Result<std::uint64_t> SqliteAgentState::quarantined_count() {
+  return guarded([&]() -> Result<std::uint64_t> {
+    auto n = single_int_locked("SELECT count(*) FROM quarantine", "count quarantined events");
+    if (!n.ok()) return n.error();
+    return static_cast<std::uint64_t>(*n);
+  });
+}
+
 // --- push cursor --------------------------------------------------------------
 
 Result<std::uint64_t> SqliteAgentState::push_cursor() {
@@ -976,7 +1069,7 @@ Status SqliteAgentState::migrate(int target) {
 }  // namespace
 
 const std::vector<std::string_view>& sqlite_agent_state_migrations() {
-  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2, kMigration3};
+  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2, kMigration3, kMigration4};
   return kMigrations;
 }
 

@@ -1,0 +1,217 @@
+// The Agent's outbox against a fake hoistd and the in-memory state: no
+// event can hold up the ones behind it. An event's details are bounded
+// when it is queued; an event hoistd refuses for good is found (a refused
+// batch is halved), quarantined and reported, and the rest are delivered;
+// a transport failure moves nothing. And who may make the agent queue a
+// decision: only sudo's plugin (or root).
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include <filesystem>
+
+#include "agent/agent.h"
+#include "agent/daemon.h"
+#include "agent/event_bounds.h"
+#include "agent/state/fake_agent_state.h"
+#include "agent/state/sqlite_agent_state.h"
+#include "fake_server.h"
+#include "ipc/messages.h"
+#include "platform/executable.h"
+#include "platform/system_time_zones.h"
+
+namespace hoist::agent {
+namespace {
+
+namespace json = boost::json;
+
+const TimePoint kNow{Seconds{1'800'000'000}};
+constexpr std::uint32_t kAlice = 1000;
+
+constexpr std::string_view kPolicy = R"(version = 1
+[settings]
+default_action = "deny"
+
+[[rule]]
+name = "ids"
+action = "allow"
+path = "/usr/bin/id"
+)";
+
+OutboxEvent event(int n, const std::string& payload) {
+  return OutboxEvent{fmt::format("{:032x}", n), "decision", EventTime{std::chrono::milliseconds{n}}, payload};
+}
+
+class AgentOutboxTest : public ::testing::Test {
+ protected:
+  AgentOutboxTest()
+      : agent_(AgentDeps{state_,
+                         server_,
+                         zones_,
+                         inspector_,
+                         [] { return kNow; },
+                         [](std::uint32_t uid) -> Result<Account> {
+                           if (uid == kAlice) return Account{"alice", kAlice, kAlice, {"alice"}};
+                           return not_found("no such user");
+                         },
+                         "host1",
+                         {},
+                         nullptr,
+                         nullptr,
+                         &uploads_,
+                         0}) {}
+
+  std::vector<OutboxEvent> queued() {
+    auto batch = state_.next_batch(kMaxBatch);
+    EXPECT_TRUE(batch.ok());
+    return batch ? *batch : std::vector<OutboxEvent>{};
+  }
+
+  void use_policy() {
+    ASSERT_TRUE(state_.set_policy(PolicySnapshot{"\"1\"", kNow, {}, {{"base", 1, std::string(kPolicy)}}}).ok());
+    ASSERT_TRUE(agent_.load().ok());
+  }
+
+  ipc::Fields check_as(const Caller& caller, std::vector<std::string> argv) {
+    ipc::CommandContext c;
+    c.user = "alice";
+    c.uid = kAlice;
+    c.gid = kAlice;
+    c.command = "/usr/bin/id";
+    c.argv = std::move(argv);
+    c.cwd = "/";
+    return agent_.handle(caller, ipc::to_fields(ipc::CheckMessage{c}), -1);
+  }
+
+  platform::SystemTimeZones zones_;
+  platform::ExecutableInspector inspector_{nullptr, nullptr};
+  FakeAgentState state_;
+  FakeServer server_;   // requests, heartbeat, policy
+  FakeServer uploads_;  // the outbox's own connection
+  Agent agent_;
+};
+
+// Attacker: a local user allowed nothing. Goal: stop the endpoint's audit
+// by queueing an event hoistd refuses (the agent would send it forever,
+// and every event behind it would stay on the endpoint).
+TEST_F(AgentOutboxTest, ARefusedEventIsQuarantinedAndTheRestAreDelivered) {
+  ASSERT_TRUE(state_
+                  .enqueue_all({event(1, R"({"n":1})"), event(2, R"({"n":2})"), event(3, R"({"poison":1})"),
+                                event(4, R"({"n":4})"), event(5, R"({"n":5})")})
+                  .ok());
+  uploads_.refuse_marker = "poison";
+  auto outcome = agent_.upload_events();
+  ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+  EXPECT_EQ(outcome->acknowledged, 4U);
+  ASSERT_EQ(outcome->quarantined.size(), 1U);
+  EXPECT_EQ(outcome->quarantined[0].event.id, event(3, "").id);
+  EXPECT_NE(outcome->quarantined[0].reason.find("longer than"), std::string::npos);
+  EXPECT_TRUE(server_.uploads.empty()) << "uploads have their own connection";
+  // Delivered: all but the refused one. Queued: its report.
+  std::vector<std::string> delivered;
+  for (const auto& e : uploads_.uploaded) delivered.push_back(e.id);
+  EXPECT_EQ(delivered, (std::vector<std::string>{event(1, "").id, event(2, "").id, event(4, "").id, event(5, "").id}));
+  const auto left = queued();
+  ASSERT_EQ(left.size(), 1U);
+  EXPECT_EQ(left[0].kind, "event.quarantined");
+  const auto report = json::parse(left[0].payload).as_object();
+  EXPECT_EQ(report.at("event_id"), json::string(event(3, "").id));
+  EXPECT_EQ(report.at("target"), json::string(event(3, "").id));
+  EXPECT_EQ(report.at("kind"), "decision");
+  EXPECT_NE(std::string(report.at("reason").as_string()).find("longer than"), std::string::npos);
+  EXPECT_EQ(*state_.quarantined_count(), 1U);
+  // The report goes out with the next upload.
+  outcome = agent_.upload_events();
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_EQ(outcome->acknowledged, 1U);
+  EXPECT_TRUE(queued().empty());
+}
+
+// hoist-agent status shows what was quarantined, from the real state file.
+TEST(AgentStatus, ShowsQuarantinedEvents) {
+  char tmpl[] = "/tmp/hoist-status-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = std::string(tmpl) + "/state";
+  {
+    auto state = open_sqlite_agent_state(dir);
+    ASSERT_TRUE(state.ok()) << state.error().message;
+    ASSERT_TRUE((*state)
+                    ->set_identity(Identity{
+                        "https://hoistd:8443", std::string(64, 'a'), "ep1", "hoist_agent_x", "host1", {}, kNow, {}, 0})
+                    .ok());
+    ASSERT_TRUE((*state)->enqueue(event(7, R"({"n":7})")).ok());
+    ASSERT_TRUE((*state)->quarantine(event(7, "").id, "details longer than 16384 bytes", kNow, std::nullopt).ok());
+  }
+  auto text = agent_status(dir);
+  ASSERT_TRUE(text.ok()) << text.error().message;
+  EXPECT_NE(text->find("events quarantined (hoistd refused them for good; each was reported): 1"), std::string::npos)
+      << *text;
+  EXPECT_NE(text->find(event(7, "").id + " decision"), std::string::npos) << *text;
+  EXPECT_NE(text->find("details longer than 16384 bytes"), std::string::npos) << *text;
+  std::filesystem::remove_all(tmpl);
+}
+
+TEST_F(AgentOutboxTest, ARefusedReportIsQuarantinedWithoutAnotherReport) {
+  ASSERT_TRUE(
+      state_.enqueue(OutboxEvent{std::string(32, 'a'), "event.quarantined", EventTime{}, R"({"poison":1})"}).ok());
+  uploads_.refuse_marker = "poison";
+  auto outcome = agent_.upload_events();
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_EQ(outcome->quarantined.size(), 1U);
+  EXPECT_TRUE(queued().empty()) << "no report of a report: that could go on for ever";
+}
+
+TEST_F(AgentOutboxTest, AnUnreachableHoistdMovesNothing) {
+  ASSERT_TRUE(state_.enqueue_all({event(1, R"({"n":1})"), event(2, R"({"poison":1})")}).ok());
+  uploads_.refuse_marker = "poison";
+  uploads_.unreachable = true;
+  EXPECT_FALSE(agent_.upload_events().ok());
+  EXPECT_EQ(queued().size(), 2U);
+  EXPECT_EQ(*state_.quarantined_count(), 0U) << "only hoistd's refusal quarantines";
+}
+
+TEST_F(AgentOutboxTest, ABatchIsBoundedInBytes) {
+  for (int n = 1; n <= 100; ++n) {
+    ASSERT_TRUE(state_.enqueue(event(n, json::serialize(json::object{{"x", std::string(11000, 'x')}}))).ok());
+  }
+  auto outcome = agent_.upload_events();
+  ASSERT_TRUE(outcome.ok());
+  ASSERT_EQ(uploads_.uploads.size(), 1U);
+  EXPECT_LT(uploads_.uploads[0], 30U) << "about 256 KiB of details per upload";
+  EXPECT_EQ(outcome->acknowledged, uploads_.uploads[0]);
+}
+
+// Attacker: a local user allowed nothing. Goal: a decision event too big
+// for hoistd, with a sudo whose argv is over 16 KiB.
+TEST_F(AgentOutboxTest, ADecisionOnAHugeArgvIsQueuedBounded) {
+  use_policy();
+  auto reply = check_as(Caller{kAlice, 4242, true}, {"id", std::string(100 * 1024, 'A')});
+  auto decision = ipc::decision_from(reply);
+  ASSERT_TRUE(decision.ok()) << decision.error().message;
+  EXPECT_EQ(decision->action, Action::kAllow);
+  const auto events = queued();
+  ASSERT_EQ(events.size(), 1U);
+  EXPECT_LE(events[0].payload.size(), kMaxEventDetailsBytes);
+  const auto details = json::parse(events[0].payload).as_object();
+  EXPECT_EQ(details.at("truncated"), true);
+  EXPECT_EQ(details.at("argv_count"), 2);
+  EXPECT_EQ(details.at("user"), "alice");
+}
+
+// Attacker: a local user. Goal: fake audit events (a decision on a command
+// that never ran) by sending `check` from a plain process.
+TEST_F(AgentOutboxTest, OnlySudoOrRootMaySendCheck) {
+  use_policy();
+  auto refused = ipc::error_from(check_as(Caller{kAlice, 4242, false}, {"id"}));
+  ASSERT_TRUE(refused.ok()) << "a plain process's check must be refused";
+  EXPECT_EQ(refused->code, ErrorCode::kPermissionDenied);
+  EXPECT_NE(refused->message.find("sudo"), std::string::npos) << refused->message;
+  EXPECT_TRUE(queued().empty()) << "nothing may be queued for it";
+  // The plugin (a sudo process speaking for alice) may.
+  EXPECT_TRUE(ipc::decision_from(check_as(Caller{kAlice, 4242, true}, {"id"})).ok());
+  EXPECT_EQ(queued().size(), 1U);
+}
+
+}  // namespace
+}  // namespace hoist::agent
