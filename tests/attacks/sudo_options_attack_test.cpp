@@ -276,6 +276,9 @@ approval = "manual"
              {"user", attacker_->name()},
              {"secret", d / secret_name_},
              {"sudo", "/usr/bin/timeout 10 /usr/bin/sudo"},
+             // On a terminal: timeout must leave sudo in the foreground
+             // process group, or reading the password stops it (SIGTTIN).
+             {"tty-sudo", "/usr/bin/timeout --foreground 10 /usr/bin/sudo"},
              {"timeout", "/usr/bin/timeout 10"}};
 
     // The trusted directory: the probe, links to it (another name, not in a
@@ -787,6 +790,123 @@ TEST_F(SudoAttack, RaceSwappingTheExecutable) {
   int as_root = 0;
   while (std::getline(lines, line)) as_root += line == "0" ? 1 : 0;
   std::cerr << "race: id ran as root " << as_root << " times in 80 tries\n";
+}
+
+// ---------------------------------------------------------------------------
+// Passwords: -S, -A, -k, -N, -v and the timestamp, under a rule that asks
+// for the password.
+
+constexpr std::string_view kPassword = "Hoist-e2e-pw-4711";
+
+class PasswordAttack : public SudoAttack {
+ protected:
+  [[nodiscard]] std::string policy_template() const override {
+    return R"(version = 1
+
+[settings]
+default_action = "deny"
+
+[[rule]]
+name = "identity-with-password"
+action = "allow"
+path = "/usr/bin/id"
+reauthenticate = true
+)";
+  }
+
+  void SetUp() override {
+    SudoAttack::SetUp();
+    if (HasFatalFailure() || IsSkipped()) return;
+    // The attacker's password, and PAM through pam_unix from the trusted
+    // directory (a service of this test's own, never /etc/pam.d).
+    ASSERT_EQ(
+        run({"/bin/sh", "-c", "echo '" + attacker_->name() + ":" + std::string(kPassword) + "' | /usr/sbin/chpasswd"},
+            "/dev/null"),
+        0);
+    ASSERT_TRUE(trusted_->put("hoist-e2e",
+                              "auth required pam_unix.so nodelay\n"
+                              "account required pam_unix.so\n"
+                              "session required pam_permit.so\n"
+                              "password required pam_deny.so\n",
+                              0644));
+    conf_ = hoistd_.dir() + "/sudo-password.conf";
+    {
+      std::ofstream out(conf_, std::ios::trunc);
+      out << "Plugin hoist_policy " << HOIST_SUDO_SO << " agent_socket=" << socket_
+          << " timestamp_dir=" << hoistd_.dir() << "/ts spool_dir=" << hoistd_.dir()
+          << "/spool pam_service=hoist-e2e pam_confdir=" << trusted_->path() << "\n";
+    }
+    ASSERT_EQ(::chmod(conf_.c_str(), 0644), 0);
+    ASSERT_TRUE(
+        mine_->put("wrong-askpass", "#!/bin/sh\necho not-the-password\n", 0755, attacker_->uid(), attacker_->gid()));
+  }
+};
+
+// Attacker: a local user whose only rule asks for their password.
+// Goal:     run it without the password: -n, a wrong password on stdin
+//           (-S) or from an askpass program (-A), validating (-v) first.
+// Must hold: every one is refused; nothing runs as root.
+TEST_F(PasswordAttack, NoPasswordNoRun) {
+  const std::vector<AttackCase> cases = {
+      {"n-without-password", "run it under -n", "refused", "clean {sudo} -n /usr/bin/id -u", Expect::kRefused},
+      {"S-wrong-password", "a wrong password on stdin (-S)", "refused",
+       "echo not-the-password | clean {sudo} -S /usr/bin/id -u", Expect::kRefused},
+      {"A-wrong-password", "a wrong password from an askpass program (-A)", "refused",
+       "clean SUDO_ASKPASS={w}/wrong-askpass {sudo} -A /usr/bin/id -u", Expect::kRefused},
+      {"v-then-n", "validate without a password, then run under -n", "refused",
+       "clean {sudo} -n -v; clean {sudo} -n /usr/bin/id -u", Expect::kRefused},
+      {"k-then-n", "-k, then -n", "refused", "clean {sudo} -k; clean {sudo} -n /usr/bin/id -u", Expect::kRefused},
+  };
+  run_cases(cases);
+}
+
+// Attacker: a local user who typed their password once on their terminal.
+// Goal:     ride on that authentication where it should not count: after
+//           -k, after -N (which must not leave a timestamp), and from
+//           another session without a terminal.
+// Must hold: the timestamp serves only the session that authenticated,
+//           -k ends it, -N never makes one.
+TEST_F(PasswordAttack, TheTimestampServesOnlyItsOwnSession) {
+  const std::string script = expand(
+      "r=$({tty-sudo} /usr/bin/id -u); echo \"first=$r\"\n"
+      "r=$({tty-sudo} -n /usr/bin/id -u 2>/dev/null); echo \"cached=$r\"\n"
+      "{tty-sudo} -k\n"
+      "r=$({tty-sudo} -n /usr/bin/id -u 2>/dev/null); echo \"after-k=$r\"\n"
+      "r=$({tty-sudo} -N /usr/bin/id -u); echo \"with-N=$r\"\n"
+      "r=$({tty-sudo} -n /usr/bin/id -u 2>/dev/null); echo \"after-N=$r\"\n"
+      "echo DONE\n",
+      vars_);
+  ASSERT_TRUE(trusted_->put("session.sh", script, 0644));
+  {
+    TtySudo tty(attacker_->name(), conf_, "/bin/sh " + (*trusted_ / "session.sh"));
+    ASSERT_TRUE(tty.expect("assword", seconds(20))) << tty.output();
+    tty.type(std::string(kPassword) + "\n");
+    ASSERT_TRUE(tty.expect("after-k=", seconds(20))) << tty.output();
+    ASSERT_TRUE(tty.expect("assword", seconds(20))) << tty.output();
+    tty.type(std::string(kPassword) + "\n");
+    ASSERT_TRUE(tty.expect("DONE", seconds(20))) << tty.output();
+    EXPECT_EQ(tty.wait_exit(seconds(20)), 0) << tty.output();
+    const std::string& out = tty.output();
+    EXPECT_NE(out.find("first=0"), std::string::npos) << out;
+    EXPECT_NE(out.find("cached=0"), std::string::npos) << "the timestamp did not serve its own session: " << out;
+    EXPECT_NE(out.find("after-k=\r\n"), std::string::npos) << "-k did not end the timestamp: " << out;
+    EXPECT_NE(out.find("with-N=0"), std::string::npos) << out;
+    EXPECT_NE(out.find("after-N=\r\n"), std::string::npos) << "-N left a timestamp: " << out;
+  }
+  // Authenticated again (a fresh timestamp on that terminal's session),
+  // then another session without a terminal tries it.
+  {
+    ASSERT_TRUE(trusted_->put("again.sh", expand("{tty-sudo} /usr/bin/id -u\n", vars_), 0644));
+    TtySudo tty(attacker_->name(), conf_, "/bin/sh " + (*trusted_ / "again.sh"));
+    ASSERT_TRUE(tty.expect("assword", seconds(20))) << tty.output();
+    tty.type(std::string(kPassword) + "\n");
+    EXPECT_EQ(tty.wait_exit(seconds(20)), 0) << tty.output();
+  }
+  const auto results = batch({"clean {sudo} -n /usr/bin/id -u"});
+  ASSERT_EQ(results.size(), 1U);
+  check_invariants(results[0]);
+  EXPECT_NE(results[0].status, 0) << "another session used the timestamp: " << results[0];
+  EXPECT_EQ(results[0].out, "") << results[0];
 }
 
 // ---------------------------------------------------------------------------
