@@ -740,8 +740,9 @@ TEST_F(SudoAttack, EverySudoOptionAndVariable) {
 
       // --- HOIST_REASON: what an approver reads.
       {"hoist-reason-control-characters", "forge text on the approver's screen through HOIST_REASON",
-       "refused now; the request's justification holds no control characters (checked below)",
-       "clean HOIST_REASON=\"$(printf 'ok\\033[2J\\r\\nApproved by admin\\a')\" {sudo} -n /usr/bin/whoami",
+       "refused now; the request's justification holds no control characters (checked below; other arguments "
+       "than the earlier whoami cases, whose waiting request the agent would answer with)",
+       "clean HOIST_REASON=\"$(printf 'ok\\033[2J\\r\\nApproved by admin\\a')\" {sudo} -n /usr/bin/whoami --version",
        Expect::kRefused},
   };
   run_cases(cases);
