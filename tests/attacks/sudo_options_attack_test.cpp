@@ -82,14 +82,14 @@ echo "helper-ran euid=$(id -u)"
 )sh";
 
 // The editor the sudoedit cases use (root-owned, so that any Hoist would
-// accept it): its first argument is a tag; it appends "edited TAG by UID"
-// to every file it is given and says as whom it ran.
+// accept it): its first argument is a tag; it prints every file it is
+// given, appends "edited TAG by UID" to it and says as whom it ran.
 constexpr std::string_view kEditor = R"sh(#!/bin/sh
 tag=$1
 shift
 echo "editor-ran euid=$(id -u) tag=$tag"
 for f in "$@"; do
-  if [ -f "$f" ]; then echo "edited $tag by $(id -u)" >> "$f"; fi
+  if [ -f "$f" ]; then cat "$f"; echo "edited $tag by $(id -u)" >> "$f"; fi
 done
 exit 0
 )sh";
@@ -298,6 +298,10 @@ approval = "manual"
     ASSERT_TRUE(d.symlink(d / secret_name_, "notes-link"));
     ASSERT_TRUE(d.put("notes", "notes of " + std::to_string(::getpid()) + "\n", 0644));
     ASSERT_TRUE(d.put("editor.sh", std::string(kEditor), 0755));
+    ASSERT_TRUE(d.mkdir("conf.d"));
+    ASSERT_TRUE(d.symlink(d / secret_name_, "conf.d/evil.conf"));
+    ASSERT_TRUE(d.mkdir("other"));
+    ASSERT_TRUE(d.put("other/notes", "other-secret-" + std::to_string(::getpid()) + "\n", 0600));
 
     // The attacker's directory: the payload and the shared library (theirs),
     // and a root-owned copy of id an administrator put there.
@@ -306,6 +310,10 @@ approval = "manual"
     ASSERT_TRUE(w.put("payload", expand(std::string(kPayload), vars_), 0755, a, g));
     ASSERT_TRUE(w.copy(HOIST_ATTACK_PRELOAD, "evil.so", 0755, a, g));
     ASSERT_TRUE(w.copy("/usr/bin/id", "tool", 0755));
+    // A root-owned directory inside the attacker's, with a root-made link
+    // under another name: the attacker can rename the directory away.
+    ASSERT_TRUE(w.mkdir("rootdir"));
+    ASSERT_TRUE(w.symlink(d / "probe", "rootdir/other"));
 
     AgentE2E::SetUp();
     if (HasFatalFailure()) return;
@@ -700,6 +708,10 @@ TEST_F(SudoAttack, EverySudoOptionAndVariable) {
        "clean {sudo} -n {d}/alias", Expect::kRefused},
       {"trusted-link-named", "(none: a rule names the link)", "it runs with the link's path as argv[0]",
        "clean {sudo} -n {d}/alias2 x", Expect::kRuns, probe_as_root({d + "/alias2", "x"})},
+      {"root-owned-link-in-users-directory",
+       "a root-made link under another name, in a root-owned directory inside the attacker's directory",
+       "refused: the attacker can rename the directory and put their own link there",
+       "clean {sudo} -n {w}/rootdir/other", Expect::kRefused, argv0_not_attackers},
       {"trusted-hard-link", "a root-owned hard link with another name", "refused", "clean {sudo} -n {d}/hard",
        Expect::kRefused},
       {"relative-dot", "./probe from the trusted directory", "refused: Hoist runs only absolute paths",
@@ -924,7 +936,7 @@ default_action = "deny"
 [[rule]]
 name = "notes"
 action = "allow"
-edit = ["{d}/notes", "{d}/notes-link", "{w}/planted"]
+edit = ["{d}/notes", "{d}/notes-link", "{w}/planted", "{d}/conf.d/*.conf"]
 
 [[rule]]
 name = "identity"
@@ -1003,6 +1015,22 @@ TEST_F(SudoeditAttack, EditsAreDecidedOnTheFilesNeverOnTheEditor) {
        "clean SUDO_EDITOR='{d}/editor.sh E13' {sudo} -n -e -u nobody {d}/notes", Expect::kEither},
       {"edit-a-directory", "edit the trusted directory", "refused", "clean SUDO_EDITOR=/usr/bin/true {sudo} -n -e {d}",
        Expect::kRefused},
+      {"glob-new-file", "(none: a new file the rule's glob names)", "it is created, root-owned",
+       "clean SUDO_EDITOR='{d}/editor.sh E14' {sudo} -n -e {d}/conf.d/new.conf", Expect::kRuns,
+       [&](const StepResult& r) {
+         if (r.status != 0) return;
+         struct stat st {};
+         ASSERT_EQ(::stat((vars_["d"] + "/conf.d/new.conf").c_str(), &st), 0) << "the new file was not written";
+         EXPECT_EQ(st.st_uid, 0U);
+       }},
+      {"glob-link-to-secret", "a root-made link matching the rule's glob, pointing at the secret", "refused (no links)",
+       "clean SUDO_EDITOR='{d}/editor.sh E15' {sudo} -n -e {d}/conf.d/evil.conf", Expect::kRefused},
+      {"glob-dotdot", "leave the glob's directory with ..", "refused",
+       "clean SUDO_EDITOR='{d}/editor.sh E16' {sudo} -n -e {d}/conf.d/../" + secret_name_, Expect::kRefused},
+      {"glob-through-missing-directory", "name a .conf directory that does not exist, then ..", "refused",
+       "clean SUDO_EDITOR='{d}/editor.sh E17' {sudo} -n -e {d}/conf.d/x.conf/../../" + secret_name_, Expect::kRefused},
+      {"glob-below", "a .conf file one directory further down", "refused (* stops at /)",
+       "clean SUDO_EDITOR=/usr/bin/true {sudo} -n -e {d}/conf.d/sub/x.conf", Expect::kRefused},
       {"run-the-named-file", "run the file an edit rule names", "refused: an edit rule allows editing only",
        "clean {sudo} -n {d}/notes", Expect::kRefused},
       {"sudoedit-through-sudo", "sudo sudoedit FILE (sudoedit as a command of sudo)", "refused",
@@ -1025,6 +1053,35 @@ TEST_F(SudoeditAttack, EditsAreDecidedOnTheFilesNeverOnTheEditor) {
   EXPECT_EQ(st.st_mode & 07777, 0644U) << "the edited file changed mode";
   const auto seen = copies.seen();
   EXPECT_TRUE(seen.empty()) << "SUDOEDIT COPIED THE SECRET FOR THE ATTACKER: /var/tmp/" << seen.front();
+}
+
+// Attacker: a local user who may edit {d}/notes.
+// Goal:     edit {d}/other/notes (root-only, same base name) by naming the
+//           file through their own directory link, flipped between {d} and
+//           {d}/other while sudo checks and copies it.
+// Must hold: the other file is never shown to the editor, never changed:
+//           sudo edits the path that was decided on (directories resolved).
+TEST_F(SudoeditAttack, RaceFlippingADirectoryLink) {
+  const std::string other = vars_["d"] + "/other/notes";
+  const std::string before = slurp(other);
+  const std::string flip =
+      "ln -sfn {d} {w}/dir && "
+      "( while :; do ln -sfn {d}/other {w}/dir.new; mv -Tf {w}/dir.new {w}/dir; "
+      "ln -sfn {d} {w}/dir.new; mv -Tf {w}/dir.new {w}/dir; done ) & f=$!; "
+      "i=0; while [ $i -lt 40 ]; do clean SUDO_EDITOR='{d}/editor.sh RACE' {sudo} -n -e {w}/dir/notes; "
+      "i=$((i+1)); done; kill $f; wait $f 2>/dev/null; true";
+  const auto results = batch({flip});
+  ASSERT_EQ(results.size(), 1U);
+  const auto& r = results[0];
+  SCOPED_TRACE(::testing::PrintToString(r));
+  check_invariants(r);
+  EXPECT_EQ(r.out.find("other-secret-"), std::string::npos) << "THE EDITOR WAS GIVEN THE OTHER FILE";
+  EXPECT_EQ(slurp(other), before) << "THE OTHER FILE WAS CHANGED";
+  std::istringstream lines(r.out);
+  std::string line;
+  int edits = 0;
+  while (std::getline(lines, line)) edits += line.rfind("editor-ran ", 0) == 0 ? 1 : 0;
+  std::cerr << "race: " << edits << " edits of 40 tries went through\n";
 }
 
 }  // namespace
