@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   endpointStatus,
   formatArgv,
+  visibleText,
   formatDuration,
   formatWait,
   parseDuration,
@@ -79,6 +80,17 @@ describe('display helpers', () => {
   it('quotes arguments a shell would split', () => {
     expect(formatArgv(['apt-get', 'install', 'vim'])).toBe('apt-get install vim');
     expect(formatArgv(['rm', '-rf', '/tmp/a b'])).toBe("rm -rf '/tmp/a b'");
+    // A bidi override (Trojan Source) or a hidden character shows escaped.
+    expect(formatArgv(['ls', 'txt\u202eexe.sh'])).toBe("ls 'txt\\u{202E}exe.sh'");
+    expect(formatArgv(['a\u200bb'])).toBe("'a\\u{200B}b'");
+  });
+
+  it('shows what hides or reorders text, escaped', () => {
+    expect(visibleText('plain text, é ✓')).toBe('plain text, é ✓');
+    expect(visibleText('a\u001b[2Jb')).toBe('a\\u{001B}[2Jb');
+    expect(visibleText('x\u0085y')).toBe('x\\u{0085}y');
+    expect(visibleText('tag\u{e0041}')).toBe('tag\\u{E0041}');
+    expect(visibleText('fill\u3164er')).toBe('fill\\u{3164}er');
     expect(formatArgv(['echo', "it's", ''])).toBe(`echo 'it'\\''s' ''`);
   });
 

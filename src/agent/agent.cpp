@@ -225,6 +225,12 @@ Result<Agent::Facts> Agent::gather(std::uint32_t uid, const ipc::CommandContext&
     for (std::size_t i = 1; i < context.argv.size(); ++i) {
       auto file = platform::inspect_edit_file(context.cwd, context.argv[i]);
       if (!file) return file.error();
+      // The plugin hands sudo the resolved path: decide on exactly that,
+      // never on a name that resolves through directories since changed.
+      if (file->path != context.argv[i]) {
+        return permission_denied(fmt::format("{} is not the resolved path of the file to edit ({}); run sudoedit again",
+                                             context.argv[i], file->path));
+      }
       files.push_back(std::move(*file));
     }
     out.input.edit = std::move(files);

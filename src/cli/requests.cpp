@@ -1,6 +1,7 @@
 // hoist requests list / show / approve / deny, and hoist grants list /
 // revoke: what approvers do from a terminal.
 #include <fmt/format.h>
+#include <algorithm>
 #include <boost/json/value.hpp>
 
 #include "cli/commands.h"
@@ -42,7 +43,11 @@ std::string command_line(const json::value& request) {
       if (!out.empty()) {
         out += ' ';
       }
-      if (arg.empty() || arg.find_first_of(" \t\n'\"\\$`;&|<>()*?[]#~!{}") != std::string::npos) {
+      // Quoted too: anything beyond ASCII, so a no-break or other unusual
+      // space cannot make one argument look like two.
+      const bool unusual =
+          std::any_of(arg.begin(), arg.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+      if (arg.empty() || unusual || arg.find_first_of(" \t\n'\"\\$`;&|<>()*?[]#~!{}") != std::string::npos) {
         std::string quoted = "'";
         for (const char c : arg) {
           quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);

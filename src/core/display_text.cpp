@@ -50,8 +50,18 @@ bool is_c1(char32_t cp) {
 }  // namespace
 
 bool is_hidden_or_reordering(char32_t cp) {
-  return cp == 0x061C || (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x202A && cp <= 0x202E) ||
-         (cp >= 0x2060 && cp <= 0x2069) || cp == 0xFEFF;
+  // Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt),
+  // the bidi controls among them, and the separators and annotation marks
+  // that break or hide a line without showing anything.
+  constexpr char32_t kRanges[][2] = {
+      {0x00AD, 0x00AD}, {0x034F, 0x034F}, {0x061C, 0x061C},   {0x115F, 0x1160},   {0x17B4, 0x17B5},   {0x180B, 0x180F},
+      {0x200B, 0x200F}, {0x2028, 0x202E}, {0x2060, 0x206F},   {0x3164, 0x3164},   {0xFE00, 0xFE0F},   {0xFEFF, 0xFEFF},
+      {0xFFA0, 0xFFA0}, {0xFFF0, 0xFFFB}, {0x1BCA0, 0x1BCA3}, {0x1D173, 0x1D17A}, {0xE0000, 0xE0FFF},
+  };
+  for (const auto& r : kRanges) {
+    if (cp >= r[0] && cp <= r[1]) return true;
+  }
+  return false;
 }
 
 std::string visible_text(std::string_view text, std::string_view keep) {

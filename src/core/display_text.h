@@ -16,8 +16,10 @@
 
 namespace hoist {
 
-// True for U+061C, U+200B..U+200F, U+202A..U+202E, U+2060..U+2069 and
-// U+FEFF: code points that reorder or hide the text around them.
+// True for the code points that reorder or hide the text around them, or
+// show as nothing: Unicode's Default_Ignorable_Code_Point (bidi controls,
+// zero-width characters, variation selectors, fillers, tags, the BOM),
+// U+2028/U+2029 and U+FFF9..U+FFFB.
 bool is_hidden_or_reordering(char32_t cp);
 
 // `text` with every character above escaped; the ASCII controls listed in

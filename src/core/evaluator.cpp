@@ -132,6 +132,10 @@ bool CompiledPolicy::rule_matches(const Rule& rule, const Subject& subject, cons
   // what a multi-call program does; when someone other than root could
   // have made that link, the program's identity is uncertain: no grant.
   if (!deny && !exe.real_path.empty() && !exe.trusted_path) return false;
+  // Under another name only a rule naming that name grants: a digest or a
+  // package alone would run the program in whichever personality a
+  // trusted link offers (insmod for a kmod rule, halt for systemd's).
+  if (!deny && !exe.real_path.empty() && !m.uses_path() && !m.any_command) return false;
   if (!m.sha256.empty()) {
     if (!exe.sha256 || std::find(m.sha256.begin(), m.sha256.end(), *exe.sha256) == m.sha256.end()) return false;
   }

@@ -18,8 +18,9 @@
 // package owns even if modified, and apply when their zone is unknown.
 // MUST: a program reached through a link under another name (its argv[0]
 // changes what a multi-call program does) is granted only when that link
-// is trusted, and path rules that grant match the link's path, never the
-// real path behind it; deny rules match both.
+// is trusted, and only by a rule whose path criterion names the link's
+// path (or any_command), never by content criteria alone nor by the real
+// path behind it; deny rules match both paths.
 // MUST: a grant holds only for the target users (and -g groups) its rule
 // names: root alone when it names none. Deny rules hold for every target
 // unless they name some.

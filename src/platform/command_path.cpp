@@ -2,6 +2,7 @@
 // kept apart from the inspector so the sudo plugin, which needs only these,
 // does not pull in hashing (OpenSSL) and the dpkg database.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -43,6 +44,37 @@ std::pair<std::string, std::string> split_last(std::string_view path) {
 
 std::string join_dir(const std::string& dir, const std::string& name) {
   return dir == "/" ? "/" + name : dir + "/" + name;
+}
+
+// /proc (and /dev/fd, which leads there) holds links to whatever a process
+// has open, in directories owned by that process's user: never trusted.
+bool under_proc(std::string_view dir) {
+  return dir == "/proc" || dir.rfind("/proc/", 0) == 0;
+}
+
+// Every link from `link` (in the resolved directory `dir`) on to `real`,
+// one hop at a time: true when each lies in a trusted directory, so that
+// nobody but root decides where the name leads.
+bool link_chain_trusted(std::string link, std::string dir, const std::string& real) {
+  constexpr int kMaxHops = 40;  // the kernel's own limit on a path's links
+  for (int hop = 0; hop < kMaxHops; ++hop) {
+    if (under_proc(dir) || !directory_chain_trusted(dir)) return false;
+    struct stat st {};
+    if (::lstat(link.c_str(), &st) != 0) return false;
+    if (!S_ISLNK(st.st_mode)) return link == real;
+    char target[PATH_MAX];
+    const ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+    if (n <= 0) return false;
+    const std::string to(target, static_cast<std::size_t>(n));
+    const std::string next = to.front() == '/' ? to : join_dir(dir, to);
+    const auto [next_dir, next_name] = split_last(next);
+    if (next_name.empty() || next_name == "." || next_name == "..") return false;
+    char resolved[PATH_MAX];
+    if (::realpath(next_dir.c_str(), resolved) == nullptr) return false;
+    dir = resolved;
+    link = join_dir(dir, next_name);
+  }
+  return false;
 }
 
 }  // namespace
@@ -88,7 +120,7 @@ Result<CommandPaths> command_paths(std::string_view resolved) {
   auto real_dir = real_path_of(dir, "directory");
   if (!real_dir) return real_dir.error();
   out.path = join_dir(*real_dir, name);
-  out.link_trusted = directory_chain_trusted(*real_dir);
+  out.link_trusted = link_chain_trusted(out.path, *real_dir, out.real_path);
   return out;
 }
 

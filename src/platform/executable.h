@@ -43,8 +43,11 @@ bool directory_chain_trusted(const std::string& dir);
 // whether that link's directories are trusted. The caller opens real_path.
 struct CommandPaths {
   std::string path;
-  std::string real_path;     // realpath(); equal to path for a plain file
-  bool link_trusted = true;  // a link under another name: its directory chain is trusted
+  std::string real_path;  // realpath(); equal to path for a plain file
+  // A link under another name: it, and every link it leads through to the
+  // file, lie in trusted directories (never /proc), so nobody but root
+  // decides which file the name reaches.
+  bool link_trusted = true;
   [[nodiscard]] bool renamed() const { return path != real_path; }
 };
 Result<CommandPaths> command_paths(std::string_view resolved);

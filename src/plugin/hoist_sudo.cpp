@@ -287,8 +287,10 @@ std::string home_of(std::uint32_t uid) {
 // The command, found through the secure path, opened, and checked to be a
 // root-owned file in a trusted directory chain.
 struct OpenedCommand {
-  std::string path;  // real path
-  platform::UniqueFd fd;
+  std::string path;       // the path it runs under (platform::command_paths)
+  std::string real_path;  // the file's realpath
+  bool link_trusted = true;
+  platform::UniqueFd fd;  // the file at real_path
 };
 
 Result<OpenedCommand> open_command(std::string_view command, std::string_view secure_path, bool require_trusted) {
@@ -300,6 +302,8 @@ Result<OpenedCommand> open_command(std::string_view command, std::string_view se
   if (!paths) return paths.error();
   OpenedCommand out;
   out.path = paths->path;
+  out.real_path = paths->real_path;
+  out.link_trusted = paths->link_trusted;
   const std::string& real = paths->real_path;
   out.fd = platform::UniqueFd(::open(real.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK));
   if (!out.fd.valid()) return unavailable(real + ": cannot open: " + std::strerror(errno));
@@ -974,10 +978,18 @@ class Plugin {
     }
     auto cmd = open_command(path, options_.secure_path, false);
     if (!cmd) return fail(errstr, 0, "Hoist: " + cmd.error().message);
+    std::vector<std::string> exec_args(args->begin(), args->end());
+    if (cmd->path != cmd->real_path && !cmd->link_trusted) {
+      // A link under another name that the user could have made: it runs
+      // as the file itself, so it cannot pick a personality a deny rule
+      // forbids.
+      cmd->path = cmd->real_path;
+      exec_args[0] = cmd->real_path;
+    }
     ipc::ExecMessage m;
     m.context = context_;
     m.context.command = cmd->path;
-    m.context.argv.assign(args->begin(), args->end());
+    m.context.argv = exec_args;
     m.context.cwd = have_cwd ? cwd : "";
     m.context.mode = ipc::RunMode::kRun;
     m.context.noninteractive = true;
@@ -1007,7 +1019,7 @@ class Plugin {
     }
     auto info = build_intercept_command_info(cmd->path);
     if (!info) return fail(errstr, -1, info.error().message);
-    auto exec = make_c_string_array(std::vector<std::string>(args->begin(), args->end()));
+    auto exec = make_c_string_array(std::move(exec_args));
     if (!exec) return fail(errstr, -1, exec.error().message);
     intercept_info_ = std::move(*info);
     intercept_argv_ = std::move(*exec);

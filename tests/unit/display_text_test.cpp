@@ -45,7 +45,17 @@ TEST(DisplayText, CharactersThatReorderOrHideTextAreEscaped) {
                             0x2067, 0x2068, 0x2069, 0xFEFF}) {
     EXPECT_TRUE(is_hidden_or_reordering(cp)) << std::hex << static_cast<unsigned>(cp);
   }
+  // And what shows as nothing at all: tags, variation selectors, fillers,
+  // line separators (found by the red team).
+  for (const char32_t cp : {0x00AD, 0x034F, 0x115F, 0x1160, 0x180E, 0x2028, 0x2029, 0x3164, 0xFE0F, 0xFFA0, 0xFFF9,
+                            0xE0001, 0xE0041, 0x1D173}) {
+    EXPECT_TRUE(is_hidden_or_reordering(cp)) << std::hex << static_cast<unsigned>(cp);
+  }
+  EXPECT_EQ(visible_text("a\xf3\xa0\x81\x81"
+                         "b"),
+            "a\\u{E0041}b");
   EXPECT_FALSE(is_hidden_or_reordering(U'é'));
+  EXPECT_FALSE(is_hidden_or_reordering(0x00A0));  // a no-break space shows as a space
   EXPECT_FALSE(is_hidden_or_reordering(0x2014));
 }
 

@@ -260,12 +260,25 @@ TEST(Argv0, ARuleNamingTheLinkAllowsIt) {
   EXPECT_EQ(decide(*p, linked("/usr/sbin/reboot", "/usr/bin/systemctl", false)), Action::kDeny);
 }
 
-TEST(Argv0, AnUntrustedLinkUnderAnotherNameGetsNoGrantAtAll) {
+TEST(Argv0, ContentAloneNeverGrantsAnotherName) {
   const auto p = policy_of(kLinkPolicy);
-  // The package rule matches the file's content, but not under a name the
-  // user chose.
-  EXPECT_EQ(decide(*p, linked("/usr/sbin/halt", "/usr/bin/systemctl", true, {}, true)), Action::kAllow);
+  // The package rule matches the file's content, but content says nothing
+  // of the personality: neither a trusted link (halt) nor one the user made
+  // is granted by it.
+  EXPECT_EQ(decide(*p, linked("/usr/sbin/halt", "/usr/bin/systemctl", true, {}, true)), Action::kDeny);
   EXPECT_EQ(decide(*p, linked("/tmp/x/halt", "/usr/bin/systemctl", false, {}, true)), Action::kDeny);
+  // Under its own name it is granted.
+  CommandLine own = run("/usr/bin/systemctl");
+  own.exe.package = PackageFacts{"systemd", "Debian", "systemd team", true};
+  EXPECT_EQ(decide(*p, own), Action::kAllow);
+  // any_command means any name.
+  const auto any = policy_of(R"(version = 1
+[[rule]]
+name = "anything"
+action = "allow"
+any_command = true
+)");
+  EXPECT_EQ(decide(*any, linked("/usr/sbin/halt", "/usr/bin/systemctl", true)), Action::kAllow);
 }
 
 TEST(Argv0, ADenyRuleMatchesTheRealFileBehindALink) {

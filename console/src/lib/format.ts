@@ -132,10 +132,25 @@ export function formatAgo(iso: string | null | undefined, nowMs: number): string
   return `${formatDuration(s).split(' ')[0]} ago`;
 }
 
+// Text other people wrote (argv, a justification, a comment), made safe
+// to read as the core's visible_text (src/core/display_text.h) does:
+// controls, and the characters that reorder text or show as nothing (bidi
+// overrides, zero-width characters, variation selectors, fillers, tags),
+// are shown as \u{XXXX}, so an approver reads what is stored.
+const HIDDEN =
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb]|\u{1bca0}|\u{1bca1}|\u{1bca2}|\u{1bca3}|[\u{1d173}-\u{1d17a}]|[\u{e0000}-\u{e0fff}]/gu;
+export function visibleText(text: string): string {
+  return text.replace(HIDDEN, (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}}`);
+}
+
 // The command line as typed: argv joined, with quotes where a shell would
-// need them, so "rm -rf '/tmp/a b'" is not misread.
+// need them, so "rm -rf '/tmp/a b'" is not misread, and hidden characters
+// shown (visibleText).
 export function formatArgv(argv: string[]): string {
-  return argv.map((a) => (a === '' || /[^\w@%+=:,./-]/.test(a) ? `'${a.replace(/'/g, `'\\''`)}'` : a)).join(' ');
+  return argv
+    .map((a) => (a === '' || /[^\w@%+=:,./-]/.test(a) ? `'${a.replace(/'/g, `'\\''`)}'` : a))
+    .map(visibleText)
+    .join(' ');
 }
 
 // An endpoint is online when it sent a heartbeat within three sync

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { ApiError, enc } from '../lib/api';
 import { auditUrl } from '../lib/audit_query';
-import { formatArgv, formatDuration, formatTime, secondsUntil } from '../lib/format';
+import { formatArgv, formatDuration, formatTime, secondsUntil, visibleText } from '../lib/format';
 import { can } from '../lib/roles';
 import { buildHash } from '../lib/router';
 import { lifecycle, sessionProcesses } from '../lib/timeline';
@@ -210,7 +210,7 @@ export function GrantDetailView({ id }: { id: string }) {
           <dt>What</dt>
           <dd>{r.kind === 'session' ? 'Temporary admin session' : <code>{formatArgv(r.command.argv)}</code>}</dd>
           <dt>Justification</dt>
-          <dd>{r.justification}</dd>
+          <dd>{visibleText(r.justification)}</dd>
           <dt>Granted</dt>
           <dd>
             {formatTime(r.grant_start ?? r.review?.at ?? null)} until {formatTime(r.grant_deadline)}

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { ApiError, enc } from '../lib/api';
-import { formatArgv, formatDuration, formatTime, parseDuration, waitState } from '../lib/format';
+import { formatArgv, formatDuration, formatTime, parseDuration, visibleText, waitState } from '../lib/format';
 import { can } from '../lib/roles';
 import {
   appendTable,
@@ -97,7 +97,7 @@ function RequestCard({ request: r, onDone }: { request: ElevationRequest; onDone
           <>
             <dt>Program</dt>
             <dd>
-              <code>{r.command.path}</code>
+              <code>{visibleText(r.command.path)}</code>
               {r.command.package ? (
                 <>
                   {' '}
@@ -123,7 +123,7 @@ function RequestCard({ request: r, onDone }: { request: ElevationRequest; onDone
           </>
         )}
         <dt>Justification</dt>
-        <dd class="justification">{r.justification}</dd>
+        <dd class="justification">{visibleText(r.justification)}</dd>
         <dt>Duration</dt>
         <dd>
           {formatDuration(r.requested_duration_s)} requested
