@@ -375,6 +375,7 @@ class SqliteTx final : public StoreTx {
   Result<UserRecord> update_user(const UserRecord& user) override;
   Status insert_token(const TokenRecord& token) override;
   Status revoke_token(const std::string& id, TimePoint at) override;
+  Result<std::size_t> revoke_user_tokens(const std::string& user, TimePoint at) override;
   Status touch_token(const std::string& id, TimePoint at) override;
   Status insert_enrollment_token(const EnrollmentTokenRecord& token) override;
   Result<EnrollmentTokenRecord> use_enrollment_token(const std::string& id, TimePoint now) override;
@@ -395,7 +396,7 @@ class SqliteTx final : public StoreTx {
                                   TimePoint at) override;
   Status insert_session(const SessionRecord& session) override;
   Status revoke_session(const std::string& id_hash, TimePoint at) override;
-  Status revoke_user_sessions(const std::string& user, TimePoint at) override;
+  Result<std::size_t> revoke_user_sessions(const std::string& user, TimePoint at) override;
 
  private:
   SqliteStore& store_;
@@ -1078,6 +1079,15 @@ Status SqliteTx::revoke_token(const std::string& id, TimePoint at) {
   return {};
 }
 
+Result<std::size_t> SqliteTx::revoke_user_tokens(const std::string& user, TimePoint at) {
+  auto changed = store_.execute(
+      "UPDATE api_tokens SET revoked_s = ? WHERE user_name = ? AND revoked_s IS NULL AND "
+      "(expires_s IS NULL OR expires_s > ?)",
+      "revoke the user's tokens", at, std::string_view(user), at);
+  if (!changed.ok()) return changed.error();
+  return static_cast<std::size_t>(*changed);
+}
+
 Status SqliteTx::touch_token(const std::string& id, TimePoint at) {
   auto changed = store_.execute("UPDATE api_tokens SET last_used_s = ? WHERE id = ?", "record token use", at,
                                 std::string_view(id));
@@ -1684,10 +1694,12 @@ Status SqliteTx::revoke_session(const std::string& id_hash, TimePoint at) {
   return {};
 }
 
-Status SqliteTx::revoke_user_sessions(const std::string& user, TimePoint at) {
-  auto changed = store_.execute("UPDATE login_sessions SET revoked_s = ? WHERE user_name = ? AND revoked_s IS NULL",
-                                "revoke sessions", at, std::string_view(user));
-  return changed.ok() ? Status{} : Status{changed.error()};
+Result<std::size_t> SqliteTx::revoke_user_sessions(const std::string& user, TimePoint at) {
+  auto changed = store_.execute(
+      "UPDATE login_sessions SET revoked_s = ? WHERE user_name = ? AND revoked_s IS NULL AND expires_s > ?",
+      "revoke sessions", at, std::string_view(user), at);
+  if (!changed.ok()) return changed.error();
+  return static_cast<std::size_t>(*changed);
 }
 
 Result<std::vector<PushMessage>> SqliteStore::push_after(const std::string& endpoint_id, std::uint64_t after_seq,

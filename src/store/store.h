@@ -239,6 +239,10 @@ class StoreTx {
   // Sets revoked_at (once; a second revocation keeps the first time).
   // NotFound when there is no such token.
   virtual Status revoke_token(const std::string& id, TimePoint at) = 0;
+  // Revokes every API token of the user that is neither revoked nor
+  // expired at `at` (a new password, disabling) and returns how many.
+  // Revoked stays revoked: enabling the user again brings none back.
+  virtual Result<std::size_t> revoke_user_tokens(const std::string& user, TimePoint at) = 0;
   virtual Status touch_token(const std::string& id, TimePoint at) = 0;
 
   // Conflict when the id is taken; InvalidArgument for no secret hash or
@@ -303,8 +307,10 @@ class StoreTx {
   virtual Status insert_session(const SessionRecord& session) = 0;
   // Sets revoked_at once; NotFound for an unknown session.
   virtual Status revoke_session(const std::string& id_hash, TimePoint at) = 0;
-  // Revokes every live session of the user (sign out everywhere, disable).
-  virtual Status revoke_user_sessions(const std::string& user, TimePoint at) = 0;
+  // Revokes every live session of the user (sign out everywhere, disable)
+  // and returns how many. Revoked stays revoked: enabling the user again
+  // brings none back.
+  virtual Result<std::size_t> revoke_user_sessions(const std::string& user, TimePoint at) = 0;
 };
 
 class Store {

@@ -4,6 +4,9 @@
 // password (a dummy hash is verified), and both count against the limiter.
 // MUST: session ids and token secrets are returned once and stored only
 // as hashes.
+// MUST: a new password or disabling a user revokes their sessions and API
+// tokens in the same transaction (audited with the counts); enabling them
+// again revives nothing.
 #include <fmt/format.h>
 
 #include "core/timestamp.h"
@@ -392,11 +395,20 @@ Result<net::HttpResponse> Api::Impl::update_user(Call& call) {
     if (!updated) {
       return updated.error();
     }
-    // A disabled user or a new password ends every session.
+    // A disabled user or a new password ends every session and every API
+    // token: whoever held the old password may have made them. Enabling
+    // the user again brings none back.
     if (rec.disabled || body->password) {
-      if (auto s = tx.revoke_user_sessions(name, now); !s) {
-        return s;
+      auto sessions = tx.revoke_user_sessions(name, now);
+      if (!sessions) {
+        return sessions.error();
       }
+      auto tokens = tx.revoke_user_tokens(name, now);
+      if (!tokens) {
+        return tokens.error();
+      }
+      details["sessions_revoked"] = *sessions;
+      details["tokens_revoked"] = *tokens;
     }
     return audit(tx, call.caller.actor(), "user.updated", name, "", details);
   });
