@@ -113,12 +113,22 @@ struct EffectivePolicy {
   std::string etag;                                // quoted, for ETag / If-None-Match
 };
 
+// The console streams (GET /api/v1/stream) each user holds open, waiting:
+// a user may hold kMaxStreamsPerUser at a time (one per console tab), so
+// one account cannot make every write wake hundreds of polls.
+struct StreamCounts {
+  static constexpr int kMaxStreamsPerUser = 8;
+  std::mutex mu;
+  std::map<std::string, int> open;  // user -> waiting streams
+};
+
 struct Api::Impl {
   Impl(ApiDeps d, ApiOptions o);
 
   ApiDeps deps;
   ApiOptions options;
   auth::LoginLimiter limiter;
+  std::shared_ptr<StreamCounts> streams = std::make_shared<StreamCounts>();
   auth::PasswordCost password_cost;
   std::string dummy_password_hash;  // verified for unknown users: same timing
 
