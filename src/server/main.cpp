@@ -254,7 +254,8 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   config.http.key_file = tls->key_path;
   auto server = hoist::server::HttpsServer::create(
       config.http, [&api](const hoist::net::HttpRequest& r) { return api.handle(r); }, *log,
-      [&api](const hoist::net::HttpRequest& r) { return api.answer_from_memory(r); });
+      [&api](const hoist::net::HttpRequest& r) { return api.answer_from_memory(r); },
+      [&api](const hoist::net::HttpRequest& head) { return api.admit(head); });
   if (!server) {
     std::fprintf(stderr, "hoistd: %s\n", server.error().message.c_str());
     return server.error().code == hoist::ErrorCode::kUnavailable ? kExitUnavailable : kExitConfig;

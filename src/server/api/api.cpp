@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <limits>
+
 #include "core/timestamp.h"
 #include "net/http_error.h"
 #include "net/json_text.h"
@@ -34,6 +36,37 @@ std::optional<std::string_view> cookie_value(std::string_view header, std::strin
 
 bool is_safe_method(std::string_view method) {
   return method == "GET" || method == "HEAD";
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+// A body is parsed as JSON only when it says it is: Content-Type
+// application/json (any case, parameters such as charset allowed). Anything
+// else is 415, so a form or text/plain post (what a page on another site can
+// send without a preflight) never reaches a JSON parser.
+std::optional<net::HttpResponse> refuse_unless_json(const net::HttpRequest& request) {
+  const auto type = request.header("content-type");
+  const auto media = type ? trim(type->substr(0, type->find(';'))) : std::string_view();
+  if (iequals(media, "application/json")) return std::nullopt;
+  auto response = net::error_response(invalid_argument(
+      type ? fmt::format("the body must be JSON sent as Content-Type: application/json, not \"{}\"",
+                         type->substr(0, 100))
+           : std::string("the body must be JSON sent as Content-Type: application/json (the header is missing)")));
+  response.status = 415;
+  return response;
 }
 
 }  // namespace
@@ -394,34 +427,50 @@ Api::Api(ApiDeps deps, ApiOptions options) : impl_(std::make_unique<Impl>(std::m
 
 Api::~Api() = default;
 
+Api::Checked Api::check(const net::HttpRequest& request, bool has_body) {
+  Checked out;
+  std::vector<std::string> allowed;
+  auto match = router_.match(request.method, request.path, &allowed);
+  if (!match) {
+    auto response = net::error_response(match.error());
+    if (!allowed.empty()) {
+      response.status = 405;
+      std::string allow;
+      for (const auto& m : allowed) {
+        allow += allow.empty() ? m : ", " + m;
+      }
+      response.set_header("allow", allow);
+    }
+    out.refusal = std::move(response);
+    return out;
+  }
+  out.route = match->route;
+  out.params = std::move(match->params);
+  auto caller = impl_->authenticate(request, out.route->access);
+  if (!caller) {
+    auto response = net::error_response(caller.error());
+    if (caller.error().code == ErrorCode::kUnauthenticated) {
+      response.set_header("www-authenticate", "Bearer realm=\"hoist\"");
+    }
+    out.refusal = std::move(response);
+    return out;
+  }
+  out.caller = std::move(*caller);
+  if (has_body) {
+    out.refusal = refuse_unless_json(request);
+  }
+  return out;
+}
+
 net::HttpResponse Api::handle(const net::HttpRequest& request) {
   try {
     if (!request.path.starts_with("/api/")) return impl_->console(request);
-    std::vector<std::string> allowed;
-    auto match = router_.match(request.method, request.path, &allowed);
-    if (!match) {
-      auto response = net::error_response(match.error());
-      if (!allowed.empty()) {
-        response.status = 405;
-        std::string allow;
-        for (const auto& m : allowed) {
-          allow += allow.empty() ? m : ", " + m;
-        }
-        response.set_header("allow", allow);
-      }
-      return response;
+    auto checked = check(request, !request.body.empty());
+    if (checked.refusal) {
+      return std::move(*checked.refusal);
     }
-    const Route& route = *match->route;
-    auto caller = impl_->authenticate(request, route.access);
-    if (!caller) {
-      auto response = net::error_response(caller.error());
-      if (caller.error().code == ErrorCode::kUnauthenticated) {
-        response.set_header("www-authenticate", "Bearer realm=\"hoist\"");
-      }
-      return response;
-    }
-    Call call{request, std::move(*caller), std::move(match->params)};
-    auto result = route.handler(call);
+    Call call{request, std::move(checked.caller), std::move(checked.params)};
+    auto result = checked.route->handler(call);
     if (!result) {
       return net::error_response(result.error());
     }
@@ -440,6 +489,30 @@ net::HttpResponse Api::handle(const net::HttpRequest& request) {
     impl_->deps.log.error("api.exception", {{"path", request.path}, {"what", "unknown"}});
   }
   return net::error_response(internal_error("the server failed to handle the request (this is a bug)"));
+}
+
+net::Admission Api::admit(const net::HttpRequest& head) {
+  net::Admission out;
+  try {
+    if (!head.path.starts_with("/api/")) {
+      out.max_body_bytes = kPublicBodyLimit;  // handle() answers (the console's files take no body)
+      return out;
+    }
+    auto checked = check(head, true);
+    if (checked.refusal) {
+      out.refusal = std::move(checked.refusal);
+      return out;
+    }
+    out.max_body_bytes =
+        checked.route->access == Access::kPublic ? kPublicBodyLimit : std::numeric_limits<std::size_t>::max();
+    return out;
+  } catch (const std::exception& e) {
+    impl_->deps.log.error("api.exception", {{"path", head.path}, {"what", e.what()}});
+  } catch (...) {
+    impl_->deps.log.error("api.exception", {{"path", head.path}, {"what", "unknown"}});
+  }
+  out.refusal = net::error_response(internal_error("the server failed to check the request (this is a bug)"));
+  return out;
 }
 
 std::optional<net::HttpResponse> Api::answer_from_memory(const net::HttpRequest& request) {

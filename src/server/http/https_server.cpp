@@ -54,11 +54,12 @@ bool contains_ci(std::string_view haystack, std::string_view needle) {
   return lower(haystack).find(needle) != std::string::npos;
 }
 
-// Turns Beast's request into Hoist's plain one. Fails (for a 400) when the
-// target is not an origin-form URL, or when its path hides a '/' or a NUL
-// behind percent-encoding, or decodes to invalid UTF-8: routing works on
-// decoded segments, so those would be ambiguous.
-Result<net::HttpRequest> convert_request(BeastRequest&& in, const std::string& remote) {
+// Turns the head of Beast's request (the body is not read yet) into Hoist's
+// plain request without a body. Fails (for a 400) when the target is not
+// an origin-form URL, or when its path hides a '/' or a NUL behind
+// percent-encoding, or decodes to invalid UTF-8: routing works on decoded
+// segments, so those would be ambiguous.
+Result<net::HttpRequest> convert_head(const BeastRequest& in, const std::string& remote) {
   net::HttpRequest out;
   out.method = std::string(in.method_string());
   out.target = std::string(in.target());
@@ -83,17 +84,26 @@ Result<net::HttpRequest> convert_request(BeastRequest&& in, const std::string& r
   for (const auto& field : in) {
     out.headers.push_back({lower(field.name_string()), std::string(field.value())});
   }
-  out.body = std::move(in.body());
   out.remote_address = remote;
   return out;
 }
 
+// Whether a read failed because the bytes are not HTTP/1.1 the parser can
+// read (an answer is due), rather than because the peer left or was slow.
+bool is_malformed(const boost::system::error_code& ec) {
+  if (ec.category() != bhttp::make_error_code(bhttp::error::bad_method).category()) return false;
+  return ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message && ec != bhttp::error::need_more &&
+         ec != bhttp::error::need_buffer;
+}
+
 class ServerImpl final : public HttpsServer {
  public:
-  ServerImpl(HttpsServerOptions options, net::Handler handler, net::QuickHandler quick, Logger& log)
+  ServerImpl(HttpsServerOptions options, net::Handler handler, net::QuickHandler quick, net::Admitter admit,
+             Logger& log)
       : opts_(std::move(options)),
         handler_(std::move(handler)),
         quick_(std::move(quick)),
+        admit_(std::move(admit)),
         log_(log),
         pool_(static_cast<std::size_t>(std::max(1, opts_.handler_threads))) {}
 
@@ -437,10 +447,20 @@ class ServerImpl final : public HttpsServer {
   // A request read from the connection, or why there is none.
   struct Incoming {
     std::optional<net::HttpRequest> request;  // set: handle it
-    std::optional<Error> refusal;             // set: answer it with this error
-    bool close = false;                       // after the refusal, or (no refusal) at once
+    std::optional<net::HttpResponse> answer;  // set: answer this instead (a refusal)
+    bool close = false;                       // after the answer, or (no answer) at once
   };
 
+  static Incoming refuse(const Error& error, bool close) {
+    return Incoming{std::nullopt, net::error_response(error), close};
+  }
+
+  static Error body_too_large(std::size_t limit) {
+    return invalid_argument(fmt::format("the request body is larger than {} bytes; send less", limit));
+  }
+
+  // Reads the head, has the admitter look at it (when a body follows), then
+  // reads the body up to the size admitted.
   asio::awaitable<Incoming> read_request(Link& link, Exchange& exchange) {
     const auto& limits = opts_.limits;
     bhttp::request_parser<bhttp::string_body> parser;
@@ -452,52 +472,71 @@ class ServerImpl final : public HttpsServer {
     auto [read_ec, header_bytes] = co_await bhttp::async_read_header(link.stream, link.buffer, parser, kUseTuple);
     link.idle = false;
     exchange.started = std::chrono::steady_clock::now();
-    const auto body_too_large = [&limits] {
-      return invalid_argument(
-          fmt::format("the request body is larger than {} bytes; send less", limits.max_body_bytes));
-    };
     if (read_ec == bhttp::error::header_limit) {
-      co_return Incoming{std::nullopt,
-                         invalid_argument(fmt::format("the request line and headers are larger than {} bytes",
-                                                      limits.max_header_bytes)),
-                         true};
+      co_return refuse(invalid_argument(fmt::format("the request line and headers are larger than {} bytes",
+                                                    limits.max_header_bytes)),
+                       true);
     }
     if (read_ec == bhttp::error::body_limit) {
-      co_return Incoming{std::nullopt, body_too_large(), true};
+      co_return refuse(body_too_large(limits.max_body_bytes), true);
     }
     if (read_ec) {
-      co_return Incoming{std::nullopt, std::nullopt, true};  // closed, timed out, cut on stop, or not HTTP
-    }
-    if (parser.get()[bhttp::field::expect] == "100-continue") {
-      bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, parser.get().version()};
-      co_await bhttp::async_write(link.stream, cont, kUseTuple);
-    }
-    link.stream.expires_after(limits.request_timeout);
-    auto [body_ec, body_bytes] = co_await bhttp::async_read(link.stream, link.buffer, parser, kUseTuple);
-    if (body_ec == bhttp::error::body_limit) {
-      co_return Incoming{std::nullopt, body_too_large(), true};
-    }
-    if (body_ec) {
-      if (body_ec != asio::error::operation_aborted && body_ec != beast::error::timeout &&
-          body_ec != bhttp::error::end_of_stream) {
-        co_return Incoming{std::nullopt, invalid_argument(fmt::format("malformed HTTP request: {}", body_ec.message())),
-                           true};
+      if (is_malformed(read_ec)) {
+        co_return refuse(invalid_argument(fmt::format("malformed HTTP request: {}", read_ec.message())), true);
       }
-      co_return Incoming{std::nullopt, std::nullopt, true};
+      co_return Incoming{std::nullopt, std::nullopt, true};  // closed, timed out, cut on stop, or not TLS
+    }
+    exchange.version = parser.get().version();
+    exchange.keep_alive = parser.get().keep_alive();
+    const bool body_follows = !parser.is_done();
+    auto head = convert_head(parser.get(), link.remote);
+    if (!head) {
+      co_return refuse(head.error(), body_follows);  // an unread body cannot be told from the next request
+    }
+    exchange.method = head->method;
+    exchange.path = head->path;
+    if (body_follows) {
+      std::size_t admitted = limits.max_body_bytes;
+      if (admit_) {
+        net::Admission admission;
+        auto failed = co_await on_pool([this, &head, &admission]() {
+          admission = admit_(*head);
+          return net::HttpResponse{};
+        });
+        if (failed.status != 200) {
+          co_return Incoming{std::nullopt, std::move(failed), true};
+        }
+        if (admission.refusal) {
+          co_return Incoming{std::nullopt, std::move(admission.refusal), true};
+        }
+        admitted = std::min(admitted, admission.max_body_bytes);
+      }
+      if (const auto length = parser.content_length(); length && *length > admitted) {
+        co_return refuse(body_too_large(admitted), true);
+      }
+      parser.body_limit(admitted);  // a chunked body, as it arrives
+      if (parser.get()[bhttp::field::expect] == "100-continue") {
+        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, parser.get().version()};
+        co_await bhttp::async_write(link.stream, cont, kUseTuple);
+      }
+      link.stream.expires_after(limits.request_timeout);
+      auto [body_ec, body_bytes] = co_await bhttp::async_read(link.stream, link.buffer, parser, kUseTuple);
+      if (body_ec == bhttp::error::body_limit) {
+        co_return refuse(body_too_large(admitted), true);
+      }
+      if (body_ec) {
+        if (is_malformed(body_ec)) {
+          co_return refuse(invalid_argument(fmt::format("malformed HTTP request: {}", body_ec.message())), true);
+        }
+        co_return Incoming{std::nullopt, std::nullopt, true};
+      }
+      head->body = std::move(parser.get().body());
     }
     // A large request grows the read buffer: keep no more than a small one.
     if (link.buffer.size() == 0 && link.buffer.capacity() > kKeptReadBuffer) {
       link.buffer.shrink_to_fit();
     }
-    exchange.version = parser.get().version();
-    exchange.keep_alive = parser.get().keep_alive();
-    auto request = convert_request(parser.release(), link.remote);
-    if (!request) {
-      co_return Incoming{std::nullopt, request.error(), false};
-    }
-    exchange.method = request->method;
-    exchange.path = request->path;
-    co_return Incoming{std::move(*request), std::nullopt, false};
+    co_return Incoming{std::move(*head), std::nullopt, false};
   }
 
   // Writes the response and logs the exchange; false: the connection ends.
@@ -575,8 +614,8 @@ class ServerImpl final : public HttpsServer {
           park(std::move(parked));
           co_return;
         }
-      } else if (incoming.refusal) {
-        response = net::error_response(*incoming.refusal);
+      } else if (incoming.answer) {
+        response = std::move(*incoming.answer);
       } else {
         break;
       }
@@ -590,6 +629,7 @@ class ServerImpl final : public HttpsServer {
   HttpsServerOptions opts_;
   net::Handler handler_;
   net::QuickHandler quick_;
+  net::Admitter admit_;
   Logger& log_;
   bool destroying_ = false;  // outlives io_
   asio::io_context io_{1};
@@ -615,8 +655,8 @@ class ServerImpl final : public HttpsServer {
 }  // namespace
 
 Result<std::unique_ptr<HttpsServer>> HttpsServer::create(const HttpsServerOptions& options, net::Handler handler,
-                                                         Logger& log, net::QuickHandler quick) {
-  auto server = std::make_unique<ServerImpl>(options, std::move(handler), std::move(quick), log);
+                                                         Logger& log, net::QuickHandler quick, net::Admitter admit) {
+  auto server = std::make_unique<ServerImpl>(options, std::move(handler), std::move(quick), std::move(admit), log);
   if (auto st = server->init(); !st) {
     return st.error();
   }

@@ -9,6 +9,11 @@
 //
 // MUST: every read has a deadline and every request a size limit, so a slow
 // or hostile client holds at most one connection slot for a bounded time.
+// MUST: a body is read only once the Admitter (when given) admitted the
+// request on its head, and only up to the size it admitted: a client
+// without credentials cannot make the server hold a large body.
+// MUST: a request the parser cannot read as HTTP/1.1 is answered 400
+// before the connection closes.
 // MUST: on stop (SIGTERM), requests already being handled finish and are
 // answered; idle keep-alive connections are closed; long polls are answered
 // at once; after drain_timeout whatever is left is cut off.
@@ -55,8 +60,12 @@ class HttpsServer {
   // unusable certificate or key, Unavailable when the address cannot be bound.
   // `quick`, when given, may answer a request on the I/O thread from memory
   // (see net::QuickHandler) before it goes to `handler` on the pool.
+  // `admit`, when given, sees the head of every request that announces a
+  // body, on the pool, before any of the body is read (net::Admitter);
+  // without it every body up to max_body_bytes is read.
   static Result<std::unique_ptr<HttpsServer>> create(const HttpsServerOptions& options, net::Handler handler,
-                                                     Logger& log, net::QuickHandler quick = {});
+                                                     Logger& log, net::QuickHandler quick = {},
+                                                     net::Admitter admit = {});
 
   virtual ~HttpsServer() = default;
   HttpsServer() = default;

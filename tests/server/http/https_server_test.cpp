@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <future>
+#include <limits>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -648,6 +649,179 @@ TEST(HttpsServerLongPoll, StopAnswersAtOnce) {
   EXPECT_LT(seconds_since(stopped_at), 1.0);
   EXPECT_EQ(state.last_polls.load(), 1);
   EXPECT_TRUE(server.wait_stopped(milliseconds(3000)));
+}
+
+// --- Reading a body only once it is admitted (issue 17, item 10) -------------
+
+// Refuses /refuse with 401, admits 10 bytes of body on /small, and throws on
+// /throw; remembers every head it saw.
+struct TestAdmitter {
+  std::mutex mutex;
+  std::vector<net::HttpRequest> heads;
+
+  net::Admitter admitter() {
+    return [this](const net::HttpRequest& head) {
+      {
+        const std::lock_guard lock(mutex);
+        heads.push_back(head);
+      }
+      net::Admission out;
+      if (head.path == "/throw") throw std::runtime_error("admitter failed on purpose");
+      if (head.path == "/refuse") {
+        auto r = net::json_response(401, R"({"error":{"code":"unauthenticated","message":"log in first"}})");
+        r.set_header("www-authenticate", "Bearer realm=\"test\"");
+        out.refusal = std::move(r);
+        return out;
+      }
+      out.max_body_bytes = head.path == "/small" ? 10 : std::numeric_limits<std::size_t>::max();
+      return out;
+    };
+  }
+  std::size_t count() {
+    const std::lock_guard lock(mutex);
+    return heads.size();
+  }
+};
+
+TEST(HttpsServerAdmission, TheAdmitterSeesTheHeadBeforeAnyBody) {
+  Recorder recorder;
+  TestAdmitter admitter;
+  TestServer server(recording_handler(recorder), {}, "127.0.0.1", admitter.admitter());
+  ASSERT_TRUE(server.ok()) << server.error();
+  auto client = pinned_client(server.url());
+  ASSERT_NE(client, nullptr);
+
+  auto refused = client->request("POST", "/refuse", std::string(1000, 'x'), {{"Authorization", "Bearer nope"}});
+  ASSERT_TRUE(refused) << refused.error().message;
+  EXPECT_EQ(refused->status, 401);
+  EXPECT_EQ(refused->header("www-authenticate").value_or(""), "Bearer realm=\"test\"");
+  EXPECT_EQ(recorder.count(), 0U) << "the handler never sees a refused request";
+  ASSERT_EQ(admitter.count(), 1U);
+  {
+    const auto& head = admitter.heads[0];
+    EXPECT_EQ(head.method, "POST");
+    EXPECT_EQ(head.path, "/refuse");
+    EXPECT_EQ(head.body, "") << "the head comes without its body";
+    EXPECT_EQ(head.header("content-length").value_or(""), "1000");
+    EXPECT_EQ(head.header("authorization").value_or(""), "Bearer nope");
+    EXPECT_EQ(head.remote_address, "127.0.0.1");
+  }
+
+  auto at_limit = client->request("POST", "/small", std::string(10, 'a'));
+  ASSERT_TRUE(at_limit) << at_limit.error().message;
+  EXPECT_EQ(at_limit->status, 200);
+  ASSERT_EQ(recorder.count(), 1U);
+  EXPECT_EQ(recorder.requests()[0].body, std::string(10, 'a'));
+
+  auto over = client->request("POST", "/small", std::string(11, 'a'));
+  ASSERT_TRUE(over) << over.error().message;
+  expect_json_error(*over, 400, "invalid_argument");
+  EXPECT_NE(over->body.find("larger than 10 bytes"), std::string::npos) << over->body;
+  EXPECT_EQ(recorder.count(), 1U);
+
+  // No body, no admission: a GET goes straight to the handler.
+  const auto seen = admitter.count();
+  auto get = client->request("GET", "/small");
+  ASSERT_TRUE(get) << get.error().message;
+  EXPECT_EQ(get->status, 200);
+  EXPECT_EQ(admitter.count(), seen);
+}
+
+TEST(HttpsServerAdmission, ARefusedBodyIsNeverWaitedFor) {
+  Recorder recorder;
+  TestAdmitter admitter;
+  TestServer server(recording_handler(recorder), {}, "127.0.0.1", admitter.admitter());
+  ASSERT_TRUE(server.ok()) << server.error();
+  // A 1 MiB body announced and never sent: the answer comes at once, and
+  // the connection closes (the unread body cannot be told from a request).
+  RawTlsClient c(server.port());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.write("POST /refuse HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n"));
+  const std::string answer = c.read_all();
+  EXPECT_EQ(answer.rfind("HTTP/1.1 401", 0), 0U) << answer;
+  EXPECT_NE(answer.find("Connection: close"), std::string::npos) << answer;
+  // Over the admitted size: refused on Content-Length alone.
+  RawTlsClient d(server.port());
+  ASSERT_TRUE(d.connected());
+  ASSERT_TRUE(d.write("POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n"));
+  const std::string too_large = d.read_all();
+  EXPECT_EQ(too_large.rfind("HTTP/1.1 400", 0), 0U) << too_large;
+  EXPECT_EQ(recorder.count(), 0U);
+}
+
+TEST(HttpsServerAdmission, AChunkedBodyIsHeldToTheAdmittedSize) {
+  Recorder recorder;
+  TestAdmitter admitter;
+  TestServer server(recording_handler(recorder), {}, "127.0.0.1", admitter.admitter());
+  ASSERT_TRUE(server.ok()) << server.error();
+  RawTlsClient c(server.port());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(
+      c.write("POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+              "8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n"));
+  const std::string answer = c.read_all();
+  EXPECT_EQ(answer.rfind("HTTP/1.1 400", 0), 0U) << answer;
+  EXPECT_EQ(recorder.count(), 0U);
+}
+
+TEST(HttpsServerAdmission, ContinueIsSentOnlyToAnAdmittedRequest) {
+  Recorder recorder;
+  TestAdmitter admitter;
+  TestServer server(recording_handler(recorder), {}, "127.0.0.1", admitter.admitter());
+  ASSERT_TRUE(server.ok()) << server.error();
+  {
+    RawTlsClient c(server.port());
+    ASSERT_TRUE(c.connected());
+    ASSERT_TRUE(c.write("POST /refuse HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"));
+    const std::string answer = c.read_all();
+    EXPECT_EQ(answer.rfind("HTTP/1.1 401", 0), 0U) << answer;
+  }
+  RawTlsClient c(server.port());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.write(
+      "POST /fine HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\n"));
+  const std::string go_on = c.read_some();
+  EXPECT_EQ(go_on.rfind("HTTP/1.1 100 Continue", 0), 0U) << go_on;
+  ASSERT_TRUE(c.write("{}"));
+  const std::string answer = c.read_all();
+  EXPECT_NE(answer.find("HTTP/1.1 200"), std::string::npos) << answer;
+  EXPECT_EQ(recorder.count(), 1U);
+}
+
+TEST(HttpsServerAdmission, AnAdmitterThatThrowsRefusesWith500) {
+  Recorder recorder;
+  TestAdmitter admitter;
+  TestServer server(recording_handler(recorder), {}, "127.0.0.1", admitter.admitter());
+  ASSERT_TRUE(server.ok()) << server.error();
+  auto client = pinned_client(server.url());
+  ASSERT_NE(client, nullptr);
+  auto failed = client->request("POST", "/throw", "{}");
+  ASSERT_TRUE(failed) << failed.error().message;
+  expect_json_error(*failed, 500, "internal");
+  EXPECT_EQ(recorder.count(), 0U);
+}
+
+// Issue 17, item 14: malformed framing closed the connection without a word.
+TEST(HttpsServer, MalformedHttpIsAnswered400BeforeTheClose) {
+  Recorder recorder;
+  TestServer server(recording_handler(recorder));
+  ASSERT_TRUE(server.ok()) << server.error();
+  for (const std::string& request : {
+           std::string("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"),
+           std::string("G\x01T / HTTP/1.1\r\nHost: x\r\n\r\n"),
+           std::string("GET / HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n"),
+           std::string("GET / HTTP/7.5\r\nHost: x\r\n\r\n"),
+           std::string("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}"),
+           std::string("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+       }) {
+    RawTlsClient c(server.port());
+    ASSERT_TRUE(c.connected());
+    ASSERT_TRUE(c.write(request));
+    const std::string answer = c.read_all();
+    EXPECT_EQ(answer.rfind("HTTP/1.1 400", 0), 0U) << request << "\n---\n" << answer;
+    EXPECT_NE(answer.find("malformed HTTP request"), std::string::npos) << answer;
+  }
+  EXPECT_EQ(recorder.count(), 0U);
 }
 
 }  // namespace
