@@ -14,6 +14,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
+#include <list>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -94,6 +95,18 @@ bool is_malformed(const boost::system::error_code& ec) {
   if (ec.category() != bhttp::make_error_code(bhttp::error::bad_method).category()) return false;
   return ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message && ec != bhttp::error::need_more &&
          ec != bhttp::error::need_buffer;
+}
+
+// What connections from one place are counted by: an IPv4 address (also
+// when IPv4-mapped), or the /64 prefix of an IPv6 address (one host is
+// usually given a whole /64, so per address would be no limit at all).
+std::string address_group(const asio::ip::address& address) {
+  if (!address.is_v6()) return address.to_string();
+  const auto v6 = address.to_v6();
+  if (v6.is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_string();
+  auto bytes = v6.to_bytes();
+  std::fill(bytes.begin() + 8, bytes.end(), std::uint8_t{0});
+  return asio::ip::address_v6(bytes).to_string() + "/64";
 }
 
 class ServerImpl final : public HttpsServer {
@@ -257,6 +270,7 @@ class ServerImpl final : public HttpsServer {
     if (stopping_ && connections_.empty()) {
       drain_timer_.cancel();
       recheck_timer_.cancel();
+      shed_timer_.cancel();
     }
   }
 
@@ -273,16 +287,17 @@ class ServerImpl final : public HttpsServer {
         co_await pause.async_wait(kUseTuple);
         continue;
       }
-      if (connections_.size() >= opts_.limits.max_connections) {
-        log_.warn("http.connection_refused", {{"reason", "max_connections"}});
+      boost::system::error_code remote_ec;
+      const auto remote_endpoint = socket.remote_endpoint(remote_ec);
+      const std::string remote = remote_ec ? std::string("unknown") : remote_endpoint.address().to_string();
+      const std::string group = remote_ec ? remote : address_group(remote_endpoint.address());
+      if (const auto refused = make_room(group, remote)) {
+        note_shed(*refused, remote);
         boost::system::error_code close_ec;
         socket.close(close_ec);
         continue;
       }
-      boost::system::error_code remote_ec;
-      const auto remote_endpoint = socket.remote_endpoint(remote_ec);
-      auto link = std::make_unique<Link>(*this, std::move(socket),
-                                         remote_ec ? std::string("unknown") : remote_endpoint.address().to_string());
+      auto link = std::make_unique<Link>(*this, std::move(socket), remote, group);
       asio::co_spawn(io_, serve(std::move(link), nullptr),
                      [this](const std::exception_ptr& e) { log_failure("session", e); });
     }
@@ -324,12 +339,22 @@ class ServerImpl final : public HttpsServer {
   // long poll of its waits, by that poll's Parked entry; listed in
   // connections_ (for the drain) for as long as it exists.
   struct Link {
-    Link(ServerImpl& owner, tcp::socket socket, std::string remote_address)
-        : server(owner), stream(std::move(socket), owner.tls_.native_handle()), remote(std::move(remote_address)) {
+    Link(ServerImpl& owner, tcp::socket socket, std::string remote_address, std::string address_group)
+        : server(owner),
+          stream(std::move(socket), owner.tls_.native_handle()),
+          remote(std::move(remote_address)),
+          group(std::move(address_group)) {
       server.connections_.insert(this);
+      ++server.by_address_[group].open;
+      server.set_idle(*this, true);  // the handshake
     }
     ~Link() {
       if (server.destroying_) return;
+      server.set_idle(*this, false);
+      if (shed) --server.shedding_;
+      if (const auto it = server.by_address_.find(group); it != server.by_address_.end() && --it->second.open == 0) {
+        server.by_address_.erase(it);
+      }
       server.connections_.erase(this);
       server.maybe_finish_drain();
     }
@@ -339,10 +364,99 @@ class ServerImpl final : public HttpsServer {
     ServerImpl& server;
     Stream stream;
     std::string remote;
+    std::string group;  // address_group(): what the per-address limit counts by
     beast::flat_buffer buffer;
     bool first = true;  // no request read yet: it gets request_timeout, not idle_timeout
-    bool idle = true;   // handshaking or waiting for a request: may be cut on stop
+    // Handshaking or waiting for a request: may be cut on stop, or closed
+    // to make room (set_idle keeps idle_links_ in step).
+    bool idle = false;
+    std::optional<std::list<Link*>::iterator> idle_at;  // its place in idle_links_
+    bool shed = false;                                  // closed to make room; counted in shedding_
   };
+
+  // Why a connection was refused, or closed to make room.
+  enum class Shed { kPerAddress, kFull, kIdleClosed };
+
+  // What a new connection from `group` would exceed; nothing when it may
+  // come in, after the connection idle longest was closed to make room if
+  // the server is full.
+  std::optional<Shed> make_room(const std::string& group, const std::string& remote) {
+    const auto& limits = opts_.limits;
+    if (const auto it = by_address_.find(group);
+        it != by_address_.end() && it->second.open - it->second.parked >= limits.max_connections_per_address) {
+      return Shed::kPerAddress;
+    }
+    if (connections_.size() - shedding_ < limits.max_connections) {
+      return std::nullopt;
+    }
+    if (idle_links_.empty()) {
+      return Shed::kFull;
+    }
+    Link& oldest = *idle_links_.front();
+    set_idle(oldest, false);
+    oldest.shed = true;
+    ++shedding_;
+    oldest.stream.close();
+    note_shed(Shed::kIdleClosed, remote);
+    return std::nullopt;
+  }
+
+  // Counts a refused or shed connection. The first of a quiet spell is
+  // logged at once; the rest as one summary per kShedLogInterval while they
+  // go on, so a flood costs no log line per connection.
+  void note_shed(Shed what, const std::string& remote) {
+    switch (what) {
+      case Shed::kPerAddress: ++shed_log_.per_address; break;
+      case Shed::kFull: ++shed_log_.full; break;
+      case Shed::kIdleClosed: ++shed_log_.idle_closed; break;
+    }
+    shed_log_.last_remote = remote;
+    if (shed_log_.window_open) return;
+    shed_log_.window_open = true;
+    log_shed();
+    arm_shed_log();
+  }
+
+  void log_shed() {
+    auto& l = shed_log_;
+    if (l.per_address + l.full + l.idle_closed == 0) return;
+    log_.warn("http.connections_shed",
+              {{"refused_per_address", l.per_address},
+               {"refused_server_full", l.full},
+               {"closed_idle", l.idle_closed},
+               {"last_remote", l.last_remote},
+               {"max_connections", static_cast<std::uint64_t>(opts_.limits.max_connections)},
+               {"max_connections_per_address", static_cast<std::uint64_t>(opts_.limits.max_connections_per_address)},
+               {"window_s", static_cast<std::uint64_t>(kShedLogInterval.count())}});
+    l.per_address = l.full = l.idle_closed = 0;
+  }
+
+  void arm_shed_log() {
+    shed_timer_.expires_after(kShedLogInterval);
+    shed_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || destroying_) return;
+      auto& l = shed_log_;
+      if (l.per_address + l.full + l.idle_closed == 0 || stopping_) {
+        log_shed();
+        l.window_open = false;
+        return;
+      }
+      log_shed();
+      arm_shed_log();
+    });
+  }
+
+  // Keeps idle_links_ (oldest first) in step with link.idle. A shed link
+  // is never listed again.
+  void set_idle(Link& link, bool idle) {
+    link.idle = idle;
+    if (idle && !link.idle_at && !link.shed) {
+      link.idle_at = idle_links_.insert(idle_links_.end(), &link);
+    } else if (!idle && link.idle_at) {
+      idle_links_.erase(*link.idle_at);
+      link.idle_at.reset();
+    }
+  }
 
   // What answering a request needs besides the response.
   struct Exchange {
@@ -372,7 +486,8 @@ class ServerImpl final : public HttpsServer {
   void park(std::unique_ptr<Parked> parked) {
     const auto id = parked->id = ++last_parked_id_;
     Link& link = *parked->link;
-    link.idle = false;
+    set_idle(link, false);
+    ++by_address_[link.group].parked;  // a waiting long poll: not counted against its address
     link.stream.expires_never();
     if (link.buffer.size() == 0) {
       link.buffer.shrink_to_fit();  // parked for up to a minute: hold no read buffer
@@ -440,6 +555,9 @@ class ServerImpl final : public HttpsServer {
       }
     }
     auto link = std::move(parked->link);
+    if (const auto use = by_address_.find(link->group); use != by_address_.end() && use->second.parked > 0) {
+      --use->second.parked;
+    }
     asio::co_spawn(io_, serve(std::move(link), std::move(parked)),
                    [this](const std::exception_ptr& e) { log_failure("session", e); });
   }
@@ -466,11 +584,11 @@ class ServerImpl final : public HttpsServer {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
     parser.body_limit(limits.max_body_bytes);
-    link.idle = true;
+    set_idle(link, true);
     link.stream.expires_after(link.first ? limits.request_timeout : limits.idle_timeout);
     link.first = false;
     auto [read_ec, header_bytes] = co_await bhttp::async_read_header(link.stream, link.buffer, parser, kUseTuple);
-    link.idle = false;
+    set_idle(link, false);
     exchange.started = std::chrono::steady_clock::now();
     if (read_ec == bhttp::error::header_limit) {
       co_return refuse(invalid_argument(fmt::format("the request line and headers are larger than {} bytes",
@@ -621,7 +739,7 @@ class ServerImpl final : public HttpsServer {
       }
       go_on = co_await respond(*link, exchange, std::move(response), incoming.close);
     }
-    link->idle = true;
+    set_idle(*link, true);
     link->stream.expires_after(std::chrono::seconds(2));
     co_await link->stream.async_shutdown(kUseTuple);
   }
@@ -643,6 +761,22 @@ class ServerImpl final : public HttpsServer {
   std::atomic<std::uint64_t> wake_generation_{0};
   // Touched only on the I/O thread. Declared after io_: destroyed before it.
   std::set<Link*> connections_;
+  std::list<Link*> idle_links_;  // the idle ones (Link::idle), idle longest first
+  std::size_t shedding_ = 0;     // closed to make room, not destroyed yet
+  struct AddressUse {
+    std::size_t open = 0;
+    std::size_t parked = 0;  // of which waiting in a long poll
+  };
+  std::unordered_map<std::string, AddressUse> by_address_;  // by address_group()
+  struct ShedLog {
+    std::uint64_t per_address = 0;
+    std::uint64_t full = 0;
+    std::uint64_t idle_closed = 0;
+    std::string last_remote;
+    bool window_open = false;  // a summary is due at the next tick of shed_timer_
+  };
+  ShedLog shed_log_;
+  asio::steady_timer shed_timer_{io_};
   // The parked long polls, and the same by LongPoll::key.
   std::unordered_map<std::uint64_t, std::unique_ptr<Parked>> parked_;
   std::unordered_multimap<std::string, std::uint64_t> parked_by_key_;

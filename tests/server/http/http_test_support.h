@@ -8,9 +8,12 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -142,6 +145,31 @@ inline Result<std::unique_ptr<net::HttpsClient>> make_client(const std::string& 
   return net::HttpsClient::create(std::move(options));
 }
 
+// Blocks SIGPIPE in this thread while it lives and drops one raised
+// meanwhile: a client writing to a socket the server closed must not end
+// the test program, while a SIGPIPE raised in the server's threads still
+// does (tls_stream_test relies on that).
+class NoSigpipeHere {
+ public:
+  NoSigpipeHere() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~NoSigpipeHere() {
+    const timespec none{0, 0};
+    while (sigtimedwait(&pipe_, nullptr, &none) > 0) {
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  NoSigpipeHere(const NoSigpipeHere&) = delete;
+  NoSigpipeHere& operator=(const NoSigpipeHere&) = delete;
+
+ private:
+  sigset_t pipe_{};
+  sigset_t old_{};
+};
+
 // A blocking OpenSSL client on a plain socket, trusting anything: for tests
 // about framing, not about trust. `from` picks the loopback address it
 // connects from (all of 127.0.0.0/8 is this host).
@@ -164,6 +192,7 @@ class RawTlsClient {
     if (::connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) return;
     ssl_ = SSL_new(ctx_);
     SSL_set_fd(ssl_, fd_);
+    const NoSigpipeHere guard;
     connected_ = SSL_connect(ssl_) == 1;
   }
   ~RawTlsClient() {
@@ -176,10 +205,12 @@ class RawTlsClient {
 
   [[nodiscard]] bool connected() const { return connected_; }
   bool write(std::string_view data) {
+    const NoSigpipeHere guard;
     return data.empty() || SSL_write(ssl_, data.data(), static_cast<int>(data.size())) == static_cast<int>(data.size());
   }
   // Reads until the server closes; `clean` says whether it sent close_notify.
   std::string read_all(bool& clean) {
+    const NoSigpipeHere guard;
     std::string out;
     char chunk[4096];
     for (;;) {
@@ -197,6 +228,7 @@ class RawTlsClient {
     return read_all(clean);
   }
   std::string read_some() {
+    const NoSigpipeHere guard;
     char chunk[4096];
     const int n = SSL_read(ssl_, chunk, sizeof chunk);
     return n > 0 ? std::string(chunk, static_cast<std::size_t>(n)) : std::string();
