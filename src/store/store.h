@@ -7,6 +7,9 @@
 // MUST: audit events are appended only through StoreTx::append_audit, which
 // chains each event to the one before it inside the same transaction, so
 // concurrent writers cannot fork the chain.
+// MUST: append_audit refuses (Unavailable, naming the event) to append after
+// an event that does not match its own hash, or when the newest event this
+// store committed is gone or changed: nothing is chained to a tampered tail.
 #pragma once
 
 #include <cstdint>
@@ -217,6 +220,8 @@ class StoreTx {
  public:
   virtual ~StoreTx() = default;
   // Appends an event after the current head; returns it with seq and hashes.
+  // Unavailable when the head does not verify (see the MUST above): then
+  // the whole write fails, so nothing changes unaudited.
   virtual Result<AuditEvent> append_audit(const AuditDraft& draft) = 0;
 
   // Stores a new request at version 1. Conflict when the id exists.

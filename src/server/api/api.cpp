@@ -90,6 +90,9 @@ Api::Impl::Impl(ApiDeps d, ApiOptions o) : deps(std::move(d)), options(std::move
 
 Status Api::Impl::audit(store::StoreTx& tx, const std::string& actor, std::string_view action,
                         const std::string& target, const std::string& host, const json::object& details) {
+  if (audit_refusal) {
+    return *audit_refusal;
+  }
   store::AuditDraft draft;
   draft.time = deps.clock.now_ms();
   draft.actor = actor;
@@ -135,8 +138,9 @@ Result<Caller> Api::Impl::authenticate_token(std::string_view text) {
   caller.role = (*user)->role;
   caller.token_id = rec.id;
   // Token use is audited once an hour per token (each action it takes is
-  // audited anyway, naming the token).
-  if (!rec.last_used_at || now - *rec.last_used_at >= Seconds{3600}) {
+  // audited anyway, naming the token). While nothing can be recorded, a
+  // token still reads (every write fails anyway).
+  if (!audit_refusal && (!rec.last_used_at || now - *rec.last_used_at >= Seconds{3600})) {
     auto st = deps.store.write([&](store::StoreTx& tx) -> Status {
       if (auto t = tx.touch_token(rec.id, now); !t) {
         return t;
@@ -339,7 +343,8 @@ Api::Api(ApiDeps deps, ApiOptions options) : impl_(std::make_unique<Impl>(std::m
   };
   (void)i;
   router_.add(Route{"GET", "/api/v1/health", Access::kPublic, "Liveness: the server answers",
-                    [](Call&) -> Result<net::HttpResponse> {
+                    [impl = impl_.get()](Call&) -> Result<net::HttpResponse> {
+                      if (impl->audit_refusal) return *impl->audit_refusal;  // it answers, but records nothing
                       return json_ok(json::object{{"status", "ok"}});
                     }});
   // Sessions, users and tokens.
@@ -521,6 +526,21 @@ std::optional<net::HttpResponse> Api::answer_from_memory(const net::HttpRequest&
   } catch (...) {
     return std::nullopt;  // handle() answers it, and logs what went wrong
   }
+}
+
+Result<ChainVerification> Api::verify_audit_trail() {
+  auto verdict = store::verify_stored_chain(impl_->deps.store, std::nullopt);
+  if (!verdict) {
+    return verdict.error();
+  }
+  if (!verdict->ok) {
+    impl_->audit_refusal = unavailable(fmt::format(
+        "the audit trail does not verify at event {} ({}): the database was changed outside hoistd or is damaged. "
+        "hoistd records nothing until it is repaired, so it changes nothing; see docs/hoistd.md, \"When the audit "
+        "trail does not verify\"",
+        verdict->first_bad_seq.value_or(0), verdict->problem));
+  }
+  return verdict;
 }
 
 Result<std::size_t> Api::expire_due() {

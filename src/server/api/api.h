@@ -108,6 +108,14 @@ class Api {
 
   [[nodiscard]] const std::vector<Route>& routes() const { return router_.routes(); }
 
+  // Verifies the whole stored audit trail (verify_stored_chain) and keeps
+  // the verdict. When it does not verify, hoistd records nothing from then
+  // on: every write fails with Unavailable naming the first bad event, the
+  // health route answers 503 with the same message, and reads (the trail
+  // itself included) go on, so the damage can be looked at. hoistd calls it
+  // once at start, before serving; a store error is returned as is.
+  Result<ChainVerification> verify_audit_trail();
+
   // Expires pending requests and grants whose stored deadline has passed
   // (audited, pushed to their endpoints). Returns how many.
   Result<std::size_t> expire_due();

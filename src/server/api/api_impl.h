@@ -173,7 +173,11 @@ struct Api::Impl {
   Result<Caller> authenticate_agent(std::string_view text);
   Result<Caller> authenticate_session(const net::HttpRequest& request, std::string_view session_secret);
 
-  // Appends an audit event inside `tx`.
+  // Set once, before serving, when the stored audit trail does not verify
+  // (Api::verify_audit_trail): why nothing may be recorded.
+  std::optional<Error> audit_refusal;
+
+  // Appends an audit event inside `tx`; fails with audit_refusal when set.
   Status audit(store::StoreTx& tx, const std::string& actor, std::string_view action, const std::string& target,
                const std::string& host, const json::object& details);
 
