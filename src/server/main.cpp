@@ -259,17 +259,31 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   }
   admin_password.reset();
 
+  // --enrolment-token makes a token only while the database has none: a
+  // service started with the flag must not put a fresh live token in its
+  // log (the journal) at every restart. More: hoist enrol-token create.
   std::string enrolment_line;
   if (enrolment_labels && !chain->ok) {
     enrolment_line = "Enrolment token: not made (the audit trail does not verify)";
   } else if (enrolment_labels) {
-    auto token = api.create_enrollment_token(split_list(*enrolment_labels), 1, std::chrono::hours(24), "system");
-    if (!token) {
-      std::fprintf(stderr, "hoistd: enrolment token: %s\n", token.error().message.c_str());
-      return kExitConfig;
+    auto existing = (*store)->enrollment_tokens();
+    if (!existing) {
+      std::fprintf(stderr, "hoistd: database: %s\n", existing.error().message.c_str());
+      return kExitUnavailable;
     }
-    enrolment_line = fmt::format("Enrolment token: {}   (labels: {}; 1 use; 24h)", *token,
-                                 enrolment_labels->empty() ? "none" : *enrolment_labels);
+    if (!existing->empty()) {
+      enrolment_line =
+          "Enrolment token: not made (--enrolment-token makes one on the first start only; make more with hoist "
+          "enrol-token create)";
+    } else {
+      auto token = api.create_enrollment_token(split_list(*enrolment_labels), 1, std::chrono::hours(24), "system");
+      if (!token) {
+        std::fprintf(stderr, "hoistd: enrolment token: %s\n", token.error().message.c_str());
+        return kExitConfig;
+      }
+      enrolment_line = fmt::format("Enrolment token: {}   (labels: {}; 1 use; 24h; shown once)", *token,
+                                   enrolment_labels->empty() ? "none" : *enrolment_labels);
+    }
   }
 
   // A restart extends nothing: expire what fell due while we were down.
@@ -353,7 +367,8 @@ int run_main(int argc, char** argv) {
                  "First admin's password (default: generated and printed once; prefer HOIST_ADMIN_PASSWORD, as "
                  "flags are visible to other local users)");
   app.add_option("--enrolment-token", enrolment_labels,
-                 "Create and print a one-use enrolment token for endpoints with these comma-separated labels");
+                 "On the first start (no enrolment token yet), create and print a one-use enrolment token for "
+                 "endpoints with these comma-separated labels; later starts print none");
   app.add_option("--ready-file", ready_file, "Write {url, port, ca_fingerprint, ca_file} as JSON here when listening");
   app.add_flag("--check-config", check_config, "Check the configuration and exit");
   try {
