@@ -54,10 +54,7 @@ class StreamSlot {
   static std::shared_ptr<StreamSlot> take(const std::shared_ptr<StreamCounts>& counts, const std::string& user) {
     const std::lock_guard lock(counts->mu);
     int& open = counts->open[user];
-    if (open >= StreamCounts::kMaxStreamsPerUser) {
-      if (open == 0) counts->open.erase(user);
-      return nullptr;
-    }
+    if (open >= StreamCounts::kMaxStreamsPerUser) return nullptr;
     ++open;
     return std::shared_ptr<StreamSlot>(new StreamSlot(counts, user));
   }
