@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "core/principal.h"
+
 namespace hoist {
 
 std::string_view to_string(RequestState s) {
@@ -88,25 +90,46 @@ struct Apply {
   TimePoint now{};
   RequestState eff = RequestState::kPending;
 
+  // The granted duration: the requested one, or a shorter one.
+  Result<Seconds> duration_of(const std::optional<Seconds>& asked) const {
+    if (!asked) return r.requested_duration;
+    if (*asked <= Seconds{0}) return invalid_argument("the approved duration must be positive");
+    if (*asked > r.requested_duration) {
+      return invalid_argument(fmt::format("an approval may shorten the grant but not lengthen it: {} were requested",
+                                          format_duration(r.requested_duration)));
+    }
+    return *asked;
+  }
+
   Result<Request> operator()(const event::Approve& e) const {
     if (eff != RequestState::kPending) return wrong_state(r, eff, "approve");
     if (e.reviewer.empty()) return invalid_argument("an approval needs the reviewer's name");
-    const bool own = e.reviewer == r.requester;
-    if (own && !r.self_approval_allowed) {
+    if (same_principal(e.reviewer, r.requester)) {
+      return permission_denied(
+          fmt::format("{} cannot approve request {}: it was made by {}, the same person. Where the policy allows "
+                      "self-approval, the requester approves it on their endpoint (sudo's prompt, or hoist elevate "
+                      "--self-approve), where the agent vouches for who they are",
+                      e.reviewer, r.id, r.requester));
+    }
+    auto duration = duration_of(e.duration);
+    if (!duration) return duration.error();
+    return approved(r, Review{Review::By::kApprover, e.reviewer, true, e.comment, now}, *duration, now);
+  }
+
+  Result<Request> operator()(const event::SelfApprove& e) const {
+    if (eff != RequestState::kPending) return wrong_state(r, eff, "self-approve");
+    if (e.requester.empty()) return invalid_argument("a self-approval needs the requester's name");
+    if (e.requester != r.requester) {
+      return permission_denied(
+          fmt::format("{} cannot self-approve request {}: only its requester may", e.requester, r.id));
+    }
+    if (!r.self_approval_allowed) {
       return permission_denied(fmt::format(
-          "{} cannot approve their own request {}: the policy does not allow self-approval for it", e.reviewer, r.id));
+          "{} cannot approve their own request {}: the policy does not allow self-approval for it", e.requester, r.id));
     }
-    Seconds duration = r.requested_duration;
-    if (e.duration) {
-      if (*e.duration <= Seconds{0}) return invalid_argument("the approved duration must be positive");
-      if (*e.duration > r.requested_duration) {
-        return invalid_argument(fmt::format("an approval may shorten the grant but not lengthen it: {} were requested",
-                                            format_duration(r.requested_duration)));
-      }
-      duration = *e.duration;
-    }
-    return approved(r, Review{own ? Review::By::kSelf : Review::By::kApprover, e.reviewer, true, e.comment, now},
-                    duration, now);
+    auto duration = duration_of(e.duration);
+    if (!duration) return duration.error();
+    return approved(r, Review{Review::By::kSelf, e.requester, true, e.comment, now}, *duration, now);
   }
 
   Result<Request> operator()(const event::AutoApprove& e) const {
@@ -121,9 +144,11 @@ struct Apply {
   Result<Request> operator()(const event::Deny& e) const {
     if (eff != RequestState::kPending) return wrong_state(r, eff, "deny");
     if (e.reviewer.empty()) return invalid_argument("a denial needs the reviewer's name");
-    if (e.reviewer == r.requester) {
+    if (same_principal(e.reviewer, r.requester)) {
       return permission_denied(
-          fmt::format("{} cannot review their own request {}; cancel it instead", e.reviewer, r.id));
+          fmt::format("{} cannot review request {}: it was made by {}, the same person; "
+                      "the requester cancels it instead",
+                      e.reviewer, r.id, r.requester));
     }
     Request out = r;
     out.state = RequestState::kDenied;

@@ -10,8 +10,11 @@
 // expired from its pending_deadline on (inclusive), a grant from its
 // grant_deadline on; effective_state() says so even before an Expire event
 // was recorded, so a restart or a missed timer never extends anything.
-// MUST: nobody reviews their own request unless self-approval was granted
-// to them when the request was made.
+// MUST: nobody reviews their own request: a reviewer who is the requester
+// (same_principal, core/principal.h: case, realm and domain do not make
+// another person) is refused. The one exception is SelfApprove, which only
+// the requester's own endpoint sends (its agent vouches for the local
+// user), and only when self-approval was granted when the request was made.
 #pragma once
 
 #include <optional>
@@ -79,8 +82,17 @@ struct NewRequest {
 Result<Request> open_request(const NewRequest& in, const Decision& decision, Seconds request_expiry, TimePoint now);
 
 namespace event {
+// An approver's approval; never the requester's (see SelfApprove).
 struct Approve {
   std::string reviewer;
+  std::optional<Seconds> duration;  // shorter than requested, never longer
+  std::string comment;
+};
+// The requester approves their own request, as their endpoint's agent
+// vouches (it identified the local user by SO_PEERCRED). `requester` must be
+// the request's requester exactly, and self-approval must have been granted.
+struct SelfApprove {
+  std::string requester;
   std::optional<Seconds> duration;  // shorter than requested, never longer
   std::string comment;
 };
@@ -102,8 +114,8 @@ struct Revoke {
 struct Expire {};
 }  // namespace event
 
-using RequestEvent = std::variant<event::Approve, event::AutoApprove, event::Deny, event::Cancel, event::Activate,
-                                  event::Revoke, event::Expire>;
+using RequestEvent = std::variant<event::Approve, event::SelfApprove, event::AutoApprove, event::Deny, event::Cancel,
+                                  event::Activate, event::Revoke, event::Expire>;
 
 // Applies one event. Invalid transitions fail with Conflict (wrong state),
 // PermissionDenied (own request) or InvalidArgument (bad duration), and a

@@ -67,6 +67,21 @@ bool if_none_match_matches(std::string_view header, std::string_view etag);
 
 using Handler = std::function<HttpResponse(const HttpRequest&)>;
 
+// Whether a request may send its body, decided from its head alone.
+struct Admission {
+  // Read at most this many bytes of body (the server's own limit applies
+  // too); 0 by default, so an admission nobody filled in admits no body.
+  std::size_t max_body_bytes = 0;
+  // Set: answer this instead, without reading the body (the connection
+  // then closes: the unread body cannot be told from the next request).
+  std::optional<HttpResponse> refusal;
+};
+
+// Sees a request whose body has not been read yet: `head` has the request
+// line, the headers and the peer address, and an empty body. The server
+// calls it on a handler thread, only for requests that announce a body.
+using Admitter = std::function<Admission(const HttpRequest& head)>;
+
 // Answers what it can from memory alone, before the request goes to the
 // Handler: the server calls it on its I/O thread, so it must not block;
 // nullopt passes the request on. Exceptions also pass it on.

@@ -177,9 +177,10 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
     if (auto st = r.get(*t, "database", "path", config.database); !st) return st;
   }
   if (const auto* t = section("limits")) {
-    if (auto st = r.known_keys(*t, "limits",
-                               {"max_body_bytes", "max_header_bytes", "request_timeout_s", "idle_timeout_s",
-                                "handshake_timeout_s", "max_connections", "drain_timeout_s"});
+    if (auto st =
+            r.known_keys(*t, "limits",
+                         {"max_body_bytes", "max_header_bytes", "request_timeout_s", "idle_timeout_s",
+                          "handshake_timeout_s", "max_connections", "max_connections_per_address", "drain_timeout_s"});
         !st) {
       return st;
     }
@@ -189,13 +190,15 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
       std::int64_t lo, hi;
       std::int64_t value;
     };
-    Item items[] = {{"max_body_bytes", 1024, 64LL << 20, static_cast<std::int64_t>(l.max_body_bytes)},
-                    {"max_header_bytes", 1024, 1 << 20, static_cast<std::int64_t>(l.max_header_bytes)},
-                    {"request_timeout_s", 1, 3600, l.request_timeout.count()},
-                    {"idle_timeout_s", 1, 3600, l.idle_timeout.count()},
-                    {"handshake_timeout_s", 1, 600, l.handshake_timeout.count()},
-                    {"max_connections", 1, 1000000, static_cast<std::int64_t>(l.max_connections)},
-                    {"drain_timeout_s", 0, 3600, l.drain_timeout.count()}};
+    Item items[] = {
+        {"max_body_bytes", 1024, 64LL << 20, static_cast<std::int64_t>(l.max_body_bytes)},
+        {"max_header_bytes", 1024, 1 << 20, static_cast<std::int64_t>(l.max_header_bytes)},
+        {"request_timeout_s", 1, 3600, l.request_timeout.count()},
+        {"idle_timeout_s", 1, 3600, l.idle_timeout.count()},
+        {"handshake_timeout_s", 1, 600, l.handshake_timeout.count()},
+        {"max_connections", 1, 1000000, static_cast<std::int64_t>(l.max_connections)},
+        {"drain_timeout_s", 0, 3600, l.drain_timeout.count()},
+        {"max_connections_per_address", 1, 1000000, static_cast<std::int64_t>(l.max_connections_per_address)}};
     for (auto& item : items) {
       if (auto st = r.get(*t, "limits", item.key, item.value); !st) return st;
       if (auto bad = out_of_range(item.value, item.lo, item.hi, std::string("limits.") + item.key)) {
@@ -209,6 +212,7 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
     l.handshake_timeout = std::chrono::seconds(items[4].value);
     l.max_connections = static_cast<std::size_t>(items[5].value);
     l.drain_timeout = std::chrono::seconds(items[6].value);
+    l.max_connections_per_address = static_cast<std::size_t>(items[7].value);
   }
   if (const auto* t = section("log")) {
     if (auto st = r.known_keys(*t, "log", {"level"}); !st) return st;

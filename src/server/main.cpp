@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -213,6 +214,30 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
                        }},
                       api_options);
 
+  // The audit trail must verify before anything is added to it. When it does
+  // not, hoistd serves reads (so the damage can be looked at) and records
+  // nothing: every write fails, and the health route says why.
+  const auto verify_started = std::chrono::steady_clock::now();
+  auto chain = api.verify_audit_trail();
+  if (!chain) {
+    std::fprintf(stderr, "hoistd: database %s: cannot read the audit trail: %s\n", db_path.c_str(),
+                 chain.error().message.c_str());
+    return kExitUnavailable;
+  }
+  const auto verify_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - verify_started).count();
+  std::string audit_line;
+  if (chain->ok) {
+    log->info("audit.verified", {{"events", chain->events_checked}, {"ms", static_cast<std::int64_t>(verify_ms)}});
+  } else {
+    const auto first_bad = chain->first_bad_seq.value_or(0);
+    log->error("audit.chain_broken", {{"first_bad_seq", first_bad}, {"problem", chain->problem}});
+    audit_line = fmt::format(
+        "AUDIT TRAIL DOES NOT VERIFY at event {}: {}\n"
+        "                 hoistd serves reads only and records nothing until it is repaired (docs/hoistd.md)",
+        first_bad, chain->problem);
+  }
+
   // First start: the first admin.
   auto users = (*store)->users();
   if (!users) {
@@ -234,15 +259,31 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   }
   admin_password.reset();
 
+  // --enrolment-token makes a token only while the database has none: a
+  // service started with the flag must not put a fresh live token in its
+  // log (the journal) at every restart. More: hoist enrol-token create.
   std::string enrolment_line;
-  if (enrolment_labels) {
-    auto token = api.create_enrollment_token(split_list(*enrolment_labels), 1, std::chrono::hours(24), "system");
-    if (!token) {
-      std::fprintf(stderr, "hoistd: enrolment token: %s\n", token.error().message.c_str());
-      return kExitConfig;
+  if (enrolment_labels && !chain->ok) {
+    enrolment_line = "Enrolment token: not made (the audit trail does not verify)";
+  } else if (enrolment_labels) {
+    auto existing = (*store)->enrollment_tokens();
+    if (!existing) {
+      std::fprintf(stderr, "hoistd: database: %s\n", existing.error().message.c_str());
+      return kExitUnavailable;
     }
-    enrolment_line = fmt::format("Enrolment token: {}   (labels: {}; 1 use; 24h)", *token,
-                                 enrolment_labels->empty() ? "none" : *enrolment_labels);
+    if (!existing->empty()) {
+      enrolment_line =
+          "Enrolment token: not made (--enrolment-token makes one on the first start only; make more with hoist "
+          "enrol-token create)";
+    } else {
+      auto token = api.create_enrollment_token(split_list(*enrolment_labels), 1, std::chrono::hours(24), "system");
+      if (!token) {
+        std::fprintf(stderr, "hoistd: enrolment token: %s\n", token.error().message.c_str());
+        return kExitConfig;
+      }
+      enrolment_line = fmt::format("Enrolment token: {}   (labels: {}; 1 use; 24h; shown once)", *token,
+                                   enrolment_labels->empty() ? "none" : *enrolment_labels);
+    }
   }
 
   // A restart extends nothing: expire what fell due while we were down.
@@ -254,7 +295,8 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   config.http.key_file = tls->key_path;
   auto server = hoist::server::HttpsServer::create(
       config.http, [&api](const hoist::net::HttpRequest& r) { return api.handle(r); }, *log,
-      [&api](const hoist::net::HttpRequest& r) { return api.answer_from_memory(r); });
+      [&api](const hoist::net::HttpRequest& r) { return api.answer_from_memory(r); },
+      [&api](const hoist::net::HttpRequest& head) { return api.admit(head); });
   if (!server) {
     std::fprintf(stderr, "hoistd: %s\n", server.error().message.c_str());
     return server.error().code == hoist::ErrorCode::kUnavailable ? kExitUnavailable : kExitConfig;
@@ -273,6 +315,7 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   std::string banner = fmt::format("hoistd {} listening on {}\nCA fingerprint:  SHA256 {}\nCA certificate:  {}\n",
                                    kVersion, url, tls->pin_fingerprint,
                                    tls->ca_cert_path.empty() ? std::string("(admin-supplied)") : tls->ca_cert_path);
+  if (!audit_line.empty()) banner += audit_line + "\n";
   if (!first_admin_line.empty()) banner += first_admin_line + "\n";
   if (!enrolment_line.empty()) banner += enrolment_line + "\n";
   std::fputs(banner.c_str(), stdout);
@@ -324,7 +367,8 @@ int run_main(int argc, char** argv) {
                  "First admin's password (default: generated and printed once; prefer HOIST_ADMIN_PASSWORD, as "
                  "flags are visible to other local users)");
   app.add_option("--enrolment-token", enrolment_labels,
-                 "Create and print a one-use enrolment token for endpoints with these comma-separated labels");
+                 "On the first start (no enrolment token yet), create and print a one-use enrolment token for "
+                 "endpoints with these comma-separated labels; later starts print none");
   app.add_option("--ready-file", ready_file, "Write {url, port, ca_fingerprint, ca_file} as JSON here when listening");
   app.add_flag("--check-config", check_config, "Check the configuration and exit");
   try {

@@ -382,6 +382,7 @@ class SqliteTx final : public StoreTx {
   Result<UserRecord> update_user(const UserRecord& user) override;
   Status insert_token(const TokenRecord& token) override;
   Status revoke_token(const std::string& id, TimePoint at) override;
+  Result<std::size_t> revoke_user_tokens(const std::string& user, TimePoint at) override;
   Status touch_token(const std::string& id, TimePoint at) override;
   Status insert_enrollment_token(const EnrollmentTokenRecord& token) override;
   Result<EnrollmentTokenRecord> use_enrollment_token(const std::string& id, TimePoint now) override;
@@ -402,10 +403,14 @@ class SqliteTx final : public StoreTx {
                                   TimePoint at) override;
   Status insert_session(const SessionRecord& session) override;
   Status revoke_session(const std::string& id_hash, TimePoint at) override;
-  Status revoke_user_sessions(const std::string& user, TimePoint at) override;
+  Result<std::size_t> revoke_user_sessions(const std::string& user, TimePoint at) override;
+
+  // The last event this transaction appended (for SqliteStore::write).
+  [[nodiscard]] const std::optional<ChainHead>& appended() const { return appended_; }
 
  private:
   SqliteStore& store_;
+  std::optional<ChainHead> appended_;
 };
 
 class SqliteStore final : public Store {
@@ -460,6 +465,10 @@ class SqliteStore final : public Store {
   }
   Status exec(std::string_view sql);
   Result<std::optional<AuditEvent>> last_event_locked();
+  // Whether the trail may be appended to after `prev` (its newest event):
+  // Unavailable, naming the event, when `prev` no longer matches its own
+  // hash, or when the newest event this store committed is gone or changed.
+  Status check_head_locked(const std::optional<AuditEvent>& prev);
   Result<std::vector<RequestRecord>> query_requests_locked(sqlite3_stmt* stmt);
   Status write_request_children_locked(const RequestRecord& record);
   Result<std::vector<UserRecord>> query_users_locked(sqlite3_stmt* stmt);
@@ -486,6 +495,9 @@ class SqliteStore final : public Store {
   // cache_capacity_; texts beyond that are prepared for each use.
   StmtCache statements_;
   std::size_t cache_capacity_;
+  // The newest event this store committed: it must still be in the trail,
+  // unchanged, when the next one is appended (a truncated or rewritten tail).
+  std::optional<ChainHead> committed_head_;
 };
 
 Result<Stmt> SqliteStore::prepare(std::string_view sql) {
@@ -563,12 +575,42 @@ Result<std::optional<AuditEvent>> SqliteStore::last_event_locked() {
   return first_row(query_events(stmt->get()));
 }
 
+namespace {
+
+Error trail_refused(std::string_view what) {
+  return unavailable(fmt::format(
+      "{}: the database was changed outside hoistd. hoistd appends nothing to an audit trail that does not verify, so "
+      "it changes nothing; see docs/hoistd.md, \"When the audit trail does not verify\"",
+      what));
+}
+
+}  // namespace
+
+Status SqliteStore::check_head_locked(const std::optional<AuditEvent>& prev) {
+  if (prev && audit_event_hash(*prev) != prev->hash) {
+    return trail_refused(fmt::format("the newest audit event, #{}, does not match its hash", prev->seq));
+  }
+  if (!committed_head_) return {};
+  if (prev && prev->seq == committed_head_->seq && prev->hash == committed_head_->hash) return {};
+  auto s = prepare("SELECT hash FROM audit_events WHERE seq = ?");
+  if (!s.ok()) return s.error();
+  sqlite3_bind_int64(s->get(), 1, static_cast<sqlite3_int64>(committed_head_->seq));
+  const int rc = sqlite3_step(s->get());
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_error(db(), "read the audit trail's head");
+  if (rc == SQLITE_DONE || column_text(s->get(), 0) != committed_head_->hash.hex()) {
+    return trail_refused(
+        fmt::format("audit event #{}, which this hoistd wrote, is gone or changed", committed_head_->seq));
+  }
+  return {};
+}
+
 Result<AuditEvent> SqliteTx::append_audit(const AuditDraft& draft) {
   if (draft.actor.empty() || draft.action.empty()) {
     return invalid_argument("an audit event needs an actor and an action");
   }
   auto prev = store_.last_event_locked();
   if (!prev.ok()) return prev.error();
+  if (auto st = store_.check_head_locked(*prev); !st.ok()) return st.error();
   AuditEvent e;
   e.time = draft.time;
   e.actor = draft.actor;
@@ -592,6 +634,7 @@ Result<AuditEvent> SqliteTx::append_audit(const AuditDraft& draft) {
   bind_text(s, 8, e.prev_hash.hex());
   bind_text(s, 9, e.hash.hex());
   if (sqlite3_step(s) != SQLITE_DONE) return db_error(sqlite3_db_handle(s), "append audit event");
+  appended_ = ChainHead{e.seq, e.hash};
   return e;
 }
 
@@ -615,6 +658,7 @@ Status SqliteStore::write(const std::function<Status(StoreTx&)>& fn) {
     (void)exec("ROLLBACK");
     return st;
   }
+  if (tx.appended()) committed_head_ = tx.appended();
   return {};
 }
 
@@ -1087,6 +1131,15 @@ Status SqliteTx::revoke_token(const std::string& id, TimePoint at) {
   if (!changed.ok()) return changed.error();
   if (*changed != 1) return not_found("no token with id " + id);
   return {};
+}
+
+Result<std::size_t> SqliteTx::revoke_user_tokens(const std::string& user, TimePoint at) {
+  auto changed = store_.execute(
+      "UPDATE api_tokens SET revoked_s = ? WHERE user_name = ? AND revoked_s IS NULL AND "
+      "(expires_s IS NULL OR expires_s > ?)",
+      "revoke the user's tokens", at, std::string_view(user), at);
+  if (!changed.ok()) return changed.error();
+  return static_cast<std::size_t>(*changed);
 }
 
 Status SqliteTx::touch_token(const std::string& id, TimePoint at) {
@@ -1695,10 +1748,12 @@ Status SqliteTx::revoke_session(const std::string& id_hash, TimePoint at) {
   return {};
 }
 
-Status SqliteTx::revoke_user_sessions(const std::string& user, TimePoint at) {
-  auto changed = store_.execute("UPDATE login_sessions SET revoked_s = ? WHERE user_name = ? AND revoked_s IS NULL",
-                                "revoke sessions", at, std::string_view(user));
-  return changed.ok() ? Status{} : Status{changed.error()};
+Result<std::size_t> SqliteTx::revoke_user_sessions(const std::string& user, TimePoint at) {
+  auto changed = store_.execute(
+      "UPDATE login_sessions SET revoked_s = ? WHERE user_name = ? AND revoked_s IS NULL AND expires_s > ?",
+      "revoke sessions", at, std::string_view(user), at);
+  if (!changed.ok()) return changed.error();
+  return static_cast<std::size_t>(*changed);
 }
 
 Result<std::vector<PushMessage>> SqliteStore::push_after(const std::string& endpoint_id, std::uint64_t after_seq,

@@ -7,6 +7,9 @@
 // MUST: audit events are appended only through StoreTx::append_audit, which
 // chains each event to the one before it inside the same transaction, so
 // concurrent writers cannot fork the chain.
+// MUST: append_audit refuses (Unavailable, naming the event) to append after
+// an event that does not match its own hash, or when the newest event this
+// store committed is gone or changed: nothing is chained to a tampered tail.
 #pragma once
 
 #include <cstdint>
@@ -219,6 +222,8 @@ class StoreTx {
  public:
   virtual ~StoreTx() = default;
   // Appends an event after the current head; returns it with seq and hashes.
+  // Unavailable when the head does not verify (see the MUST above): then
+  // the whole write fails, so nothing changes unaudited.
   virtual Result<AuditEvent> append_audit(const AuditDraft& draft) = 0;
 
   // Stores a new request at version 1. Conflict when the id exists.
@@ -241,6 +246,10 @@ class StoreTx {
   // Sets revoked_at (once; a second revocation keeps the first time).
   // NotFound when there is no such token.
   virtual Status revoke_token(const std::string& id, TimePoint at) = 0;
+  // Revokes every API token of the user that is neither revoked nor
+  // expired at `at` (a new password, disabling) and returns how many.
+  // Revoked stays revoked: enabling the user again brings none back.
+  virtual Result<std::size_t> revoke_user_tokens(const std::string& user, TimePoint at) = 0;
   virtual Status touch_token(const std::string& id, TimePoint at) = 0;
 
   // Conflict when the id is taken; InvalidArgument for no secret hash or
@@ -305,8 +314,10 @@ class StoreTx {
   virtual Status insert_session(const SessionRecord& session) = 0;
   // Sets revoked_at once; NotFound for an unknown session.
   virtual Status revoke_session(const std::string& id_hash, TimePoint at) = 0;
-  // Revokes every live session of the user (sign out everywhere, disable).
-  virtual Status revoke_user_sessions(const std::string& user, TimePoint at) = 0;
+  // Revokes every live session of the user (sign out everywhere, disable)
+  // and returns how many. Revoked stays revoked: enabling the user again
+  // brings none back.
+  virtual Result<std::size_t> revoke_user_sessions(const std::string& user, TimePoint at) = 0;
 };
 
 class Store {

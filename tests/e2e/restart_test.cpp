@@ -153,5 +153,31 @@ TEST(E2eRestart, RequestDueWhileStoppedIsExpiredAtStart) {
   EXPECT_EQ(hoistd.stop(), 0) << hoistd.output();
 }
 
+// Issue 17, item 14: --enrolment-token made and printed a live token at
+// every start, into the journal under systemd. It makes one on the first
+// start only.
+TEST(E2eRestart, TheEnrolmentTokenFlagMakesATokenOnTheFirstStartOnly) {
+  hoist::testing::HoistdOptions options;
+  options.extra_args = {"--enrolment-token", "lab"};
+  HoistdProcess hoistd(options);
+  ASSERT_TRUE(hoistd.start()) << hoistd.start_error();
+  const auto count = [&hoistd](std::string_view needle) {
+    std::istringstream lines(hoistd.output());
+    int n = 0;
+    for (std::string line; std::getline(lines, line);) n += line.find(needle) != std::string::npos ? 1 : 0;
+    return n;
+  };
+  EXPECT_EQ(count("Enrolment token: hoist_enrol_"), 1) << hoistd.output();
+  ASSERT_TRUE(hoistd.restart()) << hoistd.start_error();
+  EXPECT_EQ(count("hoist_enrol_"), 1) << "printed again:\n" << hoistd.output();
+  EXPECT_EQ(count("Enrolment token: not made"), 1) << hoistd.output();
+  auto admin = hoistd.admin_token();
+  ASSERT_TRUE(admin) << admin.error().message;
+  const auto tokens = hoistd.call("GET", "/api/v1/enrolment-tokens", "", bearer(*admin));
+  ASSERT_EQ(tokens.status, 200) << tokens;
+  EXPECT_EQ(tokens.array("/tokens").size(), 1U) << tokens;
+  EXPECT_EQ(hoistd.stop(), 0) << hoistd.output();
+}
+
 }  // namespace
 }  // namespace hoist::e2e

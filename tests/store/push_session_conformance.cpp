@@ -101,7 +101,16 @@ TEST_P(StoreConformance, SessionsAreStoredByHashAndRevocable) {
   ASSERT_TRUE(store_->write([](StoreTx& tx) { return tx.revoke_session(sha256("s1").hex(), kT0 + Seconds{5}); }).ok());
   EXPECT_EQ((*store_->session(sha256("s1").hex()))->revoked_at, kT0 + Seconds{5});
   EXPECT_FALSE((*store_->session(sha256("s2").hex()))->revoked_at.has_value());
-  ASSERT_TRUE(store_->write([](StoreTx& tx) { return tx.revoke_user_sessions("bob", kT0 + Seconds{9}); }).ok());
+  std::size_t revoked = 0;
+  ASSERT_TRUE(store_
+                  ->write([&](StoreTx& tx) -> Status {
+                    auto n = tx.revoke_user_sessions("bob", kT0 + Seconds{9});
+                    if (!n.ok()) return n.error();
+                    revoked = *n;
+                    return {};
+                  })
+                  .ok());
+  EXPECT_EQ(revoked, 1U) << "s1 was revoked already";
   EXPECT_EQ((*store_->session(sha256("s1").hex()))->revoked_at, kT0 + Seconds{5});  // first revocation stands
   EXPECT_EQ((*store_->session(sha256("s2").hex()))->revoked_at, kT0 + Seconds{9});
   EXPECT_EQ(store_->write([](StoreTx& tx) { return tx.revoke_session("nope", kT0); }).error().code,

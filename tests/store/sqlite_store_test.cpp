@@ -206,6 +206,65 @@ TEST_F(SqliteStoreTest, TruncationIsFoundAgainstTheRememberedHead) {
   EXPECT_EQ(v->first_bad_seq, 5U);
 }
 
+// Issue 17, item 14: hoistd kept appending to a tampered chain.
+Status append_one(Store& s) {
+  return s.write([](StoreTx& tx) -> Status {
+    AuditDraft d;
+    d.actor = "alice";
+    d.action = "login";
+    auto e = tx.append_audit(d);
+    return e.ok() ? Status{} : Status{e.error()};
+  });
+}
+
+TEST_F(SqliteStoreTest, NothingIsAppendedAfterAnEditedHead) {
+  auto s = open();
+  fill(*s, 5);
+  auto fresh = open();  // another process: it has committed nothing itself
+  RawDb(path_).exec("UPDATE audit_events SET actor = 'mallory' WHERE seq = 5");
+  for (Store* store : {s.get(), fresh.get()}) {
+    const auto st = append_one(*store);
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().code, ErrorCode::kUnavailable);
+    EXPECT_NE(st.error().message.find("#5, does not match its hash"), std::string::npos) << st.error().message;
+    EXPECT_NE(st.error().message.find("docs/hoistd.md"), std::string::npos) << st.error().message;
+  }
+  EXPECT_EQ((**s->audit_head()).seq, 5U) << "nothing was chained to it";
+}
+
+TEST_F(SqliteStoreTest, NothingIsAppendedWhenTheTailThisStoreWroteWentMissing) {
+  auto s = open();
+  fill(*s, 6);
+  // Cut off the newest two: what is left verifies on its own, but it is
+  // not the trail this store left.
+  RawDb(path_).exec("DELETE FROM audit_events WHERE seq >= 5");
+  const auto st = append_one(*s);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(st.error().message.find("#6, which this hoistd wrote, is gone or changed"), std::string::npos)
+      << st.error().message;
+  EXPECT_EQ((**s->audit_head()).seq, 4U);
+}
+
+TEST_F(SqliteStoreTest, ARolledBackAppendIsNotRemembered) {
+  auto s = open();
+  fill(*s, 2);
+  ASSERT_FALSE(s->write([](StoreTx& tx) -> Status {
+                  AuditDraft d;
+                  d.actor = "alice";
+                  d.action = "login";
+                  if (auto e = tx.append_audit(d); !e.ok()) return e.error();
+                  return conflict("changed my mind");
+                }).ok());
+  EXPECT_TRUE(append_one(*s).ok()) << "the rolled-back event #3 is no tail to look for";
+  EXPECT_EQ((**s->audit_head()).seq, 3U);
+  // Another writer appending after this store's tail is no tampering.
+  auto other = open();
+  ASSERT_TRUE(append_one(*other).ok());
+  EXPECT_TRUE(append_one(*s).ok());
+  EXPECT_TRUE(verify_stored_chain(*s, std::nullopt)->ok);
+}
+
 constexpr TimePoint kT0{Seconds{1'800'000'000}};
 
 Status add_user(Store& s, const std::string& name) {

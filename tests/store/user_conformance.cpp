@@ -134,5 +134,38 @@ TEST_P(StoreConformance, RevocationIsRecordedOnceAndUseIsTracked) {
             ErrorCode::kNotFound);
 }
 
+// A new password or disabling the user: every live token dies, once.
+TEST_P(StoreConformance, RevokingAUsersTokensTakesOnlyTheLiveOnesOfThatUser) {
+  ASSERT_TRUE(add_user(*store_, user("bob")).ok());
+  ASSERT_TRUE(add_user(*store_, user("carol")).ok());
+  TokenRecord expired = token("tok-old", "bob");
+  expired.expires_at = kT0 + Seconds{5};
+  TokenRecord forever = token("tok-forever", "bob");
+  forever.expires_at.reset();
+  for (const auto& t : {token("tok-a", "bob"), token("tok-b", "bob"), expired, forever, token("tok-c", "carol")}) {
+    ASSERT_TRUE(in_tx(*store_, [&](StoreTx& tx) { return tx.insert_token(t); }).ok()) << t.id;
+  }
+  ASSERT_TRUE(in_tx(*store_, [](StoreTx& tx) { return tx.revoke_token("tok-b", kT0 + Seconds{7}); }).ok());
+  const auto revoke_bobs = [&](TimePoint at) {
+    std::size_t n = 0;
+    auto st = in_tx(*store_, [&](StoreTx& tx) -> Status {
+      auto r = tx.revoke_user_tokens("bob", at);
+      if (!r.ok()) return r.error();
+      n = *r;
+      return {};
+    });
+    EXPECT_TRUE(st.ok());
+    return n;
+  };
+  EXPECT_EQ(revoke_bobs(kT0 + Seconds{10}), 2U) << "tok-a and tok-forever";
+  EXPECT_EQ((*store_->token("tok-a"))->revoked_at, kT0 + Seconds{10});
+  EXPECT_EQ((*store_->token("tok-forever"))->revoked_at, kT0 + Seconds{10});
+  EXPECT_EQ((*store_->token("tok-b"))->revoked_at, kT0 + Seconds{7}) << "the first revocation stands";
+  EXPECT_FALSE((*store_->token("tok-old"))->revoked_at.has_value()) << "expired, not revoked";
+  EXPECT_FALSE((*store_->token("tok-c"))->revoked_at.has_value()) << "another user's";
+  EXPECT_EQ(revoke_bobs(kT0 + Seconds{20}), 0U);
+  EXPECT_EQ((*store_->token("tok-a"))->revoked_at, kT0 + Seconds{10});
+}
+
 }  // namespace
 }  // namespace hoist::store::testing

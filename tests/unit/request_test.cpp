@@ -358,6 +358,32 @@ std::vector<InvalidCase> invalid_cases() {
                  event::Deny{"alice", ""}, kLater, ErrorCode::kPermissionDenied});
   out.push_back({"approve own in self mode without the right", [] { return pending(ApprovalMode::kSelf, false); },
                  event::Approve{"alice", std::nullopt, ""}, kLater, ErrorCode::kPermissionDenied});
+  // An approver's approval is never a self-approval, even where the policy
+  // allows one: only SelfApprove (the agent vouching) is.
+  out.push_back({"approve own with the right, as an approver", [] { return pending(ApprovalMode::kSelf, true); },
+                 event::Approve{"alice", std::nullopt, ""}, kLater, ErrorCode::kPermissionDenied});
+  // The same person under another spelling (issue 17, item 12).
+  for (const std::string reviewer : {"Alice", "ALICE", "alice@corp", "Alice@Corp.Example", "CORP\\alice"}) {
+    out.push_back({"approve own request as " + reviewer, [] { return pending(); },
+                   event::Approve{reviewer, std::nullopt, ""}, kLater, ErrorCode::kPermissionDenied});
+    out.push_back({"approve own with the right as " + reviewer, [] { return pending(ApprovalMode::kSelf, true); },
+                   event::Approve{reviewer, std::nullopt, ""}, kLater, ErrorCode::kPermissionDenied});
+    out.push_back({"deny own request as " + reviewer, [] { return pending(); }, event::Deny{reviewer, ""}, kLater,
+                   ErrorCode::kPermissionDenied});
+  }
+  // Self-approval: only the requester, exactly, and only with the right.
+  out.push_back({"self-approve without the right", [] { return pending(ApprovalMode::kSelf, false); },
+                 event::SelfApprove{"alice", std::nullopt, ""}, kLater, ErrorCode::kPermissionDenied});
+  out.push_back({"self-approve a manual request", [] { return pending(); },
+                 event::SelfApprove{"alice", std::nullopt, ""}, kLater, ErrorCode::kPermissionDenied});
+  out.push_back({"self-approve someone else's request", [] { return pending(ApprovalMode::kSelf, true); },
+                 event::SelfApprove{"bob", std::nullopt, ""}, kLater, ErrorCode::kPermissionDenied});
+  out.push_back({"self-approve under another spelling", [] { return pending(ApprovalMode::kSelf, true); },
+                 event::SelfApprove{"Alice", std::nullopt, ""}, kLater, ErrorCode::kPermissionDenied});
+  out.push_back({"self-approve longer than requested", [] { return pending(ApprovalMode::kSelf, true); },
+                 event::SelfApprove{"alice", hours{1} + Seconds{1}, ""}, kLater, ErrorCode::kInvalidArgument});
+  out.push_back({"self-approve without requester", [] { return pending(ApprovalMode::kSelf, true); },
+                 event::SelfApprove{"", std::nullopt, ""}, kLater, ErrorCode::kInvalidArgument});
   // Auto-approval outside autonomous mode.
   out.push_back({"auto-approve manual request", [] { return pending(ApprovalMode::kManual); }, event::AutoApprove{"x"},
                  kLater, ErrorCode::kPermissionDenied});
@@ -402,12 +428,25 @@ TEST(InvalidTransition, FailedTransitionLeavesInputUnchanged) {
 
 TEST(SelfApproval, AllowedRequesterApprovesOwnAndItIsRecordedAsSelf) {
   const auto r =
-      transition(pending(ApprovalMode::kSelf, true), event::Approve{"alice", std::nullopt, "on call"}, kLater);
+      transition(pending(ApprovalMode::kSelf, true), event::SelfApprove{"alice", std::nullopt, "on call"}, kLater);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->state, RequestState::kApproved);
   ASSERT_TRUE(r->review.has_value());
   EXPECT_EQ(r->review->by, Review::By::kSelf);
   EXPECT_EQ(r->review->reviewer, "alice");
+}
+
+TEST(SelfApproval, MayShortenButNotLengthen) {
+  const auto r = transition(pending(ApprovalMode::kSelf, true), event::SelfApprove{"alice", minutes{10}, ""}, kLater);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->grant_deadline, kLater + minutes{10});
+}
+
+TEST(SelfApproval, TheApproveEventSaysWhereSelfApprovalGoes) {
+  const auto r = transition(pending(ApprovalMode::kSelf, true), event::Approve{"Alice", std::nullopt, ""}, kLater);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("same person"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("--self-approve"), std::string::npos) << r.error().message;
 }
 
 TEST(SelfApproval, SomeoneElseApprovingASelfRequestIsAnApprover) {

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <limits>
+
 #include "core/timestamp.h"
 #include "net/http_error.h"
 #include "net/json_text.h"
@@ -36,6 +38,37 @@ bool is_safe_method(std::string_view method) {
   return method == "GET" || method == "HEAD";
 }
 
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+// A body is parsed as JSON only when it says it is: Content-Type
+// application/json (any case, parameters such as charset allowed). Anything
+// else is 415, so a form or text/plain post (what a page on another site can
+// send without a preflight) never reaches a JSON parser.
+std::optional<net::HttpResponse> refuse_unless_json(const net::HttpRequest& request) {
+  const auto type = request.header("content-type");
+  const auto media = type ? trim(type->substr(0, type->find(';'))) : std::string_view();
+  if (iequals(media, "application/json")) return std::nullopt;
+  auto response = net::error_response(invalid_argument(
+      type ? fmt::format("the body must be JSON sent as Content-Type: application/json, not \"{}\"",
+                         type->substr(0, 100))
+           : std::string("the body must be JSON sent as Content-Type: application/json (the header is missing)")));
+  response.status = 415;
+  return response;
+}
+
 }  // namespace
 
 std::optional<std::string_view> session_cookie(const net::HttpRequest& request) {
@@ -57,6 +90,9 @@ Api::Impl::Impl(ApiDeps d, ApiOptions o) : deps(std::move(d)), options(std::move
 
 Status Api::Impl::audit(store::StoreTx& tx, const std::string& actor, std::string_view action,
                         const std::string& target, const std::string& host, const json::object& details) {
+  if (audit_refusal) {
+    return *audit_refusal;
+  }
   store::AuditDraft draft;
   draft.time = deps.clock.now_ms();
   draft.actor = actor;
@@ -102,8 +138,9 @@ Result<Caller> Api::Impl::authenticate_token(std::string_view text) {
   caller.role = (*user)->role;
   caller.token_id = rec.id;
   // Token use is audited once an hour per token (each action it takes is
-  // audited anyway, naming the token).
-  if (!rec.last_used_at || now - *rec.last_used_at >= Seconds{3600}) {
+  // audited anyway, naming the token). While nothing can be recorded, a
+  // token still reads (every write fails anyway).
+  if (!audit_refusal && (!rec.last_used_at || now - *rec.last_used_at >= Seconds{3600})) {
     auto st = deps.store.write([&](store::StoreTx& tx) -> Status {
       if (auto t = tx.touch_token(rec.id, now); !t) {
         return t;
@@ -306,7 +343,8 @@ Api::Api(ApiDeps deps, ApiOptions options) : impl_(std::make_unique<Impl>(std::m
   };
   (void)i;
   router_.add(Route{"GET", "/api/v1/health", Access::kPublic, "Liveness: the server answers",
-                    [](Call&) -> Result<net::HttpResponse> {
+                    [impl = impl_.get()](Call&) -> Result<net::HttpResponse> {
+                      if (impl->audit_refusal) return *impl->audit_refusal;  // it answers, but records nothing
                       return json_ok(json::object{{"status", "ok"}});
                     }});
   // Sessions, users and tokens.
@@ -394,34 +432,50 @@ Api::Api(ApiDeps deps, ApiOptions options) : impl_(std::make_unique<Impl>(std::m
 
 Api::~Api() = default;
 
+Api::Checked Api::check(const net::HttpRequest& request, bool has_body) {
+  Checked out;
+  std::vector<std::string> allowed;
+  auto match = router_.match(request.method, request.path, &allowed);
+  if (!match) {
+    auto response = net::error_response(match.error());
+    if (!allowed.empty()) {
+      response.status = 405;
+      std::string allow;
+      for (const auto& m : allowed) {
+        allow += allow.empty() ? m : ", " + m;
+      }
+      response.set_header("allow", allow);
+    }
+    out.refusal = std::move(response);
+    return out;
+  }
+  out.route = match->route;
+  out.params = std::move(match->params);
+  auto caller = impl_->authenticate(request, out.route->access);
+  if (!caller) {
+    auto response = net::error_response(caller.error());
+    if (caller.error().code == ErrorCode::kUnauthenticated) {
+      response.set_header("www-authenticate", "Bearer realm=\"hoist\"");
+    }
+    out.refusal = std::move(response);
+    return out;
+  }
+  out.caller = std::move(*caller);
+  if (has_body) {
+    out.refusal = refuse_unless_json(request);
+  }
+  return out;
+}
+
 net::HttpResponse Api::handle(const net::HttpRequest& request) {
   try {
     if (!request.path.starts_with("/api/")) return impl_->console(request);
-    std::vector<std::string> allowed;
-    auto match = router_.match(request.method, request.path, &allowed);
-    if (!match) {
-      auto response = net::error_response(match.error());
-      if (!allowed.empty()) {
-        response.status = 405;
-        std::string allow;
-        for (const auto& m : allowed) {
-          allow += allow.empty() ? m : ", " + m;
-        }
-        response.set_header("allow", allow);
-      }
-      return response;
+    auto checked = check(request, !request.body.empty());
+    if (checked.refusal) {
+      return std::move(*checked.refusal);
     }
-    const Route& route = *match->route;
-    auto caller = impl_->authenticate(request, route.access);
-    if (!caller) {
-      auto response = net::error_response(caller.error());
-      if (caller.error().code == ErrorCode::kUnauthenticated) {
-        response.set_header("www-authenticate", "Bearer realm=\"hoist\"");
-      }
-      return response;
-    }
-    Call call{request, std::move(*caller), std::move(match->params)};
-    auto result = route.handler(call);
+    Call call{request, std::move(checked.caller), std::move(checked.params)};
+    auto result = checked.route->handler(call);
     if (!result) {
       return net::error_response(result.error());
     }
@@ -442,12 +496,51 @@ net::HttpResponse Api::handle(const net::HttpRequest& request) {
   return net::error_response(internal_error("the server failed to handle the request (this is a bug)"));
 }
 
+net::Admission Api::admit(const net::HttpRequest& head) {
+  net::Admission out;
+  try {
+    if (!head.path.starts_with("/api/")) {
+      out.max_body_bytes = kPublicBodyLimit;  // handle() answers (the console's files take no body)
+      return out;
+    }
+    auto checked = check(head, true);
+    if (checked.refusal) {
+      out.refusal = std::move(checked.refusal);
+      return out;
+    }
+    out.max_body_bytes =
+        checked.route->access == Access::kPublic ? kPublicBodyLimit : std::numeric_limits<std::size_t>::max();
+    return out;
+  } catch (const std::exception& e) {
+    impl_->deps.log.error("api.exception", {{"path", head.path}, {"what", e.what()}});
+  } catch (...) {
+    impl_->deps.log.error("api.exception", {{"path", head.path}, {"what", "unknown"}});
+  }
+  out.refusal = net::error_response(internal_error("the server failed to check the request (this is a bug)"));
+  return out;
+}
+
 std::optional<net::HttpResponse> Api::answer_from_memory(const net::HttpRequest& request) {
   try {
     return impl_->answer_from_memory(request);
   } catch (...) {
     return std::nullopt;  // handle() answers it, and logs what went wrong
   }
+}
+
+Result<ChainVerification> Api::verify_audit_trail() {
+  auto verdict = store::verify_stored_chain(impl_->deps.store, std::nullopt);
+  if (!verdict) {
+    return verdict.error();
+  }
+  if (!verdict->ok) {
+    impl_->audit_refusal = unavailable(fmt::format(
+        "the audit trail does not verify at event {} ({}): the database was changed outside hoistd or is damaged. "
+        "hoistd records nothing until it is repaired, so it changes nothing; see docs/hoistd.md, \"When the audit "
+        "trail does not verify\"",
+        verdict->first_bad_seq.value_or(0), verdict->problem));
+  }
+  return verdict;
 }
 
 Result<std::size_t> Api::expire_due() {

@@ -12,11 +12,19 @@
 // transaction as the change itself.
 // MUST: a state-changing request with a session cookie carries the
 // session's CSRF token in X-CSRF-Token.
+// MUST: a request body is read only after the route, the credentials and
+// the Content-Type were checked on the headers (admit()), and without
+// credentials only a small one (kPublicBodyLimit): nobody pins server
+// memory without credentials.
+// MUST: a body is JSON, declared as Content-Type: application/json (415
+// otherwise); no other media type is ever parsed as JSON.
 #pragma once
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,6 +78,10 @@ struct ApiDeps {
 
 class Api {
  public:
+  // The largest body a request without credentials may send (the public
+  // routes: login, enrolment; the console's files take none).
+  static constexpr std::size_t kPublicBodyLimit = 8 * 1024;
+
   Api(ApiDeps deps, ApiOptions options);
   ~Api();
   Api(const Api&) = delete;
@@ -77,6 +89,15 @@ class Api {
 
   // Never throws: failures become {"error": ...} responses.
   net::HttpResponse handle(const net::HttpRequest& request);
+
+  // Whether a request that announces a body may send it, from its head
+  // alone: the checks handle() makes before any handler runs (the route
+  // exists, the caller is authenticated and allowed, the body is declared
+  // JSON), and the body limit that follows: kPublicBodyLimit for public
+  // routes and paths outside /api/, the server's limit for callers with
+  // credentials. A refusal is the answer handle() would give. The server
+  // calls it on a handler thread before reading any body. Never throws.
+  net::Admission admit(const net::HttpRequest& head);
 
   // The answer handle() would give, when it can be given from memory alone
   // (no database, no waiting, so the server may call it on its I/O thread);
@@ -86,6 +107,14 @@ class Api {
   std::optional<net::HttpResponse> answer_from_memory(const net::HttpRequest& request);
 
   [[nodiscard]] const std::vector<Route>& routes() const { return router_.routes(); }
+
+  // Verifies the whole stored audit trail (verify_stored_chain) and keeps
+  // the verdict. When it does not verify, hoistd records nothing from then
+  // on: every write fails with Unavailable naming the first bad event, the
+  // health route answers 503 with the same message, and reads (the trail
+  // itself included) go on, so the damage can be looked at. hoistd calls it
+  // once at start, before serving; a store error is returned as is.
+  Result<ChainVerification> verify_audit_trail();
 
   // Expires pending requests and grants whose stored deadline has passed
   // (audited, pushed to their endpoints). Returns how many.
@@ -100,6 +129,17 @@ class Api {
                                               const std::string& actor);
 
  private:
+  // What the checks before a handler found: a refusal, or the route, its
+  // parameters and the authenticated caller.
+  struct Checked {
+    std::optional<net::HttpResponse> refusal;
+    const Route* route = nullptr;
+    std::map<std::string, std::string, std::less<>> params;
+    Caller caller;
+  };
+  // The checks handle() and admit() share, for a request under /api/.
+  Checked check(const net::HttpRequest& request, bool has_body);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
   Router router_;

@@ -115,12 +115,22 @@ struct EffectivePolicy {
   std::string etag;                                // quoted, for ETag / If-None-Match
 };
 
+// The console streams (GET /api/v1/stream) each user holds open, waiting:
+// a user may hold kMaxStreamsPerUser at a time (one per console tab), so
+// one account cannot make every write wake hundreds of polls.
+struct StreamCounts {
+  static constexpr int kMaxStreamsPerUser = 8;
+  std::mutex mu;
+  std::map<std::string, int> open;  // user -> waiting streams
+};
+
 struct Api::Impl {
   Impl(ApiDeps d, ApiOptions o);
 
   ApiDeps deps;
   ApiOptions options;
   auth::LoginLimiter limiter;
+  std::shared_ptr<StreamCounts> streams = std::make_shared<StreamCounts>();
   auth::PasswordCost password_cost;
   std::string dummy_password_hash;  // verified for unknown users: same timing
 
@@ -165,7 +175,11 @@ struct Api::Impl {
   Result<Caller> authenticate_agent(std::string_view text);
   Result<Caller> authenticate_session(const net::HttpRequest& request, std::string_view session_secret);
 
-  // Appends an audit event inside `tx`.
+  // Set once, before serving, when the stored audit trail does not verify
+  // (Api::verify_audit_trail): why nothing may be recorded.
+  std::optional<Error> audit_refusal;
+
+  // Appends an audit event inside `tx`; fails with audit_refusal when set.
   Status audit(store::StoreTx& tx, const std::string& actor, std::string_view action, const std::string& target,
                const std::string& host, const json::object& details);
 

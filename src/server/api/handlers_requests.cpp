@@ -412,7 +412,7 @@ Result<net::HttpResponse> Api::Impl::agent_self_approve(Call& call) {
     return body.error();
   }
   const std::string& endpoint_id = call.caller.endpoint.id;
-  event::Approve approve{body->user, std::nullopt, body->comment};
+  event::SelfApprove approve{body->user, std::nullopt, body->comment};
   if (body->duration_s) {
     approve.duration = Seconds{*body->duration_s};
   }

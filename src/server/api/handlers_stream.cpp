@@ -13,6 +13,10 @@
 // API makes wakes it (Api::handle after a write, the expiry sweep), so a
 // new request shows in the console within milliseconds, not a poll
 // interval.
+//
+// MUST: one user holds at most StreamCounts::kMaxStreamsPerUser waiting
+// streams; one more is refused with 429 (every write wakes every waiting
+// stream, so hundreds of one account's streams would cost every write).
 #include <fmt/format.h>
 
 #include <charconv>
@@ -42,6 +46,32 @@ net::HttpResponse event_stream(std::string body) {
 void append_event(std::string& out, std::uint64_t id, std::string_view event, std::string_view data) {
   out += fmt::format("id: {}\nevent: {}\ndata: {}\n\n", id, event, data);
 }
+
+// One waiting stream of one user, counted in StreamCounts while it lives
+// (it lives in the LongPoll, so until the wait is answered or cut).
+class StreamSlot {
+ public:
+  static std::shared_ptr<StreamSlot> take(const std::shared_ptr<StreamCounts>& counts, const std::string& user) {
+    const std::lock_guard lock(counts->mu);
+    int& open = counts->open[user];
+    if (open >= StreamCounts::kMaxStreamsPerUser) return nullptr;
+    ++open;
+    return std::shared_ptr<StreamSlot>(new StreamSlot(counts, user));
+  }
+  ~StreamSlot() {
+    const std::lock_guard lock(counts_->mu);
+    const auto it = counts_->open.find(user_);
+    if (it != counts_->open.end() && --it->second <= 0) counts_->open.erase(it);
+  }
+  StreamSlot(const StreamSlot&) = delete;
+  StreamSlot& operator=(const StreamSlot&) = delete;
+
+ private:
+  StreamSlot(std::shared_ptr<StreamCounts> counts, std::string user)
+      : counts_(std::move(counts)), user_(std::move(user)) {}
+  std::shared_ptr<StreamCounts> counts_;
+  std::string user_;
+};
 
 std::optional<std::uint64_t> parse_seq(std::string_view text) {
   std::uint64_t v = 0;
@@ -92,11 +122,21 @@ Result<net::HttpResponse> Api::Impl::stream(Call& call) {
   auto now = fetch.page(false);
   if (!now) return now.error();
   if (*now) return std::move(**now);
+  auto slot = StreamSlot::take(streams, call.caller.user);
+  if (!slot) {
+    auto refused = net::error_response(rate_limited(
+        fmt::format("{} has {} live streams open already (console tabs or other clients); close one, or try again "
+                    "in {} s",
+                    call.caller.user, StreamCounts::kMaxStreamsPerUser, kStreamWait.count())));
+    refused.set_header("retry-after", std::to_string(kStreamWait.count()));
+    return refused;
+  }
   net::HttpResponse pending;
   pending.long_poll = std::make_shared<net::LongPoll>();
   pending.long_poll->key = std::string(kConsoleStreamKey);
   pending.long_poll->until = std::chrono::steady_clock::now() + kStreamWait;
-  pending.long_poll->poll = [fetch = std::move(fetch)](bool last) -> std::optional<net::HttpResponse> {
+  pending.long_poll->poll = [fetch = std::move(fetch),
+                             slot = std::move(slot)](bool last) -> std::optional<net::HttpResponse> {
     auto r = fetch.page(last);
     if (!r) return net::error_response(r.error());
     return std::move(*r);

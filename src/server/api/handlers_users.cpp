@@ -2,8 +2,13 @@
 //
 // MUST: a failed login takes as long for an unknown user as for a wrong
 // password (a dummy hash is verified), and both count against the limiter.
+// MUST: a login is admitted and counted by the limiter in one step
+// (LoginLimiter::begin) before the password is verified.
 // MUST: session ids and token secrets are returned once and stored only
 // as hashes.
+// MUST: a new password or disabling a user revokes their sessions and API
+// tokens in the same transaction (audited with the counts); enabling them
+// again revives nothing.
 #include <fmt/format.h>
 
 #include "core/timestamp.h"
@@ -71,21 +76,22 @@ Result<net::HttpResponse> Api::Impl::login(Call& call) {
   }
   const auto now = deps.clock.now_s();
   const std::string& remote = call.request.remote_address;
-  if (auto st = limiter.check(body->user, remote, now); !st) {
-    auto response = net::error_response(st.error());
-    if (auto after = limiter.retry_after(body->user, remote, now)) {
-      response.set_header("retry-after", std::to_string(after->count()));
-    }
+  // Admitted and counted in one step: a burst of parallel logins gets no
+  // more tries than the same logins one after another.
+  auto attempt = limiter.begin(body->user, remote, now);
+  if (!attempt.admitted()) {
+    auto response = net::error_response(attempt.refusal());
+    response.set_header("retry-after", std::to_string(attempt.retry_after().count()));
     return response;
   }
   auto user = deps.store.user(body->user);
   if (!user) {
-    return user.error();
+    return user.error();  // the attempt counts as failed
   }
   const bool known = user->has_value() && !(*user)->disabled;
   const bool password_ok = auth::verify_password(known ? (*user)->password_hash : dummy_password_hash, body->password);
   if (!known || !password_ok) {
-    limiter.record_failure(body->user, remote, now);
+    attempt.failed(deps.clock.now_s());
     auto st = deps.store.write([&](store::StoreTx& tx) {
       // The name is only claimed: recorded as the target, never as the actor.
       return audit(tx, "anonymous", "user.login_failed", body->user, "",
@@ -96,7 +102,7 @@ Result<net::HttpResponse> Api::Impl::login(Call& call) {
     }
     return unauthenticated("wrong user name or password");
   }
-  limiter.record_success(body->user, remote, now);
+  attempt.succeeded(deps.clock.now_s());
 
   const std::string session_secret = auth::random_secret();
   const std::string csrf = auth::derive_csrf_token(session_secret);
@@ -392,11 +398,20 @@ Result<net::HttpResponse> Api::Impl::update_user(Call& call) {
     if (!updated) {
       return updated.error();
     }
-    // A disabled user or a new password ends every session.
+    // A disabled user or a new password ends every session and every API
+    // token: whoever held the old password may have made them. Enabling
+    // the user again brings none back.
     if (rec.disabled || body->password) {
-      if (auto s = tx.revoke_user_sessions(name, now); !s) {
-        return s;
+      auto sessions = tx.revoke_user_sessions(name, now);
+      if (!sessions) {
+        return sessions.error();
       }
+      auto tokens = tx.revoke_user_tokens(name, now);
+      if (!tokens) {
+        return tokens.error();
+      }
+      details["sessions_revoked"] = *sessions;
+      details["tokens_revoked"] = *tokens;
     }
     return audit(tx, call.caller.actor(), "user.updated", name, "", details);
   });

@@ -8,6 +8,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "core/sha256.h"
 
@@ -86,9 +87,15 @@ Seconds LoginLimiter::lock_after(int failures) const {
 }
 
 void LoginLimiter::forget_due(TimePoint now) {
-  while (!by_forget_at_.empty() && by_forget_at_.begin()->first <= now) {
-    entries_.erase(by_forget_at_.begin()->second);
-    by_forget_at_.erase(by_forget_at_.begin());
+  auto it = by_forget_at_.begin();
+  while (it != by_forget_at_.end() && it->first <= now) {
+    const auto entry = entries_.find(it->second);
+    if (entry != entries_.end() && entry->second.in_flight > 0) {
+      ++it;  // an attempt still counts on it
+      continue;
+    }
+    if (entry != entries_.end()) entries_.erase(entry);
+    it = by_forget_at_.erase(it);
   }
 }
 
@@ -99,7 +106,8 @@ void LoginLimiter::make_room(const std::array<Key, 2>& keep) {
   // counted: that would reset the very count being raised.
   auto it = by_forget_at_.begin();
   while (it != by_forget_at_.end() && entries_.size() + needed > options_.max_tracked) {
-    if (it->second == keep[0] || it->second == keep[1]) {
+    const auto entry = entries_.find(it->second);
+    if (it->second == keep[0] || it->second == keep[1] || (entry != entries_.end() && entry->second.in_flight > 0)) {
       ++it;
       continue;
     }
@@ -152,9 +160,98 @@ std::optional<Seconds> LoginLimiter::retry_after(std::string_view user, std::str
   return retry_after_locked(keys, now);
 }
 
+LoginLimiter::Attempt LoginLimiter::begin(std::string_view user, std::string_view remote, TimePoint now) {
+  Attempt attempt;
+  attempt.keys_ = keys_for(user, remote);
+  attempt.began_ = now;
+  const std::lock_guard lock(mutex_);
+  if (const auto wait = retry_after_locked(attempt.keys_, now)) {
+    attempt.retry_after_ = *wait;
+    return attempt;
+  }
+  // Attempts in flight count as failures: if they all failed, would that
+  // lock the key? Then this one waits (for at least the lock they would make).
+  Seconds pending{0};
+  for (const Key& key : attempt.keys_) {
+    const auto it = entries_.find(key);
+    if (it == entries_.end() || it->second.in_flight == 0) continue;
+    const auto failures = static_cast<long long>(it->second.failures) + it->second.in_flight;
+    const int capped =
+        failures > std::numeric_limits<int>::max() ? std::numeric_limits<int>::max() : static_cast<int>(failures);
+    pending = std::max(pending, lock_after(capped));
+  }
+  if (pending > Seconds{0}) {
+    attempt.retry_after_ = pending;
+    return attempt;
+  }
+  make_room(attempt.keys_);
+  for (const Key& key : attempt.keys_) {
+    auto [it, inserted] = entries_.try_emplace(key);
+    Entry& entry = it->second;
+    if (inserted) {
+      entry.last_seen = now;
+      entry.forget_at = now + options_.forget_after;
+      by_forget_at_.emplace(entry.forget_at, key);
+    }
+    ++entry.in_flight;
+    touch(key, entry, now);
+  }
+  attempt.limiter_ = this;
+  return attempt;
+}
+
+LoginLimiter::Attempt::Attempt(Attempt&& other) noexcept
+    : limiter_(other.limiter_), keys_(other.keys_), began_(other.began_), retry_after_(other.retry_after_) {
+  other.limiter_ = nullptr;
+}
+
+LoginLimiter::Attempt::~Attempt() {
+  if (limiter_ != nullptr) failed(began_);
+}
+
+Error LoginLimiter::Attempt::refusal() const {
+  return rate_limited("too many failed logins; try again in " + std::to_string(retry_after_.count()) + " s");
+}
+
+void LoginLimiter::Attempt::succeeded(TimePoint now) {
+  if (limiter_ == nullptr) return;
+  std::exchange(limiter_, nullptr)->end_attempt(keys_, now, true);
+}
+
+void LoginLimiter::Attempt::failed(TimePoint now) {
+  if (limiter_ == nullptr) return;
+  std::exchange(limiter_, nullptr)->end_attempt(keys_, now, false);
+}
+
+void LoginLimiter::end_attempt(const std::array<Key, 2>& keys, TimePoint now, bool success) {
+  const std::lock_guard lock(mutex_);
+  for (const Key& key : keys) {
+    if (const auto it = entries_.find(key); it != entries_.end() && it->second.in_flight > 0) --it->second.in_flight;
+  }
+  if (!success) {
+    count_failure_locked(keys, now);
+    return;
+  }
+  // As record_success: the user's count goes, the address's stays. An
+  // entry other attempts still count on keeps their count, at zero failures.
+  if (const auto it = entries_.find(keys[0]); it != entries_.end()) {
+    if (it->second.in_flight > 0) {
+      it->second.failures = 0;
+      it->second.locked_until = TimePoint{};
+      touch(keys[0], it->second, now);
+    } else {
+      erase(it);
+    }
+  }
+}
+
 void LoginLimiter::record_failure(std::string_view user, std::string_view remote, TimePoint now) {
   const auto keys = keys_for(user, remote);
   const std::lock_guard lock(mutex_);
+  count_failure_locked(keys, now);
+}
+
+void LoginLimiter::count_failure_locked(const std::array<Key, 2>& keys, TimePoint now) {
   forget_due(now);
   make_room(keys);
   for (const Key& key : keys) {

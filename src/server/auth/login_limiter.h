@@ -3,11 +3,17 @@
 // no I/O and no randomness.
 //
 // Security invariants:
-// - Callers MUST call check() before verifying a password and MUST NOT
-//   verify (or reveal whether the password was right) when it fails.
-// - Callers MUST call record_failure() for every failed login, including
-//   unknown user names, and answer those exactly as for a wrong password, so
-//   the limiter neither lets unknown names through nor reveals which exist.
+// - Callers MUST take a login through begin() before verifying a password
+//   and MUST NOT verify (or reveal whether the password was right) when it
+//   is not admitted. begin() admits and counts in one step, under the
+//   mutex: an attempt in flight counts as a failure until it ends, so a
+//   parallel burst gets no more tries than the same attempts one after
+//   another would (check() then record_failure() would let every request
+//   of a burst pass the check before the first failure is counted).
+// - Callers MUST end every admitted attempt as failed, including unknown
+//   user names (an Attempt that is dropped counts as failed), and answer
+//   those exactly as for a wrong password, so the limiter neither lets
+//   unknown names through nor reveals which exist.
 // - Callers MUST pass the user name in the canonical form logins compare
 //   (otherwise "Alice" and "alice" are counted apart) and the peer address
 //   of the connection, never a client-supplied header.
@@ -69,6 +75,44 @@ namespace hoist::auth {
 // Thread-safe: every member function takes an internal mutex.
 class LoginLimiter {
  public:
+  using Key = std::array<std::uint8_t, 32>;
+
+  // One login attempt from begin(). Admitted: the caller verifies the
+  // password and ends it with succeeded() or failed(); if it ends neither
+  // way (an error, an exception) its destruction counts it as failed at
+  // the time it began. Refused: refusal() says for how long.
+  class Attempt {
+   public:
+    Attempt(Attempt&& other) noexcept;
+    Attempt& operator=(Attempt&&) = delete;
+    Attempt(const Attempt&) = delete;
+    Attempt& operator=(const Attempt&) = delete;
+    ~Attempt();
+
+    [[nodiscard]] bool admitted() const { return limiter_ != nullptr; }
+    // RateLimited, "too many failed logins; try again in N s" (refused only).
+    [[nodiscard]] Error refusal() const;
+    // For a Retry-After header (refused only).
+    [[nodiscard]] Seconds retry_after() const { return retry_after_; }
+    // Forgets the user's count (see record_success).
+    void succeeded(TimePoint now);
+    // Counts the failure against both keys (see record_failure).
+    void failed(TimePoint now);
+
+   private:
+    friend class LoginLimiter;
+    Attempt() = default;
+    LoginLimiter* limiter_ = nullptr;  // set while admitted and not ended
+    std::array<Key, 2> keys_{};
+    TimePoint began_{};
+    Seconds retry_after_{0};
+  };
+
+  // Admits one attempt, or refuses it while the user's or the address's
+  // key is locked, or while attempts already in flight would lock it if
+  // they failed (their count is free_failures or more).
+  Attempt begin(std::string_view user, std::string_view remote, TimePoint now);
+
   struct Options {
     int free_failures = 5;
     Seconds base_delay{1};
@@ -89,7 +133,8 @@ class LoginLimiter {
 
   // Fails with RateLimited, "too many failed logins; try again in N s",
   // while the user's key or the address's key is locked (N is the longer
-  // remaining lock). Does not add keys.
+  // remaining lock). Does not add keys. A query only: a login goes
+  // through begin().
   Status check(std::string_view user, std::string_view remote, TimePoint now);
 
   // The longer remaining lock of the two keys (for a Retry-After header), or
@@ -112,14 +157,16 @@ class LoginLimiter {
   [[nodiscard]] std::size_t tracked() const;
 
  private:
-  using Key = std::array<std::uint8_t, 32>;
   struct Entry {
     int failures = 0;
+    int in_flight = 0;  // admitted attempts not yet ended
     TimePoint last_seen{};
     TimePoint locked_until{};
     TimePoint forget_at{};  // max(last_seen + forget_after, locked_until); the key in by_forget_at_
   };
 
+  void end_attempt(const std::array<Key, 2>& keys, TimePoint now, bool success);
+  void count_failure_locked(const std::array<Key, 2>& keys, TimePoint now);
   void forget_due(TimePoint now);
   void make_room(const std::array<Key, 2>& keep);
   void erase(std::map<Key, Entry>::iterator it);

@@ -14,6 +14,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
+#include <list>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -54,11 +55,12 @@ bool contains_ci(std::string_view haystack, std::string_view needle) {
   return lower(haystack).find(needle) != std::string::npos;
 }
 
-// Turns Beast's request into Hoist's plain one. Fails (for a 400) when the
-// target is not an origin-form URL, or when its path hides a '/' or a NUL
-// behind percent-encoding, or decodes to invalid UTF-8: routing works on
-// decoded segments, so those would be ambiguous.
-Result<net::HttpRequest> convert_request(BeastRequest&& in, const std::string& remote) {
+// Turns the head of Beast's request (the body is not read yet) into Hoist's
+// plain request without a body. Fails (for a 400) when the target is not
+// an origin-form URL, or when its path hides a '/' or a NUL behind
+// percent-encoding, or decodes to invalid UTF-8: routing works on decoded
+// segments, so those would be ambiguous.
+Result<net::HttpRequest> convert_head(const BeastRequest& in, const std::string& remote) {
   net::HttpRequest out;
   out.method = std::string(in.method_string());
   out.target = std::string(in.target());
@@ -83,17 +85,38 @@ Result<net::HttpRequest> convert_request(BeastRequest&& in, const std::string& r
   for (const auto& field : in) {
     out.headers.push_back({lower(field.name_string()), std::string(field.value())});
   }
-  out.body = std::move(in.body());
   out.remote_address = remote;
   return out;
 }
 
+// Whether a read failed because the bytes are not HTTP/1.1 the parser can
+// read (an answer is due), rather than because the peer left or was slow.
+bool is_malformed(const boost::system::error_code& ec) {
+  if (ec.category() != bhttp::make_error_code(bhttp::error::bad_method).category()) return false;
+  return ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message && ec != bhttp::error::need_more &&
+         ec != bhttp::error::need_buffer;
+}
+
+// What connections from one place are counted by: an IPv4 address (also
+// when IPv4-mapped), or the /64 prefix of an IPv6 address (one host is
+// usually given a whole /64, so per address would be no limit at all).
+std::string address_group(const asio::ip::address& address) {
+  if (!address.is_v6()) return address.to_string();
+  const auto v6 = address.to_v6();
+  if (v6.is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_string();
+  auto bytes = v6.to_bytes();
+  std::fill(bytes.begin() + 8, bytes.end(), std::uint8_t{0});
+  return asio::ip::address_v6(bytes).to_string() + "/64";
+}
+
 class ServerImpl final : public HttpsServer {
  public:
-  ServerImpl(HttpsServerOptions options, net::Handler handler, net::QuickHandler quick, Logger& log)
+  ServerImpl(HttpsServerOptions options, net::Handler handler, net::QuickHandler quick, net::Admitter admit,
+             Logger& log)
       : opts_(std::move(options)),
         handler_(std::move(handler)),
         quick_(std::move(quick)),
+        admit_(std::move(admit)),
         log_(log),
         pool_(static_cast<std::size_t>(std::max(1, opts_.handler_threads))) {}
 
@@ -247,6 +270,7 @@ class ServerImpl final : public HttpsServer {
     if (stopping_ && connections_.empty()) {
       drain_timer_.cancel();
       recheck_timer_.cancel();
+      shed_timer_.cancel();
     }
   }
 
@@ -263,16 +287,17 @@ class ServerImpl final : public HttpsServer {
         co_await pause.async_wait(kUseTuple);
         continue;
       }
-      if (connections_.size() >= opts_.limits.max_connections) {
-        log_.warn("http.connection_refused", {{"reason", "max_connections"}});
+      boost::system::error_code remote_ec;
+      const auto remote_endpoint = socket.remote_endpoint(remote_ec);
+      const std::string remote = remote_ec ? std::string("unknown") : remote_endpoint.address().to_string();
+      const std::string group = remote_ec ? remote : address_group(remote_endpoint.address());
+      if (const auto refused = make_room(group, remote)) {
+        note_shed(*refused, remote);
         boost::system::error_code close_ec;
         socket.close(close_ec);
         continue;
       }
-      boost::system::error_code remote_ec;
-      const auto remote_endpoint = socket.remote_endpoint(remote_ec);
-      auto link = std::make_unique<Link>(*this, std::move(socket),
-                                         remote_ec ? std::string("unknown") : remote_endpoint.address().to_string());
+      auto link = std::make_unique<Link>(*this, std::move(socket), remote, group);
       asio::co_spawn(io_, serve(std::move(link), nullptr),
                      [this](const std::exception_ptr& e) { log_failure("session", e); });
     }
@@ -314,12 +339,22 @@ class ServerImpl final : public HttpsServer {
   // long poll of its waits, by that poll's Parked entry; listed in
   // connections_ (for the drain) for as long as it exists.
   struct Link {
-    Link(ServerImpl& owner, tcp::socket socket, std::string remote_address)
-        : server(owner), stream(std::move(socket), owner.tls_.native_handle()), remote(std::move(remote_address)) {
+    Link(ServerImpl& owner, tcp::socket socket, std::string remote_address, std::string address_group)
+        : server(owner),
+          stream(std::move(socket), owner.tls_.native_handle()),
+          remote(std::move(remote_address)),
+          group(std::move(address_group)) {
       server.connections_.insert(this);
+      ++server.by_address_[group].open;
+      server.set_idle(*this, true);  // the handshake
     }
     ~Link() {
       if (server.destroying_) return;
+      server.set_idle(*this, false);
+      if (shed) --server.shedding_;
+      if (const auto it = server.by_address_.find(group); it != server.by_address_.end() && --it->second.open == 0) {
+        server.by_address_.erase(it);
+      }
       server.connections_.erase(this);
       server.maybe_finish_drain();
     }
@@ -329,10 +364,99 @@ class ServerImpl final : public HttpsServer {
     ServerImpl& server;
     Stream stream;
     std::string remote;
+    std::string group;  // address_group(): what the per-address limit counts by
     beast::flat_buffer buffer;
     bool first = true;  // no request read yet: it gets request_timeout, not idle_timeout
-    bool idle = true;   // handshaking or waiting for a request: may be cut on stop
+    // Handshaking or waiting for a request: may be cut on stop, or closed
+    // to make room (set_idle keeps idle_links_ in step).
+    bool idle = false;
+    std::optional<std::list<Link*>::iterator> idle_at;  // its place in idle_links_
+    bool shed = false;                                  // closed to make room; counted in shedding_
   };
+
+  // Why a connection was refused, or closed to make room.
+  enum class Shed { kPerAddress, kFull, kIdleClosed };
+
+  // What a new connection from `group` would exceed; nothing when it may
+  // come in, after the connection idle longest was closed to make room if
+  // the server is full.
+  std::optional<Shed> make_room(const std::string& group, const std::string& remote) {
+    const auto& limits = opts_.limits;
+    if (const auto it = by_address_.find(group);
+        it != by_address_.end() && it->second.open - it->second.parked >= limits.max_connections_per_address) {
+      return Shed::kPerAddress;
+    }
+    if (connections_.size() - shedding_ < limits.max_connections) {
+      return std::nullopt;
+    }
+    if (idle_links_.empty()) {
+      return Shed::kFull;
+    }
+    Link& oldest = *idle_links_.front();
+    set_idle(oldest, false);
+    oldest.shed = true;
+    ++shedding_;
+    oldest.stream.close();
+    note_shed(Shed::kIdleClosed, remote);
+    return std::nullopt;
+  }
+
+  // Counts a refused or shed connection. The first of a quiet spell is
+  // logged at once; the rest as one summary per kShedLogInterval while they
+  // go on, so a flood costs no log line per connection.
+  void note_shed(Shed what, const std::string& remote) {
+    switch (what) {
+      case Shed::kPerAddress: ++shed_log_.per_address; break;
+      case Shed::kFull: ++shed_log_.full; break;
+      case Shed::kIdleClosed: ++shed_log_.idle_closed; break;
+    }
+    shed_log_.last_remote = remote;
+    if (shed_log_.window_open) return;
+    shed_log_.window_open = true;
+    log_shed();
+    arm_shed_log();
+  }
+
+  void log_shed() {
+    auto& l = shed_log_;
+    if (l.per_address + l.full + l.idle_closed == 0) return;
+    log_.warn("http.connections_shed",
+              {{"refused_per_address", l.per_address},
+               {"refused_server_full", l.full},
+               {"closed_idle", l.idle_closed},
+               {"last_remote", l.last_remote},
+               {"max_connections", static_cast<std::uint64_t>(opts_.limits.max_connections)},
+               {"max_connections_per_address", static_cast<std::uint64_t>(opts_.limits.max_connections_per_address)},
+               {"window_s", static_cast<std::uint64_t>(kShedLogInterval.count())}});
+    l.per_address = l.full = l.idle_closed = 0;
+  }
+
+  void arm_shed_log() {
+    shed_timer_.expires_after(kShedLogInterval);
+    shed_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || destroying_) return;
+      auto& l = shed_log_;
+      if (l.per_address + l.full + l.idle_closed == 0 || stopping_) {
+        log_shed();
+        l.window_open = false;
+        return;
+      }
+      log_shed();
+      arm_shed_log();
+    });
+  }
+
+  // Keeps idle_links_ (oldest first) in step with link.idle. A shed link
+  // is never listed again.
+  void set_idle(Link& link, bool idle) {
+    link.idle = idle;
+    if (idle && !link.idle_at && !link.shed) {
+      link.idle_at = idle_links_.insert(idle_links_.end(), &link);
+    } else if (!idle && link.idle_at) {
+      idle_links_.erase(*link.idle_at);
+      link.idle_at.reset();
+    }
+  }
 
   // What answering a request needs besides the response.
   struct Exchange {
@@ -362,7 +486,8 @@ class ServerImpl final : public HttpsServer {
   void park(std::unique_ptr<Parked> parked) {
     const auto id = parked->id = ++last_parked_id_;
     Link& link = *parked->link;
-    link.idle = false;
+    set_idle(link, false);
+    ++by_address_[link.group].parked;  // a waiting long poll: not counted against its address
     link.stream.expires_never();
     if (link.buffer.size() == 0) {
       link.buffer.shrink_to_fit();  // parked for up to a minute: hold no read buffer
@@ -430,6 +555,9 @@ class ServerImpl final : public HttpsServer {
       }
     }
     auto link = std::move(parked->link);
+    if (const auto use = by_address_.find(link->group); use != by_address_.end() && use->second.parked > 0) {
+      --use->second.parked;
+    }
     asio::co_spawn(io_, serve(std::move(link), std::move(parked)),
                    [this](const std::exception_ptr& e) { log_failure("session", e); });
   }
@@ -437,67 +565,96 @@ class ServerImpl final : public HttpsServer {
   // A request read from the connection, or why there is none.
   struct Incoming {
     std::optional<net::HttpRequest> request;  // set: handle it
-    std::optional<Error> refusal;             // set: answer it with this error
-    bool close = false;                       // after the refusal, or (no refusal) at once
+    std::optional<net::HttpResponse> answer;  // set: answer this instead (a refusal)
+    bool close = false;                       // after the answer, or (no answer) at once
   };
 
+  static Incoming refuse(const Error& error, bool close) {
+    return Incoming{std::nullopt, net::error_response(error), close};
+  }
+
+  static Error body_too_large(std::size_t limit) {
+    return invalid_argument(fmt::format("the request body is larger than {} bytes; send less", limit));
+  }
+
+  // Reads the head, has the admitter look at it (when a body follows), then
+  // reads the body up to the size admitted.
   asio::awaitable<Incoming> read_request(Link& link, Exchange& exchange) {
     const auto& limits = opts_.limits;
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
     parser.body_limit(limits.max_body_bytes);
-    link.idle = true;
+    set_idle(link, true);
     link.stream.expires_after(link.first ? limits.request_timeout : limits.idle_timeout);
     link.first = false;
     auto [read_ec, header_bytes] = co_await bhttp::async_read_header(link.stream, link.buffer, parser, kUseTuple);
-    link.idle = false;
+    set_idle(link, false);
     exchange.started = std::chrono::steady_clock::now();
-    const auto body_too_large = [&limits] {
-      return invalid_argument(
-          fmt::format("the request body is larger than {} bytes; send less", limits.max_body_bytes));
-    };
     if (read_ec == bhttp::error::header_limit) {
-      co_return Incoming{std::nullopt,
-                         invalid_argument(fmt::format("the request line and headers are larger than {} bytes",
-                                                      limits.max_header_bytes)),
-                         true};
+      co_return refuse(invalid_argument(fmt::format("the request line and headers are larger than {} bytes",
+                                                    limits.max_header_bytes)),
+                       true);
     }
     if (read_ec == bhttp::error::body_limit) {
-      co_return Incoming{std::nullopt, body_too_large(), true};
+      co_return refuse(body_too_large(limits.max_body_bytes), true);
     }
     if (read_ec) {
-      co_return Incoming{std::nullopt, std::nullopt, true};  // closed, timed out, cut on stop, or not HTTP
-    }
-    if (parser.get()[bhttp::field::expect] == "100-continue") {
-      bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, parser.get().version()};
-      co_await bhttp::async_write(link.stream, cont, kUseTuple);
-    }
-    link.stream.expires_after(limits.request_timeout);
-    auto [body_ec, body_bytes] = co_await bhttp::async_read(link.stream, link.buffer, parser, kUseTuple);
-    if (body_ec == bhttp::error::body_limit) {
-      co_return Incoming{std::nullopt, body_too_large(), true};
-    }
-    if (body_ec) {
-      if (body_ec != asio::error::operation_aborted && body_ec != beast::error::timeout &&
-          body_ec != bhttp::error::end_of_stream) {
-        co_return Incoming{std::nullopt, invalid_argument(fmt::format("malformed HTTP request: {}", body_ec.message())),
-                           true};
+      if (is_malformed(read_ec)) {
+        co_return refuse(invalid_argument(fmt::format("malformed HTTP request: {}", read_ec.message())), true);
       }
-      co_return Incoming{std::nullopt, std::nullopt, true};
+      co_return Incoming{std::nullopt, std::nullopt, true};  // closed, timed out, cut on stop, or not TLS
+    }
+    exchange.version = parser.get().version();
+    exchange.keep_alive = parser.get().keep_alive();
+    const bool body_follows = !parser.is_done();
+    auto head = convert_head(parser.get(), link.remote);
+    if (!head) {
+      co_return refuse(head.error(), body_follows);  // an unread body cannot be told from the next request
+    }
+    exchange.method = head->method;
+    exchange.path = head->path;
+    if (body_follows) {
+      std::size_t admitted = limits.max_body_bytes;
+      if (admit_) {
+        net::Admission admission;
+        auto failed = co_await on_pool([this, &head, &admission]() {
+          admission = admit_(*head);
+          return net::HttpResponse{};
+        });
+        if (failed.status != 200) {
+          co_return Incoming{std::nullopt, std::move(failed), true};
+        }
+        if (admission.refusal) {
+          co_return Incoming{std::nullopt, std::move(admission.refusal), true};
+        }
+        admitted = std::min(admitted, admission.max_body_bytes);
+      }
+      if (const auto length = parser.content_length(); length && *length > admitted) {
+        co_return refuse(body_too_large(admitted), true);
+      }
+      parser.body_limit(admitted);  // a chunked body, as it arrives
+      if (parser.get()[bhttp::field::expect] == "100-continue") {
+        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, parser.get().version()};
+        co_await bhttp::async_write(link.stream, cont, kUseTuple);
+      }
+      link.stream.expires_after(limits.request_timeout);
+      auto [body_ec, body_bytes] = co_await bhttp::async_read(link.stream, link.buffer, parser, kUseTuple);
+      if (body_ec == bhttp::error::body_limit) {
+        co_return refuse(body_too_large(admitted), true);
+      }
+      if (body_ec) {
+        if (is_malformed(body_ec)) {
+          co_return refuse(invalid_argument(fmt::format("malformed HTTP request: {}", body_ec.message())), true);
+        }
+        co_return Incoming{std::nullopt, std::nullopt, true};
+      }
+      head->body = std::move(parser.get().body());
     }
     // A large request grows the read buffer: keep no more than a small one.
     if (link.buffer.size() == 0 && link.buffer.capacity() > kKeptReadBuffer) {
       link.buffer.shrink_to_fit();
     }
-    exchange.version = parser.get().version();
-    exchange.keep_alive = parser.get().keep_alive();
-    auto request = convert_request(parser.release(), link.remote);
-    if (!request) {
-      co_return Incoming{std::nullopt, request.error(), false};
-    }
-    exchange.method = request->method;
-    exchange.path = request->path;
-    co_return Incoming{std::move(*request), std::nullopt, false};
+    co_return Incoming{std::move(*head), std::nullopt, false};
   }
 
   // Writes the response and logs the exchange; false: the connection ends.
@@ -575,14 +732,14 @@ class ServerImpl final : public HttpsServer {
           park(std::move(parked));
           co_return;
         }
-      } else if (incoming.refusal) {
-        response = net::error_response(*incoming.refusal);
+      } else if (incoming.answer) {
+        response = std::move(*incoming.answer);
       } else {
         break;
       }
       go_on = co_await respond(*link, exchange, std::move(response), incoming.close);
     }
-    link->idle = true;
+    set_idle(*link, true);
     link->stream.expires_after(std::chrono::seconds(2));
     co_await link->stream.async_shutdown(kUseTuple);
   }
@@ -590,6 +747,7 @@ class ServerImpl final : public HttpsServer {
   HttpsServerOptions opts_;
   net::Handler handler_;
   net::QuickHandler quick_;
+  net::Admitter admit_;
   Logger& log_;
   bool destroying_ = false;  // outlives io_
   asio::io_context io_{1};
@@ -603,6 +761,22 @@ class ServerImpl final : public HttpsServer {
   std::atomic<std::uint64_t> wake_generation_{0};
   // Touched only on the I/O thread. Declared after io_: destroyed before it.
   std::set<Link*> connections_;
+  std::list<Link*> idle_links_;  // the idle ones (Link::idle), idle longest first
+  std::size_t shedding_ = 0;     // closed to make room, not destroyed yet
+  struct AddressUse {
+    std::size_t open = 0;
+    std::size_t parked = 0;  // of which waiting in a long poll
+  };
+  std::unordered_map<std::string, AddressUse> by_address_;  // by address_group()
+  struct ShedLog {
+    std::uint64_t per_address = 0;
+    std::uint64_t full = 0;
+    std::uint64_t idle_closed = 0;
+    std::string last_remote;
+    bool window_open = false;  // a summary is due at the next tick of shed_timer_
+  };
+  ShedLog shed_log_;
+  asio::steady_timer shed_timer_{io_};
   // The parked long polls, and the same by LongPoll::key.
   std::unordered_map<std::uint64_t, std::unique_ptr<Parked>> parked_;
   std::unordered_multimap<std::string, std::uint64_t> parked_by_key_;
@@ -615,8 +789,8 @@ class ServerImpl final : public HttpsServer {
 }  // namespace
 
 Result<std::unique_ptr<HttpsServer>> HttpsServer::create(const HttpsServerOptions& options, net::Handler handler,
-                                                         Logger& log, net::QuickHandler quick) {
-  auto server = std::make_unique<ServerImpl>(options, std::move(handler), std::move(quick), log);
+                                                         Logger& log, net::QuickHandler quick, net::Admitter admit) {
+  auto server = std::make_unique<ServerImpl>(options, std::move(handler), std::move(quick), std::move(admit), log);
   if (auto st = server->init(); !st) {
     return st.error();
   }

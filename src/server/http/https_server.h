@@ -9,6 +9,18 @@
 //
 // MUST: every read has a deadline and every request a size limit, so a slow
 // or hostile client holds at most one connection slot for a bounded time.
+// MUST: a body is read only once the Admitter (when given) admitted the
+// request on its head, and only up to the size it admitted: a client
+// without credentials cannot make the server hold a large body.
+// MUST: one address (IPv4, or IPv6 /64) holds at most
+// max_connections_per_address connections besides its waiting long polls,
+// and when max_connections are open a new connection takes the place of
+// the one idle longest (a TLS handshake or a wait for a request): a flood
+// of connections that never finish TLS cannot keep others out.
+// MUST: refusing connections logs a summary at most once per
+// kShedLogInterval, never a line per connection.
+// MUST: a request the parser cannot read as HTTP/1.1 is answered 400
+// before the connection closes.
 // MUST: on stop (SIGTERM), requests already being handled finish and are
 // answered; idle keep-alive connections are closed; long polls are answered
 // at once; after drain_timeout whatever is left is cut off.
@@ -28,15 +40,23 @@ namespace hoist::server {
 struct HttpLimits {
   std::size_t max_body_bytes = std::size_t{1} << 20;     // larger bodies get 400
   std::size_t max_header_bytes = std::size_t{16} << 10;  // request line and headers
-  std::chrono::seconds handshake_timeout{10};
+  std::chrono::seconds handshake_timeout{5};
   std::chrono::seconds request_timeout{30};  // to read one request, and to write its response
   std::chrono::seconds idle_timeout{75};     // keep-alive: waiting for the next request
-  std::size_t max_connections = 4096;        // further connections are closed at once
+  // At this many open connections a new one takes the place of the one idle
+  // longest; when none is idle (all busy or in long polls), it is closed.
+  std::size_t max_connections = 4096;
+  // Connections from one address (IPv4, IPv6 /64) besides those waiting in
+  // a long poll: more are closed at once.
+  std::size_t max_connections_per_address = 256;
   // Long polls re-poll at least this often: a safety net, since wake()
   // answers them as soon as something changes.
   std::chrono::seconds long_poll_recheck{30};
   std::chrono::seconds drain_timeout{20};  // on stop, the wait for in-flight requests
 };
+
+// Refused and shed connections are logged as one summary per interval.
+inline constexpr std::chrono::seconds kShedLogInterval{10};
 
 struct HttpsServerOptions {
   std::string address = "127.0.0.1";
@@ -55,8 +75,12 @@ class HttpsServer {
   // unusable certificate or key, Unavailable when the address cannot be bound.
   // `quick`, when given, may answer a request on the I/O thread from memory
   // (see net::QuickHandler) before it goes to `handler` on the pool.
+  // `admit`, when given, sees the head of every request that announces a
+  // body, on the pool, before any of the body is read (net::Admitter);
+  // without it every body up to max_body_bytes is read.
   static Result<std::unique_ptr<HttpsServer>> create(const HttpsServerOptions& options, net::Handler handler,
-                                                     Logger& log, net::QuickHandler quick = {});
+                                                     Logger& log, net::QuickHandler quick = {},
+                                                     net::Admitter admit = {});
 
   virtual ~HttpsServer() = default;
   HttpsServer() = default;

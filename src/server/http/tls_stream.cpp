@@ -165,6 +165,11 @@ void TlsStream::cancel() {
   socket_.cancel(ignored);
 }
 
+void TlsStream::close() {
+  error_code ignored;
+  socket_.close(ignored);
+}
+
 error_code TlsStream::unusable() {
   if (deadline_->expired) {
     error_code ignored;

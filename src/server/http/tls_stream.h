@@ -63,6 +63,10 @@ class TlsStream {
   void expires_never();
   // Makes a pending operation complete with operation_aborted.
   void cancel();
+  // Closes the socket now (a connection shed under load): a pending
+  // operation completes with operation_aborted and every later one fails;
+  // OpenSSL never touches the descriptor again.
+  void close();
 
   template <class Token>
   auto async_handshake(Token&& token) {

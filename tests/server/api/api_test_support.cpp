@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "core/timestamp.h"
+#include "net/http_error.h"
 
 namespace hoist::api::testing {
 
@@ -259,14 +260,40 @@ Reply ApiTest::call(const std::string& method, const std::string& target, const 
   }
   request.body = body;
   request.remote_address = std::string(kRemote);
+  bool typed = false;
   for (const auto& h : headers) {
     if (h.name == kRemoteHeader) {
       request.remote_address = h.value;  // the peer address, as the server would set it
     } else {
+      typed = typed || h.name == "content-type";
       request.headers.push_back(h);
     }
   }
+  if (!body.empty() && !typed) {
+    request.headers.push_back({"content-type", "application/json"});  // as every client of hoistd sends
+  }
   Reply reply;
+  // As the server does: a request with a body is admitted on its head first.
+  if (!body.empty()) {
+    net::HttpRequest head = request;
+    head.body.clear();
+    auto admission = api_->admit(head);
+    if (admission.refusal) {
+      // The refusal is what handle() would answer.
+      EXPECT_EQ(admission.refusal->status, api_->handle(request).status) << method << " " << target;
+      reply.raw = std::move(*admission.refusal);
+    } else if (body.size() > admission.max_body_bytes) {
+      reply.raw = net::error_response(invalid_argument("the request body is larger than the admitted " +
+                                                       std::to_string(admission.max_body_bytes) + " bytes"));
+    }
+    if (reply.raw.status != 200 || !reply.raw.body.empty()) {
+      reply.status = reply.raw.status;
+      boost::system::error_code ec;
+      auto parsed = json::parse(reply.raw.body, ec);
+      if (!ec) reply.body = std::move(parsed);
+      return reply;
+    }
+  }
   if (auto quick = api_->answer_from_memory(request)) {
     // Whatever memory answers, the full path must answer the same.
     const auto full = api_->handle(request);

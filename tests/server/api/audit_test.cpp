@@ -224,5 +224,52 @@ TEST_F(Audit, VerifyFindsTampering) {
   EXPECT_NE(bad.str("/problem"), "") << bad;
 }
 
+// Issue 17, item 14: hoistd did not check the chain at start and kept
+// appending to a tampered one. Now it verifies it (hoistd calls
+// verify_audit_trail before serving) and, when it does not verify, records
+// nothing: writes fail with 503 naming the event, reads go on, and the
+// health route says so.
+TEST_F(Audit, ATrailThatDoesNotVerifyIsNotAppendedTo) {
+  const auto admin = as(store::Role::kAdmin);
+  const auto approver = as(store::Role::kApprover);  // made now: nothing can be made later
+  const std::string id = submit_pending(Submission{});
+  auto good = api_->verify_audit_trail();
+  ASSERT_TRUE(good.ok());
+  EXPECT_TRUE(good->ok);
+  EXPECT_EQ(call("GET", "/api/v1/health").status, 200);
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(db_path().c_str(), &db), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db, "UPDATE audit_events SET actor = 'nobody' WHERE seq = 2", nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    EXPECT_EQ(sqlite3_changes(db), 1);
+    sqlite3_close(db);
+  }
+  restart();
+  const auto head = audit_head_seq();
+  auto verdict = api_->verify_audit_trail();
+  ASSERT_TRUE(verdict.ok());
+  EXPECT_FALSE(verdict->ok);
+  EXPECT_EQ(verdict->first_bad_seq, 2U);
+
+  for (const auto& write : {call_json("POST", "/api/v1/tokens", json::object{{"label", "x"}}, admin),
+                            call("POST", "/api/v1/requests/" + id + "/approve", "", approver),
+                            call_json("POST", "/api/v1/login",
+                                      json::object{{"user", "test-admin"}, {"password", std::string(kPassword)}})}) {
+    EXPECT_EQ(write.status, 503) << write;
+    EXPECT_EQ(write.error_code(), "unavailable");
+    EXPECT_NE(write.error_message().find("does not verify at event 2"), std::string::npos) << write;
+  }
+  EXPECT_EQ(audit_head_seq(), head) << "nothing was appended";
+  EXPECT_EQ(call("GET", "/api/v1/requests/" + id, "", admin).str("/state"), "pending");
+  const auto health = call("GET", "/api/v1/health");
+  EXPECT_EQ(health.status, 503) << health;
+  EXPECT_NE(health.error_message().find("does not verify"), std::string::npos) << health;
+  // Reads go on, the trail itself included.
+  const auto verify = call("GET", "/api/v1/audit/verify", "", auditor_);
+  EXPECT_EQ(verify.status, 200) << verify;
+  EXPECT_EQ(verify.num("/first_bad_seq"), 2) << verify;
+}
+
 }  // namespace
 }  // namespace hoist::api::testing

@@ -166,5 +166,37 @@ TEST_F(ConsoleTest, TheStreamSendsEachNewAuditEventAndWakesOnWrites) {
   EXPECT_EQ(call("GET", "/api/v1/stream").status, 401);
 }
 
+// Issue 17, item 14: one auditor held hundreds of waiting streams, and
+// every write woke each of them. A user holds at most 8; the next is a
+// clear 429, and a slot is free again as soon as a stream's wait ends.
+TEST_F(ConsoleTest, OneUserHoldsAtMostEightWaitingStreams) {
+  const auto auditor = as(store::Role::kAuditor);
+  const auto approver = as(store::Role::kApprover);  // made now: a write later would wake the streams
+  const auto headers = auditor + Headers{{"last-event-id", std::to_string(audit_head_seq())}};
+  std::vector<Reply> waiting;
+  for (int i = 0; i < 8; ++i) {
+    waiting.push_back(call("GET", "/api/v1/stream", "", headers));
+    ASSERT_NE(waiting.back().raw.long_poll, nullptr) << i << ": " << waiting.back();
+  }
+  const auto ninth = call("GET", "/api/v1/stream", "", headers);
+  EXPECT_EQ(ninth.status, 429) << ninth;
+  EXPECT_EQ(ninth.error_code(), "rate_limited");
+  EXPECT_NE(ninth.error_message().find("8 live streams"), std::string::npos) << ninth;
+  EXPECT_EQ(ninth.header("retry-after"), "25");
+  EXPECT_EQ(ninth.raw.long_poll, nullptr);
+
+  // Another user is not affected.
+  const auto other = call("GET", "/api/v1/stream", "", approver + Headers{headers.back()});
+  EXPECT_NE(other.raw.long_poll, nullptr) << other;
+
+  // A stream whose wait is over (answered, or its connection gone) frees its slot.
+  waiting.pop_back();
+  const auto again = call("GET", "/api/v1/stream", "", headers);
+  EXPECT_NE(again.raw.long_poll, nullptr) << again;
+  EXPECT_EQ(call("GET", "/api/v1/stream", "", headers).status, 429);
+  // Streams answered at once (a first connection) hold nothing.
+  EXPECT_EQ(call("GET", "/api/v1/stream", "", as(store::Role::kAuditor)).status, 200);
+}
+
 }  // namespace
 }  // namespace hoist::api::testing

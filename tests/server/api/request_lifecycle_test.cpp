@@ -197,6 +197,53 @@ TEST_F(RequestLifecycle, AnApproverCannotReviewTheirOwnRequest) {
   EXPECT_EQ(audit_actions_for(id), (std::vector<std::string>{"request.created"}));
 }
 
+// Issue 17, item 12: the console user opsbob approved the Linux user
+// OpsBob's request; alice@corp against alice is the same gap.
+TEST_F(RequestLifecycle, AnApproverCannotReviewTheirOwnRequestUnderAnotherSpelling) {
+  const std::string opsbob = token_of_new_user("opsbob", store::Role::kApprover);
+  const std::string alice_at_corp = token_of_new_user("alice@corp", store::Role::kApprover);
+  Submission s;
+  s.user = "OpsBob";
+  const std::string bobs = submit_pending(s);
+  const std::string alices = submit_pending(Submission{});  // requested by "alice"
+  for (const auto& [id, token] : {std::pair{bobs, opsbob}, std::pair{alices, alice_at_corp}}) {
+    const auto approve = call("POST", "/api/v1/requests/" + id + "/approve", "", bearer(token));
+    EXPECT_EQ(approve.status, 403) << approve;
+    EXPECT_NE(approve.error_message().find("same person"), std::string::npos) << approve;
+    const auto deny = call("POST", "/api/v1/requests/" + id + "/deny", "", bearer(token));
+    EXPECT_EQ(deny.status, 403) << deny;
+    EXPECT_EQ(audit_actions_for(id), (std::vector<std::string>{"request.created"}));
+  }
+  // Someone else may.
+  const auto other = call("POST", "/api/v1/requests/" + bobs + "/approve", "", bearer(alice_at_corp));
+  EXPECT_EQ(other.status, 200) << other;
+}
+
+// docs/requests.md: self-approval goes through the agent, which vouches for
+// the local user. The approve route never self-approves, even where the
+// policy allows it.
+TEST_F(RequestLifecycle, TheApproveRouteNeverSelfApproves) {
+  const std::string carol = token_of_new_user("carol", store::Role::kApprover);
+  Submission s;
+  s.user = "carol";
+  s.groups = {"oncall"};
+  s.path = "/usr/bin/journalctl";
+  s.argv = {"journalctl", "-u", "nginx"};
+  const auto created = submit(agent_, s);
+  ASSERT_EQ(created.status, 201) << created;
+  const std::string id = created.str("/request/id");
+  ASSERT_EQ(created.at("/request/self_approval_allowed")->as_bool(), true);
+
+  const auto approve = call("POST", "/api/v1/requests/" + id + "/approve", "", bearer(carol));
+  EXPECT_EQ(approve.status, 403) << approve;
+  EXPECT_EQ(call("GET", "/api/v1/requests/" + id, "", as(store::Role::kAuditor)).str("/state"), "pending");
+  // The agent's route, for the same person, does.
+  const auto by_self = call_json("POST", "/api/v1/agent/requests/" + id + "/self-approve",
+                                 json::object{{"user", "carol"}}, agent_.headers());
+  ASSERT_EQ(by_self.status, 200) << by_self;
+  EXPECT_EQ(by_self.str("/review/by"), "self");
+}
+
 TEST_F(RequestLifecycle, DenyRuleRefusesWithoutARequest) {
   const std::size_t before = stored_request_count();
   Submission s;

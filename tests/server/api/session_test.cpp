@@ -132,17 +132,57 @@ TEST_F(Sessions, DisabledUsersAreLockedOutEverywhere) {
   EXPECT_EQ(call("GET", "/api/v1/whoami", "", bearer(token)).status, 401);
   EXPECT_EQ(call("GET", "/api/v1/whoami", "", session.headers(false)).status, 401);
 
-  // Enabled again: tokens work again, the old session stays ended.
+  // Enabled again (issue 17, item 13): the old token and the old session
+  // stay dead; bob logs in and makes new ones.
   const auto enable =
       call_json("PATCH", "/api/v1/users/bob", json::object{{"disabled", false}}, as(store::Role::kAdmin));
   ASSERT_EQ(enable.status, 200) << enable;
-  EXPECT_EQ(call("GET", "/api/v1/whoami", "", bearer(token)).status, 200);
+  EXPECT_EQ(call("GET", "/api/v1/whoami", "", bearer(token)).status, 401);
   EXPECT_EQ(call("GET", "/api/v1/whoami", "", session.headers(false)).status, 401);
+  const Session again = login("bob");
+  EXPECT_EQ(call("GET", "/api/v1/whoami", "", again.headers(false)).status, 200);
+  const auto events = audit_for("bob");
+  ASSERT_FALSE(events.empty());
+  bool counted = false;
+  for (const auto& e : events) {
+    if (e.at("action") != "user.updated") continue;
+    const auto& d = e.at("details").as_object();
+    if (d.contains("disabled") && d.at("disabled").is_bool() && d.at("disabled").as_bool()) {
+      EXPECT_EQ(d.at("tokens_revoked").to_number<std::int64_t>(), 1) << e;
+      EXPECT_EQ(d.at("sessions_revoked").to_number<std::int64_t>(), 2)
+          << "the one that made the token, and login(): " << e;
+      counted = true;
+    }
+  }
+  EXPECT_TRUE(counted) << "the disable is audited with what it revoked";
 
   // An admin cannot lock themselves out.
   const auto self =
       call_json("PATCH", "/api/v1/users/test-admin", json::object{{"disabled", true}}, as(store::Role::kAdmin));
   EXPECT_EQ(self.status, 400) << self;
+}
+
+// Issue 17, item 13: a password reset (the old one may be known to
+// someone else) ends every session and every API token made with it.
+TEST_F(Sessions, ANewPasswordRevokesTokensAndSessions) {
+  const std::string token = token_of_new_user("bob", store::Role::kApprover);
+  const Session session = login("bob");
+  const std::string other = token_of_new_user("carol", store::Role::kApprover);
+  const auto reset = call_json("PATCH", "/api/v1/users/bob", json::object{{"password", "a brand new passphrase 42"}},
+                               as(store::Role::kAdmin));
+  ASSERT_EQ(reset.status, 200) << reset;
+  EXPECT_EQ(call("GET", "/api/v1/whoami", "", bearer(token)).status, 401);
+  EXPECT_EQ(call("GET", "/api/v1/whoami", "", session.headers(false)).status, 401);
+  EXPECT_EQ(call("GET", "/api/v1/whoami", "", bearer(other)).status, 200) << "another user's token lives on";
+  const auto listed = call("GET", "/api/v1/tokens", "", bearer(other));
+  EXPECT_EQ(listed.status, 200) << listed;
+  EXPECT_EQ(try_login("bob", "a brand new passphrase 42").status, 200);
+
+  // A role change alone revokes nothing (the role is read at each call).
+  const std::string fresh = token_of_new_user("dave", store::Role::kApprover);
+  ASSERT_EQ(call_json("PATCH", "/api/v1/users/dave", json::object{{"role", "auditor"}}, as(store::Role::kAdmin)).status,
+            200);
+  EXPECT_EQ(call("GET", "/api/v1/whoami", "", bearer(fresh)).status, 200);
 }
 
 TEST_F(Sessions, RoleChangesApplyToTheNextCall) {

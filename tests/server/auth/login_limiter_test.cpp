@@ -279,6 +279,112 @@ TEST(LoginLimiter, ConcurrentUseCountsEveryFailure) {
   EXPECT_FALSE(limiter.check("alice", "203.0.113.2", kT0).ok());
 }
 
+// Issue 17, item 14: check() before the slow password check and
+// record_failure() after it let a parallel burst through. begin() counts an
+// attempt in flight as a failure: a burst gets what the same attempts one
+// after another would get, free_failures + 1 (the one that locks).
+TEST(LoginAttempt, ABurstGetsNoMoreTriesThanInSequence) {
+  LoginLimiter limiter;
+  std::vector<LoginLimiter::Attempt> in_flight;
+  int refused = 0;
+  for (int i = 0; i < 20; ++i) {
+    auto attempt = limiter.begin("alice", "192.0.2.1", kT0);
+    if (attempt.admitted()) {
+      in_flight.push_back(std::move(attempt));
+    } else {
+      ++refused;
+      EXPECT_EQ(attempt.refusal().code, ErrorCode::kRateLimited);
+      EXPECT_EQ(attempt.retry_after(), Seconds{1}) << "what the sixth failure would lock for";
+    }
+  }
+  EXPECT_EQ(in_flight.size(), 6U);
+  EXPECT_EQ(refused, 14);
+  for (auto& attempt : in_flight) attempt.failed(kT0);
+  // Now exactly as after six failures in a row.
+  EXPECT_EQ(limiter.retry_after("alice", "192.0.2.1", kT0), Seconds{1});
+  EXPECT_FALSE(limiter.begin("alice", "192.0.2.1", kT0).admitted());
+  auto next = limiter.begin("alice", "192.0.2.1", kT0 + Seconds{1});
+  EXPECT_TRUE(next.admitted()) << "the lock ran out";
+  auto parallel = limiter.begin("alice", "192.0.2.99", kT0 + Seconds{1});
+  EXPECT_FALSE(parallel.admitted()) << "one past the free failures at a time";
+}
+
+TEST(LoginAttempt, TheAddressKeyAlsoCountsAttemptsInFlight) {
+  LoginLimiter limiter;
+  std::vector<LoginLimiter::Attempt> in_flight;
+  for (int i = 0; i < 20; ++i) {
+    auto attempt = limiter.begin("user-" + std::to_string(i), "192.0.2.1", kT0);
+    if (attempt.admitted()) in_flight.push_back(std::move(attempt));
+  }
+  EXPECT_EQ(in_flight.size(), 6U) << "many names from one address";
+  in_flight.clear();  // dropped: each counts as failed
+  EXPECT_EQ(limiter.retry_after("someone", "192.0.2.1", kT0), Seconds{1});
+}
+
+TEST(LoginAttempt, ADroppedAttemptCountsAsFailed) {
+  LoginLimiter limiter;
+  for (int i = 0; i < 6; ++i) {
+    auto attempt = limiter.begin("alice", "192.0.2.1", kT0);
+    ASSERT_TRUE(attempt.admitted()) << i;
+  }  // each ends here without a verdict (an error, an exception)
+  EXPECT_EQ(limiter.retry_after("alice", "192.0.2.1", kT0), Seconds{1});
+}
+
+TEST(LoginAttempt, SuccessForgetsTheUserButNotTheAddress) {
+  LoginLimiter limiter;
+  fail_times(limiter, 5, "alice", "192.0.2.1", kT0);
+  auto ok = limiter.begin("alice", "192.0.2.1", kT0);
+  ASSERT_TRUE(ok.admitted());
+  auto other = limiter.begin("alice", "192.0.2.2", kT0);
+  EXPECT_FALSE(other.admitted()) << "the in-flight one would lock alice if it failed";
+  ok.succeeded(kT0);
+  auto again = limiter.begin("alice", "192.0.2.2", kT0);
+  EXPECT_TRUE(again.admitted());
+  again.succeeded(kT0);
+  // The address keeps its five failures: one more locks it, for anyone.
+  EXPECT_EQ(limiter.retry_after("carol", "192.0.2.1", kT0), std::nullopt);
+  limiter.record_failure("bob", "192.0.2.1", kT0);
+  EXPECT_EQ(limiter.retry_after("carol", "192.0.2.1", kT0), Seconds{1});
+}
+
+TEST(LoginAttempt, SuccessWhileOthersAreInFlightKeepsTheirCount) {
+  LoginLimiter limiter;
+  auto a = limiter.begin("alice", "192.0.2.1", kT0);
+  auto b = limiter.begin("alice", "192.0.2.2", kT0);
+  ASSERT_TRUE(a.admitted());
+  ASSERT_TRUE(b.admitted());
+  a.succeeded(kT0);
+  b.failed(kT0);
+  a.failed(kT0);  // ended already: nothing
+  fail_times(limiter, 4, "alice", "192.0.2.3", kT0);
+  EXPECT_TRUE(limiter.check("alice", "192.0.2.4", kT0).ok()) << "five failures since the success: still free";
+  limiter.record_failure("alice", "192.0.2.4", kT0);
+  EXPECT_FALSE(limiter.check("alice", "192.0.2.4", kT0).ok());
+}
+
+TEST(LoginAttempt, ConcurrentBurstIsAdmittedAtMostTheLimit) {
+  // Every thread begins before any ends: the admitted ones are exactly the
+  // free failures and the one that locks, whatever the interleaving.
+  constexpr int kThreads = 16;
+  LoginLimiter limiter;
+  std::atomic<int> begun{0};
+  std::atomic<int> admitted{0};
+  std::vector<std::thread> threads;
+  threads.reserve(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto attempt = limiter.begin("alice", "192.0.2." + std::to_string(t + 1), kT0);
+      if (attempt.admitted()) admitted.fetch_add(1);
+      begun.fetch_add(1);
+      while (begun.load() < kThreads) std::this_thread::yield();
+      attempt.failed(kT0);
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(admitted.load(), 6);
+  EXPECT_EQ(limiter.retry_after("alice", "203.0.113.1", kT0), Seconds{1});
+}
+
 struct BadOptions {
   std::string what;
   LoginLimiter::Options options;

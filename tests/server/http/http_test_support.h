@@ -4,8 +4,17 @@
 // count connections independently of the code under test.
 #pragma once
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -70,8 +79,9 @@ inline const TestTls& other_tls() {
 // A real HttpsServer serving `handler` on its own thread until destroyed.
 class TestServer {
  public:
-  explicit TestServer(net::Handler handler, server::HttpLimits limits = {}, std::string address = "127.0.0.1")
-      : log_(server::make_null_logger()), address_(std::move(address)) {
+  explicit TestServer(net::Handler handler, server::HttpLimits limits = {}, std::string address = "127.0.0.1",
+                      net::Admitter admit = {}, std::unique_ptr<server::Logger> log = nullptr)
+      : log_(log ? std::move(log) : server::make_null_logger()), address_(std::move(address)) {
     server::HttpsServerOptions options;
     options.address = address_;
     options.port = 0;
@@ -80,7 +90,7 @@ class TestServer {
     options.key_file = server_tls().files.key_path;
     options.limits = limits;
     options.handle_signals = false;
-    auto created = server::HttpsServer::create(options, std::move(handler), *log_);
+    auto created = server::HttpsServer::create(options, std::move(handler), *log_, {}, std::move(admit));
     if (!created) {
       error_ = created.error().message;
       return;
@@ -134,6 +144,109 @@ inline Result<std::unique_ptr<net::HttpsClient>> make_client(const std::string& 
   options.request_timeout = std::chrono::seconds(10);
   return net::HttpsClient::create(std::move(options));
 }
+
+// Blocks SIGPIPE in this thread while it lives and drops one raised
+// meanwhile: a client writing to a socket the server closed must not end
+// the test program, while a SIGPIPE raised in the server's threads still
+// does (tls_stream_test relies on that).
+class NoSigpipeHere {
+ public:
+  NoSigpipeHere() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~NoSigpipeHere() {
+    const timespec none{0, 0};
+    while (sigtimedwait(&pipe_, nullptr, &none) > 0) {
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  NoSigpipeHere(const NoSigpipeHere&) = delete;
+  NoSigpipeHere& operator=(const NoSigpipeHere&) = delete;
+
+ private:
+  sigset_t pipe_{};
+  sigset_t old_{};
+};
+
+// A blocking OpenSSL client on a plain socket, trusting anything: for tests
+// about framing, not about trust. `from` picks the loopback address it
+// connects from (all of 127.0.0.0/8 is this host).
+class RawTlsClient {
+ public:
+  explicit RawTlsClient(std::uint16_t port, const std::string& from = "127.0.0.1") {
+    ctx_ = SSL_CTX_new(TLS_client_method());
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    ::inet_pton(AF_INET, from.c_str(), &local.sin_addr);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval timeout{10, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    if (::bind(fd_, reinterpret_cast<const sockaddr*>(&local), sizeof local) != 0) return;
+    if (::connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) return;
+    ssl_ = SSL_new(ctx_);
+    SSL_set_fd(ssl_, fd_);
+    const NoSigpipeHere guard;
+    connected_ = SSL_connect(ssl_) == 1;
+  }
+  ~RawTlsClient() {
+    if (ssl_ != nullptr) SSL_free(ssl_);
+    if (fd_ >= 0) ::close(fd_);
+    SSL_CTX_free(ctx_);
+  }
+  RawTlsClient(const RawTlsClient&) = delete;
+  RawTlsClient& operator=(const RawTlsClient&) = delete;
+
+  [[nodiscard]] bool connected() const { return connected_; }
+  bool write(std::string_view data) {
+    const NoSigpipeHere guard;
+    return data.empty() || SSL_write(ssl_, data.data(), static_cast<int>(data.size())) == static_cast<int>(data.size());
+  }
+  // Reads until the server closes; `clean` says whether it sent close_notify.
+  std::string read_all(bool& clean) {
+    const NoSigpipeHere guard;
+    std::string out;
+    char chunk[4096];
+    for (;;) {
+      const int n = SSL_read(ssl_, chunk, sizeof chunk);
+      if (n > 0) {
+        out.append(chunk, static_cast<std::size_t>(n));
+        continue;
+      }
+      clean = SSL_get_error(ssl_, n) == SSL_ERROR_ZERO_RETURN;
+      return out;
+    }
+  }
+  std::string read_all() {
+    bool clean = false;
+    return read_all(clean);
+  }
+  std::string read_some() {
+    const NoSigpipeHere guard;
+    char chunk[4096];
+    const int n = SSL_read(ssl_, chunk, sizeof chunk);
+    return n > 0 ? std::string(chunk, static_cast<std::size_t>(n)) : std::string();
+  }
+  // Closes the socket at once, unread data and all (the kernel sends RST).
+  void vanish() {
+    SSL_free(ssl_);
+    ssl_ = nullptr;
+    ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  SSL_CTX* ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
+  int fd_ = -1;
+  bool connected_ = false;
+};
 
 // A client that pins the test CA.
 inline std::unique_ptr<net::HttpsClient> pinned_client(const std::string& url) {

@@ -1,7 +1,12 @@
 // HttpsServer over real TLS on loopback, driven by hoist_https_client:
 // request conversion, keep-alive, limits, handler failures, timeouts,
 // graceful stop and long polls.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -9,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <future>
+#include <limits>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -648,6 +654,396 @@ TEST(HttpsServerLongPoll, StopAnswersAtOnce) {
   EXPECT_LT(seconds_since(stopped_at), 1.0);
   EXPECT_EQ(state.last_polls.load(), 1);
   EXPECT_TRUE(server.wait_stopped(milliseconds(3000)));
+}
+
+// --- Reading a body only once it is admitted (issue 17, item 10) -------------
+
+// Refuses /refuse with 401, admits 10 bytes of body on /small, and throws on
+// /throw; remembers every head it saw.
+struct TestAdmitter {
+  std::mutex mutex;
+  std::vector<net::HttpRequest> heads;
+
+  net::Admitter admitter() {
+    return [this](const net::HttpRequest& head) {
+      {
+        const std::lock_guard lock(mutex);
+        heads.push_back(head);
+      }
+      net::Admission out;
+      if (head.path == "/throw") throw std::runtime_error("admitter failed on purpose");
+      if (head.path == "/refuse") {
+        auto r = net::json_response(401, R"({"error":{"code":"unauthenticated","message":"log in first"}})");
+        r.set_header("www-authenticate", "Bearer realm=\"test\"");
+        out.refusal = std::move(r);
+        return out;
+      }
+      out.max_body_bytes = head.path == "/small" ? 10 : std::numeric_limits<std::size_t>::max();
+      return out;
+    };
+  }
+  std::size_t count() {
+    const std::lock_guard lock(mutex);
+    return heads.size();
+  }
+};
+
+TEST(HttpsServerAdmission, TheAdmitterSeesTheHeadBeforeAnyBody) {
+  Recorder recorder;
+  TestAdmitter admitter;
+  TestServer server(recording_handler(recorder), {}, "127.0.0.1", admitter.admitter());
+  ASSERT_TRUE(server.ok()) << server.error();
+  auto client = pinned_client(server.url());
+  ASSERT_NE(client, nullptr);
+
+  auto refused = client->request("POST", "/refuse", std::string(1000, 'x'), {{"Authorization", "Bearer nope"}});
+  ASSERT_TRUE(refused) << refused.error().message;
+  EXPECT_EQ(refused->status, 401);
+  EXPECT_EQ(refused->header("www-authenticate").value_or(""), "Bearer realm=\"test\"");
+  EXPECT_EQ(recorder.count(), 0U) << "the handler never sees a refused request";
+  ASSERT_EQ(admitter.count(), 1U);
+  {
+    const auto& head = admitter.heads[0];
+    EXPECT_EQ(head.method, "POST");
+    EXPECT_EQ(head.path, "/refuse");
+    EXPECT_EQ(head.body, "") << "the head comes without its body";
+    EXPECT_EQ(head.header("content-length").value_or(""), "1000");
+    EXPECT_EQ(head.header("authorization").value_or(""), "Bearer nope");
+    EXPECT_EQ(head.remote_address, "127.0.0.1");
+  }
+
+  auto at_limit = client->request("POST", "/small", std::string(10, 'a'));
+  ASSERT_TRUE(at_limit) << at_limit.error().message;
+  EXPECT_EQ(at_limit->status, 200);
+  ASSERT_EQ(recorder.count(), 1U);
+  EXPECT_EQ(recorder.requests()[0].body, std::string(10, 'a'));
+
+  auto over = client->request("POST", "/small", std::string(11, 'a'));
+  ASSERT_TRUE(over) << over.error().message;
+  expect_json_error(*over, 400, "invalid_argument");
+  EXPECT_NE(over->body.find("larger than 10 bytes"), std::string::npos) << over->body;
+  EXPECT_EQ(recorder.count(), 1U);
+
+  // No body, no admission: a GET goes straight to the handler.
+  const auto seen = admitter.count();
+  auto get = client->request("GET", "/small");
+  ASSERT_TRUE(get) << get.error().message;
+  EXPECT_EQ(get->status, 200);
+  EXPECT_EQ(admitter.count(), seen);
+}
+
+TEST(HttpsServerAdmission, ARefusedBodyIsNeverWaitedFor) {
+  Recorder recorder;
+  TestAdmitter admitter;
+  TestServer server(recording_handler(recorder), {}, "127.0.0.1", admitter.admitter());
+  ASSERT_TRUE(server.ok()) << server.error();
+  // A 1 MiB body announced and never sent: the answer comes at once, and
+  // the connection closes (the unread body cannot be told from a request).
+  RawTlsClient c(server.port());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.write("POST /refuse HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n"));
+  const std::string answer = c.read_all();
+  EXPECT_EQ(answer.rfind("HTTP/1.1 401", 0), 0U) << answer;
+  EXPECT_NE(answer.find("Connection: close"), std::string::npos) << answer;
+  // Over the admitted size: refused on Content-Length alone.
+  RawTlsClient d(server.port());
+  ASSERT_TRUE(d.connected());
+  ASSERT_TRUE(d.write("POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n"));
+  const std::string too_large = d.read_all();
+  EXPECT_EQ(too_large.rfind("HTTP/1.1 400", 0), 0U) << too_large;
+  EXPECT_EQ(recorder.count(), 0U);
+}
+
+TEST(HttpsServerAdmission, AChunkedBodyIsHeldToTheAdmittedSize) {
+  Recorder recorder;
+  TestAdmitter admitter;
+  TestServer server(recording_handler(recorder), {}, "127.0.0.1", admitter.admitter());
+  ASSERT_TRUE(server.ok()) << server.error();
+  RawTlsClient c(server.port());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(
+      c.write("POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+              "8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n"));
+  const std::string answer = c.read_all();
+  EXPECT_EQ(answer.rfind("HTTP/1.1 400", 0), 0U) << answer;
+  EXPECT_EQ(recorder.count(), 0U);
+}
+
+TEST(HttpsServerAdmission, ContinueIsSentOnlyToAnAdmittedRequest) {
+  Recorder recorder;
+  TestAdmitter admitter;
+  TestServer server(recording_handler(recorder), {}, "127.0.0.1", admitter.admitter());
+  ASSERT_TRUE(server.ok()) << server.error();
+  {
+    RawTlsClient c(server.port());
+    ASSERT_TRUE(c.connected());
+    ASSERT_TRUE(c.write("POST /refuse HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"));
+    const std::string answer = c.read_all();
+    EXPECT_EQ(answer.rfind("HTTP/1.1 401", 0), 0U) << answer;
+  }
+  RawTlsClient c(server.port());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.write(
+      "POST /fine HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\n"));
+  const std::string go_on = c.read_some();
+  EXPECT_EQ(go_on.rfind("HTTP/1.1 100 Continue", 0), 0U) << go_on;
+  ASSERT_TRUE(c.write("{}"));
+  const std::string answer = c.read_all();
+  EXPECT_NE(answer.find("HTTP/1.1 200"), std::string::npos) << answer;
+  EXPECT_EQ(recorder.count(), 1U);
+}
+
+TEST(HttpsServerAdmission, AnAdmitterThatThrowsRefusesWith500) {
+  Recorder recorder;
+  TestAdmitter admitter;
+  TestServer server(recording_handler(recorder), {}, "127.0.0.1", admitter.admitter());
+  ASSERT_TRUE(server.ok()) << server.error();
+  auto client = pinned_client(server.url());
+  ASSERT_NE(client, nullptr);
+  auto failed = client->request("POST", "/throw", "{}");
+  ASSERT_TRUE(failed) << failed.error().message;
+  expect_json_error(*failed, 500, "internal");
+  EXPECT_EQ(recorder.count(), 0U);
+}
+
+// Issue 17, item 14: malformed framing closed the connection without a word.
+TEST(HttpsServer, MalformedHttpIsAnswered400BeforeTheClose) {
+  Recorder recorder;
+  TestServer server(recording_handler(recorder));
+  ASSERT_TRUE(server.ok()) << server.error();
+  for (const std::string& request : {
+           std::string("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"),
+           std::string("G\x01T / HTTP/1.1\r\nHost: x\r\n\r\n"),
+           std::string("GET / HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n"),
+           std::string("GET / HTTP/7.5\r\nHost: x\r\n\r\n"),
+           std::string("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}"),
+           std::string("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+       }) {
+    RawTlsClient c(server.port());
+    ASSERT_TRUE(c.connected());
+    ASSERT_TRUE(c.write(request));
+    const std::string answer = c.read_all();
+    EXPECT_EQ(answer.rfind("HTTP/1.1 400", 0), 0U) << request << "\n---\n" << answer;
+    EXPECT_NE(answer.find("malformed HTTP request"), std::string::npos) << answer;
+  }
+  EXPECT_EQ(recorder.count(), 0U);
+}
+
+// --- Connection slots under a flood (issue 17, item 11) -----------------------
+
+// A logger that keeps each event's name, for counting log lines.
+class EventNames {
+ public:
+  struct State {
+    std::mutex mutex;
+    std::vector<std::string> events;
+  };
+  std::unique_ptr<server::Logger> logger() {
+    class Keeping final : public server::Logger {
+     public:
+      explicit Keeping(std::shared_ptr<State> state) : state_(std::move(state)) {}
+      void log(server::LogLevel /*level*/, std::string_view event,
+               std::initializer_list<server::LogField> /*fields*/) override {
+        const std::lock_guard lock(state_->mutex);
+        state_->events.emplace_back(event);
+      }
+
+     private:
+      std::shared_ptr<State> state_;
+    };
+    return std::make_unique<Keeping>(state_);
+  }
+  int count(std::string_view prefix) {
+    const std::lock_guard lock(state_->mutex);
+    return static_cast<int>(std::count_if(state_->events.begin(), state_->events.end(),
+                                          [&](const auto& e) { return e.starts_with(prefix); }));
+  }
+
+ private:
+  std::shared_ptr<State> state_ = std::make_shared<State>();
+};
+
+// TCP connections that never start TLS, from one loopback address.
+class Silent {
+ public:
+  Silent(std::uint16_t port, const std::string& from, int n) {
+    for (int i = 0; i < n; ++i) {
+      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in local{};
+      local.sin_family = AF_INET;
+      ::inet_pton(AF_INET, from.c_str(), &local.sin_addr);
+      sockaddr_in remote{};
+      remote.sin_family = AF_INET;
+      remote.sin_port = htons(port);
+      remote.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      if (::bind(fd, reinterpret_cast<const sockaddr*>(&local), sizeof local) != 0 ||
+          ::connect(fd, reinterpret_cast<const sockaddr*>(&remote), sizeof remote) != 0) {
+        ::close(fd);
+        continue;
+      }
+      fds_.push_back(fd);
+    }
+  }
+  ~Silent() {
+    for (int fd : fds_) ::close(fd);
+  }
+  Silent(const Silent&) = delete;
+  Silent& operator=(const Silent&) = delete;
+  [[nodiscard]] std::size_t size() const { return fds_.size(); }
+  // Whether the server has closed connection i (waits up to `wait`).
+  [[nodiscard]] bool closed_by_server(std::size_t i, milliseconds wait) const {
+    pollfd p{fds_[i], POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(wait.count())) != 1) return false;
+    char byte = 0;
+    return ::recv(fds_[i], &byte, 1, MSG_DONTWAIT) <= 0;
+  }
+
+ private:
+  std::vector<int> fds_;
+};
+
+TEST(HttpsServerFlood, OneAddressHoldsAtMostItsShare) {
+  Recorder recorder;
+  server::HttpLimits limits;
+  limits.max_connections_per_address = 5;
+  EventNames log;
+  TestServer server(recording_handler(recorder), limits, "127.0.0.1", {}, log.logger());
+  ASSERT_TRUE(server.ok()) << server.error();
+  Silent flood(server.port(), "127.0.0.2", 8);
+  ASSERT_EQ(flood.size(), 8U);
+  for (std::size_t i = 5; i < 8; ++i) {
+    EXPECT_TRUE(flood.closed_by_server(i, milliseconds(5000))) << "connection " << i << " is over the share";
+  }
+  for (std::size_t i = 0; i < 5; ++i) {
+    EXPECT_FALSE(flood.closed_by_server(i, milliseconds(0))) << "connection " << i << " is within it";
+  }
+  RawTlsClient sixth(server.port(), "127.0.0.2");
+  EXPECT_FALSE(sixth.connected()) << "still over the share";
+  auto other = pinned_client(server.url());
+  ASSERT_NE(other, nullptr);
+  auto answered = other->request("GET", "/from-elsewhere");
+  ASSERT_TRUE(answered) << answered.error().message;
+  EXPECT_EQ(answered->status, 200);
+  // Four refusals: one summary line, not four.
+  EXPECT_EQ(log.count("http.connection"), 1);
+}
+
+TEST(HttpsServerFlood, AFullServerClosesTheConnectionIdleLongest) {
+  Recorder recorder;
+  server::HttpLimits limits;
+  limits.max_connections = 4;
+  EventNames log;
+  TestServer server(recording_handler(recorder), limits, "127.0.0.1", {}, log.logger());
+  ASSERT_TRUE(server.ok()) << server.error();
+  Silent first(server.port(), "127.0.0.2", 1);
+  ASSERT_TRUE(eventually([&] { return !connections_to(server.port()).empty(); }));
+  std::this_thread::sleep_for(milliseconds(50));  // accepted before the others
+  Silent rest(server.port(), "127.0.0.3", 3);
+  ASSERT_EQ(rest.size(), 3U);
+  auto client = pinned_client(server.url());
+  ASSERT_NE(client, nullptr);
+  for (int i = 0; i < 3; ++i) {
+    auto answered = client->request("GET", "/while-full");
+    ASSERT_TRUE(answered) << answered.error().message;
+    EXPECT_EQ(answered->status, 200);
+  }
+  EXPECT_TRUE(first.closed_by_server(0, milliseconds(5000))) << "the oldest silent connection made room";
+  EXPECT_EQ(log.count("http.connection"), 1);
+}
+
+TEST(HttpsServerFlood, BusyConnectionsAreNeverClosedToMakeRoom) {
+  // Two long polls fill a server of two: a third connection is refused,
+  // and the polls still get their answers.
+  server::HttpLimits limits;
+  limits.max_connections = 2;
+  std::atomic<bool> answer{false};
+  const auto handler = [&answer](const net::HttpRequest&) {
+    net::HttpResponse r;
+    r.long_poll = std::make_shared<net::LongPoll>();
+    r.long_poll->until = steady_clock::now() + seconds(30);
+    r.long_poll->poll = [&answer](bool last) -> std::optional<net::HttpResponse> {
+      if (answer.load() || last) return net::json_response(200, R"({"polled":true})");
+      return std::nullopt;
+    };
+    return r;
+  };
+  TestServer server(handler, limits);
+  ASSERT_TRUE(server.ok()) << server.error();
+  std::vector<std::future<int>> polls;
+  for (int i = 0; i < 2; ++i) {
+    polls.push_back(std::async(std::launch::async, [&server] {
+      auto client = pinned_client(server.url());
+      auto r = client ? client->request("GET", "/poll") : Result<net::HttpResponse>(unavailable("no client"));
+      return r ? r->status : 0;
+    }));
+  }
+  ASSERT_TRUE(eventually([&] { return connections_to(server.port()).size() >= 2; }));
+  std::this_thread::sleep_for(milliseconds(200));  // both parked
+  RawTlsClient third(server.port());
+  EXPECT_FALSE(third.connected()) << "no connection is idle: the newcomer is refused";
+  answer = true;
+  server.server().wake();
+  for (auto& p : polls) EXPECT_EQ(p.get(), 200);
+}
+
+TEST(HttpsServerFlood, WaitingLongPollsDoNotCountAgainstTheirAddress) {
+  // Agents behind one NAT address each hold a long poll.
+  server::HttpLimits limits;
+  limits.max_connections_per_address = 2;
+  std::atomic<bool> answer{false};
+  const auto handler = [&answer](const net::HttpRequest& request) {
+    net::HttpResponse r;
+    if (request.path != "/poll") return net::json_response(200, R"({"ok":true})");
+    r.long_poll = std::make_shared<net::LongPoll>();
+    r.long_poll->until = steady_clock::now() + seconds(30);
+    r.long_poll->poll = [&answer](bool last) -> std::optional<net::HttpResponse> {
+      if (answer.load() || last) return net::json_response(200, R"({"polled":true})");
+      return std::nullopt;
+    };
+    return r;
+  };
+  TestServer server(handler, limits);
+  ASSERT_TRUE(server.ok()) << server.error();
+  std::vector<std::future<int>> polls;
+  for (int i = 0; i < 4; ++i) {
+    polls.push_back(std::async(std::launch::async, [&server] {
+      auto client = pinned_client(server.url());
+      auto r = client ? client->request("GET", "/poll") : Result<net::HttpResponse>(unavailable("no client"));
+      return r ? r->status : 0;
+    }));
+    ASSERT_TRUE(eventually([&] { return connections_to(server.port()).size() >= polls.size(); }));
+    std::this_thread::sleep_for(milliseconds(100));  // parked before the next one comes
+  }
+  auto client = pinned_client(server.url());
+  ASSERT_NE(client, nullptr);
+  auto other = client->request("GET", "/other");
+  ASSERT_TRUE(other) << other.error().message;
+  EXPECT_EQ(other->status, 200);
+  answer = true;
+  server.server().wake();
+  for (auto& p : polls) EXPECT_EQ(p.get(), 200);
+}
+
+TEST(HttpsServerFlood, AHandshakeNeverStartedIsCutAtItsDeadline) {
+  Recorder recorder;
+  server::HttpLimits limits;
+  limits.handshake_timeout = seconds(1);
+  TestServer server(recording_handler(recorder), limits);
+  ASSERT_TRUE(server.ok()) << server.error();
+  Silent silent(server.port(), "127.0.0.2", 3);
+  ASSERT_EQ(silent.size(), 3U);
+  const auto start = steady_clock::now();
+  for (std::size_t i = 0; i < silent.size(); ++i) {
+    EXPECT_TRUE(silent.closed_by_server(i, milliseconds(6000))) << i;
+  }
+  EXPECT_GE(seconds_since(start), 0.9) << "not before the deadline";
+}
+
+TEST(HttpsServerFlood, TheDefaultsAreTheDocumentedOnes) {
+  const server::HttpLimits limits;
+  EXPECT_EQ(limits.max_connections, 4096U);
+  EXPECT_EQ(limits.max_connections_per_address, 256U);
+  EXPECT_EQ(limits.handshake_timeout, seconds(5));
 }
 
 }  // namespace

@@ -34,68 +34,6 @@ net::HttpResponse echo(const net::HttpRequest& request) {
   return net::json_response(200, request.body);
 }
 
-// A blocking OpenSSL client on a plain socket, trusting anything: these
-// tests are about framing, not about trust.
-class RawTlsClient {
- public:
-  explicit RawTlsClient(std::uint16_t port) {
-    ctx_ = SSL_CTX_new(TLS_client_method());
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) return;
-    ssl_ = SSL_new(ctx_);
-    SSL_set_fd(ssl_, fd_);
-    connected_ = SSL_connect(ssl_) == 1;
-  }
-  ~RawTlsClient() {
-    if (ssl_ != nullptr) SSL_free(ssl_);
-    if (fd_ >= 0) ::close(fd_);
-    SSL_CTX_free(ctx_);
-  }
-  RawTlsClient(const RawTlsClient&) = delete;
-  RawTlsClient& operator=(const RawTlsClient&) = delete;
-
-  [[nodiscard]] bool connected() const { return connected_; }
-  bool write(std::string_view data) {
-    return data.empty() || SSL_write(ssl_, data.data(), static_cast<int>(data.size())) == static_cast<int>(data.size());
-  }
-  // Reads until the server closes; `clean` says whether it sent close_notify.
-  std::string read_all(bool& clean) {
-    std::string out;
-    char chunk[4096];
-    for (;;) {
-      const int n = SSL_read(ssl_, chunk, sizeof chunk);
-      if (n > 0) {
-        out.append(chunk, static_cast<std::size_t>(n));
-        continue;
-      }
-      clean = SSL_get_error(ssl_, n) == SSL_ERROR_ZERO_RETURN;
-      return out;
-    }
-  }
-  std::string read_some() {
-    char chunk[4096];
-    const int n = SSL_read(ssl_, chunk, sizeof chunk);
-    return n > 0 ? std::string(chunk, static_cast<std::size_t>(n)) : std::string();
-  }
-  // Closes the socket at once, unread data and all (the kernel sends RST).
-  void vanish() {
-    SSL_free(ssl_);
-    ssl_ = nullptr;
-    ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  SSL_CTX* ctx_ = nullptr;
-  SSL* ssl_ = nullptr;
-  int fd_ = -1;
-  bool connected_ = false;
-};
-
 TEST(HttpsServerTls, LargeBodyAndResponseSpanManyRecords) {
   TestServer server(echo);
   ASSERT_TRUE(server.ok()) << server.error();
