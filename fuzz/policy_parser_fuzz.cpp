@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
+#include <vector>
 
 #include "core/evaluator.h"
 #include "core/policy_file.h"
@@ -41,5 +42,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto decision =
       (*compiled)->evaluate(subject, cmd, hoist::TimePoint{std::chrono::seconds{1'800'000'000}}, zones);
   if (decision.rule != nullptr && decision.rule->action != decision.action) std::abort();
+  const hoist::TimePoint now{std::chrono::seconds{1'800'000'000}};
+  // An edit is allowed or denied, never a request, and only an edit rule
+  // allows it.
+  const std::vector<hoist::EditFile> files = {{"/etc/hosts", true}, {"/etc/nginx/a.conf", true}};
+  const auto edit = (*compiled)->evaluate_edit(subject, files, hoist::RunAs{"postgres", "dba", "postgres"}, now, zones);
+  if (edit.action == hoist::Action::kRequest) std::abort();
+  if (edit.action == hoist::Action::kAllow && (edit.rule == nullptr || edit.rule->match.edit.empty())) std::abort();
+  // A link under another name the user could have made is granted by no
+  // rule.
+  hoist::CommandLine renamed = cmd;
+  renamed.exe.path = "/tmp/x/runlevel";
+  renamed.exe.real_path = "/usr/bin/apt-get";
+  renamed.exe.trusted_path = false;
+  renamed.runas = hoist::RunAs{"daemon", "", "daemon"};
+  const auto link = (*compiled)->evaluate(subject, renamed, now, zones);
+  if (link.rule != nullptr && link.action != hoist::Action::kDeny) std::abort();
   return 0;
 }
