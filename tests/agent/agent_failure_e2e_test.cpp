@@ -118,41 +118,6 @@ class LocalUser {
   bool ok_ = false;
 };
 
-// A root-owned 0755 directory (parents root-owned, not writable by others)
-// made for one test and removed with everything in it.
-class RootDir {
- public:
-  explicit RootDir(const std::string& parent)
-      : path_(parent + "/hoist-e2e-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++)) {
-    ok_ = ::mkdir(path_.c_str(), 0755) == 0 && ::chown(path_.c_str(), 0, 0) == 0 && ::chmod(path_.c_str(), 0755) == 0;
-  }
-  ~RootDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  RootDir(const RootDir&) = delete;
-  RootDir& operator=(const RootDir&) = delete;
-  [[nodiscard]] bool ok() const { return ok_; }
-  [[nodiscard]] const std::string& path() const { return path_; }
-
-  // Writes `name` (root-owned, `mode`) through a temporary name and rename().
-  bool put(const std::string& name, const std::string& content, mode_t mode) const {
-    const std::string tmp = path_ + "/." + name + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << content;
-      if (!out) return false;
-    }
-    return ::chown(tmp.c_str(), 0, 0) == 0 && ::chmod(tmp.c_str(), mode) == 0 &&
-           ::rename(tmp.c_str(), (path_ + "/" + name).c_str()) == 0;
-  }
-
- private:
-  static inline int counter_ = 0;
-  std::string path_;
-  bool ok_ = false;
-};
-
 // The number in hoist-agent status's "events waiting for upload: N" line, or -1.
 long waiting_events(const std::string& status_output) {
   constexpr std::string_view kKey = "events waiting for upload: ";
@@ -213,14 +178,7 @@ class AgentFailureE2E : public AgentE2E {
 
   // A PAM directory (for pam_confdir) with the service "hoist-e2e": the real
   // password through pam_unix, sessions allowed.
-  [[nodiscard]] static bool write_pam_service(const RootDir& dir) {
-    return dir.put("hoist-e2e",
-                   "auth required pam_unix.so nodelay\n"
-                   "account required pam_unix.so\n"
-                   "session required pam_permit.so\n"
-                   "password required pam_deny.so\n",
-                   0644);
-  }
+  [[nodiscard]] static bool write_pam_service(const RootDir& dir) { return dir.put_pam_service(); }
 
   // The ids of the requests pending at the server.
   std::vector<std::string> pending_ids() {

@@ -16,6 +16,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -265,6 +266,57 @@ class AgentE2E : public ::testing::Test {
   std::string state_dir_, socket_, log_;
   std::string open_dir_, cli_;  // see use_open_dir()
   pid_t agent_pid_ = -1;
+};
+
+// A directory made for one test and removed with everything in it:
+// root-owned with `mode`. With the default 0755 under /run (root's, not
+// writable by others) it is a trusted path; /tmp is writable by everyone,
+// so nothing under it is.
+class RootDir {
+ public:
+  explicit RootDir(const std::string& parent, mode_t mode = 0755)
+      : path_(parent + "/hoist-e2e-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++)) {
+    ok_ = ::mkdir(path_.c_str(), mode) == 0 && ::chown(path_.c_str(), 0, 0) == 0 && ::chmod(path_.c_str(), mode) == 0;
+  }
+  ~RootDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  RootDir(const RootDir&) = delete;
+  RootDir& operator=(const RootDir&) = delete;
+  [[nodiscard]] bool ok() const { return ok_; }
+  [[nodiscard]] const std::string& path() const { return path_; }
+  [[nodiscard]] std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+  // Writes `name` (root-owned, `mode`) through a temporary name and rename().
+  // `name` may name a file in a subdirectory ("conf.d/a.conf").
+  bool put(const std::string& name, const std::string& content, mode_t mode) const {
+    const auto slash = name.rfind('/');
+    const std::string tmp = path_ + "/" + (slash == std::string::npos ? "" : name.substr(0, slash + 1)) + "." +
+                            name.substr(slash == std::string::npos ? 0 : slash + 1) + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << content;
+      if (!out) return false;
+    }
+    return ::chown(tmp.c_str(), 0, 0) == 0 && ::chmod(tmp.c_str(), mode) == 0 &&
+           ::rename(tmp.c_str(), (path_ + "/" + name).c_str()) == 0;
+  }
+  // The PAM service "hoist-e2e" (for pam_confdir): the real password
+  // through pam_unix, sessions allowed.
+  [[nodiscard]] bool put_pam_service() const {
+    return put("hoist-e2e",
+               "auth required pam_unix.so nodelay\n"
+               "account required pam_unix.so\n"
+               "session required pam_permit.so\n"
+               "password required pam_deny.so\n",
+               0644);
+  }
+
+ private:
+  static inline int counter_ = 0;
+  std::string path_;
+  bool ok_ = false;
 };
 
 // Accounts (users in /etc/passwd, groups in /etc/group) of earlier runs

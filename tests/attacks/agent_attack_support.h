@@ -62,49 +62,6 @@ class AttackUser {
   gid_t gid_ = 0;
 };
 
-// A root-owned 0755 directory (its parents root-owned, not writable by
-// others) made for one case and removed with everything in it.
-class AttackRootDir {
- public:
-  explicit AttackRootDir(const std::string& parent)
-      : path_(parent + "/hoist-e2e-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++)) {
-    ok_ = ::mkdir(path_.c_str(), 0755) == 0 && ::chown(path_.c_str(), 0, 0) == 0 && ::chmod(path_.c_str(), 0755) == 0;
-  }
-  ~AttackRootDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  AttackRootDir(const AttackRootDir&) = delete;
-  AttackRootDir& operator=(const AttackRootDir&) = delete;
-  [[nodiscard]] bool ok() const { return ok_; }
-  [[nodiscard]] const std::string& path() const { return path_; }
-  bool put(const std::string& name, const std::string& content, mode_t mode) const {
-    const std::string tmp = path_ + "/." + name + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << content;
-      if (!out) return false;
-    }
-    return ::chown(tmp.c_str(), 0, 0) == 0 && ::chmod(tmp.c_str(), mode) == 0 &&
-           ::rename(tmp.c_str(), (path_ + "/" + name).c_str()) == 0;
-  }
-  // The PAM service "hoist-e2e" (for pam_confdir): the real password
-  // through pam_unix, sessions allowed.
-  [[nodiscard]] bool put_pam_service() const {
-    return put("hoist-e2e",
-               "auth required pam_unix.so nodelay\n"
-               "account required pam_unix.so\n"
-               "session required pam_permit.so\n"
-               "password required pam_deny.so\n",
-               0644);
-  }
-
- private:
-  static inline int counter_ = 0;
-  std::string path_;
-  bool ok_ = false;
-};
-
 // Runs `body` in a child process as uid/gid (no supplementary groups) and
 // returns its exit status (-1 when it did not exit). The parent must be
 // single-threaded (the child may allocate).
@@ -196,7 +153,7 @@ inline std::string attack_sudo_conf(const std::string& dir, const std::string& s
 
 // The attack suite's fixture: the harness's, with hoistd's audit trail read
 // by action.
-class AttackE2E : public AgentE2E {
+class AgentAttackE2E : public AgentE2E {
  protected:
   json::array audit_events(const std::string& action) {
     const auto r = hoistd_.call("GET", "/api/v1/audit?limit=1000&action=" + action, "", admin_);

@@ -11,11 +11,11 @@
 namespace hoist::testing {
 namespace {
 
-class AgentSocketAttack : public AttackE2E {
+class AgentSocketAttack : public AgentAttackE2E {
  protected:
   void SetUp() override {
     if (!real_sudo_possible()) GTEST_SKIP() << kRealSudoSkip;
-    AttackE2E::SetUp();
+    AgentAttackE2E::SetUp();
     if (HasFatalFailure()) return;
     use_open_dir("hoist-attack-socket");
     ASSERT_EQ(enroll(), 0) << slurp(log_);
@@ -62,7 +62,7 @@ TEST_F(AgentSocketAttack, OneUserFillingTheSocketDeniesNobody) {
 // Must hold: their sudo gets the agent's answer (here: `id` runs, allowed
 //           by the policy); break-glass is never offered.
 TEST_F(AgentSocketAttack, FillingTheSocketDoesNotOpenBreakGlass) {
-  AttackRootDir etc("/run");
+  RootDir etc("/run");
   ASSERT_TRUE(etc.ok()) << "cannot make a root-owned directory under /run";
   TestGroup group("hoist-e2e-" + std::to_string(::getpid()) + "-sg");
   ASSERT_TRUE(group.ok()) << "cannot create a test group";

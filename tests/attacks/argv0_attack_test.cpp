@@ -66,7 +66,7 @@ args = ["status", "cron"]
     AttackE2E::TearDown();
   }
 
-  ScratchDir bin_{"/run"};
+  RootDir bin_{"/run"};
   std::string links_;
 };
 

@@ -11,11 +11,11 @@
 namespace hoist::testing {
 namespace {
 
-class EventQueueAttack : public AttackE2E {
+class EventQueueAttack : public AgentAttackE2E {
  protected:
   void SetUp() override {
     if (!real_sudo_possible()) GTEST_SKIP() << kRealSudoSkip;
-    AttackE2E::SetUp();
+    AgentAttackE2E::SetUp();
     if (HasFatalFailure()) return;
     use_open_dir("hoist-attack-queue");
     ASSERT_EQ(enroll(), 0) << slurp(log_);

@@ -11,11 +11,11 @@
 namespace hoist::testing {
 namespace {
 
-class HungAgentAttack : public AttackE2E {
+class HungAgentAttack : public AgentAttackE2E {
  protected:
   void SetUp() override {
     if (!real_sudo_possible()) GTEST_SKIP() << kRealSudoSkip;
-    AttackE2E::SetUp();
+    AgentAttackE2E::SetUp();
     if (HasFatalFailure()) return;
     use_open_dir("hoist-attack-hung");
     ASSERT_EQ(enroll(), 0) << slurp(log_);
@@ -23,7 +23,7 @@ class HungAgentAttack : public AttackE2E {
   }
   void TearDown() override {
     if (agent_pid_ > 0) ::kill(agent_pid_, SIGCONT);
-    AttackE2E::TearDown();
+    AgentAttackE2E::TearDown();
   }
 
   struct Timed {
@@ -74,7 +74,7 @@ TEST_F(HungAgentAttack, AFrozenAgentIsReportedNotAnsweringWithinTwoSeconds) {
 // Must hold: an agent that accepts connections is not down: sudo says it
 //           is not answering and offers no break-glass.
 TEST_F(HungAgentAttack, AFrozenAgentDoesNotOpenBreakGlass) {
-  AttackRootDir etc("/run");
+  RootDir etc("/run");
   ASSERT_TRUE(etc.ok()) << "cannot make a root-owned directory under /run";
   TestGroup group("hoist-e2e-" + std::to_string(::getpid()) + "-hg");
   ASSERT_TRUE(group.ok()) << "cannot create a test group";

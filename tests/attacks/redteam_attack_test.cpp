@@ -81,7 +81,7 @@ class Redteam : public AttackE2E {
     return r;
   }
 
-  ScratchDir scripts_{"/run"};
+  RootDir scripts_{"/run"};
   std::vector<std::string> user_dirs_;
   int script_count_ = 0;
 };
@@ -133,7 +133,7 @@ edit = [")" +
 
   [[nodiscard]] std::string editor() const { return "SUDO_EDITOR=" + root_ / "append.sh"; }
 
-  ScratchDir root_{"/run"};
+  RootDir root_{"/run"};
 };
 
 // Attacker: a local user allowed to edit anything in DIR/any/ except
@@ -398,8 +398,8 @@ args = ["status"]
     ASSERT_TRUE(tools_.ok());
   }
 
-  ScratchDir bin_{"/run"};
-  ScratchDir tools_{"/run"};  // "our tools": a folder rule allows all of it
+  RootDir bin_{"/run"};
+  RootDir tools_{"/run"};  // "our tools": a folder rule allows all of it
 };
 
 // Attacker: a local user allowed `multi status` by a rule that names the
@@ -588,7 +588,7 @@ max_duration = "1h"
     ASSERT_EQ(done.status, 0) << done.out << done.err;
   }
 
-  ScratchDir bin_{"/run"};
+  RootDir bin_{"/run"};
 };
 
 // Attacker: a user in a temporary admin session, as in the case below.

@@ -30,11 +30,11 @@ std::string break_glass_frame(const std::string& user) {
   return frame ? *frame : std::string();
 }
 
-class SpoolAttack : public AttackE2E {
+class SpoolAttack : public AgentAttackE2E {
  protected:
   void SetUp() override {
     if (!real_sudo_possible()) GTEST_SKIP() << kRealSudoSkip;
-    AttackE2E::SetUp();
+    AgentAttackE2E::SetUp();
     if (HasFatalFailure()) return;
     use_open_dir("hoist-attack-spool");
     ASSERT_EQ(enroll(), 0) << slurp(log_);
@@ -90,7 +90,7 @@ TEST_F(SpoolAttack, AFifoHangsNothing) {
 // Must hold: the link is not followed: nothing is imported through it, it
 //           is set aside and reported, and its target is untouched.
 TEST_F(SpoolAttack, ASymlinkIsNotFollowed) {
-  AttackRootDir elsewhere("/run");
+  RootDir elsewhere("/run");
   ASSERT_TRUE(elsewhere.ok());
   ASSERT_TRUE(elsewhere.put("forged", break_glass_frame("forged-user"), 0600));
   ASSERT_EQ(::symlink((elsewhere.path() + "/forged").c_str(), (spool_dir() + "/1800000000-link.event").c_str()), 0);
@@ -151,7 +151,7 @@ TEST_F(SpoolAttack, ASpoolOthersMayWriteIsNotRead) {
 //           break-glass use (sudo, PAM, the agent down) reaches hoistd's
 //           audit trail once the agent runs.
 TEST_F(SpoolAttack, ANonDefaultStateDirectoryKeepsBreakGlassAudited) {
-  AttackRootDir etc("/run");
+  RootDir etc("/run");
   ASSERT_TRUE(etc.ok()) << "cannot make a root-owned directory under /run";
   ASSERT_TRUE(etc.put_pam_service());
   TestGroup group("hoist-e2e-" + std::to_string(::getpid()) + "-pg");

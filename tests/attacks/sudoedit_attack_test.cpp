@@ -58,8 +58,8 @@ edit = [")" +
                           0755));
   }
 
-  ScratchDir root_{"/run"};
-  ScratchDir open_{"/run", 0, 0777};  // a directory everyone may write
+  RootDir root_{"/run"};
+  RootDir open_{"/run", 0777};  // a directory everyone may write
 };
 
 // Attacker: a local user allowed to run /usr/bin/env (or id) as root.
