@@ -19,22 +19,17 @@
 #include "cli/exit_codes.h"
 #include "cli/terminal.h"
 #include "core/admin_code.h"
+#include "endpoint/agent_client.h"
+#include "endpoint/approval.h"
+#include "endpoint/terminal.h"
 #include "ipc/messages.h"
-#include "plugin/agent_client.h"
-#include "plugin/sudo_args.h"
-#include "plugin/terminal.h"
 
 namespace hoist::cli {
 
 namespace {
 
-volatile std::sig_atomic_t g_interrupted = 0;
-extern "C" void on_interrupt(int /*signo*/) {
-  g_interrupted = 1;
-}
-
 struct EndpointArgs {
-  std::string socket{plugin::kDefaultAgentSocket};
+  std::string socket{ipc::kDefaultAgentSocket};
   std::string duration;
   std::string reason;
   std::string wait = "2m";
@@ -51,18 +46,9 @@ int say_error(const Error& e) {
   return exit_code_for(e.code);
 }
 
-// One turn with the agent; an error reply becomes the Error it carries.
-Result<ipc::Fields> ask(plugin::AgentClient& client, const ipc::Fields& request, int extra_ms = 0,
-                        const volatile std::sig_atomic_t* interrupted = nullptr) {
-  auto reply = client.call(request, -1, extra_ms, interrupted);
-  if (!reply) return reply.error();
-  if (auto e = ipc::error_from(*reply)) return Error{e->code, e->message};
-  return reply;
-}
-
-Result<plugin::AgentClient> connect(const std::string& socket) {
-  auto client = plugin::AgentClient::connect(socket);
-  if (!client) return unavailable(plugin::agent_unreachable_message(socket));
+Result<endpoint::AgentClient> connect(const std::string& socket) {
+  auto client = endpoint::AgentClient::connect(socket);
+  if (!client) return unavailable(endpoint::agent_unreachable_message(socket));
   return client;
 }
 
@@ -80,30 +66,44 @@ std::string whoami(std::uint32_t uid) {
   return pw != nullptr ? pw->pw_name : std::to_string(uid);
 }
 
-// The self-approval question on the terminal: true for yes. No terminal
-// (stdin not a tty) or EOF: no.
-bool ask_self_approval_on_tty() {
-  if (::isatty(STDIN_FILENO) == 0) return false;
-  (void)std::fputs(std::string(plugin::kSelfApprovalQuestion).c_str(), stderr);
-  (void)std::fflush(stderr);
-  char line[64];
-  if (std::fgets(line, sizeof line, stdin) == nullptr) {
-    (void)std::fputc('\n', stderr);
-    return false;
+// The terminal for the approval flow: questions and the countdown on
+// stderr, the countdown only when stderr is a terminal.
+class StderrConversation final : public endpoint::Conversation {
+ public:
+  void info(std::string_view text) override { say(std::string(text) + "\n"); }
+  void error(std::string_view text) override { say(std::string(text) + "\n"); }
+  void status_line(std::string_view text) override {
+    if (::isatty(STDERR_FILENO) != 0) say("\r" + std::string(text));
   }
-  std::string answer(line);
-  while (!answer.empty() && (answer.back() == '\n' || answer.back() == '\r')) answer.pop_back();
-  return plugin::is_yes(answer);
-}
+  // One line from stdin when it is a terminal; nullopt otherwise or at EOF.
+  std::optional<std::string> prompt(std::string_view question, bool /*echo*/) override {
+    if (::isatty(STDIN_FILENO) == 0) return std::nullopt;
+    say(std::string(question));
+    char line[64];
+    if (std::fgets(line, sizeof line, stdin) == nullptr) {
+      (void)std::fputc('\n', stderr);
+      return std::nullopt;
+    }
+    std::string answer(line);
+    while (!answer.empty() && (answer.back() == '\n' || answer.back() == '\r')) answer.pop_back();
+    return answer;
+  }
+
+ private:
+  static void say(const std::string& text) {
+    (void)std::fputs(endpoint::safe_for_terminal(text).c_str(), stderr);
+    (void)std::fflush(stderr);
+  }
+};
 
 int elevate(const EndpointArgs& args) {
   std::uint64_t duration_s = 0;
   if (!args.duration.empty()) {
-    auto d = plugin::parse_duration(args.duration);
+    auto d = endpoint::parse_duration(args.duration);
     if (!d) return say_error(d.error());
     duration_s = *d;
   }
-  auto wait_s = plugin::parse_duration(args.wait);
+  auto wait_s = endpoint::parse_duration(args.wait);
   if (!wait_s) return say_error(wait_s.error());
   if (args.reason.find_first_not_of(" \t") == std::string::npos) {
     return say_error(invalid_argument("--reason is required: say why, for example with a ticket number"));
@@ -117,26 +117,25 @@ int elevate(const EndpointArgs& args) {
   if (const char* tty = ::ttyname(STDIN_FILENO)) m.tty = tty;
   m.justification = args.reason;
   m.duration_s = duration_s;
-  auto reply = ask(*client, ipc::to_fields(m));
-  if (!reply) return say_error(reply.error());
-  auto state = ipc::request_state_from(*reply);
+  auto state = client->elevate(m);
   if (!state) return say_error(state.error());
   const std::string id = state->request_id;
 
-  const bool tty = ::isatty(STDERR_FILENO) != 0;
+  StderrConversation conv;
   if (state->state == RequestState::kPending) {
     (void)std::fprintf(stderr, "Asked for a temporary admin session (request %s).\n", id.c_str());
   }
   // approval = "self": the requester may approve it (--self-approve, or
   // yes to the question on a terminal).
   bool self_approved = false;
-  if (state->state == RequestState::kPending && state->self_approval_allowed &&
-      (args.self_approve || ask_self_approval_on_tty())) {
-    auto approved = ask(*client, ipc::to_fields(ipc::SelfApproveMessage{id}));
-    auto now = approved ? ipc::request_state_from(*approved) : Result<ipc::RequestStateMessage>(approved.error());
+  if (state->state == RequestState::kPending && state->self_approval_allowed && (args.self_approve || [&] {
+        auto yes = endpoint::ask_self_approval(conv);
+        return yes && *yes;
+      }())) {
+    auto now = client->self_approve(id);
     if (now) {
-      state = std::move(*now);
-      self_approved = state->state == RequestState::kApproved || state->state == RequestState::kActive;
+      state = std::move(now);
+      self_approved = endpoint::is_approved(state->state);
     } else {
       (void)std::fprintf(stderr, "hoist: you could not approve it yourself (%s); it waits for a technician.\n",
                          printable(now.error().message).c_str());
@@ -144,89 +143,52 @@ int elevate(const EndpointArgs& args) {
   } else if (state->state == RequestState::kPending && args.self_approve) {
     (void)std::fprintf(stderr, "This session needs a technician's approval; you may not approve it yourself.\n");
   }
-  struct sigaction sa {};
-  sa.sa_handler = on_interrupt;
-  sigemptyset(&sa.sa_mask);
-  struct sigaction old_int {};
-  struct sigaction old_term {};
-  ::sigaction(SIGINT, &sa, &old_int);
-  ::sigaction(SIGTERM, &sa, &old_term);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(*wait_s);
-  bool drew = false;
-  while (state->state == RequestState::kPending && g_interrupted == 0) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
-    if (left <= 0) break;
-    if (tty) {
-      (void)std::fprintf(stderr, "\r%s",
-                         plugin::countdown_line(static_cast<std::uint64_t>((left + 999) / 1000)).c_str());
-      drew = true;
+  endpoint::WaitResult waited;
+  {
+    // Ctrl-C or a plain kill withdraws the request.
+    const endpoint::InterruptGuard guard({SIGINT, SIGTERM});
+    waited = endpoint::wait_for_decision(*client, std::move(*state), *wait_s, conv, guard);
+  }
+  switch (waited.end) {
+    case endpoint::WaitResult::End::kInterrupted: {
+      if (auto st = endpoint::cancel_request(args.socket, id); !st) return say_error(st.error());
+      (void)std::fprintf(stderr, "%s\n", endpoint::cancelled_text(id).c_str());
+      return kExitDeny;
     }
-    const auto turn = std::min<std::int64_t>(left, 1000);
-    const auto started = std::chrono::steady_clock::now();
-    auto next = ask(*client, ipc::to_fields(ipc::WaitMessage{id, static_cast<std::uint64_t>(turn)}),
-                    static_cast<int>(turn), &g_interrupted);
-    if (g_interrupted != 0) break;
-    if (!next) {
-      if (drew) (void)std::fputc('\n', stderr);
-      (void)std::fprintf(stderr, "hoist: lost contact with hoist-agent (%s).\n%s\n", next.error().message.c_str(),
-                         plugin::pending_text(id).c_str());
+    case endpoint::WaitResult::End::kLost:
+      (void)std::fprintf(stderr, "hoist: lost contact with hoist-agent (%s).\n%s\n",
+                         printable(waited.error.message).c_str(), endpoint::pending_text(id).c_str());
       return kExitUnavailable;
-    }
-    auto s = ipc::request_state_from(*next);
-    if (!s) return say_error(s.error());
-    state = std::move(*s);
-    if (state->state != RequestState::kPending) break;
-    const auto spent = std::chrono::steady_clock::now() - started;
-    if (spent < std::chrono::milliseconds(turn)) {
-      ::poll(nullptr, 0, static_cast<int>(turn - std::chrono::duration_cast<std::chrono::milliseconds>(spent).count()));
-    }
-  }
-  if (drew) (void)std::fputs("\r\033[K", stderr);
-  ::sigaction(SIGINT, &old_int, nullptr);
-  ::sigaction(SIGTERM, &old_term, nullptr);
-  if (g_interrupted != 0) {
-    auto fresh = connect(args.socket);
-    if (!fresh) return say_error(fresh.error());
-    auto cancelled = ask(*fresh, ipc::to_fields(ipc::CancelMessage{id}));
-    if (!cancelled) return say_error(cancelled.error());
-    (void)std::fprintf(stderr, "%s\n", plugin::cancelled_text(id).c_str());
-    return kExitDeny;
-  }
-  switch (state->state) {
-    case RequestState::kApproved:
-    case RequestState::kActive:
+    case endpoint::WaitResult::End::kApproved:
       (void)std::printf(
           "Temporary admin session approved%s%s, until %s (%s).\n"
           "Run commands with sudo; every process they start is recorded.\n",
-          self_approved             ? " by you"
-          : state->reviewer.empty() ? ""
-                                    : " by ",
-          self_approved ? "" : printable(state->reviewer).c_str(), clock_time_in(state->time_left_s).c_str(),
-          plugin::format_duration(state->time_left_s).c_str());
+          self_approved                   ? " by you"
+          : waited.state.reviewer.empty() ? ""
+                                          : " by ",
+          self_approved ? "" : printable(waited.state.reviewer).c_str(),
+          clock_time_in(waited.state.time_left_s).c_str(), endpoint::format_duration(waited.state.time_left_s).c_str());
       return kExitOk;
-    case RequestState::kPending:
-      (void)std::fprintf(stderr, "%s\n", plugin::pending_text(id).c_str());
+    case endpoint::WaitResult::End::kTimedOut:
+      (void)std::fprintf(stderr, "%s\n", endpoint::pending_text(id).c_str());
       return kExitRequest;
-    default:
-      (void)std::fprintf(stderr, "%s\n", printable(plugin::denied_request_text(*state, "")).c_str());
-      return kExitDeny;
+    case endpoint::WaitResult::End::kClosed: break;
   }
+  (void)std::fprintf(stderr, "%s\n", printable(endpoint::denied_request_text(waited.state, "")).c_str());
+  return kExitDeny;
 }
 
 int status(const EndpointArgs& args) {
   auto client = connect(args.socket);
   if (!client) return say_error(client.error());
   if (!args.request_id.empty()) {
-    auto reply = ask(*client, ipc::to_fields(ipc::WaitMessage{args.request_id, 0}));
-    if (!reply) return say_error(reply.error());
-    auto s = ipc::request_state_from(*reply);
+    auto s = client->wait(args.request_id, 0);
     if (!s) return say_error(s.error());
     (void)std::printf("Request %s: %s", s->request_id.c_str(), std::string(to_string(s->state)).c_str());
     if (!s->reviewer.empty()) (void)std::printf(" by %s", printable(s->reviewer).c_str());
     if (!s->comment.empty()) (void)std::printf(": %s", printable(s->comment).c_str());
     if (s->time_left_s > 0) {
-      (void)std::printf(" (%s left, until %s)", plugin::format_duration(s->time_left_s).c_str(),
+      (void)std::printf(" (%s left, until %s)", endpoint::format_duration(s->time_left_s).c_str(),
                         clock_time_in(s->time_left_s).c_str());
     }
     (void)std::printf("\n");
@@ -235,9 +197,7 @@ int status(const EndpointArgs& args) {
                                                                                     : kExitDeny;
   }
   const std::uint32_t uid = ::getuid();
-  auto reply = ask(*client, ipc::to_fields(ipc::ListMessage{whoami(uid), uid, ::getgid(), ""}));
-  if (!reply) return say_error(reply.error());
-  auto listing = ipc::listing_from(*reply);
+  auto listing = client->list(ipc::ListMessage{whoami(uid), uid, ::getgid(), ""});
   if (!listing) return say_error(listing.error());
   for (const auto& line : listing->lines) (void)std::printf("%s\n", printable(line).c_str());
   return kExitOk;
@@ -271,9 +231,7 @@ int code_use(const EndpointArgs& args) {
     return kind && *kind == codes::CodeKind::kPreIssued;
   }();
   if (challenge.empty() && !preissued) {
-    auto reply = ask(*client, ipc::to_fields(ipc::CodeChallengeMessage{user, uid}));
-    if (!reply) return say_error(reply.error());
-    auto c = ipc::challenge_from(*reply);
+    auto c = client->code_challenge(user, uid);
     if (!c) return say_error(c.error());
     challenge = c->challenge;
     if (args.new_challenge || !code.empty()) {
@@ -282,18 +240,18 @@ int code_use(const EndpointArgs& args) {
                          printable(c->endpoint_id).c_str(), static_cast<unsigned long long>(c->expires_in_s / 60));
       if (args.new_challenge) return kExitOk;
     } else {
-      (void)std::fprintf(stderr, "%s\n", printable(plugin::admin_code_instructions(*c)).c_str());
+      (void)std::fprintf(stderr, "%s\n", printable(endpoint::admin_code_instructions(*c)).c_str());
     }
   }
   for (int attempt = 0; attempt < 3; ++attempt) {
     if (code.empty()) {
-      (void)std::fputs(std::string(plugin::kAdminCodePrompt).c_str(), stderr);
+      (void)std::fputs(std::string(endpoint::kAdminCodePrompt).c_str(), stderr);
       (void)std::fflush(stderr);
       auto line = read_line();
-      if (!line || plugin::trim(*line).empty()) {
+      if (!line || endpoint::trim(*line).empty()) {
         return say_error(invalid_argument("no admin code was entered"));
       }
-      code = std::string(plugin::trim(*line));
+      code = std::string(endpoint::trim(*line));
     }
     ipc::CodeRedeemMessage m;
     m.user = user;
@@ -301,18 +259,18 @@ int code_use(const EndpointArgs& args) {
     if (const char* tty = ::ttyname(STDIN_FILENO)) m.tty = tty;
     m.challenge = challenge;
     m.code = code;
-    auto reply = ask(*client, ipc::to_fields(m));
-    if (!reply) {
+    auto granted = client->code_redeem(m);
+    if (granted.refused()) {
       const bool again = args.code.empty() && ::isatty(STDIN_FILENO) != 0 &&
-                         reply.error().code != ErrorCode::kRateLimited && attempt < 2;
-      if (!again) return say_error(reply.error());
-      (void)std::fprintf(stderr, "Not accepted: %s.\n", printable(reply.error().message).c_str());
+                         granted.error().code != ErrorCode::kRateLimited && attempt < 2;
+      if (!again) return say_error(granted.error());
+      (void)std::fprintf(stderr, "Not accepted: %s.\n", printable(granted.error().message).c_str());
       code.clear();
       continue;
     }
-    auto granted = ipc::code_grant_from(*reply);
     if (!granted) return say_error(granted.error());
-    (void)std::printf("%s\nIt ends at %s (grant %s).\n", printable(plugin::admin_code_accepted_text(*granted)).c_str(),
+    (void)std::printf("%s\nIt ends at %s (grant %s).\n",
+                      printable(endpoint::admin_code_accepted_text(*granted)).c_str(),
                       clock_time_in(granted->time_left_s).c_str(), printable(granted->grant_id).c_str());
     return kExitOk;
   }

@@ -30,6 +30,9 @@
 namespace hoist::ipc {
 
 inline constexpr std::uint32_t kProtocolVersion = 1;
+// Where hoist-agent listens unless configured otherwise (the plugin's
+// agent_socket=, the CLI's --socket, the agent's own setting).
+inline constexpr std::string_view kDefaultAgentSocket = "/run/hoist/agent.sock";
 inline constexpr std::size_t kMaxFrameBytes = std::size_t{256} << 10;
 inline constexpr std::size_t kMaxKeyBytes = 32;
 inline constexpr std::size_t kMaxFields = 8192;

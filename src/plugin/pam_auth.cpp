@@ -13,7 +13,7 @@ namespace {
 // PAM's conversation over ours. Replies are malloc'd: PAM frees them.
 int converse(int num_msg, const pam_message** msg, pam_response** resp, void* appdata) {
   if (num_msg <= 0 || num_msg > PAM_MAX_NUM_MSG || appdata == nullptr) return PAM_CONV_ERR;
-  auto* conv = static_cast<Conversation*>(appdata);
+  auto* conv = static_cast<endpoint::Conversation*>(appdata);
   auto* replies = static_cast<pam_response*>(std::calloc(static_cast<std::size_t>(num_msg), sizeof(pam_response)));
   if (replies == nullptr) return PAM_BUF_ERR;
   auto fail = [&] {
@@ -58,7 +58,7 @@ PamSession::~PamSession() {
 }
 
 Status PamSession::start(const PamConfig& config, const std::string& user, const std::string& ruser,
-                         const std::string& tty, Conversation* conv) {
+                         const std::string& tty, endpoint::Conversation* conv) {
   if (handle_ != nullptr) return internal_error("PAM was started twice (this is a bug)");
   conv_ = conv;
   const pam_conv pc{converse, conv_};
@@ -127,7 +127,7 @@ void PamSession::end() {
 }
 
 Status pam_authenticate_user(const PamConfig& config, const std::string& user, const std::string& tty,
-                             Conversation& conv) {
+                             endpoint::Conversation& conv) {
   PamSession pam;
   if (auto st = pam.start(config, user, user, tty, &conv); !st) return st;
   return pam.authenticate();

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "core/result.h"
-#include "plugin/terminal.h"
+#include "endpoint/terminal.h"
 
 struct pam_handle;
 
@@ -36,7 +36,7 @@ class PamSession {
   // pam_start for `user` (the invoker for authentication, the target for a
   // session); the conversation must outlive this object.
   Status start(const PamConfig& config, const std::string& user, const std::string& ruser, const std::string& tty,
-               Conversation* conv);
+               endpoint::Conversation* conv);
   // pam_authenticate + pam_acct_mgmt (a new authentication token is asked
   // for when the account says it expired).
   Status authenticate();
@@ -49,7 +49,7 @@ class PamSession {
 
  private:
   pam_handle* handle_ = nullptr;
-  Conversation* conv_ = nullptr;
+  endpoint::Conversation* conv_ = nullptr;
   bool session_open_ = false;
   bool cred_established_ = false;
   int last_ = 0;
@@ -57,6 +57,6 @@ class PamSession {
 
 // Authenticates `user` (pam_start..pam_end) in one call.
 Status pam_authenticate_user(const PamConfig& config, const std::string& user, const std::string& tty,
-                             Conversation& conv);
+                             endpoint::Conversation& conv);
 
 }  // namespace hoist::plugin

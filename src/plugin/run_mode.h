@@ -12,7 +12,7 @@
 // Errors: InvalidArgument for what sudo's front end never produces (it
 // refuses -i with -s or -E, -e with -E, ...) or for a command line too large
 // to check; PermissionDenied for an option Hoist refuses, with a message for
-// the user. policy_return_code() maps them to the plugin's return value.
+// the user. verdict_for() maps them to the plugin's verdict.
 #pragma once
 
 #include <span>

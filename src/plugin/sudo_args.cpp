@@ -454,18 +454,28 @@ Result<PluginOptions> parse_plugin_options_unguarded(std::span<const std::string
 
 }  // namespace
 
-int policy_return_code(ErrorCode code) {
+int to_sudo(Verdict v) {
+  switch (v) {
+    case Verdict::kAllow: return 1;
+    case Verdict::kDeny: return 0;
+    case Verdict::kError: return -1;
+    case Verdict::kUsage: return -2;
+  }
+  return -1;
+}
+
+Verdict verdict_for(ErrorCode code) {
   switch (code) {
     case ErrorCode::kInvalidArgument:
-    case ErrorCode::kInternal: return -1;
+    case ErrorCode::kInternal: return Verdict::kError;
     case ErrorCode::kNotFound:
     case ErrorCode::kPermissionDenied:
     case ErrorCode::kUnauthenticated:
     case ErrorCode::kConflict:
     case ErrorCode::kRateLimited:
-    case ErrorCode::kUnavailable: return 0;
+    case ErrorCode::kUnavailable: return Verdict::kDeny;
   }
-  return -1;
+  return Verdict::kError;
 }
 
 Result<std::vector<std::string_view>> read_array(const char* const* array, std::string_view what,

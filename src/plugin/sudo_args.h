@@ -38,15 +38,19 @@ inline constexpr std::size_t kMaxSocketPathBytes = 107;         // sizeof(sun_pa
 // sudo's default secure path; the same value as platform::kSecurePath
 // (a unit test checks), repeated so this library needs no platform code.
 inline constexpr std::string_view kDefaultSecurePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-inline constexpr std::string_view kDefaultAgentSocket = "/run/hoist/agent.sock";
 inline constexpr std::string_view kDefaultPamService = "sudo";
 inline constexpr std::string_view kDefaultTimestampDir = "/run/hoist/ts";
 inline constexpr std::string_view kDefaultSpoolDir = "/var/lib/hoist/spool";
 
-// The plugin's return value for a failed step, in one place: refusals and
-// an unreachable agent deny (0, sudo logs "command not allowed");
-// malformed input from sudo and bugs are errors (-1).
-int policy_return_code(ErrorCode code);
+// The plugin's answer to one of sudo's calls. to_sudo() is the only place
+// sudo's numbers appear: allow 1, deny 0 (sudo logs "command not
+// allowed"), error -1, usage error -2 (sudo prints its usage).
+enum class Verdict { kAllow, kDeny, kError, kUsage };
+int to_sudo(Verdict v);
+
+// A failed step's verdict, in one place: refusals and an unreachable agent
+// deny; malformed input from sudo and bugs are errors.
+Verdict verdict_for(ErrorCode code);
 
 // A NULL-terminated `char* const[]` as views into it (nullptr reads as
 // empty). InvalidArgument past max_entries entries or for an entry longer
@@ -156,13 +160,13 @@ std::optional<std::string_view> find_env(std::span<const EnvVar> env, std::strin
 // The words after the plugin's path on its `Plugin` line in sudo.conf.
 // Every option is known, given at most once and validated.
 struct PluginOptions {
-  std::string agent_socket{kDefaultAgentSocket};    // agent_socket=/abs/path (<= 107 bytes)
-  std::string break_glass_file;                     // break_glass_file=/abs/path; "" = none
-  std::string secure_path{kDefaultSecurePath};      // secure_path=/dir:/dir (absolute, normalised dirs)
-  std::string pam_service{kDefaultPamService};      // pam_service=name ([A-Za-z0-9_.-], 1-64 bytes)
-  std::string pam_confdir;                          // pam_confdir=/abs/dir; "" = the system's (/etc/pam.d)
-  std::string timestamp_dir{kDefaultTimestampDir};  // timestamp_dir=/abs/dir (root-owned, 0700)
-  std::string spool_dir{kDefaultSpoolDir};          // spool_dir=/abs/dir (root-owned, 0700)
+  std::string agent_socket{ipc::kDefaultAgentSocket};  // agent_socket=/abs/path (<= 107 bytes)
+  std::string break_glass_file;                        // break_glass_file=/abs/path; "" = none
+  std::string secure_path{kDefaultSecurePath};         // secure_path=/dir:/dir (absolute, normalised dirs)
+  std::string pam_service{kDefaultPamService};         // pam_service=name ([A-Za-z0-9_.-], 1-64 bytes)
+  std::string pam_confdir;                             // pam_confdir=/abs/dir; "" = the system's (/etc/pam.d)
+  std::string timestamp_dir{kDefaultTimestampDir};     // timestamp_dir=/abs/dir (root-owned, 0700)
+  std::string spool_dir{kDefaultSpoolDir};             // spool_dir=/abs/dir (root-owned, 0700)
   friend bool operator==(const PluginOptions&, const PluginOptions&) = default;
 };
 Result<PluginOptions> parse_plugin_options(std::span<const std::string_view> entries);

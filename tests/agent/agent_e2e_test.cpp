@@ -1,6 +1,6 @@
 // hoist-agent end to end: the real hoistd and the real hoist-agent binary
 // (enrolled with a token and the CA pin, then run as a daemon), asked over
-// its Unix socket the way hoist_sudo.so asks (plugin::AgentClient, the
+// its Unix socket the way hoist_sudo.so asks (endpoint::AgentConnection, the
 // executable's descriptor passed by SCM_RIGHTS): decisions from the synced
 // policy, a request approved over the API and seen through the push
 // channel, the grant that follows, the events uploaded to the audit trail,

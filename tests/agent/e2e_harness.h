@@ -21,8 +21,8 @@
 #include <sstream>
 #include <thread>
 
+#include "endpoint/agent_connection.h"
 #include "ipc/messages.h"
-#include "plugin/agent_client.h"
 #include "support/hoistd_process.h"
 
 namespace hoist::testing {
@@ -205,7 +205,7 @@ class AgentE2E : public ::testing::Test {
 
   // One turn with the agent, as the plugin takes it.
   Result<ipc::Fields> ask(const ipc::Fields& request, const std::string& exe = "", int extra_ms = 0) {
-    auto client = plugin::AgentClient::connect(socket_);
+    auto client = endpoint::AgentConnection::connect(socket_);
     if (!client) return client.error();
     int fd = -1;
     if (!exe.empty()) fd = ::open(exe.c_str(), O_RDONLY | O_CLOEXEC);

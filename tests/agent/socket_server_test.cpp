@@ -21,8 +21,8 @@
 #include <thread>
 
 #include "agent/socket_server.h"
+#include "endpoint/agent_connection.h"
 #include "ipc/messages.h"
-#include "plugin/agent_client.h"
 
 namespace hoist::agent {
 namespace {
@@ -175,7 +175,7 @@ TEST_F(SocketServerTest, AUserAtTheirLimitDeniesNobodyElse) {
   Peer holder(socket_, kUserA, kUserA, 3, "");
   EXPECT_EQ(Peer(socket_, kUserA, kUserA, 0, request_).outcome(), 1) << "the fourth of uid A: refused, saying why";
   EXPECT_EQ(Peer(socket_, kUserB, kUserB, 0, request_).outcome(), 0) << "another user";
-  auto client = plugin::AgentClient::connect(socket_);
+  auto client = endpoint::AgentConnection::connect(socket_);
   ASSERT_TRUE(client.ok());
   auto reply = client->call(ipc::to_fields(ipc::CancelMessage{"r"}));
   ASSERT_TRUE(reply.ok()) << reply.error().message;
@@ -212,7 +212,7 @@ TEST_F(SocketServerTest, TheClientReadsARefusal) {
   ASSERT_GE(held, 0);
   std::this_thread::sleep_for(milliseconds(100));
   for (int i = 0; i < 20; ++i) {
-    auto client = plugin::AgentClient::connect(socket_);
+    auto client = endpoint::AgentConnection::connect(socket_);
     ASSERT_TRUE(client.ok()) << client.error().message;
     if (i % 2 == 1) std::this_thread::sleep_for(milliseconds(20));  // the agent has closed its end by now
     auto reply = client->call(ipc::to_fields(ipc::CancelMessage{"r"}));
@@ -250,7 +250,7 @@ TEST_F(SocketServerTest, AConnectionThatSaysNothingIsClosed) {
 TEST_F(SocketServerTest, TheClientReconnectsAfterAnIdleClose) {
   options_.idle_timeout = std::chrono::seconds(1);
   start();
-  auto client = plugin::AgentClient::connect(socket_);
+  auto client = endpoint::AgentConnection::connect(socket_);
   ASSERT_TRUE(client.ok());
   ASSERT_TRUE(client->call(ipc::to_fields(ipc::CancelMessage{"r"})).ok());
   std::this_thread::sleep_for(milliseconds(1600));  // closed by the agent meanwhile
@@ -264,8 +264,8 @@ TEST_F(SocketServerTest, TheClientReconnectsAfterAnIdleClose) {
 TEST_F(SocketServerTest, ProgressKeepsASlowTurnAlive) {
   handler_delay_ = milliseconds(1500);
   start();
-  const plugin::AgentTimeouts impatient{1000, 400, 10'000};
-  auto client = plugin::AgentClient::connect(socket_, impatient);
+  const endpoint::AgentTimeouts impatient{1000, 400, 10'000};
+  auto client = endpoint::AgentConnection::connect(socket_, impatient);
   ASSERT_TRUE(client.ok());
   auto reply = client->call(ipc::to_fields(ipc::CancelMessage{"r"}));
   ASSERT_TRUE(reply.ok()) << reply.error().message;
@@ -290,9 +290,9 @@ TEST_F(SocketServerTest, AHungAgentIsNotAnswering) {
   std::strncpy(addr.sun_path, socket_.c_str(), sizeof addr.sun_path - 1);
   ASSERT_EQ(::bind(listener, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
   ASSERT_EQ(::listen(listener, 4), 0);
-  EXPECT_TRUE(plugin::agent_listening(socket_));
-  EXPECT_EQ(plugin::agent_unreachable_message(socket_), plugin::agent_not_answering_message());
-  auto client = plugin::AgentClient::connect(socket_);
+  EXPECT_TRUE(endpoint::agent_listening(socket_));
+  EXPECT_EQ(endpoint::agent_unreachable_message(socket_), endpoint::agent_not_answering_message());
+  auto client = endpoint::AgentConnection::connect(socket_);
   ASSERT_TRUE(client.ok()) << client.error().message;
   const auto started = steady_clock::now();
   auto reply = client->call(ipc::to_fields(ipc::CancelMessage{"r"}));
@@ -303,9 +303,9 @@ TEST_F(SocketServerTest, AHungAgentIsNotAnswering) {
   EXPECT_GE(took, milliseconds(1400));
   ::close(listener);
   ::unlink(socket_.c_str());
-  EXPECT_FALSE(plugin::agent_listening(socket_));
-  EXPECT_EQ(plugin::agent_unreachable_message(socket_), plugin::agent_unreachable_message());
-  auto none = plugin::AgentClient::connect(socket_);
+  EXPECT_FALSE(endpoint::agent_listening(socket_));
+  EXPECT_EQ(endpoint::agent_unreachable_message(socket_), endpoint::agent_unreachable_message());
+  auto none = endpoint::AgentConnection::connect(socket_);
   ASSERT_FALSE(none.ok());
   EXPECT_NE(none.error().message.find("not running"), std::string::npos) << none.error().message;
 }

@@ -156,7 +156,7 @@ TEST_F(AgentSocketAttack, CheckFromAPlainProcessIsRefused) {
   const ipc::Fields request = ipc::to_fields(ipc::CheckMessage{c});
   const std::string socket = socket_;
   const int answer = run_as(attacker.uid(), attacker.gid(), [&socket, &request] {
-    auto client = plugin::AgentClient::connect(socket);
+    auto client = endpoint::AgentConnection::connect(socket);
     if (!client) return 100;
     const int fd = ::open("/usr/bin/id", O_RDONLY | O_CLOEXEC);
     auto reply = client->call(request, fd);

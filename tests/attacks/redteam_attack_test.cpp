@@ -19,7 +19,7 @@
 
 #include "attacks/attack_harness.h"
 #include "core/display_text.h"
-#include "plugin/terminal.h"
+#include "endpoint/terminal.h"
 
 namespace hoist::testing {
 namespace {
@@ -777,7 +777,8 @@ TEST(RedDisplay, InvisibleCharactersAreShownEscaped) {
   for (const auto& [what, ch] : cases) {
     const std::string text = "rm" + ch + "-rf";
     EXPECT_EQ(visible_text(text).find(ch), std::string::npos) << what << " passes through to the approver's terminal";
-    EXPECT_EQ(plugin::safe_for_terminal(text).find(ch), std::string::npos) << what << " passes through to sudo's user";
+    EXPECT_EQ(endpoint::safe_for_terminal(text).find(ch), std::string::npos)
+        << what << " passes through to sudo's user";
   }
 }
 

@@ -1,6 +1,6 @@
-// The plugin runtime's pieces on their own: durations and the terminal
-// flow over a scripted Conversation, the break-glass file format, and the
-// timestamp records.
+// The plugin runtime's pieces on their own: the break-glass file format
+// and the timestamp records. (The terminal flow and the agent client are
+// tested with the endpoint library, tests/endpoint.)
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,98 +13,11 @@
 #include <fstream>
 
 #include "fake_agent.h"
-#include "plugin/agent_client.h"
 #include "plugin/break_glass.h"
-#include "plugin/terminal.h"
 #include "plugin/timestamp.h"
 
 namespace hoist::plugin {
 namespace {
-
-class ScriptedConversation final : public Conversation {
- public:
-  void info(std::string_view text) override { out += std::string(text) + "\n"; }
-  void error(std::string_view text) override { out += std::string(text) + "\n"; }
-  void status_line(std::string_view text) override { out += "\r" + std::string(text); }
-  std::optional<std::string> prompt(std::string_view question, bool /*echo*/) override {
-    prompts.emplace_back(question);
-    if (answers.empty()) return std::nullopt;
-    auto a = answers.front();
-    answers.pop_front();
-    return a;
-  }
-  std::deque<std::optional<std::string>> answers;
-  std::vector<std::string> prompts;
-  std::string out;
-};
-
-TEST(Duration, ParsesTheUsualForms) {
-  for (auto [text, seconds] : std::vector<std::pair<std::string, std::uint64_t>>{{"30m", 1800},
-                                                                                 {"1h", 3600},
-                                                                                 {"90s", 90},
-                                                                                 {"1h30m", 5400},
-                                                                                 {"2d", 172800},
-                                                                                 {"45", 2700},
-                                                                                 {" 10m ", 600},
-                                                                                 {"1d2h3m4s", 93784}}) {
-    auto d = parse_duration(text);
-    ASSERT_TRUE(d.ok()) << text << ": " << d.error().message;
-    EXPECT_EQ(*d, seconds) << text;
-  }
-  for (const std::string bad :
-       {"", "m", "1x", "1h30", "30m1h", "1m1m", "-5m", "0", "0s", "1.5h", "1 h", "99999999999d", "367d", "h1"}) {
-    EXPECT_FALSE(parse_duration(bad).ok()) << bad;
-  }
-}
-
-TEST(Duration, FormatsForPeople) {
-  EXPECT_EQ(format_duration(5400), "1h30m");
-  EXPECT_EQ(format_duration(90), "1m30s");
-  EXPECT_EQ(format_duration(3600), "1h");
-  EXPECT_EQ(format_countdown(107), "1:47");
-  EXPECT_EQ(format_countdown(3725), "1:02:05");
-  EXPECT_EQ(format_countdown(0), "0:00");
-  EXPECT_EQ(countdown_line(107), "Waiting for approval 1:47 \u2014 Ctrl-C to cancel ");
-}
-
-TEST(Terminal, ForeignTextCannotDriveTheTerminal) {
-  EXPECT_EQ(safe_for_terminal("ok\n\tline"), "ok\n\tline");
-  EXPECT_EQ(safe_for_terminal("\x1b]0;pwned\x07\r\x7f"), "\\x1b]0;pwned\\x07\\x0d\\x7f");
-  EXPECT_EQ(safe_for_terminal("ls \xe2\x80\xae"
-                              "txt"),
-            "ls \\u{202E}txt");
-  EXPECT_EQ(safe_for_terminal("caf\xc3\xa9 \u2014"), "caf\xc3\xa9 \u2014");
-}
-
-TEST(Terminal, JustificationIsRequired) {
-  ScriptedConversation conv;
-  conv.answers = {"", "  ", std::string(ipc::kMaxTextBytes + 1, 'x'), "ticket 7"};
-  auto why = ask_justification(conv, 4);
-  ASSERT_TRUE(why.ok());
-  EXPECT_EQ(*why, "ticket 7");
-  ScriptedConversation quiet;
-  quiet.answers = {"", "", ""};
-  EXPECT_EQ(ask_justification(quiet).error().code, ErrorCode::kPermissionDenied);
-  ScriptedConversation eof;
-  EXPECT_EQ(ask_justification(eof).error().code, ErrorCode::kConflict);
-}
-
-TEST(Terminal, DurationDefaultCapAndRetry) {
-  ScriptedConversation conv;
-  conv.answers = {""};
-  EXPECT_EQ(*ask_duration(conv, 900, 3600), 900u);
-  EXPECT_EQ(conv.prompts.front(), "For how long? [15m, at most 1h] ");
-  ScriptedConversation capped;
-  capped.answers = {"2h", "x", "1h"};
-  EXPECT_EQ(*ask_duration(capped, 900, 3600), 3600u);
-  EXPECT_NE(capped.out.find("at most 1h"), std::string::npos);
-  ScriptedConversation none;
-  none.answers = {""};
-  EXPECT_EQ(*ask_duration(none, 0, 0), 3600u);
-  ScriptedConversation small;
-  small.answers = {""};
-  EXPECT_EQ(*ask_duration(small, 0, 600), 600u);
-}
 
 TEST(BreakGlass, FileFormatIsStrict) {
   auto ok = parse_break_glass("# admins\n\nwheel\nops-team\nsvc$\nwheel\n");
@@ -216,50 +129,6 @@ TEST(Timestamp, KeyReadsTheSessionLeadersStartTime) {
   EXPECT_EQ(key->tty_device, 0u);
   EXPECT_EQ(key->sid, ::getpid());
   EXPECT_EQ(key->start_time, *start);
-}
-
-TEST(AgentClient, TurnsHaveDeadlinesAndRefuseMalformedReplies) {
-  char tmpl[] = "/tmp/hoist-ac-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  const std::string socket = std::string(tmpl) + "/agent.sock";
-  EXPECT_EQ(AgentClient::connect(socket).error().code, ErrorCode::kUnavailable);  // nobody listens
-
-  testing::FakeAgent agent(socket);
-  ASSERT_TRUE(agent.listening());
-  const ipc::Fields pong = ipc::to_fields(ipc::ErrorMessage{ErrorCode::kNotFound, "pong"});
-  agent.script({[&](const testing::Received&) { return testing::Answer::of(pong); },
-                [&](const testing::Received&) {
-                  std::this_thread::sleep_for(std::chrono::milliseconds(600));
-                  return testing::Answer::of(pong);
-                },
-                [&](const testing::Received&) { return testing::Answer::bytes(*ipc::encode_frame(pong) + "x"); }});
-  agent.start();
-  const AgentTimeouts quick{500, 200};
-  const ipc::Fields ping = ipc::to_fields(ipc::CancelMessage{"r"});
-
-  auto client = AgentClient::connect(socket, quick);
-  ASSERT_TRUE(client.ok()) << client.error().message;
-  const platform::UniqueFd exe(::open("/usr/bin/true", O_RDONLY | O_CLOEXEC));
-  auto reply = client->call(ping, exe.get());
-  ASSERT_TRUE(reply.ok()) << reply.error().message;
-  EXPECT_EQ(*reply, pong);
-
-  const auto started = std::chrono::steady_clock::now();
-  auto late = client->call(ping);  // the agent answers after 600 ms; the deadline is 200 ms
-  EXPECT_EQ(late.error().code, ErrorCode::kUnavailable);
-  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(550));
-  EXPECT_FALSE(client->connected());  // out of step: dropped
-
-  auto again = AgentClient::connect(socket, quick);
-  ASSERT_TRUE(again.ok());
-  auto trailing = again->call(ping);  // a frame and a stray byte
-  EXPECT_FALSE(trailing.ok());
-
-  agent.stop();
-  auto got = agent.received();
-  ASSERT_GE(got.size(), 1u);
-  EXPECT_TRUE(got[0].had_fd);
-  std::filesystem::remove_all(tmpl);
 }
 
 }  // namespace

@@ -418,12 +418,16 @@ TEST(SecurePath, IsThePlatformsSecurePath) {
 }
 
 TEST(PolicyReturnCode, RefusalsDenyMalformedInputIsAnError) {
-  EXPECT_EQ(policy_return_code(ErrorCode::kPermissionDenied), 0);
-  EXPECT_EQ(policy_return_code(ErrorCode::kUnavailable), 0);
-  EXPECT_EQ(policy_return_code(ErrorCode::kUnauthenticated), 0);
-  EXPECT_EQ(policy_return_code(ErrorCode::kNotFound), 0);
-  EXPECT_EQ(policy_return_code(ErrorCode::kInvalidArgument), -1);
-  EXPECT_EQ(policy_return_code(ErrorCode::kInternal), -1);
+  EXPECT_EQ(to_sudo(verdict_for(ErrorCode::kPermissionDenied)), 0);
+  EXPECT_EQ(to_sudo(verdict_for(ErrorCode::kUnavailable)), 0);
+  EXPECT_EQ(to_sudo(verdict_for(ErrorCode::kUnauthenticated)), 0);
+  EXPECT_EQ(to_sudo(verdict_for(ErrorCode::kNotFound)), 0);
+  EXPECT_EQ(to_sudo(verdict_for(ErrorCode::kInvalidArgument)), -1);
+  EXPECT_EQ(to_sudo(verdict_for(ErrorCode::kInternal)), -1);
+  EXPECT_EQ(to_sudo(Verdict::kAllow), 1);
+  EXPECT_EQ(to_sudo(Verdict::kDeny), 0);
+  EXPECT_EQ(to_sudo(Verdict::kError), -1);
+  EXPECT_EQ(to_sudo(Verdict::kUsage), -2);
 }
 
 }  // namespace

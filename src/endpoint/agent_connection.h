@@ -25,7 +25,7 @@
 #include "ipc/frame.h"
 #include "platform/unique_fd.h"
 
-namespace hoist::plugin {
+namespace hoist::endpoint {
 
 struct AgentTimeouts {
   int connect_ms = 2000;  // the agent's backlog full for this long: not answering
@@ -33,12 +33,12 @@ struct AgentTimeouts {
   int turn_ms = 120'000;  // one turn, progress or not (a submit waits for hoistd)
 };
 
-class AgentClient {
+class AgentConnection {
  public:
   // Connects to the agent's socket. Unavailable for a missing socket or a
   // refused connection (not running) and for a backlog that stays full
   // (not answering); PermissionDenied for a peer that is not root.
-  static Result<AgentClient> connect(const std::string& socket_path, const AgentTimeouts& timeouts = {});
+  static Result<AgentConnection> connect(const std::string& socket_path, const AgentTimeouts& timeouts = {});
 
   // One turn: sends `request` (with `pass_fd` attached by SCM_RIGHTS when
   // >= 0) and reads one reply frame, skipping progress frames. A connection
@@ -56,7 +56,7 @@ class AgentClient {
   [[nodiscard]] bool connected() const { return fd_.valid(); }
 
  private:
-  AgentClient(platform::UniqueFd fd, std::string path, AgentTimeouts timeouts)
+  AgentConnection(platform::UniqueFd fd, std::string path, AgentTimeouts timeouts)
       : fd_(std::move(fd)), path_(std::move(path)), timeouts_(timeouts) {}
   // The agent closed its end and nothing is waiting to be read.
   [[nodiscard]] bool closed_by_agent() const;
@@ -78,4 +78,4 @@ std::string agent_unreachable_message(const std::string& socket_path);
 std::string agent_unreachable_message();
 std::string agent_not_answering_message();
 
-}  // namespace hoist::plugin
+}  // namespace hoist::endpoint

@@ -1,10 +1,10 @@
-#include "plugin/terminal.h"
+#include "endpoint/terminal.h"
 
 #include <algorithm>
 
 #include "core/display_text.h"
 
-namespace hoist::plugin {
+namespace hoist::endpoint {
 
 namespace {
 
@@ -254,4 +254,4 @@ std::string cancelled_text(std::string_view request_id) {
   return "Cancelled. Request " + std::string(request_id) + " was withdrawn.";
 }
 
-}  // namespace hoist::plugin
+}  // namespace hoist::endpoint

@@ -16,7 +16,7 @@
 #include "core/result.h"
 #include "ipc/messages.h"
 
-namespace hoist::plugin {
+namespace hoist::endpoint {
 
 class Conversation {
  public:
@@ -108,4 +108,4 @@ std::string denied_request_text(const ipc::RequestStateMessage& s, std::string_v
 std::string pending_text(std::string_view request_id);
 std::string cancelled_text(std::string_view request_id);
 
-}  // namespace hoist::plugin
+}  // namespace hoist::endpoint

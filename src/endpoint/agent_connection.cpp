@@ -1,4 +1,4 @@
-#include "plugin/agent_client.h"
+#include "endpoint/agent_connection.h"
 
 #include "ipc/messages.h"
 
@@ -15,7 +15,7 @@
 #include <optional>
 #include <utility>
 
-namespace hoist::plugin {
+namespace hoist::endpoint {
 
 namespace {
 
@@ -82,7 +82,7 @@ std::string agent_unreachable_message(const std::string& socket_path) {
   return agent_listening(socket_path) ? agent_not_answering_message() : agent_unreachable_message();
 }
 
-Result<AgentClient> AgentClient::connect(const std::string& socket_path, const AgentTimeouts& timeouts) {
+Result<AgentConnection> AgentConnection::connect(const std::string& socket_path, const AgentTimeouts& timeouts) {
   if (socket_path.empty() || socket_path.size() >= sizeof(sockaddr_un::sun_path)) {
     return invalid_argument("the agent socket path is empty or too long");
   }
@@ -123,18 +123,18 @@ Result<AgentClient> AgentClient::connect(const std::string& socket_path, const A
     return permission_denied("the process at " + socket_path + " runs as uid " + std::to_string(peer.uid) +
                              ", not as root: it is not hoist-agent");
   }
-  return AgentClient(std::move(fd), socket_path, timeouts);
+  return AgentConnection(std::move(fd), socket_path, timeouts);
 }
 
-bool AgentClient::closed_by_agent() const {
+bool AgentConnection::closed_by_agent() const {
   pollfd p{fd_.get(), POLLIN, 0};
   if (::poll(&p, 1, 0) <= 0) return false;
   char byte = 0;
   return ::recv(fd_.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
-Result<ipc::Fields> AgentClient::call(const ipc::Fields& request, int pass_fd, int extra_ms,
-                                      const volatile std::sig_atomic_t* interrupted) {
+Result<ipc::Fields> AgentConnection::call(const ipc::Fields& request, int pass_fd, int extra_ms,
+                                          const volatile std::sig_atomic_t* interrupted) {
   if (!fd_.valid()) return unavailable("the connection to hoist-agent was lost");
   if (closed_by_agent()) {
     auto again = connect(path_, timeouts_);
@@ -234,4 +234,4 @@ Result<ipc::Fields> AgentClient::call(const ipc::Fields& request, int pass_fd, i
   }
 }
 
-}  // namespace hoist::plugin
+}  // namespace hoist::endpoint
