@@ -617,8 +617,8 @@ TEST_F(HoistdAttack, TheEnrolmentTokenIsPrintedOnceNotOnEveryStart) {
   options.extra_args = {"--enrolment-token", "lab"};
   start(options);
   EXPECT_EQ(count_lines_with(hoistd().output(), "hoist_enrol_"), 1) << hoistd().output();
-  ASSERT_TRUE(hoistd().restart());
-  ASSERT_TRUE(hoistd().restart());
+  ASSERT_TRUE(hoistd().restart()) << hoistd().start_error();
+  ASSERT_TRUE(hoistd().restart()) << hoistd().start_error();
   EXPECT_EQ(count_lines_with(hoistd().output(), "hoist_enrol_"), 1) << hoistd().output();
   const auto tokens = hoistd().call("GET", "/api/v1/enrolment-tokens", "", admin());
   ASSERT_EQ(tokens.status, 200) << tokens;

@@ -178,6 +178,15 @@ class ServerImpl final : public HttpsServer {
       return fail("listen");
     }
     port_ = acceptor_.local_endpoint(ec).port();
+    if (opts_.handle_signals) {
+      // Caught from here on, before hoistd says it is ready: a SIGTERM
+      // that comes before run() waits in the set instead of killing the
+      // process mid-start (an exit status of 143 instead of a clean stop).
+      signals_.add(SIGTERM, ec);
+      if (ec) return fail("SIGTERM");
+      signals_.add(SIGINT, ec);
+      if (ec) return fail("SIGINT");
+    }
     return {};
   }
 
@@ -186,8 +195,6 @@ class ServerImpl final : public HttpsServer {
   void run() override {
     asio::co_spawn(io_, accept_loop(), [this](const std::exception_ptr& e) { log_failure("accept_loop", e); });
     if (opts_.handle_signals) {
-      signals_.add(SIGTERM);
-      signals_.add(SIGINT);
       signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
         if (!ec) {
           log_.info("http.signal", {{"signal", signal}});
