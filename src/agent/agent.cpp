@@ -9,7 +9,7 @@
 #include <span>
 #include <utility>
 
-#include "agent/decide.h"
+#include "core/decide.h"
 #include "agent/event_bounds.h"
 #include "core/policy_file.h"
 #include "core/policy_merge.h"

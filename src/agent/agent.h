@@ -35,7 +35,7 @@
 
 #include <boost/json.hpp>
 
-#include "agent/decide.h"
+#include "core/decide.h"
 #include "agent/peer.h"
 #include "agent/server_api.h"
 #include "agent/state/agent_state.h"

@@ -35,6 +35,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/decide.h"
 #include "core/policy.h"
 #include "core/request.h"
 #include "core/result.h"
@@ -177,23 +178,9 @@ struct ExecMessage {
   friend bool operator==(const ExecMessage&, const ExecMessage&) = default;
 };
 
-// The agent's answer to check and exec.
-struct DecisionMessage {
-  Action action = Action::kDeny;
-  std::string reason;   // for people
-  std::string rule;     // the rule that decided, "" for the default
-  std::string contact;  // the policy's help-desk text
-  bool reauthenticate = false;
-  // For action == kRequest: what to ask and how long to wait.
-  std::uint64_t default_duration_s = 0;
-  std::uint64_t max_duration_s = 0;
-  std::uint64_t approval_wait_s = 0;
-  // For action == kAllow: bounds on the run.
-  std::string grant_id;           // the grant that allows it, "" for an allow rule
-  std::uint64_t timeout_s = 0;    // 0 = none; else the grant's time left
-  bool record_processes = false;  // a temporary admin session: intercept every exec
-  friend bool operator==(const DecisionMessage&, const DecisionMessage&) = default;
-};
+// The agent's answer to check and exec: the endpoint's decision as core
+// decides it (core/decide.h).
+using DecisionMessage = EndpointDecision;
 
 // The agent's answer to submit, elevate, wait, cancel and self_approve.
 struct RequestStateMessage {

@@ -52,23 +52,6 @@ Status check_sha256(std::string_view what, std::string_view hex) {
 
 }  // namespace
 
-std::string_view to_string(GrantKind kind) {
-  switch (kind) {
-    case GrantKind::kCommand: return "command";
-    case GrantKind::kSession: return "session";
-  }
-  return "command";
-}
-
-std::string_view to_string(GrantOrigin origin) {
-  switch (origin) {
-    case GrantOrigin::kServer: return "server";
-    case GrantOrigin::kOfflineCode: return "offline_code";
-    case GrantOrigin::kBreakGlass: return "break_glass";
-  }
-  return "server";
-}
-
 Result<std::string> new_event_id() {
   std::array<std::uint8_t, 16> raw{};
   std::size_t got = 0;

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "core/duration.h"
+#include "core/grant.h"
 #include "core/result.h"
 
 namespace hoist::agent {
@@ -70,43 +71,6 @@ struct PolicySnapshot {
   std::vector<PolicyDocument> documents;  // names unique; order kept
 
   bool operator==(const PolicySnapshot&) const = default;
-};
-
-enum class GrantKind { kCommand, kSession };
-enum class GrantOrigin { kServer, kOfflineCode, kBreakGlass };
-
-std::string_view to_string(GrantKind kind);
-std::string_view to_string(GrantOrigin origin);
-
-// What a command grant allows; empty for a session (any command).
-// command_path and argv_patterns are bytes (Linux paths need not be UTF-8).
-struct GrantScope {
-  std::string command_path;           // absolute
-  std::optional<std::string> sha256;  // 64 lowercase hex digits
-  std::vector<std::string> argv_patterns;
-  std::string runas_user{"root"};  // sudo -u: the target user the grant holds for
-  std::string runas_group{};       // sudo -g: the group it holds for ("" = none given)
-
-  bool operator==(const GrantScope&) const = default;
-};
-
-struct Grant {
-  std::string id;  // the server's request id (or the offline code's / break-glass id)
-  std::string user;
-  std::uint32_t uid = 0;
-  GrantKind kind = GrantKind::kCommand;
-  GrantScope scope;
-  TimePoint start{};
-  TimePoint deadline{};  // the truth: expired from this instant on
-  std::optional<TimePoint> revoked_at;
-  bool record_processes = false;
-  GrantOrigin origin = GrantOrigin::kServer;
-
-  // Active at `now`: not revoked and before its deadline. `start` is not
-  // compared: it is the server's clock, and a few seconds of skew must not
-  // void a grant that was just approved.
-  [[nodiscard]] bool active_at(TimePoint now) const { return !revoked_at && now < deadline; }
-  bool operator==(const Grant&) const = default;
 };
 
 // A request this endpoint submitted and is waiting on.
