@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target for SECONDS each (default 15), starting from the
-# seed corpus in fuzz/corpus/. New inputs go to a scratch copy, so the
+# seed corpus in fuzz/corpus/, FUZZ_JOBS at a time (default: the number of
+# CPUs, at most 2: make test runs it on CI's two cores). New inputs go to a scratch copy, so the
 # committed corpus stays small. Crashes are written to build/fuzz/crashes/.
 set -euo pipefail
 seconds=${1:-15}
@@ -24,15 +25,28 @@ run() {
   grep -E '^stat::number_of_executed_units' "$crashes/$target.log" | sed "s/^/fuzz: $target /"
   rm -rf "$scratch"
 }
-run policy_parser_fuzz policy
-run small_parsers_fuzz small
-run dpkg_parsers_fuzz dpkg
-run api_input_fuzz api_input_fuzz
-run config_fuzz config
-run ipc_frame_fuzz ipc_frame
-run plugin_args_fuzz plugin_args
-run agent_json_fuzz agent_json
-run event_bounds_fuzz event_bounds
-run sudo_conf_fuzz sudo_conf
-run admin_code_fuzz admin_code
+jobs_max=${FUZZ_JOBS:-$(( $(nproc) < 2 ? $(nproc) : 2 ))}
+failed=0
+for spec in \
+  "policy_parser_fuzz policy" \
+  "small_parsers_fuzz small" \
+  "dpkg_parsers_fuzz dpkg" \
+  "api_input_fuzz api_input_fuzz" \
+  "config_fuzz config" \
+  "ipc_frame_fuzz ipc_frame" \
+  "plugin_args_fuzz plugin_args" \
+  "agent_json_fuzz agent_json" \
+  "event_bounds_fuzz event_bounds" \
+  "sudo_conf_fuzz sudo_conf" \
+  "admin_code_fuzz admin_code" \
+  ; do
+  # shellcheck disable=SC2086 # "target corpus"
+  run $spec &
+  while (( $(jobs -rp | wc -l) >= jobs_max )); do wait -n || failed=1; done
+done
+while (( $(jobs -rp | wc -l) > 0 )); do wait -n || failed=1; done
+if (( failed )); then
+  echo "fuzz: a target found something (see above)" >&2
+  exit 1
+fi
 echo "fuzz: all targets ran ${seconds}s without a finding"
