@@ -73,7 +73,7 @@ class StderrConversation final : public endpoint::Conversation {
   void info(std::string_view text) override { say(std::string(text) + "\n"); }
   void error(std::string_view text) override { say(std::string(text) + "\n"); }
   void status_line(std::string_view text) override {
-    if (::isatty(STDERR_FILENO) != 0) say("\r" + std::string(text));
+    if (::isatty(STDERR_FILENO) != 0) write_out("\r" + endpoint::safe_for_terminal(text));
   }
   // One line from stdin when it is a terminal; nullopt otherwise or at EOF.
   std::optional<std::string> prompt(std::string_view question, bool /*echo*/) override {
@@ -90,8 +90,9 @@ class StderrConversation final : public endpoint::Conversation {
   }
 
  private:
-  static void say(const std::string& text) {
-    (void)std::fputs(endpoint::safe_for_terminal(text).c_str(), stderr);
+  static void say(const std::string& text) { write_out(endpoint::safe_for_terminal(text)); }
+  static void write_out(const std::string& text) {
+    (void)std::fputs(text.c_str(), stderr);
     (void)std::fflush(stderr);
   }
 };

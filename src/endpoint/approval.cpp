@@ -36,10 +36,12 @@ InterruptGuard::InterruptGuard(std::initializer_list<int> signals) {
   sigemptyset(&sa.sa_mask);
   sigset_t set;
   sigemptyset(&set);
+  saved_.reserve(signals.size());  // nothing below allocates once a handler is in
   for (const int signo : signals) {
     Saved saved;
     saved.signo = signo;
-    if (::sigaction(signo, &sa, &saved.old) == 0) saved_.push_back(saved);
+    if (::sigaction(signo, &sa, &saved.old) != 0) continue;  // not ours: left blocked as it was
+    saved_.push_back(saved);
     sigaddset(&set, signo);
   }
   masked_ = ::sigprocmask(SIG_UNBLOCK, &set, &old_mask_) == 0;

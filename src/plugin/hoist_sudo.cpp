@@ -140,7 +140,13 @@ class Plugin {
   }
 
   int check_policy(int argc, char* const argv[], char* env_add[], SudoOut out) {
-    return answer(policy_.check(read_array(argv, "argv"), argc, parse_env_add(env_add)), out);
+    auto outcome = policy_.check(read_array(argv, "argv"), argc, parse_env_add(env_add));
+    // An allow always says what to run; one that does not is a bug, never
+    // a command run with whatever sudo's out-pointers held.
+    if (outcome.verdict == Verdict::kAllow && !outcome.launch) {
+      outcome = Outcome::error("the policy allowed a command without saying how to run it (this is a bug)");
+    }
+    return answer(std::move(outcome), out);
   }
 
   int list(int argc, char* const argv[], const char* list_user, const char** errstr) {
@@ -165,9 +171,12 @@ class Plugin {
   // kept here and pointed to.
   int answer(Outcome outcome, SudoOut out) {
     if (outcome.verdict != Verdict::kAllow) {
+      // No words (sudo -l CMD that needs a request, already said): sudo
+      // logs its own reason.
+      if (outcome.message.empty()) return to_sudo(outcome.verdict);
       errstr_ = std::move(outcome.message);
       if (out.errstr != nullptr) *out.errstr = errstr_.c_str();
-      if (!errstr_.empty()) io_.error(outcome.verdict == Verdict::kDeny ? errstr_ : "hoist: " + errstr_);
+      io_.error(outcome.verdict == Verdict::kDeny ? errstr_ : "hoist: " + errstr_);
       return to_sudo(outcome.verdict);
     }
     if (outcome.launch) {

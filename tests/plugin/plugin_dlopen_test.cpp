@@ -982,8 +982,16 @@ TEST_F(PluginTest, BreakGlassOnlyWhenNothingListens) {
                ErrorCode::kRateLimited, "hoist-agent is already answering 16 sudo commands of uid 1000"}));
          },
          [](const Received&) { return Answer::hang_up(); },
-         [](const Received&) { return Answer::bytes("garbage that is no frame"); }});
-  for (const std::string expected : {"already answering 16 sudo commands", "not answering", "not answering"}) {
+         [](const Received&) { return Answer::bytes("garbage that is no frame"); },
+         // The agent's own refusal of category "unavailable" is a refusal,
+         // not an agent that is down.
+         [](const Received&) {
+           return Answer::of(ipc::to_fields(ipc::ErrorMessage{ErrorCode::kUnavailable, "the state store is busy"}));
+         },
+         // A reply of the wrong type: garbled, and the agent still listens.
+         [](const Received&) { return Answer::of(ipc::to_fields(ipc::ListingMessage{{"a line"}})); }});
+  for (const std::string expected : {"already answering 16 sudo commands", "not answering", "not answering",
+                                     "the state store is busy", "not answering"}) {
     recorder_.printed.clear();
     ASSERT_EQ(open(options, {}, member), 1);
     EXPECT_EQ(check({"true"}).rc, 0) << output();
