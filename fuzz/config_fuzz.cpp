@@ -71,7 +71,7 @@ std::string to_toml(const Config& c) {
       "handshake_timeout_s = {}\nmax_connections = {}\ndrain_timeout_s = {}\n",
       l.max_body_bytes, l.max_header_bytes, l.request_timeout.count(), l.idle_timeout.count(),
       l.handshake_timeout.count(), l.max_connections, l.drain_timeout.count());
-  out += fmt::format("[log]\nlevel = {}\n", quoted(hoist::server::to_string(c.log_level)));
+  out += fmt::format("[log]\nlevel = {}\n", quoted(hoist::log::to_string(c.log_level)));
   out += fmt::format("[sessions]\nlifetime = \"{}s\"\n", c.session_lifetime.count());
   out += fmt::format("[requests]\nsweep_interval = \"{}s\"\n", c.sweep_interval.count());
   return out;

@@ -9,8 +9,8 @@
 #include <span>
 #include <utility>
 
-#include "core/decide.h"
 #include "agent/event_bounds.h"
+#include "core/decide.h"
 #include "core/policy_file.h"
 #include "core/policy_merge.h"
 

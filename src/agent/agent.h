@@ -35,10 +35,10 @@
 
 #include <boost/json.hpp>
 
-#include "core/decide.h"
 #include "agent/peer.h"
 #include "agent/server_api.h"
 #include "agent/state/agent_state.h"
+#include "core/decide.h"
 #include "core/evaluator.h"
 #include "ipc/frame.h"
 #include "ipc/messages.h"

@@ -22,10 +22,10 @@
 #include "agent/spool_import.h"
 #include "agent/state/sqlite_agent_state.h"
 #include "core/timestamp.h"
+#include "log/logger.h"
 #include "net/client/https_client.h"
 #include "platform/dpkg_database.h"
 #include "platform/system_time_zones.h"
-#include "server/log/logger.h"
 
 namespace hoist::agent {
 
@@ -155,7 +155,7 @@ Result<std::string> agent_status(const std::string& state_dir) {
 }
 
 Status run_agent(const RunOptions& options) {
-  auto log = server::make_default_logger(server::LogLevel::kInfo);
+  auto log = log::make_default_logger(log::LogLevel::kInfo);
   auto state = open_sqlite_agent_state(options.state_dir);
   if (!state) return state.error();
   auto identity = (*state)->identity();

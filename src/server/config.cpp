@@ -219,7 +219,7 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
     std::string level = std::string(to_string(config.log_level));
     if (auto st = r.get(*t, "log", "level", level); !st) return st;
     bool found = false;
-    for (auto l : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarning, LogLevel::kError}) {
+    for (auto l : {log::LogLevel::kDebug, log::LogLevel::kInfo, log::LogLevel::kWarning, log::LogLevel::kError}) {
       if (to_string(l) == level) {
         config.log_level = l;
         found = true;

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "core/result.h"
+#include "log/logger.h"
 #include "server/http/https_server.h"
-#include "server/log/logger.h"
 
 namespace hoist::server {
 
@@ -25,7 +25,7 @@ struct Config {
   std::optional<std::string> tls_cert_file;
   std::optional<std::string> tls_key_file;
   std::optional<std::string> tls_ca_file;
-  LogLevel log_level = LogLevel::kInfo;
+  log::LogLevel log_level = log::LogLevel::kInfo;
   std::chrono::seconds session_lifetime{8 * 3600};
   std::chrono::seconds sweep_interval{15};
 };

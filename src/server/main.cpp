@@ -33,8 +33,8 @@
 
 namespace {
 
+using hoist::log::Logger;
 using hoist::server::Config;
-using hoist::server::Logger;
 
 constexpr int kExitOk = 0;
 constexpr int kExitUsage = 64;
@@ -148,7 +148,7 @@ hoist::Result<std::vector<std::uint8_t>> load_codes_master_key(const std::string
 
 int serve(Config config, const std::string& admin_user, std::optional<std::string> admin_password,
           const std::optional<std::string>& enrolment_labels, const std::string& ready_file) {
-  auto log = hoist::server::make_default_logger(config.log_level);
+  auto log = hoist::log::make_default_logger(config.log_level);
   raise_open_files_limit(*log, config.http.limits.max_connections);
   std::error_code fs_ec;
   std::filesystem::create_directories(config.data_dir, fs_ec);

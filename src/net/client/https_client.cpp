@@ -27,8 +27,8 @@
 
 #include <fmt/format.h>
 
-#include "server/tls/fingerprint.h"
-#include "server/tls/openssl_handles.h"
+#include "net/tls/fingerprint.h"
+#include "net/tls/openssl_handles.h"
 
 namespace hoist::net {
 

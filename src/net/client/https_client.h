@@ -5,7 +5,7 @@
 // MUST: fail closed. A client is made only with a way to trust the server
 // (a CA file, a pinned fingerprint, or both), and a server that does not pass
 // every configured check is refused before a byte of any request is sent.
-// MUST: a pin is a SHA-256 fingerprint (see server/tls/fingerprint.h) of a
+// MUST: a pin is a SHA-256 fingerprint (see net/tls/fingerprint.h) of a
 // certificate in the chain the server presents, the CA or the leaf itself;
 // the leaf must then verify against that certificate alone, for the URL's
 // host name or IP address and at the current time.
@@ -35,7 +35,7 @@ struct ClientOptions {
   std::string url;
   // PEM file with the CA certificate(s) to verify the server against.
   std::optional<std::string> ca_file;
-  // "AB:CD:..." (any form server/tls/fingerprint.h normalizes).
+  // "AB:CD:..." (any form net/tls/fingerprint.h normalizes).
   std::optional<std::string> pin_fingerprint;
   std::chrono::seconds connect_timeout{10};                // for each of: the TCP connect, the TLS handshake
   std::chrono::seconds request_timeout{70};                // to send a request and read its whole response

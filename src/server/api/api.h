@@ -29,11 +29,11 @@
 #include <vector>
 
 #include "core/time_window.h"
+#include "log/logger.h"
 #include "net/http_message.h"
 #include "server/api/clock.h"
 #include "server/api/router.h"
 #include "server/console/console_files.h"
-#include "server/log/logger.h"
 #include "store/store.h"
 
 namespace hoist::auth {
@@ -67,7 +67,7 @@ inline constexpr std::string_view kConsoleStreamKey = "console";
 struct ApiDeps {
   store::Store& store;
   const Clock& clock;
-  server::Logger& log;
+  log::Logger& log;
   const TimeZones& zones;
   // New push messages for an endpoint ("" = for many): wakes its long polls.
   std::function<void(const std::string& endpoint_id)> wake_push;

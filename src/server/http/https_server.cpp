@@ -112,7 +112,7 @@ std::string address_group(const asio::ip::address& address) {
 class ServerImpl final : public HttpsServer {
  public:
   ServerImpl(HttpsServerOptions options, net::Handler handler, net::QuickHandler quick, net::Admitter admit,
-             Logger& log)
+             log::Logger& log)
       : opts_(std::move(options)),
         handler_(std::move(handler)),
         quick_(std::move(quick)),
@@ -755,7 +755,7 @@ class ServerImpl final : public HttpsServer {
   net::Handler handler_;
   net::QuickHandler quick_;
   net::Admitter admit_;
-  Logger& log_;
+  log::Logger& log_;
   bool destroying_ = false;  // outlives io_
   asio::io_context io_{1};
   asio::thread_pool pool_;
@@ -796,7 +796,8 @@ class ServerImpl final : public HttpsServer {
 }  // namespace
 
 Result<std::unique_ptr<HttpsServer>> HttpsServer::create(const HttpsServerOptions& options, net::Handler handler,
-                                                         Logger& log, net::QuickHandler quick, net::Admitter admit) {
+                                                         log::Logger& log, net::QuickHandler quick,
+                                                         net::Admitter admit) {
   auto server = std::make_unique<ServerImpl>(options, std::move(handler), std::move(quick), std::move(admit), log);
   if (auto st = server->init(); !st) {
     return st.error();

@@ -32,8 +32,8 @@
 #include <string>
 
 #include "core/result.h"
+#include "log/logger.h"
 #include "net/http_message.h"
-#include "server/log/logger.h"
 
 namespace hoist::server {
 
@@ -79,7 +79,7 @@ class HttpsServer {
   // body, on the pool, before any of the body is read (net::Admitter);
   // without it every body up to max_body_bytes is read.
   static Result<std::unique_ptr<HttpsServer>> create(const HttpsServerOptions& options, net::Handler handler,
-                                                     Logger& log, net::QuickHandler quick = {},
+                                                     log::Logger& log, net::QuickHandler quick = {},
                                                      net::Admitter admit = {});
 
   virtual ~HttpsServer() = default;

@@ -1,13 +1,12 @@
 // P-256 keys and X.509 certificates for hoistd's own CA: issuing them,
-// reading and writing PEM, and the checks that decide whether a stored
-// certificate can still be used.
+// writing PEM, and the checks that decide whether a stored certificate can
+// still be used. Reading PEM is shared with the clients (net/tls/pem.h).
 //
 // MUST: serial numbers are 128 bits from RAND_bytes. MUST: the CA is
 // restricted to signing certificates (keyCertSign, cRLSign, pathlen 0) and
 // the server certificate to TLS server use (serverAuth, digitalSignature,
-// CA:FALSE). MUST: reading a private key never prompts for a password (an
-// encrypted key is an error, not a hung daemon). MUST: private key PEM text
-// lives in SecretString, which wipes it.
+// CA:FALSE). MUST: private key PEM text lives in SecretString, which wipes
+// it.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +17,7 @@
 
 #include "core/duration.h"
 #include "core/result.h"
-#include "server/tls/openssl_handles.h"
+#include "net/tls/openssl_handles.h"
 
 namespace hoist::tls {
 
@@ -79,18 +78,6 @@ Result<X509Ptr> issue_ca_certificate(EVP_PKEY* key, std::string_view name, TimeP
 // Internal on OpenSSL failure.
 Result<X509Ptr> issue_server_certificate(EVP_PKEY* server_key, X509* ca_cert, EVP_PKEY* ca_key,
                                          const SubjectNames& names, TimePoint now);
-
-// The first certificate in PEM text. InvalidArgument naming `source`, with
-// OpenSSL's reason, when there is none.
-Result<X509Ptr> parse_certificate_pem(std::string_view pem, std::string_view source);
-
-// Every certificate in PEM text, in order. InvalidArgument when there is
-// none or one of them is corrupt.
-Result<std::vector<X509Ptr>> parse_certificate_chain_pem(std::string_view pem, std::string_view source);
-
-// A private key in PEM (PKCS#8 or traditional). InvalidArgument when the
-// text holds none or the key is encrypted.
-Result<PkeyPtr> parse_private_key_pem(std::string_view pem, std::string_view source);
 
 Result<std::string> certificate_to_pem(const X509* cert);
 // Unencrypted PKCS#8 ("BEGIN PRIVATE KEY").

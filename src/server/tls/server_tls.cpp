@@ -7,8 +7,9 @@
 #include <chrono>
 
 #include "core/timestamp.h"
+#include "net/tls/fingerprint.h"
+#include "net/tls/pem.h"
 #include "server/tls/certificates.h"
-#include "server/tls/fingerprint.h"
 #include "server/tls/private_dir.h"
 
 namespace hoist::tls {

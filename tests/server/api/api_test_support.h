@@ -17,9 +17,9 @@
 #include <string_view>
 #include <vector>
 
+#include "log/logger.h"
 #include "platform/system_time_zones.h"
 #include "server/api/api.h"
-#include "server/log/logger.h"
 #include "store/sqlite_store.h"
 #include "support/temp_dir.h"
 
@@ -148,7 +148,7 @@ class ApiTest : public ::testing::Test {
   TempDir dir_;
   ManualClock clock_{kStart};
   platform::SystemTimeZones zones_;
-  std::unique_ptr<server::Logger> log_ = server::make_null_logger();
+  std::unique_ptr<log::Logger> log_ = log::make_null_logger();
   std::atomic<int> wakes_{0};
   int memory_answers_ = 0;          // calls answered by Api::answer_from_memory
   std::vector<std::string> woken_;  // the endpoint of each wake ("" = all)

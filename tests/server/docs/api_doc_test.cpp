@@ -63,7 +63,7 @@ TEST(ApiDoc, RouteTableMatchesTheServer) {
     ASSERT_TRUE(store.ok()) << store.error().message;
     platform::SystemTimeZones zones;
     SystemClock clock;
-    auto log = server::make_null_logger();
+    auto log = log::make_null_logger();
     Api api({**store, clock, *log, zones, nullptr}, ApiOptions{});
 
     std::set<RouteKey> served;

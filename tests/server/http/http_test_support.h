@@ -30,9 +30,9 @@
 #include <utility>
 #include <vector>
 
+#include "log/logger.h"
 #include "net/client/https_client.h"
 #include "server/http/https_server.h"
-#include "server/log/logger.h"
 #include "server/tls/server_tls.h"
 #include "support/temp_dir.h"
 
@@ -80,8 +80,8 @@ inline const TestTls& other_tls() {
 class TestServer {
  public:
   explicit TestServer(net::Handler handler, server::HttpLimits limits = {}, std::string address = "127.0.0.1",
-                      net::Admitter admit = {}, std::unique_ptr<server::Logger> log = nullptr)
-      : log_(log ? std::move(log) : server::make_null_logger()), address_(std::move(address)) {
+                      net::Admitter admit = {}, std::unique_ptr<log::Logger> log = nullptr)
+      : log_(log ? std::move(log) : log::make_null_logger()), address_(std::move(address)) {
     server::HttpsServerOptions options;
     options.address = address_;
     options.port = 0;
@@ -125,7 +125,7 @@ class TestServer {
   bool wait_stopped(milliseconds timeout) { return stopped_.wait_for(timeout) == std::future_status::ready; }
 
  private:
-  std::unique_ptr<server::Logger> log_;
+  std::unique_ptr<log::Logger> log_;
   std::string address_;
   std::string error_;
   std::unique_ptr<server::HttpsServer> server_;

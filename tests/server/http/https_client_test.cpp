@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "http_test_support.h"
-#include "server/tls/fingerprint.h"
+#include "net/tls/fingerprint.h"
 
 namespace hoist::http_testing {
 namespace {

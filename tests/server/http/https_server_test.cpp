@@ -838,12 +838,12 @@ class EventNames {
     std::mutex mutex;
     std::vector<std::string> events;
   };
-  std::unique_ptr<server::Logger> logger() {
-    class Keeping final : public server::Logger {
+  std::unique_ptr<log::Logger> logger() {
+    class Keeping final : public log::Logger {
      public:
       explicit Keeping(std::shared_ptr<State> state) : state_(std::move(state)) {}
-      void log(server::LogLevel /*level*/, std::string_view event,
-               std::initializer_list<server::LogField> /*fields*/) override {
+      void log(log::LogLevel /*level*/, std::string_view event,
+               std::initializer_list<log::LogField> /*fields*/) override {
         const std::lock_guard lock(state_->mutex);
         state_->events.emplace_back(event);
       }

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "server/tls/server_tls.h"
-#include "tls_test_support.h"
+#include "support/tls_test_support.h"
 
 namespace hoist::tls {
 namespace {

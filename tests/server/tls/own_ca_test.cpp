@@ -14,10 +14,10 @@
 #include <map>
 #include <string>
 
+#include "net/tls/fingerprint.h"
 #include "platform/unique_fd.h"
-#include "server/tls/fingerprint.h"
 #include "server/tls/server_tls.h"
-#include "tls_test_support.h"
+#include "support/tls_test_support.h"
 
 namespace hoist::tls {
 namespace {

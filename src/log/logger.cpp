@@ -1,4 +1,4 @@
-#include "server/log/logger.h"
+#include "log/logger.h"
 
 #include "net/json_text.h"
 
@@ -14,7 +14,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
-namespace hoist::server {
+namespace hoist::log {
 
 namespace {
 
@@ -163,4 +163,4 @@ std::unique_ptr<Logger> make_null_logger() {
   return std::make_unique<NullLogger>();
 }
 
-}  // namespace hoist::server
+}  // namespace hoist::log

@@ -1,4 +1,4 @@
-#include "server/tls/openssl_handles.h"
+#include "net/tls/openssl_handles.h"
 
 #include <openssl/err.h>
 

@@ -1,6 +1,6 @@
 // Fingerprints against SHA-256 computed here over i2d_X509, and the forms of
 // a typed fingerprint that normalize_fingerprint accepts and refuses.
-#include "server/tls/fingerprint.h"
+#include "net/tls/fingerprint.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <regex>
 #include <string>
 
-#include "tls_test_support.h"
+#include "support/tls_test_support.h"
 
 namespace hoist::tls {
 namespace {

@@ -1,7 +1,7 @@
 // Owning handles for OpenSSL objects and the one way OpenSSL failures become
-// Hoist errors. Everything in server/tls goes through these, so no OpenSSL
-// object leaks on an early return and every error message carries OpenSSL's
-// own reason.
+// Hoist errors. Everything in net/tls and server/tls goes through these, so
+// no OpenSSL object leaks on an early return and every error message carries
+// OpenSSL's own reason.
 #pragma once
 
 #include <openssl/asn1.h>

@@ -1,4 +1,4 @@
-#include "server/tls/fingerprint.h"
+#include "net/tls/fingerprint.h"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <span>
 
+#include "net/tls/openssl_handles.h"
+#include "net/tls/pem.h"
 #include "platform/read_file.h"
-#include "server/tls/certificates.h"
-#include "server/tls/openssl_handles.h"
 
 namespace hoist::tls {
 

@@ -1,7 +1,7 @@
-// Structured logs for hoistd: one JSON object per line on stderr, or
-// journald's native fields when stderr is the journal (started by systemd).
-// Log lines are for operators; the audit trail, not the log, is the record
-// of who did what.
+// Structured logs for the daemons (hoistd and hoist-agent): one JSON object
+// per line on stderr, or journald's native fields when stderr is the journal
+// (started by systemd). Log lines are for operators; the audit trail, not
+// the log, is the record of who did what.
 //
 // MUST: secrets (passwords, tokens, cookies) are never logged.
 #pragma once
@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-namespace hoist::server {
+namespace hoist::log {
 
 enum class LogLevel { kDebug, kInfo, kWarning, kError };
 
@@ -67,4 +67,4 @@ std::unique_ptr<Logger> make_default_logger(LogLevel min_level);
 // A logger that drops everything (tests).
 std::unique_ptr<Logger> make_null_logger();
 
-}  // namespace hoist::server
+}  // namespace hoist::log

@@ -1,6 +1,7 @@
-// Helpers for the tls tests: a temporary directory, file facts, and an
-// OpenSSL-only certificate maker and fingerprint that share no code with the
-// module under test, so the tests check it against an independent oracle.
+// Helpers for the TLS tests (tests/net/tls, tests/server/tls): a temporary
+// directory, file facts, and an OpenSSL-only certificate maker and
+// fingerprint that share no code with the modules under test, so the tests
+// check them against an independent oracle.
 #pragma once
 
 #include <openssl/evp.h>
@@ -24,7 +25,7 @@
 #include <vector>
 
 #include "core/duration.h"
-#include "server/tls/openssl_handles.h"
+#include "net/tls/openssl_handles.h"
 #include "support/temp_dir.h"
 
 namespace hoist::tls::testing {
