@@ -398,6 +398,10 @@ if [ "$mode" = check ]; then
   [ "$ok" -eq 0 ] || show "$tmp/whoami.out" "$tmp/whoami.err"
 
   # A temporary admin session, approved with the printed admin command.
+  # The files exist before the background job opens them: sed below reads
+  # them at once.
+  : >"$tmp/elevate.out"
+  : >"$tmp/elevate.err"
   as_user "timeout 60 $tmp/bin/hoist elevate --for 10m --reason 'demo self-check' --wait 45s --socket $sock" \
     >"$tmp/elevate.out" 2>"$tmp/elevate.err" &
   elevate_pid=$!
