@@ -5,8 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <set>
+
 namespace hoist::ipc {
 namespace {
+
+using std::string_view_literals::operator""sv;
 
 CommandContext context() {
   CommandContext c;
@@ -244,6 +249,433 @@ TEST(Messages, DecodingRefusesWhatAPeerOfThisVersionNeverSends) {
   EXPECT_FALSE(wait.ok());
   auto submit = submit_from(with(to_fields(SubmitMessage{context(), "why", 60}), "justification", std::nullopt));
   EXPECT_FALSE(submit.ok());
+}
+
+// One value of every message type with every field set away from its
+// default.
+CommandContext full_context() {
+  CommandContext c = context();
+  c.runas_group = "adm";
+  return c;
+}
+
+DecisionMessage full_decision() {
+  DecisionMessage d;
+  d.action = Action::kAllow;
+  d.reason = "rule \"installs\" allows it";
+  d.rule = "fleet/installs";
+  d.contact = "call 555-0100";
+  d.reauthenticate = true;
+  d.default_duration_s = 900;
+  d.max_duration_s = 3600;
+  d.approval_wait_s = 120;
+  d.grant_id = "req-9";
+  d.timeout_s = 42;
+  d.record_processes = true;
+  return d;
+}
+
+ExecMessage full_exec() {
+  ExecMessage e;
+  e.context = full_context();
+  e.grant_id = "req-01a2";
+  e.pid = 4242;
+  e.ppid = 4241;
+  e.exec_uid = 1000;
+  return e;
+}
+
+// A frame as a C++ literal, one field a line, so a failure shows where the
+// bytes part (and the golden frames below can be read field by field).
+std::string literal(std::string_view frame) {
+  const auto escaped = [](std::string_view bytes) {
+    std::string out = "\"";
+    for (const char c : bytes) {
+      const auto b = static_cast<unsigned char>(c);
+      if (b >= 0x20 && b < 0x7F && c != '"' && c != '\\') {
+        out += c;
+      } else {
+        out += {'\\', static_cast<char>('0' + (b >> 6)), static_cast<char>('0' + ((b >> 3) & 7)),
+                static_cast<char>('0' + (b & 7))};
+      }
+    }
+    return out + "\"\n";
+  };
+  std::string out = escaped(frame.substr(0, 4));
+  std::size_t at = 4;
+  while (at < frame.size()) {
+    const std::size_t key = static_cast<unsigned char>(frame[at]);
+    std::size_t value = 0;
+    for (std::size_t i = 0; i < 4 && at + 1 + key + i < frame.size(); ++i) {
+      value = (value << 8) | static_cast<unsigned char>(frame[at + 1 + key + i]);
+    }
+    const std::size_t end = std::min(frame.size(), at + 1 + key + 4 + value);
+    out += escaped(frame.substr(at, end - at));
+    at = end;
+  }
+  return out;
+}
+
+struct Golden {
+  Fields fields;
+  // The frame the encoder wrote before the messages were described by
+  // field tables; the tables must not change a byte.
+  std::string_view bytes;
+};
+
+TEST(Messages, EveryMessageEncodesToTheGoldenBytes) {
+  // clang-format off
+  const std::vector<Golden> golden = {
+      {to_fields(CheckMessage{full_context()}),
+       "\000\000\001\004"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\005check"
+       "\004user\000\000\000\005alice"
+       "\003uid\000\000\000\0041000"
+       "\003gid\000\000\000\0041000"
+       "\012runas_user\000\000\000\010postgres"
+       "\013runas_group\000\000\000\003adm"
+       "\007command\000\000\000\020/usr/bin/apt-get"
+       "\004argv\000\000\000\007apt-get"
+       "\004argv\000\000\000\007install"
+       "\004argv\000\000\000\003vim"
+       "\004argv\000\000\000\001\377"
+       "\003cwd\000\000\000\013/home/alice"
+       "\003tty\000\000\000\012/dev/pts/3"
+       "\004mode\000\000\000\013login_shell"
+       "\016noninteractive\000\000\000\0011"sv},
+      {to_fields(SubmitMessage{full_context(), "patch the web servers (ticket 4711)", 1800}),
+       "\000\000\001M"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\006submit"
+       "\004user\000\000\000\005alice"
+       "\003uid\000\000\000\0041000"
+       "\003gid\000\000\000\0041000"
+       "\012runas_user\000\000\000\010postgres"
+       "\013runas_group\000\000\000\003adm"
+       "\007command\000\000\000\020/usr/bin/apt-get"
+       "\004argv\000\000\000\007apt-get"
+       "\004argv\000\000\000\007install"
+       "\004argv\000\000\000\003vim"
+       "\004argv\000\000\000\001\377"
+       "\003cwd\000\000\000\013/home/alice"
+       "\003tty\000\000\000\012/dev/pts/3"
+       "\004mode\000\000\000\013login_shell"
+       "\016noninteractive\000\000\000\0011"
+       "\015justification\000\000\000#patch the web servers (ticket 4711)"
+       "\012duration_s\000\000\000\0041800"sv},
+      {to_fields(WaitMessage{"req-01a2", 5000}),
+       "\000\000\000;"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\004wait"
+       "\012request_id\000\000\000\010req-01a2"
+       "\007wait_ms\000\000\000\0045000"sv},
+      {to_fields(CancelMessage{"req-01a2"}),
+       "\000\000\000-"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\006cancel"
+       "\012request_id\000\000\000\010req-01a2"sv},
+      {to_fields(full_decision()),
+       "\000\000\001\020"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\010decision"
+       "\006action\000\000\000\005allow"
+       "\006reason\000\000\000\031rule \042installs\042 allows it"
+       "\004rule\000\000\000\016fleet/installs"
+       "\007contact\000\000\000\015call 555-0100"
+       "\016reauthenticate\000\000\000\0011"
+       "\022default_duration_s\000\000\000\003900"
+       "\016max_duration_s\000\000\000\0043600"
+       "\017approval_wait_s\000\000\000\003120"
+       "\010grant_id\000\000\000\005req-9"
+       "\011timeout_s\000\000\000\00242"
+       "\020record_processes\000\000\000\0011"sv},
+      {to_fields(RequestStateMessage{"req-01a2", RequestState::kApproved, "bob", "go ahead", "desk", 600, true}),
+       "\000\000\000\250"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\015request_state"
+       "\012request_id\000\000\000\010req-01a2"
+       "\005state\000\000\000\010approved"
+       "\010reviewer\000\000\000\003bob"
+       "\007comment\000\000\000\010go ahead"
+       "\007contact\000\000\000\004desk"
+       "\013time_left_s\000\000\000\003600"
+       "\025self_approval_allowed\000\000\000\0011"sv},
+      {to_fields(ErrorMessage{ErrorCode::kConflict, "the request is no longer pending"}),
+       "\000\000\000R"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\005error"
+       "\004code\000\000\000\010conflict"
+       "\007message\000\000\000 the request is no longer pending"sv},
+      {to_fields(ListMessage{"alice", 1000, 1001, "bob"}),
+       "\000\000\000K"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\004list"
+       "\004user\000\000\000\005alice"
+       "\003uid\000\000\000\0041000"
+       "\003gid\000\000\000\0041001"
+       "\011list_user\000\000\000\003bob"sv},
+      {to_fields(ListingMessage{{"Allowed: /usr/bin/apt-get (rule fleet/apt)", "", "On request: any command"}}),
+       "\000\000\000s"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\007listing"
+       "\004line\000\000\000*Allowed: /usr/bin/apt-get (rule fleet/apt)"
+       "\004line\000\000\000\000"
+       "\004line\000\000\000\027On request: any command"sv},
+      {to_fields(ElevateMessage{"alice", 1000, 1001, "/dev/pts/3", "patch night (ticket 4711)", 1800}),
+       "\000\000\000\215"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\007elevate"
+       "\004user\000\000\000\005alice"
+       "\003uid\000\000\000\0041000"
+       "\003gid\000\000\000\0041001"
+       "\003tty\000\000\000\012/dev/pts/3"
+       "\015justification\000\000\000\031patch night (ticket 4711)"
+       "\012duration_s\000\000\000\0041800"sv},
+      {to_fields(full_exec()),
+       "\000\000\001B"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\004exec"
+       "\004user\000\000\000\005alice"
+       "\003uid\000\000\000\0041000"
+       "\003gid\000\000\000\0041000"
+       "\012runas_user\000\000\000\010postgres"
+       "\013runas_group\000\000\000\003adm"
+       "\007command\000\000\000\020/usr/bin/apt-get"
+       "\004argv\000\000\000\007apt-get"
+       "\004argv\000\000\000\007install"
+       "\004argv\000\000\000\003vim"
+       "\004argv\000\000\000\001\377"
+       "\003cwd\000\000\000\013/home/alice"
+       "\003tty\000\000\000\012/dev/pts/3"
+       "\004mode\000\000\000\013login_shell"
+       "\016noninteractive\000\000\000\0011"
+       "\010grant_id\000\000\000\010req-01a2"
+       "\003pid\000\000\000\0044242"
+       "\004ppid\000\000\000\0044241"
+       "\010exec_uid\000\000\000\0041000"sv},
+      {to_fields(SelfApproveMessage{"req-01a2"}),
+       "\000\000\0003"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\014self_approve"
+       "\012request_id\000\000\000\010req-01a2"sv},
+      {to_fields(CodeChallengeMessage{"alice", 1000}),
+       "\000\000\0008"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\016code_challenge"
+       "\004user\000\000\000\005alice"
+       "\003uid\000\000\000\0041000"sv},
+      {to_fields(ChallengeMessage{"AC1A-BWY1", "laptop-7", "ep-1", 3600}),
+       "\000\000\000j"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\011challenge"
+       "\011challenge\000\000\000\011AC1A-BWY1"
+       "\004host\000\000\000\010laptop-7"
+       "\013endpoint_id\000\000\000\004ep-1"
+       "\014expires_in_s\000\000\000\0043600"sv},
+      {to_fields(CodeRedeemMessage{"alice", 1000, "/dev/pts/1", "AC1A-BWY1", "CC65-Z6PH-TYKE", "/usr/bin/apt-get"}),
+       "\000\000\000\221"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\013code_redeem"
+       "\004user\000\000\000\005alice"
+       "\003uid\000\000\000\0041000"
+       "\003tty\000\000\000\012/dev/pts/1"
+       "\011challenge\000\000\000\011AC1A-BWY1"
+       "\004code\000\000\000\016CC65-Z6PH-TYKE"
+       "\007command\000\000\000\020/usr/bin/apt-get"sv},
+      {to_fields(CodeGrantMessage{"code-response-02a5f3c1-g1", true, "/usr/bin/apt-get", 3600}),
+       "\000\000\000}"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\012code_grant"
+       "\010grant_id\000\000\000\031code-response-02a5f3c1-g1"
+       "\007session\000\000\000\0011"
+       "\007command\000\000\000\020/usr/bin/apt-get"
+       "\013time_left_s\000\000\000\0043600"sv},
+      {to_fields(ProgressMessage{}),
+       "\000\000\000\030"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\010progress"sv},
+  };
+  // clang-format on
+  std::set<MessageType> types;
+  for (const auto& [fields, bytes] : golden) {
+    const auto type = message_type(fields);
+    ASSERT_TRUE(type.ok()) << type.error().message;
+    types.insert(*type);
+    const auto frame = encode_frame(fields);
+    ASSERT_TRUE(frame.ok()) << frame.error().message;
+    EXPECT_EQ(literal(*frame), literal(bytes)) << to_string(*type);
+  }
+  EXPECT_EQ(types.size(), golden.size()) << "one golden frame per message type";
+  EXPECT_EQ(types.size(), static_cast<std::size_t>(MessageType::kProgress) + 1) << "every message type";
+}
+
+// Defaults too: an empty text, a zero, false and an empty list are sent
+// like any other value (nothing is left out because it is the default).
+TEST(Messages, DefaultValuesEncodeToTheGoldenBytes) {
+  // clang-format off
+  const std::vector<Golden> golden = {
+      {to_fields(CheckMessage{}),
+       "\000\000\000\213"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\005check"
+       "\004user\000\000\000\000"
+       "\003uid\000\000\000\0010"
+       "\003gid\000\000\000\0010"
+       "\012runas_user\000\000\000\000"
+       "\013runas_group\000\000\000\000"
+       "\007command\000\000\000\000"
+       "\003cwd\000\000\000\000"
+       "\003tty\000\000\000\000"
+       "\004mode\000\000\000\003run"
+       "\016noninteractive\000\000\000\0010"sv},
+      {to_fields(SubmitMessage{}),
+       "\000\000\000\256"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\006submit"
+       "\004user\000\000\000\000"
+       "\003uid\000\000\000\0010"
+       "\003gid\000\000\000\0010"
+       "\012runas_user\000\000\000\000"
+       "\013runas_group\000\000\000\000"
+       "\007command\000\000\000\000"
+       "\003cwd\000\000\000\000"
+       "\003tty\000\000\000\000"
+       "\004mode\000\000\000\003run"
+       "\016noninteractive\000\000\000\0010"
+       "\015justification\000\000\000\000"
+       "\012duration_s\000\000\000\0010"sv},
+      {to_fields(WaitMessage{}),
+       "\000\000\0000"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\004wait"
+       "\012request_id\000\000\000\000"
+       "\007wait_ms\000\000\000\0010"sv},
+      {to_fields(CancelMessage{}),
+       "\000\000\000%"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\006cancel"
+       "\012request_id\000\000\000\000"sv},
+      {to_fields(DecisionMessage{}),
+       "\000\000\000\316"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\010decision"
+       "\006action\000\000\000\004deny"
+       "\006reason\000\000\000\000"
+       "\004rule\000\000\000\000"
+       "\007contact\000\000\000\000"
+       "\016reauthenticate\000\000\000\0010"
+       "\022default_duration_s\000\000\000\0010"
+       "\016max_duration_s\000\000\000\0010"
+       "\017approval_wait_s\000\000\000\0010"
+       "\010grant_id\000\000\000\000"
+       "\011timeout_s\000\000\000\0010"
+       "\020record_processes\000\000\000\0010"sv},
+      {to_fields(RequestStateMessage{}),
+       "\000\000\000\216"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\015request_state"
+       "\012request_id\000\000\000\000"
+       "\005state\000\000\000\007pending"
+       "\010reviewer\000\000\000\000"
+       "\007comment\000\000\000\000"
+       "\007contact\000\000\000\000"
+       "\013time_left_s\000\000\000\0010"
+       "\025self_approval_allowed\000\000\000\0010"sv},
+      {to_fields(ErrorMessage{}),
+       "\000\000\0002"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\005error"
+       "\004code\000\000\000\010internal"
+       "\007message\000\000\000\000"sv},
+      {to_fields(ListMessage{}),
+       "\000\000\000="
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\004list"
+       "\004user\000\000\000\000"
+       "\003uid\000\000\000\0010"
+       "\003gid\000\000\000\0010"
+       "\011list_user\000\000\000\000"sv},
+      {to_fields(ListingMessage{}),
+       "\000\000\000\027"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\007listing"sv},
+      {to_fields(ElevateMessage{}),
+       "\000\000\000\134"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\007elevate"
+       "\004user\000\000\000\000"
+       "\003uid\000\000\000\0010"
+       "\003gid\000\000\000\0010"
+       "\003tty\000\000\000\000"
+       "\015justification\000\000\000\000"
+       "\012duration_s\000\000\000\0010"sv},
+      {to_fields(ExecMessage{}),
+       "\000\000\000\270"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\004exec"
+       "\004user\000\000\000\000"
+       "\003uid\000\000\000\0010"
+       "\003gid\000\000\000\0010"
+       "\012runas_user\000\000\000\000"
+       "\013runas_group\000\000\000\000"
+       "\007command\000\000\000\000"
+       "\003cwd\000\000\000\000"
+       "\003tty\000\000\000\000"
+       "\004mode\000\000\000\003run"
+       "\016noninteractive\000\000\000\0010"
+       "\010grant_id\000\000\000\000"
+       "\003pid\000\000\000\0010"
+       "\004ppid\000\000\000\0010"
+       "\010exec_uid\000\000\000\0010"sv},
+      {to_fields(SelfApproveMessage{}),
+       "\000\000\000+"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\014self_approve"
+       "\012request_id\000\000\000\000"sv},
+      {to_fields(CodeChallengeMessage{}),
+       "\000\000\0000"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\016code_challenge"
+       "\004user\000\000\000\000"
+       "\003uid\000\000\000\0010"sv},
+      {to_fields(ChallengeMessage{}),
+       "\000\000\000R"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\011challenge"
+       "\011challenge\000\000\000\000"
+       "\004host\000\000\000\000"
+       "\013endpoint_id\000\000\000\000"
+       "\014expires_in_s\000\000\000\0010"sv},
+      {to_fields(CodeRedeemMessage{}),
+       "\000\000\000X"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\013code_redeem"
+       "\004user\000\000\000\000"
+       "\003uid\000\000\000\0010"
+       "\003tty\000\000\000\000"
+       "\011challenge\000\000\000\000"
+       "\004code\000\000\000\000"
+       "\007command\000\000\000\000"sv},
+      {to_fields(CodeGrantMessage{}),
+       "\000\000\000Q"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\012code_grant"
+       "\010grant_id\000\000\000\000"
+       "\007session\000\000\000\0010"
+       "\007command\000\000\000\000"
+       "\013time_left_s\000\000\000\0010"sv},
+      {to_fields(ProgressMessage{}),
+       "\000\000\000\030"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\010progress"sv},
+  };
+  // clang-format on
+  for (const auto& [fields, bytes] : golden) {
+    const auto frame = encode_frame(fields);
+    ASSERT_TRUE(frame.ok()) << frame.error().message;
+    EXPECT_EQ(literal(*frame), literal(bytes)) << *fields.one("type");
+  }
 }
 
 TEST(Messages, AnUnknownErrorCategoryIsStillAnError) {
