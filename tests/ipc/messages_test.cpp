@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <set>
 
 namespace hoist::ipc {
@@ -678,11 +679,270 @@ TEST(Messages, DefaultValuesEncodeToTheGoldenBytes) {
   }
 }
 
+// What decoding one message type must accept and refuse, written out from
+// docs/agent-protocol.md rather than taken from the codec's tables.
+struct Bound {
+  std::string key;
+  std::uint64_t max = 0;  // bytes of a text, or the largest number
+  bool text = true;
+};
+struct Invalid {
+  std::string key;
+  std::string value;
+  std::string_view what;  // said by the refusal
+};
+struct Spec {
+  Fields full;  // every field set
+  // Decodes, and encodes what it decoded again.
+  std::function<Result<Fields>(const Fields&)> round_trip;
+  std::set<std::string> required;  // besides "v" and "type"
+  std::vector<Bound> bounds;
+  std::vector<Invalid> invalid = {};
+};
+
+template <class M>
+std::function<Result<Fields>(const Fields&)> through(Result<M> (*decode)(const Fields&)) {
+  return [decode](const Fields& f) -> Result<Fields> {
+    auto m = decode(f);
+    if (!m) return m.error();
+    return to_fields(*m);
+  };
+}
+
+std::vector<Bound> context_bounds() {
+  return {{"user", kMaxNameBytes},       {"uid", UINT32_MAX, false},     {"gid", UINT32_MAX, false},
+          {"runas_user", kMaxNameBytes}, {"runas_group", kMaxNameBytes}, {"command", kMaxPathBytes},
+          {"cwd", kMaxPathBytes},        {"tty", kMaxNameBytes}};
+}
+std::vector<Bound> operator+(std::vector<Bound> a, const std::vector<Bound>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+const std::set<std::string> kContextRequired = {"user", "uid", "gid", "command", "argv", "mode"};
+std::vector<Invalid> context_invalid() {
+  return {{"command", "apt-get", "must be an absolute path"},
+          {"command", "", "must be an absolute path"},
+          {"argv", std::string("a\0b", 3), "NUL"},
+          {"mode", "root_please", "unknown value"},
+          {"mode", "", "unknown value"},
+          {"noninteractive", "yes", "must be 0 or 1"},
+          {"uid", "-1", "whole number"},
+          {"uid", "01", "whole number"},
+          {"gid", "", "whole number"}};
+}
+std::vector<Invalid> operator+(std::vector<Invalid> a, const std::vector<Invalid>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+std::set<std::string> operator+(std::set<std::string> a, const std::set<std::string>& b) {
+  a.insert(b.begin(), b.end());
+  return a;
+}
+
+std::vector<Spec> every_message() {
+  constexpr std::uint64_t u32 = UINT32_MAX;
+  return {
+      {to_fields(CheckMessage{full_context()}), through(check_from), kContextRequired, context_bounds(),
+       context_invalid()},
+      {to_fields(SubmitMessage{full_context(), "patch the web servers (ticket 4711)", 1800}), through(submit_from),
+       kContextRequired + std::set<std::string>{"justification", "duration_s"},
+       context_bounds() + std::vector<Bound>{{"justification", kMaxTextBytes}, {"duration_s", kMaxSeconds, false}},
+       context_invalid()},
+      {to_fields(WaitMessage{"req-01a2", 5000}),
+       through(wait_from),
+       {"request_id", "wait_ms"},
+       {{"request_id", kMaxNameBytes}, {"wait_ms", kMaxWaitMs, false}}},
+      {to_fields(CancelMessage{"req-01a2"}), through(cancel_from), {"request_id"}, {{"request_id", kMaxNameBytes}}},
+      {to_fields(full_decision()),
+       through(decision_from),
+       {"action"},
+       {{"reason", kMaxTextBytes},
+        {"rule", kMaxNameBytes},
+        {"contact", kMaxTextBytes},
+        {"default_duration_s", kMaxSeconds, false},
+        {"max_duration_s", kMaxSeconds, false},
+        {"approval_wait_s", kMaxSeconds, false},
+        {"grant_id", kMaxNameBytes},
+        {"timeout_s", kMaxSeconds, false}},
+       {{"action", "maybe", "unknown value"},
+        {"reauthenticate", "true", "must be 0 or 1"},
+        {"record_processes", "2", "must be 0 or 1"}}},
+      {to_fields(RequestStateMessage{"req-01a2", RequestState::kApproved, "bob", "go ahead", "desk", 600, true}),
+       through(request_state_from),
+       {"request_id", "state"},
+       {{"request_id", kMaxNameBytes},
+        {"reviewer", kMaxNameBytes},
+        {"comment", kMaxTextBytes},
+        {"contact", kMaxTextBytes},
+        {"time_left_s", kMaxSeconds, false}},
+       {{"state", "approved_by_me", "unknown value"}, {"self_approval_allowed", "yes", "must be 0 or 1"}}},
+      // "code" is left out: see AnUnknownErrorCategoryIsStillAnError.
+      {to_fields(ErrorMessage{ErrorCode::kConflict, "the request is no longer pending"}),
+       through(error_from),
+       {"message"},
+       {{"message", kMaxTextBytes}}},
+      {to_fields(ListMessage{"alice", 1000, 1001, "bob"}),
+       through(list_from),
+       {"user", "uid", "gid", "list_user"},
+       {{"user", kMaxNameBytes}, {"uid", u32, false}, {"gid", u32, false}, {"list_user", kMaxNameBytes}}},
+      {to_fields(ListingMessage{{"Allowed: /usr/bin/apt-get (rule fleet/apt)", "", "On request: any command"}}),
+       through(listing_from),
+       {},
+       {{"line", kMaxTextBytes}},
+       {{"line", "two\nlines", "newline"}}},
+      {to_fields(ElevateMessage{"alice", 1000, 1001, "/dev/pts/3", "patch night (ticket 4711)", 1800}),
+       through(elevate_from),
+       {"user", "uid", "gid", "justification", "duration_s"},
+       {{"user", kMaxNameBytes},
+        {"uid", u32, false},
+        {"gid", u32, false},
+        {"tty", kMaxNameBytes},
+        {"justification", kMaxTextBytes},
+        {"duration_s", kMaxSeconds, false}}},
+      {to_fields(full_exec()), through(exec_from),
+       kContextRequired + std::set<std::string>{"grant_id", "pid", "ppid", "exec_uid"},
+       context_bounds() +
+           std::vector<Bound>{
+               {"grant_id", kMaxNameBytes}, {"pid", u32, false}, {"ppid", u32, false}, {"exec_uid", u32, false}},
+       context_invalid() + std::vector<Invalid>{{"grant_id", "", "is empty"}}},
+      {to_fields(SelfApproveMessage{"req-01a2"}),
+       through(self_approve_from),
+       {"request_id"},
+       {{"request_id", kMaxNameBytes}},
+       {{"request_id", "", "is empty"}}},
+      {to_fields(CodeChallengeMessage{"alice", 1000}),
+       through(code_challenge_from),
+       {"user", "uid"},
+       {{"user", kMaxNameBytes}, {"uid", u32, false}}},
+      {to_fields(ChallengeMessage{"AC1A-BWY1", "laptop-7", "ep-1", 3600}),
+       through(challenge_from),
+       {"challenge", "host", "endpoint_id", "expires_in_s"},
+       {{"challenge", 64},
+        {"host", kMaxNameBytes},
+        {"endpoint_id", kMaxNameBytes},
+        {"expires_in_s", kMaxSeconds, false}}},
+      {to_fields(CodeRedeemMessage{"alice", 1000, "/dev/pts/1", "AC1A-BWY1", "CC65-Z6PH-TYKE", "/usr/bin/apt-get"}),
+       through(code_redeem_from),
+       {"user", "uid", "code"},
+       {{"user", kMaxNameBytes},
+        {"uid", u32, false},
+        {"tty", kMaxNameBytes},
+        {"challenge", 64},
+        {"code", 64},
+        {"command", kMaxPathBytes}},
+       {{"code", "", "is empty"}, {"command", "apt-get", "must be an absolute path"}}},
+      {to_fields(CodeGrantMessage{"code-response-02a5f3c1-g1", true, "/usr/bin/apt-get", 3600}),
+       through(code_grant_from),
+       {"grant_id", "time_left_s"},
+       {{"grant_id", kMaxNameBytes}, {"command", kMaxPathBytes}, {"time_left_s", kMaxSeconds, false}},
+       {{"session", "", "must be 0 or 1"}}},
+      {to_fields(ProgressMessage{}), through(progress_from), {}, {}},
+  };
+}
+
+// A text of n bytes that is otherwise valid where it goes.
+std::string text_of(const std::string& key, std::size_t n) {
+  return key == "command" ? "/" + std::string(n - 1, 'a') : std::string(n, 'a');
+}
+
+// Refused as InvalidArgument with a message that names `key` (unless "")
+// and says `what`.
+::testing::AssertionResult refused(const Result<Fields>& r, const std::string& key, std::string_view what) {
+  if (r.ok()) return ::testing::AssertionFailure() << "accepted";
+  const auto& m = r.error().message;
+  if (r.error().code != ErrorCode::kInvalidArgument ||
+      (!key.empty() && m.find("\"" + key + "\"") == std::string::npos) || m.find(what) == std::string::npos) {
+    return ::testing::AssertionFailure() << "refused with: " << m;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+TEST(Messages, EveryMessageTypeIsDecodedStrictly) {
+  const auto specs = every_message();
+  ASSERT_EQ(specs.size(), static_cast<std::size_t>(MessageType::kProgress) + 1);
+  for (const auto& spec : specs) {
+    const std::string type = *spec.full.one("type");
+    SCOPED_TRACE(type);
+    const auto back = spec.round_trip(spec.full);
+    ASSERT_TRUE(back.ok()) << back.error().message;
+    EXPECT_EQ(*back, spec.full) << "decoded and encoded again, every field is as it was";
+
+    EXPECT_TRUE(refused(spec.round_trip(with(spec.full, "unknown_1", "x")), "unknown_1", "unknown field"));
+    for (const auto& field : spec.full.all()) {
+      const std::string& key = field.key;
+      if (type == "error" && key == "code") continue;
+      if (spec.full.count(key) == 1) {
+        Fields twice = spec.full;
+        twice.add(key, field.value);
+        EXPECT_TRUE(refused(spec.round_trip(twice), key, "is repeated"));
+      }
+      const bool required = key == "v" || key == "type" || spec.required.contains(key);
+      const auto without = spec.round_trip(with(spec.full, key, std::nullopt));
+      if (required) {
+        EXPECT_TRUE(refused(without, key, "is missing"));
+      } else {
+        EXPECT_TRUE(without.ok()) << key << " may be left out: " << without.error().message;
+      }
+    }
+    for (const auto& [key, max, is_text] : spec.bounds) {
+      SCOPED_TRACE(key);
+      const std::string most = is_text ? text_of(key, max) : std::to_string(max);
+      const std::string over = is_text ? text_of(key, max + 1) : std::to_string(max + 1);
+      const auto at_limit = spec.round_trip(with(spec.full, key, most));
+      ASSERT_TRUE(at_limit.ok()) << at_limit.error().message;
+      EXPECT_EQ(*at_limit->every(key).rbegin(), most);
+      const std::string what = is_text ? "is longer than " + std::to_string(max) + " bytes"
+                                       : "must be a whole number from 0 to " + std::to_string(max);
+      EXPECT_TRUE(refused(spec.round_trip(with(spec.full, key, over)), key, what));
+      if (is_text) {
+        EXPECT_TRUE(refused(spec.round_trip(with(spec.full, key, std::string("/a\0b", 4))), key, "NUL"));
+      }
+    }
+    for (const auto& [key, value, what] : spec.invalid) {
+      EXPECT_TRUE(refused(spec.round_trip(with(spec.full, key, value)), key, what)) << key << "=" << value;
+    }
+    EXPECT_TRUE(refused(spec.round_trip(with(spec.full, "v", "4294967296")), "v", "whole number"));
+    EXPECT_TRUE(refused(spec.round_trip(with(spec.full, "v", "2")), "", "protocol version 2"));  // names no field
+    EXPECT_TRUE(refused(spec.round_trip(with(spec.full, "type", "launch")), "type", "unknown value"));
+  }
+}
+
 TEST(Messages, AnUnknownErrorCategoryIsStillAnError) {
   auto e = error_from(with(to_fields(ErrorMessage{ErrorCode::kConflict, "m"}), "code", "quota_exceeded"));
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(e->code, ErrorCode::kInternal);
   EXPECT_EQ(e->message, "m");
+}
+
+TEST(Messages, RepeatedFieldsAreCounted) {
+  const auto with_argv = [](std::size_t n) {
+    CheckMessage m{full_context()};
+    m.context.argv.assign(n, "x");
+    return check_from(to_fields(m));
+  };
+  EXPECT_TRUE(with_argv(1).ok());
+  EXPECT_TRUE(with_argv(kMaxArgs).ok());
+  ASSERT_FALSE(with_argv(kMaxArgs + 1).ok());
+  EXPECT_NE(with_argv(kMaxArgs + 1).error().message.find("\"argv\" has more than 4096 entries"), std::string::npos);
+  ASSERT_FALSE(with_argv(0).ok());
+  EXPECT_NE(with_argv(0).error().message.find("\"argv\" is missing"), std::string::npos);
+  const auto lines = listing_from(to_fields(ListingMessage{std::vector<std::string>(kMaxListingLines + 1, "x")}));
+  ASSERT_FALSE(lines.ok());
+  EXPECT_NE(lines.error().message.find("\"line\" has more than 1000 entries"), std::string::npos);
+}
+
+// Whatever is wrong with "code" (missing, twice, unknown), the message
+// still says there was an error.
+TEST(Messages, AnErrorWithoutAReadableCategoryIsInternal) {
+  const Fields error = to_fields(ErrorMessage{ErrorCode::kConflict, "m"});
+  Fields twice = error;
+  twice.add("code", "conflict");
+  for (const Fields& f : {with(error, "code", std::nullopt), twice, with(error, "code", "")}) {
+    const auto e = error_from(f);
+    ASSERT_TRUE(e.ok()) << e.error().message;
+    EXPECT_EQ(e->code, ErrorCode::kInternal);
+    EXPECT_EQ(e->message, "m");
+  }
 }
 
 }  // namespace
