@@ -165,7 +165,7 @@ Result<bool> Fields::boolean(std::string_view key, bool absent) const {
   return **text == "1";
 }
 
-Status Fields::only(std::initializer_list<std::string_view> known) const {
+Status Fields::only(std::span<const std::string_view> known) const {
   for (const auto& f : fields_) {
     bool ok = false;
     for (const auto k : known) {

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -74,7 +75,10 @@ class Fields {
   [[nodiscard]] Result<bool> boolean(std::string_view key, bool absent = false) const;
   // Fails naming the first key not in `known` (a peer of the same version
   // never sends one, so it is a bug or an attack, not an extension).
-  [[nodiscard]] Status only(std::initializer_list<std::string_view> known) const;
+  [[nodiscard]] Status only(std::span<const std::string_view> known) const;
+  [[nodiscard]] Status only(std::initializer_list<std::string_view> known) const {
+    return only(std::span(known.begin(), known.size()));
+  }
 
  private:
   std::vector<Field> fields_;
