@@ -1,135 +1,407 @@
+// Each message is described once, by the table of its fields below (key,
+// member, kind, bound, presence); one encoder and one decoder walk the
+// tables. A table's order is the order on the wire (tests/ipc pins the
+// bytes), and a refusal names the first wrong field in that order, after
+// the type and any field the table does not list.
 #include "ipc/messages.h"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
+#include <limits>
+#include <span>
+#include <type_traits>
+#include <variant>
 
 namespace hoist::ipc {
 
 namespace {
 
-constexpr std::array kTypes = {MessageType::kCheck,         MessageType::kSubmit,    MessageType::kWait,
-                               MessageType::kCancel,        MessageType::kDecision,  MessageType::kRequestState,
-                               MessageType::kError,         MessageType::kList,      MessageType::kListing,
-                               MessageType::kElevate,       MessageType::kExec,      MessageType::kSelfApprove,
-                               MessageType::kCodeChallenge, MessageType::kChallenge, MessageType::kCodeRedeem,
-                               MessageType::kCodeGrant,     MessageType::kProgress};
-constexpr std::array kModes = {RunMode::kRun,  RunMode::kShell, RunMode::kLoginShell,
-                               RunMode::kEdit, RunMode::kList,  RunMode::kValidate};
-constexpr std::array kActions = {Action::kAllow, Action::kRequest, Action::kDeny};
-constexpr std::array kStates = {RequestState::kPending, RequestState::kApproved,  RequestState::kActive,
-                                RequestState::kDenied,  RequestState::kCancelled, RequestState::kExpired,
-                                RequestState::kRevoked};
-constexpr std::array kCodes = {ErrorCode::kInvalidArgument, ErrorCode::kNotFound, ErrorCode::kPermissionDenied,
-                               ErrorCode::kUnauthenticated, ErrorCode::kConflict, ErrorCode::kRateLimited,
-                               ErrorCode::kUnavailable,     ErrorCode::kInternal};
+// The values an enum sent by name may take.
+constexpr auto enumerators(MessageType) {
+  using enum MessageType;
+  return std::array{kCheck,         kSubmit,    kWait,       kCancel,    kDecision, kRequestState,
+                    kError,         kList,      kListing,    kElevate,   kExec,     kSelfApprove,
+                    kCodeChallenge, kChallenge, kCodeRedeem, kCodeGrant, kProgress};
+}
+constexpr auto enumerators(RunMode) {
+  using enum RunMode;
+  return std::array{kRun, kShell, kLoginShell, kEdit, kList, kValidate};
+}
+constexpr auto enumerators(Action) {
+  using enum Action;
+  return std::array{kAllow, kRequest, kDeny};
+}
+constexpr auto enumerators(RequestState) {
+  using enum RequestState;
+  return std::array{kPending, kApproved, kActive, kDenied, kCancelled, kExpired, kRevoked};
+}
+constexpr auto enumerators(ErrorCode) {
+  using enum ErrorCode;
+  return std::array{kInvalidArgument, kNotFound,    kPermissionDenied, kUnauthenticated,
+                    kConflict,        kRateLimited, kUnavailable,      kInternal};
+}
 
-// The enum value whose name is the field's value.
-template <class E, std::size_t N>
-Result<E> named(const Fields& f, std::string_view key, const std::array<E, N>& values) {
-  auto text = f.one(key);
-  if (!text) {
-    return text.error();
-  }
-  for (const E v : values) {
-    if (to_string(v) == *text) {
-      return v;
+// Codes as typed: letters, digits, '-' and blanks, checked again by the
+// code parser; anything longer than this is not a code.
+constexpr std::size_t kMaxCodeBytes = 64;
+// argv entries: only the frame bounds them.
+constexpr std::uint64_t kNoLimit = std::numeric_limits<std::uint64_t>::max();
+
+enum class Presence {
+  kRequired,    // exactly once; a list at least once
+  kOptional,    // at most once; absent is the default ("", 0, false, no entry)
+  kIfReadable,  // a value that cannot be read (absent, repeated, unknown) is the default
+};
+using enum Presence;
+
+// What a text (or each entry of a list) must be besides short enough and
+// free of NUL bytes.
+enum class Rule { kAnyText, kNotEmpty, kAbsolutePath, kAbsolutePathOrEmpty, kOneLine };
+using enum Rule;
+
+// Where a field lives in message M; its type is the field's kind: text, a
+// number, a flag ("1"/"0"), an enum by name, a list (the key repeated), or
+// the command context, whose own fields are spelled out in place.
+template <class M>
+using Member =
+    std::variant<std::string M::*, std::uint32_t M::*, std::uint64_t M::*, bool M::*, std::vector<std::string> M::*,
+                 RunMode M::*, Action M::*, RequestState M::*, ErrorCode M::*, CommandContext M::*>;
+
+template <class M>
+struct Field {
+  std::string_view key;
+  Member<M> member;
+  Presence presence = kOptional;
+  std::uint64_t max = 0;  // a text's bytes, a number's largest value, a list's entries
+  Rule rule = kAnyText;
+  std::uint64_t entry_bytes = 0;  // a list's: each entry's bytes
+};
+
+// The kinds of field, as the tables below write them.
+template <class M>
+consteval Field<M> text(std::string_view key, std::string M::*member, std::uint64_t max, Presence presence = kRequired,
+                        Rule rule = kAnyText) {
+  return {key, member, presence, max, rule};
+}
+template <class M, class N>
+consteval Field<M> number(std::string_view key, N M::*member, std::uint64_t max, Presence presence = kRequired) {
+  if (max > std::numeric_limits<N>::max()) throw "a number's bound does not fit its member";
+  return {key, member, presence, max};
+}
+template <class M>
+consteval Field<M> flag(std::string_view key, bool M::*member) {
+  return {key, member, kOptional};
+}
+template <class M, class E>
+consteval Field<M> name(std::string_view key, E M::*member, Presence presence = kRequired) {
+  return {key, member, presence};
+}
+template <class M>
+consteval Field<M> list(std::string_view key, std::vector<std::string> M::*member, std::uint64_t max_entries,
+                        std::uint64_t entry_bytes, Presence presence, Rule rule = kAnyText) {
+  return {key, member, presence, max_entries, rule, entry_bytes};
+}
+template <class M>
+consteval Field<M> context(CommandContext M::*member) {
+  return {"", member, kRequired};
+}
+
+// ---- The messages ----------------------------------------------------------
+
+// What check, submit and exec say about the command (docs/agent-protocol.md).
+constexpr std::array kContext = {
+    text("user", &CommandContext::user, kMaxNameBytes),
+    number("uid", &CommandContext::uid, UINT32_MAX),
+    number("gid", &CommandContext::gid, UINT32_MAX),
+    text("runas_user", &CommandContext::runas_user, kMaxNameBytes, kOptional),
+    text("runas_group", &CommandContext::runas_group, kMaxNameBytes, kOptional),
+    text("command", &CommandContext::command, kMaxPathBytes, kRequired, kAbsolutePath),
+    list("argv", &CommandContext::argv, kMaxArgs, kNoLimit, kRequired),
+    text("cwd", &CommandContext::cwd, kMaxPathBytes, kOptional),
+    text("tty", &CommandContext::tty, kMaxNameBytes, kOptional),
+    name("mode", &CommandContext::mode),
+    flag("noninteractive", &CommandContext::noninteractive),
+};
+
+template <class M, std::size_t N>
+struct Message {
+  MessageType type;
+  std::array<Field<M>, N> fields{};
+  // What a frame of this type may hold: "v", "type" and every field's key.
+  std::array<std::string_view, 2 + kContext.size() + N> keys{};
+  std::size_t key_count = 0;
+};
+
+// A message's table; it does not compile when two fields share a key.
+template <class M, MessageType T, std::size_t N>
+consteval Message<M, N> message(const Field<M> (&fields)[N]) {
+  Message<M, N> m{T};
+  std::copy(fields, fields + N, m.fields.begin());
+  const auto add = [&m](std::string_view key) {
+    for (std::size_t i = 0; i < m.key_count; ++i) {
+      if (m.keys[i] == key) throw "two fields of a message share a key";
     }
+    m.keys[m.key_count++] = key;
+  };
+  add("v");
+  add("type");
+  for (const auto& field : m.fields) {
+    if (!std::holds_alternative<CommandContext M::*>(field.member)) {
+      add(field.key);
+      continue;
+    }
+    for (const auto& c : kContext) add(c.key);
   }
-  return invalid_argument(fmt::format("field \"{}\" has an unknown value", key));
+  return m;
+}
+template <class M, MessageType T>
+consteval Message<M, 0> message() {
+  return {T, {}, {"v", "type"}, 2};
 }
 
-Fields header(MessageType type) {
-  Fields f;
-  f.add_uint("v", kProtocolVersion).add("type", std::string(to_string(type)));
-  return f;
+constexpr auto kCheck = message<CheckMessage, MessageType::kCheck>({
+    context(&CheckMessage::context),
+});
+
+constexpr auto kSubmit = message<SubmitMessage, MessageType::kSubmit>({
+    context(&SubmitMessage::context),
+    text("justification", &SubmitMessage::justification, kMaxTextBytes),
+    number("duration_s", &SubmitMessage::duration_s, kMaxSeconds),
+});
+
+constexpr auto kWait = message<WaitMessage, MessageType::kWait>({
+    text("request_id", &WaitMessage::request_id, kMaxNameBytes),
+    number("wait_ms", &WaitMessage::wait_ms, kMaxWaitMs),
+});
+
+constexpr auto kCancel = message<CancelMessage, MessageType::kCancel>({
+    text("request_id", &CancelMessage::request_id, kMaxNameBytes),
+});
+
+constexpr auto kSelfApprove = message<SelfApproveMessage, MessageType::kSelfApprove>({
+    text("request_id", &SelfApproveMessage::request_id, kMaxNameBytes, kRequired, kNotEmpty),
+});
+
+constexpr auto kDecision = message<DecisionMessage, MessageType::kDecision>({
+    name("action", &DecisionMessage::action),
+    text("reason", &DecisionMessage::reason, kMaxTextBytes, kOptional),
+    text("rule", &DecisionMessage::rule, kMaxNameBytes, kOptional),
+    text("contact", &DecisionMessage::contact, kMaxTextBytes, kOptional),
+    flag("reauthenticate", &DecisionMessage::reauthenticate),
+    number("default_duration_s", &DecisionMessage::default_duration_s, kMaxSeconds, kOptional),
+    number("max_duration_s", &DecisionMessage::max_duration_s, kMaxSeconds, kOptional),
+    number("approval_wait_s", &DecisionMessage::approval_wait_s, kMaxSeconds, kOptional),
+    text("grant_id", &DecisionMessage::grant_id, kMaxNameBytes, kOptional),
+    number("timeout_s", &DecisionMessage::timeout_s, kMaxSeconds, kOptional),
+    flag("record_processes", &DecisionMessage::record_processes),
+});
+
+constexpr auto kRequestState = message<RequestStateMessage, MessageType::kRequestState>({
+    text("request_id", &RequestStateMessage::request_id, kMaxNameBytes),
+    name("state", &RequestStateMessage::state),
+    text("reviewer", &RequestStateMessage::reviewer, kMaxNameBytes, kOptional),
+    text("comment", &RequestStateMessage::comment, kMaxTextBytes, kOptional),
+    text("contact", &RequestStateMessage::contact, kMaxTextBytes, kOptional),
+    number("time_left_s", &RequestStateMessage::time_left_s, kMaxSeconds, kOptional),
+    flag("self_approval_allowed", &RequestStateMessage::self_approval_allowed),
+});
+
+constexpr auto kError = message<ErrorMessage, MessageType::kError>({
+    // An error category this version does not know still says there was
+    // an error: it reads as the default, kInternal, with the message kept.
+    name("code", &ErrorMessage::code, kIfReadable),
+    text("message", &ErrorMessage::message, kMaxTextBytes),
+});
+
+constexpr auto kList = message<ListMessage, MessageType::kList>({
+    text("user", &ListMessage::user, kMaxNameBytes),
+    number("uid", &ListMessage::uid, UINT32_MAX),
+    number("gid", &ListMessage::gid, UINT32_MAX),
+    text("list_user", &ListMessage::list_user, kMaxNameBytes),
+});
+
+constexpr auto kListing = message<ListingMessage, MessageType::kListing>({
+    list("line", &ListingMessage::lines, kMaxListingLines, kMaxTextBytes, kOptional, kOneLine),
+});
+
+constexpr auto kElevate = message<ElevateMessage, MessageType::kElevate>({
+    text("user", &ElevateMessage::user, kMaxNameBytes),
+    number("uid", &ElevateMessage::uid, UINT32_MAX),
+    number("gid", &ElevateMessage::gid, UINT32_MAX),
+    text("tty", &ElevateMessage::tty, kMaxNameBytes, kOptional),
+    text("justification", &ElevateMessage::justification, kMaxTextBytes),
+    number("duration_s", &ElevateMessage::duration_s, kMaxSeconds),
+});
+
+constexpr auto kExec = message<ExecMessage, MessageType::kExec>({
+    context(&ExecMessage::context),
+    text("grant_id", &ExecMessage::grant_id, kMaxNameBytes, kRequired, kNotEmpty),
+    number("pid", &ExecMessage::pid, UINT32_MAX),
+    number("ppid", &ExecMessage::ppid, UINT32_MAX),
+    number("exec_uid", &ExecMessage::exec_uid, UINT32_MAX),
+});
+
+constexpr auto kCodeChallenge = message<CodeChallengeMessage, MessageType::kCodeChallenge>({
+    text("user", &CodeChallengeMessage::user, kMaxNameBytes),
+    number("uid", &CodeChallengeMessage::uid, UINT32_MAX),
+});
+
+constexpr auto kChallenge = message<ChallengeMessage, MessageType::kChallenge>({
+    text("challenge", &ChallengeMessage::challenge, kMaxCodeBytes),
+    text("host", &ChallengeMessage::host, kMaxNameBytes),
+    text("endpoint_id", &ChallengeMessage::endpoint_id, kMaxNameBytes),
+    number("expires_in_s", &ChallengeMessage::expires_in_s, kMaxSeconds),
+});
+
+constexpr auto kCodeRedeem = message<CodeRedeemMessage, MessageType::kCodeRedeem>({
+    text("user", &CodeRedeemMessage::user, kMaxNameBytes),
+    number("uid", &CodeRedeemMessage::uid, UINT32_MAX),
+    text("tty", &CodeRedeemMessage::tty, kMaxNameBytes, kOptional),
+    text("challenge", &CodeRedeemMessage::challenge, kMaxCodeBytes, kOptional),
+    text("code", &CodeRedeemMessage::code, kMaxCodeBytes, kRequired, kNotEmpty),
+    text("command", &CodeRedeemMessage::command, kMaxPathBytes, kOptional, kAbsolutePathOrEmpty),
+});
+
+constexpr auto kCodeGrant = message<CodeGrantMessage, MessageType::kCodeGrant>({
+    text("grant_id", &CodeGrantMessage::grant_id, kMaxNameBytes),
+    flag("session", &CodeGrantMessage::session),
+    text("command", &CodeGrantMessage::command, kMaxPathBytes, kOptional),
+    number("time_left_s", &CodeGrantMessage::time_left_s, kMaxSeconds),
+});
+
+// Nothing but "still working".
+constexpr auto kProgress = message<ProgressMessage, MessageType::kProgress>();
+
+// ---- The codec -------------------------------------------------------------
+
+template <class M>
+void encode(std::span<const Field<M>> fields, const M& m, Fields& out) {
+  for (const auto& field : fields) {
+    std::visit(
+        [&](auto member) {
+          const auto& value = m.*member;
+          using T = std::remove_cvref_t<decltype(value)>;
+          std::string key(field.key);
+          if constexpr (std::is_same_v<T, std::string>) {
+            out.add(std::move(key), value);
+          } else if constexpr (std::is_same_v<T, bool>) {
+            out.add_bool(std::move(key), value);
+          } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+            out.add_all(key, value);
+          } else if constexpr (std::is_same_v<T, CommandContext>) {
+            encode<CommandContext>(kContext, value, out);
+          } else if constexpr (std::is_enum_v<T>) {
+            out.add(std::move(key), std::string(to_string(value)));
+          } else {
+            out.add_uint(std::move(key), value);
+          }
+        },
+        field.member);
+  }
 }
 
-// A text field of at most `max` bytes; "" when absent and !required.
-Result<std::string> text(const Fields& f, std::string_view key, std::size_t max, bool required) {
-  auto v = f.optional(key);
-  if (!v) {
-    return v.error();
-  }
-  if (required && !*v) {
-    return invalid_argument(fmt::format("field \"{}\" is missing", key));
-  }
-  std::string out = v->value_or("");
-  if (out.size() > max) {
-    return invalid_argument(fmt::format("field \"{}\" is longer than {} bytes", key, max));
-  }
-  if (out.find('\0') != std::string::npos) {
-    return invalid_argument(fmt::format("field \"{}\" contains a NUL byte", key));
-  }
+template <class M, std::size_t N>
+Fields encode(const Message<M, N>& message, const M& m) {
+  Fields out;
+  out.add_uint("v", kProtocolVersion).add("type", std::string(to_string(message.type)));
+  encode<M>(message.fields, m, out);
   return out;
 }
 
-Status expect(const Fields& f, MessageType type) {
-  auto t = message_type(f);
-  if (!t) {
-    return t.error();
+Error missing(std::string_view key) {
+  return invalid_argument(fmt::format("field \"{}\" is missing", key));
+}
+
+Status check_text(std::string_view key, std::string_view value, std::uint64_t max, Rule rule) {
+  if (value.size() > max) {
+    return invalid_argument(fmt::format("field \"{}\" is longer than {} bytes", key, max));
   }
-  if (*t != type) {
-    return invalid_argument(fmt::format("expected a {} message, got {}", to_string(type), to_string(*t)));
+  if (rule == kOneLine && value.find_first_of(std::string_view("\0\n", 2)) != std::string_view::npos) {
+    return invalid_argument(fmt::format("field \"{}\" contains a NUL byte or a newline", key));
+  }
+  if (value.find('\0') != std::string_view::npos) {
+    return invalid_argument(fmt::format("field \"{}\" contains a NUL byte", key));
+  }
+  if (rule == kNotEmpty && value.empty()) {
+    return invalid_argument(fmt::format("field \"{}\" is empty", key));
+  }
+  const bool absolute = !value.empty() && value[0] == '/';
+  if ((rule == kAbsolutePath && !absolute) || (rule == kAbsolutePathOrEmpty && !value.empty() && !absolute)) {
+    return invalid_argument(fmt::format("field \"{}\" must be an absolute path", key));
   }
   return {};
 }
 
-void add_context(Fields& f, const CommandContext& c) {
-  f.add("user", c.user).add_uint("uid", c.uid).add_uint("gid", c.gid);
-  f.add("runas_user", c.runas_user).add("runas_group", c.runas_group);
-  f.add("command", c.command).add_all("argv", c.argv);
-  f.add("cwd", c.cwd).add("tty", c.tty).add("mode", std::string(to_string(c.mode)));
-  f.add_bool("noninteractive", c.noninteractive);
+// The enum value named `text`.
+template <class E>
+Result<E> by_name(std::string_view key, std::string_view text) {
+  for (const E e : enumerators(E{})) {
+    if (to_string(e) == text) return e;
+  }
+  return invalid_argument(fmt::format("field \"{}\" has an unknown value", key));
 }
 
-Result<CommandContext> context_from(const Fields& f) {
-  CommandContext c;
-  auto user = text(f, "user", kMaxNameBytes, true);
-  auto uid = f.uint("uid", UINT32_MAX);
-  auto gid = f.uint("gid", UINT32_MAX);
-  auto runas_user = text(f, "runas_user", kMaxNameBytes, false);
-  auto runas_group = text(f, "runas_group", kMaxNameBytes, false);
-  auto command = text(f, "command", kMaxPathBytes, true);
-  auto cwd = text(f, "cwd", kMaxPathBytes, false);
-  auto tty = text(f, "tty", kMaxNameBytes, false);
-  auto mode = named(f, "mode", kModes);
-  auto noninteractive = f.boolean("noninteractive");
-  for (const Error* e :
-       {user ? nullptr : &user.error(), uid ? nullptr : &uid.error(), gid ? nullptr : &gid.error(),
-        runas_user ? nullptr : &runas_user.error(), runas_group ? nullptr : &runas_group.error(),
-        command ? nullptr : &command.error(), cwd ? nullptr : &cwd.error(), tty ? nullptr : &tty.error(),
-        mode ? nullptr : &mode.error(), noninteractive ? nullptr : &noninteractive.error()}) {
-    if (e != nullptr) {
-      return *e;
-    }
+// Reads each field into `m`, leaving a field that fails alone.
+template <class M>
+Status decode(std::span<const Field<M>> fields, const Fields& in, M& m) {
+  for (const auto& field : fields) {
+    const auto read = [&](auto member) -> Status {
+      auto& out = m.*member;
+      using T = std::remove_cvref_t<decltype(out)>;
+      if constexpr (std::is_same_v<T, CommandContext>) {
+        return decode<CommandContext>(kContext, in, out);
+      } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+        std::vector<std::string> entries = in.every(field.key);
+        if (entries.empty() && field.presence == kRequired) return missing(field.key);
+        if (entries.size() > field.max) {
+          return invalid_argument(fmt::format("field \"{}\" has more than {} entries", field.key, field.max));
+        }
+        for (const auto& entry : entries) {
+          if (auto st = check_text(field.key, entry, field.entry_bytes, field.rule); !st) return st;
+        }
+        out = std::move(entries);
+        return {};
+      } else {
+        auto text = in.optional(field.key);
+        if (!text) return text.error();
+        if (!*text) return field.presence == kRequired ? Status(missing(field.key)) : Status();
+        if constexpr (std::is_same_v<T, std::string>) {
+          if (auto st = check_text(field.key, **text, field.max, field.rule); !st) return st;
+          out = std::move(**text);
+        } else if constexpr (std::is_same_v<T, bool>) {
+          auto b = in.boolean(field.key);
+          if (!b) return b.error();
+          out = *b;
+        } else if constexpr (std::is_enum_v<T>) {
+          auto e = by_name<T>(field.key, **text);
+          if (!e) return e.error();
+          out = *e;
+        } else {
+          auto n = in.uint(field.key, field.max);
+          if (!n) return n.error();
+          out = static_cast<T>(*n);
+        }
+        return {};
+      }
+    };
+    if (auto st = std::visit(read, field.member); !st && field.presence != kIfReadable) return st;
   }
-  if (command->empty() || (*command)[0] != '/') {
-    return invalid_argument("field \"command\" must be an absolute path");
+  return {};
+}
+
+template <class M, std::size_t N>
+Result<M> decode(const Message<M, N>& message, const Fields& in) {
+  auto type = message_type(in);
+  if (!type) return type.error();
+  if (*type != message.type) {
+    return invalid_argument(fmt::format("expected a {} message, got {}", to_string(message.type), to_string(*type)));
   }
-  c.user = std::move(*user);
-  c.uid = static_cast<std::uint32_t>(*uid);
-  c.gid = static_cast<std::uint32_t>(*gid);
-  c.runas_user = std::move(*runas_user);
-  c.runas_group = std::move(*runas_group);
-  c.command = std::move(*command);
-  c.argv = f.every("argv");
-  if (c.argv.empty()) {
-    return invalid_argument("field \"argv\" is missing (it holds at least the command's name)");
-  }
-  if (c.argv.size() > kMaxArgs) {
-    return invalid_argument(fmt::format("field \"argv\" has more than {} entries", kMaxArgs));
-  }
-  for (const auto& a : c.argv) {
-    if (a.find('\0') != std::string::npos) {
-      return invalid_argument("field \"argv\" contains a NUL byte");
-    }
-  }
-  c.cwd = std::move(*cwd);
-  c.tty = std::move(*tty);
-  c.mode = *mode;
-  c.noninteractive = *noninteractive;
-  return c;
+  if (auto st = in.only(std::span(message.keys.data(), message.key_count)); !st) return st.error();
+  M m;
+  if (auto st = decode<M>(message.fields, in, m); !st) return st.error();
+  return m;
 }
 
 }  // namespace
@@ -180,421 +452,49 @@ Result<MessageType> message_type(const Fields& fields) {
                     "hoist_sudo.so together",
                     *v, kProtocolVersion));
   }
-  return named(fields, "type", kTypes);
-}
-
-Fields to_fields(const CheckMessage& m) {
-  Fields f = header(MessageType::kCheck);
-  add_context(f, m.context);
-  return f;
-}
-
-Fields to_fields(const SubmitMessage& m) {
-  Fields f = header(MessageType::kSubmit);
-  add_context(f, m.context);
-  f.add("justification", m.justification).add_uint("duration_s", m.duration_s);
-  return f;
-}
-
-Fields to_fields(const WaitMessage& m) {
-  Fields f = header(MessageType::kWait);
-  f.add("request_id", m.request_id).add_uint("wait_ms", m.wait_ms);
-  return f;
-}
-
-Fields to_fields(const CancelMessage& m) {
-  Fields f = header(MessageType::kCancel);
-  f.add("request_id", m.request_id);
-  return f;
-}
-
-Fields to_fields(const DecisionMessage& m) {
-  Fields f = header(MessageType::kDecision);
-  f.add("action", std::string(to_string(m.action))).add("reason", m.reason).add("rule", m.rule);
-  f.add("contact", m.contact).add_bool("reauthenticate", m.reauthenticate);
-  f.add_uint("default_duration_s", m.default_duration_s).add_uint("max_duration_s", m.max_duration_s);
-  f.add_uint("approval_wait_s", m.approval_wait_s).add("grant_id", m.grant_id).add_uint("timeout_s", m.timeout_s);
-  f.add_bool("record_processes", m.record_processes);
-  return f;
-}
-
-Fields to_fields(const RequestStateMessage& m) {
-  Fields f = header(MessageType::kRequestState);
-  f.add("request_id", m.request_id).add("state", std::string(to_string(m.state)));
-  f.add("reviewer", m.reviewer).add("comment", m.comment).add("contact", m.contact);
-  f.add_uint("time_left_s", m.time_left_s).add_bool("self_approval_allowed", m.self_approval_allowed);
-  return f;
-}
-
-Fields to_fields(const SelfApproveMessage& m) {
-  Fields f = header(MessageType::kSelfApprove);
-  f.add("request_id", m.request_id);
-  return f;
-}
-
-Fields to_fields(const ErrorMessage& m) {
-  Fields f = header(MessageType::kError);
-  f.add("code", std::string(to_string(m.code))).add("message", m.message);
-  return f;
-}
-
-Fields to_fields(const ListMessage& m) {
-  Fields f = header(MessageType::kList);
-  f.add("user", m.user).add_uint("uid", m.uid).add_uint("gid", m.gid).add("list_user", m.list_user);
-  return f;
-}
-
-Fields to_fields(const ListingMessage& m) {
-  Fields f = header(MessageType::kListing);
-  f.add_all("line", m.lines);
-  return f;
-}
-
-Fields to_fields(const ElevateMessage& m) {
-  Fields f = header(MessageType::kElevate);
-  f.add("user", m.user).add_uint("uid", m.uid).add_uint("gid", m.gid).add("tty", m.tty);
-  f.add("justification", m.justification).add_uint("duration_s", m.duration_s);
-  return f;
-}
-
-Fields to_fields(const ExecMessage& m) {
-  Fields f = header(MessageType::kExec);
-  add_context(f, m.context);
-  f.add("grant_id", m.grant_id).add_uint("pid", m.pid).add_uint("ppid", m.ppid);
-  f.add_uint("exec_uid", m.exec_uid);
-  return f;
-}
-
-Result<CheckMessage> check_from(const Fields& f) {
-  if (auto st = expect(f, MessageType::kCheck); !st) return st.error();
-  if (auto st = f.only({"v", "type", "user", "uid", "gid", "runas_user", "runas_group", "command", "argv", "cwd", "tty",
-                        "mode", "noninteractive"});
-      !st) {
-    return st.error();
+  auto type = fields.one("type");
+  if (!type) {
+    return type.error();
   }
-  auto c = context_from(f);
-  if (!c) return c.error();
-  return CheckMessage{std::move(*c)};
+  return by_name<MessageType>("type", *type);
 }
 
-Result<SubmitMessage> submit_from(const Fields& f) {
-  if (auto st = expect(f, MessageType::kSubmit); !st) return st.error();
-  if (auto st = f.only({"v", "type", "user", "uid", "gid", "runas_user", "runas_group", "command", "argv", "cwd", "tty",
-                        "mode", "noninteractive", "justification", "duration_s"});
-      !st) {
-    return st.error();
-  }
-  auto c = context_from(f);
-  if (!c) return c.error();
-  auto why = text(f, "justification", kMaxTextBytes, true);
-  if (!why) return why.error();
-  auto duration = f.uint("duration_s", kMaxSeconds);
-  if (!duration) return duration.error();
-  return SubmitMessage{std::move(*c), std::move(*why), *duration};
-}
+// clang-format off
+Fields to_fields(const CheckMessage& m) { return encode(kCheck, m); }
+Fields to_fields(const SubmitMessage& m) { return encode(kSubmit, m); }
+Fields to_fields(const WaitMessage& m) { return encode(kWait, m); }
+Fields to_fields(const CancelMessage& m) { return encode(kCancel, m); }
+Fields to_fields(const DecisionMessage& m) { return encode(kDecision, m); }
+Fields to_fields(const RequestStateMessage& m) { return encode(kRequestState, m); }
+Fields to_fields(const ErrorMessage& m) { return encode(kError, m); }
+Fields to_fields(const ListMessage& m) { return encode(kList, m); }
+Fields to_fields(const ListingMessage& m) { return encode(kListing, m); }
+Fields to_fields(const ElevateMessage& m) { return encode(kElevate, m); }
+Fields to_fields(const ExecMessage& m) { return encode(kExec, m); }
+Fields to_fields(const SelfApproveMessage& m) { return encode(kSelfApprove, m); }
+Fields to_fields(const CodeChallengeMessage& m) { return encode(kCodeChallenge, m); }
+Fields to_fields(const ChallengeMessage& m) { return encode(kChallenge, m); }
+Fields to_fields(const CodeRedeemMessage& m) { return encode(kCodeRedeem, m); }
+Fields to_fields(const CodeGrantMessage& m) { return encode(kCodeGrant, m); }
+Fields to_fields(const ProgressMessage& m) { return encode(kProgress, m); }
 
-Result<WaitMessage> wait_from(const Fields& f) {
-  if (auto st = expect(f, MessageType::kWait); !st) return st.error();
-  if (auto st = f.only({"v", "type", "request_id", "wait_ms"}); !st) return st.error();
-  auto id = text(f, "request_id", kMaxNameBytes, true);
-  if (!id) return id.error();
-  auto ms = f.uint("wait_ms", kMaxWaitMs);
-  if (!ms) return ms.error();
-  return WaitMessage{std::move(*id), *ms};
-}
-
-Result<CancelMessage> cancel_from(const Fields& f) {
-  if (auto st = expect(f, MessageType::kCancel); !st) return st.error();
-  if (auto st = f.only({"v", "type", "request_id"}); !st) return st.error();
-  auto id = text(f, "request_id", kMaxNameBytes, true);
-  if (!id) return id.error();
-  return CancelMessage{std::move(*id)};
-}
-
-Result<SelfApproveMessage> self_approve_from(const Fields& f) {
-  if (auto st = expect(f, MessageType::kSelfApprove); !st) return st.error();
-  if (auto st = f.only({"v", "type", "request_id"}); !st) return st.error();
-  auto id = text(f, "request_id", kMaxNameBytes, true);
-  if (!id) return id.error();
-  if (id->empty()) return invalid_argument("field \"request_id\" is empty");
-  return SelfApproveMessage{std::move(*id)};
-}
-
-Result<DecisionMessage> decision_from(const Fields& f) {
-  if (auto st = expect(f, MessageType::kDecision); !st) return st.error();
-  if (auto st = f.only({"v", "type", "action", "reason", "rule", "contact", "reauthenticate", "default_duration_s",
-                        "max_duration_s", "approval_wait_s", "grant_id", "timeout_s", "record_processes"});
-      !st) {
-    return st.error();
-  }
-  DecisionMessage m;
-  auto action = named(f, "action", kActions);
-  if (!action) return action.error();
-  m.action = *action;
-  for (auto [key, out, max] :
-       {std::tuple{"reason", &m.reason, kMaxTextBytes}, std::tuple{"rule", &m.rule, kMaxNameBytes},
-        std::tuple{"contact", &m.contact, kMaxTextBytes}, std::tuple{"grant_id", &m.grant_id, kMaxNameBytes}}) {
-    auto v = text(f, key, max, false);
-    if (!v) return v.error();
-    *out = std::move(*v);
-  }
-  for (auto [key, out] :
-       {std::pair{"default_duration_s", &m.default_duration_s}, std::pair{"max_duration_s", &m.max_duration_s},
-        std::pair{"approval_wait_s", &m.approval_wait_s}, std::pair{"timeout_s", &m.timeout_s}}) {
-    auto v = f.optional_uint(key, kMaxSeconds);
-    if (!v) return v.error();
-    *out = v->value_or(0);
-  }
-  auto reauth = f.boolean("reauthenticate");
-  if (!reauth) return reauth.error();
-  m.reauthenticate = *reauth;
-  auto record = f.boolean("record_processes");
-  if (!record) return record.error();
-  m.record_processes = *record;
-  return m;
-}
-
-Result<RequestStateMessage> request_state_from(const Fields& f) {
-  if (auto st = expect(f, MessageType::kRequestState); !st) return st.error();
-  if (auto st = f.only({"v", "type", "request_id", "state", "reviewer", "comment", "contact", "time_left_s",
-                        "self_approval_allowed"});
-      !st) {
-    return st.error();
-  }
-  RequestStateMessage m;
-  auto state = named(f, "state", kStates);
-  if (!state) return state.error();
-  m.state = *state;
-  for (auto [key, out, max, required] : {std::tuple{"request_id", &m.request_id, kMaxNameBytes, true},
-                                         std::tuple{"reviewer", &m.reviewer, kMaxNameBytes, false},
-                                         std::tuple{"comment", &m.comment, kMaxTextBytes, false},
-                                         std::tuple{"contact", &m.contact, kMaxTextBytes, false}}) {
-    auto v = text(f, key, max, required);
-    if (!v) return v.error();
-    *out = std::move(*v);
-  }
-  auto left = f.optional_uint("time_left_s", kMaxSeconds);
-  if (!left) return left.error();
-  m.time_left_s = left->value_or(0);
-  auto self = f.boolean("self_approval_allowed");
-  if (!self) return self.error();
-  m.self_approval_allowed = *self;
-  return m;
-}
-
-Result<ErrorMessage> error_from(const Fields& f) {
-  if (auto st = expect(f, MessageType::kError); !st) return st.error();
-  if (auto st = f.only({"v", "type", "code", "message"}); !st) return st.error();
-  // An error category this version does not know still says there was an
-  // error: it reads as Internal, with the message kept.
-  ErrorMessage m;
-  auto code = named(f, "code", kCodes);
-  m.code = code ? *code : ErrorCode::kInternal;
-  auto message = text(f, "message", kMaxTextBytes, true);
-  if (!message) return message.error();
-  m.message = std::move(*message);
-  return m;
-}
-
-Result<ListMessage> list_from(const Fields& f) {
-  if (auto st = expect(f, MessageType::kList); !st) return st.error();
-  if (auto st = f.only({"v", "type", "user", "uid", "gid", "list_user"}); !st) return st.error();
-  auto user = text(f, "user", kMaxNameBytes, true);
-  if (!user) return user.error();
-  auto uid = f.uint("uid", UINT32_MAX);
-  if (!uid) return uid.error();
-  auto gid = f.uint("gid", UINT32_MAX);
-  if (!gid) return gid.error();
-  auto list_user = text(f, "list_user", kMaxNameBytes, true);
-  if (!list_user) return list_user.error();
-  return ListMessage{std::move(*user), static_cast<std::uint32_t>(*uid), static_cast<std::uint32_t>(*gid),
-                     std::move(*list_user)};
-}
-
-Result<ListingMessage> listing_from(const Fields& f) {
-  if (auto st = expect(f, MessageType::kListing); !st) return st.error();
-  if (auto st = f.only({"v", "type", "line"}); !st) return st.error();
-  ListingMessage m;
-  m.lines = f.every("line");
-  if (m.lines.size() > kMaxListingLines) {
-    return invalid_argument(fmt::format("field \"line\" has more than {} entries", kMaxListingLines));
-  }
-  for (const auto& line : m.lines) {
-    if (line.size() > kMaxTextBytes) {
-      return invalid_argument(fmt::format("field \"line\" is longer than {} bytes", kMaxTextBytes));
-    }
-    if (line.find_first_of(std::string_view("\0\n", 2)) != std::string::npos) {
-      return invalid_argument("field \"line\" contains a NUL byte or a newline");
-    }
-  }
-  return m;
-}
-
-Result<ElevateMessage> elevate_from(const Fields& f) {
-  if (auto st = expect(f, MessageType::kElevate); !st) return st.error();
-  if (auto st = f.only({"v", "type", "user", "uid", "gid", "tty", "justification", "duration_s"}); !st) {
-    return st.error();
-  }
-  ElevateMessage m;
-  auto user = text(f, "user", kMaxNameBytes, true);
-  if (!user) return user.error();
-  auto uid = f.uint("uid", UINT32_MAX);
-  if (!uid) return uid.error();
-  auto gid = f.uint("gid", UINT32_MAX);
-  if (!gid) return gid.error();
-  auto tty = text(f, "tty", kMaxNameBytes, false);
-  if (!tty) return tty.error();
-  auto why = text(f, "justification", kMaxTextBytes, true);
-  if (!why) return why.error();
-  auto duration = f.uint("duration_s", kMaxSeconds);
-  if (!duration) return duration.error();
-  m.user = std::move(*user);
-  m.uid = static_cast<std::uint32_t>(*uid);
-  m.gid = static_cast<std::uint32_t>(*gid);
-  m.tty = std::move(*tty);
-  m.justification = std::move(*why);
-  m.duration_s = *duration;
-  return m;
-}
-
-Result<ExecMessage> exec_from(const Fields& f) {
-  if (auto st = expect(f, MessageType::kExec); !st) return st.error();
-  if (auto st = f.only({"v", "type", "user", "uid", "gid", "runas_user", "runas_group", "command", "argv", "cwd", "tty",
-                        "mode", "noninteractive", "grant_id", "pid", "ppid", "exec_uid"});
-      !st) {
-    return st.error();
-  }
-  auto c = context_from(f);
-  if (!c) return c.error();
-  auto grant = text(f, "grant_id", kMaxNameBytes, true);
-  if (!grant) return grant.error();
-  if (grant->empty()) return invalid_argument("field \"grant_id\" is empty");
-  ExecMessage m;
-  m.context = std::move(*c);
-  m.grant_id = std::move(*grant);
-  for (auto [key, out] : {std::pair{"pid", &m.pid}, std::pair{"ppid", &m.ppid}, std::pair{"exec_uid", &m.exec_uid}}) {
-    auto v = f.uint(key, UINT32_MAX);
-    if (!v) return v.error();
-    *out = static_cast<std::uint32_t>(*v);
-  }
-  return m;
-}
-
-Fields to_fields(const CodeChallengeMessage& m) {
-  Fields f = header(MessageType::kCodeChallenge);
-  f.add("user", m.user).add_uint("uid", m.uid);
-  return f;
-}
-
-Fields to_fields(const ChallengeMessage& m) {
-  Fields f = header(MessageType::kChallenge);
-  f.add("challenge", m.challenge).add("host", m.host).add("endpoint_id", m.endpoint_id);
-  f.add_uint("expires_in_s", m.expires_in_s);
-  return f;
-}
-
-Fields to_fields(const CodeRedeemMessage& m) {
-  Fields f = header(MessageType::kCodeRedeem);
-  f.add("user", m.user).add_uint("uid", m.uid).add("tty", m.tty);
-  f.add("challenge", m.challenge).add("code", m.code).add("command", m.command);
-  return f;
-}
-
-Fields to_fields(const CodeGrantMessage& m) {
-  Fields f = header(MessageType::kCodeGrant);
-  f.add("grant_id", m.grant_id).add_bool("session", m.session).add("command", m.command);
-  f.add_uint("time_left_s", m.time_left_s);
-  return f;
-}
-
-namespace {
-
-// Codes as typed: letters, digits, '-' and blanks, checked again by the
-// code parser; anything longer than this is not a code.
-constexpr std::size_t kMaxCodeBytes = 64;
-
-}  // namespace
-
-Result<CodeChallengeMessage> code_challenge_from(const Fields& f) {
-  if (auto st = expect(f, MessageType::kCodeChallenge); !st) return st.error();
-  if (auto st = f.only({"v", "type", "user", "uid"}); !st) return st.error();
-  auto user = text(f, "user", kMaxNameBytes, true);
-  if (!user) return user.error();
-  auto uid = f.uint("uid", UINT32_MAX);
-  if (!uid) return uid.error();
-  return CodeChallengeMessage{std::move(*user), static_cast<std::uint32_t>(*uid)};
-}
-
-Result<ChallengeMessage> challenge_from(const Fields& f) {
-  if (auto st = expect(f, MessageType::kChallenge); !st) return st.error();
-  if (auto st = f.only({"v", "type", "challenge", "host", "endpoint_id", "expires_in_s"}); !st) return st.error();
-  auto challenge = text(f, "challenge", kMaxCodeBytes, true);
-  if (!challenge) return challenge.error();
-  auto host = text(f, "host", kMaxNameBytes, true);
-  if (!host) return host.error();
-  auto endpoint = text(f, "endpoint_id", kMaxNameBytes, true);
-  if (!endpoint) return endpoint.error();
-  auto expires = f.uint("expires_in_s", kMaxSeconds);
-  if (!expires) return expires.error();
-  return ChallengeMessage{std::move(*challenge), std::move(*host), std::move(*endpoint), *expires};
-}
-
-Result<CodeRedeemMessage> code_redeem_from(const Fields& f) {
-  if (auto st = expect(f, MessageType::kCodeRedeem); !st) return st.error();
-  if (auto st = f.only({"v", "type", "user", "uid", "tty", "challenge", "code", "command"}); !st) return st.error();
-  CodeRedeemMessage m;
-  auto user = text(f, "user", kMaxNameBytes, true);
-  if (!user) return user.error();
-  auto uid = f.uint("uid", UINT32_MAX);
-  if (!uid) return uid.error();
-  auto tty = text(f, "tty", kMaxNameBytes, false);
-  if (!tty) return tty.error();
-  auto challenge = text(f, "challenge", kMaxCodeBytes, false);
-  if (!challenge) return challenge.error();
-  auto code = text(f, "code", kMaxCodeBytes, true);
-  if (!code) return code.error();
-  if (code->empty()) return invalid_argument("field \"code\" is empty");
-  auto command = text(f, "command", kMaxPathBytes, false);
-  if (!command) return command.error();
-  if (!command->empty() && (*command)[0] != '/') {
-    return invalid_argument("field \"command\" must be an absolute path");
-  }
-  m.user = std::move(*user);
-  m.uid = static_cast<std::uint32_t>(*uid);
-  m.tty = std::move(*tty);
-  m.challenge = std::move(*challenge);
-  m.code = std::move(*code);
-  m.command = std::move(*command);
-  return m;
-}
-
-Fields to_fields(const ProgressMessage& /*m*/) {
-  return header(MessageType::kProgress);
-}
-
-Result<ProgressMessage> progress_from(const Fields& f) {
-  if (auto st = expect(f, MessageType::kProgress); !st) return st.error();
-  if (auto st = f.only({"v", "type"}); !st) return st.error();
-  return ProgressMessage{};
-}
-
-Result<CodeGrantMessage> code_grant_from(const Fields& f) {
-  if (auto st = expect(f, MessageType::kCodeGrant); !st) return st.error();
-  if (auto st = f.only({"v", "type", "grant_id", "session", "command", "time_left_s"}); !st) return st.error();
-  CodeGrantMessage m;
-  auto grant = text(f, "grant_id", kMaxNameBytes, true);
-  if (!grant) return grant.error();
-  auto session = f.boolean("session");
-  if (!session) return session.error();
-  auto command = text(f, "command", kMaxPathBytes, false);
-  if (!command) return command.error();
-  auto left = f.uint("time_left_s", kMaxSeconds);
-  if (!left) return left.error();
-  m.grant_id = std::move(*grant);
-  m.session = *session;
-  m.command = std::move(*command);
-  m.time_left_s = *left;
-  return m;
-}
+Result<CheckMessage> check_from(const Fields& f) { return decode(kCheck, f); }
+Result<SubmitMessage> submit_from(const Fields& f) { return decode(kSubmit, f); }
+Result<WaitMessage> wait_from(const Fields& f) { return decode(kWait, f); }
+Result<CancelMessage> cancel_from(const Fields& f) { return decode(kCancel, f); }
+Result<DecisionMessage> decision_from(const Fields& f) { return decode(kDecision, f); }
+Result<RequestStateMessage> request_state_from(const Fields& f) { return decode(kRequestState, f); }
+Result<ErrorMessage> error_from(const Fields& f) { return decode(kError, f); }
+Result<ListMessage> list_from(const Fields& f) { return decode(kList, f); }
+Result<ListingMessage> listing_from(const Fields& f) { return decode(kListing, f); }
+Result<ElevateMessage> elevate_from(const Fields& f) { return decode(kElevate, f); }
+Result<ExecMessage> exec_from(const Fields& f) { return decode(kExec, f); }
+Result<SelfApproveMessage> self_approve_from(const Fields& f) { return decode(kSelfApprove, f); }
+Result<CodeChallengeMessage> code_challenge_from(const Fields& f) { return decode(kCodeChallenge, f); }
+Result<ChallengeMessage> challenge_from(const Fields& f) { return decode(kChallenge, f); }
+Result<CodeRedeemMessage> code_redeem_from(const Fields& f) { return decode(kCodeRedeem, f); }
+Result<CodeGrantMessage> code_grant_from(const Fields& f) { return decode(kCodeGrant, f); }
+Result<ProgressMessage> progress_from(const Fields& f) { return decode(kProgress, f); }
+// clang-format on
 
 }  // namespace hoist::ipc
