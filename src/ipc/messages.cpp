@@ -127,7 +127,7 @@ constexpr std::array kContext = {
 
 template <class M, std::size_t N>
 struct Message {
-  MessageType type;
+  MessageType type{};
   std::array<Field<M>, N> fields{};
   // What a frame of this type may hold: "v", "type" and every field's key.
   std::array<std::string_view, 2 + kContext.size() + N> keys{};
