@@ -3,6 +3,7 @@
 // removed on one side only fails here, with the list to paste.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -60,9 +61,18 @@ TEST(ConsoleAuditKinds, AreTheCppKindsInOrder) {
     expected_block += "  '" + cpp.back() + "',\n";
   }
   expected_block += std::string(kClosing) + "\n";
-  EXPECT_EQ(console, cpp) << HOIST_CONSOLE_AUDIT_KINDS
-                          << " lists other audit kinds than src/core/audit_kind.cpp; the list there should read:\n"
-                          << expected_block;
+  if (console == cpp) return;
+  std::string diff;
+  for (const auto& k : cpp) {
+    if (std::find(console.begin(), console.end(), k) == console.end()) diff += "  only in C++: " + k + "\n";
+  }
+  for (const auto& k : console) {
+    if (std::find(cpp.begin(), cpp.end(), k) == cpp.end()) diff += "  only in the console: " + k + "\n";
+  }
+  if (diff.empty()) diff = "  the same kinds, in another order (or one twice)\n";
+  ADD_FAILURE() << HOIST_CONSOLE_AUDIT_KINDS << " lists other audit kinds than src/core/audit_kind.cpp:\n"
+                << diff << "The list there should read:\n"
+                << expected_block;
 }
 
 TEST(ConsoleAuditKinds, TheReaderRefusesWhatItCannotCheck) {
