@@ -313,7 +313,7 @@ ipc::Fields Agent::exec(const Caller& caller, const ipc::ExecMessage& m, int exe
   decision.action = Action::kDeny;
   auto facts = gather(uid, m.context, exe_fd);
   if (!facts && m.context.uid != uid) return error_reply(facts.error());
-  std::variant<events::Command, events::UncheckedCommand> command;
+  std::optional<events::Command> checked;  // nullopt: no facts, so nothing was checked
   if (facts) {
     auto grants = deps_.state.active_grants(uid, facts->input.now);
     std::shared_ptr<const CompiledPolicy> policy;
@@ -331,17 +331,17 @@ ipc::Fields Agent::exec(const Caller& caller, const ipc::ExecMessage& m, int exe
         decision.reason = "the temporary admin session has ended, and this program needs approval";
       }
     }
-    command = command_event(*facts, m.context, decision);
+    checked = command_event(*facts, m.context, decision);
   } else {
     decision.reason = facts.error().message;
-    command = events::UncheckedCommand{.user = m.context.user,
-                                       .uid = uid,
-                                       .command = m.context.command,
-                                       .argv = m.context.argv,
-                                       .action = decision.action,
-                                       .reason = decision.reason};
   }
-  const events::Process process{.command = std::move(command),
+  const events::Process process{.command = checked ? events::Process::Asked{std::move(*checked)}
+                                                   : events::UncheckedCommand{.user = m.context.user,
+                                                                              .uid = uid,
+                                                                              .command = m.context.command,
+                                                                              .argv = m.context.argv,
+                                                                              .action = decision.action,
+                                                                              .reason = decision.reason},
                                 .session = m.grant_id,
                                 .pid = m.pid,
                                 .ppid = m.ppid,

@@ -72,7 +72,8 @@ struct UncheckedCommand {
 // A program started inside an elevated run (temporary admin session), as
 // sudo's intercept reported it (kind process).
 struct Process {
-  std::variant<Command, UncheckedCommand> command;
+  using Asked = std::variant<Command, UncheckedCommand>;
+  Asked command;
   std::string session;  // the grant the run was allowed under (also the target)
   std::uint32_t pid;
   std::uint32_t ppid;
