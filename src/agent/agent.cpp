@@ -23,7 +23,6 @@ namespace json = boost::json;
 constexpr std::size_t kUploadEvents = 100;
 constexpr std::size_t kUploadBytes = std::size_t{256} * 1024;
 constexpr std::size_t kEventOverheadBytes = 256;  // id, kind, time and target around the details
-constexpr std::string_view kQuarantinedEventKind = "event.quarantined";
 
 ipc::Fields error_reply(const Error& e) {
   return ipc::to_fields(ipc::ErrorMessage{e.code, e.message});
@@ -73,29 +72,30 @@ bool ends(RequestState s) {
 
 }  // namespace
 
-json::object Agent::command_details(const Facts& facts, const ipc::CommandContext& context,
-                                    const ipc::DecisionMessage& decision) {
-  json::array argv;
-  for (const auto& a : context.argv) argv.push_back(json::string(a));
+events::Command Agent::command_event(const Facts& facts, const ipc::CommandContext& context,
+                                     const ipc::DecisionMessage& decision) {
   const RunAs& runas = facts.input.command.runas;
-  json::object details{
-      {"target", decision.grant_id}, {"user", facts.account.name}, {"uid", facts.account.uid},
-      {"runas", runas.user},         {"argv", std::move(argv)},    {"action", to_string(decision.action)},
-      {"rule", decision.rule},       {"reason", decision.reason},  {"tty", context.tty}};
-  if (!runas.group.empty()) details["runas_group"] = runas.group;
+  events::Command out{.grant_id = decision.grant_id,
+                      .user = facts.account.name,
+                      .uid = facts.account.uid,
+                      .runas = runas.user,
+                      .runas_group = runas.group,
+                      .argv = context.argv,
+                      .action = decision.action,
+                      .rule = decision.rule,
+                      .reason = decision.reason,
+                      .tty = context.tty};
   if (facts.input.edit) {
     // An edit: the files, as decided; the editor runs as the user.
-    json::array files;
-    for (const auto& f : *facts.input.edit) files.push_back(json::string(f.path));
-    details["mode"] = "edit";
-    details["files"] = std::move(files);
-    details["editor"] = context.command;
-    return details;
+    out.edit_files.emplace();
+    for (const auto& f : *facts.input.edit) out.edit_files->push_back(f.path);
+    out.editor = context.command;
+    return out;
   }
-  details["command"] = facts.input.command.exe.path;
-  if (!facts.input.command.exe.real_path.empty()) details["real_path"] = facts.input.command.exe.real_path;
-  if (facts.input.command.exe.sha256) details["sha256"] = facts.input.command.exe.sha256->hex();
-  return details;
+  out.command = facts.input.command.exe.path;
+  out.real_path = facts.input.command.exe.real_path;
+  out.sha256 = facts.input.command.exe.sha256;
+  return out;
 }
 
 Agent::Agent(AgentDeps deps) : deps_(std::move(deps)) {}
@@ -255,12 +255,11 @@ Result<Agent::Facts> Agent::gather(std::uint32_t uid, const ipc::CommandContext&
   return out;
 }
 
-Status Agent::enqueue(std::string_view kind, const std::string& target, std::string details_json) {
+Status Agent::enqueue(std::string kind, const std::string& details_json) {
   auto id = new_event_id();
   if (!id) return id.error();
-  OutboxEvent e{*id, std::string(kind), std::chrono::time_point_cast<std::chrono::milliseconds>(deps_.clock()),
+  OutboxEvent e{*id, std::move(kind), std::chrono::time_point_cast<std::chrono::milliseconds>(deps_.clock()),
                 bound_event_details(details_json)};
-  (void)target;
   return deps_.state.enqueue(e);
 }
 
@@ -292,9 +291,7 @@ ipc::Fields Agent::check(const Caller& caller, const ipc::CheckMessage& m, int e
     policy = policy_;
   }
   auto decision = decide(policy.get(), *grants, facts->input, deps_.zones);
-  json::object details = command_details(*facts, m.context, decision);
-  const std::string_view kind = facts->input.edit ? "edit" : decision.grant_id.empty() ? "decision" : "grant.used";
-  if (auto st = enqueue(kind, decision.grant_id, json::serialize(details)); !st) {
+  if (auto st = enqueue(command_event(*facts, m.context, decision)); !st) {
     if (decision.action == Action::kAllow) {
       // Nothing runs that the audit trail would not hear of.
       decision = ipc::DecisionMessage{};
@@ -316,7 +313,7 @@ ipc::Fields Agent::exec(const Caller& caller, const ipc::ExecMessage& m, int exe
   decision.action = Action::kDeny;
   auto facts = gather(uid, m.context, exe_fd);
   if (!facts && m.context.uid != uid) return error_reply(facts.error());
-  json::object details;
+  std::optional<events::Command> checked;  // nullopt: no facts, so nothing was checked
   if (facts) {
     auto grants = deps_.state.active_grants(uid, facts->input.now);
     std::shared_ptr<const CompiledPolicy> policy;
@@ -334,26 +331,24 @@ ipc::Fields Agent::exec(const Caller& caller, const ipc::ExecMessage& m, int exe
         decision.reason = "the temporary admin session has ended, and this program needs approval";
       }
     }
-    details = command_details(*facts, m.context, decision);
+    checked = command_event(*facts, m.context, decision);
   } else {
     decision.reason = facts.error().message;
-    json::array argv;
-    for (const auto& a : m.context.argv) argv.push_back(json::string(a));
-    details = json::object{{"user", m.context.user},
-                           {"uid", uid},
-                           {"command", m.context.command},
-                           {"argv", std::move(argv)},
-                           {"action", to_string(decision.action)},
-                           {"reason", decision.reason}};
   }
-  details["target"] = m.grant_id;
-  details["session"] = m.grant_id;
-  details["pid"] = m.pid;
-  details["ppid"] = m.ppid;
-  details["exec_uid"] = m.exec_uid;
-  details["sudo_pid"] = caller.pid;
-  details["cwd"] = m.context.cwd;
-  if (auto st = enqueue("process", m.grant_id, json::serialize(details)); !st && decision.action == Action::kAllow) {
+  const events::Process process{.command = checked ? events::Process::Asked{std::move(*checked)}
+                                                   : events::UncheckedCommand{.user = m.context.user,
+                                                                              .uid = uid,
+                                                                              .command = m.context.command,
+                                                                              .argv = m.context.argv,
+                                                                              .action = decision.action,
+                                                                              .reason = decision.reason},
+                                .session = m.grant_id,
+                                .pid = m.pid,
+                                .ppid = m.ppid,
+                                .exec_uid = m.exec_uid,
+                                .sudo_pid = caller.pid,
+                                .cwd = m.context.cwd};
+  if (auto st = enqueue(process); !st && decision.action == Action::kAllow) {
     decision = ipc::DecisionMessage{};
     decision.action = Action::kDeny;
     decision.reason = "hoist-agent cannot record this process (" + st.error().message + "); it does not run";
@@ -415,12 +410,8 @@ ipc::Fields Agent::elevate(std::uint32_t uid, const ipc::ElevateMessage& m) {
     return error_reply(permission_denied(why));
   }
   if (auto st = record(*outcome->request, uid); !st) return error_reply(st.error());
-  json::object details{{"target", outcome->request->id},
-                       {"user", account->name},
-                       {"uid", uid},
-                       {"tty", m.tty},
-                       {"request", outcome->request->id}};
-  (void)enqueue("session.requested", outcome->request->id, json::serialize(details));
+  (void)enqueue(
+      events::SessionRequested{.request = outcome->request->id, .user = account->name, .uid = uid, .tty = m.tty});
   auto reply = state_message(*outcome->request);
   if (!outcome->contact.empty()) reply.contact = outcome->contact.substr(0, ipc::kMaxTextBytes);
   return ipc::to_fields(reply);
@@ -651,12 +642,8 @@ ipc::Fields Agent::self_approve(std::uint32_t uid, const ipc::SelfApproveMessage
     return error_reply(approved.error());
   }
   if (auto st = record(*approved, uid); !st) return error_reply(st.error());
-  json::object details{{"target", m.request_id},
-                       {"user", account->name},
-                       {"uid", uid},
-                       {"request", m.request_id},
-                       {"state", to_string(approved->state)}};
-  (void)enqueue("request.self_approved", m.request_id, json::serialize(details));
+  (void)enqueue(events::RequestSelfApproved{
+      .request = m.request_id, .user = account->name, .uid = uid, .state = approved->state});
   return ipc::to_fields(state_message(*approved));
 }
 
@@ -803,18 +790,18 @@ Status Agent::deliver(std::span<const OutboxEvent> events, UploadOutcome& outcom
   std::erase(reason, '\0');
   const auto now = now_s();
   std::optional<OutboxEvent> report;
-  if (refused.kind != kQuarantinedEventKind) {  // a refused report is not reported again
+  // A refused report is not reported again.
+  if (parse_endpoint_event_kind(refused.kind) != AuditKind::kEndpointEventQuarantined) {
     auto id = new_event_id();
     if (!id) return id.error();
-    const json::object details{{"target", refused.id},
-                               {"event_id", refused.id},
-                               {"kind", refused.kind},
-                               {"event_time_ms", refused.time.time_since_epoch().count()},
-                               {"payload_bytes", refused.payload.size()},
-                               {"reason", reason}};
-    report = OutboxEvent{*id, std::string(kQuarantinedEventKind),
+    const events::EventQuarantined quarantined{.event_id = refused.id,
+                                               .event_kind = refused.kind,
+                                               .event_time_ms = refused.time.time_since_epoch().count(),
+                                               .payload_bytes = refused.payload.size(),
+                                               .reason = reason};
+    report = OutboxEvent{*id, events::outbox_kind(quarantined),
                          std::chrono::time_point_cast<std::chrono::milliseconds>(deps_.clock()),
-                         bound_event_details(json::serialize(details))};
+                         bound_event_details(events::details_text(quarantined))};
   }
   if (auto st = deps_.state.quarantine(refused.id, reason, now, report); !st) return st;
   outcome.quarantined.push_back(QuarantinedEvent{refused, reason, now});

@@ -35,6 +35,7 @@
 
 #include <boost/json.hpp>
 
+#include "agent/endpoint_events.h"
 #include "agent/peer.h"
 #include "agent/server_api.h"
 #include "agent/state/agent_state.h"
@@ -138,14 +139,17 @@ class Agent {
   // The account and the command's facts; the descriptor, when given, must
   // be the very file at the command's path.
   Result<Facts> gather(std::uint32_t uid, const ipc::CommandContext& context, int exe_fd);
-  // An event's details for a decision on a command.
-  static boost::json::object command_details(const Facts& facts, const ipc::CommandContext& context,
-                                             const ipc::DecisionMessage& decision);
+  // The event for a decision on a command.
+  static events::Command command_event(const Facts& facts, const ipc::CommandContext& context,
+                                       const ipc::DecisionMessage& decision);
   // Records a server request's state locally: the pending record, and the
   // grant when it is approved or ended. Wakes waiters.
   Status record(const ServerRequest& request, std::uint32_t uid);
   // Queues an event; its details are bounded first (event_bounds.h).
-  Status enqueue(std::string_view kind, const std::string& target, std::string details_json);
+  Status enqueue(const events::EndpointEvent auto& event) {
+    return enqueue(events::outbox_kind(event), events::details_text(event));
+  }
+  Status enqueue(std::string kind, const std::string& details_json);
   Status deliver(std::span<const OutboxEvent> events, UploadOutcome& outcome);
   ipc::RequestStateMessage state_message(const ServerRequest& request);
   // Remembers a sudo run under a session grant, to stop it when the grant ends.

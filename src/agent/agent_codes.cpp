@@ -15,18 +15,14 @@
 
 #include <fmt/format.h>
 
-#include <boost/json.hpp>
 #include <cerrno>
 
 #include "agent/agent.h"
 #include "core/admin_code.h"
-#include "core/timestamp.h"
 
 namespace hoist::agent {
 
 namespace {
-
-namespace json = boost::json;
 
 ipc::Fields error_reply(const Error& e) {
   return ipc::to_fields(ipc::ErrorMessage{e.code, e.message});
@@ -73,8 +69,7 @@ Status Agent::sync_codes_key() {
   updated.codes_key = fetched->key;
   updated.codes_key_generation = fetched->generation;
   if (auto st = deps_.state.set_identity(updated); !st) return st;
-  json::object details{{"target", ""}, {"generation", fetched->generation}, {"previous_generation", before}};
-  return enqueue("codes_key.installed", "", json::serialize(details));
+  return enqueue(events::CodesKeyInstalled{.generation = fetched->generation, .previous_generation = before});
 }
 
 ipc::Fields Agent::code_challenge(std::uint32_t uid, const ipc::CodeChallengeMessage& m) {
@@ -141,19 +136,18 @@ ipc::Fields Agent::code_redeem(std::uint32_t uid, const ipc::CodeRedeemMessage& 
   // Wrong-code events and the count: stored before the answer leaves.
   auto refuse = [&](const Error& why, std::string_view code_kind) -> ipc::Fields {
     CodeAttempts next{attempts->failures + 1, now};
-    json::object details{{"target", ""},
-                         {"user", user},
-                         {"uid", uid},
-                         {"tty", m.tty},
-                         {"code_kind", code_kind},
-                         {"command", m.command},
-                         {"failures", next.failures},
-                         {"reason", why.message}};
+    const events::CodeRefused refused{.user = user,
+                                      .uid = uid,
+                                      .tty = m.tty,
+                                      .code_kind = std::string(code_kind),
+                                      .command = m.command,
+                                      .failures = next.failures,
+                                      .reason = why.message};
     auto event_id = new_event_id();
     if (!event_id) return error_reply(event_id.error());
-    const OutboxEvent event{*event_id, "code.refused",
+    const OutboxEvent event{*event_id, events::outbox_kind(refused),
                             std::chrono::time_point_cast<std::chrono::milliseconds>(deps_.clock()),
-                            json::serialize(details)};
+                            events::details_text(refused)};
     if (auto st = deps_.state.record_code_failure(uid, next, event); !st) {
       return error_reply(unavailable("hoist-agent cannot record the attempt (" + st.error().message +
                                      "); no code is checked until it can"));
@@ -217,23 +211,22 @@ ipc::Fields Agent::code_redeem(std::uint32_t uid, const ipc::CodeRedeemMessage& 
   g.record_processes = g.kind == GrantKind::kSession;
   g.origin = GrantOrigin::kOfflineCode;
 
-  json::object details{{"target", g.id},
-                       {"code_kind", use.kind},
-                       {"ref", use.ref},
-                       {"generation", generation},
-                       {"user", user},
-                       {"uid", uid},
-                       {"tty", m.tty},
-                       {"duration_s", terms.duration.count()},
-                       {"command", terms.command},
-                       {"grant_id", g.id},
-                       {"used_at", format_timestamp(now)},
-                       {"until", format_timestamp(g.deadline)}};
+  const events::CodeUsed used{.code_kind = use.kind,
+                              .ref = use.ref,
+                              .generation = generation,
+                              .user = user,
+                              .uid = uid,
+                              .tty = m.tty,
+                              .duration = terms.duration,
+                              .command = terms.command,
+                              .grant_id = g.id,
+                              .used_at = now,
+                              .until = g.deadline};
   auto event_id = new_event_id();
   if (!event_id) return error_reply(event_id.error());
-  const OutboxEvent event{*event_id, "code.used",
+  const OutboxEvent event{*event_id, events::outbox_kind(used),
                           std::chrono::time_point_cast<std::chrono::milliseconds>(deps_.clock()),
-                          json::serialize(details)};
+                          events::details_text(used)};
   if (auto st = deps_.state.redeem_code(use, g, event); !st) {
     if (st.error().code == ErrorCode::kConflict) {
       return error_reply(

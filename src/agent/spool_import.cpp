@@ -8,10 +8,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <boost/json.hpp>
 #include <cerrno>
 #include <cstring>
 
+#include "agent/endpoint_events.h"
 #include "agent/event_bounds.h"
 #include "core/sha256.h"
 #include "platform/unique_fd.h"
@@ -20,7 +20,6 @@ namespace hoist::agent {
 
 namespace {
 
-namespace json = boost::json;
 using platform::UniqueFd;
 
 std::string file_type(mode_t mode) {
@@ -46,9 +45,9 @@ std::string problem_with(const struct stat& st, uid_t owner) {
   return {};
 }
 
-OutboxEvent spool_event(const std::string& id, std::string_view kind, const json::object& details,
+OutboxEvent spool_event(const std::string& id, const events::EndpointEvent auto& event,
                         const std::function<EventTime()>& clock) {
-  return OutboxEvent{id, std::string(kind), clock(), bound_event_details(json::serialize(details))};
+  return OutboxEvent{id, events::outbox_kind(event), clock(), bound_event_details(events::details_text(event))};
 }
 
 // The event's id: derived from the file name, so a file seen twice (the
@@ -100,23 +99,13 @@ class Round {
       reject(name, problem, &st, out);
       return;
     }
-    json::object details{{"spool_file", name}};
+    events::BreakGlass use{.spool_file = name};
     auto frame = ipc::decode_frame(bytes);
     if (frame && *frame && (*frame)->bytes == bytes.size()) {
-      for (const auto& f : (*frame)->fields.all()) {
-        if (f.key == "v" || f.key == "type") continue;
-        if (f.key == "argv") {
-          if (!details.contains("argv")) details["argv"] = json::array();
-          details["argv"].as_array().push_back(json::string(f.value));
-        } else {
-          details[f.key] = f.value;
-        }
-      }
-    } else {
-      details["malformed"] = true;  // kept: a break-glass use must not vanish
-    }
-    details["target"] = details.contains("user") ? details["user"] : json::value("");
-    if (auto st2 = state_.enqueue(spool_event(id_for(name), "break_glass", details, clock_)); !st2) {
+      use.fields.emplace();
+      for (const auto& f : (*frame)->fields.all()) use.fields->emplace_back(f.key, f.value);
+    }  // else kept, as malformed: a break-glass use must not vanish
+    if (auto st2 = state_.enqueue(spool_event(id_for(name), use, clock_)); !st2) {
       out.problem = fmt::format("{}: cannot queue it: {}", name, st2.error().message);
       stop_ = true;
       return;
@@ -131,15 +120,14 @@ class Round {
   // Reported first, then set aside: an entry is renamed only once its
   // report is queued (it is retried in the next round otherwise).
   void reject(const std::string& name, const std::string& problem, const struct stat* st, SpoolRound& out) {
-    json::object details{{"target", name}, {"spool_file", name}, {"problem", problem}};
+    events::SpoolRejected rejected{.spool_file = name, .problem = problem};
     if (st != nullptr) {
-      details["file_type"] = file_type(st->st_mode);
-      details["uid"] = st->st_uid;
-      details["mode"] = fmt::format("{:04o}", st->st_mode & 07777);
-      details["size"] = static_cast<std::int64_t>(st->st_size);
+      rejected.file = events::SpoolRejected::File{.type = file_type(st->st_mode),
+                                                  .uid = st->st_uid,
+                                                  .mode = st->st_mode,
+                                                  .size = static_cast<std::int64_t>(st->st_size)};
     }
-    if (auto queued = state_.enqueue(spool_event(id_for(name + ".rejected"), "spool.rejected", details, clock_));
-        !queued) {
+    if (auto queued = state_.enqueue(spool_event(id_for(name + ".rejected"), rejected, clock_)); !queued) {
       out.problem = fmt::format("{}: {}; and it cannot be reported: {}", name, problem, queued.error().message);
       stop_ = true;
       return;

@@ -13,6 +13,7 @@
 #include "cli/exit_codes.h"
 #include "cli/remote.h"
 #include "cli/terminal.h"
+#include "core/audit_kind.h"
 #include "core/duration.h"
 #include "core/timestamp.h"
 
@@ -230,7 +231,9 @@ void add_filters(CLI::App* cmd, AuditArgs& args) {
   cmd->add_option("--since", args.since, "From this time (RFC 3339) or age (2h, 7d)");
   cmd->add_option("--until", args.until, "Up to this time (RFC 3339) or age");
   cmd->add_option("--actor", args.actor, "Who: a user name, agent:<host> or system");
-  cmd->add_option("--action", args.action, "What, such as request.approved or grant.revoked");
+  cmd->add_option("--action", args.action,
+                  fmt::format("What, such as {} or {} (docs/audit.md lists them)",
+                              to_string(AuditKind::kRequestApproved), to_string(AuditKind::kGrantRevoked)));
   cmd->add_option("--target,--request", args.target, "The object: a request id, a policy name, ...");
   cmd->add_option("--host", args.host, "Only events about this host");
 }

@@ -195,13 +195,14 @@ struct PolicyRecord {
   std::optional<TimePoint> deleted_at;
 };
 
-// A message for one endpoint's push channel (a decision, a revocation, a
-// policy change). seq grows across all endpoints; an agent resumes after
-// the last seq it processed, so a reconnect loses nothing.
+// A message for one endpoint's push channel (a request's new state, a
+// policy change, a new admin-code key). seq grows across all endpoints; an
+// agent resumes after the last seq it processed, so a reconnect loses
+// nothing.
 struct PushMessage {
   std::uint64_t seq = 0;
   std::string endpoint_id;
-  std::string kind;     // "decision", "revocation", "policy", ...
+  std::string kind;     // "request", "policy", "codes_key"
   std::string payload;  // JSON object text
   TimePoint created_at{};
 };

@@ -2,6 +2,7 @@
 // chart), and the bar geometry the inline SVG draws. Pure; days are UTC,
 // like the audit trail's times.
 
+import { knownKind, type AuditKind } from './audit_kinds';
 import type { AuditEvent } from './types';
 
 export const OUTCOMES = ['approved', 'auto_approved', 'self_approved', 'denied', 'refused', 'expired', 'cancelled'] as const;
@@ -26,7 +27,7 @@ export const CHART_ACTIONS = [
   'request.refused',
   'request.expired',
   'request.cancelled',
-] as const;
+] as const satisfies readonly AuditKind[];
 
 export interface DayBucket {
   day: string; // YYYY-MM-DD (UTC)
@@ -55,7 +56,7 @@ function detail(e: AuditEvent, key: string): unknown {
 // (request.created is counted separately; grant.* events are not outcomes
 // of the request).
 export function outcomeOf(e: AuditEvent): Outcome | null {
-  switch (e.action) {
+  switch (knownKind(e.action)) {
     case 'request.approved': {
       const by = detail(e, 'by');
       if (by === 'autonomous' || e.actor.startsWith('auto-approval:')) return 'auto_approved';
@@ -107,7 +108,7 @@ export function requestsPerDay(events: AuditEvent[], range: { fromDay?: string; 
     if (seen.has(e.seq)) continue;
     seen.add(e.seq);
     const outcome = outcomeOf(e);
-    if (e.action !== 'request.created' && outcome === null) continue;
+    if (knownKind(e.action) !== 'request.created' && outcome === null) continue;
     const day = utcDay(e.time);
     if (!day) continue;
     if (range.fromDay && day < range.fromDay) continue;

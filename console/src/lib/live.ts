@@ -8,6 +8,7 @@
 // views are polled every few seconds, a "live updates paused" indicator
 // shows, and the stream is tried again now and then.
 
+import { knownKind } from './audit_kinds';
 import type { AuditEvent } from './types';
 
 export type Topic = 'requests' | 'grants' | 'sessions' | 'endpoints' | 'codes' | 'policies' | 'users' | 'audit';
@@ -24,7 +25,7 @@ export function topicsFor(action: string): Topic[] {
     t.add('grants');
     t.add('requests');
     t.add('sessions');
-  } else if (action === 'endpoint.process' || action.startsWith('endpoint.process.')) {
+  } else if (knownKind(action) === 'endpoint.process' || action.startsWith('endpoint.process.')) {
     t.add('sessions');
   } else if (action.startsWith('code.') || action.startsWith('endpoint.code.')) {
     t.add('codes');
@@ -34,7 +35,7 @@ export function topicsFor(action: string): Topic[] {
     t.add('grants');
   } else if (action.startsWith('endpoint.') || action.startsWith('enrolment_token.')) {
     t.add('endpoints');
-    if (action === 'endpoint.codes_key_rotated') t.add('codes');
+    if (knownKind(action) === 'endpoint.codes_key_rotated') t.add('codes');
   } else if (action.startsWith('policy.')) {
     t.add('policies');
   } else if (action.startsWith('user.')) {

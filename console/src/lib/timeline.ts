@@ -2,6 +2,7 @@
 // (audit action endpoint.process whose details.session is the session's
 // grant id, docs/agent.md) in time order, and the grant's own lifecycle.
 
+import { knownKind } from './audit_kinds';
 import type { AuditEvent } from './types';
 
 export interface ProcessRow {
@@ -43,7 +44,7 @@ export function sessionProcesses(events: AuditEvent[], sessionId: string): Proce
   const seen = new Set<number>();
   const rows: ProcessRow[] = [];
   for (const e of events) {
-    if (e.action !== 'endpoint.process' || seen.has(e.seq)) continue;
+    if (knownKind(e.action) !== 'endpoint.process' || seen.has(e.seq)) continue;
     const det = d(e);
     if (det.session !== sessionId) continue;
     seen.add(e.seq);
@@ -75,7 +76,7 @@ export function lifecycle(events: AuditEvent[], id: string): AuditEvent[] {
   const seen = new Set<number>();
   return events
     .filter((e) => {
-      if (seen.has(e.seq) || e.target !== id || e.action === 'endpoint.process') return false;
+      if (seen.has(e.seq) || e.target !== id || knownKind(e.action) === 'endpoint.process') return false;
       seen.add(e.seq);
       return true;
     })

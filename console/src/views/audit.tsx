@@ -1,4 +1,5 @@
 import { useState } from 'preact/hooks';
+import { AUDIT_KINDS } from '../lib/audit_kinds';
 import {
   auditCsvUrl,
   auditUrl,
@@ -15,37 +16,6 @@ import type { AuditEvent, AuditPage } from '../lib/types';
 import { Empty, Field, Loaded } from '../ui/common';
 import { useApp } from '../ui/context';
 import { useLoad } from '../ui/hooks';
-
-const KNOWN_ACTIONS = [
-  'request.created',
-  'request.approved',
-  'request.denied',
-  'request.refused',
-  'request.expired',
-  'request.cancelled',
-  'grant.revoked',
-  'grant.expired',
-  'endpoint.grant.used',
-  'endpoint.process',
-  'endpoint.code.used',
-  'endpoint.code.refused',
-  'endpoint.enrolled',
-  'endpoint.retired',
-  'endpoint.codes_key_rotated',
-  'code.issued',
-  'policy.version_added',
-  'policy.assigned',
-  'policy.deleted',
-  'enrolment_token.created',
-  'enrolment_token.revoked',
-  'user.login',
-  'user.login_failed',
-  'user.logout',
-  'user.created',
-  'user.updated',
-  'token.created',
-  'token.revoked',
-];
 
 const DEFAULT_DAYS = 14;
 
@@ -102,7 +72,7 @@ function FilterForm({ filters }: { filters: AuditFilters }) {
             <>
               <input {...p} type="text" list="audit-actions" value={f.action} onInput={(e) => set('action', e.currentTarget.value)} />
               <datalist id="audit-actions">
-                {KNOWN_ACTIONS.map((a) => (
+                {AUDIT_KINDS.map((a) => (
                   <option key={a} value={a} />
                 ))}
               </datalist>

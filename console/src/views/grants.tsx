@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { ApiError, enc } from '../lib/api';
+import type { AuditKind } from '../lib/audit_kinds';
 import { auditUrl } from '../lib/audit_query';
 import { formatArgv, formatDuration, formatTime, secondsUntil, visibleText } from '../lib/format';
 import { can } from '../lib/roles';
@@ -156,7 +157,8 @@ async function loadTimeline(
   await pages({ target: id }, 20);
   if (request?.host) {
     const since = request.grant_start ?? request.created_at;
-    await pages({ action: 'endpoint.process', host: request.host, since: since.replace(/\.\d+Z$/, 'Z') }, 10);
+    const action: AuditKind = 'endpoint.process';
+    await pages({ action, host: request.host, since: since.replace(/\.\d+Z$/, 'Z') }, 10);
   }
   return all;
 }

@@ -89,7 +89,7 @@ struct PendingRequest {
 // idempotent: the server drops an id it has already stored.
 struct OutboxEvent {
   std::string id;       // 32 lowercase hex digits (128 random bits); see new_event_id()
-  std::string kind;     // e.g. "decision", "grant_use", "break_glass"
+  std::string kind;     // e.g. "decision", "grant.used", "break_glass" (core/audit_kind.h)
   EventTime time{};     // when it happened
   std::string payload;  // JSON text, opaque here
 

@@ -88,8 +88,8 @@ Api::Impl::Impl(ApiDeps d, ApiOptions o) : deps(std::move(d)), options(std::move
   dummy_password_hash = dummy ? *dummy : std::string();
 }
 
-Status Api::Impl::audit(store::StoreTx& tx, const std::string& actor, std::string_view action,
-                        const std::string& target, const std::string& host, const json::object& details) {
+Status Api::Impl::append_audit(store::StoreTx& tx, const std::string& actor, std::string_view action,
+                               const std::string& target, const std::string& host, const json::object& details) {
   if (audit_refusal) {
     return *audit_refusal;
   }
@@ -145,7 +145,7 @@ Result<Caller> Api::Impl::authenticate_token(std::string_view text) {
       if (auto t = tx.touch_token(rec.id, now); !t) {
         return t;
       }
-      return audit(tx, caller.actor(), "token.used", rec.id, "", json::object{{"label", json_text(rec.label)}});
+      return audit(tx, caller.actor(), audited::TokenUsed{.label = rec.label}, rec.id, "");
     });
     if (!st) {
       return st.error();

@@ -13,6 +13,7 @@
 
 #include "core/evaluator.h"
 #include "server/api/api.h"
+#include "server/api/audit_events.h"
 #include "server/api/json_body.h"
 #include "server/auth/login_limiter.h"
 #include "server/auth/password.h"
@@ -103,7 +104,6 @@ struct AgentEventBody {
   std::optional<CodeUsedDetails> code_use;      // for kind "code.used"
   std::optional<std::string> code_use_problem;  // a "code.used" whose details do not read
 };
-inline constexpr std::string_view kCodeUsedEvent = "code.used";
 inline constexpr std::size_t kMaxAgentEvents = 1000;
 inline constexpr std::size_t kMaxAgentEventDetails = 16 * 1024;
 Result<std::vector<AgentEventBody>> parse_agent_events_body(std::string_view text);
@@ -180,8 +180,14 @@ struct Api::Impl {
   std::optional<Error> audit_refusal;
 
   // Appends an audit event inside `tx`; fails with audit_refusal when set.
-  Status audit(store::StoreTx& tx, const std::string& actor, std::string_view action, const std::string& target,
-               const std::string& host, const json::object& details);
+  Status audit(store::StoreTx& tx, const std::string& actor, const audited::Event auto& event,
+               const std::string& target, const std::string& host) {
+    return append_audit(tx, actor, to_string(event.kind()), target, host, event.details());
+  }
+  // Any action: only for an agent's event (audited::EndpointEvent), whose
+  // kind may be one this version does not know.
+  Status append_audit(store::StoreTx& tx, const std::string& actor, std::string_view action, const std::string& target,
+                      const std::string& host, const json::object& details);
 
   // --- sessions, users, tokens (handlers_users.cpp) ---
   Result<net::HttpResponse> login(Call& call);
@@ -242,7 +248,7 @@ struct Api::Impl {
   Result<net::HttpResponse> revoke_grant(Call& call);
   // Applies one event to a stored request in one transaction: audit + push.
   Result<store::RequestRecord> apply_event(const std::string& id, const RequestEvent& event, const std::string& actor,
-                                           std::string_view action, const json::object& details,
+                                           const audited::RequestChange& change,
                                            const std::function<Status(const store::RequestRecord&)>& check = {});
   Result<std::size_t> expire_due();
 

@@ -99,8 +99,9 @@ Result<net::HttpResponse> Api::Impl::rotate_codes_key(Call& call) {
                  : Status{bumped.error()};
     }
     generation = *bumped;
-    if (auto a = audit(tx, call.caller.actor(), "endpoint.codes_key_rotated", id, (*endpoint)->hostname,
-                       json::object{{"old_generation", generation - 1}, {"new_generation", generation}});
+    if (auto a = audit(tx, call.caller.actor(),
+                       audited::EndpointCodesKeyRotated{.old_generation = generation - 1, .new_generation = generation},
+                       id, (*endpoint)->hostname);
         !a) {
       return a;
     }
@@ -204,12 +205,7 @@ Result<net::HttpResponse> Api::Impl::issue_code(Call& call) {
   record.issued_by = call.caller.actor();
   record.issued_at = now;
   const codes::CodeTerms terms{body->user, Seconds{body->duration_s}, body->command.value_or("")};
-  json::object details{{"endpoint", json_text(body->endpoint)},
-                       {"user", json_text(body->user)},
-                       {"duration_s", body->duration_s},
-                       {"command", json_text(terms.command)},
-                       {"reason", json_text(body->reason.value_or(""))},
-                       {"generation", generation}};
+  audited::CodeIssued::Code issued_as;
   json::object out{{"endpoint", json_text(body->endpoint)}, {"host", json_text(host)},
                    {"user", json_text(body->user)},         {"duration_s", body->duration_s},
                    {"command", json_text(terms.command)},   {"generation", generation}};
@@ -228,8 +224,7 @@ Result<net::HttpResponse> Api::Impl::issue_code(Call& call) {
       return response.error();
     }
     code = *response;
-    details["kind"] = "response";
-    details["nonce"] = challenge->nonce;
+    issued_as = audited::CodeIssued::Response{.nonce = challenge->nonce};
     out["kind"] = "response";
     record.kind = store::IssuedCodeKind::kResponse;
     record.ref = challenge->nonce;
@@ -244,9 +239,7 @@ Result<net::HttpResponse> Api::Impl::issue_code(Call& call) {
       return issued.error();
     }
     code = *issued;
-    details["kind"] = "preissued";
-    details["code_id"] = p.id;
-    details["days"] = p.days;
+    issued_as = audited::CodeIssued::PreIssued{.code_id = p.id, .days = p.days};
     out["kind"] = "preissued";
     out["valid_days"] = p.days;
     const TimePoint valid_until{Seconds{(static_cast<std::int64_t>(p.first_day) + p.days) * 86400}};
@@ -267,9 +260,16 @@ Result<net::HttpResponse> Api::Impl::issue_code(Call& call) {
                  : Status{stored.error()};
     }
     row_id = stored->id;
-    json::object audited = details;
-    audited["issued_code_id"] = row_id;
-    return audit(tx, call.caller.actor(), "code.issued", body->endpoint, host, audited);
+    return audit(tx, call.caller.actor(),
+                 audited::CodeIssued{.endpoint = body->endpoint,
+                                     .user = body->user,
+                                     .duration_s = body->duration_s,
+                                     .command = terms.command,
+                                     .reason = body->reason.value_or(""),
+                                     .generation = generation,
+                                     .code = issued_as,
+                                     .issued_code_id = row_id},
+                 body->endpoint, host);
   });
   if (!st) {
     return st.error();

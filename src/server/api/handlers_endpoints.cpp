@@ -87,9 +87,9 @@ Result<std::string> Api::Impl::create_enrollment_token(const std::vector<std::st
     if (auto s = tx.insert_enrollment_token(rec); !s) {
       return s;
     }
-    return audit(
-        tx, actor, "enrolment_token.created", rec.id, "",
-        json::object{{"labels", string_array(labels)}, {"uses", uses}, {"expires_at", json_time(rec.expires_at)}});
+    return audit(tx, actor,
+                 audited::EnrolmentTokenCreated{.labels = labels, .uses = uses, .expires_at = rec.expires_at}, rec.id,
+                 "");
   });
   if (!st) {
     return st.error();
@@ -158,7 +158,7 @@ Result<net::HttpResponse> Api::Impl::revoke_enrollment_token(Call& call) {
     if (auto s = tx.revoke_enrollment_token(id, deps.clock.now_s()); !s) {
       return s;
     }
-    return audit(tx, call.caller.actor(), "enrolment_token.revoked", id, "", json::object{});
+    return audit(tx, call.caller.actor(), audited::EnrolmentTokenRevoked{}, id, "");
   });
   if (!st) {
     return st.error();
@@ -222,11 +222,12 @@ Result<net::HttpResponse> Api::Impl::enrol(Call& call) {
     if (auto s = tx.insert_endpoint(endpoint); !s) {
       return s;
     }
-    return audit(tx, "agent:" + endpoint.id, "endpoint.enrolled", endpoint.id, endpoint.hostname,
-                 json::object{{"enrolment_token", token->id},
-                              {"labels", string_array(endpoint.labels)},
-                              {"agent_version", json_text(endpoint.agent_version)},
-                              {"remote", call.request.remote_address}});
+    return audit(tx, "agent:" + endpoint.id,
+                 audited::EndpointEnrolled{.enrolment_token = token->id,
+                                           .labels = endpoint.labels,
+                                           .agent_version = endpoint.agent_version,
+                                           .remote = call.request.remote_address},
+                 endpoint.id, endpoint.hostname);
   });
   if (!st) {
     return st.error();
@@ -299,7 +300,7 @@ Result<net::HttpResponse> Api::Impl::retire_endpoint(Call& call) {
     if (auto s = tx.retire_endpoint(id, deps.clock.now_s()); !s) {
       return s;
     }
-    return audit(tx, call.caller.actor(), "endpoint.retired", id, (*endpoint)->hostname, json::object{});
+    return audit(tx, call.caller.actor(), audited::EndpointRetired{}, id, (*endpoint)->hostname);
   });
   forget_endpoint(id);  // even when the write failed: it may have landed
   if (!st) {

@@ -208,11 +208,12 @@ Result<net::HttpResponse> Api::Impl::put_policy(Call& call) {
     if (!added) {
       return added.error();
     }
-    if (auto a = audit(tx, call.caller.actor(), "policy.version_added", name, "",
-                       json::object{{"version", added->version},
-                                    {"comment", json_text(body->comment)},
-                                    {"diff", json_text(draft->diff)},
-                                    {"diff_truncated", draft->diff_truncated}});
+    if (auto a = audit(tx, call.caller.actor(),
+                       audited::PolicyVersionAdded{.version = added->version,
+                                                   .comment = body->comment,
+                                                   .diff = draft->diff,
+                                                   .diff_truncated = draft->diff_truncated},
+                       name, "");
         !a) {
       return a;
     }
@@ -291,7 +292,7 @@ Result<net::HttpResponse> Api::Impl::delete_policy(Call& call) {
     if (auto s = tx.delete_policy(name, now); !s) {
       return s;
     }
-    if (auto a = audit(tx, call.caller.actor(), "policy.deleted", name, "", json::object{}); !a) {
+    if (auto a = audit(tx, call.caller.actor(), audited::PolicyDeleted{}, name, ""); !a) {
       return a;
     }
     return push_policy_change(tx, *endpoints, labels, json::object{{"policy", json_text(name)}, {"deleted", true}},
@@ -337,9 +338,9 @@ Result<net::HttpResponse> Api::Impl::assign_policy(Call& call) {
     if (auto s = tx.assign_policy(name, body->labels); !s) {
       return s;
     }
-    if (auto a = audit(tx, call.caller.actor(), "policy.assigned", name, "",
-                       json::object{{"labels", string_array(body->labels)},
-                                    {"previous_labels", string_array((*current)->labels)}});
+    if (auto a =
+            audit(tx, call.caller.actor(),
+                  audited::PolicyAssigned{.labels = body->labels, .previous_labels = (*current)->labels}, name, "");
         !a) {
       return a;
     }

@@ -125,7 +125,7 @@ Result<std::vector<AgentEventBody>> parse_agent_events_body(std::string_view tex
     if (item.ok() && !is_event_kind(e.kind)) {
       item.fail(fmt::format("field \"events[{}].kind\" must be a-z, 0-9, '_' or '.', starting with a letter", i));
     }
-    if (item.ok() && e.kind == kCodeUsedEvent) {
+    if (item.ok() && parse_endpoint_event_kind(e.kind) == AuditKind::kEndpointCodeUsed) {
       // Never a reason to refuse the upload: the agent would send the same
       // batch forever and nothing after it would arrive. A use hoistd
       // cannot read is audited, unmatched, with what is wrong.
@@ -167,7 +167,11 @@ Result<net::HttpResponse> Api::Impl::agent_events(Call& call) {
         ++duplicates;  // sent before (its acknowledgement was lost): audited then
         continue;
       }
-      json::object details = json::parse(e.details).as_object();
+      audited::EndpointEvent audited_event{
+          .agent_kind = e.kind,
+          .agent_details = json::parse(e.details).as_object(),
+          .event_id = e.id,
+          .endpoint_time = TimePoint{std::chrono::duration_cast<Seconds>(std::chrono::milliseconds(e.time_ms))}};
       if (e.code_use) {
         // In this transaction, so a re-sent event (not fresh) marks nothing.
         const auto& u = *e.code_use;
@@ -178,21 +182,13 @@ Result<net::HttpResponse> Api::Impl::agent_events(Call& call) {
         }
         // Audited either way: an unmatched use (a code from another key, or
         // reported twice) is worth a look.
-        details["matched"] = matched->has_value();
-        if (*matched) {
-          details["issued_code_id"] = **matched;
-        } else {
-          details["issued_code"] = nullptr;
-        }
+        audited_event.code_use = audited::EndpointEvent::CodeMatch{.issued_code_id = *matched};
       } else if (e.code_use_problem) {
-        details["matched"] = false;
-        details["issued_code"] = nullptr;
-        details["problem"] = json_text(*e.code_use_problem);
+        audited_event.code_use = audited::EndpointEvent::CodeUnreadable{.problem = *e.code_use_problem};
       }
-      details["event_id"] = e.id;
-      details["endpoint_time"] =
-          json_time(TimePoint{std::chrono::duration_cast<Seconds>(std::chrono::milliseconds(e.time_ms))});
-      if (auto a = audit(tx, call.caller.actor(), "endpoint." + e.kind, e.target, endpoint.hostname, details); !a) {
+      if (auto a = append_audit(tx, call.caller.actor(), audited_event.action(), e.target, endpoint.hostname,
+                                audited_event.details());
+          !a) {
         return a;
       }
     }

@@ -224,11 +224,12 @@ Result<net::HttpResponse> Api::Impl::submit_request(Call& call) {
   if (decision.action != Action::kRequest) {
     if (decision.action == Action::kDeny) {
       auto st = deps.store.write([&](store::StoreTx& tx) {
-        return audit(tx, call.caller.actor(), "request.refused", "", host,
-                     json::object{{"user", json_text(body->user)},
-                                  {"path", json_text(body->path)},
-                                  {"rule", decision.rule ? json_text(decision.rule->name) : json::string()},
-                                  {"reason", json_text(decision.reason)}});
+        return audit(tx, call.caller.actor(),
+                     audited::RequestRefused{.user = body->user,
+                                             .path = body->path,
+                                             .rule = decision.rule ? decision.rule->name : "",
+                                             .reason = decision.reason},
+                     "", host);
       });
       if (!st) {
         return st.error();
@@ -273,26 +274,27 @@ Result<net::HttpResponse> Api::Impl::submit_request(Call& call) {
     if (!stored) {
       return stored.error();
     }
-    if (auto a = audit(tx, call.caller.actor(), "request.created", request.id, host,
-                       json::object{{"requester", json_text(request.requester)},
-                                    {"kind", to_string(kind)},
-                                    {"path", json_text(body->path)},
-                                    {"argv", string_array(body->argv)},
-                                    {"runas", json_text(body->runas.user)},
-                                    {"runas_group", json_text(body->runas.group)},
-                                    {"sha256", digest ? digest->hex() : ""},
-                                    {"rule", json_text(request.rule)},
-                                    {"approval_mode", to_string(request.approval_mode)},
-                                    {"justification", json_text(request.justification)},
-                                    {"requested_duration_s", request.requested_duration.count()}});
+    if (auto a = audit(tx, call.caller.actor(),
+                       audited::RequestCreated{.requester = request.requester,
+                                               .request_kind = kind,
+                                               .path = body->path,
+                                               .argv = body->argv,
+                                               .runas = body->runas.user,
+                                               .runas_group = body->runas.group,
+                                               .sha256 = digest,
+                                               .rule = request.rule,
+                                               .approval_mode = request.approval_mode,
+                                               .justification = request.justification,
+                                               .requested_duration = request.requested_duration},
+                       request.id, host);
         !a) {
       return a;
     }
     if (!auto_approval.empty()) {
-      if (auto a = audit(tx, "auto-approval:" + auto_approval, "request.approved", request.id, host,
-                         json::object{{"by", "autonomous"},
-                                      {"auto_approval", json_text(auto_approval)},
-                                      {"grant_deadline", json_opt_time(request.grant_deadline)}});
+      if (auto a = audit(
+              tx, "auto-approval:" + auto_approval,
+              audited::RequestAutoApproved{.auto_approval = auto_approval, .grant_deadline = request.grant_deadline},
+              request.id, host);
           !a) {
         return a;
       }
@@ -314,8 +316,7 @@ Result<net::HttpResponse> Api::Impl::submit_request(Call& call) {
 }
 
 Result<store::RequestRecord> Api::Impl::apply_event(const std::string& id, const RequestEvent& event,
-                                                    const std::string& actor, std::string_view action,
-                                                    const json::object& details,
+                                                    const std::string& actor, const audited::RequestChange& change,
                                                     const std::function<Status(const store::RequestRecord&)>& check) {
   const auto now = deps.clock.now_s();
   Result<store::RequestRecord> out = internal_error("not written");
@@ -342,13 +343,9 @@ Result<store::RequestRecord> Api::Impl::apply_event(const std::string& id, const
     if (!out) {
       return out.error();
     }
-    json::object full = details;
-    full["state"] = to_string(out->request.state);
-    full["requester"] = json_text(out->request.requester);
-    if (out->request.grant_deadline) {
-      full["grant_deadline"] = json_time(*out->request.grant_deadline);
-    }
-    if (auto a = audit(tx, actor, action, id, out->request.host, full); !a) {
+    if (auto a = append_audit(tx, actor, to_string(audited::kind_of(change)), id, out->request.host,
+                              audited::details_of(change, out->request));
+        !a) {
       return a;
     }
     return enqueue_request_push(tx, *out, now);
@@ -382,8 +379,8 @@ Result<net::HttpResponse> Api::Impl::agent_cancel_request(Call& call) {
     return body.error();
   }
   const std::string& endpoint_id = call.caller.endpoint.id;
-  auto rec = apply_event(call.param("id"), event::Cancel{body->user}, call.caller.actor(), "request.cancelled",
-                         json::object{{"user", json_text(body->user)}}, [&](const store::RequestRecord& r) -> Status {
+  auto rec = apply_event(call.param("id"), event::Cancel{body->user}, call.caller.actor(),
+                         audited::RequestCancelled{.user = body->user}, [&](const store::RequestRecord& r) -> Status {
                            if (r.endpoint_id != endpoint_id) {
                              return not_found(fmt::format("this endpoint has no request {}", r.request.id));
                            }
@@ -416,18 +413,17 @@ Result<net::HttpResponse> Api::Impl::agent_self_approve(Call& call) {
   if (body->duration_s) {
     approve.duration = Seconds{*body->duration_s};
   }
-  auto rec =
-      apply_event(call.param("id"), approve, body->user, "request.approved",
-                  json::object{{"by", "self"}, {"via", call.caller.actor()}, {"comment", json_text(body->comment)}},
-                  [&](const store::RequestRecord& r) -> Status {
-                    if (r.endpoint_id != endpoint_id) {
-                      return not_found(fmt::format("this endpoint has no request {}", r.request.id));
-                    }
-                    if (r.request.requester != body->user) {
-                      return permission_denied("self-approval is for the requester only");
-                    }
-                    return {};
-                  });
+  auto rec = apply_event(call.param("id"), approve, body->user,
+                         audited::RequestSelfApproved{.via = call.caller.actor(), .comment = body->comment},
+                         [&](const store::RequestRecord& r) -> Status {
+                           if (r.endpoint_id != endpoint_id) {
+                             return not_found(fmt::format("this endpoint has no request {}", r.request.id));
+                           }
+                           if (r.request.requester != body->user) {
+                             return permission_denied("self-approval is for the requester only");
+                           }
+                           return {};
+                         });
   if (!rec) {
     return rec.error();
   }
@@ -501,8 +497,8 @@ Result<net::HttpResponse> Api::Impl::approve_request(Call& call) {
   if (body->duration_s) {
     approve.duration = Seconds{*body->duration_s};
   }
-  auto rec = apply_event(call.param("id"), approve, call.caller.actor(), "request.approved",
-                         json::object{{"by", "approver"}, {"comment", json_text(body->comment)}});
+  auto rec =
+      apply_event(call.param("id"), approve, call.caller.actor(), audited::RequestApproved{.comment = body->comment});
   if (!rec) {
     return rec.error();
   }
@@ -519,7 +515,7 @@ Result<net::HttpResponse> Api::Impl::deny_request(Call& call) {
     return body.error();
   }
   auto rec = apply_event(call.param("id"), event::Deny{call.caller.user, body->comment}, call.caller.actor(),
-                         "request.denied", json::object{{"comment", json_text(body->comment)}});
+                         audited::RequestDenied{.comment = body->comment});
   if (!rec) {
     return rec.error();
   }
@@ -563,7 +559,7 @@ Result<net::HttpResponse> Api::Impl::revoke_grant(Call& call) {
     return body.error();
   }
   auto rec = apply_event(call.param("id"), event::Revoke{call.caller.user, body->reason}, call.caller.actor(),
-                         "grant.revoked", json::object{{"reason", json_text(body->reason)}});
+                         audited::GrantRevoked{.reason = body->reason});
   if (!rec) {
     return rec.error();
   }
@@ -582,7 +578,7 @@ Result<std::size_t> Api::Impl::expire_due() {
     for (const auto& rec : *due) {
       const bool was_grant = rec.request.state != RequestState::kPending;
       auto done = apply_event(rec.request.id, event::Expire{}, "system",
-                              was_grant ? "grant.expired" : "request.expired", json::object{});
+                              was_grant ? audited::RequestChange{audited::GrantExpired{}} : audited::RequestExpired{});
       if (done) {
         ++expired;
       } else if (done.error().code != ErrorCode::kConflict) {

@@ -94,8 +94,7 @@ Result<net::HttpResponse> Api::Impl::login(Call& call) {
     attempt.failed(deps.clock.now_s());
     auto st = deps.store.write([&](store::StoreTx& tx) {
       // The name is only claimed: recorded as the target, never as the actor.
-      return audit(tx, "anonymous", "user.login_failed", body->user, "",
-                   json::object{{"remote", remote}, {"reason", known ? "wrong password" : "unknown or disabled user"}});
+      return audit(tx, "anonymous", audited::UserLoginFailed{.remote = remote, .known_user = known}, body->user, "");
     });
     if (!st) {
       return st.error();
@@ -116,7 +115,7 @@ Result<net::HttpResponse> Api::Impl::login(Call& call) {
     if (auto s = tx.insert_session(session); !s) {
       return s;
     }
-    return audit(tx, session.user, "user.login", session.user, "", json::object{{"remote", remote}});
+    return audit(tx, session.user, audited::UserLogin{.remote = remote}, session.user, "");
   });
   if (!st) {
     return st.error();
@@ -142,7 +141,7 @@ Result<net::HttpResponse> Api::Impl::logout(Call& call) {
         return s;
       }
     }
-    return audit(tx, call.caller.actor(), "user.logout", call.caller.user, "", json::object{});
+    return audit(tx, call.caller.actor(), audited::UserLogout{}, call.caller.user, "");
   });
   if (!st) {
     return st.error();
@@ -227,8 +226,8 @@ Result<net::HttpResponse> Api::Impl::create_token(Call& call) {
     if (auto s = tx.insert_token(rec); !s) {
       return s;
     }
-    return audit(tx, call.caller.actor(), "token.created", rec.id, "",
-                 json::object{{"label", json_text(rec.label)}, {"expires_at", json_opt_time(rec.expires_at)}});
+    return audit(tx, call.caller.actor(), audited::TokenCreated{.label = rec.label, .expires_at = rec.expires_at},
+                 rec.id, "");
   });
   if (!st) {
     return st.error();
@@ -256,7 +255,7 @@ Result<net::HttpResponse> Api::Impl::revoke_token(Call& call) {
     if (auto s = tx.revoke_token(id, now); !s) {
       return s;
     }
-    return audit(tx, call.caller.actor(), "token.revoked", id, "", json::object{{"user", json_text((*token)->user)}});
+    return audit(tx, call.caller.actor(), audited::TokenRevoked{.user = (*token)->user}, id, "");
   });
   if (!st) {
     return st.error();
@@ -301,7 +300,7 @@ Status Api::Impl::create_user(const std::string& name, store::Role role, const s
     if (auto inserted = tx.insert_user(user); !inserted) {
       return inserted.error();
     }
-    return audit(tx, actor, "user.created", name, "", json::object{{"role", store::to_string(role)}});
+    return audit(tx, actor, audited::UserCreated{.role = role}, name, "");
   });
 }
 
@@ -367,18 +366,18 @@ Result<net::HttpResponse> Api::Impl::update_user(Call& call) {
     return conflict(fmt::format("user {} changed meanwhile (version {}, you sent {}); reload and retry", name,
                                 rec.version, *body->version));
   }
-  json::object details;
+  audited::UserUpdated changed;
   if (body->role) {
     auto role = role_from(*body->role);
     if (!role) {
       return role.error();
     }
     rec.role = *role;
-    details["role"] = store::to_string(*role);
+    changed.role = *role;
   }
   if (body->disabled) {
     rec.disabled = *body->disabled;
-    details["disabled"] = *body->disabled;
+    changed.disabled = *body->disabled;
   }
   if (body->password) {
     if (auto st = auth::check_new_password(*body->password); !st) {
@@ -389,7 +388,7 @@ Result<net::HttpResponse> Api::Impl::update_user(Call& call) {
       return hash.error();
     }
     rec.password_hash = *hash;
-    details["password_changed"] = true;
+    changed.password_changed = true;
   }
   const auto now = deps.clock.now_s();
   Result<store::UserRecord> updated = internal_error("not written");
@@ -410,10 +409,10 @@ Result<net::HttpResponse> Api::Impl::update_user(Call& call) {
       if (!tokens) {
         return tokens.error();
       }
-      details["sessions_revoked"] = *sessions;
-      details["tokens_revoked"] = *tokens;
+      changed.sessions_revoked = *sessions;
+      changed.tokens_revoked = *tokens;
     }
-    return audit(tx, call.caller.actor(), "user.updated", name, "", details);
+    return audit(tx, call.caller.actor(), changed, name, "");
   });
   if (!st) {
     return st.error();
