@@ -125,6 +125,12 @@ std::string_view endpoint_event_kind(AuditKind kind) {
 std::string endpoint_event_action(std::string_view agent_kind) {
   std::string out(kEndpointActionPrefix);
   out += agent_kind;
+  // Never the action of an event hoistd records itself (endpoint.enrolled,
+  // endpoint.retired, ...): an agent, which a thief with root on its
+  // computer controls, cannot write what reads as hoistd's own event.
+  if (auto kind = parse_audit_kind(out); kind && origin_of(*kind) == AuditOrigin::kServer) {
+    out = std::string(kEndpointActionPrefix) + std::string(kForgedInfix) + std::string(agent_kind);
+  }
   return out;
 }
 

@@ -91,7 +91,10 @@ inline constexpr std::string_view kEndpointActionPrefix = "endpoint.";
 std::string_view endpoint_event_kind(AuditKind kind);
 
 // The action hoistd audits an uploaded event of `agent_kind` as, known or
-// not: "endpoint." + agent_kind.
+// not: "endpoint." + agent_kind; but "endpoint.forged." + agent_kind when
+// that would be the action of a kind hoistd records itself (an agent that
+// uploads "enrolled" or "retired" is lying).
+inline constexpr std::string_view kForgedInfix = "forged.";
 std::string endpoint_event_action(std::string_view agent_kind);
 
 // The kind of an uploaded event, when it is one this version knows.

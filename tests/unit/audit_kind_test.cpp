@@ -85,5 +85,30 @@ TEST(AuditKind, AnyUploadedKindHasAnAction) {
   EXPECT_EQ(parse_endpoint_event_kind("future.kind"), std::nullopt);
 }
 
+// Attacker: a thief with root on an enrolled computer, who controls its
+// agent's uploads.
+// Goal:     audit events that read as hoistd's own (an endpoint enrolled or
+//           retired, a key rotated), to cover tracks or to frame someone.
+// Must hold: no uploaded kind is audited under an action hoistd records
+//           itself.
+TEST(AuditKind, AnUploadedKindNeverReadsAsHoistdsOwnEvent) {
+  int server_endpoint_kinds = 0;
+  for (const AuditKind kind : all_audit_kinds()) {
+    if (origin_of(kind) != AuditOrigin::kServer) continue;
+    const std::string_view text = to_string(kind);
+    if (text.starts_with(kEndpointActionPrefix)) ++server_endpoint_kinds;
+    for (const std::string_view upload : {text, text.substr(std::min(text.size(), kEndpointActionPrefix.size()))}) {
+      const std::string action = endpoint_event_action(upload);
+      auto as = parse_audit_kind(action);
+      EXPECT_TRUE(!as || origin_of(*as) == AuditOrigin::kEndpoint) << upload << " is audited as " << action;
+    }
+  }
+  EXPECT_GE(server_endpoint_kinds, 3);  // enrolled, retired, codes_key_rotated
+  EXPECT_EQ(endpoint_event_action("enrolled"), "endpoint.forged.enrolled");
+  EXPECT_EQ(endpoint_event_action("retired"), "endpoint.forged.retired");
+  // The agent's own kinds keep their actions.
+  EXPECT_EQ(endpoint_event_action("decision"), "endpoint.decision");
+}
+
 }  // namespace
 }  // namespace hoist
