@@ -98,24 +98,29 @@ Result<TargetUser> lookup_target(const SudoSettings& s, const UserInfo& invoker)
   return t;
 }
 
-std::string shell_of(std::uint32_t uid) {
+namespace {
+
+// One field of uid's passwd entry; "" when there is no entry or no field.
+template <class Field>
+std::string passwd_field(std::uint32_t uid, Field field) {
   passwd pw{};
   std::vector<char> buf;
   if (!nss_lookup(pw, buf,
                   [&](passwd* p, char* b, std::size_t n, passwd** r) { return ::getpwuid_r(uid, p, b, n, r); })) {
     return "";
   }
-  return pw.pw_shell != nullptr ? pw.pw_shell : "";
+  const char* value = pw.*field;
+  return value != nullptr ? value : "";
+}
+
+}  // namespace
+
+std::string shell_of(std::uint32_t uid) {
+  return passwd_field(uid, &passwd::pw_shell);
 }
 
 std::string home_of(std::uint32_t uid) {
-  passwd pw{};
-  std::vector<char> buf;
-  if (!nss_lookup(pw, buf,
-                  [&](passwd* p, char* b, std::size_t n, passwd** r) { return ::getpwuid_r(uid, p, b, n, r); })) {
-    return "";
-  }
-  return pw.pw_dir != nullptr ? pw.pw_dir : "";
+  return passwd_field(uid, &passwd::pw_dir);
 }
 
 }  // namespace hoist::plugin

@@ -101,6 +101,7 @@ class Policy {
   Outcome request(const ipc::DecisionMessage& decision);
   Outcome request_noninteractive(const ipc::DecisionMessage& decision);
   Outcome use_admin_code();
+  Outcome run_granted(const std::string& what);
   Outcome cancel(const std::string& id);
   Outcome list_all(const std::string& other);
   endpoint::Reply<ipc::DecisionMessage> ask_check();

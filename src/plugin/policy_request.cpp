@@ -118,10 +118,16 @@ Outcome Policy::request(const ipc::DecisionMessage& decision) {
     io_.info("Approved" + (waited.state.reviewer.empty() ? std::string() : " by " + waited.state.reviewer) +
              (waited.state.comment.empty() ? std::string(".") : ": " + waited.state.comment));
   }
+  return run_granted("The request was approved");
+}
+
+// After an approval or an accepted code: the agent is asked again (it now
+// finds the grant) and only its allow runs the command.
+Outcome Policy::run_granted(const std::string& what) {
   auto again = ask_check();
   if (!again) return Outcome::deny(again.error().message);
   if (again->action != Action::kAllow) {
-    return Outcome::deny("The request was approved, but hoist-agent does not allow the command now: " +
+    return Outcome::deny(what + ", but hoist-agent does not allow the command now: " +
                          (again->reason.empty() ? std::string("no reason given") : again->reason));
   }
   return finish(*again);
@@ -155,13 +161,7 @@ Outcome Policy::use_admin_code() {
     log_auth(LOG_NOTICE,
              user_.user + " used an admin code for " + command_.path + " (grant " + granted->grant_id + ")");
     io_.info(endpoint::admin_code_accepted_text(*granted));
-    auto again = ask_check();
-    if (!again) return Outcome::deny(again.error().message);
-    if (again->action != Action::kAllow) {
-      return Outcome::deny("The admin code was accepted, but hoist-agent does not allow the command now: " +
-                           (again->reason.empty() ? std::string("no reason given") : again->reason));
-    }
-    return finish(*again);
+    return run_granted("The admin code was accepted");
   }
   return Outcome::deny("The admin code was not accepted.");
 }
