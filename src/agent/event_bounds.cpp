@@ -122,6 +122,23 @@ std::string bounded_key(std::string_view raw, Changes& changes) {
 
 json::value bounded_value(const json::value& v, const Limits& limits, std::size_t depth, Changes& changes);
 
+// A number that reads back as itself. Boost.JSON 1.81's parser does not
+// always round to the nearest double (a 50-digit number can come back one
+// unit in the last place off), so a double is written, read and written
+// again until it stops moving; hoistd, and bounding again, then read the
+// same value. A number that never settles is kept as its text.
+json::value stable_double(double d, Changes& changes) {
+  for (int step = 0; step < 8; ++step) {
+    json::error_code ec;
+    const json::value back = json::parse(json::serialize(json::value(d)), ec);
+    if (ec || !back.is_double()) break;
+    if (back.get_double() == d) return d;
+    d = back.get_double();
+  }
+  changes.replaced = true;
+  return json::string(json::serialize(json::value(d)));
+}
+
 // An object's fields: the first ones up to the limit (summary keys of the
 // top level not counted), then a marker with how many there were.
 json::object bounded_object(const json::object& o, const Limits& limits, std::size_t depth, bool top, Changes& changes,
@@ -188,6 +205,7 @@ json::value bounded_value(const json::value& v, const Limits& limits, std::size_
         return json::string("[cut: nested too deep]");
       }
       return bounded_object(v.get_object(), limits, depth, false, changes);
+    case json::kind::double_: return stable_double(v.get_double(), changes);
     default: return v;
   }
 }

@@ -157,5 +157,17 @@ TEST(EventBounds, BoundingTwiceChangesNothing) {
   }
 }
 
+// Found by event_bounds_fuzz: Boost.JSON's parser read a 50-digit number
+// as one double and its own shortest text as the next one, so the details
+// did not read back as written.
+TEST(EventBounds, ANumberReadsBackAsItself) {
+  for (const std::string& in : {std::string(R"({"n":65555555555555555555555555555555555555555555555555})"),
+                                std::string(R"({"n":1.7976931348623157e308,"m":4.9e-324,"k":[0.1,2.5e-300]})")}) {
+    const std::string once = bound_event_details(in);
+    as_hoistd_reads(once);
+    EXPECT_EQ(bound_event_details(once), once) << once;
+  }
+}
+
 }  // namespace
 }  // namespace hoist::agent
