@@ -10,8 +10,8 @@ Result<AgentClient> AgentClient::connect(const std::string& socket_path, const A
 
 template <class T, class Decode>
 Reply<T> AgentClient::turn(const ipc::Fields& request, Decode decode, const char* what, int fd, int extra_ms,
-                           const volatile std::sig_atomic_t* interrupted) {
-  auto reply = connection_.call(request, fd, extra_ms, interrupted);
+                           const volatile std::sig_atomic_t* interrupted, const std::function<void()>& meanwhile) {
+  auto reply = connection_.call(request, fd, extra_ms, interrupted, meanwhile);
   if (!reply) {
     // A frame that does not parse is an agent that cannot be understood.
     if (reply.error().code == ErrorCode::kInvalidArgument) return Reply<T>::lost(unavailable(reply.error().message));
@@ -31,8 +31,10 @@ Reply<T> AgentClient::turn(const ipc::Fields& request, Decode decode, const char
   return Reply<T>::answered(std::move(*value));
 }
 
-Reply<ipc::DecisionMessage> AgentClient::check(const ipc::CommandContext& context, int fd) {
-  return turn<ipc::DecisionMessage>(ipc::to_fields(ipc::CheckMessage{context}), ipc::decision_from, "decision", fd);
+Reply<ipc::DecisionMessage> AgentClient::check(const ipc::CommandContext& context, int fd,
+                                               const std::function<void()>& meanwhile) {
+  return turn<ipc::DecisionMessage>(ipc::to_fields(ipc::CheckMessage{context}), ipc::decision_from, "decision", fd, 0,
+                                    nullptr, meanwhile);
 }
 
 Reply<ipc::DecisionMessage> AgentClient::exec(const ipc::ExecMessage& m, int fd) {

@@ -73,7 +73,8 @@ class AgentClient {
 
   // May this command run now? `fd` is the executable's descriptor (-1 for
   // an edit, decided on its files).
-  Reply<ipc::DecisionMessage> check(const ipc::CommandContext& context, int fd);
+  Reply<ipc::DecisionMessage> check(const ipc::CommandContext& context, int fd,
+                                    const std::function<void()>& meanwhile = {});
   // A process starting inside a recorded session (sudo's intercept).
   Reply<ipc::DecisionMessage> exec(const ipc::ExecMessage& m, int fd);
   Reply<ipc::RequestStateMessage> submit(const ipc::SubmitMessage& m);
@@ -95,7 +96,7 @@ class AgentClient {
   explicit AgentClient(AgentConnection connection) : connection_(std::move(connection)) {}
   template <class T, class Decode>
   Reply<T> turn(const ipc::Fields& request, Decode decode, const char* what, int fd = -1, int extra_ms = 0,
-                const volatile std::sig_atomic_t* interrupted = nullptr);
+                const volatile std::sig_atomic_t* interrupted = nullptr, const std::function<void()>& meanwhile = {});
   AgentConnection connection_;
 };
 

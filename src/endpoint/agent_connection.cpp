@@ -134,7 +134,8 @@ bool AgentConnection::closed_by_agent() const {
 }
 
 Result<ipc::Fields> AgentConnection::call(const ipc::Fields& request, int pass_fd, int extra_ms,
-                                          const volatile std::sig_atomic_t* interrupted) {
+                                          const volatile std::sig_atomic_t* interrupted,
+                                          const std::function<void()>& meanwhile) {
   if (!fd_.valid()) return unavailable("the connection to hoist-agent was lost");
   if (closed_by_agent()) {
     auto again = connect(path_, timeouts_);
@@ -197,6 +198,7 @@ Result<ipc::Fields> AgentConnection::call(const ipc::Fields& request, int pass_f
     fd_sent = true;
     sent += static_cast<std::size_t>(n);
   }
+  if (meanwhile && !send_failed) meanwhile();
 
   std::string buffer;
   char chunk[16384];

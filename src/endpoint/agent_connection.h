@@ -19,6 +19,7 @@
 
 #include <csignal>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "core/result.h"
@@ -49,9 +50,12 @@ class AgentConnection {
   // `interrupted` is given and
   // becomes non-zero while waiting (a signal handler sets it, poll() sees
   // EINTR), the turn stops with Conflict "interrupted"; the connection is
-  // then unusable (the reply is still due).
+  // then unusable (the reply is still due). `meanwhile`, when given, runs
+  // once the request is sent, before the reply is read: work of the
+  // caller's that overlaps the agent's (it must not throw).
   Result<ipc::Fields> call(const ipc::Fields& request, int pass_fd = -1, int extra_ms = 0,
-                           const volatile std::sig_atomic_t* interrupted = nullptr);
+                           const volatile std::sig_atomic_t* interrupted = nullptr,
+                           const std::function<void()>& meanwhile = {});
 
   [[nodiscard]] bool connected() const { return fd_.valid(); }
 

@@ -105,6 +105,7 @@ class Policy {
   Outcome cancel(const std::string& id);
   Outcome list_all(const std::string& other);
   endpoint::Reply<ipc::DecisionMessage> ask_check();
+  void start_pam(const std::string& target);
 
   unsigned api_;
   endpoint::Conversation& io_;
@@ -128,6 +129,7 @@ class Policy {
   std::optional<endpoint::AgentClient> agent_;
   std::vector<std::string> env_;  // the environment check() gave the command
   std::unique_ptr<PamSession> session_;
+  std::string session_target_;  // whom session_ was started for
 };
 
 }  // namespace hoist::plugin

@@ -7,6 +7,9 @@
 // and decisions that go on while hoistd is down. Then the real sudo (as
 // root only) loading hoist_sudo.so in a private mount namespace, run by a
 // test user created and removed here.
+#include <filesystem>
+#include <fstream>
+
 #include "agent/e2e_harness.h"
 
 namespace hoist::testing {
@@ -160,6 +163,68 @@ TEST_F(AgentE2E, RealSudoRunsThroughThePlugin) {
   auto root = sudo_as("root", conf, "timeout 20 sudo -n /usr/bin/id -u", hoistd_.dir());
   EXPECT_EQ(root.status, 0) << root.err;
   EXPECT_EQ(root.out, "0\n") << root.err;
+}
+
+// The PAM session: opened (as sudoers opens it) for an allowed command, its
+// environment merged in; never opened for a refused one, although the
+// plugin starts PAM (pam_start, which runs no module) while hoist-agent
+// decides; and a session module that fails refuses the command.
+TEST_F(AgentE2E, RealSudoOpensThePamSessionOnlyForAnAllowedCommand) {
+  if (!real_sudo_possible()) GTEST_SKIP() << kRealSudoSkip;
+  ASSERT_EQ(enroll(), 0) << slurp(log_);
+  start_agent();
+  TestUser user;
+  ASSERT_TRUE(user.ok()) << "cannot create a test user";
+  RootDir pam("/run");
+  ASSERT_TRUE(pam.ok());
+  const std::string marker = pam / "session-opened";
+  ASSERT_TRUE(pam.put("env", "HOIST_E2E_PAM_SESSION=opened\n", 0644));
+  ASSERT_TRUE(pam.put("hoist-e2e-session",
+                      "auth required pam_permit.so\n"
+                      "account required pam_permit.so\n"
+                      "session required pam_env.so readenv=1 user_readenv=0 envfile=" +
+                          (pam / "env") +
+                          "\n"
+                          "session required pam_exec.so quiet /usr/bin/touch " +
+                          marker +
+                          "\n"
+                          "password required pam_deny.so\n",
+                      0644));
+  ASSERT_TRUE(pam.put("hoist-e2e-no-session",
+                      "auth required pam_permit.so\n"
+                      "account required pam_permit.so\n"
+                      "session required pam_deny.so\n"
+                      "password required pam_deny.so\n",
+                      0644));
+  const std::string base = write_sudo_conf();
+  const auto conf_with = [&](const std::string& service) {
+    const std::string conf = hoistd_.dir() + "/sudo-" + service + ".conf";
+    std::string line = slurp(base);
+    line.insert(line.find('\n'), " pam_service=" + service + " pam_confdir=" + pam.path());
+    std::ofstream(conf) << line;
+    EXPECT_EQ(::chmod(conf.c_str(), 0644), 0);
+    return conf;
+  };
+  const std::string with_session = conf_with("hoist-e2e-session");
+
+  // Refused: PAM was started while the agent decided, but no session opened.
+  auto denied = sudo_as(user.name(), with_session, "timeout 20 sudo -n /usr/bin/od /etc/hostname", hoistd_.dir());
+  EXPECT_NE(denied.status, 0);
+  EXPECT_NE(denied.err.find("Call the help desk on 4711"), std::string::npos) << denied.err;
+  EXPECT_FALSE(std::filesystem::exists(marker)) << "a session was opened for a refused command";
+
+  // Allowed: the session is opened and its environment reaches the command.
+  auto env = sudo_as(user.name(), with_session, "timeout 20 sudo -n /usr/bin/env", hoistd_.dir());
+  EXPECT_EQ(env.status, 0) << env.err;
+  EXPECT_NE(env.out.find("HOIST_E2E_PAM_SESSION=opened\n"), std::string::npos) << env.out;
+  EXPECT_TRUE(std::filesystem::exists(marker)) << "no session was opened for an allowed command";
+
+  // A session module that fails: the allowed command does not run.
+  auto refused =
+      sudo_as(user.name(), conf_with("hoist-e2e-no-session"), "timeout 20 sudo -n /usr/bin/id -u", hoistd_.dir());
+  EXPECT_NE(refused.status, 0);
+  EXPECT_TRUE(refused.out.empty()) << refused.out;
+  EXPECT_NE(refused.err.find("PAM could not open a session"), std::string::npos) << refused.err;
 }
 
 TEST_F(AgentE2E, RealSudoAsksWaitsAndRunsOnceApproved) {
