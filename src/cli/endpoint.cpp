@@ -146,8 +146,8 @@ int elevate(const EndpointArgs& args) {
   }
   endpoint::WaitResult waited;
   {
-    // Ctrl-C or a plain kill withdraws the request.
-    const endpoint::InterruptGuard guard({SIGINT, SIGTERM});
+    // Ctrl-C, a kill or a closed terminal withdraws the request.
+    const endpoint::InterruptGuard guard(endpoint::kWithdrawSignals);
     waited = endpoint::wait_for_decision(*client, std::move(*state), *wait_s, conv, guard);
   }
   switch (waited.end) {

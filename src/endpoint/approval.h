@@ -48,6 +48,13 @@ class InterruptGuard {
   bool masked_ = false;
 };
 
+// The signals that withdraw a request while its user waits, in sudo and
+// in `hoist elevate` alike: Ctrl-C, a plain kill, and the terminal going
+// away. Each is taken from the process's own handler for the wait (sudo's
+// would mark it pending and kill sudo after the approval, leaving an
+// approved grant nobody waits for).
+inline constexpr std::initializer_list<int> kWithdrawSignals = {SIGINT, SIGTERM, SIGHUP};
+
 // Approved, or active already.
 bool is_approved(RequestState s);
 

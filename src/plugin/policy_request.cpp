@@ -95,9 +95,8 @@ Outcome Policy::request(const ipc::DecisionMessage& decision) {
   const std::uint64_t wait_s = decision.approval_wait_s == 0 ? kDefaultApprovalWaitS : decision.approval_wait_s;
   WaitResult waited;
   {
-    // Ctrl-C withdraws the request. SIGINT only: sudo's own handler would
-    // mark it pending, and sudo refuses to run a command while one is.
-    const endpoint::InterruptGuard guard({SIGINT});
+    // Ctrl-C, a kill or a closed terminal withdraws the request.
+    const endpoint::InterruptGuard guard(endpoint::kWithdrawSignals);
     waited = endpoint::wait_for_decision(*agent_, std::move(*state), wait_s, io_, guard);
   }
   switch (waited.end) {

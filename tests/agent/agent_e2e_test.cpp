@@ -291,6 +291,21 @@ TEST_F(AgentE2E, RealSudoAsksWaitsAndRunsOnceApproved) {
     const auto request = hoistd_.call("GET", "/api/v1/requests/" + id, "", admin_);
     EXPECT_EQ(request.str("/state"), "cancelled") << request;
   }
+  // So do a kill and a closed terminal (SIGHUP), as in `hoist elevate`:
+  // before, sudo kept waiting, died once approved, and left the grant.
+  for (const auto& [sig, args] : {std::pair{SIGTERM, std::string("term")}, std::pair{SIGHUP, std::string("hup")}}) {
+    TtySudo sudo(user.name(), conf, "sudo /usr/bin/true " + args);
+    const std::string id = ask(sudo, "signal " + std::to_string(sig), "");
+    ASSERT_FALSE(id.empty());
+    const pid_t pid = process_with_cmdline({"sudo", "/usr/bin/true", args});
+    ASSERT_GT(pid, 0) << "cannot find the sudo process";
+    ASSERT_EQ(::kill(pid, sig), 0);
+    EXPECT_TRUE(eventually(
+        [&] { return hoistd_.call("GET", "/api/v1/requests/" + id, "", admin_).str("/state") == "cancelled"; },
+        seconds(10)))
+        << "signal " << sig << " did not withdraw the request: " << sudo.output();
+    EXPECT_NE(sudo.wait_exit(seconds(10)), 0) << sudo.output();
+  }
 }
 
 TEST_F(AgentE2E, RefusesToRunUnenrolled) {

@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
+#include <vector>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -414,6 +415,18 @@ inline SudoRun sudo_as(const std::string& user, const std::string& conf, const s
   r.out = slurp(out);
   r.err = slurp(err);
   return r;
+}
+
+// The first process whose command line is exactly `argv`, or -1.
+inline pid_t process_with_cmdline(const std::vector<std::string>& argv) {
+  std::string want;
+  for (const auto& a : argv) want += a + '\0';
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (slurp(entry.path() / "cmdline") == want) return static_cast<pid_t>(std::stoi(name));
+  }
+  return -1;
 }
 
 // A terminal session with the real sudo: a pseudo-terminal we type into,
