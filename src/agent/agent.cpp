@@ -24,8 +24,39 @@ constexpr std::size_t kUploadEvents = 100;
 constexpr std::size_t kUploadBytes = std::size_t{256} * 1024;
 constexpr std::size_t kEventOverheadBytes = 256;  // id, kind, time and target around the details
 
-ipc::Fields error_reply(const Error& e) {
-  return ipc::to_fields(ipc::ErrorMessage{e.code, e.message});
+// The reply frame for an answer: the typed reply, or an error frame with
+// the Error's category and message.
+ipc::Fields frame_of(const Result<AgentReply>& answer) {
+  if (!answer) return ipc::to_fields(ipc::ErrorMessage{answer.error().code, answer.error().message});
+  return std::visit([](const auto& reply) { return ipc::to_fields(reply); }, *answer);
+}
+
+// A decoded message's answer from `handler`; a message that did not decode
+// is refused with the decoder's error.
+template <class Message, class Handler>
+Result<AgentReply> handled(const Result<Message>& message, Handler&& handler) {
+  if (!message) return message.error();
+  auto reply = std::forward<Handler>(handler)(*message);
+  if (!reply) return reply.error();
+  return AgentReply(std::move(*reply));
+}
+
+// hoistd's error for `what` the caller asked of it, saying so when it could
+// not be reached.
+Error server_error(const Error& e, std::string_view what) {
+  if (e.code != ErrorCode::kUnavailable) return e;
+  return unavailable(fmt::format("cannot reach the Hoist server to {}; try again later ({})", what, e.message));
+}
+
+ipc::DecisionMessage deny(std::string reason) {
+  ipc::DecisionMessage out;
+  out.action = Action::kDeny;
+  out.reason = std::move(reason);
+  return out;
+}
+
+ipc::DecisionMessage grants_unreadable(const Error& e) {
+  return deny("hoist-agent cannot read its grants: " + e.message);
 }
 
 // "PATH ARG... [(as USER[:GROUP])]": how `hoist status` shows a command,
@@ -141,66 +172,49 @@ Status Agent::sync_policy() {
 }
 
 ipc::Fields Agent::handle(const Caller& caller, const ipc::Fields& request, int exe_fd) {
-  const std::uint32_t uid = caller.uid;
   try {
-    auto type = ipc::message_type(request);
-    if (!type) return error_reply(type.error());
-    switch (*type) {
-      case ipc::MessageType::kCheck: {
-        auto m = ipc::check_from(request);
-        return m ? check(caller, *m, exe_fd) : error_reply(m.error());
-      }
-      case ipc::MessageType::kExec: {
-        auto m = ipc::exec_from(request);
-        return m ? exec(caller, *m, exe_fd) : error_reply(m.error());
-      }
-      case ipc::MessageType::kElevate: {
-        auto m = ipc::elevate_from(request);
-        return m ? elevate(uid, *m) : error_reply(m.error());
-      }
-      case ipc::MessageType::kSubmit: {
-        auto m = ipc::submit_from(request);
-        return m ? submit(uid, *m) : error_reply(m.error());
-      }
-      case ipc::MessageType::kWait: {
-        auto m = ipc::wait_from(request);
-        return m ? wait(uid, *m) : error_reply(m.error());
-      }
-      case ipc::MessageType::kCancel: {
-        auto m = ipc::cancel_from(request);
-        return m ? cancel(uid, *m) : error_reply(m.error());
-      }
-      case ipc::MessageType::kCodeChallenge: {
-        auto m = ipc::code_challenge_from(request);
-        return m ? code_challenge(uid, *m) : error_reply(m.error());
-      }
-      case ipc::MessageType::kCodeRedeem: {
-        auto m = ipc::code_redeem_from(request);
-        return m ? code_redeem(uid, *m) : error_reply(m.error());
-      }
-      case ipc::MessageType::kSelfApprove: {
-        auto m = ipc::self_approve_from(request);
-        return m ? self_approve(uid, *m) : error_reply(m.error());
-      }
-      case ipc::MessageType::kList: {
-        auto m = ipc::list_from(request);
-        return m ? list(uid, *m) : error_reply(m.error());
-      }
-      default:
-        return error_reply(
-            invalid_argument(fmt::format("hoist-agent does not take \"{}\" messages", ipc::to_string(*type))));
-    }
+    return frame_of(answer(caller, request, exe_fd));
   } catch (const std::exception& e) {
-    return error_reply(internal_error(fmt::format("hoist-agent failed to answer (this is a bug): {}", e.what())));
+    return frame_of(internal_error(fmt::format("hoist-agent failed to answer (this is a bug): {}", e.what())));
   } catch (...) {
-    return error_reply(internal_error("hoist-agent failed to answer (this is a bug)"));
+    return frame_of(internal_error("hoist-agent failed to answer (this is a bug)"));
   }
 }
 
-Result<Agent::Facts> Agent::gather(std::uint32_t uid, const ipc::CommandContext& context, int exe_fd) {
-  if (context.uid != uid) {
-    return permission_denied(fmt::format("the message speaks for uid {}, but it comes from uid {}", context.uid, uid));
+Result<AgentReply> Agent::answer(const Caller& caller, const ipc::Fields& request, int exe_fd) {
+  auto type = ipc::message_type(request);
+  if (!type) return type.error();
+  const std::uint32_t uid = caller.uid;
+  switch (*type) {
+    case ipc::MessageType::kCheck:
+      return handled(ipc::check_from(request), [&](const auto& m) { return check(caller, m, exe_fd); });
+    case ipc::MessageType::kExec:
+      return handled(ipc::exec_from(request), [&](const auto& m) { return exec(caller, m, exe_fd); });
+    case ipc::MessageType::kElevate:
+      return handled(ipc::elevate_from(request), [&](const auto& m) { return elevate(uid, m); });
+    case ipc::MessageType::kSubmit:
+      return handled(ipc::submit_from(request), [&](const auto& m) { return submit(uid, m); });
+    case ipc::MessageType::kWait: return handled(ipc::wait_from(request), [&](const auto& m) { return wait(uid, m); });
+    case ipc::MessageType::kCancel:
+      return handled(ipc::cancel_from(request), [&](const auto& m) { return cancel(uid, m); });
+    case ipc::MessageType::kCodeChallenge:
+      return handled(ipc::code_challenge_from(request), [&](const auto& m) { return code_challenge(uid, m); });
+    case ipc::MessageType::kCodeRedeem:
+      return handled(ipc::code_redeem_from(request), [&](const auto& m) { return code_redeem(uid, m); });
+    case ipc::MessageType::kSelfApprove:
+      return handled(ipc::self_approve_from(request), [&](const auto& m) { return self_approve(uid, m); });
+    case ipc::MessageType::kList: return handled(ipc::list_from(request), [&](const auto& m) { return list(uid, m); });
+    default: return invalid_argument(fmt::format("hoist-agent does not take \"{}\" messages", ipc::to_string(*type)));
   }
+}
+
+Status Agent::speaks_for(std::uint32_t claimed, std::uint32_t uid) {
+  if (claimed == uid) return {};
+  return permission_denied(fmt::format("the message speaks for uid {}, but it comes from uid {}", claimed, uid));
+}
+
+Result<Agent::Facts> Agent::gather(std::uint32_t uid, const ipc::CommandContext& context, int exe_fd) {
+  if (auto st = speaks_for(context.uid, uid); !st) return st.error();
   auto account = deps_.accounts(uid);
   if (!account) return account.error();
   Facts out;
@@ -263,77 +277,58 @@ Status Agent::enqueue(std::string kind, const std::string& details_json) {
   return deps_.state.enqueue(e);
 }
 
-ipc::Fields Agent::check(const Caller& caller, const ipc::CheckMessage& m, int exe_fd) {
-  if (!caller.sudo && caller.uid != 0 && caller.uid != deps_.own_uid) {
-    return error_reply(permission_denied("only sudo asks hoist-agent to check a command: run it with sudo"));
-  }
-  const std::uint32_t uid = caller.uid;
-  auto facts = gather(uid, m.context, exe_fd);
-  if (!facts) {
-    if (facts.error().code == ErrorCode::kPermissionDenied && m.context.uid != uid) {
-      return error_reply(facts.error());
-    }
-    ipc::DecisionMessage deny;
-    deny.action = Action::kDeny;
-    deny.reason = facts.error().message;
-    return ipc::to_fields(deny);
-  }
-  auto grants = deps_.state.active_grants(uid, facts->input.now);
-  if (!grants) {
-    ipc::DecisionMessage deny;
-    deny.action = Action::kDeny;
-    deny.reason = "hoist-agent cannot read its grants: " + grants.error().message;
-    return ipc::to_fields(deny);
-  }
-  std::shared_ptr<const CompiledPolicy> policy;
-  {
-    const std::lock_guard lock(mu_);
-    policy = policy_;
-  }
-  auto decision = decide(policy.get(), *grants, facts->input, deps_.zones);
-  if (auto st = enqueue(command_event(*facts, m.context, decision)); !st) {
-    if (decision.action == Action::kAllow) {
-      // Nothing runs that the audit trail would not hear of.
-      decision = ipc::DecisionMessage{};
-      decision.action = Action::kDeny;
-      decision.reason = "hoist-agent cannot record this decision (" + st.error().message + "); nothing runs";
-    }
-  }
-  if (decision.action == Action::kAllow && decision.record_processes) remember_run(decision.grant_id, caller);
-  return ipc::to_fields(decision);
+std::shared_ptr<const CompiledPolicy> Agent::current_policy() const {
+  const std::lock_guard lock(mu_);
+  return policy_;
 }
 
-ipc::Fields Agent::exec(const Caller& caller, const ipc::ExecMessage& m, int exe_fd) {
+Result<ipc::DecisionMessage> Agent::decide_now(std::uint32_t uid, const Facts& facts) const {
+  auto grants = deps_.state.active_grants(uid, facts.input.now);
+  if (!grants) return grants.error();
+  return decide(current_policy().get(), *grants, facts.input, deps_.zones);
+}
+
+Result<ipc::DecisionMessage> Agent::check(const Caller& caller, const ipc::CheckMessage& m, int exe_fd) {
+  if (!caller.sudo && caller.uid != 0 && caller.uid != deps_.own_uid) {
+    return permission_denied("only sudo asks hoist-agent to check a command: run it with sudo");
+  }
   const std::uint32_t uid = caller.uid;
+  // Another uid's message is refused; facts that cannot be had deny.
+  if (auto st = speaks_for(m.context.uid, uid); !st) return st.error();
+  auto facts = gather(uid, m.context, exe_fd);
+  if (!facts) return deny(facts.error().message);
+  auto decided = decide_now(uid, *facts);
+  if (!decided) return grants_unreadable(decided.error());
+  ipc::DecisionMessage decision = std::move(*decided);
+  if (auto st = enqueue(command_event(*facts, m.context, decision)); !st && decision.action == Action::kAllow) {
+    // Nothing runs that the audit trail would not hear of.
+    decision = deny("hoist-agent cannot record this decision (" + st.error().message + "); nothing runs");
+  }
+  if (decision.action == Action::kAllow && decision.record_processes) remember_run(decision.grant_id, caller);
+  return decision;
+}
+
+Result<ipc::DecisionMessage> Agent::exec(const Caller& caller, const ipc::ExecMessage& m, int exe_fd) {
   if (!caller.sudo) {
     // Only sudo's intercept reports the processes of an elevated tree.
-    return error_reply(permission_denied("exec messages come from sudo's plugin only"));
+    return permission_denied("exec messages come from sudo's plugin only");
   }
-  ipc::DecisionMessage decision;
-  decision.action = Action::kDeny;
+  const std::uint32_t uid = caller.uid;
+  if (auto st = speaks_for(m.context.uid, uid); !st) return st.error();
   auto facts = gather(uid, m.context, exe_fd);
-  if (!facts && m.context.uid != uid) return error_reply(facts.error());
+  ipc::DecisionMessage decision;
   std::optional<events::Command> checked;  // nullopt: no facts, so nothing was checked
-  if (facts) {
-    auto grants = deps_.state.active_grants(uid, facts->input.now);
-    std::shared_ptr<const CompiledPolicy> policy;
-    {
-      const std::lock_guard lock(mu_);
-      policy = policy_;
-    }
-    if (!grants) {
-      decision.reason = "hoist-agent cannot read its grants: " + grants.error().message;
-    } else {
-      decision = decide(policy.get(), *grants, facts->input, deps_.zones);
-      if (decision.action == Action::kRequest) {
-        // Nobody can be asked from inside a running command.
-        decision.action = Action::kDeny;
-        decision.reason = "the temporary admin session has ended, and this program needs approval";
-      }
+  if (!facts) {
+    decision = deny(facts.error().message);
+  } else {
+    auto decided = decide_now(uid, *facts);
+    decision = decided ? std::move(*decided) : grants_unreadable(decided.error());
+    if (decision.action == Action::kRequest) {
+      // Nobody can be asked from inside a running command.
+      decision.action = Action::kDeny;
+      decision.reason = "the temporary admin session has ended, and this program needs approval";
     }
     checked = command_event(*facts, m.context, decision);
-  } else {
-    decision.reason = facts.error().message;
   }
   const events::Process process{.command = checked ? events::Process::Asked{std::move(*checked)}
                                                    : events::UncheckedCommand{.user = m.context.user,
@@ -349,12 +344,10 @@ ipc::Fields Agent::exec(const Caller& caller, const ipc::ExecMessage& m, int exe
                                 .sudo_pid = caller.pid,
                                 .cwd = m.context.cwd};
   if (auto st = enqueue(process); !st && decision.action == Action::kAllow) {
-    decision = ipc::DecisionMessage{};
-    decision.action = Action::kDeny;
-    decision.reason = "hoist-agent cannot record this process (" + st.error().message + "); it does not run";
+    decision = deny("hoist-agent cannot record this process (" + st.error().message + "); it does not run");
   }
   if (decision.action == Action::kAllow && decision.record_processes) remember_run(decision.grant_id, caller);
-  return ipc::to_fields(decision);
+  return decision;
 }
 
 void Agent::remember_run(const std::string& grant_id, const Caller& caller) {
@@ -382,14 +375,11 @@ void Agent::end_runs(const std::string& grant_id) {
   if (stop && deps_.end_session_runs && !runs.empty()) deps_.end_session_runs(runs);
 }
 
-ipc::Fields Agent::elevate(std::uint32_t uid, const ipc::ElevateMessage& m) {
-  if (m.uid != uid) {
-    return error_reply(
-        permission_denied(fmt::format("the message speaks for uid {}, but it comes from uid {}", m.uid, uid)));
-  }
-  if (m.justification.empty()) return error_reply(invalid_argument("a temporary admin session needs a reason"));
+Result<ipc::RequestStateMessage> Agent::elevate(std::uint32_t uid, const ipc::ElevateMessage& m) {
+  if (auto st = speaks_for(m.uid, uid); !st) return st.error();
+  if (m.justification.empty()) return invalid_argument("a temporary admin session needs a reason");
   auto account = deps_.accounts(uid);
-  if (!account) return error_reply(account.error());
+  if (!account) return account.error();
   SubmitFacts f;
   f.kind = RequestKind::kSession;
   f.user = account->name;
@@ -397,24 +387,18 @@ ipc::Fields Agent::elevate(std::uint32_t uid, const ipc::ElevateMessage& m) {
   f.justification = m.justification;
   if (m.duration_s > 0) f.duration_s = static_cast<std::int64_t>(m.duration_s);
   auto outcome = deps_.server.submit(f);
-  if (!outcome) {
-    if (outcome.error().code == ErrorCode::kUnavailable) {
-      return error_reply(unavailable("cannot reach the Hoist server to ask for the session; try again later (" +
-                                     outcome.error().message + ")"));
-    }
-    return error_reply(outcome.error());
-  }
+  if (!outcome) return server_error(outcome.error(), "ask for the session");
   if (outcome->decision != Action::kRequest || !outcome->request) {
     std::string why = outcome->reason.empty() ? "the Hoist server refused the session" : outcome->reason;
     if (!outcome->contact.empty()) why += ". " + outcome->contact;
-    return error_reply(permission_denied(why));
+    return permission_denied(why);
   }
-  if (auto st = record(*outcome->request, uid); !st) return error_reply(st.error());
+  if (auto st = record(*outcome->request, uid); !st) return st.error();
   (void)enqueue(
       events::SessionRequested{.request = outcome->request->id, .user = account->name, .uid = uid, .tty = m.tty});
   auto reply = state_message(*outcome->request);
   if (!outcome->contact.empty()) reply.contact = outcome->contact.substr(0, ipc::kMaxTextBytes);
-  return ipc::to_fields(reply);
+  return reply;
 }
 
 Status Agent::record(const ServerRequest& request, std::uint32_t uid) {
@@ -486,15 +470,13 @@ ipc::RequestStateMessage Agent::state_message(const ServerRequest& r) {
   return out;
 }
 
-ipc::Fields Agent::submit(std::uint32_t uid, const ipc::SubmitMessage& m) {
+Result<ipc::RequestStateMessage> Agent::submit(std::uint32_t uid, const ipc::SubmitMessage& m) {
   auto facts = gather(uid, m.context, -1);
-  if (!facts) return error_reply(facts.error());
+  if (!facts) return facts.error();
   if (facts->input.edit) {
-    return error_reply(
-        permission_denied("an edit is allowed by an edit rule or a temporary admin session; it is "
-                          "never requested"));
+    return permission_denied("an edit is allowed by an edit rule or a temporary admin session; it is never requested");
   }
-  if (m.justification.empty()) return error_reply(invalid_argument("a request needs a justification"));
+  if (m.justification.empty()) return invalid_argument("a request needs a justification");
   const RunAs& runas = facts->input.command.runas;
   if (m.context.noninteractive) {
     // A script retrying `sudo -n` must not queue a request per try: the
@@ -509,7 +491,7 @@ ipc::Fields Agent::submit(std::uint32_t uid, const ipc::SubmitMessage& m) {
         if (it == requests_.end() || it->second.state != RequestState::kPending) continue;
         const ServerRequest known = it->second;
         lock.unlock();
-        return ipc::to_fields(state_message(known));
+        return state_message(known);
       }
     }
   }
@@ -531,46 +513,48 @@ ipc::Fields Agent::submit(std::uint32_t uid, const ipc::SubmitMessage& m) {
         SubmitFacts::Package{exe.package->name, exe.package->origin, exe.package->maintainer, exe.package->verified};
   }
   auto outcome = deps_.server.submit(f);
-  if (!outcome) {
-    if (outcome.error().code == ErrorCode::kUnavailable) {
-      return error_reply(unavailable("cannot reach the Hoist server to send the request; try again later (" +
-                                     outcome.error().message + ")"));
-    }
-    return error_reply(outcome.error());
-  }
+  if (!outcome) return server_error(outcome.error(), "send the request");
   if (outcome->decision == Action::kDeny) {
-    return error_reply(
-        permission_denied(outcome->reason.empty() ? "the Hoist server refused this request" : outcome->reason));
+    return permission_denied(outcome->reason.empty() ? "the Hoist server refused this request" : outcome->reason);
   }
   if (outcome->decision == Action::kAllow || !outcome->request) {
     (void)sync_policy();  // the server's policy is newer than this one
-    return error_reply(conflict("the policy changed meanwhile; run the command again"));
+    return conflict("the policy changed meanwhile; run the command again");
   }
-  if (auto st = record(*outcome->request, uid); !st) {
-    return error_reply(st.error());
-  }
+  if (auto st = record(*outcome->request, uid); !st) return st.error();
   auto reply = state_message(*outcome->request);
   if (!outcome->contact.empty()) reply.contact = outcome->contact.substr(0, ipc::kMaxTextBytes);
-  return ipc::to_fields(reply);
+  return reply;
 }
 
-ipc::Fields Agent::wait(std::uint32_t uid, const ipc::WaitMessage& m) {
+Result<ServerRequest> Agent::refresh(const std::string& id, std::uint32_t uid) {
+  auto fresh = deps_.server.request(id);
+  if (!fresh) return fresh.error();
+  if (auto st = record(*fresh, uid); !st) return st.error();
+  return fresh;
+}
+
+Result<PendingRequest> Agent::own_pending(const std::string& id, std::uint32_t uid) {
+  auto pending = deps_.state.pending_request(id);
+  if (!pending) return pending.error();
+  if (!*pending) return not_found(fmt::format("there is no pending request {} of yours on this computer", id));
+  if ((*pending)->uid != uid) return permission_denied("that request is someone else's");
+  return std::move(**pending);
+}
+
+Result<ipc::RequestStateMessage> Agent::wait(std::uint32_t uid, const ipc::WaitMessage& m) {
   auto pending = deps_.state.pending_request(m.request_id);
-  if (!pending) return error_reply(pending.error());
+  if (!pending) return pending.error();
   std::unique_lock lock(mu_);
   const bool known = requests_.count(m.request_id) != 0;
   lock.unlock();
-  if (*pending && (*pending)->uid != uid) {
-    return error_reply(permission_denied("that request is someone else's"));
-  }
+  if (*pending && (*pending)->uid != uid) return permission_denied("that request is someone else's");
   if (!*pending && !known) {
-    return error_reply(not_found(fmt::format("there is no request {} of yours on this computer", m.request_id)));
+    return not_found(fmt::format("there is no request {} of yours on this computer", m.request_id));
   }
   if (!known) {
     // After a restart: ask the server once.
-    auto fresh = deps_.server.request(m.request_id);
-    if (!fresh) return error_reply(fresh.error());
-    if (auto st = record(*fresh, uid); !st) return error_reply(st.error());
+    if (auto fresh = refresh(m.request_id, uid); !fresh) return fresh.error();
   }
   lock.lock();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(m.wait_ms);
@@ -579,38 +563,24 @@ ipc::Fields Agent::wait(std::uint32_t uid, const ipc::WaitMessage& m) {
     return it == requests_.end() || it->second.state != RequestState::kPending;
   });
   const auto it = requests_.find(m.request_id);
-  if (it == requests_.end()) {
-    return error_reply(not_found(fmt::format("request {} is gone", m.request_id)));
-  }
+  if (it == requests_.end()) return not_found(fmt::format("request {} is gone", m.request_id));
   const ServerRequest current = it->second;
   lock.unlock();
-  return ipc::to_fields(state_message(current));
+  return state_message(current);
 }
 
-ipc::Fields Agent::cancel(std::uint32_t uid, const ipc::CancelMessage& m) {
-  auto pending = deps_.state.pending_request(m.request_id);
-  if (!pending) return error_reply(pending.error());
-  if (!*pending) {
-    return error_reply(
-        not_found(fmt::format("there is no pending request {} of yours on this computer", m.request_id)));
-  }
-  if ((*pending)->uid != uid) return error_reply(permission_denied("that request is someone else's"));
+Result<ipc::RequestStateMessage> Agent::cancel(std::uint32_t uid, const ipc::CancelMessage& m) {
+  if (auto pending = own_pending(m.request_id, uid); !pending) return pending.error();
   auto account = deps_.accounts(uid);
-  if (!account) return error_reply(account.error());
+  if (!account) return account.error();
   auto cancelled = deps_.server.cancel(m.request_id, account->name);
-  if (!cancelled) return error_reply(cancelled.error());
-  if (auto st = record(*cancelled, uid); !st) return error_reply(st.error());
-  return ipc::to_fields(state_message(*cancelled));
+  if (!cancelled) return cancelled.error();
+  if (auto st = record(*cancelled, uid); !st) return st.error();
+  return state_message(*cancelled);
 }
 
-ipc::Fields Agent::self_approve(std::uint32_t uid, const ipc::SelfApproveMessage& m) {
-  auto pending = deps_.state.pending_request(m.request_id);
-  if (!pending) return error_reply(pending.error());
-  if (!*pending) {
-    return error_reply(
-        not_found(fmt::format("there is no pending request {} of yours on this computer", m.request_id)));
-  }
-  if ((*pending)->uid != uid) return error_reply(permission_denied("that request is someone else's"));
+Result<ipc::RequestStateMessage> Agent::self_approve(std::uint32_t uid, const ipc::SelfApproveMessage& m) {
+  if (auto pending = own_pending(m.request_id, uid); !pending) return pending.error();
   std::optional<ServerRequest> known;
   {
     const std::lock_guard lock(mu_);
@@ -618,54 +588,39 @@ ipc::Fields Agent::self_approve(std::uint32_t uid, const ipc::SelfApproveMessage
   }
   if (!known) {
     // After a restart: ask the server once.
-    auto fresh = deps_.server.request(m.request_id);
-    if (!fresh) return error_reply(fresh.error());
-    if (auto st = record(*fresh, uid); !st) return error_reply(st.error());
+    auto fresh = refresh(m.request_id, uid);
+    if (!fresh) return fresh.error();
     known = std::move(*fresh);
   }
   if (known->state != RequestState::kPending) {
-    return error_reply(
-        conflict(fmt::format("request {} is no longer pending (it is {})", m.request_id, to_string(known->state))));
+    return conflict(fmt::format("request {} is no longer pending (it is {})", m.request_id, to_string(known->state)));
   }
   if (!known->self_approval_allowed) {
-    return error_reply(permission_denied(
-        fmt::format("request {} needs a technician's approval; you may not approve it yourself", m.request_id)));
+    return permission_denied(
+        fmt::format("request {} needs a technician's approval; you may not approve it yourself", m.request_id));
   }
   auto account = deps_.accounts(uid);
-  if (!account) return error_reply(account.error());
+  if (!account) return account.error();
   auto approved = deps_.server.self_approve(m.request_id, account->name, std::nullopt, "");
-  if (!approved) {
-    if (approved.error().code == ErrorCode::kUnavailable) {
-      return error_reply(unavailable("cannot reach the Hoist server to approve the request; try again later (" +
-                                     approved.error().message + ")"));
-    }
-    return error_reply(approved.error());
-  }
-  if (auto st = record(*approved, uid); !st) return error_reply(st.error());
+  if (!approved) return server_error(approved.error(), "approve the request");
+  if (auto st = record(*approved, uid); !st) return st.error();
   (void)enqueue(events::RequestSelfApproved{
       .request = m.request_id, .user = account->name, .uid = uid, .state = approved->state});
-  return ipc::to_fields(state_message(*approved));
+  return state_message(*approved);
 }
 
-ipc::Fields Agent::list(std::uint32_t uid, const ipc::ListMessage& m) {
-  if (m.uid != uid) {
-    return error_reply(
-        permission_denied(fmt::format("the message speaks for uid {}, but it comes from uid {}", m.uid, uid)));
-  }
+Result<ipc::ListingMessage> Agent::list(std::uint32_t uid, const ipc::ListMessage& m) {
+  if (auto st = speaks_for(m.uid, uid); !st) return st.error();
   if (!m.list_user.empty()) {
-    return error_reply(permission_denied("listing another user's rules is for administrators, in the console"));
+    return permission_denied("listing another user's rules is for administrators, in the console");
   }
   auto account = deps_.accounts(uid);
-  if (!account) return error_reply(account.error());
+  if (!account) return account.error();
   ipc::ListingMessage out;
-  std::shared_ptr<const CompiledPolicy> policy;
-  {
-    const std::lock_guard lock(mu_);
-    policy = policy_;
-  }
+  const auto policy = current_policy();
   if (!policy) {
     out.lines.push_back("This computer has no Hoist policy yet.");
-    return ipc::to_fields(out);
+    return out;
   }
   const Subject subject{account->name, account->groups, deps_.labels, deps_.hostname};
   out.lines.push_back(fmt::format("Hoist rules for {} on {}:", account->name, deps_.hostname));
@@ -713,7 +668,7 @@ ipc::Fields Agent::list(std::uint32_t uid, const ipc::ListMessage& m) {
                               .substr(0, ipc::kMaxTextBytes));
     }
   }
-  return ipc::to_fields(out);
+  return out;
 }
 
 Status Agent::apply_push(const PushPage& page) {

@@ -31,6 +31,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -88,6 +89,13 @@ struct UploadOutcome {
   [[nodiscard]] std::size_t moved() const { return acknowledged + quarantined.size(); }
 };
 
+// What the agent answers a request with, when it does not refuse it: a
+// decision (check, exec), a request's state (submit, elevate, wait, cancel,
+// self_approve), a listing (list), a challenge (code_challenge) or a grant
+// (code_redeem).
+using AgentReply = std::variant<ipc::DecisionMessage, ipc::RequestStateMessage, ipc::ListingMessage,
+                                ipc::ChallengeMessage, ipc::CodeGrantMessage>;
+
 class Agent {
  public:
   explicit Agent(AgentDeps deps);
@@ -105,7 +113,9 @@ class Agent {
 
   // One request frame from a caller, with the executable's descriptor when
   // one came with it (-1 otherwise; the caller keeps ownership). Always
-  // returns a reply frame.
+  // returns a reply frame: the handler's typed reply, or an error frame
+  // with its Error's category and message (an exception is an internal
+  // error); the only place the agent's answers become frames.
   ipc::Fields handle(const Caller& caller, const ipc::Fields& request, int exe_fd);
 
   // Applies one page of push messages (request state changes, policy
@@ -121,16 +131,24 @@ class Agent {
   Status tidy();
 
  private:
-  ipc::Fields check(const Caller& caller, const ipc::CheckMessage& m, int exe_fd);
-  ipc::Fields exec(const Caller& caller, const ipc::ExecMessage& m, int exe_fd);
-  ipc::Fields elevate(std::uint32_t uid, const ipc::ElevateMessage& m);
-  ipc::Fields submit(std::uint32_t uid, const ipc::SubmitMessage& m);
-  ipc::Fields wait(std::uint32_t uid, const ipc::WaitMessage& m);
-  ipc::Fields cancel(std::uint32_t uid, const ipc::CancelMessage& m);
-  ipc::Fields self_approve(std::uint32_t uid, const ipc::SelfApproveMessage& m);
-  ipc::Fields list(std::uint32_t uid, const ipc::ListMessage& m);
-  ipc::Fields code_challenge(std::uint32_t uid, const ipc::CodeChallengeMessage& m);  // agent_codes.cpp
-  ipc::Fields code_redeem(std::uint32_t uid, const ipc::CodeRedeemMessage& m);        // agent_codes.cpp
+  // The typed answer to one request frame, or why it is refused; handle()
+  // alone turns it into the reply frame.
+  Result<AgentReply> answer(const Caller& caller, const ipc::Fields& request, int exe_fd);
+  Result<ipc::DecisionMessage> check(const Caller& caller, const ipc::CheckMessage& m, int exe_fd);
+  Result<ipc::DecisionMessage> exec(const Caller& caller, const ipc::ExecMessage& m, int exe_fd);
+  Result<ipc::RequestStateMessage> elevate(std::uint32_t uid, const ipc::ElevateMessage& m);
+  Result<ipc::RequestStateMessage> submit(std::uint32_t uid, const ipc::SubmitMessage& m);
+  Result<ipc::RequestStateMessage> wait(std::uint32_t uid, const ipc::WaitMessage& m);
+  Result<ipc::RequestStateMessage> cancel(std::uint32_t uid, const ipc::CancelMessage& m);
+  Result<ipc::RequestStateMessage> self_approve(std::uint32_t uid, const ipc::SelfApproveMessage& m);
+  Result<ipc::ListingMessage> list(std::uint32_t uid, const ipc::ListMessage& m);
+  Result<ipc::ChallengeMessage> code_challenge(std::uint32_t uid,
+                                               const ipc::CodeChallengeMessage& m);               // agent_codes.cpp
+  Result<ipc::CodeGrantMessage> code_redeem(std::uint32_t uid, const ipc::CodeRedeemMessage& m);  // agent_codes.cpp
+
+  // Refuses a message that speaks for another uid than the caller's (the
+  // kernel's).
+  static Status speaks_for(std::uint32_t claimed, std::uint32_t uid);
 
   struct Facts {
     Account account;
@@ -152,6 +170,16 @@ class Agent {
   Status enqueue(std::string kind, const std::string& details_json);
   Status deliver(std::span<const OutboxEvent> events, UploadOutcome& outcome);
   ipc::RequestStateMessage state_message(const ServerRequest& request);
+  // Asks hoistd for request `id` and records it for `uid` (the agent did not
+  // know it: after a restart).
+  Result<ServerRequest> refresh(const std::string& id, std::uint32_t uid);
+  // The pending request `id`, refused unless it is `uid`'s.
+  Result<PendingRequest> own_pending(const std::string& id, std::uint32_t uid);
+  // The policy in force (null: none yet).
+  [[nodiscard]] std::shared_ptr<const CompiledPolicy> current_policy() const;
+  // decide() for `facts` with `uid`'s grants; the state's error when the
+  // grants cannot be read.
+  Result<ipc::DecisionMessage> decide_now(std::uint32_t uid, const Facts& facts) const;
   // Remembers a sudo run under a session grant, to stop it when the grant ends.
   void remember_run(const std::string& grant_id, const Caller& caller);
   // The grant ended: stop its runs when the policy says so.

@@ -24,10 +24,6 @@ namespace hoist::agent {
 
 namespace {
 
-ipc::Fields error_reply(const Error& e) {
-  return ipc::to_fields(ipc::ErrorMessage{e.code, e.message});
-}
-
 Result<std::uint32_t> random_nonce() {
   std::uint32_t v = 0;
   for (;;) {
@@ -47,6 +43,20 @@ Result<codes::HostKey> host_key(const Identity& id) {
   }
   std::copy(id.codes_key.begin(), id.codes_key.end(), key.begin());
   return key;
+}
+
+// This computer's identity and admin-code key, or why there is none.
+struct Enrolment {
+  Identity identity;
+  codes::HostKey key{};
+};
+Result<Enrolment> enrolment(AgentState& state) {
+  auto id = state.identity();
+  if (!id) return id.error();
+  if (!*id) return unavailable("this computer is not enrolled");
+  auto key = host_key(**id);
+  if (!key) return key.error();
+  return Enrolment{std::move(**id), *key};
 }
 
 std::uint32_t day_of(TimePoint t) {
@@ -72,69 +82,60 @@ Status Agent::sync_codes_key() {
   return enqueue(events::CodesKeyInstalled{.generation = fetched->generation, .previous_generation = before});
 }
 
-ipc::Fields Agent::code_challenge(std::uint32_t uid, const ipc::CodeChallengeMessage& m) {
-  if (m.uid != uid) {
-    return error_reply(
-        permission_denied(fmt::format("the message speaks for uid {}, but it comes from uid {}", m.uid, uid)));
-  }
-  auto id = deps_.state.identity();
-  if (!id) return error_reply(id.error());
-  if (!*id) return error_reply(unavailable("this computer is not enrolled"));
-  if (auto key = host_key(**id); !key) return error_reply(key.error());
+Result<ipc::ChallengeMessage> Agent::code_challenge(std::uint32_t uid, const ipc::CodeChallengeMessage& m) {
+  if (auto st = speaks_for(m.uid, uid); !st) return st.error();
+  auto enrolled = enrolment(deps_.state);
+  if (!enrolled) return enrolled.error();
+  const Identity& id = enrolled->identity;
   const auto now = now_s();
   for (int attempt = 0; attempt < 8; ++attempt) {
     auto nonce = random_nonce();
-    if (!nonce) return error_reply(nonce.error());
+    if (!nonce) return nonce.error();
     const CodeChallengeRecord record{*nonce, uid, now, now + codes::kChallengeLifetime};
     auto st = deps_.state.add_code_challenge(record, now);
     if (!st && st.error().code == ErrorCode::kConflict) continue;  // drawn before: draw again
-    if (!st) return error_reply(st.error());
+    if (!st) return st.error();
     ipc::ChallengeMessage out;
-    out.challenge = codes::format_challenge(codes::Challenge{codes::host_tag((*id)->endpoint_id), *nonce});
-    out.host = (*id)->hostname;
-    out.endpoint_id = (*id)->endpoint_id;
+    out.challenge = codes::format_challenge(codes::Challenge{codes::host_tag(id.endpoint_id), *nonce});
+    out.host = id.hostname;
+    out.endpoint_id = id.endpoint_id;
     out.expires_in_s = static_cast<std::uint64_t>(codes::kChallengeLifetime.count());
-    return ipc::to_fields(out);
+    return out;
   }
-  return error_reply(internal_error("no fresh challenge could be drawn (this is a bug)"));
+  return internal_error("no fresh challenge could be drawn (this is a bug)");
 }
 
-ipc::Fields Agent::code_redeem(std::uint32_t uid, const ipc::CodeRedeemMessage& m) {
-  if (m.uid != uid) {
-    return error_reply(
-        permission_denied(fmt::format("the message speaks for uid {}, but it comes from uid {}", m.uid, uid)));
-  }
+Result<ipc::CodeGrantMessage> Agent::code_redeem(std::uint32_t uid, const ipc::CodeRedeemMessage& m) {
+  if (auto st = speaks_for(m.uid, uid); !st) return st.error();
   auto account = deps_.accounts(uid);
-  if (!account) return error_reply(account.error());
+  if (!account) return account.error();
   const std::string& user = account->name;
   const std::lock_guard lock(codes_mu_);
-  auto id = deps_.state.identity();
-  if (!id) return error_reply(id.error());
-  if (!*id) return error_reply(unavailable("this computer is not enrolled"));
-  auto key = host_key(**id);
-  if (!key) return error_reply(key.error());
-  const std::uint32_t generation = (*id)->codes_key_generation;
+  auto enrolled = enrolment(deps_.state);
+  if (!enrolled) return enrolled.error();
+  const Identity& id = enrolled->identity;
+  const codes::HostKey& key = enrolled->key;
+  const std::uint32_t generation = id.codes_key_generation;
   const auto now = now_s();
 
   // The back-off first: a locked-out user's tries are not even checked.
   auto attempts = deps_.state.code_attempts(uid);
-  if (!attempts) return error_reply(attempts.error());
+  if (!attempts) return attempts.error();
   const Seconds wait = codes::code_backoff(attempts->failures);
   if (attempts->failures > 0 && now < attempts->last_failure + wait) {
     const auto left = (attempts->last_failure + wait - now).count();
-    return error_reply(Error{ErrorCode::kRateLimited, fmt::format("too many wrong codes: try again in {} second{}",
-                                                                  left, left == 1 ? "" : "s")});
+    return rate_limited(fmt::format("too many wrong codes: try again in {} second{}", left, left == 1 ? "" : "s"));
   }
 
   auto kind = codes::kind_of(m.code);
-  if (!kind) return error_reply(kind.error());  // a typing slip, not a guess
+  if (!kind) return kind.error();  // a typing slip, not a guess
   if (*kind == codes::CodeKind::kChallenge) {
-    return error_reply(invalid_argument(
-        "that is a challenge (8 characters): read it to the help desk, then enter the code they give back"));
+    return invalid_argument(
+        "that is a challenge (8 characters): read it to the help desk, then enter the code they give back");
   }
 
   // Wrong-code events and the count: stored before the answer leaves.
-  auto refuse = [&](const Error& why, std::string_view code_kind) -> ipc::Fields {
+  auto refuse = [&](const Error& why, std::string_view code_kind) -> Error {
     CodeAttempts next{attempts->failures + 1, now};
     const events::CodeRefused refused{.user = user,
                                       .uid = uid,
@@ -144,51 +145,51 @@ ipc::Fields Agent::code_redeem(std::uint32_t uid, const ipc::CodeRedeemMessage& 
                                       .failures = next.failures,
                                       .reason = why.message};
     auto event_id = new_event_id();
-    if (!event_id) return error_reply(event_id.error());
+    if (!event_id) return event_id.error();
     const OutboxEvent event{*event_id, events::outbox_kind(refused),
                             std::chrono::time_point_cast<std::chrono::milliseconds>(deps_.clock()),
                             events::details_text(refused)};
     if (auto st = deps_.state.record_code_failure(uid, next, event); !st) {
-      return error_reply(unavailable("hoist-agent cannot record the attempt (" + st.error().message +
-                                     "); no code is checked until it can"));
+      return unavailable("hoist-agent cannot record the attempt (" + st.error().message +
+                         "); no code is checked until it can");
     }
     std::string text = why.message;
     const Seconds next_wait = codes::code_backoff(next.failures);
     if (next_wait.count() > 0) text += fmt::format(" (next try in {} s)", next_wait.count());
-    return error_reply(Error{why.code, text});
+    return Error{why.code, text};
   };
 
   CodeUse use;
   codes::CodeTerms terms;
   if (*kind == codes::CodeKind::kResponse) {
     if (m.challenge.empty()) {
-      return error_reply(invalid_argument(
-          "a 12-character code answers a challenge: run \"hoist code\" to see one and read it to the help desk"));
+      return invalid_argument(
+          "a 12-character code answers a challenge: run \"hoist code\" to see one and read it to the help desk");
     }
     auto challenge = codes::parse_challenge(m.challenge);
-    if (!challenge) return error_reply(challenge.error());
+    if (!challenge) return challenge.error();
     auto stored = deps_.state.code_challenge(challenge->nonce);
-    if (!stored) return error_reply(stored.error());
-    if (challenge->host_tag != codes::host_tag((*id)->endpoint_id) || !*stored || (*stored)->uid != uid ||
+    if (!stored) return stored.error();
+    if (challenge->host_tag != codes::host_tag(id.endpoint_id) || !*stored || (*stored)->uid != uid ||
         now >= (*stored)->expires_at) {
-      return error_reply(permission_denied(
+      return permission_denied(
           fmt::format("challenge {} is not one this computer gave you, or it expired (after {} min): ask for a new "
                       "one with \"hoist code\"",
-                      m.challenge, codes::kChallengeLifetime.count() / 60)));
+                      m.challenge, codes::kChallengeLifetime.count() / 60));
     }
-    auto verified = codes::verify_response(*key, *challenge, user, m.command, m.code);
+    auto verified = codes::verify_response(key, *challenge, user, m.command, m.code);
     if (!verified) {
       if (codes::does_not_fit(verified.error())) return refuse(verified.error(), "response");
-      return error_reply(verified.error());
+      return verified.error();
     }
     terms = std::move(*verified);
     use.kind = "response";
     use.ref = challenge->nonce;
   } else {
-    auto verified = codes::verify_preissued(*key, user, m.command, day_of(now), m.code);
+    auto verified = codes::verify_preissued(key, user, m.command, day_of(now), m.code);
     if (!verified) {
       if (codes::does_not_fit(verified.error())) return refuse(verified.error(), "preissued");
-      return error_reply(verified.error());  // outside its days: the MAC fit, so it is no guess
+      return verified.error();  // outside its days: the MAC fit, so it is no guess
     }
     terms = std::move(verified->terms);
     use.kind = "preissued";
@@ -223,24 +224,22 @@ ipc::Fields Agent::code_redeem(std::uint32_t uid, const ipc::CodeRedeemMessage& 
                               .used_at = now,
                               .until = g.deadline};
   auto event_id = new_event_id();
-  if (!event_id) return error_reply(event_id.error());
+  if (!event_id) return event_id.error();
   const OutboxEvent event{*event_id, events::outbox_kind(used),
                           std::chrono::time_point_cast<std::chrono::milliseconds>(deps_.clock()),
                           events::details_text(used)};
   if (auto st = deps_.state.redeem_code(use, g, event); !st) {
     if (st.error().code == ErrorCode::kConflict) {
-      return error_reply(
-          permission_denied("this code was used already: a code is good once; ask the help desk for "
-                            "a new one"));
+      return permission_denied("this code was used already: a code is good once; ask the help desk for a new one");
     }
-    return error_reply(st.error());
+    return st.error();
   }
   ipc::CodeGrantMessage out;
   out.grant_id = g.id;
   out.session = g.kind == GrantKind::kSession;
   out.command = terms.command;
   out.time_left_s = static_cast<std::uint64_t>(terms.duration.count());
-  return ipc::to_fields(out);
+  return out;
 }
 
 }  // namespace hoist::agent

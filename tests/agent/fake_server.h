@@ -18,6 +18,7 @@ class FakeServer final : public ServerApi {
     return std::optional<PolicyFetch>();
   }
   Result<SubmitOutcome> submit(const SubmitFacts& /*facts*/) override {
+    if (submit_answer) return *submit_answer;
     SubmitOutcome out;
     out.decision = Action::kRequest;
     out.request = next_submit;
@@ -28,7 +29,7 @@ class FakeServer final : public ServerApi {
     return not_found("no such request");
   }
   Result<ServerRequest> cancel(const std::string& /*id*/, const std::string& /*user*/) override {
-    return internal_error("not used");
+    return cancel_answer;
   }
   Result<ServerRequest> self_approve(const std::string& id, const std::string& user,
                                      std::optional<std::int64_t> duration_s, const std::string& comment) override {
@@ -64,6 +65,9 @@ class FakeServer final : public ServerApi {
   void interrupt() override {}
 
   ServerRequest next_submit;
+  // When set, submit answers this instead of a request for next_submit.
+  std::optional<Result<SubmitOutcome>> submit_answer;
+  Result<ServerRequest> cancel_answer = internal_error("not used");
   ServerRequest stored;
   std::optional<CodesKey> codes_key_answer;
   Result<ServerRequest> approve_answer = internal_error("not set");
