@@ -9,8 +9,8 @@
 #include <optional>
 #include <utility>
 
-#include "agent/state/sqlite_db.h"
 #include "agent/state/state_dir.h"
+#include "sqlite/db.h"
 
 namespace hoist::agent {
 
@@ -1081,7 +1081,16 @@ Result<std::unique_ptr<AgentState>> open_sqlite_agent_state(const std::string& d
     }
     auto checked = open_state_dir(dir, options.db_name, options.read_only);
     if (!checked.ok()) return checked.error();
-    auto db = Db::open(checked->db_path, options.busy_timeout_ms, options.read_only);
+    sqlite::Options db_options;
+    db_options.noun = "agent database";
+    db_options.errors_name_file = true;
+    db_options.read_only = options.read_only;
+    db_options.busy_timeout_ms = options.busy_timeout_ms;
+    db_options.secure_delete = true;  // an old credential is overwritten, not left in free pages
+    db_options.damaged_advice =
+        "the file is damaged: stop hoist-agent, move the file aside, and restore it from a backup or enrol the "
+        "endpoint again";
+    auto db = Db::open(checked->db_path, db_options);
     if (!db.ok()) return db.error();
     if (auto st = recheck_state_files(*checked); !st.ok()) return st.error();
     auto state = std::make_unique<SqliteAgentState>(std::move(*checked), std::move(*db), options.outbox);
