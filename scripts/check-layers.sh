@@ -23,7 +23,7 @@ core
 platform        core
 ipc             core
 sqlite          core
-store           core
+store           core sqlite
 net             core
 net/tls         core platform
 net/client      core net net/tls

@@ -1,7 +1,5 @@
 #include "store/sqlite_store.h"
 
-#include <sqlite3.h>
-
 #include <fmt/format.h>
 
 #include <functional>
@@ -10,6 +8,8 @@
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+
+#include "sqlite/db.h"
 
 namespace hoist::store {
 
@@ -254,76 +254,8 @@ const std::vector<std::string_view>& sqlite_migrations() {
 
 namespace {
 
-struct DbClose {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-struct StmtFinalize {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
-using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalize>;
-
-// A statement lent by SqliteStore::prepare. Giving it back resets it, on
-// every path out of its user (early returns, errors, exceptions): a
-// statement left active would hold its read transaction open and block
-// WAL checkpoints (and writers once the log must wrap). A cached statement
-// goes back to the cache; a one-off one is finalized.
-class Stmt {
- public:
-  Stmt(sqlite3_stmt* stmt, bool* lent) : stmt_(stmt), lent_(lent) {}
-  Stmt(Stmt&& other) noexcept
-      : stmt_(std::exchange(other.stmt_, nullptr)), lent_(std::exchange(other.lent_, nullptr)) {}
-  Stmt& operator=(Stmt&& other) noexcept {
-    if (this != &other) {
-      give_back();
-      stmt_ = std::exchange(other.stmt_, nullptr);
-      lent_ = std::exchange(other.lent_, nullptr);
-    }
-    return *this;
-  }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  ~Stmt() { give_back(); }
-
-  [[nodiscard]] sqlite3_stmt* get() const { return stmt_; }
-
- private:
-  void give_back() {
-    if (stmt_ == nullptr) return;
-    if (lent_ == nullptr) {
-      sqlite3_finalize(stmt_);
-    } else {
-      sqlite3_reset(stmt_);
-      sqlite3_clear_bindings(stmt_);  // keep no copies of bound values (hashes) between uses
-      *lent_ = false;
-    }
-    stmt_ = nullptr;
-  }
-
-  sqlite3_stmt* stmt_;
-  bool* lent_;  // the cache entry's "in use" flag; nullptr for a one-off statement
-};
-
-// The cache's key is the SQL text, so no SQL text may embed a value: values
-// are bound parameters, and the texts are a finite set (constant strings,
-// constant column lists, the filter combinations of audit_events and
-// requests, label lists padded to a power of two).
-struct CachedStmt {
-  StmtPtr stmt;
-  bool lent = false;
-};
-struct SqlHash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view sql) const { return std::hash<std::string_view>{}(sql); }
-};
-using StmtCache = std::unordered_map<std::string, CachedStmt, SqlHash, std::equal_to<>>;
-
-Error db_error(sqlite3* db, std::string_view what) {
-  const int code = sqlite3_extended_errcode(db);
-  const std::string message = fmt::format("database: {}: {}", what, sqlite3_errmsg(db));
-  if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED) return unavailable(message + " (busy; retry)");
-  if ((code & 0xff) == SQLITE_CONSTRAINT) return conflict(message);
-  return internal_error(message);
-}
+using sqlite::Db;
+using sqlite::Stmt;
 
 Status check_page_limit(std::size_t limit) {
   if (limit == 0 || limit > kMaxPage) return invalid_argument(fmt::format("limit must be between 1 and {}", kMaxPage));
@@ -336,23 +268,6 @@ Result<std::optional<T>> first_row(Result<std::vector<T>> rows) {
   if (!rows.ok()) return rows.error();
   if (rows->empty()) return std::optional<T>();
   return std::optional<T>(std::move(rows->front()));
-}
-
-void bind_one(sqlite3_stmt* s, int i, std::string_view v) {
-  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-}
-void bind_one(sqlite3_stmt* s, int i, std::int64_t v) {
-  sqlite3_bind_int64(s, i, v);
-}
-void bind_one(sqlite3_stmt* s, int i, TimePoint t) {
-  sqlite3_bind_int64(s, i, t.time_since_epoch().count());
-}
-
-// Binds args to parameters 1, 2, ... by type.
-template <class... Args>
-void bind_all(sqlite3_stmt* s, const Args&... args) {
-  int i = 1;
-  (bind_one(s, i++, args), ...);
 }
 
 // The SQL of one table of labels, written out so that no caller can put
@@ -415,10 +330,8 @@ class SqliteTx final : public StoreTx {
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(sqlite3* db, std::size_t statement_cache_size) : db_(db), cache_capacity_(statement_cache_size) {}
-  // Every statement is finalized before the connection closes: one left
-  // over would keep the connection open as a zombie (sqlite3_close_v2).
-  ~SqliteStore() override { statements_.clear(); }
+  explicit SqliteStore(std::unique_ptr<Db> db) : db_(std::move(db)) {}
+  ~SqliteStore() override = default;
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
 
@@ -450,118 +363,63 @@ class SqliteStore final : public Store {
 
   Status migrate(int target);
 
-  // With mu_ held (SqliteTx: by write()). The statement for `sql`, from
-  // the cache when it is there and not already lent out.
-  Result<Stmt> prepare(std::string_view sql);
+  // With mu_ held (SqliteTx: by write()): the statement for `sql`.
+  Result<Stmt> prepare(std::string_view sql) { return db_->prepare(sql); }
   // Prepares, binds and runs one statement that returns no rows; returns
   // how many rows it changed.
   template <class... Args>
-  Result<int> execute(std::string_view sql, std::string_view what, const Args&... args) {
-    auto s = prepare(sql);
-    if (!s.ok()) return s.error();
-    bind_all(s->get(), args...);
-    if (sqlite3_step(s->get()) != SQLITE_DONE) return db_error(db_.get(), what);
-    return sqlite3_changes(db_.get());
+  Result<std::int64_t> execute(std::string_view sql, std::string_view what, const Args&... args) {
+    return db_->execute(sql, what, args...);
   }
-  Status exec(std::string_view sql);
   Result<std::optional<AuditEvent>> last_event_locked();
   // Whether the trail may be appended to after `prev` (its newest event):
   // Unavailable, naming the event, when `prev` no longer matches its own
   // hash, or when the newest event this store committed is gone or changed.
   Status check_head_locked(const std::optional<AuditEvent>& prev);
-  Result<std::vector<RequestRecord>> query_requests_locked(sqlite3_stmt* stmt);
+  Result<std::vector<RequestRecord>> query_requests_locked(sqlite::Stmt& stmt);
   Status write_request_children_locked(const RequestRecord& record);
-  Result<std::vector<UserRecord>> query_users_locked(sqlite3_stmt* stmt);
-  Result<std::vector<TokenRecord>> query_tokens_locked(sqlite3_stmt* stmt);
-  Result<std::vector<EnrollmentTokenRecord>> query_enrollment_tokens_locked(sqlite3_stmt* stmt);
-  Result<std::vector<EndpointRecord>> query_endpoints_locked(sqlite3_stmt* stmt);
-  Result<std::vector<IssuedCode>> query_issued_codes_locked(sqlite3_stmt* stmt);
+  Result<std::vector<UserRecord>> query_users_locked(sqlite::Stmt& stmt);
+  Result<std::vector<TokenRecord>> query_tokens_locked(sqlite::Stmt& stmt);
+  Result<std::vector<EnrollmentTokenRecord>> query_enrollment_tokens_locked(sqlite::Stmt& stmt);
+  Result<std::vector<EndpointRecord>> query_endpoints_locked(sqlite::Stmt& stmt);
+  Result<std::vector<IssuedCode>> query_issued_codes_locked(sqlite::Stmt& stmt);
   Result<std::vector<std::string>> labels_locked(const LabelTable& table, const std::string& id);
   Status write_labels_locked(const LabelTable& table, const std::string& id, const std::vector<std::string>& labels);
-  Status run_locked(sqlite3_stmt* stmt, std::string_view what);
-  Result<std::vector<PolicyRecord>> query_policies_locked(sqlite3_stmt* stmt);
-  Result<std::vector<PolicyVersion>> query_policy_versions_locked(sqlite3_stmt* stmt);
+  Result<std::vector<PolicyRecord>> query_policies_locked(sqlite::Stmt& stmt);
+  Result<std::vector<PolicyVersion>> query_policy_versions_locked(sqlite::Stmt& stmt);
   Result<std::optional<PolicyRecord>> policy_locked(const std::string& name);
-  [[nodiscard]] sqlite3* db() const { return db_.get(); }
+  [[nodiscard]] Db& db() const { return *db_; }
 
  private:
-  Result<std::vector<AuditEvent>> query_events(sqlite3_stmt* stmt);
+  Result<std::vector<AuditEvent>> query_events(sqlite::Stmt& stmt);
   Result<int> schema_version_locked();
   Status migrate_locked(int target);
 
-  std::unique_ptr<sqlite3, DbClose> db_;
-  std::mutex mu_;  // one connection, one user at a time; guards statements_ too
-  // Prepared statements by SQL text (see StmtCache), at most
-  // cache_capacity_; texts beyond that are prepared for each use.
-  StmtCache statements_;
-  std::size_t cache_capacity_;
+  std::unique_ptr<Db> db_;
+  std::mutex mu_;  // one connection, one user at a time
   // The newest event this store committed: it must still be in the trail,
   // unchanged, when the next one is appended (a truncated or rewritten tail).
   std::optional<ChainHead> committed_head_;
 };
 
-Result<Stmt> SqliteStore::prepare(std::string_view sql) {
-  const auto it = statements_.find(sql);
-  if (it != statements_.end() && !it->second.lent) {
-    sqlite3_stmt* s = it->second.stmt.get();
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    it->second.lent = true;
-    return Stmt(s, &it->second.lent);
-  }
-  // A text already lent out (one statement used inside another's loop)
-  // gets a one-off copy, as does any text once the cache is full.
-  const bool cache = it == statements_.end() && statements_.size() < cache_capacity_;
-  sqlite3_stmt* raw = nullptr;
-  // prepare_v3 (like v2) re-prepares by itself after a schema change.
-  if (sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()), cache ? SQLITE_PREPARE_PERSISTENT : 0,
-                         &raw, nullptr) != SQLITE_OK) {
-    return db_error(db_.get(), "prepare");
-  }
-  StmtPtr owned(raw);
-  if (!owned) return internal_error("database: prepare: no statement in the SQL text (this is a bug)");
-  if (!cache) return Stmt(owned.release(), nullptr);
-  const auto added = statements_.emplace(std::string(sql), CachedStmt{std::move(owned), true}).first;
-  return Stmt(added->second.stmt.get(), &added->second.lent);
-}
-
-Status SqliteStore::exec(std::string_view sql) {
-  const std::string text(sql);
-  if (sqlite3_exec(db_.get(), text.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
-    return db_error(db_.get(), "exec");
-  }
-  return {};
-}
-
-void bind_text(sqlite3_stmt* s, int i, std::string_view v) {
-  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-}
-
-std::string column_text(sqlite3_stmt* s, int i) {
-  const auto* p = sqlite3_column_text(s, i);
-  return p == nullptr
-             ? std::string()
-             : std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(s, i)));
-}
-
-Result<std::vector<AuditEvent>> SqliteStore::query_events(sqlite3_stmt* stmt) {
+Result<std::vector<AuditEvent>> SqliteStore::query_events(sqlite::Stmt& stmt) {
   std::vector<AuditEvent> out;
   for (;;) {
-    const int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) return db_error(db_.get(), "read audit events");
+    auto row = stmt.step("read audit events");
+    if (!row.ok()) return row.error();
+    if (!*row) break;
     AuditEvent e;
-    e.seq = static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 0));
-    e.time = AuditTime{std::chrono::milliseconds{sqlite3_column_int64(stmt, 1)}};
-    e.actor = column_text(stmt, 2);
-    e.action = column_text(stmt, 3);
-    e.target = column_text(stmt, 4);
-    e.host = column_text(stmt, 5);
-    e.details = column_text(stmt, 6);
+    e.seq = static_cast<std::uint64_t>(stmt.int_at(0));
+    e.time = AuditTime{std::chrono::milliseconds{stmt.int_at(1)}};
+    e.actor = stmt.text_at(2);
+    e.action = stmt.text_at(3);
+    e.target = stmt.text_at(4);
+    e.host = stmt.text_at(5);
+    e.details = stmt.text_at(6);
     // A stored hash that is not 64 hex digits is itself tampering: keep the
     // event with a zero hash so verification reports it.
-    if (auto h = Sha256::from_hex(column_text(stmt, 7)); h.ok()) e.prev_hash = *h;
-    if (auto h = Sha256::from_hex(column_text(stmt, 8)); h.ok()) e.hash = *h;
+    if (auto h = Sha256::from_hex(stmt.text_at(7)); h.ok()) e.prev_hash = *h;
+    if (auto h = Sha256::from_hex(stmt.text_at(8)); h.ok()) e.hash = *h;
     out.push_back(std::move(e));
   }
   return out;
@@ -572,7 +430,7 @@ constexpr std::string_view kEventColumns = "seq, time_ms, actor, action, target,
 Result<std::optional<AuditEvent>> SqliteStore::last_event_locked() {
   auto stmt = prepare(fmt::format("SELECT {} FROM audit_events ORDER BY seq DESC LIMIT 1", kEventColumns));
   if (!stmt.ok()) return stmt.error();
-  return first_row(query_events(stmt->get()));
+  return first_row(query_events(*stmt));
 }
 
 namespace {
@@ -594,10 +452,10 @@ Status SqliteStore::check_head_locked(const std::optional<AuditEvent>& prev) {
   if (prev && prev->seq == committed_head_->seq && prev->hash == committed_head_->hash) return {};
   auto s = prepare("SELECT hash FROM audit_events WHERE seq = ?");
   if (!s.ok()) return s.error();
-  sqlite3_bind_int64(s->get(), 1, static_cast<sqlite3_int64>(committed_head_->seq));
-  const int rc = sqlite3_step(s->get());
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_error(db(), "read the audit trail's head");
-  if (rc == SQLITE_DONE || column_text(s->get(), 0) != committed_head_->hash.hex()) {
+  s->bind_int(1, static_cast<std::int64_t>(committed_head_->seq));
+  auto row = s->step("read the audit trail's head");
+  if (!row.ok()) return row.error();
+  if (!*row || s->text_at(0) != committed_head_->hash.hex()) {
     return trail_refused(
         fmt::format("audit event #{}, which this hoistd wrote, is gone or changed", committed_head_->seq));
   }
@@ -623,41 +481,25 @@ Result<AuditEvent> SqliteTx::append_audit(const AuditDraft& draft) {
       "INSERT INTO audit_events (seq, time_ms, actor, action, target, host, details, prev_hash, hash) "
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!stmt.ok()) return stmt.error();
-  sqlite3_stmt* s = stmt->get();
-  sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(e.seq));
-  sqlite3_bind_int64(s, 2, e.time.time_since_epoch().count());
-  bind_text(s, 3, e.actor);
-  bind_text(s, 4, e.action);
-  bind_text(s, 5, e.target);
-  bind_text(s, 6, e.host);
-  bind_text(s, 7, e.details);
-  bind_text(s, 8, e.prev_hash.hex());
-  bind_text(s, 9, e.hash.hex());
-  if (sqlite3_step(s) != SQLITE_DONE) return db_error(sqlite3_db_handle(s), "append audit event");
+  sqlite::Stmt& s = *stmt;
+  s.bind_int(1, static_cast<std::int64_t>(e.seq));
+  s.bind_int(2, e.time.time_since_epoch().count());
+  s.bind_text(3, e.actor);
+  s.bind_text(4, e.action);
+  s.bind_text(5, e.target);
+  s.bind_text(6, e.host);
+  s.bind_text(7, e.details);
+  s.bind_text(8, e.prev_hash.hex());
+  s.bind_text(9, e.hash.hex());
+  if (auto ran = s.run("append audit event"); !ran.ok()) return ran.error();
   appended_ = ChainHead{e.seq, e.hash};
   return e;
 }
 
 Status SqliteStore::write(const std::function<Status(StoreTx&)>& fn) {
   std::lock_guard lock(mu_);
-  // IMMEDIATE takes the write lock up front: no upgrade deadlock between
-  // processes sharing the file.
-  if (auto st = exec("BEGIN IMMEDIATE"); !st.ok()) return st;
   SqliteTx tx(*this);
-  Status result;
-  try {
-    result = fn(tx);
-  } catch (const std::exception& e) {
-    result = internal_error(std::string("write transaction failed: ") + e.what() + " (this is a bug)");
-  }
-  if (!result.ok()) {
-    (void)exec("ROLLBACK");
-    return result;
-  }
-  if (auto st = exec("COMMIT"); !st.ok()) {
-    (void)exec("ROLLBACK");
-    return st;
-  }
+  if (auto st = db_->write([&] { return fn(tx); }); !st.ok()) return st;
   if (tx.appended()) committed_head_ = tx.appended();
   return {};
 }
@@ -675,15 +517,15 @@ Result<std::vector<AuditEvent>> SqliteStore::audit_events(const AuditFilter& f) 
   std::lock_guard lock(mu_);
   auto stmt = prepare(sql);
   if (!stmt.ok()) return stmt.error();
-  sqlite3_stmt* s = stmt->get();
+  sqlite::Stmt& s = *stmt;
   int i = 1;
-  sqlite3_bind_int64(s, i++, static_cast<sqlite3_int64>(f.after_seq));
-  if (f.since) sqlite3_bind_int64(s, i++, f.since->time_since_epoch().count());
-  if (f.until) sqlite3_bind_int64(s, i++, f.until->time_since_epoch().count());
+  s.bind_int(i++, static_cast<std::int64_t>(f.after_seq));
+  if (f.since) s.bind_int(i++, f.since->time_since_epoch().count());
+  if (f.until) s.bind_int(i++, f.until->time_since_epoch().count());
   for (const auto* v : {&f.actor, &f.action, &f.target, &f.host}) {
-    if (*v) bind_text(s, i++, **v);
+    if (*v) s.bind_text(i++, **v);
   }
-  sqlite3_bind_int64(s, i, static_cast<sqlite3_int64>(f.limit));
+  s.bind_int(i, static_cast<std::int64_t>(f.limit));
   return query_events(s);
 }
 
@@ -691,9 +533,9 @@ Result<std::vector<AuditEvent>> SqliteStore::audit_range(std::uint64_t first, st
   std::lock_guard lock(mu_);
   auto stmt = prepare(fmt::format("SELECT {} FROM audit_events WHERE seq >= ? ORDER BY seq LIMIT ?", kEventColumns));
   if (!stmt.ok()) return stmt.error();
-  sqlite3_bind_int64(stmt->get(), 1, static_cast<sqlite3_int64>(first));
-  sqlite3_bind_int64(stmt->get(), 2, static_cast<sqlite3_int64>(count));
-  return query_events(stmt->get());
+  stmt->bind_int(1, static_cast<std::int64_t>(first));
+  stmt->bind_int(2, static_cast<std::int64_t>(count));
+  return query_events(*stmt);
 }
 
 Result<std::optional<ChainHead>> SqliteStore::audit_head() {
@@ -736,104 +578,77 @@ constexpr RequestKind kKinds[] = {RequestKind::kCommand, RequestKind::kSession};
 constexpr ApprovalMode kModes[] = {ApprovalMode::kManual, ApprovalMode::kAutonomous, ApprovalMode::kSelf};
 constexpr Review::By kReviewBy[] = {Review::By::kApprover, Review::By::kSelf, Review::By::kAutonomous};
 
-std::int64_t seconds(TimePoint t) {
-  return t.time_since_epoch().count();
-}
-TimePoint time_point(std::int64_t s) {
-  return TimePoint{Seconds{s}};
-}
-
-void bind_blob(sqlite3_stmt* s, int i, std::string_view v) {
-  sqlite3_bind_blob(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-}
-void bind_opt_time(sqlite3_stmt* s, int i, const std::optional<TimePoint>& t) {
-  if (t) {
-    sqlite3_bind_int64(s, i, seconds(*t));
-  } else {
-    sqlite3_bind_null(s, i);
-  }
-}
-std::string column_blob(sqlite3_stmt* s, int i) {
-  const auto* p = static_cast<const char*>(sqlite3_column_blob(s, i));
-  return p == nullptr ? std::string() : std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s, i)));
-}
-std::optional<TimePoint> column_opt_time(sqlite3_stmt* s, int i) {
-  if (sqlite3_column_type(s, i) == SQLITE_NULL) return std::nullopt;
-  return time_point(sqlite3_column_int64(s, i));
-}
-
 // Binds the state-machine fields (everything that update_request changes),
 // starting at parameter `i`; returns the next free parameter.
-int bind_request_state(sqlite3_stmt* s, int i, const Request& r) {
-  sqlite3_bind_int64(s, i++, r.requested_duration.count());
-  sqlite3_bind_int64(s, i++, r.max_duration.count());
-  bind_text(s, i++, to_string(r.approval_mode));
-  sqlite3_bind_int(s, i++, r.self_approval_allowed ? 1 : 0);
-  sqlite3_bind_int64(s, i++, seconds(r.pending_deadline));
-  bind_text(s, i++, to_string(r.state));
+int bind_request_state(sqlite::Stmt& s, int i, const Request& r) {
+  s.bind_int(i++, r.requested_duration.count());
+  s.bind_int(i++, r.max_duration.count());
+  s.bind_text(i++, to_string(r.approval_mode));
+  s.bind_int(i++, r.self_approval_allowed ? 1 : 0);
+  s.bind_time(i++, r.pending_deadline);
+  s.bind_text(i++, to_string(r.state));
   if (r.review) {
-    bind_text(s, i++, to_string(r.review->by));
-    bind_text(s, i++, r.review->reviewer);
-    sqlite3_bind_int(s, i++, r.review->approved ? 1 : 0);
-    bind_text(s, i++, r.review->comment);
-    sqlite3_bind_int64(s, i++, seconds(r.review->at));
+    s.bind_text(i++, to_string(r.review->by));
+    s.bind_text(i++, r.review->reviewer);
+    s.bind_int(i++, r.review->approved ? 1 : 0);
+    s.bind_text(i++, r.review->comment);
+    s.bind_time(i++, r.review->at);
   } else {
-    for (int k = 0; k < 5; ++k) sqlite3_bind_null(s, i++);
+    for (int k = 0; k < 5; ++k) s.bind_null(i++);
   }
-  bind_opt_time(s, i++, r.grant_start);
-  bind_opt_time(s, i++, r.grant_deadline);
-  bind_opt_time(s, i++, r.ended_at);
-  bind_text(s, i++, r.ended_by);
-  bind_text(s, i++, r.end_reason);
+  s.bind_opt_time(i++, r.grant_start);
+  s.bind_opt_time(i++, r.grant_deadline);
+  s.bind_opt_time(i++, r.ended_at);
+  s.bind_text(i++, r.ended_by);
+  s.bind_text(i++, r.end_reason);
   return i;
 }
 
-Result<std::vector<RequestRecord>> SqliteStore::query_requests_locked(sqlite3_stmt* stmt) {
+Result<std::vector<RequestRecord>> SqliteStore::query_requests_locked(sqlite::Stmt& stmt) {
   std::vector<RequestRecord> out;
   for (;;) {
-    const int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) return db_error(db(), "read requests");
+    auto row = stmt.step("read requests");
+    if (!row.ok()) return row.error();
+    if (!*row) break;
     RequestRecord rec;
     Request& r = rec.request;
     int c = 0;
-    r.id = column_text(stmt, c++);
-    rec.version = sqlite3_column_int64(stmt, c++);
-    const auto kind = parse_enum(column_text(stmt, c++), kKinds);
-    r.requester = column_text(stmt, c++);
-    r.host = column_text(stmt, c++);
-    r.rule = column_text(stmt, c++);
-    r.justification = column_text(stmt, c++);
-    r.requested_duration = Seconds{sqlite3_column_int64(stmt, c++)};
-    r.max_duration = Seconds{sqlite3_column_int64(stmt, c++)};
-    const auto mode = parse_enum(column_text(stmt, c++), kModes);
-    r.self_approval_allowed = sqlite3_column_int(stmt, c++) != 0;
-    r.created_at = time_point(sqlite3_column_int64(stmt, c++));
-    r.pending_deadline = time_point(sqlite3_column_int64(stmt, c++));
-    const auto state = parse_enum(column_text(stmt, c++), kStates);
-    if (sqlite3_column_type(stmt, c) != SQLITE_NULL) {
-      const auto by = parse_enum(column_text(stmt, c), kReviewBy);
+    r.id = stmt.text_at(c++);
+    rec.version = stmt.int_at(c++);
+    const auto kind = parse_enum(stmt.text_at(c++), kKinds);
+    r.requester = stmt.text_at(c++);
+    r.host = stmt.text_at(c++);
+    r.rule = stmt.text_at(c++);
+    r.justification = stmt.text_at(c++);
+    r.requested_duration = Seconds{stmt.int_at(c++)};
+    r.max_duration = Seconds{stmt.int_at(c++)};
+    const auto mode = parse_enum(stmt.text_at(c++), kModes);
+    r.self_approval_allowed = stmt.int_at(c++) != 0;
+    r.created_at = stmt.time_at(c++);
+    r.pending_deadline = stmt.time_at(c++);
+    const auto state = parse_enum(stmt.text_at(c++), kStates);
+    if (!stmt.is_null(c)) {
+      const auto by = parse_enum(stmt.text_at(c), kReviewBy);
       if (!by) return internal_error("request " + r.id + " has an unknown review kind (the database was edited?)");
-      r.review = Review{*by, column_text(stmt, c + 1), sqlite3_column_int(stmt, c + 2) != 0, column_text(stmt, c + 3),
-                        time_point(sqlite3_column_int64(stmt, c + 4))};
+      r.review = Review{*by, stmt.text_at(c + 1), stmt.int_at(c + 2) != 0, stmt.text_at(c + 3), stmt.time_at(c + 4)};
     }
     c += 5;
-    r.grant_start = column_opt_time(stmt, c++);
-    r.grant_deadline = column_opt_time(stmt, c++);
-    r.ended_at = column_opt_time(stmt, c++);
-    r.ended_by = column_text(stmt, c++);
-    r.end_reason = column_text(stmt, c++);
-    rec.command.path = column_blob(stmt, c++);
-    if (sqlite3_column_type(stmt, c) != SQLITE_NULL) {
-      auto d = Sha256::from_hex(column_text(stmt, c));
+    r.grant_start = stmt.opt_time_at(c++);
+    r.grant_deadline = stmt.opt_time_at(c++);
+    r.ended_at = stmt.opt_time_at(c++);
+    r.ended_by = stmt.text_at(c++);
+    r.end_reason = stmt.text_at(c++);
+    rec.command.path = stmt.blob_at(c++);
+    if (!stmt.is_null(c)) {
+      auto d = Sha256::from_hex(stmt.text_at(c));
       if (!d.ok()) return internal_error("request " + r.id + " has an unreadable sha256 (the database was edited?)");
       rec.command.sha256 = *d;
     }
     ++c;
-    rec.command.package = column_text(stmt, c++);
-    rec.endpoint_id = column_text(stmt, c++);
-    rec.command.runas_user = column_text(stmt, c++);
-    rec.command.runas_group = column_text(stmt, c++);
+    rec.command.package = stmt.text_at(c++);
+    rec.endpoint_id = stmt.text_at(c++);
+    rec.command.runas_user = stmt.text_at(c++);
+    rec.command.runas_group = stmt.text_at(c++);
     if (!kind || !mode || !state) {
       return internal_error("request " + r.id + " has an unknown kind, mode or state (the database was edited?)");
     }
@@ -847,17 +662,21 @@ Result<std::vector<RequestRecord>> SqliteStore::query_requests_locked(sqlite3_st
   for (RequestRecord& rec : out) {
     auto argv = prepare("SELECT value FROM request_argv WHERE request_id = ? ORDER BY position");
     if (!argv.ok()) return argv.error();
-    bind_text(argv->get(), 1, rec.request.id);
-    for (int rc = sqlite3_step(argv->get()); rc != SQLITE_DONE; rc = sqlite3_step(argv->get())) {
-      if (rc != SQLITE_ROW) return db_error(db(), "read request argv");
-      rec.command.argv.push_back(column_blob(argv->get(), 0));
+    argv->bind_text(1, rec.request.id);
+    for (;;) {
+      auto row = argv->step("read request argv");
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      rec.command.argv.push_back(argv->blob_at(0));
     }
     auto groups = prepare("SELECT name FROM request_groups WHERE request_id = ? ORDER BY position");
     if (!groups.ok()) return groups.error();
-    bind_text(groups->get(), 1, rec.request.id);
-    for (int rc = sqlite3_step(groups->get()); rc != SQLITE_DONE; rc = sqlite3_step(groups->get())) {
-      if (rc != SQLITE_ROW) return db_error(db(), "read requester groups");
-      rec.requester_groups.push_back(column_text(groups->get(), 0));
+    groups->bind_text(1, rec.request.id);
+    for (;;) {
+      auto row = groups->step("read requester groups");
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      rec.requester_groups.push_back(groups->text_at(0));
     }
   }
   return out;
@@ -867,18 +686,18 @@ Status SqliteStore::write_request_children_locked(const RequestRecord& rec) {
   for (std::size_t i = 0; i < rec.command.argv.size(); ++i) {
     auto s = prepare("INSERT INTO request_argv (request_id, position, value) VALUES (?, ?, ?)");
     if (!s.ok()) return s.error();
-    bind_text(s->get(), 1, rec.request.id);
-    sqlite3_bind_int64(s->get(), 2, static_cast<sqlite3_int64>(i));
-    bind_blob(s->get(), 3, rec.command.argv[i]);
-    if (sqlite3_step(s->get()) != SQLITE_DONE) return db_error(db(), "store request argv");
+    s->bind_text(1, rec.request.id);
+    s->bind_int(2, static_cast<std::int64_t>(i));
+    s->bind_blob(3, rec.command.argv[i]);
+    if (auto ran = s->run("store request argv"); !ran.ok()) return ran.error();
   }
   for (std::size_t i = 0; i < rec.requester_groups.size(); ++i) {
     auto s = prepare("INSERT INTO request_groups (request_id, position, name) VALUES (?, ?, ?)");
     if (!s.ok()) return s.error();
-    bind_text(s->get(), 1, rec.request.id);
-    sqlite3_bind_int64(s->get(), 2, static_cast<sqlite3_int64>(i));
-    bind_text(s->get(), 3, rec.requester_groups[i]);
-    if (sqlite3_step(s->get()) != SQLITE_DONE) return db_error(db(), "store request groups");
+    s->bind_text(1, rec.request.id);
+    s->bind_int(2, static_cast<std::int64_t>(i));
+    s->bind_text(3, rec.requester_groups[i]);
+    if (auto ran = s->run("store request groups"); !ran.ok()) return ran.error();
   }
   return {};
 }
@@ -891,46 +710,46 @@ Result<RequestRecord> SqliteTx::insert_request(const RequestRecord& record) {
       "?, ?, ?, ?)",
       kRequestColumns));
   if (!s.ok()) return s.error();
-  sqlite3_stmt* st = s->get();
-  bind_text(st, 1, r.id);
-  bind_text(st, 2, to_string(r.kind));
-  bind_text(st, 3, r.requester);
-  bind_text(st, 4, r.host);
-  bind_text(st, 5, r.rule);
-  bind_text(st, 6, r.justification);
-  sqlite3_bind_int64(st, 7, r.requested_duration.count());
-  sqlite3_bind_int64(st, 8, r.max_duration.count());
-  bind_text(st, 9, to_string(r.approval_mode));
-  sqlite3_bind_int(st, 10, r.self_approval_allowed ? 1 : 0);
-  sqlite3_bind_int64(st, 11, seconds(r.created_at));
-  sqlite3_bind_int64(st, 12, seconds(r.pending_deadline));
-  bind_text(st, 13, to_string(r.state));
+  sqlite::Stmt& st = *s;
+  st.bind_text(1, r.id);
+  st.bind_text(2, to_string(r.kind));
+  st.bind_text(3, r.requester);
+  st.bind_text(4, r.host);
+  st.bind_text(5, r.rule);
+  st.bind_text(6, r.justification);
+  st.bind_int(7, r.requested_duration.count());
+  st.bind_int(8, r.max_duration.count());
+  st.bind_text(9, to_string(r.approval_mode));
+  st.bind_int(10, r.self_approval_allowed ? 1 : 0);
+  st.bind_time(11, r.created_at);
+  st.bind_time(12, r.pending_deadline);
+  st.bind_text(13, to_string(r.state));
   if (r.review) {
-    bind_text(st, 14, to_string(r.review->by));
-    bind_text(st, 15, r.review->reviewer);
-    sqlite3_bind_int(st, 16, r.review->approved ? 1 : 0);
-    bind_text(st, 17, r.review->comment);
-    sqlite3_bind_int64(st, 18, seconds(r.review->at));
+    st.bind_text(14, to_string(r.review->by));
+    st.bind_text(15, r.review->reviewer);
+    st.bind_int(16, r.review->approved ? 1 : 0);
+    st.bind_text(17, r.review->comment);
+    st.bind_time(18, r.review->at);
   } else {
-    for (int k = 14; k <= 18; ++k) sqlite3_bind_null(st, k);
+    for (int k = 14; k <= 18; ++k) st.bind_null(k);
   }
-  bind_opt_time(st, 19, r.grant_start);
-  bind_opt_time(st, 20, r.grant_deadline);
-  bind_opt_time(st, 21, r.ended_at);
-  bind_text(st, 22, r.ended_by);
-  bind_text(st, 23, r.end_reason);
-  bind_blob(st, 24, record.command.path);
+  st.bind_opt_time(19, r.grant_start);
+  st.bind_opt_time(20, r.grant_deadline);
+  st.bind_opt_time(21, r.ended_at);
+  st.bind_text(22, r.ended_by);
+  st.bind_text(23, r.end_reason);
+  st.bind_blob(24, record.command.path);
   if (record.command.sha256) {
-    bind_text(st, 25, record.command.sha256->hex());
+    st.bind_text(25, record.command.sha256->hex());
   } else {
-    sqlite3_bind_null(st, 25);
+    st.bind_null(25);
   }
-  bind_text(st, 26, record.command.package);
-  bind_text(st, 27, record.endpoint_id);
-  bind_text(st, 28, record.command.runas_user);
-  bind_text(st, 29, record.command.runas_group);
-  if (sqlite3_step(st) != SQLITE_DONE) {
-    const Error e = db_error(store_.db(), "store request " + r.id);
+  st.bind_text(26, record.command.package);
+  st.bind_text(27, record.endpoint_id);
+  st.bind_text(28, record.command.runas_user);
+  st.bind_text(29, record.command.runas_group);
+  if (auto ran = st.run("store request " + r.id); !ran.ok()) {
+    const Error& e = ran.error();
     if (e.code == ErrorCode::kConflict) return conflict("request " + r.id + " already exists");
     return e;
   }
@@ -943,8 +762,8 @@ Result<RequestRecord> SqliteTx::insert_request(const RequestRecord& record) {
 Result<std::optional<RequestRecord>> SqliteTx::get_request(const std::string& id) {
   auto s = store_.prepare(fmt::format("SELECT {} FROM requests WHERE id = ?", kRequestColumns));
   if (!s.ok()) return s.error();
-  bind_text(s->get(), 1, id);
-  return first_row(store_.query_requests_locked(s->get()));
+  s->bind_text(1, id);
+  return first_row(store_.query_requests_locked(*s));
 }
 
 Result<RequestRecord> SqliteTx::update_request(const RequestRecord& record) {
@@ -954,11 +773,11 @@ Result<RequestRecord> SqliteTx::update_request(const RequestRecord& record) {
       "review_approved = ?, review_comment = ?, review_at_s = ?, grant_start_s = ?, grant_deadline_s = ?, "
       "ended_at_s = ?, ended_by = ?, end_reason = ? WHERE id = ? AND version = ?");
   if (!s.ok()) return s.error();
-  const int next = bind_request_state(s->get(), 1, record.request);
-  bind_text(s->get(), next, record.request.id);
-  sqlite3_bind_int64(s->get(), next + 1, record.version);
-  if (sqlite3_step(s->get()) != SQLITE_DONE) return db_error(store_.db(), "update request " + record.request.id);
-  if (sqlite3_changes(store_.db()) == 1) {
+  const int next = bind_request_state(*s, 1, record.request);
+  s->bind_text(next, record.request.id);
+  s->bind_int(next + 1, record.version);
+  if (auto ran = s->run("update request " + record.request.id); !ran.ok()) return ran.error();
+  if (store_.db().changes() == 1) {
     auto now = get_request(record.request.id);
     if (!now.ok()) return now.error();
     if (!*now) return internal_error("request " + record.request.id + " vanished inside its transaction");
@@ -990,13 +809,13 @@ Result<std::vector<RequestRecord>> SqliteStore::requests(const RequestFilter& f)
   auto s = prepare(sql);
   if (!s.ok()) return s.error();
   int i = 1;
-  bind_text(s->get(), i++, f.after_id);
-  if (f.state) bind_text(s->get(), i++, to_string(*f.state));
-  if (f.requester) bind_text(s->get(), i++, *f.requester);
-  if (f.host) bind_text(s->get(), i++, *f.host);
-  if (f.endpoint_id) bind_text(s->get(), i++, *f.endpoint_id);
-  sqlite3_bind_int64(s->get(), i, static_cast<sqlite3_int64>(f.limit));
-  return query_requests_locked(s->get());
+  s->bind_text(i++, f.after_id);
+  if (f.state) s->bind_text(i++, to_string(*f.state));
+  if (f.requester) s->bind_text(i++, *f.requester);
+  if (f.host) s->bind_text(i++, *f.host);
+  if (f.endpoint_id) s->bind_text(i++, *f.endpoint_id);
+  s->bind_int(i, static_cast<std::int64_t>(f.limit));
+  return query_requests_locked(*s);
 }
 
 Result<std::vector<RequestRecord>> SqliteStore::due_requests(TimePoint now, std::size_t limit) {
@@ -1008,48 +827,48 @@ Result<std::vector<RequestRecord>> SqliteStore::due_requests(TimePoint now, std:
       "grant_deadline_s END, id LIMIT ?2",
       kRequestColumns));
   if (!s.ok()) return s.error();
-  sqlite3_bind_int64(s->get(), 1, seconds(now));
-  sqlite3_bind_int64(s->get(), 2, static_cast<sqlite3_int64>(limit));
-  return query_requests_locked(s->get());
+  s->bind_time(1, now);
+  s->bind_int(2, static_cast<std::int64_t>(limit));
+  return query_requests_locked(*s);
 }
 
 // --- users and tokens -----------------------------------------------------
 
-Result<std::vector<UserRecord>> SqliteStore::query_users_locked(sqlite3_stmt* stmt) {
+Result<std::vector<UserRecord>> SqliteStore::query_users_locked(sqlite::Stmt& stmt) {
   std::vector<UserRecord> out;
   for (;;) {
-    const int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) return db_error(db(), "read users");
+    auto row = stmt.step("read users");
+    if (!row.ok()) return row.error();
+    if (!*row) break;
     UserRecord u;
-    u.name = column_text(stmt, 0);
-    const auto role = parse_role(column_text(stmt, 1));
+    u.name = stmt.text_at(0);
+    const auto role = parse_role(stmt.text_at(1));
     if (!role) return internal_error("user " + u.name + " has an unknown role (the database was edited?)");
     u.role = *role;
-    u.password_hash = column_text(stmt, 2);
-    u.created_at = time_point(sqlite3_column_int64(stmt, 3));
-    u.disabled = sqlite3_column_int(stmt, 4) != 0;
-    u.version = sqlite3_column_int64(stmt, 5);
+    u.password_hash = stmt.text_at(2);
+    u.created_at = stmt.time_at(3);
+    u.disabled = stmt.int_at(4) != 0;
+    u.version = stmt.int_at(5);
     out.push_back(std::move(u));
   }
   return out;
 }
 
-Result<std::vector<TokenRecord>> SqliteStore::query_tokens_locked(sqlite3_stmt* stmt) {
+Result<std::vector<TokenRecord>> SqliteStore::query_tokens_locked(sqlite::Stmt& stmt) {
   std::vector<TokenRecord> out;
   for (;;) {
-    const int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) return db_error(db(), "read tokens");
+    auto row = stmt.step("read tokens");
+    if (!row.ok()) return row.error();
+    if (!*row) break;
     TokenRecord t;
-    t.id = column_text(stmt, 0);
-    t.user = column_text(stmt, 1);
-    t.label = column_text(stmt, 2);
-    t.secret_hash = column_text(stmt, 3);
-    t.created_at = time_point(sqlite3_column_int64(stmt, 4));
-    t.expires_at = column_opt_time(stmt, 5);
-    t.revoked_at = column_opt_time(stmt, 6);
-    t.last_used_at = column_opt_time(stmt, 7);
+    t.id = stmt.text_at(0);
+    t.user = stmt.text_at(1);
+    t.label = stmt.text_at(2);
+    t.secret_hash = stmt.text_at(3);
+    t.created_at = stmt.time_at(4);
+    t.expires_at = stmt.opt_time_at(5);
+    t.revoked_at = stmt.opt_time_at(6);
+    t.last_used_at = stmt.opt_time_at(7);
     out.push_back(std::move(t));
   }
   return out;
@@ -1065,13 +884,13 @@ Result<UserRecord> SqliteTx::insert_user(const UserRecord& user) {
   }
   auto s = store_.prepare(fmt::format("INSERT INTO users ({}) VALUES (?, ?, ?, ?, ?, 1)", kUserColumns));
   if (!s.ok()) return s.error();
-  bind_text(s->get(), 1, user.name);
-  bind_text(s->get(), 2, to_string(user.role));
-  bind_text(s->get(), 3, user.password_hash);
-  sqlite3_bind_int64(s->get(), 4, seconds(user.created_at));
-  sqlite3_bind_int(s->get(), 5, user.disabled ? 1 : 0);
-  if (sqlite3_step(s->get()) != SQLITE_DONE) {
-    const Error e = db_error(store_.db(), "store user " + user.name);
+  s->bind_text(1, user.name);
+  s->bind_text(2, to_string(user.role));
+  s->bind_text(3, user.password_hash);
+  s->bind_time(4, user.created_at);
+  s->bind_int(5, user.disabled ? 1 : 0);
+  if (auto ran = s->run("store user " + user.name); !ran.ok()) {
+    const Error& e = ran.error();
     return e.code == ErrorCode::kConflict ? conflict("a user named " + user.name + " already exists") : e;
   }
   UserRecord out = user;
@@ -1085,17 +904,17 @@ Result<UserRecord> SqliteTx::update_user(const UserRecord& user) {
       "UPDATE users SET role = ?, password_hash = ?, disabled = ?, version = version + 1 WHERE name = ? AND "
       "version = ?");
   if (!s.ok()) return s.error();
-  bind_text(s->get(), 1, to_string(user.role));
-  bind_text(s->get(), 2, user.password_hash);
-  sqlite3_bind_int(s->get(), 3, user.disabled ? 1 : 0);
-  bind_text(s->get(), 4, user.name);
-  sqlite3_bind_int64(s->get(), 5, user.version);
-  if (sqlite3_step(s->get()) != SQLITE_DONE) return db_error(store_.db(), "update user " + user.name);
-  const bool changed = sqlite3_changes(store_.db()) == 1;
+  s->bind_text(1, to_string(user.role));
+  s->bind_text(2, user.password_hash);
+  s->bind_int(3, user.disabled ? 1 : 0);
+  s->bind_text(4, user.name);
+  s->bind_int(5, user.version);
+  if (auto ran = s->run("update user " + user.name); !ran.ok()) return ran.error();
+  const bool changed = store_.db().changes() == 1;
   auto q = store_.prepare(fmt::format("SELECT {} FROM users WHERE name = ?", kUserColumns));
   if (!q.ok()) return q.error();
-  bind_text(q->get(), 1, user.name);
-  auto rows = store_.query_users_locked(q->get());
+  q->bind_text(1, user.name);
+  auto rows = store_.query_users_locked(*q);
   if (!rows.ok()) return rows.error();
   if (rows->empty()) return not_found("no user named " + user.name);
   if (!changed) {
@@ -1109,19 +928,19 @@ Status SqliteTx::insert_token(const TokenRecord& t) {
   if (t.id.empty() || t.secret_hash.empty()) return invalid_argument("a token needs an id and a secret hash");
   auto s = store_.prepare(fmt::format("INSERT INTO api_tokens ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", kTokenColumns));
   if (!s.ok()) return s.error();
-  sqlite3_stmt* st = s->get();
-  bind_text(st, 1, t.id);
-  bind_text(st, 2, t.user);
-  bind_text(st, 3, t.label);
-  bind_text(st, 4, t.secret_hash);
-  sqlite3_bind_int64(st, 5, seconds(t.created_at));
-  bind_opt_time(st, 6, t.expires_at);
-  bind_opt_time(st, 7, t.revoked_at);
-  bind_opt_time(st, 8, t.last_used_at);
-  if (sqlite3_step(st) == SQLITE_DONE) return {};
-  const int code = sqlite3_extended_errcode(store_.db());
-  if (code == SQLITE_CONSTRAINT_FOREIGNKEY) return not_found("no user named " + t.user + " to own the token");
-  const Error e = db_error(store_.db(), "store token");
+  sqlite::Stmt& st = *s;
+  st.bind_text(1, t.id);
+  st.bind_text(2, t.user);
+  st.bind_text(3, t.label);
+  st.bind_text(4, t.secret_hash);
+  st.bind_time(5, t.created_at);
+  st.bind_opt_time(6, t.expires_at);
+  st.bind_opt_time(7, t.revoked_at);
+  st.bind_opt_time(8, t.last_used_at);
+  auto ran = st.run("store token");
+  if (ran.ok()) return {};
+  if (store_.db().foreign_key_failed()) return not_found("no user named " + t.user + " to own the token");
+  const Error& e = ran.error();
   return e.code == ErrorCode::kConflict ? Status{conflict("a token with id " + t.id + " already exists")} : Status{e};
 }
 
@@ -1154,31 +973,31 @@ Result<std::optional<UserRecord>> SqliteStore::user(const std::string& name) {
   std::lock_guard lock(mu_);
   auto s = prepare(fmt::format("SELECT {} FROM users WHERE name = ?", kUserColumns));
   if (!s.ok()) return s.error();
-  bind_text(s->get(), 1, name);
-  return first_row(query_users_locked(s->get()));
+  s->bind_text(1, name);
+  return first_row(query_users_locked(*s));
 }
 
 Result<std::vector<UserRecord>> SqliteStore::users() {
   std::lock_guard lock(mu_);
   auto s = prepare(fmt::format("SELECT {} FROM users ORDER BY name", kUserColumns));
   if (!s.ok()) return s.error();
-  return query_users_locked(s->get());
+  return query_users_locked(*s);
 }
 
 Result<std::optional<TokenRecord>> SqliteStore::token(const std::string& id) {
   std::lock_guard lock(mu_);
   auto s = prepare(fmt::format("SELECT {} FROM api_tokens WHERE id = ?", kTokenColumns));
   if (!s.ok()) return s.error();
-  bind_text(s->get(), 1, id);
-  return first_row(query_tokens_locked(s->get()));
+  s->bind_text(1, id);
+  return first_row(query_tokens_locked(*s));
 }
 
 Result<std::vector<TokenRecord>> SqliteStore::tokens(const std::string& user) {
   std::lock_guard lock(mu_);
   auto s = prepare(fmt::format("SELECT {} FROM api_tokens WHERE user_name = ? ORDER BY id", kTokenColumns));
   if (!s.ok()) return s.error();
-  bind_text(s->get(), 1, user);
-  return query_tokens_locked(s->get());
+  s->bind_text(1, user);
+  return query_tokens_locked(*s);
 }
 
 // --- endpoints and enrolment tokens --------------------------------------
@@ -1188,19 +1007,16 @@ constexpr std::string_view kEnrollmentColumns =
 constexpr std::string_view kEndpointColumns =
     "id, hostname, credential_hash, agent_version, enrolled_s, last_seen_s, retired_s, codes_key_generation";
 
-Status SqliteStore::run_locked(sqlite3_stmt* stmt, std::string_view what) {
-  if (sqlite3_step(stmt) != SQLITE_DONE) return db_error(db(), what);
-  return {};
-}
-
 Result<std::vector<std::string>> SqliteStore::labels_locked(const LabelTable& table, const std::string& id) {
   auto s = prepare(table.select);
   if (!s.ok()) return s.error();
-  bind_text(s->get(), 1, id);
+  s->bind_text(1, id);
   std::vector<std::string> out;
-  for (int rc = sqlite3_step(s->get()); rc != SQLITE_DONE; rc = sqlite3_step(s->get())) {
-    if (rc != SQLITE_ROW) return db_error(db(), "read labels");
-    out.push_back(column_text(s->get(), 0));
+  for (;;) {
+    auto row = s->step("read labels");
+    if (!row.ok()) return row.error();
+    if (!*row) break;
+    out.push_back(s->text_at(0));
   }
   return out;
 }
@@ -1210,26 +1026,28 @@ Status SqliteStore::write_labels_locked(const LabelTable& table, const std::stri
   for (std::size_t i = 0; i < labels.size(); ++i) {
     auto s = prepare(table.insert);
     if (!s.ok()) return s.error();
-    bind_text(s->get(), 1, id);
-    sqlite3_bind_int64(s->get(), 2, static_cast<sqlite3_int64>(i));
-    bind_text(s->get(), 3, labels[i]);
-    if (auto st = run_locked(s->get(), "store labels"); !st.ok()) return st;
+    s->bind_text(1, id);
+    s->bind_int(2, static_cast<std::int64_t>(i));
+    s->bind_text(3, labels[i]);
+    if (auto st = s->run("store labels"); !st.ok()) return st;
   }
   return {};
 }
 
-Result<std::vector<EnrollmentTokenRecord>> SqliteStore::query_enrollment_tokens_locked(sqlite3_stmt* stmt) {
+Result<std::vector<EnrollmentTokenRecord>> SqliteStore::query_enrollment_tokens_locked(sqlite::Stmt& stmt) {
   std::vector<EnrollmentTokenRecord> out;
-  for (int rc = sqlite3_step(stmt); rc != SQLITE_DONE; rc = sqlite3_step(stmt)) {
-    if (rc != SQLITE_ROW) return db_error(db(), "read enrolment tokens");
+  for (;;) {
+    auto row = stmt.step("read enrolment tokens");
+    if (!row.ok()) return row.error();
+    if (!*row) break;
     EnrollmentTokenRecord t;
-    t.id = column_text(stmt, 0);
-    t.secret_hash = column_text(stmt, 1);
-    t.uses_left = sqlite3_column_int(stmt, 2);
-    t.expires_at = time_point(sqlite3_column_int64(stmt, 3));
-    t.created_by = column_text(stmt, 4);
-    t.created_at = time_point(sqlite3_column_int64(stmt, 5));
-    t.revoked_at = column_opt_time(stmt, 6);
+    t.id = stmt.text_at(0);
+    t.secret_hash = stmt.text_at(1);
+    t.uses_left = static_cast<int>(stmt.int_at(2));
+    t.expires_at = stmt.time_at(3);
+    t.created_by = stmt.text_at(4);
+    t.created_at = stmt.time_at(5);
+    t.revoked_at = stmt.opt_time_at(6);
     out.push_back(std::move(t));
   }
   for (auto& t : out) {
@@ -1240,19 +1058,21 @@ Result<std::vector<EnrollmentTokenRecord>> SqliteStore::query_enrollment_tokens_
   return out;
 }
 
-Result<std::vector<EndpointRecord>> SqliteStore::query_endpoints_locked(sqlite3_stmt* stmt) {
+Result<std::vector<EndpointRecord>> SqliteStore::query_endpoints_locked(sqlite::Stmt& stmt) {
   std::vector<EndpointRecord> out;
-  for (int rc = sqlite3_step(stmt); rc != SQLITE_DONE; rc = sqlite3_step(stmt)) {
-    if (rc != SQLITE_ROW) return db_error(db(), "read endpoints");
+  for (;;) {
+    auto row = stmt.step("read endpoints");
+    if (!row.ok()) return row.error();
+    if (!*row) break;
     EndpointRecord e;
-    e.id = column_text(stmt, 0);
-    e.hostname = column_text(stmt, 1);
-    e.credential_hash = column_text(stmt, 2);
-    e.agent_version = column_text(stmt, 3);
-    e.enrolled_at = time_point(sqlite3_column_int64(stmt, 4));
-    e.last_seen = column_opt_time(stmt, 5);
-    e.retired_at = column_opt_time(stmt, 6);
-    e.codes_key_generation = static_cast<std::uint32_t>(sqlite3_column_int64(stmt, 7));
+    e.id = stmt.text_at(0);
+    e.hostname = stmt.text_at(1);
+    e.credential_hash = stmt.text_at(2);
+    e.agent_version = stmt.text_at(3);
+    e.enrolled_at = stmt.time_at(4);
+    e.last_seen = stmt.opt_time_at(5);
+    e.retired_at = stmt.opt_time_at(6);
+    e.codes_key_generation = static_cast<std::uint32_t>(stmt.int_at(7));
     out.push_back(std::move(e));
   }
   for (auto& e : out) {
@@ -1270,14 +1090,14 @@ Status SqliteTx::insert_enrollment_token(const EnrollmentTokenRecord& t) {
   auto s = store_.prepare(
       fmt::format("INSERT INTO enrollment_tokens ({}) VALUES (?, ?, ?, ?, ?, ?, ?)", kEnrollmentColumns));
   if (!s.ok()) return s.error();
-  bind_text(s->get(), 1, t.id);
-  bind_text(s->get(), 2, t.secret_hash);
-  sqlite3_bind_int(s->get(), 3, t.uses_left);
-  sqlite3_bind_int64(s->get(), 4, seconds(t.expires_at));
-  bind_text(s->get(), 5, t.created_by);
-  sqlite3_bind_int64(s->get(), 6, seconds(t.created_at));
-  bind_opt_time(s->get(), 7, t.revoked_at);
-  if (auto st = store_.run_locked(s->get(), "store enrolment token"); !st.ok()) {
+  s->bind_text(1, t.id);
+  s->bind_text(2, t.secret_hash);
+  s->bind_int(3, t.uses_left);
+  s->bind_time(4, t.expires_at);
+  s->bind_text(5, t.created_by);
+  s->bind_time(6, t.created_at);
+  s->bind_opt_time(7, t.revoked_at);
+  if (auto st = s->run("store enrolment token"); !st.ok()) {
     return st.error().code == ErrorCode::kConflict ? Status{conflict("an enrolment token " + t.id + " exists")} : st;
   }
   return store_.write_labels_locked(kEnrollmentTokenLabels, t.id, t.labels);
@@ -1290,14 +1110,14 @@ Result<EnrollmentTokenRecord> SqliteTx::use_enrollment_token(const std::string& 
       "UPDATE enrollment_tokens SET uses_left = uses_left - 1 WHERE id = ? AND uses_left > 0 AND expires_s > ? AND "
       "revoked_s IS NULL");
   if (!s.ok()) return s.error();
-  bind_text(s->get(), 1, id);
-  sqlite3_bind_int64(s->get(), 2, seconds(now));
-  if (auto st = store_.run_locked(s->get(), "use enrolment token"); !st.ok()) return st.error();
-  const bool used = sqlite3_changes(store_.db()) == 1;
+  s->bind_text(1, id);
+  s->bind_time(2, now);
+  if (auto st = s->run("use enrolment token"); !st.ok()) return st.error();
+  const bool used = store_.db().changes() == 1;
   auto q = store_.prepare(fmt::format("SELECT {} FROM enrollment_tokens WHERE id = ?", kEnrollmentColumns));
   if (!q.ok()) return q.error();
-  bind_text(q->get(), 1, id);
-  auto token = first_row(store_.query_enrollment_tokens_locked(q->get()));
+  q->bind_text(1, id);
+  auto token = first_row(store_.query_enrollment_tokens_locked(*q));
   if (!token.ok()) return token.error();
   if (!*token) return not_found("no enrolment token " + id);
   if (used) return std::move(**token);
@@ -1322,15 +1142,15 @@ Status SqliteTx::insert_endpoint(const EndpointRecord& e) {
   if (e.codes_key_generation < 1) return invalid_argument("an endpoint's codes key generation starts at 1");
   auto s = store_.prepare(fmt::format("INSERT INTO endpoints ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", kEndpointColumns));
   if (!s.ok()) return s.error();
-  bind_text(s->get(), 1, e.id);
-  bind_text(s->get(), 2, e.hostname);
-  bind_text(s->get(), 3, e.credential_hash);
-  bind_text(s->get(), 4, e.agent_version);
-  sqlite3_bind_int64(s->get(), 5, seconds(e.enrolled_at));
-  bind_opt_time(s->get(), 6, e.last_seen);
-  bind_opt_time(s->get(), 7, e.retired_at);
-  sqlite3_bind_int64(s->get(), 8, e.codes_key_generation);
-  if (auto st = store_.run_locked(s->get(), "store endpoint"); !st.ok()) {
+  s->bind_text(1, e.id);
+  s->bind_text(2, e.hostname);
+  s->bind_text(3, e.credential_hash);
+  s->bind_text(4, e.agent_version);
+  s->bind_time(5, e.enrolled_at);
+  s->bind_opt_time(6, e.last_seen);
+  s->bind_opt_time(7, e.retired_at);
+  s->bind_int(8, e.codes_key_generation);
+  if (auto st = s->run("store endpoint"); !st.ok()) {
     return st.error().code == ErrorCode::kConflict ? Status{conflict("an endpoint " + e.id + " exists")} : st;
   }
   return store_.write_labels_locked(kEndpointLabels, e.id, e.labels);
@@ -1344,10 +1164,10 @@ Status SqliteTx::record_heartbeat(const std::string& id, TimePoint at, const std
   if (*changed == 1) return {};
   auto q = store_.prepare("SELECT 1 FROM endpoints WHERE id = ?");
   if (!q.ok()) return q.error();
-  bind_text(q->get(), 1, id);
-  const int rc = sqlite3_step(q->get());
-  if (rc == SQLITE_ROW) return permission_denied("endpoint " + id + " is retired");
-  if (rc != SQLITE_DONE) return db_error(store_.db(), "read endpoint");
+  q->bind_text(1, id);
+  auto row = q->step("read endpoint");
+  if (!row.ok()) return row.error();
+  if (*row) return permission_denied("endpoint " + id + " is retired");
   return not_found("no endpoint " + id);
 }
 
@@ -1368,9 +1188,11 @@ Result<std::uint32_t> SqliteTx::bump_codes_key_generation(const std::string& end
   if (*changed != 1) return not_found("no enrolled endpoint " + endpoint_id);
   auto q = store_.prepare("SELECT codes_key_generation FROM endpoints WHERE id = ?");
   if (!q.ok()) return q.error();
-  bind_text(q->get(), 1, endpoint_id);
-  if (sqlite3_step(q->get()) != SQLITE_ROW) return db_error(store_.db(), "read codes key generation");
-  return static_cast<std::uint32_t>(sqlite3_column_int64(q->get(), 0));
+  q->bind_text(1, endpoint_id);
+  auto row = q->step("read codes key generation");
+  if (!row.ok()) return row.error();
+  if (!*row) return internal_error("endpoint " + endpoint_id + " vanished inside its transaction (this is a bug)");
+  return static_cast<std::uint32_t>(q->int_at(0));
 }
 
 // --- issued offline admin codes --------------------------------------------
@@ -1379,27 +1201,29 @@ constexpr std::string_view kIssuedCodeColumns =
     "id, endpoint_id, kind, ref, generation, user_name, duration_s, command, issued_by, issued_s, valid_until_s, "
     "used_s, used_event_id";
 
-Result<std::vector<IssuedCode>> SqliteStore::query_issued_codes_locked(sqlite3_stmt* stmt) {
+Result<std::vector<IssuedCode>> SqliteStore::query_issued_codes_locked(sqlite::Stmt& stmt) {
   std::vector<IssuedCode> out;
-  for (int rc = sqlite3_step(stmt); rc != SQLITE_DONE; rc = sqlite3_step(stmt)) {
-    if (rc != SQLITE_ROW) return db_error(db(), "read issued codes");
+  for (;;) {
+    auto row = stmt.step("read issued codes");
+    if (!row.ok()) return row.error();
+    if (!*row) break;
     IssuedCode c;
-    c.id = sqlite3_column_int64(stmt, 0);
-    c.endpoint_id = column_text(stmt, 1);
-    const auto kind = parse_issued_code_kind(column_text(stmt, 2));
+    c.id = stmt.int_at(0);
+    c.endpoint_id = stmt.text_at(1);
+    const auto kind = parse_issued_code_kind(stmt.text_at(2));
     if (!kind)
       return internal_error(fmt::format("issued code {} has an unknown kind (the database was edited?)", c.id));
     c.kind = *kind;
-    c.ref = sqlite3_column_int64(stmt, 3);
-    c.generation = static_cast<std::uint32_t>(sqlite3_column_int64(stmt, 4));
-    c.user = column_text(stmt, 5);
-    c.duration_s = sqlite3_column_int64(stmt, 6);
-    c.command = column_text(stmt, 7);
-    c.issued_by = column_text(stmt, 8);
-    c.issued_at = time_point(sqlite3_column_int64(stmt, 9));
-    c.valid_until = column_opt_time(stmt, 10);
-    c.used_at = column_opt_time(stmt, 11);
-    if (sqlite3_column_type(stmt, 12) != SQLITE_NULL) c.used_event_id = column_text(stmt, 12);
+    c.ref = stmt.int_at(3);
+    c.generation = static_cast<std::uint32_t>(stmt.int_at(4));
+    c.user = stmt.text_at(5);
+    c.duration_s = stmt.int_at(6);
+    c.command = stmt.text_at(7);
+    c.issued_by = stmt.text_at(8);
+    c.issued_at = stmt.time_at(9);
+    c.valid_until = stmt.opt_time_at(10);
+    c.used_at = stmt.opt_time_at(11);
+    if (!stmt.is_null(12)) c.used_event_id = stmt.text_at(12);
     out.push_back(std::move(c));
   }
   return out;
@@ -1416,32 +1240,32 @@ Result<IssuedCode> SqliteTx::insert_issued_code(const IssuedCode& code) {
       "issued_s, valid_until_s) SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 FROM endpoints WHERE id = ?1 AND "
       "retired_s IS NULL AND codes_key_generation = ?4");
   if (!s.ok()) return s.error();
-  bind_text(s->get(), 1, code.endpoint_id);
-  bind_text(s->get(), 2, to_string(code.kind));
-  sqlite3_bind_int64(s->get(), 3, code.ref);
-  sqlite3_bind_int64(s->get(), 4, code.generation);
-  bind_text(s->get(), 5, code.user);
-  sqlite3_bind_int64(s->get(), 6, code.duration_s);
-  bind_text(s->get(), 7, code.command);
-  bind_text(s->get(), 8, code.issued_by);
-  sqlite3_bind_int64(s->get(), 9, seconds(code.issued_at));
-  bind_opt_time(s->get(), 10, code.valid_until);
-  if (auto st = store_.run_locked(s->get(), "store issued code"); !st.ok()) return st.error();
-  if (sqlite3_changes(store_.db()) == 1) {
+  s->bind_text(1, code.endpoint_id);
+  s->bind_text(2, to_string(code.kind));
+  s->bind_int(3, code.ref);
+  s->bind_int(4, code.generation);
+  s->bind_text(5, code.user);
+  s->bind_int(6, code.duration_s);
+  s->bind_text(7, code.command);
+  s->bind_text(8, code.issued_by);
+  s->bind_time(9, code.issued_at);
+  s->bind_opt_time(10, code.valid_until);
+  if (auto st = s->run("store issued code"); !st.ok()) return st.error();
+  if (store_.db().changes() == 1) {
     IssuedCode out = code;
-    out.id = sqlite3_last_insert_rowid(store_.db());
+    out.id = store_.db().last_insert_rowid();
     out.used_at.reset();
     out.used_event_id.reset();
     return out;
   }
   auto q = store_.prepare("SELECT codes_key_generation FROM endpoints WHERE id = ? AND retired_s IS NULL");
   if (!q.ok()) return q.error();
-  bind_text(q->get(), 1, code.endpoint_id);
-  const int rc = sqlite3_step(q->get());
-  if (rc == SQLITE_DONE) return not_found("no enrolled endpoint " + code.endpoint_id);
-  if (rc != SQLITE_ROW) return db_error(store_.db(), "read codes key generation");
+  q->bind_text(1, code.endpoint_id);
+  auto row = q->step("read codes key generation");
+  if (!row.ok()) return row.error();
+  if (!*row) return not_found("no enrolled endpoint " + code.endpoint_id);
   return conflict(fmt::format("the codes key of endpoint {} is at generation {}, not {}: it was rotated meanwhile",
-                              code.endpoint_id, sqlite3_column_int64(q->get(), 0), code.generation));
+                              code.endpoint_id, q->int_at(0), code.generation));
 }
 
 Result<std::optional<std::int64_t>> SqliteTx::mark_code_used(const CodeUse& use) {
@@ -1449,15 +1273,15 @@ Result<std::optional<std::int64_t>> SqliteTx::mark_code_used(const CodeUse& use)
       "SELECT id FROM issued_codes WHERE endpoint_id = ? AND kind = ? AND ref = ? AND generation = ? AND user_name = "
       "? AND used_s IS NULL ORDER BY id DESC LIMIT 1");
   if (!q.ok()) return q.error();
-  bind_text(q->get(), 1, use.endpoint_id);
-  bind_text(q->get(), 2, to_string(use.kind));
-  sqlite3_bind_int64(q->get(), 3, use.ref);
-  sqlite3_bind_int64(q->get(), 4, use.generation);
-  bind_text(q->get(), 5, use.user);
-  const int rc = sqlite3_step(q->get());
-  if (rc == SQLITE_DONE) return std::optional<std::int64_t>();
-  if (rc != SQLITE_ROW) return db_error(store_.db(), "look up issued code");
-  const std::int64_t id = sqlite3_column_int64(q->get(), 0);
+  q->bind_text(1, use.endpoint_id);
+  q->bind_text(2, to_string(use.kind));
+  q->bind_int(3, use.ref);
+  q->bind_int(4, use.generation);
+  q->bind_text(5, use.user);
+  auto row = q->step("look up issued code");
+  if (!row.ok()) return row.error();
+  if (!*row) return std::optional<std::int64_t>();
+  const std::int64_t id = q->int_at(0);
   auto changed = store_.execute("UPDATE issued_codes SET used_s = ?, used_event_id = ? WHERE id = ? AND used_s IS NULL",
                                 "mark code used", use.used_at, std::string_view(use.event_id), id);
   if (!changed.ok()) return changed.error();
@@ -1475,54 +1299,56 @@ Result<std::vector<IssuedCode>> SqliteStore::issued_codes(const IssuedCodeFilter
   auto s = prepare(sql);
   if (!s.ok()) return s.error();
   int i = 1;
-  if (f.endpoint_id) bind_text(s->get(), i++, *f.endpoint_id);
-  if (f.user) bind_text(s->get(), i++, *f.user);
-  sqlite3_bind_int64(s->get(), i, static_cast<sqlite3_int64>(f.limit));
-  return query_issued_codes_locked(s->get());
+  if (f.endpoint_id) s->bind_text(i++, *f.endpoint_id);
+  if (f.user) s->bind_text(i++, *f.user);
+  s->bind_int(i, static_cast<std::int64_t>(f.limit));
+  return query_issued_codes_locked(*s);
 }
 
 Result<std::vector<EnrollmentTokenRecord>> SqliteStore::enrollment_tokens() {
   std::lock_guard lock(mu_);
   auto s = prepare(fmt::format("SELECT {} FROM enrollment_tokens ORDER BY created_s DESC, id", kEnrollmentColumns));
   if (!s.ok()) return s.error();
-  return query_enrollment_tokens_locked(s->get());
+  return query_enrollment_tokens_locked(*s);
 }
 
 Result<std::optional<EnrollmentTokenRecord>> SqliteStore::enrollment_token(const std::string& id) {
   std::lock_guard lock(mu_);
   auto s = prepare(fmt::format("SELECT {} FROM enrollment_tokens WHERE id = ?", kEnrollmentColumns));
   if (!s.ok()) return s.error();
-  bind_text(s->get(), 1, id);
-  return first_row(query_enrollment_tokens_locked(s->get()));
+  s->bind_text(1, id);
+  return first_row(query_enrollment_tokens_locked(*s));
 }
 
 Result<std::optional<EndpointRecord>> SqliteStore::endpoint(const std::string& id) {
   std::lock_guard lock(mu_);
   auto s = prepare(fmt::format("SELECT {} FROM endpoints WHERE id = ?", kEndpointColumns));
   if (!s.ok()) return s.error();
-  bind_text(s->get(), 1, id);
-  return first_row(query_endpoints_locked(s->get()));
+  s->bind_text(1, id);
+  return first_row(query_endpoints_locked(*s));
 }
 
 Result<std::vector<EndpointRecord>> SqliteStore::endpoints() {
   std::lock_guard lock(mu_);
   auto s = prepare(fmt::format("SELECT {} FROM endpoints ORDER BY id", kEndpointColumns));
   if (!s.ok()) return s.error();
-  return query_endpoints_locked(s->get());
+  return query_endpoints_locked(*s);
 }
 
 // --- policies ---------------------------------------------------------------
 
 constexpr std::string_view kPolicyVersionColumns = "name, version, text, author, comment, created_s";
 
-Result<std::vector<PolicyRecord>> SqliteStore::query_policies_locked(sqlite3_stmt* stmt) {
+Result<std::vector<PolicyRecord>> SqliteStore::query_policies_locked(sqlite::Stmt& stmt) {
   std::vector<PolicyRecord> out;
-  for (int rc = sqlite3_step(stmt); rc != SQLITE_DONE; rc = sqlite3_step(stmt)) {
-    if (rc != SQLITE_ROW) return db_error(db(), "read policies");
+  for (;;) {
+    auto row = stmt.step("read policies");
+    if (!row.ok()) return row.error();
+    if (!*row) break;
     PolicyRecord p;
-    p.name = column_text(stmt, 0);
-    p.current_version = sqlite3_column_int(stmt, 1);
-    p.deleted_at = column_opt_time(stmt, 2);
+    p.name = stmt.text_at(0);
+    p.current_version = static_cast<int>(stmt.int_at(1));
+    p.deleted_at = stmt.opt_time_at(2);
     out.push_back(std::move(p));
   }
   for (auto& p : out) {
@@ -1533,17 +1359,19 @@ Result<std::vector<PolicyRecord>> SqliteStore::query_policies_locked(sqlite3_stm
   return out;
 }
 
-Result<std::vector<PolicyVersion>> SqliteStore::query_policy_versions_locked(sqlite3_stmt* stmt) {
+Result<std::vector<PolicyVersion>> SqliteStore::query_policy_versions_locked(sqlite::Stmt& stmt) {
   std::vector<PolicyVersion> out;
-  for (int rc = sqlite3_step(stmt); rc != SQLITE_DONE; rc = sqlite3_step(stmt)) {
-    if (rc != SQLITE_ROW) return db_error(db(), "read policy versions");
+  for (;;) {
+    auto row = stmt.step("read policy versions");
+    if (!row.ok()) return row.error();
+    if (!*row) break;
     PolicyVersion v;
-    v.name = column_text(stmt, 0);
-    v.version = sqlite3_column_int(stmt, 1);
-    v.text = column_text(stmt, 2);
-    v.author = column_text(stmt, 3);
-    v.comment = column_text(stmt, 4);
-    v.created_at = time_point(sqlite3_column_int64(stmt, 5));
+    v.name = stmt.text_at(0);
+    v.version = static_cast<int>(stmt.int_at(1));
+    v.text = stmt.text_at(2);
+    v.author = stmt.text_at(3);
+    v.comment = stmt.text_at(4);
+    v.created_at = stmt.time_at(5);
     out.push_back(std::move(v));
   }
   return out;
@@ -1552,8 +1380,8 @@ Result<std::vector<PolicyVersion>> SqliteStore::query_policy_versions_locked(sql
 Result<std::optional<PolicyRecord>> SqliteStore::policy_locked(const std::string& name) {
   auto s = prepare("SELECT name, current_version, deleted_s FROM policies WHERE name = ?");
   if (!s.ok()) return s.error();
-  bind_text(s->get(), 1, name);
-  return first_row(query_policies_locked(s->get()));
+  s->bind_text(1, name);
+  return first_row(query_policies_locked(*s));
 }
 
 Result<PolicyVersion> SqliteTx::add_policy_version(const PolicyVersion& v, int expected_current) {
@@ -1572,19 +1400,19 @@ Result<PolicyVersion> SqliteTx::add_policy_version(const PolicyVersion& v, int e
   auto s = store_.prepare(*existing ? "UPDATE policies SET current_version = ?2, deleted_s = NULL WHERE name = ?1"
                                     : "INSERT INTO policies (name, current_version) VALUES (?1, ?2)");
   if (!s.ok()) return s.error();
-  bind_text(s->get(), 1, v.name);
-  sqlite3_bind_int(s->get(), 2, next);
-  if (auto st = store_.run_locked(s->get(), "store policy"); !st.ok()) return st.error();
+  s->bind_text(1, v.name);
+  s->bind_int(2, next);
+  if (auto st = s->run("store policy"); !st.ok()) return st.error();
   auto ins =
       store_.prepare(fmt::format("INSERT INTO policy_versions ({}) VALUES (?, ?, ?, ?, ?, ?)", kPolicyVersionColumns));
   if (!ins.ok()) return ins.error();
-  bind_text(ins->get(), 1, v.name);
-  sqlite3_bind_int(ins->get(), 2, next);
-  bind_text(ins->get(), 3, v.text);
-  bind_text(ins->get(), 4, v.author);
-  bind_text(ins->get(), 5, v.comment);
-  sqlite3_bind_int64(ins->get(), 6, seconds(v.created_at));
-  if (auto st = store_.run_locked(ins->get(), "store policy version"); !st.ok()) return st.error();
+  ins->bind_text(1, v.name);
+  ins->bind_int(2, next);
+  ins->bind_text(3, v.text);
+  ins->bind_text(4, v.author);
+  ins->bind_text(5, v.comment);
+  ins->bind_time(6, v.created_at);
+  if (auto st = ins->run("store policy version"); !st.ok()) return st.error();
   PolicyVersion out = v;
   out.version = next;
   return out;
@@ -1620,16 +1448,16 @@ Result<std::vector<PolicyRecord>> SqliteStore::policies() {
   std::lock_guard lock(mu_);
   auto s = prepare("SELECT name, current_version, deleted_s FROM policies ORDER BY name");
   if (!s.ok()) return s.error();
-  return query_policies_locked(s->get());
+  return query_policies_locked(*s);
 }
 
 Result<std::optional<PolicyVersion>> SqliteStore::policy_version(const std::string& name, int version) {
   std::lock_guard lock(mu_);
   auto s = prepare(fmt::format("SELECT {} FROM policy_versions WHERE name = ? AND version = ?", kPolicyVersionColumns));
   if (!s.ok()) return s.error();
-  bind_text(s->get(), 1, name);
-  sqlite3_bind_int(s->get(), 2, version);
-  return first_row(query_policy_versions_locked(s->get()));
+  s->bind_text(1, name);
+  s->bind_int(2, version);
+  return first_row(query_policy_versions_locked(*s));
 }
 
 Result<std::vector<PolicyVersion>> SqliteStore::policy_history(const std::string& name) {
@@ -1637,8 +1465,8 @@ Result<std::vector<PolicyVersion>> SqliteStore::policy_history(const std::string
   auto s =
       prepare(fmt::format("SELECT {} FROM policy_versions WHERE name = ? ORDER BY version", kPolicyVersionColumns));
   if (!s.ok()) return s.error();
-  bind_text(s->get(), 1, name);
-  return query_policy_versions_locked(s->get());
+  s->bind_text(1, name);
+  return query_policy_versions_locked(*s);
 }
 
 Result<std::vector<PolicyRecord>> SqliteStore::policies_for_labels(const std::vector<std::string>& labels) {
@@ -1657,8 +1485,8 @@ Result<std::vector<PolicyRecord>> SqliteStore::policies_for_labels(const std::ve
       "policy_labels WHERE label IN ({})) ORDER BY name",
       placeholders));
   if (!s.ok()) return s.error();
-  for (std::size_t i = 0; i < labels.size(); ++i) bind_text(s->get(), static_cast<int>(i + 1), labels[i]);
-  return query_policies_locked(s->get());
+  for (std::size_t i = 0; i < labels.size(); ++i) s->bind_text(static_cast<int>(i + 1), labels[i]);
+  return query_policies_locked(*s);
 }
 
 // --- push queue and login sessions ----------------------------------------
@@ -1668,18 +1496,17 @@ Result<PushMessage> SqliteTx::enqueue_push(const std::string& endpoint_id, const
   if (kind.empty()) return invalid_argument("a push message needs a kind");
   auto s = store_.prepare("INSERT INTO push_messages (endpoint_id, kind, payload, created_s) VALUES (?, ?, ?, ?)");
   if (!s.ok()) return s.error();
-  bind_text(s->get(), 1, endpoint_id);
-  bind_text(s->get(), 2, kind);
-  bind_text(s->get(), 3, payload);
-  sqlite3_bind_int64(s->get(), 4, seconds(at));
-  if (sqlite3_step(s->get()) != SQLITE_DONE) {
-    if (sqlite3_extended_errcode(store_.db()) == SQLITE_CONSTRAINT_FOREIGNKEY) {
+  s->bind_text(1, endpoint_id);
+  s->bind_text(2, kind);
+  s->bind_text(3, payload);
+  s->bind_time(4, at);
+  if (auto ran = s->run("queue push message"); !ran.ok()) {
+    if (store_.db().foreign_key_failed()) {
       return not_found("no endpoint " + endpoint_id + " to push to");
     }
-    return db_error(store_.db(), "queue push message");
+    return ran.error();
   }
-  return PushMessage{static_cast<std::uint64_t>(sqlite3_last_insert_rowid(store_.db())), endpoint_id, kind, payload,
-                     at};
+  return PushMessage{static_cast<std::uint64_t>(store_.db().last_insert_rowid()), endpoint_id, kind, payload, at};
 }
 
 Status SqliteTx::acknowledge_push(const std::string& endpoint_id, std::uint64_t seq) {
@@ -1695,27 +1522,28 @@ Result<bool> SqliteTx::record_agent_event(const std::string& id, const std::stri
   {
     auto s = store_.prepare("SELECT endpoint_id FROM agent_events WHERE id = ?");
     if (!s.ok()) return s.error();
-    bind_text(s->get(), 1, id);
-    const int rc = sqlite3_step(s->get());
-    if (rc == SQLITE_ROW) {
-      if (column_text(s->get(), 0) != endpoint_id) {
+    s->bind_text(1, id);
+    auto row = s->step("look up agent event");
+    if (!row.ok()) return row.error();
+    if (*row) {
+      if (s->text_at(0) != endpoint_id) {
         return conflict("event " + id + " was sent by another endpoint");
       }
       return false;
     }
-    if (rc != SQLITE_DONE) return db_error(store_.db(), "look up agent event");
   }
   auto s = store_.prepare("INSERT INTO agent_events (id, endpoint_id, kind, received_s) VALUES (?, ?, ?, ?)");
   if (!s.ok()) return s.error();
-  bind_text(s->get(), 1, id);
-  bind_text(s->get(), 2, endpoint_id);
-  bind_text(s->get(), 3, kind);
-  sqlite3_bind_int64(s->get(), 4, seconds(at));
-  if (sqlite3_step(s->get()) == SQLITE_DONE) return true;
-  if (sqlite3_extended_errcode(store_.db()) == SQLITE_CONSTRAINT_FOREIGNKEY) {
+  s->bind_text(1, id);
+  s->bind_text(2, endpoint_id);
+  s->bind_text(3, kind);
+  s->bind_time(4, at);
+  auto ran = s->run("record agent event");
+  if (ran.ok()) return true;
+  if (store_.db().foreign_key_failed()) {
     return not_found("no endpoint " + endpoint_id);
   }
-  return db_error(store_.db(), "record agent event");
+  return ran.error();
 }
 
 Status SqliteTx::insert_session(const SessionRecord& session) {
@@ -1726,17 +1554,18 @@ Status SqliteTx::insert_session(const SessionRecord& session) {
       "INSERT INTO login_sessions (id_hash, user_name, csrf_hash, created_s, expires_s, revoked_s) VALUES (?, ?, ?, ?, "
       "?, ?)");
   if (!s.ok()) return s.error();
-  bind_text(s->get(), 1, session.id_hash);
-  bind_text(s->get(), 2, session.user);
-  bind_text(s->get(), 3, session.csrf_hash);
-  sqlite3_bind_int64(s->get(), 4, seconds(session.created_at));
-  sqlite3_bind_int64(s->get(), 5, seconds(session.expires_at));
-  bind_opt_time(s->get(), 6, session.revoked_at);
-  if (sqlite3_step(s->get()) == SQLITE_DONE) return {};
-  if (sqlite3_extended_errcode(store_.db()) == SQLITE_CONSTRAINT_FOREIGNKEY) {
+  s->bind_text(1, session.id_hash);
+  s->bind_text(2, session.user);
+  s->bind_text(3, session.csrf_hash);
+  s->bind_time(4, session.created_at);
+  s->bind_time(5, session.expires_at);
+  s->bind_opt_time(6, session.revoked_at);
+  auto ran = s->run("store session");
+  if (ran.ok()) return {};
+  if (store_.db().foreign_key_failed()) {
     return not_found("no user named " + session.user);
   }
-  const Error e = db_error(store_.db(), "store session");
+  const Error& e = ran.error();
   return e.code == ErrorCode::kConflict ? Status{conflict("that session exists")} : Status{e};
 }
 
@@ -1764,15 +1593,16 @@ Result<std::vector<PushMessage>> SqliteStore::push_after(const std::string& endp
       "SELECT seq, endpoint_id, kind, payload, created_s FROM push_messages WHERE endpoint_id = ? AND seq > ? ORDER BY "
       "seq LIMIT ?");
   if (!s.ok()) return s.error();
-  bind_text(s->get(), 1, endpoint_id);
-  sqlite3_bind_int64(s->get(), 2, static_cast<sqlite3_int64>(after_seq));
-  sqlite3_bind_int64(s->get(), 3, static_cast<sqlite3_int64>(limit));
+  s->bind_text(1, endpoint_id);
+  s->bind_int(2, static_cast<std::int64_t>(after_seq));
+  s->bind_int(3, static_cast<std::int64_t>(limit));
   std::vector<PushMessage> out;
-  for (int rc = sqlite3_step(s->get()); rc != SQLITE_DONE; rc = sqlite3_step(s->get())) {
-    if (rc != SQLITE_ROW) return db_error(db(), "read push messages");
-    out.push_back(PushMessage{static_cast<std::uint64_t>(sqlite3_column_int64(s->get(), 0)), column_text(s->get(), 1),
-                              column_text(s->get(), 2), column_text(s->get(), 3),
-                              time_point(sqlite3_column_int64(s->get(), 4))});
+  for (;;) {
+    auto row = s->step("read push messages");
+    if (!row.ok()) return row.error();
+    if (!*row) break;
+    out.push_back(PushMessage{static_cast<std::uint64_t>(s->int_at(0)), s->text_at(1), s->text_at(2), s->text_at(3),
+                              s->time_at(4)});
   }
   return out;
 }
@@ -1782,21 +1612,21 @@ Result<std::optional<SessionRecord>> SqliteStore::session(const std::string& id_
   auto s = prepare(
       "SELECT id_hash, user_name, csrf_hash, created_s, expires_s, revoked_s FROM login_sessions WHERE id_hash = ?");
   if (!s.ok()) return s.error();
-  bind_text(s->get(), 1, id_hash);
-  const int rc = sqlite3_step(s->get());
-  if (rc == SQLITE_DONE) return std::optional<SessionRecord>();
-  if (rc != SQLITE_ROW) return db_error(db(), "read session");
+  s->bind_text(1, id_hash);
+  auto row = s->step("read session");
+  if (!row.ok()) return row.error();
+  if (!*row) return std::optional<SessionRecord>();
   return std::optional<SessionRecord>(
-      SessionRecord{column_text(s->get(), 0), column_text(s->get(), 1), column_text(s->get(), 2),
-                    time_point(sqlite3_column_int64(s->get(), 3)), time_point(sqlite3_column_int64(s->get(), 4)),
-                    column_opt_time(s->get(), 5)});
+      SessionRecord{s->text_at(0), s->text_at(1), s->text_at(2), s->time_at(3), s->time_at(4), s->opt_time_at(5)});
 }
 
 Result<int> SqliteStore::schema_version_locked() {
   auto stmt = prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
   if (!stmt.ok()) return stmt.error();
-  if (sqlite3_step(stmt->get()) != SQLITE_ROW) return db_error(db_.get(), "read schema version");
-  return sqlite3_column_int(stmt->get(), 0);
+  auto row = stmt->step("read schema version");
+  if (!row.ok()) return row.error();
+  if (!*row) return internal_error("database: read schema version: no row (this is a bug)");
+  return static_cast<int>(stmt->int_at(0));
 }
 
 Result<int> SqliteStore::schema_version() {
@@ -1809,13 +1639,14 @@ Status SqliteStore::migrate(int target) {
   Status st = migrate_locked(target);
   // Statements prepared along the way are re-prepared against the final
   // schema when next used (prepare_v3 would do it too, on SQLITE_SCHEMA).
-  statements_.clear();
+  db_->clear_cache();
   return st;
 }
 
 Status SqliteStore::migrate_locked(int target) {
-  if (auto st = exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_ms "
-                     "INTEGER NOT NULL)");
+  if (auto st = db_->exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_ms "
+                          "INTEGER NOT NULL)",
+                          "create the migrations table");
       !st.ok()) {
     return st;
   }
@@ -1832,20 +1663,15 @@ Status SqliteStore::migrate_locked(int target) {
   }
   // Each migration and its bookkeeping row commit together.
   for (int v = *current + 1; v <= target; ++v) {
-    if (auto st = exec("BEGIN IMMEDIATE"); !st.ok()) return st;
-    Status st = exec(migrations[static_cast<std::size_t>(v - 1)]);
-    if (st.ok()) {
+    const Status st = db_->write([&]() -> Status {
+      if (auto ran = db_->exec(migrations[static_cast<std::size_t>(v - 1)], "migrate"); !ran.ok()) return ran;
       auto recorded = execute(
           "INSERT INTO schema_migrations (version, applied_ms) VALUES (?, CAST((julianday('now') - 2440587.5) * "
           "86400000 AS INTEGER))",
           "record migration", std::int64_t{v});
-      if (!recorded.ok()) st = recorded.error();
-    }
-    if (st.ok()) st = exec("COMMIT");
-    if (!st.ok()) {
-      (void)exec("ROLLBACK");
-      return Error{st.error().code, fmt::format("migration {}: {}", v, st.error().message)};
-    }
+      return recorded.ok() ? Status{} : Status{recorded.error()};
+    });
+    if (!st.ok()) return Error{st.error().code, fmt::format("migration {}: {}", v, st.error().message)};
   }
   return {};
 }
@@ -1853,24 +1679,14 @@ Status SqliteStore::migrate_locked(int target) {
 }  // namespace
 
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, const SqliteOptions& options) {
-  sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(
-      path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW,
-      nullptr);
-  if (rc != SQLITE_OK) {
-    std::string message = raw != nullptr ? sqlite3_errmsg(raw) : "out of memory";
-    sqlite3_close_v2(raw);
-    return unavailable(fmt::format("cannot open database {}: {}", path, message));
-  }
-  auto store = std::make_unique<SqliteStore>(raw, options.statement_cache_size);
-  sqlite3_busy_timeout(raw, options.busy_timeout_ms);
-  sqlite3_extended_result_codes(raw, 1);
-  for (const std::string_view pragma :
-       {"PRAGMA journal_mode = WAL", "PRAGMA foreign_keys = ON", "PRAGMA synchronous = FULL"}) {
-    if (auto st = store->exec(pragma); !st.ok()) {
-      return Error{st.error().code, fmt::format("{}: {}", path, st.error().message)};
-    }
-  }
+  sqlite::Options db_options;
+  db_options.create = true;
+  db_options.busy_timeout_ms = options.busy_timeout_ms;
+  db_options.statement_cache_size = options.statement_cache_size;
+  db_options.damaged_advice = "the file is damaged: stop hoistd, move the file aside and restore it from a backup";
+  auto db = Db::open(path, db_options);
+  if (!db.ok()) return db.error();
+  auto store = std::make_unique<SqliteStore>(std::move(*db));
   if (auto st = store->migrate(options.migrate_to); !st.ok()) {
     return Error{st.error().code, fmt::format("{}: {}", path, st.error().message)};
   }
