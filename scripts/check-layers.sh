@@ -22,7 +22,8 @@ layers='
 core
 platform        core
 ipc             core
-store           core
+sqlite          core
+store           core sqlite
 net             core
 net/tls         core platform
 net/client      core net net/tls
@@ -30,7 +31,7 @@ log             net
 endpoint        core ipc platform
 plugin/adapter  core ipc
 plugin          core ipc platform endpoint plugin/adapter
-agent           core ipc platform net/client log plugin/adapter
+agent           core ipc platform net/client log plugin/adapter sqlite
 server          core platform net net/tls store log
 cli             core ipc platform net/client endpoint
 '
@@ -39,8 +40,9 @@ cli             core ipc platform net/client endpoint
 # layer.
 never='
 core            *
-platform        net net/tls net/client log ipc store endpoint plugin/adapter plugin agent server cli
+platform        net net/tls net/client log ipc sqlite store endpoint plugin/adapter plugin agent server cli
 ipc             endpoint plugin/adapter plugin agent server cli
+sqlite          platform net net/tls net/client log ipc store endpoint plugin/adapter plugin agent server cli
 store           endpoint plugin/adapter plugin agent server cli
 net             endpoint plugin/adapter plugin agent server cli log
 net/tls         endpoint plugin/adapter plugin agent server cli
@@ -70,7 +72,7 @@ unit_of() {
     # The files of hoist_plugin_core (src/plugin/CMakeLists.txt): sudo's
     # arrays to typed structs, no I/O.
     plugin/sudo_args.* | plugin/run_mode.* | plugin/env_policy.* | plugin/command_info.*) echo plugin/adapter ;;
-    core/* | platform/* | ipc/* | store/* | net/* | log/* | endpoint/* | plugin/* | agent/* | server/* | cli/*) echo "${1%%/*}" ;;
+    core/* | platform/* | ipc/* | sqlite/* | store/* | net/* | log/* | endpoint/* | plugin/* | agent/* | server/* | cli/*) echo "${1%%/*}" ;;
     *) echo "" ;;
   esac
 }

@@ -9,8 +9,8 @@
 #include <optional>
 #include <utility>
 
-#include "agent/state/sqlite_db.h"
 #include "agent/state/state_dir.h"
+#include "sqlite/db.h"
 
 namespace hoist::agent {
 
@@ -158,13 +158,6 @@ constexpr std::string_view kMigration4 = R"sql(
 ALTER TABLE grants ADD COLUMN runas_user TEXT NOT NULL DEFAULT 'root';
 ALTER TABLE grants ADD COLUMN runas_group TEXT NOT NULL DEFAULT '';
 )sql";
-
-std::int64_t seconds(TimePoint t) {
-  return t.time_since_epoch().count();
-}
-TimePoint time_point(std::int64_t s) {
-  return TimePoint{Seconds{s}};
-}
 
 // The SQL of one table of labels, written out so that nothing but these
 // names can reach SQL text.
@@ -333,7 +326,7 @@ Result<std::optional<Identity>> SqliteAgentState::identity_locked() {
     id.endpoint_id = stmt->text_at(2);
     id.credential = stmt->text_at(3);
     id.hostname = stmt->text_at(4);
-    id.enrolled_at = time_point(stmt->int_at(5));
+    id.enrolled_at = stmt->time_at(5);
     if (!stmt->is_null(6)) {
       const std::string key = stmt->blob_at(6);
       id.codes_key.assign(key.begin(), key.end());
@@ -359,7 +352,7 @@ Status SqliteAgentState::set_identity(const Identity& identity) {
       stmt->bind_text(3, identity.endpoint_id);
       stmt->bind_text(4, identity.credential);
       stmt->bind_text(5, identity.hostname);
-      stmt->bind_int(6, seconds(identity.enrolled_at));
+      stmt->bind_time(6, identity.enrolled_at);
       if (identity.codes_key.empty()) {
         stmt->bind_null(7);
       } else {
@@ -384,7 +377,7 @@ Result<std::optional<PolicySnapshot>> SqliteAgentState::policy_locked() {
     if (!row.ok()) return row.error();
     if (!*row) return std::optional<PolicySnapshot>();
     p.etag = stmt->text_at(0);
-    p.fetched_at = time_point(stmt->int_at(1));
+    p.fetched_at = stmt->time_at(1);
   }
   auto labels = labels_locked(kPolicyLabels);
   if (!labels.ok()) return labels.error();
@@ -409,7 +402,7 @@ Status SqliteAgentState::set_policy(const PolicySnapshot& snapshot) {
             db_->prepare("INSERT OR REPLACE INTO policy_snapshot (singleton, etag, fetched_s) VALUES (1, ?, ?)");
         if (!stmt.ok()) return stmt.error();
         stmt->bind_text(1, snapshot.etag);
-        stmt->bind_int(2, seconds(snapshot.fetched_at));
+        stmt->bind_time(2, snapshot.fetched_at);
         if (auto st = stmt->run("store the policy"); !st.ok()) return st;
       }
       if (auto st = write_labels_locked(kPolicyLabels, snapshot.labels); !st.ok()) return st;
@@ -457,9 +450,9 @@ Result<std::vector<Grant>> SqliteAgentState::grants_locked(Stmt& stmt) {
     g.origin = *origin;
     g.scope.command_path = stmt.blob_at(4);
     if (!stmt.is_null(5)) g.scope.sha256 = stmt.text_at(5);
-    g.start = time_point(stmt.int_at(6));
-    g.deadline = time_point(stmt.int_at(7));
-    if (const auto revoked = stmt.opt_int_at(8)) g.revoked_at = time_point(*revoked);
+    g.start = stmt.time_at(6);
+    g.deadline = stmt.time_at(7);
+    g.revoked_at = stmt.opt_time_at(8);
     g.record_processes = stmt.int_at(9) != 0;
     g.scope.runas_user = stmt.text_at(11);
     g.scope.runas_group = stmt.text_at(12);
@@ -505,10 +498,9 @@ Status SqliteAgentState::write_grant_locked(const Grant& grant) {
     } else {
       stmt->bind_null(6);
     }
-    stmt->bind_int(7, seconds(grant.start));
-    stmt->bind_int(8, seconds(grant.deadline));
-    stmt->bind_opt_int(
-        9, grant.revoked_at ? std::optional<std::int64_t>(seconds(*grant.revoked_at)) : std::optional<std::int64_t>());
+    stmt->bind_time(7, grant.start);
+    stmt->bind_time(8, grant.deadline);
+    stmt->bind_opt_time(9, grant.revoked_at);
     stmt->bind_int(10, grant.record_processes ? 1 : 0);
     stmt->bind_text(11, to_string(grant.origin));
     stmt->bind_text(12, grant.scope.runas_user);
@@ -538,7 +530,7 @@ Status SqliteAgentState::revoke_grant(const std::string& id, TimePoint at) {
     return db_->write([&]() -> Status {
       auto stmt = db_->prepare("UPDATE grants SET revoked_s = COALESCE(revoked_s, ?) WHERE id = ?");
       if (!stmt.ok()) return stmt.error();
-      stmt->bind_int(1, seconds(at));
+      stmt->bind_time(1, at);
       stmt->bind_text(2, id);
       if (auto st = stmt->run("revoke a grant"); !st.ok()) return st;
       if (db_->changes() == 0) return not_found(fmt::format("no grant {} is stored", id));
@@ -567,7 +559,7 @@ Result<std::vector<Grant>> SqliteAgentState::active_grants(std::uint32_t uid, Ti
         kGrantColumns));
     if (!stmt.ok()) return stmt.error();
     stmt->bind_int(1, uid);
-    stmt->bind_int(2, seconds(now));
+    stmt->bind_time(2, now);
     return grants_locked(*stmt);
   });
 }
@@ -586,8 +578,8 @@ Result<std::size_t> SqliteAgentState::delete_grants_ended_before(TimePoint befor
     const Status st = db_->write([&]() -> Status {
       auto stmt = db_->prepare("DELETE FROM grants WHERE deadline_s < ? OR revoked_s < ?");
       if (!stmt.ok()) return stmt.error();
-      stmt->bind_int(1, seconds(before));
-      stmt->bind_int(2, seconds(before));
+      stmt->bind_time(1, before);
+      stmt->bind_time(2, before);
       if (auto ran = stmt->run("delete ended grants"); !ran.ok()) return ran;
       deleted = static_cast<std::size_t>(db_->changes());
       return {};
@@ -606,7 +598,7 @@ Result<std::vector<PendingRequest>> SqliteAgentState::requests_locked(Stmt& stmt
     if (!row.ok()) return row.error();
     if (!*row) break;
     out.push_back(PendingRequest{stmt.text_at(0), static_cast<std::uint32_t>(stmt.int_at(1)), stmt.text_at(2),
-                                 stmt.text_at(3), time_point(stmt.int_at(4)), stmt.text_at(5)});
+                                 stmt.text_at(3), stmt.time_at(4), stmt.text_at(5)});
   }
   return out;
 }
@@ -624,7 +616,7 @@ Status SqliteAgentState::upsert_pending_request(const PendingRequest& r) {
       stmt->bind_int(2, r.uid);
       stmt->bind_text(3, r.user);
       stmt->bind_text(4, r.command_summary);
-      stmt->bind_int(5, seconds(r.submitted_at));
+      stmt->bind_time(5, r.submitted_at);
       stmt->bind_text(6, r.state);
       return stmt->run("store a pending request");
     });
@@ -792,7 +784,7 @@ Status SqliteAgentState::quarantine(const std::string& id, const std::string& re
         stmt->bind_text(1, id);
         if (sql.find("?2") != std::string_view::npos) {
           stmt->bind_text(2, reason);
-          stmt->bind_int(3, seconds(at));
+          stmt->bind_time(3, at);
         }
         if (auto st = stmt->run("quarantine an event"); !st.ok()) return st;
       }
@@ -824,7 +816,7 @@ Result<std::vector<QuarantinedEvent>> SqliteAgentState::quarantined(std::size_t 
       out.push_back(
           QuarantinedEvent{OutboxEvent{stmt->text_at(0), stmt->text_at(1),
                                        EventTime{std::chrono::milliseconds{stmt->int_at(2)}}, stmt->text_at(3)},
-                           stmt->text_at(4), time_point(stmt->int_at(5))});
+                           stmt->text_at(4), stmt->time_at(5)});
     }
     return out;
   });
@@ -880,7 +872,7 @@ Status SqliteAgentState::add_code_challenge(const CodeChallengeRecord& challenge
       {
         auto expired = db_->prepare("DELETE FROM code_challenges WHERE expires_s <= ?");
         if (!expired.ok()) return expired.error();
-        expired->bind_int(1, seconds(now));
+        expired->bind_time(1, now);
         if (auto st = expired->run("forget expired challenges"); !st.ok()) return st;
       }
       {
@@ -907,8 +899,8 @@ Status SqliteAgentState::add_code_challenge(const CodeChallengeRecord& challenge
       if (!insert.ok()) return insert.error();
       insert->bind_int(1, challenge.nonce);
       insert->bind_int(2, challenge.uid);
-      insert->bind_int(3, seconds(challenge.issued_at));
-      insert->bind_int(4, seconds(challenge.expires_at));
+      insert->bind_time(3, challenge.issued_at);
+      insert->bind_time(4, challenge.expires_at);
       return insert->run("store a challenge");
     });
   });
@@ -922,9 +914,9 @@ Result<std::optional<CodeChallengeRecord>> SqliteAgentState::code_challenge(std:
     auto row = stmt->step("read a challenge");
     if (!row.ok()) return row.error();
     if (!*row) return std::optional<CodeChallengeRecord>();
-    return std::optional<CodeChallengeRecord>(
-        CodeChallengeRecord{static_cast<std::uint32_t>(stmt->int_at(0)), static_cast<std::uint32_t>(stmt->int_at(1)),
-                            time_point(stmt->int_at(2)), time_point(stmt->int_at(3))});
+    return std::optional<CodeChallengeRecord>(CodeChallengeRecord{static_cast<std::uint32_t>(stmt->int_at(0)),
+                                                                  static_cast<std::uint32_t>(stmt->int_at(1)),
+                                                                  stmt->time_at(2), stmt->time_at(3)});
   });
 }
 
@@ -960,7 +952,7 @@ Status SqliteAgentState::redeem_code(const CodeUse& use, const Grant& grant, con
         insert->bind_int(4, use.uid);
         insert->bind_text(5, use.user);
         insert->bind_text(6, use.grant_id);
-        insert->bind_int(7, seconds(use.used_at));
+        insert->bind_time(7, use.used_at);
         if (auto st = insert->run("record a code's use"); !st.ok()) return st;
       }
       if (auto st = write_grant_locked(grant); !st.ok()) return st;
@@ -987,7 +979,7 @@ Result<CodeAttempts> SqliteAgentState::code_attempts(std::uint32_t uid) {
     auto row = stmt->step("read wrong attempts");
     if (!row.ok()) return row.error();
     if (!*row) return CodeAttempts{};
-    return CodeAttempts{static_cast<std::uint32_t>(stmt->int_at(0)), time_point(stmt->int_at(1))};
+    return CodeAttempts{static_cast<std::uint32_t>(stmt->int_at(0)), stmt->time_at(1)};
   });
 }
 
@@ -1003,7 +995,7 @@ Status SqliteAgentState::record_code_failure(std::uint32_t uid, const CodeAttemp
       if (!stmt.ok()) return stmt.error();
       stmt->bind_int(1, uid);
       stmt->bind_int(2, attempts.failures);
-      stmt->bind_int(3, seconds(attempts.last_failure));
+      stmt->bind_time(3, attempts.last_failure);
       return stmt->run("record a wrong attempt");
     });
   });
@@ -1081,7 +1073,16 @@ Result<std::unique_ptr<AgentState>> open_sqlite_agent_state(const std::string& d
     }
     auto checked = open_state_dir(dir, options.db_name, options.read_only);
     if (!checked.ok()) return checked.error();
-    auto db = Db::open(checked->db_path, options.busy_timeout_ms, options.read_only);
+    sqlite::Options db_options;
+    db_options.noun = "agent database";
+    db_options.errors_name_file = true;
+    db_options.read_only = options.read_only;
+    db_options.busy_timeout_ms = options.busy_timeout_ms;
+    db_options.secure_delete = true;  // an old credential is overwritten, not left in free pages
+    db_options.damaged_advice =
+        "the file is damaged: stop hoist-agent, move the file aside, and restore it from a backup or enrol the "
+        "endpoint again";
+    auto db = Db::open(checked->db_path, db_options);
     if (!db.ok()) return db.error();
     if (auto st = recheck_state_files(*checked); !st.ok()) return st.error();
     auto state = std::make_unique<SqliteAgentState>(std::move(*checked), std::move(*db), options.outbox);

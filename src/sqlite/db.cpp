@@ -1,4 +1,4 @@
-#include "agent/state/sqlite_db.h"
+#include "sqlite/db.h"
 
 #include <sqlite3.h>
 
@@ -6,9 +6,19 @@
 
 #include <exception>
 
-namespace hoist::agent::sqlite {
+namespace hoist::sqlite {
 
-Stmt::~Stmt() {
+Stmt& Stmt::operator=(Stmt&& other) noexcept {
+  if (this != &other) {
+    give_back();
+    db_ = other.db_;
+    stmt_ = std::exchange(other.stmt_, nullptr);
+    lent_ = std::exchange(other.lent_, nullptr);
+  }
+  return *this;
+}
+
+void Stmt::give_back() noexcept {
   if (stmt_ == nullptr) return;
   if (lent_ == nullptr) {
     sqlite3_finalize(stmt_);
@@ -17,6 +27,7 @@ Stmt::~Stmt() {
     sqlite3_clear_bindings(stmt_);  // keep no copy of a bound credential between uses
     *lent_ = false;
   }
+  stmt_ = nullptr;
 }
 
 void Stmt::bind_text(int i, std::string_view v) {
@@ -34,6 +45,13 @@ void Stmt::bind_null(int i) {
 void Stmt::bind_opt_int(int i, const std::optional<std::int64_t>& v) {
   if (v) {
     bind_int(i, *v);
+  } else {
+    bind_null(i);
+  }
+}
+void Stmt::bind_opt_time(int i, const std::optional<TimePoint>& t) {
+  if (t) {
+    bind_time(i, *t);
   } else {
     bind_null(i);
   }
@@ -60,6 +78,10 @@ std::optional<std::int64_t> Stmt::opt_int_at(int i) const {
   if (is_null(i)) return std::nullopt;
   return int_at(i);
 }
+std::optional<TimePoint> Stmt::opt_time_at(int i) const {
+  if (is_null(i)) return std::nullopt;
+  return time_at(i);
+}
 std::string Stmt::text_at(int i) const {
   const auto* p = sqlite3_column_text(stmt_, i);
   if (p == nullptr) return {};
@@ -84,27 +106,30 @@ Db::~Db() {
   sqlite3_close_v2(db_);
 }
 
-Result<std::unique_ptr<Db>> Db::open(const std::string& path, int busy_timeout_ms, bool read_only) {
+Result<std::unique_ptr<Db>> Db::open(const std::string& path, const Options& options) {
   sqlite3* raw = nullptr;
-  // No SQLITE_OPEN_CREATE: the caller created the file with its mode.
-  const int rc = sqlite3_open_v2(
-      path.c_str(), &raw,
-      (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW,
-      nullptr);
+  int flags =
+      (options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW;
+  if (options.create && !options.read_only) flags |= SQLITE_OPEN_CREATE;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   if (rc != SQLITE_OK) {
     const std::string message = raw != nullptr ? sqlite3_errmsg(raw) : "out of memory";
     sqlite3_close_v2(raw);
-    return unavailable(fmt::format("cannot open the agent database {}: {}", path, message));
+    return unavailable(fmt::format("cannot open {} {}: {}", options.noun, path, message));
   }
-  std::unique_ptr<Db> db(new Db(raw, path));
+  std::unique_ptr<Db> db(new Db(raw, path, options));
   sqlite3_extended_result_codes(raw, 1);
-  sqlite3_busy_timeout(raw, busy_timeout_ms);
-  // synchronous=FULL: in WAL mode a commit fsyncs the log, so an enqueued
-  // event survives a power cut, not only a crash of the process.
+  sqlite3_busy_timeout(raw, options.busy_timeout_ms);
+  // Until the file is known to be good, every error names it.
+  const std::string name = fmt::format("{} {}", options.noun, path);
   for (const std::string_view pragma : {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL",
                                         "PRAGMA foreign_keys = ON", "PRAGMA secure_delete = ON"}) {
-    if (read_only && pragma == "PRAGMA journal_mode = WAL") continue;  // the writer set it
-    if (auto st = db->exec(pragma, pragma); !st.ok()) return st.error();
+    if (options.read_only && pragma == "PRAGMA journal_mode = WAL") continue;  // the writer set it
+    if (!options.secure_delete && pragma == "PRAGMA secure_delete = ON") continue;
+    const std::string text(pragma);
+    if (sqlite3_exec(raw, text.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+      return db->error_naming(name, pragma);
+    }
   }
   // journal_mode answers with the mode it got; anything but wal (a file
   // that SQLite could not switch) is refused rather than run without it.
@@ -113,14 +138,18 @@ Result<std::unique_ptr<Db>> Db::open(const std::string& path, int busy_timeout_m
   auto row = mode->step("read the journal mode");
   if (!row.ok()) return row.error();
   if (!*row || mode->text_at(0) != "wal") {
-    return unavailable(fmt::format("the agent database {} could not be put in WAL mode", path));
+    return unavailable(fmt::format("{} could not be put in WAL mode", name));
   }
   return db;
 }
 
 Error Db::error(std::string_view what) const {
+  return error_naming(options_.errors_name_file ? fmt::format("{} {}", options_.noun, path_) : options_.noun, what);
+}
+
+Error Db::error_naming(std::string_view name, std::string_view what) const {
   const int code = sqlite3_extended_errcode(db_);
-  const std::string message = fmt::format("agent database {}: {}: {}", path_, what, sqlite3_errmsg(db_));
+  const std::string message = fmt::format("{}: {}: {}", name, what, sqlite3_errmsg(db_));
   switch (code & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED: return unavailable(message + " (busy; retry)");
@@ -131,15 +160,22 @@ Error Db::error(std::string_view what) const {
     case SQLITE_READONLY: return unavailable(message);
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
-      return internal_error(message +
-                            " (the file is damaged: stop hoist-agent, move the file aside, and restore it from a "
-                            "backup or enrol the endpoint again)");
+      return internal_error(options_.damaged_advice.empty() ? message + " (the file is damaged)"
+                                                            : fmt::format("{} ({})", message, options_.damaged_advice));
     default: return internal_error(message);
   }
 }
 
+bool Db::foreign_key_failed() const {
+  return sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_FOREIGNKEY;
+}
+
 std::int64_t Db::changes() const {
   return sqlite3_changes64(db_);
+}
+
+std::int64_t Db::last_insert_rowid() const {
+  return sqlite3_last_insert_rowid(db_);
 }
 
 Status Db::exec(std::string_view sql, std::string_view what) {
@@ -154,33 +190,36 @@ Result<Stmt> Db::prepare(std::string_view sql) {
     it->second.lent = true;
     return Stmt(*this, it->second.stmt.get(), &it->second.lent);
   }
-  // A text already lent out gets a one-off copy.
-  const bool cache = it == cache_.end();
+  // A text already lent out gets a one-off copy, as does any text once the
+  // cache is full.
+  const bool cache = it == cache_.end() && cache_.size() < options_.statement_cache_size;
   sqlite3_stmt* raw = nullptr;
+  // prepare_v3 (like v2) prepares again by itself after a schema change.
   if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), cache ? SQLITE_PREPARE_PERSISTENT : 0, &raw,
                          nullptr) != SQLITE_OK) {
     return error("prepare");
   }
-  if (raw == nullptr) return internal_error("agent database: prepare: no statement in the SQL text (this is a bug)");
+  if (raw == nullptr) {
+    return internal_error(fmt::format("{}: prepare: no statement in the SQL text (this is a bug)", options_.noun));
+  }
   if (!cache) return Stmt(*this, raw, nullptr);
   const auto added = cache_.emplace(std::string(sql), Cached{{raw, StmtFinalize{}}, true}).first;
   return Stmt(*this, added->second.stmt.get(), &added->second.lent);
 }
 
 Status Db::write(const std::function<Status()>& fn) {
-  // IMMEDIATE takes the write lock before anything is read.
   if (auto st = exec("BEGIN IMMEDIATE", "begin a transaction"); !st.ok()) return st;
   Status result;
   try {
     result = fn();
   } catch (const std::exception& e) {
-    result = internal_error(std::string("agent database: write failed: ") + e.what() + " (this is a bug)");
+    result = internal_error(fmt::format("{}: write failed: {} (this is a bug)", options_.noun, e.what()));
   } catch (...) {
-    result = internal_error("agent database: write failed with an unknown exception (this is a bug)");
+    result = internal_error(fmt::format("{}: write failed with an unknown exception (this is a bug)", options_.noun));
   }
   if (result.ok()) result = exec("COMMIT", "commit");
   if (!result.ok() && sqlite3_get_autocommit(db_) == 0) (void)exec("ROLLBACK", "roll back");
   return result;
 }
 
-}  // namespace hoist::agent::sqlite
+}  // namespace hoist::sqlite

@@ -1,0 +1,54 @@
+// The store's side of each endpoint's channel with hoistd: messages queued
+// for its agent's push poll, and the ids of the events its agent uploaded.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/duration.h"
+#include "core/result.h"
+#include "store/page.h"
+
+namespace hoist::store {
+
+// A message for one endpoint's push channel (a request's new state, a
+// policy change, a new admin-code key). seq grows across all endpoints; an
+// agent resumes after the last seq it processed, so a reconnect loses
+// nothing.
+struct PushMessage {
+  std::uint64_t seq = 0;
+  std::string endpoint_id;
+  std::string kind;     // "request", "policy", "codes_key"
+  std::string payload;  // JSON object text
+  TimePoint created_at{};
+};
+
+// Inside a write transaction.
+class PushTx {
+ public:
+  virtual ~PushTx() = default;
+  // Queues a message for an endpoint; NotFound for an unknown endpoint.
+  virtual Result<PushMessage> enqueue_push(const std::string& endpoint_id, const std::string& kind,
+                                           const std::string& payload, TimePoint at) = 0;
+  // Drops the endpoint's messages up to and including `seq` (acknowledged).
+  virtual Status acknowledge_push(const std::string& endpoint_id, std::uint64_t seq) = 0;
+
+  // Records that an agent's event `id` was received from `endpoint_id`, so
+  // a re-sent event is recognised: true when it is new, false when this
+  // endpoint sent it before. Conflict when another endpoint used the id;
+  // NotFound for an unknown endpoint; InvalidArgument for an empty id or kind.
+  virtual Result<bool> record_agent_event(const std::string& id, const std::string& endpoint_id,
+                                          const std::string& kind, TimePoint at) = 0;
+};
+
+class PushReader {
+ public:
+  virtual ~PushReader() = default;
+  // The endpoint's messages with seq > after_seq, in order, at most limit.
+  virtual Result<std::vector<PushMessage>> push_after(const std::string& endpoint_id, std::uint64_t after_seq,
+                                                      std::size_t limit) = 0;
+};
+
+}  // namespace hoist::store
