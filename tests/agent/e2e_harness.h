@@ -17,10 +17,10 @@
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
-#include <vector>
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "endpoint/agent_connection.h"
 #include "ipc/messages.h"
