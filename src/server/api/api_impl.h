@@ -108,6 +108,12 @@ inline constexpr std::size_t kMaxAgentEvents = 1000;
 inline constexpr std::size_t kMaxAgentEventDetails = 16 * 1024;
 Result<std::vector<AgentEventBody>> parse_agent_events_body(std::string_view text);
 
+// A requester may have at most this many requests waiting for a decision
+// on one endpoint (docs/threat-model.md): one more is refused with
+// RateLimited (429) and audited as request.refused. Auto-approved requests
+// do not wait and do not count; a session request counts like a command.
+inline constexpr std::size_t kMaxPendingPerRequester = 10;
+
 // A compiled effective policy with what identifies it.
 struct EffectivePolicy {
   std::shared_ptr<const CompiledPolicy> compiled;

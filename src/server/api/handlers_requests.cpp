@@ -34,6 +34,15 @@ std::optional<RequestState> parse_state(std::string_view text) {
   return std::nullopt;
 }
 
+// Over the cap of waiting requests (kMaxPendingPerRequester): what the
+// user is told, through the agent, in sudo or `hoist elevate`.
+Error too_many_pending(const std::string& user, const std::string& host, std::size_t waiting) {
+  return rate_limited(
+      fmt::format("{} has {} requests waiting on {}; an approver must decide one, or withdraw one with "
+                  "`hoist cancel ID` (`hoist status` lists them)",
+                  user, waiting, host));
+}
+
 }  // namespace
 
 Result<std::size_t> page_limit(const net::HttpRequest& request) {
@@ -269,7 +278,23 @@ Result<net::HttpResponse> Api::Impl::submit_request(Call& call) {
   rec.requester_groups = body->groups;
   rec.endpoint_id = call.caller.endpoint.id;
   Result<store::RequestRecord> stored = internal_error("not written");
+  std::optional<Error> refused;
   auto st = deps.store.write([&](store::StoreTx& tx) -> Status {
+    if (request.state == RequestState::kPending) {
+      // Counted inside the transaction: concurrent submits cannot all pass.
+      auto waiting = tx.count_pending(request.requester, rec.endpoint_id, now);
+      if (!waiting) {
+        return waiting.error();
+      }
+      if (*waiting >= kMaxPendingPerRequester) {
+        refused = too_many_pending(request.requester, host, *waiting);
+        // The refusal is audited (and committed); nothing else is written.
+        return audit(tx, call.caller.actor(),
+                     audited::RequestRefused{
+                         .user = body->user, .path = body->path, .rule = request.rule, .reason = refused->message},
+                     "", host);
+      }
+    }
     stored = tx.insert_request(rec);
     if (!stored) {
       return stored.error();
@@ -303,6 +328,9 @@ Result<net::HttpResponse> Api::Impl::submit_request(Call& call) {
   });
   if (!st) {
     return st.error();
+  }
+  if (refused) {
+    return *refused;
   }
   if (deps.wake_push) {
     deps.wake_push(stored->endpoint_id);
