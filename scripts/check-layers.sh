@@ -32,7 +32,8 @@ endpoint        core ipc platform
 plugin/adapter  core ipc
 plugin          core ipc platform endpoint plugin/adapter
 agent           core ipc platform net/client log plugin/adapter sqlite
-server          core platform net net/tls store log
+server/app      core net store
+server          core platform net net/tls store log server/app
 cli             core ipc platform net/client endpoint
 '
 
@@ -43,8 +44,8 @@ core            *
 platform        net net/tls net/client log ipc sqlite store endpoint plugin/adapter plugin agent server cli
 ipc             endpoint plugin/adapter plugin agent server cli
 sqlite          platform net net/tls net/client log ipc store endpoint plugin/adapter plugin agent server cli
-store           endpoint plugin/adapter plugin agent server cli
-net             endpoint plugin/adapter plugin agent server cli log
+store           endpoint plugin/adapter plugin agent server/app server cli
+net             endpoint plugin/adapter plugin agent server/app server cli log
 net/tls         endpoint plugin/adapter plugin agent server cli
 net/client      endpoint plugin/adapter plugin agent server cli
 log             endpoint plugin/adapter plugin agent server cli
@@ -52,8 +53,15 @@ endpoint        plugin/adapter plugin agent server cli
 plugin/adapter  platform endpoint plugin agent server cli
 plugin          agent server cli
 agent           plugin server cli
+server/app      platform ipc net/tls net/client log endpoint plugin/adapter plugin agent server cli
 server          endpoint plugin/adapter plugin agent cli
 cli             plugin/adapter plugin agent server
+'
+
+# Headers a layer may not include although its row reaches their layer:
+# hoistd's services know JSON text, never HTTP.
+never_headers='
+server/app      net/http_message.h net/http_error.h
 '
 
 # The pure layers include, besides Hoist's own headers, only the C++
@@ -69,6 +77,7 @@ unit_of() {
   case "$1" in
     net/tls/*) echo net/tls ;;
     net/client/*) echo net/client ;;
+    server/app/*) echo server/app ;;
     # The files of hoist_plugin_core (src/plugin/CMakeLists.txt): sudo's
     # arrays to typed structs, no I/O.
     plugin/sudo_args.* | plugin/run_mode.* | plugin/env_policy.* | plugin/command_info.*) echo plugin/adapter ;;
@@ -77,7 +86,7 @@ unit_of() {
   esac
 }
 
-declare -A direct=() reach=() pure=() known=()
+declare -A direct=() reach=() pure=() known=() banned=()
 units=()
 while read -r unit deps; do
   [ -n "$unit" ] || continue
@@ -89,6 +98,10 @@ while read -r unit prefixes; do
   [ -n "$unit" ] || continue
   pure[$unit]=$prefixes
 done <<<"$pure_system"
+while read -r unit headers; do
+  [ -n "$unit" ] || continue
+  banned[$unit]=" $headers "
+done <<<"$never_headers"
 
 table_error() {
   echo "check-layers: the layer table in $0 is wrong: $*" >&2
@@ -171,6 +184,12 @@ while IFS= read -r -d '' file; do
       fail "src/$rel:$line: $text: names no layer (includes are written from src/, e.g. \"core/result.h\")"
       continue
     fi
+    case "${banned[$from]:-}" in
+      *" $inc "*)
+        fail "src/$rel:$line: $text: $from may not include $inc (scripts/check-layers.sh, never_headers)"
+        continue
+        ;;
+    esac
     [ "$to" != "$from" ] || continue
     case "${reach[$from]}" in
       *" $to "*) used["$from $to"]=1 ;;

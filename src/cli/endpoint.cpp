@@ -204,6 +204,14 @@ int status(const EndpointArgs& args) {
   return kExitOk;
 }
 
+// Withdraws one of the caller's waiting requests (hoist-agent checks that
+// it is theirs), as Ctrl-C does while `hoist elevate` or sudo waits.
+int cancel(const EndpointArgs& args) {
+  if (auto st = endpoint::cancel_request(args.socket, args.request_id); !st) return say_error(st.error());
+  (void)std::fprintf(stderr, "%s\n", endpoint::cancelled_text(args.request_id).c_str());
+  return kExitOk;
+}
+
 // One line from stdin without its newline; nullopt at EOF.
 std::optional<std::string> read_line() {
   std::string line;
@@ -310,6 +318,12 @@ void add_endpoint(CLI::App& app, Runner& run) {
   status_cmd->add_option("request", args->request_id, "a request id (as sudo printed it)");
   status_cmd->add_option("--socket", args->socket, "hoist-agent's socket")->capture_default_str();
   status_cmd->callback([&run, args] { run = [args] { return status(*args); }; });
+
+  CLI::App* cancel_cmd = app.add_subcommand("cancel", "Withdraw a request of yours that waits for a decision");
+  cancel_cmd->add_option("request", args->request_id, "the request id (as sudo or `hoist status` printed it)")
+      ->required();
+  cancel_cmd->add_option("--socket", args->socket, "hoist-agent's socket")->capture_default_str();
+  cancel_cmd->callback([&run, args] { run = [args] { return cancel(*args); }; });
 }
 
 }  // namespace hoist::cli

@@ -3,7 +3,7 @@
 // audit_kind.cpp; everything else names a kind by its enumerator, so a
 // renamed or mistyped kind does not compile. The details each kind
 // carries are built by one typed builder per kind: for the events
-// hoistd records in src/server/api/audit_events.h, for the events a
+// hoistd records in src/server/app/audit_events.h, for the events a
 // hoist-agent records in src/agent/endpoint_events.h. The console keeps the
 // same list in console/src/lib/audit_kinds.ts, checked against this one by
 // the console_audit_kinds test. docs/audit.md lists the kinds.

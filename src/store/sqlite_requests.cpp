@@ -239,6 +239,21 @@ Result<std::optional<RequestRecord>> SqliteTx::get_request(const std::string& id
   return first_row(query_requests(store_.db(), *s));
 }
 
+Result<std::size_t> SqliteTx::count_pending(const std::string& requester, const std::string& endpoint_id,
+                                            TimePoint now) {
+  auto s = store_.prepare(
+      "SELECT COUNT(*) FROM requests WHERE state = 'pending' AND requester = ? AND endpoint_id = ? AND "
+      "pending_deadline_s > ?");
+  if (!s.ok()) return s.error();
+  s->bind_text(1, requester);
+  s->bind_text(2, endpoint_id);
+  s->bind_time(3, now);
+  auto row = s->step("count pending requests");
+  if (!row.ok()) return row.error();
+  if (!*row) return internal_error("COUNT(*) returned no row");
+  return static_cast<std::size_t>(s->int_at(0));
+}
+
 Result<RequestRecord> SqliteTx::update_request(const RequestRecord& record) {
   auto s = store_.prepare(
       "UPDATE requests SET version = version + 1, requested_s = ?, max_s = ?, approval_mode = ?, "

@@ -321,5 +321,58 @@ TEST_F(AgentE2E, RefusesToRunUnenrolled) {
             64);
 }
 
+// A user whom a request rule matches floods the approvers: `sudo -n` in a
+// loop, a new argv (so a new request) each time. hoistd keeps 10 of them
+// waiting (docs/threat-model.md); sudo says why the rest were not sent and
+// how to withdraw one, and `hoist cancel` makes room.
+class FloodE2E : public AgentE2E {
+ protected:
+  void SetUp() override {
+    AgentE2E::SetUp();
+    use_open_dir("hoist-flood");
+  }
+};
+
+std::size_t occurrences(const std::string& text, std::string_view what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+  return n;
+}
+
+TEST_F(FloodE2E, SudoSaysWhyARequestOverTheCapWasNotSentAndHoistCancelMakesRoom) {
+  if (!real_sudo_possible()) GTEST_SKIP() << kRealSudoSkip;
+  ASSERT_EQ(enroll(), 0) << slurp(log_);
+  start_agent();
+  TestUser user;
+  ASSERT_TRUE(user.ok()) << "cannot create a test user";
+  const std::string conf = write_sudo_conf();
+
+  auto flood = sudo_as(user.name(), conf,
+                       "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do HOIST_REASON=\"URGENT $i\" timeout 20 sudo -n "
+                       "/usr/bin/true $i; done",
+                       hoistd_.dir());
+  EXPECT_EQ(occurrences(flood.err, "is waiting for a technician"), 10U) << flood.err;
+  EXPECT_EQ(occurrences(flood.err, "This command needs approval, but the request could not be sent: " + user.name() +
+                                       " has 10 requests waiting on e2e-agent; an approver must decide one, or "
+                                       "withdraw one with `hoist cancel ID` (`hoist status` lists them)"),
+            2U)
+      << flood.err;
+  const auto pending = [&] {
+    return hoistd_.call("GET", "/api/v1/requests?state=pending&user=" + user.name(), "", admin_).array("/requests");
+  };
+  const auto waiting = pending();
+  ASSERT_EQ(waiting.size(), 10U);
+
+  // The user withdraws one; then one more request goes out.
+  const std::string id(waiting.front().at("id").as_string());
+  auto cancelled =
+      sudo_as(user.name(), conf, "timeout 20 " + cli_ + " cancel --socket " + socket_ + " " + id, hoistd_.dir());
+  EXPECT_EQ(cancelled.status, 0) << cancelled.err;
+  EXPECT_NE(cancelled.err.find("Request " + id + " was withdrawn"), std::string::npos) << cancelled.err;
+  auto again = sudo_as(user.name(), conf, "HOIST_REASON=again timeout 20 sudo -n /usr/bin/true 13", hoistd_.dir());
+  EXPECT_NE(again.err.find("is waiting for a technician"), std::string::npos) << again.err;
+  EXPECT_EQ(pending().size(), 10U);
+}
+
 }  // namespace
 }  // namespace hoist::testing

@@ -625,5 +625,56 @@ TEST_F(HoistdAttack, TheEnrolmentTokenIsPrintedOnceNotOnEveryStart) {
   EXPECT_EQ(tokens.array("/tokens").size(), 1U) << tokens;
 }
 
+// --- Red-team finding: approvers flooded with requests -----------------------
+
+// Attacker: a local user whom a request rule matches.
+// Goal:     flood the approvers: `sudo -n` in a loop, each new argv a new
+//           request that waits 24 h (81 requests in 2 s before the fix).
+// Must hold: at most 10 of one user's requests wait on one endpoint; the
+//           rest are refused (429, saying why and what to do) and audited as
+//           request.refused; another user still submits; an approver's
+//           decision on one lets the user ask again.
+TEST_F(HoistdAttack, OneUserCannotFloodApproversWithRequests) {
+  start();
+  const auto agent = endpoint_with_policy();
+  constexpr int kCap = 10;
+  std::vector<std::string> ids;
+  int refused = 0;
+  for (int i = 0; i < kCap + 5; ++i) {
+    auto body = submission("mallory", "/usr/bin/apt-get", {"staff"});
+    body["justification"] = "URGENT " + std::to_string(i);
+    const auto r = hoistd().call_json("POST", "/api/v1/agent/requests", body, agent.headers());
+    if (r.status == 201) {
+      ids.push_back(r.str("/request/id"));
+      continue;
+    }
+    ++refused;
+    EXPECT_EQ(r.status, 429) << r;
+    EXPECT_EQ(r.str("/error/code"), "rate_limited") << r;
+    EXPECT_NE(r.str("/error/message").find("mallory has 10 requests waiting on lab-01"), std::string::npos) << r;
+    EXPECT_NE(r.str("/error/message").find("hoist cancel"), std::string::npos) << r;
+  }
+  EXPECT_EQ(ids.size(), static_cast<std::size_t>(kCap));
+  EXPECT_EQ(refused, 5);
+  const auto pending = [&] {
+    return hoistd().call("GET", "/api/v1/requests?state=pending&user=mallory", "", admin()).array("/requests").size();
+  };
+  EXPECT_EQ(pending(), static_cast<std::size_t>(kCap));
+  const auto audited = hoistd().call("GET", "/api/v1/audit?action=request.refused", "", admin());
+  EXPECT_EQ(audited.array("/events").size(), 5U) << audited;
+
+  // Another user on the same endpoint is not held up.
+  submit(agent, submission("alice", "/usr/bin/apt-get", {"staff"}));
+
+  // An approver decides one: mallory may ask once more, and no more.
+  const auto denied = hoistd().call("POST", "/api/v1/requests/" + ids.front() + "/deny", "{}", admin());
+  EXPECT_EQ(denied.status, 200) << denied;
+  submit(agent, submission("mallory", "/usr/bin/apt-get", {"staff"}));
+  const auto again = hoistd().call_json("POST", "/api/v1/agent/requests",
+                                        submission("mallory", "/usr/bin/apt-get", {"staff"}), agent.headers());
+  EXPECT_EQ(again.status, 429) << again;
+  EXPECT_EQ(pending(), static_cast<std::size_t>(kCap));
+}
+
 }  // namespace
 }  // namespace hoist::attacks

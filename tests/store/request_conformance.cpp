@@ -273,6 +273,30 @@ TEST_P(StoreConformance, DueRequestsAreThoseWhoseStoredDeadlinePassed) {
   EXPECT_EQ(store_->due_requests(kT0, 0).error().code, ErrorCode::kInvalidArgument);
 }
 
+TEST_P(StoreConformance, CountPendingIsOneRequestersWaitingRequestsOnOneEndpoint) {
+  const auto count = [&](const std::string& requester, const std::string& endpoint, TimePoint now) {
+    return tx_result<std::size_t>(*store_, [&](StoreTx& tx) { return tx.count_pending(requester, endpoint, now); });
+  };
+  ASSERT_TRUE(insert(*store_, new_record("a1", "alice", "h1")).ok());
+  ASSERT_TRUE(insert(*store_, new_record("a2", "alice", "h1")).ok());
+  ASSERT_TRUE(insert(*store_, new_record("a3", "alice", "h2")).ok());  // another endpoint
+  ASSERT_TRUE(insert(*store_, new_record("b1", "bob", "h1")).ok());    // another requester
+  auto denied = insert(*store_, new_record("a4", "alice", "h1"));
+  ASSERT_TRUE(denied.ok());
+  ASSERT_TRUE(update(*store_, moved(*denied, event::Deny{"bob", "no"}, kT0 + Seconds{10})).ok());
+  auto approved = insert(*store_, new_record("a5", "alice", "h1"));
+  ASSERT_TRUE(approved.ok());
+  ASSERT_TRUE(update(*store_, moved(*approved, event::Approve{"bob", std::nullopt, ""}, kT0 + Seconds{10})).ok());
+
+  EXPECT_EQ(*count("alice", "ep-h1", kT0), 2U);
+  EXPECT_EQ(*count("alice", "ep-h2", kT0), 1U);
+  EXPECT_EQ(*count("bob", "ep-h1", kT0), 1U);
+  EXPECT_EQ(*count("carol", "ep-h1", kT0), 0U);
+  // Past the pending deadline (24 h) a request no longer waits, swept or not.
+  EXPECT_EQ(*count("alice", "ep-h1", kT0 + Seconds{24 * 3600 - 1}), 2U);
+  EXPECT_EQ(*count("alice", "ep-h1", kT0 + Seconds{24 * 3600}), 0U);
+}
+
 TEST_P(StoreConformance, RequestsSurviveAReopen) {
   auto v1 = insert(*store_, new_record("req-5"));
   ASSERT_TRUE(v1.ok());

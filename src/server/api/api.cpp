@@ -5,9 +5,7 @@
 
 #include <limits>
 
-#include "core/timestamp.h"
 #include "net/http_error.h"
-#include "net/json_text.h"
 #include "server/api/api_impl.h"
 #include "server/auth/secrets.h"
 
@@ -76,7 +74,21 @@ std::optional<std::string_view> session_cookie(const net::HttpRequest& request) 
   return cookies ? cookie_value(*cookies, kSessionCookie) : std::nullopt;
 }
 
-Api::Impl::Impl(ApiDeps d, ApiOptions o) : deps(std::move(d)), options(std::move(o)) {
+namespace {
+
+std::string new_request_id(std::chrono::system_clock::time_point now) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  // Time first, so id order (pagination) is creation order.
+  return fmt::format("req-{:012x}-{}", ms, auth::random_id(4));
+}
+
+}  // namespace
+
+Api::Impl::Impl(ApiDeps d, ApiOptions o)
+    : deps(std::move(d)),
+      options(std::move(o)),
+      request_service(service_deps()),
+      code_service(service_deps(), options.codes_master_key) {
   password_cost = auth::kInteractiveCost;
   if (options.password_opslimit != 0) {
     password_cost.opslimit = options.password_opslimit;
@@ -86,6 +98,24 @@ Api::Impl::Impl(ApiDeps d, ApiOptions o) : deps(std::move(d)), options(std::move
   }
   auto dummy = auth::hash_password(auth::random_secret(), password_cost);
   dummy_password_hash = dummy ? *dummy : std::string();
+}
+
+app::ServiceDeps Api::Impl::service_deps() {
+  return app::ServiceDeps{
+      .store = deps.store,
+      .zones = deps.zones,
+      .append_audit =
+          [this](store::StoreTx& tx, const std::string& actor, std::string_view action, const std::string& target,
+                 const std::string& host,
+                 const json::object& details) { return append_audit(tx, actor, action, target, host, details); },
+      .wake_push =
+          [this](const std::string& endpoint_id) {
+            if (deps.wake_push) {
+              deps.wake_push(endpoint_id);
+            }
+          },
+      .new_request_id = new_request_id,
+  };
 }
 
 Status Api::Impl::append_audit(store::StoreTx& tx, const std::string& actor, std::string_view action,
@@ -560,47 +590,6 @@ Result<std::string> Api::create_enrollment_token(const std::vector<std::string>&
 }
 
 // --- JSON output ------------------------------------------------------------
-
-json::string json_text(std::string_view bytes) {
-  if (net::is_valid_utf8(bytes)) {
-    return json::string(json::string_view(bytes.data(), bytes.size()));
-  }
-  std::string out;
-  for (std::size_t i = 0; i < bytes.size();) {
-    const auto len = net::utf8_sequence_length(bytes, i);
-    if (len == 0) {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    } else {
-      out.append(bytes.substr(i, len));
-      i += len;
-    }
-  }
-  return json::string(json::string_view(out.data(), out.size()));
-}
-
-json::array string_array(const std::vector<std::string>& items) {
-  json::array out;
-  for (const auto& s : items) {
-    out.push_back(json_text(s));
-  }
-  return out;
-}
-
-std::string json_time(TimePoint t) {
-  return format_timestamp(t);
-}
-
-json::value json_opt_time(const std::optional<TimePoint>& t) {
-  if (!t) {
-    return nullptr;
-  }
-  return json::string(json_time(*t));
-}
-
-std::string dump(const json::value& v) {
-  return boost::json::serialize(v);
-}
 
 net::HttpResponse json_ok(const json::value& v, int status) {
   return net::json_response(status, dump(v));

@@ -13,22 +13,24 @@
 
 #include "core/evaluator.h"
 #include "server/api/api.h"
-#include "server/api/audit_events.h"
 #include "server/api/json_body.h"
+#include "server/app/audit_events.h"
+#include "server/app/code_service.h"
+#include "server/app/json_values.h"
+#include "server/app/request_service.h"
 #include "server/auth/login_limiter.h"
 #include "server/auth/password.h"
 
 namespace hoist::api {
 
 namespace json = boost::json;
-
-// A JSON string from bytes that may not be UTF-8 (argv, paths): invalid
-// sequences become U+FFFD, so responses are always valid JSON.
-json::string json_text(std::string_view bytes);
-json::array string_array(const std::vector<std::string>& items);
-std::string json_time(TimePoint t);
-json::value json_opt_time(const std::optional<TimePoint>& t);
-std::string dump(const json::value& v);
+// The audit events' builders and the services below the API (src/server/app).
+namespace audited = app::audited;
+using app::dump;
+using app::json_opt_time;
+using app::json_text;
+using app::json_time;
+using app::string_array;
 Status check_labels(const std::vector<std::string>& labels);
 // The memo key of a label set: the labels, each followed by a newline.
 std::string label_set_key(const std::vector<std::string>& labels);
@@ -59,25 +61,9 @@ Result<T> read_body(const net::HttpRequest& request, F&& read) {
   return value;
 }
 
-// An agent's elevation request as sent (POST /api/v1/agent/requests).
-struct SubmitBody {
-  struct Package {
-    std::string name, origin, maintainer;
-    bool verified = false;
-  };
-  std::string kind;
-  std::string user;
-  std::vector<std::string> groups;
-  std::string justification;
-  std::optional<std::int64_t> duration_s;
-  std::string path;
-  std::string real_path;  // the file behind a link under another name; "" otherwise
-  std::vector<std::string> argv;
-  std::optional<std::string> sha256;
-  bool trusted_path = false;
-  std::optional<Package> package;
-  RunAs runas;  // sudo -u / -g as the agent resolved them (root when absent)
-};
+// An agent's elevation request as sent (POST /api/v1/agent/requests),
+// parsed strictly; the request service checks what it means.
+using app::SubmitBody;
 Result<SubmitBody> parse_submit_body(std::string_view text);
 
 // The details of an agent's "code.used" event: which issued code the
@@ -133,6 +119,12 @@ struct Api::Impl {
   std::shared_ptr<StreamCounts> streams = std::make_shared<StreamCounts>();
   auth::PasswordCost password_cost;
   std::string dummy_password_hash;  // verified for unknown users: same timing
+
+  // The services the request and code handlers call (src/server/app),
+  // built over this Impl's store, time zones, audit appender and push wake.
+  app::ServiceDeps service_deps();
+  app::RequestService request_service;
+  app::CodeService code_service;
 
   std::mutex policy_cache_mu;
   std::map<std::string, std::shared_ptr<const Policy>> parsed_policies;  // "name@version"
@@ -246,10 +238,6 @@ struct Api::Impl {
   Result<net::HttpResponse> deny_request(Call& call);
   Result<net::HttpResponse> list_grants(Call& call);
   Result<net::HttpResponse> revoke_grant(Call& call);
-  // Applies one event to a stored request in one transaction: audit + push.
-  Result<store::RequestRecord> apply_event(const std::string& id, const RequestEvent& event, const std::string& actor,
-                                           const audited::RequestChange& change,
-                                           const std::function<Status(const store::RequestRecord&)>& check = {});
   Result<std::size_t> expire_due();
 
   // --- push (handlers_push.cpp) ---
@@ -259,7 +247,6 @@ struct Api::Impl {
   net::HttpResponse console(const net::HttpRequest& request) const;  // handlers_stream.cpp
   Result<net::HttpResponse> push_ack(Call& call);
   Result<net::HttpResponse> agent_events(Call& call);
-  Status enqueue_request_push(store::StoreTx& tx, const store::RequestRecord& rec, TimePoint now);
 
   // --- audit (handlers_audit.cpp) ---
   Result<net::HttpResponse> audit_query(Call& call);

@@ -1,28 +1,16 @@
-// The request lifecycle over the store: submission (the server evaluates
-// the endpoint's effective policy itself and applies autonomous approval),
-// reviews, self-approval, cancellation, revocation and expiry.
-//
-// MUST: the server decides with its own copy of the policy; the agent's
-// facts (path, digest, package, trust) are inputs, its opinion is not.
-// MUST: every transition goes through the core's transition(), in one
-// store transaction with its audit event and the push message to the
-// request's endpoint; a second reviewer racing the first gets Conflict.
-// MUST: an agent sees and acts on only its own endpoint's requests.
+// The request routes: an agent's submission, cancellation and
+// self-approval, the approvers' reviews and revocations, the lists. Each
+// parses the body, calls the request service (src/server/app/
+// request_service.h: the domain steps, the store transaction, the audit
+// event and the push message, and the MUSTs they keep) and renders its
+// outcome as JSON.
 #include <fmt/format.h>
 
-#include "core/timestamp.h"
 #include "server/api/api_impl.h"
-#include "server/auth/secrets.h"
 
 namespace hoist::api {
 
 namespace {
-
-std::string new_request_id(std::chrono::system_clock::time_point now) {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  // Time first, so id order (pagination) is creation order.
-  return fmt::format("req-{:012x}-{}", ms, auth::random_id(4));
-}
 
 std::optional<RequestState> parse_state(std::string_view text) {
   for (auto s : {RequestState::kPending, RequestState::kApproved, RequestState::kActive, RequestState::kDenied,
@@ -111,28 +99,6 @@ json::object request_json(const store::RequestRecord& rec, TimePoint now) {
           {"command", std::move(command)}};
 }
 
-Status Api::Impl::enqueue_request_push(store::StoreTx& tx, const store::RequestRecord& rec, TimePoint now) {
-  if (rec.endpoint_id.empty()) {
-    return {};
-  }
-  const Request& r = rec.request;
-  json::object payload{{"request_id", r.id},
-                       {"version", rec.version},
-                       {"state", to_string(effective_state(r, now))},
-                       {"requester", json_text(r.requester)},
-                       {"grant_deadline", json_opt_time(r.grant_deadline)},
-                       {"reviewer", r.review ? json::value(json_text(r.review->reviewer)) : json::value(nullptr)},
-                       {"comment", r.review ? json::value(json_text(r.review->comment)) : json::value(nullptr)},
-                       {"end_reason", json_text(r.end_reason)}};
-  auto pushed = tx.enqueue_push(rec.endpoint_id, "request", dump(payload), now);
-  if (!pushed) {
-    // A retired endpoint (or one never stored) cannot be told: not an error
-    // for the transition itself.
-    return pushed.error().code == ErrorCode::kNotFound ? Status{} : Status{pushed.error()};
-  }
-  return {};
-}
-
 Result<SubmitBody> parse_submit_body(std::string_view text) {
   JsonBody b(text);
   SubmitBody out;
@@ -170,193 +136,55 @@ Result<SubmitBody> parse_submit_body(std::string_view text) {
   return out;
 }
 
+namespace {
+
+app::EndpointCaller endpoint_caller(const Caller& caller) {
+  return app::EndpointCaller{caller.actor(), caller.endpoint.id, caller.endpoint.hostname, caller.endpoint.labels};
+}
+
+app::UserCaller user_caller(const Caller& caller) {
+  return app::UserCaller{caller.user, caller.actor()};
+}
+
+std::optional<Seconds> seconds_of(const std::optional<std::int64_t>& s) {
+  return s ? std::optional<Seconds>(Seconds{*s}) : std::nullopt;
+}
+
+}  // namespace
+
 Result<net::HttpResponse> Api::Impl::submit_request(Call& call) {
   auto body = parse_submit_body(call.request.body);
   if (!body) {
     return body.error();
   }
-  RequestKind kind = RequestKind::kCommand;
-  if (body->kind == "session") {
-    kind = RequestKind::kSession;
-  } else if (body->kind != "command") {
-    return invalid_argument("field \"kind\" must be \"command\" or \"session\"");
+  // The body's own faults first, before the policy is looked up.
+  if (auto st = app::RequestService::check(*body); !st) {
+    return st.error();
   }
-  if (kind == RequestKind::kCommand && body->path.empty()) {
-    return invalid_argument("a command request needs field \"command\" with the resolved \"path\"");
-  }
-  if (kind == RequestKind::kSession && !body->path.empty()) {
-    return invalid_argument("a session request takes no \"command\"");
-  }
-  std::optional<Sha256> digest;
-  if (body->sha256) {
-    auto d = Sha256::from_hex(*body->sha256);
-    if (!d) {
-      return invalid_argument("field \"command.sha256\" must be 64 hex digits");
-    }
-    digest = *d;
-  }
-
   auto effective = effective_policy(call.caller.endpoint.labels);
   if (!effective) {
     return effective.error();
   }
   const auto& policy = *effective->compiled;
   const auto now_tp = deps.clock.now();
-  const auto now = deps.clock.now_s();
-  Subject subject{body->user, body->groups, call.caller.endpoint.labels, call.caller.endpoint.hostname};
-  CommandLine command;
-  command.exe.path = body->path;
-  command.exe.trusted_path = body->trusted_path;
-  command.exe.sha256 = digest;
-  command.exe.real_path = body->real_path;
-  command.runas = body->runas;
-  if (body->package) {
-    command.exe.package =
-        PackageFacts{body->package->name, body->package->origin, body->package->maintainer, body->package->verified};
+  auto outcome = request_service.submit(policy, endpoint_caller(call.caller), *body, now_tp);
+  if (!outcome) {
+    return outcome.error();
   }
-  if (body->argv.size() > 1) {
-    command.args.assign(body->argv.begin() + 1, body->argv.end());
-  }
-  const Decision decision = kind == RequestKind::kSession ? policy.evaluate_session(subject, now, deps.zones)
-                                                          : policy.evaluate(subject, command, now, deps.zones);
-  const std::string& host = call.caller.endpoint.hostname;
-
-  if (decision.action != Action::kRequest) {
-    if (decision.action == Action::kDeny) {
-      auto st = deps.store.write([&](store::StoreTx& tx) {
-        return audit(tx, call.caller.actor(),
-                     audited::RequestRefused{.user = body->user,
-                                             .path = body->path,
-                                             .rule = decision.rule ? decision.rule->name : "",
-                                             .reason = decision.reason},
-                     "", host);
-      });
-      if (!st) {
-        return st.error();
-      }
-    }
-    return json_ok(json::object{{"decision", to_string(decision.action)},
-                                {"reason", json_text(decision.reason)},
-                                {"contact", json_text(policy.policy().settings.contact)},
+  const auto& settings = policy.policy().settings;
+  if (!outcome->request) {
+    return json_ok(json::object{{"decision", to_string(outcome->action)},
+                                {"reason", json_text(outcome->reason)},
+                                {"contact", json_text(settings.contact)},
                                 {"request", nullptr}});
   }
-
-  NewRequest in{new_request_id(now_tp), kind, body->user, host, body->justification, std::nullopt};
-  if (body->duration_s) {
-    in.duration = Seconds{*body->duration_s};
-  }
-  auto opened = open_request(in, decision, policy.policy().settings.request_expiry, now);
-  if (!opened) {
-    return opened.error();
-  }
-  Request request = *opened;
-  std::string auto_approval;
-  if (decision.approval == ApprovalMode::kAutonomous && decision.rule != nullptr) {
-    if (const auto* aa =
-            policy.find_auto_approval(subject, *decision.rule, request.requested_duration, now, deps.zones)) {
-      auto approved = transition(request, event::AutoApprove{aa->name}, now);
-      if (!approved) {
-        return approved.error();
-      }
-      request = *approved;
-      auto_approval = aa->name;
-    }
-  }
-  store::RequestRecord rec;
-  rec.request = request;
-  rec.command = store::CommandInfo{body->path,       body->argv,       digest, body->package ? body->package->name : "",
-                                   body->runas.user, body->runas.group};
-  rec.requester_groups = body->groups;
-  rec.endpoint_id = call.caller.endpoint.id;
-  Result<store::RequestRecord> stored = internal_error("not written");
-  auto st = deps.store.write([&](store::StoreTx& tx) -> Status {
-    stored = tx.insert_request(rec);
-    if (!stored) {
-      return stored.error();
-    }
-    if (auto a = audit(tx, call.caller.actor(),
-                       audited::RequestCreated{.requester = request.requester,
-                                               .request_kind = kind,
-                                               .path = body->path,
-                                               .argv = body->argv,
-                                               .runas = body->runas.user,
-                                               .runas_group = body->runas.group,
-                                               .sha256 = digest,
-                                               .rule = request.rule,
-                                               .approval_mode = request.approval_mode,
-                                               .justification = request.justification,
-                                               .requested_duration = request.requested_duration},
-                       request.id, host);
-        !a) {
-      return a;
-    }
-    if (!auto_approval.empty()) {
-      if (auto a = audit(
-              tx, "auto-approval:" + auto_approval,
-              audited::RequestAutoApproved{.auto_approval = auto_approval, .grant_deadline = request.grant_deadline},
-              request.id, host);
-          !a) {
-        return a;
-      }
-    }
-    return enqueue_request_push(tx, *stored, now);
-  });
-  if (!st) {
-    return st.error();
-  }
-  if (deps.wake_push) {
-    deps.wake_push(stored->endpoint_id);
-  }
-  return json_ok(json::object{{"decision", "request"},
-                              {"reason", json_text(decision.reason)},
-                              {"contact", json_text(policy.policy().settings.contact)},
-                              {"approval_wait_s", policy.policy().settings.approval_wait.count()},
-                              {"request", request_json(*stored, now)}},
-                 201);
-}
-
-Result<store::RequestRecord> Api::Impl::apply_event(const std::string& id, const RequestEvent& event,
-                                                    const std::string& actor, const audited::RequestChange& change,
-                                                    const std::function<Status(const store::RequestRecord&)>& check) {
-  const auto now = deps.clock.now_s();
-  Result<store::RequestRecord> out = internal_error("not written");
-  auto st = deps.store.write([&](store::StoreTx& tx) -> Status {
-    auto got = tx.get_request(id);
-    if (!got) {
-      return got.error();
-    }
-    if (!*got) {
-      return not_found(fmt::format("there is no request {}", id));
-    }
-    store::RequestRecord rec = std::move(**got);
-    if (check) {
-      if (auto c = check(rec); !c) {
-        return c;
-      }
-    }
-    auto moved = transition(rec.request, event, now);
-    if (!moved) {
-      return moved.error();
-    }
-    rec.request = std::move(*moved);
-    out = tx.update_request(rec);
-    if (!out) {
-      return out.error();
-    }
-    if (auto a = append_audit(tx, actor, to_string(audited::kind_of(change)), id, out->request.host,
-                              audited::details_of(change, out->request));
-        !a) {
-      return a;
-    }
-    return enqueue_request_push(tx, *out, now);
-  });
-  if (!st) {
-    return st.error();
-  }
-  if (deps.wake_push) {
-    deps.wake_push(out->endpoint_id);
-  }
-  return out;
+  return json_ok(
+      json::object{{"decision", "request"},
+                   {"reason", json_text(outcome->reason)},
+                   {"contact", json_text(settings.contact)},
+                   {"approval_wait_s", settings.approval_wait.count()},
+                   {"request", request_json(*outcome->request, std::chrono::time_point_cast<Seconds>(now_tp))}},
+      201);
 }
 
 Result<net::HttpResponse> Api::Impl::agent_get_request(Call& call) {
@@ -378,17 +206,7 @@ Result<net::HttpResponse> Api::Impl::agent_cancel_request(Call& call) {
   if (!body) {
     return body.error();
   }
-  const std::string& endpoint_id = call.caller.endpoint.id;
-  auto rec = apply_event(call.param("id"), event::Cancel{body->user}, call.caller.actor(),
-                         audited::RequestCancelled{.user = body->user}, [&](const store::RequestRecord& r) -> Status {
-                           if (r.endpoint_id != endpoint_id) {
-                             return not_found(fmt::format("this endpoint has no request {}", r.request.id));
-                           }
-                           if (r.request.requester != body->user) {
-                             return permission_denied("only the requester may cancel a request");
-                           }
-                           return {};
-                         });
+  auto rec = request_service.cancel(endpoint_caller(call.caller), call.param("id"), body->user, deps.clock.now_s());
   if (!rec) {
     return rec.error();
   }
@@ -408,22 +226,8 @@ Result<net::HttpResponse> Api::Impl::agent_self_approve(Call& call) {
   if (!body) {
     return body.error();
   }
-  const std::string& endpoint_id = call.caller.endpoint.id;
-  event::SelfApprove approve{body->user, std::nullopt, body->comment};
-  if (body->duration_s) {
-    approve.duration = Seconds{*body->duration_s};
-  }
-  auto rec = apply_event(call.param("id"), approve, body->user,
-                         audited::RequestSelfApproved{.via = call.caller.actor(), .comment = body->comment},
-                         [&](const store::RequestRecord& r) -> Status {
-                           if (r.endpoint_id != endpoint_id) {
-                             return not_found(fmt::format("this endpoint has no request {}", r.request.id));
-                           }
-                           if (r.request.requester != body->user) {
-                             return permission_denied("self-approval is for the requester only");
-                           }
-                           return {};
-                         });
+  auto rec = request_service.self_approve(endpoint_caller(call.caller), call.param("id"), body->user,
+                                          seconds_of(body->duration_s), body->comment, deps.clock.now_s());
   if (!rec) {
     return rec.error();
   }
@@ -493,12 +297,8 @@ Result<net::HttpResponse> Api::Impl::approve_request(Call& call) {
   if (!body) {
     return body.error();
   }
-  event::Approve approve{call.caller.user, std::nullopt, body->comment};
-  if (body->duration_s) {
-    approve.duration = Seconds{*body->duration_s};
-  }
-  auto rec =
-      apply_event(call.param("id"), approve, call.caller.actor(), audited::RequestApproved{.comment = body->comment});
+  auto rec = request_service.approve(call.param("id"), user_caller(call.caller), seconds_of(body->duration_s),
+                                     body->comment, deps.clock.now_s());
   if (!rec) {
     return rec.error();
   }
@@ -514,8 +314,7 @@ Result<net::HttpResponse> Api::Impl::deny_request(Call& call) {
   if (!body) {
     return body.error();
   }
-  auto rec = apply_event(call.param("id"), event::Deny{call.caller.user, body->comment}, call.caller.actor(),
-                         audited::RequestDenied{.comment = body->comment});
+  auto rec = request_service.deny(call.param("id"), user_caller(call.caller), body->comment, deps.clock.now_s());
   if (!rec) {
     return rec.error();
   }
@@ -558,8 +357,7 @@ Result<net::HttpResponse> Api::Impl::revoke_grant(Call& call) {
   if (!body) {
     return body.error();
   }
-  auto rec = apply_event(call.param("id"), event::Revoke{call.caller.user, body->reason}, call.caller.actor(),
-                         audited::GrantRevoked{.reason = body->reason});
+  auto rec = request_service.revoke(call.param("id"), user_caller(call.caller), body->reason, deps.clock.now_s());
   if (!rec) {
     return rec.error();
   }
@@ -576,9 +374,7 @@ Result<std::size_t> Api::Impl::expire_due() {
       return due.error();
     }
     for (const auto& rec : *due) {
-      const bool was_grant = rec.request.state != RequestState::kPending;
-      auto done = apply_event(rec.request.id, event::Expire{}, "system",
-                              was_grant ? audited::RequestChange{audited::GrantExpired{}} : audited::RequestExpired{});
+      auto done = request_service.expire(rec, deps.clock.now_s());
       if (done) {
         ++expired;
       } else if (done.error().code != ErrorCode::kConflict) {

@@ -115,6 +115,55 @@ TEST_F(RequestLifecycle, DenialCarriesTheComment) {
   EXPECT_EQ(late.status, 409) << late;
 }
 
+// A user matched by a request rule cannot flood the approvers: at most 10
+// of their requests wait on one endpoint (kMaxPendingPerRequester).
+TEST_F(RequestLifecycle, AUserHasAtMostTenRequestsWaitingOnOneEndpoint) {
+  Submission s;
+  for (int i = 0; i < 10; ++i) {
+    s.argv = {"apt-get", "install", "pkg-" + std::to_string(i)};
+    submit_pending(s);
+  }
+  s.argv = {"apt-get", "install", "one-more"};
+  const auto refused = submit(agent_, s);
+  EXPECT_EQ(refused.status, 429) << refused;
+  EXPECT_EQ(refused.error_code(), "rate_limited");
+  EXPECT_EQ(refused.error_message(),
+            "alice has 10 requests waiting on web-01; an approver must decide one, or withdraw one with "
+            "`hoist cancel ID` (`hoist status` lists them)");
+  const auto audited = call("GET", "/api/v1/audit?action=request.refused", "", as(store::Role::kAuditor));
+  ASSERT_EQ(audited.array("/events").size(), 1U) << audited;
+  const auto& details = audited.array("/events")[0].at("details");
+  EXPECT_EQ(details.at("user"), "alice");
+  EXPECT_EQ(details.at("path"), "/usr/bin/apt-get");
+  EXPECT_EQ(details.at("rule"), "fleet/installs");
+  EXPECT_EQ(details.at("reason"), json::string(refused.error_message()));
+  EXPECT_EQ(
+      call("GET", "/api/v1/requests?state=pending&user=alice", "", as(store::Role::kAuditor)).array("/requests").size(),
+      10U);
+
+  // Someone else, or alice on another endpoint, still asks.
+  Submission bob = s;
+  bob.user = "bob";
+  submit_pending(bob);
+  const Agent other = enrol({"web"}, "web-02");
+  EXPECT_EQ(submit(other, s).status, 201);
+
+  // An auto-approved request does not wait, so it is not refused.
+  Submission dev = s;
+  dev.user = "alice";
+  dev.groups = {"developers"};
+  dev.path = "/usr/bin/docker";
+  dev.argv = {"docker", "ps"};
+  dev.duration_s = 600;
+  const auto approved = submit(agent_, dev);
+  EXPECT_EQ(approved.status, 201) << approved;
+  EXPECT_EQ(approved.str("/request/state"), "approved");
+
+  // Once they expire (request_expiry = 1h), alice asks again.
+  clock_.advance(std::chrono::hours{1});
+  submit_pending(s);
+}
+
 TEST_F(RequestLifecycle, AutonomousRequestIsApprovedAtOnce) {
   Submission s;
   s.user = "dev";

@@ -1,7 +1,7 @@
 // hoistd's audit events, one builder per kind: the kind and the exact
 // details text. The expected texts are what hoistd recorded before the
 // builders existed (field order included): stored audit chains hold them.
-#include "server/api/audit_events.h"
+#include "server/app/audit_events.h"
 
 #include <gtest/gtest.h>
 #include <boost/json/serialize.hpp>
@@ -9,7 +9,7 @@
 #include <chrono>
 #include <string>
 
-namespace hoist::api {
+namespace hoist::app {
 namespace {
 
 using namespace std::chrono_literals;
@@ -233,4 +233,4 @@ TEST(AuditEvents, UsersAndTokens) {
 }
 
 }  // namespace
-}  // namespace hoist::api
+}  // namespace hoist::app

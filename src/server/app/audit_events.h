@@ -28,7 +28,7 @@
 #include "core/sha256.h"
 #include "store/store.h"
 
-namespace hoist::api::audited {
+namespace hoist::app::audited {
 
 // --- requests and grants -------------------------------------------------
 
@@ -69,7 +69,7 @@ struct RequestAutoApproved {
   [[nodiscard]] boost::json::object details() const;
 };
 
-// The changes to a stored request (Api::Impl::apply_event). Their details
+// The changes to a stored request (RequestService, request_service.h). Their details
 // end with the request's state, requester and grant_deadline after the
 // change (RequestChange below).
 
@@ -312,4 +312,4 @@ concept Event = requires(const E& e) {
   { e.details() } -> std::same_as<boost::json::object>;
 };
 
-}  // namespace hoist::api::audited
+}  // namespace hoist::app::audited

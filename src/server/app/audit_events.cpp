@@ -1,8 +1,10 @@
-#include "server/api/audit_events.h"
+#include "server/app/audit_events.h"
 
-#include "server/api/api_impl.h"
+#include "server/app/json_values.h"
 
-namespace hoist::api::audited {
+namespace hoist::app::audited {
+
+namespace json = boost::json;
 
 json::object RequestRefused::details() const {
   return json::object{
@@ -198,4 +200,4 @@ json::object TokenRevoked::details() const {
   return json::object{{"user", json_text(user)}};
 }
 
-}  // namespace hoist::api::audited
+}  // namespace hoist::app::audited
