@@ -55,10 +55,11 @@ class RequestsTx {
   // someone else updated it first, NotFound when it does not exist. The
   // command, requester and groups never change.
   virtual Result<RequestRecord> update_request(const RequestRecord& record) = 0;
-  // How many of `requester`'s requests at `endpoint_id` wait for a decision
-  // at `now`: stored pending, pending deadline not yet passed. Read inside
-  // the transaction, so a cap on it holds against concurrent submits.
-  virtual Result<std::size_t> count_pending(const std::string& requester, const std::string& endpoint_id,
+  // How many of `requester`'s requests (everyone's when nullopt) at
+  // `endpoint_id` wait for a decision at `now`: stored pending, pending
+  // deadline not yet passed. Read inside the transaction, so a cap on it
+  // holds against concurrent submits.
+  virtual Result<std::size_t> count_pending(const std::optional<std::string>& requester, const std::string& endpoint_id,
                                             TimePoint now) = 0;
 };
 

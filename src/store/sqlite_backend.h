@@ -62,7 +62,7 @@ class SqliteTx final : public StoreTx {
   Result<RequestRecord> insert_request(const RequestRecord& record) override;
   Result<std::optional<RequestRecord>> get_request(const std::string& id) override;
   Result<RequestRecord> update_request(const RequestRecord& record) override;
-  Result<std::size_t> count_pending(const std::string& requester, const std::string& endpoint_id,
+  Result<std::size_t> count_pending(const std::optional<std::string>& requester, const std::string& endpoint_id,
                                     TimePoint now) override;
   // sqlite_users.cpp
   Result<UserRecord> insert_user(const UserRecord& user) override;

@@ -239,13 +239,17 @@ Result<std::optional<RequestRecord>> SqliteTx::get_request(const std::string& id
   return first_row(query_requests(store_.db(), *s));
 }
 
-Result<std::size_t> SqliteTx::count_pending(const std::string& requester, const std::string& endpoint_id,
+Result<std::size_t> SqliteTx::count_pending(const std::optional<std::string>& requester, const std::string& endpoint_id,
                                             TimePoint now) {
   auto s = store_.prepare(
-      "SELECT COUNT(*) FROM requests WHERE state = 'pending' AND requester = ? AND endpoint_id = ? AND "
-      "pending_deadline_s > ?");
+      "SELECT COUNT(*) FROM requests WHERE state = 'pending' AND (?1 IS NULL OR requester = ?1) AND "
+      "endpoint_id = ?2 AND pending_deadline_s > ?3");
   if (!s.ok()) return s.error();
-  s->bind_text(1, requester);
+  if (requester) {
+    s->bind_text(1, *requester);
+  } else {
+    s->bind_null(1);
+  }
   s->bind_text(2, endpoint_id);
   s->bind_time(3, now);
   auto row = s->step("count pending requests");

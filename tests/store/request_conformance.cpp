@@ -292,6 +292,9 @@ TEST_P(StoreConformance, CountPendingIsOneRequestersWaitingRequestsOnOneEndpoint
   EXPECT_EQ(*count("alice", "ep-h2", kT0), 1U);
   EXPECT_EQ(*count("bob", "ep-h1", kT0), 1U);
   EXPECT_EQ(*count("carol", "ep-h1", kT0), 0U);
+  // Everyone's at one endpoint.
+  EXPECT_EQ(*tx_result<std::size_t>(*store_, [&](StoreTx& tx) { return tx.count_pending(std::nullopt, "ep-h1", kT0); }),
+            3U);
   // Past the pending deadline (24 h) a request no longer waits, swept or not.
   EXPECT_EQ(*count("alice", "ep-h1", kT0 + Seconds{24 * 3600 - 1}), 2U);
   EXPECT_EQ(*count("alice", "ep-h1", kT0 + Seconds{24 * 3600}), 0U);

@@ -21,6 +21,12 @@ Error too_many_pending(const std::string& user, const std::string& host, std::si
                   user, waiting, host));
 }
 
+Error too_many_pending_at(const std::string& host, std::size_t waiting) {
+  return rate_limited(
+      fmt::format("{} requests wait for a decision on {} already; an approver must decide some before more can be sent",
+                  waiting, host));
+}
+
 }  // namespace
 
 Status RequestService::check(const SubmitBody& body) {
@@ -123,6 +129,14 @@ Result<SubmitOutcome> RequestService::submit(const CompiledPolicy& policy, const
       }
       if (*waiting >= kMaxPendingPerRequester) {
         refused = too_many_pending(request.requester, host, *waiting);
+      } else {
+        auto at_endpoint = tx.count_pending(std::nullopt, rec.endpoint_id, now);
+        if (!at_endpoint) {
+          return at_endpoint.error();
+        }
+        if (*at_endpoint >= kMaxPendingPerEndpoint) refused = too_many_pending_at(host, *at_endpoint);
+      }
+      if (refused) {
         // The refusal is audited (and committed); nothing else is written.
         return audit(deps_, tx, caller.actor,
                      audited::RequestRefused{

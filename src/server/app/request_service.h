@@ -13,7 +13,8 @@
 // request's endpoint; a second reviewer racing the first gets Conflict.
 // MUST: an agent sees and acts on only its own endpoint's requests.
 // MUST: a requester has at most kMaxPendingPerRequester requests waiting
-// on one endpoint, counted in the transaction that would add one.
+// on one endpoint, and an endpoint at most kMaxPendingPerEndpoint, counted
+// in the transaction that would add one.
 #pragma once
 
 #include <chrono>
@@ -37,6 +38,10 @@ namespace hoist::app {
 // RateLimited (429) and audited as request.refused. Auto-approved requests
 // do not wait and do not count; a session request counts like a command.
 inline constexpr std::size_t kMaxPendingPerRequester = 10;
+// And one endpoint at most this many, whoever asked: the requester name is
+// the agent's word, so an agent in a thief's hands could otherwise flood
+// the approvers under made-up names. Ten users at their own cap fill it.
+inline constexpr std::size_t kMaxPendingPerEndpoint = 100;
 
 // An agent's elevation request as sent (POST /api/v1/agent/requests).
 struct SubmitBody {

@@ -238,6 +238,24 @@ TEST_F(RequestServiceTest, TheEleventhWaitingRequestIsRefusedAndAudited) {
   EXPECT_EQ(pushed(web1_).size(), kMaxPendingPerRequester);  // the refusals pushed nothing
 }
 
+// A stolen agent credential can send any requester name: the endpoint as a
+// whole has a cap too.
+TEST_F(RequestServiceTest, AnEndpointHasAtMostAHundredWaitingRequestsWhoeverAsked) {
+  for (std::size_t user = 0; user < kMaxPendingPerEndpoint / kMaxPendingPerRequester; ++user) {
+    for (std::size_t i = 0; i < kMaxPendingPerRequester; ++i) {
+      submit_pending(command("user" + std::to_string(user), "/usr/bin/apt-get"), web1_);
+    }
+  }
+  auto refused = submit(command("someone-new", "/usr/bin/apt-get"), web1_);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kRateLimited);
+  EXPECT_EQ(refused.error().message,
+            "100 requests wait for a decision on web-01 already; an approver must decide some before more can be sent");
+  EXPECT_EQ(audit("request.refused").size(), 1U);
+  submit_pending(command("someone-new", "/usr/bin/apt-get"), web2_);  // another endpoint is not affected
+  EXPECT_EQ(pushed(web1_).size(), kMaxPendingPerEndpoint);
+}
+
 TEST_F(RequestServiceTest, TheCapIsPerRequesterAndEndpointAndCountsOnlyWaitingRequests) {
   std::vector<std::string> ids;
   for (std::size_t i = 0; i < kMaxPendingPerRequester; ++i) {
