@@ -171,23 +171,45 @@ Status Agent::sync_policy() {
   return {};
 }
 
-ipc::Fields Agent::handle(const Caller& caller, const ipc::Fields& request, int exe_fd) {
+Turn Agent::handle(const Caller& caller, const ipc::Fields& request, int exe_fd) {
+  std::optional<OutboxEvent> later;
+  Turn turn;
   try {
-    return frame_of(answer(caller, request, exe_fd));
+    turn.reply = frame_of(answer(caller, request, exe_fd, later));
   } catch (const std::exception& e) {
-    return frame_of(internal_error(fmt::format("hoist-agent failed to answer (this is a bug): {}", e.what())));
+    later.reset();
+    turn.reply = frame_of(internal_error(fmt::format("hoist-agent failed to answer (this is a bug): {}", e.what())));
   } catch (...) {
-    return frame_of(internal_error("hoist-agent failed to answer (this is a bug)"));
+    later.reset();
+    turn.reply = frame_of(internal_error("hoist-agent failed to answer (this is a bug)"));
+  }
+  if (later) turn.follow_up = [this, event = std::move(*later)] { return record_frame(event); };
+  return turn;
+}
+
+ipc::Fields Agent::record_frame(const OutboxEvent& event) {
+  try {
+    if (auto st = deps_.state.enqueue(event); !st) {
+      return frame_of(
+          unavailable("hoist-agent cannot record this decision (" + st.error().message + "); nothing runs"));
+    }
+    return ipc::to_fields(ipc::RecordedMessage{});
+  } catch (const std::exception& e) {
+    return frame_of(
+        internal_error(fmt::format("hoist-agent cannot record this decision (this is a bug): {}", e.what())));
+  } catch (...) {
+    return frame_of(internal_error("hoist-agent cannot record this decision (this is a bug)"));
   }
 }
 
-Result<AgentReply> Agent::answer(const Caller& caller, const ipc::Fields& request, int exe_fd) {
+Result<AgentReply> Agent::answer(const Caller& caller, const ipc::Fields& request, int exe_fd,
+                                 std::optional<OutboxEvent>& later) {
   auto type = ipc::message_type(request);
   if (!type) return type.error();
   const std::uint32_t uid = caller.uid;
   switch (*type) {
     case ipc::MessageType::kCheck:
-      return handled(ipc::check_from(request), [&](const auto& m) { return check(caller, m, exe_fd); });
+      return handled(ipc::check_from(request), [&](const auto& m) { return check(caller, m, exe_fd, later); });
     case ipc::MessageType::kExec:
       return handled(ipc::exec_from(request), [&](const auto& m) { return exec(caller, m, exe_fd); });
     case ipc::MessageType::kElevate:
@@ -269,12 +291,17 @@ Result<Agent::Facts> Agent::gather(std::uint32_t uid, const ipc::CommandContext&
   return out;
 }
 
-Status Agent::enqueue(std::string kind, const std::string& details_json) {
+Result<OutboxEvent> Agent::make_event(std::string kind, const std::string& details_json) {
   auto id = new_event_id();
   if (!id) return id.error();
-  OutboxEvent e{*id, std::move(kind), std::chrono::time_point_cast<std::chrono::milliseconds>(deps_.clock()),
-                bound_event_details(details_json)};
-  return deps_.state.enqueue(e);
+  return OutboxEvent{*id, std::move(kind), std::chrono::time_point_cast<std::chrono::milliseconds>(deps_.clock()),
+                     bound_event_details(details_json)};
+}
+
+Status Agent::enqueue(std::string kind, const std::string& details_json) {
+  auto e = make_event(std::move(kind), details_json);
+  if (!e) return e.error();
+  return deps_.state.enqueue(*e);
 }
 
 std::shared_ptr<const CompiledPolicy> Agent::current_policy() const {
@@ -288,19 +315,32 @@ Result<ipc::DecisionMessage> Agent::decide_now(std::uint32_t uid, const Facts& f
   return decide(current_policy().get(), *grants, facts.input, deps_.zones);
 }
 
-Result<ipc::DecisionMessage> Agent::check(const Caller& caller, const ipc::CheckMessage& m, int exe_fd) {
+Result<ipc::DecisionMessage> Agent::check(const Caller& caller, const ipc::CheckMessage& m, int exe_fd,
+                                          std::optional<OutboxEvent>& later) {
   if (!caller.sudo && caller.uid != 0 && caller.uid != deps_.own_uid) {
     return permission_denied("only sudo asks hoist-agent to check a command: run it with sudo");
   }
   const std::uint32_t uid = caller.uid;
   // Another uid's message is refused; facts that cannot be had deny.
   if (auto st = speaks_for(m.context.uid, uid); !st) return st.error();
+  if (m.record_after && m.context.mode == ipc::RunMode::kEdit) {
+    // sudo copies the files before the session starts: an edit's decision
+    // is recorded before it is answered.
+    return invalid_argument("an edit's decision is recorded before it is answered: record_after is refused");
+  }
   auto facts = gather(uid, m.context, exe_fd);
   if (!facts) return deny(facts.error().message);
   auto decided = decide_now(uid, *facts);
   if (!decided) return grants_unreadable(decided.error());
   ipc::DecisionMessage decision = std::move(*decided);
-  if (auto st = enqueue(command_event(*facts, m.context, decision)); !st && decision.action == Action::kAllow) {
+  const events::Command event = command_event(*facts, m.context, decision);
+  if (m.record_after && decision.action == Action::kAllow) {
+    // Answered first; handle() records it after the reply, and the plugin
+    // runs nothing until it hears that it is recorded.
+    auto e = make_event(events::outbox_kind(event), events::details_text(event));
+    if (!e) return deny("hoist-agent cannot record this decision (" + e.error().message + "); nothing runs");
+    later = std::move(*e);
+  } else if (auto st = enqueue(event); !st && decision.action == Action::kAllow) {
     // Nothing runs that the audit trail would not hear of.
     decision = deny("hoist-agent cannot record this decision (" + st.error().message + "); nothing runs");
   }

@@ -13,7 +13,10 @@
 // plain process cannot put a command that never ran into the audit trail.
 // MUST: every decision, request and grant use is queued as an event before
 // the answer leaves (durable outbox), so it reaches the server's audit trail
-// even if the agent dies right after.
+// even if the agent dies right after. The one exception is asked for by
+// the plugin (check's record_after, never for an edit): an allow leaves
+// first and a `recorded` frame follows once its event is durable; the
+// plugin runs nothing without that frame.
 // MUST: no event can stop the outbox: every event's details are bounded
 // (event_bounds.h), and one hoistd refuses for good is quarantined and
 // reported, never sent again and again.
@@ -29,6 +32,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <variant>
@@ -40,6 +44,7 @@
 #include "agent/peer.h"
 #include "agent/server_api.h"
 #include "agent/state/agent_state.h"
+#include "agent/turn.h"
 #include "core/decide.h"
 #include "core/evaluator.h"
 #include "ipc/frame.h"
@@ -115,8 +120,10 @@ class Agent {
   // one came with it (-1 otherwise; the caller keeps ownership). Always
   // returns a reply frame: the handler's typed reply, or an error frame
   // with its Error's category and message (an exception is an internal
-  // error); the only place the agent's answers become frames.
-  ipc::Fields handle(const Caller& caller, const ipc::Fields& request, int exe_fd);
+  // error); the only place the agent's answers become frames. An allow to
+  // a check with record_after comes with its follow_up (turn.h): record
+  // the event, then `recorded` or an error frame.
+  Turn handle(const Caller& caller, const ipc::Fields& request, int exe_fd);
 
   // Applies one page of push messages (request state changes, policy
   // changes) and records the cursor once they are applied.
@@ -133,8 +140,12 @@ class Agent {
  private:
   // The typed answer to one request frame, or why it is refused; handle()
   // alone turns it into the reply frame.
-  Result<AgentReply> answer(const Caller& caller, const ipc::Fields& request, int exe_fd);
-  Result<ipc::DecisionMessage> check(const Caller& caller, const ipc::CheckMessage& m, int exe_fd);
+  // `later`: set by a check with record_after that allows: the event to
+  // record once the answer is sent.
+  Result<AgentReply> answer(const Caller& caller, const ipc::Fields& request, int exe_fd,
+                            std::optional<OutboxEvent>& later);
+  Result<ipc::DecisionMessage> check(const Caller& caller, const ipc::CheckMessage& m, int exe_fd,
+                                     std::optional<OutboxEvent>& later);
   Result<ipc::DecisionMessage> exec(const Caller& caller, const ipc::ExecMessage& m, int exe_fd);
   Result<ipc::RequestStateMessage> elevate(std::uint32_t uid, const ipc::ElevateMessage& m);
   Result<ipc::RequestStateMessage> submit(std::uint32_t uid, const ipc::SubmitMessage& m);
@@ -168,6 +179,11 @@ class Agent {
     return enqueue(events::outbox_kind(event), events::details_text(event));
   }
   Status enqueue(std::string kind, const std::string& details_json);
+  // The outbox event for `kind` and its details (bounded), not yet queued.
+  Result<OutboxEvent> make_event(std::string kind, const std::string& details_json);
+  // The frame that follows an early allow: `recorded` once `event` is in
+  // the outbox, else an error saying nothing runs.
+  ipc::Fields record_frame(const OutboxEvent& event);
   Status deliver(std::span<const OutboxEvent> events, UploadOutcome& outcome);
   ipc::RequestStateMessage state_message(const ServerRequest& request);
   // Asks hoistd for request `id` and records it for `uid` (the agent did not

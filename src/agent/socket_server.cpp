@@ -339,11 +339,24 @@ class Server final : public SocketServer {
         const std::lock_guard lock(conn.mu);
         conn.busy = true;
       }
-      const auto answer = caller ? handler_(*caller, frame->fields, passed.get())
-                                 : ipc::to_fields(ipc::ErrorMessage{caller.error().code, caller.error().message});
-      const std::lock_guard lock(conn.mu);
-      conn.busy = false;
-      if (!reply(fd, answer)) return;
+      Turn answer = caller ? handler_(*caller, frame->fields, passed.get())
+                           : Turn{ipc::to_fields(ipc::ErrorMessage{caller.error().code, caller.error().message}), {}};
+      bool sent = false;
+      {
+        const std::lock_guard lock(conn.mu);
+        if (!answer.follow_up) conn.busy = false;
+        sent = reply(fd, answer.reply);
+      }
+      if (answer.follow_up) {
+        // Done whether or not the reply reached the peer: the decision was
+        // made, so its event is recorded. Progress frames go out meanwhile.
+        const ipc::Fields next = answer.follow_up();
+        const std::lock_guard lock(conn.mu);
+        conn.busy = false;
+        if (!sent || !reply(fd, next)) return;
+        continue;
+      }
+      if (!sent) return;
     }
   }
 

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "agent/peer.h"
+#include "agent/turn.h"
 #include "core/result.h"
 #include "ipc/frame.h"
 
@@ -51,8 +52,9 @@ struct SocketServerOptions {
   ConnectionLimits limits;
 };
 
-// Answers one request frame from a caller, with the passed descriptor or -1.
-using FrameHandler = std::function<ipc::Fields(const Caller& caller, const ipc::Fields& request, int fd)>;
+// Answers one request frame from a caller, with the passed descriptor or -1:
+// the reply, and what follows it (turn.h).
+using FrameHandler = std::function<Turn(const Caller& caller, const ipc::Fields& request, int fd)>;
 
 class SocketServer {
  public:

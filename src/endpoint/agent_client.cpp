@@ -9,9 +9,7 @@ Result<AgentClient> AgentClient::connect(const std::string& socket_path, const A
 }
 
 template <class T, class Decode>
-Reply<T> AgentClient::turn(const ipc::Fields& request, Decode decode, const char* what, int fd, int extra_ms,
-                           const volatile std::sig_atomic_t* interrupted, const std::function<void()>& meanwhile) {
-  auto reply = connection_.call(request, fd, extra_ms, interrupted, meanwhile);
+Reply<T> AgentClient::typed(Result<ipc::Fields> reply, Decode decode, const char* what) {
   if (!reply) {
     // A frame that does not parse is an agent that cannot be understood.
     if (reply.error().code == ErrorCode::kInvalidArgument) return Reply<T>::lost(unavailable(reply.error().message));
@@ -31,10 +29,26 @@ Reply<T> AgentClient::turn(const ipc::Fields& request, Decode decode, const char
   return Reply<T>::answered(std::move(*value));
 }
 
+template <class T, class Decode>
+Reply<T> AgentClient::turn(const ipc::Fields& request, Decode decode, const char* what, int fd, int extra_ms,
+                           const volatile std::sig_atomic_t* interrupted, const std::function<void()>& meanwhile,
+                           bool more_may_follow) {
+  return typed<T>(connection_.call(request, fd, extra_ms, interrupted, meanwhile, more_may_follow), decode, what);
+}
+
 Reply<ipc::DecisionMessage> AgentClient::check(const ipc::CommandContext& context, int fd,
-                                               const std::function<void()>& meanwhile) {
-  return turn<ipc::DecisionMessage>(ipc::to_fields(ipc::CheckMessage{context}), ipc::decision_from, "decision", fd, 0,
-                                    nullptr, meanwhile);
+                                               const std::function<void()>& meanwhile, bool record_after) {
+  auto decision = turn<ipc::DecisionMessage>(ipc::to_fields(ipc::CheckMessage{context, record_after}),
+                                             ipc::decision_from, "decision", fd, 0, nullptr, meanwhile, record_after);
+  if (record_after && connection_.frame_due() && !(decision && decision->action == Action::kAllow)) {
+    // Only an allow is followed by `recorded`.
+    if (auto st = connection_.nothing_follows(); !st) return Reply<ipc::DecisionMessage>::lost(st.error());
+  }
+  return decision;
+}
+
+Reply<ipc::RecordedMessage> AgentClient::recorded() {
+  return typed<ipc::RecordedMessage>(connection_.next(), ipc::recorded_from, "record confirmation");
 }
 
 Reply<ipc::DecisionMessage> AgentClient::exec(const ipc::ExecMessage& m, int fd) {

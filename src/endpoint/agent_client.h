@@ -73,8 +73,17 @@ class AgentClient {
 
   // May this command run now? `fd` is the executable's descriptor (-1 for
   // an edit, decided on its files).
+  // `record_after` (never for an edit): an allow may come before its
+  // event is recorded; recorded() must then be read before the command
+  // runs.
   Reply<ipc::DecisionMessage> check(const ipc::CommandContext& context, int fd,
-                                    const std::function<void()>& meanwhile = {});
+                                    const std::function<void()>& meanwhile = {}, bool record_after = false);
+  // After an allow to a check with record_after: the agent's word that the
+  // decision is recorded (answered), or why not (refused: nothing may run),
+  // or nothing (lost).
+  Reply<ipc::RecordedMessage> recorded();
+  // A `recorded` frame is still due.
+  [[nodiscard]] bool record_due() const { return connection_.frame_due(); }
   // A process starting inside a recorded session (sudo's intercept).
   Reply<ipc::DecisionMessage> exec(const ipc::ExecMessage& m, int fd);
   Reply<ipc::RequestStateMessage> submit(const ipc::SubmitMessage& m);
@@ -96,7 +105,11 @@ class AgentClient {
   explicit AgentClient(AgentConnection connection) : connection_(std::move(connection)) {}
   template <class T, class Decode>
   Reply<T> turn(const ipc::Fields& request, Decode decode, const char* what, int fd = -1, int extra_ms = 0,
-                const volatile std::sig_atomic_t* interrupted = nullptr, const std::function<void()>& meanwhile = {});
+                const volatile std::sig_atomic_t* interrupted = nullptr, const std::function<void()>& meanwhile = {},
+                bool more_may_follow = false);
+  // The typed reply (or refusal) in `reply`, a frame the agent sent.
+  template <class T, class Decode>
+  Reply<T> typed(Result<ipc::Fields> reply, Decode decode, const char* what);
   AgentConnection connection_;
 };
 

@@ -62,6 +62,33 @@ int connect_unix(int fd, const std::string& socket_path) {
 
 }  // namespace
 
+// A turn's deadlines: silence_ms (+ extra) without any frame, turn_ms
+// (+ extra) in all.
+class AgentConnection::Clock {
+ public:
+  Clock(const AgentTimeouts& t, int extra_ms)
+      : silence_(std::int64_t{t.silence_ms} + extra_ms),
+        turn_ms_(std::int64_t{t.turn_ms} + extra_ms),
+        turn_ends_(now_ms() + turn_ms_),
+        quiet_until_(now_ms() + silence_) {}
+  [[nodiscard]] std::int64_t deadline() const { return std::min(quiet_until_, turn_ends_); }
+  void heard() { quiet_until_ = now_ms() + silence_; }
+  [[nodiscard]] Error waited(Wait w) const {
+    if (w == Wait::kInterrupted) return conflict("interrupted");
+    if (w == Wait::kFailed) return unavailable(os_error("poll", errno));
+    if (now_ms() >= turn_ends_) {
+      return unavailable("hoist-agent is not answering (no answer within " + std::to_string(turn_ms_ / 1000) + " s)");
+    }
+    return unavailable("hoist-agent is not answering (nothing from it for " + std::to_string(silence_) + " ms)");
+  }
+
+ private:
+  std::int64_t silence_;
+  std::int64_t turn_ms_;
+  std::int64_t turn_ends_;
+  std::int64_t quiet_until_;
+};
+
 std::string agent_unreachable_message() {
   return "hoist-agent is not running; ask your help desk";
 }
@@ -135,8 +162,11 @@ bool AgentConnection::closed_by_agent() const {
 
 Result<ipc::Fields> AgentConnection::call(const ipc::Fields& request, int pass_fd, int extra_ms,
                                           const volatile std::sig_atomic_t* interrupted,
-                                          const std::function<void()>& meanwhile) {
+                                          const std::function<void()>& meanwhile, bool more_may_follow) {
   if (!fd_.valid()) return unavailable("the connection to hoist-agent was lost");
+  if (follows_ || !buffer_.empty()) {
+    return fail(unavailable("hoist-agent's connection is out of step (a frame was left unread); this is a bug"));
+  }
   if (closed_by_agent()) {
     auto again = connect(path_, timeouts_);
     if (!again) return again.error();
@@ -144,30 +174,15 @@ Result<ipc::Fields> AgentConnection::call(const ipc::Fields& request, int pass_f
   }
   auto frame = ipc::encode_frame(request);
   if (!frame) return frame.error();
-  const std::int64_t silence = std::int64_t{timeouts_.silence_ms} + extra_ms;
-  const std::int64_t turn_ends = now_ms() + timeouts_.turn_ms + extra_ms;
-  std::int64_t quiet_until = now_ms() + silence;
-  const auto deadline = [&] { return std::min(quiet_until, turn_ends); };
-  // Any failure from here on leaves the stream out of step: drop it.
-  auto fail = [this](Error e) -> Result<ipc::Fields> {
-    fd_.reset();
-    return e;
-  };
-  auto waited = [&](Wait w) -> Error {
-    if (w == Wait::kInterrupted) return conflict("interrupted");
-    if (w == Wait::kFailed) return unavailable(os_error("poll", errno));
-    if (now_ms() >= turn_ends) {
-      return unavailable("hoist-agent is not answering (no answer within " +
-                         std::to_string((timeouts_.turn_ms + extra_ms) / 1000) + " s)");
-    }
-    return unavailable("hoist-agent is not answering (nothing from it for " + std::to_string(silence) + " ms)");
-  };
+  Clock clock(timeouts_, extra_ms);
 
   std::size_t sent = 0;
   bool fd_sent = pass_fd < 0;
   bool send_failed = false;  // the agent closed first: its answer (a refusal) may be waiting
   while (sent < frame->size()) {
-    if (auto w = wait_for(fd_.get(), POLLOUT, deadline(), interrupted); w != Wait::kReady) return fail(waited(w));
+    if (auto w = wait_for(fd_.get(), POLLOUT, clock.deadline(), interrupted); w != Wait::kReady) {
+      return fail(clock.waited(w));
+    }
     ssize_t n = 0;
     if (!fd_sent) {
       // The descriptor rides on the first byte(s) of the frame.
@@ -199,11 +214,52 @@ Result<ipc::Fields> AgentConnection::call(const ipc::Fields& request, int pass_f
     sent += static_cast<std::size_t>(n);
   }
   if (meanwhile && !send_failed) meanwhile();
+  auto reply = read_frame(clock, interrupted, send_failed, more_may_follow);
+  if (reply && more_may_follow && fd_.valid()) follows_ = true;
+  return reply;
+}
 
-  std::string buffer;
+Result<ipc::Fields> AgentConnection::next(const volatile std::sig_atomic_t* interrupted) {
+  if (!fd_.valid()) return unavailable("the connection to hoist-agent was lost");
+  if (!follows_) return fail(unavailable("no frame from hoist-agent is due; this is a bug"));
+  follows_ = false;
+  Clock clock(timeouts_, 0);
+  return read_frame(clock, interrupted, false, false);
+}
+
+Status AgentConnection::nothing_follows() {
+  follows_ = false;
+  if (!buffer_.empty()) return fail(invalid_argument("hoist-agent sent more than one reply")).error();
+  return {};
+}
+
+Result<ipc::Fields> AgentConnection::read_frame(Clock& clock, const volatile std::sig_atomic_t* interrupted,
+                                                bool send_failed, bool more_may_follow) {
   char chunk[16384];
   for (;;) {
-    if (auto w = wait_for(fd_.get(), POLLIN, deadline(), interrupted); w != Wait::kReady) return fail(waited(w));
+    while (!buffer_.empty()) {
+      auto decoded = ipc::decode_frame(buffer_);
+      if (!decoded) return fail(invalid_argument("hoist-agent sent a malformed reply: " + decoded.error().message));
+      if (!decoded->has_value()) break;
+      auto type = ipc::message_type((*decoded)->fields);
+      if (type && *type == ipc::MessageType::kProgress) {
+        if (auto p = ipc::progress_from((*decoded)->fields); !p) {
+          return fail(invalid_argument("hoist-agent sent a malformed progress frame: " + p.error().message));
+        }
+        buffer_.erase(0, (*decoded)->bytes);
+        clock.heard();  // still working
+        continue;
+      }
+      if ((*decoded)->bytes != buffer_.size() && !more_may_follow) {
+        return fail(invalid_argument("hoist-agent sent more than one reply"));
+      }
+      buffer_.erase(0, (*decoded)->bytes);
+      if (send_failed) fd_.reset();  // it has closed its end: the connection is over
+      return std::move((*decoded)->fields);
+    }
+    if (auto w = wait_for(fd_.get(), POLLIN, clock.deadline(), interrupted); w != Wait::kReady) {
+      return fail(clock.waited(w));
+    }
     const ssize_t n = ::recv(fd_.get(), chunk, sizeof(chunk), 0);
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
@@ -213,27 +269,16 @@ Result<ipc::Fields> AgentConnection::call(const ipc::Fields& request, int pass_f
       return fail(unavailable(send_failed ? "hoist-agent closed the connection before taking the request"
                                           : "hoist-agent closed the connection without an answer"));
     }
-    buffer.append(chunk, static_cast<std::size_t>(n));
-    for (;;) {
-      auto decoded = ipc::decode_frame(buffer);
-      if (!decoded) return fail(invalid_argument("hoist-agent sent a malformed reply: " + decoded.error().message));
-      if (!decoded->has_value()) break;
-      auto type = ipc::message_type((*decoded)->fields);
-      if (type && *type == ipc::MessageType::kProgress) {
-        if (auto p = ipc::progress_from((*decoded)->fields); !p) {
-          return fail(invalid_argument("hoist-agent sent a malformed progress frame: " + p.error().message));
-        }
-        buffer.erase(0, (*decoded)->bytes);
-        quiet_until = now_ms() + silence;  // still working
-        continue;
-      }
-      if ((*decoded)->bytes != buffer.size()) {
-        return fail(invalid_argument("hoist-agent sent more than one reply"));
-      }
-      if (send_failed) fd_.reset();  // it has closed its end: the connection is over
-      return std::move((*decoded)->fields);
-    }
+    buffer_.append(chunk, static_cast<std::size_t>(n));
   }
+}
+
+// Any failure leaves the stream out of step: drop it.
+Result<ipc::Fields> AgentConnection::fail(Error e) {
+  fd_.reset();
+  buffer_.clear();
+  follows_ = false;
+  return e;
 }
 
 }  // namespace hoist::endpoint

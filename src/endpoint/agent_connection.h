@@ -53,20 +53,39 @@ class AgentConnection {
   // then unusable (the reply is still due). `meanwhile`, when given, runs
   // once the request is sent, before the reply is read: work of the
   // caller's that overlaps the agent's (it must not throw).
+  // `more_may_follow`: the reply may be followed by one more frame, read
+  // with next() (a check with record_after); without it, anything after
+  // the reply is an error.
   Result<ipc::Fields> call(const ipc::Fields& request, int pass_fd = -1, int extra_ms = 0,
                            const volatile std::sig_atomic_t* interrupted = nullptr,
-                           const std::function<void()>& meanwhile = {});
+                           const std::function<void()>& meanwhile = {}, bool more_may_follow = false);
+  // The frame that follows a reply read with more_may_follow (skipping
+  // progress frames, with the same silence and turn limits as a turn).
+  // Until it is read, call() refuses: the stream would be out of step.
+  Result<ipc::Fields> next(const volatile std::sig_atomic_t* interrupted = nullptr);
+  // Nothing follows the reply after all (it said so): any byte already
+  // read past it is an error, as for a call without more_may_follow.
+  Status nothing_follows();
 
   [[nodiscard]] bool connected() const { return fd_.valid(); }
+  // A frame is due from the agent (next() has not read it yet).
+  [[nodiscard]] bool frame_due() const { return follows_; }
 
  private:
+  class Clock;
   AgentConnection(platform::UniqueFd fd, std::string path, AgentTimeouts timeouts)
       : fd_(std::move(fd)), path_(std::move(path)), timeouts_(timeouts) {}
   // The agent closed its end and nothing is waiting to be read.
   [[nodiscard]] bool closed_by_agent() const;
+  // Reads one frame that is not `progress` into the reply.
+  Result<ipc::Fields> read_frame(Clock& clock, const volatile std::sig_atomic_t* interrupted, bool send_failed,
+                                 bool more_may_follow);
+  Result<ipc::Fields> fail(Error e);
   platform::UniqueFd fd_;
   std::string path_;
   AgentTimeouts timeouts_;
+  std::string buffer_;    // read but not yet taken: the start of the next frame
+  bool follows_ = false;  // a frame is due (next())
 };
 
 // Whether something accepts connections at the socket (or queues them:

@@ -23,7 +23,7 @@ constexpr auto enumerators(MessageType) {
   using enum MessageType;
   return std::array{kCheck,         kSubmit,    kWait,       kCancel,    kDecision, kRequestState,
                     kError,         kList,      kListing,    kElevate,   kExec,     kSelfApprove,
-                    kCodeChallenge, kChallenge, kCodeRedeem, kCodeGrant, kProgress};
+                    kCodeChallenge, kChallenge, kCodeRedeem, kCodeGrant, kProgress, kRecorded};
 }
 constexpr auto enumerators(RunMode) {
   using enum RunMode;
@@ -163,6 +163,7 @@ consteval Message<M, 0> message() {
 
 constexpr auto kCheck = message<CheckMessage, MessageType::kCheck>({
     context(&CheckMessage::context),
+    flag("record_after", &CheckMessage::record_after),
 });
 
 constexpr auto kSubmit = message<SubmitMessage, MessageType::kSubmit>({
@@ -273,6 +274,9 @@ constexpr auto kCodeGrant = message<CodeGrantMessage, MessageType::kCodeGrant>({
 
 // Nothing but "still working".
 constexpr auto kProgress = message<ProgressMessage, MessageType::kProgress>();
+
+// Nothing but "the decision is recorded".
+constexpr auto kRecorded = message<RecordedMessage, MessageType::kRecorded>();
 
 // ---- The codec -------------------------------------------------------------
 
@@ -425,6 +429,7 @@ std::string_view to_string(MessageType t) {
     case MessageType::kCodeRedeem: return "code_redeem";
     case MessageType::kCodeGrant: return "code_grant";
     case MessageType::kProgress: return "progress";
+    case MessageType::kRecorded: return "recorded";
   }
   return "?";
 }
@@ -477,6 +482,7 @@ Fields to_fields(const ChallengeMessage& m) { return encode(kChallenge, m); }
 Fields to_fields(const CodeRedeemMessage& m) { return encode(kCodeRedeem, m); }
 Fields to_fields(const CodeGrantMessage& m) { return encode(kCodeGrant, m); }
 Fields to_fields(const ProgressMessage& m) { return encode(kProgress, m); }
+Fields to_fields(const RecordedMessage& m) { return encode(kRecorded, m); }
 
 Result<CheckMessage> check_from(const Fields& f) { return decode(kCheck, f); }
 Result<SubmitMessage> submit_from(const Fields& f) { return decode(kSubmit, f); }
@@ -495,6 +501,7 @@ Result<ChallengeMessage> challenge_from(const Fields& f) { return decode(kChalle
 Result<CodeRedeemMessage> code_redeem_from(const Fields& f) { return decode(kCodeRedeem, f); }
 Result<CodeGrantMessage> code_grant_from(const Fields& f) { return decode(kCodeGrant, f); }
 Result<ProgressMessage> progress_from(const Fields& f) { return decode(kProgress, f); }
+Result<RecordedMessage> recorded_from(const Fields& f) { return decode(kRecorded, f); }
 // clang-format on
 
 }  // namespace hoist::ipc

@@ -61,6 +61,7 @@ enum class MessageType {
   kCodeRedeem,
   kCodeGrant,
   kProgress,
+  kRecorded,
 };
 std::string_view to_string(MessageType t);
 
@@ -106,6 +107,12 @@ struct CommandContext {
 
 struct CheckMessage {
   CommandContext context;
+  // Answer an allow before its event is durably recorded, and send a
+  // `recorded` frame (or an `error`) once it is: the plugin overlaps the
+  // record with sudo's PAM session and refuses the command without it.
+  // Never for an edit (sudo copies the files before the session): the
+  // agent refuses that combination.
+  bool record_after = false;
   friend bool operator==(const CheckMessage&, const CheckMessage&) = default;
 };
 
@@ -241,6 +248,13 @@ struct ProgressMessage {
   friend bool operator==(const ProgressMessage&, const ProgressMessage&) = default;
 };
 
+// Sent after an allowing `decision` to a `check` with record_after, once
+// the decision's event is in the durable outbox; an `error` instead when it
+// could not be recorded (the command must not run then).
+struct RecordedMessage {
+  friend bool operator==(const RecordedMessage&, const RecordedMessage&) = default;
+};
+
 struct ErrorMessage {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
@@ -264,6 +278,7 @@ Fields to_fields(const ChallengeMessage& m);
 Fields to_fields(const CodeRedeemMessage& m);
 Fields to_fields(const CodeGrantMessage& m);
 Fields to_fields(const ProgressMessage& m);
+Fields to_fields(const RecordedMessage& m);
 
 // Each checks "v" and "type" too.
 Result<CheckMessage> check_from(const Fields& f);
@@ -283,5 +298,6 @@ Result<ChallengeMessage> challenge_from(const Fields& f);
 Result<CodeRedeemMessage> code_redeem_from(const Fields& f);
 Result<CodeGrantMessage> code_grant_from(const Fields& f);
 Result<ProgressMessage> progress_from(const Fields& f);
+Result<RecordedMessage> recorded_from(const Fields& f);
 
 }  // namespace hoist::ipc

@@ -158,8 +158,8 @@ class Plugin {
   void invalidate() { policy_.invalidate(); }
 
   int init_session(passwd* pwd, char** user_env_out[], const char** errstr) {
-    if (pwd == nullptr) return to_sudo(Verdict::kAllow);
-    return answer(policy_.init_session(pwd->pw_name), SudoOut{.env = user_env_out, .errstr = errstr});
+    return answer(policy_.init_session(pwd != nullptr ? std::optional<std::string>(pwd->pw_name) : std::nullopt),
+                  SudoOut{.env = user_env_out, .errstr = errstr});
   }
 
   void close() { policy_.close(); }

@@ -181,9 +181,26 @@ void Policy::start_pam(const std::string& target) {
   if (!session_->start(config, target, user_.user, user_.tty, &io_)) session_.reset();
 }
 
-Outcome Policy::init_session(const std::string& target) {
-  if (env_.empty()) return Outcome::allow();
-  start_pam(target);
+// check()'s allow came before the agent had recorded its event (run
+// mode asks for that, to overlap the record with this PAM session): the
+// command runs only once the agent says the event is recorded.
+Status Policy::await_record() {
+  if (!agent_ || !agent_->record_due()) return {};
+  auto recorded = agent_->recorded();
+  if (!intercepting_) agent_.reset();
+  if (recorded) return {};
+  log_auth(LOG_ERR, user_.user + " was allowed " + command_.path + ", but: " + recorded.error().message);
+  if (recorded.refused()) return recorded.error();
+  return unavailable("hoist-agent did not confirm that it recorded this decision (" + recorded.error().message +
+                     "); nothing runs");
+}
+
+Outcome Policy::init_session(const std::optional<std::string>& target) {
+  if (env_.empty() || !target) {
+    if (auto st = await_record(); !st) return Outcome::error(st.error().message);
+    return Outcome::allow();
+  }
+  start_pam(*target);
   Result<std::vector<std::string>> env =
       session_ ? session_->open_session()
                : Result<std::vector<std::string>>(
@@ -206,6 +223,11 @@ Outcome Policy::init_session(const std::string& target) {
                                      [&](const std::string& m) { return m.compare(0, prefix.size(), prefix) == 0; });
     if (!present) merged.push_back(std::move(entry));
   }
+  // The session overlapped the agent's record; now it must be there.
+  if (auto st = await_record(); !st) {
+    session_->end();
+    return Outcome::error(st.error().message);
+  }
   Outcome out = Outcome::allow();
   out.env = std::move(merged);
   return out;
@@ -220,7 +242,11 @@ endpoint::Reply<ipc::DecisionMessage> Policy::ask_check() {
   const int fd = plan_.mode == ipc::RunMode::kEdit ? -1 : command_.fd.get();
   // PAM's start-up overlaps the agent's decision (about a millisecond
   // each; bench/endpoint_bench.cpp).
-  return agent_->check(context_, fd, [this] { start_pam(target_.name); });
+  // A command's event is recorded while sudo opens the PAM session
+  // (init_session waits for it); an edit's before the answer, as sudo
+  // copies the files before any session.
+  return agent_->check(
+      context_, fd, [this] { start_pam(target_.name); }, plan_.mode != ipc::RunMode::kEdit);
 }
 
 // Authenticates the invoker through PAM unless a fresh timestamp says it
@@ -289,7 +315,7 @@ Outcome Policy::finish(const ipc::DecisionMessage& decision) {
   session_grant_ = intercepting_ ? decision.grant_id : std::string();
   // Intercept re-calls reuse the connection; otherwise do not hold one
   // open at the agent for as long as the command runs.
-  if (!intercepting_) agent_.reset();
+  if (!intercepting_ && !(agent_ && agent_->record_due())) agent_.reset();
   return out;
 }
 

@@ -85,8 +85,10 @@ class Policy {
   Outcome list(const Result<std::vector<std::string_view>>& argv, int argc, const std::string& list_user);
   Outcome validate();
   void invalidate();
-  // The PAM session for the target user (`target` from sudo's passwd).
-  Outcome init_session(const std::string& target);
+  // The PAM session for the target user (`target` from sudo's passwd;
+  // nullopt: sudo has none, no session), once hoist-agent confirms that
+  // the decision is recorded (check's record_after).
+  Outcome init_session(const std::optional<std::string>& target);
   void close();
 
   // The invoker's terminal, or "".
@@ -106,6 +108,7 @@ class Policy {
   Outcome list_all(const std::string& other);
   endpoint::Reply<ipc::DecisionMessage> ask_check();
   void start_pam(const std::string& target);
+  Status await_record();
 
   unsigned api_;
   endpoint::Conversation& io_;

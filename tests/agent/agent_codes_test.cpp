@@ -78,15 +78,17 @@ class CodesTest : public ::testing::Test {
   }
 
   Result<ipc::ChallengeMessage> challenge(std::uint32_t uid = kAlice) {
-    auto reply = agent_->handle(Caller{uid, 0, false},
-                                ipc::to_fields(ipc::CodeChallengeMessage{uid == kAlice ? "alice" : "bob", uid}), -1);
+    auto reply = agent_
+                     ->handle(Caller{uid, 0, false},
+                              ipc::to_fields(ipc::CodeChallengeMessage{uid == kAlice ? "alice" : "bob", uid}), -1)
+                     .reply;
     if (auto e = ipc::error_from(reply)) return Error{e->code, e->message};
     return ipc::challenge_from(reply);
   }
   Result<ipc::CodeGrantMessage> redeem(const std::string& challenge, const std::string& code,
                                        const std::string& command = "", std::uint32_t uid = kAlice) {
     ipc::CodeRedeemMessage m{uid == kAlice ? "alice" : "bob", uid, "/dev/pts/3", challenge, code, command};
-    auto reply = agent_->handle(Caller{uid, 0, false}, ipc::to_fields(m), -1);
+    auto reply = agent_->handle(Caller{uid, 0, false}, ipc::to_fields(m), -1).reply;
     if (auto e = ipc::error_from(reply)) return Error{e->code, e->message};
     return ipc::code_grant_from(reply);
   }
@@ -319,7 +321,7 @@ TEST_F(CodesTest, TypingSlipsAreNotCountedAsGuesses) {
   EXPECT_EQ(state_->code_attempts(kAlice)->failures, 0U);
   // Someone else's uid in the message: refused before anything is read.
   ipc::CodeRedeemMessage m{"bob", kBob, "", c->challenge, "0000-0000-0000", ""};
-  auto reply = agent_->handle(Caller{kAlice, 0, false}, ipc::to_fields(m), -1);
+  auto reply = agent_->handle(Caller{kAlice, 0, false}, ipc::to_fields(m), -1).reply;
   EXPECT_EQ(ipc::error_from(reply)->code, ErrorCode::kPermissionDenied);
 }
 

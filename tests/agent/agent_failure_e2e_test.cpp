@@ -15,6 +15,7 @@
 // Everything on the host is made by the test and removed by it (users,
 // groups, a root-owned directory under /usr/local/lib and one under /run);
 // /etc/sudo.conf is only ever replaced by a bind mount inside `unshare -m`.
+#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -671,6 +672,61 @@ TEST_F(AgentFailureE2E, NonInteractiveRequestIsSubmittedAndRefusedAtOnce) {
       seconds(10)))
       << after.err;
   EXPECT_EQ(after.out, "ran\n") << after.err;
+}
+
+// ---------------------------------------------------------------------------
+// An allow leaves hoist-agent before its event is durable (the record
+// overlaps sudo's PAM session), so the plugin runs nothing until the agent
+// says the event is recorded. Attacker: whatever stops that record after
+// the allow (a full disk, the database locked, the agent killed). Must
+// hold: the command does not run, and the user reads why.
+
+TEST_F(AgentFailureE2E, RealSudoRunsNothingTheAgentCouldNotRecord) {
+  if (!real_sudo_possible()) GTEST_SKIP() << kRealSudoSkip;
+  ASSERT_EQ(enroll(), 0) << slurp(log_);
+  start_agent();
+  TestUser user;
+  ASSERT_TRUE(user.ok()) << "cannot create a test user";
+  const std::string conf = write_sudo_conf();
+  auto ran = sudo_as(user.name(), conf, "timeout 20 sudo -n /usr/bin/id -u", hoistd_.dir());
+  ASSERT_EQ(ran.status, 0) << ran.err;
+  ASSERT_EQ(ran.out, "0\n");
+
+  // Another writer holds the agent's database: the decision is made
+  // (readers go on under WAL), its record waits out the busy timeout.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2((state_dir_ + "/agent.db").c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  auto locked = sudo_as(user.name(), conf, "timeout 30 sudo -n /usr/bin/id -u", hoistd_.dir());
+  EXPECT_NE(locked.status, 0);
+  EXPECT_TRUE(locked.out.empty()) << locked.out;
+  EXPECT_NE(locked.err.find("cannot record this decision"), std::string::npos) << locked.err;
+
+  // Killed between its allow and its record: a PAM session module (which
+  // runs after the allow, while the record still waits on the lock)
+  // kills the agent.
+  RootDir pam("/run");
+  ASSERT_TRUE(pam.ok());
+  ASSERT_TRUE(pam.put("hoist-e2e-kill",
+                      "auth required pam_permit.so\n"
+                      "account required pam_permit.so\n"
+                      "session required pam_exec.so quiet /bin/kill -KILL " +
+                          std::to_string(agent_pid_) +
+                          "\n"
+                          "password required pam_deny.so\n",
+                      0644));
+  std::string killing = slurp(conf);
+  killing.insert(killing.find('\n'), " pam_service=hoist-e2e-kill pam_confdir=" + pam.path());
+  const std::string kill_conf = hoistd_.dir() + "/sudo-kill.conf";
+  std::ofstream(kill_conf) << killing;
+  ASSERT_EQ(::chmod(kill_conf.c_str(), 0644), 0);
+  auto killed = sudo_as(user.name(), kill_conf, "timeout 30 sudo -n /usr/bin/id -u", hoistd_.dir());
+  EXPECT_NE(killed.status, 0);
+  EXPECT_TRUE(killed.out.empty()) << killed.out;
+  EXPECT_NE(killed.err.find("did not confirm that it recorded this decision"), std::string::npos) << killed.err;
+  EXPECT_EQ(stop_agent(), 128 + SIGKILL) << "the session module killed the agent";
+  EXPECT_EQ(sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
 }
 
 }  // namespace

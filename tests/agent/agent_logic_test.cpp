@@ -111,10 +111,10 @@ class SelfApprovalTest : public ::testing::Test {
     c.command = "/usr/bin/true";
     c.argv = {"true"};
     c.tty = "/dev/pts/1";
-    return agent_.handle(Caller{uid, 0, true}, ipc::to_fields(ipc::SubmitMessage{c, "ticket 4711", 0}), -1);
+    return agent_.handle(Caller{uid, 0, true}, ipc::to_fields(ipc::SubmitMessage{c, "ticket 4711", 0}), -1).reply;
   }
   ipc::Fields self_approve(std::uint32_t uid, const std::string& id) {
-    return agent_.handle(Caller{uid, 0, true}, ipc::to_fields(ipc::SelfApproveMessage{id}), -1);
+    return agent_.handle(Caller{uid, 0, true}, ipc::to_fields(ipc::SelfApproveMessage{id}), -1).reply;
   }
   static ErrorCode refused(const ipc::Fields& reply) {
     auto e = ipc::error_from(reply);

@@ -73,15 +73,19 @@ class AgentOutboxTest : public ::testing::Test {
     ASSERT_TRUE(agent_.load().ok());
   }
 
-  ipc::Fields check_as(const Caller& caller, std::vector<std::string> argv) {
+  static ipc::CommandContext context(std::vector<std::string> argv, const std::string& command = "/usr/bin/id") {
     ipc::CommandContext c;
     c.user = "alice";
     c.uid = kAlice;
     c.gid = kAlice;
-    c.command = "/usr/bin/id";
+    c.command = command;
     c.argv = std::move(argv);
     c.cwd = "/";
-    return agent_.handle(caller, ipc::to_fields(ipc::CheckMessage{c}), -1);
+    return c;
+  }
+
+  ipc::Fields check_as(const Caller& caller, std::vector<std::string> argv) {
+    return agent_.handle(caller, ipc::to_fields(ipc::CheckMessage{context(std::move(argv))}), -1).reply;
   }
 
   platform::SystemTimeZones zones_;
@@ -211,6 +215,62 @@ TEST_F(AgentOutboxTest, OnlySudoOrRootMaySendCheck) {
   // The plugin (a sudo process speaking for alice) may.
   EXPECT_TRUE(ipc::decision_from(check_as(Caller{kAlice, 4242, true}, {"id"})).ok());
   EXPECT_EQ(queued().size(), 1U);
+}
+
+// The plugin asks (record_after) to have an allow before its event is
+// durable, and runs nothing until `recorded` follows: the event is queued
+// by the follow-up, after the reply, and only an allow has one.
+TEST_F(AgentOutboxTest, AnEarlyAllowIsRecordedByItsFollowUp) {
+  use_policy();
+  const Caller sudo{kAlice, 4242, true};
+  auto turn = agent_.handle(sudo, ipc::to_fields(ipc::CheckMessage{context({"id"}), true}), -1);
+  auto decision = ipc::decision_from(turn.reply);
+  ASSERT_TRUE(decision.ok()) << decision.error().message;
+  EXPECT_EQ(decision->action, Action::kAllow);
+  ASSERT_TRUE(turn.follow_up);
+  EXPECT_TRUE(queued().empty()) << "answered before it is recorded";
+  const auto next = turn.follow_up();
+  EXPECT_TRUE(ipc::recorded_from(next).ok());
+  const auto events = queued();
+  ASSERT_EQ(events.size(), 1U);
+  EXPECT_EQ(events[0].kind, "decision");
+  EXPECT_EQ(json::parse(events[0].payload).at("action"), "allow");
+  // A denial is recorded before its answer, and nothing follows it.
+  auto denied = agent_.handle(sudo, ipc::to_fields(ipc::CheckMessage{context({"w"}, "/usr/bin/w"), true}), -1);
+  EXPECT_EQ(ipc::decision_from(denied.reply)->action, Action::kDeny);
+  EXPECT_FALSE(denied.follow_up);
+  EXPECT_EQ(queued().size(), 2U);
+}
+
+// Attacker: a full or failing disk after the early allow. Must hold: the
+// follow-up says the decision is not recorded (the plugin then refuses).
+TEST_F(AgentOutboxTest, AnEarlyAllowThatCannotBeRecordedSaysSo) {
+  use_policy();
+  auto turn = agent_.handle(Caller{kAlice, 4242, true}, ipc::to_fields(ipc::CheckMessage{context({"id"}), true}), -1);
+  EXPECT_EQ(ipc::decision_from(turn.reply)->action, Action::kAllow);
+  ASSERT_TRUE(turn.follow_up);
+  state_.fail_writes(unavailable("disk full"));
+  const auto next = turn.follow_up();
+  auto error = ipc::error_from(next);
+  ASSERT_TRUE(error.ok()) << "the follow-up must be an error";
+  EXPECT_NE(error->message.find("cannot record this decision (disk full); nothing runs"), std::string::npos)
+      << error->message;
+  state_.fail_writes(std::nullopt);
+  EXPECT_TRUE(queued().empty());
+}
+
+// sudoedit copies the files before the session: an edit is never answered
+// before its event is recorded.
+TEST_F(AgentOutboxTest, AnEditIsNeverAnsweredBeforeItIsRecorded) {
+  use_policy();
+  auto c = context({"sudoedit", "/etc/hosts"}, "/usr/bin/vi");
+  c.mode = ipc::RunMode::kEdit;
+  auto turn = agent_.handle(Caller{kAlice, 4242, true}, ipc::to_fields(ipc::CheckMessage{c, true}), -1);
+  auto error = ipc::error_from(turn.reply);
+  ASSERT_TRUE(error.ok());
+  EXPECT_EQ(error->code, ErrorCode::kInvalidArgument);
+  EXPECT_FALSE(turn.follow_up);
+  EXPECT_TRUE(queued().empty());
 }
 
 }  // namespace

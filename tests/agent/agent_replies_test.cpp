@@ -735,7 +735,7 @@ class AgentRepliesTest : public ::testing::Test {
   }
 
   ipc::Fields ask(std::uint32_t uid, const ipc::Fields& request, bool sudo = true) {
-    return agent_.handle(Caller{uid, 4321, sudo}, request, -1);
+    return agent_.handle(Caller{uid, 4321, sudo}, request, -1).reply;
   }
   ipc::Fields submit(std::uint32_t uid, const ipc::CommandContext& c, std::string justification = "ticket 4711") {
     return ask(uid, ipc::to_fields(ipc::SubmitMessage{c, std::move(justification), 0}));

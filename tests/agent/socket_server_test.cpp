@@ -148,7 +148,15 @@ class SocketServerTest : public ::testing::Test {
   void start() {
     auto server = SocketServer::create(options_, [this](const Caller& caller, const ipc::Fields&, int) {
       std::this_thread::sleep_for(handler_delay_.load());
-      return ipc::to_fields(ipc::ErrorMessage{ErrorCode::kNotFound, "answered uid " + std::to_string(caller.uid)});
+      Turn turn{ipc::to_fields(ipc::ErrorMessage{ErrorCode::kNotFound, "answered uid " + std::to_string(caller.uid)}),
+                {}};
+      if (follow_up_) {
+        turn.follow_up = [this] {
+          std::this_thread::sleep_for(follow_up_delay_.load());
+          return ipc::to_fields(ipc::RecordedMessage{});
+        };
+      }
+      return turn;
     });
     ASSERT_TRUE(server.ok()) << server.error().message;
     server_ = std::move(*server);
@@ -159,6 +167,9 @@ class SocketServerTest : public ::testing::Test {
   std::string dir_, socket_, request_;
   SocketServerOptions options_;
   std::atomic<milliseconds> handler_delay_{milliseconds(0)};
+  // Each reply is followed by a `recorded` frame after this long.
+  std::atomic<bool> follow_up_{false};
+  std::atomic<milliseconds> follow_up_delay_{milliseconds(0)};
   std::unique_ptr<SocketServer> server_;
   std::thread runner_;
 };
@@ -279,6 +290,65 @@ TEST_F(SocketServerTest, ProgressKeepsASlowTurnAlive) {
   ASSERT_TRUE(first.ok() && first->has_value());
   EXPECT_EQ(*(*first)->fields.one("type"), "progress");
   EXPECT_NE(bytes.find("answered"), std::string::npos);
+}
+
+// A reply with a follow-up (an early allow, then `recorded`): the client
+// that said one may follow reads both, progress frames keeping the slow
+// follow-up alive; the next turn works on the same connection.
+TEST_F(SocketServerTest, AFollowUpFrameComesAfterTheReplyAndProgressKeepsItAlive) {
+  follow_up_ = true;
+  follow_up_delay_ = milliseconds(1000);
+  start();
+  const endpoint::AgentTimeouts impatient{1000, 400, 10'000};
+  auto client = endpoint::AgentConnection::connect(socket_, impatient);
+  ASSERT_TRUE(client.ok());
+  const auto started = steady_clock::now();
+  auto reply = client->call(ipc::to_fields(ipc::CancelMessage{"r"}), -1, 0, nullptr, {}, true);
+  ASSERT_TRUE(reply.ok()) << reply.error().message;
+  EXPECT_LT(steady_clock::now() - started, milliseconds(800)) << "the reply leaves before the follow-up work";
+  EXPECT_TRUE(client->frame_due());
+  // Another turn before the follow-up is read would be out of step.
+  auto early = endpoint::AgentConnection::connect(socket_, impatient);
+  ASSERT_TRUE(early.ok());
+  ASSERT_TRUE(early->call(ipc::to_fields(ipc::CancelMessage{"r"}), -1, 0, nullptr, {}, true).ok());
+  auto refused = early->call(ipc::to_fields(ipc::CancelMessage{"r"}));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("out of step"), std::string::npos) << refused.error().message;
+  auto next = client->next();
+  ASSERT_TRUE(next.ok()) << next.error().message;
+  EXPECT_EQ(*next->one("type"), "recorded");
+  EXPECT_GE(steady_clock::now() - started, milliseconds(1000));
+  EXPECT_FALSE(client->frame_due());
+  follow_up_delay_ = milliseconds(0);
+  auto again = client->call(ipc::to_fields(ipc::CancelMessage{"r"}), -1, 0, nullptr, {}, true);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  ASSERT_TRUE(client->next().ok());
+}
+
+// Both frames in one read: a client that did not say another frame may
+// follow refuses the pair, as any reply that is more than one frame; one
+// that did keeps the second for next().
+TEST_F(SocketServerTest, ASecondFrameIsRefusedUnlessOneMayFollow) {
+  follow_up_ = true;
+  handler_delay_ = milliseconds(0);
+  start();
+  auto strict = endpoint::AgentConnection::connect(socket_);
+  ASSERT_TRUE(strict.ok());
+  // The pair is sent before the client reads: wait for both to be there.
+  auto reply = strict->call(ipc::to_fields(ipc::CancelMessage{"r"}), -1, 0, nullptr,
+                            [] { std::this_thread::sleep_for(milliseconds(200)); });
+  ASSERT_FALSE(reply.ok());
+  EXPECT_NE(reply.error().message.find("more than one reply"), std::string::npos) << reply.error().message;
+  auto lenient = endpoint::AgentConnection::connect(socket_);
+  ASSERT_TRUE(lenient.ok());
+  auto first = lenient->call(
+      ipc::to_fields(ipc::CancelMessage{"r"}), -1, 0, nullptr, [] { std::this_thread::sleep_for(milliseconds(200)); },
+      true);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(*first->one("type"), "error");
+  // Told nothing follows after all, the buffered frame is an error.
+  EXPECT_FALSE(lenient->nothing_follows().ok());
+  EXPECT_FALSE(lenient->connected());
 }
 
 // A hung agent (it accepts into its backlog and never answers) is found

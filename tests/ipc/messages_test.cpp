@@ -327,8 +327,8 @@ struct Golden {
 TEST(Messages, EveryMessageEncodesToTheGoldenBytes) {
   // clang-format off
   const std::vector<Golden> golden = {
-      {to_fields(CheckMessage{full_context()}),
-       "\000\000\001\004"
+      {to_fields(CheckMessage{full_context(), true}),
+       "\000\000\001\026"
        "\001v\000\000\000\0011"
        "\004type\000\000\000\005check"
        "\004user\000\000\000\005alice"
@@ -344,7 +344,8 @@ TEST(Messages, EveryMessageEncodesToTheGoldenBytes) {
        "\003cwd\000\000\000\013/home/alice"
        "\003tty\000\000\000\012/dev/pts/3"
        "\004mode\000\000\000\013login_shell"
-       "\016noninteractive\000\000\000\0011"sv},
+       "\016noninteractive\000\000\000\0011"
+       "\014record_after\000\000\000\0011"sv},
       {to_fields(SubmitMessage{full_context(), "patch the web servers (ticket 4711)", 1800}),
        "\000\000\001M"
        "\001v\000\000\000\0011"
@@ -496,6 +497,10 @@ TEST(Messages, EveryMessageEncodesToTheGoldenBytes) {
        "\000\000\000\030"
        "\001v\000\000\000\0011"
        "\004type\000\000\000\010progress"sv},
+      {to_fields(RecordedMessage{}),
+       "\000\000\000\030"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\010recorded"sv},
   };
   // clang-format on
   std::set<MessageType> types;
@@ -508,7 +513,7 @@ TEST(Messages, EveryMessageEncodesToTheGoldenBytes) {
     EXPECT_EQ(literal(*frame), literal(bytes)) << to_string(*type);
   }
   EXPECT_EQ(types.size(), golden.size()) << "one golden frame per message type";
-  EXPECT_EQ(types.size(), static_cast<std::size_t>(MessageType::kProgress) + 1) << "every message type";
+  EXPECT_EQ(types.size(), static_cast<std::size_t>(MessageType::kRecorded) + 1) << "every message type";
 }
 
 // Defaults too: an empty text, a zero, false and an empty list are sent
@@ -517,7 +522,7 @@ TEST(Messages, DefaultValuesEncodeToTheGoldenBytes) {
   // clang-format off
   const std::vector<Golden> golden = {
       {to_fields(CheckMessage{}),
-       "\000\000\000\213"
+       "\000\000\000\235"
        "\001v\000\000\000\0011"
        "\004type\000\000\000\005check"
        "\004user\000\000\000\000"
@@ -529,7 +534,8 @@ TEST(Messages, DefaultValuesEncodeToTheGoldenBytes) {
        "\003cwd\000\000\000\000"
        "\003tty\000\000\000\000"
        "\004mode\000\000\000\003run"
-       "\016noninteractive\000\000\000\0010"sv},
+       "\016noninteractive\000\000\000\0010"
+       "\014record_after\000\000\000\0010"sv},
       {to_fields(SubmitMessage{}),
        "\000\000\000\256"
        "\001v\000\000\000\0011"
@@ -670,6 +676,10 @@ TEST(Messages, DefaultValuesEncodeToTheGoldenBytes) {
        "\000\000\000\030"
        "\001v\000\000\000\0011"
        "\004type\000\000\000\010progress"sv},
+      {to_fields(RecordedMessage{}),
+       "\000\000\000\030"
+       "\001v\000\000\000\0011"
+       "\004type\000\000\000\010recorded"sv},
   };
   // clang-format on
   for (const auto& [fields, bytes] : golden) {
@@ -742,8 +752,8 @@ std::set<std::string> operator+(std::set<std::string> a, const std::set<std::str
 std::vector<Spec> every_message() {
   constexpr std::uint64_t u32 = UINT32_MAX;
   return {
-      {to_fields(CheckMessage{full_context()}), through(check_from), kContextRequired, context_bounds(),
-       context_invalid()},
+      {to_fields(CheckMessage{full_context(), true}), through(check_from), kContextRequired, context_bounds(),
+       context_invalid() + std::vector<Invalid>{{"record_after", "yes", "must be 0 or 1"}}},
       {to_fields(SubmitMessage{full_context(), "patch the web servers (ticket 4711)", 1800}), through(submit_from),
        kContextRequired + std::set<std::string>{"justification", "duration_s"},
        context_bounds() + std::vector<Bound>{{"justification", kMaxTextBytes}, {"duration_s", kMaxSeconds, false}},
@@ -837,6 +847,7 @@ std::vector<Spec> every_message() {
        {{"grant_id", kMaxNameBytes}, {"command", kMaxPathBytes}, {"time_left_s", kMaxSeconds, false}},
        {{"session", "", "must be 0 or 1"}}},
       {to_fields(ProgressMessage{}), through(progress_from), {}, {}},
+      {to_fields(RecordedMessage{}), through(recorded_from), {}, {}},
   };
 }
 
@@ -859,7 +870,7 @@ std::string text_of(const std::string& key, std::size_t n) {
 
 TEST(Messages, EveryMessageTypeIsDecodedStrictly) {
   const auto specs = every_message();
-  ASSERT_EQ(specs.size(), static_cast<std::size_t>(MessageType::kProgress) + 1);
+  ASSERT_EQ(specs.size(), static_cast<std::size_t>(MessageType::kRecorded) + 1);
   for (const auto& spec : specs) {
     const std::string type = *spec.full.one("type");
     SCOPED_TRACE(type);

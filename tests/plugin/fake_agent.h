@@ -37,13 +37,22 @@ struct Received {
 };
 
 // What a step answers: a frame's fields, or raw bytes (garbage), or
-// nothing (close the connection).
+// nothing (close the connection). An allowing decision to a check with
+// record_after is followed, as hoist-agent does, by `recorded`; `then`
+// replaces that frame (an error: the record failed), and `unrecorded`
+// sends none (the agent died or hangs before recording).
 struct Answer {
   std::optional<ipc::Fields> fields;
   std::optional<std::string> raw;
-  static Answer of(const ipc::Fields& f) { return Answer{f, std::nullopt}; }
-  static Answer bytes(std::string b) { return Answer{std::nullopt, std::move(b)}; }
+  std::optional<ipc::Fields> then;
+  bool unrecorded = false;
+  static Answer of(const ipc::Fields& f) { return Answer{f, std::nullopt, std::nullopt, false}; }
+  static Answer bytes(std::string b) { return Answer{std::nullopt, std::move(b), std::nullopt, false}; }
   static Answer hang_up() { return Answer{}; }
+  // `f`, then `next` instead of `recorded`.
+  static Answer followed(const ipc::Fields& f, const ipc::Fields& next) { return Answer{f, std::nullopt, next, false}; }
+  // `f`, and nothing after it.
+  static Answer never_recorded(const ipc::Fields& f) { return Answer{f, std::nullopt, std::nullopt, true}; }
 };
 
 using Step = std::function<Answer(const Received&)>;
@@ -177,6 +186,15 @@ class FakeAgent {
     std::string out;
     if (a.fields) {
       out = *ipc::encode_frame(*a.fields);
+      const bool allow = a.fields->optional("type").ok() && a.fields->optional("type")->value_or("") == "decision" &&
+                         a.fields->optional("action").ok() && a.fields->optional("action")->value_or("") == "allow";
+      const bool asked = r.type == "check" && r.fields.optional("record_after").ok() &&
+                         r.fields.optional("record_after")->value_or("") == "1";
+      if (a.then) {
+        out += *ipc::encode_frame(*a.then);
+      } else if (asked && allow && !a.unrecorded) {
+        out += *ipc::encode_frame(ipc::to_fields(ipc::RecordedMessage{}));
+      }
     } else if (a.raw) {
       out = *a.raw;
     } else {

@@ -684,6 +684,67 @@ TEST_F(PluginTest, SudoeditRunsTheEditorNeverSudoedit) {
   for (const auto& e : r.info) EXPECT_EQ(e.find("/usr/bin/sudoedit"), std::string::npos) << e;
 }
 
+// A command's allow may come before hoist-agent has recorded it
+// (record_after): sudo opens the PAM session meanwhile, and init_session
+// lets the command run only once the agent says it is recorded. An edit
+// never asks (sudo copies the files before any session).
+TEST_F(PluginTest, ACommandRunsOnlyOnceTheAgentSaysItIsRecorded) {
+  const auto cannot = ipc::to_fields(
+      ipc::ErrorMessage{ErrorCode::kUnavailable, "hoist-agent cannot record this decision (disk full); nothing runs"});
+  start({answer(allow()), [&](const Received&) { return Answer::followed(allow(), cannot); },
+         [](const Received&) { return Answer::never_recorded(allow()); }});
+  auto options = default_options();
+  options.push_back("pam_confdir=" + pam_dir());
+  options.push_back("pam_service=hoist-permit");
+  char** env = nullptr;
+  const char* errstr = nullptr;
+
+  ASSERT_EQ(open(options), 1);
+  ASSERT_EQ(check({"true"}).rc, 1) << output();
+  EXPECT_EQ(agent_->received().back().fields.optional("record_after")->value_or(""), "1");
+  EXPECT_EQ(plugin_->init_session(::getpwnam("root"), &env, &errstr), 1) << output();
+  plugin_->close(0, 0);
+  opened_ = false;
+
+  ASSERT_EQ(open(options), 1);
+  ASSERT_EQ(check({"true"}).rc, 1) << output();
+  EXPECT_NE(plugin_->init_session(::getpwnam("root"), &env, &errstr), 1) << "the record failed: nothing runs";
+  EXPECT_NE(output().find("cannot record this decision (disk full); nothing runs"), std::string::npos) << output();
+  plugin_->close(0, 0);
+  opened_ = false;
+
+  // Silence after the allow (an agent that died or froze before its
+  // record): refused once the silence limit passes.
+  ASSERT_EQ(open(options), 1);
+  ASSERT_EQ(check({"true"}).rc, 1) << output();
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_NE(plugin_->init_session(::getpwnam("root"), &env, &errstr), 1) << "never recorded: nothing runs";
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
+  EXPECT_NE(output().find("did not confirm that it recorded this decision"), std::string::npos) << output();
+  // Without a passwd entry for the target, sudo passes no pwd: still no
+  // run without the record.
+  plugin_->close(0, 0);
+  opened_ = false;
+}
+
+TEST_F(PluginTest, WithoutATargetPasswdTheRecordIsStillAwaited) {
+  start({[](const Received&) { return Answer::never_recorded(allow()); }});
+  ASSERT_EQ(open(), 1);
+  ASSERT_EQ(check({"true"}).rc, 1) << output();
+  char** env = nullptr;
+  const char* errstr = nullptr;
+  EXPECT_NE(plugin_->init_session(nullptr, &env, &errstr), 1);
+  EXPECT_NE(output().find("did not confirm"), std::string::npos) << output();
+}
+
+TEST_F(PluginTest, AnEditIsRecordedBeforeItIsAnswered) {
+  start({answer(allow())});
+  ASSERT_EQ(open({}, {"sudoedit=true"}, {}, {"SUDO_EDITOR=true -x", "HOME=/home/alice"}), 1);
+  ASSERT_EQ(check({"sudoedit", "/etc/hosts"}).rc, 1) << output();
+  ASSERT_EQ(agent_->received().size(), 1U);
+  EXPECT_EQ(agent_->received()[0].fields.optional("record_after")->value_or(""), "0");
+}
+
 TEST_F(PluginTest, SudoeditAsACommandIsRefused) {
   start({answer(allow())});
   ASSERT_EQ(open(), 1);
