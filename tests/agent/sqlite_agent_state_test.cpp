@@ -194,6 +194,35 @@ TEST_F(SqliteAgentStateTest, ReopeningAppliesNothingTwice) {
   EXPECT_EQ(RawDb(db_path()).text("SELECT COUNT(*) FROM push_cursor"), "1");
 }
 
+// Every sudo run asks for the grants in force, so they are kept in memory
+// between runs; a change written by another connection to the file is
+// still seen at once, as are our own writes (the conformance suite).
+TEST_F(SqliteAgentStateTest, GrantsChangedByAnotherConnectionAreSeenAtOnce) {
+  auto s = open_ok();
+  ASSERT_NE(s, nullptr);
+  Grant g;
+  g.id = "g-1";
+  g.user = "alice";
+  g.uid = 1000;
+  g.kind = GrantKind::kSession;
+  g.start = TimePoint{Seconds{100}};
+  g.deadline = TimePoint{Seconds{5000}};
+  g.origin = GrantOrigin::kServer;
+  ASSERT_TRUE(s->upsert_grant(g).ok());
+  const TimePoint now{Seconds{1000}};
+  ASSERT_EQ(s->active_grants(1000, now)->size(), 1U);
+  RawDb raw(db_path());
+  raw.exec("UPDATE grants SET deadline_s = 2000 WHERE id = 'g-1'");
+  auto changed = s->active_grants(1000, now);
+  ASSERT_TRUE(changed.ok() && changed->size() == 1U);
+  EXPECT_EQ(changed->front().deadline, TimePoint{Seconds{2000}});
+  raw.exec("UPDATE grants SET revoked_s = 900 WHERE id = 'g-1'");
+  EXPECT_TRUE(s->active_grants(1000, now)->empty()) << "a revocation written by another connection";
+  g.id = "g-2";
+  ASSERT_TRUE(s->upsert_grant(g).ok());
+  EXPECT_EQ(s->active_grants(1000, now)->size(), 1U) << "our own write";
+}
+
 TEST_F(SqliteAgentStateTest, AReaderOpensBesideTheRunningAgentAndCannotWrite) {
   SqliteAgentStateOptions reader;
   reader.read_only = true;

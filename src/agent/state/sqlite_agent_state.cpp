@@ -264,11 +264,20 @@ class SqliteAgentState final : public AgentState {
   Status write_events_locked(const std::vector<OutboxEvent>& events);
   Result<bool> code_used_locked(std::string_view kind, std::uint32_t ref, std::uint32_t generation);
 
+  // Every stored grant, as last read (nullopt: read them again), and the
+  // database's data_version when they were: every sudo run asks for the
+  // grants in force, which change rarely. A write of ours clears the copy
+  // (forget_grants_locked); one by another connection changes data_version.
+  Result<const std::vector<Grant>*> all_grants_locked();
+  void forget_grants_locked() { grants_.reset(); }
+
   // Declared first so it is destroyed last: the flock outlives the connection.
   CheckedStateDir dir_;
   std::unique_ptr<Db> db_;
   OutboxLimits limits_;
   std::mutex mu_;
+  std::optional<std::vector<Grant>> grants_;
+  std::int64_t grants_version_ = 0;
 };
 
 Result<std::int64_t> SqliteAgentState::single_int_locked(std::string_view sql, std::string_view what) {
@@ -478,6 +487,7 @@ Status SqliteAgentState::upsert_grant(const Grant& grant) {
 }
 
 Status SqliteAgentState::write_grant_locked(const Grant& grant) {
+  forget_grants_locked();
   {
     auto stmt = db_->prepare(
         "INSERT INTO grants (id, user_name, uid, kind, command_path, command_sha256, start_s, deadline_s, "
@@ -527,6 +537,7 @@ Status SqliteAgentState::write_grant_locked(const Grant& grant) {
 Status SqliteAgentState::revoke_grant(const std::string& id, TimePoint at) {
   if (auto st = validate_record_id("grant id", id); !st.ok()) return st;
   return guarded([&]() -> Status {
+    forget_grants_locked();
     return db_->write([&]() -> Status {
       auto stmt = db_->prepare("UPDATE grants SET revoked_s = COALESCE(revoked_s, ?) WHERE id = ?");
       if (!stmt.ok()) return stmt.error();
@@ -552,15 +563,30 @@ Result<std::optional<Grant>> SqliteAgentState::grant(const std::string& id) {
   });
 }
 
+Result<const std::vector<Grant>*> SqliteAgentState::all_grants_locked() {
+  auto version = single_int_locked("PRAGMA data_version", "read the database's data version");
+  if (!version.ok()) return version.error();
+  if (!grants_ || *version != grants_version_) {
+    grants_.reset();
+    auto stmt = db_->prepare(fmt::format("SELECT {} FROM grants ORDER BY deadline_s, id", kGrantColumns));
+    if (!stmt.ok()) return stmt.error();
+    auto all = grants_locked(*stmt);
+    if (!all.ok()) return all.error();
+    grants_ = std::move(*all);
+    grants_version_ = *version;
+  }
+  return &*grants_;
+}
+
 Result<std::vector<Grant>> SqliteAgentState::active_grants(std::uint32_t uid, TimePoint now) {
   return guarded([&]() -> Result<std::vector<Grant>> {
-    auto stmt = db_->prepare(fmt::format(
-        "SELECT {} FROM grants WHERE uid = ? AND deadline_s > ? AND revoked_s IS NULL ORDER BY deadline_s, id",
-        kGrantColumns));
-    if (!stmt.ok()) return stmt.error();
-    stmt->bind_int(1, uid);
-    stmt->bind_time(2, now);
-    return grants_locked(*stmt);
+    auto all = all_grants_locked();
+    if (!all.ok()) return all.error();
+    std::vector<Grant> out;
+    for (const Grant& g : **all) {
+      if (g.uid == uid && g.deadline > now && !g.revoked_at) out.push_back(g);
+    }
+    return out;
   });
 }
 
@@ -575,6 +601,7 @@ Result<std::vector<Grant>> SqliteAgentState::grants() {
 Result<std::size_t> SqliteAgentState::delete_grants_ended_before(TimePoint before) {
   return guarded([&]() -> Result<std::size_t> {
     std::size_t deleted = 0;
+    forget_grants_locked();
     const Status st = db_->write([&]() -> Status {
       auto stmt = db_->prepare("DELETE FROM grants WHERE deadline_s < ? OR revoked_s < ?");
       if (!stmt.ok()) return stmt.error();
