@@ -33,7 +33,7 @@ plugin/adapter  core ipc
 plugin          core ipc platform endpoint plugin/adapter
 agent           core ipc platform net/client log plugin/adapter sqlite
 server/app      core net store
-server          core platform net net/tls store log server/app
+server          core platform net net/tls net/client store log server/app
 cli             core ipc platform net/client endpoint
 '
 

@@ -32,6 +32,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev clang-format clang-tidy
   # Used by the tests and the benchmark baselines.
   coreutils util-linux
+  # Receivers the tests start themselves on loopback, never as services:
+  # rsyslog with TLS (the SIEM stream over RFC 5425).
+  rsyslog rsyslog-gnutls
 )
 # The web console (console/): Debian's Chromium runs its browser tests.
 # Node.js and npm build it, with packages from the npm registry pinned by
@@ -68,10 +71,11 @@ fi
 
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-if [ "$bench" -eq 1 ] && [ ! -e /usr/sbin/policy-rc.d ]; then
-  # nginx's package would start it as a system service listening on port 80;
-  # the benchmarks run their own. policy-rc.d (exit 101: "action forbidden")
-  # is Debian's way to keep a package from starting services; removed after.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  # rsyslog's and nginx's packages would start them as system services
+  # (nginx on port 80); the tests and benchmarks run their own, on loopback.
+  # policy-rc.d (exit 101: "action forbidden") is Debian's way to keep a
+  # package from starting services; removed after.
   printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
   chmod 755 /usr/sbin/policy-rc.d
   trap 'rm -f /usr/sbin/policy-rc.d' EXIT

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <toml++/toml.h>
+#include <algorithm>
 #include <optional>
 #include <set>
 
@@ -125,7 +126,8 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
     return toml_error(e, {});
   }
   Reader r(root, file_name);
-  if (auto st = r.known_keys(root, "", {"server", "tls", "database", "limits", "log", "sessions", "requests"}); !st) {
+  if (auto st = r.known_keys(root, "", {"server", "tls", "database", "limits", "log", "sessions", "requests", "siem"});
+      !st) {
     return st;
   }
   const auto section = [&](std::string_view name) -> const toml::table* {
@@ -133,6 +135,7 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
     return node == nullptr ? nullptr : node->as_table();
   };
   for (const auto& [key, node] : root) {
+    if (key.str() == "siem") continue;  // [[siem]]: a list of tables, read below
     if (!node.is_table()) {
       return r.error(node, fmt::format("{} must be a table ([{}])", key.str(), key.str()));
     }
@@ -249,6 +252,56 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
   };
   if (auto st = duration_key("sessions", "lifetime", config.session_lifetime); !st) return st;
   if (auto st = duration_key("requests", "sweep_interval", config.sweep_interval); !st) return st;
+  if (const auto* node = root.get("siem")) {
+    const auto* array = node->as_array();
+    if (array == nullptr) return r.error(*node, "siem must be a list of tables: [[siem]]");
+    std::set<std::string> names;
+    for (const auto& item : *array) {
+      const auto* t = item.as_table();
+      if (t == nullptr) return r.error(item, "each [[siem]] must be a table");
+      if (auto st = r.known_keys(
+              *t, "siem",
+              {"name", "kind", "path", "address", "tls", "ca_file", "server_name", "sd_id", "url", "token_file"});
+          !st) {
+        return st;
+      }
+      SiemConfig c;
+      for (auto [key, field] : {std::pair{"name", &c.name}, std::pair{"kind", &c.kind}, std::pair{"path", &c.path},
+                                std::pair{"address", &c.address}, std::pair{"ca_file", &c.ca_file},
+                                std::pair{"server_name", &c.server_name}, std::pair{"sd_id", &c.sd_id},
+                                std::pair{"url", &c.url}, std::pair{"token_file", &c.token_file}}) {
+        if (auto st = r.get(*t, "siem", key, *field); !st) return st;
+      }
+      if (const auto* tls = t->get("tls")) {
+        const auto* b = tls->as_boolean();
+        if (b == nullptr) return r.error(*tls, "siem.tls must be true or false");
+        c.tls = b->get();
+      }
+      const bool name_ok =
+          !c.name.empty() && c.name.size() <= 64 && std::all_of(c.name.begin(), c.name.end(), [](char ch) {
+            return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
+          });
+      if (!name_ok) return r.at(*t, "name", "siem.name must be 1-64 of a-z, 0-9, - and _");
+      if (!names.insert(c.name).second) return r.at(*t, "name", fmt::format("siem.name \"{}\" is used twice", c.name));
+      if (c.kind == "file") {
+        if (c.path.empty() || c.path.front() != '/') return r.at(*t, "path", "a file stream needs an absolute path");
+      } else if (c.kind == "syslog") {
+        const auto colon = c.address.rfind(':');
+        if (colon == std::string::npos || colon == 0 || colon + 1 == c.address.size()) {
+          return r.at(*t, "address", "a syslog stream needs address = \"HOST:PORT\"");
+        }
+        if (c.tls && c.ca_file.empty()) {
+          return r.at(*t, "ca_file", "syslog over TLS needs ca_file, to verify the receiver (or tls = false)");
+        }
+      } else if (c.kind == "hec") {
+        if (!c.url.starts_with("https://")) return r.at(*t, "url", "an event collector needs url = \"https://...\"");
+        if (c.token_file.empty()) return r.at(*t, "token_file", "an event collector needs token_file");
+      } else {
+        return r.at(*t, "kind", "siem.kind must be \"file\", \"syslog\" or \"hec\"");
+      }
+      config.siem.push_back(std::move(c));
+    }
+  }
   return {};
 }
 

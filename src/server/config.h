@@ -14,6 +14,24 @@
 
 namespace hoist::server {
 
+// One stream of the audit trail to a SIEM (docs/siem.md): `[[siem]]`.
+struct SiemConfig {
+  std::string name;  // unique; the stream's cursor in the store
+  std::string kind;  // "file", "syslog", "hec"
+  std::string path;  // file: the JSON-lines file
+  // syslog: HOST:PORT, over TLS unless tls = false; the receiver verified
+  // against ca_file, by server_name ("" = HOST).
+  std::string address;
+  bool tls = true;
+  std::string ca_file;
+  std::string server_name;
+  std::string sd_id = "hoist@32473";
+  // hec: https://HOST[:PORT] (the collector's path is path_hec), the token
+  // read from token_file (never from this file, never logged).
+  std::string url;
+  std::string token_file;
+};
+
 struct Config {
   std::string data_dir = "/var/lib/hoistd";
   std::string database;     // SQLite file; "" = <data_dir>/hoist.db
@@ -28,6 +46,7 @@ struct Config {
   log::LogLevel log_level = log::LogLevel::kInfo;
   std::chrono::seconds session_lifetime{8 * 3600};
   std::chrono::seconds sweep_interval{15};
+  std::vector<SiemConfig> siem;
 };
 
 // Reads the TOML file over the defaults in `config`. InvalidArgument, with

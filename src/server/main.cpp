@@ -22,11 +22,14 @@
 
 #include "core/timestamp.h"
 #include "net/json_text.h"
+#include "platform/read_file.h"
 #include "platform/system_time_zones.h"
 #include "server/api/api.h"
 #include "server/auth/password.h"
 #include "server/config.h"
 #include "server/http/https_server.h"
+#include "server/siem/siem_sinks.h"
+#include "server/siem/siem_stream.h"
 #include "server/tls/private_dir.h"
 #include "server/tls/server_tls.h"
 #include "store/sqlite_store.h"
@@ -57,6 +60,51 @@ std::vector<std::string> split_list(const std::string& text) {
       break;
     }
     start = comma + 1;
+  }
+  return out;
+}
+
+// The receivers of the [[siem]] streams, by name (docs/siem.md).
+hoist::Result<std::vector<std::pair<std::string, std::unique_ptr<hoist::siem::Sink>>>> make_siem_sinks(
+    const hoist::server::Config& config) {
+  std::vector<std::pair<std::string, std::unique_ptr<hoist::siem::Sink>>> out;
+  for (const auto& c : config.siem) {
+    hoist::Result<std::unique_ptr<hoist::siem::Sink>> sink = hoist::internal_error("unknown kind " + c.kind);
+    if (c.kind == "file") {
+      sink = hoist::siem::make_file_sink(c.path);
+    } else if (c.kind == "syslog") {
+      hoist::siem::SyslogTarget t;
+      const auto colon = c.address.rfind(':');
+      t.host = c.address.substr(0, colon);
+      if (t.host.size() > 2 && t.host.front() == '[' && t.host.back() == ']')
+        t.host = t.host.substr(1, t.host.size() - 2);
+      const std::string port = c.address.substr(colon + 1);
+      if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+          std::stoi(port) < 1 || std::stoi(port) > 65535) {
+        return hoist::invalid_argument(fmt::format("[[siem]] {}: bad port in address {}", c.name, c.address));
+      }
+      t.port = static_cast<std::uint16_t>(std::stoi(port));
+      t.tls = c.tls;
+      t.ca_file = c.ca_file;
+      t.server_name = c.server_name;
+      t.format.sd_id = c.sd_id;
+      char host[256] = {};
+      if (::gethostname(host, sizeof host - 1) == 0) t.format.hostname = host;
+      sink = hoist::siem::make_syslog_sink(std::move(t));
+    } else if (c.kind == "hec") {
+      auto token = hoist::platform::read_small_file(c.token_file, 4096);
+      if (!token)
+        return hoist::Error{token.error().code, fmt::format("[[siem]] {}: {}", c.name, token.error().message)};
+      std::string t = *token;
+      while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
+      hoist::siem::HecTarget target;
+      target.url = c.url;
+      target.ca_file = c.ca_file;
+      target.token = std::move(t);
+      sink = hoist::siem::make_hec_sink(std::move(target));
+    }
+    if (!sink) return hoist::Error{sink.error().code, fmt::format("[[siem]] {}: {}", c.name, sink.error().message)};
+    out.emplace_back(c.name, std::move(*sink));
   }
   return out;
 }
@@ -182,6 +230,12 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   if (!store) {
     std::fprintf(stderr, "hoistd: database %s: %s\n", db_path.c_str(), store.error().message.c_str());
     return store.error().code == hoist::ErrorCode::kConflict ? kExitConfig : kExitUnavailable;
+  }
+
+  auto siem_sinks = make_siem_sinks(config);
+  if (!siem_sinks) {
+    std::fprintf(stderr, "hoistd: siem: %s\n", siem_sinks.error().message.c_str());
+    return kExitConfig;
   }
 
   hoist::platform::SystemTimeZones zones;
@@ -333,6 +387,16 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   sd_notify(0, "READY=1");
   {
     Sweeper sweeper(api, *log, config.sweep_interval);
+    std::vector<std::unique_ptr<hoist::siem::StreamRunner>> streams;
+    for (auto& sink : *siem_sinks) {
+      hoist::siem::StreamOptions options;
+      options.name = sink.first;
+      streams.push_back(std::make_unique<hoist::siem::StreamRunner>(
+          std::make_unique<hoist::siem::AuditStream>(**store, std::move(sink.second), options,
+                                                     [&clock] { return clock.now_s(); }),
+          *log));
+      log->info("siem.streaming", {{"stream", sink.first}});
+    }
     (*server)->run();
     sd_notify(0, "STOPPING=1");
   }

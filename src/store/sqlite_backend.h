@@ -2,7 +2,7 @@
 // includes: the backend's two classes, whose members are defined one file
 // per kind of record (sqlite_audit.cpp, sqlite_requests.cpp,
 // sqlite_users.cpp, sqlite_endpoints.cpp, sqlite_codes.cpp,
-// sqlite_policies.cpp, sqlite_push.cpp), the schema and its migrations
+// sqlite_policies.cpp, sqlite_push.cpp, sqlite_streams.cpp), the schema and its migrations
 // (sqlite_schema.cpp), and opening and transactions (sqlite_store.cpp).
 //
 // MUST: SqliteTx is used only inside SqliteStore::write or with mu_ held:
@@ -95,6 +95,8 @@ class SqliteTx final : public StoreTx {
   Status acknowledge_push(const std::string& endpoint_id, std::uint64_t seq) override;
   Result<bool> record_agent_event(const std::string& id, const std::string& endpoint_id, const std::string& kind,
                                   TimePoint at) override;
+  // sqlite_streams.cpp
+  Status set_stream_cursor(const std::string& name, std::uint64_t seq, TimePoint at) override;
 
   // The last event this transaction appended (for SqliteStore::write).
   [[nodiscard]] const std::optional<ChainHead>& appended() const { return appended_; }
@@ -143,6 +145,8 @@ class SqliteStore final : public Store {
   // sqlite_push.cpp
   Result<std::vector<PushMessage>> push_after(const std::string& endpoint_id, std::uint64_t after_seq,
                                               std::size_t limit) override;
+  // sqlite_streams.cpp
+  Result<std::uint64_t> stream_cursor(const std::string& name) override;
   // sqlite_schema.cpp
   Result<int> schema_version() override;
   Status migrate(int target);

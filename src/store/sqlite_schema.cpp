@@ -243,12 +243,22 @@ ALTER TABLE requests ADD COLUMN runas_user TEXT NOT NULL DEFAULT 'root';
 ALTER TABLE requests ADD COLUMN runas_group TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Migration 11: how far each stream of the audit trail to a SIEM has got
+// (store/streams.h).
+constexpr std::string_view kMigration11 = R"sql(
+CREATE TABLE stream_cursors (
+  name      TEXT PRIMARY KEY,
+  seq       INTEGER NOT NULL,
+  updated_s INTEGER NOT NULL
+);
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& sqlite_migrations() {
-  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2, kMigration3, kMigration4,
-                                                            kMigration5, kMigration6, kMigration7, kMigration8,
-                                                            kMigration9, kMigration10};
+  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2,  kMigration3, kMigration4,
+                                                            kMigration5, kMigration6,  kMigration7, kMigration8,
+                                                            kMigration9, kMigration10, kMigration11};
   return kMigrations;
 }
 

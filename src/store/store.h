@@ -26,6 +26,7 @@
 #include "store/policies.h"
 #include "store/push.h"
 #include "store/requests.h"
+#include "store/streams.h"
 #include "store/users.h"
 
 namespace hoist::store {
@@ -37,7 +38,8 @@ class StoreTx : public AuditTx,
                 public EndpointsTx,
                 public CodesTx,
                 public PoliciesTx,
-                public PushTx {
+                public PushTx,
+                public StreamsTx {
  public:
   ~StoreTx() override = default;
 };
@@ -48,7 +50,8 @@ class Store : public AuditReader,
               public EndpointsReader,
               public CodesReader,
               public PoliciesReader,
-              public PushReader {
+              public PushReader,
+              public StreamsReader {
  public:
   ~Store() override = default;
 
