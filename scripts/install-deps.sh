@@ -32,6 +32,10 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev clang-format clang-tidy
   # Used by the tests and the benchmark baselines.
   coreutils util-linux
+  # The metrics tests scrape hoistd with a real Prometheus they start on
+  # loopback (never the packaged service: see below) and check the agent's
+  # textfile with promtool.
+  prometheus
 )
 # The web console (console/): Debian's Chromium runs its browser tests.
 # Node.js and npm build it, with packages from the npm registry pinned by
@@ -68,10 +72,15 @@ fi
 
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-if [ "$bench" -eq 1 ] && [ ! -e /usr/sbin/policy-rc.d ]; then
-  # nginx's package would start it as a system service listening on port 80;
-  # the benchmarks run their own. policy-rc.d (exit 101: "action forbidden")
-  # is Debian's way to keep a package from starting services; removed after.
+starts_service=0
+for p in "${missing[@]}"; do
+  case "$p" in nginx-light | prometheus) starts_service=1 ;; esac
+done
+if [ "$starts_service" -eq 1 ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+  # nginx's and prometheus's packages would start them as system services
+  # (port 80, port 9090); the tests and benchmarks run their own on loopback.
+  # policy-rc.d (exit 101: "action forbidden") is Debian's way to keep a
+  # package from starting services; removed after.
   printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
   chmod 755 /usr/sbin/policy-rc.d
   trap 'rm -f /usr/sbin/policy-rc.d' EXIT
