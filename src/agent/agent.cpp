@@ -274,7 +274,9 @@ Status Agent::enqueue(std::string kind, const std::string& details_json) {
   if (!id) return id.error();
   OutboxEvent e{*id, std::move(kind), std::chrono::time_point_cast<std::chrono::milliseconds>(deps_.clock()),
                 bound_event_details(details_json)};
-  return deps_.state.enqueue(e);
+  auto st = deps_.state.enqueue(e);
+  if (st && deps_.event_queued) deps_.event_queued();
+  return st;
 }
 
 std::shared_ptr<const CompiledPolicy> Agent::current_policy() const {
