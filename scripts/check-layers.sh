@@ -20,6 +20,7 @@ readme=$src/README.md
 # itself and, through these, everything they may include.
 layers='
 core
+metrics
 platform        core
 ipc             core
 sqlite          core
@@ -31,9 +32,9 @@ log             net
 endpoint        core ipc platform
 plugin/adapter  core ipc
 plugin          core ipc platform endpoint plugin/adapter
-agent           core ipc platform net/client log plugin/adapter sqlite
+agent           core ipc platform net/client log plugin/adapter sqlite metrics
 server/app      core net store
-server          core platform net net/tls net/client store log server/app
+server          core platform net net/tls net/client store log server/app metrics
 cli             core ipc platform net/client endpoint
 '
 
@@ -41,6 +42,7 @@ cli             core ipc platform net/client endpoint
 # layer.
 never='
 core            *
+metrics         *
 platform        net net/tls net/client log ipc sqlite store endpoint plugin/adapter plugin agent server cli
 ipc             endpoint plugin/adapter plugin agent server cli
 sqlite          platform net net/tls net/client log ipc store endpoint plugin/adapter plugin agent server cli
@@ -68,6 +70,7 @@ server/app      net/http_message.h net/http_error.h
 # standard library (a header name without '.' or '/') and these.
 pure_system='
 core            fmt/ openssl/ re2/ toml++/
+metrics         fmt/
 ipc             fmt/
 plugin/adapter  fmt/
 '
@@ -81,7 +84,7 @@ unit_of() {
     # The files of hoist_plugin_core (src/plugin/CMakeLists.txt): sudo's
     # arrays to typed structs, no I/O.
     plugin/sudo_args.* | plugin/run_mode.* | plugin/env_policy.* | plugin/command_info.*) echo plugin/adapter ;;
-    core/* | platform/* | ipc/* | sqlite/* | store/* | net/* | log/* | endpoint/* | plugin/* | agent/* | server/* | cli/*) echo "${1%%/*}" ;;
+    core/* | metrics/* | platform/* | ipc/* | sqlite/* | store/* | net/* | log/* | endpoint/* | plugin/* | agent/* | server/* | cli/*) echo "${1%%/*}" ;;
     *) echo "" ;;
   esac
 }

@@ -33,8 +33,9 @@ packages=(
   # Used by the tests and the benchmark baselines.
   coreutils util-linux
   # Receivers the tests start themselves on loopback, never as services:
-  # rsyslog with TLS (the SIEM stream over RFC 5425).
-  rsyslog rsyslog-gnutls
+  # rsyslog with TLS (the SIEM stream over RFC 5425); a real Prometheus
+  # scraping hoistd, and promtool to check the agent's textfile.
+  rsyslog rsyslog-gnutls prometheus
 )
 # The web console (console/): Debian's Chromium runs its browser tests.
 # Node.js and npm build it, with packages from the npm registry pinned by
@@ -71,9 +72,14 @@ fi
 
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-if [ ! -e /usr/sbin/policy-rc.d ]; then
-  # rsyslog's and nginx's packages would start them as system services
-  # (nginx on port 80); the tests and benchmarks run their own, on loopback.
+starts_service=0
+for p in "${missing[@]}"; do
+  case "$p" in nginx-light | prometheus | rsyslog) starts_service=1 ;; esac
+done
+if [ "$starts_service" -eq 1 ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+  # nginx's, prometheus's and rsyslog's packages would start them as system
+  # services (port 80, port 9090, /dev/log); the tests and benchmarks run
+  # their own on loopback.
   # policy-rc.d (exit 101: "action forbidden") is Debian's way to keep a
   # package from starting services; removed after.
   printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d

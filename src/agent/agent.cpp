@@ -193,6 +193,7 @@ ipc::Fields Agent::record_frame(const OutboxEvent& event) {
       return frame_of(
           unavailable("hoist-agent cannot record this decision (" + st.error().message + "); nothing runs"));
     }
+    if (deps_.event_queued) deps_.event_queued();
     return ipc::to_fields(ipc::RecordedMessage{});
   } catch (const std::exception& e) {
     return frame_of(
@@ -301,7 +302,9 @@ Result<OutboxEvent> Agent::make_event(std::string kind, const std::string& detai
 Status Agent::enqueue(std::string kind, const std::string& details_json) {
   auto e = make_event(std::move(kind), details_json);
   if (!e) return e.error();
-  return deps_.state.enqueue(*e);
+  auto st = deps_.state.enqueue(*e);
+  if (st && deps_.event_queued) deps_.event_queued();
+  return st;
 }
 
 std::shared_ptr<const CompiledPolicy> Agent::current_policy() const {

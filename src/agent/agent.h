@@ -82,6 +82,8 @@ struct AgentDeps {
   // The agent's own uid (root in production): a caller with it may do what
   // sudo's plugin may, as it can write the agent's state anyway.
   std::uint32_t own_uid = static_cast<std::uint32_t>(::geteuid());
+  // Told of each event queued in the outbox (the daemon's metrics). Null: nobody.
+  std::function<void()> event_queued = nullptr;
 };
 
 // What one upload_events() did.

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "agent/agent.h"
+#include "agent/agent_metrics.h"
 #include "agent/session_end.h"
 #include "agent/socket_server.h"
 #include "agent/spool_dir.h"
@@ -182,6 +183,7 @@ Status run_agent(const RunOptions& options) {
   platform::DigestCache digests;
   const platform::ExecutableInspector inspector(&packages, &digests);
   const std::vector<std::string> sudo_binaries = SocketServerOptions{}.sudo_binaries;
+  AgentMetrics metrics(**state);
   Agent agent(
       AgentDeps{**state, *server, zones, inspector, [] { return std::chrono::system_clock::now(); }, account_of,
                 id.hostname, id.labels,
@@ -189,7 +191,8 @@ Status run_agent(const RunOptions& options) {
                   log->info("agent.session_processes_stopped", {{"runs", static_cast<std::int64_t>(runs.size())}});
                   end_session_runs(runs, sudo_binaries);
                 },
-                run_as_of, upload_server.get()});
+                run_as_of, upload_server.get(), static_cast<std::uint32_t>(::geteuid()),
+                [&metrics] { metrics.events_queued(); }});
   if (auto st = agent.load(); !st) {
     log->warn("agent.policy_unusable", {{"error", st.error().message}});
   }
@@ -204,9 +207,12 @@ Status run_agent(const RunOptions& options) {
   if (!socket_dir.empty()) ::mkdir(socket_dir.c_str(), 0755);
   SocketServerOptions socket_options;
   socket_options.path = options.socket_path;
-  auto socket = SocketServer::create(socket_options, [&agent](const Caller& caller, const ipc::Fields& f, int fd) {
-    return agent.handle(caller, f, fd);
-  });
+  auto socket =
+      SocketServer::create(socket_options, [&agent, &metrics](const Caller& caller, const ipc::Fields& f, int fd) {
+        auto turn = agent.handle(caller, f, fd);
+        metrics.count_exchange(f, turn.reply);
+        return turn;
+      });
   if (!socket) return socket.error();
 
   std::atomic<bool> stopping{false};
@@ -262,6 +268,8 @@ Status run_agent(const RunOptions& options) {
         continue;
       }
       backoff = std::chrono::milliseconds(1000);
+      metrics.events_uploaded(uploaded->acknowledged);
+      metrics.events_quarantined(uploaded->quarantined.size());
       for (const auto& q : uploaded->quarantined) {
         log->error("agent.event_quarantined", {{"event", q.event.id}, {"kind", q.event.kind}, {"reason", q.reason}});
       }
@@ -288,6 +296,27 @@ Status run_agent(const RunOptions& options) {
 
   std::thread socket_thread([&] { (*socket)->run(); });
 
+  // The textfile for node_exporter, when asked for: at once, every
+  // metrics_interval, and once more at stop.
+  std::thread metrics_writer;
+  std::string last_metrics_problem;
+  const auto write_metrics = [&] {
+    auto st = write_textfile(options.metrics_file, metrics.render());
+    const std::string problem = st ? std::string() : st.error().message;
+    if (problem != last_metrics_problem && !problem.empty()) {
+      log->warn("agent.metrics_file_failed", {{"error", problem}});
+    }
+    last_metrics_problem = problem;
+  };
+  if (!options.metrics_file.empty()) {
+    metrics_writer = std::thread([&] {
+      while (!stopping) {
+        write_metrics();
+        pause(std::chrono::duration_cast<std::chrono::milliseconds>(options.metrics_interval));
+      }
+    });
+  }
+
   if (!options.ready_file.empty()) {
     std::ofstream ready(options.ready_file);
     ready << fmt::format("{{\"socket\":\"{}\",\"endpoint\":\"{}\"}}\n", options.socket_path, id.endpoint_id);
@@ -313,6 +342,10 @@ Status run_agent(const RunOptions& options) {
   uploader.join();
   syncer.join();
   push_thread.join();  // at most one long poll later
+  if (metrics_writer.joinable()) {
+    metrics_writer.join();
+    write_metrics();  // the final counts
+  }
   log->info("agent.stopped");
   return {};
 }

@@ -30,6 +30,10 @@ struct RunOptions {
   std::chrono::seconds push_wait{50};      // each long poll
   bool handle_signals = true;
   std::string ready_file;  // written once the socket listens (tests)
+  // The agent's counters for node_exporter's textfile collector, rewritten
+  // every metrics_interval and at stop (agent_metrics.h); "" = none.
+  std::string metrics_file;
+  std::chrono::seconds metrics_interval{15};
 };
 // Serves until SIGTERM/SIGINT. Fails at start when the state cannot be
 // opened, the endpoint is not enrolled, or the socket cannot be bound.

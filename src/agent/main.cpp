@@ -2,6 +2,8 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 
@@ -42,6 +44,13 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     run_cmd->add_option("--spool-dir", run.spool_dir, "the plugin's break-glass spool (default: STATE_DIR/spool)");
     run_cmd->add_option("--ready-file", run.ready_file, "write a JSON line here once serving (tests)");
+    run_cmd->add_option("--metrics-file", run.metrics_file,
+                        "write the agent's counters here for node_exporter's textfile collector, a name ending in "
+                        ".prom (default: none; docs/metrics.md)");
+    std::int64_t metrics_interval_s = run.metrics_interval.count();
+    run_cmd->add_option("--metrics-interval", metrics_interval_s, "seconds between writes of --metrics-file")
+        ->check(CLI::Range(1, 3600))
+        ->capture_default_str();
 
     std::string status_dir = "/var/lib/hoist";
     auto* status = app.add_subcommand("status", "Show the enrolment, policy, queued events and grants");
@@ -82,6 +91,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*run_cmd) {
+      run.metrics_interval = std::chrono::seconds(metrics_interval_s);
       // Signals are taken by sigwait in run_agent: block them in every thread.
       sigset_t set;
       sigemptyset(&set);

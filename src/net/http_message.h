@@ -53,6 +53,9 @@ struct HttpResponse {
   std::vector<Header> headers;  // Content-Type included when there is a body
   std::string body;
   std::shared_ptr<LongPoll> long_poll;  // set: the real response comes later
+  // The route template that answered ("/api/v1/requests/{id}"), never the
+  // raw path: the HTTP metrics' label. "" when no route did.
+  std::string route;
 
   [[nodiscard]] std::optional<std::string_view> header(std::string_view name) const;
   void set_header(std::string name, std::string value);
@@ -66,6 +69,17 @@ HttpResponse json_response(int status, std::string body);
 bool if_none_match_matches(std::string_view header, std::string_view etag);
 
 using Handler = std::function<HttpResponse(const HttpRequest&)>;
+
+// One answered request, as the server reports it for metrics once the
+// response is written (or the connection failed while writing it).
+struct ExchangeReport {
+  std::string_view method;  // as sent; "" when the request could not be read
+  std::string_view route;   // HttpResponse::route of the answer
+  int status = 0;
+  std::chrono::steady_clock::duration elapsed{};  // from the end of the head to the end of the answer
+};
+// Called on the server's I/O thread: it must be quick and must not block.
+using ExchangeObserver = std::function<void(const ExchangeReport&)>;
 
 // Whether a request may send its body, decided from its head alone.
 struct Admission {

@@ -126,7 +126,8 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
     return toml_error(e, {});
   }
   Reader r(root, file_name);
-  if (auto st = r.known_keys(root, "", {"server", "tls", "database", "limits", "log", "sessions", "requests", "siem"});
+  if (auto st = r.known_keys(root, "",
+                             {"server", "tls", "database", "limits", "log", "sessions", "requests", "metrics", "siem"});
       !st) {
     return st;
   }
@@ -231,6 +232,19 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
     if (!found) {
       return r.at(*t, "level", "log.level must be debug, info, warning or error");
     }
+  }
+  if (const auto* t = section("metrics")) {
+    if (auto st = r.known_keys(*t, "metrics", {"token_hash"}); !st) return st;
+    std::string hash;
+    if (auto st = r.get(*t, "metrics", "token_hash", hash); !st) return st;
+    // Only the hash is ever in the file; the token itself is the scraper's.
+    if (hash.size() != 64 || !std::all_of(hash.begin(), hash.end(),
+                                          [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); })) {
+      return r.at(*t, "token_hash",
+                  "metrics.token_hash must be the 64 lowercase hex digits `hoistd --new-metrics-token` printed "
+                  "(the hash, never the token)");
+    }
+    config.metrics_token_hash = hash;
   }
   const auto duration_key = [&](std::string_view table, std::string_view key, std::chrono::seconds& out) -> Status {
     const auto* t = section(table);

@@ -46,6 +46,10 @@ struct Config {
   log::LogLevel log_level = log::LogLevel::kInfo;
   std::chrono::seconds session_lifetime{8 * 3600};
   std::chrono::seconds sweep_interval{15};
+  // [metrics] token_hash: the hash of the metrics token's secret, as
+  // `hoistd --new-metrics-token` prints it (64 hex digits); "" = no GET
+  // /metrics (docs/metrics.md).
+  std::string metrics_token_hash;
   std::vector<SiemConfig> siem;
 };
 

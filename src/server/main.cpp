@@ -26,8 +26,10 @@
 #include "platform/system_time_zones.h"
 #include "server/api/api.h"
 #include "server/auth/password.h"
+#include "server/auth/secrets.h"
 #include "server/config.h"
 #include "server/http/https_server.h"
+#include "server/metrics/server_metrics.h"
 #include "server/siem/siem_sinks.h"
 #include "server/siem/siem_stream.h"
 #include "server/tls/private_dir.h"
@@ -250,6 +252,10 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
     return kExitConfig;
   }
   api_options.codes_master_key = std::move(*codes_key);
+  api_options.metrics_token_hash = config.metrics_token_hash;
+  // Declared before the server and the API: long polls hold its gauges.
+  hoist::server::ServerMetrics metrics;
+  metrics.watch_store(**store);
   if (!config.console_dir.empty()) {
     auto console = hoist::server::ConsoleFiles::load(config.console_dir);
     if (!console) {
@@ -265,7 +271,8 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
                        },
                        [&wake] {
                          if (wake) wake(std::string(hoist::api::kConsoleStreamKey));
-                       }},
+                       },
+                       &metrics},
                       api_options);
 
   // The audit trail must verify before anything is added to it. When it does
@@ -350,11 +357,15 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   auto server = hoist::server::HttpsServer::create(
       config.http, [&api](const hoist::net::HttpRequest& r) { return api.handle(r); }, *log,
       [&api](const hoist::net::HttpRequest& r) { return api.answer_from_memory(r); },
-      [&api](const hoist::net::HttpRequest& head) { return api.admit(head); });
+      [&api](const hoist::net::HttpRequest& head) { return api.admit(head); },
+      [&metrics](const hoist::net::ExchangeReport& report) { metrics.observe_http(report); });
   if (!server) {
     std::fprintf(stderr, "hoistd: %s\n", server.error().message.c_str());
     return server.error().code == hoist::ErrorCode::kUnavailable ? kExitUnavailable : kExitConfig;
   }
+  metrics.registry().gauge_callback(
+      "hoist_http_connections_open", "HTTPS connections open now (handshakes, requests, keep-alive and long polls).",
+      [srv = server->get()] { return std::optional<double>(static_cast<double>(srv->open_connections())); });
   wake = [srv = server->get()](const std::string& endpoint_id) {
     if (endpoint_id.empty()) {
       srv->wake();
@@ -419,6 +430,7 @@ int run_main(int argc, char** argv) {
   std::optional<std::string> enrolment_labels;
   std::string ready_file;
   bool check_config = false;
+  bool new_metrics_token = false;
   app.add_option("-c,--config", config_file,
                  fmt::format("TOML configuration file (default {} if it exists)", kDefaultConfig));
   app.add_option("--data-dir", data_dir, "Directory for the database and TLS material (default /var/lib/hoistd)");
@@ -435,6 +447,8 @@ int run_main(int argc, char** argv) {
                  "endpoints with these comma-separated labels; later starts print none");
   app.add_option("--ready-file", ready_file, "Write {url, port, ca_fingerprint, ca_file} as JSON here when listening");
   app.add_flag("--check-config", check_config, "Check the configuration and exit");
+  app.add_flag("--new-metrics-token", new_metrics_token,
+               "Print a new token for GET /metrics and the [metrics] token_hash line for hoistd.toml, and exit");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -444,6 +458,16 @@ int run_main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     (void)app.exit(e);
     return kExitUsage;
+  }
+
+  if (new_metrics_token) {
+    // The token goes to the scraper only; hoistd's configuration holds its hash.
+    const auto token = hoist::auth::make_secret_token(hoist::auth::kMetricsTokenKind);
+    std::printf(
+        "Metrics token (shown once; give it to the scraper, e.g. in the file Prometheus's credentials_file names):\n"
+        "%s\n\nIn hoistd.toml (the hash only; the token is never stored):\n[metrics]\ntoken_hash = \"%s\"\n",
+        token.text().c_str(), hoist::auth::hash_secret(token.secret).c_str());
+    return kExitOk;
   }
 
   Config config;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/request.h"
@@ -73,6 +74,10 @@ class RequestsReader {
   // deadline has passed at `now` (for the expiry sweep), oldest deadline
   // first, at most `limit`.
   virtual Result<std::vector<RequestRecord>> due_requests(TimePoint now, std::size_t limit) = 0;
+  // How many requests are in each stored state (every state, zeros
+  // included, in the enum's order): hoistd's metrics. A read only, one
+  // pass over an index.
+  virtual Result<std::vector<std::pair<RequestState, std::size_t>>> request_counts() = 0;
 };
 
 }  // namespace hoist::store

@@ -123,6 +123,7 @@ class SqliteStore final : public Store {
   Result<std::optional<RequestRecord>> request(const std::string& id) override;
   Result<std::vector<RequestRecord>> requests(const RequestFilter& filter) override;
   Result<std::vector<RequestRecord>> due_requests(TimePoint now, std::size_t limit) override;
+  Result<std::vector<std::pair<RequestState, std::size_t>>> request_counts() override;
   // sqlite_users.cpp
   Result<std::optional<UserRecord>> user(const std::string& name) override;
   Result<std::vector<UserRecord>> users() override;

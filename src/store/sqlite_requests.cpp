@@ -324,4 +324,24 @@ Result<std::vector<RequestRecord>> SqliteStore::due_requests(TimePoint now, std:
   return query_requests(db(), *s);
 }
 
+Result<std::vector<std::pair<RequestState, std::size_t>>> SqliteStore::request_counts() {
+  std::vector<std::pair<RequestState, std::size_t>> out;
+  for (const auto state : kStates) out.emplace_back(state, 0);
+  std::lock_guard lock(mu_);
+  // An index on (state, ...) covers it: the table itself is not read.
+  auto s = prepare("SELECT state, COUNT(*) FROM requests GROUP BY state");
+  if (!s.ok()) return s.error();
+  for (;;) {
+    auto row = s->step("count requests by state");
+    if (!row.ok()) return row.error();
+    if (!*row) break;
+    const auto state = parse_enum(s->text_at(0), kStates);
+    if (!state) return internal_error(fmt::format("a stored request has the unknown state \"{}\"", s->text_at(0)));
+    for (auto& [st, n] : out) {
+      if (st == *state) n = static_cast<std::size_t>(s->int_at(1));
+    }
+  }
+  return out;
+}
+
 }  // namespace hoist::store::sqlite_backend

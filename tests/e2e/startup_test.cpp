@@ -30,6 +30,14 @@ const BadConfig kBadConfigs[] = {
     {"list of numbers", "[tls]\n\nip_addresses = [\"192.0.2.1\", 7]\n", 3,
      "tls.ip_addresses must be a list of strings"},
     {"not a table", "server = 8443\n", 1, "server must be a table"},
+    {"metrics token instead of its hash",
+     "[metrics]\ntoken_hash = \"hoist_metrics_0123456789abcdef01234567_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"\n",
+     2, "metrics.token_hash must be the 64 lowercase hex digits"},
+    {"metrics hash in capitals",
+     "[metrics]\ntoken_hash = \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"\n", 2,
+     "metrics.token_hash must be"},
+    {"metrics on a listener of its own", "[metrics]\nlisten = \"127.0.0.1:9464\"\n", 2,
+     "unknown key \"metrics.listen\""},
 };
 
 TEST(E2eStartup, BadConfigurationExits78NamingFileAndLine) {

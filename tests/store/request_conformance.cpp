@@ -300,6 +300,39 @@ TEST_P(StoreConformance, CountPendingIsOneRequestersWaitingRequestsOnOneEndpoint
   EXPECT_EQ(*count("alice", "ep-h1", kT0 + Seconds{24 * 3600}), 0U);
 }
 
+TEST_P(StoreConformance, RequestCountsHaveEveryStateInOrder) {
+  const auto counts = [&] {
+    auto c = store_->request_counts();
+    EXPECT_TRUE(c.ok()) << c.error().message;
+    std::vector<std::pair<std::string, std::size_t>> out;
+    for (const auto& [state, n] : *c) out.emplace_back(std::string(to_string(state)), n);
+    return out;
+  };
+  using Counts = std::vector<std::pair<std::string, std::size_t>>;
+  EXPECT_EQ(counts(), (Counts{{"pending", 0},
+                              {"approved", 0},
+                              {"active", 0},
+                              {"denied", 0},
+                              {"cancelled", 0},
+                              {"expired", 0},
+                              {"revoked", 0}}));
+  ASSERT_TRUE(insert(*store_, new_record("a1")).ok());
+  ASSERT_TRUE(insert(*store_, new_record("a2")).ok());
+  auto denied = insert(*store_, new_record("a3"));
+  ASSERT_TRUE(denied.ok());
+  ASSERT_TRUE(update(*store_, moved(*denied, event::Deny{"bob", "no"}, kT0 + Seconds{10})).ok());
+  auto approved = insert(*store_, new_record("a4"));
+  ASSERT_TRUE(approved.ok());
+  ASSERT_TRUE(update(*store_, moved(*approved, event::Approve{"bob", std::nullopt, ""}, kT0 + Seconds{10})).ok());
+  EXPECT_EQ(counts(), (Counts{{"pending", 2},
+                              {"approved", 1},
+                              {"active", 0},
+                              {"denied", 1},
+                              {"cancelled", 0},
+                              {"expired", 0},
+                              {"revoked", 0}}));
+}
+
 TEST_P(StoreConformance, RequestsSurviveAReopen) {
   auto v1 = insert(*store_, new_record("req-5"));
   ASSERT_TRUE(v1.ok());

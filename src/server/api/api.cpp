@@ -283,6 +283,7 @@ std::optional<net::HttpResponse> Api::Impl::answer_from_memory(const net::HttpRe
     return std::nullopt;
   }
   net::HttpResponse not_modified;
+  not_modified.route = "/api/v1/agent/policy";
   not_modified.status = 304;
   not_modified.set_header("etag", std::move(etag));
   not_modified.set_header("cache-control", "no-store");
@@ -476,6 +477,7 @@ Api::Checked Api::check(const net::HttpRequest& request, bool has_body) {
       }
       response.set_header("allow", allow);
     }
+    response.route = server::kRouteUnmatched;
     out.refusal = std::move(response);
     return out;
   }
@@ -487,19 +489,30 @@ Api::Checked Api::check(const net::HttpRequest& request, bool has_body) {
     if (caller.error().code == ErrorCode::kUnauthenticated) {
       response.set_header("www-authenticate", "Bearer realm=\"hoist\"");
     }
+    response.route = out.route->pattern;
     out.refusal = std::move(response);
     return out;
   }
   out.caller = std::move(*caller);
   if (has_body) {
     out.refusal = refuse_unless_json(request);
+    if (out.refusal) out.refusal->route = out.route->pattern;
   }
   return out;
 }
 
 net::HttpResponse Api::handle(const net::HttpRequest& request) {
   try {
-    if (!request.path.starts_with("/api/")) return impl_->console(request);
+    if (request.path == server::kRouteMetrics) {
+      auto response = impl_->metrics_route(request);
+      response.route = server::kRouteMetrics;
+      return response;
+    }
+    if (!request.path.starts_with("/api/")) {
+      auto response = impl_->console(request);
+      response.route = server::kRouteConsole;
+      return response;
+    }
     auto checked = check(request, !request.body.empty());
     if (checked.refusal) {
       return std::move(*checked.refusal);
@@ -507,9 +520,12 @@ net::HttpResponse Api::handle(const net::HttpRequest& request) {
     Call call{request, std::move(checked.caller), std::move(checked.params)};
     auto result = checked.route->handler(call);
     if (!result) {
-      return net::error_response(result.error());
+      auto response = net::error_response(result.error());
+      response.route = checked.route->pattern;
+      return response;
     }
     auto response = std::move(*result);
+    response.route = checked.route->pattern;
     // A write may have added audit events: the console's streams look.
     if (!is_safe_method(request.method) && response.status < 400 && impl_->deps.wake_console) {
       impl_->deps.wake_console();
@@ -529,6 +545,11 @@ net::HttpResponse Api::handle(const net::HttpRequest& request) {
 net::Admission Api::admit(const net::HttpRequest& head) {
   net::Admission out;
   try {
+    if (head.path == server::kRouteMetrics) {
+      out.refusal = net::error_response(invalid_argument("GET /metrics takes no body"));
+      out.refusal->route = server::kRouteMetrics;
+      return out;
+    }
     if (!head.path.starts_with("/api/")) {
       out.max_body_bytes = kPublicBodyLimit;  // handle() answers (the console's files take no body)
       return out;

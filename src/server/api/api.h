@@ -18,6 +18,12 @@
 // memory without credentials.
 // MUST: a body is JSON, declared as Content-Type: application/json (415
 // otherwise); no other media type is ever parsed as JSON.
+// MUST: GET /metrics answers only with the metrics token (compared in
+// constant time with the hash in ApiOptions, never logged); without one,
+// or with another credential, it is 401 with nothing of the metrics in it,
+// and 404, as for any unknown path, when no token is configured.
+// MUST: every response names the route template that answered it
+// (HttpResponse::route), never the path as sent: metrics label by it.
 #pragma once
 
 #include <chrono>
@@ -34,6 +40,7 @@
 #include "server/api/clock.h"
 #include "server/api/router.h"
 #include "server/console/console_files.h"
+#include "server/metrics/server_metrics.h"
 #include "store/store.h"
 
 namespace hoist::auth {
@@ -59,6 +66,9 @@ struct ApiOptions {
   // Argon2id cost for new password hashes (tests lower it).
   unsigned long long password_opslimit = 0;  // 0: libsodium's interactive default
   std::size_t password_memlimit = 0;
+  // auth::hash_secret() of the metrics token's secret (config [metrics]
+  // token_hash); empty: GET /metrics is 404.
+  std::string metrics_token_hash;
 };
 
 // The long-poll key of the console's event streams (GET /api/v1/stream).
@@ -74,6 +84,9 @@ struct ApiDeps {
   // Audit events may have been written: wakes the console's streams
   // (GET /api/v1/stream). Null: they notice at their next poll.
   std::function<void()> wake_console = nullptr;
+  // hoistd's metrics: decisions and long polls are counted here, and GET
+  // /metrics renders them. Null: nothing is counted and /metrics is 404.
+  server::ServerMetrics* metrics = nullptr;
 };
 
 class Api {

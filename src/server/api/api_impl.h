@@ -245,6 +245,16 @@ struct Api::Impl {
   Result<net::HttpResponse> stream(Call& call);  // handlers_stream.cpp
   // GET/HEAD of anything outside /api/: the console's files.
   net::HttpResponse console(const net::HttpRequest& request) const;  // handlers_stream.cpp
+  // GET /metrics (handlers_metrics.cpp).
+  net::HttpResponse metrics_route(const net::HttpRequest& request);
+  // Counts a transition that answered a waiting request (no-op without metrics).
+  void observe_decision(const store::RequestRecord& after) const {
+    if (deps.metrics != nullptr) deps.metrics->observe_decision(after.request);
+  }
+  // Counts a long poll while it waits (null without metrics).
+  std::shared_ptr<void> long_poll_waiting(server::ServerMetrics::Channel channel) const {
+    return deps.metrics != nullptr ? deps.metrics->long_poll_waiting(channel) : nullptr;
+  }
   Result<net::HttpResponse> push_ack(Call& call);
   Result<net::HttpResponse> agent_events(Call& call);
 

@@ -267,7 +267,9 @@ Result<net::HttpResponse> Api::Impl::push_poll(Call& call) {
   pending.long_poll = std::make_shared<net::LongPoll>();
   pending.long_poll->key = endpoint_id;  // woken by changes for this endpoint only
   pending.long_poll->until = std::chrono::steady_clock::now() + std::chrono::seconds(wait);
-  pending.long_poll->poll = [fetch = std::move(fetch)](bool last) -> std::optional<net::HttpResponse> {
+  pending.long_poll->poll = [fetch = std::move(fetch),
+                             waiting = long_poll_waiting(server::ServerMetrics::Channel::kAgentPush)](
+                                bool last) -> std::optional<net::HttpResponse> {
     auto messages = fetch.store->push_after(fetch.endpoint_id, fetch.after, 1);
     if (!messages) {
       return net::error_response(messages.error());

@@ -172,6 +172,7 @@ Result<net::HttpResponse> Api::Impl::submit_request(Call& call) {
     return outcome.error();
   }
   const auto& settings = policy.policy().settings;
+  if (outcome->request) observe_decision(*outcome->request);  // an auto-approval; a pending one counts nothing
   if (!outcome->request) {
     return json_ok(json::object{{"decision", to_string(outcome->action)},
                                 {"reason", json_text(outcome->reason)},
@@ -210,6 +211,7 @@ Result<net::HttpResponse> Api::Impl::agent_cancel_request(Call& call) {
   if (!rec) {
     return rec.error();
   }
+  observe_decision(*rec);
   return json_ok(request_json(*rec, deps.clock.now_s()));
 }
 
@@ -231,6 +233,7 @@ Result<net::HttpResponse> Api::Impl::agent_self_approve(Call& call) {
   if (!rec) {
     return rec.error();
   }
+  observe_decision(*rec);
   return json_ok(request_json(*rec, deps.clock.now_s()));
 }
 
@@ -302,6 +305,7 @@ Result<net::HttpResponse> Api::Impl::approve_request(Call& call) {
   if (!rec) {
     return rec.error();
   }
+  observe_decision(*rec);
   return json_ok(request_json(*rec, deps.clock.now_s()));
 }
 
@@ -318,6 +322,7 @@ Result<net::HttpResponse> Api::Impl::deny_request(Call& call) {
   if (!rec) {
     return rec.error();
   }
+  observe_decision(*rec);
   return json_ok(request_json(*rec, deps.clock.now_s()));
 }
 
@@ -377,6 +382,7 @@ Result<std::size_t> Api::Impl::expire_due() {
       auto done = request_service.expire(rec, deps.clock.now_s());
       if (done) {
         ++expired;
+        observe_decision(*done);  // a pending request's expiry; a grant's counts nothing
       } else if (done.error().code != ErrorCode::kConflict) {
         return done.error();  // Conflict: someone else moved it first
       }

@@ -135,8 +135,9 @@ Result<net::HttpResponse> Api::Impl::stream(Call& call) {
   pending.long_poll = std::make_shared<net::LongPoll>();
   pending.long_poll->key = std::string(kConsoleStreamKey);
   pending.long_poll->until = std::chrono::steady_clock::now() + kStreamWait;
-  pending.long_poll->poll = [fetch = std::move(fetch),
-                             slot = std::move(slot)](bool last) -> std::optional<net::HttpResponse> {
+  pending.long_poll->poll = [fetch = std::move(fetch), slot = std::move(slot),
+                             waiting = long_poll_waiting(server::ServerMetrics::Channel::kConsoleStream)](
+                                bool last) -> std::optional<net::HttpResponse> {
     auto r = fetch.page(last);
     if (!r) return net::error_response(r.error());
     return std::move(*r);

@@ -28,6 +28,7 @@ std::optional<std::string_view> kind_noun(std::string_view kind) {
   if (kind == kApiTokenKind) return "API token";
   if (kind == kAgentCredentialKind) return "endpoint credential";
   if (kind == kEnrolmentTokenKind) return "enrolment token";
+  if (kind == kMetricsTokenKind) return "HTTP metrics token";
   return std::nullopt;
 }
 

@@ -1,5 +1,6 @@
 // Bearer secrets: API tokens, endpoint (agent) credentials, enrolment
-// tokens, session ids and CSRF tokens. All come from libsodium's CSPRNG.
+// tokens, the metrics token, session ids and CSRF tokens. All come from
+// libsodium's CSPRNG.
 //
 // Security invariants:
 // - Secrets MUST come from random_secret() (at least 128, by default 256
@@ -26,6 +27,7 @@ namespace hoist::auth {
 inline constexpr std::string_view kApiTokenKind = "api";           // a person's or a script's API token
 inline constexpr std::string_view kAgentCredentialKind = "agent";  // an enrolled endpoint's credential
 inline constexpr std::string_view kEnrolmentTokenKind = "enrol";   // a one-time endpoint enrolment token
+inline constexpr std::string_view kMetricsTokenKind = "metrics";   // a scraper's, for GET /metrics only
 
 // Default sizes: 256-bit secrets (43 base64url characters) and 96-bit ids
 // (24 hex digits).

@@ -112,11 +112,12 @@ std::string address_group(const asio::ip::address& address) {
 class ServerImpl final : public HttpsServer {
  public:
   ServerImpl(HttpsServerOptions options, net::Handler handler, net::QuickHandler quick, net::Admitter admit,
-             log::Logger& log)
+             net::ExchangeObserver observe, log::Logger& log)
       : opts_(std::move(options)),
         handler_(std::move(handler)),
         quick_(std::move(quick)),
         admit_(std::move(admit)),
+        observe_(std::move(observe)),
         log_(log),
         pool_(static_cast<std::size_t>(std::max(1, opts_.handler_threads))) {}
 
@@ -191,6 +192,7 @@ class ServerImpl final : public HttpsServer {
   }
 
   [[nodiscard]] std::uint16_t port() const override { return port_; }
+  [[nodiscard]] std::size_t open_connections() const override { return open_connections_.load(); }
 
   void run() override {
     asio::co_spawn(io_, accept_loop(), [this](const std::exception_ptr& e) { log_failure("accept_loop", e); });
@@ -352,6 +354,7 @@ class ServerImpl final : public HttpsServer {
           remote(std::move(remote_address)),
           group(std::move(address_group)) {
       server.connections_.insert(this);
+      server.open_connections_.store(server.connections_.size());
       ++server.by_address_[group].open;
       server.set_idle(*this, true);  // the handshake
     }
@@ -363,6 +366,7 @@ class ServerImpl final : public HttpsServer {
         server.by_address_.erase(it);
       }
       server.connections_.erase(this);
+      server.open_connections_.store(server.connections_.size());
       server.maybe_finish_drain();
     }
     Link(const Link&) = delete;
@@ -471,6 +475,7 @@ class ServerImpl final : public HttpsServer {
     bool keep_alive = false;
     std::string method = "?";
     std::string path = "?";
+    std::string route;  // of the first answer: a long poll's last one has it too
     std::chrono::steady_clock::time_point started;
   };
 
@@ -666,6 +671,8 @@ class ServerImpl final : public HttpsServer {
 
   // Writes the response and logs the exchange; false: the connection ends.
   asio::awaitable<bool> respond(Link& link, const Exchange& exchange, net::HttpResponse response, bool close) {
+    const int status = response.status;
+    const std::string route = response.route.empty() ? exchange.route : std::move(response.route);
     BeastResponse out{static_cast<bhttp::status>(response.status), exchange.version};
     for (const auto& h : response.headers) {
       out.set(h.name, h.value);
@@ -685,6 +692,14 @@ class ServerImpl final : public HttpsServer {
                                {"status", response.status},
                                {"bytes", static_cast<std::uint64_t>(written)},
                                {"ms", static_cast<double>(elapsed_us) / 1000.0}});
+    if (observe_) {
+      try {
+        observe_(net::ExchangeReport{exchange.method == "?" ? std::string_view() : std::string_view(exchange.method),
+                                     route, status, std::chrono::steady_clock::now() - exchange.started});
+      } catch (...) {
+        // Metrics never cost an answer.
+      }
+    }
     co_return !write_ec && keep_alive;
   }
 
@@ -730,6 +745,7 @@ class ServerImpl final : public HttpsServer {
         } else {
           response = co_await on_pool([this, &incoming]() { return handler_(*incoming.request); });
         }
+        exchange.route = response.route;
         if (response.long_poll) {
           auto parked = std::make_unique<Parked>();
           parked->exchange = std::move(exchange);
@@ -755,6 +771,7 @@ class ServerImpl final : public HttpsServer {
   net::Handler handler_;
   net::QuickHandler quick_;
   net::Admitter admit_;
+  net::ExchangeObserver observe_;
   log::Logger& log_;
   bool destroying_ = false;  // outlives io_
   asio::io_context io_{1};
@@ -766,6 +783,7 @@ class ServerImpl final : public HttpsServer {
   std::uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> wake_generation_{0};
+  std::atomic<std::size_t> open_connections_{0};  // connections_.size(), for other threads
   // Touched only on the I/O thread. Declared after io_: destroyed before it.
   std::set<Link*> connections_;
   std::list<Link*> idle_links_;  // the idle ones (Link::idle), idle longest first
@@ -796,9 +814,10 @@ class ServerImpl final : public HttpsServer {
 }  // namespace
 
 Result<std::unique_ptr<HttpsServer>> HttpsServer::create(const HttpsServerOptions& options, net::Handler handler,
-                                                         log::Logger& log, net::QuickHandler quick,
-                                                         net::Admitter admit) {
-  auto server = std::make_unique<ServerImpl>(options, std::move(handler), std::move(quick), std::move(admit), log);
+                                                         log::Logger& log, net::QuickHandler quick, net::Admitter admit,
+                                                         net::ExchangeObserver observe) {
+  auto server = std::make_unique<ServerImpl>(options, std::move(handler), std::move(quick), std::move(admit),
+                                             std::move(observe), log);
   if (auto st = server->init(); !st) {
     return st.error();
   }

@@ -78,9 +78,11 @@ class HttpsServer {
   // `admit`, when given, sees the head of every request that announces a
   // body, on the pool, before any of the body is read (net::Admitter);
   // without it every body up to max_body_bytes is read.
+  // `observe`, when given, hears of every answer the server writes
+  // (net::ExchangeObserver), its own refusals included.
   static Result<std::unique_ptr<HttpsServer>> create(const HttpsServerOptions& options, net::Handler handler,
                                                      log::Logger& log, net::QuickHandler quick = {},
-                                                     net::Admitter admit = {});
+                                                     net::Admitter admit = {}, net::ExchangeObserver observe = {});
 
   virtual ~HttpsServer() = default;
   HttpsServer() = default;
@@ -88,6 +90,9 @@ class HttpsServer {
   HttpsServer& operator=(const HttpsServer&) = delete;
 
   [[nodiscard]] virtual std::uint16_t port() const = 0;
+  // Connections open now (TLS handshakes, requests, keep-alive waits and
+  // long polls). Thread-safe.
+  [[nodiscard]] virtual std::size_t open_connections() const = 0;
   // Serves on the calling thread until stop() (or a signal) and the drain
   // that follows it; then returns.
   virtual void run() = 0;

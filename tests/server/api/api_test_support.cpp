@@ -225,12 +225,13 @@ void ApiTest::open() {
   options.server_version = "test";
   options.codes_master_key = master_key_;
   options.console = console_;
+  options.metrics_token_hash = metrics_token_hash_;
   api_ = std::make_unique<Api>(ApiDeps{*store_, clock_, *log_, zones_,
                                        [this](const std::string& endpoint_id) {
                                          ++wakes_;
                                          woken_.push_back(endpoint_id);
                                        },
-                                       [this] { ++console_wakes_; }},
+                                       [this] { ++console_wakes_; }, metrics_},
                                options);
 }
 

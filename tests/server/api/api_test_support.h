@@ -160,6 +160,10 @@ class ApiTest : public ::testing::Test {
   std::map<store::Role, std::string> tokens_;
   // The admin-code master key open() gives the Api (empty: no codes).
   std::vector<std::uint8_t> master_key_ = codes_master_key();
+  // The metrics open() gives the Api (null: none), and the metrics token's
+  // hash (empty: no GET /metrics).
+  server::ServerMetrics* metrics_ = nullptr;
+  std::string metrics_token_hash_;
 
  private:
   void open();

@@ -49,7 +49,8 @@ TEST(SiemConfig, EachMistakeSaysWhatIsWrong) {
       {"[[siem]]\nname = \"a\"\nkind = \"hec\"\nurl = \"http://h\"\ntoken_file = \"/t\"\n", "https://"},
       {"[[siem]]\nname = \"a\"\nkind = \"hec\"\nurl = \"https://h\"\n", "token_file"},
       {"[[siem]]\nname = \"a\"\nkind = \"file\"\npath = \"/x\"\ntoken = \"secret\"\n", "unknown key"},
-      {"[[siem]]\nname = \"a\"\nkind = \"file\"\npath = \"/x\"\n[[siem]]\nname = \"a\"\nkind = \"file\"\npath = \"/y\"\n",
+      {"[[siem]]\nname = \"a\"\nkind = \"file\"\npath = \"/x\"\n[[siem]]\nname = \"a\"\nkind = \"file\"\npath = "
+       "\"/y\"\n",
        "used twice"},
       {"[[siem]]\nname = \"a\"\nkind = \"syslog\"\naddress = \"h:1\"\ntls = \"no\"\n", "true or false"},
       {"siem = 3\n", "list of tables"},
