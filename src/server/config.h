@@ -8,11 +8,22 @@
 #include <string>
 #include <vector>
 
+#include "core/outbox.h"
 #include "core/result.h"
 #include "log/logger.h"
 #include "server/http/https_server.h"
 
 namespace hoist::server {
+
+// [notify]: the notification outbox's sender (docs/notifications.md).
+struct NotifyConfig {
+  // The console's address as people reach it, for the links in messages
+  // ("" : messages carry no link).
+  std::string public_url;
+  outbox::RetrySchedule schedule;
+  std::chrono::milliseconds poll_interval{1000};
+  int workers = 4;
+};
 
 struct Config {
   std::string data_dir = "/var/lib/hoistd";
@@ -28,6 +39,7 @@ struct Config {
   log::LogLevel log_level = log::LogLevel::kInfo;
   std::chrono::seconds session_lifetime{8 * 3600};
   std::chrono::seconds sweep_interval{15};
+  NotifyConfig notify;
 };
 
 // Reads the TOML file over the defaults in `config`. InvalidArgument, with

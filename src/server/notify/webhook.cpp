@@ -1,0 +1,214 @@
+#include "server/notify/webhook.h"
+
+#include <fmt/format.h>
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+
+#include <algorithm>
+#include <vector>
+
+#include "core/webhook_signature.h"
+#include "net/client/https_client.h"
+
+namespace hoist::notify {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::string_view kUserAgent = "hoist-webhooks/0.1.0";
+constexpr std::size_t kMaxErrorBodyBytes = 200;
+
+bool printable_ascii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c > ' ' && c < 0x7f; });
+}
+
+// A receiver's answer as a short, printable note for last_error.
+std::string answer_note(int status, std::string_view body) {
+  std::string text;
+  for (const char c : body.substr(0, kMaxErrorBodyBytes)) {
+    text += (c >= ' ' && c < 0x7f) ? c : ' ';
+  }
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text.empty() ? fmt::format("HTTP {}", status) : fmt::format("HTTP {}: {}", status, text);
+}
+
+class WebhookSender final : public Sender {
+ public:
+  WebhookSender(std::unique_ptr<net::HttpsClient> client, std::string target, std::vector<std::uint8_t> current,
+                std::optional<std::vector<std::uint8_t>> previous, std::optional<AuditTime> previous_until)
+      : client_(std::move(client)),
+        target_(std::move(target)),
+        current_(std::move(current)),
+        previous_(std::move(previous)),
+        previous_until_(previous_until) {}
+
+  outbox::AttemptOutcome send(const Message& message, AuditTime now) override {
+    const std::string body = json_body(message);
+    const auto timestamp = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+    std::vector<std::vector<std::uint8_t>> keys{current_};
+    if (previous_ && previous_until_ && now < *previous_until_) keys.push_back(*previous_);
+    const std::vector<net::Header> headers = {
+        {"content-type", "application/json"},
+        {"user-agent", std::string(kUserAgent)},
+        {"webhook-id", message.id},
+        {"webhook-timestamp", std::to_string(timestamp)},
+        {"webhook-signature", webhook::signature_header(message.id, timestamp, body, keys)},
+    };
+    auto reply = client_->request("POST", target_, body, headers);
+    if (!reply) return outbox::AttemptOutcome{std::nullopt, std::nullopt, reply.error().message};
+    outbox::AttemptOutcome out;
+    out.status = reply->status;
+    if (auto ra = reply->header("retry-after")) out.retry_after = std::string(*ra);
+    if (reply->status < 200 || reply->status > 299) out.error = answer_note(reply->status, reply->body);
+    return out;
+  }
+
+  void interrupt() override { client_->interrupt(); }
+
+ private:
+  std::unique_ptr<net::HttpsClient> client_;
+  std::string target_;
+  std::vector<std::uint8_t> current_;
+  std::optional<std::vector<std::uint8_t>> previous_;
+  std::optional<AuditTime> previous_until_;
+};
+
+}  // namespace
+
+Result<WebhookUrl> check_webhook_url(std::string_view url) {
+  const auto bad = [](std::string_view why) {
+    return invalid_argument(fmt::format("the webhook URL is not usable: {}; use https://HOST[:PORT]/PATH", why));
+  };
+  if (url.size() > kMaxUrlBytes) return bad(fmt::format("it is longer than {} bytes", kMaxUrlBytes));
+  if (url.empty() || !printable_ascii(url)) return bad("it must be printable ASCII without spaces");
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed) return bad("it does not parse as a URL");
+  const auto& u = *parsed;
+  if (u.scheme_id() != boost::urls::scheme::https) return bad("only https is allowed");
+  if (!u.has_authority() || u.encoded_host().empty()) return bad("it names no host");
+  if (u.has_userinfo()) return bad("it must not contain a user name or password");
+  if (u.has_fragment()) return bad("it must not have a fragment (#...)");
+  const auto host_type = u.host_type();
+  if (host_type != boost::urls::host_type::name && host_type != boost::urls::host_type::ipv4 &&
+      host_type != boost::urls::host_type::ipv6) {
+    return bad("the host is neither a DNS name nor an IP address");
+  }
+  if (u.has_port()) {
+    const std::string_view port = u.port();
+    const bool digits = !port.empty() && port.size() <= 5 &&
+                        std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits || std::stoi(std::string(port)) < 1 || std::stoi(std::string(port)) > 65535) {
+      return bad("the port is not between 1 and 65535");
+    }
+  }
+  WebhookUrl out;
+  out.origin = "https://" + std::string(u.encoded_host_and_port());
+  std::string target(u.encoded_path());
+  if (target.empty()) target = "/";
+  if (target.front() != '/') return bad("the path must start with '/'");
+  if (u.has_query()) target += "?" + std::string(u.encoded_query());
+  out.target = std::move(target);
+  return out;
+}
+
+std::string webhook_config_json(const WebhookConfig& c) {
+  json::object o{{"url", c.url}};
+  if (c.ca_file) o["ca_file"] = *c.ca_file;
+  o["timeout_s"] = c.timeout.count();
+  return json::serialize(o);
+}
+
+Result<WebhookConfig> parse_webhook_config(std::string_view text) {
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec || !v.is_object()) return invalid_argument("a webhook channel's config must be a JSON object");
+  const auto& o = v.as_object();
+  WebhookConfig c;
+  for (const auto& [key, value] : o) {
+    if (key == "url") {
+      if (!value.is_string()) return invalid_argument("url must be a string");
+      c.url = std::string(value.as_string());
+    } else if (key == "ca_file") {
+      if (!value.is_string() || value.as_string().empty() || value.as_string().size() > 4096 ||
+          value.as_string().front() != '/') {
+        return invalid_argument("ca_file must be an absolute path to a PEM file");
+      }
+      c.ca_file = std::string(value.as_string());
+    } else if (key == "timeout_s") {
+      if (!value.is_int64() || value.as_int64() < kMinWebhookTimeout.count() ||
+          value.as_int64() > kMaxWebhookTimeout.count()) {
+        return invalid_argument(fmt::format("timeout_s must be a whole number of seconds from {} to {}",
+                                            kMinWebhookTimeout.count(), kMaxWebhookTimeout.count()));
+      }
+      c.timeout = std::chrono::seconds(value.as_int64());
+    } else {
+      return invalid_argument(
+          fmt::format("a webhook channel has no setting \"{}\"", std::string_view(key).substr(0, 64)));
+    }
+  }
+  if (c.url.empty()) return invalid_argument("a webhook channel needs a url");
+  if (auto u = check_webhook_url(c.url); !u) return u.error();
+  return c;
+}
+
+std::string webhook_secrets_json(const WebhookSecrets& s) {
+  json::object o{{"current", s.current}};
+  if (s.previous) o["previous"] = *s.previous;
+  if (s.previous_until) o["previous_until_ms"] = s.previous_until->time_since_epoch().count();
+  return json::serialize(o);
+}
+
+Result<WebhookSecrets> parse_webhook_secrets(std::string_view text) {
+  const auto bad = [] { return invalid_argument("the webhook channel's stored secrets do not read (this is a bug)"); };
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec || !v.is_object()) return bad();
+  WebhookSecrets s;
+  for (const auto& [key, value] : v.as_object()) {
+    if (key == "current" && value.is_string()) {
+      s.current = std::string(value.as_string());
+    } else if (key == "previous" && value.is_string()) {
+      s.previous = std::string(value.as_string());
+    } else if (key == "previous_until_ms" && value.is_int64()) {
+      s.previous_until = AuditTime{std::chrono::milliseconds{value.as_int64()}};
+    } else {
+      return bad();
+    }
+  }
+  if (!webhook::parse_secret(s.current)) return bad();
+  if (s.previous && !webhook::parse_secret(*s.previous)) return bad();
+  return s;
+}
+
+Result<std::unique_ptr<Sender>> make_webhook_sender(const store::ChannelRecord& channel, const std::string& secrets,
+                                                    const WebhookOptions& options) {
+  auto config = parse_webhook_config(channel.config);
+  if (!config) return config.error();
+  auto stored = parse_webhook_secrets(secrets);
+  if (!stored) return stored.error();
+  auto url = check_webhook_url(config->url);
+  if (!url) return url.error();
+  auto current = webhook::parse_secret(stored->current);
+  if (!current) return current.error();
+  std::optional<std::vector<std::uint8_t>> previous;
+  if (stored->previous) {
+    auto key = webhook::parse_secret(*stored->previous);
+    if (!key) return key.error();
+    previous = std::move(*key);
+  }
+  net::ClientOptions client_options;
+  client_options.url = url->origin;
+  client_options.ca_file = config->ca_file;
+  client_options.system_ca = !config->ca_file;
+  client_options.connect_timeout = config->timeout;
+  client_options.request_timeout = config->timeout;
+  client_options.max_response_bytes = options.max_response_bytes;
+  auto client = net::HttpsClient::create(std::move(client_options));
+  if (!client) return client.error();
+  return std::unique_ptr<Sender>(std::make_unique<WebhookSender>(std::move(*client), url->target, std::move(*current),
+                                                                 std::move(previous), stored->previous_until));
+}
+
+}  // namespace hoist::notify
