@@ -134,6 +134,31 @@ void show_channel(const json::value& c) {
   line("Version:", std::to_string(number_of(c, "version")));
 }
 
+// Sends a channel's body and shows the answer; a secret made here
+// (`generated`, "" for none) is shown once after it: on its own line on
+// stdout for people, as "generated_secret" in the JSON for scripts. It is
+// the CLI's own, never anything hoistd returned.
+int send_channel(const Globals& globals, std::string_view method, const std::string& target, const json::value& body,
+                 const std::string& generated) {
+  auto api = connect_logged_in();
+  if (!api) return report(api.error());
+  auto reply = call_json(**api, method, target, body);
+  if (!reply) return report(reply.error());
+  if (globals.json) {
+    json::value out = *reply;
+    if (!generated.empty() && out.is_object()) out.as_object()["generated_secret"] = generated;
+    print_json(out);
+    return kExitOk;
+  }
+  show_channel(*reply);
+  if (!generated.empty()) {
+    (void)std::fprintf(stderr,
+                       "hoist: the channel's signing secret, shown only this once (give it to the receiver):\n");
+    fmt::print("{}\n", generated);
+  }
+  return kExitOk;
+}
+
 int run_list(const Globals& globals) {
   return call_and_show(globals, "GET", "/api/v1/notify/channels", [](const json::value& reply) {
     Table table({"ID", "NAME", "KIND", "STATE", "EVENTS", "URL"});
@@ -168,14 +193,7 @@ int run_add(const NotifyArgs& args, const Globals& globals) {
                     {"enabled", !args.disable},
                     {"config", std::move(*config)},
                     {"secret", *secret}};
-  return call_and_show(globals, "POST", "/api/v1/notify/channels", body, [&](const json::value& reply) {
-    show_channel(reply);
-    if (generated) {
-      (void)std::fprintf(stderr,
-                         "hoist: the channel's signing secret, shown only this once (give it to the receiver):\n");
-      fmt::print("{}\n", *secret);
-    }
-  });
+  return send_channel(globals, "POST", "/api/v1/notify/channels", body, generated ? *secret : std::string());
 }
 
 int run_show(const NotifyArgs& args, const Globals& globals) {
@@ -210,14 +228,8 @@ int run_set(const NotifyArgs& args, const Globals& globals) {
     return usage("--keep-old-secret goes with a new secret (--generate-secret or --secret-file)");
   }
   if (body.empty()) return usage("nothing to change: give --name, --events, --url, --enable, ... (see --help)");
-  return call_and_show(
-      globals, "PATCH", "/api/v1/notify/channels/" + url_encode(args.id), body, [&](const json::value& reply) {
-        show_channel(reply);
-        if (generated) {
-          (void)std::fprintf(stderr, "hoist: the channel's new signing secret, shown only this once:\n");
-          fmt::print("{}\n", *secret);
-        }
-      });
+  return send_channel(globals, "PATCH", "/api/v1/notify/channels/" + url_encode(args.id), body,
+                      generated ? *secret : std::string());
 }
 
 int run_remove(const NotifyArgs& args, const Globals& globals) {
