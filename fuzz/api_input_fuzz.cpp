@@ -1,14 +1,19 @@
 // Fuzzes what hoistd parses from the network before any handler logic: the
 // strict JSON body reader (through the agent's request body, the largest
-// one, and its event upload) and the router's path matching. Checks: no crash, no UB, errors
+// one, its event upload, and a notification channel's body with the
+// webhook settings, secrets and Retry-After it leads to) and the router's
+// path matching. Checks: no crash, no UB, errors
 // always carry a message, and a parsed body reads back consistently.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include "core/outbox.h"
+#include "core/webhook_signature.h"
 #include "server/api/api_impl.h"
 #include "server/api/json_body.h"
 #include "server/api/router.h"
+#include "server/notify/webhook.h"
 
 namespace {
 
@@ -55,6 +60,33 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } else {
     check(!events.error().message.empty());
     check(events.error().code == hoist::ErrorCode::kInvalidArgument);
+  }
+
+  // A notification channel's body (POST and PATCH /api/v1/notify/channels),
+  // and the stored forms it becomes.
+  for (const bool create : {true, false}) {
+    auto channel = hoist::api::parse_channel_body(text, create);
+    if (channel) {
+      check(channel->events.size() <= 64);
+      if (channel->config && channel->config->url) {
+        check(hoist::notify::check_webhook_url(*channel->config->url).ok());
+      }
+      if (channel->secret) check(hoist::webhook::parse_secret(*channel->secret).ok());
+    } else {
+      check(!channel.error().message.empty());
+      check(channel.error().code == hoist::ErrorCode::kInvalidArgument);
+      // A secret is never echoed: nothing that starts like one is quoted back.
+      check(channel.error().message.find("whsec_A") == std::string::npos);
+    }
+  }
+  if (auto config = hoist::notify::parse_webhook_config(text)) {
+    auto again = hoist::notify::parse_webhook_config(hoist::notify::webhook_config_json(*config));
+    check(again && again->url == config->url && again->timeout == config->timeout);
+  }
+  (void)hoist::notify::parse_webhook_secrets(text);
+  (void)hoist::outbox::parse_retry_after(text, hoist::AuditTime{});
+  if (auto key = hoist::webhook::parse_secret(text)) {
+    check(key->size() >= 24 && key->size() <= 64);
   }
 
   hoist::api::JsonBody generic(text);

@@ -34,7 +34,8 @@ plugin/adapter  core ipc
 plugin          core ipc platform endpoint plugin/adapter
 agent           core ipc platform net/client log plugin/adapter sqlite metrics
 server/app      core net store
-server          core platform net net/tls net/client store log server/app metrics
+server/notify   core net/client store log server/app
+server          core platform net net/tls net/client store log server/app server/notify metrics
 cli             core ipc platform net/client endpoint
 '
 
@@ -46,7 +47,7 @@ metrics         *
 platform        net net/tls net/client log ipc sqlite store endpoint plugin/adapter plugin agent server cli
 ipc             endpoint plugin/adapter plugin agent server cli
 sqlite          platform net net/tls net/client log ipc store endpoint plugin/adapter plugin agent server cli
-store           endpoint plugin/adapter plugin agent server/app server cli
+store           endpoint plugin/adapter plugin agent server/app server/notify server cli
 net             endpoint plugin/adapter plugin agent server/app server cli log
 net/tls         endpoint plugin/adapter plugin agent server cli
 net/client      endpoint plugin/adapter plugin agent server cli
@@ -56,6 +57,7 @@ plugin/adapter  platform endpoint plugin agent server cli
 plugin          agent server cli
 agent           plugin server cli
 server/app      platform ipc net/tls net/client log endpoint plugin/adapter plugin agent server cli
+server/notify   ipc endpoint plugin/adapter plugin agent server cli
 server          endpoint plugin/adapter plugin agent cli
 cli             plugin/adapter plugin agent server
 '
@@ -81,6 +83,7 @@ unit_of() {
     net/tls/*) echo net/tls ;;
     net/client/*) echo net/client ;;
     server/app/*) echo server/app ;;
+    server/notify/*) echo server/notify ;;
     # The files of hoist_plugin_core (src/plugin/CMakeLists.txt): sudo's
     # arrays to typed structs, no I/O.
     plugin/sudo_args.* | plugin/run_mode.* | plugin/env_policy.* | plugin/command_info.*) echo plugin/adapter ;;

@@ -24,6 +24,7 @@ void add_endpoints(CLI::App& app, Runner& run, const Globals& globals);         
 void add_audit(CLI::App& app, Runner& run, const Globals& globals);             // audit.cpp
 void add_users(CLI::App& app, Runner& run, const Globals& globals);             // users.cpp
 void add_codes(CLI::App& code, Runner& run, const Globals& globals);            // codes.cpp: issue, list, rotate-key
+void add_notify(CLI::App& app, Runner& run, const Globals& globals);            // notify.cpp
 void add_endpoint(CLI::App& app, Runner& run);  // endpoint.cpp: elevate, status (the local agent)
 // endpoint.cpp: bare `hoist code` (use a code on this computer, through the
 // local agent); its subcommands are add_codes'.

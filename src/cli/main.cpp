@@ -27,6 +27,7 @@ int run_main(int argc, char** argv) {
   hoist::cli::add_endpoints(app, run, globals);
   hoist::cli::add_audit(app, run, globals);
   hoist::cli::add_users(app, run, globals);
+  hoist::cli::add_notify(app, run, globals);
   CLI::App* code =
       app.add_subcommand("code", "Offline admin codes: use one on this computer, or issue one (help desk)");
   hoist::cli::add_codes(*code, run, globals);

@@ -49,6 +49,12 @@ enum class AuditKind : std::uint8_t {
   kTokenCreated,
   kTokenUsed,
   kTokenRevoked,
+  kAccessDenied,
+  kNotifyChannelCreated,
+  kNotifyChannelUpdated,
+  kNotifyChannelDeleted,
+  kNotifyChannelTested,
+  kNotifyDeliveryRedriven,
   // Recorded by a hoist-agent, audited by hoistd.
   kEndpointDecision,
   kEndpointEdit,

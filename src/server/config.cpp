@@ -87,6 +87,21 @@ class Reader {
   std::string file_;
 };
 
+// A duration as parse_duration reads it, or a whole number of
+// milliseconds ("250ms", for tests' short schedules).
+Result<std::chrono::milliseconds> parse_millis(std::string_view text) {
+  if (text.size() > 2 && text.ends_with("ms")) {
+    const auto digits = text.substr(0, text.size() - 2);
+    if (digits.size() <= 9 && std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return std::chrono::milliseconds{std::stoll(std::string(digits))};
+    }
+    return invalid_argument(fmt::format("\"{}\" is not a number of milliseconds", text));
+  }
+  auto d = parse_duration(text);
+  if (!d) return d.error();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+}
+
 std::optional<std::string> out_of_range(std::int64_t v, std::int64_t lo, std::int64_t hi, std::string_view what) {
   if (v < lo || v > hi) {
     return fmt::format("{} must be between {} and {}", what, lo, hi);
@@ -126,8 +141,9 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
     return toml_error(e, {});
   }
   Reader r(root, file_name);
-  if (auto st = r.known_keys(root, "",
-                             {"server", "tls", "database", "limits", "log", "sessions", "requests", "metrics", "siem"});
+  if (auto st = r.known_keys(
+          root, "",
+          {"server", "tls", "database", "limits", "log", "sessions", "requests", "metrics", "notify", "siem"});
       !st) {
     return st;
   }
@@ -264,6 +280,50 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
     out = *d;
     return {};
   };
+  if (const auto* t = section("notify")) {
+    if (auto st = r.known_keys(*t, "notify",
+                               {"public_url", "retry_delays", "max_age", "poll_interval", "workers", "jitter_percent"});
+        !st) {
+      return st;
+    }
+    auto& n = config.notify;
+    if (auto st = r.get(*t, "notify", "public_url", n.public_url); !st) return st;
+    if (!n.public_url.empty() && !n.public_url.starts_with("https://") && !n.public_url.starts_with("http://")) {
+      return r.at(*t, "public_url", "notify.public_url must be the console's address, https://HOST[:PORT]");
+    }
+    std::vector<std::string> delays;
+    if (auto st = r.get(*t, "notify", "retry_delays", delays); !st) return st;
+    if (t->contains("retry_delays")) {
+      n.schedule.delays = {std::chrono::milliseconds{0}};  // the first attempt goes at once
+      for (const auto& d : delays) {
+        auto ms = parse_millis(d);
+        if (!ms) return r.at(*t, "retry_delays", fmt::format("notify.retry_delays: {}", ms.error().message));
+        n.schedule.delays.push_back(*ms);
+      }
+      if (delays.empty()) return r.at(*t, "retry_delays", "notify.retry_delays needs at least one delay");
+    }
+    for (auto [key, field] :
+         {std::pair{"max_age", &n.schedule.max_age}, std::pair{"poll_interval", &n.poll_interval}}) {
+      std::string value;
+      if (auto st = r.get(*t, "notify", key, value); !st) return st;
+      if (value.empty()) continue;
+      auto ms = parse_millis(value);
+      if (!ms) return r.at(*t, key, fmt::format("notify.{}: {}", key, ms.error().message));
+      *field = *ms;
+    }
+    if (n.poll_interval < std::chrono::milliseconds{10} || n.poll_interval > std::chrono::minutes{10}) {
+      return r.at(*t, "poll_interval", "notify.poll_interval must be between 10ms and 10m");
+    }
+    std::int64_t workers = n.workers;
+    std::int64_t jitter = static_cast<std::int64_t>(n.schedule.jitter * 100);
+    if (auto st = r.get(*t, "notify", "workers", workers); !st) return st;
+    if (auto st = r.get(*t, "notify", "jitter_percent", jitter); !st) return st;
+    if (auto bad = out_of_range(workers, 1, 64, "notify.workers")) return r.at(*t, "workers", *bad);
+    if (auto bad = out_of_range(jitter, 0, 50, "notify.jitter_percent")) return r.at(*t, "jitter_percent", *bad);
+    n.workers = static_cast<int>(workers);
+    n.schedule.jitter = static_cast<double>(jitter) / 100.0;
+    if (auto st = n.schedule.validate(); !st) return r.at(*t, "retry_delays", "notify: " + st.error().message);
+  }
   if (auto st = duration_key("sessions", "lifetime", config.session_lifetime); !st) return st;
   if (auto st = duration_key("requests", "sweep_interval", config.sweep_interval); !st) return st;
   if (const auto* node = root.get("siem")) {

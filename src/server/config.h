@@ -8,11 +8,22 @@
 #include <string>
 #include <vector>
 
+#include "core/outbox.h"
 #include "core/result.h"
 #include "log/logger.h"
 #include "server/http/https_server.h"
 
 namespace hoist::server {
+
+// [notify]: the notification outbox's sender (docs/notifications.md).
+struct NotifyConfig {
+  // The console's address as people reach it, for the links in messages
+  // ("" : messages carry no link).
+  std::string public_url;
+  outbox::RetrySchedule schedule;
+  std::chrono::milliseconds poll_interval{1000};
+  int workers = 4;
+};
 
 // One stream of the audit trail to a SIEM (docs/siem.md): `[[siem]]`.
 struct SiemConfig {
@@ -51,6 +62,7 @@ struct Config {
   // /metrics (docs/metrics.md).
   std::string metrics_token_hash;
   std::vector<SiemConfig> siem;
+  NotifyConfig notify;
 };
 
 // Reads the TOML file over the defaults in `config`. InvalidArgument, with

@@ -26,10 +26,13 @@
 #include "platform/system_time_zones.h"
 #include "server/api/api.h"
 #include "server/auth/password.h"
+#include "server/auth/sealed_box.h"
 #include "server/auth/secrets.h"
 #include "server/config.h"
 #include "server/http/https_server.h"
 #include "server/metrics/server_metrics.h"
+#include "server/notify/outbox_sender.h"
+#include "server/notify/webhook.h"
 #include "server/siem/siem_sinks.h"
 #include "server/siem/siem_stream.h"
 #include "server/tls/private_dir.h"
@@ -173,25 +176,27 @@ void raise_open_files_limit(Logger& log, std::size_t max_connections) {
   }
 }
 
-// The master key of offline admin codes: DATA_DIR/codes/master.key, 32
-// random bytes made on first start, private to hoistd (private_dir.h). Every
-// replica sharing a database needs the same file.
-hoist::Result<std::vector<std::uint8_t>> load_codes_master_key(const std::string& data_dir) {
-  auto dir = hoist::tls::PrivateDir::open_or_create(data_dir + "/codes");
+// A key of 32 random bytes in DATA_DIR/<dir>/<file>, made on first start,
+// private to hoistd (private_dir.h). Every replica sharing a database needs
+// the same file. The master key of offline admin codes is codes/master.key;
+// the key that seals notification channels' secrets, notify/secrets.key.
+hoist::Result<std::vector<std::uint8_t>> load_private_key(const std::string& data_dir, const std::string& sub,
+                                                          const std::string& file) {
+  auto dir = hoist::tls::PrivateDir::open_or_create(data_dir + "/" + sub);
   if (!dir) return dir.error();
-  auto existing = dir->read("master.key", hoist::tls::FileKind::kPrivateKey);
+  auto existing = dir->read(file, hoist::tls::FileKind::kPrivateKey);
   if (!existing) return existing.error();
   if (*existing) {
     if ((*existing)->size() != 32) {
-      return hoist::invalid_argument(fmt::format("{} must hold exactly 32 bytes", dir->path_of("master.key")));
+      return hoist::invalid_argument(fmt::format("{} must hold exactly 32 bytes", dir->path_of(file)));
     }
     return std::vector<std::uint8_t>((*existing)->begin(), (*existing)->end());
   }
   std::vector<std::uint8_t> key(32);
   if (RAND_bytes(key.data(), static_cast<int>(key.size())) != 1) {
-    return hoist::internal_error("no randomness for the admin-code key (OpenSSL)");
+    return hoist::internal_error(fmt::format("no randomness for {} (OpenSSL)", dir->path_of(file)));
   }
-  if (auto st = dir->replace("master.key", std::string(key.begin(), key.end()), 0600); !st) return st.error();
+  if (auto st = dir->replace(file, std::string(key.begin(), key.end()), 0600); !st) return st.error();
   if (auto st = dir->sync(); !st) return st.error();
   return key;
 }
@@ -246,12 +251,23 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   hoist::api::ApiOptions api_options;
   api_options.session_lifetime = config.session_lifetime;
   api_options.server_version = kVersion;
-  auto codes_key = load_codes_master_key(config.data_dir);
+  auto codes_key = load_private_key(config.data_dir, "codes", "master.key");
   if (!codes_key) {
     std::fprintf(stderr, "hoistd: admin codes: %s\n", codes_key.error().message.c_str());
     return kExitConfig;
   }
   api_options.codes_master_key = std::move(*codes_key);
+  auto secrets_key = load_private_key(config.data_dir, "notify", "secrets.key");
+  if (!secrets_key) {
+    std::fprintf(stderr, "hoistd: notification secrets: %s\n", secrets_key.error().message.c_str());
+    return kExitConfig;
+  }
+  auto box = hoist::auth::SealedBox::with_key(std::move(*secrets_key));
+  if (!box) {
+    std::fprintf(stderr, "hoistd: notification secrets: %s\n", box.error().message.c_str());
+    return kExitConfig;
+  }
+  api_options.secrets_box = std::make_shared<const hoist::auth::SealedBox>(std::move(*box));
   api_options.metrics_token_hash = config.metrics_token_hash;
   // Declared before the server and the API: long polls hold its gauges.
   hoist::server::ServerMetrics metrics;
@@ -265,11 +281,26 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
     log->info("console.loaded", {{"dir", config.console_dir}, {"files", static_cast<std::uint64_t>(console->size())}});
     api_options.console = std::make_shared<const hoist::server::ConsoleFiles>(std::move(*console));
   }
+  // The outbox's sender: started once hoistd serves, woken after every write.
+  const auto secrets_box = api_options.secrets_box;
+  hoist::notify::OutboxSender outbox(
+      **store, *log,
+      [](const hoist::store::ChannelRecord& channel, const std::string& secrets) {
+        return hoist::notify::make_webhook_sender(channel, secrets);
+      },
+      [secrets_box](const hoist::store::ChannelRecord& channel) -> hoist::Result<std::string> {
+        if (channel.secrets.empty()) return std::string();
+        return secrets_box->open(channel.secrets, channel.id);
+      },
+      [&clock] { return clock.now_ms(); },
+      hoist::notify::OutboxOptions{config.notify.schedule, config.notify.poll_interval, config.notify.workers, 100,
+                                   config.notify.public_url});
   hoist::api::Api api({**store, clock, *log, zones,
                        [&wake](const std::string& endpoint_id) {
                          if (wake) wake(endpoint_id);
                        },
-                       [&wake] {
+                       [&wake, &outbox] {
+                         outbox.wake();
                          if (wake) wake(std::string(hoist::api::kConsoleStreamKey));
                        },
                        &metrics},
@@ -408,8 +439,10 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
           *log));
       log->info("siem.streaming", {{"stream", sink.first}});
     }
+    outbox.start();
     (*server)->run();
     sd_notify(0, "STOPPING=1");
+    outbox.stop();
   }
   wake = nullptr;
   log->info("hoistd.stopped");

@@ -48,6 +48,8 @@ class AuditTx {
  public:
   virtual ~AuditTx() = default;
   // Appends an event after the current head; returns it with seq and hashes.
+  // Queues its deliveries too: one per enabled notification channel whose
+  // routing takes its action (outbox.h), in this transaction.
   // Unavailable when the head does not verify (see the MUST above): then
   // the whole write fails, so nothing changes unaudited.
   virtual Result<AuditEvent> append_audit(const AuditDraft& draft) = 0;

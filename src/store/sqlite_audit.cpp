@@ -104,6 +104,7 @@ Result<AuditEvent> SqliteTx::append_audit(const AuditDraft& draft) {
   s.bind_text(8, e.prev_hash.hex());
   s.bind_text(9, e.hash.hex());
   if (auto ran = s.run("append audit event"); !ran.ok()) return ran.error();
+  if (auto queued = store_.enqueue_routed_locked(e); !queued.ok()) return queued.error();
   appended_ = ChainHead{e.seq, e.hash};
   return e;
 }

@@ -2,7 +2,7 @@
 // includes: the backend's two classes, whose members are defined one file
 // per kind of record (sqlite_audit.cpp, sqlite_requests.cpp,
 // sqlite_users.cpp, sqlite_endpoints.cpp, sqlite_codes.cpp,
-// sqlite_policies.cpp, sqlite_push.cpp, sqlite_streams.cpp), the schema and its migrations
+// sqlite_policies.cpp, sqlite_push.cpp, sqlite_streams.cpp, sqlite_outbox.cpp), the schema and its migrations
 // (sqlite_schema.cpp), and opening and transactions (sqlite_store.cpp).
 //
 // MUST: SqliteTx is used only inside SqliteStore::write or with mu_ held:
@@ -97,6 +97,15 @@ class SqliteTx final : public StoreTx {
                                   TimePoint at) override;
   // sqlite_streams.cpp
   Status set_stream_cursor(const std::string& name, std::uint64_t seq, TimePoint at) override;
+  // sqlite_outbox.cpp
+  Result<ChannelRecord> insert_channel(const ChannelRecord& channel) override;
+  Result<ChannelRecord> update_channel(const ChannelRecord& channel, AuditTime at) override;
+  Result<std::size_t> delete_channel(const std::string& id) override;
+  Result<std::optional<ChannelRecord>> get_channel(const std::string& id) override;
+  Result<DeliveryRecord> enqueue_delivery(const std::string& channel_id, std::uint64_t audit_seq,
+                                          AuditTime at) override;
+  Result<DeliveryRecord> record_attempt(const AttemptRecord& attempt) override;
+  Result<DeliveryRecord> redrive_delivery(std::int64_t id, AuditTime at) override;
 
   // The last event this transaction appended (for SqliteStore::write).
   [[nodiscard]] const std::optional<ChainHead>& appended() const { return appended_; }
@@ -148,6 +157,13 @@ class SqliteStore final : public Store {
                                               std::size_t limit) override;
   // sqlite_streams.cpp
   Result<std::uint64_t> stream_cursor(const std::string& name) override;
+  // sqlite_outbox.cpp
+  Result<std::optional<ChannelRecord>> channel(const std::string& id) override;
+  Result<std::vector<ChannelRecord>> channels() override;
+  Result<std::optional<DeliveryRecord>> delivery(std::int64_t id) override;
+  Result<std::vector<DeliveryRecord>> deliveries(const DeliveryFilter& filter) override;
+  Result<std::vector<DeliveryRecord>> pending_deliveries(const std::string& channel_id, std::size_t limit) override;
+  Result<DueChannels> due_channels(AuditTime now) override;
   // sqlite_schema.cpp
   Result<int> schema_version() override;
   Status migrate(int target);
@@ -168,6 +184,11 @@ class SqliteStore final : public Store {
   // store committed is gone or changed.
   Result<std::optional<AuditEvent>> last_event_locked();
   Status check_head_locked(const std::optional<AuditEvent>& prev);
+  // sqlite_outbox.cpp, with mu_ held: a delivery of `event` for every
+  // enabled channel whose routing takes its action (outbox.h's MUST).
+  Status enqueue_routed_locked(const AuditEvent& event);
+  Result<std::optional<ChannelRecord>> channel_locked(const std::string& id);
+  Result<std::optional<DeliveryRecord>> delivery_locked(std::int64_t id);
 
  private:
   Result<int> schema_version_locked();
@@ -175,6 +196,9 @@ class SqliteStore final : public Store {
 
   std::unique_ptr<Db> db_;
   std::mutex mu_;  // one connection, one user at a time
+  // Whether the schema has the outbox's tables (migration 12): not when a
+  // test stops the migrations before it (SqliteOptions::migrate_to).
+  bool has_outbox_ = false;
   // The newest event this store committed: it must still be in the trail,
   // unchanged, when the next one is appended (a truncated or rewritten tail).
   std::optional<ChainHead> committed_head_;

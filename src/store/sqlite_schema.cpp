@@ -253,16 +253,61 @@ CREATE TABLE stream_cursors (
 );
 )sql";
 
+// Migration 12: the notification outbox (store/outbox.h). Channels with
+// their routing (one row per event pattern), and one delivery per channel
+// and audit event; times in Unix milliseconds, so a short test schedule
+// works. Secrets are the server's sealed text, never in config.
+constexpr std::string_view kMigration12 = R"sql(
+CREATE TABLE notify_channels (
+  id         TEXT PRIMARY KEY,
+  kind       TEXT NOT NULL,
+  name       TEXT NOT NULL UNIQUE,
+  config     TEXT NOT NULL,
+  secrets    TEXT NOT NULL,
+  enabled    INTEGER NOT NULL,
+  version    INTEGER NOT NULL,
+  created_by TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL
+);
+CREATE TABLE notify_channel_events (
+  channel_id TEXT NOT NULL REFERENCES notify_channels (id) ON DELETE CASCADE,
+  position   INTEGER NOT NULL,
+  pattern    TEXT NOT NULL,
+  PRIMARY KEY (channel_id, position)
+);
+CREATE TABLE notify_deliveries (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  channel_id      TEXT NOT NULL REFERENCES notify_channels (id) ON DELETE CASCADE,
+  audit_seq       INTEGER NOT NULL,
+  state           TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
+  attempts        INTEGER NOT NULL,
+  next_attempt_ms INTEGER NOT NULL,
+  since_ms        INTEGER NOT NULL,
+  last_error      TEXT NOT NULL,
+  last_status     INTEGER,
+  created_ms      INTEGER NOT NULL,
+  finished_ms     INTEGER,
+  UNIQUE (channel_id, audit_seq)
+);
+CREATE INDEX notify_deliveries_pending ON notify_deliveries (channel_id, state, audit_seq, id);
+CREATE INDEX notify_deliveries_state ON notify_deliveries (state, id);
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& sqlite_migrations() {
-  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2,  kMigration3, kMigration4,
-                                                            kMigration5, kMigration6,  kMigration7, kMigration8,
-                                                            kMigration9, kMigration10, kMigration11};
+  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2,  kMigration3,  kMigration4,
+                                                            kMigration5, kMigration6,  kMigration7,  kMigration8,
+                                                            kMigration9, kMigration10, kMigration11, kMigration12};
   return kMigrations;
 }
 
 namespace sqlite_backend {
+
+namespace {
+constexpr int kOutboxVersion = 12;  // the migration that adds the outbox's tables
+}  // namespace
 
 Result<int> SqliteStore::schema_version_locked() {
   auto stmt = prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
@@ -281,6 +326,8 @@ Result<int> SqliteStore::schema_version() {
 Status SqliteStore::migrate(int target) {
   std::lock_guard lock(mu_);
   Status st = migrate_locked(target);
+  auto version = schema_version_locked();
+  has_outbox_ = version.ok() && *version >= kOutboxVersion;
   // Statements prepared along the way are re-prepared against the final
   // schema when next used (prepare_v3 would do it too, on SQLITE_SCHEMA).
   db_->clear_cache();

@@ -11,6 +11,8 @@
 // fails, nothing of it is stored.
 // MUST: the audit trail's rules (audit_trail.h): appended only through
 // append_audit, chained inside the transaction, never after a tampered tail.
+// MUST: the outbox's rules (outbox.h): append_audit queues the deliveries
+// of the event's channels in the event's own transaction.
 #pragma once
 
 #include <cstddef>
@@ -22,6 +24,7 @@
 #include "store/audit_trail.h"
 #include "store/codes.h"
 #include "store/endpoints.h"
+#include "store/outbox.h"
 #include "store/page.h"
 #include "store/policies.h"
 #include "store/push.h"
@@ -39,7 +42,8 @@ class StoreTx : public AuditTx,
                 public CodesTx,
                 public PoliciesTx,
                 public PushTx,
-                public StreamsTx {
+                public StreamsTx,
+                public OutboxTx {
  public:
   ~StoreTx() override = default;
 };
@@ -51,7 +55,8 @@ class Store : public AuditReader,
               public CodesReader,
               public PoliciesReader,
               public PushReader,
-              public StreamsReader {
+              public StreamsReader,
+              public OutboxReader {
  public:
   ~Store() override = default;
 

@@ -12,8 +12,10 @@
 #include <boost/json.hpp>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "support/hoistd_process.h"
+#include "support/webhook_receiver.h"
 
 namespace hoist::testing {
 namespace {
@@ -467,6 +469,84 @@ TEST_F(CliE2e, TheHelpDeskIssuesListsAndRotatesAdminCodes) {
   r = hoist({"--json", "code", "issue", "--endpoint", "laptop-7", "--user", "alice", "--for", "1h"});
   ASSERT_EQ(r.status, 0) << r;
   EXPECT_EQ(r.json().at("generation").to_number<int>(), 2) << r;
+}
+
+}  // namespace
+}  // namespace hoist::testing
+
+namespace hoist::testing {
+namespace {
+
+// hoist notify against the real hoistd and a real HTTPS webhook receiver:
+// add a channel with a secret made here, test it, read the delivery log,
+// see a refusal dead-letter, re-drive it, remove the channel.
+TEST_F(CliE2e, AnAdminSetsUpTestsAndRedrivesAWebhookFromTheCli) {
+  ASSERT_EQ(login().status, 0);
+  PrivateDir rx_dir;
+  // The receiver gets the secret hoist prints; start it once we have it.
+  const auto added =
+      hoist({"--json", "notify", "channels", "add", "approvers", "--url", "https://127.0.0.1:1/hook", "--events",
+             "request.*,notify.channel_tested", "--ca-file", "/nonexistent/ca.pem", "--generate-secret"});
+  ASSERT_EQ(added.status, 0) << added;
+  // --json: the channel's JSON, with the secret made here as generated_secret.
+  const auto& doc = added.json();
+  const std::string id(doc.at("id").as_string());
+  const std::string secret(doc.at("generated_secret").as_string());
+  ASSERT_TRUE(secret.starts_with("whsec_")) << added;
+  EXPECT_EQ(added.out.find(secret.substr(6)), added.out.rfind(secret.substr(6))) << "the secret shown once";
+  EXPECT_TRUE(doc.at("secret").at("set").as_bool());
+
+  WebhookReceiver rx(rx_dir.path(), secret);
+  ASSERT_TRUE(rx.start()) << rx.error();
+  const auto pointed =
+      hoist({"notify", "channels", "set", id, "--url", rx.url("/cli"), "--ca-file", rx.ca_file(), "--timeout", "2s"});
+  ASSERT_EQ(pointed.status, 0) << pointed;
+  EXPECT_NE(pointed.out.find(rx.url("/cli")), std::string::npos) << pointed;
+  EXPECT_NE(pointed.out.find("set (never shown)"), std::string::npos) << pointed;
+
+  const auto tested = hoist({"notify", "test", id});
+  EXPECT_EQ(tested.status, 0) << tested;
+  EXPECT_NE(tested.out.find("delivered"), std::string::npos) << tested;
+  ASSERT_EQ(rx.received().size(), 1U);
+  EXPECT_TRUE(rx.received()[0].verified);
+  EXPECT_EQ(rx.received()[0].json.at("type"), "notify.channel_tested");
+
+  const auto listed = hoist({"--json", "notify", "channels", "list"});
+  ASSERT_EQ(listed.status, 0) << listed;
+  EXPECT_EQ(listed.json().at("channels").as_array().size(), 1U);
+  EXPECT_EQ(listed.out.find(secret.substr(6)), std::string::npos);
+
+  // A receiver that refuses: the test says so (65), the delivery is dead.
+  ASSERT_TRUE(rx.start("status:400", rx.port())) << rx.error();
+  const auto refused = hoist({"notify", "test", id});
+  EXPECT_EQ(refused.status, 65) << refused;
+  EXPECT_NE(refused.err.find("HTTP 400"), std::string::npos) << refused;
+  const auto dead = hoist({"--json", "notify", "deliveries", "--state", "dead"});
+  ASSERT_EQ(dead.status, 0) << dead;
+  ASSERT_EQ(dead.json().at("deliveries").as_array().size(), 1U) << dead;
+
+  ASSERT_TRUE(rx.start("ok", rx.port())) << rx.error();
+  const auto redriven = hoist({"notify", "redrive", "--channel", id});
+  EXPECT_EQ(redriven.status, 0) << redriven;
+  EXPECT_NE(redriven.out.find("pending again"), std::string::npos) << redriven;
+  for (int i = 0; i < 100 && rx.received().size() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_EQ(rx.received().size(), 3U);
+  EXPECT_EQ(rx.received()[2].id, rx.received()[1].id);  // the same event again: the receiver drops it by id
+  EXPECT_TRUE(rx.received()[2].verified);
+
+  // Bad input is a usage error with a clear message; no secret on a flag.
+  const auto no_secret =
+      hoist({"notify", "channels", "add", "x", "--url", "https://h.example/x", "--events", "request.*"});
+  EXPECT_EQ(no_secret.status, 64) << no_secret;
+  EXPECT_NE(no_secret.err.find("--generate-secret"), std::string::npos) << no_secret;
+  const auto bad_url = hoist(
+      {"notify", "channels", "add", "x", "--url", "http://h.example/x", "--events", "request.*", "--generate-secret"});
+  EXPECT_EQ(bad_url.status, 65) << bad_url;
+  EXPECT_NE(bad_url.err.find("only https"), std::string::npos) << bad_url;
+
+  const auto removed = hoist({"notify", "channels", "remove", id});
+  EXPECT_EQ(removed.status, 0) << removed;
+  EXPECT_EQ(hoist({"notify", "channels", "show", id}).status, 66);
 }
 
 }  // namespace

@@ -229,6 +229,12 @@ class ClientImpl final : public HttpsClient {
             fmt::format("cannot use {} as a CA certificate file (PEM expected): {}", *opts_.ca_file, ec.message()));
       }
       tls_.set_verify_mode(ssl::verify_peer, ec);
+    } else if (opts_.system_ca) {
+      tls_.set_default_verify_paths(ec);
+      if (ec) {
+        return internal_error(fmt::format("cannot load the system's CA certificates: {}", ec.message()));
+      }
+      tls_.set_verify_mode(ssl::verify_peer, ec);
     } else {
       // Only the pin is checked, after the handshake and before any request.
       tls_.set_verify_mode(ssl::verify_none, ec);
@@ -394,7 +400,7 @@ class ClientImpl final : public HttpsClient {
                                    const_cast<char*>(target_.host.c_str())) != 1) {
       return internal_error("cannot set the TLS server name (SNI)");
     }
-    if (opts_.ca_file && !restrict_to_host(SSL_get0_param(ssl_handle), target_)) {
+    if (verifies_chain() && !restrict_to_host(SSL_get0_param(ssl_handle), target_)) {
       return internal_error("cannot set the host name for certificate verification");
     }
     auto& tcp_layer = beast::get_lowest_layer(*stream);
@@ -409,10 +415,11 @@ class ClientImpl final : public HttpsClient {
             run([&](auto handler) { stream->async_handshake(ssl::stream_base::client, std::move(handler)); });
         handshake.ec) {
       const long verify = SSL_get_verify_result(ssl_handle);
-      if (opts_.ca_file && verify != X509_V_OK) {
-        return permission_denied(fmt::format(
-            "the server at {} is not trusted: its certificate does not verify against the CA in {} for {}: {}",
-            target_.url, *opts_.ca_file, target_.host, X509_verify_cert_error_string(verify)));
+      if (verifies_chain() && verify != X509_V_OK) {
+        return permission_denied(
+            fmt::format("the server at {} is not trusted: its certificate does not verify against {} for {}: {}",
+                        target_.url, opts_.ca_file ? "the CA in " + *opts_.ca_file : std::string("the system's CAs"),
+                        target_.host, X509_verify_cert_error_string(verify)));
       }
       return unavailable(fmt::format("the TLS handshake with {} failed: {}", target_.url,
                                      describe(handshake.ec, opts_.connect_timeout)));
@@ -426,6 +433,9 @@ class ClientImpl final : public HttpsClient {
     buffer_.clear();
     return {};
   }
+
+  // Whether the handshake verifies the chain (a CA file or the system's).
+  [[nodiscard]] bool verifies_chain() const { return opts_.ca_file.has_value() || opts_.system_ca; }
 
   // The pin check: after the handshake, before any request.
   Status check_pin(SSL* ssl_handle) const {
@@ -564,7 +574,7 @@ class ClientImpl final : public HttpsClient {
 
 Result<std::unique_ptr<HttpsClient>> HttpsClient::create(ClientOptions options) {
   try {
-    if (!options.ca_file && !options.pin_fingerprint) {
+    if (!options.ca_file && !options.system_ca && !options.pin_fingerprint) {
       return invalid_argument(
           "refusing to talk to hoistd without a way to trust it: give the CA fingerprint hoistd printed (pin) or "
           "a CA certificate file");

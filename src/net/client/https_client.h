@@ -3,7 +3,8 @@
 // https_client.cpp is the only file that includes them.
 //
 // MUST: fail closed. A client is made only with a way to trust the server
-// (a CA file, a pinned fingerprint, or both), and a server that does not pass
+// (a CA file, the system's CAs, a pinned fingerprint, or a CA and a pin),
+// and a server that does not pass
 // every configured check is refused before a byte of any request is sent.
 // MUST: a pin is a SHA-256 fingerprint (see net/tls/fingerprint.h) of a
 // certificate in the chain the server presents, the CA or the leaf itself;
@@ -35,6 +36,10 @@ struct ClientOptions {
   std::string url;
   // PEM file with the CA certificate(s) to verify the server against.
   std::optional<std::string> ca_file;
+  // Without ca_file: verify the server against the system's CA store
+  // (OpenSSL's default paths), for a URL's host name or address, as a
+  // browser would (hoistd's webhooks to receivers on the internet).
+  bool system_ca = false;
   // "AB:CD:..." (any form net/tls/fingerprint.h normalizes).
   std::optional<std::string> pin_fingerprint;
   std::chrono::seconds connect_timeout{10};                // for each of: the TCP connect, the TLS handshake
@@ -46,7 +51,8 @@ class HttpsClient {
  public:
   // Checks the options; does not connect (the first request does). Fails
   // with InvalidArgument for a URL that is not https://HOST[:PORT], a
-  // malformed pin, neither ca_file nor pin_fingerprint (fail closed), or a
+  // malformed pin, none of ca_file, system_ca and pin_fingerprint (fail
+  // closed), or a
   // ca_file without a usable certificate; NotFound when ca_file is missing.
   static Result<std::unique_ptr<HttpsClient>> create(ClientOptions options);
 

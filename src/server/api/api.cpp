@@ -120,6 +120,27 @@ app::ServiceDeps Api::Impl::service_deps() {
 
 Status Api::Impl::append_audit(store::StoreTx& tx, const std::string& actor, std::string_view action,
                                const std::string& target, const std::string& host, const json::object& details) {
+  auto appended = append_audit_event(tx, actor, action, target, host, details);
+  return appended ? Status{} : Status{appended.error()};
+}
+
+void Api::Impl::audit_access_denied(const Caller& caller, const net::HttpRequest& request, const Route& route) {
+  const auto st = deps.store.write([&](store::StoreTx& tx) -> Status {
+    return audit(tx, caller.actor(),
+                 audited::AccessDenied{.method = request.method,
+                                       .route = route.pattern,
+                                       .role = caller.role,
+                                       .needs = std::string(to_string(route.access))},
+                 route.pattern, "");
+  });
+  if (!st) {
+    deps.log.warn("audit.access_denied_not_recorded", {{"route", route.pattern}, {"error", st.error().message}});
+  }
+}
+
+Result<AuditEvent> Api::Impl::append_audit_event(store::StoreTx& tx, const std::string& actor, std::string_view action,
+                                                 const std::string& target, const std::string& host,
+                                                 const json::object& details) {
   if (audit_refusal) {
     return *audit_refusal;
   }
@@ -130,11 +151,7 @@ Status Api::Impl::append_audit(store::StoreTx& tx, const std::string& actor, std
   draft.target = target;
   draft.host = host;
   draft.details = dump(details);
-  auto appended = tx.append_audit(draft);
-  if (!appended) {
-    return appended.error();
-  }
-  return {};
+  return tx.append_audit(draft);
 }
 
 Result<Caller> Api::Impl::authenticate_token(std::string_view text) {
@@ -452,6 +469,23 @@ Api::Api(ApiDeps deps, ApiOptions options) : impl_(std::make_unique<Impl>(std::m
   add("POST", "/api/v1/agent/events", Access::kAgent, "Upload the endpoint's events (audited once per event id)",
       &Impl::agent_events);
   // Audit trail.
+  // Notification channels and their deliveries.
+  add("GET", "/api/v1/notify/channels", Access::kAdmin, "Notification channels (never their secrets)",
+      &Impl::list_channels);
+  add("POST", "/api/v1/notify/channels", Access::kAdmin, "Create a notification channel (a signed webhook)",
+      &Impl::create_channel);
+  add("GET", "/api/v1/notify/channels/{id}", Access::kAdmin, "One notification channel", &Impl::get_channel);
+  add("PATCH", "/api/v1/notify/channels/{id}", Access::kAdmin,
+      "Change a channel: name, events, enabled, config, or rotate its secret", &Impl::update_channel);
+  add("DELETE", "/api/v1/notify/channels/{id}", Access::kAdmin, "Delete a channel and its deliveries",
+      &Impl::delete_channel);
+  add("POST", "/api/v1/notify/channels/{id}/test", Access::kAdmin, "Queue a test message for a channel (audited)",
+      &Impl::test_channel);
+  add("GET", "/api/v1/notify/deliveries", Access::kAdmin,
+      "Deliveries with their state and last error (filters: channel, state, after, limit)", &Impl::list_deliveries);
+  add("GET", "/api/v1/notify/deliveries/{id}", Access::kAdmin, "One delivery", &Impl::get_delivery);
+  add("POST", "/api/v1/notify/deliveries/{id}/redrive", Access::kAdmin, "Send a dead letter again (audited)",
+      &Impl::redrive_delivery);
   add("GET", "/api/v1/audit", Access::kRead, "Audit events (filters, pagination)", &Impl::audit_query);
   add("GET", "/api/v1/audit/export.csv", Access::kRead, "Audit events as CSV (the JIT events report)",
       &Impl::audit_export);
@@ -484,6 +518,12 @@ Api::Checked Api::check(const net::HttpRequest& request, bool has_body) {
   out.route = match->route;
   out.params = std::move(match->params);
   auto caller = impl_->authenticate(request, out.route->access);
+  if (!caller && caller.error().code == ErrorCode::kPermissionDenied) {
+    // An authenticated user refused by role: the attempt is audited.
+    if (auto who = impl_->authenticate(request, Access::kAnyUser); who && who->kind == Caller::Kind::kUser) {
+      impl_->audit_access_denied(*who, request, *out.route);
+    }
+  }
   if (!caller) {
     auto response = net::error_response(caller.error());
     if (caller.error().code == ErrorCode::kUnauthenticated) {

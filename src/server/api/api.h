@@ -46,6 +46,7 @@
 namespace hoist::auth {
 class LoginLimiter;
 struct PasswordCost;
+class SealedBox;
 }  // namespace hoist::auth
 
 namespace hoist::api {
@@ -63,6 +64,9 @@ struct ApiOptions {
   // The web console's files, served at "/" (null: no console; the API
   // still answers).
   std::shared_ptr<const server::ConsoleFiles> console;
+  // Seals notification channels' secrets (auth/sealed_box.h); null: no
+  // channel can be created (Unavailable).
+  std::shared_ptr<const auth::SealedBox> secrets_box;
   // Argon2id cost for new password hashes (tests lower it).
   unsigned long long password_opslimit = 0;  // 0: libsodium's interactive default
   std::size_t password_memlimit = 0;

@@ -20,6 +20,7 @@
 #include "server/app/request_service.h"
 #include "server/auth/login_limiter.h"
 #include "server/auth/password.h"
+#include "server/notify/webhook.h"
 
 namespace hoist::api {
 
@@ -93,6 +94,27 @@ struct AgentEventBody {
 inline constexpr std::size_t kMaxAgentEvents = 1000;
 inline constexpr std::size_t kMaxAgentEventDetails = 16 * 1024;
 Result<std::vector<AgentEventBody>> parse_agent_events_body(std::string_view text);
+
+// A notification channel as sent (POST and PATCH
+// /api/v1/notify/channels), parsed strictly and checked: the kind, the name,
+// every event pattern, the URL, the secret's form (never echoed). On
+// create, kind, name, events, config.url and secret are required.
+struct ChannelConfigBody {
+  std::optional<std::string> url;
+  std::optional<std::string> ca_file;  // "" clears it (PATCH)
+  std::optional<std::int64_t> timeout_s;
+};
+struct ChannelBody {
+  std::optional<std::string> kind;
+  std::optional<std::string> name;
+  std::vector<std::string> events;  // empty: not given
+  std::optional<bool> enabled;
+  std::optional<ChannelConfigBody> config;
+  std::optional<std::string> secret;
+  std::optional<std::int64_t> previous_secret_valid_for_s;
+  std::optional<std::int64_t> version;
+};
+Result<ChannelBody> parse_channel_body(std::string_view text, bool create);
 
 // A compiled effective policy with what identifies it.
 struct EffectivePolicy {
@@ -180,6 +202,12 @@ struct Api::Impl {
   // kind may be one this version does not know.
   Status append_audit(store::StoreTx& tx, const std::string& actor, std::string_view action, const std::string& target,
                       const std::string& host, const json::object& details);
+  // The same, returning the event (its seq: a test message's delivery).
+  Result<AuditEvent> append_audit_event(store::StoreTx& tx, const std::string& actor, std::string_view action,
+                                        const std::string& target, const std::string& host,
+                                        const json::object& details);
+  // Audits a 403 of an authenticated user (best effort: a failure is logged).
+  void audit_access_denied(const Caller& caller, const net::HttpRequest& request, const Route& route);
 
   // --- sessions, users, tokens (handlers_users.cpp) ---
   Result<net::HttpResponse> login(Call& call);
@@ -257,6 +285,20 @@ struct Api::Impl {
   }
   Result<net::HttpResponse> push_ack(Call& call);
   Result<net::HttpResponse> agent_events(Call& call);
+
+  // --- notification channels (handlers_notify.cpp) ---
+  Result<net::HttpResponse> list_channels(Call& call);
+  Result<net::HttpResponse> get_channel(Call& call);
+  Result<net::HttpResponse> create_channel(Call& call);
+  Result<net::HttpResponse> update_channel(Call& call);
+  Result<net::HttpResponse> delete_channel(Call& call);
+  Result<net::HttpResponse> test_channel(Call& call);
+  Result<net::HttpResponse> list_deliveries(Call& call);
+  Result<net::HttpResponse> get_delivery(Call& call);
+  Result<net::HttpResponse> redrive_delivery(Call& call);
+  Result<const auth::SealedBox*> secrets_box() const;
+  // A channel's opened secrets (nullopt when it has none).
+  Result<std::optional<notify::WebhookSecrets>> open_channel_secrets(const store::ChannelRecord& channel) const;
 
   // --- audit (handlers_audit.cpp) ---
   Result<net::HttpResponse> audit_query(Call& call);

@@ -1,5 +1,7 @@
 #include "server/app/audit_events.h"
 
+#include <boost/json/parse.hpp>
+
 #include "server/app/json_values.h"
 
 namespace hoist::app::audited {
@@ -198,6 +200,57 @@ json::object TokenUsed::details() const {
 
 json::object TokenRevoked::details() const {
   return json::object{{"user", json_text(user)}};
+}
+
+json::object AccessDenied::details() const {
+  return json::object{
+      {"method", json_text(method)}, {"route", json_text(route)}, {"role", store::to_string(role)}, {"needs", needs}};
+}
+
+namespace {
+
+// A channel's config as recorded: the object itself when it reads, else
+// its text (it is hoistd's own JSON, so it always reads).
+json::value config_value(const std::string& text) {
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec || !v.is_object()) return json_text(text);
+  return v;
+}
+
+}  // namespace
+
+json::object ChannelCreated::details() const {
+  return json::object{{"kind", json_text(kind_name)},
+                      {"name", json_text(name)},
+                      {"config", config_value(config)},
+                      {"events", string_array(events)},
+                      {"enabled", enabled}};
+}
+
+json::object ChannelUpdated::details() const {
+  json::object out;
+  if (name) out["name"] = json_text(*name);
+  if (config) out["config"] = config_value(*config);
+  if (events) out["events"] = string_array(*events);
+  if (enabled) out["enabled"] = *enabled;
+  if (secret_rotated) {
+    out["secret_rotated"] = true;
+    out["previous_secret_valid_until"] = json_opt_time(previous_secret_valid_until);
+  }
+  return out;
+}
+
+json::object ChannelDeleted::details() const {
+  return json::object{{"name", json_text(name)}, {"pending_dropped", pending_dropped}};
+}
+
+json::object ChannelTested::details() const {
+  return json::object{{"name", json_text(name)}};
+}
+
+json::object DeliveryRedriven::details() const {
+  return json::object{{"channel", json_text(channel)}, {"audit_seq", audit_seq}, {"last_error", json_text(last_error)}};
 }
 
 }  // namespace hoist::app::audited

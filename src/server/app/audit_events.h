@@ -305,6 +305,72 @@ struct TokenRevoked {
   [[nodiscard]] boost::json::object details() const;
 };
 
+// --- access ----------------------------------------------------------------
+
+// An authenticated user called a route their role may not call (403): the
+// attempt, not what it would have changed.
+struct AccessDenied {
+  std::string method;
+  std::string route;  // the route's pattern ("/api/v1/notify/channels")
+  store::Role role;
+  std::string needs;  // the role the route needs
+
+  static constexpr AuditKind kind() { return AuditKind::kAccessDenied; }
+  [[nodiscard]] boost::json::object details() const;
+};
+
+// --- notification channels (docs/notifications.md) ---------------------------
+// Never a secret: only whether one was set or rotated.
+
+struct ChannelCreated {
+  std::string kind_name;  // the channel's kind ("webhook")
+  std::string name;
+  std::string config;  // its JSON object text, without secrets
+  std::vector<std::string> events;
+  bool enabled;
+
+  static constexpr AuditKind kind() { return AuditKind::kNotifyChannelCreated; }
+  [[nodiscard]] boost::json::object details() const;
+};
+
+// What changed: only the fields given.
+struct ChannelUpdated {
+  std::optional<std::string> name{};
+  std::optional<std::string> config{};
+  std::optional<std::vector<std::string>> events{};
+  std::optional<bool> enabled{};
+  bool secret_rotated = false;
+  std::optional<TimePoint> previous_secret_valid_until{};
+
+  static constexpr AuditKind kind() { return AuditKind::kNotifyChannelUpdated; }
+  [[nodiscard]] boost::json::object details() const;
+};
+
+struct ChannelDeleted {
+  std::string name;
+  std::size_t pending_dropped;
+
+  static constexpr AuditKind kind() { return AuditKind::kNotifyChannelDeleted; }
+  [[nodiscard]] boost::json::object details() const;
+};
+
+// The event a test message delivers (to its one channel).
+struct ChannelTested {
+  std::string name;
+
+  static constexpr AuditKind kind() { return AuditKind::kNotifyChannelTested; }
+  [[nodiscard]] boost::json::object details() const;
+};
+
+struct DeliveryRedriven {
+  std::string channel;  // its id
+  std::uint64_t audit_seq;
+  std::string last_error;
+
+  static constexpr AuditKind kind() { return AuditKind::kNotifyDeliveryRedriven; }
+  [[nodiscard]] boost::json::object details() const;
+};
+
 // One of the types above with a kind of its own.
 template <class E>
 concept Event = requires(const E& e) {

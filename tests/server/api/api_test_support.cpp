@@ -1,5 +1,7 @@
 #include "api_test_support.h"
 
+#include "server/auth/sealed_box.h"
+
 #include <sodium.h>
 #include <stdlib.h>
 
@@ -226,6 +228,8 @@ void ApiTest::open() {
   options.codes_master_key = master_key_;
   options.console = console_;
   options.metrics_token_hash = metrics_token_hash_;
+  options.secrets_box = std::make_shared<const auth::SealedBox>(
+      std::move(*auth::SealedBox::with_key(std::vector<std::uint8_t>(auth::kSealedBoxKeyBytes, 0x42))));
   api_ = std::make_unique<Api>(ApiDeps{*store_, clock_, *log_, zones_,
                                        [this](const std::string& endpoint_id) {
                                          ++wakes_;

@@ -1,0 +1,238 @@
+#include "server/notify/outbox_sender.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace hoist::notify {
+
+OutboxSender::OutboxSender(store::Store& store, log::Logger& log, SenderFactory factory, OpenSecrets open_secrets,
+                           Now now, OutboxOptions options)
+    : store_(store),
+      log_(log),
+      factory_(std::move(factory)),
+      open_secrets_(std::move(open_secrets)),
+      now_(std::move(now)),
+      options_(std::move(options)),
+      random_(std::random_device{}()) {}
+
+OutboxSender::~OutboxSender() {
+  stop();
+}
+
+void OutboxSender::start() {
+  const std::lock_guard lock(mu_);
+  if (!threads_.empty()) return;
+  stop_ = false;
+  threads_.emplace_back([this] { dispatch_loop(); });
+  for (int i = 0; i < std::max(1, options_.workers); ++i) threads_.emplace_back([this] { worker_loop(); });
+}
+
+void OutboxSender::stop() {
+  std::vector<std::thread> threads;
+  {
+    const std::lock_guard lock(mu_);
+    stop_ = true;
+    for (auto& [id, cached] : senders_) {
+      if (cached.sender) cached.sender->interrupt();
+    }
+    threads.swap(threads_);
+  }
+  dispatch_cv_.notify_all();
+  work_cv_.notify_all();
+  for (auto& t : threads) t.join();
+  const std::lock_guard lock(mu_);
+  senders_.clear();  // interrupted clients stay interrupted: make new ones after a start
+  queue_.clear();
+  busy_.clear();
+}
+
+void OutboxSender::wake() {
+  {
+    const std::lock_guard lock(mu_);
+    woken_ = true;
+  }
+  dispatch_cv_.notify_one();
+}
+
+double OutboxSender::draw() {
+  const std::lock_guard lock(mu_);
+  return std::uniform_real_distribution<double>(0.0, 1.0)(random_);
+}
+
+void OutboxSender::dispatch_loop() {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    woken_ = false;
+    lock.unlock();
+    const auto now = now_();
+    auto due = store_.due_channels(now);
+    std::chrono::milliseconds wait = options_.poll_interval;
+    lock.lock();
+    if (!due) {
+      lock.unlock();
+      log_.error("notify.outbox_read_failed", {{"error", due.error().message}});
+      lock.lock();
+    } else {
+      for (const auto& id : due->due) {
+        if (busy_.insert(id).second) {
+          queue_.push_back(id);
+          work_cv_.notify_one();
+        }
+      }
+      if (due->next_due) {
+        wait = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(*due->next_due - now),
+                          std::chrono::milliseconds{1}, options_.poll_interval);
+      }
+    }
+    dispatch_cv_.wait_for(lock, wait, [this] { return stop_ || woken_; });
+  }
+}
+
+void OutboxSender::worker_loop() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    work_cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+    if (stop_) return;
+    const std::string id = queue_.front();
+    queue_.pop_front();
+    lock.unlock();
+    std::size_t attempts = 0;
+    try {
+      attempts = run_channel(id);
+    } catch (const std::exception& e) {
+      log_.error("notify.exception", {{"channel", id}, {"what", e.what()}});
+    }
+    lock.lock();
+    busy_.erase(id);
+    // It may have more due. A channel that made no progress (the store
+    // failed) is looked at again at the next poll, not at once.
+    if (attempts > 0) {
+      woken_ = true;
+      dispatch_cv_.notify_one();
+    }
+  }
+}
+
+Sender* OutboxSender::sender_for(const store::ChannelRecord& channel, std::string& error) {
+  {
+    const std::lock_guard lock(mu_);
+    if (stop_) {
+      error = "hoistd is stopping";
+      return nullptr;
+    }
+    auto it = senders_.find(channel.id);
+    if (it != senders_.end() && it->second.version == channel.version) return it->second.sender.get();
+  }
+  auto secrets = open_secrets_(channel);
+  if (!secrets) {
+    error = fmt::format("the channel's secrets cannot be opened: {}", secrets.error().message);
+    return nullptr;
+  }
+  auto made = factory_(channel, *secrets);
+  if (!made) {
+    error = fmt::format("the channel's settings are not usable: {}", made.error().message);
+    return nullptr;
+  }
+  const std::lock_guard lock(mu_);
+  auto& slot = senders_[channel.id];
+  slot.version = channel.version;
+  slot.sender = std::move(*made);  // only this channel's worker used the old one
+  return slot.sender.get();
+}
+
+Message OutboxSender::message_for(const AuditEvent& event) {
+  Message m;
+  m.id = event_id(event);
+  m.event = event;
+  if (concerns_request(event) && !event.target.empty()) {
+    if (auto r = store_.request(event.target); r && *r) {
+      m.request = std::move(**r);
+      m.link = request_link(options_.public_url, event.target);
+    }
+  }
+  return m;
+}
+
+std::size_t OutboxSender::run_channel(const std::string& channel_id) {
+  auto channel = store_.channel(channel_id);
+  if (!channel) {
+    log_.error("notify.outbox_read_failed", {{"channel", channel_id}, {"error", channel.error().message}});
+    return 0;
+  }
+  if (!*channel || !(*channel)->enabled) return 0;
+  auto pending = store_.pending_deliveries(channel_id, options_.batch);
+  if (!pending) {
+    log_.error("notify.outbox_read_failed", {{"channel", channel_id}, {"error", pending.error().message}});
+    return 0;
+  }
+  std::size_t attempts = 0;
+  for (const auto& d : *pending) {
+    {
+      const std::lock_guard lock(mu_);
+      if (stop_) break;
+    }
+    if (d.next_attempt_at > now_()) break;  // not yet due: later ones wait behind it
+    auto events = store_.audit_range(d.audit_seq, 1);
+    if (!events) {
+      log_.error("notify.outbox_read_failed", {{"channel", channel_id}, {"error", events.error().message}});
+      break;
+    }
+    outbox::AttemptOutcome outcome;
+    std::string event_id_text;
+    if (events->empty() || events->front().seq != d.audit_seq) {
+      outcome = {404, std::nullopt, fmt::format("audit event #{} is not in the store", d.audit_seq)};
+    } else {
+      const Message message = message_for(events->front());
+      event_id_text = message.id;
+      std::string error;
+      if (Sender* sender = sender_for(**channel, error)) {
+        outcome = sender->send(message, now_());
+      } else {
+        outcome = {std::nullopt, std::nullopt, error};
+      }
+    }
+    {
+      const std::lock_guard lock(mu_);
+      if (stop_ && !outcome.status) break;  // interrupted by stop(): not the receiver's doing
+    }
+    ++attempts;
+    const auto at = now_();
+    const auto decision = outbox::decide(outcome, d.attempts + 1, d.since, at, options_.schedule, draw());
+    store::AttemptRecord record{d.id, decision.verdict, at, decision.next_attempt_at, decision.reason, outcome.status};
+    auto recorded = store_.write([&](store::StoreTx& tx) -> Status {
+      auto r = tx.record_attempt(record);
+      return r ? Status{} : Status{r.error()};
+    });
+    if (!recorded) {
+      // Re-driven or deleted meanwhile, or the store failed: look again later.
+      log_.warn("notify.attempt_not_recorded",
+                {{"channel", channel_id}, {"delivery", d.id}, {"error", recorded.error().message}});
+      break;
+    }
+    switch (decision.verdict) {
+      case outbox::Verdict::kDelivered:
+        log_.debug("notify.delivered", {{"channel", channel_id}, {"delivery", d.id}, {"event", event_id_text}});
+        continue;
+      case outbox::Verdict::kDead:
+        log_.error("notify.dead_letter", {{"channel", channel_id},
+                                          {"delivery", d.id},
+                                          {"event", event_id_text},
+                                          {"attempts", d.attempts + 1},
+                                          {"error", decision.reason}});
+        continue;  // a dead letter no longer holds the channel
+      case outbox::Verdict::kRetry:
+        log_.warn("notify.retry", {{"channel", channel_id},
+                                   {"delivery", d.id},
+                                   {"event", event_id_text},
+                                   {"attempts", d.attempts + 1},
+                                   {"next_attempt", format_event_time(decision.next_attempt_at)},
+                                   {"error", decision.reason}});
+        break;
+    }
+    break;  // a retry holds the channel's later deliveries behind it
+  }
+  return attempts;
+}
+
+}  // namespace hoist::notify

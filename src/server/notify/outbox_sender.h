@@ -1,0 +1,105 @@
+// hoistd's outbox sender: delivers the store's pending deliveries
+// (store/outbox.h) through each channel's Sender, at least once, in order
+// per channel, and records each attempt as the outbox's rules decide
+// (core/outbox.h). State lives only in the store, so a restart (or a
+// kill -9) resumes where the store says; an attempt that was sent but not
+// recorded is sent again (receivers drop it by its webhook-id).
+//
+// One dispatcher thread finds the channels whose first pending delivery is
+// due (woken after each write, else every poll_interval); up to `workers`
+// threads send, one channel each at a time, so a slow or hanging receiver
+// holds only its own channel (for at most its timeout per attempt).
+//
+// MUST: no network I/O inside a store transaction: an attempt is sent,
+// then recorded in a transaction of its own.
+// MUST: a channel's deliveries go out in audit order: its first pending
+// delivery blocks the later ones until it is delivered or dead.
+// MUST: secrets are opened only to make a channel's Sender; never logged.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/outbox.h"
+#include "log/logger.h"
+#include "server/notify/sender.h"
+#include "store/store.h"
+
+namespace hoist::notify {
+
+struct OutboxOptions {
+  outbox::RetrySchedule schedule;
+  // How often the dispatcher looks when nothing wakes it.
+  std::chrono::milliseconds poll_interval{1000};
+  int workers = 4;  // channels sent to at the same time
+  std::size_t batch = 100;
+  std::string public_url;  // for the console links in messages; "" for none
+};
+
+class OutboxSender {
+ public:
+  using Now = std::function<AuditTime()>;
+  // The channel's secrets as its kind's JSON text ("" for none), or why not.
+  using OpenSecrets = std::function<Result<std::string>(const store::ChannelRecord& channel)>;
+
+  OutboxSender(store::Store& store, log::Logger& log, SenderFactory factory, OpenSecrets open_secrets, Now now,
+               OutboxOptions options);
+  ~OutboxSender();  // stop()
+  OutboxSender(const OutboxSender&) = delete;
+  OutboxSender& operator=(const OutboxSender&) = delete;
+
+  // Starts the dispatcher and the workers.
+  void start();
+  // Ends attempts in progress (they are retried after the next start) and
+  // joins the threads. Idempotent.
+  void stop();
+  // Something was committed: look at once.
+  void wake();
+
+  // Sends one channel's due deliveries in order on the caller's thread
+  // until one is not yet due or fails; returns how many attempts it made.
+  // The threads call it; tests call it directly.
+  std::size_t run_channel(const std::string& channel_id);
+
+ private:
+  struct CachedSender {
+    std::int64_t version = 0;
+    std::unique_ptr<Sender> sender;
+  };
+  Sender* sender_for(const store::ChannelRecord& channel, std::string& error);
+  Message message_for(const AuditEvent& event);
+  double draw();
+  void dispatch_loop();
+  void worker_loop();
+
+  store::Store& store_;
+  log::Logger& log_;
+  SenderFactory factory_;
+  OpenSecrets open_secrets_;
+  Now now_;
+  OutboxOptions options_;
+
+  std::mutex mu_;
+  std::condition_variable dispatch_cv_;
+  std::condition_variable work_cv_;
+  bool stop_ = false;
+  bool woken_ = false;
+  std::set<std::string> busy_;     // channels a worker holds or will
+  std::deque<std::string> queue_;  // channels waiting for a worker
+  std::map<std::string, CachedSender> senders_;
+  std::mt19937_64 random_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace hoist::notify

@@ -1,0 +1,130 @@
+// The webhook channel's settings and secrets as stored, and its URL rule
+// (webhook.h). No client here: the fuzz build links this file alone.
+#include <fmt/format.h>
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+
+#include <algorithm>
+
+#include "core/webhook_signature.h"
+#include "server/notify/webhook.h"
+
+namespace hoist::notify {
+
+namespace json = boost::json;
+
+namespace {
+
+bool printable_ascii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c > ' ' && c < 0x7f; });
+}
+
+}  // namespace
+
+Result<WebhookUrl> check_webhook_url(std::string_view url) {
+  const auto bad = [](std::string_view why) {
+    return invalid_argument(fmt::format("the webhook URL is not usable: {}; use https://HOST[:PORT]/PATH", why));
+  };
+  if (url.size() > kMaxUrlBytes) return bad(fmt::format("it is longer than {} bytes", kMaxUrlBytes));
+  if (url.empty() || !printable_ascii(url)) return bad("it must be printable ASCII without spaces");
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed) return bad("it does not parse as a URL");
+  const auto& u = *parsed;
+  if (u.scheme_id() != boost::urls::scheme::https) return bad("only https is allowed");
+  if (!u.has_authority() || u.encoded_host().empty()) return bad("it names no host");
+  if (u.has_userinfo()) return bad("it must not contain a user name or password");
+  if (u.has_fragment()) return bad("it must not have a fragment (#...)");
+  const auto host_type = u.host_type();
+  if (host_type != boost::urls::host_type::name && host_type != boost::urls::host_type::ipv4 &&
+      host_type != boost::urls::host_type::ipv6) {
+    return bad("the host is neither a DNS name nor an IP address");
+  }
+  if (u.has_port()) {
+    const std::string_view port = u.port();
+    const bool digits = !port.empty() && port.size() <= 5 &&
+                        std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits || std::stoi(std::string(port)) < 1 || std::stoi(std::string(port)) > 65535) {
+      return bad("the port is not between 1 and 65535");
+    }
+  }
+  WebhookUrl out;
+  out.origin = "https://" + std::string(u.encoded_host_and_port());
+  std::string target(u.encoded_path());
+  if (target.empty()) target = "/";
+  if (target.front() != '/') return bad("the path must start with '/'");
+  if (u.has_query()) target += "?" + std::string(u.encoded_query());
+  out.target = std::move(target);
+  return out;
+}
+
+std::string webhook_config_json(const WebhookConfig& c) {
+  json::object o{{"url", c.url}};
+  if (c.ca_file) o["ca_file"] = *c.ca_file;
+  o["timeout_s"] = c.timeout.count();
+  return json::serialize(o);
+}
+
+Result<WebhookConfig> parse_webhook_config(std::string_view text) {
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec || !v.is_object()) return invalid_argument("a webhook channel's config must be a JSON object");
+  const auto& o = v.as_object();
+  WebhookConfig c;
+  for (const auto& [key, value] : o) {
+    if (key == "url") {
+      if (!value.is_string()) return invalid_argument("url must be a string");
+      c.url = std::string(value.as_string());
+    } else if (key == "ca_file") {
+      if (!value.is_string() || value.as_string().empty() || value.as_string().size() > 4096 ||
+          value.as_string().front() != '/') {
+        return invalid_argument("ca_file must be an absolute path to a PEM file");
+      }
+      c.ca_file = std::string(value.as_string());
+    } else if (key == "timeout_s") {
+      if (!value.is_int64() || value.as_int64() < kMinWebhookTimeout.count() ||
+          value.as_int64() > kMaxWebhookTimeout.count()) {
+        return invalid_argument(fmt::format("timeout_s must be a whole number of seconds from {} to {}",
+                                            kMinWebhookTimeout.count(), kMaxWebhookTimeout.count()));
+      }
+      c.timeout = std::chrono::seconds(value.as_int64());
+    } else {
+      return invalid_argument(
+          fmt::format("a webhook channel has no setting \"{}\"", std::string_view(key).substr(0, 64)));
+    }
+  }
+  if (c.url.empty()) return invalid_argument("a webhook channel needs a url");
+  if (auto u = check_webhook_url(c.url); !u) return u.error();
+  return c;
+}
+
+std::string webhook_secrets_json(const WebhookSecrets& s) {
+  json::object o{{"current", s.current}};
+  if (s.previous) o["previous"] = *s.previous;
+  if (s.previous_until) o["previous_until_ms"] = s.previous_until->time_since_epoch().count();
+  return json::serialize(o);
+}
+
+Result<WebhookSecrets> parse_webhook_secrets(std::string_view text) {
+  const auto bad = [] { return invalid_argument("the webhook channel's stored secrets do not read (this is a bug)"); };
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec || !v.is_object()) return bad();
+  WebhookSecrets s;
+  for (const auto& [key, value] : v.as_object()) {
+    if (key == "current" && value.is_string()) {
+      s.current = std::string(value.as_string());
+    } else if (key == "previous" && value.is_string()) {
+      s.previous = std::string(value.as_string());
+    } else if (key == "previous_until_ms" && value.is_int64()) {
+      s.previous_until = AuditTime{std::chrono::milliseconds{value.as_int64()}};
+    } else {
+      return bad();
+    }
+  }
+  if (!webhook::parse_secret(s.current)) return bad();
+  if (s.previous && !webhook::parse_secret(*s.previous)) return bad();
+  return s;
+}
+
+}  // namespace hoist::notify

@@ -1,0 +1,121 @@
+// The notification routes in process: channels created, changed, rotated,
+// tested and deleted by an admin, with every change audited; bad input
+// refused with a message that names the problem and never the secret.
+#include "api_test_support.h"
+
+namespace hoist::api::testing {
+namespace {
+
+const std::string kSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+json::object channel_body() {
+  return json::object{{"kind", "webhook"},
+                      {"name", "approvers"},
+                      {"events", json::array{"request.*"}},
+                      {"config", json::object{{"url", "https://hooks.example/in"}}},
+                      {"secret", kSecret}};
+}
+
+class NotifyApi : public ApiTest {};
+
+TEST_F(NotifyApi, BadChannelsAreRefusedSayingWhy) {
+  struct Case {
+    const char* field;
+    json::value value;
+    const char* says;
+  };
+  const Case cases[] = {
+      {"kind", "slack", "unknown channel kind"},
+      {"name", "", "1 to 100 characters"},
+      {"events", json::array{}, "events is missing"},
+      {"events", json::array{"request.create"}, "is not an audit kind"},
+      {"events", json::array{"nothing.*"}, "names no audit kind"},
+      {"events", json::array{"Request.*"}, "characters"},
+      {"config", json::object{{"url", "http://hooks.example/in"}}, "only https"},
+      {"config", json::object{{"url", "https://u:p@hooks.example/in"}}, "user name or password"},
+      {"config", json::object{{"url", "https://hooks.example/in"}, {"timeout_s", 0}}, "timeout_s"},
+      {"config", json::object{{"url", "https://hooks.example/in"}, {"ca_file", "relative.pem"}}, "absolute path"},
+      {"config", json::object{{"url", "https://hooks.example/in"}, {"proxy", "x"}}, "proxy"},
+      {"secret", "whsec_c2hvcnQtc2VjcmV0LXRleHQ=", "whsec_"},
+      {"secret", "plain-password-1234567890", "whsec_"},
+      {"enabled", "yes", "enabled"},
+  };
+  for (const auto& c : cases) {
+    auto body = channel_body();
+    body[c.field] = c.value;
+    const auto r = call_json("POST", "/api/v1/notify/channels", body, as(store::Role::kAdmin));
+    SCOPED_TRACE(c.field);
+    EXPECT_EQ(r.status, 400) << json::serialize(r.body);
+    EXPECT_NE(r.str("/error/message").find(c.says), std::string::npos) << r.str("/error/message");
+    EXPECT_EQ(r.str("/error/message").find("c2hvcnQtc2VjcmV0"), std::string::npos);
+    EXPECT_EQ(r.str("/error/message").find("plain-password"), std::string::npos);
+  }
+  auto missing = channel_body();
+  missing.erase("secret");
+  EXPECT_EQ(call_json("POST", "/api/v1/notify/channels", missing, as(store::Role::kAdmin)).status, 400);
+  EXPECT_TRUE(call("GET", "/api/v1/notify/channels", "", as(store::Role::kAdmin)).array("/channels").empty());
+}
+
+TEST_F(NotifyApi, AChannelsLifeIsAuditedAndItsSecretNeverShown) {
+  const auto admin = as(store::Role::kAdmin);
+  const auto created = call_json("POST", "/api/v1/notify/channels", channel_body(), admin);
+  ASSERT_EQ(created.status, 201) << json::serialize(created.body);
+  const std::string id = created.str("/id");
+  EXPECT_TRUE(id.starts_with("ch-"));
+  EXPECT_EQ(created.str("/config/url"), "https://hooks.example/in");
+  EXPECT_EQ(created.num("/config/timeout_s"), 10);
+  EXPECT_EQ(created.num("/version"), 1);
+  // The same name twice is a conflict.
+  EXPECT_EQ(call_json("POST", "/api/v1/notify/channels", channel_body(), admin).status, 409);
+
+  const auto changed = call_json(
+      "PATCH", "/api/v1/notify/channels/" + id,
+      json::object{
+          {"enabled", false}, {"events", json::array{"*"}}, {"config", json::object{{"timeout_s", 3}}}, {"version", 1}},
+      admin);
+  ASSERT_EQ(changed.status, 200) << json::serialize(changed.body);
+  EXPECT_EQ(changed.num("/config/timeout_s"), 3);
+  EXPECT_EQ(changed.str("/config/url"), "https://hooks.example/in");
+  // A stale version is refused.
+  EXPECT_EQ(
+      call_json("PATCH", "/api/v1/notify/channels/" + id, json::object{{"name", "x"}, {"version", 1}}, admin).status,
+      409);
+  // Disabled: no test message.
+  EXPECT_EQ(call("POST", "/api/v1/notify/channels/" + id + "/test", "", admin).status, 409);
+  const auto rotated = call_json(
+      "PATCH", "/api/v1/notify/channels/" + id,
+      json::object{
+          {"enabled", true}, {"secret", "whsec_" + std::string(43, 'A') + "="}, {"previous_secret_valid_for_s", 3600}},
+      admin);
+  ASSERT_EQ(rotated.status, 200) << json::serialize(rotated.body);
+  EXPECT_NE(rotated.str("/secret/previous_valid_until"), "<missing>");
+  const auto tested = call("POST", "/api/v1/notify/channels/" + id + "/test", "", admin);
+  ASSERT_EQ(tested.status, 202) << json::serialize(tested.body);
+  EXPECT_EQ(tested.str("/state"), "pending");
+  EXPECT_EQ(tested.str("/event/kind"), "notify.channel_tested");
+  const auto delivery = std::to_string(tested.num("/id"));
+  EXPECT_EQ(call("GET", "/api/v1/notify/deliveries/" + delivery, "", admin).str("/state"), "pending");
+  // Only a dead letter is re-driven.
+  EXPECT_EQ(call("POST", "/api/v1/notify/deliveries/" + delivery + "/redrive", "", admin).status, 409);
+  EXPECT_EQ(call("POST", "/api/v1/notify/deliveries/x1/redrive", "", admin).status, 400);
+  EXPECT_EQ(call("GET", "/api/v1/notify/deliveries?state=lost", "", admin).status, 400);
+  const auto removed = call("DELETE", "/api/v1/notify/channels/" + id, "", admin);
+  ASSERT_EQ(removed.status, 200);
+  // The channel takes "*": the rotation's own event and the test message.
+  EXPECT_EQ(removed.num("/pending_dropped"), 2);
+  EXPECT_EQ(call("GET", "/api/v1/notify/channels/" + id, "", admin).status, 404);
+
+  const auto trail = audit_for(id);
+  std::vector<std::string> kinds;
+  for (const auto& e : trail) kinds.emplace_back(e.at("action").as_string());
+  EXPECT_EQ(kinds,
+            (std::vector<std::string>{"notify.channel_created", "notify.channel_updated", "notify.channel_updated",
+                                      "notify.channel_tested", "notify.channel_deleted"}));
+  const std::string all = json::serialize(trail) + json::serialize(created.body) + json::serialize(rotated.body);
+  EXPECT_EQ(all.find("MfKQ9r8G"), std::string::npos);
+  EXPECT_EQ(all.find(std::string(43, 'A')), std::string::npos);
+  EXPECT_NE(all.find("\"secret_rotated\":true"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace hoist::api::testing

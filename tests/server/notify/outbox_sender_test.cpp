@@ -1,0 +1,289 @@
+// The outbox sender over a real SQLite store with a fake Sender: what it
+// sends, in which order, and what it records after each answer.
+#include "server/notify/outbox_sender.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "store/sqlite_store.h"
+#include "support/temp_dir.h"
+
+namespace hoist::notify {
+namespace {
+
+using outbox::DeliveryState;
+using std::chrono::milliseconds;
+
+// Answers each channel's attempts from a script (then 200), and remembers
+// every message it was given, per channel, in order.
+class FakeSender final : public Sender {
+ public:
+  struct Shared {
+    std::mutex mu;
+    std::map<std::string, std::vector<std::string>> sent;             // channel -> event ids, in order
+    std::map<std::string, std::vector<outbox::AttemptOutcome>> plan;  // channel -> next answers
+    std::map<std::string, int> made;                                  // channel -> senders made
+  };
+  FakeSender(std::string channel, std::shared_ptr<Shared> shared) : channel_(std::move(channel)), shared_(shared) {}
+
+  outbox::AttemptOutcome send(const Message& message, AuditTime) override {
+    const std::lock_guard lock(shared_->mu);
+    shared_->sent[channel_].push_back(message.id);
+    auto& plan = shared_->plan[channel_];
+    if (plan.empty()) return {200, std::nullopt, ""};
+    auto out = plan.front();
+    plan.erase(plan.begin());
+    return out;
+  }
+
+ private:
+  std::string channel_;
+  std::shared_ptr<Shared> shared_;
+};
+
+class OutboxSenderTest : public ::testing::Test {
+ protected:
+  void SetUp() override { open(); }
+
+  void open() {
+    auto s = store::open_sqlite_store(dir_.path() + "/hoist.db");
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    store_ = std::move(*s);
+    OutboxOptions options;
+    options.schedule.jitter = 0;
+    options.schedule.delays = {milliseconds{0}, milliseconds{1000}, milliseconds{2000}};
+    options.schedule.max_age = milliseconds{10'000};
+    options.poll_interval = milliseconds{20};
+    options.public_url = "https://hoist.example:8443/";
+    sender_ = std::make_unique<OutboxSender>(
+        *store_, *log_,
+        [shared = shared_](const store::ChannelRecord& c,
+                           const std::string& secrets) -> Result<std::unique_ptr<Sender>> {
+          if (secrets != "opened:" + c.id) return invalid_argument("wrong secrets handed in");
+          const std::lock_guard lock(shared->mu);
+          ++shared->made[c.id];
+          return std::unique_ptr<Sender>(std::make_unique<FakeSender>(c.id, shared));
+        },
+        [](const store::ChannelRecord& c) -> Result<std::string> { return "opened:" + c.id; },
+        [this] { return AuditTime{milliseconds{now_ms_.load()}}; }, options);
+  }
+
+  void add_channel(const std::string& id, std::vector<std::string> events, bool enabled = true) {
+    store::ChannelRecord c;
+    c.id = id;
+    c.kind = "fake";
+    c.name = id;
+    c.config = "{}";
+    c.secrets = "sealed";
+    c.enabled = enabled;
+    c.events = std::move(events);
+    c.created_at = now();
+    auto st = store_->write([&](store::StoreTx& tx) -> Status {
+      auto r = tx.insert_channel(c);
+      return r ? Status{} : Status{r.error()};
+    });
+    ASSERT_TRUE(st.ok()) << st.error().message;
+  }
+
+  AuditEvent audit(const std::string& action, const std::string& target = "req-1") {
+    std::optional<AuditEvent> out;
+    auto st = store_->write([&](store::StoreTx& tx) -> Status {
+      store::AuditDraft d;
+      d.time = now();
+      d.actor = "alice";
+      d.action = action;
+      d.target = target;
+      auto e = tx.append_audit(d);
+      if (!e) return e.error();
+      out = *e;
+      return {};
+    });
+    EXPECT_TRUE(st.ok()) << st.error().message;
+    return out.value_or(AuditEvent{});
+  }
+
+  std::vector<std::string> sent(const std::string& channel) {
+    const std::lock_guard lock(shared_->mu);
+    return shared_->sent[channel];
+  }
+  void plan(const std::string& channel, std::vector<outbox::AttemptOutcome> answers) {
+    const std::lock_guard lock(shared_->mu);
+    shared_->plan[channel] = std::move(answers);
+  }
+  std::vector<store::DeliveryRecord> deliveries(const std::string& channel) {
+    auto rows = store_->deliveries(store::DeliveryFilter{channel, std::nullopt, 0, 100});
+    EXPECT_TRUE(rows.ok());
+    return rows.ok() ? *rows : std::vector<store::DeliveryRecord>{};
+  }
+  AuditTime now() const { return AuditTime{milliseconds{now_ms_.load()}}; }
+  void advance(milliseconds d) { now_ms_ += d.count(); }
+
+  hoist::testing::TempDir dir_;
+  std::unique_ptr<log::Logger> log_ = log::make_null_logger();
+  std::unique_ptr<store::Store> store_;
+  std::shared_ptr<FakeSender::Shared> shared_ = std::make_shared<FakeSender::Shared>();
+  std::atomic<std::int64_t> now_ms_{1'800'000'000'000};
+  std::unique_ptr<OutboxSender> sender_;
+};
+
+TEST_F(OutboxSenderTest, SendsEachChannelsEventsInAuditOrderWithTheEventIdAsKey) {
+  add_channel("ch-a", {"request.*"});
+  add_channel("ch-b", {"*"});
+  const auto e1 = audit("request.created");
+  const auto e2 = audit("policy.deleted", "fleet");
+  const auto e3 = audit("request.approved");
+  EXPECT_EQ(sender_->run_channel("ch-a"), 2U);
+  EXPECT_EQ(sender_->run_channel("ch-b"), 3U);
+  EXPECT_EQ(sent("ch-a"), (std::vector<std::string>{event_id(e1), event_id(e3)}));
+  EXPECT_EQ(sent("ch-b"), (std::vector<std::string>{event_id(e1), event_id(e2), event_id(e3)}));
+  for (const auto& d : deliveries("ch-b")) {
+    EXPECT_EQ(d.state, DeliveryState::kDelivered);
+    EXPECT_EQ(d.attempts, 1);
+    EXPECT_EQ(d.last_status, 200);
+  }
+  // Nothing is sent twice once recorded.
+  EXPECT_EQ(sender_->run_channel("ch-b"), 0U);
+  EXPECT_EQ(sent("ch-b").size(), 3U);
+  // One sender per channel, kept between runs.
+  const std::lock_guard lock(shared_->mu);
+  EXPECT_EQ(shared_->made["ch-b"], 1);
+}
+
+TEST_F(OutboxSenderTest, AFailureHoldsItsChannelInOrderAndRetriesOnTheSchedule) {
+  add_channel("ch-a", {"*"});
+  add_channel("ch-b", {"*"});
+  plan("ch-a", {{std::nullopt, std::nullopt, "connection refused"}, {503, "1", "HTTP 503"}});
+  const auto e1 = audit("request.created");
+  const auto e2 = audit("request.approved");
+  EXPECT_EQ(sender_->run_channel("ch-a"), 1U);  // e1 failed: e2 waits behind it
+  EXPECT_EQ(sender_->run_channel("ch-b"), 2U);  // the other channel is not held
+  auto rows = deliveries("ch-a");
+  ASSERT_EQ(rows.size(), 2U);
+  EXPECT_EQ(rows[0].state, DeliveryState::kPending);
+  EXPECT_EQ(rows[0].attempts, 1);
+  EXPECT_EQ(rows[0].last_error, "connection refused");
+  EXPECT_EQ(rows[0].next_attempt_at, now() + milliseconds{1000});
+  EXPECT_EQ(rows[1].attempts, 0);
+  // Not due yet: nothing is sent.
+  advance(milliseconds{999});
+  EXPECT_EQ(sender_->run_channel("ch-a"), 0U);
+  // Due: a 503 with Retry-After: 1 s.
+  advance(milliseconds{1});
+  EXPECT_EQ(sender_->run_channel("ch-a"), 1U);
+  rows = deliveries("ch-a");
+  EXPECT_EQ(rows[0].attempts, 2);
+  EXPECT_EQ(rows[0].last_status, 503);
+  EXPECT_EQ(rows[0].next_attempt_at, now() + milliseconds{1000});
+  advance(milliseconds{1000});
+  EXPECT_EQ(sender_->run_channel("ch-a"), 2U);
+  EXPECT_EQ(sent("ch-a"), (std::vector<std::string>{event_id(e1), event_id(e1), event_id(e1), event_id(e2)}));
+  rows = deliveries("ch-a");
+  EXPECT_EQ(rows[0].state, DeliveryState::kDelivered);
+  EXPECT_EQ(rows[0].attempts, 3);
+  EXPECT_EQ(rows[0].last_error, "");
+  EXPECT_EQ(rows[1].state, DeliveryState::kDelivered);
+}
+
+TEST_F(OutboxSenderTest, APermanentRefusalDeadLettersAndLetsTheNextOneGo) {
+  add_channel("ch-a", {"*"});
+  plan("ch-a", {{400, std::nullopt, "HTTP 400: bad signature"}});
+  const auto e1 = audit("request.created");
+  const auto e2 = audit("request.denied");
+  EXPECT_EQ(sender_->run_channel("ch-a"), 2U);
+  auto rows = deliveries("ch-a");
+  ASSERT_EQ(rows.size(), 2U);
+  EXPECT_EQ(rows[0].state, DeliveryState::kDead);
+  EXPECT_NE(rows[0].last_error.find("HTTP 400: bad signature"), std::string::npos) << rows[0].last_error;
+  EXPECT_EQ(rows[1].state, DeliveryState::kDelivered);
+  // Re-driven, it goes again.
+  ASSERT_TRUE(store_
+                  ->write([&](store::StoreTx& tx) -> Status {
+                    auto r = tx.redrive_delivery(rows[0].id, now());
+                    return r ? Status{} : Status{r.error()};
+                  })
+                  .ok());
+  EXPECT_EQ(sender_->run_channel("ch-a"), 1U);
+  EXPECT_EQ(sent("ch-a"), (std::vector<std::string>{event_id(e1), event_id(e2), event_id(e1)}));
+  EXPECT_EQ(deliveries("ch-a")[0].state, DeliveryState::kDelivered);
+}
+
+TEST_F(OutboxSenderTest, GivesUpAfterTheMaxAge) {
+  add_channel("ch-a", {"*"});
+  std::vector<outbox::AttemptOutcome> failures(20, outbox::AttemptOutcome{500, std::nullopt, "HTTP 500"});
+  plan("ch-a", failures);
+  audit("request.created");
+  for (int i = 0; i < 12; ++i) {
+    (void)sender_->run_channel("ch-a");
+    advance(milliseconds{2000});
+  }
+  auto rows = deliveries("ch-a");
+  ASSERT_EQ(rows.size(), 1U);
+  EXPECT_EQ(rows[0].state, DeliveryState::kDead);
+  EXPECT_NE(rows[0].last_error.find("given up"), std::string::npos) << rows[0].last_error;
+  EXPECT_EQ(rows[0].attempts, 6);  // at 0, 2, 4, 6, 8 and 10 s (the loop's steps); the next would pass 10 s
+}
+
+TEST_F(OutboxSenderTest, TheMessageCarriesTheRequestAndItsConsoleLink) {
+  add_channel("ch-a", {"*"});
+  // No such request stored: the message goes without one.
+  audit("request.created", "req-none");
+  EXPECT_EQ(sender_->run_channel("ch-a"), 1U);
+  EXPECT_EQ(request_link("https://hoist.example:8443/", "req-1"), "https://hoist.example:8443/#/requests/req-1");
+  EXPECT_EQ(request_link("", "req-1"), "");
+}
+
+TEST_F(OutboxSenderTest, ADisabledChannelIsNotSentTo) {
+  add_channel("ch-a", {"*"}, false);
+  add_channel("ch-b", {"*"});
+  audit("request.created");
+  EXPECT_EQ(sender_->run_channel("ch-a"), 0U);
+  EXPECT_TRUE(sent("ch-a").empty());
+}
+
+TEST_F(OutboxSenderTest, ASenderThatCannotBeMadeIsAFailedAttempt) {
+  add_channel("ch-a", {"*"});
+  audit("request.created");
+  sender_ = std::make_unique<OutboxSender>(
+      *store_, *log_,
+      [](const store::ChannelRecord&, const std::string&) -> Result<std::unique_ptr<Sender>> {
+        return invalid_argument("url must be a string");
+      },
+      [](const store::ChannelRecord&) -> Result<std::string> { return std::string(); }, [this] { return now(); },
+      OutboxOptions{});
+  EXPECT_EQ(sender_->run_channel("ch-a"), 1U);
+  auto rows = deliveries("ch-a");
+  ASSERT_EQ(rows.size(), 1U);
+  EXPECT_EQ(rows[0].state, DeliveryState::kPending);
+  EXPECT_NE(rows[0].last_error.find("not usable: url must be a string"), std::string::npos) << rows[0].last_error;
+}
+
+TEST_F(OutboxSenderTest, TheThreadsDeliverWhatIsCommittedAndAReopenedStoreResumes) {
+  add_channel("ch-a", {"*"});
+  sender_->start();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i) {
+    ids.push_back(event_id(audit("request.created", "req-" + std::to_string(i))));
+    sender_->wake();
+  }
+  for (int i = 0; i < 500 && sent("ch-a").size() < ids.size(); ++i) std::this_thread::sleep_for(milliseconds{10});
+  EXPECT_EQ(sent("ch-a"), ids);
+  sender_->stop();
+
+  // Queued while stopped, sent after a "restart" on the same file.
+  const auto late = event_id(audit("request.expired"));
+  sender_.reset();
+  store_.reset();
+  open();
+  sender_->start();
+  for (int i = 0; i < 500 && sent("ch-a").size() < ids.size() + 1; ++i) std::this_thread::sleep_for(milliseconds{10});
+  sender_->stop();
+  ASSERT_EQ(sent("ch-a").size(), ids.size() + 1);
+  EXPECT_EQ(sent("ch-a").back(), late);
+}
+
+}  // namespace
+}  // namespace hoist::notify

@@ -1,0 +1,344 @@
+// Conformance: the notification outbox (store/outbox.h): channels, their
+// routing, and deliveries queued by append_audit in the event's own
+// transaction.
+#include <algorithm>
+#include <chrono>
+
+#include "store_conformance.h"
+
+namespace hoist::store::testing {
+namespace {
+
+using outbox::DeliveryState;
+using outbox::Verdict;
+using std::chrono::milliseconds;
+
+const AuditTime kT0{milliseconds{1'800'000'000'000}};
+
+ChannelRecord channel(const std::string& id, std::vector<std::string> events, bool enabled = true) {
+  ChannelRecord c;
+  c.id = id;
+  c.kind = "webhook";
+  c.name = "name-" + id;
+  c.config = R"({"url":"https://receiver.example/hook"})";
+  c.secrets = "sealed:" + id;
+  c.enabled = enabled;
+  c.events = std::move(events);
+  c.created_by = "admin";
+  c.created_at = kT0;
+  return c;
+}
+
+Result<ChannelRecord> add(Store& s, const ChannelRecord& c) {
+  return tx_result<ChannelRecord>(s, [&](StoreTx& tx) { return tx.insert_channel(c); });
+}
+
+Result<AuditEvent> audit(Store& s, const std::string& action, AuditTime at = kT0) {
+  return tx_result<AuditEvent>(s, [&](StoreTx& tx) {
+    AuditDraft d;
+    d.time = at;
+    d.actor = "alice";
+    d.action = action;
+    d.target = "req-1";
+    return tx.append_audit(d);
+  });
+}
+
+std::vector<std::pair<std::string, std::uint64_t>> all_deliveries(Store& s) {
+  std::vector<std::pair<std::string, std::uint64_t>> out;
+  auto rows = s.deliveries(DeliveryFilter{});
+  EXPECT_TRUE(rows.ok()) << rows.error().message;
+  if (rows.ok()) {
+    for (const auto& d : *rows) out.emplace_back(d.channel_id, d.audit_seq);
+  }
+  // By event, then channel: the order one event's rows are inserted in is
+  // the backend's.
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second < b.second : a.first < b.first;
+  });
+  return out;
+}
+
+Result<DeliveryRecord> attempt(Store& s, std::int64_t id, Verdict verdict, AuditTime at, AuditTime next = AuditTime{},
+                               std::optional<int> status = std::nullopt) {
+  return tx_result<DeliveryRecord>(s, [&](StoreTx& tx) {
+    return tx.record_attempt(
+        AttemptRecord{id, verdict, at, next, verdict == Verdict::kDelivered ? "" : "HTTP 500", status});
+  });
+}
+
+TEST_P(StoreConformance, ChannelsAreStoredVersionedAndDeleted) {
+  auto a = add(*store_, channel("ch-a", {"request.*", "code.issued"}));
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  EXPECT_EQ(a->version, 1);
+  EXPECT_EQ(a->events, (std::vector<std::string>{"request.*", "code.issued"}));
+  EXPECT_EQ(a->secrets, "sealed:ch-a");
+  EXPECT_EQ(a->created_at, kT0);
+  ASSERT_TRUE(add(*store_, channel("ch-b", {"*"}, false)).ok());
+  // Names and ids are unique.
+  auto dup = channel("ch-c", {"*"});
+  dup.name = "name-ch-a";
+  EXPECT_EQ(add(*store_, dup).error().code, ErrorCode::kConflict);
+  EXPECT_EQ(add(*store_, channel("ch-a", {"*"})).error().code, ErrorCode::kConflict);
+  // A config that is not an object, or a missing name, is refused.
+  auto bad = channel("ch-d", {"*"});
+  bad.config = "[]";
+  EXPECT_EQ(add(*store_, bad).error().code, ErrorCode::kInvalidArgument);
+  bad = channel("ch-d", {"*"});
+  bad.name = "";
+  EXPECT_EQ(add(*store_, bad).error().code, ErrorCode::kInvalidArgument);
+
+  auto listed = store_->channels();
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 2U);
+  EXPECT_EQ((*listed)[0].id, "ch-a");
+  EXPECT_FALSE((*listed)[1].enabled);
+
+  ChannelRecord edit = *a;
+  edit.name = "renamed";
+  edit.events = {"policy.*"};
+  edit.enabled = false;
+  edit.secrets = "sealed:rotated";
+  auto updated =
+      tx_result<ChannelRecord>(*store_, [&](StoreTx& tx) { return tx.update_channel(edit, kT0 + milliseconds{5}); });
+  ASSERT_TRUE(updated.ok()) << updated.error().message;
+  EXPECT_EQ(updated->version, 2);
+  EXPECT_EQ(updated->name, "renamed");
+  EXPECT_EQ(updated->events, (std::vector<std::string>{"policy.*"}));
+  EXPECT_EQ(updated->secrets, "sealed:rotated");
+  EXPECT_EQ(updated->updated_at, kT0 + milliseconds{5});
+  EXPECT_EQ(updated->created_at, kT0);
+  // The version read is stale now.
+  EXPECT_EQ(tx_result<ChannelRecord>(*store_, [&](StoreTx& tx) { return tx.update_channel(edit, kT0); }).error().code,
+            ErrorCode::kConflict);
+  edit.id = "ch-none";
+  EXPECT_EQ(tx_result<ChannelRecord>(*store_, [&](StoreTx& tx) { return tx.update_channel(edit, kT0); }).error().code,
+            ErrorCode::kNotFound);
+
+  auto dropped = tx_result<std::size_t>(*store_, [](StoreTx& tx) { return tx.delete_channel("ch-b"); });
+  ASSERT_TRUE(dropped.ok());
+  EXPECT_EQ(*dropped, 0U);
+  EXPECT_FALSE(store_->channel("ch-b")->has_value());
+  EXPECT_EQ(tx_result<std::size_t>(*store_, [](StoreTx& tx) { return tx.delete_channel("ch-b"); }).error().code,
+            ErrorCode::kNotFound);
+}
+
+TEST_P(StoreConformance, AppendAuditQueuesADeliveryForEachChannelThatTakesTheAction) {
+  ASSERT_TRUE(add(*store_, channel("ch-prefix", {"request.*"})).ok());
+  ASSERT_TRUE(add(*store_, channel("ch-exact", {"request.created", "request.created"})).ok());
+  ASSERT_TRUE(add(*store_, channel("ch-all-off", {"*"}, false)).ok());
+  ASSERT_TRUE(add(*store_, channel("ch-policy", {"policy.version_added"})).ok());
+  ASSERT_TRUE(add(*store_, channel("ch-all", {"*"})).ok());
+
+  auto created = audit(*store_, "request.created");
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  auto approved = audit(*store_, "request.approved");
+  ASSERT_TRUE(approved.ok());
+  // "request.*" does not take "requests.x" nor "request" itself.
+  auto other = audit(*store_, "requests.created");
+  ASSERT_TRUE(other.ok());
+  using Rows = std::vector<std::pair<std::string, std::uint64_t>>;
+  EXPECT_EQ(all_deliveries(*store_), (Rows{{"ch-all", created->seq},
+                                           {"ch-exact", created->seq},
+                                           {"ch-prefix", created->seq},
+                                           {"ch-all", approved->seq},
+                                           {"ch-prefix", approved->seq},
+                                           {"ch-all", other->seq}}));
+  auto first = store_->deliveries(DeliveryFilter{});
+  ASSERT_TRUE(first.ok());
+  for (const auto& d : *first) {
+    EXPECT_EQ(d.state, DeliveryState::kPending);
+    EXPECT_EQ(d.attempts, 0);
+    EXPECT_EQ(d.next_attempt_at, kT0);  // due at once
+    EXPECT_EQ(d.since, kT0);
+    EXPECT_EQ(d.last_error, "");
+  }
+
+  // An event whose transaction fails queues nothing.
+  const auto before = all_deliveries(*store_).size();
+  const Status failed = store_->write([](StoreTx& tx) -> Status {
+    AuditDraft d;
+    d.time = kT0;
+    d.actor = "alice";
+    d.action = "request.created";
+    if (auto e = tx.append_audit(d); !e.ok()) return e.error();
+    return conflict("the change after the event failed");
+  });
+  EXPECT_EQ(failed.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(all_deliveries(*store_).size(), before);
+  EXPECT_EQ((*store_->audit_head())->seq, other->seq);
+}
+
+TEST_P(StoreConformance, DeliveriesMoveThroughRetryDeliveredDeadAndRedrive) {
+  ASSERT_TRUE(add(*store_, channel("ch-a", {"*"})).ok());
+  ASSERT_TRUE(add(*store_, channel("ch-b", {"request.created"})).ok());
+  auto e1 = audit(*store_, "request.created");
+  auto e2 = audit(*store_, "request.approved");
+  ASSERT_TRUE(e1.ok() && e2.ok());
+  auto pending = store_->pending_deliveries("ch-a", 10);
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 2U);
+  EXPECT_EQ((*pending)[0].audit_seq, e1->seq);  // in audit order
+  EXPECT_EQ((*pending)[1].audit_seq, e2->seq);
+  const auto d1 = (*pending)[0].id;
+  const auto d2 = (*pending)[1].id;
+
+  auto due = store_->due_channels(kT0);
+  ASSERT_TRUE(due.ok());
+  EXPECT_EQ(due->due, (std::vector<std::string>{"ch-a", "ch-b"}));
+
+  // A failed attempt: pending, later; the channel is not due until then.
+  auto retried = attempt(*store_, d1, Verdict::kRetry, kT0 + milliseconds{10}, kT0 + milliseconds{5010}, 503);
+  ASSERT_TRUE(retried.ok()) << retried.error().message;
+  EXPECT_EQ(retried->state, DeliveryState::kPending);
+  EXPECT_EQ(retried->attempts, 1);
+  EXPECT_EQ(retried->last_status, 503);
+  EXPECT_EQ(retried->last_error, "HTTP 500");
+  EXPECT_EQ(retried->next_attempt_at, kT0 + milliseconds{5010});
+  due = store_->due_channels(kT0 + milliseconds{20});
+  ASSERT_TRUE(due.ok());
+  EXPECT_EQ(due->due, (std::vector<std::string>{"ch-b"}));  // ch-a waits for its first: order per channel
+  EXPECT_EQ(due->next_due, kT0 + milliseconds{5010});
+  due = store_->due_channels(kT0 + milliseconds{5010});
+  EXPECT_EQ(due->due, (std::vector<std::string>{"ch-a", "ch-b"}));
+
+  auto done = attempt(*store_, d1, Verdict::kDelivered, kT0 + milliseconds{5020}, {}, 200);
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->state, DeliveryState::kDelivered);
+  EXPECT_EQ(done->attempts, 2);
+  EXPECT_EQ(done->last_error, "");
+  EXPECT_EQ(done->finished_at, kT0 + milliseconds{5020});
+  // Recorded once: a second record on a finished delivery is a conflict.
+  EXPECT_EQ(attempt(*store_, d1, Verdict::kDelivered, kT0).error().code, ErrorCode::kConflict);
+  EXPECT_EQ(attempt(*store_, 99999, Verdict::kDelivered, kT0).error().code, ErrorCode::kNotFound);
+
+  auto dead = attempt(*store_, d2, Verdict::kDead, kT0 + milliseconds{5030}, {}, 400);
+  ASSERT_TRUE(dead.ok());
+  EXPECT_EQ(dead->state, DeliveryState::kDead);
+  EXPECT_EQ(store_->pending_deliveries("ch-a", 10)->size(), 0U);
+  auto dead_list = store_->deliveries(DeliveryFilter{"ch-a", DeliveryState::kDead, 0, 10});
+  ASSERT_TRUE(dead_list.ok());
+  ASSERT_EQ(dead_list->size(), 1U);
+  EXPECT_EQ(dead_list->front().id, d2);
+
+  // Re-driven: pending again, attempts and age counted afresh.
+  auto again = tx_result<DeliveryRecord>(
+      *store_, [&](StoreTx& tx) { return tx.redrive_delivery(d2, kT0 + milliseconds{9000}); });
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->state, DeliveryState::kPending);
+  EXPECT_EQ(again->attempts, 0);
+  EXPECT_EQ(again->since, kT0 + milliseconds{9000});
+  EXPECT_EQ(again->next_attempt_at, kT0 + milliseconds{9000});
+  EXPECT_FALSE(again->finished_at.has_value());
+  EXPECT_EQ(again->last_error, "HTTP 500");  // kept until the next attempt
+  EXPECT_EQ(tx_result<DeliveryRecord>(*store_, [&](StoreTx& tx) { return tx.redrive_delivery(d2, kT0); }).error().code,
+            ErrorCode::kConflict);
+  EXPECT_EQ(tx_result<DeliveryRecord>(*store_, [&](StoreTx& tx) { return tx.redrive_delivery(d1, kT0); }).error().code,
+            ErrorCode::kConflict);
+  EXPECT_EQ(
+      tx_result<DeliveryRecord>(*store_, [&](StoreTx& tx) { return tx.redrive_delivery(424242, kT0); }).error().code,
+      ErrorCode::kNotFound);
+}
+
+TEST_P(StoreConformance, DisabledChannelsAreNeitherQueuedForNorDue) {
+  auto a = add(*store_, channel("ch-a", {"*"}));
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(audit(*store_, "request.created").ok());
+  ChannelRecord off = *a;
+  off.enabled = false;
+  ASSERT_TRUE(tx_result<ChannelRecord>(*store_, [&](StoreTx& tx) { return tx.update_channel(off, kT0); }).ok());
+  ASSERT_TRUE(audit(*store_, "request.approved").ok());
+  EXPECT_EQ(all_deliveries(*store_).size(), 1U);  // the first, queued while it was on
+  auto due = store_->due_channels(kT0 + milliseconds{1});
+  ASSERT_TRUE(due.ok());
+  EXPECT_TRUE(due->due.empty());
+  EXPECT_FALSE(due->next_due.has_value());
+}
+
+TEST_P(StoreConformance, ATestMessageIsQueuedForOneChannelOnce) {
+  ASSERT_TRUE(add(*store_, channel("ch-a", {"policy.*"})).ok());
+  ASSERT_TRUE(add(*store_, channel("ch-b", {"*"})).ok());
+  auto e = audit(*store_, "notify.channel_tested");
+  ASSERT_TRUE(e.ok());
+  auto q = tx_result<DeliveryRecord>(*store_, [&](StoreTx& tx) { return tx.enqueue_delivery("ch-a", e->seq, kT0); });
+  ASSERT_TRUE(q.ok()) << q.error().message;
+  EXPECT_EQ(q->channel_id, "ch-a");
+  EXPECT_EQ(q->state, DeliveryState::kPending);
+  // ch-b takes every event already: the row it has is the one returned.
+  auto b = store_->pending_deliveries("ch-b", 10);
+  ASSERT_TRUE(b.ok());
+  ASSERT_EQ(b->size(), 1U);
+  auto again =
+      tx_result<DeliveryRecord>(*store_, [&](StoreTx& tx) { return tx.enqueue_delivery("ch-b", e->seq, kT0); });
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->id, b->front().id);
+  EXPECT_EQ(all_deliveries(*store_).size(), 2U);
+  EXPECT_EQ(tx_result<DeliveryRecord>(*store_, [&](StoreTx& tx) { return tx.enqueue_delivery("ch-x", e->seq, kT0); })
+                .error()
+                .code,
+            ErrorCode::kNotFound);
+  EXPECT_EQ(tx_result<DeliveryRecord>(*store_, [&](StoreTx& tx) { return tx.enqueue_delivery("ch-a", 777, kT0); })
+                .error()
+                .code,
+            ErrorCode::kNotFound);
+}
+
+TEST_P(StoreConformance, DeletingAChannelDropsItsDeliveries) {
+  ASSERT_TRUE(add(*store_, channel("ch-a", {"*"})).ok());
+  ASSERT_TRUE(add(*store_, channel("ch-b", {"*"})).ok());
+  ASSERT_TRUE(audit(*store_, "request.created").ok());
+  ASSERT_TRUE(audit(*store_, "request.denied").ok());
+  auto first = store_->pending_deliveries("ch-a", 10);
+  ASSERT_TRUE(first.ok() && !first->empty());
+  ASSERT_TRUE(attempt(*store_, first->front().id, Verdict::kDelivered, kT0).ok());
+  auto dropped = tx_result<std::size_t>(*store_, [](StoreTx& tx) { return tx.delete_channel("ch-a"); });
+  ASSERT_TRUE(dropped.ok());
+  EXPECT_EQ(*dropped, 1U);  // pending ones only
+  for (const auto& [ch, seq] : all_deliveries(*store_)) EXPECT_EQ(ch, "ch-b");
+  EXPECT_EQ(all_deliveries(*store_).size(), 2U);
+}
+
+TEST_P(StoreConformance, DeliveriesPageInIdOrder) {
+  ASSERT_TRUE(add(*store_, channel("ch-a", {"*"})).ok());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(audit(*store_, "request.created").ok());
+  auto page1 = store_->deliveries(DeliveryFilter{std::nullopt, std::nullopt, 0, 2});
+  ASSERT_TRUE(page1.ok());
+  ASSERT_EQ(page1->size(), 2U);
+  auto page2 = store_->deliveries(DeliveryFilter{std::nullopt, std::nullopt, page1->back().id, 10});
+  ASSERT_TRUE(page2.ok());
+  ASSERT_EQ(page2->size(), 3U);
+  EXPECT_LT(page1->back().id, page2->front().id);
+  EXPECT_EQ(store_->deliveries(DeliveryFilter{std::nullopt, std::nullopt, 0, 0}).error().code,
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(store_->pending_deliveries("ch-a", 0).error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST_P(StoreConformance, TheOutboxSurvivesAReopen) {
+  ASSERT_TRUE(add(*store_, channel("ch-a", {"*"})).ok());
+  auto e = audit(*store_, "request.created");
+  ASSERT_TRUE(e.ok());
+  store_.reset();
+  store_ = GetParam().reopen(handle_);
+  ASSERT_NE(store_, nullptr);
+  auto pending = store_->pending_deliveries("ch-a", 10);
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 1U);
+  EXPECT_EQ(pending->front().audit_seq, e->seq);
+  auto c = store_->channel("ch-a");
+  ASSERT_TRUE(c.ok() && c->has_value());
+  EXPECT_EQ((*c)->secrets, "sealed:ch-a");
+}
+
+TEST(OutboxRouting, RoutesAction) {
+  EXPECT_TRUE(routes_action({"*"}, "anything.at_all"));
+  EXPECT_TRUE(routes_action({"request.*"}, "request.created"));
+  EXPECT_FALSE(routes_action({"request.*"}, "requests.created"));
+  EXPECT_FALSE(routes_action({"request.*"}, "request"));
+  EXPECT_TRUE(routes_action({"code.issued", "request.created"}, "request.created"));
+  EXPECT_FALSE(routes_action({"request.created"}, "request.created.x"));
+  EXPECT_FALSE(routes_action({}, "request.created"));
+  EXPECT_TRUE(routes_action({"endpoint.*"}, "endpoint.forged.retired"));
+}
+
+}  // namespace
+}  // namespace hoist::store::testing
