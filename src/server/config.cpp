@@ -125,7 +125,9 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
     return toml_error(e, {});
   }
   Reader r(root, file_name);
-  if (auto st = r.known_keys(root, "", {"server", "tls", "database", "limits", "log", "sessions", "requests"}); !st) {
+  if (auto st =
+          r.known_keys(root, "", {"server", "tls", "database", "limits", "log", "sessions", "requests", "console"});
+      !st) {
     return st;
   }
   const auto section = [&](std::string_view name) -> const toml::table* {
@@ -249,6 +251,7 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
   };
   if (auto st = duration_key("sessions", "lifetime", config.session_lifetime); !st) return st;
   if (auto st = duration_key("requests", "sweep_interval", config.sweep_interval); !st) return st;
+  if (auto st = duration_key("console", "step_up_after", config.step_up_after); !st) return st;
   return {};
 }
 

@@ -30,6 +30,7 @@ const BadConfig kBadConfigs[] = {
     {"list of numbers", "[tls]\n\nip_addresses = [\"192.0.2.1\", 7]\n", 3,
      "tls.ip_addresses must be a list of strings"},
     {"not a table", "server = 8443\n", 1, "server must be a table"},
+    {"bad step-up age", "[console]\nstep_up_after = \"soon\"\n", 2, "console.step_up_after"},
 };
 
 TEST(E2eStartup, BadConfigurationExits78NamingFileAndLine) {
@@ -78,6 +79,9 @@ level = "warning"
 
 [requests]
 sweep_interval = "30s"
+
+[console]
+step_up_after = "5m"
 )";
   const ExitResult good = HoistdProcess::run_once({"--check-config", "--config", file});
   EXPECT_EQ(good.status, 0) << good.output;

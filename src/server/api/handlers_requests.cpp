@@ -320,6 +320,9 @@ Result<net::HttpResponse> Api::Impl::approve_request(Call& call) {
   if (!body) {
     return body.error();
   }
+  if (auto refusal = step_up_refusal(call.caller)) {
+    return *refusal;
+  }
   auto rec = request_service.approve(call.param("id"), user_caller(call.caller), seconds_of(body->duration_s),
                                      body->comment, deps.clock.now_s());
   if (!rec) {
@@ -336,6 +339,9 @@ Result<net::HttpResponse> Api::Impl::deny_request(Call& call) {
       read_body<Body>(call.request, [](JsonBody& b) { return Body{b.optional_string("comment", 2000).value_or("")}; });
   if (!body) {
     return body.error();
+  }
+  if (auto refusal = step_up_refusal(call.caller)) {
+    return *refusal;
   }
   auto rec = request_service.deny(call.param("id"), user_caller(call.caller), body->comment, deps.clock.now_s());
   if (!rec) {
