@@ -55,9 +55,13 @@ export function App() {
     );
   }, [api, goLogin]);
 
-  // Logged in already (a reload of #/login): go to the queue.
+  // Logged in already (a reload of #/login): go to the queue. It reads
+  // location.hash, not the state: right after a login, onLoggedIn has set
+  // the page to return to and the hashchange event has not arrived yet, so
+  // the state still says #/login (the page to return to would be lost to
+  // the queue).
   useEffect(() => {
-    if (session && parseHash(hash).name === 'login') location.hash = DEFAULT_HASH;
+    if (session && parseHash(location.hash).name === 'login') location.hash = DEFAULT_HASH;
   }, [session, hash]);
 
   const onLoggedIn = (s: Session) => {

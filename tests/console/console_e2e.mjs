@@ -416,7 +416,9 @@ try {
   await page.getByLabel(/password/i).fill(ADMIN_PASSWORD);
   await page.getByRole('button', { name: /log in|sign in/i }).click();
   await page.waitForURL(/#\/grants$/, { timeout: 10000 });
+  await page.getByRole('heading', { name: 'Grants and sessions in force' }).waitFor({ timeout: 5000 });
   await page.waitForLoadState('networkidle');
+  assert.match(page.url(), /#\/grants$/, 'the login did not stay where it returned to');
   expect401 = false;
 
   step('every view passes axe-core (WCAG 2.1 A and AA) and fits a 375 px phone without sideways scrolling');
