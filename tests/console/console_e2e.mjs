@@ -12,7 +12,8 @@
 // ended session returns to the login and back; every view passes axe-core
 // and fits a phone; an auditor sees the queue but cannot approve. A
 // screenshot of each view is kept in the artifacts directory, and any error
-// in the browser's console fails the test.
+// in the browser's console fails the test. The audit report reads each
+// event as a line, a policy change folded (its row stays small).
 //
 //   node tests/console/console_e2e.mjs --hoistd PATH --console DIR --artifacts DIR
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -279,8 +280,8 @@ try {
   await page.getByRole('button', { name: 'Apply filters' }).click();
   await page.waitForURL(/action=request\.denied/, { timeout: 5000 });
   const auditRows = page.locator('table.audit-table tbody tr');
-  await auditRows.first().getByText(denied.json.request.id).waitFor({ timeout: 5000 });
-  const actions = await page.locator('table.audit-table tbody td[data-label="Action"]').allInnerTexts();
+  await auditRows.first().locator('.event-text', { hasText: denied.json.request.id }).waitFor({ timeout: 5000 });
+  const actions = await page.locator('table.audit-table tbody a.event-kind').allInnerTexts();
   assert.deepEqual([...new Set(actions)], ['request.denied'], `the filter let through: ${actions}`);
   assert.match(await page.getByRole('link', { name: /csv/i }).getAttribute('href'), /action=request\.denied/);
   await shot('audit-filtered');
@@ -328,6 +329,32 @@ try {
   await page.getByRole('button', { name: 'Show diff' }).click();
   await page.getByLabel('Changes from version 2 to 3').getByText('+name = "disk-tools"').waitFor({ timeout: 5000 });
   await shot('policy-history');
+
+  step('the audit report reads each event as one line; a policy change is a folded diff that keeps its row small');
+  await page.goto(`${server.url}/#/audit?action=policy.version_added`);
+  const changeRow = page.locator('tr.audit-row', { hasText: 'saved policy base as version 3' });
+  await changeRow.waitFor({ timeout: 5000 });
+  const changeText = await changeRow.innerText();
+  for (const want of ['admin saved policy base as version 3: “fdisk on request, on the e2e laptop”', 'saved', 'Changes: +']) {
+    assert.ok(changeText.includes(want), `the policy change's line does not say ${want}: ${changeText}`);
+  }
+  const folded = await changeRow.boundingBox();
+  console.log(`  a policy change's row is ${Math.round(folded.height)} px tall while folded`);
+  assert.ok(folded.height < 160, `a folded policy change is ${folded.height} px tall`);
+  const pageHeight = await page.evaluate(() => document.documentElement.scrollHeight);
+  assert.ok(pageHeight < 2500, `the report of three policy changes is ${pageHeight} px tall`);
+  await changeRow.getByText(/^Changes: \+/).click();
+  await changeRow.getByLabel('Changes to policy base').getByText('+name = "disk-tools"').waitFor({ timeout: 5000 });
+  const opened = await changeRow.boundingBox();
+  assert.ok(opened.height < 700, `an open policy diff makes its row ${opened.height} px tall`);
+  await shot('audit-policy-change');
+  await page.goto(`${server.url}/#/audit?action=request.denied`);
+  const deniedLine = page.locator('tr.audit-row', { hasText: denied.json.request.id });
+  await deniedLine.waitFor({ timeout: 5000 });
+  assert.match(await deniedLine.locator('.event-text').innerText(),
+    /^admin denied alice’s request req-[0-9a-f-]+: “Not on a laptop: open ticket 4719 for a rebuild”$/);
+  assert.match(await deniedLine.locator('td[data-label="Outcome"]').innerText(), /denied/);
+  assert.match(await deniedLine.locator('td[data-label="Host"]').innerText(), /laptop-e2e/);
 
   step("an endpoint's admin-code key is rotated from its actions; an enrolment token made here enrols one");
   await page.goto(`${server.url}/#/endpoints`);
