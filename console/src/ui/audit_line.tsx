@@ -1,25 +1,26 @@
 import { Fragment } from 'preact';
 import { describeEvent, detailRows, policyChange } from '../lib/audit_sentence';
 import { formatTime } from '../lib/format';
-import { buildHash } from '../lib/router';
+import { REQUEST_ID, buildHash } from '../lib/router';
 import type { AuditEvent } from '../lib/types';
 import { Badge } from './common';
 import { DiffView } from './diff';
 
-// Where an event's target leads: the grant page of a request or a code session.
+// Where an event's target leads: a request's page, a code session's page.
 function targetHref(target: string): string | null {
-  if (target.startsWith('req-') || target.startsWith('code-')) return buildHash('grant', target);
+  if (REQUEST_ID.test(target)) return buildHash('request', target);
+  if (target.startsWith('code-')) return buildHash('grant', target);
   return null;
 }
 
 // An audit event as one line of the report: the sentence, then its kind
 // (a link that filters the report to it) and its details folded; a policy
 // change's diff folded too, so a long diff costs one line until opened.
-export function EventText({ event: e }: { event: AuditEvent }) {
+export function EventText({ event: e, linkTarget = true }: { event: AuditEvent; linkTarget?: boolean }) {
   const line = describeEvent(e);
   const rows = detailRows(e);
   const change = policyChange(e);
-  const href = targetHref(e.target);
+  const href = linkTarget ? targetHref(e.target) : null;
   return (
     <>
       <span class="event-text">{line.text}</span>
@@ -29,7 +30,7 @@ export function EventText({ event: e }: { event: AuditEvent }) {
         </a>
         {href && (
           <a class="event-open" href={href}>
-            Open {e.target.startsWith('req-') ? 'grant' : 'session'}
+            Open {e.target.startsWith('req-') ? 'request' : 'session'}
           </a>
         )}
         <details class="event-fold">
@@ -65,8 +66,9 @@ export function EventText({ event: e }: { event: AuditEvent }) {
   );
 }
 
-// The report's table: when, what happened, where, the outcome.
-export function AuditTable({ events, caption }: { events: AuditEvent[]; caption: string }) {
+// The report's table: when, what happened, where, the outcome. On a
+// request's own page its events need no link back to it (linkTargets).
+export function AuditTable({ events, caption, linkTargets = true }: { events: AuditEvent[]; caption: string; linkTargets?: boolean }) {
   return (
     <div class="table-wrap">
       <table class="audit-table">
@@ -88,7 +90,7 @@ export function AuditTable({ events, caption }: { events: AuditEvent[]; caption:
                   {formatTime(e.time)}
                 </td>
                 <td data-label="What" class="event-what">
-                  <EventText event={e} />
+                  <EventText event={e} linkTarget={linkTargets} />
                 </td>
                 <td data-label="Host">{e.host || <span class="muted">—</span>}</td>
                 <td data-label="Outcome">
