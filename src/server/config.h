@@ -27,8 +27,9 @@ struct Config {
   std::optional<std::string> tls_ca_file;
   log::LogLevel log_level = log::LogLevel::kInfo;
   std::chrono::seconds session_lifetime{8 * 3600};
-  // Approving or denying through a console session logged in longer ago
-  // asks for the password again (docs/console.md, "Step-up").
+  // Approving, denying or issuing an offline admin code through a console
+  // session logged in longer ago asks for the password again
+  // (docs/console.md, "Step-up").
   std::chrono::seconds step_up_after{15 * 60};
   std::chrono::seconds sweep_interval{15};
 };

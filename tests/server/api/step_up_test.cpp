@@ -97,6 +97,25 @@ TEST_F(StepUp, AnOldSessionMustConfirmThePasswordFirst) {
   expect_step_up(approve(submit_pending(), fresh.headers()));
 }
 
+TEST_F(StepUp, AnOfflineCodeNeedsAFreshLoginToo) {
+  const Session s = login("tech");
+  const json::object code{{"endpoint", agent_.id}, {"user", "alice"}, {"duration_s", 3600}, {"reason", "no network"}};
+  clock_.advance(std::chrono::minutes{20});
+  expect_step_up(call_json("POST", "/api/v1/codes", code, s.headers()));
+  EXPECT_EQ(call("GET", "/api/v1/codes", "", s.headers(false)).array("/codes").size(), 0U);
+  const auto renewed = reauth(s, kPassword);
+  ASSERT_EQ(renewed.status, 200) << renewed;
+  const auto issued = call_json("POST", "/api/v1/codes", code, session_of(renewed).headers());
+  EXPECT_EQ(issued.status, 201) << issued;
+  // Revoking takes root away: no step-up.
+  const std::string id = submit_pending();
+  ASSERT_EQ(approve(id, session_of(renewed).headers()).status, 200);
+  clock_.advance(std::chrono::minutes{20});
+  const auto revoked =
+      call_json("POST", "/api/v1/grants/" + id + "/revoke", json::object{}, session_of(renewed).headers());
+  EXPECT_EQ(revoked.status, 200) << revoked;
+}
+
 TEST_F(StepUp, AWrongPasswordIsRefusedCountedAndAudited) {
   const Session s = login("tech");
   clock_.advance(std::chrono::hours{1});
