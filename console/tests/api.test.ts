@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ApiClient, ApiError, type FetchLike } from '../src/lib/api';
+import { ApiClient, ApiError, actionErrorText, type FetchLike } from '../src/lib/api';
 
 interface Call {
   url: string;
@@ -201,6 +201,16 @@ describe('step-up (docs/api.md, "Step-up")', () => {
     expect(onStepUp).not.toHaveBeenCalled();
     const bare = new ApiClient({ fetch });
     await expect(bare.post('/api/v1/requests/r1/approve', {})).rejects.toThrow('confirm your password first');
+  });
+
+  it('tells the person who gave up on the password what happened, in words', async () => {
+    const { fetch } = fakeFetch([stepUp, { status: 403, body: { error: { code: 'permission_denied', message: 'your own request' } } }]);
+    const api = new ApiClient({ fetch, onStepUp: async () => false });
+    const gaveUp = await api.post('/api/v1/requests/r1/approve', {}).catch((e: unknown) => e);
+    expect(actionErrorText(gaveUp)).toMatch(/^Not done: your password was not confirmed/);
+    const other = await api.post('/api/v1/requests/r1/approve', {}).catch((e: unknown) => e);
+    expect(actionErrorText(other)).toBe('your own request');
+    expect(actionErrorText(new Error('plain'))).toBe('plain');
   });
 
   it('keeps the session on a wrong password: a 403, not the login page', async () => {

@@ -640,6 +640,7 @@ try {
   await confirm.waitFor({ timeout: 5000 });
   await confirm.getByRole('button', { name: 'Cancel' }).click();
   await confirm.waitFor({ state: 'detached', timeout: 5000 });
+  await deskPage.getByText(/^Not done: your password was not confirmed/).waitFor({ timeout: 5000 });
   assert.equal((await stepUpServer.call('GET', `/api/v1/requests/${second2.json.request.id}`, { headers: admin2 })).json.state, 'pending');
   // The refusals the test provoked (403) and nothing else reach the browser's console.
   const unexpected = deskErrors.filter((t) => !/status of 403/.test(t));

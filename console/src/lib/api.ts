@@ -49,6 +49,13 @@ export function isStepUp(error: unknown): error is ApiError {
   return error instanceof ApiError && error.status === 403 && error.reason === STEP_UP_REQUIRED;
 }
 
+// What a failed action tells the person who clicked: hoistd's message,
+// except for a step-up the user gave up on, whose message is for clients.
+export function actionErrorText(error: unknown): string {
+  if (isStepUp(error)) return 'Not done: your password was not confirmed. Try again and type it when asked.';
+  return error instanceof Error ? error.message : String(error);
+}
+
 export function isRole(value: unknown): value is Role {
   return value === 'auditor' || value === 'approver' || value === 'admin';
 }
