@@ -1,9 +1,10 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { ApiClient } from './lib/api';
+import { ApiClient, ApiError } from './lib/api';
 import { LiveUpdates, type LiveStatus } from './lib/live';
 import { mayOpen, navFor, type ViewName } from './lib/roles';
 import { DEFAULT_HASH, buildHash, parseHash, returnTarget } from './lib/router';
 import type { RequestList, Session } from './lib/types';
+import { Dialog, Field } from './ui/common';
 import { AppContext, useApp, type Toast } from './ui/context';
 import { useLoad } from './ui/hooks';
 import { AuditView } from './views/audit';
@@ -13,6 +14,7 @@ import { GrantDetailView, GrantsView } from './views/grants';
 import { LoginView } from './views/login';
 import { PolicyDetailView, PoliciesView } from './views/policies';
 import { PENDING_URL, QueueView } from './views/queue';
+import { RequestHistoryView, RequestView } from './views/requests';
 import { UsersView } from './views/users';
 
 const RETURN_KEY = 'hoist.returnTo';
@@ -34,7 +36,17 @@ export function App() {
   const [notice, setNotice] = useState<string | null>(null);
   const [bootError, setBootError] = useState<string | null>(null);
   const expired = useRef<() => void>(() => undefined);
-  const api = useMemo(() => new ApiClient({ onUnauthenticated: () => expired.current() }), []);
+  // hoistd wants the password again before an approval (step-up): the
+  // dialog below asks, and the API client sends the approval again.
+  const [stepUp, setStepUp] = useState<{ resolve: (ok: boolean) => void } | null>(null);
+  const api = useMemo(
+    () =>
+      new ApiClient({
+        onUnauthenticated: () => expired.current(),
+        onStepUp: () => new Promise<boolean>((resolve) => setStepUp({ resolve })),
+      }),
+    [],
+  );
 
   const goLogin = useCallback((message: string | null) => {
     const here = location.hash || DEFAULT_HASH;
@@ -55,9 +67,13 @@ export function App() {
     );
   }, [api, goLogin]);
 
-  // Logged in already (a reload of #/login): go to the queue.
+  // Logged in already (a reload of #/login): go to the queue. It reads
+  // location.hash, not the state: right after a login, onLoggedIn has set
+  // the page to return to and the hashchange event has not arrived yet, so
+  // the state still says #/login (the page to return to would be lost to
+  // the queue).
   useEffect(() => {
-    if (session && parseHash(hash).name === 'login') location.hash = DEFAULT_HASH;
+    if (session && parseHash(location.hash).name === 'login') location.hash = DEFAULT_HASH;
   }, [session, hash]);
 
   const onLoggedIn = (s: Session) => {
@@ -95,19 +111,94 @@ export function App() {
       </main>
     );
   return (
-    <Shell
-      api={api}
-      session={session}
-      hash={hash}
-      onSignOut={() => {
-        void api.logout().finally(() => {
-          sessionStorage.removeItem(RETURN_KEY);
-          setSession(null);
-          setNotice('You have signed out.');
-          location.hash = buildHash('login');
-        });
-      }}
-    />
+    <>
+      {stepUp && (
+        <StepUpDialog
+          api={api}
+          user={session.user}
+          onDone={(ok) => {
+            stepUp.resolve(ok);
+            setStepUp(null);
+          }}
+        />
+      )}
+      <Shell
+        api={api}
+        session={session}
+        hash={hash}
+        onSignOut={() => {
+          void api.logout().finally(() => {
+            sessionStorage.removeItem(RETURN_KEY);
+            setSession(null);
+            setNotice('You have signed out.');
+            location.hash = buildHash('login');
+          });
+        }}
+      />
+    </>
+  );
+}
+
+// The password again, for hoistd's step-up (docs/console.md, "Step-up"):
+// a wrong one keeps the dialog open; giving up leaves the request as it was.
+function StepUpDialog({ api, user, onDone }: { api: ApiClient; user: string; onDone: (ok: boolean) => void }) {
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const done = useRef(onDone);
+  done.current = onDone;
+  const settled = useRef(false);
+  const finish = (ok: boolean) => {
+    if (settled.current) return;
+    settled.current = true;
+    done.current(ok);
+  };
+  // Unmounted without an answer (the session ended meanwhile): give up.
+  useEffect(() => () => finish(false), []);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await api.reauth(password);
+      finish(true);
+    } catch (err) {
+      setPassword('');
+      if (err instanceof ApiError && err.status === 429) setError(`Too many wrong passwords: try again in ${err.retryAfterS ?? 'a few'} seconds.`);
+      else if (err instanceof ApiError && err.status === 403) setError('Wrong password.');
+      else if (err instanceof ApiError && err.status === 401) finish(false);
+      else setError(err instanceof Error ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog title="Confirm your password" onClose={() => finish(false)}>
+      <form onSubmit={(e) => void submit(e)}>
+        <p>
+          You logged in a while ago. Before an approval takes effect, type the password of <strong>{user}</strong> again: an unattended console cannot
+          approve on its own.
+        </p>
+        {error && (
+          <p class="error-box" role="alert">
+            {error}
+          </p>
+        )}
+        <Field label="Password">
+          {(p) => (
+            <input {...p} type="password" autoComplete="current-password" required autoFocus value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+          )}
+        </Field>
+        <div class="actions">
+          <button type="submit" class="btn btn-primary" disabled={busy || password === ''}>
+            Confirm and continue
+          </button>
+          <button type="button" class="btn" onClick={() => finish(false)}>
+            Cancel
+          </button>
+        </div>
+      </form>
+    </Dialog>
   );
 }
 
@@ -137,8 +228,7 @@ function Shell({ api, session, hash, onSignOut }: { api: ApiClient; session: Ses
   const ctx = useMemo(() => ({ api, live, session, notify }), [api, live, session, notify]);
   const route = parseHash(hash);
   const nav = navFor(session.role);
-  const current: ViewName | null =
-    route.name === 'grant' ? 'grants' : route.name === 'policy' ? 'policies' : route.name === 'not_found' || route.name === 'login' ? null : route.name;
+  const current = viewOf(route.name);
   return (
     <AppContext.Provider value={ctx}>
       <a class="skip-link" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>
@@ -221,9 +311,17 @@ function PendingCount() {
   );
 }
 
+// The menu entry a route belongs to (a detail page to its list).
+function viewOf(name: ReturnType<typeof parseHash>['name']): ViewName | null {
+  if (name === 'grant') return 'grants';
+  if (name === 'policy') return 'policies';
+  if (name === 'request') return 'requests';
+  if (name === 'not_found' || name === 'login') return null;
+  return name;
+}
+
 function Page({ route, role }: { route: ReturnType<typeof parseHash>; role: Session['role'] }) {
-  const view: ViewName | null =
-    route.name === 'grant' ? 'grants' : route.name === 'policy' ? 'policies' : route.name === 'not_found' || route.name === 'login' ? null : route.name;
+  const view = viewOf(route.name);
   if (view === null)
     return (
       <section>
@@ -243,6 +341,10 @@ function Page({ route, role }: { route: ReturnType<typeof parseHash>; role: Sess
   switch (route.name) {
     case 'queue':
       return <QueueView />;
+    case 'requests':
+      return <RequestHistoryView query={route.query} />;
+    case 'request':
+      return <RequestView key={route.param} id={route.param ?? ''} />;
     case 'grants':
       return <GrantsView />;
     case 'grant':

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ApiClient, ApiError, type FetchLike } from '../src/lib/api';
+import { ApiClient, ApiError, actionErrorText, type FetchLike } from '../src/lib/api';
 
 interface Call {
   url: string;
@@ -118,5 +118,108 @@ describe('ApiClient', () => {
     const api = new ApiClient({ fetch, now: () => local });
     await api.get('/x');
     expect(api.serverNow()).toBe(local + 60_000);
+  });
+});
+
+describe('step-up (docs/api.md, "Step-up")', () => {
+  const stepUp = {
+    status: 403,
+    body: { error: { code: 'permission_denied', reason: 'step_up_required', message: 'confirm your password first', step_up_after_s: 900 } },
+  };
+  const renewed = { status: 200, body: { user: 'tech', role: 'approver', csrf_token: 'tok-new', expires_at: '2030-01-01T00:00:00Z' } };
+
+  it('asks for the password, then sends the approval again once, with the new CSRF token', async () => {
+    const { fetch, calls } = fakeFetch([stepUp, renewed, { status: 200, body: { id: 'r1', state: 'approved' } }]);
+    const asked: ApiError[] = [];
+    const api: ApiClient = new ApiClient({
+      fetch,
+      onStepUp: async (e) => {
+        asked.push(e);
+        await api.reauth('pw');
+        return true;
+      },
+    });
+    api.csrfToken = 'tok-old';
+    expect(await api.post('/api/v1/requests/r1/approve', { duration_s: 600 })).toEqual({ id: 'r1', state: 'approved' });
+    expect(asked).toHaveLength(1);
+    expect(asked[0]?.reason).toBe('step_up_required');
+    expect(calls.map((c) => c.url)).toEqual(['/api/v1/requests/r1/approve', '/api/v1/session/reauth', '/api/v1/requests/r1/approve']);
+    expect(header(calls[0]!, 'X-CSRF-Token')).toBe('tok-old');
+    expect(header(calls[1]!, 'X-CSRF-Token')).toBe('tok-old');
+    expect(JSON.parse(String(calls[1]?.init.body))).toEqual({ password: 'pw' });
+    expect(header(calls[2]!, 'X-CSRF-Token')).toBe('tok-new');
+    expect(JSON.parse(String(calls[2]?.init.body))).toEqual({ duration_s: 600 });
+  });
+
+  it('does not send the approval when the user gives up, and throws the refusal', async () => {
+    const { fetch, calls } = fakeFetch([stepUp]);
+    const api = new ApiClient({ fetch, onStepUp: async () => false });
+    const err = await api.post('/api/v1/requests/r1/approve', {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).reason).toBe('step_up_required');
+    expect(calls).toHaveLength(1);
+  });
+
+  it('asks once for calls refused together, and never twice for one call', async () => {
+    const { fetch, calls } = fakeFetch([stepUp, stepUp, renewed, { status: 200, body: {} }, stepUp]);
+    let prompts = 0;
+    let release: (ok: boolean) => void = () => undefined;
+    const api: ApiClient = new ApiClient({
+      fetch,
+      onStepUp: () => {
+        prompts++;
+        return new Promise<boolean>((r) => {
+          release = r;
+        });
+      },
+    });
+    const first = api.post('/api/v1/requests/r1/approve', {});
+    const second = api.post('/api/v1/requests/r2/deny', {}).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 0));
+    await new Promise((r) => setTimeout(r, 0));
+    expect(prompts).toBe(1);
+    await api.reauth('pw');
+    release(true);
+    await first;
+    // r2 was retried after the same prompt and refused again: hoistd's last word.
+    expect((await second) as ApiError).toBeInstanceOf(ApiError);
+    expect(prompts).toBe(1);
+    expect(calls.map((c) => c.url)).toEqual([
+      '/api/v1/requests/r1/approve',
+      '/api/v1/requests/r2/deny',
+      '/api/v1/session/reauth',
+      '/api/v1/requests/r1/approve',
+      '/api/v1/requests/r2/deny',
+    ]);
+  });
+
+  it('does not prompt for another 403, nor without a handler', async () => {
+    const onStepUp = vi.fn(async () => true);
+    const { fetch } = fakeFetch([{ status: 403, body: { error: { code: 'permission_denied', message: 'your own request' } } }, stepUp]);
+    const api = new ApiClient({ fetch, onStepUp });
+    await expect(api.post('/api/v1/requests/r1/approve', {})).rejects.toThrow('your own request');
+    expect(onStepUp).not.toHaveBeenCalled();
+    const bare = new ApiClient({ fetch });
+    await expect(bare.post('/api/v1/requests/r1/approve', {})).rejects.toThrow('confirm your password first');
+  });
+
+  it('tells the person who gave up on the password what happened, in words', async () => {
+    const { fetch } = fakeFetch([stepUp, { status: 403, body: { error: { code: 'permission_denied', message: 'your own request' } } }]);
+    const api = new ApiClient({ fetch, onStepUp: async () => false });
+    const gaveUp = await api.post('/api/v1/requests/r1/approve', {}).catch((e: unknown) => e);
+    expect(actionErrorText(gaveUp)).toMatch(/^Not done: your password was not confirmed/);
+    const other = await api.post('/api/v1/requests/r1/approve', {}).catch((e: unknown) => e);
+    expect(actionErrorText(other)).toBe('your own request');
+    expect(actionErrorText(new Error('plain'))).toBe('plain');
+  });
+
+  it('keeps the session on a wrong password: a 403, not the login page', async () => {
+    const onUnauthenticated = vi.fn();
+    const { fetch } = fakeFetch([{ status: 403, body: { error: { code: 'permission_denied', message: 'wrong password' } } }]);
+    const api = new ApiClient({ fetch, onUnauthenticated });
+    api.csrfToken = 'tok-old';
+    await expect(api.reauth('nope')).rejects.toThrow('wrong password');
+    expect(api.csrfToken).toBe('tok-old');
+    expect(onUnauthenticated).not.toHaveBeenCalled();
   });
 });

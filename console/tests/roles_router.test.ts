@@ -27,7 +27,7 @@ describe('role-based visibility (docs/api.md role table)', () => {
   });
 
   it('only admins see users and roles', () => {
-    expect(navFor('auditor').map((n) => n.view)).toEqual(['queue', 'grants', 'policies', 'endpoints', 'codes', 'audit']);
+    expect(navFor('auditor').map((n) => n.view)).toEqual(['queue', 'requests', 'grants', 'policies', 'endpoints', 'codes', 'audit']);
     expect(navFor('approver').map((n) => n.view)).not.toContain('users');
     expect(navFor('admin').map((n) => n.view)).toContain('users');
     expect(mayOpen('approver', 'users')).toBe(false);
@@ -53,6 +53,16 @@ describe('hash routes', () => {
     ['#/users/x', 'not_found', undefined],
     ['#/grants/a/b', 'not_found', undefined],
     ['#/grants/%E0%A4%A', 'not_found', undefined],
+    ['#/requests', 'requests', undefined],
+    ['#/requests/req-019c2b1e4a00-3f2a9b1c', 'request', 'req-019c2b1e4a00-3f2a9b1c'],
+    // Only a request id: nothing else reaches the page, the API path or the router.
+    ['#/requests/req-1', 'not_found', undefined],
+    ['#/requests/REQ-019c2b1e4a00-3f2a9b1c', 'not_found', undefined],
+    ['#/requests/req-019c2b1e4a00-3f2a9b1c%2F..%2F..%2Fusers', 'not_found', undefined],
+    ['#/requests/req-019c2b1e4a00-3f2a9b1c%3Fx%3D1', 'not_found', undefined],
+    ['#/requests/%3Cscript%3E', 'not_found', undefined],
+    ['#/requests/javascript:alert(1)', 'not_found', undefined],
+    ['#/requests/req-019c2b1e4a00-3f2a9b1c/approve', 'not_found', undefined],
   ])('%s -> %s %s', (hash, name, param) => {
     const r = parseHash(hash);
     expect(r.name).toBe(name);
@@ -74,5 +84,18 @@ describe('hash routes', () => {
     expect(returnTarget('#/grants/req-1')).toBe('#/grants/req-1');
     expect(returnTarget('#/login')).toBe('#/queue');
     expect(returnTarget('')).toBe('#/queue');
+  });
+
+  it('brings a deep link to one request back after the login, and only a page of the console', () => {
+    expect(returnTarget('#/requests/req-019c2b1e4a00-3f2a9b1c')).toBe('#/requests/req-019c2b1e4a00-3f2a9b1c');
+    expect(returnTarget('#/requests?state=denied&text=a%20b')).toBe('#/requests?state=denied&text=a+b');
+    for (const bad of ['#/requests/evil', 'https://evil.example/#/queue', '#//evil.example', '#/requests/%2F%2Fevil.example', 'javascript:alert(1)']) {
+      expect(returnTarget(bad), bad).toBe('#/queue');
+    }
+    // Whatever it returns is a hash of this console.
+    for (const h of ['#/audit?action=x&since=2026-01-01T00:00:00Z', '#/policies/a%2Fb', '#/grants/code-x']) {
+      expect(returnTarget(h)).toMatch(/^#\/[a-z]+/);
+      expect(parseHash(returnTarget(h)).name).toBe(parseHash(h).name);
+    }
   });
 });

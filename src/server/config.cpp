@@ -141,9 +141,9 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
     return toml_error(e, {});
   }
   Reader r(root, file_name);
-  if (auto st = r.known_keys(
-          root, "",
-          {"server", "tls", "database", "limits", "log", "sessions", "requests", "metrics", "notify", "siem"});
+  if (auto st = r.known_keys(root, "",
+                             {"server", "tls", "database", "limits", "log", "sessions", "requests", "console",
+                              "metrics", "notify", "siem"});
       !st) {
     return st;
   }
@@ -326,6 +326,7 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
   }
   if (auto st = duration_key("sessions", "lifetime", config.session_lifetime); !st) return st;
   if (auto st = duration_key("requests", "sweep_interval", config.sweep_interval); !st) return st;
+  if (auto st = duration_key("console", "step_up_after", config.step_up_after); !st) return st;
   if (const auto* node = root.get("siem")) {
     const auto* array = node->as_array();
     if (array == nullptr) return r.error(*node, "siem must be a list of tables: [[siem]]");

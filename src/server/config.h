@@ -56,6 +56,10 @@ struct Config {
   std::optional<std::string> tls_ca_file;
   log::LogLevel log_level = log::LogLevel::kInfo;
   std::chrono::seconds session_lifetime{8 * 3600};
+  // Approving, denying or issuing an offline admin code through a console
+  // session logged in longer ago asks for the password again
+  // (docs/console.md, "Step-up").
+  std::chrono::seconds step_up_after{15 * 60};
   std::chrono::seconds sweep_interval{15};
   // [metrics] token_hash: the hash of the metrics token's secret, as
   // `hoistd --new-metrics-token` prints it (64 hex digits); "" = no GET

@@ -250,6 +250,7 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   std::function<void(const std::string&)> wake;  // bound once the server exists
   hoist::api::ApiOptions api_options;
   api_options.session_lifetime = config.session_lifetime;
+  api_options.step_up_after = config.step_up_after;
   api_options.server_version = kVersion;
   auto codes_key = load_private_key(config.data_dir, "codes", "master.key");
   if (!codes_key) {

@@ -40,7 +40,14 @@ struct RequestFilter {
   std::optional<std::string> requester;
   std::optional<std::string> host;
   std::optional<std::string> endpoint_id;
-  std::string after_id;  // pagination: ids after this one, in id order
+  std::optional<TimePoint> created_since;  // created at or after
+  std::optional<TimePoint> created_until;  // created before
+  // A piece of text (ASCII letters in any case) in the id, requester, host,
+  // rule, justification, the command's path or an argument, or the review's
+  // comment. "" = any. % and _ are plain characters.
+  std::string text;
+  bool newest_first = false;  // id order descending (ids grow with time)
+  std::string after_id;       // pagination: ids after this one in the chosen order
   std::size_t limit = 100;
 };
 
@@ -68,7 +75,8 @@ class RequestsReader {
  public:
   virtual ~RequestsReader() = default;
   virtual Result<std::optional<RequestRecord>> request(const std::string& id) = 0;
-  // Requests matching the filter, in id order, at most filter.limit.
+  // Requests matching the filter, in id order (descending when
+  // newest_first), at most filter.limit.
   virtual Result<std::vector<RequestRecord>> requests(const RequestFilter& filter) = 0;
   // Requests whose stored state is pending, approved or active and whose
   // deadline has passed at `now` (for the expiry sweep), oldest deadline

@@ -291,21 +291,45 @@ Result<std::optional<RequestRecord>> SqliteStore::request(const std::string& id)
 
 Result<std::vector<RequestRecord>> SqliteStore::requests(const RequestFilter& f) {
   if (auto st = check_page_limit(f.limit); !st.ok()) return st.error();
-  std::string sql = fmt::format("SELECT {} FROM requests WHERE id > ?", kRequestColumns);
+  std::string sql = fmt::format("SELECT {} FROM requests WHERE 1", kRequestColumns);
+  std::string pattern;
+  if (!f.text.empty()) {
+    // First, so that it is ?1 and the plain ?s after it are numbered 2, 3...
+    // A scan: text search is for a person's history view, a page at a time.
+    sql +=
+        " AND (id LIKE ?1 ESCAPE '\\' OR requester LIKE ?1 ESCAPE '\\' OR host LIKE ?1 ESCAPE '\\' OR rule LIKE ?1 "
+        "ESCAPE '\\' OR justification LIKE ?1 ESCAPE '\\' OR CAST(command_path AS TEXT) LIKE ?1 ESCAPE '\\' OR "
+        "IFNULL(review_comment, '') LIKE ?1 ESCAPE '\\' OR EXISTS (SELECT 1 FROM request_argv a WHERE a.request_id = "
+        "requests.id AND CAST(a.value AS TEXT) LIKE ?1 ESCAPE '\\'))";
+    pattern.reserve(f.text.size() * 2 + 2);
+    pattern.push_back('%');
+    for (char c : f.text) {
+      if (c == '%' || c == '_' || c == '\\') pattern += '\\';
+      pattern += c;
+    }
+    pattern += '%';
+  }
+  if (!f.after_id.empty()) sql += f.newest_first ? " AND id < ?" : " AND id > ?";
   if (f.state) sql += " AND state = ?";
   if (f.requester) sql += " AND requester = ?";
   if (f.host) sql += " AND host = ?";
   if (f.endpoint_id) sql += " AND endpoint_id = ?";
-  sql += " ORDER BY id LIMIT ?";
+  if (f.created_since) sql += " AND created_s >= ?";
+  if (f.created_until) sql += " AND created_s < ?";
+  sql += f.newest_first ? " ORDER BY id DESC LIMIT ?" : " ORDER BY id LIMIT ?";
   std::lock_guard lock(mu_);
   auto s = prepare(sql);
   if (!s.ok()) return s.error();
-  int i = 1;
-  s->bind_text(i++, f.after_id);
+  // ?1 is the text pattern when there is one; the other parameters follow.
+  int i = f.text.empty() ? 1 : 2;
+  if (!f.text.empty()) s->bind_text(1, pattern);
+  if (!f.after_id.empty()) s->bind_text(i++, f.after_id);
   if (f.state) s->bind_text(i++, to_string(*f.state));
   if (f.requester) s->bind_text(i++, *f.requester);
   if (f.host) s->bind_text(i++, *f.host);
   if (f.endpoint_id) s->bind_text(i++, *f.endpoint_id);
+  if (f.created_since) s->bind_time(i++, *f.created_since);
+  if (f.created_until) s->bind_time(i++, *f.created_until);
   s->bind_int(i, static_cast<std::int64_t>(f.limit));
   return query_requests(db(), *s);
 }

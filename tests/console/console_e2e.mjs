@@ -12,7 +12,11 @@
 // ended session returns to the login and back; every view passes axe-core
 // and fits a phone; an auditor sees the queue but cannot approve. A
 // screenshot of each view is kept in the artifacts directory, and any error
-// in the browser's console fails the test.
+// in the browser's console fails the test. The audit report reads each
+// event as a line, a policy change folded (its row stays small); typed
+// markup stays text; the request history finds a decided request; a link
+// to one request survives the login on a second hoistd whose approvals ask
+// for the password again after 2 s (step-up).
 //
 //   node tests/console/console_e2e.mjs --hoistd PATH --console DIR --artifacts DIR
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -73,6 +77,8 @@ function step(name) {
 }
 
 const server = await startHoistd({ hoistd: args.hoistd, consoleDir: args.console });
+let stepUpServer = null;
+let deskPage = null;
 let browser;
 let page;
 const browserErrors = [];
@@ -279,8 +285,8 @@ try {
   await page.getByRole('button', { name: 'Apply filters' }).click();
   await page.waitForURL(/action=request\.denied/, { timeout: 5000 });
   const auditRows = page.locator('table.audit-table tbody tr');
-  await auditRows.first().getByText(denied.json.request.id).waitFor({ timeout: 5000 });
-  const actions = await page.locator('table.audit-table tbody td[data-label="Action"]').allInnerTexts();
+  await auditRows.first().locator('.event-text', { hasText: denied.json.request.id }).waitFor({ timeout: 5000 });
+  const actions = await page.locator('table.audit-table tbody a.event-kind').allInnerTexts();
   assert.deepEqual([...new Set(actions)], ['request.denied'], `the filter let through: ${actions}`);
   assert.match(await page.getByRole('link', { name: /csv/i }).getAttribute('href'), /action=request\.denied/);
   await shot('audit-filtered');
@@ -328,6 +334,67 @@ try {
   await page.getByRole('button', { name: 'Show diff' }).click();
   await page.getByLabel('Changes from version 2 to 3').getByText('+name = "disk-tools"').waitFor({ timeout: 5000 });
   await shot('policy-history');
+
+  step('the audit report reads each event as one line; a policy change is a folded diff that keeps its row small');
+  await page.goto(`${server.url}/#/audit?action=policy.version_added`);
+  const changeRow = page.locator('tr.audit-row', { hasText: 'saved policy base as version 3' });
+  await changeRow.waitFor({ timeout: 5000 });
+  const changeText = await changeRow.innerText();
+  for (const want of ['admin saved policy base as version 3: “fdisk on request, on the e2e laptop”', 'saved', 'Changes: +']) {
+    assert.ok(changeText.includes(want), `the policy change's line does not say ${want}: ${changeText}`);
+  }
+  const folded = await changeRow.boundingBox();
+  console.log(`  a policy change's row is ${Math.round(folded.height)} px tall while folded`);
+  assert.ok(folded.height < 160, `a folded policy change is ${folded.height} px tall`);
+  const pageHeight = await page.evaluate(() => document.documentElement.scrollHeight);
+  assert.ok(pageHeight < 2500, `the report of three policy changes is ${pageHeight} px tall`);
+  await changeRow.getByText(/^Changes: \+/).click();
+  await changeRow.getByLabel('Changes to policy base').getByText('+name = "disk-tools"').waitFor({ timeout: 5000 });
+  const opened = await changeRow.boundingBox();
+  assert.ok(opened.height < 700, `an open policy diff makes its row ${opened.height} px tall`);
+  await shot('audit-policy-change');
+  await page.goto(`${server.url}/#/audit?action=request.denied`);
+  const deniedLine = page.locator('tr.audit-row', { hasText: denied.json.request.id });
+  await deniedLine.waitFor({ timeout: 5000 });
+  assert.match(await deniedLine.locator('.event-text').innerText(),
+    /^admin denied alice’s request req-[0-9a-f-]+: “Not on a laptop: open ticket 4719 for a rebuild”$/);
+  assert.match(await deniedLine.locator('td[data-label="Outcome"]').innerText(), /denied/);
+  assert.match(await deniedLine.locator('td[data-label="Host"]').innerText(), /laptop-e2e/);
+
+  step('what a user typed is shown as text: markup, script and Markdown in a justification do nothing');
+  const HOSTILE = '<img src=x onerror="window.__hoistXss=1"><script>window.__hoistXss=2</script> **bold** [x](javascript:alert(1)) <!channel>';
+  const hostile = await submit(HOSTILE, ['/usr/bin/dpkg', '--list']);
+  assert.equal(hostile.status, 201, hostile.body);
+  const hostileId = hostile.json.request.id;
+  for (const where of [`#/queue`, `#/requests/${hostileId}`, `#/audit?target=${hostileId}`, `#/requests?text=${encodeURIComponent('onerror')}`]) {
+    await page.goto(`${server.url}/${where}`);
+    await page.getByText(HOSTILE.slice(0, 40), { exact: false }).first().waitFor({ timeout: 5000 });
+    const injected = await page.evaluate(() => ({
+      xss: window.__hoistXss ?? null,
+      img: document.querySelectorAll('main img').length,
+      script: document.querySelectorAll('main script').length,
+      strong: [...document.querySelectorAll('main strong')].some((e) => e.textContent === 'bold'),
+      jsLinks: [...document.querySelectorAll('a')].filter((a) => a.href.startsWith('javascript:')).length,
+    }));
+    assert.deepEqual(injected, { xss: null, img: 0, script: 0, strong: false, jsLinks: 0 }, `${where}: ${JSON.stringify(injected)}`);
+  }
+  await shot('request-hostile');
+
+  step('decided requests stay findable in the request history, by state, user, host and text');
+  await page.goto(`${server.url}/#/requests`);
+  await page.getByLabel('State').selectOption('denied');
+  await page.getByLabel('Text').fill('openssh');
+  await page.getByRole('button', { name: 'Apply filters' }).click();
+  await page.waitForURL(/#\/requests\?state=denied&text=openssh/, { timeout: 5000 });
+  const historyRows = page.locator('table.history-table tbody tr');
+  await historyRows.first().getByText('dpkg --purge openssh-server').waitFor({ timeout: 5000 });
+  assert.equal(await historyRows.count(), 1, await page.locator('table.history-table').innerText());
+  assert.match(await historyRows.first().innerText(), /denied by admin/);
+  await historyRows.first().getByRole('link').click();
+  await page.waitForURL(new RegExp(`#/requests/${denied.json.request.id}$`), { timeout: 5000 });
+  await page.getByRole('heading', { name: `Request ${denied.json.request.id}` }).waitFor({ timeout: 5000 });
+  await page.locator('tr.audit-row', { hasText: 'admin denied alice’s request' }).waitFor({ timeout: 5000 });
+  await shot('request-history');
 
   step("an endpoint's admin-code key is rotated from its actions; an enrolment token made here enrols one");
   await page.goto(`${server.url}/#/endpoints`);
@@ -416,12 +483,14 @@ try {
   await page.getByLabel(/password/i).fill(ADMIN_PASSWORD);
   await page.getByRole('button', { name: /log in|sign in/i }).click();
   await page.waitForURL(/#\/grants$/, { timeout: 10000 });
+  await page.getByRole('heading', { name: 'Grants and sessions in force' }).waitFor({ timeout: 5000 });
   await page.waitForLoadState('networkidle');
+  assert.match(page.url(), /#\/grants$/, 'the login did not stay where it returned to');
   expect401 = false;
 
   step('every view passes axe-core (WCAG 2.1 A and AA) and fits a 375 px phone without sideways scrolling');
   const views = [
-    ['#/queue', 'queue'], ['#/grants', 'grants'], [`#/grants/${sessionId}`, 'grant'], ['#/policies', 'policies'],
+    ['#/queue', 'queue'], ['#/requests', 'requests'], [`#/requests/${requestId}`, 'request'], ['#/grants', 'grants'], [`#/grants/${sessionId}`, 'grant'], ['#/policies', 'policies'],
     ['#/policies/base', 'policy'], ['#/endpoints', 'endpoints'], ['#/codes', 'codes'], ['#/audit', 'audit'], ['#/users', 'users'],
   ];
   const a11yProblems = [];
@@ -488,6 +557,96 @@ try {
   });
   assert.equal(refused.status, 403, refused.body);
 
+  step('a link to one request survives the login, and an approval from an old login asks for the password again');
+  // A second hoistd whose console logins need a step-up after 2 s.
+  stepUpServer = await startHoistd({ hoistd: args.hoistd, consoleDir: args.console, config: '[console]\nstep_up_after = "2s"\n' });
+  const admin2 = await tokenFor(stepUpServer, ADMIN, ADMIN_PASSWORD);
+  assert.equal((await stepUpServer.call('PUT', '/api/v1/policies/base', { body: { text: POLICY }, headers: admin2 })).status, 201);
+  assert.equal((await stepUpServer.call('PUT', '/api/v1/policies/base/labels', { body: { labels: ['lab'] }, headers: admin2 })).status, 200);
+  const enrol2 = await stepUpServer.call('POST', '/api/v1/enrolment-tokens', { body: { labels: ['lab'] }, headers: admin2 });
+  const agent2 = await stepUpServer.call('POST', '/api/v1/agent/enrol', { body: { token: enrol2.json.token, hostname: 'desk-e2e', agent_version: 'e2e' } });
+  assert.equal(agent2.status, 201, agent2.body);
+  const linked = await stepUpServer.call('POST', '/api/v1/agent/requests', {
+    headers: { authorization: `Bearer ${agent2.json.credential}` },
+    body: {
+      kind: 'command', user: 'dave', groups: ['staff'], justification: 'e2e-deep-link-4720', duration_s: 900,
+      command: { path: '/usr/bin/apt-get', argv: ['apt-get', 'install', 'htop'], trusted_path: true, sha256: APT_SHA256, package: { name: 'apt', verified: true } },
+    },
+  });
+  assert.equal(linked.status, 201, linked.body);
+  const linkedId = linked.json.request.id;
+  // A fresh browser, logged out, opens the link a notification would carry.
+  const desk = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 900 } });
+  deskPage = await desk.newPage();
+  deskPage.on('pageerror', (e) => browserErrors.push(`desk page: ${e.message}`));
+  const deskErrors = [];
+  deskPage.on('console', (m) => { if (m.type() === 'error') deskErrors.push(m.text()); });
+  await deskPage.goto(`${stepUpServer.url}/#/requests/${linkedId}`);
+  await deskPage.getByRole('button', { name: /log in/i }).waitFor({ timeout: 10000 });
+  await deskPage.getByLabel(/user/i).fill(ADMIN);
+  await deskPage.getByLabel(/password/i).fill(ADMIN_PASSWORD);
+  await deskPage.getByRole('button', { name: /log in/i }).click();
+  await deskPage.waitForURL(new RegExp(`#/requests/${linkedId}$`), { timeout: 10000 });
+  const facts = deskPage.locator('dl.request-facts');
+  await facts.getByText('e2e-deep-link-4720').waitFor({ timeout: 5000 });
+  await deskPage.waitForLoadState('networkidle');
+  assert.match(deskPage.url(), new RegExp(`#/requests/${linkedId}$`), 'the deep link did not stay after the login');
+  const factsText = await facts.innerText();
+  for (const want of ['dave', 'desk-e2e', 'apt-get install htop', APT_SHA256, 'apt', '15m', 'installs', 'Waits until']) {
+    assert.ok(factsText.includes(want), `the request page does not show ${want}: ${factsText}`);
+  }
+  await deskPage.screenshot({ path: join(args.artifacts, 'request-deep-link.png'), fullPage: true });
+  // A malformed id in a link is no page: no API call, no redirect.
+  await deskPage.goto(`${stepUpServer.url}/#/requests/${encodeURIComponent('../users')}`);
+  await deskPage.getByRole('heading', { name: 'No such page' }).waitFor({ timeout: 5000 });
+  await deskPage.goto(`${stepUpServer.url}/#/requests/${linkedId}`);
+  await facts.getByText('e2e-deep-link-4720').waitFor({ timeout: 5000 });
+  // The login is now older than 2 s: hoistd refuses the approval until the
+  // password is typed again, and the console asks for it.
+  await deskPage.waitForTimeout(3500); // hoistd counts whole seconds: past 2 s whatever the rounding
+  await deskPage.getByRole('button', { name: /^Approve \d/ }).click();
+  const confirm = deskPage.getByRole('dialog', { name: 'Confirm your password' });
+  await confirm.waitFor({ timeout: 5000 });
+  assert.equal((await stepUpServer.call('GET', `/api/v1/requests/${linkedId}`, { headers: admin2 })).json.state, 'pending',
+    'approved before the password was confirmed');
+  await confirm.getByLabel('Password').fill('not-the-password');
+  await confirm.getByRole('button', { name: 'Confirm and continue' }).click();
+  await confirm.getByText('Wrong password.').waitFor({ timeout: 5000 });
+  await deskPage.screenshot({ path: join(args.artifacts, 'step-up.png'), fullPage: true });
+  assert.equal((await stepUpServer.call('GET', `/api/v1/requests/${linkedId}`, { headers: admin2 })).json.state, 'pending');
+  await confirm.getByLabel('Password').fill(ADMIN_PASSWORD);
+  await confirm.getByRole('button', { name: 'Confirm and continue' }).click();
+  await confirm.waitFor({ state: 'detached', timeout: 5000 });
+  const linkedState = async () => (await stepUpServer.call('GET', `/api/v1/requests/${linkedId}`, { headers: admin2 })).json;
+  for (let i = 0; i < 50 && (await linkedState()).state === 'pending'; ++i) await deskPage.waitForTimeout(100);
+  const decided = await linkedState();
+  assert.equal(decided.state, 'approved', JSON.stringify(decided));
+  assert.equal(decided.review.reviewer, ADMIN);
+  await deskPage.locator('tr.audit-row', { hasText: 'approved dave’s request' }).waitFor({ timeout: 5000 });
+  const logins = (await stepUpServer.call('GET', `/api/v1/audit?target=${ADMIN}`, { headers: admin2 })).json.events;
+  assert.ok(logins.some((e) => e.action === 'user.login' && e.details.step_up === true), JSON.stringify(logins));
+  assert.ok(logins.some((e) => e.action === 'user.login_failed' && e.details.step_up === true), JSON.stringify(logins));
+  // Giving up leaves a request as it was.
+  const second2 = await stepUpServer.call('POST', '/api/v1/agent/requests', {
+    headers: { authorization: `Bearer ${agent2.json.credential}` },
+    body: { kind: 'command', user: 'dave', groups: ['staff'], justification: 'e2e-step-up-cancel', duration_s: 900,
+      command: { path: '/usr/bin/dpkg', argv: ['dpkg', '-l'], trusted_path: true } },
+  });
+  await deskPage.goto(`${stepUpServer.url}/#/requests/${second2.json.request.id}`);
+  await deskPage.waitForTimeout(3500); // hoistd counts whole seconds: past 2 s whatever the rounding
+  await deskPage.getByRole('button', { name: 'Deny…' }).click();
+  const denyBox = deskPage.getByRole('dialog', { name: "Deny dave's request" });
+  await denyBox.getByRole('button', { name: 'Deny', exact: true }).click();
+  await confirm.waitFor({ timeout: 5000 });
+  await confirm.getByRole('button', { name: 'Cancel' }).click();
+  await confirm.waitFor({ state: 'detached', timeout: 5000 });
+  await deskPage.getByText(/^Not done: your password was not confirmed/).waitFor({ timeout: 5000 });
+  assert.equal((await stepUpServer.call('GET', `/api/v1/requests/${second2.json.request.id}`, { headers: admin2 })).json.state, 'pending');
+  // The refusals the test provoked (403) and nothing else reach the browser's console.
+  const unexpected = deskErrors.filter((t) => !/status of 403/.test(t));
+  assert.deepEqual(unexpected, [], 'errors in the desk browser console');
+  await desk.close();
+
   for (const e of consoleErrors) {
     if (/status of 401/.test(e.text) && expected401.has(e.url)) continue;
     browserErrors.push(`console: ${e.text} (${e.url})`);
@@ -497,10 +656,12 @@ try {
 } catch (e) {
   console.error(`console e2e failed at "${steps.at(-1)}": ${e.stack ?? e}`);
   if (page) await page.screenshot({ path: join(args.artifacts, 'failure.png'), fullPage: true }).catch(() => {});
+  if (deskPage) await deskPage.screenshot({ path: join(args.artifacts, 'failure-desk.png'), fullPage: true }).catch(() => {});
   if (browserErrors.length) console.error(`browser errors:\n${browserErrors.join('\n')}`);
   console.error(`--- hoistd's log ---\n${server.log().slice(-4000)}`);
   process.exitCode = 1;
 } finally {
   if (browser) await browser.close();
   await server.stop();
+  if (stepUpServer) await stepUpServer.stop();
 }

@@ -11,10 +11,11 @@ import https from 'node:https';
 export const ADMIN = 'admin';
 export const ADMIN_PASSWORD = 'console-e2e-admin-password-1';
 
-export async function startHoistd({ hoistd, consoleDir }) {
+// `config`: the text of its hoistd.toml (empty by default).
+export async function startHoistd({ hoistd, consoleDir, config: configText = '' }) {
   const dir = mkdtempSync(join(tmpdir(), 'hoist-console-e2e-'));
   const config = join(dir, 'hoistd.toml');
-  writeFileSync(config, '');
+  writeFileSync(config, configText);
   const ready = join(dir, 'ready.json');
   const log = openSync(join(dir, 'hoistd.log'), 'a');
   const child = spawn(

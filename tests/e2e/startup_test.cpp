@@ -38,6 +38,7 @@ const BadConfig kBadConfigs[] = {
      "metrics.token_hash must be"},
     {"metrics on a listener of its own", "[metrics]\nlisten = \"127.0.0.1:9464\"\n", 2,
      "unknown key \"metrics.listen\""},
+    {"bad step-up age", "[console]\nstep_up_after = \"soon\"\n", 2, "console.step_up_after"},
 };
 
 TEST(E2eStartup, BadConfigurationExits78NamingFileAndLine) {
@@ -86,6 +87,9 @@ level = "warning"
 
 [requests]
 sweep_interval = "30s"
+
+[console]
+step_up_after = "5m"
 )";
   const ExitResult good = HoistdProcess::run_once({"--check-config", "--config", file});
   EXPECT_EQ(good.status, 0) << good.output;

@@ -244,6 +244,68 @@ TEST_P(StoreConformance, RequestFiltersAndPagination) {
   expect_same(all.front(), new_record("r1", "alice", "h1"));
 }
 
+TEST_P(StoreConformance, RequestHistoryFilters) {
+  // r1..r4 a minute apart; r3 asks with other words; r4 is denied with a comment.
+  ASSERT_TRUE(insert(*store_, new_record("r1", "alice", "h1", kT0)).ok());
+  ASSERT_TRUE(insert(*store_, new_record("r2", "bob", "h1", kT0 + Seconds{60})).ok());
+  auto r3 = new_record("r3", "alice", "h2", kT0 + Seconds{120});
+  r3.request.justification = "Rotate 50%_of the KEYS\\now";
+  r3.command.path = "/usr/sbin/Cryptsetup";
+  r3.command.argv = {"cryptsetup", "luksOpen", "/dev/sdb1"};
+  ASSERT_TRUE(insert(*store_, r3).ok());
+  auto r4 = insert(*store_, new_record("r4", "carol", "h2", kT0 + Seconds{180}));
+  ASSERT_TRUE(r4.ok());
+  ASSERT_TRUE(update(*store_, moved(*r4, event::Deny{"bob", "use the ticket queue"}, kT0 + Seconds{200})).ok());
+  const auto ids = [&](const RequestFilter& f) {
+    std::vector<std::string> out;
+    auto r = store_->requests(f);
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    if (r.ok()) {
+      for (const auto& rec : *r) out.push_back(rec.request.id);
+    }
+    return out;
+  };
+  using V = std::vector<std::string>;
+  RequestFilter f;
+  f.newest_first = true;
+  EXPECT_EQ(ids(f), (V{"r4", "r3", "r2", "r1"}));
+  f.limit = 2;
+  EXPECT_EQ(ids(f), (V{"r4", "r3"}));
+  f.after_id = "r3";
+  EXPECT_EQ(ids(f), (V{"r2", "r1"}));
+  f = {};
+  f.created_since = kT0 + Seconds{60};
+  f.created_until = kT0 + Seconds{180};
+  EXPECT_EQ(ids(f), (V{"r2", "r3"}));
+  // The text, in any case, wherever it is; % _ and \ are plain characters.
+  for (const auto& [text, want] : std::vector<std::pair<std::string, V>>{{"keys", V{"r3"}},
+                                                                         {"50%_OF", V{"r3"}},
+                                                                         {"%", V{"r3"}},
+                                                                         {"_", V{"r3"}},
+                                                                         {"\\", V{"r3"}},
+                                                                         {"cryptsetup", V{"r3"}},
+                                                                         {"/DEV/SDB", V{"r3"}},
+                                                                         {"ticket queue", V{"r4"}},
+                                                                         {"carol", V{"r4"}},
+                                                                         {"h1", V{"r1", "r2"}},
+                                                                         {"deploy hotfix", V{"r1", "r2", "r4"}},
+                                                                         {"' OR 1=1 --", V{}},
+                                                                         {"nowhere", V{}}}) {
+    f = {};
+    f.text = text;
+    EXPECT_EQ(ids(f), want) << "text " << text;
+  }
+  // Every filter at once, newest first.
+  f = {};
+  f.text = "DEPLOY";
+  f.requester = "carol";
+  f.state = RequestState::kDenied;
+  f.host = "h2";
+  f.created_since = kT0;
+  f.newest_first = true;
+  EXPECT_EQ(ids(f), (V{"r4"}));
+}
+
 TEST_P(StoreConformance, DueRequestsAreThoseWhoseStoredDeadlinePassed) {
   // pending, deadline kT0 + 24h
   ASSERT_TRUE(insert(*store_, new_record("pending")).ok());

@@ -34,7 +34,7 @@ export function can(role: Role | null | undefined, capability: Capability): bool
   return RANK[role] >= RANK[NEEDS[capability]];
 }
 
-export type ViewName = 'queue' | 'grants' | 'policies' | 'endpoints' | 'codes' | 'audit' | 'users';
+export type ViewName = 'queue' | 'requests' | 'grants' | 'policies' | 'endpoints' | 'codes' | 'audit' | 'users';
 
 export interface NavItem {
   view: ViewName;
@@ -43,6 +43,7 @@ export interface NavItem {
 
 const NAV: Array<NavItem & { needs: Capability }> = [
   { view: 'queue', label: 'Requests', needs: 'read' },
+  { view: 'requests', label: 'Request history', needs: 'read' },
   { view: 'grants', label: 'Grants & sessions', needs: 'read' },
   { view: 'policies', label: 'Policies', needs: 'read' },
   { view: 'endpoints', label: 'Endpoints', needs: 'read' },

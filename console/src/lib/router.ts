@@ -1,9 +1,17 @@
-// Hash routes (#/queue, #/grants/<id>, #/audit?action=...): hoistd serves
-// files only, so the path after "#" never reaches it and needs no fallback.
+// Hash routes (#/queue, #/requests/<id>, #/grants/<id>, #/audit?action=...):
+// hoistd serves files only, so the path after "#" never reaches it and
+// needs no fallback.
+//
+// MUST: a request id in a route matches REQUEST_ID (anything else is "no
+// such page"), and a place to return to after logging in is rebuilt from a
+// parsed route (returnTarget): a link can name a page of this console,
+// nothing else.
 
 export type RouteName =
   | 'login'
   | 'queue'
+  | 'requests'
+  | 'request'
   | 'grants'
   | 'grant'
   | 'policies'
@@ -23,6 +31,7 @@ export interface Route {
 const SIMPLE: Record<string, RouteName> = {
   login: 'login',
   queue: 'queue',
+  requests: 'requests',
   grants: 'grants',
   policies: 'policies',
   endpoints: 'endpoints',
@@ -32,6 +41,10 @@ const SIMPLE: Record<string, RouteName> = {
 };
 
 export const DEFAULT_HASH = '#/queue';
+
+// hoistd's request ids: "req-" + the creation time in hex + a random part
+// (src/server/api/api.cpp, new_request_id).
+export const REQUEST_ID = /^req-[0-9a-f]{1,16}-[0-9a-f]{1,32}$/;
 
 function parseQuery(text: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -55,6 +68,7 @@ export function parseHash(hash: string): Route {
     return { name: 'not_found', query };
   }
   if (param !== undefined) {
+    if (head === 'requests') return REQUEST_ID.test(param) ? { name: 'request', param, query } : { name: 'not_found', query };
     if (head === 'grants') return { name: 'grant', param, query };
     if (head === 'policies') return { name: 'policy', param, query };
     return { name: 'not_found', query };
@@ -67,6 +81,8 @@ export function buildHash(name: RouteName, param?: string, query?: Record<string
   const base: Record<RouteName, string> = {
     login: '/login',
     queue: '/queue',
+    requests: '/requests',
+    request: '/requests',
     grants: '/grants',
     grant: '/grants',
     policies: '/policies',
@@ -78,7 +94,7 @@ export function buildHash(name: RouteName, param?: string, query?: Record<string
     not_found: '/queue',
   };
   let out = `#${base[name]}`;
-  if (param !== undefined && (name === 'grant' || name === 'policy')) out += `/${encodeURIComponent(param)}`;
+  if (param !== undefined && (name === 'grant' || name === 'policy' || name === 'request')) out += `/${encodeURIComponent(param)}`;
   if (query) {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') q.set(k, v);
@@ -88,8 +104,11 @@ export function buildHash(name: RouteName, param?: string, query?: Record<string
   return out;
 }
 
-// Where to go back to after logging in: any route but the login page itself.
+// Where to go back to after logging in: any route but the login page
+// itself, rebuilt from what parseHash understood (a deep link such as
+// #/requests/<id> survives the login; nothing else rides along).
 export function returnTarget(hash: string): string {
   const r = parseHash(hash);
-  return r.name === 'login' || r.name === 'not_found' ? DEFAULT_HASH : hash || DEFAULT_HASH;
+  if (r.name === 'login' || r.name === 'not_found') return DEFAULT_HASH;
+  return buildHash(r.name, r.param, r.query);
 }

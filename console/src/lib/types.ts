@@ -8,6 +8,8 @@ export interface Session {
   role: Role;
   csrf_token: string;
   expires_at?: string;
+  // when the password was last given (login or step-up)
+  authenticated_at?: string;
 }
 
 export type RequestState = 'pending' | 'approved' | 'active' | 'denied' | 'cancelled' | 'expired' | 'revoked';

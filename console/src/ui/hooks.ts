@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError } from '../lib/api';
+import { ApiError, actionErrorText } from '../lib/api';
 import type { Topic } from '../lib/live';
 import type { AuditEvent } from '../lib/types';
 import { useApp } from './context';
@@ -88,7 +88,7 @@ export function useAction(): [boolean, <T>(label: string, run: () => Promise<T>)
         if (label) notify('ok', label);
         return v;
       } catch (e) {
-        if (!(e instanceof ApiError && e.status === 401)) notify('error', e instanceof Error ? e.message : String(e));
+        if (!(e instanceof ApiError && e.status === 401)) notify('error', actionErrorText(e));
         return undefined;
       } finally {
         setBusy(false);

@@ -10,9 +10,9 @@ import {
   type AuditFilters,
 } from '../lib/audit_query';
 import { CHART_ACTIONS, OUTCOMES, OUTCOME_LABELS, chartGeometry, requestsPerDay, utcDay, type DayBucket } from '../lib/chart_data';
-import { formatTime } from '../lib/format';
 import { buildHash } from '../lib/router';
 import type { AuditEvent, AuditPage } from '../lib/types';
+import { AuditTable } from '../ui/audit_line';
 import { Empty, Field, Loaded } from '../ui/common';
 import { useApp } from '../ui/context';
 import { useLoad } from '../ui/hooks';
@@ -97,11 +97,6 @@ function FilterForm({ filters }: { filters: AuditFilters }) {
   );
 }
 
-function detailsText(e: AuditEvent): string {
-  const d = typeof e.details === 'string' ? e.details : JSON.stringify(e.details);
-  return d === '{}' ? '' : d;
-}
-
 function Events({ filters }: { filters: AuditFilters }) {
   const { api } = useApp();
   const [more, setMore] = useState<AuditEvent[]>([]);
@@ -133,43 +128,7 @@ function Events({ filters }: { filters: AuditFilters }) {
             );
           return (
             <>
-              <div class="table-wrap">
-                <table class="audit-table">
-                  <caption class="sr-only">Audit events, oldest first</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">#</th>
-                      <th scope="col">Time</th>
-                      <th scope="col">Action</th>
-                      <th scope="col">Actor</th>
-                      <th scope="col">Target</th>
-                      <th scope="col">Host</th>
-                      <th scope="col">Details</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {events.map((e) => (
-                      <tr key={e.seq}>
-                        <td data-label="#">{e.seq}</td>
-                        <td data-label="Time">{formatTime(e.time)}</td>
-                        <td data-label="Action">{e.action}</td>
-                        <td data-label="Actor">{e.actor}</td>
-                        <td data-label="Target">
-                          {e.target.startsWith('req-') || e.target.startsWith('code-') ? (
-                            <a href={buildHash('grant', e.target)}>{e.target}</a>
-                          ) : (
-                            e.target
-                          )}
-                        </td>
-                        <td data-label="Host">{e.host}</td>
-                        <td data-label="Details" class="details">
-                          <code>{detailsText(e)}</code>
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+              <AuditTable events={events} caption="Audit events, oldest first" />
               {next !== null && (
                 <button type="button" class="btn" onClick={() => void loadMore()}>
                   Load more

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, enc } from '../lib/api';
 import { formatTime } from '../lib/format';
-import { checkSummary, diffLines, outlinePolicy, parsePolicyErrors, problemsFromCheck, type PolicyProblem } from '../lib/policy_text';
+import { checkSummary, outlinePolicy, parsePolicyErrors, problemsFromCheck, type PolicyProblem } from '../lib/policy_text';
 import { can } from '../lib/roles';
 import { buildHash } from '../lib/router';
 import {
@@ -18,6 +18,7 @@ import {
 } from '../lib/rule_toml';
 import type { PolicyCheck, PolicyDetail, PolicyDiff, PolicyList, PolicyVersion, PolicyVersions } from '../lib/types';
 import { Dialog, Empty, ErrorBox, Field, Loaded, splitList } from '../ui/common';
+import { DiffView } from '../ui/diff';
 import { useApp } from '../ui/context';
 import { useAction, useLoad } from '../ui/hooks';
 
@@ -290,24 +291,6 @@ function VersionSelect({
         </select>
       )}
     </Field>
-  );
-}
-
-// A unified diff, coloured by line kind.
-function DiffView({ diff, label }: { diff: string; label: string }) {
-  return (
-    <pre class="diff" aria-label={label}>
-      {diff === '' ? (
-        <span class="muted">No difference.</span>
-      ) : (
-        diffLines(diff).map((l, i) => (
-          <span key={i} class={`diff-${l.kind}`}>
-            {l.text}
-            {'\n'}
-          </span>
-        ))
-      )}
-    </pre>
   );
 }
 

@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { ApiError, enc } from '../lib/api';
 import { formatArgv, formatDuration, formatTime, parseDuration, visibleText, waitState } from '../lib/format';
 import { can } from '../lib/roles';
+import { buildHash } from '../lib/router';
 import {
   appendTable,
   renderRule,
@@ -136,7 +137,7 @@ function RequestCard({ request: r, onDone }: { request: ElevationRequest; onDone
         </dd>
         <dt>Asked</dt>
         <dd>
-          {formatTime(r.created_at)} <span class="muted">· id {r.id}</span>
+          {formatTime(r.created_at)} <span class="muted">· id</span> <a href={buildHash('request', r.id)}>{r.id}</a>
         </dd>
       </dl>
       {mayReview ? (
@@ -172,7 +173,7 @@ function RequestCard({ request: r, onDone }: { request: ElevationRequest; onDone
 
 const PRESETS = [300, 900, 1800, 3600, 7200, 14400, 28800];
 
-function ApproveDialog({ request: r, onClose, onDone }: { request: ElevationRequest; onClose: () => void; onDone: () => void }) {
+export function ApproveDialog({ request: r, onClose, onDone }: { request: ElevationRequest; onClose: () => void; onDone: () => void }) {
   const { api } = useApp();
   const [busy, run] = useAction();
   const [text, setText] = useState('');
@@ -222,7 +223,7 @@ function ApproveDialog({ request: r, onClose, onDone }: { request: ElevationRequ
   );
 }
 
-function DenyDialog({ request: r, onClose, onDone }: { request: ElevationRequest; onClose: () => void; onDone: () => void }) {
+export function DenyDialog({ request: r, onClose, onDone }: { request: ElevationRequest; onClose: () => void; onDone: () => void }) {
   const { api } = useApp();
   const [busy, run] = useAction();
   const [comment, setComment] = useState('');

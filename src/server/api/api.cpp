@@ -335,6 +335,7 @@ Result<Caller> Api::Impl::authenticate_session(const net::HttpRequest& request, 
   caller.user = (*user)->name;
   caller.role = (*user)->role;
   caller.session_id_hash = (*session)->id_hash;
+  caller.authenticated_at = (*session)->created_at;
   // The session's CSRF token, for whoami (a reloaded console page needs it
   // again); only when it is the one this session was given at login.
   if (auto csrf = auth::derive_csrf_token(session_secret); auth::secret_matches((*session)->csrf_hash, csrf)) {
@@ -402,6 +403,8 @@ Api::Api(ApiDeps deps, ApiOptions options) : impl_(std::make_unique<Impl>(std::m
   add("GET", "/api/v1/session", Access::kPublic,
       "Whether the browser is logged in: the session's user, role and CSRF token, or authenticated false",
       &Impl::session_info);
+  add("POST", "/api/v1/session/reauth", Access::kAnyUser,
+      "Confirm the password again (step-up): a new console session with a fresh login time", &Impl::reauth);
   add("GET", "/api/v1/tokens", Access::kAnyUser, "The caller's API tokens", &Impl::list_tokens);
   add("POST", "/api/v1/tokens", Access::kAnyUser, "Create an API token for the caller (shown once)",
       &Impl::create_token);

@@ -53,6 +53,11 @@ namespace hoist::api {
 
 struct ApiOptions {
   std::chrono::seconds session_lifetime{8 * 3600};
+  // A console session whose login (or last step-up) is older than this
+  // must confirm the password again before it approves or denies a
+  // request or issues an offline admin code (Api::Impl::step_up_refusal).
+  // API tokens are not asked.
+  std::chrono::seconds step_up_after{15 * 60};
   Seconds max_token_lifetime{366 * 24 * 3600};
   Seconds default_token_lifetime{90 * 24 * 3600};
   std::chrono::seconds long_poll_max{60};

@@ -50,6 +50,10 @@ json::object policy_json(const store::PolicyRecord& policy);
 json::object policy_version_json(const store::PolicyVersion& version, bool with_text);
 json::object push_json(const store::PushMessage& message);
 
+// The "reason" of the 403 that asks a console session for its password
+// again (Api::Impl::step_up_refusal); the console prompts on it.
+inline constexpr std::string_view kStepUpRequired = "step_up_required";
+
 // Parses the body strictly, runs `read` on it, and fails with the first
 // problem (unknown fields included).
 template <class T, class F>
@@ -214,6 +218,12 @@ struct Api::Impl {
   Result<net::HttpResponse> logout(Call& call);
   Result<net::HttpResponse> whoami(Call& call);
   Result<net::HttpResponse> session_info(Call& call);
+  Result<net::HttpResponse> reauth(Call& call);
+  // The 403 (reason "step_up_required") for a console session whose login
+  // is older than options.step_up_after, before an action that lets someone
+  // run as root; nullopt when the caller may go on (a fresh session, or an
+  // API token, which is no session).
+  std::optional<net::HttpResponse> step_up_refusal(const Caller& caller) const;
   Result<net::HttpResponse> list_tokens(Call& call);
   Result<net::HttpResponse> create_token(Call& call);
   Result<net::HttpResponse> revoke_token(Call& call);

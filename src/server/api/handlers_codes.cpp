@@ -154,6 +154,10 @@ Result<net::HttpResponse> Api::Impl::issue_code(Call& call) {
   if (!body) {
     return body.error();
   }
+  // A code is root on that computer, as an approval is.
+  if (auto refusal = step_up_refusal(call.caller)) {
+    return *refusal;
+  }
   auto issued = code_service.issue(*body, call.caller.actor(), deps.clock.now_s());
   if (!issued) {
     return issued.error();

@@ -6,11 +6,15 @@
 // outcome as JSON.
 #include <fmt/format.h>
 
+#include "core/timestamp.h"
 #include "server/api/api_impl.h"
 
 namespace hoist::api {
 
 namespace {
+
+// The longest text GET /api/v1/requests?text= searches for.
+constexpr std::size_t kMaxRequestSearchText = 256;
 
 std::optional<RequestState> parse_state(std::string_view text) {
   for (auto s : {RequestState::kPending, RequestState::kApproved, RequestState::kActive, RequestState::kDenied,
@@ -239,24 +243,43 @@ Result<net::HttpResponse> Api::Impl::agent_self_approve(Call& call) {
 
 Result<net::HttpResponse> Api::Impl::list_requests(Call& call) {
   store::RequestFilter filter;
-  if (auto state = call.request.query_param("state")) {
-    auto parsed = parse_state(*state);
-    if (!parsed) {
+  for (const auto& [key, value] : call.request.query) {
+    if (key == "state") {
+      auto parsed = parse_state(value);
+      if (!parsed) {
+        return invalid_argument(fmt::format(
+            "unknown state \"{}\"; use pending, approved, active, denied, cancelled, expired or revoked", value));
+      }
+      filter.state = *parsed;
+    } else if (key == "user") {
+      filter.requester = value;
+    } else if (key == "host") {
+      filter.host = value;
+    } else if (key == "endpoint") {
+      filter.endpoint_id = value;
+    } else if (key == "since" || key == "until") {
+      auto t = parse_timestamp(value);
+      if (!t) {
+        return invalid_argument(fmt::format("{}: {}", key, t.error().message));
+      }
+      (key == "since" ? filter.created_since : filter.created_until) = *t;
+    } else if (key == "text") {
+      if (value.size() > kMaxRequestSearchText) {
+        return invalid_argument(fmt::format("text has at most {} bytes", kMaxRequestSearchText));
+      }
+      filter.text = value;
+    } else if (key == "order") {
+      if (value != "oldest" && value != "newest") {
+        return invalid_argument("order must be \"oldest\" (the default) or \"newest\"");
+      }
+      filter.newest_first = value == "newest";
+    } else if (key == "after") {
+      filter.after_id = value;
+    } else if (key != "limit") {
       return invalid_argument(fmt::format(
-          "unknown state \"{}\"; use pending, approved, active, denied, cancelled, expired or revoked", *state));
+          "unknown filter \"{}\"; use state, user, host, endpoint, since, until, text, order, after, limit", key));
     }
-    filter.state = *parsed;
   }
-  if (auto user = call.request.query_param("user")) {
-    filter.requester = std::string(*user);
-  }
-  if (auto host = call.request.query_param("host")) {
-    filter.host = std::string(*host);
-  }
-  if (auto endpoint = call.request.query_param("endpoint")) {
-    filter.endpoint_id = std::string(*endpoint);
-  }
-  filter.after_id = std::string(call.request.query_param("after").value_or(""));
   auto limit = page_limit(call.request);
   if (!limit) {
     return limit.error();
@@ -300,6 +323,9 @@ Result<net::HttpResponse> Api::Impl::approve_request(Call& call) {
   if (!body) {
     return body.error();
   }
+  if (auto refusal = step_up_refusal(call.caller)) {
+    return *refusal;
+  }
   auto rec = request_service.approve(call.param("id"), user_caller(call.caller), seconds_of(body->duration_s),
                                      body->comment, deps.clock.now_s());
   if (!rec) {
@@ -317,6 +343,9 @@ Result<net::HttpResponse> Api::Impl::deny_request(Call& call) {
       read_body<Body>(call.request, [](JsonBody& b) { return Body{b.optional_string("comment", 2000).value_or("")}; });
   if (!body) {
     return body.error();
+  }
+  if (auto refusal = step_up_refusal(call.caller)) {
+    return *refusal;
   }
   auto rec = request_service.deny(call.param("id"), user_caller(call.caller), body->comment, deps.clock.now_s());
   if (!rec) {

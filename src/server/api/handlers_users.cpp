@@ -9,6 +9,9 @@
 // MUST: a new password or disabling a user revokes their sessions and API
 // tokens in the same transaction (audited with the counts); enabling them
 // again revives nothing.
+// MUST: a step-up (reauth) confirms the password of the session's own user
+// only, counts against the login limiter like a login, and replaces the
+// session (the old one is revoked in the same transaction).
 #include <fmt/format.h>
 
 #include "core/timestamp.h"
@@ -39,6 +42,40 @@ Result<store::Role> role_from(std::string_view text) {
     return invalid_argument(fmt::format("unknown role \"{}\"; use admin, approver or auditor", text));
   }
   return *role;
+}
+
+// A new console session: its secret (the cookie), its CSRF token and the
+// record that stores only their hashes.
+struct NewSession {
+  std::string secret;
+  std::string csrf;
+  store::SessionRecord record;
+};
+
+NewSession new_session(const std::string& user, TimePoint now, std::chrono::seconds lifetime) {
+  NewSession out;
+  out.secret = auth::random_secret();
+  out.csrf = auth::derive_csrf_token(out.secret);
+  out.record.id_hash = auth::hash_secret(out.secret);
+  out.record.user = user;
+  out.record.csrf_hash = auth::hash_secret(out.csrf);
+  out.record.created_at = now;
+  out.record.expires_at = now + std::chrono::duration_cast<Seconds>(lifetime);
+  return out;
+}
+
+// The answer to a login or a step-up: who, the CSRF token, when it ends
+// and when the password was given; the cookie.
+net::HttpResponse session_response(const NewSession& session, store::Role role, const ApiOptions& options) {
+  auto response = json_ok(json::object{{"user", json_text(session.record.user)},
+                                       {"role", store::to_string(role)},
+                                       {"csrf_token", session.csrf},
+                                       {"expires_at", json_time(session.record.expires_at)},
+                                       {"authenticated_at", json_time(session.record.created_at)}});
+  response.set_header("set-cookie",
+                      fmt::format("hoist_session={}; Path=/; Max-Age={}; HttpOnly; SameSite=Strict{}", session.secret,
+                                  options.session_lifetime.count(), options.secure_cookies ? "; Secure" : ""));
+  return response;
 }
 
 }  // namespace
@@ -103,30 +140,100 @@ Result<net::HttpResponse> Api::Impl::login(Call& call) {
   }
   attempt.succeeded(deps.clock.now_s());
 
-  const std::string session_secret = auth::random_secret();
-  const std::string csrf = auth::derive_csrf_token(session_secret);
-  store::SessionRecord session;
-  session.id_hash = auth::hash_secret(session_secret);
-  session.user = (*user)->name;
-  session.csrf_hash = auth::hash_secret(csrf);
-  session.created_at = now;
-  session.expires_at = now + std::chrono::duration_cast<Seconds>(options.session_lifetime);
+  const NewSession fresh = new_session((*user)->name, now, options.session_lifetime);
   auto st = deps.store.write([&](store::StoreTx& tx) -> Status {
-    if (auto s = tx.insert_session(session); !s) {
+    if (auto s = tx.insert_session(fresh.record); !s) {
       return s;
     }
-    return audit(tx, session.user, audited::UserLogin{.remote = remote}, session.user, "");
+    return audit(tx, fresh.record.user, audited::UserLogin{.remote = remote}, fresh.record.user, "");
   });
   if (!st) {
     return st.error();
   }
-  auto response = json_ok(json::object{{"user", json_text(session.user)},
-                                       {"role", store::to_string((*user)->role)},
-                                       {"csrf_token", csrf},
-                                       {"expires_at", json_time(session.expires_at)}});
-  response.set_header("set-cookie",
-                      fmt::format("hoist_session={}; Path=/; Max-Age={}; HttpOnly; SameSite=Strict{}", session_secret,
-                                  options.session_lifetime.count(), options.secure_cookies ? "; Secure" : ""));
+  return session_response(fresh, (*user)->role, options);
+}
+
+// Step-up: the password of the session's own user, confirmed again, makes
+// a new session (new cookie, new CSRF token, login time now) and ends the
+// old one in the same transaction. Failures count against the login
+// limiter like logins, and are audited as failed logins with step_up.
+Result<net::HttpResponse> Api::Impl::reauth(Call& call) {
+  struct Body {
+    std::string password;
+  };
+  auto body = read_body<Body>(call.request, [](JsonBody& b) { return Body{b.string("password", 1024)}; });
+  if (!body) {
+    return body.error();
+  }
+  if (call.caller.session_id_hash.empty()) {
+    return invalid_argument(
+        "an API token is not a console session and has no login to renew; step-up applies to console sessions only");
+  }
+  const auto now = deps.clock.now_s();
+  const std::string& remote = call.request.remote_address;
+  auto attempt = limiter.begin(call.caller.user, remote, now);
+  if (!attempt.admitted()) {
+    auto response = net::error_response(attempt.refusal());
+    response.set_header("retry-after", std::to_string(attempt.retry_after().count()));
+    return response;
+  }
+  auto user = deps.store.user(call.caller.user);
+  if (!user) {
+    return user.error();
+  }
+  if (!*user || (*user)->disabled) {
+    return unauthenticated("the session has ended; log in again");
+  }
+  if (!auth::verify_password((*user)->password_hash, body->password)) {
+    attempt.failed(deps.clock.now_s());
+    auto st = deps.store.write([&](store::StoreTx& tx) {
+      return audit(tx, call.caller.actor(),
+                   audited::UserLoginFailed{.remote = remote, .known_user = true, .step_up = true}, call.caller.user,
+                   "");
+    });
+    if (!st) {
+      return st.error();
+    }
+    // 403, not 401: the session is still good, only this confirmation failed.
+    return permission_denied("wrong password: type the password you log in with");
+  }
+  attempt.succeeded(deps.clock.now_s());
+  const NewSession fresh = new_session((*user)->name, now, options.session_lifetime);
+  auto st = deps.store.write([&](store::StoreTx& tx) -> Status {
+    if (auto s = tx.insert_session(fresh.record); !s) {
+      return s;
+    }
+    if (auto s = tx.revoke_session(call.caller.session_id_hash, now); !s) {
+      return s;
+    }
+    return audit(tx, call.caller.actor(), audited::UserLogin{.remote = remote, .step_up = true}, fresh.record.user, "");
+  });
+  if (!st) {
+    return st.error();
+  }
+  return session_response(fresh, (*user)->role, options);
+}
+
+std::optional<net::HttpResponse> Api::Impl::step_up_refusal(const Caller& caller) const {
+  if (caller.session_id_hash.empty() || !caller.authenticated_at) {
+    return std::nullopt;  // an API token: no session, no login time (docs/console.md, "Step-up")
+  }
+  const auto age = deps.clock.now_s() - *caller.authenticated_at;
+  if (age <= options.step_up_after) {
+    return std::nullopt;
+  }
+  const auto minutes = std::chrono::duration_cast<std::chrono::minutes>(age).count();
+  auto response = json_ok(
+      json::object{
+          {"error", json::object{{"code", to_string(ErrorCode::kPermissionDenied)},
+                                 {"reason", kStepUpRequired},
+                                 {"message", fmt::format("confirm your password first: you logged in {} minute{} ago "
+                                                         "and this needs a login of the last {}; send it to POST "
+                                                         "/api/v1/session/reauth, then try again",
+                                                         minutes, minutes == 1 ? "" : "s",
+                                                         format_duration(options.step_up_after))},
+                                 {"step_up_after_s", options.step_up_after.count()}}}},
+      403);
   return response;
 }
 

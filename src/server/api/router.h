@@ -38,10 +38,11 @@ struct Caller {
   Kind kind = Kind::kAnonymous;
   std::string user;  // console user
   store::Role role = store::Role::kAuditor;
-  std::string token_id;            // set when the user came with an API token
-  std::string session_id_hash;     // set when the user came with a session cookie
-  std::string csrf_token;          // that session's CSRF token (never stored: derived from the cookie)
-  store::EndpointRecord endpoint;  // for agents
+  std::string token_id;                       // set when the user came with an API token
+  std::string session_id_hash;                // set when the user came with a session cookie
+  std::string csrf_token;                     // that session's CSRF token (never stored: derived from the cookie)
+  std::optional<TimePoint> authenticated_at;  // that session's login (a step-up makes a new session)
+  store::EndpointRecord endpoint;             // for agents
 
   // For the audit trail: "alice", "alice (token 3f2a...)", "agent:<id>".
   [[nodiscard]] std::string actor() const;

@@ -179,11 +179,15 @@ json::object UserUpdated::details() const {
 }
 
 json::object UserLogin::details() const {
-  return json::object{{"remote", remote}};
+  json::object out{{"remote", remote}};
+  if (step_up) out["step_up"] = true;
+  return out;
 }
 
 json::object UserLoginFailed::details() const {
-  return json::object{{"remote", remote}, {"reason", known_user ? "wrong password" : "unknown or disabled user"}};
+  json::object out{{"remote", remote}, {"reason", known_user ? "wrong password" : "unknown or disabled user"}};
+  if (step_up) out["step_up"] = true;
+  return out;
 }
 
 json::object UserLogout::details() const {

@@ -263,6 +263,7 @@ struct UserUpdated {
 
 struct UserLogin {
   std::string remote;
+  bool step_up = false;  // the password confirmed again in a session (POST /api/v1/session/reauth)
 
   static constexpr AuditKind kind() { return AuditKind::kUserLogin; }
   [[nodiscard]] boost::json::object details() const;
@@ -272,6 +273,7 @@ struct UserLogin {
 struct UserLoginFailed {
   std::string remote;
   bool known_user;  // known and enabled: the password was wrong
+  bool step_up = false;
 
   static constexpr AuditKind kind() { return AuditKind::kUserLoginFailed; }
   [[nodiscard]] boost::json::object details() const;

@@ -487,5 +487,67 @@ TEST_F(RequestLifecycle, RequestListFiltersAndPages) {
   EXPECT_EQ(call("GET", "/api/v1/requests?limit=0", "", as(store::Role::kAuditor)).status, 400);
 }
 
+// The console's request history: decided requests stay findable by state,
+// user, host, time and text, newest first, a page at a time.
+TEST_F(RequestLifecycle, RequestHistoryFiltersNewestFirst) {
+  const auto t0 = now_text();
+  Submission early;
+  early.justification = "Rotate <b>the</b> KEYS";
+  const std::string early_id = submit_pending(early);
+  clock_.advance(std::chrono::minutes{10});
+  const auto t1 = now_text();
+  Submission denied;
+  denied.user = "bob";
+  denied.argv = {"apt-get", "purge", "openssh-server"};
+  const std::string denied_id = submit_pending(denied);
+  ASSERT_EQ(call_json("POST", "/api/v1/requests/" + denied_id + "/deny", json::object{{"comment", "use a ticket"}},
+                      as(store::Role::kApprover))
+                .status,
+            200);
+  clock_.advance(std::chrono::minutes{10});
+  const std::string late_id = submit_pending(Submission{});
+  const auto ids = [&](const std::string& query) {
+    const auto r = call("GET", "/api/v1/requests?" + query, "", as(store::Role::kAuditor));
+    EXPECT_EQ(r.status, 200) << query << ": " << r;
+    std::vector<std::string> out;
+    for (const auto& q : r.array("/requests")) out.emplace_back(q.at("id").as_string());
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(ids("order=newest"), (V{late_id, denied_id, early_id}));
+  EXPECT_EQ(ids("order=oldest"), (V{early_id, denied_id, late_id}));
+  EXPECT_EQ(ids("state=denied"), V{denied_id});
+  EXPECT_EQ(ids("since=" + t1), (V{denied_id, late_id}));
+  EXPECT_EQ(ids("until=" + t1), V{early_id});
+  EXPECT_EQ(ids("since=" + t0 + "&until=" + t1 + "&order=newest"), V{early_id});
+  EXPECT_EQ(ids("text=keys"), V{early_id});
+  EXPECT_EQ(ids("text=<b>"), V{early_id});  // as typed (this harness does not percent-decode)
+  EXPECT_EQ(ids("text=openssh"), V{denied_id});
+  EXPECT_EQ(ids("text=USE A TICKET"), V{denied_id});
+  EXPECT_EQ(ids("text=req-&order=newest&limit=2").size(), 2U);
+  EXPECT_EQ(ids("user=bob&state=denied&text=purge&host=web-01"), V{denied_id});
+
+  // Pages of one, newest first, reach every request once.
+  V seen;
+  std::string after;
+  for (int page = 0; page < 10; ++page) {
+    const auto r = call("GET", "/api/v1/requests?order=newest&limit=1" + (after.empty() ? "" : "&after=" + after), "",
+                        as(store::Role::kAuditor));
+    ASSERT_EQ(r.status, 200) << r;
+    for (const auto& q : r.array("/requests")) seen.emplace_back(q.at("id").as_string());
+    if (r.at("/next_after")->is_null()) break;
+    after = r.str("/next_after");
+  }
+  EXPECT_EQ(seen, (V{late_id, denied_id, early_id}));
+
+  // Mistakes are refused, never answered with everything.
+  for (const std::string& bad :
+       std::vector<std::string>{"states=denied", "order=up", "since=yesterday", "until=2026-13-01T00:00:00Z",
+                                "text=" + std::string(257, 'a'), "limit=1001"}) {
+    const auto r = call("GET", "/api/v1/requests?" + bad, "", as(store::Role::kAuditor));
+    EXPECT_EQ(r.status, 400) << bad << ": " << r;
+  }
+}
+
 }  // namespace
 }  // namespace hoist::api::testing

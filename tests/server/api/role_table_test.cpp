@@ -23,6 +23,7 @@ constexpr Rule kAccessTable[] = {
     {"POST",   "/api/v1/logout",                              Access::kAnyUser},
     {"GET",    "/api/v1/whoami",                              Access::kAnyUser},
     {"GET",    "/api/v1/session",                             Access::kPublic},
+    {"POST",   "/api/v1/session/reauth",                      Access::kAnyUser},
     {"GET",    "/api/v1/tokens",                              Access::kAnyUser},
     {"POST",   "/api/v1/tokens",                              Access::kAnyUser},
     {"DELETE", "/api/v1/tokens/{id}",                         Access::kAnyUser},

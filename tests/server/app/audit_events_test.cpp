@@ -219,6 +219,8 @@ TEST(AuditEvents, UsersAndTokens) {
   expect_event(audited::UserUpdated{.password_changed = true, .sessions_revoked = 1, .tokens_revoked = 1},
                AuditKind::kUserUpdated, R"({"password_changed":true,"sessions_revoked":1,"tokens_revoked":1})");
   expect_event(audited::UserLogin{.remote = "192.0.2.10"}, AuditKind::kUserLogin, R"({"remote":"192.0.2.10"})");
+  expect_event(audited::UserLogin{.remote = "192.0.2.10", .step_up = true}, AuditKind::kUserLogin,
+               R"({"remote":"192.0.2.10","step_up":true})");
   expect_event(audited::UserLoginFailed{.remote = "127.0.0.1", .known_user = true}, AuditKind::kUserLoginFailed,
                R"({"remote":"127.0.0.1","reason":"wrong password"})");
   expect_event(audited::UserLoginFailed{.remote = "127.0.0.1", .known_user = false}, AuditKind::kUserLoginFailed,
