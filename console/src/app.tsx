@@ -57,6 +57,13 @@ export function App() {
   }, []);
   expired.current = () => goLogin(SESSION_ENDED);
 
+  // Logged out and sent somewhere else meanwhile (a link, the address bar,
+  // back): that page is where the login returns to, not the one the
+  // session ended on.
+  useEffect(() => {
+    if (session === null && parseHash(hash).name !== 'login') sessionStorage.setItem(RETURN_KEY, returnTarget(hash));
+  }, [session, hash]);
+
   useEffect(() => {
     api.whoami().then(
       (s) => {

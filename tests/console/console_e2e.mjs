@@ -476,6 +476,10 @@ try {
     body: {}, headers: { cookie: `${cookie.name}=${cookie.value}`, 'x-csrf-token': who.json.csrf_token },
   });
   assert.ok(ended.status < 300, ended.body);
+  // Sent to log in from one page, then on to another before logging in:
+  // the login returns to the last one.
+  await page.goto(`${server.url}/#/audit`);
+  await page.getByText('Your session ended. Log in again to continue where you were.').waitFor({ timeout: 5000 });
   await page.goto(`${server.url}/#/grants`);
   await page.getByText('Your session ended. Log in again to continue where you were.').waitFor({ timeout: 5000 });
   await shot('session-ended');
