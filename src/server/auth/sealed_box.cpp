@@ -46,6 +46,7 @@ Result<std::string> SealedBox::open(std::string_view sealed, std::string_view ow
   if (!detail::sodium_ready()) return internal_error("libsodium could not initialise, so no secret can be opened");
   if (!sealed.starts_with(kPrefix) || sealed.size() > kMaxSealedBytes) return refused();
   const auto text = sealed.substr(kPrefix.size());
+  if (text.empty()) return refused();  // (libsodium takes no null buffer)
   std::vector<unsigned char> bytes(text.size());
   std::size_t decoded = 0;
   if (sodium_base642bin(bytes.data(), bytes.size(), text.data(), text.size(), nullptr, &decoded, nullptr,
