@@ -68,10 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto channel = hoist::api::parse_channel_body(text, create);
     if (channel) {
       check(channel->events.size() <= 64);
-      if (channel->config && channel->config->url) {
-        check(hoist::notify::check_webhook_url(*channel->config->url).ok());
-      }
-      if (channel->secret) check(hoist::webhook::parse_secret(*channel->secret).ok());
+      if (channel->kind) check(hoist::notify::find_channel_kind(*channel->kind) != nullptr);
     } else {
       check(!channel.error().message.empty());
       check(channel.error().code == hoist::ErrorCode::kInvalidArgument);
@@ -84,6 +81,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(again && again->url == config->url && again->timeout == config->timeout);
   }
   (void)hoist::notify::parse_webhook_secrets(text);
+  (void)hoist::notify::parse_channel_secrets(text);
+  // Every kind's config check and the merge: a canonical config reads back
+  // as itself, and a secret given in a config is never quoted back.
+  for (const auto& kind : hoist::notify::channel_kinds()) {
+    if (auto canonical = kind.check_config(text)) {
+      auto again = kind.check_config(*canonical);
+      check(again && *again == *canonical);
+      (void)kind.check_secret(*canonical, text);
+    }
+    if (auto merged = hoist::notify::merge_channel_config(kind, "", text)) {
+      check(kind.check_config(*merged).ok());
+    }
+  }
   (void)hoist::outbox::parse_retry_after(text, hoist::AuditTime{});
   if (auto key = hoist::webhook::parse_secret(text)) {
     check(key->size() >= 24 && key->size() <= 64);

@@ -32,7 +32,7 @@
 #include "server/http/https_server.h"
 #include "server/metrics/server_metrics.h"
 #include "server/notify/outbox_sender.h"
-#include "server/notify/webhook.h"
+#include "server/notify/senders.h"
 #include "server/siem/siem_sinks.h"
 #include "server/siem/siem_stream.h"
 #include "server/tls/private_dir.h"
@@ -286,9 +286,7 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   const auto secrets_box = api_options.secrets_box;
   hoist::notify::OutboxSender outbox(
       **store, *log,
-      [](const hoist::store::ChannelRecord& channel, const std::string& secrets) {
-        return hoist::notify::make_webhook_sender(channel, secrets);
-      },
+      hoist::notify::make_sender,
       [secrets_box](const hoist::store::ChannelRecord& channel) -> hoist::Result<std::string> {
         if (channel.secrets.empty()) return std::string();
         return secrets_box->open(channel.secrets, channel.id);

@@ -20,7 +20,7 @@
 #include "server/app/request_service.h"
 #include "server/auth/login_limiter.h"
 #include "server/auth/password.h"
-#include "server/notify/webhook.h"
+#include "server/notify/kinds.h"
 
 namespace hoist::api {
 
@@ -100,20 +100,16 @@ inline constexpr std::size_t kMaxAgentEventDetails = 16 * 1024;
 Result<std::vector<AgentEventBody>> parse_agent_events_body(std::string_view text);
 
 // A notification channel as sent (POST and PATCH
-// /api/v1/notify/channels), parsed strictly and checked: the kind, the name,
-// every event pattern, the URL, the secret's form (never echoed). On
-// create, kind, name, events, config.url and secret are required.
-struct ChannelConfigBody {
-  std::optional<std::string> url;
-  std::optional<std::string> ca_file;  // "" clears it (PATCH)
-  std::optional<std::int64_t> timeout_s;
-};
+// /api/v1/notify/channels), parsed strictly: the kind (known), the name,
+// every event pattern. The config and the secret depend on the kind and
+// are checked with it (notify/kinds.h) by the handler; the secret is never
+// echoed. On create, kind, name, events and config are required.
 struct ChannelBody {
   std::optional<std::string> kind;
   std::optional<std::string> name;
   std::vector<std::string> events;  // empty: not given
   std::optional<bool> enabled;
-  std::optional<ChannelConfigBody> config;
+  std::optional<std::string> config;  // a JSON object: the fields to set (null clears one)
   std::optional<std::string> secret;
   std::optional<std::int64_t> previous_secret_valid_for_s;
   std::optional<std::int64_t> version;
@@ -308,7 +304,7 @@ struct Api::Impl {
   Result<net::HttpResponse> redrive_delivery(Call& call);
   Result<const auth::SealedBox*> secrets_box() const;
   // A channel's opened secrets (nullopt when it has none).
-  Result<std::optional<notify::WebhookSecrets>> open_channel_secrets(const store::ChannelRecord& channel) const;
+  Result<std::optional<notify::ChannelSecrets>> open_channel_secrets(const store::ChannelRecord& channel) const;
 
   // --- audit (handlers_audit.cpp) ---
   Result<net::HttpResponse> audit_query(Call& call);

@@ -15,12 +15,11 @@
 #include <limits>
 
 #include "core/audit_kind.h"
-#include "core/webhook_signature.h"
 #include "server/api/api_impl.h"
 #include "server/auth/sealed_box.h"
 #include "server/auth/secrets.h"
+#include "server/notify/kinds.h"
 #include "server/notify/message.h"
-#include "server/notify/webhook.h"
 
 namespace hoist::api {
 
@@ -72,17 +71,7 @@ Status check_channel_name(std::string_view name) {
   return {};
 }
 
-void read_config(JsonBody& body, ChannelBody& out) {
-  auto nested = body.optional_object("config");
-  if (!nested) return;
-  ChannelConfigBody c;
-  c.url = nested->optional_string("url", notify::kMaxUrlBytes + 1);
-  c.ca_file = nested->optional_string("ca_file", 4096);
-  c.timeout_s =
-      nested->optional_int("timeout_s", notify::kMinWebhookTimeout.count(), notify::kMaxWebhookTimeout.count());
-  body.absorb(nested->finish());
-  out.config = std::move(c);
-}
+constexpr std::size_t kMaxConfigBytes = 16 * 1024;
 
 }  // namespace
 
@@ -94,9 +83,9 @@ Result<ChannelBody> parse_channel_body(std::string_view text, bool create) {
     out.name = b.optional_string("name", kMaxChannelName + 1);
     out.events = b.string_list("events", kMaxEventPatterns, kMaxPatternBytes + 1);
     out.enabled = b.optional_bool("enabled");
-    read_config(b, out);
+    out.config = b.optional_raw_object("config", kMaxConfigBytes);
     // Never echoed: a wrong one is reported without its text.
-    out.secret = b.optional_string("secret", 256);
+    out.secret = b.optional_string("secret", notify::kMaxSecretBytes);
     out.previous_secret_valid_for_s = b.optional_int("previous_secret_valid_for_s", 0, kMaxPreviousSecretValidity);
     out.version = b.optional_int("version", 1, std::numeric_limits<std::int64_t>::max());
     if (auto st = b.finish(); !st) return st.error();
@@ -104,38 +93,24 @@ Result<ChannelBody> parse_channel_body(std::string_view text, bool create) {
   }();
   if (!body) return body.error();
   if (create) {
-    if (!body->kind) return invalid_argument("kind is missing; the kinds are: webhook");
+    if (!body->kind)
+      return invalid_argument(fmt::format("kind is missing; the kinds are: {}", notify::channel_kind_names()));
     if (!body->name) return invalid_argument("name is missing");
     if (body->events.empty()) {
       return invalid_argument("events is missing: list the audit kinds to send, e.g. [\"request.*\"], or [\"*\"]");
     }
-    if (!body->config || !body->config->url) return invalid_argument("config.url is missing");
-    if (!body->secret) {
-      return invalid_argument(
-          "secret is missing: a webhook needs a whsec_ signing secret (hoist notify channels add --generate-secret "
-          "makes one)");
-    }
+    if (!body->config) return invalid_argument("config is missing (see docs/notifications.md for each kind's)");
     if (body->version) return invalid_argument("version is only for changes");
   }
-  if (body->kind && *body->kind != notify::kWebhookKind) {
-    return invalid_argument(fmt::format("unknown channel kind \"{}\"; the kinds are: webhook", *body->kind));
+  if (body->kind && notify::find_channel_kind(*body->kind) == nullptr) {
+    return invalid_argument(fmt::format("unknown channel kind \"{}\"; the kinds are: {}", body->kind->substr(0, 32),
+                                        notify::channel_kind_names()));
   }
   if (body->name) {
     if (auto st = check_channel_name(*body->name); !st) return st.error();
   }
   for (const auto& p : body->events) {
     if (auto st = check_event_pattern(p); !st) return st.error();
-  }
-  if (body->config) {
-    if (body->config->url) {
-      if (auto u = notify::check_webhook_url(*body->config->url); !u) return u.error();
-    }
-    if (body->config->ca_file && !body->config->ca_file->empty() && body->config->ca_file->front() != '/') {
-      return invalid_argument("config.ca_file must be an absolute path to a PEM file on hoistd's machine");
-    }
-  }
-  if (body->secret && !webhook::parse_secret(*body->secret)) {
-    return webhook::parse_secret(*body->secret).error();
   }
   if (body->previous_secret_valid_for_s && !body->secret) {
     return invalid_argument("previous_secret_valid_for_s goes with a new secret");
@@ -145,25 +120,24 @@ Result<ChannelBody> parse_channel_body(std::string_view text, bool create) {
 
 namespace {
 
-// Applies the body's config fields over `base` (an empty ca_file clears it).
-notify::WebhookConfig merged_config(notify::WebhookConfig base, const ChannelConfigBody& c) {
-  if (c.url) base.url = *c.url;
-  if (c.ca_file) {
-    base.ca_file = c.ca_file->empty() ? std::nullopt : std::optional<std::string>(*c.ca_file);
-  }
-  if (c.timeout_s) base.timeout = std::chrono::seconds(*c.timeout_s);
-  return base;
+const notify::ChannelKind* kind_of(const store::ChannelRecord& c) {
+  return notify::find_channel_kind(c.kind);
 }
 
-json::object channel_json(const store::ChannelRecord& c, const std::optional<notify::WebhookSecrets>& secrets,
-                          AuditTime now) {
-  json::value config = json_text(c.config);
-  if (auto parsed = notify::parse_webhook_config(c.config)) {
-    json::object o{{"url", json_text(parsed->url)},
-                   {"ca_file", parsed->ca_file ? json::value(json_text(*parsed->ca_file)) : json::value(nullptr)},
-                   {"timeout_s", parsed->timeout.count()}};
-    config = std::move(o);
+Status check_secret(const notify::ChannelKind& kind, std::string_view config, std::string_view secret) {
+  if (auto st = kind.check_secret(config, secret); !st) {
+    return invalid_argument(
+        fmt::format("secret: {} (a {} channel takes {})", st.error().message, kind.name, kind.secret_is));
   }
+  return {};
+}
+
+json::object channel_json(const store::ChannelRecord& c, const std::optional<notify::ChannelSecrets>& secrets,
+                          AuditTime now) {
+  // The stored config holds no secret (kinds.h): shown as it is.
+  json::value config = json_text(c.config);
+  boost::system::error_code ec;
+  if (auto parsed = json::parse(c.config, ec); !ec) config = std::move(parsed);
   json::value rotating = nullptr;
   if (secrets && secrets->previous && secrets->previous_until && *secrets->previous_until > now) {
     rotating = notify::format_event_time(*secrets->previous_until);
@@ -214,15 +188,15 @@ Result<const auth::SealedBox*> Api::Impl::secrets_box() const {
   return options.secrets_box.get();
 }
 
-Result<std::optional<notify::WebhookSecrets>> Api::Impl::open_channel_secrets(const store::ChannelRecord& c) const {
-  if (c.secrets.empty()) return std::optional<notify::WebhookSecrets>();
+Result<std::optional<notify::ChannelSecrets>> Api::Impl::open_channel_secrets(const store::ChannelRecord& c) const {
+  if (c.secrets.empty()) return std::optional<notify::ChannelSecrets>();
   auto box = secrets_box();
   if (!box) return box.error();
   auto plain = (*box)->open(c.secrets, c.id);
   if (!plain) return plain.error();
-  auto parsed = notify::parse_webhook_secrets(*plain);
+  auto parsed = notify::parse_channel_secrets(*plain);
   if (!parsed) return parsed.error();
-  return std::optional<notify::WebhookSecrets>(std::move(*parsed));
+  return std::optional<notify::ChannelSecrets>(std::move(*parsed));
 }
 
 Result<net::HttpResponse> Api::Impl::list_channels(Call&) {
@@ -251,20 +225,29 @@ Result<net::HttpResponse> Api::Impl::create_channel(Call& call) {
   auto box = secrets_box();
   if (!box) return box.error();
   const auto now = deps.clock.now_ms();
-  notify::WebhookConfig config = merged_config({}, *body->config);
+  const notify::ChannelKind& kind = *notify::find_channel_kind(*body->kind);
+  auto config = notify::merge_channel_config(kind, "", *body->config);
+  if (!config) return config.error();
+  if (body->secret) {
+    if (auto st = check_secret(kind, *config, *body->secret); !st) return st.error();
+  } else if (kind.secret_required) {
+    return invalid_argument(fmt::format("secret is missing: a {} channel needs {}", kind.name, kind.secret_is));
+  }
   store::ChannelRecord c;
   c.id = "ch-" + auth::random_id(8);
   c.kind = *body->kind;
   c.name = *body->name;
-  c.config = notify::webhook_config_json(config);
+  c.config = std::move(*config);
   c.enabled = body->enabled.value_or(true);
   c.events = body->events;
   c.created_by = call.caller.actor();
   c.created_at = now;
   c.updated_at = now;
-  auto sealed = (*box)->seal(notify::webhook_secrets_json(notify::WebhookSecrets{*body->secret, {}, {}}), c.id);
-  if (!sealed) return sealed.error();
-  c.secrets = std::move(*sealed);
+  if (body->secret) {
+    auto sealed = (*box)->seal(notify::channel_secrets_json(notify::ChannelSecrets{*body->secret, {}, {}}), c.id);
+    if (!sealed) return sealed.error();
+    c.secrets = std::move(*sealed);
+  }
   std::optional<store::ChannelRecord> stored;
   auto st = deps.store.write([&](store::StoreTx& tx) -> Status {
     auto inserted = tx.insert_channel(c);
@@ -286,7 +269,7 @@ Result<net::HttpResponse> Api::Impl::update_channel(Call& call) {
   const std::string& id = call.param("id");
   const auto now = deps.clock.now_ms();
   std::optional<store::ChannelRecord> stored;
-  std::optional<notify::WebhookSecrets> new_secrets;
+  std::optional<notify::ChannelSecrets> new_secrets;
   auto st = deps.store.write([&](store::StoreTx& tx) -> Status {
     auto current = tx.get_channel(id);
     if (!current) return current.error();
@@ -309,27 +292,46 @@ Result<net::HttpResponse> Api::Impl::update_channel(Call& call) {
       c.enabled = *body->enabled;
       change.enabled = c.enabled;
     }
+    const notify::ChannelKind* kind = kind_of(c);
+    if (kind == nullptr) {
+      return invalid_argument(fmt::format("channel {} is of a kind this hoistd does not know (\"{}\"): delete it", id,
+                                          c.kind.substr(0, 32)));
+    }
     if (body->config) {
-      auto base = notify::parse_webhook_config(c.config);
-      if (!base) return base.error();
-      const auto merged = notify::webhook_config_json(merged_config(*base, *body->config));
-      if (merged != c.config) {
-        c.config = merged;
-        change.config = merged;
+      auto merged = notify::merge_channel_config(*kind, c.config, *body->config);
+      if (!merged) return merged.error();
+      if (*merged != c.config) {
+        c.config = std::move(*merged);
+        change.config = c.config;
+        // The secret kept must still suit the new config (a Slack channel
+        // moved from a webhook URL to a bot token, say).
+        if (!body->secret) {
+          auto old = open_channel_secrets(c);
+          if (!old) return old.error();
+          if (*old) {
+            if (auto fits = check_secret(*kind, c.config, (*old)->current); !fits) {
+              return invalid_argument(fmt::format("{}; give the new secret with the change", fits.error().message));
+            }
+          } else if (kind->secret_required) {
+            return invalid_argument(
+                fmt::format("secret is missing: a {} channel needs {}", kind->name, kind->secret_is));
+          }
+        }
       }
     }
     if (body->secret) {
+      if (auto fits = check_secret(*kind, c.config, *body->secret); !fits) return fits.error();
       auto old = open_channel_secrets(c);
       if (!old) return old.error();
       auto box = secrets_box();
       if (!box) return box.error();
-      notify::WebhookSecrets next{*body->secret, {}, {}};
+      notify::ChannelSecrets next{*body->secret, {}, {}};
       const auto valid_for = body->previous_secret_valid_for_s.value_or(kDefaultPreviousSecretValidity);
-      if (*old && valid_for > 0 && (*old)->current != *body->secret) {
+      if (kind->secret_rotates && *old && valid_for > 0 && (*old)->current != *body->secret) {
         next.previous = (*old)->current;
         next.previous_until = now + std::chrono::seconds(valid_for);
       }
-      auto sealed = (*box)->seal(notify::webhook_secrets_json(next), c.id);
+      auto sealed = (*box)->seal(notify::channel_secrets_json(next), c.id);
       if (!sealed) return sealed.error();
       c.secrets = std::move(*sealed);
       change.secret_rotated = true;

@@ -266,6 +266,21 @@ std::string JsonBody::raw_object(std::string_view key, std::size_t max_bytes) {
   return text;
 }
 
+std::optional<std::string> JsonBody::optional_raw_object(std::string_view key, std::size_t max_bytes) {
+  const auto* v = take(key);
+  if (v == nullptr || v->is_null()) return std::nullopt;
+  if (!v->is_object()) {
+    fail(fmt::format("field \"{}\" must be an object ({{...}})", field_name(key)));
+    return std::nullopt;
+  }
+  auto text = boost::json::serialize(*v);
+  if (text.size() > max_bytes) {
+    fail(fmt::format("field \"{}\" is longer than {} bytes", field_name(key), max_bytes));
+    return std::nullopt;
+  }
+  return text;
+}
+
 Status JsonBody::finish() {
   if (error_) {
     return invalid_argument(*error_);

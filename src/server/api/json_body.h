@@ -54,6 +54,8 @@ class JsonBody {
   // A required object kept as it is (free-form details): its compact JSON
   // text, at most max_bytes long.
   std::string raw_object(std::string_view key, std::size_t max_bytes);
+  // The same, optional: missing or null gives nullopt.
+  std::optional<std::string> optional_raw_object(std::string_view key, std::size_t max_bytes);
   void absorb(const Status& nested);
 
   // Records an error found by the caller's own checks (first one wins).

@@ -24,6 +24,7 @@
 
 #include "core/audit.h"
 #include "core/result.h"
+#include "server/notify/kinds.h"
 #include "server/notify/sender.h"
 
 namespace hoist::notify {
@@ -60,11 +61,7 @@ Result<WebhookUrl> check_webhook_url(std::string_view url);
 
 // The signing secrets (sealed in the store): the current one, and the one
 // it replaced while that is still valid.
-struct WebhookSecrets {
-  std::string current;                  // "whsec_..."
-  std::optional<std::string> previous;  // "whsec_..."
-  std::optional<AuditTime> previous_until;
-};
+using WebhookSecrets = ChannelSecrets;
 std::string webhook_secrets_json(const WebhookSecrets& secrets);
 // InvalidArgument (never repeating a secret) for anything but what
 // webhook_secrets_json writes, with secrets parse_secret accepts.

@@ -99,31 +99,15 @@ Result<WebhookConfig> parse_webhook_config(std::string_view text) {
 }
 
 std::string webhook_secrets_json(const WebhookSecrets& s) {
-  json::object o{{"current", s.current}};
-  if (s.previous) o["previous"] = *s.previous;
-  if (s.previous_until) o["previous_until_ms"] = s.previous_until->time_since_epoch().count();
-  return json::serialize(o);
+  return channel_secrets_json(s);
 }
 
 Result<WebhookSecrets> parse_webhook_secrets(std::string_view text) {
-  const auto bad = [] { return invalid_argument("the webhook channel's stored secrets do not read (this is a bug)"); };
-  boost::system::error_code ec;
-  auto v = json::parse(text, ec);
-  if (ec || !v.is_object()) return bad();
-  WebhookSecrets s;
-  for (const auto& [key, value] : v.as_object()) {
-    if (key == "current" && value.is_string()) {
-      s.current = std::string(value.as_string());
-    } else if (key == "previous" && value.is_string()) {
-      s.previous = std::string(value.as_string());
-    } else if (key == "previous_until_ms" && value.is_int64()) {
-      s.previous_until = AuditTime{std::chrono::milliseconds{value.as_int64()}};
-    } else {
-      return bad();
-    }
+  auto s = parse_channel_secrets(text);
+  if (!s) return s.error();
+  if (!webhook::parse_secret(s->current) || (s->previous && !webhook::parse_secret(*s->previous))) {
+    return invalid_argument("the webhook channel's stored secrets do not read (this is a bug)");
   }
-  if (!webhook::parse_secret(s.current)) return bad();
-  if (s.previous && !webhook::parse_secret(*s.previous)) return bad();
   return s;
 }
 

@@ -1,0 +1,111 @@
+// The channel kinds' table (kinds.h). A new kind adds its row here, its
+// settings next to its sender, and its sender to senders.cpp.
+#include "server/notify/kinds.h"
+
+#include <fmt/format.h>
+#include <boost/json.hpp>
+
+#include <array>
+
+#include "core/webhook_signature.h"
+#include "server/notify/webhook.h"
+
+namespace hoist::notify {
+
+namespace json = boost::json;
+
+namespace {
+
+Result<std::string> webhook_config(std::string_view text) {
+  auto c = parse_webhook_config(text);
+  if (!c) return c.error();
+  return webhook_config_json(*c);
+}
+
+Status webhook_secret(std::string_view /*config*/, std::string_view secret) {
+  if (auto key = webhook::parse_secret(secret); !key) return key.error();
+  return {};
+}
+
+constexpr std::array kKinds{
+    ChannelKind{.name = kWebhookKind,
+                .secret_is = "a whsec_ signing secret (hoist notify channels add --generate-secret makes one)",
+                .secret_required = true,
+                .secret_rotates = true,
+                .check_config = webhook_config,
+                .check_secret = webhook_secret},
+};
+
+}  // namespace
+
+std::span<const ChannelKind> channel_kinds() {
+  return kKinds;
+}
+
+const ChannelKind* find_channel_kind(std::string_view name) {
+  for (const auto& k : kKinds) {
+    if (k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+std::string channel_kind_names() {
+  std::string out;
+  for (const auto& k : kKinds) {
+    if (!out.empty()) out += ", ";
+    out += k.name;
+  }
+  return out;
+}
+
+Result<std::string> merge_channel_config(const ChannelKind& kind, std::string_view stored, std::string_view change) {
+  boost::system::error_code ec;
+  json::object merged;
+  if (!stored.empty()) {
+    auto base = json::parse(stored, ec);
+    if (ec || !base.is_object()) return invalid_argument("the channel's stored config does not read (this is a bug)");
+    merged = std::move(base.as_object());
+  }
+  auto delta = json::parse(change, ec);
+  if (ec || !delta.is_object()) return invalid_argument("config must be a JSON object");
+  for (const auto& [key, value] : delta.as_object()) {
+    if (value.is_null()) {
+      merged.erase(key);
+    } else {
+      merged[key] = value;
+    }
+  }
+  return kind.check_config(json::serialize(merged));
+}
+
+std::string channel_secrets_json(const ChannelSecrets& s) {
+  json::object o{{"current", s.current}};
+  if (s.previous) o["previous"] = *s.previous;
+  if (s.previous_until) o["previous_until_ms"] = s.previous_until->time_since_epoch().count();
+  return json::serialize(o);
+}
+
+Result<ChannelSecrets> parse_channel_secrets(std::string_view text) {
+  const auto bad = [] { return invalid_argument("a channel's stored secrets do not read (this is a bug)"); };
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec || !v.is_object()) return bad();
+  ChannelSecrets s;
+  bool has_current = false;
+  for (const auto& [key, value] : v.as_object()) {
+    if (key == "current" && value.is_string() && value.as_string().size() <= kMaxSecretBytes) {
+      s.current = std::string(value.as_string());
+      has_current = true;
+    } else if (key == "previous" && value.is_string() && value.as_string().size() <= kMaxSecretBytes) {
+      s.previous = std::string(value.as_string());
+    } else if (key == "previous_until_ms" && value.is_int64()) {
+      s.previous_until = AuditTime{std::chrono::milliseconds{value.as_int64()}};
+    } else {
+      return bad();
+    }
+  }
+  if (!has_current) return bad();
+  return s;
+}
+
+}  // namespace hoist::notify

@@ -1,0 +1,69 @@
+// The channel kinds hoistd knows (docs/notifications.md): for each, how
+// its config is checked, and what its secret is. The API checks a channel
+// with these before storing it; hoistd's outbox makes each channel's
+// sender with make_sender (senders.h). No I/O here: the fuzz build links
+// this alone.
+//
+// A channel's config is a JSON object without secrets, stored as the
+// kind's canonical text. A change names only the fields it sets (null
+// clears an optional one); the result is checked as a whole.
+// MUST: nothing here repeats a secret in an error.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "core/audit.h"
+#include "core/result.h"
+
+namespace hoist::notify {
+
+struct ChannelKind {
+  std::string_view name;
+  // For messages: what the admin gives as `secret` ("a whsec_ signing
+  // secret", "the incoming webhook URL", ...).
+  std::string_view secret_is;
+  // Whether a channel of this kind needs a secret to be created.
+  bool secret_required = true;
+  // Whether a replaced secret stays valid for a while (a webhook receiver
+  // checks either signature during a rotation).
+  bool secret_rotates = false;
+  // The canonical config JSON text of `json` (an object), or
+  // InvalidArgument naming the field.
+  Result<std::string> (*check_config)(std::string_view json) = nullptr;
+  // Whether `secret` (as typed) suits a channel with this (canonical)
+  // config; InvalidArgument never repeating the secret.
+  Status (*check_secret)(std::string_view config, std::string_view secret) = nullptr;
+};
+
+// Every kind, in the order docs and errors list them.
+std::span<const ChannelKind> channel_kinds();
+// nullptr for a kind hoistd does not know.
+const ChannelKind* find_channel_kind(std::string_view name);
+// "webhook, slack, ..." for messages.
+std::string channel_kind_names();
+
+// The config after `change` (a JSON object text: the fields to set, null
+// to clear one) over `stored` (canonical JSON text; "" or "{}" for a new
+// channel), checked by the kind: its canonical text. InvalidArgument when
+// `change` is not an object or the result does not suit the kind.
+Result<std::string> merge_channel_config(const ChannelKind& kind, std::string_view stored, std::string_view change);
+
+// A channel's secrets as sealed in the store (the plain text inside the
+// sealed box): the current secret, and the one it replaced while that is
+// still valid (kinds with secret_rotates only).
+struct ChannelSecrets {
+  std::string current;
+  std::optional<std::string> previous;
+  std::optional<AuditTime> previous_until;
+};
+std::string channel_secrets_json(const ChannelSecrets& secrets);
+// InvalidArgument (never repeating a secret) for anything but what
+// channel_secrets_json writes, with secrets of at most kMaxSecretBytes.
+Result<ChannelSecrets> parse_channel_secrets(std::string_view json);
+inline constexpr std::size_t kMaxSecretBytes = 2048;
+
+}  // namespace hoist::notify
