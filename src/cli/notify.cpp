@@ -1,12 +1,15 @@
-// hoist notify: notification channels (signed webhooks) and their
-// deliveries on hoistd (docs/notifications.md, docs/cli.md). Admins only.
+// hoist notify: notification channels (webhooks, Slack, Teams, email) and
+// their deliveries on hoistd (docs/notifications.md, docs/cli.md). Admins
+// only.
 //
-// MUST: a webhook secret is read from a file or the environment (never a
-// flag, which other local users can see), sent once to hoistd, and never
-// printed, except one made here with --generate-secret, printed once on
-// stdout for the receiver.
+// MUST: a channel's secret is read from a file or the environment (never
+// a flag, which other local users can see), sent once to hoistd, and never
+// printed, except a webhook secret made here with --generate-secret,
+// printed once on stdout for the receiver.
 #include <openssl/rand.h>
 
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <chrono>
 #include <cstdlib>
@@ -32,8 +35,14 @@ struct NotifyArgs {
   std::string id;
   std::vector<std::string> ids;
   std::string name;
+  std::string kind = "webhook";
   std::string url;
+  std::vector<std::string> sets;  // "key=value" config fields
   std::vector<std::string> events;
+  std::vector<std::string> labels;
+  std::vector<std::string> rules;
+  bool any_label = false;
+  bool any_rule = false;
   std::string ca_file;
   std::string timeout;
   std::string secret_file;
@@ -47,7 +56,8 @@ struct NotifyArgs {
   std::string wait = "15s";
 };
 
-constexpr const char* kSecretEnv = "HOIST_WEBHOOK_SECRET";
+constexpr const char* kSecretEnv = "HOIST_CHANNEL_SECRET";
+constexpr const char* kOldSecretEnv = "HOIST_WEBHOOK_SECRET";  // its first name, still read
 
 int usage(const std::string& message) {
   (void)std::fprintf(stderr, "hoist: %s\n", message.c_str());
@@ -78,8 +88,10 @@ std::optional<std::string> secret_from(const NotifyArgs& args, std::string& erro
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
     return s;
   }
-  if (const char* env = std::getenv(kSecretEnv); env != nullptr && *env != '\0') {  // NOLINT(concurrency-mt-unsafe)
-    return std::string(env);
+  for (const char* name : {kSecretEnv, kOldSecretEnv}) {
+    if (const char* env = std::getenv(name); env != nullptr && *env != '\0') {  // NOLINT(concurrency-mt-unsafe)
+      return std::string(env);
+    }
   }
   return std::nullopt;
 }
@@ -100,9 +112,24 @@ json::array string_list(const std::vector<std::string>& items) {
   return out;
 }
 
-// The config fields given on the command line ({} when none).
+// The config fields given on the command line ({} when none). A --set
+// value that reads as JSON (a number, true, null, ["a","b"]) is sent as
+// that; any other text as a string.
 Result<json::object> config_from(const NotifyArgs& args) {
   json::object config;
+  for (const auto& kv : args.sets) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) return invalid_argument("--set takes KEY=VALUE (e.g. --set channel=C0123)");
+    const std::string key = kv.substr(0, eq);
+    const std::string value = kv.substr(eq + 1);
+    boost::system::error_code ec;
+    auto parsed = json::parse(value, ec);
+    if (!ec && !parsed.is_object()) {
+      config[key] = std::move(parsed);
+    } else {
+      config[key] = value;
+    }
+  }
   if (!args.url.empty()) config["url"] = args.url;
   if (!args.ca_file.empty()) config["ca_file"] = args.ca_file == "none" ? std::string() : args.ca_file;
   if (!args.timeout.empty()) {
@@ -124,9 +151,17 @@ void show_channel(const json::value& c) {
   line("Kind:", text_of(c, "kind"));
   line("State:", flag_of(c, "enabled") ? "enabled" : "disabled");
   line("Events:", joined_of(c, "events"));
-  line("URL:", text_of(config, "url"));
-  line("CA file:", text_of(config, "ca_file").empty() ? "(the system's CAs)" : text_of(config, "ca_file"));
-  line("Timeout:", short_duration(number_of(config, "timeout_s")));
+  const auto& filters = field_of(c, "filters");
+  line("Labels:", joined_of(filters, "labels").empty() ? "any" : joined_of(filters, "labels"));
+  line("Rules:", joined_of(filters, "rules").empty() ? "any" : joined_of(filters, "rules"));
+  // The config holds no secret (hoistd keeps those apart): every field.
+  if (config.is_object()) {
+    for (const auto& [key, value] : config.as_object()) {
+      const std::string shown = value.is_string() ? std::string(value.as_string()) : json::serialize(value);
+      line(fmt::format("{}:", std::string_view(key)), shown);
+    }
+  }
+  line("CA file:", text_of(config, "ca_file").empty() ? "(the system's CAs)" : "");
   line("Secret:", flag_of(secret, "set") ? "set (never shown)" : "none");
   line("Old secret:", text_of(secret, "previous_valid_until").empty()
                           ? ""
@@ -159,15 +194,44 @@ int send_channel(const Globals& globals, std::string_view method, const std::str
   return kExitOk;
 }
 
+// Where a channel sends, for the list: what of its config says so
+// (a webhook URL, a Slack channel, a mail server); secrets are not in it.
+std::string destination(const json::value& config) {
+  for (const char* key : {"url", "channel", "smtp_url"}) {
+    if (auto text = text_of(config, key); !text.empty()) return text;
+  }
+  return "";
+}
+
+// The filters as the body sends them, given the channel's own (`current`,
+// for a change): a list given replaces that list only.
+json::object filters_from(const NotifyArgs& args, const json::value& current) {
+  json::array labels = args.any_label ? json::array{} : string_list(args.labels);
+  json::array rules = args.any_rule ? json::array{} : string_list(args.rules);
+  if (args.labels.empty() && !args.any_label) {
+    const auto& old = field_of(field_of(current, "filters"), "labels");
+    if (old.is_array()) labels = old.as_array();
+  }
+  if (args.rules.empty() && !args.any_rule) {
+    const auto& old = field_of(field_of(current, "filters"), "rules");
+    if (old.is_array()) rules = old.as_array();
+  }
+  return json::object{{"labels", std::move(labels)}, {"rules", std::move(rules)}};
+}
+
+bool filters_given(const NotifyArgs& args) {
+  return !args.labels.empty() || !args.rules.empty() || args.any_label || args.any_rule;
+}
+
 int run_list(const Globals& globals) {
   return call_and_show(globals, "GET", "/api/v1/notify/channels", [](const json::value& reply) {
-    Table table({"ID", "NAME", "KIND", "STATE", "EVENTS", "URL"});
+    Table table({"ID", "NAME", "KIND", "STATE", "EVENTS", "TO"});
     const auto& channels = field_of(reply, "channels");
     if (channels.is_array()) {
       for (const auto& c : channels.as_array()) {
         table.add_row({text_of(c, "id"), text_of(c, "name"), text_of(c, "kind"),
                        flag_of(c, "enabled") ? "enabled" : "disabled", joined_of(c, "events"),
-                       text_of(field_of(c, "config"), "url")});
+                       destination(field_of(c, "config"))});
       }
     }
     fmt::print("{}", table.render());
@@ -175,24 +239,27 @@ int run_list(const Globals& globals) {
 }
 
 int run_add(const NotifyArgs& args, const Globals& globals) {
-  if (args.url.empty()) return usage("notify channels add needs --url https://...");
   if (args.events.empty()) return usage("notify channels add needs --events (e.g. --events 'request.*')");
+  if (args.generate_secret && args.kind != "webhook") {
+    return usage("--generate-secret makes a webhook's whsec_ secret; give this kind's with --secret-file");
+  }
   std::string error;
   bool generated = false;
   auto secret = secret_from(args, error, generated);
   if (!error.empty()) return usage(error);
-  if (!secret) {
+  if (!secret && args.kind == "webhook") {
     return usage(
         fmt::format("a webhook needs a signing secret: --generate-secret, --secret-file FILE or ${}", kSecretEnv));
   }
   auto config = config_from(args);
   if (!config) return usage(config.error().message);
-  json::object body{{"kind", "webhook"},
+  json::object body{{"kind", args.kind},
                     {"name", args.name},
                     {"events", string_list(args.events)},
                     {"enabled", !args.disable},
-                    {"config", std::move(*config)},
-                    {"secret", *secret}};
+                    {"config", std::move(*config)}};
+  if (filters_given(args)) body["filters"] = filters_from(args, json::value());
+  if (secret) body["secret"] = *secret;
   return send_channel(globals, "POST", "/api/v1/notify/channels", body, generated ? *secret : std::string());
 }
 
@@ -213,6 +280,13 @@ int run_set(const NotifyArgs& args, const Globals& globals) {
   if (!args.events.empty()) body["events"] = string_list(args.events);
   if (args.enable || args.disable) body["enabled"] = args.enable;
   if (!config->empty()) body["config"] = std::move(*config);
+  if (filters_given(args)) {
+    auto api = connect_logged_in();
+    if (!api) return report(api.error());
+    auto current = call_json(**api, "GET", "/api/v1/notify/channels/" + url_encode(args.id));
+    if (!current) return report(current.error());
+    body["filters"] = filters_from(args, *current);
+  }
   if (secret) {
     body["secret"] = *secret;
     if (!args.keep_old_secret.empty()) {
@@ -227,7 +301,9 @@ int run_set(const NotifyArgs& args, const Globals& globals) {
   } else if (!args.keep_old_secret.empty()) {
     return usage("--keep-old-secret goes with a new secret (--generate-secret or --secret-file)");
   }
-  if (body.empty()) return usage("nothing to change: give --name, --events, --url, --enable, ... (see --help)");
+  if (body.empty()) {
+    return usage("nothing to change: give --name, --events, --set, --label, --enable, ... (see --help)");
+  }
   return send_channel(globals, "PATCH", "/api/v1/notify/channels/" + url_encode(args.id), body,
                       generated ? *secret : std::string());
 }
@@ -335,7 +411,8 @@ int run_redrive(const NotifyArgs& args, const Globals& globals) {
 
 void add_notify(CLI::App& app, Runner& run, const Globals& globals) {
   auto args = std::make_shared<NotifyArgs>();
-  auto* notify = app.add_subcommand("notify", "Notification channels (signed webhooks) and their deliveries (admins)");
+  auto* notify =
+      app.add_subcommand("notify", "Notification channels (webhook, Slack, Teams, email) and their deliveries (admins)");
   notify->require_subcommand(1);
   auto* channels = notify->add_subcommand("channels", "Channels: where audit events are sent");
   channels->require_subcommand(1);
@@ -345,13 +422,28 @@ void add_notify(CLI::App& app, Runner& run, const Globals& globals) {
 
   const auto secret_options = [&](CLI::App* cmd) {
     cmd->add_flag("--generate-secret", args->generate_secret,
-                  "Make a new whsec_ signing secret here and print it once (give it to the receiver)");
+                  "Webhook: make a new whsec_ signing secret here and print it once (give it to the receiver)");
     cmd->add_option("--secret-file", args->secret_file,
-                    fmt::format("Read the whsec_ signing secret from this file (or set ${})", kSecretEnv));
+                    fmt::format("Read the channel's secret from this file (or set ${}): a webhook's whsec_ secret, "
+                                "a Slack webhook URL or bot token, a Teams Workflows URL, an SMTP password",
+                                kSecretEnv));
   };
-  auto* add = channels->add_subcommand("add", "Add a Standard Webhooks channel");
+  const auto routing_options = [&](CLI::App* cmd) {
+    cmd->add_option("--label", args->labels,
+                    "Only events of endpoints with one of these labels (comma-separated or repeated)");
+    cmd->add_option("--rule", args->rules,
+                    "Only events of requests made under one of these rules (comma-separated or repeated)");
+  };
+  const auto config_options = [&](CLI::App* cmd) {
+    cmd->add_option("--set", args->sets,
+                    "A config field KEY=VALUE of the channel's kind (repeated; VALUE as JSON when it reads as JSON, "
+                    "null clears it): see docs/notifications.md");
+  };
+  auto* add = channels->add_subcommand("add", "Add a channel (a Standard Webhook unless --kind says otherwise)");
   add->add_option("name", args->name, "A name for people")->required();
-  add->add_option("--url", args->url, "https://HOST[:PORT]/PATH of the receiver")->required();
+  add->add_option("--kind", args->kind, "webhook (default), slack, teams or email")
+      ->check(CLI::IsMember({"webhook", "slack", "teams", "email"}));
+  add->add_option("--url", args->url, "Webhook: https://HOST[:PORT]/PATH of the receiver");
   add->add_option("--events", args->events,
                   "Audit kinds to send, comma-separated or repeated: request.created, request.*, * (docs/audit.md)")
       ->required();
@@ -359,6 +451,8 @@ void add_notify(CLI::App& app, Runner& run, const Globals& globals) {
   add->add_option("--timeout", args->timeout, "Per attempt, 1s to 60s (default 10s)");
   add->add_flag("--disabled", args->disable, "Create it disabled");
   secret_options(add);
+  routing_options(add);
+  config_options(add);
   add->callback([&run, args, &globals] { run = [args, &globals] { return run_add(*args, globals); }; });
 
   auto* show = channels->add_subcommand("show", "One channel");
@@ -375,6 +469,10 @@ void add_notify(CLI::App& app, Runner& run, const Globals& globals) {
   set->add_flag("--enable", args->enable, "Send to it again");
   set->add_flag("--disable", args->disable, "Stop sending (deliveries wait until it is enabled)");
   secret_options(set);
+  routing_options(set);
+  config_options(set);
+  set->add_flag("--any-label", args->any_label, "Drop the label filter: events of every endpoint");
+  set->add_flag("--any-rule", args->any_rule, "Drop the rule filter: events of every rule");
   set->add_option("--keep-old-secret", args->keep_old_secret,
                   "With a new secret: how long the old one still signs too (default 24h; 0: not at all)");
   set->callback([&run, args, &globals] { run = [args, &globals] { return run_set(*args, globals); }; });

@@ -34,6 +34,12 @@ struct ChannelRecord {
   // Which audit actions go to this channel: exact actions
   // ("request.created"), a prefix ending in ".*" ("request.*"), or "*".
   std::vector<std::string> events;
+  // Narrowing, each empty for "any": only events on an endpoint (the
+  // event's host) with one of these labels, and only events about a
+  // request made under one of these rules (an event about no request,
+  // such as a code issued, never passes a rule filter).
+  std::vector<std::string> labels;
+  std::vector<std::string> rules;
   std::int64_t version = 0;
   std::string created_by;
   AuditTime created_at{};
@@ -81,6 +87,7 @@ class OutboxTx {
   // Replaces name, config, secrets, enabled and events when the stored
   // version is `channel.version`; returns it at version + 1. Conflict on
   // another version or a taken name; NotFound for an unknown id.
+  // Replaces name, config, secrets, enabled, events, labels and rules ... (see above).
   virtual Result<ChannelRecord> update_channel(const ChannelRecord& channel, AuditTime at) = 0;
   // Deletes the channel and its deliveries; returns how many were still
   // pending. NotFound for an unknown id.
@@ -124,7 +131,8 @@ class OutboxReader {
 };
 
 // Whether a channel's routing takes `action` (the rule append_audit
-// applies: an exact action, a "prefix.*", or "*").
+// applies: an exact action, a "prefix.*", or "*"; then the labels and
+// rules narrow it).
 bool routes_action(const std::vector<std::string>& events, std::string_view action);
 
 }  // namespace hoist::store

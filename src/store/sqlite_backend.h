@@ -111,6 +111,9 @@ class SqliteTx final : public StoreTx {
   [[nodiscard]] const std::optional<ChainHead>& appended() const { return appended_; }
 
  private:
+  // A channel's events, labels and rules (replacing the old ones).
+  Status write_routing(const ChannelRecord& channel, bool replace);
+
   SqliteStore& store_;
   std::optional<ChainHead> appended_;
 };
@@ -189,6 +192,7 @@ class SqliteStore final : public Store {
   Status enqueue_routed_locked(const AuditEvent& event);
   Result<std::optional<ChannelRecord>> channel_locked(const std::string& id);
   Result<std::optional<DeliveryRecord>> delivery_locked(std::int64_t id);
+  [[nodiscard]] bool has_routing() const { return has_routing_; }
 
  private:
   Result<int> schema_version_locked();
@@ -199,6 +203,7 @@ class SqliteStore final : public Store {
   // Whether the schema has the outbox's tables (migration 12): not when a
   // test stops the migrations before it (SqliteOptions::migrate_to).
   bool has_outbox_ = false;
+  bool has_routing_ = false;  // the outbox routes by labels and rules too (migration 13)
   // The newest event this store committed: it must still be in the trail,
   // unchanged, when the next one is appended (a truncated or rewritten tail).
   std::optional<ChainHead> committed_head_;

@@ -40,6 +40,12 @@ constexpr std::string_view kDeliveryColumns =
 constexpr LabelTable kChannelEvents{
     "SELECT pattern FROM notify_channel_events WHERE channel_id = ? ORDER BY position",
     "INSERT INTO notify_channel_events (channel_id, position, pattern) VALUES (?, ?, ?)"};
+constexpr LabelTable kChannelLabels{
+    "SELECT label FROM notify_channel_labels WHERE channel_id = ? ORDER BY position",
+    "INSERT INTO notify_channel_labels (channel_id, position, label) VALUES (?, ?, ?)"};
+constexpr LabelTable kChannelRules{
+    "SELECT rule FROM notify_channel_rules WHERE channel_id = ? ORDER BY position",
+    "INSERT INTO notify_channel_rules (channel_id, position, rule) VALUES (?, ?, ?)"};
 
 std::int64_t ms(AuditTime t) {
   return t.time_since_epoch().count();
@@ -48,7 +54,7 @@ AuditTime at_ms(std::int64_t v) {
   return AuditTime{std::chrono::milliseconds{v}};
 }
 
-Result<std::vector<ChannelRecord>> query_channels(Db& db, Stmt& s) {
+Result<std::vector<ChannelRecord>> query_channels(Db& db, Stmt& s, bool routing) {
   std::vector<ChannelRecord> out;
   for (;;) {
     auto row = s.step("read notification channels");
@@ -71,6 +77,13 @@ Result<std::vector<ChannelRecord>> query_channels(Db& db, Stmt& s) {
     auto events = read_labels(db, kChannelEvents, c.id);
     if (!events.ok()) return events.error();
     c.events = std::move(*events);
+    if (!routing) continue;
+    auto labels = read_labels(db, kChannelLabels, c.id);
+    if (!labels.ok()) return labels.error();
+    c.labels = std::move(*labels);
+    auto rules = read_labels(db, kChannelRules, c.id);
+    if (!rules.ok()) return rules.error();
+    c.rules = std::move(*rules);
   }
   return out;
 }
@@ -106,16 +119,43 @@ Status check_channel(const ChannelRecord& c) {
   if (c.config.empty() || c.config.front() != '{') {
     return invalid_argument("a notification channel's config must be a JSON object");
   }
+  for (const auto* list : {&c.labels, &c.rules}) {
+    for (const auto& v : *list) {
+      if (v.empty()) return invalid_argument("a channel's labels and rules are not empty");
+    }
+  }
   return {};
 }
 
 }  // namespace
 
+Status SqliteTx::write_routing(const ChannelRecord& c, bool replace) {
+  if (replace) {
+    for (const char* table : {"notify_channel_events", "notify_channel_labels", "notify_channel_rules"}) {
+      if (!store_.has_routing() && std::string_view(table) != "notify_channel_events") continue;
+      if (auto del = store_.execute(fmt::format("DELETE FROM {} WHERE channel_id = ?", table), "update channel routing",
+                                    std::string_view(c.id));
+          !del.ok()) {
+        return del.error();
+      }
+    }
+  }
+  if (auto st = write_labels(store_.db(), kChannelEvents, c.id, c.events); !st.ok()) return st;
+  if (!store_.has_routing()) {
+    if (!c.labels.empty() || !c.rules.empty()) {
+      return unavailable("this database's schema routes by events only: migrate it (hoistd migrates at start)");
+    }
+    return {};
+  }
+  if (auto st = write_labels(store_.db(), kChannelLabels, c.id, c.labels); !st.ok()) return st;
+  return write_labels(store_.db(), kChannelRules, c.id, c.rules);
+}
+
 Result<std::optional<ChannelRecord>> SqliteStore::channel_locked(const std::string& id) {
   auto s = prepare(fmt::format("SELECT {} FROM notify_channels WHERE id = ?", kChannelColumns));
   if (!s.ok()) return s.error();
   s->bind_text(1, id);
-  return first_row(query_channels(*db_, *s));
+  return first_row(query_channels(*db_, *s, has_routing_));
 }
 
 Result<std::optional<DeliveryRecord>> SqliteStore::delivery_locked(std::int64_t id) {
@@ -128,15 +168,26 @@ Result<std::optional<DeliveryRecord>> SqliteStore::delivery_locked(std::int64_t 
 Status SqliteStore::enqueue_routed_locked(const AuditEvent& event) {
   if (!has_outbox_) return {};
   // One statement, whatever the number of channels: the request path pays
-  // for an index lookup, not a loop.
-  auto ran = execute(
+  // for index lookups, not a loop. A channel without labels or rules skips
+  // those lookups (the NOT EXISTS is true at once).
+  constexpr std::string_view kByAction =
       "INSERT INTO notify_deliveries (channel_id, audit_seq, state, attempts, next_attempt_ms, since_ms, last_error, "
-      "created_ms) SELECT DISTINCT c.id, ?, 'pending', 0, ?, ?, '', ? FROM notify_channels c JOIN "
-      "notify_channel_events r ON r.channel_id = c.id WHERE c.enabled = 1 AND (r.pattern = '*' OR r.pattern = ? OR "
-      "(substr(r.pattern, -2) = '.*' AND substr(?, 1, length(r.pattern) - 1) = substr(r.pattern, 1, "
-      "length(r.pattern) - 1)))",
-      "queue notifications", static_cast<std::int64_t>(event.seq), ms(event.time), ms(event.time), ms(event.time),
-      std::string_view(event.action), std::string_view(event.action));
+      "created_ms) SELECT DISTINCT c.id, ?1, 'pending', 0, ?2, ?2, '', ?2 FROM notify_channels c JOIN "
+      "notify_channel_events r ON r.channel_id = c.id WHERE c.enabled = 1 AND (r.pattern = '*' OR r.pattern = ?3 OR "
+      "(substr(r.pattern, -2) = '.*' AND substr(?3, 1, length(r.pattern) - 1) = substr(r.pattern, 1, "
+      "length(r.pattern) - 1)))";
+  constexpr std::string_view kByLabelAndRule =
+      " AND (NOT EXISTS (SELECT 1 FROM notify_channel_labels l WHERE l.channel_id = c.id) OR EXISTS (SELECT 1 FROM "
+      "notify_channel_labels l JOIN endpoint_labels el ON el.label = l.label JOIN endpoints e ON e.id = "
+      "el.endpoint_id WHERE l.channel_id = c.id AND e.hostname = ?4 AND e.retired_s IS NULL)) AND (NOT EXISTS "
+      "(SELECT 1 FROM notify_channel_rules x WHERE x.channel_id = c.id) OR EXISTS (SELECT 1 FROM "
+      "notify_channel_rules x JOIN requests q ON q.rule = x.rule WHERE x.channel_id = c.id AND q.id = ?5))";
+  static const std::string kRouted = std::string(kByAction) + std::string(kByLabelAndRule);
+  auto ran = has_routing_ ? execute(kRouted, "queue notifications", static_cast<std::int64_t>(event.seq),
+                                    ms(event.time), std::string_view(event.action), std::string_view(event.host),
+                                    std::string_view(event.target))
+                          : execute(kByAction, "queue notifications", static_cast<std::int64_t>(event.seq),
+                                    ms(event.time), std::string_view(event.action));
   return ran.ok() ? Status{} : Status{ran.error()};
 }
 
@@ -160,7 +211,7 @@ Result<ChannelRecord> SqliteTx::insert_channel(const ChannelRecord& c) {
     }
     return ran.error();
   }
-  if (auto st = write_labels(store_.db(), kChannelEvents, c.id, c.events); !st.ok()) return st.error();
+  if (auto st = write_routing(c, false); !st.ok()) return st.error();
   auto stored = store_.channel_locked(c.id);
   if (!stored.ok()) return stored.error();
   if (!*stored) return internal_error("a channel just stored is missing (this is a bug)");
@@ -188,12 +239,7 @@ Result<ChannelRecord> SqliteTx::update_channel(const ChannelRecord& c, AuditTime
   }
   const bool changed = store_.db().changes() == 1;
   if (changed) {
-    if (auto del = store_.execute("DELETE FROM notify_channel_events WHERE channel_id = ?", "update channel routing",
-                                  std::string_view(c.id));
-        !del.ok()) {
-      return del.error();
-    }
-    if (auto st = write_labels(store_.db(), kChannelEvents, c.id, c.events); !st.ok()) return st.error();
+    if (auto st = write_routing(c, true); !st.ok()) return st.error();
   }
   auto stored = store_.channel_locked(c.id);
   if (!stored.ok()) return stored.error();
@@ -312,7 +358,7 @@ Result<std::vector<ChannelRecord>> SqliteStore::channels() {
   std::lock_guard lock(mu_);
   auto s = prepare(fmt::format("SELECT {} FROM notify_channels ORDER BY name", kChannelColumns));
   if (!s.ok()) return s.error();
-  return query_channels(*db_, *s);
+  return query_channels(*db_, *s, has_routing_);
 }
 
 Result<std::optional<DeliveryRecord>> SqliteStore::delivery(std::int64_t id) {

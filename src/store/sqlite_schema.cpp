@@ -294,19 +294,38 @@ CREATE INDEX notify_deliveries_pending ON notify_deliveries (channel_id, state, 
 CREATE INDEX notify_deliveries_state ON notify_deliveries (state, id);
 )sql";
 
+// Migration 13: routing by where and why (store/outbox.h): a channel may
+// take only the events of endpoints with one of its labels, and of
+// requests made under one of its rules. No row: every one.
+constexpr std::string_view kMigration13 = R"sql(
+CREATE TABLE notify_channel_labels (
+  channel_id TEXT NOT NULL REFERENCES notify_channels (id) ON DELETE CASCADE,
+  position   INTEGER NOT NULL,
+  label      TEXT NOT NULL,
+  PRIMARY KEY (channel_id, position)
+);
+CREATE TABLE notify_channel_rules (
+  channel_id TEXT NOT NULL REFERENCES notify_channels (id) ON DELETE CASCADE,
+  position   INTEGER NOT NULL,
+  rule       TEXT NOT NULL,
+  PRIMARY KEY (channel_id, position)
+);
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& sqlite_migrations() {
   static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2,  kMigration3,  kMigration4,
                                                             kMigration5, kMigration6,  kMigration7,  kMigration8,
-                                                            kMigration9, kMigration10, kMigration11, kMigration12};
+                                                            kMigration9, kMigration10, kMigration11, kMigration12, kMigration13};
   return kMigrations;
 }
 
 namespace sqlite_backend {
 
 namespace {
-constexpr int kOutboxVersion = 12;  // the migration that adds the outbox's tables
+constexpr int kOutboxVersion = 12;   // the migration that adds the outbox's tables
+constexpr int kRoutingVersion = 13;  // ... and routing by labels and rules
 }  // namespace
 
 Result<int> SqliteStore::schema_version_locked() {
@@ -328,6 +347,7 @@ Status SqliteStore::migrate(int target) {
   Status st = migrate_locked(target);
   auto version = schema_version_locked();
   has_outbox_ = version.ok() && *version >= kOutboxVersion;
+  has_routing_ = version.ok() && *version >= kRoutingVersion;
   // Statements prepared along the way are re-prepared against the final
   // schema when next used (prepare_v3 would do it too, on SQLITE_SCHEMA).
   db_->clear_cache();

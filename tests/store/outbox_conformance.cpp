@@ -3,6 +3,7 @@
 // transaction.
 #include <algorithm>
 #include <chrono>
+#include <tuple>
 
 #include "store_conformance.h"
 
@@ -167,6 +168,115 @@ TEST_P(StoreConformance, AppendAuditQueuesADeliveryForEachChannelThatTakesTheAct
   EXPECT_EQ(failed.error().code, ErrorCode::kConflict);
   EXPECT_EQ(all_deliveries(*store_).size(), before);
   EXPECT_EQ((*store_->audit_head())->seq, other->seq);
+}
+
+namespace routing {
+
+EndpointRecord endpoint(const std::string& id, const std::string& host, std::vector<std::string> labels) {
+  EndpointRecord e;
+  e.id = id;
+  e.hostname = host;
+  e.labels = std::move(labels);
+  e.credential_hash = sha256("cred-" + id).hex();
+  e.agent_version = "0.1.0";
+  e.enrolled_at = TimePoint{Seconds{1'800'000'000}};
+  return e;
+}
+
+RequestRecord request(const std::string& id, const std::string& host, const std::string& rule_name) {
+  Rule rule;
+  rule.name = rule_name;
+  rule.action = Action::kRequest;
+  Decision d;
+  d.action = Action::kRequest;
+  d.rule = &rule;
+  d.default_duration = Seconds{900};
+  d.max_duration = Seconds{3600};
+  NewRequest in{id, RequestKind::kCommand, "alice", host, "routing", Seconds{900}};
+  auto r = open_request(in, d, Seconds{3600}, TimePoint{Seconds{1'800'000'000}});
+  EXPECT_TRUE(r.ok()) << r.error().message;
+  RequestRecord rec;
+  rec.request = *r;
+  rec.command.path = "/usr/bin/true";
+  rec.command.argv = {"true"};
+  rec.endpoint_id = "ep-" + host;
+  return rec;
+}
+
+Result<AuditEvent> event(Store& s, const std::string& action, const std::string& target, const std::string& host) {
+  return tx_result<AuditEvent>(s, [&](StoreTx& tx) {
+    AuditDraft d;
+    d.time = kT0;
+    d.actor = "alice";
+    d.action = action;
+    d.target = target;
+    d.host = host;
+    return tx.append_audit(d);
+  });
+}
+
+}  // namespace routing
+
+TEST_P(StoreConformance, LabelsAndRulesNarrowAChannelsRouting) {
+  ASSERT_TRUE(in_tx(*store_, [](StoreTx& tx) {
+                return tx.insert_endpoint(routing::endpoint("ep-paris-1", "paris-1", {"laptops", "paris"}));
+              }).ok());
+  ASSERT_TRUE(in_tx(*store_, [](StoreTx& tx) {
+                return tx.insert_endpoint(routing::endpoint("ep-london-1", "london-1", {"london"}));
+              }).ok());
+  for (const auto& [id, host, rule] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"req-p", "paris-1", "docker"}, {"req-l", "london-1", "apt"}}) {
+    ASSERT_TRUE(tx_result<RequestRecord>(*store_, [&](StoreTx& tx) {
+                  return tx.insert_request(routing::request(id, host, rule));
+                }).ok());
+  }
+  auto paris = channel("ch-paris", {"*"});
+  paris.labels = {"paris"};
+  auto docker = channel("ch-docker", {"request.*"});
+  docker.rules = {"docker", "podman"};
+  auto both = channel("ch-london-docker", {"*"});
+  both.labels = {"london"};
+  both.rules = {"docker"};
+  ASSERT_TRUE(add(*store_, paris).ok());
+  ASSERT_TRUE(add(*store_, docker).ok());
+  ASSERT_TRUE(add(*store_, both).ok());
+  ASSERT_TRUE(add(*store_, channel("ch-any", {"*"})).ok());
+
+  auto read = store_->channel("ch-london-docker");
+  ASSERT_TRUE(read.ok() && *read);
+  EXPECT_EQ((*read)->labels, std::vector<std::string>{"london"});
+  EXPECT_EQ((*read)->rules, std::vector<std::string>{"docker"});
+
+  auto on_paris = routing::event(*store_, "request.created", "req-p", "paris-1");
+  auto on_london = routing::event(*store_, "request.created", "req-l", "london-1");
+  // About no request: a rule filter never takes it; a label filter does.
+  auto code = routing::event(*store_, "code.issued", "code-1", "paris-1");
+  // On a host no endpoint has: only the unfiltered channel.
+  auto elsewhere = routing::event(*store_, "request.created", "req-p", "unknown-host");
+  ASSERT_TRUE(on_paris.ok() && on_london.ok() && code.ok() && elsewhere.ok());
+  using Rows = std::vector<std::pair<std::string, std::uint64_t>>;
+  EXPECT_EQ(all_deliveries(*store_), (Rows{{"ch-any", on_paris->seq},
+                                           {"ch-docker", on_paris->seq},
+                                           {"ch-paris", on_paris->seq},
+                                           {"ch-any", on_london->seq},
+                                           {"ch-any", code->seq},
+                                           {"ch-paris", code->seq},
+                                           {"ch-any", elsewhere->seq},
+                                           {"ch-docker", elsewhere->seq}}));
+
+  // A change replaces the filters; emptied, the channel takes everything again.
+  auto changed = **read;
+  changed.labels = {};
+  changed.rules = {"apt"};
+  auto updated = tx_result<ChannelRecord>(*store_, [&](StoreTx& tx) { return tx.update_channel(changed, kT0); });
+  ASSERT_TRUE(updated.ok()) << updated.error().message;
+  EXPECT_TRUE(updated->labels.empty());
+  EXPECT_EQ(updated->rules, std::vector<std::string>{"apt"});
+  auto again = routing::event(*store_, "request.approved", "req-l", "london-1");
+  ASSERT_TRUE(again.ok());
+  const auto rows = all_deliveries(*store_);
+  EXPECT_EQ(std::count(rows.begin(), rows.end(), std::pair<std::string, std::uint64_t>{"ch-london-docker", again->seq}),
+            1);
 }
 
 TEST_P(StoreConformance, DeliveriesMoveThroughRetryDeliveredDeadAndRedrive) {

@@ -110,6 +110,13 @@ struct ChannelBody {
   std::vector<std::string> events;  // empty: not given
   std::optional<bool> enabled;
   std::optional<std::string> config;  // a JSON object: the fields to set (null clears one)
+  // "filters": {"labels": [...], "rules": [...]}; given, it replaces both
+  // (a list left out is empty: any).
+  struct Filters {
+    std::vector<std::string> labels;
+    std::vector<std::string> rules;
+  };
+  std::optional<Filters> filters;
   std::optional<std::string> secret;
   std::optional<std::int64_t> previous_secret_valid_for_s;
   std::optional<std::int64_t> version;

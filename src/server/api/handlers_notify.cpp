@@ -72,6 +72,20 @@ Status check_channel_name(std::string_view name) {
 }
 
 constexpr std::size_t kMaxConfigBytes = 16 * 1024;
+constexpr std::size_t kMaxFilterValues = 64;
+constexpr std::size_t kMaxRuleNameBytes = 128;
+
+Status check_rule_names(const std::vector<std::string>& rules) {
+  for (const auto& r : rules) {
+    const bool printable =
+        std::all_of(r.begin(), r.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f; });
+    if (r.empty() || r.size() > kMaxRuleNameBytes || !printable) {
+      return invalid_argument(fmt::format("filters.rules: a rule name has 1 to {} characters and no control characters",
+                                          kMaxRuleNameBytes));
+    }
+  }
+  return {};
+}
 
 }  // namespace
 
@@ -84,6 +98,13 @@ Result<ChannelBody> parse_channel_body(std::string_view text, bool create) {
     out.events = b.string_list("events", kMaxEventPatterns, kMaxPatternBytes + 1);
     out.enabled = b.optional_bool("enabled");
     out.config = b.optional_raw_object("config", kMaxConfigBytes);
+    if (auto filters = b.optional_object("filters")) {
+      ChannelBody::Filters f;
+      f.labels = filters->string_list("labels", kMaxFilterValues, 256);
+      f.rules = filters->string_list("rules", kMaxFilterValues, kMaxRuleNameBytes + 1);
+      b.absorb(filters->finish());
+      out.filters = std::move(f);
+    }
     // Never echoed: a wrong one is reported without its text.
     out.secret = b.optional_string("secret", notify::kMaxSecretBytes);
     out.previous_secret_valid_for_s = b.optional_int("previous_secret_valid_for_s", 0, kMaxPreviousSecretValidity);
@@ -111,6 +132,12 @@ Result<ChannelBody> parse_channel_body(std::string_view text, bool create) {
   }
   for (const auto& p : body->events) {
     if (auto st = check_event_pattern(p); !st) return st.error();
+  }
+  if (body->filters) {
+    if (auto st = check_labels(body->filters->labels); !st) {
+      return invalid_argument(fmt::format("filters.labels: {}", st.error().message));
+    }
+    if (auto st = check_rule_names(body->filters->rules); !st) return st.error();
   }
   if (body->previous_secret_valid_for_s && !body->secret) {
     return invalid_argument("previous_secret_valid_for_s goes with a new secret");
@@ -147,6 +174,7 @@ json::object channel_json(const store::ChannelRecord& c, const std::optional<not
           {"name", json_text(c.name)},
           {"enabled", c.enabled},
           {"events", string_array(c.events)},
+          {"filters", json::object{{"labels", string_array(c.labels)}, {"rules", string_array(c.rules)}}},
           {"config", std::move(config)},
           {"secret", json::object{{"set", !c.secrets.empty()}, {"previous_valid_until", std::move(rotating)}}},
           {"version", c.version},
@@ -240,6 +268,10 @@ Result<net::HttpResponse> Api::Impl::create_channel(Call& call) {
   c.config = std::move(*config);
   c.enabled = body->enabled.value_or(true);
   c.events = body->events;
+  if (body->filters) {
+    c.labels = body->filters->labels;
+    c.rules = body->filters->rules;
+  }
   c.created_by = call.caller.actor();
   c.created_at = now;
   c.updated_at = now;
@@ -254,8 +286,13 @@ Result<net::HttpResponse> Api::Impl::create_channel(Call& call) {
     if (!inserted) return inserted.error();
     stored = std::move(*inserted);
     return audit(tx, call.caller.actor(),
-                 audited::ChannelCreated{
-                     .kind_name = c.kind, .name = c.name, .config = c.config, .events = c.events, .enabled = c.enabled},
+                 audited::ChannelCreated{.kind_name = c.kind,
+                                         .name = c.name,
+                                         .config = c.config,
+                                         .events = c.events,
+                                         .enabled = c.enabled,
+                                         .labels = c.labels,
+                                         .rules = c.rules},
                  c.id, "");
   });
   if (!st) return st.error();
@@ -287,6 +324,12 @@ Result<net::HttpResponse> Api::Impl::update_channel(Call& call) {
     if (!body->events.empty() && body->events != c.events) {
       c.events = body->events;
       change.events = c.events;
+    }
+    if (body->filters && (body->filters->labels != c.labels || body->filters->rules != c.rules)) {
+      c.labels = body->filters->labels;
+      c.rules = body->filters->rules;
+      change.labels = c.labels;
+      change.rules = c.rules;
     }
     if (body->enabled && *body->enabled != c.enabled) {
       c.enabled = *body->enabled;

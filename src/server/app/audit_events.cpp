@@ -229,6 +229,7 @@ json::object ChannelCreated::details() const {
                       {"name", json_text(name)},
                       {"config", config_value(config)},
                       {"events", string_array(events)},
+                      {"filters", json::object{{"labels", string_array(labels)}, {"rules", string_array(rules)}}},
                       {"enabled", enabled}};
 }
 
@@ -237,6 +238,10 @@ json::object ChannelUpdated::details() const {
   if (name) out["name"] = json_text(*name);
   if (config) out["config"] = config_value(*config);
   if (events) out["events"] = string_array(*events);
+  if (labels || rules) {
+    out["filters"] = json::object{{"labels", string_array(labels.value_or(std::vector<std::string>{}))},
+                                  {"rules", string_array(rules.value_or(std::vector<std::string>{}))}};
+  }
   if (enabled) out["enabled"] = *enabled;
   if (secret_rotated) {
     out["secret_rotated"] = true;

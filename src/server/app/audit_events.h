@@ -330,6 +330,8 @@ struct ChannelCreated {
   std::string config;  // its JSON object text, without secrets
   std::vector<std::string> events;
   bool enabled;
+  std::vector<std::string> labels{};  // routing filters; empty: any
+  std::vector<std::string> rules{};
 
   static constexpr AuditKind kind() { return AuditKind::kNotifyChannelCreated; }
   [[nodiscard]] boost::json::object details() const;
@@ -340,6 +342,8 @@ struct ChannelUpdated {
   std::optional<std::string> name{};
   std::optional<std::string> config{};
   std::optional<std::vector<std::string>> events{};
+  std::optional<std::vector<std::string>> labels{};  // with rules: the filters changed
+  std::optional<std::vector<std::string>> rules{};
   std::optional<bool> enabled{};
   bool secret_rotated = false;
   std::optional<TimePoint> previous_secret_valid_until{};

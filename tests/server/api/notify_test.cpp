@@ -25,7 +25,10 @@ TEST_F(NotifyApi, BadChannelsAreRefusedSayingWhy) {
     const char* says;
   };
   const Case cases[] = {
-      {"kind", "slack", "unknown channel kind"},
+      {"kind", "pagerduty", "unknown channel kind"},
+      {"filters", json::object{{"labels", json::array{"Bad Label"}}}, "filters.labels"},
+      {"filters", json::object{{"rules", json::array{""}}}, "filters.rules"},
+      {"filters", json::object{{"hosts", json::array{"h1"}}}, "hosts"},
       {"name", "", "1 to 100 characters"},
       {"events", json::array{}, "events is missing"},
       {"events", json::array{"request.create"}, "is not an audit kind"},
@@ -54,6 +57,30 @@ TEST_F(NotifyApi, BadChannelsAreRefusedSayingWhy) {
   missing.erase("secret");
   EXPECT_EQ(call_json("POST", "/api/v1/notify/channels", missing, as(store::Role::kAdmin)).status, 400);
   EXPECT_TRUE(call("GET", "/api/v1/notify/channels", "", as(store::Role::kAdmin)).array("/channels").empty());
+}
+
+TEST_F(NotifyApi, FiltersNarrowRoutingAndAChangeToThemIsAudited) {
+  const auto admin = as(store::Role::kAdmin);
+  auto body = channel_body();
+  body["filters"] = json::object{{"labels", json::array{"paris", "prod"}}, {"rules", json::array{"docker run"}}};
+  const auto created = call_json("POST", "/api/v1/notify/channels", body, admin);
+  ASSERT_EQ(created.status, 201) << json::serialize(created.body);
+  EXPECT_EQ(created.array("/filters/labels").size(), 2U);
+  EXPECT_EQ(created.str("/filters/rules/0"), "docker run");
+  const std::string id = created.str("/id");
+  // A change without filters keeps them; with them, replaces both lists.
+  auto kept = call_json("PATCH", "/api/v1/notify/channels/" + id, json::object{{"name", "renamed"}}, admin);
+  ASSERT_EQ(kept.status, 200) << json::serialize(kept.body);
+  EXPECT_EQ(kept.array("/filters/labels").size(), 2U);
+  auto cleared = call_json("PATCH", "/api/v1/notify/channels/" + id,
+                           json::object{{"filters", json::object{{"rules", json::array{"apt"}}}}}, admin);
+  ASSERT_EQ(cleared.status, 200) << json::serialize(cleared.body);
+  EXPECT_TRUE(cleared.array("/filters/labels").empty());
+  EXPECT_EQ(cleared.str("/filters/rules/0"), "apt");
+  const auto trail = audit_for(id);
+  ASSERT_EQ(trail.size(), 3U);
+  const std::string last = json::serialize(trail.back());
+  EXPECT_NE(last.find(R"("filters":{"labels":[],"rules":["apt"]})"), std::string::npos) << last;
 }
 
 TEST_F(NotifyApi, AChannelsLifeIsAuditedAndItsSecretNeverShown) {
