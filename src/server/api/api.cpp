@@ -475,11 +475,12 @@ Api::Api(ApiDeps deps, ApiOptions options) : impl_(std::make_unique<Impl>(std::m
   // Notification channels and their deliveries.
   add("GET", "/api/v1/notify/channels", Access::kAdmin, "Notification channels (never their secrets)",
       &Impl::list_channels);
-  add("POST", "/api/v1/notify/channels", Access::kAdmin, "Create a notification channel (a signed webhook)",
+  add("POST", "/api/v1/notify/channels", Access::kAdmin,
+      "Create a notification channel (webhook, Slack, Teams, email; `filters` by labels and rules)",
       &Impl::create_channel);
   add("GET", "/api/v1/notify/channels/{id}", Access::kAdmin, "One notification channel", &Impl::get_channel);
   add("PATCH", "/api/v1/notify/channels/{id}", Access::kAdmin,
-      "Change a channel: name, events, enabled, config, or rotate its secret", &Impl::update_channel);
+      "Change a channel: name, events, filters, enabled, config, or rotate its secret", &Impl::update_channel);
   add("DELETE", "/api/v1/notify/channels/{id}", Access::kAdmin, "Delete a channel and its deliveries",
       &Impl::delete_channel);
   add("POST", "/api/v1/notify/channels/{id}/test", Access::kAdmin, "Queue a test message for a channel (audited)",
