@@ -12,6 +12,7 @@ import { CodesView } from './views/codes';
 import { EndpointsView } from './views/endpoints';
 import { GrantDetailView, GrantsView } from './views/grants';
 import { LoginView } from './views/login';
+import { NotificationsView } from './views/notifications';
 import { PolicyDetailView, PoliciesView } from './views/policies';
 import { PENDING_URL, QueueView } from './views/queue';
 import { RequestHistoryView, RequestView } from './views/requests';
@@ -366,6 +367,8 @@ function Page({ route, role }: { route: ReturnType<typeof parseHash>; role: Sess
       return <CodesView />;
     case 'audit':
       return <AuditView query={route.query} />;
+    case 'notifications':
+      return <NotificationsView query={route.query} />;
     case 'users':
       return <UsersView />;
     default:
