@@ -323,6 +323,17 @@ describe('editing a channel', () => {
     expect(patchBody(withCa, { ...formFromChannel(withCa), config: { ...formFromChannel(withCa).config, ca_file: '' } })).toEqual({ config: { ca_file: '' }, version: 3 });
   });
 
+  it('does not send a field back because it reads differently', () => {
+    // hoistd left out Slack's mode and the timeout: the form shows their defaults
+    const slack = channel({ kind: 'slack', config: { channel: 'C1' } });
+    expect(patchBody(slack, { ...formFromChannel(slack), name: 'ops' })).toEqual({ name: 'ops', version: 3 });
+    // the same recipients, written another way
+    const mail = channel({ kind: 'email', config: { smtp_url: 'smtp://m:25', from: 'h@example.com', to: ['a@example.com', 'b@example.com'], timeout_s: 10 } });
+    const f = formFromChannel(mail);
+    expect(patchBody(mail, { ...f, config: { ...f.config, to: 'a@example.com b@example.com' } })).toBeNull();
+    expect(patchBody(mail, { ...f, config: { ...f.config, to: 'b@example.com' } })).toEqual({ config: { to: ['b@example.com'] }, version: 3 });
+  });
+
   it('rotates a webhook secret with how long the old one still signs', () => {
     const c = channel();
     const f = formFromChannel(c);

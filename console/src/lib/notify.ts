@@ -544,7 +544,10 @@ export function patchBody(c: Channel, form: ChannelForm): Record<string, unknown
   const config: Record<string, unknown> = {};
   for (const f of shownFields(c.kind, form.config)) {
     const now = (form.config[f.key] ?? '').trim();
-    if (now === configText(c.config[f.key]).trim()) continue;
+    // What the form started from (a field hoistd left out: its default).
+    const was = (c.config[f.key] === undefined ? (f.fallback ?? '') : configText(c.config[f.key])).trim();
+    const same = f.type === 'list' ? sameList(splitWords(now), splitWords(was)) : now === was;
+    if (same) continue;
     config[f.key] = now === '' ? '' : configValue(f, now);
   }
   if (Object.keys(config).length > 0) body.config = config;
