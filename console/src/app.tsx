@@ -7,11 +7,13 @@ import type { RequestList, Session } from './lib/types';
 import { Dialog, Field } from './ui/common';
 import { AppContext, useApp, type Toast } from './ui/context';
 import { useLoad } from './ui/hooks';
+import { useRequestAlerts } from './ui/request_alerts';
 import { AuditView } from './views/audit';
 import { CodesView } from './views/codes';
 import { EndpointsView } from './views/endpoints';
 import { GrantDetailView, GrantsView } from './views/grants';
 import { LoginView } from './views/login';
+import { NotificationsView } from './views/notifications';
 import { PolicyDetailView, PoliciesView } from './views/policies';
 import { PENDING_URL, QueueView } from './views/queue';
 import { RequestHistoryView, RequestView } from './views/requests';
@@ -258,7 +260,7 @@ function Shell({ api, session, hash, onSignOut }: { api: ApiClient; session: Ses
               <li key={n.view}>
                 <a href={buildHash(n.view)} aria-current={current === n.view ? 'page' : undefined}>
                   {n.label}
-                  {n.view === 'queue' && <PendingCount />}
+                  {n.view === 'queue' && <PendingCount onQueue={current === 'queue'} />}
                 </a>
               </li>
             ))}
@@ -302,10 +304,12 @@ function LiveIndicator({ status }: { status: LiveStatus }) {
 }
 
 // The number of waiting requests in the nav and the tab title, so a
-// technician on another page still sees a new request arrive.
-function PendingCount() {
+// technician on another page still sees a new request arrive; and, when
+// they asked for them in the queue, a browser notification for each new one.
+function PendingCount({ onQueue }: { onQueue: boolean }) {
   const { api } = useApp();
   const state = useLoad(() => api.get<RequestList>(PENDING_URL), 'pending-count', ['requests']);
+  useRequestAlerts(state.data?.requests, onQueue);
   const n = state.data?.requests.filter((r) => r.state === 'pending').length ?? 0;
   useEffect(() => {
     document.title = n > 0 ? `(${n}) Hoist console` : 'Hoist console';
@@ -366,6 +370,8 @@ function Page({ route, role }: { route: ReturnType<typeof parseHash>; role: Sess
       return <CodesView />;
     case 'audit':
       return <AuditView query={route.query} />;
+    case 'notifications':
+      return <NotificationsView query={route.query} />;
     case 'users':
       return <UsersView />;
     default:

@@ -41,6 +41,8 @@ describe('topicsFor', () => {
     expect(topicsFor('endpoint.enrolled')).toEqual(expect.arrayContaining(['endpoints']));
     expect(topicsFor('policy.version_added')).toEqual(['audit', 'policies']);
     expect(topicsFor('user.login')).toEqual(['audit', 'users']);
+    expect(topicsFor('notify.channel_created')).toEqual(['audit', 'notify']);
+    expect(topicsFor('notify.delivery_redriven')).toEqual(['audit', 'notify']);
   });
 
   it('parses event data defensively', () => {

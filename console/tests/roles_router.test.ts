@@ -14,6 +14,7 @@ describe('role-based visibility (docs/api.md role table)', () => {
     ['manage_endpoints', false, false, true],
     ['manage_enrolment', false, false, true],
     ['manage_users', false, false, true],
+    ['manage_notifications', false, false, true],
   ];
   it.each(table)('%s: auditor %s, approver %s, admin %s', (cap, auditor, approver, admin) => {
     expect(can('auditor', cap)).toBe(auditor);
@@ -33,6 +34,14 @@ describe('role-based visibility (docs/api.md role table)', () => {
     expect(mayOpen('approver', 'users')).toBe(false);
     expect(mayOpen('auditor', 'audit')).toBe(true);
   });
+
+  it('only admins see notifications (hoistd audits a refused call as access.denied)', () => {
+    expect(navFor('approver').map((n) => n.view)).not.toContain('notifications');
+    expect(mayOpen('auditor', 'notifications')).toBe(false);
+    expect(mayOpen('approver', 'notifications')).toBe(false);
+    expect(mayOpen('admin', 'notifications')).toBe(true);
+    expect(navFor('admin').map((n) => n.view)).toEqual(['queue', 'requests', 'grants', 'policies', 'endpoints', 'codes', 'audit', 'notifications', 'users']);
+  });
 });
 
 describe('hash routes', () => {
@@ -48,6 +57,8 @@ describe('hash routes', () => {
     ['#/codes', 'codes', undefined],
     ['#/audit', 'audit', undefined],
     ['#/users', 'users', undefined],
+    ['#/notifications', 'notifications', undefined],
+    ['#/notifications/ch-1', 'not_found', undefined],
     ['#/login', 'login', undefined],
     ['#/nope', 'not_found', undefined],
     ['#/users/x', 'not_found', undefined],
@@ -78,6 +89,8 @@ describe('hash routes', () => {
     expect(parseHash(buildHash('grant', 'req/1')).param).toBe('req/1');
     expect(buildHash('audit', undefined, { action: 'a b', host: '', since: undefined })).toBe('#/audit?action=a+b');
     expect(buildHash('policy', 'p', { new: '1' })).toBe('#/policies/p?new=1');
+    expect(buildHash('notifications', undefined, { channel: 'ch-ab', state: 'dead' })).toBe('#/notifications?channel=ch-ab&state=dead');
+    expect(parseHash('#/notifications?channel=ch-ab&state=dead')).toEqual({ name: 'notifications', query: { channel: 'ch-ab', state: 'dead' } });
   });
 
   it('returns to where the user was, never to the login page', () => {

@@ -14,7 +14,10 @@
 // screenshot of each view is kept in the artifacts directory, and any error
 // in the browser's console fails the test. The audit report reads each
 // event as a line, a policy change folded (its row stays small); typed
-// markup stays text; the request history finds a decided request; a link
+// markup stays text; the request history finds a decided request; an admin
+// adds a webhook channel in the Notifications page, tests it, reads the
+// failure in the delivery log and re-drives a dead letter; the queue raises
+// a browser notification for a new request only once asked; a link
 // to one request survives the login on a second hoistd whose approvals ask
 // for the password again after 2 s (step-up).
 //
@@ -432,6 +435,142 @@ try {
   assert.equal(await roleOf(), 'auditor');
   await shot('users');
 
+  step('an admin adds a webhook channel in the Notifications page, sends a test and reads the failed attempt in the delivery log');
+  await page.goto(`${server.url}/#/notifications`);
+  await page.getByText('No channel yet.').waitFor({ timeout: 5000 });
+  await page.getByRole('button', { name: 'New channel…' }).click();
+  const channelForm = page.getByRole('dialog', { name: 'New notification channel' });
+  await channelForm.getByLabel('Kind').selectOption('webhook');
+  await channelForm.getByLabel('Name', { exact: true }).fill('e2e SOC');
+  await channelForm.getByLabel('Events', { exact: true }).fill('request.*, grant.*');
+  // Nothing listens on port 9: every attempt fails and is retried.
+  await channelForm.getByLabel('URL', { exact: true }).fill('https://127.0.0.1:9/hook');
+  await channelForm.getByLabel('Signing secret').fill('not-a-secret');
+  await channelForm.getByRole('button', { name: 'Add channel' }).click();
+  await channelForm.getByText('whsec_ followed by the base64 of 24 to 64 random bytes: use Generate').waitFor({ timeout: 5000 });
+  await channelForm.getByRole('button', { name: 'Generate a secret' }).click();
+  const webhookSecret = await channelForm.locator('.shown-once code').innerText();
+  assert.match(webhookSecret, /^whsec_[A-Za-z0-9+/]{43}=$/);
+  await shot('notifications-new');
+  await channelForm.getByRole('button', { name: 'Add channel' }).click();
+  await channelForm.waitFor({ state: 'detached', timeout: 5000 });
+  const listed = await server.call('GET', '/api/v1/notify/channels', { headers: admin });
+  assert.equal(listed.json.channels.length, 1, listed.body);
+  const socChannel = listed.json.channels[0];
+  assert.deepEqual(
+    [socChannel.kind, socChannel.name, socChannel.events, socChannel.enabled, socChannel.config.url, socChannel.secret.set],
+    ['webhook', 'e2e SOC', ['request.*', 'grant.*'], true, 'https://127.0.0.1:9/hook', true], listed.body,
+  );
+  assert.ok(!listed.body.includes(webhookSecret.slice('whsec_'.length, 30)), 'hoistd answered with the secret');
+  const socRow = page.locator('table.channels-table tbody tr', { hasText: 'e2e SOC' });
+  await socRow.waitFor({ timeout: 5000 });
+  assert.ok(!(await page.content()).includes(webhookSecret), 'the page still shows the secret after saving');
+  await socRow.getByRole('button', { name: 'Send a test' }).click();
+  const testResult = page.locator('.test-result');
+  await testResult.getByText(/^Attempt 1 failed: .*127\.0\.0\.1:9/).waitFor({ timeout: 15000 });
+  const socLog = page.locator('table.deliveries-table tbody tr', { hasText: 'notify.channel_tested' });
+  await socLog.getByText(/^attempt 1 failed: .*127\.0\.0\.1:9.*; next attempt/).waitFor({ timeout: 10000 });
+  await socRow.getByText('retrying').waitFor({ timeout: 10000 });
+  await shot('notifications-test');
+  const socDeliveries = await server.call('GET', `/api/v1/notify/deliveries?channel=${socChannel.id}`, { headers: admin });
+  assert.equal(socDeliveries.json.deliveries.length, 1, socDeliveries.body);
+  assert.equal(socDeliveries.json.deliveries[0].state, 'pending', socDeliveries.body);
+  assert.ok(socDeliveries.json.deliveries[0].last_error, socDeliveries.body);
+  // The enabled switch is one PATCH with the channel's version.
+  await socRow.getByRole('checkbox').uncheck();
+  const socAfter = async () => (await server.call('GET', `/api/v1/notify/channels/${socChannel.id}`, { headers: admin })).json;
+  for (let i = 0; i < 50 && (await socAfter()).enabled; ++i) await page.waitForTimeout(100);
+  assert.equal((await socAfter()).enabled, false);
+  assert.equal(await socRow.getByRole('button', { name: 'Send a test' }).isDisabled(), true);
+
+  step('a refused delivery is a dead letter with its status and error, and Re-drive sends it again');
+  // A receiver that answers 404: hoistd's own API, verified with its CA.
+  const deadEnd = await server.call('POST', '/api/v1/notify/channels', {
+    headers: admin,
+    body: { kind: 'webhook', name: 'e2e dead end', events: ['request.created'], config: { url: `${server.url}/api/v1/e2e-hook`, ca_file: server.caFile }, secret: webhookSecret },
+  });
+  assert.equal(deadEnd.status, 201, deadEnd.body);
+  await page.goto(`${server.url}/#/notifications`);
+  const deadRow = page.locator('table.channels-table tbody tr', { hasText: 'e2e dead end' });
+  await deadRow.getByRole('button', { name: 'Send a test' }).click();
+  await testResult.getByText(/^Refused: HTTP 404: .*It is kept as a dead letter/).waitFor({ timeout: 15000 });
+  await page.getByLabel('Channel', { exact: true }).selectOption({ label: 'e2e dead end' });
+  await page.getByLabel('State', { exact: true }).selectOption('dead');
+  await page.getByRole('button', { name: 'Show' }).click();
+  await page.waitForURL(new RegExp(`#/notifications\\?channel=${deadEnd.json.id}&state=dead$`), { timeout: 5000 });
+  const deadLetter = page.locator('table.deliveries-table tbody tr', { hasText: 'notify.channel_tested' });
+  await deadLetter.getByText(/^given up after 1 attempt: HTTP 404: .*there is no API at \/api\/v1\/e2e-hook/).waitFor({ timeout: 5000 });
+  assert.equal(await page.locator('table.deliveries-table tbody tr').count(), 1);
+  await shot('notifications-dead');
+  const deadId = Number(await deadLetter.locator('td[data-label="Delivery"] strong').innerText());
+  await deadLetter.getByRole('button', { name: 'Re-drive' }).click();
+  await page.getByText(`Delivery ${deadId} is queued again`).waitFor({ timeout: 5000 });
+  const redriven = await server.call('GET', `/api/v1/audit?action=notify.delivery_redriven`, { headers: admin });
+  assert.equal(redriven.json.events.length, 1, redriven.body);
+  assert.equal(redriven.json.events[0].target, String(deadId));
+  // Refused again (attempts counted afresh), and still listed as dead.
+  const deadAgain = async () => (await server.call('GET', `/api/v1/notify/deliveries/${deadId}`, { headers: admin })).json;
+  for (let i = 0; i < 50 && (await deadAgain()).state !== 'dead'; ++i) await page.waitForTimeout(100);
+  assert.deepEqual([(await deadAgain()).state, (await deadAgain()).attempts], ['dead', 1]);
+  await deadLetter.getByRole('button', { name: 'Re-drive' }).waitFor({ timeout: 10000 });
+
+  step('the queue notifies of a new request only when asked, not for those already there nor for the technician’s own');
+  // A browser whose Notification records what it is asked (permission kept
+  // in localStorage, as the browser keeps it).
+  const alertsContext = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 900 } });
+  await alertsContext.addInitScript(() => {
+    const stored = () => { try { return localStorage.getItem('e2e.permission') ?? 'default'; } catch { return 'default'; } };
+    window.__asked = 0;
+    window.__shown = [];
+    window.Notification = class {
+      static get permission() { return stored(); }
+      static async requestPermission() { window.__asked += 1; localStorage.setItem('e2e.permission', 'granted'); return 'granted'; }
+      constructor(title, options = {}) { Object.assign(this, { title, body: options.body, tag: options.tag, onclick: null }); window.__shown.push(this); }
+      close() { this.closed = true; }
+    };
+  });
+  const alertsPage = await alertsContext.newPage();
+  alertsPage.on('pageerror', (e) => browserErrors.push(`alerts page: ${e.message}`));
+  alertsPage.on('console', (m) => { if (m.type() === 'error') browserErrors.push(`alerts console: ${m.text()}`); });
+  const dpkgRequest = (user, ticket) => server.call('POST', '/api/v1/agent/requests', {
+    headers: agent,
+    body: { kind: 'command', user, groups: [user], justification: ticket, duration_s: 600,
+      command: { path: '/usr/bin/dpkg', argv: ['dpkg', '--audit'], trusted_path: true } },
+  });
+  const already = await dpkgRequest('alice', 'e2e-alert-already-there');
+  assert.equal(already.status, 201, already.body);
+  await alertsPage.goto(`${server.url}/`);
+  await alertsPage.getByLabel(/user/i).fill(ADMIN);
+  await alertsPage.getByLabel(/password/i).fill(ADMIN_PASSWORD);
+  await alertsPage.getByRole('button', { name: /log in/i }).click();
+  await alertsPage.getByText('e2e-alert-already-there').waitFor({ timeout: 5000 });
+  assert.equal(await alertsPage.evaluate(() => window.__asked), 0, 'permission asked on load');
+  await alertsPage.getByRole('button', { name: 'Notify me of new requests' }).click();
+  await alertsPage.getByText('Notifications of new requests are on in this browser.').waitFor({ timeout: 5000 });
+  assert.equal(await alertsPage.evaluate(() => window.__asked), 1);
+  await alertsPage.goto(`${server.url}/#/audit`); // elsewhere than the queue
+  await alertsPage.getByRole('heading', { name: /Audit report/ }).waitFor({ timeout: 5000 });
+  const own = await dpkgRequest(ADMIN, 'e2e-alert-own-request');
+  assert.equal(own.status, 201, own.body);
+  const fresh = await dpkgRequest('alice', 'e2e-alert-new <b>request</b>');
+  assert.equal(fresh.status, 201, fresh.body);
+  const freshId = fresh.json.request.id;
+  await alertsPage.waitForFunction(() => window.__shown.length > 0, null, { timeout: 5000 });
+  await alertsPage.waitForTimeout(500); // anything else would have come with it
+  const shownAlerts = await alertsPage.evaluate(() => window.__shown.map(({ title, body, tag }) => ({ title, body, tag })));
+  assert.deepEqual(shownAlerts, [{ title: 'Root request: alice on laptop-e2e', body: 'dpkg --audit for 10m\n“e2e-alert-new <b>request</b>”', tag: freshId }]);
+  await alertsPage.evaluate(() => window.__shown[0].onclick());
+  await alertsPage.waitForURL(new RegExp(`#/requests/${freshId}$`), { timeout: 5000 });
+  await alertsPage.locator('dl.request-facts').getByText('e2e-alert-new <b>request</b>').waitFor({ timeout: 5000 });
+  // The choice is remembered.
+  await alertsPage.goto(`${server.url}/#/queue`);
+  await alertsPage.reload();
+  await alertsPage.getByText('Notifications of new requests are on in this browser.').waitFor({ timeout: 5000 });
+  await alertsPage.locator('li', { hasText: 'e2e-alert-new' }).first().waitFor({ timeout: 5000 });
+  await alertsPage.waitForLoadState('networkidle');
+  assert.equal(await alertsPage.evaluate(() => window.__shown.length), 0, 'a reload announced the requests it found');
+  await alertsContext.close();
+
   step("a temporary admin session's timeline lists every elevated process");
   const asked = await server.call('POST', '/api/v1/agent/requests', {
     headers: agent,
@@ -495,7 +634,8 @@ try {
   step('every view passes axe-core (WCAG 2.1 A and AA) and fits a 375 px phone without sideways scrolling');
   const views = [
     ['#/queue', 'queue'], ['#/requests', 'requests'], [`#/requests/${requestId}`, 'request'], ['#/grants', 'grants'], [`#/grants/${sessionId}`, 'grant'], ['#/policies', 'policies'],
-    ['#/policies/base', 'policy'], ['#/endpoints', 'endpoints'], ['#/codes', 'codes'], ['#/audit', 'audit'], ['#/users', 'users'],
+    ['#/policies/base', 'policy'], ['#/endpoints', 'endpoints'], ['#/codes', 'codes'], ['#/audit', 'audit'], ['#/notifications', 'notifications'],
+    ['#/users', 'users'],
   ];
   const a11yProblems = [];
   for (const width of [1280, 375]) {
@@ -550,12 +690,24 @@ try {
   await shot('queue-auditor');
   const auditorNav = await page.getByRole('navigation', { name: 'Main' }).innerText();
   assert.ok(!/Users/.test(auditorNav), `an auditor is offered the user admin: ${auditorNav}`);
+  assert.ok(!/Notifications/.test(auditorNav), `an auditor is offered the notifications: ${auditorNav}`);
   await page.goto(`${server.url}/#/users`);
   await page.getByText('Your role (auditor) cannot open this page.').waitFor({ timeout: 5000 });
+  // Not even asked: hoistd would refuse it, and audit the refusal.
+  const notifyCalls = [];
+  const onNotifyCall = (r) => { if (r.url().includes('/api/v1/notify/')) notifyCalls.push(r.url()); };
+  page.on('request', onNotifyCall);
+  await page.goto(`${server.url}/#/notifications`);
+  await page.getByText('Your role (auditor) cannot open this page.').waitFor({ timeout: 5000 });
+  await page.waitForLoadState('networkidle');
+  page.off('request', onNotifyCall);
+  assert.deepEqual(notifyCalls, [], 'the console called the notify API for an auditor');
   await page.goto(`${server.url}/#/policies/base`);
   await page.getByLabel('Policy text (TOML, read-only)').waitFor({ timeout: 5000 });
   assert.equal(await page.getByRole('button', { name: /^Save as version/ }).count(), 0, 'an auditor is offered to save a policy');
   const auditorApi = await tokenFor(server, AUDITOR, AUDITOR_PASSWORD);
+  const auditorChannels = await server.call('GET', '/api/v1/notify/channels', { headers: auditorApi });
+  assert.equal(auditorChannels.status, 403, auditorChannels.body);
   const refused = await server.call('POST', `/api/v1/requests/${second.json.request.id}/approve`, {
     body: {}, headers: auditorApi,
   });

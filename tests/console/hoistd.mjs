@@ -37,6 +37,8 @@ export async function startHoistd({ hoistd, consoleDir, config: configText = '' 
   const server = {
     dir,
     url: info.url,
+    // hoistd's CA (a receiver on hoistd itself verifies with it)
+    caFile: info.ca_file,
     log: () => readFileSync(join(dir, 'hoistd.log'), 'utf8'),
     // One HTTPS call: {status, headers, body, json}.
     call(method, path, { body, headers = {} } = {}) {

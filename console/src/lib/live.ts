@@ -11,7 +11,7 @@
 import { knownKind } from './audit_kinds';
 import type { AuditEvent } from './types';
 
-export type Topic = 'requests' | 'grants' | 'sessions' | 'endpoints' | 'codes' | 'policies' | 'users' | 'audit';
+export type Topic = 'requests' | 'grants' | 'sessions' | 'endpoints' | 'codes' | 'policies' | 'users' | 'notify' | 'audit';
 
 export type LiveStatus = 'connecting' | 'live' | 'paused';
 
@@ -40,6 +40,8 @@ export function topicsFor(action: string): Topic[] {
     t.add('policies');
   } else if (action.startsWith('user.')) {
     t.add('users');
+  } else if (action.startsWith('notify.')) {
+    t.add('notify');
   }
   return [...t];
 }

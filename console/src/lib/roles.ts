@@ -13,7 +13,8 @@ export type Capability =
   | 'approve_and_add_rule' // review + edit_policies
   | 'manage_endpoints' // retire, rotate the codes key
   | 'manage_enrolment' // enrolment tokens
-  | 'manage_users'; // users and roles
+  | 'manage_users' // users and roles
+  | 'manage_notifications'; // notification channels, deliveries
 
 const RANK: Record<Role, number> = { auditor: 1, approver: 2, admin: 3 };
 
@@ -27,6 +28,7 @@ const NEEDS: Record<Capability, Role> = {
   manage_endpoints: 'admin',
   manage_enrolment: 'admin',
   manage_users: 'admin',
+  manage_notifications: 'admin',
 };
 
 export function can(role: Role | null | undefined, capability: Capability): boolean {
@@ -34,7 +36,7 @@ export function can(role: Role | null | undefined, capability: Capability): bool
   return RANK[role] >= RANK[NEEDS[capability]];
 }
 
-export type ViewName = 'queue' | 'requests' | 'grants' | 'policies' | 'endpoints' | 'codes' | 'audit' | 'users';
+export type ViewName = 'queue' | 'requests' | 'grants' | 'policies' | 'endpoints' | 'codes' | 'audit' | 'notifications' | 'users';
 
 export interface NavItem {
   view: ViewName;
@@ -49,6 +51,7 @@ const NAV: Array<NavItem & { needs: Capability }> = [
   { view: 'endpoints', label: 'Endpoints', needs: 'read' },
   { view: 'codes', label: 'Offline codes', needs: 'read' },
   { view: 'audit', label: 'Audit report', needs: 'read' },
+  { view: 'notifications', label: 'Notifications', needs: 'manage_notifications' },
   { view: 'users', label: 'Users & roles', needs: 'manage_users' },
 ];
 
@@ -63,7 +66,7 @@ export function mayOpen(role: Role | null | undefined, view: ViewName): boolean 
 export function roleDescription(role: Role): string {
   switch (role) {
     case 'admin':
-      return 'Admin: everything, including policies, endpoints, enrolment and users.';
+      return 'Admin: everything, including policies, endpoints, enrolment, notifications and users.';
     case 'approver':
       return 'Approver: reviews requests, revokes grants, issues offline codes; reads everything else.';
     case 'auditor':

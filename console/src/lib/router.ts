@@ -1,4 +1,5 @@
-// Hash routes (#/queue, #/requests/<id>, #/grants/<id>, #/audit?action=...):
+// Hash routes (#/queue, #/requests/<id>, #/grants/<id>, #/audit?action=...,
+// #/notifications?channel=...):
 // hoistd serves files only, so the path after "#" never reaches it and
 // needs no fallback.
 //
@@ -19,6 +20,7 @@ export type RouteName =
   | 'endpoints'
   | 'codes'
   | 'audit'
+  | 'notifications'
   | 'users'
   | 'not_found';
 
@@ -37,6 +39,7 @@ const SIMPLE: Record<string, RouteName> = {
   endpoints: 'endpoints',
   codes: 'codes',
   audit: 'audit',
+  notifications: 'notifications',
   users: 'users',
 };
 
@@ -90,6 +93,7 @@ export function buildHash(name: RouteName, param?: string, query?: Record<string
     endpoints: '/endpoints',
     codes: '/codes',
     audit: '/audit',
+    notifications: '/notifications',
     users: '/users',
     not_found: '/queue',
   };

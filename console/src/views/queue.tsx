@@ -15,6 +15,7 @@ import type { ElevationRequest, Endpoint, PolicyDetail, PolicyList, RequestList 
 import { Badge, Dialog, Empty, Field, Loaded, splitList } from '../ui/common';
 import { useApp } from '../ui/context';
 import { useAction, useLoad, useNow } from '../ui/hooks';
+import { RequestAlertControl } from '../ui/request_alerts';
 
 export const PENDING_URL = '/api/v1/requests?state=pending&limit=1000';
 
@@ -29,6 +30,7 @@ export function QueueView() {
     <section aria-labelledby="queue-title">
       <h1 id="queue-title">Requests waiting for a decision</h1>
       <p class="muted">New requests appear here at once. The bar is the 2-minute answer target.</p>
+      <RequestAlertControl />
       <Loaded state={state} what="requests">
         {(data) => {
           const pending = data.requests.filter((r) => r.state === 'pending').sort(byAge);
