@@ -48,7 +48,7 @@ run: build console
 
 bench: build
 	@scripts/install-deps.sh --bench
-	@cmake --build --preset default --target hoistd_api_bench hoistd_push_bench endpoint_bench
+	@cmake --build --preset default --target hoistd_api_bench hoistd_push_bench notify_bench endpoint_bench
 	@scripts/bench.sh
 
 format:

@@ -111,9 +111,9 @@ approval = "manual"
 max_duration = "2h"
 )";
 
-std::string submission_body(std::size_t i) {
+std::string submission_body(std::size_t i, std::string_view user) {
   const json::object body{
-      {"user", "alice"},
+      {"user", user},
       {"groups", json::array{"staff"}},
       {"justification", fmt::format("bench ticket {}", i)},
       {"duration_s", 1800},
@@ -126,6 +126,10 @@ std::string submission_body(std::size_t i) {
                                                         {"maintainer", "APT Development Team"},
                                                         {"verified", true}}}}}};
   return json::serialize(body);
+}
+
+std::string batch_user(std::size_t i) {
+  return fmt::format("bench-user-{}", i % kBatchUsers);
 }
 
 std::optional<std::string> json_string_at(std::string_view json_text, std::string_view pointer) {

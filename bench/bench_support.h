@@ -39,8 +39,14 @@ Status write_private_file(const std::string& path, const std::string& text);
 inline constexpr std::string_view kLabel = "bench";
 extern const std::string kPolicyName;
 extern const std::string kPolicyText;
-// POST /api/v1/agent/requests body for that rule (user alice, staff).
-std::string submission_body(std::size_t i);
+// POST /api/v1/agent/requests body for that rule (group staff).
+std::string submission_body(std::size_t i, std::string_view user = "alice");
+// hoistd lets a requester keep at most 10 requests waiting on an endpoint,
+// and an endpoint 100: a bench submits in batches of kBatch, from
+// kBatchUsers users ("bench-user-N") in turn, and decides each batch.
+inline constexpr std::size_t kBatchUsers = 10;
+inline constexpr std::size_t kBatch = 100;
+std::string batch_user(std::size_t i);
 
 // The string at a JSON pointer ("/request/id") of a JSON text, or nullopt.
 std::optional<std::string> json_string_at(std::string_view json_text, std::string_view pointer);

@@ -21,7 +21,9 @@
 # HOIST_BENCH_PARTS ["decision hoistd endpoint"], HOIST_BENCH_SECONDS, each
 # wrk run [10], HOIST_BENCH_REQUESTS, submitted and approved [10000],
 # HOIST_BENCH_IDLE, idle push connections [10000], HOIST_BENCH_SAMPLES,
-# approve-to-push samples per phase [200], HOIST_BENCH_SUDO_RUNS, sudo runs
+# approve-to-push samples per phase [200], HOIST_BENCH_NOTIFY_REQUESTS,
+# submitted and approved per block pair with and without channels [2000],
+# HOIST_BENCH_SUDO_RUNS, sudo runs
 # of each kind [500], HOIST_BENCH_APPROVALS, approve-to-command-start
 # samples [50]. Arguments go to decision_bench.
 set -euo pipefail
@@ -212,7 +214,13 @@ EOF
   "$build/bench/hoistd_push_bench" --ready "$work/ready.json" --env "$work/bench.env" --pid "$hoistd_pid" \
     --idle "$idle" --samples "$samples" | tee "$work/push.out" || die "the push benchmark failed"
 
-  mapfile -t lines < <(sed -n 's/^summary: //p' "$work/lifecycle.out" "$work/push.out")
+  echo
+  echo "== hoistd: the notification outbox (webhooks to a receiver on 127.0.0.1)"
+  "$build/bench/notify_bench" --ready "$work/ready.json" --env "$work/bench.env" --cert "$ng/cert.pem" \
+    --key "$ng/key.pem" --requests "${HOIST_BENCH_NOTIFY_REQUESTS:-2000}" | tee "$work/notify.out" ||
+    die "the notification benchmark failed"
+
+  mapfile -t lines < <(sed -n 's/^summary: //p' "$work/lifecycle.out" "$work/push.out" "$work/notify.out")
   summary+=("${lines[@]}")
 
   # A clean stop after all that is part of the result.

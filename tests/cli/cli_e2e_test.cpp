@@ -77,7 +77,7 @@ class CliE2e : public ::testing::Test {
   // `hoist args...` on a pseudo-terminal made by script(1), `input` typed
   // into it.
   CliRun hoist_on_tty(const std::vector<std::string>& args, const std::string& input) {
-    std::string command = "exec env HOIST_CLI_CONFIG=" + config_ + " " HOIST_CLI_PATH;
+    std::string command = "exec env HOIST_CLI_CONFIG=" + config_ + " " + HOIST_CLI_PATH;
     for (const auto& a : args) {
       command += " '" + a + "'";  // the tests' arguments have no quotes
     }

@@ -42,7 +42,7 @@ TEST(ReadSmallFile, LimitsAndErrors) {
 
 TEST(PolicyLoader, LoadsTheExamplePolicy) {
   const SystemTimeZones zones;
-  const auto loaded = load_policy_file(HOIST_SOURCE_DIR "/examples/policy.toml", zones);
+  const auto loaded = load_policy_file(std::string(HOIST_SOURCE_DIR) + "/examples/policy.toml", zones);
   ASSERT_TRUE(loaded.policy) << (loaded.errors.empty() ? "" : loaded.errors.front().to_string());
   EXPECT_GE(loaded.policy->policy().rules.size(), 10U);
   EXPECT_NE(loaded.policy->find_rule("apt-maintenance"), nullptr);

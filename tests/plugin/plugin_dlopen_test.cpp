@@ -270,7 +270,7 @@ class PluginTest : public ::testing::Test {
 };
 
 TEST_F(PluginTest, ExportsExactlyHoistPolicy) {
-  FILE* p = ::popen("nm -D --defined-only " HOIST_SUDO_SO, "r");
+  FILE* p = ::popen((std::string("nm -D --defined-only ") + HOIST_SUDO_SO).c_str(), "r");
   ASSERT_NE(p, nullptr);
   std::vector<std::string> symbols;
   char line[512];

@@ -167,6 +167,33 @@ std::size_t OutboxSender::run_channel(const std::string& channel_id) {
     return 0;
   }
   std::size_t attempts = 0;
+  // Attempts are recorded in batches: one write transaction (one sync of
+  // the log) for a run of deliveries, not one each, so the outbox drains
+  // fast and the request path's own writes seldom wait behind it. A crash
+  // before the batch is written sends its messages again: still at least
+  // once. A retry ends the run and is written with it.
+  std::vector<store::AttemptRecord> unrecorded;
+  const auto record = [&]() -> bool {
+    if (unrecorded.empty()) return true;
+    auto recorded = store_.write([&](store::StoreTx& tx) -> Status {
+      for (const auto& r : unrecorded) {
+        auto done = tx.record_attempt(r);
+        // Re-driven or deleted meanwhile: that one's outcome no longer
+        // applies; the others' still do.
+        if (!done && done.error().code != ErrorCode::kConflict && done.error().code != ErrorCode::kNotFound) {
+          return done.error();
+        }
+      }
+      return {};
+    });
+    if (!recorded) {
+      log_.warn("notify.attempt_not_recorded", {{"channel", channel_id},
+                                                {"attempts", static_cast<std::uint64_t>(unrecorded.size())},
+                                                {"error", recorded.error().message}});
+    }
+    unrecorded.clear();
+    return recorded.ok();
+  };
   for (const auto& d : *pending) {
     {
       const std::lock_guard lock(mu_);
@@ -199,17 +226,8 @@ std::size_t OutboxSender::run_channel(const std::string& channel_id) {
     ++attempts;
     const auto at = now_();
     const auto decision = outbox::decide(outcome, d.attempts + 1, d.since, at, options_.schedule, draw());
-    store::AttemptRecord record{d.id, decision.verdict, at, decision.next_attempt_at, decision.reason, outcome.status};
-    auto recorded = store_.write([&](store::StoreTx& tx) -> Status {
-      auto r = tx.record_attempt(record);
-      return r ? Status{} : Status{r.error()};
-    });
-    if (!recorded) {
-      // Re-driven or deleted meanwhile, or the store failed: look again later.
-      log_.warn("notify.attempt_not_recorded",
-                {{"channel", channel_id}, {"delivery", d.id}, {"error", recorded.error().message}});
-      break;
-    }
+    unrecorded.push_back(
+        store::AttemptRecord{d.id, decision.verdict, at, decision.next_attempt_at, decision.reason, outcome.status});
     switch (decision.verdict) {
       case outbox::Verdict::kDelivered:
         log_.debug("notify.delivered", {{"channel", channel_id}, {"delivery", d.id}, {"event", event_id_text}});
@@ -232,6 +250,7 @@ std::size_t OutboxSender::run_channel(const std::string& channel_id) {
     }
     break;  // a retry holds the channel's later deliveries behind it
   }
+  if (!record()) return 0;  // the store failed: look again at the next poll
   return attempts;
 }
 
