@@ -411,8 +411,8 @@ int run_redrive(const NotifyArgs& args, const Globals& globals) {
 
 void add_notify(CLI::App& app, Runner& run, const Globals& globals) {
   auto args = std::make_shared<NotifyArgs>();
-  auto* notify =
-      app.add_subcommand("notify", "Notification channels (webhook, Slack, Teams, email) and their deliveries (admins)");
+  auto* notify = app.add_subcommand(
+      "notify", "Notification channels (webhook, Slack, Teams, email) and their deliveries (admins)");
   notify->require_subcommand(1);
   auto* channels = notify->add_subcommand("channels", "Channels: where audit events are sent");
   channels->require_subcommand(1);

@@ -285,8 +285,7 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   // The outbox's sender: started once hoistd serves, woken after every write.
   const auto secrets_box = api_options.secrets_box;
   hoist::notify::OutboxSender outbox(
-      **store, *log,
-      hoist::notify::make_sender,
+      **store, *log, hoist::notify::make_sender,
       [secrets_box](const hoist::store::ChannelRecord& channel) -> hoist::Result<std::string> {
         if (channel.secrets.empty()) return std::string();
         return secrets_box->open(channel.secrets, channel.id);

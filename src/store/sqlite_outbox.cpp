@@ -40,12 +40,10 @@ constexpr std::string_view kDeliveryColumns =
 constexpr LabelTable kChannelEvents{
     "SELECT pattern FROM notify_channel_events WHERE channel_id = ? ORDER BY position",
     "INSERT INTO notify_channel_events (channel_id, position, pattern) VALUES (?, ?, ?)"};
-constexpr LabelTable kChannelLabels{
-    "SELECT label FROM notify_channel_labels WHERE channel_id = ? ORDER BY position",
-    "INSERT INTO notify_channel_labels (channel_id, position, label) VALUES (?, ?, ?)"};
-constexpr LabelTable kChannelRules{
-    "SELECT rule FROM notify_channel_rules WHERE channel_id = ? ORDER BY position",
-    "INSERT INTO notify_channel_rules (channel_id, position, rule) VALUES (?, ?, ?)"};
+constexpr LabelTable kChannelLabels{"SELECT label FROM notify_channel_labels WHERE channel_id = ? ORDER BY position",
+                                    "INSERT INTO notify_channel_labels (channel_id, position, label) VALUES (?, ?, ?)"};
+constexpr LabelTable kChannelRules{"SELECT rule FROM notify_channel_rules WHERE channel_id = ? ORDER BY position",
+                                   "INSERT INTO notify_channel_rules (channel_id, position, rule) VALUES (?, ?, ?)"};
 
 std::int64_t ms(AuditTime t) {
   return t.time_since_epoch().count();
@@ -183,11 +181,11 @@ Status SqliteStore::enqueue_routed_locked(const AuditEvent& event) {
       "(SELECT 1 FROM notify_channel_rules x WHERE x.channel_id = c.id) OR EXISTS (SELECT 1 FROM "
       "notify_channel_rules x JOIN requests q ON q.rule = x.rule WHERE x.channel_id = c.id AND q.id = ?5))";
   static const std::string kRouted = std::string(kByAction) + std::string(kByLabelAndRule);
-  auto ran = has_routing_ ? execute(kRouted, "queue notifications", static_cast<std::int64_t>(event.seq),
-                                    ms(event.time), std::string_view(event.action), std::string_view(event.host),
-                                    std::string_view(event.target))
-                          : execute(kByAction, "queue notifications", static_cast<std::int64_t>(event.seq),
-                                    ms(event.time), std::string_view(event.action));
+  auto ran = has_routing_
+                 ? execute(kRouted, "queue notifications", static_cast<std::int64_t>(event.seq), ms(event.time),
+                           std::string_view(event.action), std::string_view(event.host), std::string_view(event.target))
+                 : execute(kByAction, "queue notifications", static_cast<std::int64_t>(event.seq), ms(event.time),
+                           std::string_view(event.action));
   return ran.ok() ? Status{} : Status{ran.error()};
 }
 

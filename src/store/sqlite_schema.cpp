@@ -315,9 +315,9 @@ CREATE TABLE notify_channel_rules (
 }  // namespace
 
 const std::vector<std::string_view>& sqlite_migrations() {
-  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2,  kMigration3,  kMigration4,
-                                                            kMigration5, kMigration6,  kMigration7,  kMigration8,
-                                                            kMigration9, kMigration10, kMigration11, kMigration12, kMigration13};
+  static const std::vector<std::string_view> kMigrations = {
+      kMigration1, kMigration2, kMigration3,  kMigration4,  kMigration5,  kMigration6, kMigration7,
+      kMigration8, kMigration9, kMigration10, kMigration11, kMigration12, kMigration13};
   return kMigrations;
 }
 
