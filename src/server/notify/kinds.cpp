@@ -8,6 +8,7 @@
 #include <array>
 
 #include "core/webhook_signature.h"
+#include "server/notify/email.h"
 #include "server/notify/webhook.h"
 
 namespace hoist::notify {
@@ -31,6 +32,12 @@ Status webhook_secret(std::string_view /*config*/, std::string_view secret) {
   return {};
 }
 
+Result<std::string> email_config(std::string_view text) {
+  auto c = parse_email_config(text);
+  if (!c) return c.error();
+  return email_config_json(*c);
+}
+
 constexpr std::array kKinds{
     ChannelKind{.name = kWebhookKind,
                 .secret_is = "a whsec_ signing secret (hoist notify channels add --generate-secret makes one)",
@@ -38,6 +45,12 @@ constexpr std::array kKinds{
                 .secret_rotates = true,
                 .check_config = webhook_config,
                 .check_secret = webhook_secret},
+    ChannelKind{.name = kEmailKind,
+                .secret_is = "the SMTP password of config.username (needed when a username is set)",
+                .secret_required = email_needs_password,
+                .secret_rotates = false,
+                .check_config = email_config,
+                .check_secret = check_smtp_password},
 };
 
 }  // namespace
