@@ -17,17 +17,32 @@
 // one under the template is not mailed.
 // MUST: the password goes to libcurl and nowhere else: not in errors, not
 // in a mail, not in the config JSON.
+//
+// What an attempt's outcome means to the outbox (core/outbox.h's decide()
+// reads `status` as an HTTP status; these are the values of the same
+// meaning):
+//   every mail accepted (250 after DATA)              200  delivered
+//   nobody to mail for this event (see send_email)    204  delivered
+//   the server refused with 4xx (try later)           503  retried on the schedule
+//   the server refused with 5xx (never), a wrong
+//   password (535) included; a test message or a
+//   requester mail with no valid address               400  dead at once
+//   no SMTP answer: connect, TLS, a certificate that
+//   does not verify, no STARTTLS, the timeout          none retried on the schedule
+// The error says which, with the server's reply code and text.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/result.h"
+#include "server/notify/sender.h"
 
 namespace hoist::notify {
 
@@ -39,6 +54,12 @@ inline constexpr std::size_t kMaxSmtpUsernameBytes = 256;
 inline constexpr std::size_t kMaxSmtpPasswordBytes = 1024;
 inline constexpr std::chrono::seconds kMinEmailTimeout{1};
 inline constexpr std::chrono::seconds kMaxEmailTimeout{60};
+
+// The outcome statuses above.
+inline constexpr int kEmailDelivered = 200;
+inline constexpr int kEmailNobodyToMail = 204;
+inline constexpr int kEmailRefusedForNow = 503;
+inline constexpr int kEmailRefused = 400;
 
 // A channel's config (stored as JSON, without the password).
 struct EmailConfig {
@@ -97,5 +118,18 @@ bool email_needs_password(std::string_view config);
 // InvalidArgument (never repeating it) unless `secret` is 1 to
 // kMaxSmtpPasswordBytes without control characters.
 Status check_smtp_password(std::string_view config, std::string_view secret);
+
+// libcurl's process-wide set-up (curl_global_init), once: hoistd's main
+// calls it before it starts a thread; make_email_sender calls it too (a
+// std::call_once: a no-op after the first, and libcurl 7.84+ makes it
+// thread-safe) for the tests and any other caller. Never cleaned up: it
+// lives as long as the process. Unavailable when libcurl cannot start or
+// lacks SMTP over TLS.
+Status init_email_transport();
+
+// The sender of one email channel. InvalidArgument for a config or
+// secrets that do not read, or a username without a password; NotFound
+// for a missing CA file.
+Result<std::unique_ptr<Sender>> make_email_sender(const store::ChannelRecord& channel, const std::string& secrets);
 
 }  // namespace hoist::notify
