@@ -65,13 +65,13 @@ std::string quote_argument(std::string_view arg) {
   return out + "'";
 }
 
-// The command as typed: its path, then the arguments after argv[0].
+// The command as typed: its path, then the arguments after argv[0]; no
+// longer than a field shows.
 std::string command_line(const store::RequestRecord& r) {
-  std::string out = quote_argument(r.command.path);
-  for (std::size_t i = 1; i < r.command.argv.size(); ++i) {
+  std::string out = quote_argument(std::string_view(r.command.path).substr(0, kFieldBytes));
+  for (std::size_t i = 1; i < r.command.argv.size() && out.size() <= kFieldBytes; ++i) {
     out += ' ';
-    out += quote_argument(r.command.argv[i]);
-    if (out.size() > kFieldBytes * 2) break;
+    out += quote_argument(std::string_view(r.command.argv[i]).substr(0, kFieldBytes));
   }
   return out;
 }
@@ -311,8 +311,11 @@ std::string html_body(const std::string& subject, const std::string& lead, const
 }  // namespace
 
 std::string shown_text(std::string_view text, std::size_t max_bytes) {
-  const std::string visible = visible_text(text);
-  if (visible.size() <= max_bytes) return visible;
+  // Every byte shows as one or more: a prefix a little longer than the
+  // limit decides, and what a sequence broken at its end shows is cut off.
+  const auto prefix = text.substr(0, max_bytes + 4);
+  const std::string visible = visible_text(prefix);
+  if (visible.size() <= max_bytes && prefix.size() == text.size()) return visible;
   const std::size_t room = max_bytes > kEllipsis.size() ? max_bytes - kEllipsis.size() : 0;
   return valid_utf8(visible, room) + std::string(kEllipsis);
 }
