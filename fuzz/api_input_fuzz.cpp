@@ -1,9 +1,10 @@
 // Fuzzes what hoistd parses from the network before any handler logic: the
 // strict JSON body reader (through the agent's request body, the largest
 // one, its event upload, and a notification channel's body with the
-// webhook settings, secrets and Retry-After it leads to) and the router's
-// path matching. Checks: no crash, no UB, errors
-// always carry a message, and a parsed body reads back consistently.
+// webhook and email settings, secrets and Retry-After it leads to) and the
+// router's path matching. Checks: no crash, no UB, errors always carry a
+// message, and a parsed body reads back consistently. (The mail an email
+// channel makes of typed text: email_message_fuzz.)
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -13,6 +14,7 @@
 #include "server/api/api_impl.h"
 #include "server/api/json_body.h"
 #include "server/api/router.h"
+#include "server/notify/email.h"
 #include "server/notify/webhook.h"
 
 namespace {
@@ -93,6 +95,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (auto merged = hoist::notify::merge_channel_config(kind, "", text)) {
       check(kind.check_config(*merged).ok());
     }
+  }
+  if (auto config = hoist::notify::parse_email_config(text)) {
+    const auto canonical = hoist::notify::email_config_json(*config);
+    auto again = hoist::notify::parse_email_config(canonical);
+    check(again && hoist::notify::email_config_json(*again) == canonical);
+    for (const auto& a : config->to) check(hoist::notify::check_email_address(a).ok());
   }
   (void)hoist::outbox::parse_retry_after(text, hoist::AuditTime{});
   if (auto key = hoist::webhook::parse_secret(text)) {

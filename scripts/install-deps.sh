@@ -22,8 +22,10 @@ packages=(
   libssl-dev libre2-dev libtomlplusplus-dev libcli11-dev libfmt-dev
   libhowardhinnant-date-dev tzdata libsqlite3-dev
   # hoistd: HTTPS and JSON (Boost 1.81: Beast coroutines, JSON, URL),
-  # Argon2id passwords, journald logging and sd_notify.
+  # Argon2id passwords, journald logging and sd_notify; libcurl's SMTP
+  # (STARTTLS, SMTPS) for the email channels.
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libsodium-dev libsystemd-dev
+  libcurl4-openssl-dev
   # hoist_sudo.so: sudo's plugin header (the sudo package, whose unmodified
   # sudo is also what the end-to-end tests run, always inside a private
   # mount namespace with their own sudo.conf) and PAM for re-authentication.
@@ -34,8 +36,10 @@ packages=(
   coreutils util-linux
   # Receivers the tests start themselves on loopback, never as services:
   # rsyslog with TLS (the SIEM stream over RFC 5425); a real Prometheus
-  # scraping hoistd, and promtool to check the agent's textfile.
-  rsyslog rsyslog-gnutls prometheus
+  # scraping hoistd, and promtool to check the agent's textfile; an SMTP
+  # server with STARTTLS and AUTH for the email channels
+  # (tests/support/smtp_receiver.py, run by Debian's /usr/bin/python3).
+  rsyslog rsyslog-gnutls prometheus python3-aiosmtpd
 )
 # The web console (console/): Debian's Chromium runs its browser tests.
 # Node.js and npm build it, with packages from the npm registry pinned by

@@ -31,6 +31,7 @@
 #include "server/config.h"
 #include "server/http/https_server.h"
 #include "server/metrics/server_metrics.h"
+#include "server/notify/email.h"
 #include "server/notify/outbox_sender.h"
 #include "server/notify/senders.h"
 #include "server/siem/siem_sinks.h"
@@ -204,6 +205,11 @@ hoist::Result<std::vector<std::uint8_t>> load_private_key(const std::string& dat
 int serve(Config config, const std::string& admin_user, std::optional<std::string> admin_password,
           const std::optional<std::string>& enrolment_labels, const std::string& ready_file) {
   auto log = hoist::log::make_default_logger(config.log_level);
+  // libcurl's global set-up (email channels), while hoistd has one thread.
+  // Without it hoistd still runs: an email channel's deliveries say why.
+  if (auto st = hoist::notify::init_email_transport(); !st) {
+    log->warn("notify.email_unavailable", {{"error", st.error().message}});
+  }
   raise_open_files_limit(*log, config.http.limits.max_connections);
   std::error_code fs_ec;
   std::filesystem::create_directories(config.data_dir, fs_ec);

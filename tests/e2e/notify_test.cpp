@@ -1,14 +1,16 @@
 // Notifications end to end: the real hoistd (child process, SQLite) sends
 // audit events through the outbox to real HTTPS webhook receivers on
 // loopback (tests/support/webhook_receiver.py), which check every signature
-// with the code docs/notifications.md gives receivers. A short retry
-// schedule ([notify] in hoistd.toml) keeps the fault tests quick.
+// with the code docs/notifications.md gives receivers, and to a real SMTP
+// server (tests/support/smtp_receiver.py). A short retry schedule
+// ([notify] in hoistd.toml) keeps the fault tests quick.
 #include <fstream>
 #include <iterator>
 #include <set>
 
 #include "core/webhook_signature.h"
 #include "e2e_test_support.h"
+#include "support/smtp_receiver.h"
 #include "support/webhook_receiver.h"
 
 namespace hoist::e2e {
@@ -137,6 +139,59 @@ TEST_F(NotifyE2e, ASubmittedRequestReachesTheReceiverSignedWithItsSummary) {
   const auto log = hoistd_.call("GET", "/api/v1/notify/deliveries?state=delivered", "", admin_);
   ASSERT_EQ(log.status, 200) << log;
   EXPECT_EQ(log.array("/deliveries").size(), 2U) << log;
+}
+
+TEST_F(NotifyE2e, TheApproversAndThenTheRequesterHearByMail) {
+  const std::string password = "smtp-pass-e2e-41";
+  hoist::testing::SmtpReceiver smtp(dir_.path(), {"hoist", password});
+  ASSERT_TRUE(smtp.start("starttls")) << smtp.error();
+  const auto channel =
+      hoistd_.call_json("POST", "/api/v1/notify/channels",
+                        json::object{{"kind", "email"},
+                                     {"name", "mail"},
+                                     {"events", json::array{"request.*", "notify.channel_tested"}},
+                                     {"config", json::object{{"smtp_url", smtp.url()},
+                                                             {"from", "hoist@example.com"},
+                                                             {"to", json::array{"approvers@example.com"}},
+                                                             {"username", "hoist"},
+                                                             {"ca_file", smtp.ca_file()},
+                                                             {"requester_template", "{user}@example.com"}}},
+                                     {"secret", password}},
+                        admin_);
+  ASSERT_EQ(channel.status, 201) << channel;
+  const auto id = submit("alice");
+  ASSERT_TRUE(eventually([&] { return !smtp.received().empty(); })) << hoistd_.output() << smtp.log();
+  const auto approved = hoistd_.call_json("POST", "/api/v1/requests/" + id + "/approve",
+                                          json::object{{"comment", "ticket 4711"}}, admin_);
+  ASSERT_EQ(approved.status, 200) << approved;
+  ASSERT_TRUE(eventually([&] { return smtp.received().size() >= 3; })) << hoistd_.output();
+  const auto tested = hoistd_.call("POST", "/api/v1/notify/channels/" + channel.str("/id") + "/test", "", admin_);
+  ASSERT_EQ(tested.status, 202) << tested;
+  ASSERT_TRUE(eventually([&] { return smtp.received().size() >= 4; })) << hoistd_.output();
+
+  const auto got = smtp.received();
+  ASSERT_EQ(got.size(), 4U);
+  const std::string thread = "<" + id + "@hoist>";
+  EXPECT_EQ(got[0].rcpt_tos, std::vector<std::string>{"approvers@example.com"});
+  EXPECT_EQ(got[0].header("Message-ID"), "<" + event_ids("request.created").at(0) + "@hoist>");
+  EXPECT_EQ(got[0].header("References"), thread);
+  EXPECT_EQ(got[0].header("Subject"), "[Hoist] alice requests root on web-01: /usr/bin/apt-get install curl");
+  EXPECT_NE(got[0].part("text/plain")->body.find(kPublicUrl + "/#/requests/" + id), std::string::npos);
+  EXPECT_EQ(got[1].rcpt_tos, std::vector<std::string>{"approvers@example.com"});
+  EXPECT_EQ(got[2].rcpt_tos, std::vector<std::string>{"alice@example.com"});
+  EXPECT_EQ(got[2].header("Message-ID"), "<" + event_ids("request.approved").at(0) + ".requester@hoist>");
+  EXPECT_EQ(got[2].header("References"), thread);
+  EXPECT_NE(got[2].part("text/plain")->body.find("Your request was approved by"), std::string::npos)
+      << got[2].part("text/plain")->body;
+  EXPECT_NE(got[2].part("text/plain")->body.find("Comment:       ticket 4711"), std::string::npos);
+  EXPECT_EQ(got[3].header("Subject").rfind("[Hoist] notify.channel_tested: ", 0), 0U) << got[3].header("Subject");
+  for (const auto& m : got) {
+    EXPECT_TRUE(m.tls);
+    EXPECT_EQ(m.auth_login, "hoist");
+  }
+  const auto log = hoistd_.call("GET", "/api/v1/notify/deliveries?state=delivered", "", admin_);
+  EXPECT_EQ(log.array("/deliveries").size(), 3U) << log;
+  EXPECT_EQ(hoistd_.output().find(password), std::string::npos);
 }
 
 TEST_F(NotifyE2e, AReceiverDownForAWhileGetsEveryMessageOnceItIsBack) {

@@ -258,7 +258,7 @@ Result<net::HttpResponse> Api::Impl::create_channel(Call& call) {
   if (!config) return config.error();
   if (body->secret) {
     if (auto st = check_secret(kind, *config, *body->secret); !st) return st.error();
-  } else if (kind.secret_required) {
+  } else if (kind.secret_required(*config)) {
     return invalid_argument(fmt::format("secret is missing: a {} channel needs {}", kind.name, kind.secret_is));
   }
   store::ChannelRecord c;
@@ -355,7 +355,7 @@ Result<net::HttpResponse> Api::Impl::update_channel(Call& call) {
             if (auto fits = check_secret(*kind, c.config, (*old)->current); !fits) {
               return invalid_argument(fmt::format("{}; give the new secret with the change", fits.error().message));
             }
-          } else if (kind->secret_required) {
+          } else if (kind->secret_required(c.config)) {
             return invalid_argument(
                 fmt::format("secret is missing: a {} channel needs {}", kind->name, kind->secret_is));
           }

@@ -8,6 +8,7 @@
 #include <array>
 
 #include "core/webhook_signature.h"
+#include "server/notify/email.h"
 #include "server/notify/webhook.h"
 
 namespace hoist::notify {
@@ -22,18 +23,34 @@ Result<std::string> webhook_config(std::string_view text) {
   return webhook_config_json(*c);
 }
 
+bool always(std::string_view /*config*/) {
+  return true;
+}
+
 Status webhook_secret(std::string_view /*config*/, std::string_view secret) {
   if (auto key = webhook::parse_secret(secret); !key) return key.error();
   return {};
 }
 
+Result<std::string> email_config(std::string_view text) {
+  auto c = parse_email_config(text);
+  if (!c) return c.error();
+  return email_config_json(*c);
+}
+
 constexpr std::array kKinds{
     ChannelKind{.name = kWebhookKind,
                 .secret_is = "a whsec_ signing secret (hoist notify channels add --generate-secret makes one)",
-                .secret_required = true,
+                .secret_required = always,
                 .secret_rotates = true,
                 .check_config = webhook_config,
                 .check_secret = webhook_secret},
+    ChannelKind{.name = kEmailKind,
+                .secret_is = "the SMTP password of config.username (needed when a username is set)",
+                .secret_required = email_needs_password,
+                .secret_rotates = false,
+                .check_config = email_config,
+                .check_secret = check_smtp_password},
 };
 
 }  // namespace

@@ -26,8 +26,9 @@ struct ChannelKind {
   // For messages: what the admin gives as `secret` ("a whsec_ signing
   // secret", "the incoming webhook URL", ...).
   std::string_view secret_is;
-  // Whether a channel of this kind needs a secret to be created.
-  bool secret_required = true;
+  // Whether a channel with this (canonical) config needs a secret: always
+  // for a webhook, only with a username for email.
+  bool (*secret_required)(std::string_view config) = nullptr;
   // Whether a replaced secret stays valid for a while (a webhook receiver
   // checks either signature during a rotation).
   bool secret_rotates = false;

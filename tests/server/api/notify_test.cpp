@@ -144,5 +144,102 @@ TEST_F(NotifyApi, AChannelsLifeIsAuditedAndItsSecretNeverShown) {
   EXPECT_NE(all.find("\"secret_rotated\":true"), std::string::npos);
 }
 
+const std::string kSmtpPassword = "mail-pass-7Qx2";
+
+json::object email_body() {
+  return json::object{{"kind", "email"},
+                      {"name", "mail"},
+                      {"events", json::array{"request.*"}},
+                      {"config", json::object{{"smtp_url", "smtp://mail.example.com:587"},
+                                              {"from", "hoist@example.com"},
+                                              {"to", json::array{"approvers@example.com"}},
+                                              {"username", "hoist"}}},
+                      {"secret", kSmtpPassword}};
+}
+
+TEST_F(NotifyApi, AnEmailChannelsConfigAndPasswordAreChecked) {
+  const auto admin = as(store::Role::kAdmin);
+  struct Case {
+    const char* field;
+    json::value config;
+    const char* says;
+  };
+  const auto config = [](json::object change) {
+    json::object c{{"smtp_url", "smtp://mail.example.com:587"},
+                   {"from", "hoist@example.com"},
+                   {"to", json::array{"approvers@example.com"}},
+                   {"username", "hoist"}};
+    for (const auto& [k, v] : change) c[k] = v;
+    return c;
+  };
+  const Case cases[] = {
+      {"smtp_url", config({{"smtp_url", "https://mail.example.com"}}), "only smtp and smtps"},
+      {"smtp_url", config({{"smtp_url", "smtp://hoist:pw@mail.example.com"}}), "user name or password"},
+      {"to", config({{"to", json::array{"Eve <eve@x.example>"}}}), "to[0]"},
+      {"to", config({{"to", json::array{"a@example.com\r\nBcc: eve@x.example"}}}), "to[0]"},
+      {"to", config({{"to", json::array{}}}), "at least one address in to"},
+      {"from", config({{"from", "hoist"}}), "from"},
+      {"password", config({{"password", "hunter2-in-config"}}), "no setting \"password\""},
+      {"timeout_s", config({{"timeout_s", 120}}), "timeout_s"},
+      {"requester_template", config({{"requester_template", "alice@example.com"}}), "no {user}"},
+  };
+  for (const auto& c : cases) {
+    auto body = email_body();
+    body["config"] = c.config;
+    const auto r = call_json("POST", "/api/v1/notify/channels", body, admin);
+    SCOPED_TRACE(c.field);
+    EXPECT_EQ(r.status, 400) << json::serialize(r.body);
+    EXPECT_NE(r.str("/error/message").find(c.says), std::string::npos) << r.str("/error/message");
+    EXPECT_EQ(r.str("/error/message").find("hunter2"), std::string::npos);
+  }
+  // A username needs its password; the password is checked, never echoed.
+  auto no_secret = email_body();
+  no_secret.erase("secret");
+  auto r = call_json("POST", "/api/v1/notify/channels", no_secret, admin);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.str("/error/message").find("secret is missing"), std::string::npos) << r.str("/error/message");
+  auto bad_secret = email_body();
+  bad_secret["secret"] = "pass\r\nword-9Zk";
+  r = call_json("POST", "/api/v1/notify/channels", bad_secret, admin);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.str("/error/message").find("control characters"), std::string::npos) << r.str("/error/message");
+  EXPECT_EQ(r.str("/error/message").find("word-9Zk"), std::string::npos);
+  EXPECT_TRUE(call("GET", "/api/v1/notify/channels", "", admin).array("/channels").empty());
+
+  // Created: the config as stored, the password only as "set".
+  const auto created = call_json("POST", "/api/v1/notify/channels", email_body(), admin);
+  ASSERT_EQ(created.status, 201) << json::serialize(created.body);
+  const std::string id = created.str("/id");
+  EXPECT_EQ(created.str("/kind"), "email");
+  EXPECT_EQ(created.str("/config/smtp_url"), "smtp://mail.example.com:587");
+  EXPECT_EQ(created.num("/config/timeout_s"), 10);
+  EXPECT_TRUE(created.body.at("secret").at("set").as_bool());
+  // Without a username, no password is needed.
+  auto open_relay = email_body();
+  open_relay["name"] = "relay";
+  open_relay["config"].as_object().erase("username");
+  open_relay.erase("secret");
+  const auto relay = call_json("POST", "/api/v1/notify/channels", open_relay, admin);
+  ASSERT_EQ(relay.status, 201) << json::serialize(relay.body);
+  EXPECT_FALSE(relay.body.at("secret").at("set").as_bool());
+  // ... until one is named: then the change needs the password with it.
+  const std::string relay_id = relay.str("/id");
+  r = call_json("PATCH", "/api/v1/notify/channels/" + relay_id,
+                json::object{{"config", json::object{{"username", "hoist"}}}}, admin);
+  EXPECT_EQ(r.status, 400) << json::serialize(r.body);
+  EXPECT_NE(r.str("/error/message").find("secret is missing"), std::string::npos) << r.str("/error/message");
+  r = call_json("PATCH", "/api/v1/notify/channels/" + relay_id,
+                json::object{{"config", json::object{{"username", "hoist"}}}, {"secret", kSmtpPassword}}, admin);
+  EXPECT_EQ(r.status, 200) << json::serialize(r.body);
+  EXPECT_EQ(r.str("/config/username"), "hoist");
+  EXPECT_TRUE(r.body.at("secret").at("previous_valid_until").is_null()) << "an SMTP password does not rotate";
+
+  std::string all = json::serialize(created.body) + json::serialize(r.body) +
+                    json::serialize(call("GET", "/api/v1/notify/channels", "", admin).body) +
+                    json::serialize(audit_for(id)) + json::serialize(audit_for(relay_id));
+  EXPECT_EQ(all.find(kSmtpPassword), std::string::npos);
+  EXPECT_NE(all.find("notify.channel_created"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace hoist::api::testing

@@ -15,6 +15,7 @@ TEST(ChannelKinds, EveryKindIsFoundByNameAndListed) {
     EXPECT_NE(channel_kind_names().find(kind.name), std::string::npos);
     EXPECT_NE(kind.check_config, nullptr) << kind.name;
     EXPECT_NE(kind.check_secret, nullptr) << kind.name;
+    EXPECT_NE(kind.secret_required, nullptr) << kind.name;
     EXPECT_FALSE(kind.secret_is.empty()) << kind.name;
   }
   EXPECT_EQ(find_channel_kind("pagerduty"), nullptr);
