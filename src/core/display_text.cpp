@@ -131,4 +131,40 @@ bool is_valid_utf8(std::string_view text) {
   return true;
 }
 
+namespace {
+
+std::size_t units_at(const Sequence& s) {
+  return s.length == 0 ? 1 : (s.cp > 0xFFFF ? 2 : 1);
+}
+
+}  // namespace
+
+std::size_t utf16_length(std::string_view text) {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < text.size();) {
+    const Sequence s = utf8_at(text, i);
+    n += units_at(s);
+    i += s.length == 0 ? 1 : s.length;
+  }
+  return n;
+}
+
+std::string cut_text(std::string_view text, std::size_t max_units, std::string_view marker) {
+  if (utf16_length(text) <= max_units) return std::string(text);
+  const std::size_t marker_units = utf16_length(marker);
+  const std::size_t room = marker_units <= max_units ? max_units - marker_units : max_units;
+  std::string out;
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < text.size();) {
+    const Sequence s = utf8_at(text, i);
+    const std::size_t len = s.length == 0 ? 1 : s.length;
+    if (n + units_at(s) > room) break;
+    n += units_at(s);
+    out.append(text.substr(i, len));
+    i += len;
+  }
+  if (marker_units <= max_units) out.append(marker);
+  return out;
+}
+
 }  // namespace hoist

@@ -33,6 +33,20 @@ std::string valid_utf8(std::string_view text, std::size_t max_bytes);
 // True when `text` is valid UTF-8.
 bool is_valid_utf8(std::string_view text);
 
+// The length of valid UTF-8 `text` in UTF-16 code units (what JavaScript's
+// length counts): one per character, two above U+FFFF. Never fewer than
+// its characters, so a limit "in characters" holds whichever way a
+// receiver counts. An invalid byte counts one.
+std::size_t utf16_length(std::string_view text);
+
+// Valid UTF-8 `text` cut to at most `max_units` UTF-16 code units, never
+// inside a character: when it is longer, the characters that fit with
+// `marker` after them, then `marker` (only the characters that fit when
+// even the marker does not). Invalid UTF-8 is cut between bytes: make it
+// valid first (valid_utf8, visible_text).
+std::string cut_text(std::string_view text, std::size_t max_units,
+                     std::string_view marker = "\xE2\x80\xA6");  // U+2026, the ellipsis
+
 // Only the characters that reorder or hide text and the C1 controls
 // escaped, every other byte as it is (for data formats such as CSV, where
 // C0 controls are the format's to quote).

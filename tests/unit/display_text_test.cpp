@@ -74,6 +74,37 @@ TEST(DisplayText, ValidUtf8CutsOnACharacterBoundary) {
   EXPECT_TRUE(is_valid_utf8(""));
 }
 
+TEST(DisplayText, CutTextKeepsWholeCharactersAndCountsUtf16Units) {
+  const std::string euro = "\xe2\x82\xac";       // U+20AC: 3 bytes, 1 unit
+  const std::string emoji = "\xf0\x9f\x98\x80";  // U+1F600: 4 bytes, 2 units
+  const std::string dots = "\xe2\x80\xa6";       // the marker, 1 unit
+  EXPECT_EQ(utf16_length(""), 0U);
+  EXPECT_EQ(utf16_length("abc"), 3U);
+  EXPECT_EQ(utf16_length(euro + euro), 2U);
+  EXPECT_EQ(utf16_length(emoji), 2U);
+  EXPECT_EQ(utf16_length("a\xff"), 2U);
+  // Short enough: as it is.
+  EXPECT_EQ(cut_text("abc", 3), "abc");
+  EXPECT_EQ(cut_text(euro + euro, 2), euro + euro);
+  // Too long: what fits with the marker, then the marker.
+  EXPECT_EQ(cut_text("abcdef", 4), "abc" + dots);
+  EXPECT_EQ(cut_text(euro + euro + euro, 2), euro + dots);
+  // An emoji is two units: it does not fit in the one left, and is never halved.
+  EXPECT_EQ(cut_text("ab" + emoji + "c", 4), "ab" + dots);
+  EXPECT_EQ(cut_text("a" + emoji + "bc", 4), "a" + emoji + dots);
+  EXPECT_EQ(cut_text("abc", 0), "");
+  EXPECT_EQ(cut_text("abc", 2, "..."), "ab");  // the marker does not fit: cut alone
+  EXPECT_EQ(cut_text("abcdef", 5, "..."), "ab...");
+  // Every cut of a long multi-byte text is valid UTF-8 within the limit.
+  std::string mixed;
+  for (int i = 0; i < 50; ++i) mixed += "x" + euro + emoji + "\xc3\xa9";
+  for (std::size_t limit = 0; limit < 260; ++limit) {
+    const auto cut = cut_text(mixed, limit);
+    EXPECT_TRUE(is_valid_utf8(cut)) << limit;
+    EXPECT_LE(utf16_length(cut), limit);
+  }
+}
+
 TEST(DisplayText, CsvCellsCannotReorderText) {
   EXPECT_EQ(csv_field("a\xe2\x80\xae"
                       "b"),
