@@ -9,6 +9,9 @@
 // a test message for one channel (enqueue_delivery).
 // MUST: a channel's secrets are stored only as the sealed text the server
 // hands in (never readable without hoistd's key) and never in `config`.
+// MUST: a message reference (the chat message a channel posted about a
+// request, to edit it in place later) goes with its channel: deleting the
+// channel deletes its references.
 #pragma once
 
 #include <cstddef>
@@ -77,6 +80,17 @@ struct AttemptRecord {
   std::optional<int> status;
 };
 
+// Where a channel posted about one subject (a request), so that later
+// events edit that message instead of posting another (Slack's bot mode).
+// `ref` is the channel kind's own text (a Slack channel and ts); opaque here.
+struct MessageRef {
+  std::string channel_id;
+  std::string subject;  // a request id
+  std::string ref;
+  AuditTime updated_at{};
+};
+inline constexpr std::size_t kMaxMessageRefBytes = 1024;
+
 // Inside a write transaction.
 class OutboxTx {
  public:
@@ -106,6 +120,10 @@ class OutboxTx {
   // A dead delivery pending again, due at `at`, its attempts and age
   // counted afresh. Conflict when it is not dead; NotFound when unknown.
   virtual Result<DeliveryRecord> redrive_delivery(std::int64_t id, AuditTime at) = 0;
+  // Stores (or replaces) where the channel posted about `subject`.
+  // InvalidArgument for an empty subject or ref, or a ref longer than
+  // kMaxMessageRefBytes; NotFound for an unknown channel.
+  virtual Result<MessageRef> put_message_ref(const MessageRef& ref) = 0;
 };
 
 class OutboxReader {
@@ -128,6 +146,9 @@ class OutboxReader {
     std::optional<AuditTime> next_due;
   };
   virtual Result<DueChannels> due_channels(AuditTime now) = 0;
+  // Where the channel posted about `subject`; nullopt when it has not (or
+  // the channel is gone).
+  virtual Result<std::optional<MessageRef>> message_ref(const std::string& channel_id, const std::string& subject) = 0;
 };
 
 // Whether a channel's routing takes `action` (the rule append_audit

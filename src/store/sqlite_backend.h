@@ -106,6 +106,7 @@ class SqliteTx final : public StoreTx {
                                           AuditTime at) override;
   Result<DeliveryRecord> record_attempt(const AttemptRecord& attempt) override;
   Result<DeliveryRecord> redrive_delivery(std::int64_t id, AuditTime at) override;
+  Result<MessageRef> put_message_ref(const MessageRef& ref) override;
 
   // The last event this transaction appended (for SqliteStore::write).
   [[nodiscard]] const std::optional<ChainHead>& appended() const { return appended_; }
@@ -167,6 +168,7 @@ class SqliteStore final : public Store {
   Result<std::vector<DeliveryRecord>> deliveries(const DeliveryFilter& filter) override;
   Result<std::vector<DeliveryRecord>> pending_deliveries(const std::string& channel_id, std::size_t limit) override;
   Result<DueChannels> due_channels(AuditTime now) override;
+  Result<std::optional<MessageRef>> message_ref(const std::string& channel_id, const std::string& subject) override;
   // sqlite_schema.cpp
   Result<int> schema_version() override;
   Status migrate(int target);

@@ -1,6 +1,7 @@
 // The notification outbox in SQLite (outbox.h): channels with their routing
-// in notify_channel_events, and deliveries in notify_deliveries. The rows
-// of an event are queued by append_audit (enqueue_routed, below) in the
+// in notify_channel_events, deliveries in notify_deliveries, and where a
+// chat channel posted about a request in notify_message_refs. The rows of
+// an event are queued by append_audit (enqueue_routed, below) in the
 // event's own transaction. Times are Unix milliseconds.
 #include "store/sqlite_backend.h"
 
@@ -347,6 +348,25 @@ Result<DeliveryRecord> SqliteTx::redrive_delivery(std::int64_t id, AuditTime at)
   return std::move(**stored);
 }
 
+Result<MessageRef> SqliteTx::put_message_ref(const MessageRef& r) {
+  if (r.channel_id.empty() || r.subject.empty() || r.ref.empty()) {
+    return invalid_argument("a message reference needs a channel, a subject and a reference");
+  }
+  if (r.ref.size() > kMaxMessageRefBytes) {
+    return invalid_argument(fmt::format("a message reference is at most {} bytes", kMaxMessageRefBytes));
+  }
+  auto ran = store_.execute(
+      "INSERT INTO notify_message_refs (channel_id, subject, ref, updated_ms) VALUES (?, ?, ?, ?) ON CONFLICT "
+      "(channel_id, subject) DO UPDATE SET ref = excluded.ref, updated_ms = excluded.updated_ms",
+      "store a message reference", std::string_view(r.channel_id), std::string_view(r.subject), std::string_view(r.ref),
+      ms(r.updated_at));
+  if (!ran.ok()) {
+    if (store_.db().foreign_key_failed()) return not_found("no notification channel " + r.channel_id);
+    return ran.error();
+  }
+  return r;
+}
+
 Result<std::optional<ChannelRecord>> SqliteStore::channel(const std::string& id) {
   std::lock_guard lock(mu_);
   return channel_locked(id);
@@ -415,6 +435,18 @@ Result<OutboxReader::DueChannels> SqliteStore::due_channels(AuditTime now) {
     }
   }
   return out;
+}
+
+Result<std::optional<MessageRef>> SqliteStore::message_ref(const std::string& channel_id, const std::string& subject) {
+  std::lock_guard lock(mu_);
+  auto s = prepare("SELECT ref, updated_ms FROM notify_message_refs WHERE channel_id = ? AND subject = ?");
+  if (!s.ok()) return s.error();
+  s->bind_text(1, channel_id);
+  s->bind_text(2, subject);
+  auto row = s->step("read a message reference");
+  if (!row.ok()) return row.error();
+  if (!*row) return std::optional<MessageRef>();
+  return std::optional<MessageRef>(MessageRef{channel_id, subject, s->text_at(0), at_ms(s->int_at(1))});
 }
 
 }  // namespace sqlite_backend

@@ -312,12 +312,25 @@ CREATE TABLE notify_channel_rules (
 );
 )sql";
 
+// Migration 14: where a chat channel posted about a request, so later
+// events edit that message (store/outbox.h, MessageRef); deleted with the
+// channel.
+constexpr std::string_view kMigration14 = R"sql(
+CREATE TABLE notify_message_refs (
+  channel_id TEXT NOT NULL REFERENCES notify_channels (id) ON DELETE CASCADE,
+  subject    TEXT NOT NULL,
+  ref        TEXT NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  PRIMARY KEY (channel_id, subject)
+);
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& sqlite_migrations() {
   static const std::vector<std::string_view> kMigrations = {
-      kMigration1, kMigration2, kMigration3,  kMigration4,  kMigration5,  kMigration6, kMigration7,
-      kMigration8, kMigration9, kMigration10, kMigration11, kMigration12, kMigration13};
+      kMigration1, kMigration2, kMigration3,  kMigration4,  kMigration5,  kMigration6,  kMigration7,
+      kMigration8, kMigration9, kMigration10, kMigration11, kMigration12, kMigration13, kMigration14};
   return kMigrations;
 }
 

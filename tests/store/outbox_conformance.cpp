@@ -439,6 +439,70 @@ TEST_P(StoreConformance, TheOutboxSurvivesAReopen) {
   EXPECT_EQ((*c)->secrets, "sealed:ch-a");
 }
 
+Result<MessageRef> put_ref(Store& s, const std::string& channel_id, const std::string& subject, const std::string& ref,
+                           AuditTime at = kT0) {
+  return tx_result<MessageRef>(s, [&](StoreTx& tx) { return tx.put_message_ref({channel_id, subject, ref, at}); });
+}
+
+TEST_P(StoreConformance, MessageRefsArePerChannelAndSubjectReplacedAndDeletedWithTheChannel) {
+  ASSERT_TRUE(add(*store_, channel("ch-a", {"*"})).ok());
+  ASSERT_TRUE(add(*store_, channel("ch-b", {"*"})).ok());
+  auto none = store_->message_ref("ch-a", "req-1");
+  ASSERT_TRUE(none.ok()) << none.error().message;
+  EXPECT_FALSE(none->has_value());
+
+  ASSERT_TRUE(put_ref(*store_, "ch-a", "req-1", R"({"channel":"C1","ts":"1.1"})").ok());
+  ASSERT_TRUE(put_ref(*store_, "ch-a", "req-2", "a2").ok());
+  ASSERT_TRUE(put_ref(*store_, "ch-b", "req-1", "b1").ok());
+  auto a1 = store_->message_ref("ch-a", "req-1");
+  ASSERT_TRUE(a1.ok() && a1->has_value());
+  EXPECT_EQ((*a1)->ref, R"({"channel":"C1","ts":"1.1"})");
+  EXPECT_EQ((*a1)->channel_id, "ch-a");
+  EXPECT_EQ((*a1)->subject, "req-1");
+  EXPECT_EQ((*a1)->updated_at, kT0);
+  EXPECT_EQ((*store_->message_ref("ch-b", "req-1"))->ref, "b1");
+
+  // A second put for the pair replaces it.
+  ASSERT_TRUE(put_ref(*store_, "ch-a", "req-1", "a1-new", kT0 + milliseconds{7}).ok());
+  a1 = store_->message_ref("ch-a", "req-1");
+  ASSERT_TRUE(a1.ok() && a1->has_value());
+  EXPECT_EQ((*a1)->ref, "a1-new");
+  EXPECT_EQ((*a1)->updated_at, kT0 + milliseconds{7});
+  EXPECT_EQ((*store_->message_ref("ch-a", "req-2"))->ref, "a2");
+
+  // Bad input and unknown channels are refused, and leave nothing.
+  EXPECT_EQ(put_ref(*store_, "ch-a", "", "x").error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(put_ref(*store_, "ch-a", "req-3", "").error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(put_ref(*store_, "ch-a", "req-3", std::string(kMaxMessageRefBytes + 1, 'x')).error().code,
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(put_ref(*store_, "ch-none", "req-1", "x").error().code, ErrorCode::kNotFound);
+  EXPECT_FALSE(store_->message_ref("ch-a", "req-3")->has_value());
+  EXPECT_FALSE(store_->message_ref("ch-none", "req-1")->has_value());
+
+  // A put rolled back with its transaction leaves the old one.
+  const Status failed = store_->write([](StoreTx& tx) -> Status {
+    if (auto r = tx.put_message_ref({"ch-a", "req-1", "rolled-back", kT0}); !r.ok()) return r.error();
+    return conflict("the attempt's record failed");
+  });
+  EXPECT_EQ(failed.error().code, ErrorCode::kConflict);
+  EXPECT_EQ((*store_->message_ref("ch-a", "req-1"))->ref, "a1-new");
+
+  // Deleting a channel deletes its references, and only its.
+  ASSERT_TRUE(tx_result<std::size_t>(*store_, [](StoreTx& tx) { return tx.delete_channel("ch-a"); }).ok());
+  EXPECT_FALSE(store_->message_ref("ch-a", "req-1")->has_value());
+  EXPECT_FALSE(store_->message_ref("ch-a", "req-2")->has_value());
+  EXPECT_EQ((*store_->message_ref("ch-b", "req-1"))->ref, "b1");
+  // A new channel with the same id starts with none.
+  ASSERT_TRUE(add(*store_, channel("ch-a", {"*"})).ok());
+  EXPECT_FALSE(store_->message_ref("ch-a", "req-1")->has_value());
+
+  // They survive a reopen.
+  store_.reset();
+  store_ = GetParam().reopen(handle_);
+  ASSERT_NE(store_, nullptr);
+  EXPECT_EQ((*store_->message_ref("ch-b", "req-1"))->ref, "b1");
+}
+
 TEST(OutboxRouting, RoutesAction) {
   EXPECT_TRUE(routes_action({"*"}, "anything.at_all"));
   EXPECT_TRUE(routes_action({"request.*"}, "request.created"));
