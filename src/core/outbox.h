@@ -67,6 +67,10 @@ struct AttemptOutcome {
   std::optional<int> status;               // nullopt: no HTTP answer
   std::optional<std::string> retry_after;  // the Retry-After header, when there was one
   std::string error;                       // why, in a few words (never a secret)
+  // Where the message now is, for a channel that edits one message per
+  // request (a Slack channel and ts): stored with a delivered attempt, so
+  // the request's next event edits it. nullopt: nothing to keep.
+  std::optional<std::string> message_ref = std::nullopt;
 };
 
 enum class Verdict : std::uint8_t { kDelivered, kRetry, kDead };

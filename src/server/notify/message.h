@@ -20,6 +20,12 @@ struct Message {
   AuditEvent event;
   std::optional<store::RequestRecord> request;  // when the event is about one
   std::string link;                             // the console's page for it; "" without a public URL
+  // The request the event is about ("" when none): a channel that edits one
+  // message per request keys it by this. thread_ref is where this channel
+  // posted about it before (the kind's own text, as a delivered attempt
+  // returned it in AttemptOutcome::message_ref); nullopt when it has not.
+  std::string subject = {};
+  std::optional<std::string> thread_ref = std::nullopt;
 };
 
 // "evt_<seq>_<first 16 hex digits of the event's hash>": unique across

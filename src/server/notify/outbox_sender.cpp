@@ -141,7 +141,7 @@ Sender* OutboxSender::sender_for(const store::ChannelRecord& channel, std::strin
   return slot.sender.get();
 }
 
-Message OutboxSender::message_for(const AuditEvent& event) {
+Result<Message> OutboxSender::message_for(const std::string& channel_id, const AuditEvent& event) {
   Message m;
   m.id = event_id(event);
   m.event = event;
@@ -150,6 +150,10 @@ Message OutboxSender::message_for(const AuditEvent& event) {
       m.request = std::move(**r);
       m.link = request_link(options_.public_url, event.target);
     }
+    m.subject = event.target;
+    auto ref = store_.message_ref(channel_id, m.subject);
+    if (!ref) return ref.error();
+    if (*ref) m.thread_ref = std::move((*ref)->ref);
   }
   return m;
 }
@@ -172,16 +176,30 @@ std::size_t OutboxSender::run_channel(const std::string& channel_id) {
   // fast and the request path's own writes seldom wait behind it. A crash
   // before the batch is written sends its messages again: still at least
   // once. A retry ends the run and is written with it.
-  std::vector<store::AttemptRecord> unrecorded;
+  // A message reference goes in the transaction of its attempt, and is
+  // written before the next delivery is read: the request's next event,
+  // maybe the very next delivery, edits that message.
+  struct Unrecorded {
+    store::AttemptRecord attempt;
+    std::optional<store::MessageRef> ref;
+  };
+  std::vector<Unrecorded> unrecorded;
   const auto record = [&]() -> bool {
     if (unrecorded.empty()) return true;
     auto recorded = store_.write([&](store::StoreTx& tx) -> Status {
       for (const auto& r : unrecorded) {
-        auto done = tx.record_attempt(r);
+        auto done = tx.record_attempt(r.attempt);
         // Re-driven or deleted meanwhile: that one's outcome no longer
         // applies; the others' still do.
-        if (!done && done.error().code != ErrorCode::kConflict && done.error().code != ErrorCode::kNotFound) {
-          return done.error();
+        const auto gone = [](const Error& e) {
+          return e.code == ErrorCode::kConflict || e.code == ErrorCode::kNotFound;
+        };
+        if (!done) {
+          if (!gone(done.error())) return done.error();
+          continue;
+        }
+        if (r.ref) {
+          if (auto put = tx.put_message_ref(*r.ref); !put && !gone(put.error())) return put.error();
         }
       }
       return {};
@@ -207,14 +225,20 @@ std::size_t OutboxSender::run_channel(const std::string& channel_id) {
     }
     outbox::AttemptOutcome outcome;
     std::string event_id_text;
+    std::string subject;
     if (events->empty() || events->front().seq != d.audit_seq) {
       outcome = {404, std::nullopt, fmt::format("audit event #{} is not in the store", d.audit_seq)};
     } else {
-      const Message message = message_for(events->front());
-      event_id_text = message.id;
+      auto message = message_for(channel_id, events->front());
+      if (!message) {
+        log_.error("notify.outbox_read_failed", {{"channel", channel_id}, {"error", message.error().message}});
+        break;
+      }
+      event_id_text = message->id;
+      subject = message->subject;
       std::string error;
       if (Sender* sender = sender_for(**channel, error)) {
-        outcome = sender->send(message, now_());
+        outcome = sender->send(*message, now_());
       } else {
         outcome = {std::nullopt, std::nullopt, error};
       }
@@ -226,8 +250,19 @@ std::size_t OutboxSender::run_channel(const std::string& channel_id) {
     ++attempts;
     const auto at = now_();
     const auto decision = outbox::decide(outcome, d.attempts + 1, d.since, at, options_.schedule, draw());
+    std::optional<store::MessageRef> ref;
+    if (decision.verdict == outbox::Verdict::kDelivered && outcome.message_ref && !subject.empty()) {
+      if (outcome.message_ref->empty() || outcome.message_ref->size() > store::kMaxMessageRefBytes) {
+        // Not worth losing the record of a delivery for: the next event posts anew.
+        log_.error("notify.message_ref_unusable", {{"channel", channel_id}, {"delivery", d.id}});
+      } else {
+        ref = store::MessageRef{channel_id, subject, *outcome.message_ref, at};
+      }
+    }
     unrecorded.push_back(
-        store::AttemptRecord{d.id, decision.verdict, at, decision.next_attempt_at, decision.reason, outcome.status});
+        {store::AttemptRecord{d.id, decision.verdict, at, decision.next_attempt_at, decision.reason, outcome.status},
+         ref});
+    if (ref && !record()) return 0;  // the store failed: look again at the next poll
     switch (decision.verdict) {
       case outbox::Verdict::kDelivered:
         log_.debug("notify.delivered", {{"channel", channel_id}, {"delivery", d.id}, {"event", event_id_text}});

@@ -15,6 +15,8 @@
 // MUST: a channel's deliveries go out in audit order: its first pending
 // delivery blocks the later ones until it is delivered or dead.
 // MUST: secrets are opened only to make a channel's Sender; never logged.
+// MUST: a message reference an attempt returns is stored in the same
+// transaction that records the attempt as delivered, or not at all.
 #pragma once
 
 #include <chrono>
@@ -78,7 +80,9 @@ class OutboxSender {
     std::unique_ptr<Sender> sender;
   };
   Sender* sender_for(const store::ChannelRecord& channel, std::string& error);
-  Message message_for(const AuditEvent& event);
+  // The message for `event` on `channel_id`, with where that channel
+  // posted about its request before; an error when the store cannot say.
+  Result<Message> message_for(const std::string& channel_id, const AuditEvent& event);
   double draw();
   void dispatch_loop();
   void worker_loop();

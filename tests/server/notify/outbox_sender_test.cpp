@@ -27,12 +27,15 @@ class FakeSender final : public Sender {
     std::map<std::string, std::vector<std::string>> sent;             // channel -> event ids, in order
     std::map<std::string, std::vector<outbox::AttemptOutcome>> plan;  // channel -> next answers
     std::map<std::string, int> made;                                  // channel -> senders made
+    // channel -> (subject, thread_ref) of each message, in order
+    std::map<std::string, std::vector<std::pair<std::string, std::optional<std::string>>>> threads;
   };
   FakeSender(std::string channel, std::shared_ptr<Shared> shared) : channel_(std::move(channel)), shared_(shared) {}
 
   outbox::AttemptOutcome send(const Message& message, AuditTime) override {
     const std::lock_guard lock(shared_->mu);
     shared_->sent[channel_].push_back(message.id);
+    shared_->threads[channel_].emplace_back(message.subject, message.thread_ref);
     auto& plan = shared_->plan[channel_];
     if (plan.empty()) return {200, std::nullopt, ""};
     auto out = plan.front();
@@ -113,6 +116,15 @@ class OutboxSenderTest : public ::testing::Test {
   void plan(const std::string& channel, std::vector<outbox::AttemptOutcome> answers) {
     const std::lock_guard lock(shared_->mu);
     shared_->plan[channel] = std::move(answers);
+  }
+  std::vector<std::pair<std::string, std::optional<std::string>>> threads(const std::string& channel) {
+    const std::lock_guard lock(shared_->mu);
+    return shared_->threads[channel];
+  }
+  std::optional<std::string> stored_ref(const std::string& channel, const std::string& subject) {
+    auto r = store_->message_ref(channel, subject);
+    EXPECT_TRUE(r.ok());
+    return r.ok() && *r ? std::optional<std::string>((*r)->ref) : std::nullopt;
   }
   std::vector<store::DeliveryRecord> deliveries(const std::string& channel) {
     auto rows = store_->deliveries(store::DeliveryFilter{channel, std::nullopt, 0, 100});
@@ -234,6 +246,65 @@ TEST_F(OutboxSenderTest, TheMessageCarriesTheRequestAndItsConsoleLink) {
   EXPECT_EQ(sender_->run_channel("ch-a"), 1U);
   EXPECT_EQ(request_link("https://hoist.example:8443/", "req-1"), "https://hoist.example:8443/#/requests/req-1");
   EXPECT_EQ(request_link("", "req-1"), "");
+}
+
+TEST_F(OutboxSenderTest, AMessageRefIsKeptPerChannelAndRequestOnlyFromADeliveredAttempt) {
+  add_channel("ch-a", {"*"});
+  add_channel("ch-b", {"*"});
+  using Threads = std::vector<std::pair<std::string, std::optional<std::string>>>;
+  const auto ok_with = [](std::string ref) { return outbox::AttemptOutcome{200, std::nullopt, "", std::move(ref)}; };
+  // req-1 posted: its ref is stored for ch-a only.
+  plan("ch-a", {ok_with("a:req-1")});
+  audit("request.created", "req-1");
+  EXPECT_EQ(sender_->run_channel("ch-a"), 1U);
+  EXPECT_EQ(sender_->run_channel("ch-b"), 1U);
+  EXPECT_EQ(stored_ref("ch-a", "req-1"), "a:req-1");
+  EXPECT_EQ(stored_ref("ch-b", "req-1"), std::nullopt);
+  // Its next event carries it (and the edit's answer replaces it); another
+  // request's does not; an event about no request has no subject.
+  plan("ch-a", {ok_with("a:req-1:edited")});
+  audit("request.approved", "req-1");
+  audit("request.created", "req-2");
+  audit("policy.deleted", "fleet");
+  EXPECT_EQ(sender_->run_channel("ch-a"), 3U);
+  EXPECT_EQ(threads("ch-a"),
+            (Threads{{"req-1", std::nullopt}, {"req-1", "a:req-1"}, {"req-2", std::nullopt}, {"", std::nullopt}}));
+  EXPECT_EQ(stored_ref("ch-a", "req-1"), "a:req-1:edited");
+  EXPECT_EQ(stored_ref("ch-a", "req-2"), std::nullopt);  // its answer had none
+
+  // A failed attempt keeps nothing, even with a ref: retried, then dead.
+  plan("ch-a", {{503, std::nullopt, "HTTP 503", "retry-ref"}, {400, std::nullopt, "HTTP 400", "dead-ref"}});
+  audit("request.created", "req-3");
+  EXPECT_EQ(sender_->run_channel("ch-a"), 1U);
+  advance(milliseconds{1000});
+  EXPECT_EQ(sender_->run_channel("ch-a"), 1U);
+  EXPECT_EQ(deliveries("ch-a").back().state, DeliveryState::kDead);
+  EXPECT_EQ(stored_ref("ch-a", "req-3"), std::nullopt);
+  // So the request's next event posts anew (no ref handed in), and keeps that one.
+  plan("ch-a", {ok_with("a:req-3:new")});
+  audit("request.denied", "req-3");
+  EXPECT_EQ(sender_->run_channel("ch-a"), 1U);
+  EXPECT_EQ(threads("ch-a").back(), (std::pair<std::string, std::optional<std::string>>{"req-3", std::nullopt}));
+  EXPECT_EQ(stored_ref("ch-a", "req-3"), "a:req-3:new");
+  // Posted and decided before the sender ran: the first answer's ref is in
+  // the store before the next delivery is read, although the run writes
+  // its other attempts as one batch.
+  plan("ch-a", {ok_with("a:req-5"), ok_with("a:req-5:edited")});
+  audit("request.created", "req-5");
+  audit("request.approved", "req-5");
+  audit("policy.deleted", "fleet");
+  EXPECT_EQ(sender_->run_channel("ch-a"), 3U);
+  const auto last = threads("ch-a");
+  ASSERT_GE(last.size(), 3U);
+  EXPECT_EQ(last[last.size() - 3], (std::pair<std::string, std::optional<std::string>>{"req-5", std::nullopt}));
+  EXPECT_EQ(last[last.size() - 2], (std::pair<std::string, std::optional<std::string>>{"req-5", "a:req-5"}));
+  EXPECT_EQ(stored_ref("ch-a", "req-5"), "a:req-5:edited");
+  // A ref too long to store is dropped; the delivery is still recorded.
+  plan("ch-a", {ok_with(std::string(store::kMaxMessageRefBytes + 1, 'x'))});
+  audit("request.created", "req-4");
+  EXPECT_EQ(sender_->run_channel("ch-a"), 1U);
+  EXPECT_EQ(deliveries("ch-a").back().state, DeliveryState::kDelivered);
+  EXPECT_EQ(stored_ref("ch-a", "req-4"), std::nullopt);
 }
 
 TEST_F(OutboxSenderTest, ADisabledChannelIsNotSentTo) {
