@@ -18,16 +18,6 @@ namespace {
 constexpr std::string_view kUserAgent = "hoist-webhooks/0.1.0";
 constexpr std::size_t kMaxErrorBodyBytes = 200;
 
-// A receiver's answer as a short, printable note for last_error.
-std::string answer_note(int status, std::string_view body) {
-  std::string text;
-  for (const char c : body.substr(0, kMaxErrorBodyBytes)) {
-    text += (c >= ' ' && c < 0x7f) ? c : ' ';
-  }
-  while (!text.empty() && text.back() == ' ') text.pop_back();
-  return text.empty() ? fmt::format("HTTP {}", status) : fmt::format("HTTP {}: {}", status, text);
-}
-
 class WebhookSender final : public Sender {
  public:
   WebhookSender(std::unique_ptr<net::HttpsClient> client, std::string target, std::vector<std::uint8_t> current,
@@ -70,6 +60,15 @@ class WebhookSender final : public Sender {
 };
 
 }  // namespace
+
+std::string answer_note(int status, std::string_view body) {
+  std::string text;
+  for (const char c : body.substr(0, kMaxErrorBodyBytes)) {
+    text += (c >= ' ' && c < 0x7f) ? c : ' ';
+  }
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text.empty() ? fmt::format("HTTP {}", status) : fmt::format("HTTP {}: {}", status, text);
+}
 
 Result<std::unique_ptr<Sender>> make_webhook_sender(const store::ChannelRecord& channel, const std::string& secrets,
                                                     const WebhookOptions& options) {

@@ -67,6 +67,10 @@ std::string webhook_secrets_json(const WebhookSecrets& secrets);
 // webhook_secrets_json writes, with secrets parse_secret accepts.
 Result<WebhookSecrets> parse_webhook_secrets(std::string_view json);
 
+// A receiver's answer as a short note for last_error: "HTTP 400", then
+// the first 200 bytes of its body with anything unprintable as a space.
+std::string answer_note(int status, std::string_view body);
+
 struct WebhookOptions {
   std::size_t max_response_bytes = std::size_t{64} << 10;
 };

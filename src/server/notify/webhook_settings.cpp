@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "core/webhook_signature.h"
+#include "server/notify/settings_fields.h"
 #include "server/notify/webhook.h"
 
 namespace hoist::notify {
@@ -21,6 +22,25 @@ bool printable_ascii(std::string_view s) {
 }
 
 }  // namespace
+
+Status read_ca_file(const json::value& value, std::optional<std::string>& out) {
+  if (!value.is_string() || value.as_string().empty() || value.as_string().size() > 4096 ||
+      value.as_string().front() != '/') {
+    return invalid_argument("ca_file must be an absolute path to a PEM file");
+  }
+  out = std::string(value.as_string());
+  return {};
+}
+
+Status read_timeout(const json::value& value, std::chrono::seconds& out) {
+  if (!value.is_int64() || value.as_int64() < kMinWebhookTimeout.count() ||
+      value.as_int64() > kMaxWebhookTimeout.count()) {
+    return invalid_argument(fmt::format("timeout_s must be a whole number of seconds from {} to {}",
+                                        kMinWebhookTimeout.count(), kMaxWebhookTimeout.count()));
+  }
+  out = std::chrono::seconds(value.as_int64());
+  return {};
+}
 
 Result<WebhookUrl> check_webhook_url(std::string_view url) {
   const auto bad = [](std::string_view why) {
@@ -76,18 +96,9 @@ Result<WebhookConfig> parse_webhook_config(std::string_view text) {
       if (!value.is_string()) return invalid_argument("url must be a string");
       c.url = std::string(value.as_string());
     } else if (key == "ca_file") {
-      if (!value.is_string() || value.as_string().empty() || value.as_string().size() > 4096 ||
-          value.as_string().front() != '/') {
-        return invalid_argument("ca_file must be an absolute path to a PEM file");
-      }
-      c.ca_file = std::string(value.as_string());
+      if (auto st = read_ca_file(value, c.ca_file); !st) return st.error();
     } else if (key == "timeout_s") {
-      if (!value.is_int64() || value.as_int64() < kMinWebhookTimeout.count() ||
-          value.as_int64() > kMaxWebhookTimeout.count()) {
-        return invalid_argument(fmt::format("timeout_s must be a whole number of seconds from {} to {}",
-                                            kMinWebhookTimeout.count(), kMaxWebhookTimeout.count()));
-      }
-      c.timeout = std::chrono::seconds(value.as_int64());
+      if (auto st = read_timeout(value, c.timeout); !st) return st.error();
     } else {
       return invalid_argument(
           fmt::format("a webhook channel has no setting \"{}\"", std::string_view(key).substr(0, 64)));
