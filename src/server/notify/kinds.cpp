@@ -9,6 +9,7 @@
 
 #include "core/webhook_signature.h"
 #include "server/notify/email.h"
+#include "server/notify/slack.h"
 #include "server/notify/webhook.h"
 
 namespace hoist::notify {
@@ -38,6 +39,18 @@ Result<std::string> email_config(std::string_view text) {
   return email_config_json(*c);
 }
 
+Result<std::string> slack_config(std::string_view text) {
+  auto c = parse_slack_config(text);
+  if (!c) return c.error();
+  return slack_config_json(*c);
+}
+
+Status slack_secret(std::string_view config, std::string_view secret) {
+  auto c = parse_slack_config(config);
+  if (!c) return c.error();
+  return check_slack_secret(*c, secret);
+}
+
 constexpr std::array kKinds{
     ChannelKind{.name = kWebhookKind,
                 .secret_is = "a whsec_ signing secret (hoist notify channels add --generate-secret makes one)",
@@ -45,6 +58,12 @@ constexpr std::array kKinds{
                 .secret_rotates = true,
                 .check_config = webhook_config,
                 .check_secret = webhook_secret},
+    ChannelKind{.name = kSlackKind,
+                .secret_is = "the incoming webhook URL (mode webhook) or the app's bot token xoxb-... (mode bot)",
+                .secret_required = always,
+                .secret_rotates = false,
+                .check_config = slack_config,
+                .check_secret = slack_secret},
     ChannelKind{.name = kEmailKind,
                 .secret_is = "the SMTP password of config.username (needed when a username is set)",
                 .secret_required = email_needs_password,
