@@ -10,6 +10,7 @@
 #include "core/webhook_signature.h"
 #include "server/notify/email.h"
 #include "server/notify/slack.h"
+#include "server/notify/teams.h"
 #include "server/notify/webhook.h"
 
 namespace hoist::notify {
@@ -51,6 +52,16 @@ Status slack_secret(std::string_view config, std::string_view secret) {
   return check_slack_secret(*c, secret);
 }
 
+Result<std::string> teams_config(std::string_view text) {
+  auto c = parse_teams_config(text);
+  if (!c) return c.error();
+  return teams_config_json(*c);
+}
+
+Status teams_secret(std::string_view /*config*/, std::string_view secret) {
+  return check_teams_secret(secret);
+}
+
 constexpr std::array kKinds{
     ChannelKind{.name = kWebhookKind,
                 .secret_is = "a whsec_ signing secret (hoist notify channels add --generate-secret makes one)",
@@ -64,6 +75,12 @@ constexpr std::array kKinds{
                 .secret_rotates = false,
                 .check_config = slack_config,
                 .check_secret = slack_secret},
+    ChannelKind{.name = kTeamsKind,
+                .secret_is = "the Workflows webhook URL (https://...) of a Teams workflow",
+                .secret_required = always,
+                .secret_rotates = false,
+                .check_config = teams_config,
+                .check_secret = teams_secret},
     ChannelKind{.name = kEmailKind,
                 .secret_is = "the SMTP password of config.username (needed when a username is set)",
                 .secret_required = email_needs_password,
