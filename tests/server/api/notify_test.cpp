@@ -241,5 +241,98 @@ TEST_F(NotifyApi, AnEmailChannelsConfigAndPasswordAreChecked) {
   EXPECT_NE(all.find("notify.channel_created"), std::string::npos);
 }
 
+TEST_F(NotifyApi, SlackAndTeamsChannelsCheckConfigAndSecretAndNeverShowTheSecret) {
+  const auto admin = as(store::Role::kAdmin);
+  const std::string hook = "https://hooks.slack.com/services/T000/B000/SeCrEtPaTh0123";
+  const std::string token = "xoxb-1234-SeCrEtToKeN";
+  const std::string workflow =
+      "https://prod-42.westeurope.logic.azure.com:443/workflows/abc/triggers/manual/paths/"
+      "invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=SeCrEtSiG0123";
+  const auto body = [](const char* kind, json::object config, const std::string& secret) {
+    return json::object{{"kind", kind},
+                        {"name", std::string(kind) + "-approvers"},
+                        {"events", json::array{"request.*"}},
+                        {"config", std::move(config)},
+                        {"secret", secret}};
+  };
+  struct Case {
+    json::object body;
+    const char* says;
+  };
+  const Case bad[] = {
+      {body("slack", {}, hook), "needs mode"},
+      {body("slack", {{"mode", "webhook"}, {"colour", "red"}}, hook), "no setting \"colour\""},
+      {body("slack", {{"mode", "webhook"}, {"channel", "C0123ABC"}}, hook), "channel is for mode bot"},
+      {body("slack", {{"mode", "webhook"}}, "http://hooks.slack.com/services/SeCrEtPaTh0123"), "only https"},
+      {body("slack", {{"mode", "webhook"}}, token), "not a token"},
+      {body("slack", {{"mode", "bot"}}, token), "needs channel"},
+      {body("slack", {{"mode", "bot"}, {"channel", "#general"}}, token), "channel ID"},
+      {body("slack", {{"mode", "bot"}, {"channel", "C0123ABC"}}, hook), "not a URL"},
+      {body("slack", {{"mode", "bot"}, {"channel", "C0123ABC"}}, "xoxp-SeCrEtToKeN"), "not a bot token"},
+      {body("slack", {{"mode", "bot"}, {"channel", "C0123ABC"}, {"api_url", "http://slack.example/api"}}, token),
+       "only https"},
+      {body("teams", {{"url", workflow}}, workflow), "its secret"},
+      {body("teams", {}, "http://prod-42.westeurope.logic.azure.com/workflows/SeCrEtSiG0123"), "only https"},
+      {body("teams", {}, "SeCrEtSiG0123"), "webhook URL"},
+  };
+  for (const auto& c : bad) {
+    const auto r = call_json("POST", "/api/v1/notify/channels", c.body, admin);
+    SCOPED_TRACE(json::serialize(c.body));
+    EXPECT_EQ(r.status, 400) << json::serialize(r.body);
+    EXPECT_NE(r.error_message().find(c.says), std::string::npos) << r.error_message();
+    EXPECT_EQ(json::serialize(r.body).find("SeCrEt"), std::string::npos) << r.error_message();
+  }
+  auto missing = body("teams", {}, workflow);
+  missing.erase("secret");
+  EXPECT_NE(call_json("POST", "/api/v1/notify/channels", missing, admin).error_message().find("Workflows webhook URL"),
+            std::string::npos);
+  EXPECT_TRUE(call("GET", "/api/v1/notify/channels", "", admin).array("/channels").empty());
+
+  const auto slack_hook =
+      call_json("POST", "/api/v1/notify/channels", body("slack", {{"mode", "webhook"}}, hook), admin);
+  ASSERT_EQ(slack_hook.status, 201) << json::serialize(slack_hook.body);
+  EXPECT_EQ(slack_hook.str("/config/mode"), "webhook");
+  EXPECT_EQ(slack_hook.body.at("secret").at("set"), true);
+  auto bot = body("slack", {{"mode", "bot"}, {"channel", "C0123ABC"}}, token);
+  bot["name"] = "slack-bot";
+  const auto slack_bot = call_json("POST", "/api/v1/notify/channels", bot, admin);
+  ASSERT_EQ(slack_bot.status, 201) << json::serialize(slack_bot.body);
+  EXPECT_EQ(slack_bot.str("/config/api_url"), "https://slack.com/api");
+  EXPECT_EQ(slack_bot.str("/config/channel"), "C0123ABC");
+  const auto teams = call_json("POST", "/api/v1/notify/channels", body("teams", {}, workflow), admin);
+  ASSERT_EQ(teams.status, 201) << json::serialize(teams.body);
+  EXPECT_EQ(teams.num("/config/timeout_s"), 10);
+
+  // Moving the bot to an incoming webhook needs the secret that fits it.
+  const std::string bot_id = slack_bot.str("/id");
+  const auto moved = call_json(
+      "PATCH", "/api/v1/notify/channels/" + bot_id,
+      json::object{{"config", json::object{{"mode", "webhook"}, {"channel", nullptr}, {"api_url", nullptr}}}}, admin);
+  EXPECT_EQ(moved.status, 400) << json::serialize(moved.body);
+  EXPECT_NE(moved.error_message().find("give the new secret with the change"), std::string::npos)
+      << moved.error_message();
+  const auto rotated =
+      call_json("PATCH", "/api/v1/notify/channels/" + bot_id,
+                json::object{{"config", json::object{{"mode", "webhook"}, {"channel", nullptr}, {"api_url", nullptr}}},
+                             {"secret", hook + "2"}},
+                admin);
+  ASSERT_EQ(rotated.status, 200) << json::serialize(rotated.body);
+  EXPECT_EQ(rotated.str("/config/mode"), "webhook");
+  EXPECT_EQ(rotated.str("/config/channel"), "<missing>");
+  // A chat URL or token replaced is not kept valid: only webhooks' signing secrets rotate.
+  EXPECT_TRUE(rotated.body.at("secret").at("previous_valid_until").is_null());
+
+  std::string all = json::serialize(slack_hook.body) + json::serialize(slack_bot.body) + json::serialize(teams.body) +
+                    json::serialize(moved.body) + json::serialize(rotated.body) +
+                    json::serialize(call("GET", "/api/v1/notify/channels", "", admin).body);
+  for (const auto& id : {slack_hook.str("/id"), bot_id, teams.str("/id")}) {
+    all += json::serialize(call("GET", "/api/v1/notify/channels/" + id, "", admin).body);
+    all += json::serialize(audit_for(id));
+  }
+  EXPECT_EQ(all.find("SeCrEt"), std::string::npos);
+  EXPECT_EQ(all.find("hooks.slack.com"), std::string::npos);
+  EXPECT_EQ(all.find("logic.azure.com"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace hoist::api::testing
