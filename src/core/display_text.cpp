@@ -150,19 +150,23 @@ std::size_t utf16_length(std::string_view text) {
 }
 
 std::string cut_text(std::string_view text, std::size_t max_units, std::string_view marker) {
-  if (utf16_length(text) <= max_units) return std::string(text);
   const std::size_t marker_units = utf16_length(marker);
   const std::size_t room = marker_units <= max_units ? max_units - marker_units : max_units;
-  std::string out;
+  // One pass that stops past the limit: where the text would be cut for
+  // the marker (`keep`), and whether it has to be at all.
   std::size_t n = 0;
-  for (std::size_t i = 0; i < text.size();) {
+  std::size_t keep = 0;
+  std::size_t i = 0;
+  while (i < text.size()) {
     const Sequence s = utf8_at(text, i);
     const std::size_t len = s.length == 0 ? 1 : s.length;
-    if (n + units_at(s) > room) break;
+    if (n + units_at(s) > max_units) break;
     n += units_at(s);
-    out.append(text.substr(i, len));
     i += len;
+    if (n <= room) keep = i;
   }
+  if (i == text.size()) return std::string(text);
+  std::string out(text.substr(0, keep));
   if (marker_units <= max_units) out.append(marker);
   return out;
 }

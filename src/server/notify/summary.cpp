@@ -139,14 +139,18 @@ std::string command_line(const std::vector<std::string>& argv) {
 
 std::string escape_to_fit(std::string_view text, std::size_t max_units, std::string (*escape)(std::string_view)) {
   std::string whole = escape(text);
-  if (utf16_length(whole) <= max_units) return whole;
+  const std::size_t whole_units = utf16_length(whole);
+  if (whole_units <= max_units) return whole;
   // The longest cut whose escape fits: a longer cut never escapes shorter,
-  // so a binary search over the cut's length finds it.
+  // so a binary search over the cut's length finds it. Its first guess is
+  // where the cut would be if the escapes were spread evenly.
+  const std::size_t text_units = utf16_length(text);
   std::size_t lo = 0;  // fits (the empty cut escapes to "")
-  std::size_t hi = std::min(max_units, utf16_length(text));
+  std::size_t hi = std::min(max_units, text_units);
+  std::size_t mid = std::min(hi, max_units * text_units / whole_units);
   std::string best;
   while (lo < hi) {
-    const std::size_t mid = lo + (hi - lo + 1) / 2;
+    if (mid <= lo || mid > hi) mid = lo + (hi - lo + 1) / 2;
     std::string out = escape(cut_text(text, mid));
     if (utf16_length(out) <= max_units) {
       lo = mid;
@@ -154,6 +158,7 @@ std::string escape_to_fit(std::string_view text, std::size_t max_units, std::str
     } else {
       hi = mid - 1;
     }
+    mid = 0;
   }
   return best;
 }

@@ -1,6 +1,7 @@
 // The Teams channel's Adaptive Card (teams.h). Pure.
 #include <boost/json.hpp>
 
+#include <array>
 #include <string_view>
 
 #include "core/display_text.h"
@@ -36,7 +37,11 @@ json::object text_block(std::string text, bool title) {
 }  // namespace
 
 std::string teams_escape(std::string_view text) {
-  static constexpr std::string_view kAlways = "\\`*_~[](){}<>#&|";
+  static constexpr auto kAlways = [] {
+    std::array<bool, 256> table{};
+    for (const char c : std::string_view("\\`*_~[](){}<>#&|")) table[static_cast<unsigned char>(c)] = true;
+    return table;
+  }();
   std::string out;
   out.reserve(text.size() + text.size() / 4);
   // What starts a list or a quote only at the start of the text (a typed
@@ -46,7 +51,7 @@ std::string teams_escape(std::string_view text) {
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     const bool leading = (i == 0 && (c == '-' || c == '+')) || (digits > 0 && i == digits && c == '.');
-    if (leading || kAlways.find(c) != std::string_view::npos) out += '\\';
+    if (leading || kAlways[static_cast<unsigned char>(c)]) out += '\\';
     out += c;
   }
   return out;
