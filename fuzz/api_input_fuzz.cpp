@@ -2,9 +2,12 @@
 // strict JSON body reader (through the agent's request body, the largest
 // one, its event upload, and a notification channel's body with the
 // webhook and email settings, secrets and Retry-After it leads to) and the
-// router's path matching. Checks: no crash, no UB, errors always carry a
-// message, and a parsed body reads back consistently. (The mail an email
-// channel makes of typed text: email_message_fuzz.)
+// router's path matching; and what hoistd reads back from Slack (the Web
+// API's answers, the message references it keeps). Checks: no crash, no
+// UB, errors always carry a message, a parsed body reads back
+// consistently, and no kind's secret check quotes the secret back. (The
+// mail an email channel makes of typed text: email_message_fuzz; the
+// Slack and Teams messages: chat_message_fuzz.)
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -15,6 +18,7 @@
 #include "server/api/json_body.h"
 #include "server/api/router.h"
 #include "server/notify/email.h"
+#include "server/notify/slack.h"
 #include "server/notify/webhook.h"
 
 namespace {
@@ -101,6 +105,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto again = hoist::notify::parse_email_config(canonical);
     check(again && hoist::notify::email_config_json(*again) == canonical);
     for (const auto& a : config->to) check(hoist::notify::check_email_address(a).ok());
+  }
+  // A Slack Web API answer and a stored message reference.
+  if (auto answer = hoist::notify::parse_slack_answer(text)) {
+    check(answer->error.size() <= 100 && (answer->ok || !answer->error.empty()));
+  } else {
+    check(!answer.error().message.empty());
+  }
+  if (auto ref = hoist::notify::parse_slack_ref(text)) {
+    check(hoist::notify::parse_slack_ref(hoist::notify::slack_ref_json(*ref)).has_value());
+  }
+  for (const auto& kind : hoist::notify::channel_kinds()) {
+    for (const char* config : {R"({"mode":"bot","channel":"C0123ABC"})", R"({"mode":"webhook"})", "{}"}) {
+      if (auto canonical = kind.check_config(config)) {
+        if (auto st = kind.check_secret(*canonical, text); !st) {
+          check(st.error().message.find("xoxb-Zz") == std::string::npos);
+          check(st.error().message.find("sig=Zz") == std::string::npos);
+        }
+      }
+    }
   }
   (void)hoist::outbox::parse_retry_after(text, hoist::AuditTime{});
   if (auto key = hoist::webhook::parse_secret(text)) {

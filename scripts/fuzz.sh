@@ -32,6 +32,7 @@ for spec in \
   "small_parsers_fuzz small" \
   "dpkg_parsers_fuzz dpkg" \
   "api_input_fuzz api_input_fuzz" \
+  "chat_message_fuzz chat_message" \
   "email_message_fuzz email_message" \
   "config_fuzz config" \
   "ipc_frame_fuzz ipc_frame" \
