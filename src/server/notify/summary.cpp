@@ -11,8 +11,20 @@ namespace hoist::notify {
 
 namespace {
 
+// No kind shows more than a few thousand characters of a field, so a
+// field is made visible (then escaped and cut by the kind) only up to this
+// many bytes, cut on a character boundary: a 60 KB argument costs what a
+// short one does.
+constexpr std::size_t kMaxShownBytes = 8192;
+constexpr std::string_view kEllipsis = "\xE2\x80\xA6";
+
 std::string shown(std::string_view text) {
-  return visible_text(text);
+  if (text.size() <= kMaxShownBytes) return visible_text(text);
+  std::size_t end = kMaxShownBytes;
+  // Back to the start of a sequence the cut would break (at most three
+  // continuation bytes).
+  while (end > kMaxShownBytes - 3 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return visible_text(text.substr(0, end)) + std::string(kEllipsis);
 }
 
 // What the request asks for: "root", "sudo -u postgres", "an admin session".
@@ -118,6 +130,11 @@ std::string command_line(const std::vector<std::string>& argv) {
   };
   std::string out;
   for (const auto& arg : argv) {
+    if (out.size() > kMaxShownBytes) {
+      out += " ";
+      out += kEllipsis;
+      break;
+    }
     if (!out.empty()) out += ' ';
     const std::string text = shown(arg);
     if (!text.empty() && std::all_of(text.begin(), text.end(), plain)) {

@@ -51,7 +51,9 @@ Summary summarize(const Message& message);
 
 // argv as a person reads it in a shell: each argument made visible, and
 // quoted '...' when it is empty or has anything but letters, digits and
-// @%+=:,./_- ("'\''" for a quote inside).
+// @%+=:,./_- ("'\''" for a quote inside); after about 8 KiB, " ..." (the
+// console has it all). Each fact is made visible up to 8 KiB of it too:
+// more than any kind shows.
 std::string command_line(const std::vector<std::string>& argv);
 
 // `text` escaped with `escape` and cut so that the result is at most

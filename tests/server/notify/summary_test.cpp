@@ -93,6 +93,23 @@ TEST(NotifySummary, TextThatHidesOrReordersIsShownEscaped) {
   EXPECT_EQ(s.title, "al\\u{200B}ice on laptop-7 asks for root");
 }
 
+TEST(NotifySummary, HugeFieldsAreMadeVisibleOnlyAsFarAsAnyKindShows) {
+  auto r = request();
+  std::string huge;
+  for (int i = 0; i < 30000; ++i) huge += "\xe2\x82\xac";  // 90 KB of 3-byte characters
+  r.request.justification = huge;
+  r.command.argv = std::vector<std::string>(20000, "arg");
+  const auto s = summarize(message("request.created", r));
+  const auto justification = value(s, "Justification");
+  EXPECT_LT(justification.size(), 8200U);
+  EXPECT_TRUE(is_valid_utf8(justification));
+  EXPECT_TRUE(justification.ends_with("\xe2\x82\xac\xe2\x80\xa6")) << "cut between characters";
+  const auto command = value(s, "Command");
+  EXPECT_LT(command.size(), 8300U);
+  EXPECT_TRUE(command.starts_with("arg arg arg"));
+  EXPECT_TRUE(command.ends_with(" \xe2\x80\xa6"));
+}
+
 TEST(NotifySummary, LaterEventsSayTheOutcome) {
   auto r = request();
   r.request.state = RequestState::kApproved;
