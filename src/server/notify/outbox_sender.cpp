@@ -184,16 +184,14 @@ std::size_t OutboxSender::run_channel(const std::string& channel_id) {
     std::optional<store::MessageRef> ref;
   };
   std::vector<Unrecorded> unrecorded;
+  // Re-driven or deleted meanwhile: that one's outcome no longer applies;
+  // the others' still do.
+  const auto gone = [](const Error& e) { return e.code == ErrorCode::kConflict || e.code == ErrorCode::kNotFound; };
   const auto record = [&]() -> bool {
     if (unrecorded.empty()) return true;
     auto recorded = store_.write([&](store::StoreTx& tx) -> Status {
       for (const auto& r : unrecorded) {
         auto done = tx.record_attempt(r.attempt);
-        // Re-driven or deleted meanwhile: that one's outcome no longer
-        // applies; the others' still do.
-        const auto gone = [](const Error& e) {
-          return e.code == ErrorCode::kConflict || e.code == ErrorCode::kNotFound;
-        };
         if (!done) {
           if (!gone(done.error())) return done.error();
           continue;
