@@ -134,7 +134,10 @@ Decision decide(const AttemptOutcome& outcome, std::int64_t attempts, AuditTime 
   if (status == 429 || status == 503) {
     if (outcome.retry_after) {
       if (auto wait = parse_retry_after(*outcome.retry_after, now)) {
-        return retry_at(now + std::min(*wait, kMaxRetryAfter), since, schedule, said);
+        // It may lengthen the wait, never shorten it: "Retry-After: 0" (or
+        // a date in the past) would make a busy loop of store writes.
+        const Millis floor = schedule.delay_after(attempts);
+        return retry_at(now + std::max(std::min(*wait, kMaxRetryAfter), floor), since, schedule, said);
       }
     }
     return scheduled(said);

@@ -6,8 +6,9 @@
 //
 // What an answer means (classify):
 //   2xx                     delivered
-//   429, 503                try again, not before Retry-After says (at most
-//                           kMaxRetryAfter), else on the schedule
+//   429, 503                try again on the schedule, or later when
+//                           Retry-After says so (at most kMaxRetryAfter);
+//                           never sooner than the schedule
 //   408, other 5xx, no answer (connect, TLS, timeout, a response too large)
 //                           try again on the schedule
 //   3xx                     dead: redirects are not followed (fix the URL)

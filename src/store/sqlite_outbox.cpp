@@ -175,11 +175,16 @@ Status SqliteStore::enqueue_routed_locked(const AuditEvent& event) {
       "notify_channel_events r ON r.channel_id = c.id WHERE c.enabled = 1 AND (r.pattern = '*' OR r.pattern = ?3 OR "
       "(substr(r.pattern, -2) = '.*' AND substr(?3, 1, length(r.pattern) - 1) = substr(r.pattern, 1, "
       "length(r.pattern) - 1)))";
+  // Labels are those of the endpoint a request was made on (its row says
+  // which), or for an event about no request, of the endpoints with the
+  // event's host name: an endpoint that enrols under another's host name
+  // cannot put its requests into that one's channels.
   constexpr std::string_view kByLabelAndRule =
       " AND (NOT EXISTS (SELECT 1 FROM notify_channel_labels l WHERE l.channel_id = c.id) OR EXISTS (SELECT 1 FROM "
       "notify_channel_labels l JOIN endpoint_labels el ON el.label = l.label JOIN endpoints e ON e.id = "
-      "el.endpoint_id WHERE l.channel_id = c.id AND e.hostname = ?4 AND e.retired_s IS NULL)) AND (NOT EXISTS "
-      "(SELECT 1 FROM notify_channel_rules x WHERE x.channel_id = c.id) OR EXISTS (SELECT 1 FROM "
+      "el.endpoint_id WHERE l.channel_id = c.id AND e.retired_s IS NULL AND (e.id = (SELECT q.endpoint_id FROM "
+      "requests q WHERE q.id = ?5) OR (NOT EXISTS (SELECT 1 FROM requests q WHERE q.id = ?5) AND e.hostname = ?4)))) "
+      "AND (NOT EXISTS (SELECT 1 FROM notify_channel_rules x WHERE x.channel_id = c.id) OR EXISTS (SELECT 1 FROM "
       "notify_channel_rules x JOIN requests q ON q.rule = x.rule WHERE x.channel_id = c.id AND q.id = ?5))";
   static const std::string kRouted = std::string(kByAction) + std::string(kByLabelAndRule);
   auto ran = has_routing_

@@ -183,7 +183,8 @@ EndpointRecord endpoint(const std::string& id, const std::string& host, std::vec
   return e;
 }
 
-RequestRecord request(const std::string& id, const std::string& host, const std::string& rule_name) {
+RequestRecord request(const std::string& id, const std::string& host, const std::string& rule_name,
+                      const std::string& endpoint_id = "") {
   Rule rule;
   rule.name = rule_name;
   rule.action = Action::kRequest;
@@ -199,7 +200,7 @@ RequestRecord request(const std::string& id, const std::string& host, const std:
   rec.request = *r;
   rec.command.path = "/usr/bin/true";
   rec.command.argv = {"true"};
-  rec.endpoint_id = "ep-" + host;
+  rec.endpoint_id = endpoint_id.empty() ? "ep-" + host : endpoint_id;
   return rec;
 }
 
@@ -251,7 +252,8 @@ TEST_P(StoreConformance, LabelsAndRulesNarrowAChannelsRouting) {
   auto on_london = routing::event(*store_, "request.created", "req-l", "london-1");
   // About no request: a rule filter never takes it; a label filter does.
   auto code = routing::event(*store_, "code.issued", "code-1", "paris-1");
-  // On a host no endpoint has: only the unfiltered channel.
+  // A request's labels are its endpoint's, whatever host name the event
+  // carries.
   auto elsewhere = routing::event(*store_, "request.created", "req-p", "unknown-host");
   ASSERT_TRUE(on_paris.ok() && on_london.ok() && code.ok() && elsewhere.ok());
   using Rows = std::vector<std::pair<std::string, std::uint64_t>>;
@@ -262,7 +264,24 @@ TEST_P(StoreConformance, LabelsAndRulesNarrowAChannelsRouting) {
                                            {"ch-any", code->seq},
                                            {"ch-paris", code->seq},
                                            {"ch-any", elsewhere->seq},
-                                           {"ch-docker", elsewhere->seq}}));
+                                           {"ch-docker", elsewhere->seq},
+                                           {"ch-paris", elsewhere->seq}}));
+
+  // An endpoint enrolled under the Paris box's host name, labelled "lab":
+  // its requests do not reach the Paris channel.
+  ASSERT_TRUE(in_tx(*store_, [](StoreTx& tx) {
+                return tx.insert_endpoint(routing::endpoint("ep-spoof", "paris-1", {"lab"}));
+              }).ok());
+  ASSERT_TRUE(tx_result<RequestRecord>(*store_, [&](StoreTx& tx) {
+                return tx.insert_request(routing::request("req-s", "paris-1", "apt", "ep-spoof"));
+              }).ok());
+  auto spoofed = routing::event(*store_, "request.created", "req-s", "paris-1");
+  ASSERT_TRUE(spoofed.ok());
+  {
+    const auto rows = all_deliveries(*store_);
+    EXPECT_EQ(std::count(rows.begin(), rows.end(), std::pair<std::string, std::uint64_t>{"ch-paris", spoofed->seq}), 0);
+    EXPECT_EQ(std::count(rows.begin(), rows.end(), std::pair<std::string, std::uint64_t>{"ch-any", spoofed->seq}), 1);
+  }
 
   // A change replaces the filters; emptied, the channel takes everything again.
   auto changed = **read;

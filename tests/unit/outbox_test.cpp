@@ -119,6 +119,15 @@ TEST(OutboxRetryAfter, HonouredOn429And503Only) {
   EXPECT_EQ(decide(http(429, "soon"), 1, kSince, kSince, s, 0.5).next_attempt_at - kSince, seconds(5));
   // At most an hour, whatever it asks.
   EXPECT_EQ(decide(http(429, "999999"), 1, kSince, kSince, s, 0.5).next_attempt_at - kSince, kMaxRetryAfter);
+  // Never shorter than the schedule: "0" and a date in the past wait for
+  // it, as a longer schedule step does (a receiver's 429 cannot make a
+  // busy loop).
+  EXPECT_EQ(decide(http(429, "0"), 1, kSince, kSince, s, 0.5).next_attempt_at - kSince, seconds(5));
+  EXPECT_EQ(decide(http(503, "2"), 2, kSince, kSince, s, 0.5).next_attempt_at - kSince, seconds(30));
+  EXPECT_EQ(decide(http(429, "Fri, 01 Jan 2027 07:00:00 GMT"), 1, kSince, AuditTime{Millis{1'798'790'400'000}}, s, 0.5)
+                    .next_attempt_at -
+                AuditTime{Millis{1'798'790'400'000}},
+            seconds(5));
   // A Retry-After past the max age dead-letters.
   RetrySchedule short_age = s;
   short_age.max_age = minutes(10);

@@ -344,6 +344,16 @@ Result<net::HttpResponse> Api::Impl::update_channel(Call& call) {
       auto merged = notify::merge_channel_config(*kind, c.config, *body->config);
       if (!merged) return merged.error();
       if (*merged != c.config) {
+        // Where the secret goes may move only with the secret given again.
+        if (const auto moved = notify::moved_destination(*kind, c.config, *merged);
+            !moved.empty() && !body->secret && !c.secrets.empty()) {
+          std::string fields;
+          for (const auto& f : moved) fields += (fields.empty() ? "config." : ", config.") + f;
+          return invalid_argument(fmt::format(
+              "{} says where channel {}'s secret goes: give the secret again with the change (secret), so it is "
+              "never sent to a destination it was not given for",
+              fields, id));
+        }
         c.config = std::move(*merged);
         change.config = c.config;
         // The secret kept must still suit the new config (a Slack channel

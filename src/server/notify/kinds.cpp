@@ -67,24 +67,28 @@ constexpr std::array kKinds{
                 .secret_is = "a whsec_ signing secret (hoist notify channels add --generate-secret makes one)",
                 .secret_required = always,
                 .secret_rotates = true,
+                .destination_fields = "",
                 .check_config = webhook_config,
                 .check_secret = webhook_secret},
     ChannelKind{.name = kSlackKind,
                 .secret_is = "the incoming webhook URL (mode webhook) or the app's bot token xoxb-... (mode bot)",
                 .secret_required = always,
                 .secret_rotates = false,
+                .destination_fields = "mode api_url ca_file",
                 .check_config = slack_config,
                 .check_secret = slack_secret},
     ChannelKind{.name = kTeamsKind,
                 .secret_is = "the Workflows webhook URL (https://...) of a Teams workflow",
                 .secret_required = always,
                 .secret_rotates = false,
+                .destination_fields = "",
                 .check_config = teams_config,
                 .check_secret = teams_secret},
     ChannelKind{.name = kEmailKind,
                 .secret_is = "the SMTP password of config.username (needed when a username is set)",
                 .secret_required = email_needs_password,
                 .secret_rotates = false,
+                .destination_fields = "smtp_url username ca_file",
                 .check_config = email_config,
                 .check_secret = check_smtp_password},
 };
@@ -109,6 +113,26 @@ std::string channel_kind_names() {
     out += k.name;
   }
   return out;
+}
+
+std::vector<std::string> moved_destination(const ChannelKind& kind, std::string_view before, std::string_view after) {
+  boost::system::error_code ec;
+  auto a = json::parse(before, ec);
+  if (ec || !a.is_object()) a = json::object{};
+  auto b = json::parse(after, ec);
+  if (ec || !b.is_object()) b = json::object{};
+  std::vector<std::string> moved;
+  std::string_view rest = kind.destination_fields;
+  while (!rest.empty()) {
+    const auto space = rest.find(' ');
+    const auto field = rest.substr(0, space);
+    rest = space == std::string_view::npos ? std::string_view{} : rest.substr(space + 1);
+    if (field.empty()) continue;
+    const auto* x = a.as_object().if_contains(field);
+    const auto* y = b.as_object().if_contains(field);
+    if ((x == nullptr) != (y == nullptr) || (x != nullptr && *x != *y)) moved.emplace_back(field);
+  }
+  return moved;
 }
 
 Result<std::string> merge_channel_config(const ChannelKind& kind, std::string_view stored, std::string_view change) {

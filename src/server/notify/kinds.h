@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/audit.h"
 #include "core/result.h"
@@ -32,6 +33,13 @@ struct ChannelKind {
   // Whether a replaced secret stays valid for a while (a webhook receiver
   // checks either signature during a rotation).
   bool secret_rotates = false;
+  // The config fields that say where the secret goes or whom it trusts
+  // there, space-separated ("smtp_url username ca_file"): a change to any
+  // of them must give the secret again, so an admin who may change a
+  // channel but does not know its secret cannot send it to a host of
+  // theirs. "" when the secret itself is the destination (a Slack or
+  // Teams webhook URL) or never leaves hoistd (a webhook's signing key).
+  std::string_view destination_fields;
   // The canonical config JSON text of `json` (an object), or
   // InvalidArgument naming the field.
   Result<std::string> (*check_config)(std::string_view json) = nullptr;
@@ -46,6 +54,10 @@ std::span<const ChannelKind> channel_kinds();
 const ChannelKind* find_channel_kind(std::string_view name);
 // "webhook, slack, ..." for messages.
 std::string channel_kind_names();
+
+// The names of the destination fields (see ChannelKind) whose values
+// differ between two canonical configs of `kind`; empty when none.
+std::vector<std::string> moved_destination(const ChannelKind& kind, std::string_view before, std::string_view after);
 
 // The config after `change` (a JSON object text: the fields to set, null
 // to clear one) over `stored` (canonical JSON text; "" or "{}" for a new
