@@ -337,8 +337,7 @@ TEST_F(NotifyApi, SlackAndTeamsChannelsCheckConfigAndSecretAndNeverShowTheSecret
       "PATCH", "/api/v1/notify/channels/" + bot_id,
       json::object{{"config", json::object{{"mode", "webhook"}, {"channel", nullptr}, {"api_url", nullptr}}}}, admin);
   EXPECT_EQ(moved.status, 400) << json::serialize(moved.body);
-  EXPECT_NE(moved.error_message().find("give the secret again"), std::string::npos)
-      << moved.error_message();
+  EXPECT_NE(moved.error_message().find("give the secret again"), std::string::npos) << moved.error_message();
   const auto rotated =
       call_json("PATCH", "/api/v1/notify/channels/" + bot_id,
                 json::object{{"config", json::object{{"mode", "webhook"}, {"channel", nullptr}, {"api_url", nullptr}}},
