@@ -320,13 +320,19 @@ describe('editing a channel', () => {
     expect(patchBody(c, { ...f, config: { ...f.config, timeout_s: '20' } })).toEqual({ config: { timeout_s: 20 }, version: 3 });
     // an emptied optional field is cleared
     const withCa = channel({ config: { url: 'https://soc.example.com/hook', ca_file: '/etc/ca.pem', timeout_s: 10 } });
-    expect(patchBody(withCa, { ...formFromChannel(withCa), config: { ...formFromChannel(withCa).config, ca_file: '' } })).toEqual({ config: { ca_file: '' }, version: 3 });
+    expect(patchBody(withCa, { ...formFromChannel(withCa), config: { ...formFromChannel(withCa).config, ca_file: '' } })).toEqual({ config: { ca_file: null }, version: 3 });
   });
 
   it('does not send a field back because it reads differently', () => {
-    // hoistd left out Slack's mode and the timeout: the form shows their defaults
-    const slack = channel({ kind: 'slack', config: { channel: 'C1' } });
+    // hoistd left out the timeout: the form shows its default
+    const slack = channel({ kind: 'slack', config: { mode: 'bot', channel: 'C1' } });
     expect(patchBody(slack, { ...formFromChannel(slack), name: 'ops' })).toEqual({ name: 'ops', version: 3 });
+    // a bot moved to an incoming webhook: what only a bot has is cleared (null)
+    const toWebhook = formFromChannel(slack);
+    expect(patchBody(slack, { ...toWebhook, config: { ...toWebhook.config, mode: 'webhook' } })).toEqual({
+      config: { channel: null, mode: 'webhook' },
+      version: 3,
+    });
     // the same recipients, written another way
     const mail = channel({ kind: 'email', config: { smtp_url: 'smtp://m:25', from: 'h@example.com', to: ['a@example.com', 'b@example.com'], timeout_s: 10 } });
     const f = formFromChannel(mail);

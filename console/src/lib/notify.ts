@@ -531,9 +531,10 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 }
 
 // PATCH /api/v1/notify/channels/{id}: what changed, with the version; null
-// when nothing did. A known config field emptied is sent as "" (hoistd
-// clears it, as it does ca_file); fields the form does not show are left
-// as they are.
+// when nothing did. A known config field emptied is sent as null (hoistd
+// clears it); a field the kind knows but the form no longer shows (a Slack
+// bot's channel once the mode is webhook) is cleared too; fields the
+// console does not know are left as they are.
 export function patchBody(c: Channel, form: ChannelForm): Record<string, unknown> | null {
   const body: Record<string, unknown> = {};
   const name = form.name.trim();
@@ -542,13 +543,17 @@ export function patchBody(c: Channel, form: ChannelForm): Record<string, unknown
   if (!sameList(events, c.events)) body.events = events;
   if (form.enabled !== c.enabled) body.enabled = form.enabled;
   const config: Record<string, unknown> = {};
-  for (const f of shownFields(c.kind, form.config)) {
+  const shown = shownFields(c.kind, form.config);
+  for (const f of fieldsOf(c.kind)) {
+    if (!shown.includes(f) && c.config[f.key] !== undefined && c.config[f.key] !== null) config[f.key] = null;
+  }
+  for (const f of shown) {
     const now = (form.config[f.key] ?? '').trim();
     // What the form started from (a field hoistd left out: its default).
     const was = (c.config[f.key] === undefined ? (f.fallback ?? '') : configText(c.config[f.key])).trim();
     const same = f.type === 'list' ? sameList(splitWords(now), splitWords(was)) : now === was;
     if (same) continue;
-    config[f.key] = now === '' ? '' : configValue(f, now);
+    config[f.key] = now === '' ? null : configValue(f, now);
   }
   if (Object.keys(config).length > 0) body.config = config;
   const labels = splitWords(form.labels);
