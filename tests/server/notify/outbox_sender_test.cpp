@@ -168,7 +168,7 @@ TEST_F(OutboxSenderTest, SendsEachChannelsEventsInAuditOrderWithTheEventIdAsKey)
 TEST_F(OutboxSenderTest, AFailureHoldsItsChannelInOrderAndRetriesOnTheSchedule) {
   add_channel("ch-a", {"*"});
   add_channel("ch-b", {"*"});
-  plan("ch-a", {{std::nullopt, std::nullopt, "connection refused"}, {503, "1", "HTTP 503"}});
+  plan("ch-a", {{std::nullopt, std::nullopt, "connection refused"}, {503, "3", "HTTP 503"}});
   const auto e1 = audit("request.created");
   const auto e2 = audit("request.approved");
   EXPECT_EQ(sender_->run_channel("ch-a"), 1U);  // e1 failed: e2 waits behind it
@@ -183,14 +183,15 @@ TEST_F(OutboxSenderTest, AFailureHoldsItsChannelInOrderAndRetriesOnTheSchedule) 
   // Not due yet: nothing is sent.
   advance(milliseconds{999});
   EXPECT_EQ(sender_->run_channel("ch-a"), 0U);
-  // Due: a 503 with Retry-After: 1 s.
+  // Due: a 503 with Retry-After: 3 s, longer than the schedule's next
+  // step (2 s), so it is honoured (a shorter one would not be).
   advance(milliseconds{1});
   EXPECT_EQ(sender_->run_channel("ch-a"), 1U);
   rows = deliveries("ch-a");
   EXPECT_EQ(rows[0].attempts, 2);
   EXPECT_EQ(rows[0].last_status, 503);
-  EXPECT_EQ(rows[0].next_attempt_at, now() + milliseconds{1000});
-  advance(milliseconds{1000});
+  EXPECT_EQ(rows[0].next_attempt_at, now() + milliseconds{3000});
+  advance(milliseconds{3000});
   EXPECT_EQ(sender_->run_channel("ch-a"), 2U);
   EXPECT_EQ(sent("ch-a"), (std::vector<std::string>{event_id(e1), event_id(e1), event_id(e1), event_id(e2)}));
   rows = deliveries("ch-a");
