@@ -207,7 +207,31 @@ Result<Stmt> Db::prepare(std::string_view sql) {
   return Stmt(*this, added->second.stmt.get(), &added->second.lent);
 }
 
+Status Db::set_synchronous(bool full) {
+  if (full == synchronous_full_) return {};
+  if (auto st = exec(full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL", "set synchronous"); !st.ok()) {
+    return st;
+  }
+  synchronous_full_ = full;
+  return {};
+}
+
 Status Db::write(const std::function<Status()>& fn) {
+  // A durable write never begins on a connection left unsynced.
+  if (auto st = set_synchronous(true); !st.ok()) return st;
+  return write_body(fn);
+}
+
+Status Db::write_unsynced(const std::function<Status()>& fn) {
+  if (auto st = set_synchronous(false); !st.ok()) return st;
+  Status result = write_body(fn);
+  // Put back at once; should that fail, the next write() tries again
+  // before it begins.
+  (void)set_synchronous(true);
+  return result;
+}
+
+Status Db::write_body(const std::function<Status()>& fn) {
   if (auto st = exec("BEGIN IMMEDIATE", "begin a transaction"); !st.ok()) return st;
   Status result;
   try {

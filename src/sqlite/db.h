@@ -143,6 +143,13 @@ class Db {
   // instead of deadlocking on an upgrade. Rolls back when fn fails or
   // throws, or the commit fails.
   Status write(const std::function<Status()>& fn);
+  // The same, but its commit does not wait for the log to reach the disk
+  // (synchronous=NORMAL for this one transaction): it survives a crash of
+  // the process, and a power cut may lose it (never corrupts the file). The
+  // next durable commit syncs it along. Only for what is safe to lose,
+  // such as a record that is redone when missing. Every other write is
+  // back to synchronous=FULL before it begins.
+  Status write_unsynced(const std::function<Status()>& fn);
 
   // The connection's last error as an Error naming the database and `what`:
   // busy or locked, a full disk, I/O and permission errors are Unavailable;
@@ -161,6 +168,8 @@ class Db {
  private:
   Db(sqlite3* db, std::string path, Options options) : db_(db), path_(std::move(path)), options_(std::move(options)) {}
   [[nodiscard]] Error error_naming(std::string_view name, std::string_view what) const;
+  Status set_synchronous(bool full);
+  Status write_body(const std::function<Status()>& fn);
 
   struct StmtFinalize {
     void operator()(sqlite3_stmt* s) const;
@@ -177,6 +186,7 @@ class Db {
   sqlite3* db_;
   std::string path_;
   Options options_;
+  bool synchronous_full_ = true;  // open() sets synchronous=FULL
   std::unordered_map<std::string, Cached, SqlHash, std::equal_to<>> cache_;
 };
 

@@ -128,6 +128,7 @@ class SqliteStore final : public Store {
 
   // sqlite_store.cpp
   Status write(const std::function<Status(StoreTx&)>& fn) override;
+  Status write_unsynced(const std::function<Status(StoreTx&)>& fn) override;
   // sqlite_audit.cpp
   Result<std::vector<AuditEvent>> audit_events(const AuditFilter& filter) override;
   Result<std::vector<AuditEvent>> audit_range(std::uint64_t first, std::size_t count) override;

@@ -59,6 +59,16 @@ Status SqliteStore::write(const std::function<Status(StoreTx&)>& fn) {
   return {};
 }
 
+Status SqliteStore::write_unsynced(const std::function<Status(StoreTx&)>& fn) {
+  std::lock_guard lock(mu_);
+  SqliteTx tx(*this);
+  return db_->write_unsynced([&]() -> Status {
+    if (auto st = fn(tx); !st.ok()) return st;
+    if (tx.appended()) return internal_error("an audit event cannot be appended in an unsynced write (this is a bug)");
+    return {};
+  });
+}
+
 }  // namespace sqlite_backend
 
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, const SqliteOptions& options) {

@@ -63,6 +63,14 @@ class Store : public AuditReader,
   // Runs fn in one write transaction. Commits when fn returns ok, rolls back
   // otherwise (and on any store error); returns fn's error or the store's.
   virtual Status write(const std::function<Status(StoreTx&)>& fn) = 0;
+  // The same, for a write that is harmless to lose in a power cut because
+  // it is redone when missing (the outbox's attempt records: one lost only
+  // sends its message again). Its commit need not wait for the disk
+  // (SQLite: synchronous=NORMAL for that transaction; PostgreSQL would use
+  // synchronous_commit=off), so the request path's durable commits do not
+  // queue behind its syncs. It survives a crash of hoistd either way.
+  // MUST: it appends nothing to the audit trail (refused: rolled back).
+  virtual Status write_unsynced(const std::function<Status(StoreTx&)>& fn) = 0;
 
   // The schema version the store is at (the number of migrations applied).
   virtual Result<int> schema_version() = 0;

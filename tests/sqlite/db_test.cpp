@@ -143,6 +143,41 @@ TEST_F(DbTest, WriteCommitsOrRollsBackEverything) {
   EXPECT_EQ(count(), 1);
 }
 
+TEST_F(DbTest, AnUnsyncedWriteIsCommittedWithoutASyncAndTheNextWriteIsDurableAgain) {
+  const auto synchronous = [&] {
+    auto s = db_->prepare("PRAGMA synchronous");
+    EXPECT_TRUE(s.ok());
+    auto row = s->step("read synchronous");
+    EXPECT_TRUE(row.ok() && *row);
+    return s->int_at(0);
+  };
+  std::int64_t inside = -1;
+  const Status unsynced = db_->write_unsynced([&]() -> Status {
+    inside = synchronous();
+    auto inserted = db_->execute("INSERT INTO t (name) VALUES ('a')", "insert");
+    return inserted.ok() ? Status{} : Status{inserted.error()};
+  });
+  ASSERT_TRUE(unsynced.ok()) << unsynced.error().message;
+  EXPECT_EQ(inside, 1);  // NORMAL: the commit does not wait for the disk
+  EXPECT_EQ(synchronous(), 2);
+  EXPECT_EQ(count(), 1);
+  // Rolled back like any write, and FULL again after it.
+  const Status failed = db_->write_unsynced([&]() -> Status {
+    (void)db_->execute("INSERT INTO t (name) VALUES ('b')", "insert");
+    return invalid_argument("no");
+  });
+  EXPECT_EQ(failed.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(count(), 1);
+  EXPECT_EQ(synchronous(), 2);
+  std::int64_t durable = -1;
+  ASSERT_TRUE(db_->write([&]() -> Status {
+                   durable = synchronous();
+                   return {};
+                 })
+                  .ok());
+  EXPECT_EQ(durable, 2);
+}
+
 TEST_F(DbTest, ErrorsKeepHoistsCategories) {
   ASSERT_TRUE(db_->execute("INSERT INTO t (id, name) VALUES (1, 'a')", "insert").ok());
   auto dup = db_->execute("INSERT INTO t (name) VALUES ('a')", "insert a duplicate");

@@ -369,6 +369,49 @@ TEST_P(StoreConformance, DeliveriesMoveThroughRetryDeliveredDeadAndRedrive) {
       ErrorCode::kNotFound);
 }
 
+// The outbox records its attempts with write_unsynced: committed like any
+// write, rolled back like any write, and never a way into the audit trail.
+TEST_P(StoreConformance, AnUnsyncedWriteCommitsOrRollsBackAndAppendsNoAuditEvent) {
+  ASSERT_TRUE(add(*store_, channel("ch-a", {"*"})).ok());
+  auto e1 = audit(*store_, "request.created");
+  ASSERT_TRUE(e1.ok());
+  const auto d1 = store_->pending_deliveries("ch-a", 10)->front().id;
+  DeliveryRecord recorded;
+  ASSERT_TRUE(
+      store_
+          ->write_unsynced([&](StoreTx& tx) -> Status {
+            auto r = tx.record_attempt(AttemptRecord{d1, Verdict::kDelivered, kT0 + milliseconds{5}, {}, "", 200});
+            if (!r) return r.error();
+            recorded = *r;
+            return {};
+          })
+          .ok());
+  EXPECT_EQ(recorded.state, DeliveryState::kDelivered);
+  EXPECT_TRUE(store_->pending_deliveries("ch-a", 10)->empty());
+
+  const auto head = store_->audit_head();
+  ASSERT_TRUE(head.ok() && *head);
+  const Status refused = store_->write_unsynced([&](StoreTx& tx) -> Status {
+    AuditDraft d;
+    d.time = kT0;
+    d.actor = "alice";
+    d.action = "request.created";
+    auto e = tx.append_audit(d);
+    return e ? Status{} : Status{e.error()};
+  });
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kInternal);
+  const auto after = store_->audit_head();
+  ASSERT_TRUE(after.ok() && *after);
+  EXPECT_EQ((*after)->seq, (*head)->seq);  // nothing appended, nothing queued
+  EXPECT_TRUE(store_->pending_deliveries("ch-a", 10)->empty());
+  // The store still takes durable writes, and the chain is whole.
+  ASSERT_TRUE(audit(*store_, "request.approved").ok());
+  auto verified = verify_stored_chain(*store_, std::nullopt);
+  ASSERT_TRUE(verified.ok());
+  EXPECT_TRUE(verified->ok) << verified->problem;
+}
+
 TEST_P(StoreConformance, DisabledChannelsAreNeitherQueuedForNorDue) {
   auto a = add(*store_, channel("ch-a", {"*"}));
   ASSERT_TRUE(a.ok());
