@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
+#include <atomic>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -41,6 +42,18 @@
 #include "store/sqlite_store.h"
 
 namespace {
+
+// Counts an API request while it is handled.
+class InHand {
+ public:
+  explicit InHand(std::atomic<int>& n) : n_(n) { n_.fetch_add(1, std::memory_order_relaxed); }
+  ~InHand() { n_.fetch_sub(1, std::memory_order_relaxed); }
+  InHand(const InHand&) = delete;
+  InHand& operator=(const InHand&) = delete;
+
+ private:
+  std::atomic<int>& n_;
+};
 
 using hoist::log::Logger;
 using hoist::server::Config;
@@ -290,6 +303,7 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   }
   // The outbox's sender: started once hoistd serves, woken after every write.
   const auto secrets_box = api_options.secrets_box;
+  std::atomic<int> in_hand{0};  // API requests being handled: the outbox lets them go first
   hoist::notify::OutboxSender outbox(
       **store, *log, hoist::notify::make_sender,
       [secrets_box](const hoist::store::ChannelRecord& channel) -> hoist::Result<std::string> {
@@ -298,7 +312,8 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
       },
       [&clock] { return clock.now_ms(); },
       hoist::notify::OutboxOptions{config.notify.schedule, config.notify.poll_interval, config.notify.workers, 100,
-                                   config.notify.public_url});
+                                   config.notify.public_url, std::chrono::milliseconds{5},
+                                   [&in_hand] { return in_hand.load(std::memory_order_relaxed) > 0; }});
   hoist::api::Api api({**store, clock, *log, zones,
                        [&wake](const std::string& endpoint_id) {
                          if (wake) wake(endpoint_id);
@@ -390,8 +405,12 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   config.http.cert_chain_file = tls->cert_chain_pem_path;
   config.http.key_file = tls->key_path;
   auto server = hoist::server::HttpsServer::create(
-      config.http, [&api](const hoist::net::HttpRequest& r) { return api.handle(r); }, *log,
-      [&api](const hoist::net::HttpRequest& r) { return api.answer_from_memory(r); },
+      config.http,
+      [&api, &in_hand](const hoist::net::HttpRequest& r) {
+        const InHand counted(in_hand);
+        return api.handle(r);
+      },
+      *log, [&api](const hoist::net::HttpRequest& r) { return api.answer_from_memory(r); },
       [&api](const hoist::net::HttpRequest& head) { return api.admit(head); },
       [&metrics](const hoist::net::ExchangeReport& report) { metrics.observe_http(report); });
   if (!server) {

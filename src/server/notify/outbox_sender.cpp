@@ -63,7 +63,12 @@ double OutboxSender::draw() {
 void OutboxSender::dispatch_loop() {
   std::unique_lock lock(mu_);
   while (!stop_) {
+    if (woken_ && !more_due_ && options_.settle.count() > 0) {
+      dispatch_cv_.wait_for(lock, options_.settle, [this] { return stop_ || more_due_; });
+      if (stop_) break;
+    }
     woken_ = false;
+    more_due_ = false;
     lock.unlock();
     const auto now = now_();
     auto due = store_.due_channels(now);
@@ -85,7 +90,7 @@ void OutboxSender::dispatch_loop() {
                           std::chrono::milliseconds{1}, options_.poll_interval);
       }
     }
-    dispatch_cv_.wait_for(lock, wait, [this] { return stop_ || woken_; });
+    dispatch_cv_.wait_for(lock, wait, [this] { return stop_ || woken_ || more_due_; });
   }
 }
 
@@ -108,7 +113,7 @@ void OutboxSender::worker_loop() {
     // It may have more due. A channel that made no progress (the store
     // failed) is looked at again at the next poll, not at once.
     if (attempts > 0) {
-      woken_ = true;
+      more_due_ = true;
       dispatch_cv_.notify_one();
     }
   }
@@ -171,6 +176,7 @@ std::size_t OutboxSender::run_channel(const std::string& channel_id) {
     return 0;
   }
   std::size_t attempts = 0;
+  std::chrono::microseconds yielded{0};
   // Attempts are recorded in batches: one write transaction (one sync of
   // the log) for a run of deliveries, not one each, so the outbox drains
   // fast and the request path's own writes seldom wait behind it. A crash
@@ -189,7 +195,7 @@ std::size_t OutboxSender::run_channel(const std::string& channel_id) {
   const auto gone = [](const Error& e) { return e.code == ErrorCode::kConflict || e.code == ErrorCode::kNotFound; };
   const auto record = [&]() -> bool {
     if (unrecorded.empty()) return true;
-    auto recorded = store_.write([&](store::StoreTx& tx) -> Status {
+    auto recorded = store_.write_unsynced([&](store::StoreTx& tx) -> Status {
       for (const auto& r : unrecorded) {
         auto done = tx.record_attempt(r.attempt);
         if (!done) {
@@ -216,6 +222,13 @@ std::size_t OutboxSender::run_channel(const std::string& channel_id) {
       if (stop_) break;
     }
     if (d.next_attempt_at > now_()) break;  // not yet due: later ones wait behind it
+    if (options_.busy) {
+      while (yielded < options_.yield_limit && options_.busy()) {
+        constexpr std::chrono::microseconds kStep{250};
+        std::this_thread::sleep_for(kStep);
+        yielded += kStep;
+      }
+    }
     auto events = store_.audit_range(d.audit_seq, 1);
     if (!events) {
       log_.error("notify.outbox_read_failed", {{"channel", channel_id}, {"error", events.error().message}});

@@ -47,6 +47,14 @@ struct OutboxOptions {
   int workers = 4;  // channels sent to at the same time
   std::size_t batch = 100;
   std::string public_url;  // for the console links in messages; "" for none
+  // How long the dispatcher waits after a commit wakes it before it looks:
+  // the request whose commit it was gets its answer written out first,
+  // and the events of a burst go out in one run rather than one each.
+  std::chrono::milliseconds settle{0};
+  // Whether the request path has requests in hand. Before each attempt a
+  // worker lets them go first, for up to yield_limit in all per run.
+  std::function<bool()> busy = nullptr;
+  std::chrono::milliseconds yield_limit{20};
 };
 
 class OutboxSender {
@@ -98,7 +106,8 @@ class OutboxSender {
   std::condition_variable dispatch_cv_;
   std::condition_variable work_cv_;
   bool stop_ = false;
-  bool woken_ = false;
+  bool woken_ = false;             // something was committed: look after the settle time
+  bool more_due_ = false;          // a worker left its channel with more due: look at once
   std::set<std::string> busy_;     // channels a worker holds or will
   std::deque<std::string> queue_;  // channels waiting for a worker
   std::map<std::string, CachedSender> senders_;

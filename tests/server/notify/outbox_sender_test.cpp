@@ -62,6 +62,7 @@ class OutboxSenderTest : public ::testing::Test {
     options.schedule.max_age = milliseconds{10'000};
     options.poll_interval = milliseconds{20};
     options.public_url = "https://hoist.example:8443/";
+    if (tune_) tune_(options);
     sender_ = std::make_unique<OutboxSender>(
         *store_, *log_,
         [shared = shared_](const store::ChannelRecord& c,
@@ -138,6 +139,7 @@ class OutboxSenderTest : public ::testing::Test {
   std::unique_ptr<log::Logger> log_ = log::make_null_logger();
   std::unique_ptr<store::Store> store_;
   std::shared_ptr<FakeSender::Shared> shared_ = std::make_shared<FakeSender::Shared>();
+  std::function<void(OutboxOptions&)> tune_;  // set before open()
   std::atomic<std::int64_t> now_ms_{1'800'000'000'000};
   std::unique_ptr<OutboxSender> sender_;
 };
@@ -355,6 +357,56 @@ TEST_F(OutboxSenderTest, TheThreadsDeliverWhatIsCommittedAndAReopenedStoreResume
   sender_->stop();
   ASSERT_EQ(sent("ch-a").size(), ids.size() + 1);
   EXPECT_EQ(sent("ch-a").back(), late);
+}
+
+TEST_F(OutboxSenderTest, ACommitIsLookedAtOnlyAfterTheSettleTime) {
+  tune_ = [](OutboxOptions& o) {
+    o.poll_interval = milliseconds{10'000};  // only a wake makes it look
+    o.settle = milliseconds{400};
+  };
+  sender_.reset();
+  store_.reset();
+  open();
+  add_channel("ch-a", {"*"});
+  sender_->start();
+  std::this_thread::sleep_for(milliseconds{50});  // its first look, at start, is done
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    ids.push_back(event_id(audit("request.created", "req-" + std::to_string(i))));
+    sender_->wake();
+  }
+  std::this_thread::sleep_for(milliseconds{150});
+  EXPECT_TRUE(sent("ch-a").empty()) << "sent before the settle time was over";
+  for (int i = 0; i < 300 && sent("ch-a").size() < ids.size(); ++i) std::this_thread::sleep_for(milliseconds{10});
+  sender_->stop();
+  EXPECT_EQ(sent("ch-a"), ids);
+}
+
+TEST_F(OutboxSenderTest, ABusyRequestPathGoesFirstUpToTheYieldLimitThenTheOutboxSends) {
+  std::atomic<bool> busy{true};
+  tune_ = [&busy](OutboxOptions& o) {
+    o.busy = [&busy] { return busy.load(); };
+    o.yield_limit = milliseconds{400};
+  };
+  sender_.reset();
+  store_.reset();
+  open();
+  add_channel("ch-a", {"*"});
+  sender_->start();
+  const auto first = event_id(audit("request.created", "req-1"));
+  sender_->wake();
+  std::this_thread::sleep_for(milliseconds{150});
+  EXPECT_TRUE(sent("ch-a").empty()) << "sent while the request path was busy, before the yield limit";
+  // Always busy: still sent once the limit is used up, never starved.
+  for (int i = 0; i < 300 && sent("ch-a").empty(); ++i) std::this_thread::sleep_for(milliseconds{10});
+  EXPECT_EQ(sent("ch-a"), std::vector<std::string>{first});
+  // Not busy: at once.
+  busy = false;
+  const auto second = event_id(audit("request.approved", "req-1"));
+  sender_->wake();
+  for (int i = 0; i < 100 && sent("ch-a").size() < 2; ++i) std::this_thread::sleep_for(milliseconds{10});
+  sender_->stop();
+  EXPECT_EQ(sent("ch-a"), (std::vector<std::string>{first, second}));
 }
 
 }  // namespace
