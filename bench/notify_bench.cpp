@@ -9,7 +9,11 @@
 //      blocks that alternate the channels on and off, so a drift of the
 //      machine falls on both; after an "on" block the receiver is let
 //      catch up before the next block starts (its sending is not left to
-//      load the "off" block);
+//      load the "off" block). Twice: paced, one call every --pace-ms (the
+//      target's figure: each call's latency with the outbox at work, the
+//      rate still far above a fleet's), then back to back (the machine
+//      saturated: the client, hoistd, its sender and the receiver share
+//      the cores, so this mostly measures that sharing);
 //   2. submit to webhook received: from just before an agent's submission
 //      until the receiver has its request.created, one at a time, beside
 //      the submission's own round trip;
@@ -19,8 +23,9 @@
 //      three at once.
 //
 //   notify_bench --ready FILE --env FILE --cert PEM --key PEM
-//                [--requests N (per on/off block pair, 2000)] [--blocks B (4)]
-//                [--latency N (300)] [--burst N (3000)]
+//                [--requests N (back to back, per on/off block pair, 2000)]
+//                [--paced N (paced, per block pair, 600)] [--pace-ms N (10)]
+//                [--blocks B (4)] [--latency N (300)] [--burst N (3000)]
 //
 // Lines starting with "summary:" are what scripts/bench.sh repeats.
 #include <openssl/rand.h>
@@ -198,7 +203,9 @@ struct Lifecycle {
 
 // n submissions, then their approvals, in batches (bench::kBatch: hoistd's
 // limits on waiting requests), sequential; appends the timings.
-void lifecycle(Api& agent, Api& approver, std::size_t n, std::size_t& serial, Lifecycle& out) {
+// With a pace, each call starts that long after the one before.
+void lifecycle(Api& agent, Api& approver, std::size_t n, std::size_t& serial, Lifecycle& out,
+               std::chrono::milliseconds pace = std::chrono::milliseconds{0}) {
   for (std::size_t done = 0; done < n;) {
     std::vector<std::string> ids;
     for (; done < n && ids.size() < bench::kBatch; ++done) {
@@ -208,11 +215,13 @@ void lifecycle(Api& agent, Api& approver, std::size_t n, std::size_t& serial, Li
       ++serial;
       out.submit_ms.push_back(bench::ms_since(start));
       ids.push_back(bench::json_string_at(r.body, "/request/id").value_or(""));
+      std::this_thread::sleep_until(start + pace);
     }
     for (const auto& id : ids) {
       const auto start = bench::Clock::now();
       (void)approver.call("POST", "/api/v1/requests/" + id + "/approve", R"({"comment":"bench"})", 200);
       out.approve_ms.push_back(bench::ms_since(start));
+      std::this_thread::sleep_until(start + pace);
     }
   }
 }
@@ -242,6 +251,8 @@ int main(int argc, char** argv) {
   const std::size_t blocks = number(flags, "blocks", 4);
   const std::size_t latency_n = number(flags, "latency", 300);
   const std::size_t burst = number(flags, "burst", 3000);
+  const std::size_t paced_per_block = number(flags, "paced", 600);
+  const std::chrono::milliseconds pace_ms{number(flags, "pace-ms", 10)};
 
   // The receiver.
   Receiver receiver;
@@ -283,32 +294,37 @@ int main(int argc, char** argv) {
   std::size_t serial = 1'000'000;
   Lifecycle warm;
   lifecycle(agent, approver, 200, serial, warm);
-  Lifecycle off;
-  Lifecycle on;
-  for (std::size_t b = 0; b < blocks; ++b) {
-    lifecycle(agent, approver, per_block / 2, serial, off);
-    set_enabled(true);
-    const auto before = receiver.count("/c");
-    lifecycle(agent, approver, per_block / 2, serial, on);
-    // Two events per request (created, approved) on each channel.
-    (void)receiver.wait_count("/c", before + per_block, std::chrono::seconds(300));
-    (void)receiver.wait_count("/a", receiver.count("/c"), std::chrono::seconds(300));
-    (void)receiver.wait_count("/b", receiver.count("/c"), std::chrono::seconds(300));
-    set_enabled(false);
-  }
-  const auto off_submit = bench::summarize(off.submit_ms);
-  const auto off_approve = bench::summarize(off.approve_ms);
-  const auto on_submit = bench::summarize(on.submit_ms);
-  const auto on_approve = bench::summarize(on.approve_ms);
-  std::printf("\nSubmit and approve, 3 webhook channels (request.*) against none, %zu blocks each\n", blocks);
-  print_summary("submit, no channel", off_submit);
-  print_summary("submit, 3 channels", on_submit);
-  print_summary("approve, no channel", off_approve);
-  print_summary("approve, 3 channels", on_approve);
-  std::printf(
-      "summary: 3 channels vs none: submit p50 %.2fx mean %.2fx, approve p50 %.2fx mean %.2fx (target <= 1.1x)\n",
-      on_submit.p50 / off_submit.p50, on_submit.mean / off_submit.mean, on_approve.p50 / off_approve.p50,
-      on_approve.mean / off_approve.mean);
+  // Alternating blocks of n requests without and with the channels.
+  const auto compare = [&](std::size_t n, std::chrono::milliseconds pace, const char* what) {
+    Lifecycle off;
+    Lifecycle on;
+    for (std::size_t b = 0; b < blocks; ++b) {
+      lifecycle(agent, approver, n / 2, serial, off, pace);
+      set_enabled(true);
+      const auto before = receiver.count("/c");
+      lifecycle(agent, approver, n / 2, serial, on, pace);
+      // Two events per request (created, approved) on each channel.
+      (void)receiver.wait_count("/c", before + n, std::chrono::seconds(300));
+      (void)receiver.wait_count("/a", receiver.count("/c"), std::chrono::seconds(300));
+      (void)receiver.wait_count("/b", receiver.count("/c"), std::chrono::seconds(300));
+      set_enabled(false);
+    }
+    const auto off_submit = bench::summarize(off.submit_ms);
+    const auto off_approve = bench::summarize(off.approve_ms);
+    const auto on_submit = bench::summarize(on.submit_ms);
+    const auto on_approve = bench::summarize(on.approve_ms);
+    std::printf("\nSubmit and approve %s, 3 webhook channels (request.*) against none, %zu blocks each\n", what,
+                blocks);
+    print_summary("submit, no channel", off_submit);
+    print_summary("submit, 3 channels", on_submit);
+    print_summary("approve, no channel", off_approve);
+    print_summary("approve, 3 channels", on_approve);
+    std::printf("summary: 3 channels vs none, %s: submit p50 %.2fx mean %.2fx, approve p50 %.2fx mean %.2fx%s\n", what,
+                on_submit.p50 / off_submit.p50, on_submit.mean / off_submit.mean, on_approve.p50 / off_approve.p50,
+                on_approve.mean / off_approve.mean, pace.count() > 0 ? " (target <= 1.1x)" : "");
+  };
+  compare(paced_per_block, pace_ms, fmt::format("paced, a call every {} ms", pace_ms.count()).c_str());
+  compare(per_block, std::chrono::milliseconds{0}, "back to back");
 
   // 2. Submit to webhook received, one channel.
   (void)admin.call("PATCH", "/api/v1/notify/channels/" + channels[0], R"({"enabled":true})", 200);
