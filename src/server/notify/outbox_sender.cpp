@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <thread>
 
 namespace hoist::notify {
 
@@ -25,7 +26,7 @@ void OutboxSender::start() {
   if (!threads_.empty()) return;
   stop_ = false;
   threads_.emplace_back([this] { dispatch_loop(); });
-  for (int i = 0; i < std::max(1, options_.workers); ++i) threads_.emplace_back([this] { worker_loop(); });
+  for (int i = 0; i < std::max(1, options_.workers); ++i) threads_.emplace_back([this] { worker_loop(false); });
 }
 
 void OutboxSender::stop() {
@@ -41,10 +42,53 @@ void OutboxSender::stop() {
   dispatch_cv_.notify_all();
   work_cv_.notify_all();
   for (auto& t : threads) t.join();
+  // Extras are started only by the dispatcher, which has ended.
+  std::list<Extra> extras;
+  {
+    const std::lock_guard lock(mu_);
+    extras.swap(extras_);
+  }
+  for (auto& e : extras) e.thread.join();
   const std::lock_guard lock(mu_);
   senders_.clear();  // interrupted clients stay interrupted: make new ones after a start
   queue_.clear();
   busy_.clear();
+  running_.clear();
+  running_slow_ = 0;
+  idle_ = 0;
+  live_extras_ = 0;
+}
+
+std::deque<std::string>::iterator OutboxSender::takeable() {
+  const auto workers = static_cast<std::size_t>(std::max(1, options_.workers));
+  const auto slow_limit =
+      std::max<std::size_t>(1, static_cast<std::size_t>(static_cast<double>(workers) * options_.slow_share));
+  return std::find_if(queue_.begin(), queue_.end(),
+                      [&](const std::string& id) { return !slow_.contains(id) || running_slow_ < slow_limit; });
+}
+
+bool OutboxSender::needs_extra(std::chrono::steady_clock::time_point now) const {
+  if (stop_ || idle_ > 0 || live_extras_ >= static_cast<std::size_t>(std::max(1, options_.workers))) return false;
+  // Only for a channel that is not itself slow: slow ones keep their limit.
+  const bool waiting =
+      std::any_of(queue_.begin(), queue_.end(), [&](const std::string& id) { return !slow_.contains(id); });
+  if (!waiting) return false;
+  return std::any_of(running_.begin(), running_.end(),
+                     [&](const auto& r) { return now - r.second >= options_.slow_after; });
+}
+
+void OutboxSender::note_speed(const std::string& channel_id, std::chrono::steady_clock::duration took) {
+  const std::lock_guard lock(mu_);
+  if (took >= options_.slow_after) {
+    if (slow_.insert(channel_id).second) {
+      log_.warn("notify.channel_slow",
+                {{"channel", channel_id},
+                 {"attempt_ms",
+                  static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count())}});
+    }
+  } else {
+    slow_.erase(channel_id);
+  }
 }
 
 void OutboxSender::wake() {
@@ -85,6 +129,27 @@ void OutboxSender::dispatch_loop() {
           work_cv_.notify_one();
         }
       }
+      std::vector<std::thread> finished;
+      for (auto it = extras_.begin(); it != extras_.end();) {
+        if (it->done) {
+          finished.push_back(std::move(it->thread));
+          it = extras_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      if (needs_extra(std::chrono::steady_clock::now())) {
+        ++live_extras_;
+        auto& extra = extras_.emplace_back();
+        extra.thread = std::thread([this] { worker_loop(true); });
+        log_.warn("notify.extra_worker", {{"reason", "runs have gone on for slow_after while channels wait"},
+                                          {"extra_workers", static_cast<std::uint64_t>(live_extras_)}});
+      }
+      if (!finished.empty()) {
+        lock.unlock();
+        for (auto& t : finished) t.join();  // they have ended, or are about to
+        lock.lock();
+      }
       if (due->next_due) {
         wait = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(*due->next_due - now),
                           std::chrono::milliseconds{1}, options_.poll_interval);
@@ -94,13 +159,23 @@ void OutboxSender::dispatch_loop() {
   }
 }
 
-void OutboxSender::worker_loop() {
+void OutboxSender::worker_loop(bool extra) {
   std::unique_lock lock(mu_);
   for (;;) {
-    work_cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
-    if (stop_) return;
-    const std::string id = queue_.front();
-    queue_.pop_front();
+    if (extra) {
+      if (stop_ || takeable() == queue_.end()) break;
+    } else {
+      ++idle_;
+      work_cv_.wait(lock, [this] { return stop_ || takeable() != queue_.end(); });
+      --idle_;
+      if (stop_) return;
+    }
+    const auto it = takeable();
+    const std::string id = *it;
+    queue_.erase(it);
+    const bool slow = slow_.contains(id);
+    if (slow) ++running_slow_;
+    running_[id] = std::chrono::steady_clock::now();
     lock.unlock();
     std::size_t attempts = 0;
     try {
@@ -109,13 +184,22 @@ void OutboxSender::worker_loop() {
       log_.error("notify.exception", {{"channel", id}, {"what", e.what()}});
     }
     lock.lock();
+    running_.erase(id);
+    if (slow) --running_slow_;
     busy_.erase(id);
+    // A slow run's end may let a waiting slow channel go.
+    if (slow) work_cv_.notify_all();
     // It may have more due. A channel that made no progress (the store
     // failed) is looked at again at the next poll, not at once.
     if (attempts > 0) {
       more_due_ = true;
       dispatch_cv_.notify_one();
     }
+  }
+  // An extra ends.
+  --live_extras_;
+  for (auto& e : extras_) {
+    if (e.thread.get_id() == std::this_thread::get_id()) e.done = true;
   }
 }
 
@@ -249,7 +333,9 @@ std::size_t OutboxSender::run_channel(const std::string& channel_id) {
       subject = message->subject;
       std::string error;
       if (Sender* sender = sender_for(**channel, error)) {
+        const auto began = std::chrono::steady_clock::now();
         outcome = sender->send(*message, now_());
+        note_speed(channel_id, std::chrono::steady_clock::now() - began);
       } else {
         outcome = {std::nullopt, std::nullopt, error};
       }

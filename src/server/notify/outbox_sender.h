@@ -6,9 +6,19 @@
 // recorded is sent again (receivers drop it by its webhook-id).
 //
 // One dispatcher thread finds the channels whose first pending delivery is
-// due (woken after each write, else every poll_interval); up to `workers`
+// due (woken after each write, else every poll_interval); `workers`
 // threads send, one channel each at a time, so a slow or hanging receiver
 // holds only its own channel (for at most its timeout per attempt).
+//
+// Hanging receivers cannot take every worker: a channel whose attempt took
+// slow_after or longer is slow until an attempt of its is quick again, and
+// at most slow_share of the workers (at least one) run slow channels at a
+// time. The others keep serving the rest. And while runs that have gone on
+// for slow_after hold workers that other due channels wait for, the
+// dispatcher starts extra workers (up to `workers` more), each of which
+// ends after its run: receivers that begin hanging all at once, before
+// any is known to be slow, hold up the others for one look of the
+// dispatcher (poll_interval) past slow_after, not for their timeout.
 //
 // MUST: no network I/O inside a store transaction: an attempt is sent,
 // then recorded in a transaction of its own.
@@ -24,6 +34,7 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -55,6 +66,9 @@ struct OutboxOptions {
   // worker lets them go first, for up to yield_limit in all per run.
   std::function<bool()> busy = nullptr;
   std::chrono::milliseconds yield_limit{20};
+  // An attempt this long makes its channel slow (see above).
+  std::chrono::milliseconds slow_after{2000};
+  double slow_share = 0.5;
 };
 
 class OutboxSender {
@@ -93,7 +107,14 @@ class OutboxSender {
   Result<Message> message_for(const std::string& channel_id, const AuditEvent& event);
   double draw();
   void dispatch_loop();
-  void worker_loop();
+  // An extra worker ends when it finds nothing to take at once.
+  void worker_loop(bool extra);
+  // With mu_ held: the first queued channel a worker may take now (a slow
+  // one only while fewer than the slow limit run), or queue_.end().
+  std::deque<std::string>::iterator takeable();
+  // With mu_ held: whether to start an extra worker now.
+  bool needs_extra(std::chrono::steady_clock::time_point now) const;
+  void note_speed(const std::string& channel_id, std::chrono::steady_clock::duration took);
 
   store::Store& store_;
   log::Logger& log_;
@@ -113,6 +134,17 @@ class OutboxSender {
   std::map<std::string, CachedSender> senders_;
   std::mt19937_64 random_;
   std::vector<std::thread> threads_;
+  std::set<std::string> slow_;  // channels whose last timed attempt took slow_after or longer
+  std::size_t running_slow_ = 0;
+  std::size_t idle_ = 0;  // workers waiting for a channel
+  // When each run in progress began, by channel.
+  std::map<std::string, std::chrono::steady_clock::time_point> running_;
+  struct Extra {
+    std::thread thread;
+    bool done = false;
+  };
+  std::list<Extra> extras_;
+  std::size_t live_extras_ = 0;
 };
 
 }  // namespace hoist::notify

@@ -27,13 +27,22 @@ class FakeSender final : public Sender {
     std::map<std::string, std::vector<std::string>> sent;             // channel -> event ids, in order
     std::map<std::string, std::vector<outbox::AttemptOutcome>> plan;  // channel -> next answers
     std::map<std::string, int> made;                                  // channel -> senders made
+    std::map<std::string, std::chrono::milliseconds> delay;           // channel -> how long each send takes
+    std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> at;  // channel -> when each ended
     // channel -> (subject, thread_ref) of each message, in order
     std::map<std::string, std::vector<std::pair<std::string, std::optional<std::string>>>> threads;
   };
   FakeSender(std::string channel, std::shared_ptr<Shared> shared) : channel_(std::move(channel)), shared_(shared) {}
 
   outbox::AttemptOutcome send(const Message& message, AuditTime) override {
+    std::chrono::milliseconds delay{0};
+    {
+      const std::lock_guard lock(shared_->mu);
+      delay = shared_->delay[channel_];
+    }
+    std::this_thread::sleep_for(delay);  // a slow or hanging receiver
     const std::lock_guard lock(shared_->mu);
+    shared_->at[channel_].push_back(std::chrono::steady_clock::now());
     shared_->sent[channel_].push_back(message.id);
     shared_->threads[channel_].emplace_back(message.subject, message.thread_ref);
     auto& plan = shared_->plan[channel_];
@@ -407,6 +416,57 @@ TEST_F(OutboxSenderTest, ABusyRequestPathGoesFirstUpToTheYieldLimitThenTheOutbox
   for (int i = 0; i < 100 && sent("ch-a").size() < 2; ++i) std::this_thread::sleep_for(milliseconds{10});
   sender_->stop();
   EXPECT_EQ(sent("ch-a"), (std::vector<std::string>{first, second}));
+}
+
+// Two receivers hang (each attempt takes 2 s) on a sender with two
+// workers; a third channel must not wait for them.
+TEST_F(OutboxSenderTest, HangingReceiversDoNotHoldUpAHealthyChannel) {
+  tune_ = [](OutboxOptions& o) {
+    o.workers = 2;
+    o.slow_after = milliseconds{400};
+    o.slow_share = 0.5;  // one worker for slow channels
+  };
+  sender_.reset();
+  store_.reset();
+  open();
+  add_channel("hang-1", {"*"});
+  add_channel("hang-2", {"*"});
+  add_channel("ok", {"*"});
+  {
+    const std::lock_guard lock(shared_->mu);
+    shared_->delay["hang-1"] = milliseconds{2000};
+    shared_->delay["hang-2"] = milliseconds{2000};
+  }
+  const auto delivered_to_ok = [&](std::size_t n) {
+    for (int i = 0; i < 400; ++i) {
+      {
+        const std::lock_guard lock(shared_->mu);
+        if (shared_->at["ok"].size() >= n) return shared_->at["ok"][n - 1];
+      }
+      std::this_thread::sleep_for(milliseconds{5});
+    }
+    return std::chrono::steady_clock::time_point::max();
+  };
+  sender_->start();
+  std::this_thread::sleep_for(milliseconds{50});
+  // Before either is known to be slow, the two can hold both workers: an
+  // extra worker takes "ok" once their runs have gone on for slow_after.
+  auto start = std::chrono::steady_clock::now();
+  (void)audit("request.created", "req-1");
+  sender_->wake();
+  auto took = delivered_to_ok(1) - start;
+  EXPECT_LT(took, milliseconds{1500}) << "the healthy channel waited for the hanging ones' attempts";
+  // Both are slow now, and hold at most one worker between them: the next
+  // event reaches "ok" at once, whatever they do.
+  for (int i = 0; i < 400 && (sent("hang-1").size() < 1 || sent("hang-2").size() < 1); ++i) {
+    std::this_thread::sleep_for(milliseconds{5});
+  }
+  start = std::chrono::steady_clock::now();
+  (void)audit("request.approved", "req-1");
+  sender_->wake();
+  took = delivered_to_ok(2) - start;
+  EXPECT_LT(took, milliseconds{300}) << "a healthy channel waited behind slow ones";
+  sender_->stop();
 }
 
 }  // namespace
