@@ -10,6 +10,7 @@ import {
   emptyForm,
   eventPatternProblem,
   failureText,
+  fieldsOf,
   filtersText,
   findLastDelivery,
   formFromChannel,
@@ -159,6 +160,22 @@ describe('checks', () => {
     ['a,b@example.com', false],
   ])('address %j: %s', (a, ok) => {
     expect(isEmailAddress(a)).toBe(ok);
+  });
+
+  it.each([
+    ['C0123456789', true],
+    ['G01ABCDEF', true],
+    ['D024BE91L', true],
+    ['U0123456789', false], // a user, not a channel: hoistd refuses it too
+    ['W0123', false],
+    ['C', false],
+    ['c0123456789', false],
+    ['#general', false],
+    [`C${'A'.repeat(31)}`, true],
+    [`C${'A'.repeat(32)}`, false],
+  ])('Slack channel id %s usable: %s', (id, ok) => {
+    const field = fieldsOf('slack').find((f) => f.key === 'channel');
+    expect(field?.check?.(id) === undefined).toBe(ok);
   });
 
   it.each([

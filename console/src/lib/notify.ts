@@ -165,7 +165,11 @@ export const KIND_FIELDS: Record<ChannelKind, ConfigField[]> = {
       required: slackBot,
       shown: slackBot,
       hint: 'Such as C0123456789 (in Slack: the channel’s details); the bot must be in that channel.',
-      check: (v) => (/^[A-Z0-9]{2,32}$/.test(v) ? undefined : 'A Slack channel id: capital letters and digits, such as C0123456789'),
+      // As hoistd checks it: C (public), G (private) or D (direct message), then capitals and digits.
+      check: (v) =>
+        /^[CGD][A-Z0-9]{1,31}$/.test(v)
+          ? undefined
+          : 'A Slack channel id: C, G or D, then capital letters and digits, such as C0123456789',
     },
     {
       key: 'api_url',
