@@ -78,7 +78,8 @@ Result<std::string> fingerprint_of_file(const std::string& path) {
 }
 
 std::optional<std::string> normalize_fingerprint(std::string_view text) {
-  if (starts_with_ignoring_case(text, "sha256:")) text.remove_prefix(7);
+  // "SHA256 AB:CD:..." is how hoistd prints it: pasted whole, it is taken.
+  if (starts_with_ignoring_case(text, "sha256:") || starts_with_ignoring_case(text, "sha256 ")) text.remove_prefix(7);
   const bool separated = text.size() == kDigestBytes * 3 - 1;
   if (!separated && text.size() != kDigestBytes * 2) return std::nullopt;
   std::array<std::uint8_t, kDigestBytes> bytes{};

@@ -33,7 +33,8 @@ Result<std::string> fingerprint_of_file(const std::string& path);
 
 // The canonical "AB:CD:..." form of a SHA-256 fingerprint typed by a person:
 // upper or lower case hex, either as 32 ':'-separated pairs or as 64 digits
-// without separators, optionally prefixed by "sha256:" (any case). nullopt
+// without separators, optionally prefixed by "sha256:" or "sha256 " (any
+// case; hoistd prints "SHA256 AB:CD:..." when it starts). nullopt
 // for anything else, including other lengths, mixed separators and
 // surrounding whitespace.
 std::optional<std::string> normalize_fingerprint(std::string_view text);

@@ -81,7 +81,9 @@ TEST(NormalizeFingerprintTest, AcceptsTheListedForms) {
   for (char& c : lower_pairs) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   for (const std::string& text : {std::string(kCanonical), lower_pairs, bare, std::string("ABCDEF") + bare.substr(6),
                                   "sha256:" + std::string(kCanonical), "SHA256:" + lower_pairs, "SHA256:" + bare,
-                                  "sha256:" + bare, "Sha256:" + bare}) {
+                                  "sha256:" + bare, "Sha256:" + bare,
+                                  // as hoistd prints it when it starts, pasted whole
+                                  "SHA256 " + std::string(kCanonical), "sha256 " + bare}) {
     EXPECT_EQ(normalize_fingerprint(text), std::optional<std::string>(kCanonical)) << text;
   }
 }
@@ -107,6 +109,8 @@ TEST(NormalizeFingerprintTest, RefusesEverythingElse) {
            canonical + "\n",
            "sha1:" + canonical,
            "sha256: " + canonical,
+           "SHA256  " + canonical,  // two blanks
+           "SHA256 sha256:" + canonical,
            "sha256:sha256:" + canonical,
            std::string(64, ':'),
        }) {
