@@ -42,7 +42,7 @@ struct EndpointArgs {
 };
 
 int say_error(const Error& e) {
-  (void)std::fprintf(stderr, "hoist: %s\n", printable(e.message).c_str());
+  (void)std::fprintf(stderr, "hoist: %s\n", printable_lines(e.message).c_str());
   return exit_code_for(e.code);
 }
 
@@ -249,7 +249,7 @@ int code_use(const EndpointArgs& args) {
                          printable(c->endpoint_id).c_str(), static_cast<unsigned long long>(c->expires_in_s / 60));
       if (args.new_challenge) return kExitOk;
     } else {
-      (void)std::fprintf(stderr, "%s\n", printable(endpoint::admin_code_instructions(*c)).c_str());
+      (void)std::fprintf(stderr, "%s\n", printable_lines(endpoint::admin_code_instructions(*c)).c_str());
     }
   }
   for (int attempt = 0; attempt < 3; ++attempt) {

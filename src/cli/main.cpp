@@ -2,11 +2,48 @@
 // admin commands over hoistd's API (log in once with `hoist login`).
 #include <cstdio>
 #include <exception>
+#include <string>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/terminal.h"
 
 namespace {
+
+// The deepest command given (the app itself when none was).
+const CLI::App* deepest(const CLI::App& app) {
+  for (const CLI::App* sub : app.get_subcommands()) return deepest(*sub);
+  return &app;
+}
+
+// A command missing or wrong ("hoist frobnicate", "hoist policy"): say
+// which, and list the right ones, rather than CLI11's "A subcommand is
+// required".
+bool explain_command(const CLI::App& app, const CLI::ParseError& e) {
+  const CLI::App* at = deepest(app);
+  if (dynamic_cast<const CLI::RequiredError*>(&e) == nullptr || at->get_require_subcommand_min() == 0) return false;
+  auto rest = at->remaining();
+  if (rest.empty()) rest = app.remaining();  // fallthrough leaves them with the app
+  if (!rest.empty() && !rest.front().empty() && rest.front()[0] == '-') return false;  // an option's error
+  std::string path;
+  for (const CLI::App* p = at; p != nullptr && p->get_parent() != nullptr; p = p->get_parent()) {
+    path = " " + p->get_name() + path;
+  }
+  path = "hoist" + path;
+  std::string list;
+  for (const CLI::App* sub : at->get_subcommands([](const CLI::App*) { return true; })) {
+    list += (list.empty() ? "" : ", ") + sub->get_name();
+  }
+  if (rest.empty()) {
+    (void)std::fprintf(stderr, "%s: give a command: %s\n", path.c_str(), list.c_str());
+  } else {
+    (void)std::fprintf(stderr, "%s: unknown command \"%s\"; the commands are: %s\n", path.c_str(),
+                       hoist::cli::printable(rest.front()).c_str(), list.c_str());
+  }
+  (void)std::fprintf(stderr, "Run `%s --help` for more.\n", path.c_str());
+  return true;
+}
 
 int run_main(int argc, char** argv) {
   CLI::App app{"hoist: just-in-time root for Linux fleets"};
@@ -40,7 +77,7 @@ int run_main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    (void)app.exit(e);
+    if (!explain_command(app, e)) (void)app.exit(e);
     return hoist::cli::kExitUsage;
   }
   return run ? run() : hoist::cli::kExitUsage;

@@ -60,7 +60,7 @@ int call_and_show(const Globals& globals, std::string_view method, const std::st
 }
 
 int report(const Error& error) {
-  (void)std::fprintf(stderr, "hoist: %s\n", printable(error.message).c_str());
+  (void)std::fprintf(stderr, "hoist: %s\n", printable_lines(error.message).c_str());
   if (error.code == ErrorCode::kUnauthenticated && error.message.find("hoist login") == std::string::npos) {
     (void)std::fputs("hoist: log in again with `hoist login`\n", stderr);
   }

@@ -13,6 +13,10 @@ std::string printable(std::string_view text) {
   return visible_text(text);
 }
 
+std::string printable_lines(std::string_view text) {
+  return visible_text(text, "\n");
+}
+
 std::size_t display_width(std::string_view text) {
   std::size_t width = 0;
   for (const char c : text) {

@@ -14,6 +14,9 @@ namespace hoist::cli {
 // inside a cell too), so text chosen by someone else (a justification, a
 // host name) cannot move the cursor, recolour or retitle the terminal.
 std::string printable(std::string_view text);
+// The same for a message of several lines (an error listing problems, the
+// admin-code instructions): its newlines stay line breaks.
+std::string printable_lines(std::string_view text);
 
 // The number of terminal columns `text` takes, counting each code point as
 // one (good enough for the Latin, Greek and Cyrillic text of names).

@@ -379,6 +379,11 @@ TEST_F(CliE2e, ExitCodesSayWhatWentWrong) {
   EXPECT_EQ(r.status, 64) << r;
   r = hoist({"requests", "frobnicate"});
   EXPECT_EQ(r.status, 64) << r;
+  EXPECT_NE(r.err.find("hoist requests: unknown command \"frobnicate\"; the commands are: list,"), std::string::npos)
+      << r;
+  r = hoist({"notify"});
+  EXPECT_EQ(r.status, 64) << r;
+  EXPECT_NE(r.err.find("hoist notify: give a command: channels, test, deliveries, redrive"), std::string::npos) << r;
   // A login file others can read is refused.
   ASSERT_EQ(::chmod(config_.c_str(), 0644), 0);
   r = hoist({"whoami"});

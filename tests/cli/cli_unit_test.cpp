@@ -22,6 +22,13 @@ namespace {
 
 namespace json = boost::json;
 
+TEST(Printable, LinesKeepTheirBreaksAndEscapeTheRest) {
+  EXPECT_EQ(printable_lines("fleet.toml: 2 problems:\n  line 3: x\n  line 9: y"),
+            "fleet.toml: 2 problems:\n  line 3: x\n  line 9: y");
+  // A carriage return would overwrite the line: still escaped.
+  EXPECT_EQ(printable_lines("ok\rfake\x1b[2J\ttab"), "ok\\x0dfake\\x1b[2J\\x09tab");
+}
+
 TEST(Printable, KeepsTextAndEscapesWhatATerminalInterprets) {
   EXPECT_EQ(printable("alice é ünïcödé ✓"), "alice é ünïcödé ✓");
   EXPECT_EQ(printable("a\x1b[31mred"), "a\\x1b[31mred");
