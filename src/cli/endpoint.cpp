@@ -4,11 +4,13 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -48,7 +50,16 @@ int say_error(const Error& e) {
 
 Result<endpoint::AgentClient> connect(const std::string& socket) {
   auto client = endpoint::AgentClient::connect(socket);
-  if (!client) return unavailable(endpoint::agent_unreachable_message(socket));
+  if (!client) {
+    // A path that is not there at all is more likely a wrong --socket than
+    // a stopped agent (whose socket stays behind or is removed by systemd).
+    struct stat st {};
+    if (socket != ipc::kDefaultAgentSocket && ::lstat(socket.c_str(), &st) != 0 && errno == ENOENT) {
+      return unavailable(fmt::format("there is no socket at {} (--socket); hoist-agent's is {}", printable(socket),
+                                     ipc::kDefaultAgentSocket));
+    }
+    return unavailable(endpoint::agent_unreachable_message(socket));
+  }
   return client;
 }
 

@@ -381,6 +381,10 @@ TEST_F(CliE2e, ExitCodesSayWhatWentWrong) {
   EXPECT_EQ(r.status, 64) << r;
   EXPECT_NE(r.err.find("hoist requests: unknown command \"frobnicate\"; the commands are: list,"), std::string::npos)
       << r;
+  // A --socket that names nothing is told apart from a stopped agent.
+  r = hoist({"status", "--socket", "/nonexistent/hoist-agent.sock"});
+  EXPECT_EQ(r.status, 69) << r;
+  EXPECT_NE(r.err.find("there is no socket at /nonexistent/hoist-agent.sock (--socket)"), std::string::npos) << r;
   r = hoist({"notify"});
   EXPECT_EQ(r.status, 64) << r;
   EXPECT_NE(r.err.find("hoist notify: give a command: channels, test, deliveries, redrive"), std::string::npos) << r;
