@@ -128,6 +128,11 @@ int run_login(const LoginArgs& args, const Globals& globals) {
     return report(https.error());
   }
   HttpsApiClient api(std::move(*https), {});
+  // The server is checked (TLS, its CA against the fingerprint) before a
+  // password is asked for: a wrong fingerprint or address is told at once.
+  if (auto reached = api.send("GET", "/api/v1/health", "", {}); !reached) {
+    return report(reached.error());
+  }
   auto password = args.password_stdin ? read_password_from_stdin()
                                       : read_password_from_tty(fmt::format("Password for {}: ", c.user));
   if (!password) {

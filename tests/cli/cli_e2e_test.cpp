@@ -347,6 +347,12 @@ TEST_F(CliE2e, ExitCodesSayWhatWentWrong) {
             std::string(kHoistdAdminPassword) + "\n");
   EXPECT_NE(r.status, 0) << r;
   EXPECT_EQ(::access(config_.c_str(), F_OK), -1);
+  // ... and before one is asked for: with none on stdin, the fingerprint
+  // is what it complains of.
+  r = hoist({"login", hoistd_.url(), "--fingerprint", std::string(95, 'A'), "--user", "admin", "--password-stdin"}, "");
+  EXPECT_NE(r.status, 0) << r;
+  EXPECT_NE(r.err.find("fingerprint"), std::string::npos) << r;
+  EXPECT_EQ(r.err.find("password"), std::string::npos) << r;
   // A wrong password.
   r = login("admin", "not the password");
   EXPECT_EQ(r.status, 67) << r;
