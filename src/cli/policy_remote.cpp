@@ -216,6 +216,16 @@ int run_apply(const PolicyArgs& args, const Globals& globals) {
                                                "; someone changed it meanwhile: review `hoist policy diff " + name +
                                                " " + args.file + "` and apply again"});
     }
+    if (reply.error().code == ErrorCode::kInvalidArgument) {
+      // hoistd names the text NAME.toml; the person knows it as their file.
+      std::string message = reply.error().message;
+      const std::string theirs = "\n" + name + ".toml:";
+      const std::string ours = "\n" + args.file + ":";
+      for (auto at = message.find(theirs); at != std::string::npos; at = message.find(theirs, at + ours.size())) {
+        message.replace(at, theirs.size(), ours);
+      }
+      return report({ErrorCode::kInvalidArgument, message});
+    }
     return report(reply.error());
   }
   if (globals.json) {

@@ -198,6 +198,13 @@ TEST_F(CliE2e, AnAdminRunsTheWholeLifecycleFromTheCli) {
   r = hoist({"policy", "apply", file});
   EXPECT_EQ(r.status, 0) << r;
   EXPECT_NE(r.out.find("nothing to do"), std::string::npos) << r;
+  // Errors name the file given, one per line.
+  const std::string broken = write_file("broken.toml", "[[rules]]\nname = 5\n");
+  r = hoist({"policy", "apply", broken, "--name", "web"});
+  EXPECT_EQ(r.status, 65) << r;  // the data is wrong
+  EXPECT_NE(r.err.find("\n" + broken + ":1:1: "), std::string::npos) << r;
+  EXPECT_EQ(r.err.find("web.toml"), std::string::npos) << r;
+  EXPECT_EQ(r.err.find("\\x0a"), std::string::npos) << r;
   write_file("web.toml", std::string(kPolicy) + "# reviewed\n");
   r = hoist({"policy", "diff", "web", file, "--exit-code"});
   EXPECT_EQ(r.status, 1) << r;
