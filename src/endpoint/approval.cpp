@@ -70,7 +70,7 @@ WaitResult wait_for_decision(AgentClient& agent, ipc::RequestStateMessage state,
   bool drew = false;
   auto end = [&](WaitResult::End how, Error error = {}, bool no_reply = false) {
     if (drew) {
-      conv.status_line(std::string(countdown_line(0).size(), ' '));
+      conv.status_line(std::string(countdown_line(state.request_id, 0).size(), ' '));
       conv.status_line("");
     }
     return WaitResult{how, std::move(state), std::move(error), no_reply};
@@ -80,7 +80,7 @@ WaitResult wait_for_decision(AgentClient& agent, ipc::RequestStateMessage state,
     if (state.state != RequestState::kPending) return end(WaitResult::End::kClosed);
     const std::int64_t left = deadline - monotonic_ms();
     if (left <= 0) return end(WaitResult::End::kTimedOut);
-    conv.status_line(countdown_line(static_cast<std::uint64_t>((left + 999) / 1000)));
+    conv.status_line(countdown_line(state.request_id, static_cast<std::uint64_t>((left + 999) / 1000)));
     drew = true;
     const std::int64_t turn = std::min(kWaitTurnMs, left);
     const std::int64_t started = monotonic_ms();

@@ -98,8 +98,9 @@ std::string format_countdown(std::uint64_t seconds) {
   return std::to_string(m) + ":" + two(s);
 }
 
-std::string countdown_line(std::uint64_t seconds_left) {
-  return "Waiting for approval " + format_countdown(seconds_left) + " \u2014 Ctrl-C to cancel ";
+std::string countdown_line(std::string_view request_id, std::uint64_t seconds_left) {
+  return "Waiting for approval " + format_countdown(seconds_left) + " (" + visible_text(request_id) +
+         ") \u2014 Ctrl-C to cancel ";
 }
 
 Result<std::string> ask_justification(Conversation& conv, int attempts) {

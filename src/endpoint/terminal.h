@@ -50,8 +50,9 @@ std::string format_duration(std::uint64_t seconds);
 // 107 -> "1:47"; 3725 -> "1:02:05".
 std::string format_countdown(std::uint64_t seconds);
 
-// The countdown line, without the leading '\r'.
-std::string countdown_line(std::uint64_t seconds_left);
+// The countdown line, without the leading '\r', naming the request (so the
+// id is on screen for "hoist status" or a call to the help desk).
+std::string countdown_line(std::string_view request_id, std::uint64_t seconds_left);
 
 // The longest answer taken at a prompt. sudo's conversation reads at most
 // 1023 bytes and leaves the rest on the terminal, so a longer line is cut

@@ -68,7 +68,8 @@ TEST(Duration, FormatsForPeople) {
   EXPECT_EQ(format_countdown(107), "1:47");
   EXPECT_EQ(format_countdown(3725), "1:02:05");
   EXPECT_EQ(format_countdown(0), "0:00");
-  EXPECT_EQ(countdown_line(107), "Waiting for approval 1:47 \u2014 Ctrl-C to cancel ");
+  EXPECT_EQ(countdown_line("req-0123abcd", 107), "Waiting for approval 1:47 (req-0123abcd) \u2014 Ctrl-C to cancel ");
+  EXPECT_EQ(countdown_line("req-\x1b[2J", 1), "Waiting for approval 0:01 (req-\\x1b[2J) \u2014 Ctrl-C to cancel ");
 }
 
 TEST(Terminal, ForeignTextCannotDriveTheTerminal) {
@@ -243,7 +244,7 @@ TEST(ApprovalWait, ApprovedAfterPendingTurnsAndTheCountdownIsCleared) {
   auto waited = wait_for_decision(*client, state_of("r1", RequestState::kPending), 30, conv, guard);
   EXPECT_EQ(waited.end, WaitResult::End::kApproved);
   EXPECT_EQ(waited.state.reviewer, "tech");
-  EXPECT_NE(conv.out.find("Waiting for approval 0:30"), std::string::npos) << conv.out;
+  EXPECT_NE(conv.out.find("Waiting for approval 0:30 (r1)"), std::string::npos) << conv.out;
   EXPECT_TRUE(conv.out.ends_with("\r")) << "the countdown line is cleared";
   agent.stop();
   EXPECT_EQ(agent.types(), (std::vector<std::string>{"wait", "wait"}));
