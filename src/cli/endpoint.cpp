@@ -180,6 +180,9 @@ int elevate(const EndpointArgs& args) {
                                           : " by ",
           self_approved ? "" : printable(waited.state.reviewer).c_str(),
           clock_time_in(waited.state.time_left_s).c_str(), endpoint::format_duration(waited.state.time_left_s).c_str());
+      if (const auto shorter = endpoint::shortened_text(duration_s, waited.state.time_left_s); !shorter.empty()) {
+        (void)std::printf("%s\n", shorter.c_str());
+      }
       return kExitOk;
     case endpoint::WaitResult::End::kTimedOut:
       (void)std::fprintf(stderr, "%s\n", endpoint::pending_text(id).c_str());

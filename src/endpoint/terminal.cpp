@@ -98,6 +98,15 @@ std::string format_countdown(std::uint64_t seconds) {
   return std::to_string(m) + ":" + two(s);
 }
 
+std::string shortened_text(std::uint64_t requested_s, std::uint64_t granted_left_s) {
+  constexpr std::uint64_t kSlackS = 60;
+  if (granted_left_s == 0 || granted_left_s + kSlackS >= requested_s) return "";
+  // To the minute: "29m59s" would be noise.
+  const std::uint64_t shown = granted_left_s >= 60 ? (granted_left_s + 30) / 60 * 60 : granted_left_s;
+  return "The grant is shorter than you asked for: " + format_duration(shown) + ", not " +
+         format_duration(requested_s) + ".";
+}
+
 std::string countdown_line(std::string_view request_id, std::uint64_t seconds_left) {
   return "Waiting for approval " + format_countdown(seconds_left) + " (" + visible_text(request_id) +
          ") \u2014 Ctrl-C to cancel ";

@@ -50,6 +50,12 @@ std::string format_duration(std::uint64_t seconds);
 // 107 -> "1:47"; 3725 -> "1:02:05".
 std::string format_countdown(std::uint64_t seconds);
 
+// When an approval granted less time than was asked for (a shorter
+// duration chosen by the approver, or a policy's cap), the sentence that
+// says so; "" when the grant is about what was asked (a minute's slack
+// for the time the wait took).
+std::string shortened_text(std::uint64_t requested_s, std::uint64_t granted_left_s);
+
 // The countdown line, without the leading '\r', naming the request (so the
 // id is on screen for "hoist status" or a call to the help desk).
 std::string countdown_line(std::string_view request_id, std::uint64_t seconds_left);

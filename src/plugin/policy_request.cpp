@@ -117,6 +117,9 @@ Outcome Policy::request(const ipc::DecisionMessage& decision) {
     io_.info("Approved" + (waited.state.reviewer.empty() ? std::string() : " by " + waited.state.reviewer) +
              (waited.state.comment.empty() ? std::string(".") : ": " + waited.state.comment));
   }
+  if (const auto shorter = endpoint::shortened_text(*duration, waited.state.time_left_s); !shorter.empty()) {
+    io_.info(shorter);
+  }
   return run_granted("The request was approved");
 }
 

@@ -258,9 +258,11 @@ TEST_F(AgentE2E, RealSudoAsksWaitsAndRunsOnceApproved) {
     TtySudo sudo(user.name(), conf, "sudo /usr/bin/whoami");
     const std::string id = ask(sudo, "restart the lab service", "");
     ASSERT_FALSE(id.empty());
-    const auto approved =
-        hoistd_.call_json("POST", "/api/v1/requests/" + id + "/approve", json::object{{"comment", "go ahead"}}, admin_);
+    // For less time than asked (the default, 30 minutes): the user is told.
+    const auto approved = hoistd_.call_json("POST", "/api/v1/requests/" + id + "/approve",
+                                            json::object{{"comment", "go ahead"}, {"duration_s", 300}}, admin_);
     ASSERT_EQ(approved.status, 200) << approved;
+    EXPECT_TRUE(sudo.expect("The grant is shorter than you asked for: 5m, not ", seconds(10))) << sudo.output();
     ASSERT_TRUE(sudo.expect("root", seconds(10))) << sudo.output();
     EXPECT_EQ(sudo.wait_exit(seconds(10)), 0) << sudo.output();
     const auto request = hoistd_.call("GET", "/api/v1/requests/" + id, "", admin_);

@@ -68,6 +68,10 @@ TEST(Duration, FormatsForPeople) {
   EXPECT_EQ(format_countdown(107), "1:47");
   EXPECT_EQ(format_countdown(3725), "1:02:05");
   EXPECT_EQ(format_countdown(0), "0:00");
+  EXPECT_EQ(shortened_text(3600, 3590), "");  // the wait took some of it
+  EXPECT_EQ(shortened_text(3600, 0), "");     // not known
+  EXPECT_EQ(shortened_text(3600, 1799), "The grant is shorter than you asked for: 30m, not 1h.");
+  EXPECT_EQ(shortened_text(7200, 45), "The grant is shorter than you asked for: 45s, not 2h.");
   EXPECT_EQ(countdown_line("req-0123abcd", 107), "Waiting for approval 1:47 (req-0123abcd) \u2014 Ctrl-C to cancel ");
   EXPECT_EQ(countdown_line("req-\x1b[2J", 1), "Waiting for approval 0:01 (req-\\x1b[2J) \u2014 Ctrl-C to cancel ");
 }
