@@ -115,7 +115,8 @@ hoist::Result<std::vector<std::pair<std::string, std::unique_ptr<hoist::siem::Si
   return out;
 }
 
-// Runs api.expire_due() every `interval` until stopped.
+// Runs api.expire_due() and api.report_throttled() every `interval` until
+// stopped.
 class Sweeper {
  public:
   Sweeper(hoist::api::Api& api, Logger& log, std::chrono::seconds interval)
@@ -128,6 +129,9 @@ class Sweeper {
               log.error("sweep.failed", {{"error", n.error().message}});
             } else if (*n > 0) {
               log.info("sweep.expired", {{"count", static_cast<std::uint64_t>(*n)}});
+            }
+            if (auto t = api.report_throttled(); !t) {
+              log.error("sweep.throttled_not_recorded", {{"error", t.error().message}});
             }
             lock.lock();
             cv_.wait_for(lock, interval, [this] { return stop_; });
@@ -446,6 +450,11 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
     outbox.start();
     (*server)->run();
     sd_notify(0, "STOPPING=1");
+    // What the throttle refused since its last report goes on the trail
+    // before hoistd stops (the counts live only in memory).
+    if (auto t = api.report_throttled(true); !t) {
+      log->error("hoistd.throttled_not_recorded", {{"error", t.error().message}});
+    }
     outbox.stop();
   }
   wake = nullptr;
