@@ -14,6 +14,7 @@ const TYPICAL: Record<string, Record<string, unknown>> = {
     runas_group: '', sha256: 'ab'.repeat(32), rule: 'installs', approval_mode: 'manual', justification: 'ticket 4711', requested_duration_s: 1800,
   },
   'request.refused': { user: 'alice', path: '/usr/bin/shred', rule: 'no-shred', reason: 'rule "no-shred" denies it' },
+  'request.throttled': { throttled: 1939, by_endpoint_limit: 1900, first_at: '2026-03-02T10:00:00Z', last_at: '2026-03-02T10:00:09Z', last_user: 'mallory' },
   'request.approved': { by: 'approver', comment: 'ok', state: 'approved', requester: 'alice', grant_deadline: '2026-03-02T10:30:00Z' },
   'request.denied': { comment: 'use the ticket queue', state: 'denied', requester: 'alice' },
   'request.cancelled': { user: 'alice', state: 'cancelled', requester: 'alice' },
@@ -81,6 +82,9 @@ describe('one sentence per audit kind', () => {
     expect(describeEvent(ev('request.created', TYPICAL['request.created'], { actor: 'agent:ep1' })).text).toBe(
       'alice asked to run apt-get install nginx for 30m (rule installs): “ticket 4711” (req-1)',
     );
+    const throttled = describeEvent(ev('request.throttled', TYPICAL['request.throttled'], { actor: 'agent:ep1', target: '' }));
+    expect(throttled.text).toMatch(/^the agent on laptop-7 sent too many requests: 1939 were refused from .* to .* \(the last for mallory\)$/);
+    expect(throttled).toMatchObject({ outcome: 'warning', label: 'throttled' });
     const approved = describeEvent(ev('request.approved', TYPICAL['request.approved']));
     expect(approved.text).toMatch(/^admin approved alice’s request req-1 until .*: “ok”$/);
     expect(approved.outcome).toBe('success');

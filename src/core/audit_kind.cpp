@@ -22,6 +22,7 @@ constexpr AuditOrigin kEndpoint = AuditOrigin::kEndpoint;
 constexpr std::array kRows = {
     Row{AuditKind::kRequestCreated, "request.created", kServer},
     Row{AuditKind::kRequestRefused, "request.refused", kServer},
+    Row{AuditKind::kRequestThrottled, "request.throttled", kServer},
     Row{AuditKind::kRequestApproved, "request.approved", kServer},
     Row{AuditKind::kRequestDenied, "request.denied", kServer},
     Row{AuditKind::kRequestCancelled, "request.cancelled", kServer},

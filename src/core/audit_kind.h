@@ -26,6 +26,7 @@ enum class AuditKind : std::uint8_t {
   // Recorded by hoistd.
   kRequestCreated,
   kRequestRefused,
+  kRequestThrottled,
   kRequestApproved,
   kRequestDenied,
   kRequestCancelled,

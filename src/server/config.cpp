@@ -325,7 +325,38 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
     if (auto st = n.schedule.validate(); !st) return r.at(*t, "retry_delays", "notify: " + st.error().message);
   }
   if (auto st = duration_key("sessions", "lifetime", config.session_lifetime); !st) return st;
-  if (auto st = duration_key("requests", "sweep_interval", config.sweep_interval); !st) return st;
+  if (const auto* t = section("requests")) {
+    if (auto st = r.known_keys(*t, "requests",
+                               {"sweep_interval", "endpoint_burst", "endpoint_every", "user_burst", "user_every"});
+        !st) {
+      return st;
+    }
+    std::string sweep;
+    if (auto st = r.get(*t, "requests", "sweep_interval", sweep); !st) return st;
+    if (!sweep.empty()) {
+      auto d = parse_duration(sweep);
+      if (!d) return r.at(*t, "sweep_interval", fmt::format("requests.sweep_interval: {}", d.error().message));
+      config.sweep_interval = *d;
+    }
+    for (auto [who, limit] :
+         {std::pair{"endpoint", &config.submissions.per_endpoint}, std::pair{"user", &config.submissions.per_user}}) {
+      const std::string burst_key = std::string(who) + "_burst";
+      const std::string every_key = std::string(who) + "_every";
+      std::int64_t burst = limit->burst;
+      if (auto st = r.get(*t, "requests", burst_key, burst); !st) return st;
+      if (auto bad = out_of_range(burst, 1, kMaxBucketBurst, "requests." + burst_key)) return r.at(*t, burst_key, *bad);
+      limit->burst = burst;
+      std::string every;
+      if (auto st = r.get(*t, "requests", every_key, every); !st) return st;
+      if (every.empty()) continue;
+      auto ms = parse_millis(every);
+      if (!ms) return r.at(*t, every_key, fmt::format("requests.{}: {}", every_key, ms.error().message));
+      if (*ms < std::chrono::milliseconds{1} || *ms > kMaxBucketInterval) {
+        return r.at(*t, every_key, fmt::format("requests.{} must be between 1ms and 1h", every_key));
+      }
+      limit->interval = *ms;
+    }
+  }
   if (auto st = duration_key("console", "step_up_after", config.step_up_after); !st) return st;
   if (const auto* node = root.get("siem")) {
     const auto* array = node->as_array();

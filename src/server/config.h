@@ -11,6 +11,7 @@
 #include "core/outbox.h"
 #include "core/result.h"
 #include "log/logger.h"
+#include "server/app/submission_throttle.h"
 #include "server/http/https_server.h"
 
 namespace hoist::server {
@@ -61,6 +62,10 @@ struct Config {
   // (docs/console.md, "Step-up").
   std::chrono::seconds step_up_after{15 * 60};
   std::chrono::seconds sweep_interval{15};
+  // [requests] endpoint_burst, endpoint_every, user_burst, user_every: how
+  // many submissions an endpoint, and one user of an endpoint, may send
+  // at once and then how often (docs/hoistd.md).
+  app::SubmissionLimits submissions;
   // [metrics] token_hash: the hash of the metrics token's secret, as
   // `hoistd --new-metrics-token` prints it (64 hex digits); "" = no GET
   // /metrics (docs/metrics.md).

@@ -128,7 +128,8 @@ hoist::Result<std::vector<std::pair<std::string, std::unique_ptr<hoist::siem::Si
   return out;
 }
 
-// Runs api.expire_due() every `interval` until stopped.
+// Runs api.expire_due() and api.report_throttled() every `interval` until
+// stopped.
 class Sweeper {
  public:
   Sweeper(hoist::api::Api& api, Logger& log, std::chrono::seconds interval)
@@ -141,6 +142,9 @@ class Sweeper {
               log.error("sweep.failed", {{"error", n.error().message}});
             } else if (*n > 0) {
               log.info("sweep.expired", {{"count", static_cast<std::uint64_t>(*n)}});
+            }
+            if (auto t = api.report_throttled(); !t) {
+              log.error("sweep.throttled_not_recorded", {{"error", t.error().message}});
             }
             lock.lock();
             cv_.wait_for(lock, interval, [this] { return stop_; });
@@ -289,6 +293,7 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   }
   api_options.secrets_box = std::make_shared<const hoist::auth::SealedBox>(std::move(*box));
   api_options.metrics_token_hash = config.metrics_token_hash;
+  api_options.submissions.limits = config.submissions;
   // Declared before the server and the API: long polls hold its gauges.
   hoist::server::ServerMetrics metrics;
   metrics.watch_store(**store);
@@ -465,6 +470,11 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
     outbox.start();
     (*server)->run();
     sd_notify(0, "STOPPING=1");
+    // What the throttle refused since its last report goes on the trail
+    // before hoistd stops (the counts live only in memory).
+    if (auto t = api.report_throttled(true); !t) {
+      log->error("hoistd.throttled_not_recorded", {{"error", t.error().message}});
+    }
     outbox.stop();
   }
   wake = nullptr;

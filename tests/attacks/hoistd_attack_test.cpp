@@ -30,12 +30,15 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "support/hoistd_process.h"
+#include "support/temp_dir.h"
+#include "support/webhook_receiver.h"
 
 namespace hoist::attacks {
 namespace {
@@ -674,6 +677,125 @@ TEST_F(HoistdAttack, OneUserCannotFloodApproversWithRequests) {
                                         submission("mallory", "/usr/bin/apt-get", {"staff"}), agent.headers());
   EXPECT_EQ(again.status, 429) << again;
   EXPECT_EQ(pending(), static_cast<std::size_t>(kCap));
+}
+
+// --- Attack pass: one endpoint floods the audit trail and the outbox --------
+
+// Attacker: a compromised endpoint (its credential, or root on it).
+// Goal:     bury the audit trail and every notification channel under
+//           submissions, accepted or refused, under made-up user names
+//           (2000 in 9 s before the fix: each refusal an audit event and a
+//           delivery on each channel taking request.*, which sends in
+//           order, so a real request was announced 24 s late).
+// Must hold: past the endpoint's burst, submissions are refused (429 with
+//           Retry-After, saying why) without an audit event each: the
+//           trail and a request.* channel grow by one per accepted
+//           submission and one request.throttled, not one per attempt;
+//           another endpoint's submission is accepted at once and reaches
+//           the channel's receiver.
+TEST_F(HoistdAttack, OneEndpointCannotFloodTheAuditTrailOrTheNotifications) {
+  start();
+  const auto agent = endpoint_with_policy();
+  auto lab02 = hoistd().enrol({"lab"}, "lab-02");
+  ASSERT_TRUE(lab02.ok()) << lab02.error().message;
+  const hoist::testing::PrivateDir dir;
+  const std::string secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+  hoist::testing::WebhookReceiver rx(dir.path(), secret);
+  ASSERT_TRUE(rx.start()) << rx.error();
+  const auto channel =
+      hoistd().call_json("POST", "/api/v1/notify/channels",
+                         json::object{{"kind", "webhook"},
+                                      {"name", "approvers"},
+                                      {"events", json::array{"request.*"}},
+                                      {"config", json::object{{"url", rx.url("/hook")}, {"ca_file", rx.ca_file()}}},
+                                      {"secret", secret}},
+                         admin());
+  ASSERT_EQ(channel.status, 201) << channel;
+  const auto deliveries = [&] {
+    return hoistd()
+        .call("GET", "/api/v1/notify/deliveries?limit=1000&channel=" + channel.str("/id"), "", admin())
+        .array("/deliveries")
+        .size();
+  };
+  const auto head = [&] { return hoistd().call("GET", "/api/v1/audit/head", "", admin()).num("/seq"); };
+  const auto seq_before = head();
+
+  // 16 connections at once, as an attacker would (and the limits are taken
+  // by parallel handlers).
+  const auto began = std::chrono::steady_clock::now();
+  std::atomic<int> accepted{0};  // stored (201)
+  std::atomic<int> capped{0};    // refused by the cap on waiting requests: audited, like a policy's deny
+  std::atomic<int> throttled{0};
+  std::atomic<int> other{0};
+  std::mutex first_mu;
+  std::optional<HttpReply> first_throttled;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&, t] {
+      auto client = hoistd().client();
+      if (!client) return;
+      for (int i = t; i < 2000; i += 16) {
+        auto body = submission("user" + std::to_string(i % 300), "/usr/bin/apt-get", {"staff"});
+        body["justification"] = "URGENT " + std::to_string(i);
+        const auto r = hoist::testing::send_request(*client, "POST", "/api/v1/agent/requests", json::serialize(body),
+                                                    agent.headers());
+        if (r.status == 201) {
+          ++accepted;
+        } else if (r.status == 429 && r.str("/error/message").find("in a short time") != std::string::npos) {
+          ++throttled;
+          const std::lock_guard lock(first_mu);
+          if (!first_throttled) first_throttled = r;
+        } else if (r.status == 429) {
+          ++capped;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const auto took = std::chrono::duration_cast<seconds>(std::chrono::steady_clock::now() - began).count();
+  EXPECT_EQ(other.load(), 0);
+  ASSERT_TRUE(first_throttled) << "nothing was throttled";
+  EXPECT_NE(first_throttled->str("/error/message").find("lab-01 has sent too many requests in a short time"),
+            std::string::npos)
+      << *first_throttled;
+  EXPECT_FALSE(first_throttled->header("retry-after").empty()) << *first_throttled;
+  // The burst of 60, then one a second; the rest throttled.
+  const int admitted = accepted + capped;
+  EXPECT_GE(admitted, 60);
+  EXPECT_LE(admitted, 60 + took + 1) << took << " s";
+  EXPECT_EQ(admitted + throttled, 2000);
+  // One event per admitted submission and one for the whole flood (and
+  // one a minute after that, should it have lasted that long).
+  const auto bound = static_cast<std::size_t>(admitted + 1 + took / 60);
+  EXPECT_LE(static_cast<std::size_t>(head() - seq_before), bound) << took << " s";
+  const auto reports = hoistd().call("GET", "/api/v1/audit?action=request.throttled", "", admin());
+  ASSERT_GE(reports.array("/events").size(), 1U) << reports;
+  EXPECT_LE(reports.array("/events").size(), static_cast<std::size_t>(1 + took / 60)) << reports;
+  EXPECT_LE(deliveries(), bound);
+
+  // Another endpoint is heard at once, and its request reaches the receiver.
+  const std::string id = submit(*lab02, submission("alice", "/usr/bin/apt-get", {"staff"}));
+  const auto deadline = std::chrono::steady_clock::now() + seconds(60);
+  bool heard = false;
+  while (!heard && std::chrono::steady_clock::now() < deadline) {
+    for (const auto& m : rx.received()) {
+      if (m.json.is_object() && m.json.at("data").at("target") == json::value(id)) heard = true;
+    }
+    if (!heard) std::this_thread::sleep_for(milliseconds(100));
+  }
+  EXPECT_TRUE(heard) << "lab-02's request never reached the channel's receiver";
+
+  // Every throttled submission is counted on the trail: those since the
+  // last report when hoistd stops.
+  ASSERT_TRUE(hoistd().restart()) << hoistd().start_error();
+  std::int64_t counted = 0;
+  const auto all = hoistd().call("GET", "/api/v1/audit?action=request.throttled", "", admin());
+  for (const auto& e : all.array("/events")) counted += e.at("details").at("throttled").as_int64();
+  EXPECT_EQ(counted, throttled.load()) << all;
+  EXPECT_LE(all.array("/events").size(), static_cast<std::size_t>(2 + took / 60)) << all;
+  rx.stop();
 }
 
 }  // namespace

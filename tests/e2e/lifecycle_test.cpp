@@ -147,5 +147,34 @@ TEST(E2eLifecycle, ClientTrustsTheCaFileAndRefusesAnotherPin) {
   EXPECT_EQ(hoistd.stop(), 0) << hoistd.output();
 }
 
+// hoistd.toml [requests] sets the limits on submissions (docs/hoistd.md):
+// here 3 per user of an endpoint, then one an hour.
+TEST(E2eLifecycle, TheSubmissionLimitsComeFromTheConfiguration) {
+  HoistdProcess hoistd;
+  hoistd.options().config_toml = "[requests]\nuser_burst = 3\nuser_every = \"1h\"\n";
+  ASSERT_TRUE(hoistd.start()) << hoistd.start_error();
+  auto admin_token = hoistd.admin_token();
+  ASSERT_TRUE(admin_token) << admin_token.error().message;
+  const Headers admin = bearer(*admin_token);
+  ASSERT_EQ(hoistd.call_json("PUT", "/api/v1/policies/fleet", json::object{{"text", manual_policy()}}, admin).status,
+            201);
+  ASSERT_EQ(
+      hoistd.call_json("PUT", "/api/v1/policies/fleet/labels", json::object{{"labels", json::array{"web"}}}, admin)
+          .status,
+      200);
+  auto agent = hoistd.enrol({"web"}, "web-01");
+  ASSERT_TRUE(agent) << agent.error().message;
+  for (int i = 0; i < 3; ++i) {
+    const auto created = hoistd.call_json("POST", "/api/v1/agent/requests", apt_get_submission(), agent->headers());
+    ASSERT_EQ(created.status, 201) << created;
+  }
+  const auto refused = hoistd.call_json("POST", "/api/v1/agent/requests", apt_get_submission(), agent->headers());
+  EXPECT_EQ(refused.status, 429) << refused;
+  EXPECT_NE(refused.str("/error/message").find("(at most 3 at once, then one every 1h)"), std::string::npos) << refused;
+  const auto wait = std::stoi(refused.header("retry-after").empty() ? "0" : refused.header("retry-after"));
+  EXPECT_GT(wait, 3500) << refused;
+  EXPECT_LE(wait, 3600) << refused;
+}
+
 }  // namespace
 }  // namespace hoist::e2e

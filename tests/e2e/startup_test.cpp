@@ -39,6 +39,10 @@ const BadConfig kBadConfigs[] = {
     {"metrics on a listener of its own", "[metrics]\nlisten = \"127.0.0.1:9464\"\n", 2,
      "unknown key \"metrics.listen\""},
     {"bad step-up age", "[console]\nstep_up_after = \"soon\"\n", 2, "console.step_up_after"},
+    {"no submissions at all", "[requests]\nendpoint_burst = 0\n", 2,
+     "requests.endpoint_burst must be between 1 and 1000000"},
+    {"submissions every day", "[requests]\nuser_burst = 5\nuser_every = \"1d\"\n", 3,
+     "requests.user_every must be between 1ms and 1h"},
 };
 
 TEST(E2eStartup, BadConfigurationExits78NamingFileAndLine) {
@@ -87,6 +91,10 @@ level = "warning"
 
 [requests]
 sweep_interval = "30s"
+endpoint_burst = 100
+endpoint_every = "500ms"
+user_burst = 10
+user_every = "10s"
 
 [console]
 step_up_after = "5m"

@@ -8,6 +8,7 @@
 export const AUDIT_KINDS = [
   'request.created',
   'request.refused',
+  'request.throttled',
   'request.approved',
   'request.denied',
   'request.cancelled',

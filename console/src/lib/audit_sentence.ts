@@ -112,6 +112,15 @@ export const SENTENCES: Record<AuditKind, Template> = {
       'refused',
       'refused',
     ),
+  'request.throttled': ({ actor, d }) => {
+    const n = num(d.throttled);
+    const last = str(d.last_user);
+    return s(
+      `${actor} sent too many requests: ${n === null ? 'some were' : `${n} ${n === 1 ? 'was' : 'were'}`} refused${str(d.first_at) ? ` from ${formatTime(str(d.first_at))}` : ''}${str(d.last_at) ? ` to ${formatTime(str(d.last_at))}` : ''}${last ? ` (the last for ${shortText(last, 40)})` : ''}`,
+      'warning',
+      'throttled',
+    );
+  },
   'request.approved': ({ actor, target, d }) => {
     const by = str(d.by);
     if (by === 'autonomous') {

@@ -87,7 +87,7 @@ std::string new_request_id(std::chrono::system_clock::time_point now) {
 Api::Impl::Impl(ApiDeps d, ApiOptions o)
     : deps(std::move(d)),
       options(std::move(o)),
-      request_service(service_deps()),
+      request_service(service_deps(), options.submissions),
       code_service(service_deps(), options.codes_master_key) {
   password_cost = auth::kInteractiveCost;
   if (options.password_opslimit != 0) {
@@ -640,6 +640,12 @@ Result<ChainVerification> Api::verify_audit_trail() {
 
 Result<std::size_t> Api::expire_due() {
   auto n = impl_->expire_due();
+  if (n && *n > 0 && impl_->deps.wake_console) impl_->deps.wake_console();
+  return n;
+}
+
+Result<std::size_t> Api::report_throttled(bool all) {
+  auto n = impl_->request_service.report_throttled(impl_->deps.clock.now_ms(), all);
   if (n && *n > 0 && impl_->deps.wake_console) impl_->deps.wake_console();
   return n;
 }

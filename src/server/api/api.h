@@ -39,6 +39,7 @@
 #include "net/http_message.h"
 #include "server/api/clock.h"
 #include "server/api/router.h"
+#include "server/app/submission_throttle.h"
 #include "server/console/console_files.h"
 #include "server/metrics/server_metrics.h"
 #include "store/store.h"
@@ -78,6 +79,9 @@ struct ApiOptions {
   // auth::hash_secret() of the metrics token's secret (config [metrics]
   // token_hash); empty: GET /metrics is 404.
   std::string metrics_token_hash;
+  // The limits on agents' submissions (config [requests], docs/hoistd.md)
+  // and how often what they refuse is audited (app/submission_throttle.h).
+  app::SubmissionThrottle::Options submissions;
 };
 
 // The long-poll key of the console's event streams (GET /api/v1/stream).
@@ -141,6 +145,12 @@ class Api {
   // Expires pending requests and grants whose stored deadline has passed
   // (audited, pushed to their endpoints). Returns how many.
   Result<std::size_t> expire_due();
+
+  // Audits the submissions the throttle refused, one request.throttled
+  // event per endpoint whose report window has passed (every endpoint
+  // with a count when `all`: at shutdown). Returns how many events. hoistd
+  // calls it with each sweep.
+  Result<std::size_t> report_throttled(bool all = false);
 
   // Creates a console user (first admin at first start, `hoistd
   // --create-admin`). Audited with `actor`.

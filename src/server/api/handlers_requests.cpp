@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "core/timestamp.h"
+#include "net/http_error.h"
 #include "server/api/api_impl.h"
 
 namespace hoist::api {
@@ -164,6 +165,13 @@ Result<net::HttpResponse> Api::Impl::submit_request(Call& call) {
   // The body's own faults first, before the policy is looked up.
   if (auto st = app::RequestService::check(*body); !st) {
     return st.error();
+  }
+  // Then the limits on submissions, before anything is evaluated or
+  // audited: over them, 429 with Retry-After, and no event of its own.
+  if (auto throttled = request_service.throttle(endpoint_caller(call.caller), body->user, deps.clock.now_ms())) {
+    auto response = net::error_response(throttled->error);
+    response.set_header("retry-after", std::to_string(throttled->retry_after.count()));
+    return response;
   }
   auto effective = effective_policy(call.caller.endpoint.labels);
   if (!effective) {

@@ -13,6 +13,14 @@ json::object RequestRefused::details() const {
       {"user", json_text(user)}, {"path", json_text(path)}, {"rule", json_text(rule)}, {"reason", json_text(reason)}};
 }
 
+json::object RequestThrottled::details() const {
+  return json::object{{"throttled", throttled},
+                      {"by_endpoint_limit", by_endpoint_limit},
+                      {"first_at", json_time(first_at)},
+                      {"last_at", json_time(last_at)},
+                      {"last_user", json_text(last_user)}};
+}
+
 json::object RequestCreated::details() const {
   return json::object{{"requester", json_text(requester)},
                       {"kind", to_string(request_kind)},

@@ -43,6 +43,20 @@ struct RequestRefused {
   [[nodiscard]] boost::json::object details() const;
 };
 
+// Submissions of one endpoint that the throttle refused
+// (submission_throttle.h): one event for many, at most one per endpoint per
+// report window, so a flood is on the trail without an event per attempt.
+struct RequestThrottled {
+  std::uint64_t throttled;          // refused since this endpoint's last request.throttled
+  std::uint64_t by_endpoint_limit;  // of those, over the endpoint's limit (the rest over a user's)
+  TimePoint first_at;               // the first and the last of them
+  TimePoint last_at;
+  std::string last_user;  // the user name the last one was sent for (the agent's word)
+
+  static constexpr AuditKind kind() { return AuditKind::kRequestThrottled; }
+  [[nodiscard]] boost::json::object details() const;
+};
+
 struct RequestCreated {
   std::string requester;
   RequestKind request_kind;

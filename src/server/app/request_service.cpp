@@ -21,6 +21,23 @@ Error too_many_pending(const std::string& user, const std::string& host, std::si
                   user, waiting, host));
 }
 
+// "1s", "1m30s", "250ms": how often a bucket gives one more.
+std::string every_text(std::chrono::milliseconds interval) {
+  if (interval.count() % 1000 != 0) return fmt::format("{}ms", interval.count());
+  return format_duration(std::chrono::duration_cast<Seconds>(interval));
+}
+
+// Over a submission limit: what the user is told, through the agent, in
+// sudo or `hoist elevate`.
+Error too_many_submissions(const SubmissionLimits& limits, const SubmissionThrottle::Refusal& refusal,
+                           const std::string& user, const std::string& host) {
+  const BucketLimit& limit = refusal.by_endpoint_limit ? limits.per_endpoint : limits.per_user;
+  const std::string who = refusal.by_endpoint_limit ? fmt::format("{} has sent too many requests", host)
+                                                    : fmt::format("{} has sent too many requests from {}", user, host);
+  return rate_limited(fmt::format("{} in a short time (at most {} at once, then one every {}); try again in {} s", who,
+                                  limit.burst, every_text(limit.interval), refusal.retry_after.count()));
+}
+
 Error too_many_pending_at(const std::string& host, std::size_t waiting) {
   return rate_limited(
       fmt::format("{} requests wait for a decision on {} already; an approver must decide some before more can be sent",
@@ -28,6 +45,45 @@ Error too_many_pending_at(const std::string& host, std::size_t waiting) {
 }
 
 }  // namespace
+
+std::optional<Throttled> RequestService::throttle(const EndpointCaller& caller, const std::string& user,
+                                                  AuditTime now) {
+  auto refused = throttle_.admit({caller.endpoint_id, caller.actor, caller.host}, user, now);
+  if (!refused) return std::nullopt;
+  if (refused->report) {
+    // A failed write keeps the count for the next report: the refusal
+    // stands either way.
+    if (auto st = audit_throttled(*refused->report); !st) throttle_.give_back(std::move(*refused->report));
+  }
+  return Throttled{too_many_submissions(throttle_.options().limits, *refused, user, caller.host), refused->retry_after};
+}
+
+Result<std::size_t> RequestService::report_throttled(AuditTime now, bool all) {
+  std::size_t audited = 0;
+  std::optional<Error> failed;
+  for (auto& report : throttle_.due_reports(now, all)) {
+    if (auto st = audit_throttled(report); !st) {
+      if (!failed) failed = st.error();
+      throttle_.give_back(std::move(report));
+      continue;
+    }
+    ++audited;
+  }
+  if (failed) return *failed;
+  return audited;
+}
+
+Status RequestService::audit_throttled(const SubmissionThrottle::Report& report) {
+  return deps_.store.write([&](store::StoreTx& tx) {
+    return audit(deps_, tx, report.actor,
+                 audited::RequestThrottled{.throttled = report.throttled,
+                                           .by_endpoint_limit = report.by_endpoint_limit,
+                                           .first_at = std::chrono::floor<Seconds>(report.first_at),
+                                           .last_at = std::chrono::floor<Seconds>(report.last_at),
+                                           .last_user = report.last_user},
+                 "", report.host);
+  });
+}
 
 Status RequestService::check(const SubmitBody& body) {
   if (body.kind != "command" && body.kind != "session") {

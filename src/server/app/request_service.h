@@ -15,6 +15,9 @@
 // MUST: a requester has at most kMaxPendingPerRequester requests waiting
 // on one endpoint, and an endpoint at most kMaxPendingPerEndpoint, counted
 // in the transaction that would add one.
+// MUST: every submission passes throttle() before submit(); what it
+// refuses is audited at most once per endpoint per report window
+// (request.throttled, with how many), never once per attempt.
 #pragma once
 
 #include <chrono>
@@ -29,6 +32,7 @@
 #include "core/request.h"
 #include "core/result.h"
 #include "server/app/service_deps.h"
+#include "server/app/submission_throttle.h"
 #include "store/store.h"
 
 namespace hoist::app {
@@ -63,6 +67,14 @@ struct SubmitBody {
   RunAs runas;  // sudo -u / -g as the agent resolved them (root when absent)
 };
 
+// A submission the throttle refused (submission_throttle.h): RateLimited,
+// with what the user is told (through the agent, in sudo or `hoist
+// elevate`), and how long to wait (the API's Retry-After).
+struct Throttled {
+  Error error;
+  Seconds retry_after;
+};
+
 // What a submission came to: the policy's decision, and for a request the
 // stored record (pending, or approved by an auto-approval rule).
 struct SubmitOutcome {
@@ -73,12 +85,28 @@ struct SubmitOutcome {
 
 class RequestService {
  public:
-  explicit RequestService(ServiceDeps deps) : deps_(std::move(deps)) {}
+  // Throws std::invalid_argument for throttle options that do not
+  // validate (SubmissionThrottle::validate).
+  explicit RequestService(ServiceDeps deps, const SubmissionThrottle::Options& throttle = {})
+      : deps_(std::move(deps)), throttle_(throttle) {}
 
   // The faults of a submission on its own (its kind, a command's path, the
   // digest's form), before any policy is looked up. submit() checks them
   // too.
   static Status check(const SubmitBody& body);
+
+  // Counts one submission of `user` by the agent `caller` against its
+  // endpoint's limit and the user's on that endpoint: nullopt to go on
+  // with submit(), or why not and for how long. A refusal is not audited
+  // on its own: the first after a quiet window is audited at once as
+  // request.throttled, the later ones are counted for report_throttled().
+  std::optional<Throttled> throttle(const EndpointCaller& caller, const std::string& user, AuditTime now);
+
+  // Audits one request.throttled event per endpoint whose refused
+  // submissions wait to be reported and whose window has passed (every
+  // one with `all`, at shutdown); returns how many. hoistd's sweep calls
+  // it. A count that cannot be audited is kept for the next call.
+  Result<std::size_t> report_throttled(AuditTime now, bool all = false);
 
   // Decides `body` with `policy` (the endpoint's effective policy) for the
   // agent `caller`; a deny is audited (request.refused) and stores
@@ -111,8 +139,10 @@ class RequestService {
                                      const audited::RequestChange& change, TimePoint now,
                                      const std::function<Status(const store::RequestRecord&)>& check = {});
   Status enqueue_push(store::StoreTx& tx, const store::RequestRecord& rec, TimePoint now);
+  Status audit_throttled(const SubmissionThrottle::Report& report);
 
   ServiceDeps deps_;
+  SubmissionThrottle throttle_;
 };
 
 }  // namespace hoist::app

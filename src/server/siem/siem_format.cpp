@@ -45,8 +45,8 @@ std::string_view outcome_of(const AuditEvent& e, const json::object& d) {
     if (*a == "deny") return "failure";
     if (*a == "request") return "unknown";
   }
-  if (ends_with_any(e.action,
-                    {".denied", ".refused", ".failed", ".quarantined", ".revoked", ".expired", ".rejected"})) {
+  if (ends_with_any(e.action, {".denied", ".refused", ".throttled", ".failed", ".quarantined", ".revoked", ".expired",
+                               ".rejected"})) {
     return "failure";
   }
   return "success";

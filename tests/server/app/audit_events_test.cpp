@@ -34,6 +34,14 @@ TEST(AuditEvents, Requests) {
                AuditKind::kRequestRefused,
                R"({"user":"alice","path":"/usr/bin/bash","rule":"fleet/no-shells",)"
                R"("reason":"rule \"fleet/no-shells\" denies it"})");
+  expect_event(audited::RequestThrottled{.throttled = 1939,
+                                         .by_endpoint_limit = 1900,
+                                         .first_at = at(10, 0),
+                                         .last_at = at(10, 1),
+                                         .last_user = "mallory"},
+               AuditKind::kRequestThrottled,
+               R"({"throttled":1939,"by_endpoint_limit":1900,"first_at":"2026-03-02T10:00:00Z",)"
+               R"("last_at":"2026-03-02T10:01:00Z","last_user":"mallory"})");
   expect_event(audited::RequestCreated{.requester = "bob",
                                        .request_kind = RequestKind::kCommand,
                                        .path = "/usr/bin/true",

@@ -4,6 +4,7 @@
 // api_tests; here nothing is parsed or rendered.
 #include "server/app/request_service.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <boost/json/serialize.hpp>
@@ -279,6 +280,105 @@ TEST_F(RequestServiceTest, TheCapIsPerRequesterAndEndpointAndCountsOnlyWaitingRe
   submit_pending(command("alice", "/usr/bin/apt-get"), web1_);
   now_ += std::chrono::hours{1};
   submit_pending(command("alice", "/usr/bin/apt-get"), web1_);
+}
+
+// --- the submission throttle (submission_throttle.h) ---
+
+class ThrottledRequestServiceTest : public RequestServiceTest {
+ protected:
+  void SetUp() override {
+    RequestServiceTest::SetUp();
+    SubmissionThrottle::Options o;
+    o.limits.per_endpoint = {30, std::chrono::seconds{1}};
+    o.limits.per_user = {5, std::chrono::seconds{6}};
+    service_ = std::make_unique<RequestService>(deps(), o);
+  }
+  AuditTime now_ms() const { return std::chrono::time_point_cast<std::chrono::milliseconds>(now_); }
+  // What the API does with a submission: the throttle, then submit().
+  Result<SubmitOutcome> send(const SubmitBody& b, const EndpointCaller& at) {
+    if (auto throttled = service_->throttle(at, b.user, now_ms())) return throttled->error;
+    return submit(b, at);
+  }
+  std::size_t audited() {
+    auto events = store_->audit_events({});
+    return events.ok() ? events->size() : 0;
+  }
+};
+
+// The attack pass: one endpoint credential sent 2000 submissions in 9 s;
+// each refusal was an audit event (and a notification on every channel
+// taking request.*).
+TEST_F(ThrottledRequestServiceTest, AFloodIsRefusedAndAuditedOncePerWindowNotOncePerAttempt) {
+  int accepted = 0;
+  int throttled = 0;
+  for (int i = 0; i < 2000; ++i) {
+    now_ = kStart + std::chrono::milliseconds{i * 9000 / 2000};
+    auto r = send(command(i % 4 == 0 ? "mallory" : "m" + std::to_string(i % 97), "/usr/bin/apt-get"), web1_);
+    if (r.ok()) {
+      ++accepted;
+    } else if (r.error().message.find("too many requests") != std::string::npos) {
+      ++throttled;
+    }
+  }
+  // 30 at once, then one a second for 9 s; the cap of waiting requests
+  // refuses a few of those on its own.
+  EXPECT_LE(accepted, 30 + 9);
+  EXPECT_GE(throttled, 2000 - 30 - 9);
+  EXPECT_LE(audited(), 30U + 9U + 1U) << "one event per accepted or refused submission, and one for the flood";
+  auto events = audit("request.throttled");
+  ASSERT_EQ(events.size(), 1U);
+  EXPECT_EQ(events[0].actor, "agent:ep-1");
+  EXPECT_EQ(events[0].host, "web-01");
+  EXPECT_EQ(events[0].target, "");
+  EXPECT_NE(events[0].details.find("\"throttled\":1,"), std::string::npos) << events[0].details;
+
+  // Another endpoint is not held up.
+  EXPECT_TRUE(send(command("alice", "/usr/bin/apt-get"), web2_).ok());
+
+  // The rest are audited as one event once the window has passed.
+  ASSERT_EQ(*service_->report_throttled(now_ms()), 0U);
+  now_ = kStart + std::chrono::seconds{61};
+  ASSERT_EQ(*service_->report_throttled(now_ms()), 1U);
+  events = audit("request.throttled");
+  ASSERT_EQ(events.size(), 2U);
+  EXPECT_NE(events[1].details.find(fmt::format("\"throttled\":{},", throttled - 1)), std::string::npos)
+      << events[1].details;
+  EXPECT_NE(events[1].details.find("\"first_at\":\"2026-03-02T10:00:00Z\""), std::string::npos) << events[1].details;
+  EXPECT_NE(events[1].details.find("\"last_at\":\"2026-03-02T10:00:08Z\""), std::string::npos) << events[1].details;
+  EXPECT_EQ(*service_->report_throttled(now_ms() + std::chrono::hours{1}), 0U);
+}
+
+TEST_F(ThrottledRequestServiceTest, TheUserIsToldWhichLimitAndHowLongToWait) {
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(service_->throttle(web1_, "alice", now_ms()) == std::nullopt);
+  auto t = service_->throttle(web1_, "alice", now_ms() + std::chrono::seconds{2});
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->error.code, ErrorCode::kRateLimited);
+  EXPECT_EQ(t->error.message,
+            "alice has sent too many requests from web-01 in a short time (at most 5 at once, then one every 6s); "
+            "try again in 4 s");
+  EXPECT_EQ(t->retry_after, Seconds{4});
+  // The endpoint had 25 left, and 2 s gave it 2 more.
+  for (int i = 0; i < 27; ++i) {
+    ASSERT_TRUE(service_->throttle(web1_, "u" + std::to_string(i), now_ms() + std::chrono::seconds{2}) == std::nullopt);
+  }
+  t = service_->throttle(web1_, "bob", now_ms() + std::chrono::milliseconds{2300});
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->error.message,
+            "web-01 has sent too many requests in a short time (at most 30 at once, then one every 1s); "
+            "try again in 1 s");
+  EXPECT_EQ(t->retry_after, Seconds{1});
+}
+
+TEST_F(ThrottledRequestServiceTest, ACountThatCannotBeAuditedIsKeptForTheNextReport) {
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(service_->throttle(web1_, "alice", now_ms()) == std::nullopt);
+  refuse_audit_ = true;
+  for (int i = 0; i < 7; ++i) EXPECT_TRUE(service_->throttle(web1_, "alice", now_ms())) << "refused all the same";
+  EXPECT_FALSE(service_->report_throttled(now_ms(), true).ok());
+  refuse_audit_ = false;
+  ASSERT_EQ(*service_->report_throttled(now_ms(), true), 1U);
+  const auto events = audit("request.throttled");
+  ASSERT_EQ(events.size(), 1U);
+  EXPECT_NE(events[0].details.find("\"throttled\":7,"), std::string::npos) << events[0].details;
 }
 
 TEST_F(RequestServiceTest, ReviewsAreTransitionsWithTheirAuditAndPush) {

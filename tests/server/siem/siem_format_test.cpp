@@ -51,6 +51,7 @@ TEST(SiemFormat, OutcomesFollowTheDecisionAndTheKind) {
   EXPECT_EQ(outcome_of(event("endpoint.decision", R"({"action":"request"})")), "unknown");
   EXPECT_EQ(outcome_of(event("request.denied", "{}")), "failure");
   EXPECT_EQ(outcome_of(event("request.refused", "{}")), "failure");
+  EXPECT_EQ(outcome_of(event("request.throttled", "{}")), "failure");
   EXPECT_EQ(outcome_of(event("request.approved", "{}")), "success");
   // Details that are not an object (never written, but read as stored).
   const auto v = json::parse(to_ecs_json(event("x", "not json"))).as_object();

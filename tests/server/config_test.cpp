@@ -1,0 +1,75 @@
+// hoistd.toml's [requests] section: the sweep and the limits on agents'
+// submissions, their defaults and a clear error for each mistake (the
+// [[siem]] streams have siem_config_test.cpp; the file as hoistd reads it,
+// exit codes included, is tests/e2e/startup_test.cpp).
+#include <gtest/gtest.h>
+
+#include "server/config.h"
+
+namespace hoist::server {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+Status parse(const std::string& text, Config& c) {
+  return parse_config(text, "hoistd.toml", c);
+}
+
+TEST(RequestsConfig, TheDefaultsAreTheThrottlesOnes) {
+  Config c;
+  ASSERT_TRUE(parse("", c).ok());
+  EXPECT_EQ(c.submissions, app::SubmissionLimits{});
+  EXPECT_EQ(c.submissions.per_endpoint, (BucketLimit{60, seconds{1}}));
+  EXPECT_EQ(c.submissions.per_user, (BucketLimit{20, seconds{6}}));
+  EXPECT_EQ(c.sweep_interval, seconds{15});
+}
+
+TEST(RequestsConfig, TheLimitsAreRead) {
+  Config c;
+  const auto st = parse(R"([requests]
+sweep_interval = "30s"
+endpoint_burst = 1000000
+endpoint_every = "1ms"
+user_burst = 5
+user_every = "1m30s"
+)",
+                        c);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  EXPECT_EQ(c.sweep_interval, seconds{30});
+  EXPECT_EQ(c.submissions.per_endpoint, (BucketLimit{1000000, milliseconds{1}}));
+  EXPECT_EQ(c.submissions.per_user, (BucketLimit{5, seconds{90}}));
+}
+
+TEST(RequestsConfig, OneKeyLeavesTheOthersAtTheirDefaults) {
+  Config c;
+  ASSERT_TRUE(parse("[requests]\nuser_burst = 40\n", c).ok());
+  EXPECT_EQ(c.submissions.per_user, (BucketLimit{40, seconds{6}}));
+  EXPECT_EQ(c.submissions.per_endpoint, (BucketLimit{60, seconds{1}}));
+}
+
+TEST(RequestsConfig, EachMistakeSaysWhatIsWrong) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"[requests]\nendpoint_burst = 0\n", "hoistd.toml:2:18: requests.endpoint_burst must be between 1 and 1000000"},
+      {"[requests]\nuser_burst = 1000001\n", "requests.user_burst must be between 1 and 1000000"},
+      {"[requests]\nuser_burst = -1\n", "requests.user_burst must be between 1 and 1000000"},
+      {"[requests]\nuser_burst = \"20\"\n", "requests.user_burst must be a whole number"},
+      {"[requests]\nendpoint_every = 1\n", "requests.endpoint_every must be a string"},
+      {"[requests]\nendpoint_every = \"0ms\"\n", "requests.endpoint_every must be between 1ms and 1h"},
+      {"[requests]\nendpoint_every = \"0s\"\n", "requests.endpoint_every:"},
+      {"[requests]\nuser_every = \"2h\"\n", "hoistd.toml:2:14: requests.user_every must be between 1ms and 1h"},
+      {"[requests]\nuser_every = \"often\"\n", "requests.user_every:"},
+      {"[requests]\nsweep_interval = \"often\"\n", "requests.sweep_interval:"},
+      {"[requests]\nuser_limit = 5\n", "unknown key \"requests.user_limit\""},
+      {"[requests]\nendpoint_burst = 0\nuser_every = \"1s\"\n", "requests.endpoint_burst"},
+  };
+  for (const auto& [text, words] : cases) {
+    Config c;
+    auto st = parse(text, c);
+    ASSERT_FALSE(st.ok()) << text;
+    EXPECT_NE(st.error().message.find(words), std::string::npos) << text << " -> " << st.error().message;
+  }
+}
+
+}  // namespace
+}  // namespace hoist::server
