@@ -1,6 +1,6 @@
 // hoistd: the control plane. Builds every dependency once here and passes
 // it in: config, logger, store, TLS material, API, HTTPS server, the expiry
-// sweep. See docs/hoistd.md.
+// sweep, the outbox's sender and retention. See docs/hoistd.md.
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -32,7 +33,9 @@
 #include "server/http/https_server.h"
 #include "server/metrics/server_metrics.h"
 #include "server/notify/email.h"
+#include "server/notify/message.h"
 #include "server/notify/outbox_sender.h"
+#include "server/notify/retention.h"
 #include "server/notify/senders.h"
 #include "server/siem/siem_sinks.h"
 #include "server/siem/siem_stream.h"
@@ -115,25 +118,20 @@ hoist::Result<std::vector<std::pair<std::string, std::unique_ptr<hoist::siem::Si
   return out;
 }
 
-// Runs api.expire_due() every `interval` until stopped.
-class Sweeper {
+// Runs `task` at once, then again after the wait it returns, on a thread
+// of its own until destroyed. A long task asks pause() between its steps,
+// which waits and says whether to go on (false once stopping).
+class Periodic {
  public:
-  Sweeper(hoist::api::Api& api, Logger& log, std::chrono::seconds interval)
-      : thread_([this, &api, &log, interval] {
-          std::unique_lock lock(mu_);
-          while (!stop_) {
-            lock.unlock();
-            auto n = api.expire_due();
-            if (!n) {
-              log.error("sweep.failed", {{"error", n.error().message}});
-            } else if (*n > 0) {
-              log.info("sweep.expired", {{"count", static_cast<std::uint64_t>(*n)}});
-            }
-            lock.lock();
-            cv_.wait_for(lock, interval, [this] { return stop_; });
+  using Task = std::function<std::chrono::milliseconds(Periodic&)>;
+  explicit Periodic(Task task)
+      : thread_([this, task = std::move(task)] {
+          for (;;) {
+            const auto wait = task(*this);
+            if (!pause(wait)) return;
           }
         }) {}
-  ~Sweeper() {
+  ~Periodic() {
     {
       const std::lock_guard lock(mu_);
       stop_ = true;
@@ -141,15 +139,55 @@ class Sweeper {
     cv_.notify_all();
     thread_.join();
   }
-  Sweeper(const Sweeper&) = delete;
-  Sweeper& operator=(const Sweeper&) = delete;
+  Periodic(const Periodic&) = delete;
+  Periodic& operator=(const Periodic&) = delete;
+
+  bool pause(std::chrono::milliseconds wait) {
+    std::unique_lock lock(mu_);
+    return !cv_.wait_for(lock, wait, [this] { return stop_; });
+  }
 
  private:
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
-  std::thread thread_;
+  std::thread thread_;  // last: it starts once the rest is built
 };
+
+// The expiry sweep: api.expire_due() every `interval`.
+std::chrono::milliseconds sweep(hoist::api::Api& api, Logger& log, std::chrono::seconds interval) {
+  auto n = api.expire_due();
+  if (!n) {
+    log.error("sweep.failed", {{"error", n.error().message}});
+  } else if (*n > 0) {
+    log.info("sweep.expired", {{"count", static_cast<std::uint64_t>(*n)}});
+  }
+  return interval;
+}
+
+// The outbox's retention (notify/retention.h), on a thread of its own so a
+// long run never holds up the expiry sweep. Between batches it waits a
+// little, so the request path's writes take the store in between.
+std::chrono::milliseconds prune_outbox(Periodic& self, hoist::store::Store& store, const hoist::api::Clock& clock,
+                                       Logger& log, hoist::server::ServerMetrics& metrics,
+                                       const hoist::notify::RetentionOptions& options) {
+  constexpr std::chrono::milliseconds kBetweenBatches{20};
+  constexpr std::chrono::milliseconds kSoonAgain{1000};
+  const auto pruned =
+      hoist::notify::prune_outbox(store, clock.now_ms(), options, [&self] { return self.pause(kBetweenBatches); });
+  metrics.observe_outbox_pruned(pruned.deliveries, pruned.message_refs);
+  if (pruned.deliveries > 0 || pruned.message_refs > 0) {
+    log.info("notify.pruned", {{"deliveries", static_cast<std::uint64_t>(pruned.deliveries)},
+                               {"message_refs", static_cast<std::uint64_t>(pruned.message_refs)},
+                               {"before", hoist::notify::format_event_time(pruned.before)},
+                               {"more", pruned.more ? "yes" : "no"}});
+  }
+  if (pruned.failed) {
+    log.error("notify.prune_failed", {{"error", pruned.failed->message}});
+    return options.interval;
+  }
+  return pruned.more ? kSoonAgain : options.interval;
+}
 
 // Every connection is a descriptor, but shells and systemd start services
 // with a soft RLIMIT_NOFILE of 1024, below the default max_connections.
@@ -432,7 +470,17 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   log->info("hoistd.started", {{"version", kVersion}, {"url", url}, {"database", db_path}});
   sd_notify(0, "READY=1");
   {
-    Sweeper sweeper(api, *log, config.sweep_interval);
+    Periodic sweeper([&](Periodic&) { return sweep(api, *log, config.sweep_interval); });
+    // A trail that does not verify is kept as it is for the inquiry: the
+    // outbox's rows too (who was told what, and when).
+    hoist::notify::RetentionOptions retention;
+    retention.retention = config.notify.retention;
+    std::optional<Periodic> pruner;
+    if (chain->ok) {
+      pruner.emplace([&](Periodic& self) { return prune_outbox(self, **store, clock, *log, metrics, retention); });
+    } else {
+      log->warn("notify.retention_paused", {{"reason", "the audit trail does not verify"}});
+    }
     std::vector<std::unique_ptr<hoist::siem::StreamRunner>> streams;
     for (auto& sink : *siem_sinks) {
       hoist::siem::StreamOptions options;

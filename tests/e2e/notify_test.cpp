@@ -4,6 +4,8 @@
 // with the code docs/notifications.md gives receivers, and to a real SMTP
 // server (tests/support/smtp_receiver.py). A short retry schedule
 // ([notify] in hoistd.toml) keeps the fault tests quick.
+#include <sqlite3.h>
+
 #include <fstream>
 #include <iterator>
 #include <set>
@@ -371,6 +373,51 @@ TEST_F(NotifyE2e, TheSecretNeverShowsInAnswersAuditLogsOrTheDatabase) {
     }
   }
   EXPECT_NE(texts[0].find("\"set\":true"), std::string::npos) << texts[0];
+}
+
+// Retention ([notify] retention, 30 days unless set): at start, then
+// hourly, hoistd deletes delivered and dead deliveries that finished longer
+// ago than that, and never one still owed. hoistd's clock is the real one,
+// so the rows are aged in the database while it is stopped.
+TEST_F(NotifyE2e, RetentionDeletesOldFinishedDeliveriesAndNeverOneStillOwed) {
+  WebhookReceiver rx(dir_.path(), kSecret);
+  ASSERT_TRUE(rx.start()) << rx.error();
+  add_channel("up", rx, json::array{"request.created"});
+  PrivateDir down_dir;
+  WebhookReceiver down(down_dir.path(), kSecret);
+  ASSERT_TRUE(down.start()) << down.error();
+  const auto down_id = add_channel("down", down, json::array{"request.created"});
+  down.stop();
+  for (const char* user : {"alice", "bob", "carol"}) submit(user);
+  const auto count = [&](const std::string& query) {
+    const auto r = hoistd_.call("GET", "/api/v1/notify/deliveries?" + query, "", admin_);
+    EXPECT_EQ(r.status, 200) << r;
+    return r.array("/deliveries").size();
+  };
+  ASSERT_TRUE(eventually([&] { return count("state=delivered") == 3; })) << hoistd_.output();
+  ASSERT_EQ(count("state=pending&channel=" + down_id), 3U);
+  ASSERT_EQ(hoistd_.stop(), 0);
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((hoistd_.data_dir() + "/hoist.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "UPDATE notify_deliveries SET finished_ms = finished_ms - 40 * 86400000 WHERE finished_ms "
+                         "IS NOT NULL",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  EXPECT_EQ(sqlite3_changes(db), 3);
+  sqlite3_close(db);
+
+  ASSERT_TRUE(hoistd_.start()) << hoistd_.start_error();
+  ASSERT_TRUE(eventually([&] { return hoistd_.output().find("notify.pruned") != std::string::npos; }))
+      << hoistd_.output();
+  const auto out = hoistd_.output();
+  const auto line = out.substr(out.find("notify.pruned"));
+  EXPECT_NE(line.substr(0, line.find('\n')).find("\"deliveries\":3"), std::string::npos) << line;
+  EXPECT_EQ(count("state=delivered"), 0U);
+  // The down channel's are still owed (pending, or dead by now at the
+  // short max_age: finished just now, so young).
+  EXPECT_EQ(count("channel=" + down_id), 3U);
 }
 
 }  // namespace
