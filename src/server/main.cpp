@@ -32,6 +32,7 @@
 #include "server/config.h"
 #include "server/http/https_server.h"
 #include "server/metrics/server_metrics.h"
+#include "server/notify/ca_file.h"
 #include "server/notify/email.h"
 #include "server/notify/message.h"
 #include "server/notify/outbox_sender.h"
@@ -328,8 +329,19 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   }
   // The outbox's sender: started once hoistd serves, woken after every write.
   const auto secrets_box = api_options.secrets_box;
+  // A ca_file that cannot be used has one message for every reason in
+  // what admins and auditors read (notify/ca_file.h); the reason is logged.
+  const auto make_sender = [&log](const hoist::store::ChannelRecord& channel, const std::string& secrets) {
+    auto made = hoist::notify::make_sender(channel, secrets);
+    if (!made) {
+      if (auto problem = hoist::notify::ca_file_problem(channel.config)) {
+        log->warn("notify.ca_file_unusable", {{"channel", channel.id}, {"problem", *problem}});
+      }
+    }
+    return made;
+  };
   hoist::notify::OutboxSender outbox(
-      **store, *log, hoist::notify::make_sender,
+      **store, *log, make_sender,
       [secrets_box](const hoist::store::ChannelRecord& channel) -> hoist::Result<std::string> {
         if (channel.secrets.empty()) return std::string();
         return secrets_box->open(channel.secrets, channel.id);

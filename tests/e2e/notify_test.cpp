@@ -420,5 +420,51 @@ TEST_F(NotifyE2e, RetentionDeletesOldFinishedDeliveriesAndNeverOneStillOwed) {
   EXPECT_EQ(count("channel=" + down_id), 3U);
 }
 
+// An admin who sets ca_file to probe hoistd's file system learns only
+// whether a path is a readable file of PEM certificates: a missing file, a
+// directory and a file of something else give the same last_error; only
+// hoistd's log says which.
+TEST_F(NotifyE2e, AnUnusableCaFileGivesTheSameAnswerWhateverTheReason) {
+  PrivateDir files;
+  const std::string not_pem = files.path() + "/notes.txt";
+  std::ofstream(not_pem) << "not a certificate\n";
+  struct Case {
+    std::string path;
+    std::string logged;  // what the log says of it
+  };
+  const std::vector<Case> cases = {{files.path() + "/missing.pem", "No such file"},
+                                   {files.path(), "is a directory"},
+                                   {not_pem, "no PEM certificate"}};
+  std::set<std::string> answers;
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const auto created = hoistd_.call_json(
+        "POST", "/api/v1/notify/channels",
+        json::object{{"kind", "webhook"},
+                     {"name", "probe " + std::to_string(i)},
+                     {"events", json::array{"notify.channel_tested"}},
+                     {"config", json::object{{"url", "https://127.0.0.1:9/hook"}, {"ca_file", cases[i].path}}},
+                     {"secret", kSecret}},
+        admin_);
+    ASSERT_EQ(created.status, 201) << created;
+    const auto test = hoistd_.call("POST", "/api/v1/notify/channels/" + created.str("/id") + "/test", "", admin_);
+    ASSERT_EQ(test.status, 202) << test;
+    const std::string delivery = "/api/v1/notify/deliveries/" + std::to_string(test.num("/id"));
+    ASSERT_TRUE(eventually([&] { return hoistd_.call("GET", delivery, "", admin_).num("/attempts") >= 1; }))
+        << hoistd_.output();
+    const auto tried = hoistd_.call("GET", delivery, "", admin_);
+    answers.insert(tried.str("/last_error") + " / " + std::to_string(tried.num("/attempts") >= 1));
+    EXPECT_EQ(tried.str("/last_error").find(cases[i].path), std::string::npos) << tried;
+  }
+  EXPECT_EQ(answers, (std::set<std::string>{
+                         "the channel's settings are not usable: ca_file is not a readable file of PEM certificates / 1"}));
+  ASSERT_TRUE(eventually([&] {
+    const auto out = hoistd_.output();
+    return std::all_of(cases.begin(), cases.end(), [&](const Case& c) {
+      return out.find(c.path + ": ") != std::string::npos && out.find(c.logged) != std::string::npos;
+    });
+  })) << hoistd_.output();
+  EXPECT_NE(hoistd_.output().find("notify.ca_file_unusable"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace hoist::e2e
