@@ -281,8 +281,9 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
     return {};
   };
   if (const auto* t = section("notify")) {
-    if (auto st = r.known_keys(*t, "notify",
-                               {"public_url", "retry_delays", "max_age", "poll_interval", "workers", "jitter_percent"});
+    if (auto st = r.known_keys(
+            *t, "notify",
+            {"public_url", "retry_delays", "max_age", "poll_interval", "workers", "jitter_percent", "retention"});
         !st) {
       return st;
     }
@@ -323,6 +324,17 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
     n.workers = static_cast<int>(workers);
     n.schedule.jitter = static_cast<double>(jitter) / 100.0;
     if (auto st = n.schedule.validate(); !st) return r.at(*t, "retry_delays", "notify: " + st.error().message);
+    std::string retention;
+    if (auto st = r.get(*t, "notify", "retention", retention); !st) return st;
+    if (t->contains("retention")) {
+      auto d = parse_duration(retention);
+      if (!d) return r.at(*t, "retention", fmt::format("notify.retention: {}", d.error().message));
+      if (*d < std::chrono::hours{24}) {
+        return r.at(*t, "retention",
+                    "notify.retention must be at least 1d: a dead letter stays long enough to be seen and re-driven");
+      }
+      n.retention = *d;
+    }
   }
   if (auto st = duration_key("sessions", "lifetime", config.session_lifetime); !st) return st;
   if (const auto* t = section("requests")) {

@@ -24,6 +24,10 @@ struct NotifyConfig {
   outbox::RetrySchedule schedule;
   std::chrono::milliseconds poll_interval{1000};
   int workers = 4;
+  // Delivered and dead deliveries, and chat message references, older than
+  // this are deleted (never a delivery still owed): 1 day to 366 days.
+  static constexpr std::chrono::seconds kDefaultRetention{30 * 24 * 3600};
+  std::chrono::seconds retention = kDefaultRetention;
 };
 
 // One stream of the audit trail to a SIEM (docs/siem.md): `[[siem]]`.

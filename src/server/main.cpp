@@ -1,6 +1,6 @@
 // hoistd: the control plane. Builds every dependency once here and passes
 // it in: config, logger, store, TLS material, API, HTTPS server, the expiry
-// sweep. See docs/hoistd.md.
+// sweep, the outbox's sender and retention. See docs/hoistd.md.
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -32,8 +33,11 @@
 #include "server/config.h"
 #include "server/http/https_server.h"
 #include "server/metrics/server_metrics.h"
+#include "server/notify/ca_file.h"
 #include "server/notify/email.h"
+#include "server/notify/message.h"
 #include "server/notify/outbox_sender.h"
+#include "server/notify/retention.h"
 #include "server/notify/senders.h"
 #include "server/siem/siem_sinks.h"
 #include "server/siem/siem_stream.h"
@@ -128,29 +132,20 @@ hoist::Result<std::vector<std::pair<std::string, std::unique_ptr<hoist::siem::Si
   return out;
 }
 
-// Runs api.expire_due() and api.report_throttled() every `interval` until
-// stopped.
-class Sweeper {
+// Runs `task` at once, then again after the wait it returns, on a thread
+// of its own until destroyed. A long task asks pause() between its steps,
+// which waits and says whether to go on (false once stopping).
+class Periodic {
  public:
-  Sweeper(hoist::api::Api& api, Logger& log, std::chrono::seconds interval)
-      : thread_([this, &api, &log, interval] {
-          std::unique_lock lock(mu_);
-          while (!stop_) {
-            lock.unlock();
-            auto n = api.expire_due();
-            if (!n) {
-              log.error("sweep.failed", {{"error", n.error().message}});
-            } else if (*n > 0) {
-              log.info("sweep.expired", {{"count", static_cast<std::uint64_t>(*n)}});
-            }
-            if (auto t = api.report_throttled(); !t) {
-              log.error("sweep.throttled_not_recorded", {{"error", t.error().message}});
-            }
-            lock.lock();
-            cv_.wait_for(lock, interval, [this] { return stop_; });
+  using Task = std::function<std::chrono::milliseconds(Periodic&)>;
+  explicit Periodic(Task task)
+      : thread_([this, task = std::move(task)] {
+          for (;;) {
+            const auto wait = task(*this);
+            if (!pause(wait)) return;
           }
         }) {}
-  ~Sweeper() {
+  ~Periodic() {
     {
       const std::lock_guard lock(mu_);
       stop_ = true;
@@ -158,15 +153,58 @@ class Sweeper {
     cv_.notify_all();
     thread_.join();
   }
-  Sweeper(const Sweeper&) = delete;
-  Sweeper& operator=(const Sweeper&) = delete;
+  Periodic(const Periodic&) = delete;
+  Periodic& operator=(const Periodic&) = delete;
+
+  bool pause(std::chrono::milliseconds wait) {
+    std::unique_lock lock(mu_);
+    return !cv_.wait_for(lock, wait, [this] { return stop_; });
+  }
 
  private:
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
-  std::thread thread_;
+  std::thread thread_;  // last: it starts once the rest is built
 };
+
+// The sweep: api.expire_due() and api.report_throttled() every `interval`.
+std::chrono::milliseconds sweep(hoist::api::Api& api, Logger& log, std::chrono::seconds interval) {
+  auto n = api.expire_due();
+  if (!n) {
+    log.error("sweep.failed", {{"error", n.error().message}});
+  } else if (*n > 0) {
+    log.info("sweep.expired", {{"count", static_cast<std::uint64_t>(*n)}});
+  }
+  if (auto t = api.report_throttled(); !t) {
+    log.error("sweep.throttled_not_recorded", {{"error", t.error().message}});
+  }
+  return interval;
+}
+
+// The outbox's retention (notify/retention.h), on a thread of its own so a
+// long run never holds up the expiry sweep. Between batches it waits a
+// little, so the request path's writes take the store in between.
+std::chrono::milliseconds prune_outbox(Periodic& self, hoist::store::Store& store, const hoist::api::Clock& clock,
+                                       Logger& log, hoist::server::ServerMetrics& metrics,
+                                       const hoist::notify::RetentionOptions& options) {
+  constexpr std::chrono::milliseconds kBetweenBatches{20};
+  constexpr std::chrono::milliseconds kSoonAgain{1000};
+  const auto pruned =
+      hoist::notify::prune_outbox(store, clock.now_ms(), options, [&self] { return self.pause(kBetweenBatches); });
+  metrics.observe_outbox_pruned(pruned.deliveries, pruned.message_refs);
+  if (pruned.deliveries > 0 || pruned.message_refs > 0) {
+    log.info("notify.pruned", {{"deliveries", static_cast<std::uint64_t>(pruned.deliveries)},
+                               {"message_refs", static_cast<std::uint64_t>(pruned.message_refs)},
+                               {"before", hoist::notify::format_event_time(pruned.before)},
+                               {"more", pruned.more ? "yes" : "no"}});
+  }
+  if (pruned.failed) {
+    log.error("notify.prune_failed", {{"error", pruned.failed->message}});
+    return options.interval;
+  }
+  return pruned.more ? kSoonAgain : options.interval;
+}
 
 // Every connection is a descriptor, but shells and systemd start services
 // with a soft RLIMIT_NOFILE of 1024, below the default max_connections.
@@ -309,8 +347,19 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   // The outbox's sender: started once hoistd serves, woken after every write.
   const auto secrets_box = api_options.secrets_box;
   std::atomic<int> in_hand{0};  // API requests being handled: the outbox lets them go first
+  // A ca_file that cannot be used has one message for every reason in
+  // what admins and auditors read (notify/ca_file.h); the reason is logged.
+  const auto make_sender = [&log](const hoist::store::ChannelRecord& channel, const std::string& secrets) {
+    auto made = hoist::notify::make_sender(channel, secrets);
+    if (!made) {
+      if (auto problem = hoist::notify::ca_file_problem(channel.config)) {
+        log->warn("notify.ca_file_unusable", {{"channel", channel.id}, {"problem", *problem}});
+      }
+    }
+    return made;
+  };
   hoist::notify::OutboxSender outbox(
-      **store, *log, hoist::notify::make_sender,
+      **store, *log, make_sender,
       [secrets_box](const hoist::store::ChannelRecord& channel) -> hoist::Result<std::string> {
         if (channel.secrets.empty()) return std::string();
         return secrets_box->open(channel.secrets, channel.id);
@@ -456,7 +505,17 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   log->info("hoistd.started", {{"version", kVersion}, {"url", url}, {"database", db_path}});
   sd_notify(0, "READY=1");
   {
-    Sweeper sweeper(api, *log, config.sweep_interval);
+    Periodic sweeper([&](Periodic&) { return sweep(api, *log, config.sweep_interval); });
+    // A trail that does not verify is kept as it is for the inquiry: the
+    // outbox's rows too (who was told what, and when).
+    hoist::notify::RetentionOptions retention;
+    retention.retention = config.notify.retention;
+    std::optional<Periodic> pruner;
+    if (chain->ok) {
+      pruner.emplace([&](Periodic& self) { return prune_outbox(self, **store, clock, *log, metrics, retention); });
+    } else {
+      log->warn("notify.retention_paused", {{"reason", "the audit trail does not verify"}});
+    }
     std::vector<std::unique_ptr<hoist::siem::StreamRunner>> streams;
     for (auto& sink : *siem_sinks) {
       hoist::siem::StreamOptions options;

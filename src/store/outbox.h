@@ -12,6 +12,9 @@
 // MUST: a message reference (the chat message a channel posted about a
 // request, to edit it in place later) goes with its channel: deleting the
 // channel deletes its references.
+// MUST: retention never deletes a delivery that is still owed (pending,
+// whatever its age): the prune's condition is part of its DELETE, never a
+// read followed by a delete, so a dead letter re-driven meanwhile stays.
 #pragma once
 
 #include <cstddef>
@@ -124,6 +127,16 @@ class OutboxTx {
   // InvalidArgument for an empty subject or ref, or a ref longer than
   // kMaxMessageRefBytes; NotFound for an unknown channel.
   virtual Result<MessageRef> put_message_ref(const MessageRef& ref) = 0;
+
+  // Retention (docs/notifications.md): deletes at most `limit` (1 to
+  // kMaxPage) deliveries that are delivered or dead and finished before
+  // `before`; returns how many. A pending one stays whatever its age. The
+  // caller runs one batch per transaction, so none holds the write lock
+  // long, until a batch deletes fewer than `limit`.
+  virtual Result<std::size_t> prune_deliveries(AuditTime before, std::size_t limit) = 0;
+  // The same for message references last stored before `before` (a later
+  // event about that request then posts a new message).
+  virtual Result<std::size_t> prune_message_refs(AuditTime before, std::size_t limit) = 0;
 };
 
 class OutboxReader {

@@ -107,6 +107,8 @@ class SqliteTx final : public StoreTx {
   Result<DeliveryRecord> record_attempt(const AttemptRecord& attempt) override;
   Result<DeliveryRecord> redrive_delivery(std::int64_t id, AuditTime at) override;
   Result<MessageRef> put_message_ref(const MessageRef& ref) override;
+  Result<std::size_t> prune_deliveries(AuditTime before, std::size_t limit) override;
+  Result<std::size_t> prune_message_refs(AuditTime before, std::size_t limit) override;
 
   // The last event this transaction appended (for SqliteStore::write).
   [[nodiscard]] const std::optional<ChainHead>& appended() const { return appended_; }

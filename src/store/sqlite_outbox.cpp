@@ -372,6 +372,33 @@ Result<MessageRef> SqliteTx::put_message_ref(const MessageRef& r) {
   return r;
 }
 
+// Each DELETE states its whole condition itself, and the inner SELECT only
+// bounds the batch: a row that changed meanwhile (a dead letter re-driven
+// to pending, a reference stored again) no longer matches and stays. Both
+// SELECTs are range scans of an index of migration 15 (finished deliveries
+// by finish time; references by time).
+Result<std::size_t> SqliteTx::prune_deliveries(AuditTime before, std::size_t limit) {
+  if (auto st = check_page_limit(limit); !st.ok()) return st.error();
+  auto ran = store_.execute(
+      "DELETE FROM notify_deliveries WHERE id IN (SELECT id FROM notify_deliveries INDEXED BY "
+      "notify_deliveries_finished "
+      "WHERE finished_ms < ?1 AND state IN ('delivered', 'dead') LIMIT ?2) AND finished_ms < ?1 AND state IN "
+      "('delivered', 'dead')",
+      "prune deliveries", ms(before), static_cast<std::int64_t>(limit));
+  if (!ran.ok()) return ran.error();
+  return static_cast<std::size_t>(*ran);
+}
+
+Result<std::size_t> SqliteTx::prune_message_refs(AuditTime before, std::size_t limit) {
+  if (auto st = check_page_limit(limit); !st.ok()) return st.error();
+  auto ran = store_.execute(
+      "DELETE FROM notify_message_refs WHERE rowid IN (SELECT rowid FROM notify_message_refs WHERE updated_ms < ?1 "
+      "LIMIT ?2) AND updated_ms < ?1",
+      "prune message references", ms(before), static_cast<std::int64_t>(limit));
+  if (!ran.ok()) return ran.error();
+  return static_cast<std::size_t>(*ran);
+}
+
 Result<std::optional<ChannelRecord>> SqliteStore::channel(const std::string& id) {
   std::lock_guard lock(mu_);
   return channel_locked(id);

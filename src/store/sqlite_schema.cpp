@@ -325,12 +325,22 @@ CREATE TABLE notify_message_refs (
 );
 )sql";
 
+// Migration 15: retention (store/outbox.h, prune_deliveries and
+// prune_message_refs) finds what to delete by an index range, not a scan
+// of every row. Only finished deliveries are in the first (a pending one
+// has no finished_ms), so queueing an event's deliveries does not write
+// to it.
+constexpr std::string_view kMigration15 = R"sql(
+CREATE INDEX notify_deliveries_finished ON notify_deliveries (finished_ms) WHERE finished_ms IS NOT NULL;
+CREATE INDEX notify_message_refs_updated ON notify_message_refs (updated_ms);
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& sqlite_migrations() {
   static const std::vector<std::string_view> kMigrations = {
-      kMigration1, kMigration2, kMigration3,  kMigration4,  kMigration5,  kMigration6,  kMigration7,
-      kMigration8, kMigration9, kMigration10, kMigration11, kMigration12, kMigration13, kMigration14};
+      kMigration1, kMigration2,  kMigration3,  kMigration4,  kMigration5,  kMigration6,  kMigration7, kMigration8,
+      kMigration9, kMigration10, kMigration11, kMigration12, kMigration13, kMigration14, kMigration15};
   return kMigrations;
 }
 

@@ -4,6 +4,8 @@
 // with the code docs/notifications.md gives receivers, and to a real SMTP
 // server (tests/support/smtp_receiver.py). A short retry schedule
 // ([notify] in hoistd.toml) keeps the fault tests quick.
+#include <sqlite3.h>
+
 #include <fstream>
 #include <iterator>
 #include <set>
@@ -371,6 +373,97 @@ TEST_F(NotifyE2e, TheSecretNeverShowsInAnswersAuditLogsOrTheDatabase) {
     }
   }
   EXPECT_NE(texts[0].find("\"set\":true"), std::string::npos) << texts[0];
+}
+
+// Retention ([notify] retention, 30 days unless set): at start, then
+// hourly, hoistd deletes delivered and dead deliveries that finished longer
+// ago than that, and never one still owed. hoistd's clock is the real one,
+// so the rows are aged in the database while it is stopped.
+TEST_F(NotifyE2e, RetentionDeletesOldFinishedDeliveriesAndNeverOneStillOwed) {
+  WebhookReceiver rx(dir_.path(), kSecret);
+  ASSERT_TRUE(rx.start()) << rx.error();
+  add_channel("up", rx, json::array{"request.created"});
+  PrivateDir down_dir;
+  WebhookReceiver down(down_dir.path(), kSecret);
+  ASSERT_TRUE(down.start()) << down.error();
+  const auto down_id = add_channel("down", down, json::array{"request.created"});
+  down.stop();
+  for (const char* user : {"alice", "bob", "carol"}) submit(user);
+  const auto count = [&](const std::string& query) {
+    const auto r = hoistd_.call("GET", "/api/v1/notify/deliveries?" + query, "", admin_);
+    EXPECT_EQ(r.status, 200) << r;
+    return r.array("/deliveries").size();
+  };
+  ASSERT_TRUE(eventually([&] { return count("state=delivered") == 3; })) << hoistd_.output();
+  ASSERT_EQ(count("state=pending&channel=" + down_id), 3U);
+  ASSERT_EQ(hoistd_.stop(), 0);
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((hoistd_.data_dir() + "/hoist.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "UPDATE notify_deliveries SET finished_ms = finished_ms - 40 * 86400000 WHERE finished_ms "
+                         "IS NOT NULL",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  EXPECT_EQ(sqlite3_changes(db), 3);
+  sqlite3_close(db);
+
+  ASSERT_TRUE(hoistd_.start()) << hoistd_.start_error();
+  ASSERT_TRUE(eventually([&] { return hoistd_.output().find("notify.pruned") != std::string::npos; }))
+      << hoistd_.output();
+  const auto out = hoistd_.output();
+  const auto line = out.substr(out.find("notify.pruned"));
+  EXPECT_NE(line.substr(0, line.find('\n')).find("\"deliveries\":3"), std::string::npos) << line;
+  EXPECT_EQ(count("state=delivered"), 0U);
+  // The down channel's are still owed (pending, or dead by now at the
+  // short max_age: finished just now, so young).
+  EXPECT_EQ(count("channel=" + down_id), 3U);
+}
+
+// An admin who sets ca_file to probe hoistd's file system learns only
+// whether a path is a readable file of PEM certificates: a missing file, a
+// directory and a file of something else give the same last_error; only
+// hoistd's log says which.
+TEST_F(NotifyE2e, AnUnusableCaFileGivesTheSameAnswerWhateverTheReason) {
+  PrivateDir files;
+  const std::string not_pem = files.path() + "/notes.txt";
+  std::ofstream(not_pem) << "not a certificate\n";
+  struct Case {
+    std::string path;
+    std::string logged;  // what the log says of it
+  };
+  const std::vector<Case> cases = {{files.path() + "/missing.pem", "No such file"},
+                                   {files.path(), "is a directory"},
+                                   {not_pem, "no PEM certificate"}};
+  std::set<std::string> answers;
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const auto created = hoistd_.call_json(
+        "POST", "/api/v1/notify/channels",
+        json::object{{"kind", "webhook"},
+                     {"name", "probe " + std::to_string(i)},
+                     {"events", json::array{"notify.channel_tested"}},
+                     {"config", json::object{{"url", "https://127.0.0.1:9/hook"}, {"ca_file", cases[i].path}}},
+                     {"secret", kSecret}},
+        admin_);
+    ASSERT_EQ(created.status, 201) << created;
+    const auto test = hoistd_.call("POST", "/api/v1/notify/channels/" + created.str("/id") + "/test", "", admin_);
+    ASSERT_EQ(test.status, 202) << test;
+    const std::string delivery = "/api/v1/notify/deliveries/" + std::to_string(test.num("/id"));
+    ASSERT_TRUE(eventually([&] { return hoistd_.call("GET", delivery, "", admin_).num("/attempts") >= 1; }))
+        << hoistd_.output();
+    const auto tried = hoistd_.call("GET", delivery, "", admin_);
+    answers.insert(tried.str("/last_error") + " / " + std::to_string(tried.num("/attempts") >= 1));
+    EXPECT_EQ(tried.str("/last_error").find(cases[i].path), std::string::npos) << tried;
+  }
+  EXPECT_EQ(answers, (std::set<std::string>{
+                         "the channel's settings are not usable: ca_file is not a readable file of PEM certificates / 1"}));
+  ASSERT_TRUE(eventually([&] {
+    const auto out = hoistd_.output();
+    return std::all_of(cases.begin(), cases.end(), [&](const Case& c) {
+      return out.find(c.path + ": ") != std::string::npos && out.find(c.logged) != std::string::npos;
+    });
+  })) << hoistd_.output();
+  EXPECT_NE(hoistd_.output().find("notify.ca_file_unusable"), std::string::npos);
 }
 
 }  // namespace

@@ -565,6 +565,129 @@ TEST_P(StoreConformance, MessageRefsArePerChannelAndSubjectReplacedAndDeletedWit
   EXPECT_EQ((*store_->message_ref("ch-b", "req-1"))->ref, "b1");
 }
 
+Result<std::size_t> prune_deliveries(Store& s, AuditTime before, std::size_t limit = 100) {
+  return tx_result<std::size_t>(s, [&](StoreTx& tx) { return tx.prune_deliveries(before, limit); });
+}
+
+TEST_P(StoreConformance, RetentionDeletesOnlyFinishedDeliveriesOlderThanItInBatches) {
+  ASSERT_TRUE(add(*store_, channel("ch-a", {"*"})).ok());
+  ASSERT_TRUE(add(*store_, channel("ch-b", {"*"})).ok());
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(audit(*store_, "request.created").ok());
+  auto rows = store_->deliveries(DeliveryFilter{"ch-a", std::nullopt, 0, 10});
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 4U);
+  const auto a = [&](std::size_t i) { return (*rows)[i].id; };
+  // ch-a: delivered at 1 s, dead at 2 s, delivered at 50 s, and one still
+  // owed (retrying since 1 s: old, but pending).
+  ASSERT_TRUE(attempt(*store_, a(0), Verdict::kDelivered, kT0 + milliseconds{1000}).ok());
+  ASSERT_TRUE(attempt(*store_, a(1), Verdict::kDead, kT0 + milliseconds{2000}).ok());
+  ASSERT_TRUE(attempt(*store_, a(2), Verdict::kDelivered, kT0 + milliseconds{50'000}).ok());
+  ASSERT_TRUE(attempt(*store_, a(3), Verdict::kRetry, kT0 + milliseconds{1000}, kT0 + milliseconds{90'000}).ok());
+  // ch-b: never attempted (pending since kT0).
+
+  // Nothing finished before kT0 + 1 s (strictly before).
+  EXPECT_EQ(*prune_deliveries(*store_, kT0 + milliseconds{1000}), 0U);
+  // Batches of one: the two old finished ones go, one per call.
+  const AuditTime cutoff = kT0 + milliseconds{10'000};
+  EXPECT_EQ(*prune_deliveries(*store_, cutoff, 1), 1U);
+  EXPECT_EQ(*prune_deliveries(*store_, cutoff, 1), 1U);
+  EXPECT_EQ(*prune_deliveries(*store_, cutoff, 1), 0U);
+  EXPECT_FALSE(store_->delivery(a(0))->has_value());
+  EXPECT_FALSE(store_->delivery(a(1))->has_value());
+  EXPECT_TRUE(store_->delivery(a(2))->has_value());  // finished after the cutoff
+  auto owed = store_->delivery(a(3));
+  ASSERT_TRUE(owed.ok() && owed->has_value());
+  EXPECT_EQ((*owed)->state, DeliveryState::kPending);
+  EXPECT_EQ(store_->pending_deliveries("ch-b", 10)->size(), 4U);
+
+  // Far in the future: every finished one goes, no pending one.
+  EXPECT_EQ(*prune_deliveries(*store_, kT0 + std::chrono::hours(24 * 365)), 1U);
+  auto left = store_->deliveries(DeliveryFilter{});
+  ASSERT_TRUE(left.ok());
+  EXPECT_EQ(left->size(), 5U);
+  for (const auto& d : *left) EXPECT_EQ(d.state, DeliveryState::kPending);
+
+  // A batch is 1 to kMaxPage.
+  EXPECT_EQ(prune_deliveries(*store_, cutoff, 0).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(prune_deliveries(*store_, cutoff, kMaxPage + 1).error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST_P(StoreConformance, ADeadLetterReDrivenBeforeThePruneCommitsIsKept) {
+  ASSERT_TRUE(add(*store_, channel("ch-a", {"*"})).ok());
+  ASSERT_TRUE(audit(*store_, "request.created").ok());
+  ASSERT_TRUE(audit(*store_, "request.created").ok());
+  auto rows = store_->pending_deliveries("ch-a", 10);
+  ASSERT_TRUE(rows.ok() && rows->size() == 2U);
+  const auto d1 = (*rows)[0].id;
+  const auto d2 = (*rows)[1].id;
+  ASSERT_TRUE(attempt(*store_, d1, Verdict::kDead, kT0 + milliseconds{1}).ok());
+  ASSERT_TRUE(attempt(*store_, d2, Verdict::kDead, kT0 + milliseconds{1}).ok());
+  // d1 is re-driven in the same transaction as, and just before, the
+  // prune: the prune's own condition sees it pending and keeps it.
+  std::size_t pruned = 0;
+  ASSERT_TRUE(in_tx(*store_, [&](StoreTx& tx) -> Status {
+                auto again = tx.redrive_delivery(d1, kT0 + std::chrono::hours(1000));
+                if (!again.ok()) return again.error();
+                auto n = tx.prune_deliveries(kT0 + std::chrono::hours(2000), 10);
+                if (!n.ok()) return n.error();
+                pruned = *n;
+                return {};
+              }).ok());
+  EXPECT_EQ(pruned, 1U);
+  auto kept = store_->delivery(d1);
+  ASSERT_TRUE(kept.ok() && kept->has_value());
+  EXPECT_EQ((*kept)->state, DeliveryState::kPending);
+  EXPECT_FALSE(store_->delivery(d2)->has_value());
+  // Once it is finished again, it ages from its new finish.
+  ASSERT_TRUE(attempt(*store_, d1, Verdict::kDelivered, kT0 + std::chrono::hours(1001)).ok());
+  EXPECT_EQ(*prune_deliveries(*store_, kT0 + std::chrono::hours(1001)), 0U);
+  EXPECT_EQ(*prune_deliveries(*store_, kT0 + std::chrono::hours(1002)), 1U);
+  // A prune rolled back with its transaction deletes nothing.
+  ASSERT_TRUE(audit(*store_, "request.created").ok());
+  auto third = store_->pending_deliveries("ch-a", 10);
+  ASSERT_TRUE(third.ok() && third->size() == 1U);
+  ASSERT_TRUE(attempt(*store_, third->front().id, Verdict::kDelivered, kT0).ok());
+  const Status failed = store_->write([](StoreTx& tx) -> Status {
+    if (auto n = tx.prune_deliveries(kT0 + std::chrono::hours(2000), 10); !n.ok()) return n.error();
+    return conflict("something else in the transaction failed");
+  });
+  EXPECT_EQ(failed.error().code, ErrorCode::kConflict);
+  EXPECT_TRUE(store_->delivery(third->front().id)->has_value());
+}
+
+TEST_P(StoreConformance, RetentionDeletesMessageRefsLastStoredBeforeIt) {
+  ASSERT_TRUE(add(*store_, channel("ch-a", {"*"})).ok());
+  ASSERT_TRUE(add(*store_, channel("ch-b", {"*"})).ok());
+  ASSERT_TRUE(put_ref(*store_, "ch-a", "req-1", "old", kT0).ok());
+  ASSERT_TRUE(put_ref(*store_, "ch-b", "req-1", "old too", kT0 + milliseconds{1}).ok());
+  ASSERT_TRUE(put_ref(*store_, "ch-a", "req-2", "recent", kT0 + milliseconds{5000}).ok());
+  // Stored first long ago, then used again (replaced) recently: kept.
+  ASSERT_TRUE(put_ref(*store_, "ch-b", "req-2", "first", kT0).ok());
+  ASSERT_TRUE(put_ref(*store_, "ch-b", "req-2", "edited", kT0 + milliseconds{6000}).ok());
+  const auto prune = [&](AuditTime before, std::size_t limit) {
+    return tx_result<std::size_t>(*store_, [&](StoreTx& tx) { return tx.prune_message_refs(before, limit); });
+  };
+  EXPECT_EQ(*prune(kT0, 10), 0U);
+  EXPECT_EQ(*prune(kT0 + milliseconds{1000}, 1), 1U);
+  EXPECT_EQ(*prune(kT0 + milliseconds{1000}, 1), 1U);
+  EXPECT_EQ(*prune(kT0 + milliseconds{1000}, 1), 0U);
+  EXPECT_FALSE(store_->message_ref("ch-a", "req-1")->has_value());
+  EXPECT_FALSE(store_->message_ref("ch-b", "req-1")->has_value());
+  EXPECT_EQ((*store_->message_ref("ch-a", "req-2"))->ref, "recent");
+  EXPECT_EQ((*store_->message_ref("ch-b", "req-2"))->ref, "edited");
+  // Stored again meanwhile, in the prune's transaction: kept.
+  ASSERT_TRUE(in_tx(*store_, [&](StoreTx& tx) -> Status {
+                auto r = tx.put_message_ref({"ch-a", "req-2", "again", kT0 + milliseconds{9000}});
+                if (!r.ok()) return r.error();
+                auto n = tx.prune_message_refs(kT0 + milliseconds{8000}, 10);
+                if (!n.ok()) return n.error();
+                return *n == 1 ? Status{} : conflict("expected one reference pruned");
+              }).ok());
+  EXPECT_EQ((*store_->message_ref("ch-a", "req-2"))->ref, "again");
+  EXPECT_FALSE(store_->message_ref("ch-b", "req-2")->has_value());
+  EXPECT_EQ(prune(kT0, 0).error().code, ErrorCode::kInvalidArgument);
+}
+
 TEST(OutboxRouting, RoutesAction) {
   EXPECT_TRUE(routes_action({"*"}, "anything.at_all"));
   EXPECT_TRUE(routes_action({"request.*"}, "request.created"));

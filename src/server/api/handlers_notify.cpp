@@ -9,6 +9,10 @@
 // stored, never returned, never audited or logged, never echoed in an
 // error. Answers say only whether one is set and until when a rotated
 // one still signs.
+// MUST: an audit event records a channel's config with its URLs' user
+// part, query and fragment redacted (notify::audited_config): auditors,
+// SIEMs and notify.* channels read the trail, and a token may sit there.
+// Admins' answers show the config whole.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -288,7 +292,7 @@ Result<net::HttpResponse> Api::Impl::create_channel(Call& call) {
     return audit(tx, call.caller.actor(),
                  audited::ChannelCreated{.kind_name = c.kind,
                                          .name = c.name,
-                                         .config = c.config,
+                                         .config = notify::audited_config(c.config),
                                          .events = c.events,
                                          .enabled = c.enabled,
                                          .labels = c.labels,
@@ -355,7 +359,7 @@ Result<net::HttpResponse> Api::Impl::update_channel(Call& call) {
               fields, id));
         }
         c.config = std::move(*merged);
-        change.config = c.config;
+        change.config = notify::audited_config(c.config);
         // The secret kept must still suit the new config (a Slack channel
         // moved from a webhook URL to a bot token, say).
         if (!body->secret) {

@@ -341,7 +341,7 @@ struct AccessDenied {
 struct ChannelCreated {
   std::string kind_name;  // the channel's kind ("webhook")
   std::string name;
-  std::string config;  // its JSON object text, without secrets
+  std::string config;  // its JSON object text, without secrets, URLs redacted (notify::audited_config)
   std::vector<std::string> events;
   bool enabled;
   std::vector<std::string> labels{};  // routing filters; empty: any

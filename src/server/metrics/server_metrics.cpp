@@ -49,6 +49,8 @@ std::optional<std::string_view> outcome_of(const Request& r) {
   return std::nullopt;
 }
 
+constexpr std::array<std::string_view, 2> kPrunedTables = {"deliveries", "message_refs"};
+
 std::string_view channel_label(ServerMetrics::Channel c) {
   return c == ServerMetrics::Channel::kAgentPush ? "agent_push" : "console_stream";
 }
@@ -79,6 +81,10 @@ ServerMetrics::ServerMetrics(std::chrono::milliseconds scrape_interval)
                                   "Long polls waiting now: agents' push channels (agent_push) and the console's "
                                   "live streams (console_stream).",
                                   {"channel"})),
+      outbox_pruned_(registry_.counter("hoist_notify_pruned_total",
+                                       "Rows of the notification outbox deleted by its retention ([notify] "
+                                       "retention): delivered and dead deliveries, and chat message references.",
+                                       {"table"})),
       scrape_interval_(scrape_interval) {
   // Every fixed series from the start, at zero, so rate() has a start.
   for (const auto o : kOutcomes) {
@@ -86,6 +92,12 @@ ServerMetrics::ServerMetrics(std::chrono::milliseconds scrape_interval)
     (void)wait_seconds_.with({o});
   }
   for (const auto c : {Channel::kAgentPush, Channel::kConsoleStream}) (void)long_polls_.with({channel_label(c)});
+  for (const auto t : kPrunedTables) (void)outbox_pruned_.with({t});
+}
+
+void ServerMetrics::observe_outbox_pruned(std::size_t deliveries, std::size_t message_refs) {
+  outbox_pruned_.with({kPrunedTables[0]}).inc(deliveries);
+  outbox_pruned_.with({kPrunedTables[1]}).inc(message_refs);
 }
 
 void ServerMetrics::observe_http(const net::ExchangeReport& report) {

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -59,6 +60,10 @@ class ServerMetrics {
   // grant that ends is no decision).
   void observe_decision(const Request& after);
 
+  // A retention run of the notification outbox deleted these rows
+  // (notify/retention.h).
+  void observe_outbox_pruned(std::size_t deliveries, std::size_t message_refs);
+
   enum class Channel { kAgentPush, kConsoleStream };
   // A long poll now waits on `channel`: the gauge counts it until the
   // returned guard is destroyed (with the poll, when its connection ends).
@@ -75,6 +80,7 @@ class ServerMetrics {
   metrics::CounterFamily& decisions_;
   metrics::HistogramFamily& wait_seconds_;
   metrics::GaugeFamily& long_polls_;
+  metrics::CounterFamily& outbox_pruned_;
   std::chrono::milliseconds scrape_interval_;
   std::mutex scrape_mu_;
   std::string last_text_;

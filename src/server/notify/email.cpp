@@ -16,11 +16,11 @@
 #include <array>
 #include <atomic>
 #include <deque>
-#include <fstream>
 #include <mutex>
 #include <set>
 
 #include "core/audit_kind.h"
+#include "server/notify/ca_file.h"
 #include "server/notify/email_message.h"
 #include "server/notify/kinds.h"
 
@@ -122,11 +122,13 @@ struct Outgoing {
 
 class EmailSender final : public Sender {
  public:
-  EmailSender(EmailConfig config, SmtpServer server, std::optional<std::string> password, Multi multi)
+  EmailSender(EmailConfig config, SmtpServer server, std::optional<std::string> password,
+              std::optional<std::string> ca_pem, Multi multi)
       : config_(std::move(config)),
         server_(std::move(server)),
         url_(server_.origin + "/" + ehlo_name()),
         password_(std::move(password)),
+        ca_pem_(std::move(ca_pem)),
         multi_(std::move(multi)) {}
 
   outbox::AttemptOutcome send(const Message& message, AuditTime /*now*/) override {
@@ -229,8 +231,12 @@ class EmailSender final : public Sender {
     set(CURLOPT_SSL_VERIFYPEER, 1L);
     set(CURLOPT_SSL_VERIFYHOST, 2L);
     set(CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
-    if (config_.ca_file) {
-      set(CURLOPT_CAINFO, config_.ca_file->c_str());
+    if (ca_pem_) {
+      // The ca_file as read when the sender was made (ca_file.h), never
+      // the path again: no error at a send tells what is at that path now.
+      curl_blob ca{ca_pem_->data(), ca_pem_->size(), CURL_BLOB_COPY};
+      set(CURLOPT_CAINFO_BLOB, &ca);
+      set(CURLOPT_CAINFO, static_cast<const char*>(nullptr));
       set(CURLOPT_CAPATH, static_cast<const char*>(nullptr));  // only the channel's CA
     }
     set(CURLOPT_CONNECTTIMEOUT, timeout);
@@ -262,6 +268,7 @@ class EmailSender final : public Sender {
     (void)curl_easy_getinfo(easy.get(), CURLINFO_RESPONSE_CODE, &code);
     if (result == CURLE_OK) return {true, std::nullopt, ""};
     if (interrupted_) return {false, std::nullopt, "interrupted: hoistd is stopping"};
+    if (result == CURLE_SSL_CACERT_BADFILE) return {false, std::nullopt, std::string(kUnusableCaFile)};
     const std::string what = t.error[0] != '\0' ? printable(t.error.data()) : curl_easy_strerror(result);
     if (code >= 400 && code <= 599) {
       const std::string reply = printable(t.reply(code));
@@ -335,6 +342,7 @@ class EmailSender final : public Sender {
   SmtpServer server_;
   std::string url_;  // origin + "/" + the EHLO name
   std::optional<std::string> password_;
+  std::optional<std::string> ca_pem_;  // the ca_file's text, read once
   std::atomic<bool> interrupted_{false};  // stays set: an interrupted sender is not used again
   std::mutex sockets_mu_;
   std::set<curl_socket_t> sockets_;
@@ -387,13 +395,17 @@ Result<std::unique_ptr<Sender>> make_email_sender(const store::ChannelRecord& ch
   if (config->username && !password) {
     return invalid_argument("the channel names a username but has no password: set its secret");
   }
-  if (config->ca_file && !std::ifstream(*config->ca_file)) {
-    return not_found(fmt::format("ca_file {} cannot be read", config->ca_file->substr(0, 200)));
+  std::optional<std::string> ca_pem;
+  if (config->ca_file) {
+    auto pem = read_ca_file(*config->ca_file);
+    if (!pem) return pem.error();
+    ca_pem = std::move(*pem);
   }
   Multi multi(curl_multi_init());
   if (!multi) return unavailable("libcurl could not make a multi handle");
-  return std::unique_ptr<Sender>(
-      std::make_unique<EmailSender>(std::move(*config), std::move(*server), std::move(password), std::move(multi)));
+  return std::unique_ptr<Sender>(std::make_unique<EmailSender>(std::move(*config), std::move(*server),
+                                                               std::move(password), std::move(ca_pem),
+                                                               std::move(multi)));
 }
 
 }  // namespace hoist::notify

@@ -127,9 +127,10 @@ Status check_smtp_password(std::string_view config, std::string_view secret);
 // lacks SMTP over TLS.
 Status init_email_transport();
 
-// The sender of one email channel. InvalidArgument for a config or
-// secrets that do not read, or a username without a password; NotFound
-// for a missing CA file.
+// The sender of one email channel, with its ca_file read now (ca_file.h).
+// InvalidArgument for a config or secrets that do not read, a username
+// without a password, or a ca_file that cannot be used (one message,
+// whatever the reason).
 Result<std::unique_ptr<Sender>> make_email_sender(const store::ChannelRecord& channel, const std::string& secrets);
 
 }  // namespace hoist::notify

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 #include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
 
 #include <array>
 
@@ -153,6 +155,43 @@ Result<std::string> merge_channel_config(const ChannelKind& kind, std::string_vi
     }
   }
   return kind.check_config(json::serialize(merged));
+}
+
+namespace {
+
+std::string audited_url(std::string_view text) {
+  if (text.find("://") == std::string_view::npos) return std::string(text);
+  auto parsed = boost::urls::parse_uri(text);
+  if (!parsed) return fmt::format("{} (a URL that does not read)", kRedacted);
+  const auto& u = *parsed;
+  std::string out = std::string(u.scheme()) + "://";
+  if (u.has_userinfo()) out += fmt::format("{}@", kRedacted);
+  out += u.encoded_host_and_port();
+  out += u.encoded_path();
+  if (u.has_query()) out += fmt::format("?{}", kRedacted);
+  if (u.has_fragment()) out += fmt::format("#{}", kRedacted);
+  return out;
+}
+
+void redact_urls(json::value& v) {
+  if (v.is_string()) {
+    v = audited_url(v.as_string());
+  } else if (v.is_array()) {
+    for (auto& item : v.as_array()) redact_urls(item);
+  } else if (v.is_object()) {
+    for (auto& [key, item] : v.as_object()) redact_urls(item);
+  }
+}
+
+}  // namespace
+
+std::string audited_config(std::string_view config) {
+  boost::system::error_code ec;
+  auto v = json::parse(config, ec);
+  // hoistd's own canonical JSON always reads; anything else is not shown.
+  if (ec || !v.is_object()) return json::serialize(json::object{{"unreadable", kRedacted}});
+  redact_urls(v);
+  return json::serialize(v);
 }
 
 std::string channel_secrets_json(const ChannelSecrets& s) {

@@ -65,6 +65,18 @@ std::vector<std::string> moved_destination(const ChannelKind& kind, std::string_
 // `change` is not an object or the result does not suit the kind.
 Result<std::string> merge_channel_config(const ChannelKind& kind, std::string_view stored, std::string_view change);
 
+// The config (canonical JSON text) as audit events record it: auditors
+// and every SIEM and channel that takes notify.* read it, and some
+// services take a token in a URL's query or user part. Every string that
+// reads as a URL ("scheme://...", in any field: webhook url, email
+// smtp_url, slack api_url, and any a later kind adds) keeps its scheme,
+// host, port and path; a user or password becomes "[redacted]@", a query
+// "?[redacted]", a fragment "#[redacted]". A string with "://" that does
+// not parse as a URL is replaced whole. Everything else is kept as it is.
+// Admins still see the whole config (GET /api/v1/notify/channels).
+std::string audited_config(std::string_view config);
+inline constexpr std::string_view kRedacted = "[redacted]";
+
 // A channel's secrets as sealed in the store (the plain text inside the
 // sealed box): the current secret, and the one it replaced while that is
 // still valid (kinds with secret_rotates only).

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "net/client/https_client.h"
+#include "server/notify/ca_file.h"
 #include "server/notify/webhook.h"
 
 namespace hoist::notify {
@@ -132,14 +133,7 @@ Result<std::unique_ptr<Sender>> make_slack_sender(const store::ChannelRecord& ch
     while (!target.empty() && target.back() == '/') target.pop_back();
     token = stored->current;
   }
-  net::ClientOptions client_options;
-  client_options.url = url->origin;
-  client_options.ca_file = config->ca_file;
-  client_options.system_ca = !config->ca_file;
-  client_options.connect_timeout = config->timeout;
-  client_options.request_timeout = config->timeout;
-  client_options.max_response_bytes = options.max_response_bytes;
-  auto client = net::HttpsClient::create(std::move(client_options));
+  auto client = receiver_client(url->origin, config->ca_file, config->timeout, options.max_response_bytes);
   if (!client) return client.error();
   return std::unique_ptr<Sender>(
       std::make_unique<SlackSender>(std::move(*client), std::move(*config), std::move(target), std::move(token)));

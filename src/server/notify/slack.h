@@ -113,7 +113,8 @@ struct SlackOptions {
 
 // The sender of one Slack channel (its client keeps one connection alive
 // between attempts). InvalidArgument for a config or secrets that do not
-// read or do not suit each other; NotFound for a missing CA file.
+// read or do not suit each other, or a ca_file that cannot be used
+// (ca_file.h: one message, whatever the reason).
 Result<std::unique_ptr<Sender>> make_slack_sender(const store::ChannelRecord& channel, const std::string& secrets,
                                                   const SlackOptions& options = {});
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "net/client/https_client.h"
+#include "server/notify/ca_file.h"
 #include "server/notify/webhook.h"
 
 namespace hoist::notify {
@@ -51,14 +52,7 @@ Result<std::unique_ptr<Sender>> make_teams_sender(const store::ChannelRecord& ch
   if (!stored) return stored.error();
   auto url = check_webhook_url(stored->current);
   if (!url) return invalid_argument(fmt::format("the channel's secret is not usable: {}", url.error().message));
-  net::ClientOptions client_options;
-  client_options.url = url->origin;
-  client_options.ca_file = config->ca_file;
-  client_options.system_ca = !config->ca_file;
-  client_options.connect_timeout = config->timeout;
-  client_options.request_timeout = config->timeout;
-  client_options.max_response_bytes = options.max_response_bytes;
-  auto client = net::HttpsClient::create(std::move(client_options));
+  auto client = receiver_client(url->origin, config->ca_file, config->timeout, options.max_response_bytes);
   if (!client) return client.error();
   return std::unique_ptr<Sender>(std::make_unique<TeamsSender>(std::move(*client), url->target));
 }

@@ -61,7 +61,8 @@ struct TeamsOptions {
 };
 
 // The sender of one Teams channel. InvalidArgument for a config or secrets
-// that do not read; NotFound for a missing CA file.
+// that do not read, or a ca_file that cannot be used (ca_file.h: one
+// message, whatever the reason).
 Result<std::unique_ptr<Sender>> make_teams_sender(const store::ChannelRecord& channel, const std::string& secrets,
                                                   const TeamsOptions& options = {});
 

@@ -8,6 +8,7 @@
 
 #include "core/webhook_signature.h"
 #include "net/client/https_client.h"
+#include "server/notify/ca_file.h"
 
 namespace hoist::notify {
 
@@ -86,14 +87,7 @@ Result<std::unique_ptr<Sender>> make_webhook_sender(const store::ChannelRecord& 
     if (!key) return key.error();
     previous = std::move(*key);
   }
-  net::ClientOptions client_options;
-  client_options.url = url->origin;
-  client_options.ca_file = config->ca_file;
-  client_options.system_ca = !config->ca_file;
-  client_options.connect_timeout = config->timeout;
-  client_options.request_timeout = config->timeout;
-  client_options.max_response_bytes = options.max_response_bytes;
-  auto client = net::HttpsClient::create(std::move(client_options));
+  auto client = receiver_client(url->origin, config->ca_file, config->timeout, options.max_response_bytes);
   if (!client) return client.error();
   return std::unique_ptr<Sender>(std::make_unique<WebhookSender>(std::move(*client), url->target, std::move(*current),
                                                                  std::move(previous), stored->previous_until));

@@ -77,7 +77,8 @@ struct WebhookOptions {
 
 // The sender of one webhook channel (its client keeps one connection
 // alive between attempts). InvalidArgument for a config or secrets that
-// do not read; NotFound for a missing CA file.
+// do not read, or a ca_file that cannot be used (ca_file.h: one message,
+// whatever the reason).
 Result<std::unique_ptr<Sender>> make_webhook_sender(const store::ChannelRecord& channel, const std::string& secrets,
                                                     const WebhookOptions& options = {});
 

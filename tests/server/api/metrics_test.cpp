@@ -62,10 +62,10 @@ TEST_F(Metrics, TheTokenScrapesEverySeries) {
   ASSERT_EQ(r.status, 200) << r;
   EXPECT_EQ(r.header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
   EXPECT_EQ(r.raw.route, "/metrics");
-  for (const std::string family :
-       {"hoist_http_requests_total counter", "hoist_http_request_duration_seconds histogram",
-        "hoist_request_decisions_total counter", "hoist_request_wait_seconds histogram",
-        "hoist_long_polls_waiting gauge", "hoist_requests gauge", "hoist_audit_last_seq gauge"}) {
+  for (const std::string family : {"hoist_http_requests_total counter", "hoist_http_request_duration_seconds histogram",
+                                   "hoist_request_decisions_total counter", "hoist_request_wait_seconds histogram",
+                                   "hoist_long_polls_waiting gauge", "hoist_requests gauge",
+                                   "hoist_audit_last_seq gauge", "hoist_notify_pruned_total counter"}) {
     EXPECT_NE(r.raw.body.find("# TYPE " + family + "\n"), std::string::npos) << family << "\n" << r.raw.body;
   }
   EXPECT_EQ(sample(r.raw.body, "hoist_requests{state=\"pending\"}"), "0");
@@ -217,6 +217,19 @@ TEST(ServerMetrics, AScrapeRendersAtMostOncePerInterval) {
   EXPECT_EQ(reads, 1);
   EXPECT_NE(m.scrape(t0 + std::chrono::milliseconds(1000)).find("hoist_test_reads 2\n"), std::string::npos);
   EXPECT_EQ(reads, 2);
+}
+
+TEST(ServerMetrics, TheOutboxsRetentionCountsWhatItDeletedByTable) {
+  server::ServerMetrics m(std::chrono::milliseconds(0));
+  auto text = m.scrape(std::chrono::steady_clock::now());
+  EXPECT_NE(text.find("hoist_notify_pruned_total{table=\"deliveries\"} 0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("hoist_notify_pruned_total{table=\"message_refs\"} 0\n"), std::string::npos) << text;
+  m.observe_outbox_pruned(1500, 3);
+  m.observe_outbox_pruned(0, 0);
+  m.observe_outbox_pruned(2, 0);
+  text = m.scrape(std::chrono::steady_clock::now());
+  EXPECT_NE(text.find("hoist_notify_pruned_total{table=\"deliveries\"} 1502\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("hoist_notify_pruned_total{table=\"message_refs\"} 3\n"), std::string::npos) << text;
 }
 
 TEST(ServerMetrics, LabelsComeFromFixedSetsWhateverTheClientSent) {

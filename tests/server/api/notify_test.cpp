@@ -2,6 +2,8 @@
 // tested and deleted by an admin, with every change audited; bad input
 // refused with a message that names the problem and never the secret.
 #include "api_test_support.h"
+#include "server/notify/message.h"
+#include "server/siem/siem_format.h"
 
 namespace hoist::api::testing {
 namespace {
@@ -142,6 +144,66 @@ TEST_F(NotifyApi, AChannelsLifeIsAuditedAndItsSecretNeverShown) {
   EXPECT_EQ(all.find("MfKQ9r8G"), std::string::npos);
   EXPECT_EQ(all.find(std::string(43, 'A')), std::string::npos);
   EXPECT_NE(all.find("\"secret_rotated\":true"), std::string::npos);
+}
+
+// A token in a webhook URL's query (some services take one there) is
+// the admin's to see, not the auditors', the SIEMs' or a notify.*
+// channel's: the audit trail keeps where the URL goes, never its query or
+// user part.
+TEST_F(NotifyApi, TheAuditTrailKeepsAChannelURLsHostAndPathNeverItsQueryOrUser) {
+  const auto admin = as(store::Role::kAdmin);
+  auto body = channel_body();
+  body["config"] = json::object{{"url", "https://hooks.example:8443/in?token=SECRET-ONE"}};
+  const auto created = call_json("POST", "/api/v1/notify/channels", body, admin);
+  ASSERT_EQ(created.status, 201) << json::serialize(created.body);
+  const std::string id = created.str("/id");
+  // Admins see it whole, in answers and listings.
+  EXPECT_EQ(created.str("/config/url"), "https://hooks.example:8443/in?token=SECRET-ONE");
+  EXPECT_EQ(call("GET", "/api/v1/notify/channels/" + id, "", admin).str("/config/url"),
+            "https://hooks.example:8443/in?token=SECRET-ONE");
+  const auto moved = call_json(
+      "PATCH", "/api/v1/notify/channels/" + id,
+      json::object{{"config", json::object{{"url", "https://hooks.example/moved?sig=SECRET-TWO&v=1"}}}}, admin);
+  ASSERT_EQ(moved.status, 200) << json::serialize(moved.body);
+  EXPECT_EQ(moved.str("/config/url"), "https://hooks.example/moved?sig=SECRET-TWO&v=1");
+  // A user and password in a URL are refused, not echoed, not audited.
+  const auto userinfo = call_json(
+      "PATCH", "/api/v1/notify/channels/" + id,
+      json::object{{"config", json::object{{"url", "https://user:pw-SECRET-THREE@hooks.example/in"}}}}, admin);
+  EXPECT_EQ(userinfo.status, 400) << json::serialize(userinfo.body);
+  EXPECT_EQ(json::serialize(userinfo.body).find("SECRET-THREE"), std::string::npos);
+
+  // What an auditor reads: the API, the CSV export.
+  const auto auditor = as(store::Role::kAuditor);
+  const auto trail = call("GET", "/api/v1/audit?target=" + id, "", auditor);
+  ASSERT_EQ(trail.status, 200);
+  ASSERT_EQ(trail.array("/events").size(), 2U) << json::serialize(trail.body);
+  EXPECT_EQ(trail.str("/events/0/details/config/url"), "https://hooks.example:8443/in?[redacted]");
+  EXPECT_EQ(trail.str("/events/1/details/config/url"), "https://hooks.example/moved?[redacted]");
+  std::vector<std::string> texts = {json::serialize(trail.body),
+                                    call("GET", "/api/v1/audit/export.csv", "", auditor).raw.body};
+  // What SIEMs and notify.* channels get: the stored event, formatted.
+  store::AuditFilter filter;
+  filter.target = id;
+  auto stored = store_->audit_events(filter);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->size(), 2U);
+  for (const auto& e : *stored) {
+    texts.push_back(e.details);
+    texts.push_back(siem::to_ecs_json(e));
+    texts.push_back(siem::to_rfc5424(e, siem::SyslogOptions{}));
+    notify::Message m;
+    m.id = notify::event_id(e);
+    m.event = e;
+    texts.push_back(notify::json_body(m));
+  }
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_NE(texts[i].find("hooks.example"), std::string::npos) << texts[i];
+    for (const char* secret : {"SECRET-ONE", "SECRET-TWO", "SECRET-THREE", "pw-"}) {
+      EXPECT_EQ(texts[i].find(secret), std::string::npos) << secret << " in " << texts[i];
+    }
+  }
 }
 
 const std::string kSmtpPassword = "mail-pass-7Qx2";

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/audit_kind.h"
+#include "server/notify/ca_file.h"
 #include "server/notify/email.h"
 #include "server/notify/email_message.h"
 #include "server/notify/kinds.h"
@@ -507,7 +508,7 @@ TEST_F(EmailSenderTest, BadSettingsAreRefusedWhenTheSenderIsMade) {
       << "a username without a password";
   EXPECT_EQ(make_email_sender(channel(c), "not json").error().code, ErrorCode::kInvalidArgument);
   c.ca_file = "/no/such/ca.pem";
-  EXPECT_EQ(make_email_sender(channel(c), secrets()).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(make_email_sender(channel(c), secrets()).error().message, kUnusableCaFile);  // ca_file_test.cpp
   auto ch = channel(config());
   ch.config = R"({"smtp_url":"http://127.0.0.1:25","from":"a@b.c","to":["d@e.f"]})";
   EXPECT_EQ(make_email_sender(ch, "").error().code, ErrorCode::kInvalidArgument);

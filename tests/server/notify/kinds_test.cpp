@@ -1,6 +1,6 @@
 // The channel kinds' table and what every kind shares: the config merge
-// (a change sets fields, null clears one, the result is checked whole)
-// and the sealed secrets' plain text.
+// (a change sets fields, null clears one, the result is checked whole),
+// the config as audit events record it, and the sealed secrets' plain text.
 #include "server/notify/kinds.h"
 
 #include <gtest/gtest.h>
@@ -37,6 +37,45 @@ TEST(ChannelKinds, AChangeSetsFieldsAndNullClearsAnOptionalOne) {
   EXPECT_FALSE(merge_channel_config(webhook, *created, R"(["url"])").ok());
   EXPECT_FALSE(merge_channel_config(webhook, *created, "{").ok());
   EXPECT_FALSE(merge_channel_config(webhook, "not json", R"({"timeout_s":7})").ok());
+}
+
+TEST(ChannelKinds, TheAuditedConfigKeepsWhereAURLGoesAndNeverItsQueryOrUser) {
+  struct Case {
+    std::string config;
+    std::string audited;
+  };
+  const Case cases[] = {
+      // Each kind's URL field, as the kind stores it.
+      {R"({"url":"https://hooks.example:8443/in/x?token=SECRET&a=b","timeout_s":10})",
+       R"({"url":"https://hooks.example:8443/in/x?[redacted]","timeout_s":10})"},
+      {R"({"smtp_url":"smtp://mail.example.com:587","from":"hoist@example.com","to":["a@example.com"]})",
+       R"({"smtp_url":"smtp://mail.example.com:587","from":"hoist@example.com","to":["a@example.com"]})"},
+      {R"({"mode":"bot","channel":"C1","api_url":"https://slack.example/api","timeout_s":10})",
+       R"({"mode":"bot","channel":"C1","api_url":"https://slack.example/api","timeout_s":10})"},
+      // What no kind stores today, but a later one might.
+      {R"({"url":"https://user:pw@hooks.example/in#frag-SECRET"})",
+       R"({"url":"https://[redacted]@hooks.example/in#[redacted]"})"},
+      {R"({"api_url":"https://only-user@[::1]:9/p?q"})", R"({"api_url":"https://[redacted]@[::1]:9/p?[redacted]"})"},
+      {R"({"nested":{"list":["smtps://u:pw@m.example:465/?x=SECRET","plain text"]}})",
+       R"({"nested":{"list":["smtps://[redacted]@m.example:465/?[redacted]","plain text"]}})"},
+      {R"({"odd":"not a url :// SECRET"})", R"x({"odd":"[redacted] (a URL that does not read)"})x"},
+      // Not URLs: kept as they are.
+      {R"({"ca_file":"/etc/hoist/ca.pem","requester_template":"{user}@example.com","timeout_s":5,"x":null})",
+       R"({"ca_file":"/etc/hoist/ca.pem","requester_template":"{user}@example.com","timeout_s":5,"x":null})"},
+  };
+  for (const auto& c : cases) {
+    const auto audited = audited_config(c.config);
+    EXPECT_EQ(audited, c.audited) << c.config;
+    EXPECT_EQ(audited.find("SECRET"), std::string::npos) << audited;
+    EXPECT_EQ(audited.find("pw"), std::string::npos) << audited;
+  }
+  EXPECT_EQ(audited_config("not json"), R"({"unreadable":"[redacted]"})");
+
+  // Through each kind's own check: what it stores, audited.
+  const auto& webhook = *find_channel_kind("webhook");
+  auto stored = merge_channel_config(webhook, "", R"({"url":"https://h.example/in?sig=SECRET"})");
+  ASSERT_TRUE(stored.ok()) << stored.error().message;
+  EXPECT_EQ(audited_config(*stored), R"({"url":"https://h.example/in?[redacted]","timeout_s":10})");
 }
 
 TEST(ChannelSecrets, RoundTripAndStrictRead) {

@@ -5,6 +5,7 @@
 // message strictly): an incoming webhook, and a bot that posts a request's
 // first event and edits that message for the later ones, through the
 // outbox over a real store.
+#include "server/notify/ca_file.h"
 #include "server/notify/slack.h"
 
 #include <gtest/gtest.h>
@@ -532,7 +533,7 @@ TEST_F(SlackSenderTest, BadSettingsAreRefusedWhenTheSenderIsMade) {
   EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
   EXPECT_EQ(r.error().message.find("SECRETPATH"), std::string::npos);
   c.config = R"({"mode":"bot","channel":"C0123ABC","ca_file":"/no/such/ca.pem","timeout_s":5})";
-  EXPECT_EQ(make_slack_sender(c, channel_secrets_json({kToken, {}, {}})).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(make_slack_sender(c, channel_secrets_json({kToken, {}, {}})).error().message, kUnusableCaFile);
   EXPECT_EQ(make_sender(c, "{}").error().code, ErrorCode::kInvalidArgument);
 }
 

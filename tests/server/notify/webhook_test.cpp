@@ -1,6 +1,7 @@
 // The webhook channel: its settings, and its sender against a real HTTPS
 // receiver on loopback (tests/support/webhook_receiver.py) that checks each
 // signature with the code docs/notifications.md gives receivers.
+#include "server/notify/ca_file.h"
 #include "server/notify/webhook.h"
 
 #include <gtest/gtest.h>
@@ -198,7 +199,7 @@ TEST_F(WebhookSenderTest, BadSettingsAreRefusedWhenTheSenderIsMade) {
   EXPECT_EQ(make_webhook_sender(channel("https://127.0.0.1:1/x"), "{}").error().code, ErrorCode::kInvalidArgument);
   auto c = channel("https://127.0.0.1:1/x");
   c.config = R"({"url":"https://127.0.0.1:1/x","ca_file":"/no/such/ca.pem","timeout_s":5})";
-  EXPECT_EQ(make_webhook_sender(c, secrets(kSecret)).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(make_webhook_sender(c, secrets(kSecret)).error().message, kUnusableCaFile);  // ca_file_test.cpp
 }
 
 }  // namespace
