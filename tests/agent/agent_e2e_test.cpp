@@ -376,5 +376,40 @@ TEST_F(FloodE2E, SudoSaysWhyARequestOverTheCapWasNotSentAndHoistCancelMakesRoom)
   EXPECT_EQ(pending().size(), 10U);
 }
 
+// hoistd's submission limits as a user meets them through real sudo: past
+// their burst, sudo says the request was not sent, whose limit it was and
+// when to try again; nothing waits for a technician and nothing is queued.
+class ThrottleE2E : public AgentE2E {
+ protected:
+  void SetUp() override {
+    hoistd_.options().config_toml = "[requests]\nuser_burst = 2\nuser_every = \"1h\"\n";
+    AgentE2E::SetUp();
+    use_open_dir("hoist-throttle");
+  }
+};
+
+TEST_F(ThrottleE2E, SudoSaysWhenToTryAgainPastTheSubmissionLimit) {
+  if (!real_sudo_possible()) GTEST_SKIP() << kRealSudoSkip;
+  ASSERT_EQ(enroll(), 0) << slurp(log_);
+  start_agent();
+  TestUser user;
+  ASSERT_TRUE(user.ok()) << "cannot create a test user";
+  const std::string conf = write_sudo_conf();
+
+  auto burst = sudo_as(user.name(), conf,
+                       "for i in 1 2 3; do HOIST_REASON=\"deploy $i\" timeout 20 sudo -n /usr/bin/true $i; done",
+                       hoistd_.dir());
+  EXPECT_EQ(occurrences(burst.err, "is waiting for a technician"), 2U) << burst.err;
+  const std::string refused = "This command needs approval, but the request could not be sent: " + user.name() +
+                              " has sent too many requests from e2e-agent in a short time (at most 2 at once, then "
+                              "one every 1h); try again in ";
+  EXPECT_EQ(occurrences(burst.err, refused), 1U) << burst.err;
+  const auto pending =
+      hoistd_.call("GET", "/api/v1/requests?state=pending&user=" + user.name(), "", admin_).array("/requests");
+  EXPECT_EQ(pending.size(), 2U);
+  // The refusal is on the trail once, as request.throttled.
+  EXPECT_TRUE(eventually([&] { return audit_actions("action=request.throttled").size() == 1; }, milliseconds(5000)));
+}
+
 }  // namespace
 }  // namespace hoist::testing
