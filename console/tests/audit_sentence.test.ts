@@ -29,6 +29,7 @@ const TYPICAL: Record<string, Record<string, unknown>> = {
   'endpoint.enrolled': { enrolment_token: 'tok', labels: ['lab'], agent_version: '0.1.0', remote: '192.0.2.7' },
   'endpoint.retired': {},
   'endpoint.codes_key_rotated': { old_generation: 1, new_generation: 2 },
+  'endpoint.events_throttled': { uploads: 12, events: 11000, first_at: '2026-03-02T10:00:00Z', last_at: '2026-03-02T10:00:09Z' },
   'code.issued': { endpoint: 'ep', user: 'alice', duration_s: 3600, command: '', reason: 'no network', generation: 1, kind: 'response', nonce: 5, issued_code_id: 9 },
   'user.created': { role: 'approver' },
   'user.updated': { role: 'auditor', password_changed: true, sessions_revoked: 2, tokens_revoked: 1 },
@@ -85,6 +86,9 @@ describe('one sentence per audit kind', () => {
     const throttled = describeEvent(ev('request.throttled', TYPICAL['request.throttled'], { actor: 'agent:ep1', target: '' }));
     expect(throttled.text).toMatch(/^the agent on laptop-7 sent too many requests: 1939 were refused from .* to .* \(the last for mallory\)$/);
     expect(throttled).toMatchObject({ outcome: 'warning', label: 'throttled' });
+    const uploads = describeEvent(ev('endpoint.events_throttled', TYPICAL['endpoint.events_throttled'], { actor: 'agent:ep1', target: '' }));
+    expect(uploads.text).toMatch(/^the agent on laptop-7 uploaded events faster than its limit: 11000 held back for later over 12 uploads from .* to .*$/);
+    expect(uploads).toMatchObject({ outcome: 'warning', label: 'throttled' });
     const approved = describeEvent(ev('request.approved', TYPICAL['request.approved']));
     expect(approved.text).toMatch(/^admin approved alice’s request req-1 until .*: “ok”$/);
     expect(approved.outcome).toBe('success');

@@ -37,6 +37,7 @@ constexpr std::array kRows = {
     Row{AuditKind::kEndpointEnrolled, "endpoint.enrolled", kServer},
     Row{AuditKind::kEndpointRetired, "endpoint.retired", kServer},
     Row{AuditKind::kEndpointCodesKeyRotated, "endpoint.codes_key_rotated", kServer},
+    Row{AuditKind::kEndpointEventsThrottled, "endpoint.events_throttled", kServer},
     Row{AuditKind::kCodeIssued, "code.issued", kServer},
     Row{AuditKind::kUserCreated, "user.created", kServer},
     Row{AuditKind::kUserUpdated, "user.updated", kServer},

@@ -41,6 +41,7 @@ enum class AuditKind : std::uint8_t {
   kEndpointEnrolled,
   kEndpointRetired,
   kEndpointCodesKeyRotated,
+  kEndpointEventsThrottled,  // an endpoint uploaded events faster than its limit (counted, server/app/upload_throttle.h)
   kCodeIssued,
   kUserCreated,
   kUserUpdated,

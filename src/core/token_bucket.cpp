@@ -31,4 +31,12 @@ void TokenBucket::take(const BucketLimit& limit) {
   credit_ -= std::min(credit_, limit.interval);
 }
 
+std::int64_t TokenBucket::take_up_to(const BucketLimit& limit, std::int64_t wanted) {
+  if (wanted <= 0) return 0;
+  const std::int64_t held = credit_ / limit.interval;  // whole tokens
+  const std::int64_t taken = std::min(held, wanted);
+  credit_ -= limit.interval * taken;
+  return taken;
+}
+
 }  // namespace hoist

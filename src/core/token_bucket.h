@@ -53,6 +53,9 @@ class TokenBucket {
   [[nodiscard]] std::chrono::milliseconds wait(const BucketLimit& limit) const;
   // Takes one; only when wait() is zero.
   void take(const BucketLimit& limit);
+  // Takes as many as it holds, up to `wanted`, and says how many (0 when
+  // wait() is not zero). Call refill() first.
+  std::int64_t take_up_to(const BucketLimit& limit, std::int64_t wanted);
   // When the bucket will be full again if nothing is taken: from then on
   // it is the same as a new bucket, and may be forgotten.
   [[nodiscard]] BucketTime full_at(const BucketLimit& limit) const { return at_ + (limit.capacity() - credit_); }

@@ -200,7 +200,8 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
     if (auto st =
             r.known_keys(*t, "limits",
                          {"max_body_bytes", "max_header_bytes", "request_timeout_s", "idle_timeout_s",
-                          "handshake_timeout_s", "max_connections", "max_connections_per_address", "drain_timeout_s"});
+                          "handshake_timeout_s", "max_connections", "max_connections_per_address", "drain_timeout_s",
+                          "agent_events_burst", "agent_events_every"});
         !st) {
       return st;
     }
@@ -233,6 +234,22 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
     l.max_connections = static_cast<std::size_t>(items[5].value);
     l.drain_timeout = std::chrono::seconds(items[6].value);
     l.max_connections_per_address = static_cast<std::size_t>(items[7].value);
+    std::int64_t burst = config.agent_events.burst;
+    if (auto st = r.get(*t, "limits", "agent_events_burst", burst); !st) return st;
+    if (auto bad = out_of_range(burst, 1, kMaxBucketBurst, "limits.agent_events_burst")) {
+      return r.at(*t, "agent_events_burst", *bad);
+    }
+    config.agent_events.burst = burst;
+    std::string every;
+    if (auto st = r.get(*t, "limits", "agent_events_every", every); !st) return st;
+    if (!every.empty()) {
+      auto ms = parse_millis(every);
+      if (!ms) return r.at(*t, "agent_events_every", fmt::format("limits.agent_events_every: {}", ms.error().message));
+      if (*ms < std::chrono::milliseconds{1} || *ms > kMaxBucketInterval) {
+        return r.at(*t, "agent_events_every", "limits.agent_events_every must be between 1ms and 1h");
+      }
+      config.agent_events.interval = *ms;
+    }
   }
   if (const auto* t = section("log")) {
     if (auto st = r.known_keys(*t, "log", {"level"}); !st) return st;

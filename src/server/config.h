@@ -12,6 +12,7 @@
 #include "core/result.h"
 #include "log/logger.h"
 #include "server/app/submission_throttle.h"
+#include "server/app/upload_throttle.h"
 #include "server/http/https_server.h"
 
 namespace hoist::server {
@@ -70,6 +71,9 @@ struct Config {
   // many submissions an endpoint, and one user of an endpoint, may send
   // at once and then how often (docs/hoistd.md).
   app::SubmissionLimits submissions;
+  // [limits] agent_events_burst, agent_events_every: how many events one
+  // endpoint may upload at once and then how often (docs/hoistd.md).
+  BucketLimit agent_events = app::UploadThrottle::Options{}.limit;
   // [metrics] token_hash: the hash of the metrics token's secret, as
   // `hoistd --new-metrics-token` prints it (64 hex digits); "" = no GET
   // /metrics (docs/metrics.md).

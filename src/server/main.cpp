@@ -332,6 +332,7 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   api_options.secrets_box = std::make_shared<const hoist::auth::SealedBox>(std::move(*box));
   api_options.metrics_token_hash = config.metrics_token_hash;
   api_options.submissions.limits = config.submissions;
+  api_options.uploads.limit = config.agent_events;
   // Declared before the server and the API: long polls hold its gauges.
   hoist::server::ServerMetrics metrics;
   metrics.watch_store(**store);

@@ -798,5 +798,86 @@ TEST_F(HoistdAttack, OneEndpointCannotFloodTheAuditTrailOrTheNotifications) {
   rx.stop();
 }
 
+// Attacker: root on one endpoint, with its agent credential.
+// Tries:    uploads of 1000 made-up events each, as fast as 8 connections
+//           go (the attack pass: 20,000 events on the trail in 3 s and
+//           95 MB of database in 10 s, every event a delivery on each
+//           channel taking it).
+// Must hold: the endpoint's uploads are cut to its allowance (2000 at once,
+//           then one every 50 ms): the trail grows by the events taken and
+//           a few endpoint.events_throttled, the rest are answered 429 with
+//           Retry-After; another endpoint's upload is taken whole.
+TEST_F(HoistdAttack, OneEndpointCannotFloodTheAuditTrailWithEvents) {
+  start();
+  const auto agent = endpoint_with_policy();
+  auto lab02 = hoistd().enrol({"lab"}, "lab-02");
+  ASSERT_TRUE(lab02.ok()) << lab02.error().message;
+  const auto head = [&] { return hoistd().call("GET", "/api/v1/audit/head", "", admin()).num("/seq"); };
+  const auto seq_before = head();
+  std::atomic<std::uint64_t> next_id{0};
+  const auto batch = [&](int n) {
+    json::array events;
+    for (int i = 0; i < n; ++i) {
+      char id[33];
+      std::snprintf(id, sizeof id, "%032llx", static_cast<unsigned long long>(++next_id));
+      events.push_back(json::object{{"id", id},
+                                    {"kind", "process"},
+                                    {"time_ms", 1'800'000'000'000},
+                                    {"target", "req-1"},
+                                    {"details", json::object{{"user", "mallory"}, {"argv", std::string(200, 'x')}}}});
+    }
+    return json::serialize(json::object{{"events", std::move(events)}});
+  };
+  const auto began = std::chrono::steady_clock::now();
+  std::atomic<std::int64_t> taken{0};
+  std::atomic<int> throttled{0};
+  std::atomic<int> other{0};
+  std::mutex first_mu;
+  std::optional<HttpReply> first_throttled;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      auto client = hoistd().client();
+      if (!client) return;
+      for (int i = 0; i < 10; ++i) {
+        const auto r =
+            hoist::testing::send_request(*client, "POST", "/api/v1/agent/events", batch(1000), agent.headers());
+        if (r.status == 200) {
+          taken += static_cast<std::int64_t>(r.array("/acknowledged").size());
+        } else if (r.status == 429) {
+          ++throttled;
+          const std::lock_guard lock(first_mu);
+          if (!first_throttled) first_throttled = r;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const auto took_ms =
+      std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - began).count();
+  EXPECT_EQ(other.load(), 0);
+  ASSERT_TRUE(first_throttled) << "nothing was throttled";
+  EXPECT_NE(first_throttled->str("/error/message").find("lab-01 uploads events faster than hoistd takes them"),
+            std::string::npos)
+      << *first_throttled;
+  EXPECT_FALSE(first_throttled->header("retry-after").empty()) << *first_throttled;
+  // 80,000 sent: the burst and 20 a second taken, not more.
+  EXPECT_GE(taken.load(), 2000);
+  EXPECT_LE(taken.load(), 2000 + took_ms / 50 + 1) << took_ms << " ms";
+  const auto grown = head() - seq_before;
+  EXPECT_LE(grown, taken.load() + 1 + took_ms / 60000) << took_ms << " ms";
+  const auto reports = hoistd().call("GET", "/api/v1/audit?action=endpoint.events_throttled", "", admin());
+  EXPECT_GE(reports.array("/events").size(), 1U) << reports;
+
+  // Another endpoint's upload is taken whole.
+  auto client = hoistd().client();
+  ASSERT_TRUE(client);
+  const auto r = hoist::testing::send_request(*client, "POST", "/api/v1/agent/events", batch(500), lab02->headers());
+  ASSERT_EQ(r.status, 200) << r;
+  EXPECT_EQ(r.array("/acknowledged").size(), 500U);
+}
+
 }  // namespace
 }  // namespace hoist::attacks

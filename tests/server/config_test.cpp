@@ -71,5 +71,24 @@ TEST(RequestsConfig, EachMistakeSaysWhatIsWrong) {
   }
 }
 
+TEST(LimitsConfig, TheAgentEventsLimitIsReadWithItsDefault) {
+  Config c;
+  ASSERT_TRUE(parse("", c).ok());
+  EXPECT_EQ(c.agent_events, (BucketLimit{2000, milliseconds{50}}));
+  ASSERT_TRUE(parse("[limits]\nagent_events_burst = 100\nagent_events_every = \"1s\"\n", c).ok());
+  EXPECT_EQ(c.agent_events, (BucketLimit{100, seconds{1}}));
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"[limits]\nagent_events_burst = 0\n", "limits.agent_events_burst must be between 1 and 1000000"},
+      {"[limits]\nagent_events_every = \"2h\"\n", "limits.agent_events_every must be between 1ms and 1h"},
+      {"[limits]\nagent_events_every = \"soon\"\n", "limits.agent_events_every:"},
+  };
+  for (const auto& [text, words] : cases) {
+    Config bad;
+    auto st = parse(text, bad);
+    ASSERT_FALSE(st.ok()) << text;
+    EXPECT_NE(st.error().message.find(words), std::string::npos) << text << " -> " << st.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace hoist::server

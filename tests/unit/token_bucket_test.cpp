@@ -33,6 +33,23 @@ TEST(TokenBucket, ANewBucketGivesTheBurstThenWaitsOneInterval) {
   EXPECT_EQ(b.wait(limit), seconds{6});
 }
 
+TEST(TokenBucket, TakeUpToTakesWhatItHoldsAndNoMore) {
+  const BucketLimit limit{100, milliseconds{50}};
+  TokenBucket b(limit, kT0);
+  EXPECT_EQ(b.take_up_to(limit, 30), 30);
+  EXPECT_EQ(b.take_up_to(limit, 0), 0);
+  EXPECT_EQ(b.take_up_to(limit, -5), 0);
+  EXPECT_EQ(b.take_up_to(limit, 1000), 70);
+  EXPECT_EQ(b.take_up_to(limit, 1), 0);
+  EXPECT_EQ(b.wait(limit), milliseconds{50});
+  // 120 ms later: two whole tokens, and 20 ms of credit kept for the third.
+  b.refill(limit, kT0 + milliseconds{120});
+  EXPECT_EQ(b.take_up_to(limit, 1000), 2);
+  EXPECT_EQ(b.wait(limit), milliseconds{30});
+  b.refill(limit, kT0 + milliseconds{150});
+  EXPECT_EQ(b.take_up_to(limit, 1000), 1);
+}
+
 TEST(TokenBucket, RefillsAtTheIntervalExactlyWithoutDrift) {
   const BucketLimit limit{1, milliseconds{333}};
   TokenBucket b(limit, kT0);

@@ -23,6 +23,7 @@ export const AUDIT_KINDS = [
   'endpoint.enrolled',
   'endpoint.retired',
   'endpoint.codes_key_rotated',
+  'endpoint.events_throttled',
   'code.issued',
   'user.created',
   'user.updated',

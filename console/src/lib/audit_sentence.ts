@@ -163,6 +163,15 @@ export const SENTENCES: Record<AuditKind, Template> = {
     const g = num(d.new_generation);
     return s(`${actor} rotated ${shortText(host || target, 60)}’s admin-code key${g !== null ? ` to generation ${g}` : ''}`, 'success', 'rotated');
   },
+  'endpoint.events_throttled': ({ actor, d }) => {
+    const n = num(d.events);
+    const u = num(d.uploads);
+    return s(
+      `${actor} uploaded events faster than its limit: ${n === null ? 'some' : n} held back for later${u === null ? '' : ` over ${u} upload${u === 1 ? '' : 's'}`}${str(d.first_at) ? ` from ${formatTime(str(d.first_at))}` : ''}${str(d.last_at) ? ` to ${formatTime(str(d.last_at))}` : ''}`,
+      'warning',
+      'throttled',
+    );
+  },
   'code.issued': ({ actor, host, d }) => {
     const dur = duration(d.duration_s);
     const kind = str(d.kind) === 'preissued' ? 'a pre-issued offline admin code' : 'an offline admin code';

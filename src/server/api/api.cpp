@@ -88,7 +88,8 @@ Api::Impl::Impl(ApiDeps d, ApiOptions o)
     : deps(std::move(d)),
       options(std::move(o)),
       request_service(service_deps(), options.submissions),
-      code_service(service_deps(), options.codes_master_key) {
+      code_service(service_deps(), options.codes_master_key),
+      upload_throttle(options.uploads) {
   password_cost = auth::kInteractiveCost;
   if (options.password_opslimit != 0) {
     password_cost.opslimit = options.password_opslimit;
@@ -645,9 +646,21 @@ Result<std::size_t> Api::expire_due() {
 }
 
 Result<std::size_t> Api::report_throttled(bool all) {
-  auto n = impl_->request_service.report_throttled(impl_->deps.clock.now_ms(), all);
-  if (n && *n > 0 && impl_->deps.wake_console) impl_->deps.wake_console();
-  return n;
+  const auto now = impl_->deps.clock.now_ms();
+  auto n = impl_->request_service.report_throttled(now, all);
+  std::size_t uploads = 0;
+  std::optional<Error> failed;
+  for (auto& report : impl_->upload_throttle.due_reports(now, all)) {
+    if (auto st = impl_->audit_uploads_throttled(std::move(report)); !st) {
+      if (!failed) failed = st.error();
+      continue;
+    }
+    ++uploads;
+  }
+  if ((uploads > 0 || (n && *n > 0)) && impl_->deps.wake_console) impl_->deps.wake_console();
+  if (!n) return n;
+  if (failed) return *failed;
+  return *n + uploads;
 }
 
 Status Api::create_user(const std::string& name, store::Role role, const std::string& password,

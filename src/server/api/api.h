@@ -40,6 +40,7 @@
 #include "server/api/clock.h"
 #include "server/api/router.h"
 #include "server/app/submission_throttle.h"
+#include "server/app/upload_throttle.h"
 #include "server/console/console_files.h"
 #include "server/metrics/server_metrics.h"
 #include "store/store.h"
@@ -82,6 +83,9 @@ struct ApiOptions {
   // The limits on agents' submissions (config [requests], docs/hoistd.md)
   // and how often what they refuse is audited (app/submission_throttle.h).
   app::SubmissionThrottle::Options submissions;
+  // The limit on the events one endpoint uploads (config [limits]
+  // agent_events_burst, agent_events_every; app/upload_throttle.h).
+  app::UploadThrottle::Options uploads;
 };
 
 // The long-poll key of the console's event streams (GET /api/v1/stream).
@@ -147,6 +151,7 @@ class Api {
   Result<std::size_t> expire_due();
 
   // Audits the submissions the throttle refused, one request.throttled
+  // (and the uploads cut short, one endpoint.events_throttled)
   // event per endpoint whose report window has passed (every endpoint
   // with a count when `all`: at shutdown). Returns how many events. hoistd
   // calls it with each sweep.

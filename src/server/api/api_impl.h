@@ -154,6 +154,9 @@ struct Api::Impl {
   app::ServiceDeps service_deps();
   app::RequestService request_service;
   app::CodeService code_service;
+  app::UploadThrottle upload_throttle;
+  // Audits one endpoint.events_throttled; a failed write gives the counts back.
+  Status audit_uploads_throttled(app::UploadThrottle::Report report);
 
   std::mutex policy_cache_mu;
   std::map<std::string, std::shared_ptr<const Policy>> parsed_policies;  // "name@version"

@@ -145,12 +145,56 @@ Result<std::vector<AgentEventBody>> parse_agent_events_body(std::string_view tex
   return out;
 }
 
+Status Api::Impl::audit_uploads_throttled(app::UploadThrottle::Report report) {
+  auto st = deps.store.write([&](store::StoreTx& tx) -> Status {
+    return audit(tx, report.actor,
+                 audited::EndpointEventsThrottled{.uploads = report.uploads,
+                                                  .events = report.events,
+                                                  .first_at = std::chrono::floor<Seconds>(report.first_at),
+                                                  .last_at = std::chrono::floor<Seconds>(report.last_at)},
+                 report.endpoint_id, report.host);
+  });
+  if (!st) upload_throttle.give_back(std::move(report));
+  return st;
+}
+
+namespace {
+
+// Over the endpoint's upload limit, nothing taken: 429 with Retry-After.
+// hoist-agent keeps the events and sends them again (docs/agent.md).
+net::HttpResponse uploads_throttled(const app::UploadThrottle::Options& options, const std::string& host,
+                                    std::chrono::seconds retry_after) {
+  auto response = net::error_response(rate_limited(
+      fmt::format("{} uploads events faster than hoistd takes them (at most {} at once, then one every {}ms); "
+                  "send the rest in {} s",
+                  host, options.limit.burst, options.limit.interval.count(), retry_after.count())));
+  response.set_header("retry-after", std::to_string(retry_after.count()));
+  return response;
+}
+
+}  // namespace
+
 Result<net::HttpResponse> Api::Impl::agent_events(Call& call) {
+  const auto& endpoint = call.caller.endpoint;
+  const std::string actor = call.caller.actor();
+  const app::UploadThrottle::Sender sender{endpoint.id, actor, endpoint.hostname};
+  // An endpoint over its limit is answered before its body is read.
+  if (auto refused = upload_throttle.refuse_if_empty(sender, deps.clock.now_ms())) {
+    if (refused->report) (void)audit_uploads_throttled(std::move(*refused->report));
+    return uploads_throttled(upload_throttle.options(), endpoint.hostname, refused->retry_after);
+  }
   auto events = parse_agent_events_body(call.request.body);
   if (!events) {
     return events.error();
   }
-  const auto& endpoint = call.caller.endpoint;
+  // Only as many as the endpoint's bucket holds, the first ones: the agent
+  // sends the rest again (only acknowledged events leave its outbox).
+  auto admitted = upload_throttle.admit(sender, events->size(), deps.clock.now_ms());
+  if (admitted.report) (void)audit_uploads_throttled(std::move(*admitted.report));
+  if (admitted.events == 0) {
+    return uploads_throttled(upload_throttle.options(), endpoint.hostname, admitted.retry_after);
+  }
+  events->resize(admitted.events);
   const auto now = deps.clock.now_s();
   json::array acknowledged;
   std::size_t duplicates = 0;

@@ -21,6 +21,11 @@ json::object RequestThrottled::details() const {
                       {"last_user", json_text(last_user)}};
 }
 
+json::object EndpointEventsThrottled::details() const {
+  return json::object{
+      {"uploads", uploads}, {"events", events}, {"first_at", json_time(first_at)}, {"last_at", json_time(last_at)}};
+}
+
 json::object RequestCreated::details() const {
   return json::object{{"requester", json_text(requester)},
                       {"kind", to_string(request_kind)},

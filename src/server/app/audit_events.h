@@ -57,6 +57,18 @@ struct RequestThrottled {
   [[nodiscard]] boost::json::object details() const;
 };
 
+// Uploads of one endpoint's events cut short by its limit
+// (upload_throttle.h), counted since its last endpoint.events_throttled.
+struct EndpointEventsThrottled {
+  std::uint64_t uploads;  // uploads cut short or refused
+  std::uint64_t events;   // events not taken from them (sent again later; a re-sent one counted again)
+  TimePoint first_at;
+  TimePoint last_at;
+
+  static constexpr AuditKind kind() { return AuditKind::kEndpointEventsThrottled; }
+  [[nodiscard]] boost::json::object details() const;
+};
+
 struct RequestCreated {
   std::string requester;
   RequestKind request_kind;

@@ -4,6 +4,8 @@
 // of audit events and of notification deliveries, and holds up no other
 // endpoint; what was refused is audited as request.throttled, with how
 // many.
+#include <fmt/format.h>
+
 #include "api_test_support.h"
 
 namespace hoist::api::testing {
@@ -148,6 +150,78 @@ TEST_F(ThrottleApi, OneUserIsToldToWaitAndOthersOnTheEndpointAreNotHeldUp) {
   const auto heard = submit(web1_, again);
   EXPECT_EQ(heard.status, 429);
   EXPECT_NE(heard.error_message().find("mallory has 10 requests waiting on web-01"), std::string::npos) << heard;
+}
+
+// The attack pass on the throttle: /api/v1/agent/events had no limit, so
+// one endpoint credential put 20,000 events on the trail (and on every
+// channel taking them) in 3 s, about 10 MB of database a second. Now each
+// endpoint's uploads take from a bucket of 2000 events, then one every
+// 50 ms: an upload gets the first events the bucket holds acknowledged
+// (the agent keeps the rest), then 429 with Retry-After; the cut uploads
+// are one endpoint.events_throttled event a minute; another endpoint is
+// not held up.
+TEST_F(ThrottleApi, AnEventFloodFromOneEndpointIsCutToItsLimit) {
+  std::uint64_t next_id = 0;
+  const auto upload = [&](const Agent& agent, int n) {
+    json::array events;
+    for (int i = 0; i < n; ++i) {
+      events.push_back(json::object{{"id", fmt::format("{:032x}", ++next_id)},
+                                    {"kind", "process"},
+                                    {"time_ms", 1'800'000'000'000},
+                                    {"target", "req-1"},
+                                    {"details", json::object{{"user", "mallory"}, {"command", "/usr/bin/id"}}}});
+    }
+    return call_json("POST", "/api/v1/agent/events", json::object{{"events", std::move(events)}}, agent.headers());
+  };
+  const auto seq_before = audit_head_seq();
+  std::size_t acknowledged = 0;
+  int refused = 0;
+  for (int i = 0; i < 30; ++i) {
+    const auto r = upload(web1_, 1000);
+    if (r.status == 200) {
+      acknowledged += r.array("/acknowledged").size();
+      continue;
+    }
+    ASSERT_EQ(r.status, 429) << r;
+    if (refused++ == 0) {
+      EXPECT_EQ(r.error_code(), "rate_limited") << r;
+      EXPECT_EQ(r.error_message(),
+                "web-01 uploads events faster than hoistd takes them (at most 2000 at once, then one every 50ms); "
+                "send the rest in 1 s");
+      EXPECT_EQ(r.header("retry-after"), "1") << r;
+    }
+  }
+  EXPECT_EQ(acknowledged, 2000U) << "the burst, and not one more without time passing";
+  EXPECT_EQ(refused, 28);
+  // 2000 events and one endpoint.events_throttled (the first cut, at once).
+  EXPECT_EQ(audit_head_seq(), seq_before + 2001);
+  const auto throttled = [&] {
+    const auto r = call("GET", "/api/v1/audit?action=endpoint.events_throttled", "", as(store::Role::kAuditor));
+    EXPECT_EQ(r.status, 200) << r;
+    return r.array("/events");
+  };
+  ASSERT_EQ(throttled().size(), 1U);
+  EXPECT_EQ(throttled()[0].at("host"), "web-01");
+
+  // Another endpoint uploads at once.
+  const auto other = upload(web2_, 1000);
+  ASSERT_EQ(other.status, 200) << other;
+  EXPECT_EQ(other.array("/acknowledged").size(), 1000U);
+
+  // Time refills web-01's bucket: 10 s is 200 more, a prefix of the next upload.
+  clock_.advance(std::chrono::seconds{10});
+  const auto later = upload(web1_, 1000);
+  ASSERT_EQ(later.status, 200) << later;
+  EXPECT_EQ(later.array("/acknowledged").size(), 200U);
+
+  // The sweep after the minute records what was cut since, once.
+  clock_.advance(std::chrono::seconds{60});
+  ASSERT_TRUE(api_->report_throttled().ok());
+  const auto events = throttled();
+  ASSERT_EQ(events.size(), 2U);
+  const auto& d = events[1].at("details").as_object();
+  EXPECT_EQ(d.at("uploads").as_int64(), 28);  // 27 refused unread after the first report, one cut to 200
+  EXPECT_EQ(d.at("events").as_int64(), 800);
 }
 
 }  // namespace
