@@ -229,6 +229,12 @@ class ClientImpl final : public HttpsClient {
             fmt::format("cannot use {} as a CA certificate file (PEM expected): {}", *opts_.ca_file, ec.message()));
       }
       tls_.set_verify_mode(ssl::verify_peer, ec);
+    } else if (opts_.ca_pem) {
+      tls_.add_certificate_authority(boost::asio::buffer(*opts_.ca_pem), ec);
+      if (ec) {
+        return invalid_argument(fmt::format("cannot use the CA certificates given (PEM expected): {}", ec.message()));
+      }
+      tls_.set_verify_mode(ssl::verify_peer, ec);
     } else if (opts_.system_ca) {
       tls_.set_default_verify_paths(ec);
       if (ec) {
@@ -418,7 +424,9 @@ class ClientImpl final : public HttpsClient {
       if (verifies_chain() && verify != X509_V_OK) {
         return permission_denied(
             fmt::format("the server at {} is not trusted: its certificate does not verify against {} for {}: {}",
-                        target_.url, opts_.ca_file ? "the CA in " + *opts_.ca_file : std::string("the system's CAs"),
+                        target_.url, opts_.ca_file  ? "the CA in " + *opts_.ca_file
+                        : opts_.ca_pem ? std::string("the CA given")
+                                       : std::string("the system's CAs"),
                         target_.host, X509_verify_cert_error_string(verify)));
       }
       return unavailable(fmt::format("the TLS handshake with {} failed: {}", target_.url,
@@ -435,7 +443,9 @@ class ClientImpl final : public HttpsClient {
   }
 
   // Whether the handshake verifies the chain (a CA file or the system's).
-  [[nodiscard]] bool verifies_chain() const { return opts_.ca_file.has_value() || opts_.system_ca; }
+  [[nodiscard]] bool verifies_chain() const {
+    return opts_.ca_file.has_value() || opts_.ca_pem.has_value() || opts_.system_ca;
+  }
 
   // The pin check: after the handshake, before any request.
   Status check_pin(SSL* ssl_handle) const {
@@ -574,7 +584,7 @@ class ClientImpl final : public HttpsClient {
 
 Result<std::unique_ptr<HttpsClient>> HttpsClient::create(ClientOptions options) {
   try {
-    if (!options.ca_file && !options.system_ca && !options.pin_fingerprint) {
+    if (!options.ca_file && !options.ca_pem && !options.system_ca && !options.pin_fingerprint) {
       return invalid_argument(
           "refusing to talk to hoistd without a way to trust it: give the CA fingerprint hoistd printed (pin) or "
           "a CA certificate file");

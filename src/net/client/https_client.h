@@ -36,6 +36,9 @@ struct ClientOptions {
   std::string url;
   // PEM file with the CA certificate(s) to verify the server against.
   std::optional<std::string> ca_file;
+  // Or the PEM text itself, already read (a file is never opened again:
+  // notify/ca_file.h). Used when ca_file is not set.
+  std::optional<std::string> ca_pem;
   // Without ca_file: verify the server against the system's CA store
   // (OpenSSL's default paths), for a URL's host name or address, as a
   // browser would (hoistd's webhooks to receivers on the internet).

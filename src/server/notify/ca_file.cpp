@@ -64,13 +64,24 @@ Result<std::string> read_ca_file(const std::string& path, std::string* problem) 
     return unusable_ca_file();
   };
   if (path.empty() || path.front() != '/') return unusable("it is not an absolute path");
-  // O_NONBLOCK: opening a FIFO does not wait for a writer.
-  const CloseFd file{::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)};
-  if (file.fd < 0) return unusable(fmt::format("cannot open it: {}", std::strerror(errno)));
+  // O_PATH first: it opens nothing for reading, so a FIFO's writer is not
+  // released and no device's driver runs. Only a regular file is then
+  // opened for reading, through that descriptor (the same inode, whatever
+  // the path names by then), without blocking.
+  const CloseFd where{::open(path.c_str(), O_PATH | O_CLOEXEC)};
+  if (where.fd < 0) return unusable(fmt::format("cannot open it: {}", std::strerror(errno)));
   struct stat st {};
-  if (::fstat(file.fd, &st) != 0) return unusable(fmt::format("cannot stat it: {}", std::strerror(errno)));
+  if (::fstat(where.fd, &st) != 0) return unusable(fmt::format("cannot stat it: {}", std::strerror(errno)));
   if (!S_ISREG(st.st_mode)) {
     return unusable(S_ISDIR(st.st_mode) ? "it is a directory" : "it is not a regular file (a device, FIFO or socket)");
+  }
+  const std::string self = fmt::format("/proc/self/fd/{}", where.fd);
+  const CloseFd file{::open(self.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)};
+  if (file.fd < 0) return unusable(fmt::format("cannot open it: {}", std::strerror(errno)));
+  struct stat opened {};
+  if (::fstat(file.fd, &opened) != 0 || opened.st_dev != st.st_dev || opened.st_ino != st.st_ino ||
+      !S_ISREG(opened.st_mode)) {
+    return unusable("it changed while it was opened");
   }
   if (static_cast<std::size_t>(st.st_size) > kMaxCaFileBytes) {
     return unusable(fmt::format("it is larger than {} bytes", kMaxCaFileBytes));
@@ -95,19 +106,22 @@ Result<std::unique_ptr<net::HttpsClient>> receiver_client(const std::string& ori
                                                           const std::optional<std::string>& ca_file,
                                                           std::chrono::seconds timeout,
                                                           std::size_t max_response_bytes) {
-  if (ca_file) {
-    if (auto pem = read_ca_file(*ca_file); !pem) return pem.error();
-  }
   net::ClientOptions options;
+  if (ca_file) {
+    // The text read here, never the path again: the file could be swapped
+    // for a FIFO between the check and a second open.
+    auto pem = read_ca_file(*ca_file);
+    if (!pem) return pem.error();
+    options.ca_pem = std::move(*pem);
+  }
   options.url = origin;
-  options.ca_file = ca_file;
   options.system_ca = !ca_file;
   options.connect_timeout = timeout;
   options.request_timeout = timeout;
   options.max_response_bytes = max_response_bytes;
   auto client = net::HttpsClient::create(std::move(options));
   // The origin is a checked URL's: with a CA file, what is left to fail is
-  // that file, changed since it was read; its error names the reason.
+  // its text (OpenSSL reading it differently); one message, as above.
   if (!client && ca_file) return unusable_ca_file();
   return client;
 }

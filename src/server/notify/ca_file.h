@@ -8,9 +8,12 @@
 // delivery's last_error and auditors and SIEMs with a re-drive's event, and
 // must not tell whether a path exists or is readable on hoistd's machine.
 // The precise reason goes to hoistd's log only (ca_file_problem).
-// MUST: only a regular file is read, opened without blocking (a FIFO
-// cannot hold a sender up) and at most kMaxCaFileBytes of it (a device
-// such as /dev/zero cannot fill memory).
+// MUST: only a regular file is opened for reading (the path is opened
+// with O_PATH and checked first: a FIFO's writer is not released, a
+// device's driver does not run), without blocking, and at most
+// kMaxCaFileBytes of it (a device such as /dev/zero cannot fill memory).
+// MUST: the text read is what the receiver's client verifies with; the
+// path is never opened again (a swap for a FIFO cannot hold a sender up).
 #pragma once
 
 #include <chrono>

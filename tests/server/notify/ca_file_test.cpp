@@ -10,7 +10,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <atomic>
+#include <fcntl.h>
 #include <set>
+#include <thread>
 
 #include "server/notify/kinds.h"
 #include "server/notify/senders.h"
@@ -137,6 +140,45 @@ TEST_F(CaFileTest, EveryKindsSenderSaysTheSameForEveryReason) {
     auto made = make_sender(c, secrets_of[k]);
     EXPECT_TRUE(made.ok()) << kinds[k] << ": " << made.error().message;
   }
+}
+
+// The attack pass: a FIFO's writer waiting for a reader was released by
+// hoistd's open, which also runs a device's driver. Only a regular file
+// is ever opened for reading: a writer stays waiting.
+TEST_F(CaFileTest, AFifosWriterIsNeverReleased) {
+  const std::string fifo = dir_.path() + "/waiting.pem";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  std::atomic<bool> opened{false};
+  std::thread writer([&] {
+    const int fd = ::open(fifo.c_str(), O_WRONLY);  // blocks until someone opens it for reading
+    opened = true;
+    if (fd >= 0) ::close(fd);
+  });
+  for (int i = 0; i < 20; ++i) {
+    std::string problem;
+    EXPECT_FALSE(read_ca_file(fifo, &problem).ok());
+    EXPECT_NE(problem.find("not a regular file"), std::string::npos) << problem;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(opened.load()) << "read_ca_file opened the FIFO for reading";
+  // Let the writer go.
+  const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+  writer.join();
+  if (reader >= 0) ::close(reader);
+}
+
+// A path swapped after the check reaches nothing: the text read is what
+// the client verifies with (receiver_client never hands it the path).
+TEST_F(CaFileTest, TheClientVerifiesWithTheTextReadNotThePathAgain) {
+  const auto path = dir_.write("swapped.pem", ca_pem_);
+  auto client = receiver_client("https://127.0.0.1:1", path, std::chrono::seconds{1}, 1024);
+  ASSERT_TRUE(client.ok()) << client.error().message;
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  ASSERT_EQ(::mkfifo(path.c_str(), 0644), 0);
+  // Made again from the same path, now a FIFO: refused at once, not stuck.
+  auto again = receiver_client("https://127.0.0.1:1", path, std::chrono::seconds{1}, 1024);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().message, kUnusableCaFile);
 }
 
 }  // namespace
