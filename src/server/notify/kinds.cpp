@@ -9,6 +9,7 @@
 
 #include <array>
 
+#include "core/sha256.h"
 #include "core/webhook_signature.h"
 #include "server/notify/email.h"
 #include "server/notify/slack.h"
@@ -159,19 +160,48 @@ Result<std::string> merge_channel_config(const ChannelKind& kind, std::string_vi
 
 namespace {
 
+// Where a URL goes (scheme, host, port) and nothing a receiver could take
+// as a token: the path (Zapier's and Pipedream's hooks carry it there),
+// query, fragment and user part become [redacted], and a digest of the
+// whole URL shows auditors when it changed. A path of "/" or none is kept.
 std::string audited_url(std::string_view text) {
   if (text.find("://") == std::string_view::npos) return std::string(text);
   auto parsed = boost::urls::parse_uri(text);
   if (!parsed) return fmt::format("{} (a URL that does not read)", kRedacted);
   const auto& u = *parsed;
   std::string out = std::string(u.scheme()) + "://";
-  if (u.has_userinfo()) out += fmt::format("{}@", kRedacted);
+  bool redacted = false;
+  if (u.has_userinfo()) {
+    out += fmt::format("{}@", kRedacted);
+    redacted = true;
+  }
   out += u.encoded_host_and_port();
-  out += u.encoded_path();
-  if (u.has_query()) out += fmt::format("?{}", kRedacted);
-  if (u.has_fragment()) out += fmt::format("#{}", kRedacted);
+  const auto path = u.encoded_path();
+  if (path.empty() || path == "/") {
+    out += path;
+  } else {
+    out += fmt::format("/{}", kRedacted);
+    redacted = true;
+  }
+  if (u.has_query()) {
+    out += fmt::format("?{}", kRedacted);
+    redacted = true;
+  }
+  if (u.has_fragment()) {
+    out += fmt::format("#{}", kRedacted);
+    redacted = true;
+  }
+  if (redacted) out += fmt::format(" (sha256:{})", audited_url_digest(text));
   return out;
 }
+
+}  // namespace
+
+std::string audited_url_digest(std::string_view url) {
+  return sha256(url).hex().substr(0, 12);
+}
+
+namespace {
 
 void redact_urls(json::value& v) {
   if (v.is_string()) {

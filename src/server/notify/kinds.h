@@ -70,11 +70,16 @@ Result<std::string> merge_channel_config(const ChannelKind& kind, std::string_vi
 // services take a token in a URL's query or user part. Every string that
 // reads as a URL ("scheme://...", in any field: webhook url, email
 // smtp_url, slack api_url, and any a later kind adds) keeps its scheme,
-// host, port and path; a user or password becomes "[redacted]@", a query
-// "?[redacted]", a fragment "#[redacted]". A string with "://" that does
-// not parse as a URL is replaced whole. Everything else is kept as it is.
-// Admins still see the whole config (GET /api/v1/notify/channels).
+// host and port (where messages go); a user or password becomes
+// "[redacted]@", a path other than "/" "/[redacted]" (some receivers take
+// their token there), a query "?[redacted]", a fragment "#[redacted]",
+// and then " (sha256:" audited_url_digest ")" shows when the URL changed.
+// A string with "://" that does not parse as a URL is replaced whole.
+// Everything else is kept as it is. Admins still see the whole config
+// (GET /api/v1/notify/channels).
 std::string audited_config(std::string_view config);
+// The first 12 hex digits of the URL's SHA-256.
+std::string audited_url_digest(std::string_view url);
 inline constexpr std::string_view kRedacted = "[redacted]";
 
 // A channel's secrets as sealed in the store (the plain text inside the

@@ -3,6 +3,7 @@
 // refused with a message that names the problem and never the secret.
 #include "api_test_support.h"
 #include "server/notify/message.h"
+#include "server/notify/kinds.h"
 #include "server/siem/siem_format.h"
 
 namespace hoist::api::testing {
@@ -148,9 +149,9 @@ TEST_F(NotifyApi, AChannelsLifeIsAuditedAndItsSecretNeverShown) {
 
 // A token in a webhook URL's query (some services take one there) is
 // the admin's to see, not the auditors', the SIEMs' or a notify.*
-// channel's: the audit trail keeps where the URL goes, never its query or
-// user part.
-TEST_F(NotifyApi, TheAuditTrailKeepsAChannelURLsHostAndPathNeverItsQueryOrUser) {
+// channel's: the audit trail keeps where the URL goes (scheme, host,
+// port), never its path, query or user part.
+TEST_F(NotifyApi, TheAuditTrailKeepsAChannelURLsHostNeverItsPathQueryOrUser) {
   const auto admin = as(store::Role::kAdmin);
   auto body = channel_body();
   body["config"] = json::object{{"url", "https://hooks.example:8443/in?token=SECRET-ONE"}};
@@ -163,9 +164,10 @@ TEST_F(NotifyApi, TheAuditTrailKeepsAChannelURLsHostAndPathNeverItsQueryOrUser) 
             "https://hooks.example:8443/in?token=SECRET-ONE");
   const auto moved = call_json(
       "PATCH", "/api/v1/notify/channels/" + id,
-      json::object{{"config", json::object{{"url", "https://hooks.example/moved?sig=SECRET-TWO&v=1"}}}}, admin);
+      json::object{{"config", json::object{{"url", "https://hooks.example/catch/SECRET-FOUR?sig=SECRET-TWO&v=1"}}}},
+      admin);
   ASSERT_EQ(moved.status, 200) << json::serialize(moved.body);
-  EXPECT_EQ(moved.str("/config/url"), "https://hooks.example/moved?sig=SECRET-TWO&v=1");
+  EXPECT_EQ(moved.str("/config/url"), "https://hooks.example/catch/SECRET-FOUR?sig=SECRET-TWO&v=1");
   // A user and password in a URL are refused, not echoed, not audited.
   const auto userinfo = call_json(
       "PATCH", "/api/v1/notify/channels/" + id,
@@ -178,8 +180,12 @@ TEST_F(NotifyApi, TheAuditTrailKeepsAChannelURLsHostAndPathNeverItsQueryOrUser) 
   const auto trail = call("GET", "/api/v1/audit?target=" + id, "", auditor);
   ASSERT_EQ(trail.status, 200);
   ASSERT_EQ(trail.array("/events").size(), 2U) << json::serialize(trail.body);
-  EXPECT_EQ(trail.str("/events/0/details/config/url"), "https://hooks.example:8443/in?[redacted]");
-  EXPECT_EQ(trail.str("/events/1/details/config/url"), "https://hooks.example/moved?[redacted]");
+  EXPECT_EQ(trail.str("/events/0/details/config/url"),
+            "https://hooks.example:8443/[redacted]?[redacted] (sha256:" +
+                notify::audited_url_digest("https://hooks.example:8443/in?token=SECRET-ONE") + ")");
+  EXPECT_EQ(trail.str("/events/1/details/config/url"),
+            "https://hooks.example/[redacted]?[redacted] (sha256:" +
+                notify::audited_url_digest("https://hooks.example/catch/SECRET-FOUR?sig=SECRET-TWO&v=1") + ")");
   std::vector<std::string> texts = {json::serialize(trail.body),
                                     call("GET", "/api/v1/audit/export.csv", "", auditor).raw.body};
   // What SIEMs and notify.* channels get: the stored event, formatted.
@@ -200,7 +206,7 @@ TEST_F(NotifyApi, TheAuditTrailKeepsAChannelURLsHostAndPathNeverItsQueryOrUser) 
   for (std::size_t i = 0; i < texts.size(); ++i) {
     SCOPED_TRACE(i);
     EXPECT_NE(texts[i].find("hooks.example"), std::string::npos) << texts[i];
-    for (const char* secret : {"SECRET-ONE", "SECRET-TWO", "SECRET-THREE", "pw-"}) {
+    for (const char* secret : {"SECRET-ONE", "SECRET-TWO", "SECRET-THREE", "SECRET-FOUR", "pw-"}) {
       EXPECT_EQ(texts[i].find(secret), std::string::npos) << secret << " in " << texts[i];
     }
   }
