@@ -3,10 +3,10 @@
 //
 //   hoistd_push_bench --ready FILE --env FILE --pid PID [--idle 10000] [--samples 200]
 //
-// 1. Enrols `idle` endpoints (label "bench") and one more, the watcher,
-//    which submits 2 x samples requests that land pending.
+// 1. Enrols `idle` endpoints (label "bench") and one more, the watcher.
 // 2. Baseline: approve-to-push latency with no idle connections. The
-//    watcher starts its long poll (GET /api/v1/agent/push?after=CURSOR&
+//    watcher submits a request (it lands pending; at most one waits at a
+//    time, within hoistd's caps), reads its push past it, starts its long poll (GET /api/v1/agent/push?after=CURSOR&
 //    wait=60) and, once that has had 20 ms to park, the approver approves
 //    one of its requests; the latency is from sending the approval to
 //    reading the push response that carries it. `samples` times.
@@ -139,24 +139,8 @@ class PushBench {
     approver_ = co_await connect();
     co_await enrol_all();
 
-    auto watcher_submit = co_await connect();
+    watcher_submit_ = co_await connect();
     auto watcher_poll = co_await connect();
-    for (std::size_t i = 0; i < 2 * opts_.samples; ++i) {
-      const auto created = expect(co_await watcher_submit->request(bhttp::verb::post, "/api/v1/agent/requests",
-                                                                   watcher_, bench::submission_body(i)),
-                                  201, "the watcher's submission");
-      pending_.push_back(bench::json_string_at(created.body(), "/request/id").value_or(""));
-    }
-    // Past their "pending" messages, so each long poll waits for an approval.
-    for (;;) {
-      const auto page = expect(co_await watcher_poll->request(bhttp::verb::get, push_target(cursor_, 0), watcher_), 200,
-                               "catching up");
-      const auto cursor = bench::json_u64_at(page.body(), "/cursor").value_or(cursor_);
-      if (cursor == cursor_) {
-        break;
-      }
-      cursor_ = cursor;
-    }
 
     std::printf("approve-to-push latency, no idle connections (%zu samples)...\n", opts_.samples);
     std::fflush(stdout);
@@ -333,9 +317,28 @@ class PushBench {
   awaitable<bench::Summary> latency_phase(Conn& poll) {
     std::vector<double> samples;
     for (std::size_t i = 0; i < opts_.samples; ++i) {
-      samples.push_back(co_await approve_to_push(poll, pending_.at(next_pending_++)));
+      const auto id = co_await submit_and_catch_up(poll);
+      samples.push_back(co_await approve_to_push(poll, id));
     }
     co_return bench::summarize(std::move(samples));
+  }
+
+  // One request of the watcher's, submitted just before its sample (hoistd
+  // lets a requester keep at most 10 waiting, an endpoint 100), and the
+  // poll's cursor moved past its "pending" message, so the long poll then
+  // waits for the approval alone.
+  awaitable<std::string> submit_and_catch_up(Conn& poll) {
+    const auto created = expect(co_await watcher_submit_->request(bhttp::verb::post, "/api/v1/agent/requests", watcher_,
+                                                                 bench::submission_body(submitted_++)),
+                                201, "the watcher's submission");
+    for (;;) {
+      const auto page =
+          expect(co_await poll.request(bhttp::verb::get, push_target(cursor_, 0), watcher_), 200, "catching up");
+      const auto cursor = bench::json_u64_at(page.body(), "/cursor").value_or(cursor_);
+      if (cursor == cursor_) break;
+      cursor_ = cursor;
+    }
+    co_return bench::json_string_at(created.body(), "/request/id").value_or("");
   }
 
   awaitable<double> approve_to_push(Conn& poll, const std::string& id) {
@@ -390,8 +393,8 @@ class PushBench {
   std::size_t idle_answers_ = 0;
   std::size_t idle_failures_ = 0;
   std::size_t idle_with_messages_ = 0;
-  std::vector<std::string> pending_;  // the watcher's requests, approved one per sample
-  std::size_t next_pending_ = 0;
+  std::unique_ptr<Conn> watcher_submit_;  // the watcher's submissions, one per sample
+  std::size_t submitted_ = 0;
   std::size_t wrong_answers_ = 0;
 };
 
