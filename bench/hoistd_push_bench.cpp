@@ -329,7 +329,7 @@ class PushBench {
   // waits for the approval alone.
   awaitable<std::string> submit_and_catch_up(Conn& poll) {
     const auto created = expect(co_await watcher_submit_->request(bhttp::verb::post, "/api/v1/agent/requests", watcher_,
-                                                                 bench::submission_body(submitted_++)),
+                                                                  bench::submission_body(submitted_++)),
                                 201, "the watcher's submission");
     for (;;) {
       const auto page =

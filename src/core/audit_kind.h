@@ -41,7 +41,8 @@ enum class AuditKind : std::uint8_t {
   kEndpointEnrolled,
   kEndpointRetired,
   kEndpointCodesKeyRotated,
-  kEndpointEventsThrottled,  // an endpoint uploaded events faster than its limit (counted, server/app/upload_throttle.h)
+  kEndpointEventsThrottled,  // an endpoint uploaded events faster than its limit (counted,
+                             // server/app/upload_throttle.h)
   kCodeIssued,
   kUserCreated,
   kUserUpdated,

@@ -197,11 +197,10 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
     if (auto st = r.get(*t, "database", "path", config.database); !st) return st;
   }
   if (const auto* t = section("limits")) {
-    if (auto st =
-            r.known_keys(*t, "limits",
-                         {"max_body_bytes", "max_header_bytes", "request_timeout_s", "idle_timeout_s",
-                          "handshake_timeout_s", "max_connections", "max_connections_per_address", "drain_timeout_s",
-                          "agent_events_burst", "agent_events_every"});
+    if (auto st = r.known_keys(*t, "limits",
+                               {"max_body_bytes", "max_header_bytes", "request_timeout_s", "idle_timeout_s",
+                                "handshake_timeout_s", "max_connections", "max_connections_per_address",
+                                "drain_timeout_s", "agent_events_burst", "agent_events_every"});
         !st) {
       return st;
     }

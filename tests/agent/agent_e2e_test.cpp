@@ -396,9 +396,9 @@ TEST_F(ThrottleE2E, SudoSaysWhenToTryAgainPastTheSubmissionLimit) {
   ASSERT_TRUE(user.ok()) << "cannot create a test user";
   const std::string conf = write_sudo_conf();
 
-  auto burst = sudo_as(user.name(), conf,
-                       "for i in 1 2 3; do HOIST_REASON=\"deploy $i\" timeout 20 sudo -n /usr/bin/true $i; done",
-                       hoistd_.dir());
+  auto burst =
+      sudo_as(user.name(), conf,
+              "for i in 1 2 3; do HOIST_REASON=\"deploy $i\" timeout 20 sudo -n /usr/bin/true $i; done", hoistd_.dir());
   EXPECT_EQ(occurrences(burst.err, "is waiting for a technician"), 2U) << burst.err;
   const std::string refused = "This command needs approval, but the request could not be sent: " + user.name() +
                               " has sent too many requests from e2e-agent in a short time (at most 2 at once, then "

@@ -855,8 +855,7 @@ TEST_F(HoistdAttack, OneEndpointCannotFloodTheAuditTrailWithEvents) {
     });
   }
   for (auto& t : threads) t.join();
-  const auto took_ms =
-      std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - began).count();
+  const auto took_ms = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - began).count();
   EXPECT_EQ(other.load(), 0);
   ASSERT_TRUE(first_throttled) << "nothing was throttled";
   EXPECT_NE(first_throttled->str("/error/message").find("lab-01 uploads events faster than hoistd takes them"),

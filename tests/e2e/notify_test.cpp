@@ -455,8 +455,9 @@ TEST_F(NotifyE2e, AnUnusableCaFileGivesTheSameAnswerWhateverTheReason) {
     answers.insert(tried.str("/last_error") + " / " + std::to_string(tried.num("/attempts") >= 1));
     EXPECT_EQ(tried.str("/last_error").find(cases[i].path), std::string::npos) << tried;
   }
-  EXPECT_EQ(answers, (std::set<std::string>{
-                         "the channel's settings are not usable: ca_file is not a readable file of PEM certificates / 1"}));
+  EXPECT_EQ(answers,
+            (std::set<std::string>{
+                "the channel's settings are not usable: ca_file is not a readable file of PEM certificates / 1"}));
   ASSERT_TRUE(eventually([&] {
     const auto out = hoistd_.output();
     return std::all_of(cases.begin(), cases.end(), [&](const Case& c) {

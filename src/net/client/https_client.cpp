@@ -422,12 +422,12 @@ class ClientImpl final : public HttpsClient {
         handshake.ec) {
       const long verify = SSL_get_verify_result(ssl_handle);
       if (verifies_chain() && verify != X509_V_OK) {
-        return permission_denied(
-            fmt::format("the server at {} is not trusted: its certificate does not verify against {} for {}: {}",
-                        target_.url, opts_.ca_file  ? "the CA in " + *opts_.ca_file
-                        : opts_.ca_pem ? std::string("the CA given")
-                                       : std::string("the system's CAs"),
-                        target_.host, X509_verify_cert_error_string(verify)));
+        return permission_denied(fmt::format(
+            "the server at {} is not trusted: its certificate does not verify against {} for {}: {}", target_.url,
+            opts_.ca_file  ? "the CA in " + *opts_.ca_file
+            : opts_.ca_pem ? std::string("the CA given")
+                           : std::string("the system's CAs"),
+            target_.host, X509_verify_cert_error_string(verify)));
       }
       return unavailable(fmt::format("the TLS handshake with {} failed: {}", target_.url,
                                      describe(handshake.ec, opts_.connect_timeout)));

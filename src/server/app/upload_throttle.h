@@ -86,9 +86,9 @@ class UploadThrottle {
   };
 
   struct Admitted {
-    std::size_t events = 0;                // how many of the upload's first events to take
-    std::chrono::seconds retry_after{0};   // when none: until one more (at least 1 s)
-    std::optional<Report> report;          // to audit now
+    std::size_t events = 0;               // how many of the upload's first events to take
+    std::chrono::seconds retry_after{0};  // when none: until one more (at least 1 s)
+    std::optional<Report> report;         // to audit now
   };
 
   // How many of `wanted` events the endpoint may upload at `now`, taking

@@ -33,8 +33,7 @@ struct CloseFd {
 // (as X509_load_cert_crl_file reads a CA file: certificates and CRLs).
 Result<std::size_t> count_certificates(const std::string& pem) {
   ERR_clear_error();
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())),
-                                                &BIO_free);
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
   if (!bio) return internal_error("out of memory reading a CA file");
   STACK_OF(X509_INFO)* infos = PEM_X509_INFO_read_bio(bio.get(), nullptr, nullptr, nullptr);
   if (infos == nullptr) {

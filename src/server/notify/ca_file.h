@@ -48,8 +48,7 @@ Result<std::string> read_ca_file(const std::string& path, std::string* problem =
 // exchange.
 Result<std::unique_ptr<net::HttpsClient>> receiver_client(const std::string& origin,
                                                           const std::optional<std::string>& ca_file,
-                                                          std::chrono::seconds timeout,
-                                                          std::size_t max_response_bytes);
+                                                          std::chrono::seconds timeout, std::size_t max_response_bytes);
 
 // Why the ca_file of a channel's config (any kind's JSON text) cannot be
 // used ("PATH: the reason"), for hoistd's log; nullopt when the config

@@ -342,7 +342,7 @@ class EmailSender final : public Sender {
   SmtpServer server_;
   std::string url_;  // origin + "/" + the EHLO name
   std::optional<std::string> password_;
-  std::optional<std::string> ca_pem_;  // the ca_file's text, read once
+  std::optional<std::string> ca_pem_;     // the ca_file's text, read once
   std::atomic<bool> interrupted_{false};  // stays set: an interrupted sender is not used again
   std::mutex sockets_mu_;
   std::set<curl_socket_t> sockets_;
@@ -403,9 +403,8 @@ Result<std::unique_ptr<Sender>> make_email_sender(const store::ChannelRecord& ch
   }
   Multi multi(curl_multi_init());
   if (!multi) return unavailable("libcurl could not make a multi handle");
-  return std::unique_ptr<Sender>(std::make_unique<EmailSender>(std::move(*config), std::move(*server),
-                                                               std::move(password), std::move(ca_pem),
-                                                               std::move(multi)));
+  return std::unique_ptr<Sender>(std::make_unique<EmailSender>(
+      std::move(*config), std::move(*server), std::move(password), std::move(ca_pem), std::move(multi)));
 }
 
 }  // namespace hoist::notify

@@ -2,8 +2,8 @@
 // tested and deleted by an admin, with every change audited; bad input
 // refused with a message that names the problem and never the secret.
 #include "api_test_support.h"
-#include "server/notify/message.h"
 #include "server/notify/kinds.h"
+#include "server/notify/message.h"
 #include "server/siem/siem_format.h"
 
 namespace hoist::api::testing {

@@ -9,9 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <atomic>
 #include <fcntl.h>
+#include <atomic>
+#include <cerrno>
 #include <set>
 #include <thread>
 
@@ -106,7 +106,8 @@ TEST_F(CaFileTest, EveryKindsSenderSaysTheSameForEveryReason) {
   const std::string secrets_of[] = {
       channel_secrets_json({"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", {}, {}}),
       channel_secrets_json({"xoxb-1234-5678-AbCdEfGhIjKl", {}, {}}),
-      channel_secrets_json({"https://prod.example.logic.azure.com/workflows/1/triggers/manual/paths/invoke?sig=x", {}, {}}),
+      channel_secrets_json(
+          {"https://prod.example.logic.azure.com/workflows/1/triggers/manual/paths/invoke?sig=x", {}, {}}),
       "",
   };
   const std::string configs[] = {
@@ -129,8 +130,9 @@ TEST_F(CaFileTest, EveryKindsSenderSaysTheSameForEveryReason) {
       ASSERT_FALSE(made.ok()) << kinds[k] << ", " << bad.what;
       answers.insert(fmt::format("{} {}", static_cast<int>(made.error().code), made.error().message));
     }
-    EXPECT_EQ(answers, (std::set<std::string>{fmt::format("{} {}", static_cast<int>(ErrorCode::kInvalidArgument),
-                                                          kUnusableCaFile)}))
+    EXPECT_EQ(
+        answers,
+        (std::set<std::string>{fmt::format("{} {}", static_cast<int>(ErrorCode::kInvalidArgument), kUnusableCaFile)}))
         << kinds[k];
     // And with a usable file, the sender is made.
     store::ChannelRecord c;

@@ -48,8 +48,8 @@ TEST(ChannelKinds, TheAuditedConfigKeepsWhereAURLGoesAndNeverItsPathQueryOrUser)
   const Case cases[] = {
       // Each kind's URL field, as the kind stores it.
       {R"({"url":"https://hooks.example:8443/in/x?token=SECRET&a=b","timeout_s":10})",
-       R"({"url":"https://hooks.example:8443/[redacted]?[redacted])" + d("https://hooks.example:8443/in/x?token=SECRET&a=b") +
-           R"x(","timeout_s":10})x"},
+       R"({"url":"https://hooks.example:8443/[redacted]?[redacted])" +
+           d("https://hooks.example:8443/in/x?token=SECRET&a=b") + R"x(","timeout_s":10})x"},
       {R"({"smtp_url":"smtp://mail.example.com:587","from":"hoist@example.com","to":["a@example.com"]})",
        R"({"smtp_url":"smtp://mail.example.com:587","from":"hoist@example.com","to":["a@example.com"]})"},
       {R"({"mode":"bot","channel":"C1","api_url":"https://slack.example/","timeout_s":10})",
@@ -68,7 +68,8 @@ TEST(ChannelKinds, TheAuditedConfigKeepsWhereAURLGoesAndNeverItsPathQueryOrUser)
        R"({"url":"https://[redacted]@hooks.example/[redacted]#[redacted])" +
            d("https://user:pw@hooks.example/in#frag-SECRET") + R"("})"},
       {R"({"api_url":"https://only-user@[::1]:9/p?q"})",
-       R"({"api_url":"https://[redacted]@[::1]:9/[redacted]?[redacted])" + d("https://only-user@[::1]:9/p?q") + R"("})"},
+       R"({"api_url":"https://[redacted]@[::1]:9/[redacted]?[redacted])" + d("https://only-user@[::1]:9/p?q") +
+           R"("})"},
       {R"({"nested":{"list":["smtps://u:pw@m.example:465/?x=SECRET","plain text"]}})",
        R"({"nested":{"list":["smtps://[redacted]@m.example:465/?[redacted])" +
            d("smtps://u:pw@m.example:465/?x=SECRET") + R"x(","plain text"]}})x"},

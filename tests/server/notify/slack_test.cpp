@@ -5,8 +5,8 @@
 // message strictly): an incoming webhook, and a bot that posts a request's
 // first event and edits that message for the later ones, through the
 // outbox over a real store.
-#include "server/notify/ca_file.h"
 #include "server/notify/slack.h"
+#include "server/notify/ca_file.h"
 
 #include <gtest/gtest.h>
 

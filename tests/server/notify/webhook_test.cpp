@@ -1,8 +1,8 @@
 // The webhook channel: its settings, and its sender against a real HTTPS
 // receiver on loopback (tests/support/webhook_receiver.py) that checks each
 // signature with the code docs/notifications.md gives receivers.
-#include "server/notify/ca_file.h"
 #include "server/notify/webhook.h"
+#include "server/notify/ca_file.h"
 
 #include <gtest/gtest.h>
 
