@@ -39,6 +39,7 @@ const TYPICAL: Record<string, Record<string, unknown>> = {
   'token.created': { label: 'ci', expires_at: '2026-06-01T00:00:00Z' },
   'token.used': { label: 'ci' },
   'token.revoked': { user: 'bob' },
+  'endpoint.decisions.counted': { user: 'mallory', uid: 1001, count: 438, first_ms: 1772445600000, last_ms: 1772445659000 },
   'endpoint.decision': { user: 'alice', uid: 1000, runas: 'root', argv: ['id'], action: 'allow', rule: 'tools', reason: 'rule "tools" allows it', tty: 'pts/0', command: '/usr/bin/id' },
   'endpoint.edit': { user: 'alice', uid: 1000, runas: 'root', action: 'deny', rule: '', reason: 'no rule', files: ['/etc/hosts'], editor: 'vi' },
   'endpoint.grant.used': { user: 'alice', runas: 'root', argv: ['apt-get', 'install', 'nginx'], action: 'allow', command: '/usr/bin/apt-get' },
@@ -110,6 +111,9 @@ describe('one sentence per audit kind', () => {
       outcome: 'failure',
       label: 'failed',
     });
+    expect(describeEvent(ev('endpoint.decisions.counted', TYPICAL['endpoint.decisions.counted'], { actor: 'agent:ep1' })).text).toMatch(
+      /^mallory was refused sudo 438 more times, counted rather than recorded one by one from .* to .*$/,
+    );
     const decision = (action: string) => describeEvent(ev('endpoint.decision', { ...TYPICAL['endpoint.decision'], action }, { actor: 'agent:ep1' }));
     expect(decision('allow')).toMatchObject({ outcome: 'success', label: 'allowed' });
     expect(decision('deny')).toMatchObject({ outcome: 'refused', label: 'denied' });

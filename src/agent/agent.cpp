@@ -343,12 +343,37 @@ Result<ipc::DecisionMessage> Agent::check(const Caller& caller, const ipc::Check
     auto e = make_event(events::outbox_kind(event), events::details_text(event));
     if (!e) return deny("hoist-agent cannot record this decision (" + e.error().message + "); nothing runs");
     later = std::move(*e);
+  } else if (decision.action != Action::kAllow &&
+             !denials_.admit(uid, event.user, std::chrono::time_point_cast<std::chrono::milliseconds>(deps_.clock()))) {
+    // Over this user's budget of decisions that run nothing: counted, and
+    // recorded as one decisions.counted event a minute (denial_budget.h).
   } else if (auto st = enqueue(event); !st && decision.action == Action::kAllow) {
     // Nothing runs that the audit trail would not hear of.
     decision = deny("hoist-agent cannot record this decision (" + st.error().message + "); nothing runs");
   }
+  if (decision.action != Action::kAllow) (void)queue_denial_counts(false);
   if (decision.action == Action::kAllow && decision.record_processes) remember_run(decision.grant_id, caller);
   return decision;
+}
+
+Status Agent::queue_denial_counts(bool all) {
+  Status result;
+  for (const auto& s : denials_.due(std::chrono::time_point_cast<std::chrono::milliseconds>(deps_.clock()), all)) {
+    const events::DecisionsCounted counted{.user = s.user,
+                                           .uid = s.uid,
+                                           .count = s.count,
+                                           .first_ms = s.first_at.time_since_epoch().count(),
+                                           .last_ms = s.last_at.time_since_epoch().count()};
+    if (auto st = enqueue(counted); !st) {
+      denials_.give_back(s);
+      if (result) result = st;
+    }
+  }
+  return result;
+}
+
+Status Agent::flush_denials() {
+  return queue_denial_counts(true);
 }
 
 Result<ipc::DecisionMessage> Agent::exec(const Caller& caller, const ipc::ExecMessage& m, int exe_fd) {
@@ -807,8 +832,10 @@ Status Agent::deliver(std::span<const OutboxEvent> events, UploadOutcome& outcom
 }
 
 Status Agent::tidy() {
+  auto counts = queue_denial_counts(false);
   auto deleted = deps_.state.delete_grants_ended_before(now_s() - Seconds{24 * 3600});
-  return deleted ? Status{} : Status{deleted.error()};
+  if (!deleted) return deleted.error();
+  return counts;
 }
 
 }  // namespace hoist::agent

@@ -40,6 +40,7 @@
 
 #include <boost/json.hpp>
 
+#include "agent/denial_budget.h"
 #include "agent/endpoint_events.h"
 #include "agent/peer.h"
 #include "agent/server_api.h"
@@ -136,8 +137,11 @@ class Agent {
   // quarantine, reported by an event of its own, and the outbox moves on.
   // An error (hoistd unreachable, any other status) leaves everything queued.
   Result<UploadOutcome> upload_events();
-  // Deletes grants that ended more than a day ago.
+  // Deletes grants that ended more than a day ago, and queues the counts of
+  // denials held back by a user's budget once they are due.
   Status tidy();
+  // Queues every count of denials held back (at stop).
+  Status flush_denials();
 
  private:
   // The typed answer to one request frame, or why it is refused; handle()
@@ -203,6 +207,9 @@ class Agent {
   // The grant ended: stop its runs when the policy says so.
   void end_runs(const std::string& grant_id);
   [[nodiscard]] TimePoint now_s() const;
+  // Queues a decisions.counted event for each user whose count is due
+  // (every one when `all`); a count that cannot be queued is kept.
+  Status queue_denial_counts(bool all);
 
   AgentDeps deps_;
   mutable std::mutex mu_;
@@ -213,6 +220,8 @@ class Agent {
   std::map<std::string, std::vector<SessionRun>> session_runs_;  // by session grant id
   // One code check at a time: the rate limit reads, then writes, a count.
   std::mutex codes_mu_;
+  // Each user's events of decisions that ran nothing (denial_budget.h).
+  DenialBudget denials_;
 };
 
 }  // namespace hoist::agent

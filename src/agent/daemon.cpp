@@ -342,6 +342,8 @@ Status run_agent(const RunOptions& options) {
   uploader.join();
   syncer.join();
   push_thread.join();  // at most one long poll later
+  // Denials held back by a user's budget are in the outbox before it stops.
+  if (auto st = agent.flush_denials(); !st) log->error("agent.denials_not_recorded", {{"error", st.error().message}});
   if (metrics_writer.joinable()) {
     metrics_writer.join();
     write_metrics();  // the final counts

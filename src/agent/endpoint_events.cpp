@@ -129,6 +129,10 @@ json::object SpoolRejected::details() const {
   return out;
 }
 
+json::object DecisionsCounted::details() const {
+  return json::object{{"user", user}, {"uid", uid}, {"count", count}, {"first_ms", first_ms}, {"last_ms", last_ms}};
+}
+
 json::object EventQuarantined::details() const {
   return json::object{{"target", event_id},
                       {"event_id", event_id},

@@ -178,6 +178,20 @@ struct SpoolRejected {
   [[nodiscard]] boost::json::object details() const;
 };
 
+// Decisions that ran nothing (denied, or needing approval) that one user
+// made over their budget, counted instead of queued one by one
+// (agent/denial_budget.h).
+struct DecisionsCounted {
+  std::string user;
+  std::uint32_t uid;
+  std::uint64_t count;
+  std::int64_t first_ms;  // the first and the last of them
+  std::int64_t last_ms;
+
+  static constexpr AuditKind kind() { return AuditKind::kEndpointDecisionsCounted; }
+  [[nodiscard]] boost::json::object details() const;
+};
+
 // hoistd refused an event for good; it is set aside (quarantined).
 struct EventQuarantined {
   std::string event_id;  // also the target

@@ -54,6 +54,7 @@ constexpr std::array kRows = {
     Row{AuditKind::kNotifyChannelTested, "notify.channel_tested", kServer},
     Row{AuditKind::kNotifyDeliveryRedriven, "notify.delivery_redriven", kServer},
     Row{AuditKind::kEndpointDecision, "endpoint.decision", kEndpoint},
+    Row{AuditKind::kEndpointDecisionsCounted, "endpoint.decisions.counted", kEndpoint},
     Row{AuditKind::kEndpointEdit, "endpoint.edit", kEndpoint},
     Row{AuditKind::kEndpointGrantUsed, "endpoint.grant.used", kEndpoint},
     Row{AuditKind::kEndpointProcess, "endpoint.process", kEndpoint},

@@ -60,6 +60,7 @@ enum class AuditKind : std::uint8_t {
   kNotifyDeliveryRedriven,
   // Recorded by a hoist-agent, audited by hoistd.
   kEndpointDecision,
+  kEndpointDecisionsCounted,  // decisions that ran nothing, over a user's budget, counted (agent/denial_budget.h)
   kEndpointEdit,
   kEndpointGrantUsed,
   kEndpointProcess,

@@ -10,6 +10,7 @@
 #include <boost/json.hpp>
 
 #include <filesystem>
+#include <map>
 
 #include "agent/agent.h"
 #include "agent/daemon.h"
@@ -50,7 +51,7 @@ class AgentOutboxTest : public ::testing::Test {
                          server_,
                          zones_,
                          inspector_,
-                         [] { return kNow; },
+                         [this] { return now_; },
                          [](std::uint32_t uid) -> Result<Account> {
                            if (uid == kAlice) return Account{"alice", kAlice, kAlice, {"alice"}};
                            return not_found("no such user");
@@ -84,10 +85,12 @@ class AgentOutboxTest : public ::testing::Test {
     return c;
   }
 
-  ipc::Fields check_as(const Caller& caller, std::vector<std::string> argv) {
-    return agent_.handle(caller, ipc::to_fields(ipc::CheckMessage{context(std::move(argv))}), -1).reply;
+  ipc::Fields check_as(const Caller& caller, std::vector<std::string> argv,
+                       const std::string& command = "/usr/bin/id") {
+    return agent_.handle(caller, ipc::to_fields(ipc::CheckMessage{context(std::move(argv), command)}), -1).reply;
   }
 
+  std::chrono::system_clock::time_point now_{kNow};
   platform::SystemTimeZones zones_;
   platform::ExecutableInspector inspector_{nullptr, nullptr};
   FakeAgentState state_;
@@ -130,6 +133,55 @@ TEST_F(AgentOutboxTest, ARefusedEventIsQuarantinedAndTheRestAreDelivered) {
   ASSERT_TRUE(outcome.ok());
   EXPECT_EQ(outcome->acknowledged, 1U);
   EXPECT_TRUE(queued().empty());
+}
+
+// The second attack pass: hoistd takes 20 events a second from an
+// endpoint, and a denied sudo queues one (its argv the user's, up to
+// 12 KiB): one user looping sudo could fill the outbox, and then every
+// allowed sudo on the computer is refused. Now each user's decisions that
+// run nothing are queued up to a budget (60, then one a second) and the
+// rest counted, recorded as one decisions.counted a minute; allowed
+// commands are always queued.
+TEST_F(AgentOutboxTest, OneUsersDenialsAreCountedPastTheirBudgetAndAllowsAreAlwaysQueued) {
+  use_policy();
+  const Caller alice{kAlice, 4321, true};
+  const auto action = [](const ipc::Fields& reply) {
+    auto a = reply.one("action");
+    return a ? *a : std::string("(none)");
+  };
+  const auto kinds = [&] {
+    std::map<std::string, int> n;
+    for (const auto& e : queued()) ++n[e.kind];
+    return n;
+  };
+  for (int i = 0; i < 500; ++i) {
+    const auto reply = check_as(alice, {"env", std::string(100, 'A')}, "/usr/bin/env");
+    ASSERT_EQ(action(reply), "deny");
+    if (i % 100 == 0) now_ += std::chrono::milliseconds{500};
+  }
+  // 60 at once, then one a second over the 2 s that passed.
+  EXPECT_EQ(kinds()["decision"], 62);
+  // An allowed command is queued whatever the denials did.
+  ASSERT_EQ(action(check_as(alice, {"id"})), "allow");
+  EXPECT_EQ(kinds()["decision"], 63);
+  // A minute after the first one held back: one event with the count.
+  now_ += std::chrono::seconds{60};
+  ASSERT_TRUE(agent_.tidy().ok());
+  const auto all = queued();
+  std::vector<OutboxEvent> counted;
+  for (const auto& e : all) {
+    if (e.kind == "decisions.counted") counted.push_back(e);
+  }
+  ASSERT_EQ(counted.size(), 1U);
+  const auto d = json::parse(counted[0].payload).as_object();
+  EXPECT_EQ(d.at("user"), "alice");
+  EXPECT_EQ(d.at("uid").as_int64(), kAlice);
+  EXPECT_EQ(d.at("count").as_int64(), 500 - 62);
+  // Nothing more is due, and the budget is back after a quiet minute.
+  ASSERT_TRUE(agent_.tidy().ok());
+  EXPECT_EQ(kinds()["decisions.counted"], 1);
+  ASSERT_EQ(action(check_as(alice, {"env"}, "/usr/bin/env")), "deny");
+  EXPECT_EQ(kinds()["decision"], 64);  // 62 denials, the allowed id (a decision: no grant), this one
 }
 
 // hoist-agent status shows what was quarantined, from the real state file.

@@ -62,7 +62,7 @@ TEST(AuditKind, AnAgentsKindIsItsActionWithoutTheEndpointPrefix) {
     EXPECT_EQ(endpoint_event_action(agent_kind), to_string(kind));
     EXPECT_EQ(parse_endpoint_event_kind(agent_kind), kind) << agent_kind;
   }
-  EXPECT_EQ(endpoint_kinds, 12U);
+  EXPECT_EQ(endpoint_kinds, 13U);
   EXPECT_EQ(endpoint_event_kind(AuditKind::kEndpointDecision), "decision");
   EXPECT_EQ(endpoint_event_kind(AuditKind::kEndpointGrantUsed), "grant.used");
   EXPECT_EQ(endpoint_event_kind(AuditKind::kEndpointEventQuarantined), "event.quarantined");

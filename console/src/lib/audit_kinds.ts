@@ -40,6 +40,7 @@ export const AUDIT_KINDS = [
   'notify.channel_tested',
   'notify.delivery_redriven',
   'endpoint.decision',
+  'endpoint.decisions.counted',
   'endpoint.edit',
   'endpoint.grant.used',
   'endpoint.process',

@@ -214,6 +214,18 @@ export const SENTENCES: Record<AuditKind, Template> = {
     s(`${actor} revoked ${str(d.user) ? `${shortText(d.user, 40)}’s ` : ''}API token ${shortText(target, 40)}`, 'warning', 'revoked'),
   'endpoint.decision': ({ d }) =>
     s(`${shortText(str(d.user) || 'someone', 40)} ran sudo ${commandOf(d, 'command')}${runasOf(d)}${withRule(d.rule)}${str(d.reason) ? `: ${shortText(d.reason)}` : ''}`, ...outcomeOf(decisionOutcome(str(d.action)))),
+  'endpoint.decisions.counted': ({ d }) => {
+    const n = num(d.count);
+    const at = (v: unknown) => {
+      const ms = num(v);
+      return ms === null ? '' : formatTime(new Date(ms).toISOString());
+    };
+    return s(
+      `${shortText(str(d.user) || 'someone', 40)} was refused sudo ${n === null ? 'many' : n} more time${n === 1 ? '' : 's'}, counted rather than recorded one by one${at(d.first_ms) ? ` from ${at(d.first_ms)}` : ''}${at(d.last_ms) ? ` to ${at(d.last_ms)}` : ''}`,
+      'warning',
+      'counted',
+    );
+  },
   'endpoint.edit': ({ d }) => {
     const files = list(d.files).map((f) => shortText(f, 60));
     return s(`${shortText(str(d.user) || 'someone', 40)} edited ${files.length ? files.join(', ') : 'files'} with sudoedit${runasOf(d)}${withRule(d.rule)}`, ...outcomeOf(decisionOutcome(str(d.action))));

@@ -9,7 +9,6 @@
 
 #include <array>
 
-#include "core/sha256.h"
 #include "core/webhook_signature.h"
 #include "server/notify/email.h"
 #include "server/notify/slack.h"
@@ -162,18 +161,17 @@ namespace {
 
 // Where a URL goes (scheme, host, port) and nothing a receiver could take
 // as a token: the path (Zapier's and Pipedream's hooks carry it there),
-// query, fragment and user part become [redacted], and a digest of the
-// whole URL shows auditors when it changed. A path of "/" or none is kept.
+// query, fragment and user part become [redacted]. A path of "/" or none
+// is kept. (No digest of the whole URL: an unkeyed one lets an auditor try
+// short tokens until one fits.)
 std::string audited_url(std::string_view text) {
   if (text.find("://") == std::string_view::npos) return std::string(text);
   auto parsed = boost::urls::parse_uri(text);
   if (!parsed) return fmt::format("{} (a URL that does not read)", kRedacted);
   const auto& u = *parsed;
   std::string out = std::string(u.scheme()) + "://";
-  bool redacted = false;
   if (u.has_userinfo()) {
     out += fmt::format("{}@", kRedacted);
-    redacted = true;
   }
   out += u.encoded_host_and_port();
   const auto path = u.encoded_path();
@@ -181,27 +179,15 @@ std::string audited_url(std::string_view text) {
     out += path;
   } else {
     out += fmt::format("/{}", kRedacted);
-    redacted = true;
   }
   if (u.has_query()) {
     out += fmt::format("?{}", kRedacted);
-    redacted = true;
   }
   if (u.has_fragment()) {
     out += fmt::format("#{}", kRedacted);
-    redacted = true;
   }
-  if (redacted) out += fmt::format(" (sha256:{})", audited_url_digest(text));
   return out;
 }
-
-}  // namespace
-
-std::string audited_url_digest(std::string_view url) {
-  return sha256(url).hex().substr(0, 12);
-}
-
-namespace {
 
 void redact_urls(json::value& v) {
   if (v.is_string()) {
@@ -209,7 +195,15 @@ void redact_urls(json::value& v) {
   } else if (v.is_array()) {
     for (auto& item : v.as_array()) redact_urls(item);
   } else if (v.is_object()) {
-    for (auto& [key, item] : v.as_object()) redact_urls(item);
+    for (auto& [key, item] : v.as_object()) {
+      // An SMTP user name can be the password itself (Postmark's server
+      // token is both): never audited.
+      if (key == "username" && !item.is_null()) {
+        item = kRedacted;
+      } else {
+        redact_urls(item);
+      }
+    }
   }
 }
 

@@ -72,14 +72,13 @@ Result<std::string> merge_channel_config(const ChannelKind& kind, std::string_vi
 // smtp_url, slack api_url, and any a later kind adds) keeps its scheme,
 // host and port (where messages go); a user or password becomes
 // "[redacted]@", a path other than "/" "/[redacted]" (some receivers take
-// their token there), a query "?[redacted]", a fragment "#[redacted]",
-// and then " (sha256:" audited_url_digest ")" shows when the URL changed.
-// A string with "://" that does not parse as a URL is replaced whole.
-// Everything else is kept as it is. Admins still see the whole config
-// (GET /api/v1/notify/channels).
+// their token there), a query "?[redacted]", a fragment "#[redacted]".
+// A string with "://" that does not parse as a URL is replaced whole. A
+// field named "username" (email's SMTP user, which some services make the
+// password itself) is "[redacted]". Everything else is kept as it is:
+// email recipients ("to") are what auditors should see. Admins still see
+// the whole config (GET /api/v1/notify/channels).
 std::string audited_config(std::string_view config);
-// The first 12 hex digits of the URL's SHA-256.
-std::string audited_url_digest(std::string_view url);
 inline constexpr std::string_view kRedacted = "[redacted]";
 
 // A channel's secrets as sealed in the store (the plain text inside the

@@ -180,12 +180,8 @@ TEST_F(NotifyApi, TheAuditTrailKeepsAChannelURLsHostNeverItsPathQueryOrUser) {
   const auto trail = call("GET", "/api/v1/audit?target=" + id, "", auditor);
   ASSERT_EQ(trail.status, 200);
   ASSERT_EQ(trail.array("/events").size(), 2U) << json::serialize(trail.body);
-  EXPECT_EQ(trail.str("/events/0/details/config/url"),
-            "https://hooks.example:8443/[redacted]?[redacted] (sha256:" +
-                notify::audited_url_digest("https://hooks.example:8443/in?token=SECRET-ONE") + ")");
-  EXPECT_EQ(trail.str("/events/1/details/config/url"),
-            "https://hooks.example/[redacted]?[redacted] (sha256:" +
-                notify::audited_url_digest("https://hooks.example/catch/SECRET-FOUR?sig=SECRET-TWO&v=1") + ")");
+  EXPECT_EQ(trail.str("/events/0/details/config/url"), "https://hooks.example:8443/[redacted]?[redacted]");
+  EXPECT_EQ(trail.str("/events/1/details/config/url"), "https://hooks.example/[redacted]?[redacted]");
   std::vector<std::string> texts = {json::serialize(trail.body),
                                     call("GET", "/api/v1/audit/export.csv", "", auditor).raw.body};
   // What SIEMs and notify.* channels get: the stored event, formatted.

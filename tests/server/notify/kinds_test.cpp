@@ -44,12 +44,10 @@ TEST(ChannelKinds, TheAuditedConfigKeepsWhereAURLGoesAndNeverItsPathQueryOrUser)
     std::string config;
     std::string audited;
   };
-  const auto d = [](std::string_view url) { return " (sha256:" + audited_url_digest(url) + ")"; };
   const Case cases[] = {
       // Each kind's URL field, as the kind stores it.
       {R"({"url":"https://hooks.example:8443/in/x?token=SECRET&a=b","timeout_s":10})",
-       R"({"url":"https://hooks.example:8443/[redacted]?[redacted])" +
-           d("https://hooks.example:8443/in/x?token=SECRET&a=b") + R"x(","timeout_s":10})x"},
+       R"({"url":"https://hooks.example:8443/[redacted]?[redacted]","timeout_s":10})"},
       {R"({"smtp_url":"smtp://mail.example.com:587","from":"hoist@example.com","to":["a@example.com"]})",
        R"({"smtp_url":"smtp://mail.example.com:587","from":"hoist@example.com","to":["a@example.com"]})"},
       {R"({"mode":"bot","channel":"C1","api_url":"https://slack.example/","timeout_s":10})",
@@ -57,22 +55,16 @@ TEST(ChannelKinds, TheAuditedConfigKeepsWhereAURLGoesAndNeverItsPathQueryOrUser)
       // The attack pass: receivers that take their token in the path
       // (Zapier, Pipedream), also behind a matrix parameter or encoded.
       {R"({"url":"https://hooks.zapier.com/hooks/catch/123456/SECRETPATH/"})",
-       R"({"url":"https://hooks.zapier.com/[redacted])" + d("https://hooks.zapier.com/hooks/catch/123456/SECRETPATH/") +
-           R"("})"},
-      {R"({"url":"https://h.example/webhook/SECRET;token=SECRET"})",
-       R"({"url":"https://h.example/[redacted])" + d("https://h.example/webhook/SECRET;token=SECRET") + R"("})"},
-      {R"({"url":"https://h.example/in%3Ftoken%3DSECRET"})",
-       R"({"url":"https://h.example/[redacted])" + d("https://h.example/in%3Ftoken%3DSECRET") + R"("})"},
+       R"({"url":"https://hooks.zapier.com/[redacted]"})"},
+      {R"({"url":"https://h.example/webhook/SECRET;token=SECRET"})", R"({"url":"https://h.example/[redacted]"})"},
+      {R"({"url":"https://h.example/in%3Ftoken%3DSECRET"})", R"({"url":"https://h.example/[redacted]"})"},
       // What no kind stores today, but a later one might.
       {R"({"url":"https://user:pw@hooks.example/in#frag-SECRET"})",
-       R"({"url":"https://[redacted]@hooks.example/[redacted]#[redacted])" +
-           d("https://user:pw@hooks.example/in#frag-SECRET") + R"("})"},
+       R"({"url":"https://[redacted]@hooks.example/[redacted]#[redacted]"})"},
       {R"({"api_url":"https://only-user@[::1]:9/p?q"})",
-       R"({"api_url":"https://[redacted]@[::1]:9/[redacted]?[redacted])" + d("https://only-user@[::1]:9/p?q") +
-           R"("})"},
+       R"({"api_url":"https://[redacted]@[::1]:9/[redacted]?[redacted]"})"},
       {R"({"nested":{"list":["smtps://u:pw@m.example:465/?x=SECRET","plain text"]}})",
-       R"({"nested":{"list":["smtps://[redacted]@m.example:465/?[redacted])" +
-           d("smtps://u:pw@m.example:465/?x=SECRET") + R"x(","plain text"]}})x"},
+       R"({"nested":{"list":["smtps://[redacted]@m.example:465/?[redacted]","plain text"]}})"},
       {R"({"odd":"not a url :// SECRET"})", R"x({"odd":"[redacted] (a URL that does not read)"})x"},
       // Not URLs: kept as they are.
       {R"({"ca_file":"/etc/hoist/ca.pem","requester_template":"{user}@example.com","timeout_s":5,"x":null})",
@@ -90,12 +82,11 @@ TEST(ChannelKinds, TheAuditedConfigKeepsWhereAURLGoesAndNeverItsPathQueryOrUser)
   const auto& webhook = *find_channel_kind("webhook");
   auto stored = merge_channel_config(webhook, "", R"({"url":"https://h.example/in?sig=SECRET"})");
   ASSERT_TRUE(stored.ok()) << stored.error().message;
-  EXPECT_EQ(audited_config(*stored), R"({"url":"https://h.example/[redacted]?[redacted] (sha256:)" +
-                                         audited_url_digest("https://h.example/in?sig=SECRET") +
-                                         R"x()","timeout_s":10})x");
-  // The digest tells two URLs apart, and is the same for the same one.
-  EXPECT_NE(audited_url_digest("https://h.example/a"), audited_url_digest("https://h.example/b"));
-  EXPECT_EQ(audited_url_digest("https://h.example/a").size(), 12U);
+  EXPECT_EQ(audited_config(*stored), R"({"url":"https://h.example/[redacted]?[redacted]","timeout_s":10})");
+  // The second attack pass: Postmark's SMTP user name is its server token.
+  EXPECT_EQ(audited_config(R"({"smtp_url":"smtp://smtp.postmarkapp.com:587","username":"2b7e1f4c-SECRET",)"
+                           R"("to":["ops@example.com"]})"),
+            R"({"smtp_url":"smtp://smtp.postmarkapp.com:587","username":"[redacted]","to":["ops@example.com"]})");
 }
 
 TEST(ChannelSecrets, RoundTripAndStrictRead) {
