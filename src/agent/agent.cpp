@@ -337,21 +337,29 @@ Result<ipc::DecisionMessage> Agent::check(const Caller& caller, const ipc::Check
   if (!decided) return grants_unreadable(decided.error());
   ipc::DecisionMessage decision = std::move(*decided);
   const events::Command event = command_event(*facts, m.context, decision);
+  // `sudo -l CMD` runs nothing and asks no password, whatever it answers:
+  // like a deny, it goes through the user's budget (the third attack pass:
+  // listing an allowed command in a loop queued events without a budget).
+  const bool runs_nothing = decision.action != Action::kAllow || m.context.mode == ipc::RunMode::kList;
+  const auto now_ms = std::chrono::time_point_cast<std::chrono::milliseconds>(deps_.clock());
   if (m.record_after && decision.action == Action::kAllow) {
     // Answered first; handle() records it after the reply, and the plugin
     // runs nothing until it hears that it is recorded.
     auto e = make_event(events::outbox_kind(event), events::details_text(event));
     if (!e) return deny("hoist-agent cannot record this decision (" + e.error().message + "); nothing runs");
     later = std::move(*e);
-  } else if (decision.action != Action::kAllow &&
-             !denials_.admit(uid, event.user, std::chrono::time_point_cast<std::chrono::milliseconds>(deps_.clock()))) {
+  } else if (runs_nothing && !denials_.admit(uid, event.user, now_ms)) {
     // Over this user's budget of decisions that run nothing: counted, and
     // recorded as one decisions.counted event a minute (denial_budget.h).
-  } else if (auto st = enqueue(event); !st && decision.action == Action::kAllow) {
-    // Nothing runs that the audit trail would not hear of.
-    decision = deny("hoist-agent cannot record this decision (" + st.error().message + "); nothing runs");
+  } else if (auto st = enqueue(event); !st) {
+    if (!runs_nothing) {
+      // Nothing runs that the audit trail would not hear of.
+      decision = deny("hoist-agent cannot record this decision (" + st.error().message + "); nothing runs");
+    } else {
+      denials_.count(uid, event.user, now_ms);  // not lost: counted with the ones held back
+    }
   }
-  if (decision.action != Action::kAllow) (void)queue_denial_counts(false);
+  if (runs_nothing) (void)queue_denial_counts(false);
   if (decision.action == Action::kAllow && decision.record_processes) remember_run(decision.grant_id, caller);
   return decision;
 }

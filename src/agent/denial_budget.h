@@ -65,6 +65,11 @@ class DenialBudget {
   std::vector<Summary> due(BucketTime now, bool all = false);
   // A summary that could not be queued: counted again, for the next.
   void give_back(const Summary& summary);
+  // Counts one decision whose event could not be queued (a full outbox),
+  // with the ones held back.
+  void count(std::uint32_t uid, std::string_view user, BucketTime now) {
+    give_back(Summary{uid, std::string(user), 1, now, now});
+  }
 
   [[nodiscard]] std::size_t tracked() const;
 

@@ -184,6 +184,38 @@ TEST_F(AgentOutboxTest, OneUsersDenialsAreCountedPastTheirBudgetAndAllowsAreAlwa
   EXPECT_EQ(kinds()["decision"], 64);  // 62 denials, the allowed id (a decision: no grant), this one
 }
 
+// The third attack pass: `sudo -l CMD` of an allowed command asks no
+// password and runs nothing, and its event was queued without a budget.
+// A listing goes through the user's budget like a deny; an outbox that is
+// full loses no denial either: it is counted.
+TEST_F(AgentOutboxTest, ListingsAreBudgetedAndADenialThatCannotBeQueuedIsCounted) {
+  use_policy();
+  const Caller alice{kAlice, 4321, true};
+  auto listing = context({"id"});
+  listing.mode = ipc::RunMode::kList;
+  for (int i = 0; i < 300; ++i) {
+    const auto reply = agent_.handle(alice, ipc::to_fields(ipc::CheckMessage{listing}), -1).reply;
+    ASSERT_EQ(reply.one("action").value(), "allow");
+  }
+  EXPECT_EQ(queued().size(), 60U);
+  // An allowed run is still queued.
+  ASSERT_EQ(check_as(alice, {"id"}).one("action").value(), "allow");
+  EXPECT_EQ(queued().size(), 61U);
+  // A full outbox: the allowed run is refused, the denial counted.
+  now_ += std::chrono::seconds{120};
+  ASSERT_TRUE(agent_.tidy().ok());  // 240 listings' count, queued
+  state_.fail_writes(unavailable("the outbox is full"));
+  EXPECT_EQ(check_as(alice, {"id"}).one("action").value(), "deny");
+  EXPECT_EQ(check_as(alice, {"env"}, "/usr/bin/env").one("action").value(), "deny");
+  state_.fail_writes(std::nullopt);
+  ASSERT_TRUE(agent_.flush_denials().ok());
+  std::vector<std::int64_t> counts;
+  for (const auto& e : queued()) {
+    if (e.kind == "decisions.counted") counts.push_back(json::parse(e.payload).at("count").as_int64());
+  }
+  EXPECT_EQ(counts, (std::vector<std::int64_t>{240, 1}));
+}
+
 // hoist-agent status shows what was quarantined, from the real state file.
 TEST(AgentStatus, ShowsQuarantinedEvents) {
   char tmpl[] = "/tmp/hoist-status-XXXXXX";
