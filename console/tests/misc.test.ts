@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { tokenStateText } from '../src/lib/enrolment';
-import { checkSummary, diffLines, outlinePolicy, parsePolicyErrors, problemsFromCheck } from '../src/lib/policy_text';
+import { checkSummary, diffLines, outlinePolicy, parsePolicyErrors, problemsFromCheck, withoutComment } from '../src/lib/policy_text';
 import { lifecycle, sessionProcesses } from '../src/lib/timeline';
 import type { AuditEvent } from '../src/lib/types';
 
@@ -82,6 +82,16 @@ describe('policy text helpers', () => {
     ]);
     expect(o[0]?.fields.self_approval_groups).toBe('["oncall"]');
     expect(o[1]?.fields.approval).toBe('"self"');
+  });
+
+  it('keeps a # inside a string, and drops a comment after it', () => {
+    const text = '[settings]\ncontact = "the help desk, ext. #4711" # who to call\nbanner = \'issue #12\'\nnote = "say \\"#1\\"" #x\n';
+    const o = outlinePolicy(text);
+    expect(o[0]?.fields.contact).toBe('"the help desk, ext. #4711"');
+    expect(o[0]?.fields.banner).toBe("'issue #12'");
+    expect(o[0]?.fields.note).toBe('"say \\"#1\\""');
+    expect(withoutComment('a = 1 # c')).toBe('a = 1 ');
+    expect(withoutComment('# all comment')).toBe('');
   });
 
   it('classifies diff lines', () => {

@@ -50,12 +50,32 @@ export interface OutlineEntry {
   fields: Record<string, string>; // single-line values, as written
 }
 
+// A line without its TOML comment: a `#` outside any string ("..." with
+// its escapes, or '...'). A `#` inside a string is text (a contact of
+// "ext. #4711" stays whole).
+export function withoutComment(line: string): string {
+  let quote: '"' | "'" | null = null;
+  for (let i = 0; i < line.length; ++i) {
+    const c = line[i];
+    if (quote === '"' && c === '\\') {
+      ++i; // the escaped character
+    } else if (quote) {
+      if (c === quote) quote = null;
+    } else if (c === '"' || c === "'") {
+      quote = c;
+    } else if (c === '#') {
+      return line.slice(0, i);
+    }
+  }
+  return line;
+}
+
 // The tables of a policy text, with their single-line key = value pairs.
 export function outlinePolicy(text: string): OutlineEntry[] {
   const out: OutlineEntry[] = [];
   let current: OutlineEntry | null = null;
   text.split('\n').forEach((raw, i) => {
-    const line = raw.replace(/\s+#.*$/, '').trim();
+    const line = withoutComment(raw).trim();
     if (line.startsWith('[')) {
       current = null;
       if (line === '[settings]') current = { kind: 'settings', line: i + 1, name: 'settings', fields: {} };
