@@ -48,6 +48,17 @@ bool explain_command(const CLI::App& app, const CLI::ParseError& e) {
 int run_main(int argc, char** argv) {
   CLI::App app{"hoist: just-in-time root for Linux fleets"};
   app.set_version_flag("--version", "hoist 0.1.0");
+  app.footer(
+      "Examples:\n"
+      "  hoist login https://hoist.example:8443 --fingerprint 'SHA256 5E:01:...:85'   (as hoistd printed it)\n"
+      "  hoist requests list --state pending       the requests waiting for a decision\n"
+      "  hoist requests approve req-... --duration 15m --comment 'ticket 4711'\n"
+      "  hoist policy check fleet.toml && hoist policy apply fleet.toml\n"
+      "  hoist audit export -o audit.csv\n"
+      "On an endpoint, without a login:\n"
+      "  hoist elevate --reason 'patch night' --for 30m\n"
+      "  hoist status                              your requests and grants on this computer\n"
+      "Each command has --help; docs/cli.md has them all.");
   app.require_subcommand(1);
   app.fallthrough();
   hoist::cli::Runner run;

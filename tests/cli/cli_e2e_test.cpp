@@ -398,6 +398,11 @@ TEST_F(CliE2e, ExitCodesSayWhatWentWrong) {
   r = hoist({"status", "--socket", "/nonexistent/hoist-agent.sock"});
   EXPECT_EQ(r.status, 69) << r;
   EXPECT_NE(r.err.find("there is no socket at /nonexistent/hoist-agent.sock (--socket)"), std::string::npos) << r;
+  // --help ends with examples (issue 20, item 10).
+  r = hoist({"--help"});
+  EXPECT_EQ(r.status, 0) << r;
+  EXPECT_NE(r.out.find("Examples:\n  hoist login https://"), std::string::npos) << r;
+  EXPECT_NE(r.out.find("hoist elevate --reason"), std::string::npos) << r;
   r = hoist({"notify"});
   EXPECT_EQ(r.status, 64) << r;
   EXPECT_NE(r.err.find("hoist notify: give a command: channels, test, deliveries, redrive"), std::string::npos) << r;
