@@ -12,7 +12,7 @@ namespace hoist::agent {
 inline constexpr std::string_view kAgentVersion = "0.1.0";
 
 struct EnrolOptions {
-  std::string state_dir = "/var/lib/hoist";
+  std::string state_dir = "/var/lib/hoist-agent";
   std::string server;    // https://host:port
   std::string token;     // hoist_enrol_...
   std::string ca_pin;    // SHA-256 of the server's CA
@@ -23,7 +23,7 @@ struct EnrolOptions {
 Status enrol_endpoint(const EnrolOptions& options);
 
 struct RunOptions {
-  std::string state_dir = "/var/lib/hoist";
+  std::string state_dir = "/var/lib/hoist-agent";
   std::string socket_path = "/run/hoist/agent.sock";
   std::string spool_dir;                   // the plugin's break-glass spool; "" = <state_dir>/spool
   std::chrono::seconds sync_interval{60};  // heartbeat and policy check

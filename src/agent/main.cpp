@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 3600))
         ->capture_default_str();
 
-    std::string status_dir = "/var/lib/hoist";
+    std::string status_dir = "/var/lib/hoist-agent";
     auto* status = app.add_subcommand("status", "Show the enrolment, policy, queued events and grants");
     status->add_option("--state-dir", status_dir, "where the agent keeps its state")->capture_default_str();
 

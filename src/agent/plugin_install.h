@@ -45,9 +45,9 @@ struct InstallPluginOptions {
   std::string backup;                        // "" = <sudo_conf>.hoist-backup
   std::string plugin_path = "/usr/lib/hoist/hoist_sudo.so";
   std::string agent_socket = "/run/hoist/agent.sock";
-  std::string break_glass_file;              // "" = none
-  std::vector<std::string> extra_options;    // further KEY=VALUE plugin options
-  std::string state_dir = "/var/lib/hoist";  // to check the enrolment
+  std::string break_glass_file;                    // "" = none
+  std::vector<std::string> extra_options;          // further KEY=VALUE plugin options
+  std::string state_dir = "/var/lib/hoist-agent";  // to check the enrolment
   SudoTools tools;
 };
 

@@ -12,7 +12,7 @@
 namespace hoist::agent {
 
 // spool_dir_of(kDefaultStateDir) (state/sqlite_agent_state.h).
-inline constexpr std::string_view kDefaultSpoolDir = "/var/lib/hoist/spool";
+inline constexpr std::string_view kDefaultSpoolDir = "/var/lib/hoist-agent/spool";
 
 // The spool of the agent whose state is in `state_dir` (no trailing '/').
 inline std::string spool_dir_of(std::string_view state_dir) {

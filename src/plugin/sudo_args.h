@@ -40,7 +40,7 @@ inline constexpr std::size_t kMaxSocketPathBytes = 107;         // sizeof(sun_pa
 inline constexpr std::string_view kDefaultSecurePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 inline constexpr std::string_view kDefaultPamService = "sudo";
 inline constexpr std::string_view kDefaultTimestampDir = "/run/hoist/ts";
-inline constexpr std::string_view kDefaultSpoolDir = "/var/lib/hoist/spool";
+inline constexpr std::string_view kDefaultSpoolDir = "/var/lib/hoist-agent/spool";
 
 // The plugin's answer to one of sudo's calls. to_sudo() is the only place
 // sudo's numbers appear: allow 1, deny 0 (sudo logs "command not

@@ -146,7 +146,7 @@ TEST_F(SpoolAttack, ASpoolOthersMayWriteIsNotRead) {
 //           else (install-plugin --state-dir).
 // Goal:     (the failure) break-glass uses that never reach the audit
 //           trail, or break-glass refused, because the plugin spools to
-//           /var/lib/hoist/spool while the agent reads <state dir>/spool.
+//           /var/lib/hoist-agent/spool while the agent reads <state dir>/spool.
 // Must hold: install-plugin writes the matching spool_dir=; a real
 //           break-glass use (sudo, PAM, the agent down) reaches hoistd's
 //           audit trail once the agent runs.

@@ -357,7 +357,7 @@ TEST(ParsePluginOptions, DefaultsAndValidOptions) {
   EXPECT_EQ(o->pam_service, "sudo");
   EXPECT_EQ(o->pam_confdir, "");
   EXPECT_EQ(o->timestamp_dir, "/run/hoist/ts");
-  EXPECT_EQ(o->spool_dir, "/var/lib/hoist/spool");
+  EXPECT_EQ(o->spool_dir, "/var/lib/hoist-agent/spool");
   SudoArray more{"pam_service=hoist-mfa", "pam_confdir=/etc/hoist/pam.d", "timestamp_dir=/run/hoist/t",
                  "spool_dir=/var/spool/hoist"};
   auto m = parse_plugin_options(more.data());

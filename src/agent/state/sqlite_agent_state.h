@@ -13,7 +13,7 @@
 
 namespace hoist::agent {
 
-inline constexpr std::string_view kDefaultStateDir = "/var/lib/hoist";
+inline constexpr std::string_view kDefaultStateDir = "/var/lib/hoist-agent";
 
 struct SqliteAgentStateOptions {
   std::string db_name = "agent.db";

@@ -1,4 +1,4 @@
-// The agent's state directory (/var/lib/hoist) and the database file in it.
+// The agent's state directory (/var/lib/hoist-agent) and the database file in it.
 // The file holds the endpoint's credential and the grants that decide who
 // may run what as root, so whoever can write either can elevate.
 //
