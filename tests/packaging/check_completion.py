@@ -11,6 +11,10 @@ them. Then a few inputs by hand: files and directories where an option or
 argument is a path, hoist_sudo.so's options after --plugin-option, and the
 --opt=value form.
 
+The completions run in every user's interactive shell on what they type:
+a typed word is matched, never expanded or run. Words such as $(>FILE) and
+`>FILE` in each kind of place must complete to nothing and create nothing.
+
 check_completion.py HOIST HOIST_AGENT HOISTD COMPLETION_DIR"""
 import os
 import subprocess
@@ -123,6 +127,12 @@ def main():
             ("hoist login --ca-file ", ("has", {"fleet.toml"})),
             ("hoist policy test --dpkg-dir ", ("==", {"statedir"})),
             ("hoist requests show ", ("==", set())),
+            ("hoist $(>pwned1)", ("==", set())),
+            ("hoist requests list --state $(>pwned2)", ("==", set())),
+            ("hoist requests list --state=$(>pwned3)", ("==", set())),
+            ("hoist policy check $(>pwned4)", ("==", set())),
+            ("hoist audit export -o `>pwned5`", ("==", set())),
+            ("hoist requests $(>pwned6) -", ("==", {"-h", "--help"})),
         ],
         "hoist-agent": [
             ("hoist-agent ", ("==", {"enroll", "run", "status", "install-plugin", "uninstall-plugin"})),
@@ -131,6 +141,9 @@ def main():
             ("hoist-agent enroll --state-dir=s", ("==", {"statedir"})),
             ("hoist-agent install-plugin --sudo-conf ", ("has", {"fleet.toml", "statedir"})),
             ("hoist-agent install-plugin --break-glass-file fl", ("==", {"fleet.toml"})),
+            ("hoist-agent $(>pwned7)", ("==", set())),
+            ("hoist-agent install-plugin --plugin-option $(>pwned8)", ("==", set())),
+            ("hoist-agent run --state-dir `>pwned9`", ("==", set())),
         ],
     }
     problems = []
@@ -151,6 +164,9 @@ def main():
                     problems.append(f"{prog}: \"{line}<TAB>\" offers {sorted(got or [])}, expected {how} "
                                     f"{sorted(want)}")
             total += len(cases)
+        made = sorted(set(os.listdir(cwd)) - {"fleet.toml", "statedir"})
+        if made:
+            problems.append(f"completing typed words ran them: they created {made}")
     for p in problems:
         print(p)
     if problems:
