@@ -119,6 +119,18 @@ def check_program(page, tree, all_long_options, problems):
             documented[()].update(names)
         elif section == "COMMANDS" and heading is not None:
             documented.setdefault(command_path(heading), set()).update(names)
+    for section, heading in page.headings:
+        path = command_path(heading)
+        if section != "COMMANDS" or path not in tree:
+            continue
+        # The arguments: one placeholder (FILE, [ID]...) per positional, more
+        # only for one that takes the rest (COMMAND [ARG...]).
+        positionals = tree[path].positionals
+        placeholders = re.findall(r"\b[A-Z][A-Z_]*\b", heading)
+        rest = bool(positionals) and positionals[-1][1]
+        if len(placeholders) < len(positionals) or (len(placeholders) > len(positionals) and not rest):
+            names = [name for name, _ in positionals]
+            problems.append(f"{where}: \"{heading}\" shows the arguments {placeholders}, --help has {names}")
     for path, cmd in tree.items():
         shown = " ".join(path) or "(the program)"
         expected = set(cmd.options) - (hoist_probes.HELP_OPTION if path else set())
@@ -261,6 +273,10 @@ def self_test(hoist, agent, hoistd, man_dir, facts):
         ("hoist.1", "Print the version and exit.", "Print the version and exit (or -v).",
          ["should be written"]),
         ("hoist.1", ".SH FILES\n", ".SH FILE\n", ["hoist.1: no FILES section"]),
+        ("hoist.1", ".SS \"requests show \\fIID\\fR\"", ".SS \"requests show\"",
+         ["\"requests show\" shows the arguments [], --help has ['id']"]),
+        ("hoist.1", ".SS \"grants revoke \\fIID\\fR\"", ".SS \"grants revoke \\fIID\\fR \\fIREASON\\fR\"",
+         ["shows the arguments ['ID', 'REASON'], --help has ['id']"]),
         ("hoist-policy.5", "action = \"allow\"\npackage", "action = \"permit\"\npackage",
          ["the example does not pass policy check"]),
     ]

@@ -14,7 +14,8 @@ _NOT_A_TYPE = {"Excludes:", "Needs:"}
 
 class Command:
     """One command of a program: its path ("requests", "list"), options
-    (name -> takes a value), subcommands and value choices ({a,b})."""
+    (name -> takes a value), subcommands, value choices ({a,b}) and
+    positional arguments ((name, takes the rest))."""
 
     def __init__(self, path):
         self.path = path
@@ -47,7 +48,8 @@ def parse_help(text, path):
         if section == "Subcommands":
             cmd.subcommands.append(first)
         elif section == "Positionals":
-            cmd.positionals.append(first)
+            head = re.split(r"\s{2,}", body, maxsplit=1)[0]
+            cmd.positionals.append((first, " ... " in head + " "))  # (name, takes the rest)
         elif section == "Options" and first.startswith("-"):
             rest = body[len(first):]
             # "--name TYPE..." (one blank) takes a value; "--name   description"
