@@ -9,7 +9,8 @@ subcommand name there is not taken as one), after each flag the options
 come again; an option with a fixed set of values ({a,b}) offers exactly
 them. Then a few inputs by hand: files and directories where an option or
 argument is a path, hoist_sudo.so's options after --plugin-option, and the
---opt=value form.
+--opt=value form, and that bash-completion's loader finds each file by
+the command's name.
 
 The completions run in every user's interactive shell on what they type:
 a typed word is matched, never expanded or run. Words such as $(>FILE) and
@@ -103,6 +104,22 @@ def tree_cases(prog, tree):
     return cases
 
 
+def check_loading(completion_dir):
+    """bash-completion finds each file by the command's name, as from
+    /usr/share/bash-completion/completions/ (here its per-user directory)."""
+    problems = []
+    with tempfile.TemporaryDirectory() as home:
+        os.symlink(completion_dir, os.path.join(home, "completions"))
+        for prog, func in (("hoist", "_hoist"), ("hoist-agent", "_hoist_agent")):
+            script = f"source {BASH_COMPLETION} && __load_completion {prog} && complete -p {prog}"
+            r = subprocess.run(["bash", "--norc", "--noprofile", "-c", script], capture_output=True, text=True,
+                               timeout=60, env=dict(os.environ, BASH_COMPLETION_USER_DIR=home))
+            if r.stdout.strip() != f"complete -F {func} {prog}" or r.stderr.strip():
+                problems.append(f"bash-completion does not load {prog}'s completion by its name: "
+                                f"{r.stdout.strip()} {r.stderr.strip()}")
+    return problems
+
+
 def main():
     if len(sys.argv) != 5:
         print(__doc__, file=sys.stderr)
@@ -146,12 +163,15 @@ def main():
             ("hoist-agent run --state-dir `>pwned9`", ("==", set())),
         ],
     }
-    problems = []
+    problems = check_loading(completion_dir)
     total = 0
     with tempfile.TemporaryDirectory() as cwd:
         open(os.path.join(cwd, "fleet.toml"), "w").close()
         os.mkdir(os.path.join(cwd, "statedir"))
         for prog, binary, func in (("hoist", hoist, "_hoist"), ("hoist-agent", agent, "_hoist_agent")):
+            if not os.path.isfile(os.path.join(completion_dir, prog)):
+                problems.append(f"{completion_dir}/{prog} is missing")
+                continue
             cases = tree_cases(prog, hoist_probes.command_tree(binary)) + by_hand[prog]
             results, stderr = run_cases(os.path.join(completion_dir, prog), func, prog, cases, cwd)
             if stderr.strip():
@@ -170,7 +190,7 @@ def main():
     for p in problems:
         print(p)
     if problems:
-        print(f"{len(problems)} of {total} completions wrong; the files are packaging/completion/*")
+        print(f"{len(problems)} problem(s) in {total} completions; the files are packaging/completion/*")
         return 1
     print(f"ok: {total} completions")
     return 0
