@@ -527,6 +527,25 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
           *log));
       log->info("siem.streaming", {{"stream", sink.first}});
     }
+    // systemd's watchdog (WatchdogSec= in hoistd.service): WATCHDOG=1 at
+    // half the interval, only while the event loop runs a posted task and
+    // the database answers; a hung hoistd misses it and systemd restarts it.
+    std::optional<Periodic> watchdog;
+    std::uint64_t watchdog_usec = 0;
+    if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec >= 2000) {
+      const auto every = std::chrono::milliseconds(watchdog_usec / 2000);
+      watchdog.emplace([&, every](Periodic&) {
+        const bool loop = (*server)->responsive(every);
+        const bool database = loop && (*store)->schema_version().ok();
+        if (loop && database) {
+          sd_notify(0, "WATCHDOG=1");
+        } else {
+          log->warn("hoistd.watchdog_missed", {{"event_loop", loop ? "ok" : "stuck"},
+                                               {"database", database ? "ok" : (loop ? "failed" : "not checked")}});
+        }
+        return every;
+      });
+    }
     outbox.start();
     (*server)->run();
     sd_notify(0, "STOPPING=1");

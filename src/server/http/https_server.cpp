@@ -14,8 +14,10 @@
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
+#include <future>
 #include <list>
 #include <map>
+#include <memory>
 #include <set>
 #include <unordered_map>
 #include <utility>
@@ -216,6 +218,14 @@ class ServerImpl final : public HttpsServer {
   void wake() override {
     wake_generation_.fetch_add(1);
     asio::post(io_, [this] { unpark_all(); });
+  }
+
+  bool responsive(std::chrono::milliseconds timeout) override {
+    if (io_.stopped()) return false;
+    auto ran = std::make_shared<std::promise<void>>();
+    auto future = ran->get_future();
+    asio::post(io_, [ran] { ran->set_value(); });
+    return future.wait_for(timeout) == std::future_status::ready;
   }
 
   void wake(std::string_view key) override {

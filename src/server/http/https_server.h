@@ -104,6 +104,10 @@ class HttpsServer {
   // those without a key) poll again now; others keep waiting, so a change
   // for one agent costs one poll, not one per connected agent.
   virtual void wake(std::string_view key) = 0;
+  // Thread-safe: true when the event loop ran a task posted to it within
+  // `timeout` (systemd's watchdog asks this; a loop stuck in a handler
+  // or a dead lock answers false). False once the server has stopped.
+  [[nodiscard]] virtual bool responsive(std::chrono::milliseconds timeout) = 0;
 };
 
 }  // namespace hoist::server
