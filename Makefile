@@ -9,7 +9,7 @@ HOIST := build/default/src/cli/hoist
 HOISTD := build/default/src/server/hoistd
 FUZZ_SECONDS ?= 15
 
-.PHONY: deps build build-asan build-fuzz console test check-format fuzz run bench format tidy clean
+.PHONY: deps build build-asan build-fuzz console deb test check-format fuzz run bench format tidy clean
 
 deps:
 	@scripts/install-deps.sh
@@ -30,10 +30,19 @@ build-fuzz: deps
 console: deps
 	@scripts/console.sh build
 
+# The Debian packages hoistd, hoist-agent and hoist in build/deb, from this
+# tree's build (debian/rules; docs/packaging.md).
+deb: build console
+	@rm -rf debian/hoistd debian/hoist-agent debian/hoist debian/tmp debian/.debhelper \
+	  debian/files debian/*.substvars debian/*.debhelper debian/debhelper-build-stamp build/deb
+	@debian/rules binary >build/deb.log 2>&1 || { tail -30 build/deb.log; exit 1; }
+	@ls build/deb/*.deb
+
 # Every test: the format check, unit and golden tests in the normal build
-# (with the console in Chromium), the same under ASan+UBSan, the console's
-# unit tests, then a short run of every fuzz target.
-test: check-format build build-asan build-fuzz console
+# (with the console in Chromium, the packages in a Debian root), the same
+# under ASan+UBSan, the console's unit tests, then a short run of every
+# fuzz target.
+test: check-format build build-asan build-fuzz console deb
 	@ctest --preset default -j2
 	@ctest --preset asan -j2
 	@scripts/console.sh test

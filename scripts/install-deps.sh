@@ -40,6 +40,10 @@ packages=(
   # server with STARTTLS and AUTH for the email channels
   # (tests/support/smtp_receiver.py, run by Debian's /usr/bin/python3).
   rsyslog rsyslog-gnutls prometheus python3-aiosmtpd
+  # make deb and the package tests: debhelper builds the packages, lintian
+  # checks them, debootstrap makes the Debian root they are installed in,
+  # systemd-nspawn boots it.
+  debhelper dpkg-dev lintian debootstrap systemd-container
 )
 # The web console (console/): Debian's Chromium runs its browser tests.
 # Node.js and npm build it, with packages from the npm registry pinned by
