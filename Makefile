@@ -9,7 +9,7 @@ HOIST := build/default/src/cli/hoist
 HOISTD := build/default/src/server/hoistd
 FUZZ_SECONDS ?= 15
 
-.PHONY: deps build build-asan build-fuzz console deb test check-format fuzz run bench format tidy clean
+.PHONY: deps build build-programs build-asan build-fuzz console deb test check-format fuzz run bench format tidy clean
 
 deps:
 	@scripts/install-deps.sh
@@ -17,6 +17,12 @@ deps:
 build: deps
 	@cmake --preset default >/dev/null
 	@cmake --build --preset default
+
+# What make run and make demo run, and nothing else (make build adds the
+# tests and benchmarks): on a fresh machine about half the compiling.
+build-programs: deps
+	@cmake --preset default >/dev/null
+	@cmake --build --preset default --target hoistd hoist hoist-agent hoist_sudo
 
 build-asan: deps
 	@cmake --preset asan >/dev/null
@@ -32,7 +38,7 @@ console: deps
 
 # The Debian packages hoistd, hoist-agent and hoist in build/deb, from this
 # tree's build (debian/rules; docs/packaging.md).
-deb: build console
+deb: build-programs console
 	@rm -rf debian/hoistd debian/hoist-agent debian/hoist debian/tmp debian/.debhelper \
 	  debian/files debian/*.substvars debian/*.debhelper debian/debhelper-build-stamp build/deb
 	@debian/rules binary >build/deb.log 2>&1 || { tail -30 build/deb.log; exit 1; }
@@ -52,7 +58,7 @@ test: check-format build build-asan build-fuzz console deb
 fuzz: build-fuzz
 	@scripts/fuzz.sh $(or $(SECONDS),300)
 
-run: build console
+run: build-programs console
 	@scripts/run.sh $(HOIST) $(HOISTD)
 
 bench: build
@@ -80,10 +86,10 @@ clean:
 # make demo-check runs the same paths unattended (also a ctest, demo_check).
 .PHONY: demo demo-check demo-needs-root
 
-demo: demo-needs-root build
+demo: demo-needs-root build-programs
 	@scripts/demo.sh
 
-demo-check: demo-needs-root build
+demo-check: demo-needs-root build-programs
 	@scripts/demo.sh --check
 
 demo-needs-root:
