@@ -13,6 +13,7 @@
 #include "core/decide.h"
 #include "core/policy_file.h"
 #include "core/policy_merge.h"
+#include "core/rule_summary.h"
 
 namespace hoist::agent {
 
@@ -704,6 +705,7 @@ Result<ipc::ListingMessage> Agent::list(std::uint32_t uid, const ipc::ListMessag
   for (const auto& rule : policy->policy().rules) {
     if (!principal_matches(rule.scope.users, rule.scope.groups, subject)) continue;
     ++shown;
+    // As `sudo -l` lists commands: what the rule covers, then what happens.
     const bool edit = !rule.match.edit.empty();
     const char* verb = rule.action == Action::kAllow  ? (edit ? "may edit" : "runs at once")
                        : rule.action == Action::kDeny ? (edit ? "never edits" : "never runs")
@@ -711,13 +713,7 @@ Result<ipc::ListingMessage> Agent::list(std::uint32_t uid, const ipc::ListMessag
     std::string as;
     if (!rule.runas.users.empty()) as = fmt::format(", as {}", fmt::join(rule.runas.users, " or "));
     if (!rule.runas.groups.empty()) as += fmt::format(", with group {}", fmt::join(rule.runas.groups, " or "));
-    std::string files;
-    if (edit) {
-      std::vector<std::string> patterns;
-      for (const auto& pattern : rule.match.edit) patterns.push_back(pattern.source());
-      files = fmt::format(" {}", fmt::join(patterns, " "));
-    }
-    out.lines.push_back(fmt::format("  {} ({}{}{}){}{}", rule.name, verb, files, as,
+    out.lines.push_back(fmt::format("  {}: {}{} (rule {}{}{})", verb, command_summary(rule.match), as, rule.name,
                                     rule.description.empty() ? "" : ": ", rule.description)
                             .substr(0, ipc::kMaxTextBytes));
   }
