@@ -438,7 +438,20 @@ void Agent::remember_run(const std::string& grant_id, const Caller& caller) {
   runs.push_back(run);
 }
 
-void Agent::end_runs(const std::string& grant_id) {
+std::string session_end_notice(const ServerRequest& request) {
+  std::string text;
+  if (request.state == RequestState::kRevoked) {
+    text = fmt::format("hoist: your temporary admin session {} was revoked", request.id);
+    if (!request.ended_by.empty()) text += " by " + request.ended_by;
+    if (!request.end_reason.empty()) text += ": " + request.end_reason;
+  } else {
+    text = fmt::format("hoist: your temporary admin session {} has ended (its time is up)", request.id);
+  }
+  return text + ". What it still runs is being stopped.";
+}
+
+void Agent::end_runs(const ServerRequest& request) {
+  const std::string& grant_id = request.id;
   std::vector<SessionRun> runs;
   bool stop = false;
   {
@@ -449,7 +462,7 @@ void Agent::end_runs(const std::string& grant_id) {
     session_runs_.erase(it);
     stop = policy_ && policy_->policy().settings.end_session_processes;
   }
-  if (stop && deps_.end_session_runs && !runs.empty()) deps_.end_session_runs(runs);
+  if (stop && deps_.end_session_runs && !runs.empty()) deps_.end_session_runs(runs, session_end_notice(request));
 }
 
 Result<ipc::RequestStateMessage> Agent::elevate(std::uint32_t uid, const ipc::ElevateMessage& m) {
@@ -485,7 +498,7 @@ Status Agent::record(const ServerRequest& request, std::uint32_t uid) {
     if (auto g = deps_.state.grant(request.id); g && *g && !(*g)->revoked_at) {
       result = deps_.state.revoke_grant(request.id, now);
     }
-    end_runs(request.id);
+    end_runs(request);
     if (auto removed = deps_.state.remove_pending_request(request.id); !removed && result) {
       result = removed.error();
     }

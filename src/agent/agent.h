@@ -62,6 +62,11 @@ struct SessionRun {
   friend bool operator==(const SessionRun&, const SessionRun&) = default;
 };
 
+// What the user of a session's sudo runs reads on their terminal when the
+// session ends and its processes are stopped: revoked (by whom, why) or
+// expired. Text from hoistd, made safe where it is written.
+std::string session_end_notice(const ServerRequest& request);
+
 struct AgentDeps {
   AgentState& state;
   ServerApi& server;
@@ -72,8 +77,9 @@ struct AgentDeps {
   std::string hostname;
   std::vector<std::string> labels;  // the endpoint's groups (from enrolment)
   // Stops the elevated processes of a temporary admin session's sudo runs
-  // (the policy's end_session_processes); must not block. Null: never.
-  std::function<void(const std::vector<SessionRun>& runs)> end_session_runs;
+  // (the policy's end_session_processes), first showing `notice` on their
+  // terminals (session_end_notice); must not block. Null: never.
+  std::function<void(const std::vector<SessionRun>& runs, const std::string& notice)> end_session_runs;
   // The target of sudo -u / -g from NSS (peer.h run_as_of). Null: the
   // names as given, without a primary group (tests).
   std::function<Result<RunAs>(std::string_view user, std::string_view group, const Account& invoker)> run_as{};
@@ -205,7 +211,7 @@ class Agent {
   // Remembers a sudo run under a session grant, to stop it when the grant ends.
   void remember_run(const std::string& grant_id, const Caller& caller);
   // The grant ended: stop its runs when the policy says so.
-  void end_runs(const std::string& grant_id);
+  void end_runs(const ServerRequest& request);
   [[nodiscard]] TimePoint now_s() const;
   // Queues a decisions.counted event for each user whose count is due
   // (every one when `all`); a count that cannot be queued is kept.

@@ -187,9 +187,9 @@ Status run_agent(const RunOptions& options) {
   Agent agent(
       AgentDeps{**state, *server, zones, inspector, [] { return std::chrono::system_clock::now(); }, account_of,
                 id.hostname, id.labels,
-                [sudo_binaries, &log](const std::vector<SessionRun>& runs) {
+                [sudo_binaries, &log](const std::vector<SessionRun>& runs, const std::string& notice) {
                   log->info("agent.session_processes_stopped", {{"runs", static_cast<std::int64_t>(runs.size())}});
-                  end_session_runs(runs, sudo_binaries);
+                  end_session_runs(runs, sudo_binaries, notice);
                 },
                 run_as_of, upload_server.get(), static_cast<std::uint32_t>(::geteuid()),
                 [&metrics] { metrics.events_queued(); }});

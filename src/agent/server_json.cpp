@@ -143,6 +143,8 @@ Result<ServerRequest> request_from_object(const json::object& o) {
   out.grant_deadline = r.optional_time("grant_deadline");
   out.time_left_s = r.integer("time_left_s");
   out.self_approval_allowed = r.optional_flag("self_approval_allowed");
+  out.ended_by = r.optional_text("ended_by");
+  out.end_reason = r.optional_text("end_reason");
   if (const auto* review = r.object("review", false)) {
     Reader rv(*review, "request review");
     out.reviewer = rv.optional_text("reviewer");

@@ -25,6 +25,8 @@ struct ServerRequest {
   std::string requester;
   std::string reviewer;  // "" before a review
   std::string comment;
+  std::string ended_by;    // who revoked or cancelled it ("" otherwise)
+  std::string end_reason;  // and why
   std::optional<TimePoint> grant_deadline;
   std::int64_t time_left_s = 0;
   bool self_approval_allowed = false;  // the requester may approve it (approval = "self")

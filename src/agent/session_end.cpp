@@ -1,13 +1,17 @@
 #include "agent/session_end.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <thread>
 
 #include "agent/peer.h"
+#include "core/display_text.h"
 #include "platform/proc_status.h"
+#include "platform/unique_fd.h"
 
 namespace hoist::agent {
 
@@ -21,11 +25,29 @@ bool still_the_run(const SessionRun& run, const std::vector<std::string>& sudo_b
 
 }  // namespace
 
-void end_session_runs(const std::vector<SessionRun>& runs, const std::vector<std::string>& sudo_binaries) {
-  std::thread([runs, sudo_binaries] {
+bool tell_terminal(pid_t pid, std::string_view text) {
+  auto tty = platform::read_proc_stat_tty(pid);
+  if (!tty || *tty == 0) return false;
+  const auto path = platform::terminal_path(*tty);
+  if (!path) return false;
+  const platform::UniqueFd fd(::open(path->c_str(), O_WRONLY | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) return false;
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISCHR(st.st_mode) || static_cast<std::uint32_t>(st.st_rdev) != *tty) {
+    return false;
+  }
+  std::string line = "\r\n" + cut_text(visible_text(valid_utf8(text, 2048)), 512) + "\r\n";
+  return ::write(fd.get(), line.data(), line.size()) == static_cast<ssize_t>(line.size());
+}
+
+void end_session_runs(const std::vector<SessionRun>& runs, const std::vector<std::string>& sudo_binaries,
+                      const std::string& notice) {
+  std::thread([runs, sudo_binaries, notice] {
     std::vector<SessionRun> signalled;
     for (const auto& run : runs) {
-      if (still_the_run(run, sudo_binaries) && ::kill(run.sudo_pid, SIGHUP) == 0) signalled.push_back(run);
+      if (!still_the_run(run, sudo_binaries)) continue;
+      if (!notice.empty()) (void)tell_terminal(run.sudo_pid, notice);
+      if (::kill(run.sudo_pid, SIGHUP) == 0) signalled.push_back(run);
     }
     if (signalled.empty()) return;
     std::this_thread::sleep_for(std::chrono::seconds(2));

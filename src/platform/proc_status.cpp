@@ -120,6 +120,45 @@ Result<ProcStatus> read_proc_status(pid_t pid) {
   return parse_proc_status(*text);
 }
 
+Result<std::uint32_t> parse_proc_stat_tty(std::string_view text) {
+  const auto close = text.rfind(')');
+  if (close == std::string_view::npos) return invalid_argument("/proc stat: no command name");
+  // After ") ": state ppid pgrp session tty_nr.
+  std::string_view rest = text.substr(close + 1);
+  for (int field = 3; field <= 7; ++field) {
+    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+    const auto end = rest.find(' ');
+    const std::string_view value = rest.substr(0, end);
+    if (value.empty()) return invalid_argument("/proc stat: too few fields");
+    if (field == 7) {
+      long long n = 0;
+      const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || ptr != value.data() + value.size() || n < 0 || n > 0xffffffffLL) {
+        return invalid_argument("/proc stat: tty_nr is not a device number");
+      }
+      return static_cast<std::uint32_t>(n);
+    }
+    if (end == std::string_view::npos) return invalid_argument("/proc stat: too few fields");
+    rest.remove_prefix(end);
+  }
+  return invalid_argument("/proc stat: too few fields");  // not reached
+}
+
+std::optional<std::string> terminal_path(std::uint32_t tty_nr) {
+  // The kernel's new_encode_dev: minor's low byte, major, minor's high bits.
+  const std::uint32_t major = (tty_nr >> 8) & 0xfffU;
+  const std::uint32_t minor = (tty_nr & 0xffU) | ((tty_nr >> 12) & 0xfff00U);
+  if (major >= 136 && major <= 143) return "/dev/pts/" + std::to_string((major - 136) * 256 + minor);
+  if (major == 4 && minor >= 1 && minor <= 63) return "/dev/tty" + std::to_string(minor);
+  return std::nullopt;
+}
+
+Result<std::uint32_t> read_proc_stat_tty(pid_t pid) {
+  auto text = read_proc_file("/proc/" + std::to_string(pid) + "/stat", 4096);
+  if (!text) return not_found("process " + std::to_string(pid) + " is gone");
+  return parse_proc_stat_tty(*text);
+}
+
 Result<std::optional<ProcSyscall>> read_proc_syscall(pid_t pid) {
   auto text = read_proc_file("/proc/" + std::to_string(pid) + "/syscall", 1024);
   if (!text) return not_found("process " + std::to_string(pid) + " is gone");

@@ -37,9 +37,22 @@ struct ProcSyscall {
 };
 Result<std::optional<ProcSyscall>> parse_proc_syscall(std::string_view text);
 
+// The controlling terminal from /proc/<pid>/stat (field 7, tty_nr, the
+// device number in the kernel's encoding); 0 when the process has none.
+// The command name (field 2) may hold spaces and parentheses: fields are
+// counted after its last ')'.
+Result<std::uint32_t> parse_proc_stat_tty(std::string_view text);
+
+// The /dev path of a terminal device number: /dev/pts/N (Unix98 ptys,
+// majors 136-143) or /dev/ttyN (virtual consoles, major 4, minors 1-63);
+// nullopt for any other device (serial lines and the like are not
+// written to).
+std::optional<std::string> terminal_path(std::uint32_t tty_nr);
+
 // Readers: NotFound when the process is gone.
 Result<ProcStatus> read_proc_status(pid_t pid);
 Result<std::optional<ProcSyscall>> read_proc_syscall(pid_t pid);
+Result<std::uint32_t> read_proc_stat_tty(pid_t pid);
 // Every pid in /proc (processes, not threads).
 std::vector<pid_t> list_pids();
 

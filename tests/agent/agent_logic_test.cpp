@@ -216,5 +216,35 @@ TEST(Peer, AccountsComeFromNss) {
   EXPECT_FALSE(nobody);
 }
 
+// What a session's user reads on their terminal when it ends (rather than
+// only the shell's "Hangup").
+TEST(SessionEndNotice, SaysRevokedByWhomAndWhyOrExpired) {
+  ServerRequest r;
+  r.id = "req-1";
+  r.kind = RequestKind::kSession;
+  r.state = RequestState::kRevoked;
+  r.ended_by = "bob";
+  r.end_reason = "done early";
+  EXPECT_EQ(session_end_notice(r),
+            "hoist: your temporary admin session req-1 was revoked by bob: done early. What it still runs is being "
+            "stopped.");
+  r.ended_by.clear();
+  r.end_reason.clear();
+  EXPECT_EQ(session_end_notice(r),
+            "hoist: your temporary admin session req-1 was revoked. What it still runs is being stopped.");
+  r.state = RequestState::kExpired;
+  EXPECT_EQ(session_end_notice(r),
+            "hoist: your temporary admin session req-1 has ended (its time is up). What it still runs is being "
+            "stopped.");
+}
+
+TEST(ServerJson, RequestsCarryWhoEndedThemAndWhy) {
+  auto r = server_request_from_json(R"({"id":"r1","kind":"session","state":"revoked","requester":"alice",
+      "time_left_s":0,"ended_by":"bob","end_reason":"done early"})");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->ended_by, "bob");
+  EXPECT_EQ(r->end_reason, "done early");
+}
+
 }  // namespace
 }  // namespace hoist::agent

@@ -166,7 +166,28 @@ TEST_F(SessionE2E, ASessionRecordsEveryProcessAndEndsOnRevocation) {
     return sudo_as(user.name(), conf, "timeout 60 sudo -n /bin/bash -c \"/usr/bin/sleep 40; echo survived\"",
                    dir + "/running");
   });
-  ASSERT_TRUE(eventually([&] { return has_command(processes(id), "/usr/bin/sleep", "allow"); }, seconds(20)));
+  // The same on a terminal (script(1) gives it a pty): the user reads why
+  // it stopped, not only the shell's "Hangup".
+  ASSERT_EQ(::mkdir((dir + "/tty").c_str(), 0755), 0);
+  auto on_terminal = std::async(std::launch::async, [&] {
+    return sudo_as(user.name(), conf, "script -qec \"timeout 60 sudo -n /usr/bin/env /usr/bin/sleep 41\" /dev/null",
+                   dir + "/tty");
+  });
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto seen_now = processes(id);
+        return has_command(seen_now, "/usr/bin/sleep", "allow") &&
+               std::count_if(seen_now.begin(), seen_now.end(), [](const json::object& d) {
+                 return d.at("command") == json::string("/usr/bin/sleep");
+               }) >= 2;
+      },
+      seconds(20)))
+      << "on a terminal: " << [&] {
+           const auto r = on_terminal.get();
+           std::string commands;
+           for (const auto& d : processes(id)) commands += json::serialize(d.at("argv")) + " ";
+           return r.out + r.err + " status " + std::to_string(r.status) + " recorded: " + commands;
+         }();
   const auto revoked =
       hoistd_.call_json("POST", "/api/v1/grants/" + id + "/revoke", json::object{{"reason", "done early"}}, admin_);
   ASSERT_EQ(revoked.status, 200) << revoked;
@@ -174,6 +195,12 @@ TEST_F(SessionE2E, ASessionRecordsEveryProcessAndEndsOnRevocation) {
   EXPECT_NE(stopped.status, 0);
   EXPECT_EQ(stopped.out.find("survived"), std::string::npos) << stopped.out;
   EXPECT_LT(steady_clock::now() - started, seconds(35)) << "the revoked session's command ran on";
+  const auto told = on_terminal.get();
+  EXPECT_NE(told.out.find("hoist: your temporary admin session " + id +
+                          " was revoked by admin: done early. What "
+                          "it still runs is being stopped."),
+            std::string::npos)
+      << told.out << told.err;
   auto after = sudo_as(user.name(), conf, "timeout 20 sudo -n /bin/bash -c true", dir);
   EXPECT_NE(after.status, 0) << "the session still allows commands after its revocation";
 }

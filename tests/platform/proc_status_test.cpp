@@ -66,5 +66,35 @@ TEST(ProcStatus, ReadsThisProcess) {
   EXPECT_FALSE(read_proc_status(0).ok());
 }
 
+// The controlling terminal: field 7 of /proc/<pid>/stat, counted after the
+// command name's last ')', whatever that name holds.
+TEST(ProcStat, ReadsTheTerminalAfterTheCommandName) {
+  EXPECT_EQ(*parse_proc_stat_tty("4242 (sudo) S 4241 4242 4200 34817 4242 4194560 0"), 34817U);
+  EXPECT_EQ(*parse_proc_stat_tty("4242 (a) b) (c) S 1 2 3 34818 5 6"), 34818U);
+  EXPECT_EQ(*parse_proc_stat_tty("4242 (x y ) 0 (z)) R 1 2 3 0 5"), 0U);
+  EXPECT_FALSE(parse_proc_stat_tty("4242 (sudo S 4241").ok());
+  EXPECT_FALSE(parse_proc_stat_tty("4242 (sudo) S 4241 4242").ok());
+  EXPECT_FALSE(parse_proc_stat_tty("4242 (sudo) S 4241 4242 4200 -1 7").ok());
+  EXPECT_FALSE(parse_proc_stat_tty("4242 (sudo) S 4241 4242 4200 34817x 7").ok());
+}
+
+TEST(ProcStat, TerminalPaths) {
+  EXPECT_EQ(terminal_path((136U << 8) | 1U), "/dev/pts/1");
+  EXPECT_EQ(terminal_path((137U << 8) | 2U), "/dev/pts/258");
+  // A minor above 255 keeps its high bits above the major.
+  EXPECT_EQ(terminal_path((136U << 8) | (0x12U << 20) | 0x34U), "/dev/pts/" + std::to_string(0x1234));
+  EXPECT_EQ(terminal_path((4U << 8) | 3U), "/dev/tty3");
+  EXPECT_EQ(terminal_path(4U << 8), std::nullopt);          // /dev/tty0, the current console
+  EXPECT_EQ(terminal_path((4U << 8) | 64U), std::nullopt);  // ttyS0, a serial line
+  EXPECT_EQ(terminal_path((5U << 8) | 0U), std::nullopt);   // /dev/tty
+  EXPECT_EQ(terminal_path(0), std::nullopt);
+}
+
+TEST(ProcStat, ReadsThisProcess) {
+  auto tty = read_proc_stat_tty(::getpid());
+  ASSERT_TRUE(tty.ok()) << tty.error().message;
+  EXPECT_FALSE(read_proc_stat_tty(-1).ok());
+}
+
 }  // namespace
 }  // namespace hoist::platform

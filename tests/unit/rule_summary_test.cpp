@@ -46,7 +46,8 @@ TEST(RuleSummary, PackagesDigestsAndVerification) {
 }
 
 TEST(RuleSummary, SessionsAndEdits) {
-  EXPECT_EQ(summary_of("session = true\napproval = \"manual\"", "request"), "a temporary admin session (hoist elevate)");
+  EXPECT_EQ(summary_of("session = true\napproval = \"manual\"", "request"),
+            "a temporary admin session (hoist elevate)");
   EXPECT_EQ(summary_of("edit = [\"/etc/hosts\", \"/etc/nginx/*.conf\"]"), "sudo -e /etc/hosts /etc/nginx/*.conf");
 }
 
