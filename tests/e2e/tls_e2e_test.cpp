@@ -6,7 +6,8 @@
 //    hoistd's own ECDSA key and an admin's RSA key; TLS 1.1 is refused;
 //  - every answer carries Strict-Transport-Security;
 //  - SIGHUP serves a renewed certificate to new connections while open
-//    ones (an agent's long poll among them) go on with theirs;
+//    ones (an agent's long poll among them) go on with theirs, and a storm
+//    of SIGHUPs runs one reload at a time;
 //  - a missing, foreign, expired, not yet valid, too open or unparsable
 //    file keeps the certificate served, logged and counted;
 //  - the real hoist-agent and hoist trust the admin's CA (pin or CA file),
@@ -244,10 +245,13 @@ void expect_only_aead_on_tls12(std::uint16_t port, const std::string& dir, const
     EXPECT_TRUE(h.ok) << aead << " was refused:\n" << h.output;
     EXPECT_NE(h.output.find("Cipher is " + aead), std::string::npos) << h.output;
   }
-  // The client is allowed TLS 1.1 and every cipher; the server must refuse.
-  const auto old = s_client(port, dir, {"-tls1_1", "-cipher", "ALL:@SECLEVEL=0"});
-  EXPECT_FALSE(old.ok) << "TLS 1.1 was accepted:\n" << old.output;
-  EXPECT_NE(old.output.find("alert protocol version"), std::string::npos) << old.output;
+  // The client is allowed TLS 1.1 (1.0) and every cipher; the server
+  // must refuse.
+  for (const std::string version : {"-tls1_1", "-tls1"}) {
+    const auto old = s_client(port, dir, {version, "-cipher", "ALL:@SECLEVEL=0"});
+    EXPECT_FALSE(old.ok) << version << " was accepted:\n" << old.output;
+    EXPECT_NE(old.output.find("alert protocol version"), std::string::npos) << version << old.output;
+  }
   const auto tls13 = s_client(port, dir, {"-tls1_3"});
   EXPECT_TRUE(tls13.ok) << tls13.output;
 }
@@ -319,6 +323,29 @@ TEST_F(TlsE2E, SighupServesTheRenewedCertificateToNewConnectionsWhileOpenOnesGoO
   const auto health = hoistd_.call("GET", "/api/v1/health");
   EXPECT_EQ(health.status, 200) << health;
   EXPECT_EQ(count_of(hoistd_.output(), "tls.pin_changed"), 0U);
+}
+
+TEST_F(TlsE2E, ASighupStormReloadsOneAtATimeAndHoistdServesOn) {
+  install(good_leaf());
+  start_with_operator_certificate();
+  // Root or hoistd's user sending SIGHUP in a loop (a broken deploy hook):
+  // reloads run one at a time, the rest are dropped, nothing else changes.
+  for (int i = 0; i < 200; ++i) ::kill(hoistd_.pid(), SIGHUP);
+  const auto deadline = steady_clock::now() + milliseconds(10000);
+  std::size_t handled = 0;
+  while (steady_clock::now() < deadline) {
+    const std::string out = hoistd_.output();
+    handled = count_of(out, "\"event\":\"tls.reloaded\"") + count_of(out, "http.reload_already_running");
+    if (count_of(out, "\"signal\":1") >= 1 && handled == count_of(out, "\"signal\":1")) break;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  const std::string out = hoistd_.output();
+  EXPECT_GE(count_of(out, "\"event\":\"tls.reloaded\""), 1U) << out;
+  EXPECT_EQ(count_of(out, "tls.reload_failed"), 0U) << out;
+  EXPECT_TRUE(hoistd_.running());
+  const auto health = hoistd_.call("GET", "/api/v1/health");
+  EXPECT_EQ(health.status, 200) << health;
+  EXPECT_EQ(hoistd_.stop(), 0);
 }
 
 // The token and hash `hoistd --new-metrics-token` prints.
