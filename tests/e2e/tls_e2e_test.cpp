@@ -348,6 +348,24 @@ TEST_F(TlsE2E, ASighupStormReloadsOneAtATimeAndHoistdServesOn) {
   EXPECT_EQ(hoistd_.stop(), 0);
 }
 
+TEST_F(TlsE2E, SighupInOwnCaModeReissuesAMissingServerCertificateUnderTheSameCa) {
+  ASSERT_TRUE(hoistd_.start()) << hoistd_.start_error();
+  const std::string pin = hoistd_.ca_fingerprint();
+  const std::string before = served_leaf(hoistd_.port());
+  std::filesystem::remove(hoistd_.data_dir() + "/tls/server.crt");
+  ASSERT_TRUE(reload_and_wait("tls.reloaded", 1)) << hoistd_.output();
+  const std::string after = served_leaf(hoistd_.port());
+  EXPECT_NE(after, before);
+  EXPECT_EQ(after, independent_fingerprint(load_cert(hoistd_.data_dir() + "/tls/server.crt").get()));
+  // Same CA: the fixture's client, pinned to it, connects anew.
+  EXPECT_EQ(count_of(hoistd_.output(), "tls.pin_changed"), 0U);
+  auto client = hoistd_.client();
+  ASSERT_NE(client, nullptr);
+  const auto health = hoist::testing::send_request(*client, "GET", "/api/v1/health");
+  EXPECT_EQ(health.status, 200) << health;
+  EXPECT_EQ(independent_fingerprint(load_cert(hoistd_.data_dir() + "/tls/ca.crt").get()), pin);
+}
+
 // The token and hash `hoistd --new-metrics-token` prints.
 std::pair<std::string, std::string> metrics_token() {
   const auto once = HoistdProcess::run_once({"--new-metrics-token"});
