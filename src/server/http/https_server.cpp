@@ -124,7 +124,7 @@ struct FreeSslCtx {
 };
 using SslCtxPtr = std::unique_ptr<SSL_CTX, FreeSslCtx>;
 
-// OpenSSL's first queued error as text (and the queue emptied).
+// OpenSSL's latest queued error as text (and the queue emptied).
 std::string openssl_reason() {
   const unsigned long code = ERR_peek_last_error();
   std::string out = code == 0 ? std::string("unknown OpenSSL error")
@@ -152,9 +152,10 @@ Result<SslCtxPtr> make_server_context(std::string_view chain_pem, std::string_vi
   if (!ctx) return internal_error(fmt::format("cannot make a TLS context: {}", openssl_reason()));
   SSL_CTX* c = ctx.get();
   // TLS 1.2 and 1.3 only; no renegotiation, no compression, a fresh ECDHE
-  // key for every handshake.
+  // key for every handshake; OpenSSL's harmless interoperability
+  // workarounds (SSL_OP_ALL, as Asio's default_workarounds set before).
   SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
-  SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_SINGLE_DH_USE |
+  SSL_CTX_set_options(c, SSL_OP_ALL | SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_SINGLE_DH_USE |
                              SSL_OP_SINGLE_ECDH_USE | SSL_OP_CIPHER_SERVER_PREFERENCE);
   // TLS 1.2: forward secrecy (ECDHE) and AEAD only, for ECDSA and RSA keys:
   // no CBC suite (Lucky13, and the padding oracles that come back with each
