@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 #include <atomic>
 
@@ -18,6 +19,7 @@
 #include <mutex>
 #include <thread>
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include <fmt/format.h>
@@ -257,6 +259,73 @@ hoist::Result<std::vector<std::uint8_t>> load_private_key(const std::string& dat
   return key;
 }
 
+// SIGHUP (HttpsServer runs this on a handler thread, one at a time): the
+// certificate, its chain and key again, checked as at start
+// (tls/server_tls.h), served to new connections from now on. Whatever is
+// wrong (a missing, unreadable or too open file, a key that does not fit,
+// a certificate expired, not yet valid, or not chaining to tls_ca_file)
+// keeps the certificate served as it was: the reason is logged
+// (tls.reload_failed) and counted (hoist_tls_reloads_total{result="failed"}).
+// systemd hears RELOADING=1 before and READY=1 after (Type=notify with
+// ExecReload=kill -HUP $MAINPID).
+class TlsReloader {
+ public:
+  TlsReloader(hoist::tls::TlsOptions options, std::string pin, hoist::TimePoint not_after, Logger& log,
+              hoist::metrics::Registry& registry)
+      : options_(std::move(options)),
+        pin_(std::move(pin)),
+        log_(log),
+        reloads_(registry.counter("hoist_tls_reloads_total",
+                                  "Reloads of hoistd's TLS certificate and key (SIGHUP), by result (ok, failed).",
+                                  {"result"})),
+        expiry_(registry.gauge("hoist_tls_certificate_expiry_seconds",
+                               "When the certificate served to new connections expires (Unix time).")) {
+    expiry_.get().set(static_cast<double>(not_after.time_since_epoch().count()));
+    reloads_.with({"ok"});
+    reloads_.with({"failed"});
+  }
+
+  void reload(hoist::server::HttpsServer& server) {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    sd_notifyf(0, "RELOADING=1\nSTATUS=Reloading the TLS certificate\nMONOTONIC_USEC=%llu",
+               static_cast<unsigned long long>(ts.tv_sec) * 1000000ULL +
+                   static_cast<unsigned long long>(ts.tv_nsec) / 1000ULL);
+    options_.now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+    auto tls = hoist::tls::ensure_server_tls(options_);
+    hoist::Status loaded =
+        tls ? server.reload_tls(tls->served_chain_pem, tls->key_pem->str()) : hoist::Status(tls.error());
+    if (!loaded) {
+      reloads_.with({"failed"}).inc();
+      log_.error("tls.reload_failed",
+                 {{"error", loaded.error().message}, {"kept", "the certificate served until now"}});
+      sd_notify(0, "READY=1\nSTATUS=Serving (the last TLS reload failed; see the log)");
+      return;
+    }
+    reloads_.with({"ok"}).inc();
+    expiry_.get().set(static_cast<double>(tls->not_after.time_since_epoch().count()));
+    if (tls->renewed_server_cert) {
+      log_.info("tls.server_certificate_issued", {{"reason", tls->renewal_reason}});
+    }
+    if (tls->pin_fingerprint != pin_) {
+      // Agents and CLIs pinning the old fingerprint are refused from now on.
+      log_.warn("tls.pin_changed", {{"from", pin_}, {"to", tls->pin_fingerprint}});
+      pin_ = tls->pin_fingerprint;
+    }
+    log_.info("tls.reloaded", {{"certificate", tls->cert_chain_pem_path},
+                               {"expires", hoist::format_timestamp(tls->not_after)},
+                               {"pin", tls->pin_fingerprint}});
+    sd_notify(0, "READY=1\nSTATUS=Serving");
+  }
+
+ private:
+  hoist::tls::TlsOptions options_;
+  std::string pin_;
+  Logger& log_;
+  hoist::metrics::CounterFamily& reloads_;
+  hoist::metrics::GaugeFamily& expiry_;
+};
+
 int serve(Config config, const std::string& admin_user, std::optional<std::string> admin_password,
           const std::optional<std::string>& enrolment_labels, const std::string& ready_file) {
   auto log = hoist::log::make_default_logger(config.log_level);
@@ -457,8 +526,22 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
     log->error("sweep.failed", {{"error", n.error().message}});
   }
 
+  if (tls->ca_cert_path.empty()) {
+    // Pinned by the leaf itself: every renewal changes the pin.
+    log->warn("tls.pinned_by_leaf",
+              {{"why",
+                "tls_cert_file without tls_ca_file: agents and the CLI must pin the certificate itself, "
+                "and each renewal changes its fingerprint; set tls_ca_file to the CA that issues it"}});
+  }
   config.http.cert_chain_file = tls->cert_chain_pem_path;
   config.http.key_file = tls->key_path;
+  config.http.cert_chain_pem = tls->served_chain_pem;
+  config.http.key_pem = tls->key_pem->str();
+  TlsReloader reloader(tls_options, tls->pin_fingerprint, tls->not_after, *log, metrics.registry());
+  hoist::server::HttpsServer* reload_target = nullptr;  // set once the server exists, before it runs
+  config.http.on_reload = [&reloader, &reload_target] {
+    if (reload_target != nullptr) reloader.reload(*reload_target);
+  };
   auto server = hoist::server::HttpsServer::create(
       config.http,
       [&api, &in_hand](const hoist::net::HttpRequest& r) {
@@ -472,6 +555,9 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
     std::fprintf(stderr, "hoistd: %s\n", server.error().message.c_str());
     return server.error().code == hoist::ErrorCode::kUnavailable ? kExitUnavailable : kExitConfig;
   }
+  OPENSSL_cleanse(config.http.key_pem.data(), config.http.key_pem.size());
+  config.http.key_pem.clear();
+  reload_target = server->get();
   metrics.registry().gauge_callback(
       "hoist_http_connections_open", "HTTPS connections open now (handshakes, requests, keep-alive and long polls).",
       [srv = server->get()] { return std::optional<double>(static_cast<double>(srv->open_connections())); });

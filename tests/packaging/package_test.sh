@@ -446,6 +446,12 @@ else
     sleep 1
   done
   [ "$out" = 0 ] && ok "sudo through hoist-agent.service and hoistd.service" || bad "sudo in the booted root: $out"
+  if in_container systemctl reload hoistd 2>/dev/null && sleep 1 &&
+    [ "$(in_container systemctl is-active hoistd)" = active ]; then
+    ok "systemctl reload hoistd (SIGHUP) leaves it active"
+  else
+    bad "systemctl reload hoistd"
+  fi
   in_container systemctl poweroff >/dev/null 2>&1 || true
   for _ in $(seq 150); do kill -0 "$container" 2>/dev/null || break; sleep 0.2; done
   kill -KILL "$container" 2>/dev/null || true

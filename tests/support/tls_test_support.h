@@ -133,12 +133,16 @@ struct TestCert {
   X509Ptr cert;
 };
 
-// A certificate for a fresh key, made with OpenSSL alone. Self-signed when
+inline PkeyPtr make_rsa_key(unsigned bits = 2048) {
+  return PkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(bits)));
+}
+
+// A certificate for `key`, made with OpenSSL alone. Self-signed when
 // issuer is null. A CA when is_ca; otherwise a server certificate for
 // `name`, or for `san` (OpenSSL config syntax) when given.
-inline TestCert make_cert(const std::string& name, TimePoint not_before, TimePoint not_after, bool is_ca,
-                          const TestCert* issuer = nullptr, const std::string& san_text = "") {
-  TestCert out{make_key(), X509Ptr(X509_new())};
+inline TestCert make_cert_with_key(PkeyPtr key, const std::string& name, TimePoint not_before, TimePoint not_after,
+                                   bool is_ca, const TestCert* issuer = nullptr, const std::string& san_text = "") {
+  TestCert out{std::move(key), X509Ptr(X509_new())};
   X509* cert = out.cert.get();
   X509_set_version(cert, X509_VERSION_3);
   static long serial = 1000;
@@ -166,6 +170,12 @@ inline TestCert make_cert(const std::string& name, TimePoint not_before, TimePoi
   }
   X509_sign(cert, issuer != nullptr ? issuer->key.get() : out.key.get(), EVP_sha256());
   return out;
+}
+
+// The same for a fresh P-256 key.
+inline TestCert make_cert(const std::string& name, TimePoint not_before, TimePoint not_after, bool is_ca,
+                          const TestCert* issuer = nullptr, const std::string& san_text = "") {
+  return make_cert_with_key(make_key(), name, not_before, not_after, is_ca, issuer, san_text);
 }
 
 // X509_V_OK when `leaf` (with `untrusted` intermediates) verifies against

@@ -3,22 +3,27 @@
 // model and the MUST rules it keeps.
 #include "server/http/https_server.h"
 
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 #include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
+#include <fstream>
 #include <future>
 #include <list>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
+#include <sstream>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -36,7 +41,6 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
-namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
 using Stream = TlsStream;
 using BeastRequest = bhttp::request<bhttp::string_body>;
@@ -111,6 +115,100 @@ std::string address_group(const asio::ip::address& address) {
   return asio::ip::address_v6(bytes).to_string() + "/64";
 }
 
+// TLS 1.2's suites, best first: ECDHE with AES-GCM or ChaCha20-Poly1305,
+// for an ECDSA key (hoistd's own) or an RSA key (an admin's certificate).
+constexpr const char* kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES256-GCM-SHA384";
+
+struct FreeSslCtx {
+  void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
+};
+using SslCtxPtr = std::unique_ptr<SSL_CTX, FreeSslCtx>;
+
+// OpenSSL's latest queued error as text (and the queue emptied).
+std::string openssl_reason() {
+  const unsigned long code = ERR_peek_last_error();
+  std::string out = code == 0 ? std::string("unknown OpenSSL error")
+                              : std::string(ERR_reason_error_string(code) != nullptr ? ERR_reason_error_string(code)
+                                                                                     : "unknown OpenSSL error");
+  ERR_clear_error();
+  return out;
+}
+
+Result<std::string> read_whole_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return invalid_argument(fmt::format("cannot read {}", path));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A server context with hoistd's protocol and cipher choice and the given
+// certificate chain (leaf first) and key, all read from memory. The key
+// must belong to the leaf.
+Result<SslCtxPtr> make_server_context(std::string_view chain_pem, std::string_view key_pem,
+                                      const std::string& chain_source, const std::string& key_source) {
+  ERR_clear_error();
+  SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
+  if (!ctx) return internal_error(fmt::format("cannot make a TLS context: {}", openssl_reason()));
+  SSL_CTX* c = ctx.get();
+  // TLS 1.2 and 1.3 only; no renegotiation, no compression, a fresh ECDHE
+  // key for every handshake; OpenSSL's harmless interoperability
+  // workarounds (SSL_OP_ALL, as Asio's default_workarounds set before).
+  SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+  SSL_CTX_set_options(c, SSL_OP_ALL | SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_SINGLE_DH_USE |
+                             SSL_OP_SINGLE_ECDH_USE | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // TLS 1.2: forward secrecy (ECDHE) and AEAD only, for ECDSA and RSA keys:
+  // no CBC suite (Lucky13, and the padding oracles that come back with each
+  // new implementation), no static RSA key exchange, no DHE.
+  if (SSL_CTX_set_cipher_list(c, kTls12Ciphers) != 1) {
+    return internal_error(fmt::format("cannot set the TLS 1.2 cipher suites: {}", openssl_reason()));
+  }
+  // TLS 1.3: AES-128-GCM first (the suite every TLS 1.3 peer has), chosen
+  // by the server: it is the fastest here and keeps the least state per
+  // connection, which counts with thousands of agents' long polls.
+  if (SSL_CTX_set_ciphersuites(c, "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384") != 1) {
+    return internal_error(fmt::format("cannot set the TLS 1.3 cipher suites: {}", openssl_reason()));
+  }
+  const std::unique_ptr<BIO, decltype(&BIO_free)> chain_bio(
+      BIO_new_mem_buf(chain_pem.data(), static_cast<int>(chain_pem.size())), &BIO_free);
+  if (!chain_bio) return internal_error("cannot read a certificate chain: out of memory");
+  X509* leaf = PEM_read_bio_X509_AUX(chain_bio.get(), nullptr, nullptr, nullptr);
+  if (leaf == nullptr) {
+    return invalid_argument(fmt::format("cannot use the certificate chain in {}: no PEM certificate", chain_source));
+  }
+  const int used = SSL_CTX_use_certificate(c, leaf);
+  X509_free(leaf);
+  if (used != 1) {
+    return invalid_argument(fmt::format("cannot use the certificate in {}: {}", chain_source, openssl_reason()));
+  }
+  while (X509* next = PEM_read_bio_X509(chain_bio.get(), nullptr, nullptr, nullptr)) {
+    if (SSL_CTX_add0_chain_cert(c, next) != 1) {
+      X509_free(next);
+      return invalid_argument(
+          fmt::format("cannot use the certificate chain in {}: {}", chain_source, openssl_reason()));
+    }
+  }
+  ERR_clear_error();  // the end of the PEM text
+  const std::unique_ptr<BIO, decltype(&BIO_free)> key_bio(
+      BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())), &BIO_free);
+  if (!key_bio) return internal_error("cannot read a private key: out of memory");
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr);
+  if (key == nullptr) {
+    ERR_clear_error();
+    return invalid_argument(fmt::format("cannot use the private key in {}: no unencrypted PEM key", key_source));
+  }
+  const int key_used = SSL_CTX_use_PrivateKey(c, key);
+  EVP_PKEY_free(key);
+  if (key_used != 1 || SSL_CTX_check_private_key(c) != 1) {
+    ERR_clear_error();
+    return invalid_argument(
+        fmt::format("the private key in {} does not belong to the certificate in {}", key_source, chain_source));
+  }
+  return ctx;
+}
+
 class ServerImpl final : public HttpsServer {
  public:
   ServerImpl(HttpsServerOptions options, net::Handler handler, net::QuickHandler quick, net::Admitter admit,
@@ -135,28 +233,22 @@ class ServerImpl final : public HttpsServer {
 
   Status init() {
     boost::system::error_code ec;
-    tls_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                         ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use,
-                     ec);
-    SSL_CTX_set_min_proto_version(tls_.native_handle(), TLS1_2_VERSION);
-    // TLS 1.3: AES-128-GCM first (the suite every TLS 1.3 peer has), chosen
-    // by the server: it is the fastest here and keeps the least state per
-    // connection, which counts with thousands of agents' long polls.
-    SSL_CTX_set_ciphersuites(tls_.native_handle(),
-                             "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384");
-    SSL_CTX_set_options(tls_.native_handle(), SSL_OP_CIPHER_SERVER_PREFERENCE);
-    tls_.use_certificate_chain_file(opts_.cert_chain_file, ec);
-    if (ec) {
-      return invalid_argument(
-          fmt::format("cannot use the certificate chain in {}: {}", opts_.cert_chain_file, ec.message()));
-    }
-    tls_.use_private_key_file(opts_.key_file, ssl::context::pem, ec);
-    if (ec) {
-      return invalid_argument(fmt::format("cannot use the private key in {}: {}", opts_.key_file, ec.message()));
-    }
-    if (SSL_CTX_check_private_key(tls_.native_handle()) != 1) {
-      return invalid_argument(fmt::format("the private key in {} does not belong to the certificate in {}",
-                                          opts_.key_file, opts_.cert_chain_file));
+    if (!opts_.cert_chain_pem.empty()) {
+      auto ctx =
+          make_server_context(opts_.cert_chain_pem, opts_.key_pem, "the certificate given", "the private key given");
+      OPENSSL_cleanse(opts_.key_pem.data(), opts_.key_pem.size());
+      opts_.key_pem.clear();
+      if (!ctx) return ctx.error();
+      tls_ = std::move(*ctx);
+    } else {
+      auto chain = read_whole_file(opts_.cert_chain_file);
+      if (!chain) return chain.error();
+      auto key = read_whole_file(opts_.key_file);
+      if (!key) return key.error();
+      auto ctx = make_server_context(*chain, *key, opts_.cert_chain_file, opts_.key_file);
+      OPENSSL_cleanse(key->data(), key->size());
+      if (!ctx) return ctx.error();
+      tls_ = std::move(*ctx);
     }
 
     const auto address = asio::ip::make_address(opts_.address, ec);
@@ -189,6 +281,10 @@ class ServerImpl final : public HttpsServer {
       if (ec) return fail("SIGTERM");
       signals_.add(SIGINT, ec);
       if (ec) return fail("SIGINT");
+      if (opts_.on_reload) {
+        signals_.add(SIGHUP, ec);
+        if (ec) return fail("SIGHUP");
+      }
     }
     return {};
   }
@@ -198,14 +294,7 @@ class ServerImpl final : public HttpsServer {
 
   void run() override {
     asio::co_spawn(io_, accept_loop(), [this](const std::exception_ptr& e) { log_failure("accept_loop", e); });
-    if (opts_.handle_signals) {
-      signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
-        if (!ec) {
-          log_.info("http.signal", {{"signal", signal}});
-          begin_stop();
-        }
-      });
-    }
+    if (opts_.handle_signals) wait_for_signal();
     log_.info("http.listening", {{"address", opts_.address}, {"port", static_cast<int>(port_)}});
     io_.run();
     log_.info("http.stopped");
@@ -213,6 +302,19 @@ class ServerImpl final : public HttpsServer {
 
   void stop() override {
     asio::post(io_, [this] { begin_stop(); });
+  }
+
+  Status reload_tls(std::string_view cert_chain_pem, std::string_view key_pem) override {
+    auto ctx = make_server_context(cert_chain_pem, key_pem, "the new certificate", "the new private key");
+    if (!ctx) return ctx.error();
+    SslCtxPtr old;
+    {
+      const std::lock_guard lock(tls_mu_);
+      old = std::exchange(tls_, std::move(*ctx));
+    }
+    // Connections made with the old context hold their own reference to it
+    // (SSL_new takes one): they go on until they end.
+    return {};
   }
 
   void wake() override {
@@ -258,6 +360,44 @@ class ServerImpl final : public HttpsServer {
     } catch (...) {
       log_.error("http.coroutine_failed", {{"where", where}, {"what", "unknown exception"}});
     }
+  }
+
+  // Signals are taken by the I/O loop (asio's signal_set), never handled
+  // in a signal handler: SIGTERM and SIGINT begin the drain, SIGHUP runs
+  // on_reload on the pool (it reads files; the I/O thread goes on serving)
+  // and is waited for again.
+  void wait_for_signal() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
+      if (ec) return;
+      log_.info("http.signal", {{"signal", signal}});
+      if (signal == SIGHUP && opts_.on_reload) {
+        if (!reloading_.exchange(true)) {
+          asio::post(pool_, [this] {
+            try {
+              opts_.on_reload();
+            } catch (const std::exception& e) {
+              log_.error("http.reload_exception", {{"what", e.what()}});
+            } catch (...) {
+              log_.error("http.reload_exception", {{"what", "unknown exception"}});
+            }
+            reloading_.store(false);
+          });
+        } else {
+          log_.info("http.reload_already_running");
+        }
+        wait_for_signal();
+        return;
+      }
+      begin_stop();
+    });
+  }
+
+  // The context new connections are made with, with a reference of the
+  // caller's: a reload on another thread may replace it meanwhile.
+  SslCtxPtr current_tls() {
+    const std::lock_guard lock(tls_mu_);
+    SSL_CTX_up_ref(tls_.get());
+    return SslCtxPtr(tls_.get());
   }
 
   // On the I/O thread.
@@ -360,7 +500,7 @@ class ServerImpl final : public HttpsServer {
   struct Link {
     Link(ServerImpl& owner, tcp::socket socket, std::string remote_address, std::string address_group)
         : server(owner),
-          stream(std::move(socket), owner.tls_.native_handle()),
+          stream(std::move(socket), owner.current_tls().get()),
           remote(std::move(remote_address)),
           group(std::move(address_group)) {
       server.connections_.insert(this);
@@ -687,6 +827,9 @@ class ServerImpl final : public HttpsServer {
     for (const auto& h : response.headers) {
       out.set(h.name, h.value);
     }
+    if (!opts_.strict_transport_security.empty()) {
+      out.set(bhttp::field::strict_transport_security, opts_.strict_transport_security);
+    }
     out.body() = std::move(response.body);
     const bool keep_alive = !close && exchange.keep_alive && !stopping_;
     out.keep_alive(keep_alive);
@@ -786,7 +929,9 @@ class ServerImpl final : public HttpsServer {
   bool destroying_ = false;  // outlives io_
   asio::io_context io_{1};
   asio::thread_pool pool_;
-  ssl::context tls_{ssl::context::tls_server};
+  std::mutex tls_mu_;
+  SslCtxPtr tls_;  // under tls_mu_: replaced by reload_tls
+  std::atomic<bool> reloading_{false};
   tcp::acceptor acceptor_{io_};
   asio::signal_set signals_{io_};
   asio::steady_timer drain_timer_{io_};

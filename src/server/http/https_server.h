@@ -24,12 +24,18 @@
 // MUST: on stop (SIGTERM), requests already being handled finish and are
 // answered; idle keep-alive connections are closed; long polls are answered
 // at once; after drain_timeout whatever is left is cut off.
+// MUST: TLS 1.2 and 1.3 only; TLS 1.2 offers only ECDHE suites with an AEAD
+// cipher (AES-GCM, ChaCha20-Poly1305), never CBC.
+// MUST: a certificate reload never touches an open connection, and a
+// reload that fails leaves the certificate served as it was.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/result.h"
 #include "log/logger.h"
@@ -64,8 +70,19 @@ struct HttpsServerOptions {
   int handler_threads = 4;
   std::string cert_chain_file;  // PEM: server certificate, then its chain
   std::string key_file;         // PEM private key
+  // Or the same PEM text, already read (used when cert_chain_pem is not
+  // empty; the key's text is wiped once loaded).
+  std::string cert_chain_pem;
+  std::string key_pem;
+  // Sent with every response (docs/hoistd.md says why every one); "" sends
+  // none.
+  std::string strict_transport_security = "max-age=31536000";
   HttpLimits limits;
   bool handle_signals = true;  // SIGTERM and SIGINT stop the server gracefully
+  // With handle_signals: SIGHUP runs this on a handler thread (never in a
+  // signal handler, never on the I/O thread), one run at a time; a SIGHUP
+  // during a run is logged and dropped. Typically it calls reload_tls.
+  std::function<void()> on_reload;
 };
 
 class HttpsServer {
@@ -98,6 +115,11 @@ class HttpsServer {
   virtual void run() = 0;
   // Thread-safe; returns at once. run() returns when the drain is over.
   virtual void stop() = 0;
+  // Thread-safe: new connections are served with this certificate chain
+  // (leaf first) and key from now on; connections already open go on with
+  // the one they began with. InvalidArgument, and nothing changes, when the
+  // text is not PEM or the key does not belong to the leaf.
+  virtual Status reload_tls(std::string_view cert_chain_pem, std::string_view key_pem) = 0;
   // Thread-safe: makes every waiting long poll poll again now.
   virtual void wake() = 0;
   // Thread-safe: makes the long polls whose LongPoll::key is `key` (and

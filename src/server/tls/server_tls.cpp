@@ -165,6 +165,7 @@ Result<ServerTls> ensure_own_ca(const TlsOptions& opts) {
     if (auto s = dir->replace(kServerKey, new_key_pem->str(), kKeyMode); !s) return s.error();
     if (auto s = dir->replace(kServerCert, *new_cert_pem, kCertMode); !s) return s.error();
     server_cert_pem = std::move(*new_cert_pem);
+    out.key_pem = std::make_shared<const SecretString>(std::move(*new_key_pem));
     out.renewed_server_cert = true;
     out.renewal_reason = std::move(*reason);
   }
@@ -181,6 +182,13 @@ Result<ServerTls> ensure_own_ca(const TlsOptions& opts) {
 
   auto pin = fingerprint_of_certificate(ca->cert.get());
   if (!pin) return pin.error();
+  auto leaf = parse_certificate_pem(server_cert_pem, dir->path_of(kServerCert));
+  if (!leaf) return leaf.error();
+  auto validity = validity_of(leaf->get(), dir->path_of(kServerCert));
+  if (!validity) return validity.error();
+  out.not_after = validity->second;
+  out.served_chain_pem = chain;
+  if (!out.renewed_server_cert) out.key_pem = std::make_shared<const SecretString>(std::string(key_pem.str()));
   out.cert_chain_pem_path = dir->path_of(kServerChain);
   out.key_path = dir->path_of(kServerKey);
   out.ca_cert_path = dir->path_of(kCaCert);
@@ -260,6 +268,9 @@ Result<ServerTls> use_admin_supplied(const TlsOptions& opts) {
   ServerTls out;
   out.cert_chain_pem_path = cert_file;
   out.key_path = key_file;
+  out.not_after = validity->second;
+  out.served_chain_pem = *cert_text;
+  if (!out.served_chain_pem.empty() && out.served_chain_pem.back() != '\n') out.served_chain_pem += '\n';
   if (opts.ca_file) {
     auto ca_text = read_checked_file(AT_FDCWD, *opts.ca_file, *opts.ca_file, FileKind::kPublic, Symlinks::kFollow);
     if (!ca_text) return ca_text.error();
@@ -268,6 +279,18 @@ Result<ServerTls> use_admin_supplied(const TlsOptions& opts) {
     if (auto s = check_chains_to(*chain, *anchors, opts.now, cert_file, *opts.ca_file); !s) return s.error();
     auto pin = fingerprint_of_certificate(anchors->front().get());
     if (!pin) return pin.error();
+    // A company CA's root or Let's Encrypt's ISRG root is usually not in
+    // the chain file; a client finds only what the server presents.
+    bool presented = false;
+    for (const auto& cert : *chain) {
+      auto fp = fingerprint_of_certificate(cert.get());
+      if (fp && *fp == *pin) presented = true;
+    }
+    if (!presented) {
+      auto anchor_pem = certificate_to_pem(anchors->front().get());
+      if (!anchor_pem) return anchor_pem.error();
+      out.served_chain_pem += *anchor_pem;
+    }
     out.ca_cert_path = *opts.ca_file;
     out.pin_fingerprint = std::move(*pin);
   } else {
@@ -275,6 +298,7 @@ Result<ServerTls> use_admin_supplied(const TlsOptions& opts) {
     if (!pin) return pin.error();
     out.pin_fingerprint = std::move(*pin);
   }
+  out.key_pem = std::make_shared<const SecretString>(std::string(key_pem.str()));
   return out;
 }
 

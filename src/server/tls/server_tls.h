@@ -17,17 +17,21 @@
 // expires within 30 days, is not yet valid, does not match its key, was not
 // issued by the CA, or does not cover every requested name.
 // MUST: an admin-supplied certificate is used only when its key matches and
-// it is valid at `now`.
+// it is valid at `now`; with ca_file, only when it chains to ca_file's first
+// certificate. Its key file is checked like hoistd's own (private_dir.h:
+// owned by hoistd's user or root, no access for group or others).
 // MUST: unreadable or corrupt files are errors, never crashes and never a
 // reason to replace a CA.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/duration.h"
 #include "core/result.h"
+#include "server/tls/certificates.h"
 
 namespace hoist::tls {
 
@@ -66,6 +70,14 @@ struct ServerTls {
   bool renewed_server_cert = false;
   // Why the server certificate was (re)issued, for the log; "" when reused.
   std::string renewal_reason;
+  // What hoistd serves, as read (the files are not opened again): the
+  // leaf, its chain and, in admin-supplied mode with ca_file, the pinned CA
+  // certificate when the chain lacks it, so that agents and the CLI find
+  // the certificate they pin among those the server presents.
+  std::string served_chain_pem;
+  std::shared_ptr<const SecretString> key_pem;  // shared: ServerTls is copied
+  // When the leaf expires.
+  TimePoint not_after{};
 };
 
 // Makes sure hoistd has a usable certificate and key and says where they

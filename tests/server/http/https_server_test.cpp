@@ -807,6 +807,40 @@ TEST(HttpsServerAdmission, AnAdmitterThatThrowsRefusesWith500) {
 }
 
 // Issue 17, item 14: malformed framing closed the connection without a word.
+TEST(HttpsServer, ReloadTlsServesNewConnectionsOnlyAndRefusesAMismatchedKey) {
+  Recorder recorder;
+  TestServer server(recording_handler(recorder));
+  ASSERT_TRUE(server.ok()) << server.error();
+  const auto& mine = server_tls().files;
+  const auto& other = other_tls().files;
+  const auto trusts = [&](const tls::ServerTls& files) {
+    auto client = make_client(server.url(), files.pin_fingerprint);
+    return client && (*client)->request("GET", "/x", {}, {}).ok();
+  };
+  RawTlsClient open(server.port());
+  ASSERT_TRUE(open.connected());
+
+  // A key that is not the leaf's, or text that is not PEM: refused, and
+  // nothing changes.
+  auto refused = server.server().reload_tls(other.served_chain_pem, mine.key_pem->str());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(refused.error().message.find("does not belong"), std::string::npos) << refused.error().message;
+  EXPECT_FALSE(server.server().reload_tls("not PEM", mine.key_pem->str()).ok());
+  EXPECT_FALSE(server.server().reload_tls(other.served_chain_pem, "not PEM").ok());
+  EXPECT_TRUE(trusts(mine));
+  EXPECT_FALSE(trusts(other));
+
+  ASSERT_TRUE(server.server().reload_tls(other.served_chain_pem, other.key_pem->str()).ok());
+  EXPECT_TRUE(trusts(other));
+  EXPECT_FALSE(trusts(mine));
+  // The connection made before goes on.
+  ASSERT_TRUE(open.write("GET /still-here HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  const std::string answer = open.read_all();
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0U) << answer;
+  EXPECT_NE(answer.find("Strict-Transport-Security: max-age=31536000"), std::string::npos) << answer;
+}
+
 TEST(HttpsServer, MalformedHttpIsAnswered400BeforeTheClose) {
   Recorder recorder;
   TestServer server(recording_handler(recorder));

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "server/tls/server_tls.h"
 #include "support/tls_test_support.h"
@@ -234,6 +235,46 @@ TEST_F(AdminSuppliedTest, RsaKeysWork) {
   const auto r = ensure_server_tls(options());
   ASSERT_TRUE(r.ok()) << error_of(r);
   EXPECT_EQ(r->pin_fingerprint, independent_fingerprint(cert.get()));
+}
+
+// The certificates hoistd presents, in order, read back with OpenSSL.
+std::vector<std::string> fingerprints_in(const std::string& pem) {
+  std::vector<std::string> out;
+  const BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    out.push_back(independent_fingerprint(cert));
+    X509_free(cert);
+  }
+  return out;
+}
+
+TEST_F(AdminSuppliedTest, ThePinnedCaIsPresentedAfterAChainThatLacksIt) {
+  // A company CA or Let's Encrypt: the chain file holds the leaf (and
+  // intermediates), not the root agents pin; hoistd presents it too.
+  write_text(cert_file(), pem_of(leaf_.cert.get()), 0644);
+  TlsOptions o = options();
+  o.ca_file = ca_file();
+  const auto r = ensure_server_tls(o);
+  ASSERT_TRUE(r.ok()) << error_of(r);
+  EXPECT_EQ(fingerprints_in(r->served_chain_pem), (std::vector<std::string>{independent_fingerprint(leaf_.cert.get()),
+                                                                            independent_fingerprint(ca_.cert.get())}));
+  ASSERT_NE(r->key_pem, nullptr);
+  EXPECT_EQ(r->key_pem->str(), read_text(key_file()));
+  EXPECT_EQ(to_time_t(r->not_after), validity_of(leaf_.cert.get()).second);
+  // Files are never written.
+  EXPECT_EQ(read_text(cert_file()), pem_of(leaf_.cert.get()));
+}
+
+TEST_F(AdminSuppliedTest, AChainThatHasThePinnedCaIsPresentedAsItIs) {
+  TlsOptions o = options();
+  o.ca_file = ca_file();
+  const auto r = ensure_server_tls(o);
+  ASSERT_TRUE(r.ok()) << error_of(r);
+  EXPECT_EQ(r->served_chain_pem, read_text(cert_file()));
+  // Without ca_file, nothing is added either.
+  const auto plain = ensure_server_tls(options());
+  ASSERT_TRUE(plain.ok()) << error_of(plain);
+  EXPECT_EQ(plain->served_chain_pem, read_text(cert_file()));
 }
 
 }  // namespace

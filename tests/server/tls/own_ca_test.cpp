@@ -163,6 +163,18 @@ TEST_F(OwnCaTest, ChainFileIsServerCertThenCaCert) {
   EXPECT_EQ(independent_fingerprint(chain[1].get()), independent_fingerprint(load_cert(file("ca.crt")).get()));
 }
 
+TEST_F(OwnCaTest, WhatIsServedIsTheChainFileAndTheServerKeyAsWritten) {
+  // First start (issued now) and second (reused): what hoistd serves and
+  // reloads is the text of the files, read once.
+  for (int start_no = 0; start_no < 2; ++start_no) {
+    const ServerTls tls = start();
+    EXPECT_EQ(tls.served_chain_pem, read_text(file("server-chain.pem"))) << start_no;
+    ASSERT_NE(tls.key_pem, nullptr);
+    EXPECT_EQ(tls.key_pem->str(), read_text(file("server.key"))) << start_no;
+    EXPECT_EQ(to_time_t(tls.not_after), validity_of(load_cert(file("server.crt")).get()).second) << start_no;
+  }
+}
+
 TEST_F(OwnCaTest, CaCertificateIsARestrictedSelfSignedCa) {
   start();
   const X509Ptr ca = load_cert(file("ca.crt"));
