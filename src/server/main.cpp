@@ -294,9 +294,16 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   }
 
   const std::string db_path = config.database.empty() ? config.data_dir + "/hoist.db" : config.database;
-  auto store = hoist::store::open_sqlite_store(db_path);
+  hoist::store::SqliteOptions store_options;
+  std::string migrated_line;
+  store_options.on_migrated = [&](int from, int to) {
+    log->info("database.migrated", {{"from", static_cast<std::int64_t>(from)}, {"to", static_cast<std::int64_t>(to)}});
+    if (from > 0) migrated_line = fmt::format("Database:        upgraded from schema version {} to {}", from, to);
+  };
+  auto store = hoist::store::open_sqlite_store(db_path, store_options);
   if (!store) {
-    std::fprintf(stderr, "hoistd: database %s: %s\n", db_path.c_str(), store.error().message.c_str());
+    // The store's message names the file.
+    std::fprintf(stderr, "hoistd: database: %s\n", store.error().message.c_str());
     return store.error().code == hoist::ErrorCode::kConflict ? kExitConfig : kExitUnavailable;
   }
 
@@ -489,6 +496,7 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   std::string banner = fmt::format("hoistd {} listening on {}\nCA fingerprint:  SHA256 {}\nCA certificate:  {}\n",
                                    kVersion, url, tls->pin_fingerprint,
                                    tls->ca_cert_path.empty() ? std::string("(admin-supplied)") : tls->ca_cert_path);
+  if (!migrated_line.empty()) banner += migrated_line + "\n";
   if (!audit_line.empty()) banner += audit_line + "\n";
   if (!first_admin_line.empty()) banner += first_admin_line + "\n";
   if (!enrolment_line.empty()) banner += enrolment_line + "\n";
