@@ -772,9 +772,13 @@ Result<Manifest> restore_backup(const std::string& dir, const RestoreTarget& tar
   auto m = check_backup(dir, known_schema_version);
   if (!m) return m.error();
   namespace fs = std::filesystem;
-  const fs::path target_path = fs::path(target.data_dir).lexically_normal();
-  std::string name = target_path.filename().string();
-  if (name.empty()) name = target_path.parent_path().filename().string();
+  std::string target_text = target.data_dir;
+  while (target_text.size() > 1 && target_text.back() == '/') target_text.pop_back();
+  const fs::path target_path = fs::path(target_text).lexically_normal();
+  const std::string name = target_path.filename().string();
+  if (name.empty() || name == "." || name == "..") {
+    return invalid_argument(fmt::format("{}: name the data directory itself", target.data_dir));
+  }
   const fs::path parent = target_path.has_parent_path() ? target_path.parent_path() : fs::path(".");
   struct stat existing {};
   if (::lstat(target.data_dir.c_str(), &existing) == 0) {

@@ -343,6 +343,13 @@ TEST_F(BackupTest, ARestoreNeverWritesIntoADataDirectoryInUse) {
   ASSERT_TRUE(restore_backup(dir, {empty, std::nullopt}, known()));
   EXPECT_EQ(mode_of(empty), 0700U);
   EXPECT_TRUE(fs::exists(empty + "/codes/master.key"));
+  // Named with a trailing slash, the target is still the directory itself.
+  const std::string slashed = tmp_.path() + "/slashed";
+  ASSERT_EQ(::mkdir(slashed.c_str(), 0700), 0);
+  ASSERT_TRUE(restore_backup(dir, {slashed + "//", std::nullopt}, known()));
+  EXPECT_TRUE(fs::exists(slashed + "/codes/master.key"));
+  EXPECT_FALSE(fs::exists(slashed + "/slashed"));
+  EXPECT_FALSE(restore_backup(dir, {tmp_.path() + "/..", std::nullopt}, known()));
 }
 
 TEST_F(BackupTest, ABackupFromANewerSchemaIsRefused) {
