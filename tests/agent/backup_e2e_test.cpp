@@ -7,7 +7,8 @@
 // (its credential and CA pin hold, and a push reaches it although its
 // cursor had gone past the backup), the code issued before the backup
 // still fits and is marked used, the trail verifies and goes on from the
-// backup's head, and the database passes PRAGMA integrity_check. Then what
+// backup's head (the API and `hoist audit verify --expect-head`), and the
+// database passes PRAGMA integrity_check. Then what
 // an attacker or an accident would try: another user, a full disk.
 #include <sqlite3.h>
 #include <sys/mount.h>
@@ -219,6 +220,20 @@ TEST_F(BackupE2E, ABackupTakenWhileServingRestoresIntoANewDataDirectory) {
   const auto kept = restored.call("GET", "/api/v1/audit?after=" + std::to_string(head_seq - 1) + "&limit=1", "", admin);
   ASSERT_EQ(kept.array("/events").size(), 1U) << kept;
   EXPECT_EQ(kept.array("/events")[0].at("hash"), db.at("audit_head_hash")) << kept;
+  // And the CLI, which recomputes every hash itself, agrees through the
+  // backup's head (and refuses a head that is not there).
+  const std::string head = std::to_string(head_seq) + ":" + std::string(db.at("audit_head_hash").as_string());
+  const std::vector<std::string> env = {"/usr/bin/env", "HOIST_SERVER=" + restored.url(), "HOIST_TOKEN=" + *token,
+                                        "HOIST_CA_FINGERPRINT=" + restored.ca_fingerprint()};
+  auto cli = env;
+  cli.insert(cli.end(), {HOIST_CLI_PATH, "audit", "verify", "--expect-head", head});
+  ::unlink(out_file().c_str());
+  EXPECT_EQ(run(cli, out_file()), 0) << slurp(out_file());
+  cli = env;
+  cli.insert(cli.end(), {HOIST_CLI_PATH, "audit", "verify", "--expect-head",
+                         std::to_string(head_seq) + ":" + std::string(64, '0')});
+  ::unlink(out_file().c_str());
+  EXPECT_EQ(run(cli, out_file()), 65) << slurp(out_file());
   stop_agent();
   ASSERT_EQ(restored.stop(), 0);
 }
