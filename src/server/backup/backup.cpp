@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -175,7 +176,10 @@ Result<Entry> copy_file(int in, int dirfd, const std::string& name, const std::s
 struct Walk {
   std::string root_shown;  // the data directory, for messages
   std::string database_name;
-  bool database_inside = true;
+  // The database's directory relative to the data directory ("" for its
+  // top), nullopt when it lives elsewhere: its files there are never
+  // copied as files (a live database copied byte by byte is no snapshot).
+  std::optional<std::string> database_dir = std::string();
   std::vector<Entry> entries;
   std::vector<Skipped> skipped;
   std::function<void(const std::string&)> warn;
@@ -195,7 +199,7 @@ Status copy_tree(Walk& walk, int from, int to, const std::string& rel, int depth
   for (const auto& name : *names) {
     const std::string path = join(rel, name);
     const std::string shown = walk.root_shown + "/" + path;
-    if (rel.empty() && walk.database_inside && is_database_file(name, walk.database_name)) continue;
+    if (walk.database_dir && rel == *walk.database_dir && is_database_file(name, walk.database_name)) continue;
     if (is_temporary_file(name)) {
       walk.skip(path, "a temporary file");
       continue;
@@ -518,6 +522,11 @@ Result<Manifest> take_backup(const Source& source, const std::string& dir, const
   if (ec) return io_error("cannot resolve " + database, ec.value());
   const std::string database_name = db_abs.filename().string();
   const bool database_inside = db_abs.parent_path() == data_abs;
+  std::optional<std::string> database_dir;
+  if (const auto rel = db_abs.parent_path().lexically_relative(data_abs);
+      !rel.empty() && rel.native().rfind("..", 0) != 0) {
+    database_dir = rel == "." ? std::string() : rel.string();
+  }
   struct stat db_st {};
   if (::lstat(database.c_str(), &db_st) != 0) {
     if (errno == ENOENT) {
@@ -553,7 +562,7 @@ Result<Manifest> take_backup(const Source& source, const std::string& dir, const
   Walk walk;
   walk.root_shown = data_dir;
   walk.database_name = database_name;
-  walk.database_inside = database_inside;
+  walk.database_dir = database_dir;
   walk.warn = options.warn;
   // The database first: it names the entry the others must not take.
   struct stat clash {};

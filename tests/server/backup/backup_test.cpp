@@ -328,6 +328,28 @@ TEST_F(BackupTest, ATamperedBackupIsRefusedByCheckAndByRestore) {
   EXPECT_NE(none.error().message.find("did not finish"), std::string::npos) << none.error().message;
 }
 
+// A database configured in a subdirectory of the data directory goes
+// through SQLite's backup only, never copied byte by byte as a file.
+TEST_F(BackupTest, ADatabaseElsewhereIsNeverCopiedAsAFile) {
+  store_.reset();
+  ASSERT_EQ(::mkdir((data_ + "/db").c_str(), 0700), 0);
+  ASSERT_EQ(::rename((data_ + "/hoist.db").c_str(), (data_ + "/db/hoist.db").c_str()), 0);
+  ::unlink((data_ + "/hoist.db-wal").c_str());
+  ::unlink((data_ + "/hoist.db-shm").c_str());
+  auto s = store::open_sqlite_store(data_ + "/db/hoist.db");
+  ASSERT_TRUE(s) << s.error().message;
+  append(**s, 2);
+  const std::string dir = tmp_.path() + "/backup";
+  auto m = take_backup({data_, data_ + "/db/hoist.db", true}, dir, options());
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(m->database.path, "hoist.db");
+  EXPECT_EQ(m->database.audit_events, 7U);
+  for (const auto& e : m->entries) {
+    EXPECT_NE(e.path.rfind("db/hoist.db", 0), 0U) << e.path << " was copied as a file";
+  }
+  EXPECT_TRUE(check_backup(dir, known()));
+}
+
 TEST_F(BackupTest, ARestoreNeverWritesIntoADataDirectoryInUse) {
   const std::string dir = tmp_.path() + "/backup";
   ASSERT_TRUE(backup(dir));
