@@ -31,7 +31,7 @@ namespace {
 using platform::UniqueFd;
 
 constexpr int kMaxDepth = 16;
-constexpr std::size_t kChunk = 64 * 1024;
+constexpr std::size_t kChunk = std::size_t{64} * 1024;
 constexpr std::string_view kPartialData = "data.partial";
 constexpr mode_t kPrivateDirMode = 0700;
 
@@ -90,7 +90,8 @@ Result<std::vector<std::string>> list_names(int dirfd, const std::string& shown_
   ::rewinddir(d);
   std::vector<std::string> out;
   errno = 0;
-  while (const dirent* e = ::readdir(d)) {
+  // readdir is safe on a stream no other thread uses.
+  while (const dirent* e = ::readdir(d)) {  // NOLINT(concurrency-mt-unsafe)
     const std::string_view name = e->d_name;
     if (name != "." && name != "..") out.emplace_back(name);
     errno = 0;
@@ -644,7 +645,7 @@ Status compare_tree(int dirfd, const std::string& rel, const std::map<std::strin
   if (!names) return names.error();
   for (const auto& name : *names) {
     const std::string path = join(rel, name);
-    const std::string shown = shown_root + "/" + path;
+    const std::string shown = fmt::format("{}/{}", shown_root, path);
     const auto it = expected.find(path);
     if (it == expected.end()) return invalid_argument(shown + " is not in the manifest");
     const Entry& e = *it->second;
