@@ -41,6 +41,7 @@ for spec in \
   "event_bounds_fuzz event_bounds" \
   "sudo_conf_fuzz sudo_conf" \
   "admin_code_fuzz admin_code" \
+  "manifest_fuzz manifest" \
   ; do
   # shellcheck disable=SC2086 # "target corpus"
   run $spec &

@@ -19,6 +19,8 @@
 #include <mutex>
 #include <thread>
 
+#include <pwd.h>
+
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
@@ -32,6 +34,7 @@
 #include "server/auth/password.h"
 #include "server/auth/sealed_box.h"
 #include "server/auth/secrets.h"
+#include "server/backup/backup.h"
 #include "server/config.h"
 #include "server/http/https_server.h"
 #include "server/metrics/server_metrics.h"
@@ -66,7 +69,11 @@ using hoist::server::Config;
 
 constexpr int kExitOk = 0;
 constexpr int kExitUsage = 64;
-constexpr int kExitConfig = 78;  // EX_CONFIG
+constexpr int kExitDataError = 65;   // EX_DATAERR: a backup that does not check
+constexpr int kExitNoInput = 66;     // EX_NOINPUT: no data directory, database or key
+constexpr int kExitCantCreate = 73;  // EX_CANTCREAT: the target exists and is not empty
+constexpr int kExitNoPerm = 77;      // EX_NOPERM
+constexpr int kExitConfig = 78;      // EX_CONFIG
 constexpr int kExitUnavailable = 69;
 constexpr int kExitInternal = 70;
 constexpr const char* kVersion = "0.1.0";
@@ -363,9 +370,16 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   }
 
   const std::string db_path = config.database.empty() ? config.data_dir + "/hoist.db" : config.database;
-  auto store = hoist::store::open_sqlite_store(db_path);
+  hoist::store::SqliteOptions store_options;
+  std::string migrated_line;
+  store_options.on_migrated = [&](int from, int to) {
+    log->info("database.migrated", {{"from", static_cast<std::int64_t>(from)}, {"to", static_cast<std::int64_t>(to)}});
+    if (from > 0) migrated_line = fmt::format("Database:        upgraded from schema version {} to {}", from, to);
+  };
+  auto store = hoist::store::open_sqlite_store(db_path, store_options);
   if (!store) {
-    std::fprintf(stderr, "hoistd: database %s: %s\n", db_path.c_str(), store.error().message.c_str());
+    // The store's message names the file.
+    std::fprintf(stderr, "hoistd: database: %s\n", store.error().message.c_str());
     return store.error().code == hoist::ErrorCode::kConflict ? kExitConfig : kExitUnavailable;
   }
 
@@ -575,6 +589,7 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   std::string banner = fmt::format("hoistd {} listening on {}\nCA fingerprint:  SHA256 {}\nCA certificate:  {}\n",
                                    kVersion, url, tls->pin_fingerprint,
                                    tls->ca_cert_path.empty() ? std::string("(admin-supplied)") : tls->ca_cert_path);
+  if (!migrated_line.empty()) banner += migrated_line + "\n";
   if (!audit_line.empty()) banner += audit_line + "\n";
   if (!first_admin_line.empty()) banner += first_admin_line + "\n";
   if (!enrolment_line.empty()) banner += enrolment_line + "\n";
@@ -647,6 +662,111 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   return kExitOk;
 }
 
+// backup, check-backup and restore (docs/backup.md): the exit code of each
+// error category.
+int backup_exit_code(const hoist::Error& e) {
+  switch (e.code) {
+    case hoist::ErrorCode::kNotFound: return kExitNoInput;
+    case hoist::ErrorCode::kPermissionDenied: return kExitNoPerm;
+    case hoist::ErrorCode::kConflict: return kExitCantCreate;
+    case hoist::ErrorCode::kInvalidArgument: return kExitDataError;
+    case hoist::ErrorCode::kInternal: return kExitInternal;
+    default: return kExitUnavailable;
+  }
+}
+
+int known_schema_version() {
+  return static_cast<int>(hoist::store::sqlite_migrations().size());
+}
+
+std::string describe(const hoist::backup::Manifest& m) {
+  std::size_t files = 0;
+  std::uint64_t bytes = 0;
+  for (const auto& e : m.entries) {
+    if (!e.directory) {
+      ++files;
+      bytes += e.size;
+    }
+  }
+  const auto& db = m.database;
+  return fmt::format(
+      "  taken:        {} by hoistd {} of {}\n"
+      "  files:        {} ({} bytes), {} skipped\n"
+      "  database:     {} at schema version {}\n"
+      "  audit trail:  {} events, head {}\n",
+      m.created, m.hoistd_version, m.source_data_dir, files, bytes, m.skipped.size(), db.path, db.schema_version,
+      db.audit_events,
+      db.audit_head_hash.empty()
+          ? std::string("(empty)")
+          : fmt::format("{}:{} (for hoist audit verify --expect-head)", db.audit_head_seq, db.audit_head_hash));
+}
+
+int run_backup(const Config& config, const std::string& dir) {
+  hoist::backup::Source source;
+  source.data_dir = config.data_dir;
+  source.database = config.database;
+  source.own_tls = !config.tls_cert_file.has_value();
+  hoist::backup::BackupOptions options;
+  options.hoistd_version = kVersion;
+  options.known_schema_version = known_schema_version();
+  options.now = std::chrono::system_clock::now();
+  options.warn = [](const std::string& w) { std::fprintf(stderr, "hoistd backup: warning: %s\n", w.c_str()); };
+  auto m = hoist::backup::take_backup(source, dir, options);
+  if (!m) {
+    std::fprintf(stderr, "hoistd backup: %s\n", m.error().message.c_str());
+    return backup_exit_code(m.error());
+  }
+  std::printf("Backup written to %s\n%s", dir.c_str(), describe(*m).c_str());
+  return kExitOk;
+}
+
+int run_check_backup(const std::string& dir) {
+  auto m = hoist::backup::check_backup(dir, known_schema_version());
+  if (!m) {
+    std::fprintf(stderr, "hoistd check-backup: %s: %s\n", dir.c_str(), m.error().message.c_str());
+    return backup_exit_code(m.error());
+  }
+  std::printf("%s: the backup checks (every file's SHA-256, the database's integrity, its audit chain)\n%s",
+              dir.c_str(), describe(*m).c_str());
+  return kExitOk;
+}
+
+int run_restore(const Config& config, const std::string& dir, const std::optional<std::string>& owner) {
+  if (!config.database.empty() && config.database != config.data_dir + "/hoist.db") {
+    std::fprintf(stderr,
+                 "hoistd restore: the configuration puts the database at %s, outside the data directory: restore by "
+                 "hand (docs/backup.md)\n",
+                 config.database.c_str());
+    return kExitUsage;
+  }
+  hoist::backup::RestoreTarget target;
+  target.data_dir = config.data_dir;
+  if (owner) {
+    const passwd* pw = ::getpwnam(owner->c_str());
+    if (pw == nullptr) {
+      std::fprintf(stderr, "hoistd restore: --owner %s: no such user\n", owner->c_str());
+      return kExitUsage;
+    }
+    target.owner = std::pair<uid_t, gid_t>{pw->pw_uid, pw->pw_gid};
+  }
+  if (target.owner && ::geteuid() != 0) {
+    std::fprintf(stderr, "hoistd restore: --owner needs root\n");
+    return kExitNoPerm;
+  }
+  auto m = hoist::backup::restore_backup(dir, target, known_schema_version());
+  if (!m) {
+    std::fprintf(stderr, "hoistd restore: %s\n", m.error().message.c_str());
+    return backup_exit_code(m.error());
+  }
+  std::printf(
+      "Restored %s into %s\n%s"
+      "The push queue's counter was moved ahead (docs/backup.md). Start hoistd on it; then `hoist audit verify "
+      "--expect-head %llu:%s` must pass.\n",
+      dir.c_str(), config.data_dir.c_str(), describe(*m).c_str(),
+      static_cast<unsigned long long>(m->database.audit_head_seq), m->database.audit_head_hash.c_str());
+  return kExitOk;
+}
+
 int run_main(int argc, char** argv) {
   CLI::App app{"hoistd: the Hoist control plane (REST API over HTTPS, approvals, audit trail)"};
   app.set_version_flag("--version", std::string("hoistd ") + kVersion);
@@ -680,6 +800,30 @@ int run_main(int argc, char** argv) {
   app.add_flag("--check-config", check_config, "Check the configuration and exit");
   app.add_flag("--new-metrics-token", new_metrics_token,
                "Print a new token for GET /metrics and the [metrics] token_hash line for hoistd.toml, and exit");
+  // Subcommands; hoistd alone serves. --config and --data-dir (given
+  // before or after the subcommand) say which data directory.
+  std::string backup_dir;
+  std::optional<std::string> restore_owner;
+  auto* backup_cmd = app.add_subcommand(
+      "backup",
+      "Copy the data directory (the database through SQLite's online backup, keys and certificates with their "
+      "modes) into DIR while hoistd runs, and exit (docs/backup.md)");
+  backup_cmd->add_option("DIR", backup_dir, "A new directory, or an empty one of yours; it is made 0700")->required();
+  backup_cmd->fallthrough();
+  auto* check_cmd = app.add_subcommand(
+      "check-backup", "Check a backup against its manifest, the database's integrity and its audit chain, and exit");
+  check_cmd->add_option("DIR", backup_dir, "The backup")->required();
+  check_cmd->fallthrough();
+  auto* restore_cmd = app.add_subcommand(
+      "restore",
+      "Check the backup in DIR and restore it into the data directory (--data-dir or data_dir), which must not "
+      "exist or be empty; hoistd must not run on it");
+  restore_cmd->add_option("DIR", backup_dir, "The backup")->required();
+  restore_cmd->add_option("--owner", restore_owner,
+                          "As root: give every restored file to this user and its group (default: the owners the "
+                          "backup recorded)");
+  restore_cmd->fallthrough();
+  app.require_subcommand(0, 1);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -723,6 +867,9 @@ int run_main(int argc, char** argv) {
       return kExitUsage;
     }
   }
+  if (check_cmd->parsed()) return run_check_backup(backup_dir);
+  if (backup_cmd->parsed()) return run_backup(config, backup_dir);
+  if (restore_cmd->parsed()) return run_restore(config, backup_dir, restore_owner);
   if (!admin_password) {
     if (const char* env = std::getenv("HOIST_ADMIN_PASSWORD");
         env != nullptr && *env != '\0') {  // NOLINT(concurrency-mt-unsafe)

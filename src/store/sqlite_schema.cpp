@@ -391,8 +391,10 @@ Status SqliteStore::migrate_locked(int target) {
   if (!current.ok()) return current.error();
   if (*current > known) {
     return conflict(
-        fmt::format("the database is at schema version {} but this hoistd knows only up to {}: upgrade "
-                    "hoistd, or restore a backup taken before the newer version ran",
+        fmt::format("the database is at schema version {} but this hoistd knows only up to {}: a newer hoistd "
+                    "has run on it, and this one does not downgrade it. Nothing was changed. Install the newer "
+                    "hoistd again, or restore a backup taken before the upgrade into a new data directory "
+                    "(docs/backup.md, \"Upgrades and downgrades\")",
                     *current, known));
   }
   // Each migration and its bookkeeping row commit together.

@@ -80,8 +80,14 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path, const 
   auto db = sqlite::Db::open(path, db_options);
   if (!db.ok()) return db.error();
   auto store = std::make_unique<sqlite_backend::SqliteStore>(std::move(*db));
+  // A new file has no schema_migrations table yet: version 0.
+  const auto before = store->schema_version();
+  const int from = before.ok() ? *before : 0;
   if (auto st = store->migrate(options.migrate_to); !st.ok()) {
     return Error{st.error().code, fmt::format("{}: {}", path, st.error().message)};
+  }
+  if (const auto after = store->schema_version(); after.ok() && *after > from && options.on_migrated) {
+    options.on_migrated(from, *after);
   }
   return std::unique_ptr<Store>(std::move(store));
 }

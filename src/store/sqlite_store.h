@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -24,6 +25,9 @@ struct SqliteOptions {
   // How many prepared statements to keep, by SQL text. The store uses about
   // 145 texts; past the cap a text is prepared for each use. 0 keeps none.
   std::size_t statement_cache_size = 256;
+  // Called once migrations have brought an existing database (from > 0)
+  // or a new one (from 0) to a newer schema; not called when none ran.
+  std::function<void(int from, int to)> on_migrated;
 };
 
 // Opens (creating if needed) the database at path and applies the pending

@@ -137,7 +137,7 @@ TEST_F(SqliteStoreTest, MigratesFromEveryEarlierVersion) {
     path_ = dir_ + "/hoist.db";
     std::optional<ChainHead> head;
     {
-      auto old = open(SqliteOptions{5000, from});
+      auto old = open(SqliteOptions{5000, from, 256, {}});
       ASSERT_NE(old, nullptr);
       EXPECT_EQ(*old->schema_version(), from);
       if (from >= 1) {  // the audit trail exists from version 1: data must survive the upgrade
@@ -186,6 +186,19 @@ TEST_F(SqliteStoreTest, ReopeningAppliesNothingTwice) {
   const RawDb raw(path_);
   EXPECT_EQ(std::stoi(raw.text("SELECT COUNT(*) FROM schema_migrations")),
             static_cast<int>(sqlite_migrations().size()));
+}
+
+TEST_F(SqliteStoreTest, SaysWhenMigrationsRanAndOnlyThen) {
+  const int latest = static_cast<int>(sqlite_migrations().size());
+  std::vector<std::pair<int, int>> calls;
+  SqliteOptions o;
+  o.on_migrated = [&](int from, int to) { calls.emplace_back(from, to); };
+  o.migrate_to = latest - 1;
+  { auto s = open(o); }
+  o.migrate_to = -1;
+  { auto s = open(o); }
+  { auto s = open(o); }
+  EXPECT_EQ(calls, (std::vector<std::pair<int, int>>{{0, latest - 1}, {latest - 1, latest}}));
 }
 
 TEST_F(SqliteStoreTest, RefusesADatabaseFromTheFuture) {
