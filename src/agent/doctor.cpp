@@ -393,10 +393,11 @@ std::vector<Finding> check_clock_and_policy(const DoctorFacts& f) {
   } else {
     using std::chrono::milliseconds;
     const auto mid = s.sent + (s.received - s.sent) / 2;
-    const auto skew_ms =
-        std::chrono::duration_cast<milliseconds>(mid - std::chrono::time_point_cast<milliseconds>(*s.server_time));
-    // server_time has whole seconds; the reply came somewhere within the round trip.
-    const auto uncertainty = milliseconds(1000) + (s.received - s.sent) / 2;
+    // server_time is cut to whole seconds: its middle is half a second on,
+    // and it was taken somewhere within the round trip.
+    const auto skew_ms = std::chrono::duration_cast<milliseconds>(
+        mid - (std::chrono::time_point_cast<milliseconds>(*s.server_time) + milliseconds(500)));
+    const auto uncertainty = milliseconds(500) + (s.received - s.sent) / 2;
     const auto magnitude = skew_ms < milliseconds(0) ? -skew_ms : skew_ms;
     const auto beyond = magnitude > uncertainty ? magnitude - uncertainty : milliseconds(0);
     const auto skew_s = std::chrono::round<std::chrono::seconds>(skew_ms);
@@ -429,6 +430,14 @@ std::vector<Finding> check_clock_and_policy(const DoctorFacts& f) {
       "within a minute";
   if (!policy) {
     out.push_back(problem(c, "policy", "the agent has no policy yet: Hoist allows nothing through sudo", assign));
+    return out;
+  }
+  if (policy->documents == 0) {
+    out.push_back(problem(c, "policy",
+                          fmt::format("hoistd gives this endpoint no policy (none is assigned to its labels; received "
+                                      "{}): Hoist allows nothing through sudo",
+                                      format_timestamp(policy->fetched_at)),
+                          assign));
     return out;
   }
   const auto age = std::chrono::duration_cast<std::chrono::seconds>(f.now - policy->fetched_at);

@@ -158,6 +158,62 @@ TEST_F(DoctorE2E, ARetiredEndpointIsClassThree) {
   EXPECT_FALSE(has(r.out, "PROBLEM  clock")) << r.out;
 }
 
+// The clock against the real hoistd's heartbeat: doctor alone runs with a
+// clock made wrong by libfaketime (LD_PRELOAD; the machine's is untouched).
+TEST_F(DoctorE2E, AClockOffFromHoistdsIsClassFour) {
+  if (::access("/usr/bin/faketime", X_OK) != 0) GTEST_SKIP() << "needs faketime (scripts/install-deps.sh)";
+  const std::vector<std::string> base = {"--sudo-conf", conf_, "--state-dir", state_dir_, "--socket", socket_};
+  const auto skewed = [&](const std::string& offset) {
+    std::vector<std::string> args = {"/usr/bin/timeout", "60",    "/usr/bin/faketime", "-f", offset,
+                                     HOIST_AGENT_PATH,   "doctor"};
+    args.insert(args.end(), base.begin(), base.end());
+    const std::string out = *dir_ / "doctor-skewed.out";
+    ::unlink(out.c_str());
+    DoctorRun r;
+    r.status = run(args, out);
+    r.out = slurp(out);
+    return r;
+  };
+  auto r = skewed("+10m");
+  EXPECT_EQ(r.status, 4) << r.out;
+  EXPECT_TRUE(has(r.out, "PROBLEM  clock: this computer's clock is 10m")) << r.out;  // and a second, at most
+  EXPECT_TRUE(has(r.out, " ahead of hoistd's: grants would start and end at the wrong time")) << r.out;
+  EXPECT_TRUE(has(r.out, "fix: let the clock follow NTP: timedatectl set-ntp true")) << r.out;
+  r = skewed("-1m");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(has(r.out, "warning  clock: this computer's clock is ")) << r.out;
+  EXPECT_TRUE(has(r.out, " behind hoistd's (grants end by this clock)")) << r.out;
+}
+
+// The agent stopped (so it does not sync), then another policy is applied
+// at hoistd: the stored one is no longer hoistd's.
+TEST_F(DoctorE2E, APolicyHoistdHasReplacedIsAWarningOfClassFour) {
+  ASSERT_EQ(stop_agent(), 0);
+  std::string text = policy_text() + "\n[[rule]]\nname = \"later\"\naction = \"allow\"\npath = \"/usr/bin/uptime\"\n";
+  const auto put = hoistd_.call_json("PUT", "/api/v1/policies/base", json::object{{"text", text}}, admin_);
+  ASSERT_LT(put.status, 300) << put;
+  const auto r = doctor({"--strict"});
+  EXPECT_EQ(r.status, 2) << r.out;  // the agent is down: the lowest class
+  EXPECT_TRUE(has(r.out, "warning  policy: hoistd has another policy than the agent's (1 document(s), received "))
+      << r.out;
+  start_agent();
+  ASSERT_TRUE(eventually([&] { return doctor().status == 0; }, milliseconds(20000))) << doctor().out;
+  EXPECT_TRUE(has(doctor().out, "ok       policy: current: 1 document(s)"));
+}
+
+TEST_F(DoctorE2E, NoPolicyForTheEndpointsLabelsIsClassFour) {
+  const auto unassign =
+      hoistd_.call_json("PUT", "/api/v1/policies/base/labels", json::object{{"labels", json::array{}}}, admin_);
+  ASSERT_EQ(unassign.status, 200) << unassign;
+  ASSERT_EQ(stop_agent(), 0);
+  start_agent();  // it syncs its policy as it starts
+  const auto r = doctor();
+  EXPECT_EQ(r.status, 4) << r.out;
+  EXPECT_TRUE(has(r.out, "PROBLEM  policy: hoistd gives this endpoint no policy")) << r.out;
+  EXPECT_TRUE(has(r.out, "fix: assign a policy to one of this endpoint's labels (hoist policy assign NAME LABEL)"))
+      << r.out;
+}
+
 TEST_F(DoctorE2E, NotEnrolledIsClassThree) {
   RootDir empty("/run", 0700);
   ASSERT_TRUE(empty.ok());

@@ -405,6 +405,12 @@ TEST(DoctorPolicy, NoneYetIsAProblemAnotherAtHoistdAWarning) {
   EXPECT_EQ(exit_code(findings, false), 4);
 
   f = healthy();
+  f.state.policy->documents = 0;
+  findings = diagnose(f);
+  EXPECT_TRUE(contains(the(findings, Severity::kProblem, "policy").message, "no policy (none is assigned"));
+  EXPECT_EQ(exit_code(findings, false), 4);
+
+  f = healthy();
   f.server.policy = PolicyAtServer::kDifferent;
   findings = diagnose(f);
   EXPECT_TRUE(contains(the(findings, Severity::kWarning, "policy").fix, "journalctl -u hoist-agent"));
