@@ -101,7 +101,7 @@ DoctorFacts gather(const DoctorOptions& options, DoctorProbe& probe) {
 // --- 1: sudo.conf and the plugin ---------------------------------------------
 
 std::vector<Finding> check_sudo_conf(const DoctorFacts& f) {
-  constexpr auto c = FindingClass::kPlugin;
+  constexpr auto kClass = FindingClass::kPlugin;
   std::vector<Finding> out;
   const auto& sc = f.sudo_conf;
   const std::string path = p(sc.path);
@@ -110,26 +110,26 @@ std::vector<Finding> check_sudo_conf(const DoctorFacts& f) {
       "back is hoist-agent uninstall-plugin)";
   if (!sc.file.exists && sc.file.error.empty()) {
     out.push_back(
-        problem(c, "sudo.conf", fmt::format("{} does not exist: sudo uses sudoers, not Hoist", path), install));
+        problem(kClass, "sudo.conf", fmt::format("{} does not exist: sudo uses sudoers, not Hoist", path), install));
     return out;
   }
   if (!sc.file.error.empty()) {
-    out.push_back(problem(c, "sudo.conf", fmt::format("cannot look at {}: {}", path, p(sc.file.error)),
+    out.push_back(problem(kClass, "sudo.conf", fmt::format("cannot look at {}: {}", path, p(sc.file.error)),
                           "check the path (--sudo-conf) and run doctor as root"));
     return out;
   }
   if (sc.file.symlink) {
-    out.push_back(problem(c, "sudo.conf", fmt::format("{} is a symbolic link; doctor does not follow it", path),
+    out.push_back(problem(kClass, "sudo.conf", fmt::format("{} is a symbolic link; doctor does not follow it", path),
                           fmt::format("replace the link by the file itself, or point --sudo-conf at the file")));
     return out;
   }
   if (!sc.file.regular) {
-    out.push_back(problem(c, "sudo.conf", fmt::format("{} is not a regular file", path),
+    out.push_back(problem(kClass, "sudo.conf", fmt::format("{} is not a regular file", path),
                           "replace it by a regular file (hoist-agent install-plugin writes one)"));
     return out;
   }
   if (auto issue = ownership_issue(sc.file); !issue.empty()) {
-    out.push_back(problem(c, "sudo.conf",
+    out.push_back(problem(kClass, "sudo.conf",
                           fmt::format("{} {}: sudo ignores such a sudo.conf (and whoever can write it decides "
                                       "which policy plugin root runs)",
                                       path, issue),
@@ -137,32 +137,32 @@ std::vector<Finding> check_sudo_conf(const DoctorFacts& f) {
     return out;
   }
   if (!sc.text) {
-    out.push_back(problem(c, "sudo.conf", fmt::format("cannot read {}: {}", path, p(sc.read_error)),
+    out.push_back(problem(kClass, "sudo.conf", fmt::format("cannot read {}: {}", path, p(sc.read_error)),
                           "make it a readable file of at most 1 MiB"));
     return out;
   }
   auto conf = parse_sudo_conf(*sc.text);
   if (!conf) {
-    out.push_back(problem(c, "sudo.conf",
+    out.push_back(problem(kClass, "sudo.conf",
                           fmt::format("{} cannot be read with certainty: {}", path, p(conf.error().message)),
                           "correct that line (sudo reads the file the same way), then run doctor again"));
     return out;
   }
   const auto* policy = conf->policy();
   if (policy == nullptr) {
-    out.push_back(problem(c, "sudo.conf",
+    out.push_back(problem(kClass, "sudo.conf",
                           fmt::format("{} has no policy Plugin line: sudo uses sudoers, not Hoist", path), install));
     return out;
   }
   if (!conf->loads_hoist()) {
-    out.push_back(problem(c, "sudo.conf",
+    out.push_back(problem(kClass, "sudo.conf",
                           fmt::format("{} line {} loads the policy plugin {} ({}), not Hoist's", path,
                                       policy->first_line, p(policy->symbol), p(policy->path)),
                           install));
     return out;
   }
   out.push_back(
-      ok(c, "sudo.conf",
+      ok(kClass, "sudo.conf",
          fmt::format("{} line {} loads Hoist's policy plugin {}", path, policy->first_line, p(policy->path))));
 
   // The .so.
@@ -170,34 +170,34 @@ std::vector<Finding> check_sudo_conf(const DoctorFacts& f) {
     const auto& pf = *f.plugin;
     const std::string so = p(pf.path);
     if (!pf.file.exists) {
-      out.push_back(problem(c, "plugin",
+      out.push_back(problem(kClass, "plugin",
                             fmt::format("{} {}: sudo cannot load it, and every sudo fails", so,
                                         pf.file.error.empty() ? "does not exist" : p(pf.file.error)),
                             "install hoist_sudo.so there (the hoist-agent package does), or run hoist-agent "
                             "install-plugin --plugin PATH with where it is"));
     } else if (!pf.file.regular) {
-      out.push_back(problem(c, "plugin", fmt::format("{} is not a regular file", so),
+      out.push_back(problem(kClass, "plugin", fmt::format("{} is not a regular file", so),
                             "install hoist_sudo.so there, or point the Plugin line at it"));
     } else if (auto issue = ownership_issue(pf.file); !issue.empty()) {
       out.push_back(
-          problem(c, "plugin",
+          problem(kClass, "plugin",
                   fmt::format("{} {}: sudo refuses to load it, and whoever can write it can become root", so, issue),
                   fmt::format("chown root:root {}; chmod 0644 {}", so, so)));
     } else if (!pf.file.directory_chain_trusted) {
-      out.push_back(problem(c, "plugin",
+      out.push_back(problem(kClass, "plugin",
                             fmt::format("a directory above {} is not root's or is writable by others: whoever can "
                                         "write it can swap the plugin and become root",
                                         so),
                             "move hoist_sudo.so under a root-owned path such as /usr/lib/hoist (chmod go-w on every "
                             "directory above it)"));
     } else {
-      out.push_back(ok(c, "plugin", fmt::format("{} is root's and not writable by others", so)));
+      out.push_back(ok(kClass, "plugin", fmt::format("{} is root's and not writable by others", so)));
     }
   }
 
   auto options = plugin_options(*policy);
   if (!options) {
-    out.push_back(problem(c, "plugin options",
+    out.push_back(problem(kClass, "plugin options",
                           fmt::format("hoist_sudo.so refuses the options on line {}: {}; it then denies every "
                                       "command but root's",
                                       policy->first_line, p(options.error().message)),
@@ -206,7 +206,7 @@ std::vector<Finding> check_sudo_conf(const DoctorFacts& f) {
     return out;
   }
   if (options->agent_socket != f.options.socket) {
-    out.push_back(problem(c, "plugin options",
+    out.push_back(problem(kClass, "plugin options",
                           fmt::format("the plugin asks the agent at {} (agent_socket=), but the agent serves {}",
                                       p(options->agent_socket), p(f.options.socket)),
                           fmt::format("run hoist-agent install-plugin --agent-socket {} (or, if the agent really "
@@ -214,7 +214,7 @@ std::vector<Finding> check_sudo_conf(const DoctorFacts& f) {
                                       p(f.options.socket), p(options->agent_socket), p(options->agent_socket))));
   } else {
     out.push_back(
-        ok(c, "plugin options", fmt::format("valid; agent_socket={} is the agent's", p(options->agent_socket))));
+        ok(kClass, "plugin options", fmt::format("valid; agent_socket={} is the agent's", p(options->agent_socket))));
   }
   return out;
 }
@@ -224,12 +224,12 @@ std::vector<Finding> check_sudo_conf(const DoctorFacts& f) {
 namespace {
 
 Finding socket_finding(const SocketFacts& s, const std::optional<SocketFacts>& other) {
-  constexpr auto c = FindingClass::kAgent;
+  constexpr auto kClass = FindingClass::kAgent;
   const std::string path = p(s.path);
   const std::string start = "start it: systemctl start hoist-agent (journalctl -u hoist-agent -b says why it stopped)";
   if (!s.file.exists) {
     if (!s.file.error.empty()) {
-      return problem(c, "agent", fmt::format("cannot look at {}: {}", path, p(s.file.error)),
+      return problem(kClass, "agent", fmt::format("cannot look at {}: {}", path, p(s.file.error)),
                      "check the path (--socket) and run doctor as root");
     }
     std::string msg = s.parent_exists
@@ -239,7 +239,7 @@ Finding socket_finding(const SocketFacts& s, const std::optional<SocketFacts>& o
                                 "running",
                                 path);
     if (other && other->probe == SocketProbe::kAnswered) {
-      return problem(c, "agent",
+      return problem(kClass, "agent",
                      fmt::format("no socket at {}, but an agent answers at {} (the plugin's agent_socket): a wrong "
                                  "path, not a stopped agent",
                                  path, p(other->path)),
@@ -247,23 +247,23 @@ Finding socket_finding(const SocketFacts& s, const std::optional<SocketFacts>& o
                                  "hoist-agent run --socket {} (the unit's default)",
                                  p(other->path), path));
     }
-    return problem(c, "agent", msg, start);
+    return problem(kClass, "agent", msg, start);
   }
   if (s.file.symlink) {
-    return problem(c, "agent",
+    return problem(kClass, "agent",
                    fmt::format("{} is a symbolic link; the agent makes a socket, never a link, so something else put "
                                "it there (doctor does not follow it)",
                                path),
                    fmt::format("remove it (rm {}) and restart the agent: systemctl restart hoist-agent", path));
   }
   if (!s.file.socket) {
-    return problem(c, "agent",
+    return problem(kClass, "agent",
                    fmt::format("{} is {}, not a socket: the agent cannot serve there", path,
                                s.file.directory ? "a directory" : "a file"),
                    fmt::format("move it away and restart the agent: systemctl restart hoist-agent"));
   }
   if (!s.file.directory_chain_trusted) {
-    return problem(c, "agent",
+    return problem(kClass, "agent",
                    fmt::format("{} is in a directory that is not root's or is writable by others: a user could "
                                "put their own socket there and answer sudo in the agent's place (doctor did not "
                                "connect)",
@@ -274,36 +274,36 @@ Finding socket_finding(const SocketFacts& s, const std::optional<SocketFacts>& o
   switch (s.probe) {
     case SocketProbe::kRefused:
       return problem(
-          c, "agent",
+          kClass, "agent",
           fmt::format("a socket is at {} but nothing listens: hoist-agent stopped without removing it", path), start);
     case SocketProbe::kConnectFailed:
-      return problem(c, "agent", fmt::format("cannot connect to {}: {}", path, p(s.detail)), start);
+      return problem(kClass, "agent", fmt::format("cannot connect to {}: {}", path, p(s.detail)), start);
     case SocketProbe::kNoReply:
       return problem(
-          c, "agent",
+          kClass, "agent",
           fmt::format("the agent at {} accepted doctor's connection but did not answer: {}", path, p(s.detail)),
           "restart it: systemctl restart hoist-agent (and look at journalctl -u hoist-agent)");
     case SocketProbe::kGarbled:
-      return problem(c, "agent",
+      return problem(kClass, "agent",
                      fmt::format("something answers at {}, but not in the agent's protocol: {}", path, p(s.detail)),
                      "check which program serves the socket (ss -xlp) and restart hoist-agent");
     case SocketProbe::kErrorReply:
-      return warning(c, "agent",
+      return warning(kClass, "agent",
                      fmt::format("the agent at {} answers, but refused doctor's listing: {}", path, p(s.detail)),
                      "look at journalctl -u hoist-agent; an agent of another release speaks another protocol "
                      "version: install hoist-agent and hoist_sudo.so from the same release");
     case SocketProbe::kAnswered:
       if (s.peer_uid && *s.peer_uid != 0) {
         return problem(
-            c, "agent",
+            kClass, "agent",
             fmt::format("the process serving {} runs as uid {}, not root: it is not hoist-agent", path, *s.peer_uid),
             fmt::format("find and stop it (ss -xlp | grep {}; pid {}), then restart hoist-agent", path,
                         s.peer_pid.value_or(0)));
       }
-      return ok(c, "agent", fmt::format("hoist-agent answers at {} (pid {})", path, s.peer_pid.value_or(0)));
+      return ok(kClass, "agent", fmt::format("hoist-agent answers at {} (pid {})", path, s.peer_pid.value_or(0)));
     case SocketProbe::kNotTried: break;
   }
-  return problem(c, "agent", fmt::format("{} was not tried", path), "run doctor again as root");
+  return problem(kClass, "agent", fmt::format("{} was not tried", path), "run doctor again as root");
 }
 
 }  // namespace
@@ -324,37 +324,38 @@ std::vector<Finding> check_agent(const DoctorFacts& f) {
 // --- 3: enrolment and hoistd --------------------------------------------------
 
 std::vector<Finding> check_enrolment(const DoctorFacts& f) {
-  constexpr auto c = FindingClass::kEnrolment;
+  constexpr auto kClass = FindingClass::kEnrolment;
   std::vector<Finding> out;
   const std::string enroll =
       "enrol it: hoist-agent enroll --server https://HOISTD:8443 --token TOKEN --ca-pin FINGERPRINT (a token from "
       "the console or hoist enrol-token create), then systemctl restart hoist-agent";
   const auto& st = f.state;
   if (!st.error.empty()) {
-    out.push_back(problem(c, "enrolment", fmt::format("cannot read the agent's state: {}", printable(st.error, 400)),
+    out.push_back(problem(kClass, "enrolment",
+                          fmt::format("cannot read the agent's state: {}", printable(st.error, 400)),
                           "do what the message says (the state directory must be root's, 0700, its agent.db 0600)"));
     return out;
   }
   if (!st.exists || !st.enrolment) {
-    out.push_back(
-        problem(c, "enrolment", fmt::format("this computer is not enrolled (no identity in {})", p(st.dir)), enroll));
+    out.push_back(problem(kClass, "enrolment",
+                          fmt::format("this computer is not enrolled (no identity in {})", p(st.dir)), enroll));
     return out;
   }
   const auto& e = *st.enrolment;
   if (!e.credential_present || !e.pin_present) {
     out.push_back(
-        problem(c, "enrolment",
+        problem(kClass, "enrolment",
                 fmt::format("the enrolment in {} has no {}", p(st.dir), e.credential_present ? "CA pin" : "credential"),
                 "enrol again with --force: hoist-agent enroll --force --server ... --token ... --ca-pin ..."));
     return out;
   }
-  out.push_back(ok(c, "enrolment",
+  out.push_back(ok(kClass, "enrolment",
                    fmt::format("enrolled as {} ({}) with {} since {}", p(e.endpoint_id), p(e.hostname), p(e.server_url),
                                format_timestamp(e.enrolled_at))));
   const auto& s = f.server;
   if (!s.tried) return out;
   if (!s.transport_error.empty()) {
-    out.push_back(problem(c, "hoistd",
+    out.push_back(problem(kClass, "hoistd",
                           fmt::format("hoistd at {} cannot be reached: {}", p(e.server_url), p(s.transport_error)),
                           "check that hoistd runs and that this computer reaches it (DNS, firewall, proxy); a "
                           "certificate that does not match the pinned CA means another server, or hoistd's CA was "
@@ -362,7 +363,7 @@ std::vector<Finding> check_enrolment(const DoctorFacts& f) {
     return out;
   }
   if (s.status == 401 || s.status == 403) {
-    out.push_back(problem(c, "hoistd",
+    out.push_back(problem(kClass, "hoistd",
                           fmt::format("hoistd refused this endpoint's credential (HTTP {}: {}): it was revoked or the "
                                       "endpoint deleted",
                                       s.status, p(s.error)),
@@ -370,26 +371,27 @@ std::vector<Finding> check_enrolment(const DoctorFacts& f) {
     return out;
   }
   if (s.status < 200 || s.status > 299) {
-    out.push_back(problem(c, "hoistd", fmt::format("hoistd answered HTTP {}: {}", s.status, p(s.error)),
+    out.push_back(problem(kClass, "hoistd", fmt::format("hoistd answered HTTP {}: {}", s.status, p(s.error)),
                           "look at hoistd's log; run doctor again once it answers"));
     return out;
   }
   const auto rtt = std::chrono::duration_cast<std::chrono::milliseconds>(s.received - s.sent);
-  out.push_back(ok(c, "hoistd", fmt::format("hoistd accepts this endpoint (round trip {} ms)", rtt.count())));
+  out.push_back(ok(kClass, "hoistd", fmt::format("hoistd accepts this endpoint (round trip {} ms)", rtt.count())));
   return out;
 }
 
 // --- 4: the clock and the policy ---------------------------------------------
 
 std::vector<Finding> check_clock_and_policy(const DoctorFacts& f) {
-  constexpr auto c = FindingClass::kClock;
+  constexpr auto kClass = FindingClass::kClock;
   std::vector<Finding> out;
   const auto& s = f.server;
   const bool answered = s.tried && s.transport_error.empty() && s.status >= 200 && s.status <= 299;
   if (!answered) {
-    if (f.state.enrolment) out.push_back(note(c, "clock", "not compared: hoistd did not answer (see hoistd above)"));
+    if (f.state.enrolment)
+      out.push_back(note(kClass, "clock", "not compared: hoistd did not answer (see hoistd above)"));
   } else if (!s.server_time) {
-    out.push_back(note(c, "clock", "not compared: hoistd's answer carries no server_time"));
+    out.push_back(note(kClass, "clock", "not compared: hoistd's answer carries no server_time"));
   } else {
     using std::chrono::milliseconds;
     const auto mid = s.sent + (s.received - s.sent) / 2;
@@ -406,18 +408,18 @@ std::vector<Finding> check_clock_and_policy(const DoctorFacts& f) {
         "let the clock follow NTP: timedatectl set-ntp true (systemd-timesyncd), or chrony; timedatectl "
         "timesync-status shows it working";
     if (beyond > kClockProblemSkew) {
-      out.push_back(problem(c, "clock",
+      out.push_back(problem(kClass, "clock",
                             fmt::format("this computer's clock is {} {} hoistd's: grants would start and end at the "
                                         "wrong time and admin codes be refused",
                                         abs_seconds(skew_s), where),
                             fix));
     } else if (beyond > kClockWarnSkew) {
       out.push_back(warning(
-          c, "clock",
+          kClass, "clock",
           fmt::format("this computer's clock is {} {} hoistd's (grants end by this clock)", abs_seconds(skew_s), where),
           fix));
     } else {
-      out.push_back(ok(c, "clock",
+      out.push_back(ok(kClass, "clock",
                        fmt::format("within {} s of hoistd's",
                                    std::chrono::ceil<std::chrono::seconds>(uncertainty + magnitude).count())));
     }
@@ -429,11 +431,11 @@ std::vector<Finding> check_clock_and_policy(const DoctorFacts& f) {
       "assign a policy to one of this endpoint's labels (hoist policy assign NAME LABEL); the agent fetches it "
       "within a minute";
   if (!policy) {
-    out.push_back(problem(c, "policy", "the agent has no policy yet: Hoist allows nothing through sudo", assign));
+    out.push_back(problem(kClass, "policy", "the agent has no policy yet: Hoist allows nothing through sudo", assign));
     return out;
   }
   if (policy->documents == 0) {
-    out.push_back(problem(c, "policy",
+    out.push_back(problem(kClass, "policy",
                           fmt::format("hoistd gives this endpoint no policy (none is assigned to its labels; received "
                                       "{}): Hoist allows nothing through sudo",
                                       format_timestamp(policy->fetched_at)),
@@ -444,21 +446,21 @@ std::vector<Finding> check_clock_and_policy(const DoctorFacts& f) {
   const std::string received =
       fmt::format("{} document(s), received {}", policy->documents, format_timestamp(policy->fetched_at));
   if (answered && s.policy == PolicyAtServer::kCurrent) {
-    out.push_back(ok(c, "policy", fmt::format("current: {}", received)));
+    out.push_back(ok(kClass, "policy", fmt::format("current: {}", received)));
   } else if (answered && s.policy == PolicyAtServer::kDifferent) {
-    out.push_back(warning(c, "policy", fmt::format("hoistd has another policy than the agent's ({})", received),
+    out.push_back(warning(kClass, "policy", fmt::format("hoistd has another policy than the agent's ({})", received),
                           "the agent checks every minute and on every push: if this lasts, see why in journalctl -u "
                           "hoist-agent (agent.policy_sync_failed: a policy this agent cannot compile stays "
                           "unused)"));
   } else if (age > f.options.policy_max_age) {
     out.push_back(warning(
-        c, "policy",
+        kClass, "policy",
         fmt::format("{}, {} ago, and not verified as current ({})", received, format_duration(Seconds(age.count())),
                     answered ? p(s.policy_error) : "hoistd did not answer"),
         "bring hoistd back within reach (see hoistd above); the agent keeps deciding with this "
         "policy meanwhile"));
   } else {
-    out.push_back(note(c, "policy",
+    out.push_back(note(kClass, "policy",
                        fmt::format("{}; not verified as current ({})", received,
                                    answered ? p(s.policy_error) : "hoistd did not answer")));
   }
@@ -468,7 +470,7 @@ std::vector<Finding> check_clock_and_policy(const DoctorFacts& f) {
 // --- 5: break-glass -----------------------------------------------------------
 
 std::vector<Finding> check_break_glass(const DoctorFacts& f) {
-  constexpr auto c = FindingClass::kBreakGlass;
+  constexpr auto kClass = FindingClass::kBreakGlass;
   std::vector<Finding> out;
   SudoConf conf;
   const auto* line = hoist_line(f, conf);
@@ -477,7 +479,7 @@ std::vector<Finding> check_break_glass(const DoctorFacts& f) {
   if (!options) return out;
   // The agent reads break-glass uses from its state directory's spool.
   if (const std::string spool = spool_dir_of(f.options.state_dir); options->spool_dir != spool) {
-    out.push_back(warning(c, "break-glass",
+    out.push_back(warning(kClass, "break-glass",
                           fmt::format("the plugin spools break-glass uses in {}, but the agent of {} reads {}: they "
                                       "never reach the audit trail",
                                       p(options->spool_dir), p(f.options.state_dir), p(spool)),
@@ -485,7 +487,7 @@ std::vector<Finding> check_break_glass(const DoctorFacts& f) {
                           "--state-dir), or run the agent with --spool-dir set to the plugin's spool_dir"));
   }
   if (options->break_glass_file.empty() || !f.break_glass) {
-    out.push_back(warning(c, "break-glass",
+    out.push_back(warning(kClass, "break-glass",
                           "no break-glass is configured: while hoist-agent is down nobody but root can elevate",
                           "list the groups that may elevate then, one per line, in a root-owned file that only root "
                           "can write (e.g. /etc/hoist/break-glass), and add it: hoist-agent install-plugin "
@@ -497,14 +499,14 @@ std::vector<Finding> check_break_glass(const DoctorFacts& f) {
   const std::string nobody = "the plugin then gives break-glass to nobody";
   if (!b.file.exists) {
     out.push_back(
-        problem(c, "break-glass",
+        problem(kClass, "break-glass",
                 fmt::format("{} {}: {}", path, b.file.error.empty() ? "does not exist" : p(b.file.error), nobody),
                 fmt::format("create it (root's, mode 0644) with one group per line, or remove "
                             "break_glass_file= from sudo.conf")));
     return out;
   }
   if (b.file.symlink) {
-    out.push_back(problem(c, "break-glass",
+    out.push_back(problem(kClass, "break-glass",
                           fmt::format("{} is a symbolic link: the plugin never follows one ({}); doctor did not "
                                       "either",
                                       path, nobody),
@@ -512,36 +514,36 @@ std::vector<Finding> check_break_glass(const DoctorFacts& f) {
     return out;
   }
   if (!b.file.regular) {
-    out.push_back(problem(c, "break-glass", fmt::format("{} is not a regular file: {}", path, nobody),
+    out.push_back(problem(kClass, "break-glass", fmt::format("{} is not a regular file: {}", path, nobody),
                           "make it a root-owned file (mode 0644) with one group per line"));
     return out;
   }
   if (auto issue = ownership_issue(b.file); !issue.empty()) {
     out.push_back(
-        problem(c, "break-glass",
+        problem(kClass, "break-glass",
                 fmt::format("{} {}: {} (whoever could write it could name their own group)", path, issue, nobody),
                 fmt::format("chown root:root {}; chmod 0644 {}", path, path)));
     return out;
   }
   if (!b.file.directory_chain_trusted) {
-    out.push_back(problem(c, "break-glass",
+    out.push_back(problem(kClass, "break-glass",
                           fmt::format("a directory above {} is not root's or is writable by others: {}", path, nobody),
                           "keep the file in a root-owned directory only root can write, such as /etc/hoist"));
     return out;
   }
   if (!b.text) {
-    out.push_back(problem(c, "break-glass", fmt::format("cannot read {}: {}", path, p(b.read_error)),
+    out.push_back(problem(kClass, "break-glass", fmt::format("cannot read {}: {}", path, p(b.read_error)),
                           "make it a readable file of at most 64 KiB"));
     return out;
   }
   auto groups = plugin::parse_break_glass(*b.text);
   if (!groups) {
-    out.push_back(problem(c, "break-glass", fmt::format("{}: {}: {}", path, p(groups.error().message), nobody),
+    out.push_back(problem(kClass, "break-glass", fmt::format("{}: {}: {}", path, p(groups.error().message), nobody),
                           "one group name per line; '#' starts a comment line"));
     return out;
   }
   if (groups->empty()) {
-    out.push_back(problem(c, "break-glass", fmt::format("{} lists no group: nobody gets break-glass", path),
+    out.push_back(problem(kClass, "break-glass", fmt::format("{} lists no group: nobody gets break-glass", path),
                           "add the group(s) whose members may elevate while the agent is down, one per line"));
     return out;
   }
@@ -549,10 +551,11 @@ std::vector<Finding> check_break_glass(const DoctorFacts& f) {
   for (const auto& name : *groups) {
     const auto it = std::find_if(b.groups.begin(), b.groups.end(), [&](const GroupFacts& g) { return g.name == name; });
     if (it == b.groups.end() || !it->exists) {
-      out.push_back(warning(c, "break-glass", fmt::format("{} names the group {}, which does not exist", path, p(name)),
+      out.push_back(warning(kClass, "break-glass",
+                            fmt::format("{} names the group {}, which does not exist", path, p(name)),
                             fmt::format("create it (groupadd {}) and add its members, or correct the name", p(name))));
     } else if (it->members == 0) {
-      out.push_back(warning(c, "break-glass", fmt::format("the break-glass group {} has no members", p(name)),
+      out.push_back(warning(kClass, "break-glass", fmt::format("the break-glass group {} has no members", p(name)),
                             fmt::format("add the administrators who may elevate while the agent is down (gpasswd -a "
                                         "USER {})",
                                         p(name))));
@@ -561,12 +564,12 @@ std::vector<Finding> check_break_glass(const DoctorFacts& f) {
     }
   }
   if (usable == 0) {
-    out.push_back(problem(c, "break-glass",
+    out.push_back(problem(kClass, "break-glass",
                           fmt::format("no group in {} has a member: nobody can elevate while the agent is down", path),
                           "add members to one of its groups, or name a group that has them"));
   } else {
     out.push_back(
-        ok(c, "break-glass", fmt::format("{} names {} group(s), {} with members", path, groups->size(), usable)));
+        ok(kClass, "break-glass", fmt::format("{} names {} group(s), {} with members", path, groups->size(), usable)));
   }
   return out;
 }
@@ -574,67 +577,67 @@ std::vector<Finding> check_break_glass(const DoctorFacts& f) {
 // --- 6: packages --------------------------------------------------------------
 
 std::vector<Finding> check_packages(const DoctorFacts& f) {
-  constexpr auto c = FindingClass::kPackages;
+  constexpr auto kClass = FindingClass::kPackages;
   std::vector<Finding> out;
   const auto& pk = f.packages;
   if (!pk.dpkg_available) {
-    out.push_back(note(c, "packages", fmt::format("dpkg-query could not be asked: {}", p(pk.dpkg_error))));
+    out.push_back(note(kClass, "packages", fmt::format("dpkg-query could not be asked: {}", p(pk.dpkg_error))));
   } else if (!pk.sudo_version) {
-    out.push_back(warning(c, "sudo", "the sudo package is not installed (a sudo built by hand?)",
+    out.push_back(warning(kClass, "sudo", "the sudo package is not installed (a sudo built by hand?)",
                           "install Debian's sudo: apt-get install sudo"));
   } else {
     const auto v = upstream_numbers(*pk.sudo_version);
     const auto tested = upstream_numbers(kTestedSudo);
     const std::string version = p(*pk.sudo_version);
     if (v.size() < 2 || v[0] != 1 || v[1] < 9) {
-      out.push_back(problem(c, "sudo",
+      out.push_back(problem(kClass, "sudo",
                             fmt::format("sudo {} is not supported: hoist_sudo.so needs sudo 1.9 (its plugin API "
                                         "with execfd)",
                                         version),
                             "upgrade sudo to Debian 12's (1.9.13) or later 1.9"));
     } else if (v < tested) {
-      out.push_back(warning(c, "sudo",
+      out.push_back(warning(kClass, "sudo",
                             fmt::format("sudo {} is older than {}, the release hoist_sudo.so is tested with: "
                                         "temporary admin sessions (intercept) may be refused",
                                         version, kTestedSudo),
                             "upgrade sudo (apt-get install sudo)"));
     } else {
-      out.push_back(ok(c, "sudo", fmt::format("sudo {} (supported: 1.9 from {})", version, kTestedSudo)));
+      out.push_back(ok(kClass, "sudo", fmt::format("sudo {} (supported: 1.9 from {})", version, kTestedSudo)));
     }
   }
   // The agent and the plugin come from one release.
   if (f.plugin && f.plugin->file.exists && f.plugin->file.regular) {
     if (!f.plugin->version) {
       out.push_back(
-          warning(c, "versions",
+          warning(kClass, "versions",
                   fmt::format("{} does not say which Hoist release it is (is it hoist_sudo.so?)", p(f.plugin->path)),
                   "install hoist_sudo.so from the hoist-agent package"));
     } else if (*f.plugin->version != kAgentVersion) {
-      out.push_back(problem(c, "versions",
+      out.push_back(problem(kClass, "versions",
                             fmt::format("hoist_sudo.so is version {} but hoist-agent {}: they must come from one "
                                         "release",
                                         p(*f.plugin->version), kAgentVersion),
                             "install both from the same release (the hoist-agent package has both), then "
                             "systemctl restart hoist-agent"));
     } else {
-      out.push_back(ok(c, "versions", fmt::format("hoist-agent and hoist_sudo.so are both {}", kAgentVersion)));
+      out.push_back(ok(kClass, "versions", fmt::format("hoist-agent and hoist_sudo.so are both {}", kAgentVersion)));
     }
   }
   if (pk.dpkg_available) {
     if (!pk.agent_version) {
-      out.push_back(note(c, "hoist-agent",
+      out.push_back(note(kClass, "hoist-agent",
                          fmt::format("not installed from a package (this is {})",
                                      pk.running_binary.empty() ? std::string("a build") : p(pk.running_binary))));
     } else {
       const auto installed = upstream_numbers(*pk.agent_version);
       if (installed != upstream_numbers(kAgentVersion)) {
-        out.push_back(warning(c, "hoist-agent",
+        out.push_back(warning(kClass, "hoist-agent",
                               fmt::format("the hoist-agent package is {}, but this hoist-agent is {}",
                                           p(*pk.agent_version), kAgentVersion),
                               "run the installed /usr/sbin/hoist-agent (and restart the service after an upgrade: "
                               "systemctl restart hoist-agent)"));
       } else {
-        out.push_back(ok(c, "hoist-agent", fmt::format("package {}", p(*pk.agent_version))));
+        out.push_back(ok(kClass, "hoist-agent", fmt::format("package {}", p(*pk.agent_version))));
       }
     }
   }

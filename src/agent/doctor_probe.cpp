@@ -35,14 +35,14 @@ namespace {
 
 using platform::UniqueFd;
 
-constexpr std::size_t kMaxBreakGlassBytes = 64 * 1024;
+constexpr std::size_t kMaxBreakGlassBytes = std::size_t{64} * 1024;
 constexpr std::size_t kMaxPluginBytes = std::size_t{64} << 20;
-constexpr std::size_t kMaxDpkgBytes = 64 * 1024;
+constexpr std::size_t kMaxDpkgBytes = std::size_t{64} * 1024;
 constexpr std::size_t kMaxGroupEntries = 100'000;
 constexpr int kAgentWaitMs = 5000;
 
 std::string errno_text(int e) {
-  return std::strerror(e);
+  return std::strerror(e);  // NOLINT(concurrency-mt-unsafe): doctor has one thread
 }
 
 std::string parent_of(const std::string& path) {
@@ -292,6 +292,7 @@ GroupFacts group_facts(const std::string& name, const std::set<std::uint32_t>& p
 // The primary groups of the first kMaxGroupEntries accounts.
 std::set<std::uint32_t> primary_gids() {
   std::set<std::uint32_t> out;
+  // NOLINTBEGIN(concurrency-mt-unsafe): doctor has one thread
   ::setpwent();
   std::size_t seen = 0;
   while (const passwd* pw = ::getpwent()) {
@@ -299,6 +300,7 @@ std::set<std::uint32_t> primary_gids() {
     if (++seen >= kMaxGroupEntries) break;
   }
   ::endpwent();
+  // NOLINTEND(concurrency-mt-unsafe)
   return out;
 }
 
