@@ -261,6 +261,26 @@ TEST_F(DoctorE2E, ABreakGlassLinkToASecretIsNeitherFollowedNorRead) {
   EXPECT_FALSE(has(r.out, "root:")) << r.out;  // no line of /etc/shadow
 }
 
+// A FIFO where a file is expected would hold a reader for good: doctor
+// looks before it opens, and answers at once.
+TEST_F(DoctorE2E, AFifoForAFileHangsNothing) {
+  ASSERT_EQ(::mkfifo((*dir_ / "bg-fifo").c_str(), 0600), 0);
+  conf_ = write_conf(socket_, *dir_ / "bg-fifo");
+  auto started = steady_clock::now();
+  auto r = doctor();
+  EXPECT_LT(steady_clock::now() - started, seconds(15)) << r.out;
+  EXPECT_EQ(r.status, 5) << r.out;
+  EXPECT_TRUE(has(r.out, "bg-fifo is not a regular file")) << r.out;
+
+  ASSERT_EQ(::mkfifo((*dir_ / "conf-fifo").c_str(), 0644), 0);
+  conf_ = *dir_ / "conf-fifo";
+  started = steady_clock::now();
+  r = doctor();
+  EXPECT_LT(steady_clock::now() - started, seconds(15)) << r.out;
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_TRUE(has(r.out, "conf-fifo is not a regular file")) << r.out;
+}
+
 TEST_F(DoctorE2E, ASocketLinkIsNotFollowed) {
   const std::string link = *dir_ / "link.sock";
   ASSERT_EQ(::symlink(socket_.c_str(), link.c_str()), 0);
