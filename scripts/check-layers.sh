@@ -86,7 +86,7 @@ unit_of() {
     server/notify/*) echo server/notify ;;
     # The files of hoist_plugin_core (src/plugin/CMakeLists.txt): sudo's
     # arrays to typed structs, no I/O.
-    plugin/sudo_args.* | plugin/run_mode.* | plugin/env_policy.* | plugin/command_info.*) echo plugin/adapter ;;
+    plugin/sudo_args.* | plugin/run_mode.* | plugin/env_policy.* | plugin/command_info.* | plugin/break_glass_groups.*) echo plugin/adapter ;;
     core/* | metrics/* | platform/* | ipc/* | sqlite/* | store/* | net/* | log/* | endpoint/* | plugin/* | agent/* | server/* | cli/*) echo "${1%%/*}" ;;
     *) echo "" ;;
   esac

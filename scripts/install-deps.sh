@@ -33,7 +33,7 @@ packages=(
   # Tests, benchmarks, fuzzing (clang provides libFuzzer).
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev clang-format clang-tidy
   # Used by the tests and the benchmark baselines.
-  coreutils util-linux groff-base man-db bash-completion
+  coreutils util-linux groff-base man-db bash-completion faketime
   # Receivers the tests start themselves on loopback, never as services:
   # rsyslog with TLS (the SIEM stream over RFC 5425); a real Prometheus
   # scraping hoistd, and promtool to check the agent's textfile; an SMTP

@@ -1,5 +1,6 @@
 // hoist-agent: enrol this computer, run the daemon, or show its state.
 #include <signal.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -8,6 +9,8 @@
 #include <string>
 
 #include "agent/daemon.h"
+#include "agent/doctor.h"
+#include "agent/doctor_probe.h"
 #include "agent/plugin_install.h"
 
 namespace {
@@ -79,6 +82,31 @@ int main(int argc, char** argv) {
     uninstall_cmd->add_option("--sudo-conf", uninstall.sudo_conf, "the file to change")->capture_default_str();
     uninstall_cmd->add_option("--backup", uninstall.backup, "the backup install-plugin made (only reported)");
 
+    hoist::agent::DoctorOptions doctor;
+    bool doctor_json = false;
+    auto* doctor_cmd =
+        app.add_subcommand("doctor",
+                           "Check this endpoint: sudo.conf's plugin line, the agent, enrolment, the clock, the policy, "
+                           "break-glass and the packages; say what to fix");
+    doctor_cmd->add_option("--sudo-conf", doctor.sudo_conf, "the sudo.conf to check")->capture_default_str();
+    doctor_cmd->add_option("--state-dir", doctor.state_dir, "where the agent keeps its state")->capture_default_str();
+    doctor_cmd->add_option("--socket", doctor.socket, "the socket the agent serves (its run --socket)")
+        ->capture_default_str();
+    std::int64_t policy_max_age_h = doctor.policy_max_age.count() / 3600;
+    doctor_cmd
+        ->add_option("--policy-max-age", policy_max_age_h,
+                     "hours after which a policy that hoistd could not confirm as current is a warning")
+        ->check(CLI::Range(1, 24 * 366))
+        ->capture_default_str();
+    doctor_cmd->add_flag("--strict", doctor.strict, "warnings count for the exit status too");
+    doctor_cmd->add_flag("--json", doctor_json, "one JSON object: the findings and the exit status");
+    doctor_cmd->footer(
+        "Exit status: 0 nothing to fix; otherwise the lowest class with a problem (with --strict, a warning): "
+        "1 plugin (sudo.conf's line, hoist_sudo.so, its options), 2 agent (its socket, it answering), "
+        "3 enrolment (enrolled, hoistd reached and accepting this endpoint), 4 clock or policy, "
+        "5 break-glass, 6 packages (sudo's version, hoist-agent and hoist_sudo.so from one release); "
+        "64 usage, 77 not root, 70 internal error. Notes never count. See docs/agent.md.");
+
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -101,6 +129,23 @@ int main(int argc, char** argv) {
       signal(SIGPIPE, SIG_IGN);
       if (auto st = hoist::agent::run_agent(run); !st) return fail(st.error());
       return 0;
+    }
+    if (*doctor_cmd) {
+      // The state is root's (0700) and hoist_sudo.so runs as root: a check
+      // as anyone else would report what it could not see.
+      if (::geteuid() != 0) {
+        std::fprintf(stderr, "hoist-agent: doctor must run as root (it reads the agent's private state)\n");
+        return 77;
+      }
+      doctor.policy_max_age = std::chrono::hours(policy_max_age_h);
+      signal(SIGPIPE, SIG_IGN);
+      auto probe = hoist::agent::make_system_probe();
+      const auto facts = hoist::agent::gather(doctor, *probe);
+      const auto findings = hoist::agent::diagnose(facts);
+      const std::string out = doctor_json ? hoist::agent::render_json(findings, doctor.strict)
+                                          : hoist::agent::render_text(findings, doctor.strict);
+      std::fputs(out.c_str(), stdout);
+      return hoist::agent::exit_code(findings, doctor.strict);
     }
     if (*install_cmd || *uninstall_cmd) {
       auto report = *install_cmd ? hoist::agent::install_plugin(install) : hoist::agent::uninstall_plugin(uninstall);

@@ -20,18 +20,6 @@ namespace {
 
 constexpr std::size_t kMaxFileBytes = 64 * 1024;
 
-bool valid_group_name(std::string_view name) {
-  if (name.empty() || name.size() > 32) return false;
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    const char c = name[i];
-    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-    const bool inner = i > 0 && (c == '.' || c == '-');
-    const bool dollar = i > 0 && i + 1 == name.size() && c == '$';
-    if (!alnum && !inner && !dollar) return false;
-  }
-  return true;
-}
-
 std::string parent_of(const std::string& path) {
   const auto slash = path.rfind('/');
   return slash == 0 ? std::string("/") : path.substr(0, slash);
@@ -44,25 +32,6 @@ Status fsync_dir(const std::string& dir) {
 }
 
 }  // namespace
-
-Result<std::vector<std::string>> parse_break_glass(std::string_view text) {
-  std::vector<std::string> groups;
-  std::size_t line_no = 0;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    const std::size_t end = std::min(text.find('\n', pos), text.size());
-    const std::string_view line = text.substr(pos, end - pos);
-    pos = end + 1;
-    ++line_no;
-    if (line.empty() || line.front() == '#') continue;
-    if (!valid_group_name(line)) {
-      return invalid_argument("line " + std::to_string(line_no) +
-                              " is not a group name (one name per line, no blanks; '#' starts a comment line)");
-    }
-    if (std::find(groups.begin(), groups.end(), line) == groups.end()) groups.emplace_back(line);
-  }
-  return groups;
-}
 
 Result<std::vector<std::string>> read_break_glass_file(const std::string& path) {
   if (path.empty()) return not_found("no break-glass file is configured");

@@ -4,17 +4,8 @@
 // logged (syslog) and written to a spool directory that hoist-agent uploads
 // when it is back.
 //
-// The break-glass file (plugin option break_glass_file), one group per
-// line:
-//
-//   # who may elevate while hoist-agent is down
-//   wheel-emergency
-//   ops
-//
-// Blank lines and lines starting with '#' are ignored; every other line is
-// exactly one group name ([A-Za-z0-9_][A-Za-z0-9_.-]*, at most 32 bytes,
-// optionally ending in '$'), without blanks. Any other line makes the whole
-// file invalid.
+// The break-glass file (plugin option break_glass_file) lists one group
+// per line (break_glass_groups.h has its grammar).
 //
 // MUST: the file is used only when it is a regular file owned by root, not
 // writable by group or others, in a directory chain that is root-owned and
@@ -32,12 +23,9 @@
 
 #include "core/result.h"
 #include "ipc/frame.h"
+#include "plugin/break_glass_groups.h"
 
 namespace hoist::plugin {
-
-// The groups of a break-glass file's text. InvalidArgument naming the
-// first bad line.
-Result<std::vector<std::string>> parse_break_glass(std::string_view text);
 
 // Reads and checks the file (ownership, mode, directory chain, size).
 Result<std::vector<std::string>> read_break_glass_file(const std::string& path);

@@ -360,6 +360,9 @@ class ClientImpl final : public HttpsClient {
 
   // Runs one asynchronous operation to completion on this thread. The
   // deadline is beast::tcp_stream's: it closes the socket when it passes.
+  // After interrupt() the operation is aborted at once: the handler it
+  // posted may have run already, in an earlier run() or while there was no
+  // stream, and a long poll would then wait its whole time.
   template <class Initiate>
   Completion run(Initiate&& initiate) {
     Completion out{asio::error::would_block, 0};
@@ -367,6 +370,10 @@ class ClientImpl final : public HttpsClient {
       out.ec = ec;
       (store_bytes(out, rest), ...);
     });
+    if (interrupted_ && stream_) {
+      ErrorCodeT ec;
+      beast::get_lowest_layer(*stream_).socket().close(ec);
+    }
     io_.restart();
     io_.run();
     return out;

@@ -416,6 +416,96 @@ TEST(HttpsClientInterrupt, EndsARequestInProgressAndEveryLaterOne) {
   EXPECT_EQ(later.error().code, ErrorCode::kUnavailable);
 }
 
+// A TCP relay to `port` on loopback that holds each connection `delay`
+// before relaying it: the client's TLS handshake waits that long.
+class SlowRelay {
+ public:
+  SlowRelay(std::uint16_t port, std::chrono::milliseconds delay) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (listener_ < 0 || ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(listener_, 4) != 0 || ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      return;
+    }
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this, port, delay] {
+      const int in = ::accept(listener_, nullptr, nullptr);
+      if (in < 0) return;
+      std::this_thread::sleep_for(delay);
+      const int out = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in to{};
+      to.sin_family = AF_INET;
+      to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      to.sin_port = htons(port);
+      if (::connect(out, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0) {
+        std::array<pollfd, 2> fds{pollfd{in, POLLIN, 0}, pollfd{out, POLLIN, 0}};
+        char buf[16384];
+        while (!stop_ && ::poll(fds.data(), fds.size(), 100) >= 0) {
+          bool closed = false;
+          for (std::size_t i = 0; i < 2; ++i) {
+            if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+            const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+            if (n <= 0 || ::write(fds[1 - i].fd, buf, static_cast<std::size_t>(n)) != n) closed = true;
+          }
+          if (closed) break;
+        }
+      }
+      ::close(out);
+      ::close(in);
+    });
+  }
+  ~SlowRelay() {
+    stop_ = true;
+    if (listener_ >= 0) ::shutdown(listener_, SHUT_RDWR);
+    if (thread_.joinable()) thread_.join();
+    if (listener_ >= 0) ::close(listener_);
+  }
+  SlowRelay(const SlowRelay&) = delete;
+  SlowRelay& operator=(const SlowRelay&) = delete;
+  [[nodiscard]] std::string url() const { return "https://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int listener_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// interrupt() while the client connects (no stream yet: the handler it
+// posts finds nothing to close) still ends the long poll that follows at
+// once; hoist-agent's SIGTERM right after its start waited out the push
+// wait (found by agent_doctor_e2e_tests).
+TEST(HttpsClientInterrupt, DuringTheHandshakeEndsTheRequestThatFollows) {
+  TestServer server([](const net::HttpRequest&) {
+    net::HttpResponse response;
+    auto lp = std::make_shared<net::LongPoll>();
+    lp->until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    lp->poll = [](bool last) -> std::optional<net::HttpResponse> {
+      if (last) return net::json_response(200, R"({"late":true})");
+      return std::nullopt;
+    };
+    response.long_poll = std::move(lp);
+    return response;
+  });
+  ASSERT_TRUE(server.ok()) << server.error();
+  SlowRelay relay(server.port(), std::chrono::milliseconds(800));
+  auto client = pinned_client(relay.url());
+  ASSERT_NE(client, nullptr);
+  const auto started = std::chrono::steady_clock::now();
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the relay holds the handshake until 800 ms
+    client->interrupt();
+  });
+  auto waited = client->request("GET", "/wait");
+  stopper.join();
+  ASSERT_FALSE(waited);
+  EXPECT_EQ(waited.error().code, ErrorCode::kUnavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+}
+
 TEST(HttpsClientReconnect, SafeRequestIsSentAgainOnceWhenTheKeptConnectionDropsIt) {
   ScriptedServer server({Action::kAnswer, Action::kCloseUnanswered, Action::kAnswer});
   auto client = pinned_client(server.url());
