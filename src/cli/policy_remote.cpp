@@ -180,7 +180,9 @@ int run_diff(const PolicyArgs& args, const Globals& globals) {
   return args.exit_code && !diff.empty() ? 1 : kExitOk;
 }
 
-int run_apply(const PolicyArgs& args, const Globals& globals) {
+int run_assign(const PolicyArgs& args, const Globals& globals);
+
+int apply_file(const PolicyArgs& args, const Globals& globals) {
   auto text = platform::read_small_file(args.file, kMaxPolicyFile);
   if (!text) {
     return report(text.error());
@@ -234,11 +236,20 @@ int run_apply(const PolicyArgs& args, const Globals& globals) {
     print_json(out);
   } else {
     fmt::print("Policy {} is now version {}.\n", printable(name), number_of(*reply, "version"));
-    if (current->first == 0) {
+    if (current->first == 0 && args.labels.empty()) {
       fmt::print("Assign it to endpoint groups with `hoist policy assign {} LABEL...`.\n", printable(name));
     }
   }
   return kExitOk;
+}
+
+// apply --assign LABEL...: the file, then the policy's endpoint groups (only
+// when the file was taken or was already the current version).
+int run_apply(const PolicyArgs& args, const Globals& globals) {
+  if (const int applied = apply_file(args, globals); applied != kExitOk || args.labels.empty()) return applied;
+  PolicyArgs assign = args;
+  if (assign.name.empty()) assign.name = name_from_file(args.file);
+  return run_assign(assign, globals);
 }
 
 int run_assign(const PolicyArgs& args, const Globals& globals) {
@@ -299,6 +310,8 @@ void add_policy_remote(CLI::App& policy, Runner& run, const Globals& globals) {
   apply->add_option("--name", args->name, "Policy name (default: the file's name without .toml)");
   apply->add_option("--comment", args->comment, "What changed and why (kept in the audit trail)");
   apply->add_flag("--force", args->force, "Add a version even when the text is unchanged");
+  apply->add_option("--assign", args->labels,
+                    "Then make the policy apply to endpoints with these labels (as `policy assign`; repeat it)");
   apply->callback([&run, args, &globals] { run = [args, &globals] { return run_apply(*args, globals); }; });
 
   auto* assign = policy.add_subcommand("assign", "Set the endpoint groups (labels) a policy applies to");

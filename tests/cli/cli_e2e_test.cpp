@@ -227,6 +227,19 @@ TEST_F(CliE2e, AnAdminRunsTheWholeLifecycleFromTheCli) {
   ASSERT_TRUE(policies.is_object()) << r;
   EXPECT_EQ(json::serialize(policies.at("policies").at(0).at("labels")), R"(["web"])") << r;
   EXPECT_EQ(policies.at("policies").at(0).at("current_version").to_number<int>(), 2);
+  // apply --assign: the file (unchanged here), then its endpoint groups.
+  r = hoist({"policy", "apply", file, "--assign", "web", "--assign", "lab"});
+  EXPECT_EQ(r.status, 0) << r;
+  EXPECT_NE(r.out.find("Policy web applies to endpoints labelled web, lab."), std::string::npos) << r;
+  r = hoist({"--json", "policy", "list"});
+  EXPECT_EQ(json::serialize(r.json().at("policies").at(0).at("labels")), R"(["web","lab"])") << r;
+  r = hoist({"policy", "apply", broken, "--name", "web", "--assign", "elsewhere"});
+  EXPECT_EQ(r.status, 65) << r;
+  r = hoist({"--json", "policy", "list"});
+  EXPECT_EQ(json::serialize(r.json().at("policies").at(0).at("labels")), R"(["web","lab"])")
+      << "a refused file assigns nothing: " << r;
+  r = hoist({"policy", "assign", "web", "web"});
+  EXPECT_EQ(r.status, 0) << r;
 
   // Enrolment token from the CLI, used by an agent.
   r = hoist({"enrol-token", "create", "--label", "web", "--uses", "1", "--expires", "1h"});
