@@ -47,6 +47,12 @@ class Reader {
         return {};
       }
       return error(*node, fmt::format("{}.{} must be a string", where, key));
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (const auto* v = node->as_boolean()) {
+        out = v->get();
+        return {};
+      }
+      return error(*node, fmt::format("{}.{} must be true or false", where, key));
     } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
       const auto* array = node->as_array();
       if (array == nullptr) {
@@ -175,10 +181,13 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
     config.http.handler_threads = static_cast<int>(threads);
   }
   if (const auto* t = section("tls")) {
-    if (auto st = r.known_keys(*t, "tls", {"dns_names", "ip_addresses", "cert_file", "key_file", "ca_file"}); !st) {
+    if (auto st =
+            r.known_keys(*t, "tls", {"dns_names", "add_hostname", "ip_addresses", "cert_file", "key_file", "ca_file"});
+        !st) {
       return st;
     }
     if (auto st = r.get(*t, "tls", "dns_names", config.tls_dns_names); !st) return st;
+    if (auto st = r.get(*t, "tls", "add_hostname", config.tls_add_hostname); !st) return st;
     if (auto st = r.get(*t, "tls", "ip_addresses", config.tls_ip_addresses); !st) return st;
     for (auto [key, field] : {std::pair{"cert_file", &config.tls_cert_file},
                               std::pair{"key_file", &config.tls_key_file}, std::pair{"ca_file", &config.tls_ca_file}}) {

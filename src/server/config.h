@@ -56,6 +56,10 @@ struct Config {
   HttpsServerOptions http;
   // TLS: own CA in <data_dir>/tls unless cert_file and key_file are given.
   std::vector<std::string> tls_dns_names;
+  // [tls] add_hostname: hoistd's own certificate also names this computer
+  // (its host name and, when the resolver knows one, its full name), so
+  // agents reach it by name without a dns_names line.
+  bool tls_add_hostname = true;
   std::vector<std::string> tls_ip_addresses;
   std::optional<std::string> tls_cert_file;
   std::optional<std::string> tls_key_file;

@@ -9,6 +9,9 @@
 #include <atomic>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <array>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -19,6 +22,7 @@
 #include <mutex>
 #include <thread>
 
+#include <netdb.h>
 #include <pwd.h>
 
 #include <openssl/crypto.h>
@@ -241,6 +245,34 @@ void raise_open_files_limit(Logger& log, std::size_t max_connections) {
   }
 }
 
+// This computer's names for hoistd's own certificate ([tls] add_hostname):
+// the host name, and the canonical name the resolver gives for it when
+// that is a full name (/etc/hosts' "127.0.1.1 hoist.example.com hoist" on
+// Debian). Lower case; names that are not valid DNS names are left out by
+// the caller.
+std::vector<std::string> this_computers_names() {
+  std::vector<std::string> names;
+  std::array<char, 256> host{};
+  if (::gethostname(host.data(), host.size() - 1) != 0 || host[0] == '\0') return names;
+  const auto lower = [](std::string text) {
+    for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return text;
+  };
+  names.push_back(lower(host.data()));
+  addrinfo hints{};
+  hints.ai_flags = AI_CANONNAME;
+  hints.ai_family = AF_UNSPEC;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(host.data(), nullptr, &hints, &found) == 0 && found != nullptr) {
+    if (found->ai_canonname != nullptr) {
+      std::string full = lower(found->ai_canonname);
+      if (full.find('.') != std::string::npos && full != names.front()) names.push_back(std::move(full));
+    }
+    ::freeaddrinfo(found);
+  }
+  return names;
+}
+
 // A key of 32 random bytes in DATA_DIR/<dir>/<file>, made on first start,
 // private to hoistd (private_dir.h). Every replica sharing a database needs
 // the same file. The master key of offline admin codes is codes/master.key;
@@ -355,6 +387,15 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   hoist::tls::TlsOptions tls_options;
   tls_options.dir = config.data_dir + "/tls";
   tls_options.dns_names = config.tls_dns_names;
+  if (config.tls_add_hostname && !config.tls_cert_file) {
+    for (auto& name : this_computers_names()) {
+      const bool valid = hoist::tls::make_subject_names({name}, {}).ok();
+      if (valid &&
+          std::find(tls_options.dns_names.begin(), tls_options.dns_names.end(), name) == tls_options.dns_names.end()) {
+        tls_options.dns_names.push_back(std::move(name));
+      }
+    }
+  }
   tls_options.ip_addresses = config.tls_ip_addresses;
   tls_options.cert_file = config.tls_cert_file;
   tls_options.key_file = config.tls_key_file;

@@ -40,6 +40,7 @@ const BadConfig kBadConfigs[] = {
     {"list of numbers", "[tls]\n\nip_addresses = [\"192.0.2.1\", 7]\n", 3,
      "tls.ip_addresses must be a list of strings"},
     {"not a table", "server = 8443\n", 1, "server must be a table"},
+    {"add_hostname not a flag", "[tls]\nadd_hostname = \"yes\"\n", 2, "tls.add_hostname must be true or false"},
     {"metrics token instead of its hash",
      "[metrics]\ntoken_hash = \"hoist_metrics_0123456789abcdef01234567_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"\n",
      2, "metrics.token_hash must be the 64 lowercase hex digits"},

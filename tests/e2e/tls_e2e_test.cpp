@@ -22,7 +22,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/x509v3.h>
+#include <array>
 #include <boost/json.hpp>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -364,6 +367,30 @@ TEST_F(TlsE2E, SighupInOwnCaModeReissuesAMissingServerCertificateUnderTheSameCa)
   const auto health = hoist::testing::send_request(*client, "GET", "/api/v1/health");
   EXPECT_EQ(health.status, 200) << health;
   EXPECT_EQ(independent_fingerprint(load_cert(hoistd_.data_dir() + "/tls/ca.crt").get()), pin);
+}
+
+// [tls] add_hostname (on by default): hoistd's own certificate names this
+// computer, so agents reach it by its name with no dns_names line; off, it
+// names only localhost and the loopback addresses.
+TEST_F(TlsE2E, OwnCertificateNamesThisComputerUnlessTurnedOff) {
+  std::array<char, 256> host{};
+  ASSERT_EQ(::gethostname(host.data(), host.size() - 1), 0);
+  std::string name = host.data();
+  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (name == "localhost" || name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-.") != std::string::npos) {
+    GTEST_SKIP() << "this computer's name (" << name << ") cannot tell the two apart";
+  }
+  ASSERT_TRUE(hoistd_.start()) << hoistd_.start_error();
+  const auto on = load_cert(hoistd_.data_dir() + "/tls/server.crt");
+  EXPECT_EQ(X509_check_host(on.get(), name.c_str(), name.size(), 0, nullptr), 1) << name;
+
+  hoist::testing::HoistdOptions options;
+  options.config_toml = "[tls]\nadd_hostname = false\n";
+  HoistdProcess off(options);
+  ASSERT_TRUE(off.start()) << off.start_error();
+  const auto without = load_cert(off.data_dir() + "/tls/server.crt");
+  EXPECT_NE(X509_check_host(without.get(), name.c_str(), name.size(), 0, nullptr), 1) << name;
+  EXPECT_EQ(X509_check_host(without.get(), "localhost", 9, 0, nullptr), 1);
 }
 
 // The token and hash `hoistd --new-metrics-token` prints.
