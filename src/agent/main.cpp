@@ -1,6 +1,11 @@
 // hoist-agent: enrol this computer, run the daemon, or show its state.
 #include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -12,6 +17,7 @@
 #include "agent/doctor.h"
 #include "agent/doctor_probe.h"
 #include "agent/plugin_install.h"
+#include "agent/state/sqlite_agent_state.h"
 
 namespace {
 
@@ -21,6 +27,31 @@ constexpr int kExitFailure = 69;
 int fail(const hoist::Error& e) {
   std::fprintf(stderr, "hoist-agent: %s\n", e.message.c_str());
   return e.code == hoist::ErrorCode::kInvalidArgument ? kExitUsage : kExitFailure;
+}
+
+// After an enrolment, on a computer where systemd runs the package's
+// hoist-agent.service: (re)start it, so that the agent serves with the new
+// enrolment without another command. Only for the default state directory
+// (the unit's); the unit's own condition (agent.db) now holds. Fixed argv,
+// no shell; bounded by timeout(1). Returns the line to print.
+std::string start_unit_after_enrol(const std::string& state_dir) {
+  struct stat st {};
+  const bool systemd = ::lstat("/run/systemd/system", &st) == 0 && S_ISDIR(st.st_mode);
+  const bool unit = ::access("/lib/systemd/system/hoist-agent.service", F_OK) == 0 ||
+                    ::access("/etc/systemd/system/hoist-agent.service", F_OK) == 0;
+  if (state_dir != hoist::agent::kDefaultStateDir || !systemd || !unit) {
+    return "enrolled; start the agent with: hoist-agent run (or systemctl start hoist-agent)";
+  }
+  const char* argv[] = {"/usr/bin/timeout", "60", "/usr/bin/systemctl", "restart", "hoist-agent.service", nullptr};
+  pid_t pid = 0;
+  if (::posix_spawn(&pid, argv[0], nullptr, nullptr, const_cast<char* const*>(argv), environ) != 0) {
+    return "enrolled; start the agent with: systemctl start hoist-agent";
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return "enrolled; hoist-agent.service (re)started";
+  return "enrolled, but systemctl restart hoist-agent failed (see journalctl -u hoist-agent)";
 }
 
 }  // namespace
@@ -39,6 +70,9 @@ int main(int argc, char** argv) {
     enroll->add_option("--hostname", enrol.hostname, "the name to enrol under (default: this computer's)");
     enroll->add_option("--state-dir", enrol.state_dir, "where the agent keeps its state")->capture_default_str();
     enroll->add_flag("--force", enrol.force, "replace an existing enrolment");
+    bool no_start = false;
+    enroll->add_flag("--no-start", no_start,
+                     "do not (re)start hoist-agent.service afterwards (it is, where systemd runs the package's unit)");
 
     hoist::agent::RunOptions run;
     auto* run_cmd = app.add_subcommand("run", "Run the daemon in the foreground (systemd runs it so)");
@@ -115,7 +149,10 @@ int main(int argc, char** argv) {
 
     if (*enroll) {
       if (auto st = hoist::agent::enrol_endpoint(enrol); !st) return fail(st.error());
-      std::printf("enrolled; start the agent with: hoist-agent run (or systemctl start hoist-agent)\n");
+      const std::string done = no_start
+                                   ? "enrolled; start the agent with: hoist-agent run (or systemctl start hoist-agent)"
+                                   : start_unit_after_enrol(enrol.state_dir);
+      std::printf("%s\n", done.c_str());
       return 0;
     }
     if (*run_cmd) {

@@ -446,6 +446,26 @@ else
     sleep 1
   done
   [ "$out" = 0 ] && ok "sudo through hoist-agent.service and hoistd.service" || bad "sudo in the booted root: $out"
+  # A re-enrolment in the running system: hoist-agent enroll restarts the
+  # unit itself, and sudo goes on through the new enrolment.
+  old_pid=$(in_container systemctl show -p MainPID --value hoist-agent 2>/dev/null || true)
+  token2=$(in_container env HOIST_CLI_CONFIG=/root/.config/hoist/cli.json timeout 30 hoist enrol-token create \
+    --label pkg --uses 1 --expires 1h 2>/dev/null || true)
+  out=$(in_container timeout 90 hoist-agent enroll --force --server "$url" --token "$token2" --ca-pin "$fingerprint" \
+    --hostname pkgtest-again 2>&1 || true)
+  new_pid=$(in_container systemctl show -p MainPID --value hoist-agent 2>/dev/null || true)
+  if grep -q "hoist-agent.service (re)started" <<<"$out" && [ -n "$new_pid" ] && [ "$new_pid" != 0 ] &&
+    [ "$new_pid" != "$old_pid" ]; then
+    ok "hoist-agent enroll --force restarts hoist-agent.service (pid $old_pid -> $new_pid)"
+  else
+    bad "re-enrolment did not restart the unit: $out (pid $old_pid -> $new_pid)"
+  fi
+  out=""
+  for _ in $(seq 10); do
+    out=$(in_container su - hoisttester -c "timeout 20 sudo -n /usr/bin/id -u" 2>&1) && [ "$out" = 0 ] && break
+    sleep 1
+  done
+  [ "$out" = 0 ] && ok "sudo through the re-enrolled agent" || bad "sudo after the re-enrolment: $out"
   if in_container systemctl reload hoistd 2>/dev/null && sleep 1 &&
     [ "$(in_container systemctl is-active hoistd)" = active ]; then
     ok "systemctl reload hoistd (SIGHUP) leaves it active"
