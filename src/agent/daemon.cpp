@@ -25,6 +25,7 @@
 #include "core/timestamp.h"
 #include "log/logger.h"
 #include "net/client/https_client.h"
+#include "net/tls/fingerprint.h"
 #include "platform/dpkg_database.h"
 #include "platform/system_time_zones.h"
 
@@ -35,21 +36,19 @@ namespace {
 namespace json = boost::json;
 
 // "AB:CD:..." or hex, any case -> 64 lowercase hex digits.
+// The pin as the state keeps it (64 lowercase hex digits), from what a
+// person pastes: the fingerprint as hoistd prints it ("SHA256 AB:CD:..."),
+// with or without the prefix and the colons (tls::normalize_fingerprint).
 Result<std::string> normalized_pin(std::string_view pin) {
-  std::string out;
-  for (const char c : pin) {
-    if (c == ':') continue;
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) {
-      out += c;
-    } else if (c >= 'A' && c <= 'F') {
-      out += static_cast<char>(c - 'A' + 'a');
-    } else {
-      out.clear();
-      break;
-    }
+  const auto canonical = tls::normalize_fingerprint(pin);
+  if (!canonical) {
+    return invalid_argument(
+        "the CA pin must be the SHA-256 fingerprint hoistd printed (\"SHA256 AB:CD:...\", or its 64 hex digits)");
   }
-  if (out.size() != 64) {
-    return invalid_argument("the CA pin must be the SHA-256 fingerprint hoistd printed (64 hex digits, ':' allowed)");
+  std::string out;
+  for (const char c : *canonical) {
+    if (c == ':') continue;
+    out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
   return out;
 }

@@ -150,8 +150,10 @@ class AgentE2E : public ::testing::Test {
     const auto token =
         hoistd_.call_json("POST", "/api/v1/enrolment-tokens", json::object{{"labels", json::array{"agents"}}}, admin_);
     EXPECT_EQ(token.status, 201) << token;
+    // The pin pasted as hoistd prints it ("SHA256 AB:CD:..."); other tests
+    // give the bare form.
     return run({HOIST_AGENT_PATH, "enroll", "--state-dir", state_dir_, "--server", hoistd_.url(), "--token",
-                token.str("/token"), "--ca-pin", hoistd_.ca_fingerprint(), "--hostname", "e2e-agent"},
+                token.str("/token"), "--ca-pin", "SHA256 " + hoistd_.ca_fingerprint(), "--hostname", "e2e-agent"},
                log_);
   }
 
