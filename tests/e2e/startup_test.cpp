@@ -142,79 +142,84 @@ TEST(E2eStartup, BadFlagsExit64) {
   EXPECT_EQ(fine.status, 0) << fine.output;
 }
 
-// Under systemd (hoistd.service: Type=notify, WatchdogSec=): READY=1 once
-// listening, WATCHDOG=1 at half the interval while the event loop and the
-// database answer, STOPPING=1 on SIGTERM. The test is systemd's side: a
-// datagram socket named by NOTIFY_SOCKET.
-TEST(E2eStartup, TellsSystemdReadyWatchdogAndStopping) {
-  hoist::testing::TempDir dir;
-  const std::string socket_path = dir.path() + "/notify";
-  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  ASSERT_LT(socket_path.size(), sizeof(addr.sun_path));
-  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)), 0);
-  std::vector<std::string> heard;
-  // Everything hoistd sent until `until` is heard or the deadline passes.
-  const auto listen_for = [&](std::string_view until, std::chrono::milliseconds within) {
+// systemd's side of sd_notify: a datagram socket that NOTIFY_SOCKET names.
+class NotifySocket {
+ public:
+  explicit NotifySocket(const std::string& path) : path_(path) {
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (fd_ < 0 || path.size() >= sizeof(addr.sun_path)) return;
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    bound_ = ::bind(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
+  }
+  ~NotifySocket() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  NotifySocket(const NotifySocket&) = delete;
+  NotifySocket& operator=(const NotifySocket&) = delete;
+
+  [[nodiscard]] bool bound() const { return bound_; }
+  [[nodiscard]] const std::vector<std::string>& heard() const { return heard_; }
+
+  // Listens until a message holding `until` arrives (true), or `within`
+  // passes; "" listens for all of `within`.
+  bool listen_for(std::string_view until, std::chrono::milliseconds within) {
     const auto deadline = std::chrono::steady_clock::now() + within;
     while (std::chrono::steady_clock::now() < deadline) {
-      pollfd p{fd, POLLIN, 0};
+      pollfd p{fd_, POLLIN, 0};
       if (::poll(&p, 1, 100) <= 0) continue;
       char buf[512];
-      const auto n = ::recv(fd, buf, sizeof(buf), 0);
+      const auto n = ::recv(fd_, buf, sizeof(buf), 0);
       if (n <= 0) continue;
-      heard.emplace_back(buf, static_cast<std::size_t>(n));
-      if (heard.back().find(until) != std::string::npos) return true;
+      heard_.emplace_back(buf, static_cast<std::size_t>(n));
+      if (!until.empty() && heard_.back().find(until) != std::string::npos) return true;
     }
     return false;
-  };
+  }
 
+ private:
+  std::string path_;
+  int fd_ = -1;
+  bool bound_ = false;
+  std::vector<std::string> heard_;
+};
+
+// Under systemd (hoistd.service: Type=notify, WatchdogSec=): READY=1 once
+// listening, WATCHDOG=1 at half the interval while the event loop and the
+// database answer, STOPPING=1 on SIGTERM.
+TEST(E2eStartup, TellsSystemdReadyWatchdogAndStopping) {
+  hoist::testing::TempDir dir;
+  NotifySocket systemd(dir.path() + "/notify");
+  ASSERT_TRUE(systemd.bound());
   hoist::testing::HoistdOptions options;
-  options.extra_env = {{"NOTIFY_SOCKET", socket_path}, {"WATCHDOG_USEC", "400000"}};
+  options.extra_env = {{"NOTIFY_SOCKET", dir.path() + "/notify"}, {"WATCHDOG_USEC", "400000"}};
   hoist::testing::HoistdProcess hoistd(options);
   ASSERT_TRUE(hoistd.start()) << hoistd.start_error();
-  EXPECT_TRUE(listen_for("READY=1", std::chrono::seconds(10))) << hoistd.output();
+  EXPECT_TRUE(systemd.listen_for("READY=1", std::chrono::seconds(10))) << hoistd.output();
   // 200 ms apart: three in well under 3 s.
   for (int i = 0; i < 3; ++i) {
-    EXPECT_TRUE(listen_for("WATCHDOG=1", std::chrono::seconds(3))) << "ping " << i << "\n" << hoistd.output();
+    EXPECT_TRUE(systemd.listen_for("WATCHDOG=1", std::chrono::seconds(3))) << "ping " << i << "\n" << hoistd.output();
   }
   EXPECT_EQ(hoistd.stop(), 0);
-  EXPECT_TRUE(listen_for("STOPPING=1", std::chrono::seconds(2)));
-  ::close(fd);
+  EXPECT_TRUE(systemd.listen_for("STOPPING=1", std::chrono::seconds(2)));
 }
 
 // Without WATCHDOG_USEC (a unit with no WatchdogSec=) there is no ping.
 TEST(E2eStartup, NoWatchdogPingUnlessAskedFor) {
   hoist::testing::TempDir dir;
-  const std::string socket_path = dir.path() + "/notify";
-  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)), 0);
+  NotifySocket systemd(dir.path() + "/notify");
+  ASSERT_TRUE(systemd.bound());
   hoist::testing::HoistdOptions options;
-  options.extra_env = {{"NOTIFY_SOCKET", socket_path}};
+  options.extra_env = {{"NOTIFY_SOCKET", dir.path() + "/notify"}};
   hoist::testing::HoistdProcess hoistd(options);
   ASSERT_TRUE(hoistd.start()) << hoistd.start_error();
   std::this_thread::sleep_for(std::chrono::milliseconds(800));
   EXPECT_EQ(hoistd.stop(), 0);
-  std::vector<std::string> heard;
-  for (;;) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 200) <= 0) break;
-    char buf[512];
-    const auto n = ::recv(fd, buf, sizeof(buf), 0);
-    if (n <= 0) break;
-    heard.emplace_back(buf, static_cast<std::size_t>(n));
-  }
-  ASSERT_FALSE(heard.empty());
-  EXPECT_NE(heard.front().find("READY=1"), std::string::npos);
-  for (const auto& m : heard) EXPECT_EQ(m.find("WATCHDOG=1"), std::string::npos) << m;
-  ::close(fd);
+  systemd.listen_for("", std::chrono::milliseconds(500));
+  ASSERT_FALSE(systemd.heard().empty());
+  EXPECT_NE(systemd.heard().front().find("READY=1"), std::string::npos);
+  for (const auto& m : systemd.heard()) EXPECT_EQ(m.find("WATCHDOG=1"), std::string::npos) << m;
 }
 
 }  // namespace

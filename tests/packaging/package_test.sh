@@ -141,12 +141,17 @@ flock -u 9
 # The test's root: an overlay whose lower layer is the cached root.
 mkdir -p "$work/upper" "$work/overlay-work" "$root"
 mount -t overlay overlay -o "lowerdir=$base,upperdir=$work/upper,workdir=$work/overlay-work" "$root"
-mount -t proc proc "$root/proc"
-mount --rbind /dev "$root/dev"
-mount --make-rslave "$root/dev"
-mount -t sysfs -o ro sysfs "$root/sys"
-mount -t tmpfs -o mode=0755 tmpfs "$root/run"
-mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
+# /proc, /dev, /sys, /run and /tmp of the root (again after the boot, for
+# which nspawn mounts its own).
+mount_api_filesystems() {
+  mount -t proc proc "$root/proc"
+  mount --rbind /dev "$root/dev"
+  mount --make-rslave "$root/dev"
+  mount -t sysfs -o ro sysfs "$root/sys"
+  mount -t tmpfs -o mode=0755 tmpfs "$root/run"
+  mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
+}
+mount_api_filesystems
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 mkdir -p "$root/debs"
 cp "${debs[@]}" "$root/debs/"
@@ -222,6 +227,8 @@ done
 for page in man1/hoist.1 man5/hoist-policy.5 man5/hoistd.toml.5 man8/hoistd.8 man8/hoist-agent.8 man8/hoist_sudo.8; do
   check "manual page $page" test -f "$root/usr/share/man/$page.gz"
 done
+check "the example policy (docs/install.md) is installed and checks" \
+  inroot hoist policy check /usr/share/doc/hoist/examples/policy.toml
 check "bash completion for hoist and hoist-agent" test -f "$root/usr/share/bash-completion/completions/hoist" -a \
   -f "$root/usr/share/bash-completion/completions/hoist-agent"
 
@@ -446,9 +453,11 @@ else
     sleep 1
   done
   [ "$out" = 0 ] && ok "sudo through hoist-agent.service and hoistd.service" || bad "sudo in the booted root: $out"
-  # A re-enrolment in the running system: hoist-agent enroll restarts the
-  # unit itself, and sudo goes on through the new enrolment.
+  # A re-enrolment in the running system (the agent stopped first: it holds
+  # its state): hoist-agent enroll starts the unit itself, and sudo goes on
+  # through the new enrolment.
   old_pid=$(in_container systemctl show -p MainPID --value hoist-agent 2>/dev/null || true)
+  in_container systemctl stop hoist-agent >/dev/null 2>&1 || true
   token2=$(in_container env HOIST_CLI_CONFIG=/root/.config/hoist/cli.json timeout 30 hoist enrol-token create \
     --label pkg --uses 1 --expires 1h 2>/dev/null || true)
   out=$(in_container timeout 90 hoist-agent enroll --force --server "$url" --token "$token2" --ca-pin "$fingerprint" \
@@ -456,7 +465,7 @@ else
   new_pid=$(in_container systemctl show -p MainPID --value hoist-agent 2>/dev/null || true)
   if grep -q "hoist-agent.service (re)started" <<<"$out" && [ -n "$new_pid" ] && [ "$new_pid" != 0 ] &&
     [ "$new_pid" != "$old_pid" ]; then
-    ok "hoist-agent enroll --force restarts hoist-agent.service (pid $old_pid -> $new_pid)"
+    ok "hoist-agent enroll --force starts hoist-agent.service again (pid $old_pid -> $new_pid)"
   else
     bad "re-enrolment did not restart the unit: $out (pid $old_pid -> $new_pid)"
   fi
@@ -478,12 +487,7 @@ else
 fi
 wait "$container" 2>/dev/null || true
 container=""
-mount -t proc proc "$root/proc"
-mount --rbind /dev "$root/dev"
-mount --make-rslave "$root/dev"
-mount -t sysfs -o ro sysfs "$root/sys"
-mount -t tmpfs -o mode=0755 tmpfs "$root/run"
-mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
+mount_api_filesystems
 
 # --- 5. remove and purge -----------------------------------------------------------------
 
