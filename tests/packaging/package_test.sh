@@ -416,7 +416,7 @@ cpid=""
 booted=""
 for _ in $(seq 300); do
   kill -0 "$container" 2>/dev/null || break
-  [ -z "$cpid" ] && cpid=$(pgrep -P "$container" | head -1)
+  [ -z "$cpid" ] && cpid=$(pgrep -P "$container" | head -1 || true)
   if [ -n "$cpid" ]; then
     state=$(in_container systemctl is-system-running 2>/dev/null || true)
     case "$state" in running | degraded) booted=$state && break ;; esac
@@ -453,6 +453,11 @@ else
     sleep 1
   done
   [ "$out" = 0 ] && ok "sudo through hoist-agent.service and hoistd.service" || bad "sudo in the booted root: $out"
+  if out=$(in_container hoist-agent doctor 2>&1); then
+    ok "hoist-agent doctor on the installed endpoint: nothing to fix"
+  else
+    bad "hoist-agent doctor exited $?: $out"
+  fi
   # A re-enrolment in the running system (the agent stopped first: it holds
   # its state): hoist-agent enroll starts the unit itself, and sudo goes on
   # through the new enrolment.
