@@ -22,6 +22,7 @@
 #include <mutex>
 #include <thread>
 
+#include <fcntl.h>
 #include <netdb.h>
 #include <pwd.h>
 
@@ -243,6 +244,25 @@ void raise_open_files_limit(Logger& log, std::size_t max_connections) {
     log.warn("limits.open_files_low", {{"limit", static_cast<std::uint64_t>(lim.rlim_cur)},
                                        {"max_connections", static_cast<std::uint64_t>(max_connections)}});
   }
+}
+
+// True when stdout may go to the journal: systemd sets JOURNAL_STREAM for
+// a service whose output it logs (and its children inherit it); a terminal
+// is never the journal.
+bool stdout_is_the_journal() {
+  if (::isatty(STDOUT_FILENO) != 0) return false;
+  const char* stream = std::getenv("JOURNAL_STREAM");
+  return stream != nullptr && *stream != '\0';
+}
+
+// `text` into `path`, mode 0600, replacing a regular file there (never
+// following a link); false when it cannot be written whole.
+bool write_private_file(const std::string& path, const std::string& text) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  const bool ok = ::fchmod(fd, 0600) == 0 &&
+                  ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  return ::close(fd) == 0 && ok;
 }
 
 // This computer's names for hoistd's own certificate ([tls] add_hostname):
@@ -543,9 +563,22 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
                    st.error().message.c_str());
       return kExitConfig;
     }
-    first_admin_line = generated
-                           ? fmt::format("First admin:     {} / {}   (shown once; change it)", admin_user, password)
-                           : fmt::format("First admin:     {} (password as given)", admin_user);
+    if (!generated) {
+      first_admin_line = fmt::format("First admin:     {} (password as given)", admin_user);
+    } else {
+      // Also in DATA_DIR/first-admin-password (0600, hoistd's), for
+      // `hoist login --password-stdin <FILE`; and never into the journal,
+      // which group adm reads: under systemd the banner names the file.
+      const std::string file = config.data_dir + "/first-admin-password";
+      const bool kept = write_private_file(file, password + "\n");
+      if (kept && stdout_is_the_journal()) {
+        first_admin_line = fmt::format(
+            "First admin:     {} (its password is in {}, readable by root: log in, change it, delete the file)",
+            admin_user, file);
+      } else {
+        first_admin_line = fmt::format("First admin:     {} / {}   (shown once; change it)", admin_user, password);
+      }
+    }
   }
   admin_password.reset();
 

@@ -3,6 +3,7 @@
 // messages that point at the file and line.
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -140,6 +141,41 @@ TEST(E2eStartup, BadFlagsExit64) {
   // The same flags without the mistake are fine.
   const ExitResult fine = HoistdProcess::run_once({"--check-config", "--config", config, "--port", "0"});
   EXPECT_EQ(fine.status, 0) << fine.output;
+}
+
+// Under systemd the banner goes to the journal, which group adm reads: a
+// password hoistd makes up is then only in DATA_DIR/first-admin-password
+// (0600), which logs in.
+TEST(E2eStartup, UnderTheJournalTheMadeUpPasswordIsInAFileNotTheLog) {
+  hoist::testing::HoistdOptions options;
+  options.admin_password = "";  // hoistd makes one up
+  options.extra_env = {{"JOURNAL_STREAM", "8:12345"}};
+  hoist::testing::HoistdProcess hoistd(options);
+  ASSERT_TRUE(hoistd.start()) << hoistd.start_error();
+  const std::string file = hoistd.data_dir() + "/first-admin-password";
+  std::ifstream in(file);
+  std::string password;
+  ASSERT_TRUE(std::getline(in, password)) << hoistd.output();
+  EXPECT_GE(password.size(), 16U);
+  EXPECT_EQ(hoistd.output().find(password), std::string::npos) << "the password is in the log";
+  EXPECT_NE(hoistd.output().find("its password is in " + file), std::string::npos) << hoistd.output();
+  struct stat st {};
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600U);
+  const auto login =
+      hoistd.call_json("POST", "/api/v1/login", boost::json::object{{"user", "admin"}, {"password", password}});
+  EXPECT_EQ(login.status, 200) << login;
+  EXPECT_EQ(hoistd.stop(), 0);
+}
+
+// Elsewhere (a terminal, a test's log) it is printed once, as before.
+TEST(E2eStartup, OutsideTheJournalTheMadeUpPasswordIsPrintedOnce) {
+  hoist::testing::HoistdOptions options;
+  options.admin_password = "";
+  hoist::testing::HoistdProcess hoistd(options);
+  ASSERT_TRUE(hoistd.start()) << hoistd.start_error();
+  EXPECT_TRUE(hoistd.admin_token().ok()) << hoistd.output();  // read from "First admin: admin / ..."
+  EXPECT_EQ(hoistd.stop(), 0);
 }
 
 // systemd's side of sd_notify: a datagram socket that NOTIFY_SOCKET names.
