@@ -351,6 +351,7 @@ class TlsReloader {
                static_cast<unsigned long long>(ts.tv_sec) * 1000000ULL +
                    static_cast<unsigned long long>(ts.tv_nsec) / 1000ULL);
     options_.now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+    options_.may_create_ca = false;  // a reload never makes a new CA
     auto tls = hoist::tls::ensure_server_tls(options_);
     hoist::Status loaded =
         tls ? server.reload_tls(tls->served_chain_pem, tls->key_pem->str()) : hoist::Status(tls.error());

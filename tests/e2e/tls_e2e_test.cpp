@@ -369,6 +369,28 @@ TEST_F(TlsE2E, SighupInOwnCaModeReissuesAMissingServerCertificateUnderTheSameCa)
   EXPECT_EQ(independent_fingerprint(load_cert(hoistd_.data_dir() + "/tls/ca.crt").get()), pin);
 }
 
+// A reload never makes a new CA: with ca.crt and ca.key both gone (moved
+// away, a botched restore) the certificate served stays, under the CA every
+// agent pins (from the attack pass: the reload used to make and serve a
+// new CA, which every agent then refused).
+TEST_F(TlsE2E, SighupWithTheCaGoneKeepsServingAndMakesNoNewCa) {
+  ASSERT_TRUE(hoistd_.start()) << hoistd_.start_error();
+  const std::string pin = hoistd_.ca_fingerprint();
+  const std::string before = served_leaf(hoistd_.port());
+  const std::string tls_dir = hoistd_.data_dir() + "/tls";
+  std::filesystem::rename(tls_dir + "/ca.crt", tls_dir + "/ca.crt.away");
+  std::filesystem::rename(tls_dir + "/ca.key", tls_dir + "/ca.key.away");
+  std::filesystem::remove(tls_dir + "/server.crt");
+  ASSERT_TRUE(reload_and_wait("tls.reload_failed", 1)) << hoistd_.output();
+  EXPECT_EQ(served_leaf(hoistd_.port()), before);
+  EXPECT_EQ(count_of(hoistd_.output(), "tls.pin_changed"), 0U) << hoistd_.output();
+  EXPECT_FALSE(std::filesystem::exists(tls_dir + "/ca.key")) << "a new CA key was made";
+  auto client = hoistd_.client();
+  ASSERT_NE(client, nullptr);
+  EXPECT_EQ(hoist::testing::send_request(*client, "GET", "/api/v1/health").status, 200);
+  EXPECT_EQ(hoistd_.ca_fingerprint(), pin);
+}
+
 // [tls] add_hostname (on by default): hoistd's own certificate names this
 // computer, so agents reach it by its name with no dns_names line; off, it
 // names only localhost and the loopback addresses.

@@ -50,14 +50,22 @@ Result<Ca> create_ca(const PrivateDir& dir, const SubjectNames& names, TimePoint
   return Ca{std::move(*cert), std::move(*key), std::move(*cert_pem), true};
 }
 
-Result<Ca> load_or_create_ca(const PrivateDir& dir, const SubjectNames& names, TimePoint now) {
+Result<Ca> load_or_create_ca(const PrivateDir& dir, const SubjectNames& names, TimePoint now, bool may_create) {
   auto key_text = dir.read(kCaKey, FileKind::kPrivateKey);
   if (!key_text) return key_text.error();
   const bool have_key = key_text->has_value();
   const SecretString key_pem(have_key ? std::move(**key_text) : std::string());
   auto cert_text = dir.read(kCaCert, FileKind::kPublic);
   if (!cert_text) return cert_text.error();
-  if (!have_key && !cert_text->has_value()) return create_ca(dir, names, now);
+  if (!have_key && !cert_text->has_value()) {
+    if (!may_create) {
+      return not_found(
+          fmt::format("{} and {} are gone: restore them (a new CA is made only at a start, and "
+                      "every agent must then pin its fingerprint)",
+                      dir.path_of(kCaCert), dir.path_of(kCaKey)));
+    }
+    return create_ca(dir, names, now);
+  }
 
   const std::string key_path = dir.path_of(kCaKey);
   const std::string cert_path = dir.path_of(kCaCert);
@@ -133,7 +141,7 @@ Result<ServerTls> ensure_own_ca(const TlsOptions& opts) {
   if (!names) return names.error();
   auto dir = PrivateDir::open_or_create(opts.dir);
   if (!dir) return dir.error();
-  auto ca = load_or_create_ca(*dir, *names, opts.now);
+  auto ca = load_or_create_ca(*dir, *names, opts.now, opts.may_create_ca);
   if (!ca) return ca.error();
 
   ServerTls out;

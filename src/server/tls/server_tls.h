@@ -52,6 +52,10 @@ struct TlsOptions {
   // Validity is checked and certificates are dated against this, never the
   // system clock.
   TimePoint now;
+  // Whether a missing own CA (no ca.crt and no ca.key) may be created: only
+  // on a start. A reload (SIGHUP) that finds both gone is refused, rather
+  // than serving a new CA every agent's pin refuses (NotFound).
+  bool may_create_ca = true;
 };
 
 struct ServerTls {
