@@ -638,6 +638,21 @@ namespace {
 
 // Every file and directory below `dirfd`, checked against the manifest's
 // entries; anything else found is a problem.
+// As root, a backup is checked (and restored) only when root owns each of
+// its directories: whoever else owns one (hoistd, which may be the
+// compromised party) could swap an entry for a link or a FIFO between the
+// hash and the database's open (from the attack pass).
+Status owned_by_root_when_root(int fd, const std::string& shown) {
+  if (::geteuid() != 0) return {};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return io_error("cannot stat " + shown, errno);
+  if (st.st_uid == 0) return {};
+  return permission_denied(fmt::format(
+      "{} belongs to uid {}, not root: as root, hoistd checks and restores only a backup whose directories root "
+      "owns, so that nobody else can change it underneath (chown -R root:root the backup first)",
+      shown, st.st_uid));
+}
+
 Status compare_tree(int dirfd, const std::string& rel, const std::map<std::string, const Entry*>& expected,
                     std::map<std::string, bool>& seen, const std::string& shown_root, int depth) {
   if (depth > kMaxDepth) return invalid_argument(shown_root + "/" + rel + ": nested too deep");
@@ -655,6 +670,9 @@ Status compare_tree(int dirfd, const std::string& rel, const std::map<std::strin
     if (e.directory) {
       if (!S_ISDIR(lst.st_mode)) return invalid_argument(shown + " should be a directory");
       auto sub = open_dir_at(dirfd, name, shown);
+      if (sub) {
+        if (auto owned = owned_by_root_when_root(sub->get(), shown); !owned) return owned;
+      }
       if (!sub) return sub.error();
       if (auto st = compare_tree(sub->get(), path, expected, seen, shown_root, depth + 1); !st) return st;
       continue;
@@ -718,6 +736,7 @@ Result<Manifest> check_backup(const std::string& dir, int known_schema_version) 
         "consider its keys exposed",
         dir, st.st_mode & 07777, dir));
   }
+  if (auto owned = owned_by_root_when_root(fd.get(), dir); !owned) return owned.error();
   auto m = read_manifest(fd.get(), dir);
   if (!m) return m.error();
   if (m->database.schema_version > known_schema_version) {
@@ -729,6 +748,7 @@ Result<Manifest> check_backup(const std::string& dir, int known_schema_version) 
   const std::string data_shown = dir + "/" + std::string(kDataName);
   auto data = open_dir_at(fd.get(), std::string(kDataName), data_shown);
   if (!data) return data.error();
+  if (auto owned = owned_by_root_when_root(data->get(), data_shown); !owned) return owned.error();
   std::map<std::string, const Entry*> expected;
   for (const auto& e : m->entries) expected[e.path] = &e;
   std::map<std::string, bool> seen;

@@ -330,6 +330,28 @@ TEST_F(BackupTest, ATamperedBackupIsRefusedByCheckAndByRestore) {
 
 // A database configured in a subdirectory of the data directory goes
 // through SQLite's backup only, never copied byte by byte as a file.
+// As root, a backup whose directories another user owns is refused: its
+// owner (hoistd, perhaps compromised) could swap hoist.db for a link or a
+// FIFO between the hash and the open (the attack pass's race).
+TEST_F(BackupTest, AsRootABackupAnotherUserOwnsIsRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  const std::string dir = tmp_.path() + "/backup";
+  ASSERT_TRUE(backup(dir));
+  ASSERT_TRUE(check_backup(dir, known()));
+  for (const std::string& d : {dir, dir + "/data", dir + "/data/tls"}) {
+    ASSERT_EQ(::chown(d.c_str(), 65534, 65534), 0) << d;
+    auto r = check_backup(dir, known());
+    ASSERT_FALSE(r) << d;
+    EXPECT_EQ(r.error().code, ErrorCode::kPermissionDenied) << r.error().message;
+    EXPECT_NE(r.error().message.find("belongs to uid 65534, not root"), std::string::npos) << r.error().message;
+    const std::string target = tmp_.path() + "/restored";
+    EXPECT_FALSE(restore_backup(dir, {target, std::nullopt}, known())) << d;
+    EXPECT_FALSE(fs::exists(target)) << d;
+    ASSERT_EQ(::chown(d.c_str(), 0, 0), 0) << d;
+  }
+  EXPECT_TRUE(check_backup(dir, known()));
+}
+
 TEST_F(BackupTest, ADatabaseElsewhereIsNeverCopiedAsAFile) {
   store_.reset();
   ASSERT_EQ(::mkdir((data_ + "/db").c_str(), 0700), 0);
