@@ -27,17 +27,30 @@ bool still_the_run(const SessionRun& run, const std::vector<std::string>& sudo_b
 
 bool tell_terminal(pid_t pid, std::string_view text) {
   auto tty = platform::read_proc_stat_tty(pid);
-  if (!tty || *tty == 0) return false;
-  const auto path = platform::terminal_path(*tty);
-  if (!path) return false;
-  const platform::UniqueFd fd(::open(path->c_str(), O_WRONLY | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd.valid()) return false;
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0 || !S_ISCHR(st.st_mode) || static_cast<std::uint32_t>(st.st_rdev) != *tty) {
-    return false;
+  if (!tty || *tty == 0 || !platform::terminal_path(*tty)) return false;  // a pty or a console only
+  // The terminal is opened through sudo's own descriptor (/proc/PID/fd/N,
+  // 0 to 2), never by a /dev path: a device number alone names a pty of
+  // some devpts instance, and a user's private one (unshare -Urm, a new
+  // devpts) can have the number of another user's terminal (from the
+  // attack pass). The descriptor is sudo's controlling terminal itself.
+  for (int n = 0; n <= 2; ++n) {
+    const std::string link = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(n);
+    struct stat before {};
+    if (::stat(link.c_str(), &before) != 0 || !S_ISCHR(before.st_mode) ||
+        static_cast<std::uint32_t>(before.st_rdev) != *tty) {
+      continue;
+    }
+    const platform::UniqueFd fd(::open(link.c_str(), O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC));
+    if (!fd.valid()) continue;
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0 || !S_ISCHR(st.st_mode) || st.st_rdev != before.st_rdev ||
+        st.st_dev != before.st_dev || st.st_ino != before.st_ino) {
+      continue;
+    }
+    const std::string line = "\r\n" + cut_text(visible_text(valid_utf8(text, 2048)), 512) + "\r\n";
+    return ::write(fd.get(), line.data(), line.size()) == static_cast<ssize_t>(line.size());
   }
-  std::string line = "\r\n" + cut_text(visible_text(valid_utf8(text, 2048)), 512) + "\r\n";
-  return ::write(fd.get(), line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  return false;
 }
 
 void end_session_runs(const std::vector<SessionRun>& runs, const std::vector<std::string>& sudo_binaries,

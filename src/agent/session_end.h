@@ -12,9 +12,12 @@
 //
 // MUST: only a process that is still a sudo binary run by the session's
 // user is signalled or written to (a pid may have been reused since it was
-// recorded). The terminal is found from the kernel's tty_nr, opened with
-// O_NOCTTY|O_NONBLOCK|O_NOFOLLOW and written only when it is that very
-// character device; the write goes through the terminal's own permissions
+// recorded). The terminal is sudo's own: one of its descriptors 0 to 2
+// that is the character device the kernel names as its controlling
+// terminal (tty_nr), reopened through /proc/PID/fd/N with
+// O_NOCTTY|O_NONBLOCK, never found by a /dev path (a user's private devpts
+// can reuse another user's pty number); the write goes through the
+// terminal's own permissions
 // (hoist-agent.service is in group tty and has no CAP_DAC_OVERRIDE), so a
 // user who ran `mesg n` is not written to, as with wall(1).
 #pragma once
