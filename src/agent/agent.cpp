@@ -11,9 +11,11 @@
 
 #include "agent/event_bounds.h"
 #include "core/decide.h"
+#include "core/display_text.h"
 #include "core/policy_file.h"
 #include "core/policy_merge.h"
 #include "core/rule_summary.h"
+#include "ipc/frame.h"
 
 namespace hoist::agent {
 
@@ -707,17 +709,35 @@ Result<ipc::ListingMessage> Agent::list(std::uint32_t uid, const ipc::ListMessag
   auto account = deps_.accounts(uid);
   if (!account) return account.error();
   ipc::ListingMessage out;
+  // Every line made safe to show (a policy's description may hold a newline
+  // or an escape sequence: sudo -l prints the lines as they come) and
+  // within the protocol's limits, whatever the policy's size: rules past
+  // the budget are counted, not listed (from the attack pass).
+  constexpr std::size_t kRuleLines = ipc::kMaxListingLines - 100;  // room for requests and grants
+  constexpr std::size_t kBytes = ipc::kMaxFrameBytes / 2;
+  std::size_t bytes = 0;
+  const auto add = [&](const std::string& text) {
+    std::string line = valid_utf8(visible_text(text), ipc::kMaxTextBytes);
+    bytes += line.size() + 16;
+    out.lines.push_back(std::move(line));
+  };
+  const auto room = [&] { return out.lines.size() < ipc::kMaxListingLines - 1 && bytes < kBytes; };
   const auto policy = current_policy();
   if (!policy) {
-    out.lines.push_back("This computer has no Hoist policy yet.");
+    add("This computer has no Hoist policy yet.");
     return out;
   }
   const Subject subject{account->name, account->groups, deps_.labels, deps_.hostname};
-  out.lines.push_back(fmt::format("Hoist rules for {} on {}:", account->name, deps_.hostname));
+  add(fmt::format("Hoist rules for {} on {}:", account->name, deps_.hostname));
   std::size_t shown = 0;
+  std::size_t unlisted = 0;
   for (const auto& rule : policy->policy().rules) {
     if (!principal_matches(rule.scope.users, rule.scope.groups, subject)) continue;
     ++shown;
+    if (out.lines.size() >= kRuleLines || bytes >= kBytes / 2) {
+      ++unlisted;
+      continue;
+    }
     // As `sudo -l` lists commands: what the rule covers, then what happens.
     const bool edit = !rule.match.edit.empty();
     const char* verb = rule.action == Action::kAllow  ? (edit ? "may edit" : "runs at once")
@@ -726,31 +746,31 @@ Result<ipc::ListingMessage> Agent::list(std::uint32_t uid, const ipc::ListMessag
     std::string as;
     if (!rule.runas.users.empty()) as = fmt::format(", as {}", fmt::join(rule.runas.users, " or "));
     if (!rule.runas.groups.empty()) as += fmt::format(", with group {}", fmt::join(rule.runas.groups, " or "));
-    out.lines.push_back(fmt::format("  {}: {}{} (rule {}{}{})", verb, command_summary(rule.match), as, rule.name,
-                                    rule.description.empty() ? "" : ": ", rule.description)
-                            .substr(0, ipc::kMaxTextBytes));
+    add(fmt::format("  {}: {}{} (rule {}{}{})", verb, command_summary(rule.match), as, rule.name,
+                    rule.description.empty() ? "" : ": ", rule.description));
   }
-  if (shown == 0) out.lines.emplace_back("  (no rule names you)");
-  out.lines.push_back(policy->policy().settings.default_action == Action::kDeny
-                          ? "Anything else is refused."
-                          : "Anything else can be requested: run it with sudo and give a reason.");
+  if (unlisted > 0) add(fmt::format("  ... and {} more rules naming you (the console lists them all)", unlisted));
+  if (shown == 0) add("  (no rule names you)");
+  add(policy->policy().settings.default_action == Action::kDeny
+          ? "Anything else is refused."
+          : "Anything else can be requested: run it with sudo and give a reason.");
   if (auto pending = deps_.state.pending_requests_for(uid); pending && !pending->empty()) {
     bool header = false;
     for (const auto& p : *pending) {
       if (p.state != "pending") continue;
-      if (!header) out.lines.emplace_back("Waiting for approval:");
+      if (!room()) break;
+      if (!header) add("Waiting for approval:");
       header = true;
-      out.lines.push_back(fmt::format("  {} {}", p.id, p.command_summary).substr(0, ipc::kMaxTextBytes));
+      add(fmt::format("  {} {}", p.id, p.command_summary));
     }
   }
   if (auto grants = deps_.state.active_grants(uid, now_s()); grants && !grants->empty()) {
-    out.lines.emplace_back("In force now:");
+    if (room()) add("In force now:");
     for (const auto& g : *grants) {
+      if (!room()) break;
       const auto left = std::chrono::duration_cast<std::chrono::minutes>(g.deadline - now_s()).count();
-      out.lines.push_back(fmt::format("  {} {} ({} min left)", g.id,
-                                      g.kind == GrantKind::kSession ? "temporary admin session" : g.scope.command_path,
-                                      left)
-                              .substr(0, ipc::kMaxTextBytes));
+      add(fmt::format("  {} {} ({} min left)", g.id,
+                      g.kind == GrantKind::kSession ? "temporary admin session" : g.scope.command_path, left));
     }
   }
   return out;

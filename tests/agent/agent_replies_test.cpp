@@ -15,6 +15,7 @@
 #include "agent/state/fake_agent_state.h"
 #include "core/admin_code.h"
 #include "fake_server.h"
+#include "ipc/frame.h"
 #include "ipc/messages.h"
 #include "platform/executable.h"
 #include "platform/system_time_zones.h"
@@ -925,6 +926,41 @@ TEST_F(AgentRepliesTest, List) {
   use_policy();
   submitted();
   pinned("list", list(kAlice, kAlice));
+}
+
+// Whatever a policy holds, the listing reads back through the protocol and
+// shows nothing a terminal would obey: a description with a newline and an
+// escape sequence is escaped, and a policy of 3,000 rules lists what fits
+// and counts the rest (from the attack pass: listing failed for everyone).
+TEST_F(AgentRepliesTest, ListingsOfAnyPolicyAreSafeAndWithinTheLimits) {
+  std::string text = "version = 1\n[settings]\ndefault_action = \"deny\"\n";
+  text +=
+      "[[rule]]\nname = \"odd\"\naction = \"allow\"\npath = \"/usr/bin/id\"\n"
+      "description = \"line one\\nline two \\u001b[31mred\\u001b[0m\"\n";
+  for (int i = 0; i < 3000; ++i) {
+    text +=
+        fmt::format("[[rule]]\nname = \"r{}\"\naction = \"allow\"\npath = \"/usr/bin/tool{}\"\ndescription = \"{}\"\n",
+                    i, i, std::string(300, 'x'));
+  }
+  ASSERT_TRUE(state_.set_policy(PolicySnapshot{"\"2\"", kNow, {}, {{"big", 1, text}}}).ok());
+  ASSERT_TRUE(agent_.load().ok());
+  const auto reply = ask(kAlice, ipc::to_fields(ipc::ListMessage{"alice", kAlice, kAlice, ""}));
+  const auto frame = ipc::encode_frame(reply);
+  ASSERT_TRUE(frame.ok()) << frame.error().message;
+  auto listing = ipc::listing_from(reply);
+  ASSERT_TRUE(listing.ok()) << listing.error().message;
+  ASSERT_GE(listing->lines.size(), 3U);
+  EXPECT_EQ(listing->lines[1],
+            "  runs at once: /usr/bin/id (rule big/odd: line one\\x0aline two \\x1b[31mred\\x1b[0m)");
+  for (const auto& line : listing->lines) {
+    EXPECT_EQ(line.find('\x1b'), std::string::npos) << line;
+    EXPECT_LE(line.size(), ipc::kMaxTextBytes);
+  }
+  EXPECT_LE(listing->lines.size(), ipc::kMaxListingLines);
+  bool counted = false;
+  for (const auto& line : listing->lines) counted = counted || line.find("more rules naming you") != std::string::npos;
+  EXPECT_TRUE(counted) << listing->lines.size() << " lines";
+  EXPECT_EQ(listing->lines.back(), "Anything else is refused.");
 }
 
 TEST_F(AgentRepliesTest, AdminCodes) {

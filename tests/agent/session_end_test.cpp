@@ -28,7 +28,7 @@ namespace {
 // number may be another terminal's in /dev/pts. The parent reads what
 // reaches that pty's master and sends it back through `report`.
 struct PrivatePty {
-  pid_t holder = -1;  // in the new mount namespace: owns the master
+  pid_t holder = -1;   // in the new mount namespace: owns the master
   pid_t session = -1;  // the pty's session leader (the "sudo")
   int report = -1;
 };
