@@ -9,6 +9,7 @@
 #include "agent/daemon.h"
 #include "agent/spool_dir.h"
 #include "agent/sudo_conf.h"
+#include "core/display_text.h"
 #include "core/timestamp.h"
 #include "plugin/break_glass_groups.h"
 #include "plugin/sudo_args.h"
@@ -728,15 +729,10 @@ std::string render_json(const std::vector<Finding>& findings, bool strict) {
 // --- helpers ------------------------------------------------------------------
 
 std::string printable(std::string_view text, std::size_t max) {
-  std::string out;
-  for (const char ch : text) {
-    if (out.size() >= max) {
-      out += "...";
-      break;
-    }
-    const auto u = static_cast<unsigned char>(ch);
-    out += u < 0x20 || u == 0x7f ? '?' : ch;
-  }
+  // Controls, C1 controls and the code points that reorder or hide text
+  // escaped (core/display_text.h): this reaches root's terminal.
+  std::string out = visible_text(valid_utf8(text, max * 4 + 16));
+  if (out.size() > max) out = valid_utf8(out, max) + "...";
   return out;
 }
 

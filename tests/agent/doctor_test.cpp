@@ -300,7 +300,7 @@ TEST(DoctorAgent, AnErrorReplyIsAWarning) {
   f.socket.detail = "too many connections\x1b[31m";
   const auto findings = diagnose(f);
   const auto w = the(findings, Severity::kWarning, "agent");
-  EXPECT_TRUE(contains(w.message, "too many connections?[31m")) << w.message;  // no escape reaches the terminal
+  EXPECT_TRUE(contains(w.message, "too many connections\\x1b[31m")) << w.message;  // no escape reaches the terminal
   EXPECT_EQ(exit_code(findings, false), 0);
   EXPECT_EQ(exit_code(findings, true), 2);
 }
@@ -666,7 +666,12 @@ TEST(DoctorGather, NothingIsAskedOfHoistdWithoutAnEnrolmentNorOfABreakGlassFileN
 // --- helpers ----------------------------------------------------------------
 
 TEST(DoctorHelpers, Printable) {
-  EXPECT_EQ(printable("ok\x1b]0;pwned\x07 text\n"), "ok?]0;pwned? text?");
+  EXPECT_EQ(printable("ok\x1b]0;pwned\x07 text\n"), "ok\\x1b]0;pwned\\x07 text\\x0a");
+  // C1 controls and bidi overrides too (from the attack pass).
+  EXPECT_EQ(printable("a\xc2\x9b"
+                      "31mb"),
+            "a\\u{009B}31mb");
+  EXPECT_EQ(printable("x\xe2\x80\xaey"), "x\\u{202E}y");
   EXPECT_EQ(printable(std::string(500, 'a'), 10), std::string(10, 'a') + "...");
 }
 
