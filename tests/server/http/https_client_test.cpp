@@ -448,7 +448,7 @@ class SlowRelay {
           for (std::size_t i = 0; i < 2; ++i) {
             if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
             const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-            if (n <= 0 || ::write(fds[1 - i].fd, buf, static_cast<std::size_t>(n)) != n) closed = true;
+            if (n <= 0 || ::send(fds[1 - i].fd, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL) != n) closed = true;
           }
           if (closed) break;
         }
