@@ -66,6 +66,7 @@ failures=0
 step=""
 holder=""
 container=""
+cpid=""
 
 say() { printf '== %s\n' "$*"; }
 ok() { printf '   ok: %s\n' "$*"; }
@@ -86,6 +87,9 @@ cleanup() {
     for _ in $(seq 50); do kill -0 "$container" 2>/dev/null || break; sleep 0.2; done
     kill -KILL "$container" 2>/dev/null
   fi
+  # The booted root's init outlives a killed nspawn: killing it ends every
+  # process of its PID namespace (its hoistd and hoist-agent).
+  [ -n "$cpid" ] && kill -KILL "$cpid" 2>/dev/null
   # Whatever the test started inside the root (hoistd, the agent).
   for p in /proc/[0-9]*; do
     if [ "$(readlink "$p/root" 2>/dev/null)" = "$root" ]; then kill -KILL "${p#/proc/}" 2>/dev/null; fi
@@ -490,8 +494,11 @@ else
   for _ in $(seq 150); do kill -0 "$container" 2>/dev/null || break; sleep 0.2; done
   kill -KILL "$container" 2>/dev/null || true
 fi
+# Whatever still runs in the container's PID namespace ends with its init.
+[ -n "$cpid" ] && kill -KILL "$cpid" 2>/dev/null || true
 wait "$container" 2>/dev/null || true
 container=""
+cpid=""
 mount_api_filesystems
 
 # --- 5. remove and purge -----------------------------------------------------------------
