@@ -12,10 +12,12 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -53,6 +55,7 @@
 #include "server/siem/siem_stream.h"
 #include "server/tls/private_dir.h"
 #include "server/tls/server_tls.h"
+#include "store/pg_store.h"
 #include "store/sqlite_store.h"
 
 namespace {
@@ -297,6 +300,65 @@ std::vector<std::string> this_computers_names() {
 // private to hoistd (private_dir.h). Every replica sharing a database needs
 // the same file. The master key of offline admin codes is codes/master.key;
 // the key that seals notification channels' secrets, notify/secrets.key.
+// [database] password_file: its first line. The file must be a regular
+// file that only its owner (root or hoistd's user) can read: the password
+// opens the whole database.
+hoist::Result<std::string> read_password_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) {
+    return hoist::unavailable(fmt::format("database.password_file {}: {}", path, std::strerror(errno)));
+  }
+  struct stat st {};
+  const bool stat_ok = ::fstat(fd, &st) == 0;
+  ::close(fd);
+  if (!stat_ok || !S_ISREG(st.st_mode)) {
+    return hoist::invalid_argument(fmt::format("database.password_file {} is not a regular file", path));
+  }
+  if ((st.st_mode & 077) != 0) {
+    return hoist::invalid_argument(fmt::format(
+        "database.password_file {} may be read by others (mode {:o}): chmod 600 it", path, st.st_mode & 0777));
+  }
+  if (st.st_uid != 0 && st.st_uid != ::geteuid()) {
+    return hoist::invalid_argument(
+        fmt::format("database.password_file {} belongs to uid {}, neither root nor hoistd's user", path, st.st_uid));
+  }
+  auto text = hoist::platform::read_small_file(path, 4096);
+  if (!text) return hoist::Error{text.error().code, fmt::format("database.password_file: {}", text.error().message)};
+  std::string password = text->substr(0, text->find('\n'));
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  if (password.empty()) return hoist::invalid_argument(fmt::format("database.password_file {} is empty", path));
+  return password;
+}
+
+// The store [database] names: the SQLite file, or the PostgreSQL database
+// several replicas share. *where says which, for the log.
+hoist::Result<std::unique_ptr<hoist::store::Store>> open_configured_store(
+    const Config& config, const std::function<void(int, int)>& on_migrated, std::string* where) {
+  if (!config.postgres) {
+    *where = config.database.empty() ? config.data_dir + "/hoist.db" : config.database;
+    hoist::store::SqliteOptions options;
+    options.on_migrated = on_migrated;
+    return hoist::store::open_sqlite_store(*where, options);
+  }
+  *where = config.pg.url;
+  hoist::store::PostgresOptions options;
+  options.conninfo = config.pg.url;
+  if (!config.pg.password_file.empty()) {
+    auto password = read_password_file(config.pg.password_file);
+    if (!password) return password.error();
+    options.password = std::move(*password);
+  }
+  // Every thread that reaches the database at once: the handlers, the
+  // notification workers, the jobs and the change listener.
+  options.pool_size = config.pg.pool_size > 0
+                          ? static_cast<std::size_t>(config.pg.pool_size)
+                          : static_cast<std::size_t>(config.http.handler_threads + config.notify.workers + 6);
+  options.connect_timeout_s = config.pg.connect_timeout_s;
+  options.round_trip_timeout = std::chrono::seconds(config.pg.query_timeout_s);
+  options.on_migrated = on_migrated;
+  return hoist::store::open_postgres_store(options);
+}
+
 hoist::Result<std::vector<std::uint8_t>> load_private_key(const std::string& data_dir, const std::string& sub,
                                                           const std::string& file) {
   auto dir = hoist::tls::PrivateDir::open_or_create(data_dir + "/" + sub);
@@ -431,18 +493,19 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
     log->info("tls.server_certificate_issued", {{"reason", tls->renewal_reason}});
   }
 
-  const std::string db_path = config.database.empty() ? config.data_dir + "/hoist.db" : config.database;
-  hoist::store::SqliteOptions store_options;
+  std::string db_path;
   std::string migrated_line;
-  store_options.on_migrated = [&](int from, int to) {
+  const auto on_migrated = [&](int from, int to) {
     log->info("database.migrated", {{"from", static_cast<std::int64_t>(from)}, {"to", static_cast<std::int64_t>(to)}});
     if (from > 0) migrated_line = fmt::format("Database:        upgraded from schema version {} to {}", from, to);
   };
-  auto store = hoist::store::open_sqlite_store(db_path, store_options);
+  auto store = open_configured_store(config, on_migrated, &db_path);
   if (!store) {
-    // The store's message names the file.
+    // The store's message names the file or the server.
     std::fprintf(stderr, "hoistd: database: %s\n", store.error().message.c_str());
-    return store.error().code == hoist::ErrorCode::kConflict ? kExitConfig : kExitUnavailable;
+    const auto code = store.error().code;
+    return code == hoist::ErrorCode::kConflict || code == hoist::ErrorCode::kInvalidArgument ? kExitConfig
+                                                                                             : kExitUnavailable;
   }
 
   auto siem_sinks = make_siem_sinks(config);

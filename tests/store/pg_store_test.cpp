@@ -85,8 +85,8 @@ TEST(PostgresStore, ReplicasStartingTogetherMigrateOnce) {
   EXPECT_EQ(migrated, 1);
   std::string rows;
   ASSERT_TRUE(cluster().psql("SELECT count(*), max(version) FROM schema_migrations", &rows, db));
-  EXPECT_EQ(rows, std::to_string(postgres_migrations().size()) + "|" + std::to_string(postgres_migrations().size()) +
-                      "\n");
+  EXPECT_EQ(rows,
+            std::to_string(postgres_migrations().size()) + "|" + std::to_string(postgres_migrations().size()) + "\n");
 }
 
 TEST(PostgresStore, ANewerSchemaIsRefusedAndLeftAlone) {
