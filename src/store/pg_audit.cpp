@@ -23,6 +23,10 @@ Result<std::optional<ChainHead>> PgStore::audit_head() {
 }  // namespace hoist::store::pg_backend
 
 namespace hoist::store::pg_backend {
-Result<std::optional<AuditEvent>> PgStore::last_event(Conn& conn) { return internal_error("last_event: not written yet"); }
-Status PgStore::check_head(Conn& conn, const std::optional<AuditEvent>& prev) { return internal_error("check_head: not written yet"); }
+Result<std::optional<AuditEvent>> PgStore::last_event(Conn& conn) {
+  return internal_error("last_event: not written yet");
+}
+Status PgStore::check_head(Conn& conn, const std::optional<AuditEvent>& prev) {
+  return internal_error("check_head: not written yet");
+}
 }  // namespace hoist::store::pg_backend

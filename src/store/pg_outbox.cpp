@@ -75,5 +75,7 @@ Result<std::optional<MessageRef>> PgStore::message_ref(const std::string& channe
 }  // namespace hoist::store::pg_backend
 
 namespace hoist::store::pg_backend {
-Status PgStore::enqueue_routed(Conn& conn, const AuditEvent& event) { return {}; }  // STUB: queues nothing yet
+Status PgStore::enqueue_routed(Conn& conn, const AuditEvent& event) {
+  return {};
+}  // STUB: queues nothing yet
 }  // namespace hoist::store::pg_backend

@@ -21,6 +21,7 @@ constexpr std::array<std::string_view, 4> kChannels = {"push", "console", "polic
 // How often an idle listener checks that its server still answers (a
 // half-open connection to a vanished server stays silent otherwise).
 constexpr std::chrono::seconds kListenerCheck{10};
+constexpr std::size_t kMaxPublished = 1024;
 
 bool known_channel(std::string_view channel) {
   for (auto c : kChannels) {
@@ -46,14 +47,37 @@ PgReplicas::PgReplicas(Pool& pool, pg::ConnOptions listen_options)
   options_.application_name += " (listener)";
 }
 
-PgReplicas::~PgReplicas() { stop(); }
+PgReplicas::~PgReplicas() {
+  stop();
+}
 
+// Sent by the listener's thread on its own connection, so that the caller
+// (a request's handler) does not wait for a round trip; dropped while the
+// listener is disconnected (the other replicas' pollers catch up).
 void PgReplicas::publish(std::string_view channel, std::string_view payload) {
-  if (!known_channel(channel) || payload.size() > 1000) return;
-  auto conn = pool_.take();
-  if (!conn.ok()) return;
-  (void)(*conn)->query("SELECT pg_notify($1, $2)", "tell the other replicas", fmt::format("hoist_{}", channel),
-                       fmt::format("{} {}", origin_, payload));
+  if (!known_channel(channel) || payload.size() > 1000 || wake_fd_ < 0) return;
+  {
+    const std::lock_guard lock(published_mu_);
+    if (published_.size() >= kMaxPublished) {
+      overflowed_ = true;
+    } else {
+      published_.emplace(channel, payload);
+    }
+  }
+  const std::uint64_t one = 1;
+  (void)!::write(wake_fd_, &one, sizeof one);
+}
+
+std::set<std::pair<std::string, std::string>> PgReplicas::take_published() {
+  const std::lock_guard lock(published_mu_);
+  auto out = std::move(published_);
+  published_.clear();
+  if (std::exchange(overflowed_, false)) {
+    // Too many to name: every memo and every waiter, everywhere.
+    out.clear();
+    for (auto c : kChannels) out.emplace(c, "");
+  }
+  return out;
 }
 
 void PgReplicas::listen(OnChange on_change, std::function<void()> on_resync) {
@@ -79,8 +103,17 @@ void PgReplicas::stop() {
 }
 
 bool PgReplicas::sleep(std::chrono::milliseconds d) {
-  pollfd pfd{wake_fd_, POLLIN, 0};
-  (void)::poll(&pfd, 1, static_cast<int>(d.count()));
+  const auto until = std::chrono::steady_clock::now() + d;
+  while (!stopping_) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count();
+    if (left <= 0) break;
+    pollfd pfd{wake_fd_, POLLIN, 0};
+    (void)::poll(&pfd, 1, static_cast<int>(left));
+    std::uint64_t n = 0;
+    (void)!::read(wake_fd_, &n, sizeof n);
+    (void)take_published();  // nobody to send them to
+  }
   return !stopping_;
 }
 
@@ -111,6 +144,18 @@ void PgReplicas::run() {
       std::array<pollfd, 2> fds{pollfd{conn.socket(), POLLIN, 0}, pollfd{wake_fd_, POLLIN, 0}};
       (void)::poll(fds.data(), fds.size(), 1000);
       if (stopping_) break;
+      if ((fds[1].revents & POLLIN) != 0) {
+        std::uint64_t n = 0;
+        (void)!::read(wake_fd_, &n, sizeof n);
+        bool sent = true;
+        for (const auto& [channel, payload] : take_published()) {
+          sent = conn.query("SELECT pg_notify($1, $2)", "tell the other replicas", fmt::format("hoist_{}", channel),
+                            fmt::format("{} {}", origin_, payload))
+                     .ok();
+          if (!sent) break;
+        }
+        if (!sent) break;
+      }
       auto notes = conn.notifications();
       if (!notes.ok()) break;
       for (const auto& n : *notes) {
@@ -171,8 +216,8 @@ Result<std::string> PgReplicas::claim_key_fingerprint(const std::string& name, c
 Result<std::optional<std::string>> PgReplicas::key_fingerprint(const std::string& name) {
   auto conn = pool_.take();
   if (!conn.ok()) return conn.error();
-  auto rows = (*conn)->query("SELECT fingerprint FROM shared_keys WHERE name = $1", "read a shared key's fingerprint",
-                             name);
+  auto rows =
+      (*conn)->query("SELECT fingerprint FROM shared_keys WHERE name = $1", "read a shared key's fingerprint", name);
   if (!rows.ok()) return rows.error();
   if (rows->empty()) return std::optional<std::string>();
   return std::optional<std::string>(rows->row(0).text_at(0));

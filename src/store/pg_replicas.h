@@ -10,9 +10,11 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 
 #include "pg/conn.h"
 #include "store/replicas.h"
@@ -43,6 +45,8 @@ class PgReplicas final : public Replicas {
   void run();
   // Waits up to `d`, or until stop(); false when stopping.
   bool sleep(std::chrono::milliseconds d);
+  // The changes published since the last call (the listener sends them).
+  std::set<std::pair<std::string, std::string>> take_published();
 
   Pool& pool_;
   pg::ConnOptions options_;
@@ -51,7 +55,13 @@ class PgReplicas final : public Replicas {
   std::function<void()> on_resync_;
   std::atomic<bool> listening_{false};
   std::atomic<bool> stopping_{false};
-  int wake_fd_ = -1;  // an eventfd stop() writes to, to end the listener's poll
+  // An eventfd publish() and stop() write to, to wake the listener's poll.
+  int wake_fd_ = -1;
+  std::mutex published_mu_;
+  // Changes to send, coalesced; past kMaxPublished, one "everything
+  // changed" is sent instead.
+  std::set<std::pair<std::string, std::string>> published_;
+  bool overflowed_ = false;
   std::thread thread_;
 };
 

@@ -16,7 +16,8 @@ Result<RequestRecord> PgTx::update_request(const RequestRecord& record) {
   return internal_error("update_request: not written yet");
 }
 
-Result<std::size_t> PgTx::count_pending(const std::optional<std::string>& requester, const std::string& endpoint_id, TimePoint now) {
+Result<std::size_t> PgTx::count_pending(const std::optional<std::string>& requester, const std::string& endpoint_id,
+                                        TimePoint now) {
   return internal_error("count_pending: not written yet");
 }
 
