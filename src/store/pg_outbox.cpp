@@ -83,10 +83,13 @@ const OutboxSql& sql() {
         "audit_seq) DO NOTHING RETURNING {0}) SELECT {0} FROM ins UNION ALL SELECT {0} FROM notify_deliveries WHERE "
         "channel_id = $1 AND audit_seq = $2",
         cols);
+    // $2 is when it is next due, or for a finished one when it finished.
+    // (Each parameter used twice says its type: PostgreSQL deduces one per
+    // use otherwise.)
     q.record_attempt = fmt::format(
-        "UPDATE notify_deliveries SET state = $1, attempts = attempts + 1, next_attempt_ms = $2, last_error = $3, "
-        "last_status = $4, finished_ms = CASE WHEN $1 = 'pending' THEN NULL ELSE $2 END WHERE id = $5 AND state = "
-        "'pending' RETURNING {}",
+        "UPDATE notify_deliveries SET state = $1::text, attempts = attempts + 1, next_attempt_ms = $2::bigint, "
+        "last_error = $3, last_status = $4, finished_ms = CASE WHEN $1::text = 'pending' THEN NULL ELSE $2::bigint "
+        "END WHERE id = $5 AND state = 'pending' RETURNING {}",
         cols);
     q.redrive = fmt::format(
         "UPDATE notify_deliveries SET state = 'pending', attempts = 0, next_attempt_ms = $1, since_ms = $1, "
