@@ -5,9 +5,11 @@
 // it committed.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -40,6 +42,8 @@ AuditEvent event_of(const Row& r) {
 Result<std::vector<AuditEvent>> events_of(Result<Rows> rows) {
   return all_rows<AuditEvent>(std::move(rows), event_of);
 }
+
+constexpr auto kMaxSeq = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
 
 Error trail_refused(std::string_view what) {
   return unavailable(fmt::format(
@@ -114,6 +118,7 @@ Result<AuditEvent> PgTx::append_audit(const AuditDraft& draft) {
 
 Result<std::vector<AuditEvent>> PgStore::audit_events(const AuditFilter& f) {
   if (auto st = check_page_limit(f.limit); !st.ok()) return st.error();
+  if (f.after_seq >= kMaxSeq) return std::vector<AuditEvent>();
   // One of a finite set of texts: which filters are present, never their
   // values.
   std::string sql(kFilterHead);
@@ -141,9 +146,11 @@ Result<std::vector<AuditEvent>> PgStore::audit_events(const AuditFilter& f) {
 }
 
 Result<std::vector<AuditEvent>> PgStore::audit_range(std::uint64_t first, std::size_t count) {
+  // BIGINT holds every seq there is; past it there is nothing to read.
+  if (first > kMaxSeq || count == 0) return std::vector<AuditEvent>();
+  const auto limit = static_cast<std::int64_t>(std::min<std::uint64_t>(count, kMaxSeq));
   return read<std::vector<AuditEvent>>([&](Conn& conn) {
-    return events_of(
-        conn.query(kRange, "read audit events", static_cast<std::int64_t>(first), static_cast<std::int64_t>(count)));
+    return events_of(conn.query(kRange, "read audit events", static_cast<std::int64_t>(first), limit));
   });
 }
 
