@@ -51,13 +51,24 @@ constexpr std::string_view kColumns =
     "id, endpoint_id, kind, ref, generation, user_name, duration_s, command, issued_by, issued_s, valid_until_s, "
     "used_s, used_event_id";
 
-const std::string kAll = fmt::format("SELECT {} FROM issued_codes ORDER BY id DESC LIMIT $1", kColumns);
-const std::string kByEndpoint =
-    fmt::format("SELECT {} FROM issued_codes WHERE endpoint_id = $1 ORDER BY id DESC LIMIT $2", kColumns);
-const std::string kByUser =
-    fmt::format("SELECT {} FROM issued_codes WHERE user_name = $1 ORDER BY id DESC LIMIT $2", kColumns);
-const std::string kByBoth = fmt::format(
-    "SELECT {} FROM issued_codes WHERE endpoint_id = $1 AND user_name = $2 ORDER BY id DESC LIMIT $3", kColumns);
+// The statements for each filter, made once.
+struct CodeSql {
+  std::string all;
+  std::string by_endpoint;
+  std::string by_user;
+  std::string by_both;
+};
+
+const CodeSql& sql() {
+  static const CodeSql kSql{
+      fmt::format("SELECT {} FROM issued_codes ORDER BY id DESC LIMIT $1", kColumns),
+      fmt::format("SELECT {} FROM issued_codes WHERE endpoint_id = $1 ORDER BY id DESC LIMIT $2", kColumns),
+      fmt::format("SELECT {} FROM issued_codes WHERE user_name = $1 ORDER BY id DESC LIMIT $2", kColumns),
+      fmt::format("SELECT {} FROM issued_codes WHERE endpoint_id = $1 AND user_name = $2 ORDER BY id DESC LIMIT $3",
+                  kColumns),
+  };
+  return kSql;
+}
 
 }  // namespace
 
@@ -108,11 +119,11 @@ Result<std::vector<IssuedCode>> PgStore::issued_codes(const IssuedCodeFilter& f)
   const auto limit = static_cast<std::int64_t>(f.limit);
   return read<std::vector<IssuedCode>>([&](Conn& conn) {
     if (f.endpoint_id && f.user) {
-      return codes_of(conn.query(kByBoth, "read issued codes", *f.endpoint_id, *f.user, limit));
+      return codes_of(conn.query(sql().by_both, "read issued codes", *f.endpoint_id, *f.user, limit));
     }
-    if (f.endpoint_id) return codes_of(conn.query(kByEndpoint, "read issued codes", *f.endpoint_id, limit));
-    if (f.user) return codes_of(conn.query(kByUser, "read issued codes", *f.user, limit));
-    return codes_of(conn.query(kAll, "read issued codes", limit));
+    if (f.endpoint_id) return codes_of(conn.query(sql().by_endpoint, "read issued codes", *f.endpoint_id, limit));
+    if (f.user) return codes_of(conn.query(sql().by_user, "read issued codes", *f.user, limit));
+    return codes_of(conn.query(sql().all, "read issued codes", limit));
   });
 }
 

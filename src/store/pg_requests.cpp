@@ -30,9 +30,6 @@ constexpr std::string_view kColumns =
     "(SELECT string_agg(encode(convert_to(g.name, 'UTF8'), 'hex'), ',' ORDER BY g.position) FROM request_groups g "
     "WHERE g.request_id = r.id)";
 
-const std::string kSelect = fmt::format("SELECT {} FROM requests r", kColumns);
-const std::string kSelectOne = fmt::format("SELECT {} FROM requests r WHERE r.id = $1", kColumns);
-
 // $1..$29 the columns, $30 the argv, $31 the groups (each NULL when empty,
 // else its elements as 'x' + hex, joined by commas: an empty element is
 // "x"). The lists are written only when the request was.
@@ -50,18 +47,31 @@ constexpr std::string_view kInsert =
     "ORDINALITY AS t(h, ord)) "
     "SELECT count(*) FROM ins";
 
-const std::string kUpdate = fmt::format(
-    "UPDATE requests r SET version = version + 1, requested_s = $1, max_s = $2, approval_mode = $3, "
-    "self_approval_allowed = $4, pending_deadline_s = $5, state = $6, review_by = $7, review_reviewer = $8, "
-    "review_approved = $9, review_comment = $10, review_at_s = $11, grant_start_s = $12, grant_deadline_s = $13, "
-    "ended_at_s = $14, ended_by = $15, end_reason = $16 WHERE r.id = $17 AND r.version = $18 RETURNING {}",
-    kColumns);
+// The statements that share the column list, made once.
+struct RequestSql {
+  std::string select;
+  std::string select_one;
+  std::string update;
+  std::string due;
+};
 
-const std::string kDue = fmt::format(
-    "SELECT {} FROM requests r WHERE (state = 'pending' AND pending_deadline_s <= $1) OR (state IN ('approved', "
-    "'active') AND grant_deadline_s <= $1) ORDER BY CASE WHEN state = 'pending' THEN pending_deadline_s ELSE "
-    "grant_deadline_s END, id LIMIT $2",
-    kColumns);
+const RequestSql& sql() {
+  static const RequestSql kSql{
+      fmt::format("SELECT {} FROM requests r", kColumns),
+      fmt::format("SELECT {} FROM requests r WHERE r.id = $1", kColumns),
+      fmt::format("UPDATE requests r SET version = version + 1, requested_s = $1, max_s = $2, approval_mode = $3, "
+                  "self_approval_allowed = $4, pending_deadline_s = $5, state = $6, review_by = $7, "
+                  "review_reviewer = $8, review_approved = $9, review_comment = $10, review_at_s = $11, "
+                  "grant_start_s = $12, grant_deadline_s = $13, ended_at_s = $14, ended_by = $15, end_reason = $16 "
+                  "WHERE r.id = $17 AND r.version = $18 RETURNING {}",
+                  kColumns),
+      fmt::format("SELECT {} FROM requests r WHERE (state = 'pending' AND pending_deadline_s <= $1) OR (state IN "
+                  "('approved', 'active') AND grant_deadline_s <= $1) ORDER BY CASE WHEN state = 'pending' THEN "
+                  "pending_deadline_s ELSE grant_deadline_s END, id LIMIT $2",
+                  kColumns),
+  };
+  return kSql;
+}
 
 // A piece of text, ASCII letters in any case, anywhere ($1: the text with
 // its ASCII letters lowered, as bytes). TEXT columns are lowered as C does
@@ -227,7 +237,7 @@ Result<std::optional<RequestRecord>> first_record(Result<Rows> rows) {
 }
 
 Result<std::optional<RequestRecord>> request_on(Conn& conn, const std::string& id) {
-  return first_record(conn.query(kSelectOne, "read request " + id, id));
+  return first_record(conn.query(sql().select_one, "read request " + id, id));
 }
 
 // Review fields: NULL when there is no review.
@@ -331,7 +341,7 @@ Result<RequestRecord> PgTx::update_request(const RequestRecord& record) {
   const Request& r = record.request;
   const ReviewParams review = review_params(r);
   auto updated = first_record(conn_.query(
-      kUpdate, "update request " + r.id, static_cast<std::int64_t>(r.requested_duration.count()),
+      sql().update, "update request " + r.id, static_cast<std::int64_t>(r.requested_duration.count()),
       static_cast<std::int64_t>(r.max_duration.count()), to_string(r.approval_mode), r.self_approval_allowed,
       r.pending_deadline, to_string(r.state), review.by, review.reviewer, review.approved, review.comment, review.at,
       r.grant_start, r.grant_deadline, r.ended_at, r.ended_by, r.end_reason, r.id, record.version));
@@ -353,53 +363,53 @@ Result<std::vector<RequestRecord>> PgStore::requests(const RequestFilter& f) {
   if (auto st = check_page_limit(f.limit); !st.ok()) return st.error();
   // One of a finite set of texts: which filters are present, never their
   // values.
-  std::string sql = std::string(kSelect) + " WHERE TRUE";
+  std::string text = sql().select + " WHERE TRUE";
   pg::Params params;
   if (!f.text.empty()) {
     // First, so that it is $1. A scan: text search is for a person's
     // history view, a page at a time.
     params.add(Blob{ascii_lower(f.text)});
-    sql += kTextSearch;
+    text += kTextSearch;
   }
   const auto next = [&] { return fmt::format("${}", params.size()); };
   if (!f.after_id.empty()) {
     params.add(f.after_id);
-    sql += (f.newest_first ? " AND r.id < " : " AND r.id > ") + next();
+    text += (f.newest_first ? " AND r.id < " : " AND r.id > ") + next();
   }
   if (f.state) {
     params.add(to_string(*f.state));
-    sql += " AND r.state = " + next();
+    text += " AND r.state = " + next();
   }
   if (f.requester) {
     params.add(*f.requester);
-    sql += " AND r.requester = " + next();
+    text += " AND r.requester = " + next();
   }
   if (f.host) {
     params.add(*f.host);
-    sql += " AND r.host = " + next();
+    text += " AND r.host = " + next();
   }
   if (f.endpoint_id) {
     params.add(*f.endpoint_id);
-    sql += " AND r.endpoint_id = " + next();
+    text += " AND r.endpoint_id = " + next();
   }
   if (f.created_since) {
     params.add(*f.created_since);
-    sql += " AND r.created_s >= " + next();
+    text += " AND r.created_s >= " + next();
   }
   if (f.created_until) {
     params.add(*f.created_until);
-    sql += " AND r.created_s < " + next();
+    text += " AND r.created_s < " + next();
   }
   params.add(static_cast<std::int64_t>(f.limit));
-  sql += (f.newest_first ? " ORDER BY r.id DESC LIMIT " : " ORDER BY r.id LIMIT ") + next();
+  text += (f.newest_first ? " ORDER BY r.id DESC LIMIT " : " ORDER BY r.id LIMIT ") + next();
   return read<std::vector<RequestRecord>>(
-      [&](Conn& conn) { return records_of(conn.query(sql, "read requests", params)); });
+      [&](Conn& conn) { return records_of(conn.query(text, "read requests", params)); });
 }
 
 Result<std::vector<RequestRecord>> PgStore::due_requests(TimePoint now, std::size_t limit) {
   if (auto st = check_page_limit(limit); !st.ok()) return st.error();
   return read<std::vector<RequestRecord>>([&](Conn& conn) {
-    return records_of(conn.query(kDue, "read due requests", now, static_cast<std::int64_t>(limit)));
+    return records_of(conn.query(sql().due, "read due requests", now, static_cast<std::int64_t>(limit)));
   });
 }
 
