@@ -24,7 +24,9 @@ std::string one_line(const char* text) {
   return out;
 }
 
-bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
 
 // Hoist's category for a SQLSTATE: what a caller may retry (the database
 // is away, restarting, read-only or out of resources, or the statement lost
@@ -54,7 +56,9 @@ void Params::add_blob(std::string_view v) {
   formats_.push_back(1);
 }
 
-void Params::add_int(std::int64_t v) { add_text(std::to_string(v)); }
+void Params::add_int(std::int64_t v) {
+  add_text(std::to_string(v));
+}
 
 void Params::add_null() {
   values_.emplace_back();
@@ -76,9 +80,13 @@ std::vector<int> Params::lengths() const {
   return out;
 }
 
-std::vector<int> Params::formats() const { return formats_; }
+std::vector<int> Params::formats() const {
+  return formats_;
+}
 
-bool Row::is_null(int col) const { return PQgetisnull(result_, row_, col) != 0; }
+bool Row::is_null(int col) const {
+  return PQgetisnull(result_, row_, col) != 0;
+}
 
 std::int64_t Row::int_at(int col) const {
   const char* v = PQgetvalue(result_, row_, col);
@@ -130,7 +138,9 @@ Rows::~Rows() {
   if (result_ != nullptr) PQclear(result_);
 }
 
-int Rows::size() const { return result_ != nullptr ? PQntuples(result_) : 0; }
+int Rows::size() const {
+  return result_ != nullptr ? PQntuples(result_) : 0;
+}
 
 std::int64_t Rows::affected() const {
   if (result_ == nullptr) return 0;
@@ -164,15 +174,17 @@ Status check_conninfo(std::string_view conninfo) {
 
 Conn::Conn(pg_conn* conn, ConnOptions options) : conn_(conn), options_(std::move(options)) {}
 
-Conn::~Conn() { PQfinish(conn_); }
+Conn::~Conn() {
+  PQfinish(conn_);
+}
 
 Result<std::unique_ptr<Conn>> Conn::open(const ConnOptions& options) {
   if (auto st = check_conninfo(options.conninfo); !st.ok()) return st.error();
   const std::string timeout = std::to_string(options.connect_timeout_s);
   // Defaults first, then the conninfo (which may override them), then
   // what the conninfo must not change.
-  std::vector<const char*> keys = {"connect_timeout", "application_name", "keepalives", "keepalives_idle",
-                                   "keepalives_interval", "keepalives_count", "dbname", "client_encoding"};
+  std::vector<const char*> keys = {"connect_timeout",     "application_name", "keepalives", "keepalives_idle",
+                                   "keepalives_interval", "keepalives_count", "dbname",     "client_encoding"};
   std::vector<const char*> values = {
       timeout.c_str(), options.application_name.c_str(), "1", "10", "5", "3", options.conninfo.c_str(), "UTF8"};
   if (!options.password.empty()) {
@@ -190,7 +202,8 @@ Result<std::unique_ptr<Conn>> Conn::open(const ConnOptions& options) {
   PQsetNoticeProcessor(raw, ignore_notice, nullptr);
   const char* integer_datetimes = PQparameterStatus(raw, "integer_datetimes");
   if (integer_datetimes == nullptr || std::strcmp(integer_datetimes, "on") != 0) {
-    return unavailable(fmt::format("{}: the server at {} does not use integer timestamps", options.noun, conn->server()));
+    return unavailable(
+        fmt::format("{}: the server at {} does not use integer timestamps", options.noun, conn->server()));
   }
   if (PQserverVersion(raw) < 130000) {
     return unavailable(fmt::format("{}: the server at {} is PostgreSQL {}; Hoist needs 13 or newer", options.noun,
@@ -218,14 +231,10 @@ Error Conn::error_from(const pg_result* result, std::string_view what) {
   const ErrorCode code = last_sqlstate_.empty() ? ErrorCode::kUnavailable : category_of(last_sqlstate_);
   const std::string text = fmt::format("{}: {}: {}", options_.noun, what, message);
   switch (code) {
-    case ErrorCode::kUnavailable:
-      return unavailable(text);
-    case ErrorCode::kConflict:
-      return conflict(text);
-    case ErrorCode::kInvalidArgument:
-      return invalid_argument(text);
-    default:
-      return internal_error(text);
+    case ErrorCode::kUnavailable: return unavailable(text);
+    case ErrorCode::kConflict: return conflict(text);
+    case ErrorCode::kInvalidArgument: return invalid_argument(text);
+    default: return internal_error(text);
   }
 }
 
@@ -291,16 +300,20 @@ Result<Rows> Conn::query(std::string_view sql, std::string_view what, const Para
   const auto values = params.values();
   const auto lengths = params.lengths();
   const auto formats = params.formats();
-  if (PQsendQueryPrepared(conn_, it->second.c_str(), params.size(), values.data(), lengths.data(), formats.data(),
-                          0) == 0) {
+  if (PQsendQueryPrepared(conn_, it->second.c_str(), params.size(), values.data(), lengths.data(), formats.data(), 0) ==
+      0) {
     return broken(what, one_line(PQerrorMessage(conn_)));
   }
   return wait_result(what);
 }
 
-bool Conn::usable() const { return !broken_ && PQstatus(conn_) == CONNECTION_OK; }
+bool Conn::usable() const {
+  return !broken_ && PQstatus(conn_) == CONNECTION_OK;
+}
 
-bool Conn::in_transaction() const { return PQtransactionStatus(conn_) != PQTRANS_IDLE; }
+bool Conn::in_transaction() const {
+  return PQtransactionStatus(conn_) != PQTRANS_IDLE;
+}
 
 std::string Conn::server() const {
   const char* host = PQhost(conn_);
@@ -308,7 +321,9 @@ std::string Conn::server() const {
   return fmt::format("{}:{}", host != nullptr ? host : "?", port != nullptr ? port : "?");
 }
 
-int Conn::socket() const { return PQsocket(conn_); }
+int Conn::socket() const {
+  return PQsocket(conn_);
+}
 
 Result<std::vector<Notification>> Conn::notifications() {
   if (broken_) return broken("listen", "the connection was lost");

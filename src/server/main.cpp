@@ -12,15 +12,18 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <tuple>
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -31,11 +34,13 @@
 
 #include <fmt/format.h>
 
+#include "core/sha256.h"
 #include "core/timestamp.h"
 #include "net/json_text.h"
 #include "platform/read_file.h"
 #include "platform/system_time_zones.h"
 #include "server/api/api.h"
+#include "server/app/lease_keeper.h"
 #include "server/auth/password.h"
 #include "server/auth/sealed_box.h"
 #include "server/auth/secrets.h"
@@ -53,6 +58,7 @@
 #include "server/siem/siem_stream.h"
 #include "server/tls/private_dir.h"
 #include "server/tls/server_tls.h"
+#include "store/pg_store.h"
 #include "store/sqlite_store.h"
 
 namespace {
@@ -182,9 +188,11 @@ class Periodic {
   std::thread thread_;  // last: it starts once the rest is built
 };
 
-// The sweep: api.expire_due() and api.report_throttled() every `interval`.
-std::chrono::milliseconds sweep(hoist::api::Api& api, Logger& log, std::chrono::seconds interval) {
-  auto n = api.expire_due();
+// The sweep: api.expire_due() (on the replica holding the expiry lease)
+// and api.report_throttled() (on every replica: its counts are its own)
+// every `interval`.
+std::chrono::milliseconds sweep(hoist::api::Api& api, Logger& log, std::chrono::seconds interval, bool expire) {
+  auto n = expire ? api.expire_due() : hoist::Result<std::size_t>(std::size_t{0});
   if (!n) {
     log.error("sweep.failed", {{"error", n.error().message}});
   } else if (*n > 0) {
@@ -297,6 +305,91 @@ std::vector<std::string> this_computers_names() {
 // private to hoistd (private_dir.h). Every replica sharing a database needs
 // the same file. The master key of offline admin codes is codes/master.key;
 // the key that seals notification channels' secrets, notify/secrets.key.
+// With several replicas (a shared store), every one must hold the same
+// keys: the first to start records each key's fingerprint in the
+// database, and a replica whose key differs refuses to start, saying
+// which file to copy. The fingerprint is a hash of the key (or, for the
+// CA, the pin agents check), never the key.
+hoist::Status check_shared_key(hoist::store::Replicas& replicas, const std::string& name,
+                               const std::string& fingerprint, const std::string& file) {
+  if (!replicas.shared()) return {};
+  auto recorded = replicas.claim_key_fingerprint(name, fingerprint);
+  if (!recorded) return recorded.error();
+  if (*recorded != fingerprint) {
+    return hoist::conflict(fmt::format(
+        "{} is not the one the other replicas sharing this database use (this one's fingerprint {}, the "
+        "database's {}): copy {} from a replica that runs, then start this one again (docs/high-availability.md, "
+        "\"Shared keys\")",
+        file, fingerprint.substr(0, 16), recorded->substr(0, 16), file));
+  }
+  return {};
+}
+
+std::string key_fingerprint(const std::vector<std::uint8_t>& key) {
+  std::string text = "hoist shared key check\n";
+  text.append(key.begin(), key.end());
+  return hoist::sha256(text).hex();
+}
+
+// [database] password_file: its first line. The file must be a regular
+// file that only its owner (root or hoistd's user) can read: the password
+// opens the whole database.
+hoist::Result<std::string> read_password_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) {
+    return hoist::unavailable(fmt::format("database.password_file {}: {}", path, std::strerror(errno)));
+  }
+  struct stat st {};
+  const bool stat_ok = ::fstat(fd, &st) == 0;
+  ::close(fd);
+  if (!stat_ok || !S_ISREG(st.st_mode)) {
+    return hoist::invalid_argument(fmt::format("database.password_file {} is not a regular file", path));
+  }
+  if ((st.st_mode & 077) != 0) {
+    return hoist::invalid_argument(fmt::format(
+        "database.password_file {} may be read by others (mode {:o}): chmod 600 it", path, st.st_mode & 0777));
+  }
+  if (st.st_uid != 0 && st.st_uid != ::geteuid()) {
+    return hoist::invalid_argument(
+        fmt::format("database.password_file {} belongs to uid {}, neither root nor hoistd's user", path, st.st_uid));
+  }
+  auto text = hoist::platform::read_small_file(path, 4096);
+  if (!text) return hoist::Error{text.error().code, fmt::format("database.password_file: {}", text.error().message)};
+  std::string password = text->substr(0, text->find('\n'));
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  if (password.empty()) return hoist::invalid_argument(fmt::format("database.password_file {} is empty", path));
+  return password;
+}
+
+// The store [database] names: the SQLite file, or the PostgreSQL database
+// several replicas share. *where says which, for the log.
+hoist::Result<std::unique_ptr<hoist::store::Store>> open_configured_store(
+    const Config& config, const std::function<void(int, int)>& on_migrated, std::string* where) {
+  if (!config.postgres) {
+    *where = config.database.empty() ? config.data_dir + "/hoist.db" : config.database;
+    hoist::store::SqliteOptions options;
+    options.on_migrated = on_migrated;
+    return hoist::store::open_sqlite_store(*where, options);
+  }
+  *where = config.pg.url;
+  hoist::store::PostgresOptions options;
+  options.conninfo = config.pg.url;
+  if (!config.pg.password_file.empty()) {
+    auto password = read_password_file(config.pg.password_file);
+    if (!password) return password.error();
+    options.password = std::move(*password);
+  }
+  // Every thread that reaches the database at once: the handlers, the
+  // notification workers, the jobs and the change listener.
+  options.pool_size = config.pg.pool_size > 0
+                          ? static_cast<std::size_t>(config.pg.pool_size)
+                          : static_cast<std::size_t>(config.http.handler_threads + config.notify.workers + 6);
+  options.connect_timeout_s = config.pg.connect_timeout_s;
+  options.round_trip_timeout = std::chrono::seconds(config.pg.query_timeout_s);
+  options.on_migrated = on_migrated;
+  return hoist::store::open_postgres_store(options);
+}
+
 hoist::Result<std::vector<std::uint8_t>> load_private_key(const std::string& data_dir, const std::string& sub,
                                                           const std::string& file) {
   auto dir = hoist::tls::PrivateDir::open_or_create(data_dir + "/" + sub);
@@ -431,18 +524,19 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
     log->info("tls.server_certificate_issued", {{"reason", tls->renewal_reason}});
   }
 
-  const std::string db_path = config.database.empty() ? config.data_dir + "/hoist.db" : config.database;
-  hoist::store::SqliteOptions store_options;
+  std::string db_path;
   std::string migrated_line;
-  store_options.on_migrated = [&](int from, int to) {
+  const auto on_migrated = [&](int from, int to) {
     log->info("database.migrated", {{"from", static_cast<std::int64_t>(from)}, {"to", static_cast<std::int64_t>(to)}});
     if (from > 0) migrated_line = fmt::format("Database:        upgraded from schema version {} to {}", from, to);
   };
-  auto store = hoist::store::open_sqlite_store(db_path, store_options);
+  auto store = open_configured_store(config, on_migrated, &db_path);
   if (!store) {
-    // The store's message names the file.
+    // The store's message names the file or the server.
     std::fprintf(stderr, "hoistd: database: %s\n", store.error().message.c_str());
-    return store.error().code == hoist::ErrorCode::kConflict ? kExitConfig : kExitUnavailable;
+    const auto code = store.error().code;
+    return code == hoist::ErrorCode::kConflict || code == hoist::ErrorCode::kInvalidArgument ? kExitConfig
+                                                                                             : kExitUnavailable;
   }
 
   auto siem_sinks = make_siem_sinks(config);
@@ -469,6 +563,18 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
     std::fprintf(stderr, "hoistd: notification secrets: %s\n", secrets_key.error().message.c_str());
     return kExitConfig;
   }
+  for (const auto& [name, fingerprint, file] :
+       {std::tuple{std::string("ca"), tls->pin_fingerprint,
+                   tls->ca_cert_path.empty() ? std::string("[tls] ca_file") : tls->ca_cert_path},
+        std::tuple{std::string("codes/master.key"), key_fingerprint(api_options.codes_master_key),
+                   config.data_dir + "/codes/master.key"},
+        std::tuple{std::string("notify/secrets.key"), key_fingerprint(*secrets_key),
+                   config.data_dir + "/notify/secrets.key"}}) {
+    if (auto st = check_shared_key((*store)->replicas(), name, fingerprint, file); !st) {
+      std::fprintf(stderr, "hoistd: shared keys: %s\n", st.error().message.c_str());
+      return st.error().code == hoist::ErrorCode::kConflict ? kExitConfig : kExitUnavailable;
+    }
+  }
   auto box = hoist::auth::SealedBox::with_key(std::move(*secrets_key));
   if (!box) {
     std::fprintf(stderr, "hoistd: notification secrets: %s\n", box.error().message.c_str());
@@ -481,6 +587,12 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   // Declared before the server and the API: long polls hold its gauges.
   hoist::server::ServerMetrics metrics;
   metrics.watch_store(**store);
+  // Work that runs on one replica at a time (docs/high-availability.md):
+  // with SQLite, this process holds every lease.
+  std::vector<std::string> lease_names = {"expiry", "outbox", "retention"};
+  for (const auto& c : config.siem) lease_names.push_back("siem:" + c.name);
+  hoist::app::LeaseKeeper leases((*store)->replicas(), hoist::app::LeaseKeeper::make_holder(), lease_names, *log,
+                                 hoist::app::LeaseKeeper::Options{});
   if (!config.console_dir.empty()) {
     auto console = hoist::server::ConsoleFiles::load(config.console_dir);
     if (!console) {
@@ -513,14 +625,20 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
       [&clock] { return clock.now_ms(); },
       hoist::notify::OutboxOptions{config.notify.schedule, config.notify.poll_interval, config.notify.workers, 100,
                                    config.notify.public_url, std::chrono::milliseconds{5},
-                                   [&in_hand] { return in_hand.load(std::memory_order_relaxed) > 0; }});
+                                   [&in_hand] { return in_hand.load(std::memory_order_relaxed) > 0; },
+                                   std::chrono::milliseconds{20}, std::chrono::milliseconds{2000}, 0.5,
+                                   [&leases] { return leases.held("outbox"); }});
+  // A wake-up here is told to the other replicas too (a no-op on SQLite).
+  auto& replicas = (*store)->replicas();
   hoist::api::Api api({**store, clock, *log, zones,
-                       [&wake](const std::string& endpoint_id) {
+                       [&wake, &replicas](const std::string& endpoint_id) {
                          if (wake) wake(endpoint_id);
+                         replicas.publish("push", endpoint_id);
                        },
-                       [&wake, &outbox] {
+                       [&wake, &outbox, &replicas] {
                          outbox.wake();
                          if (wake) wake(std::string(hoist::api::kConsoleStreamKey));
+                         replicas.publish("console", "");
                        },
                        &metrics},
                       api_options);
@@ -559,12 +677,21 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   if (users->empty()) {
     const bool generated = !admin_password;
     const std::string password = generated ? hoist::auth::generate_password() : *admin_password;
-    if (auto st = api.create_user(admin_user, hoist::store::Role::kAdmin, password, "system"); !st) {
+    auto made = api.create_user(admin_user, hoist::store::Role::kAdmin, password, "system");
+    // Replicas started together: another one made the first admin.
+    const bool made_elsewhere =
+        !made && made.error().code == hoist::ErrorCode::kConflict && (*store)->replicas().shared() && [&] {
+          auto current = (*store)->users();
+          return current && !current->empty();
+        }();
+    if (!made && !made_elsewhere) {
       std::fprintf(stderr, "hoistd: cannot create the first admin %s: %s\n", admin_user.c_str(),
-                   st.error().message.c_str());
+                   made.error().message.c_str());
       return kExitConfig;
     }
-    if (!generated) {
+    if (made_elsewhere) {
+      first_admin_line = "First admin:     made by another replica (its banner or DATA_DIR/first-admin-password)";
+    } else if (!generated) {
       first_admin_line = fmt::format("First admin:     {} (password as given)", admin_user);
     } else {
       // Also in DATA_DIR/first-admin-password (0600, hoistd's), for
@@ -657,6 +784,32 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
       srv->wake(endpoint_id);
     }
   };
+  // The other replicas' changes wake the same waiters and drop the same
+  // memos as this one's own (a no-op on SQLite). A change can be lost, so
+  // every waiter polls too; after a reconnect, everything is woken.
+  replicas.listen(
+      [&wake, &outbox, &api](std::string_view channel, std::string_view payload) {
+        if (channel == "push") {
+          if (wake) wake(std::string(payload));
+        } else if (channel == "console") {
+          outbox.wake();
+          if (wake) wake(std::string(hoist::api::kConsoleStreamKey));
+        } else if (channel == "policy") {
+          api.forget_changed_elsewhere(channel, payload);
+          if (wake) wake("");
+        } else if (channel == "endpoint") {
+          api.forget_changed_elsewhere(channel, payload);
+        }
+      },
+      [&wake, &outbox, &api, &log] {
+        log->info("replica.listening");
+        api.forget_changed_elsewhere("", "");
+        outbox.wake();
+        if (wake) {
+          wake("");
+          wake(std::string(hoist::api::kConsoleStreamKey));
+        }
+      });
 
   const std::string host =
       config.http.address.find(':') != std::string::npos ? "[" + config.http.address + "]" : config.http.address;
@@ -682,14 +835,17 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   log->info("hoistd.started", {{"version", kVersion}, {"url", url}, {"database", db_path}});
   sd_notify(0, "READY=1");
   {
-    Periodic sweeper([&](Periodic&) { return sweep(api, *log, config.sweep_interval); });
+    Periodic sweeper([&](Periodic&) { return sweep(api, *log, config.sweep_interval, leases.held("expiry")); });
     // A trail that does not verify is kept as it is for the inquiry: the
     // outbox's rows too (who was told what, and when).
     hoist::notify::RetentionOptions retention;
     retention.retention = config.notify.retention;
     std::optional<Periodic> pruner;
     if (chain->ok) {
-      pruner.emplace([&](Periodic& self) { return prune_outbox(self, **store, clock, *log, metrics, retention); });
+      pruner.emplace([&](Periodic& self) {
+        if (!leases.held("retention")) return std::chrono::milliseconds(std::chrono::seconds(5));
+        return prune_outbox(self, **store, clock, *log, metrics, retention);
+      });
     } else {
       log->warn("notify.retention_paused", {{"reason", "the audit trail does not verify"}});
     }
@@ -697,6 +853,7 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
     for (auto& sink : *siem_sinks) {
       hoist::siem::StreamOptions options;
       options.name = sink.first;
+      options.may_send = [&leases, lease = "siem:" + sink.first] { return leases.held(lease); };
       streams.push_back(std::make_unique<hoist::siem::StreamRunner>(
           std::make_unique<hoist::siem::AuditStream>(**store, std::move(sink.second), options,
                                                      [&clock] { return clock.now_s(); }),
@@ -730,8 +887,10 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
     if (auto t = api.report_throttled(true); !t) {
       log->error("hoistd.throttled_not_recorded", {{"error", t.error().message}});
     }
+    replicas.stop();
     outbox.stop();
   }
+  replicas.stop();
   wake = nullptr;
   log->info("hoistd.stopped");
   return kExitOk;

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "pg/conn.h"
+#include "store/pg_replicas.h"
 #include "store/pg_store.h"
 #include "store/store.h"
 
@@ -195,7 +196,8 @@ class Pool {
 
 class PgStore final : public Store {
  public:
-  PgStore(pg::ConnOptions options, std::size_t pool_size) : pool_(std::move(options), pool_size) {}
+  PgStore(const pg::ConnOptions& options, std::size_t pool_size)
+      : pool_(options, pool_size), replicas_(pool_, options) {}
   ~PgStore() override = default;
   PgStore(const PgStore&) = delete;
   PgStore& operator=(const PgStore&) = delete;
@@ -249,6 +251,7 @@ class PgStore final : public Store {
   // Applies migrations up to `target` (-1: all) under kMigrateLock; the
   // version before, through *from.
   Status migrate(int target, int* from);
+  Replicas& replicas() override { return replicas_; }
 
   // pg_store.cpp: runs fn on a connection of the pool, outside any
   // transaction (one statement sees one snapshot).
@@ -286,6 +289,7 @@ class PgStore final : public Store {
   Status write_tx(const std::function<Status(StoreTx&)>& fn, bool synced);
 
   Pool pool_;
+  PgReplicas replicas_;  // after pool_: it uses the pool until stopped
   std::mutex head_mu_;
   // The newest event this process committed: it must still be in the
   // trail, unchanged, when the next one is appended (a truncated or

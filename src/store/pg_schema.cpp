@@ -271,10 +271,28 @@ CREATE TABLE notify_message_refs (
 CREATE INDEX notify_message_refs_updated ON notify_message_refs (updated_ms);
 )sql";
 
+// Migration 2: what replicas share beyond records (replicas.h): leases on
+// background work, timed by the database's clock, with a token bumped on
+// every change of holder; and the fingerprints of the keys every replica
+// must hold alike.
+constexpr std::string_view kMigration2 = R"sql(
+CREATE TABLE leases (
+  name       TEXT PRIMARY KEY,
+  holder     TEXT NOT NULL,
+  expires_at TIMESTAMPTZ NOT NULL,
+  token      BIGINT NOT NULL
+);
+CREATE TABLE shared_keys (
+  name        TEXT PRIMARY KEY,
+  fingerprint TEXT NOT NULL,
+  created_ms  BIGINT NOT NULL
+);
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& postgres_migrations() {
-  static const std::vector<std::string_view> kMigrations = {kMigration1};
+  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2};
   return kMigrations;
 }
 

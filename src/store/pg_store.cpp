@@ -29,11 +29,11 @@ Status check_page_limit(std::size_t limit) {
 }
 
 Result<std::vector<std::string>> read_labels(Conn& conn, const LabelTable& table, const std::string& id) {
-  return all_rows<std::string>(conn.query(table.select, "read labels", id),
-                               [](const Row& r) { return r.text_at(0); });
+  return all_rows<std::string>(conn.query(table.select, "read labels", id), [](const Row& r) { return r.text_at(0); });
 }
 
-Status write_labels(Conn& conn, const LabelTable& table, const std::string& id, const std::vector<std::string>& labels) {
+Status write_labels(Conn& conn, const LabelTable& table, const std::string& id,
+                    const std::vector<std::string>& labels) {
   for (std::size_t i = 0; i < labels.size(); ++i) {
     auto done = conn.execute(table.insert, "store labels", id, static_cast<std::int64_t>(i), labels[i]);
     if (!done.ok()) return done.error();
@@ -127,9 +127,13 @@ Status PgStore::write_tx(const std::function<Status(StoreTx&)>& fn, bool synced)
   return {};
 }
 
-Status PgStore::write(const std::function<Status(StoreTx&)>& fn) { return write_tx(fn, true); }
+Status PgStore::write(const std::function<Status(StoreTx&)>& fn) {
+  return write_tx(fn, true);
+}
 
-Status PgStore::write_unsynced(const std::function<Status(StoreTx&)>& fn) { return write_tx(fn, false); }
+Status PgStore::write_unsynced(const std::function<Status(StoreTx&)>& fn) {
+  return write_tx(fn, false);
+}
 
 }  // namespace pg_backend
 

@@ -234,7 +234,10 @@ Result<Caller> Api::Impl::authenticate_agent(std::string_view text) {
 
 bool Api::Impl::memo_fresh(std::uint64_t entry_generation, std::uint64_t current, AuditTime cached_at) const {
   const auto now = deps.clock.now_ms();
-  return entry_generation == current && cached_at <= now && now - cached_at < kMemoMaxAge;
+  // While other replicas' changes are not arriving, a memo they could have
+  // made stale is not used at all.
+  return entry_generation == current && cached_at <= now && now - cached_at < kMemoMaxAge &&
+         deps.store.replicas().listening();
 }
 
 std::uint64_t Api::Impl::current_endpoint_generation() {
@@ -247,16 +250,37 @@ std::uint64_t Api::Impl::current_policy_generation() {
   return policy_generation;
 }
 
-void Api::Impl::forget_endpoint(const std::string& id) {
-  const std::lock_guard lock(memo_mu);
-  ++endpoint_generation;
-  endpoint_memo.erase(id);
+void Api::Impl::forget_endpoint(const std::string& id, bool tell_others) {
+  {
+    const std::lock_guard lock(memo_mu);
+    ++endpoint_generation;
+    if (id.empty()) {
+      endpoint_memo.clear();
+    } else {
+      endpoint_memo.erase(id);
+    }
+  }
+  if (tell_others) deps.store.replicas().publish("endpoint", id);
 }
 
-void Api::Impl::forget_policies() {
-  const std::lock_guard lock(memo_mu);
-  ++policy_generation;
-  etag_memo.clear();
+void Api::Impl::forget_policies(bool tell_others) {
+  {
+    const std::lock_guard lock(memo_mu);
+    ++policy_generation;
+    etag_memo.clear();
+  }
+  if (tell_others) deps.store.replicas().publish("policy", "");
+}
+
+void Api::forget_changed_elsewhere(std::string_view channel, std::string_view payload) {
+  if (channel == "policy") {
+    impl_->forget_policies(false);
+  } else if (channel == "endpoint") {
+    impl_->forget_endpoint(std::string(payload), false);
+  } else if (channel.empty()) {
+    impl_->forget_policies(false);
+    impl_->forget_endpoint("", false);
+  }
 }
 
 std::string label_set_key(const std::vector<std::string>& labels) {
