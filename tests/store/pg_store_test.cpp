@@ -17,6 +17,8 @@
 
 #include "store_conformance.h"
 #include "support/pg_cluster.h"
+#include "support/temp_dir.h"
+#include "support/tls_test_support.h"
 
 namespace hoist::store {
 namespace {
@@ -232,6 +234,50 @@ TEST(PostgresStore, ConnectionsKilledUnderItAreReplaced) {
   auto again = (*s)->schema_version();
   ASSERT_TRUE(again.ok()) << again.error().message;
   EXPECT_EQ(*again, static_cast<int>(postgres_migrations().size()));
+}
+
+// [database] url with sslmode=verify-full: the server's certificate must
+// chain to sslrootcert and name the host; another CA's is refused.
+TEST(PostgresStore, TlsToTheDatabaseIsVerified) {
+  using namespace hoist::tls::testing;  // NOLINT(google-build-using-namespace)
+  const auto kNow = TimePoint{std::chrono::duration_cast<Seconds>(std::chrono::system_clock::now().time_since_epoch())};
+  const auto ca = make_cert("database CA", kNow - std::chrono::hours(1), kNow + std::chrono::hours(24), true);
+  const auto leaf =
+      make_cert("127.0.0.1", kNow - std::chrono::hours(1), kNow + std::chrono::hours(24), false, &ca, "IP:127.0.0.1");
+  const auto other = make_cert("another CA", kNow - std::chrono::hours(1), kNow + std::chrono::hours(24), true);
+  hoist::testing::PgCluster::Options o;
+  o.tls_cert_pem = pem_of(leaf.cert.get());
+  o.tls_key_pem = pem_of(leaf.key.get());
+  // Only TLS connections from 127.0.0.1 (the socket stays for psql).
+  hoist::testing::PgCluster tls_cluster(o);
+  ASSERT_TRUE(tls_cluster.start()) << tls_cluster.error();
+  ASSERT_TRUE(tls_cluster.create_database("tls"));
+  hoist::testing::TempDir dir;
+  write_text(dir.path() + "/ca.crt", pem_of(ca.cert.get()), 0644);
+  write_text(dir.path() + "/other.crt", pem_of(other.cert.get()), 0644);
+
+  PostgresOptions good;
+  good.conninfo = tls_cluster.conninfo("tls") + " sslmode=verify-full sslrootcert=" + dir.path() + "/ca.crt";
+  auto s = open_postgres_store(good);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  std::string ssl;
+  ASSERT_TRUE(
+      tls_cluster.psql("SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE ssl AND "
+                       "application_name = 'hoistd'",
+                       &ssl, "tls"));
+  EXPECT_NE(ssl, "0\n") << "hoistd's connections use TLS";
+
+  PostgresOptions wrong = good;
+  wrong.conninfo = tls_cluster.conninfo("tls") + " sslmode=verify-full sslrootcert=" + dir.path() + "/other.crt";
+  auto refused = open_postgres_store(wrong);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(refused.error().message.find("certificate"), std::string::npos) << refused.error().message;
+
+  // The main cluster has no TLS: verify-full refuses to go on without it.
+  PostgresOptions plain;
+  plain.conninfo = cluster().conninfo("postgres") + " sslmode=verify-full sslrootcert=" + dir.path() + "/ca.crt";
+  EXPECT_FALSE(open_postgres_store(plain).ok());
 }
 
 }  // namespace

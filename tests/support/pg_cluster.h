@@ -42,6 +42,9 @@ class PgCluster {
     bool fsync = false;
     // Lines added to postgresql.conf before the first start.
     std::vector<std::string> conf;
+    // TLS: the server's certificate and key (PEM); empty: no TLS.
+    std::string tls_cert_pem;
+    std::string tls_key_pem;
   };
 
   PgCluster() : PgCluster(Options()) {}
@@ -150,6 +153,20 @@ class PgCluster {
          << "shared_buffers = 32MB\n"
          << "log_min_messages = warning\n";
     for (const auto& line : options_.conf) conf << line << "\n";
+    if (!options_.tls_cert_pem.empty()) {
+      // The server reads its key only when it is its own and private.
+      for (const auto& [name, pem] : {std::pair{std::string("server.crt"), options_.tls_cert_pem},
+                                      std::pair{std::string("server.key"), options_.tls_key_pem}}) {
+        const std::string path = data_dir() + "/" + name;
+        std::ofstream file(path, std::ios::trunc);
+        file << pem;
+        file.close();
+        if (::chmod(path.c_str(), 0600) != 0 || (::geteuid() == 0 && ::chown(path.c_str(), uid_, gid_) != 0)) {
+          return fail("cannot write " + path);
+        }
+      }
+      conf << "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n";
+    }
     return static_cast<bool>(conf) || fail("cannot write postgresql.conf");
   }
 
