@@ -21,6 +21,10 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libssl-dev libre2-dev libtomlplusplus-dev libcli11-dev libfmt-dev
   libhowardhinnant-date-dev tzdata libsqlite3-dev
+  # hoistd's PostgreSQL backend (libpq), and the PostgreSQL 15 server the
+  # tests start themselves as private clusters on loopback (never the
+  # machine's own cluster, which Debian's package makes and may start).
+  libpq-dev postgresql-15
   # hoistd: HTTPS and JSON (Boost 1.81: Beast coroutines, JSON, URL),
   # Argon2id passwords, journald logging and sd_notify; libcurl's SMTP
   # (STARTTLS, SMTPS) for the email channels.

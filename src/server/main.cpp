@@ -40,13 +40,13 @@
 #include "platform/read_file.h"
 #include "platform/system_time_zones.h"
 #include "server/api/api.h"
-#include "server/app/lease_keeper.h"
 #include "server/auth/password.h"
 #include "server/auth/sealed_box.h"
 #include "server/auth/secrets.h"
 #include "server/backup/backup.h"
 #include "server/config.h"
 #include "server/http/https_server.h"
+#include "server/lease_keeper.h"
 #include "server/metrics/server_metrics.h"
 #include "server/notify/ca_file.h"
 #include "server/notify/email.h"
@@ -591,8 +591,8 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   // with SQLite, this process holds every lease.
   std::vector<std::string> lease_names = {"expiry", "outbox", "retention"};
   for (const auto& c : config.siem) lease_names.push_back("siem:" + c.name);
-  hoist::app::LeaseKeeper leases((*store)->replicas(), hoist::app::LeaseKeeper::make_holder(), lease_names, *log,
-                                 hoist::app::LeaseKeeper::Options{});
+  hoist::server::LeaseKeeper leases((*store)->replicas(), hoist::server::LeaseKeeper::make_holder(), lease_names, *log,
+                                    hoist::server::LeaseKeeper::Options{});
   if (!config.console_dir.empty()) {
     auto console = hoist::server::ConsoleFiles::load(config.console_dir);
     if (!console) {

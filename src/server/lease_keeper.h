@@ -24,7 +24,7 @@
 #include "log/logger.h"
 #include "store/replicas.h"
 
-namespace hoist::app {
+namespace hoist::server {
 
 class LeaseKeeper {
  public:
@@ -64,4 +64,4 @@ class LeaseKeeper {
   std::thread thread_;  // last: starts once the rest is built
 };
 
-}  // namespace hoist::app
+}  // namespace hoist::server

@@ -1,4 +1,4 @@
-#include "server/app/lease_keeper.h"
+#include "server/lease_keeper.h"
 
 #include <fmt/format.h>
 #include <openssl/rand.h>
@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <utility>
 
-namespace hoist::app {
+namespace hoist::server {
 
 LeaseKeeper::LeaseKeeper(store::Replicas& replicas, std::string holder, std::vector<std::string> names,
                          log::Logger& log, Options options)
@@ -63,7 +63,7 @@ void LeaseKeeper::renew() {
     {
       const std::lock_guard lock(mu_);
       if (now_held) {
-        until_[name] = sent + options_.ttl * 2 / 3;
+        until_[name] = sent + std::chrono::milliseconds(options_.ttl) * 2 / 3;
       } else {
         until_.erase(name);
       }
@@ -98,4 +98,4 @@ std::string LeaseKeeper::make_holder() {
   return fmt::format("{}:{}:{:08x}", host.data(), ::getpid(), random);
 }
 
-}  // namespace hoist::app
+}  // namespace hoist::server
