@@ -40,7 +40,7 @@ CREATE INDEX audit_events_host ON audit_events (host, seq);
 CREATE INDEX audit_events_action ON audit_events (action, seq);
 
 CREATE TABLE requests (
-  id                    TEXT PRIMARY KEY,
+  id                    TEXT COLLATE "C" PRIMARY KEY,
   version               BIGINT NOT NULL,
   kind                  TEXT NOT NULL,
   requester             TEXT NOT NULL,
@@ -77,13 +77,13 @@ CREATE INDEX requests_requester ON requests (requester, id);
 CREATE INDEX requests_host ON requests (host, id);
 CREATE INDEX requests_endpoint ON requests (endpoint_id, id);
 CREATE TABLE request_argv (
-  request_id TEXT NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
+  request_id TEXT COLLATE "C" NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
   position   BIGINT NOT NULL,
   value      BYTEA NOT NULL,
   PRIMARY KEY (request_id, position)
 );
 CREATE TABLE request_groups (
-  request_id TEXT NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
+  request_id TEXT COLLATE "C" NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
   position   BIGINT NOT NULL,
   name       TEXT NOT NULL,
   PRIMARY KEY (request_id, position)

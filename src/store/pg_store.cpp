@@ -102,9 +102,10 @@ Status PgStore::write_tx(const std::function<Status(StoreTx&)>& fn, bool synced)
     if (st.ok() && !synced && tx.appended()) {
       st = internal_error("an audit event cannot be appended in an unsynced write (this is a bug)");
     }
+  } catch (const std::exception& e) {
+    st = internal_error(fmt::format("{}: write failed: {} (this is a bug)", conn.noun(), e.what()));
   } catch (...) {
-    if (conn.usable()) (void)conn.exec("ROLLBACK", "roll back");
-    throw;
+    st = internal_error(fmt::format("{}: write failed with an unknown exception (this is a bug)", conn.noun()));
   }
   if (!st.ok()) {
     if (conn.usable() && conn.in_transaction()) (void)conn.exec("ROLLBACK", "roll back");
