@@ -46,7 +46,9 @@ PgReplicas::PgReplicas(Pool& pool, pg::ConnOptions listen_options)
   options_.application_name += " (listener)";
 }
 
-PgReplicas::~PgReplicas() { stop(); }
+PgReplicas::~PgReplicas() {
+  stop();
+}
 
 void PgReplicas::publish(std::string_view channel, std::string_view payload) {
   if (!known_channel(channel) || payload.size() > 1000) return;
@@ -171,8 +173,8 @@ Result<std::string> PgReplicas::claim_key_fingerprint(const std::string& name, c
 Result<std::optional<std::string>> PgReplicas::key_fingerprint(const std::string& name) {
   auto conn = pool_.take();
   if (!conn.ok()) return conn.error();
-  auto rows = (*conn)->query("SELECT fingerprint FROM shared_keys WHERE name = $1", "read a shared key's fingerprint",
-                             name);
+  auto rows =
+      (*conn)->query("SELECT fingerprint FROM shared_keys WHERE name = $1", "read a shared key's fingerprint", name);
   if (!rows.ok()) return rows.error();
   if (rows->empty()) return std::optional<std::string>();
   return std::optional<std::string>(rows->row(0).text_at(0));
