@@ -8,9 +8,11 @@
 // to be made of [a-z0-9_] only), and never a value: values are bound.
 #include "store/sqlite_to_postgres.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -90,6 +92,27 @@ std::string_view kind_name(int sqlite_type) {
 
 // --- SQLite: one read transaction on a read-only connection ---------------
 
+// Another process with the database open (hoistd, a backup): every
+// connection in WAL mode holds a read lock on the -shm file's dead-man
+// switch byte (SQLite's os_unix.c: UNIX_SHM_DMS, byte 128) while it is
+// open. fcntl locks of this process never conflict with its own, so this
+// sees only others. The pid holding it, or 0 when none (no -shm file: no
+// connection since the last clean close).
+pid_t other_process_using(const std::string& path) {
+  constexpr off_t kDeadManSwitch = 128;
+  const std::string shm = path + "-shm";
+  const int fd = ::open(shm.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return 0;
+  struct flock probe {};
+  probe.l_type = F_WRLCK;
+  probe.l_whence = SEEK_SET;
+  probe.l_start = kDeadManSwitch;
+  probe.l_len = 1;
+  const bool asked = ::fcntl(fd, F_GETLK, &probe) == 0;
+  ::close(fd);
+  return asked && probe.l_type != F_UNLCK ? probe.l_pid : 0;
+}
+
 class SqliteSnapshot {
  public:
   static Result<SqliteSnapshot> open(const std::string& path) {
@@ -99,6 +122,12 @@ class SqliteSnapshot {
       return unavailable(fmt::format("the SQLite database {}: cannot stat it", path));
     }
     if (!S_ISREG(st.st_mode)) return invalid_argument(fmt::format("{} is not a regular file", path));
+    if (const pid_t pid = other_process_using(path); pid != 0) {
+      return unavailable(
+          fmt::format("the SQLite database {} is open in process {} (a hoistd, or a hoistd backup, still running): "
+                      "stop it first, so that nothing is written after the copy reads the file",
+                      path, pid));
+    }
     sqlite::Options options;
     options.noun = "SQLite database";
     options.errors_name_file = true;

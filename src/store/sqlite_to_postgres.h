@@ -12,8 +12,10 @@
 // anything is written (checked under the write lock every replica takes,
 // so a hoistd starting on it meanwhile waits or is seen).
 // MUST: the SQLite file is only read (opened read-only, one read
-// transaction: one snapshot), and refused unless its schema is the newest
-// this build knows and its audit trail verifies.
+// transaction: one snapshot); refused while another process has it open
+// (a running hoistd would write past the snapshot), when its schema is
+// not the newest this build knows, and when its audit trail does not
+// verify.
 #pragma once
 
 #include <cstdint>
@@ -51,7 +53,8 @@ struct MigrationReport {
 // rows or either schema is not the one this build knows; InvalidArgument
 // when the SQLite trail does not verify or a value cannot be stored in
 // PostgreSQL (text that is not UTF-8, a NUL byte); Unavailable when either
-// database cannot be reached. `progress` hears one line per step.
+// database cannot be reached or the SQLite file is open in another
+// process. `progress` hears one line per step.
 Result<MigrationReport> migrate_sqlite_to_postgres(const std::string& sqlite_path, const PostgresOptions& target,
                                                    const std::function<void(const std::string&)>& progress = {});
 
