@@ -60,6 +60,7 @@
 #include "server/tls/server_tls.h"
 #include "store/pg_store.h"
 #include "store/sqlite_store.h"
+#include "store/sqlite_to_postgres.h"
 
 namespace {
 
@@ -361,6 +362,21 @@ hoist::Result<std::string> read_password_file(const std::string& path) {
   return password;
 }
 
+// [database] url, password_file and the timeouts as the PostgreSQL
+// store's options (the pool's size is the caller's).
+hoist::Result<hoist::store::PostgresOptions> postgres_options(const Config& config) {
+  hoist::store::PostgresOptions options;
+  options.conninfo = config.pg.url;
+  if (!config.pg.password_file.empty()) {
+    auto password = read_password_file(config.pg.password_file);
+    if (!password) return password.error();
+    options.password = std::move(*password);
+  }
+  options.connect_timeout_s = config.pg.connect_timeout_s;
+  options.round_trip_timeout = std::chrono::seconds(config.pg.query_timeout_s);
+  return options;
+}
+
 // The store [database] names: the SQLite file, or the PostgreSQL database
 // several replicas share. *where says which, for the log.
 hoist::Result<std::unique_ptr<hoist::store::Store>> open_configured_store(
@@ -372,20 +388,14 @@ hoist::Result<std::unique_ptr<hoist::store::Store>> open_configured_store(
     return hoist::store::open_sqlite_store(*where, options);
   }
   *where = config.pg.url;
-  hoist::store::PostgresOptions options;
-  options.conninfo = config.pg.url;
-  if (!config.pg.password_file.empty()) {
-    auto password = read_password_file(config.pg.password_file);
-    if (!password) return password.error();
-    options.password = std::move(*password);
-  }
+  auto configured = postgres_options(config);
+  if (!configured) return configured.error();
+  hoist::store::PostgresOptions options = std::move(*configured);
   // Every thread that reaches the database at once: the handlers, the
   // notification workers, the jobs and the change listener.
   options.pool_size = config.pg.pool_size > 0
                           ? static_cast<std::size_t>(config.pg.pool_size)
                           : static_cast<std::size_t>(config.http.handler_threads + config.notify.workers + 6);
-  options.connect_timeout_s = config.pg.connect_timeout_s;
-  options.round_trip_timeout = std::chrono::seconds(config.pg.query_timeout_s);
   options.on_migrated = on_migrated;
   return hoist::store::open_postgres_store(options);
 }
@@ -1001,6 +1011,49 @@ int run_restore(const Config& config, const std::string& dir, const std::optiona
   return kExitOk;
 }
 
+// hoistd migrate (docs/storage.md, "Moving from SQLite to PostgreSQL"):
+// the SQLite database copied into the empty PostgreSQL database that the
+// configuration names, then verified there.
+int run_migrate(const Config& config, const std::optional<std::string>& from) {
+  if (!config.postgres) {
+    std::fprintf(stderr,
+                 "hoistd migrate: the configuration's [database] backend is \"sqlite\": give the configuration that "
+                 "names the PostgreSQL target (backend = \"postgres\", url, password_file) with --config\n");
+    return kExitUsage;
+  }
+  const std::string source = from ? *from : config.data_dir + "/hoist.db";
+  auto options = postgres_options(config);
+  if (!options) {
+    std::fprintf(stderr, "hoistd migrate: %s\n", options.error().message.c_str());
+    return kExitConfig;
+  }
+  std::printf("Copying %s into %s (hoistd must not run on either)\n", source.c_str(), config.pg.url.c_str());
+  std::fflush(stdout);
+  auto report = hoist::store::migrate_sqlite_to_postgres(source, *options, [](const std::string& line) {
+    std::printf("  %s\n", line.c_str());
+    std::fflush(stdout);
+  });
+  if (!report) {
+    std::fprintf(stderr, "hoistd migrate: %s\n", report.error().message.c_str());
+    return backup_exit_code(report.error());
+  }
+  std::string tables;
+  for (const auto& [name, rows] : report->tables) tables += fmt::format("    {:<24} {}\n", name, rows);
+  const auto& head = report->audit_head;
+  std::printf(
+      "Migrated %s (SQLite schema %d) into %s (PostgreSQL schema %d)\n"
+      "  tables:       %zu, %llu rows\n%s"
+      "  audit trail:  %llu events, head %s\n"
+      "Start hoistd with this configuration and the same data directory (its CA and keys); then `hoist audit "
+      "verify --expect-head %s` must pass. Keep %s until you no longer need to go back.\n",
+      source.c_str(), report->sqlite_schema_version, config.pg.url.c_str(), report->postgres_schema_version,
+      report->tables.size(), static_cast<unsigned long long>(report->rows), tables.c_str(),
+      static_cast<unsigned long long>(report->audit_events),
+      head ? fmt::format("{}:{} (verified on PostgreSQL)", head->seq, head->hash.hex()).c_str() : "(empty)",
+      head ? fmt::format("{}:{}", head->seq, head->hash.hex()).c_str() : "SEQ:HASH", source.c_str());
+  return kExitOk;
+}
+
 int run_main(int argc, char** argv) {
   CLI::App app{"hoistd: the Hoist control plane (REST API over HTTPS, approvals, audit trail)"};
   app.set_version_flag("--version", std::string("hoistd ") + kVersion);
@@ -1057,6 +1110,14 @@ int run_main(int argc, char** argv) {
                           "As root: give every restored file to this user and its group (default: the owners the "
                           "backup recorded)");
   restore_cmd->fallthrough();
+  std::optional<std::string> migrate_from;
+  auto* migrate_cmd = app.add_subcommand(
+      "migrate",
+      "Copy the SQLite database into the empty PostgreSQL database the configuration names ([database] backend = "
+      "\"postgres\"), verify the audit chain and every table there, and exit; hoistd must be stopped "
+      "(docs/storage.md)");
+  migrate_cmd->add_option("--from", migrate_from, "The SQLite database (default: DATA_DIR/hoist.db)");
+  migrate_cmd->fallthrough();
   app.require_subcommand(0, 1);
   try {
     app.parse(argc, argv);
@@ -1104,6 +1165,7 @@ int run_main(int argc, char** argv) {
   if (check_cmd->parsed()) return run_check_backup(backup_dir);
   if (backup_cmd->parsed()) return run_backup(config, backup_dir);
   if (restore_cmd->parsed()) return run_restore(config, backup_dir, restore_owner);
+  if (migrate_cmd->parsed()) return run_migrate(config, migrate_from);
   if (!admin_password) {
     if (const char* env = std::getenv("HOIST_ADMIN_PASSWORD");
         env != nullptr && *env != '\0') {  // NOLINT(concurrency-mt-unsafe)
