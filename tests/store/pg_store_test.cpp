@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "pg/conn.h"
 #include "store_conformance.h"
 #include "support/pg_cluster.h"
 #include "support/temp_dir.h"
@@ -50,20 +51,46 @@ PostgresOptions options_for(const std::string& db) {
   return o;
 }
 
+// The conformance cases share one database, each in a schema of its own
+// (search_path), which is much quicker to make than a database: the store
+// never names a schema, so each case sees an empty database of its own.
+pg::Conn& admin_conn() {
+  static std::unique_ptr<pg::Conn> conn = [] {
+    const std::string db = new_database();
+    pg::ConnOptions o;
+    o.conninfo = cluster().conninfo(db);
+    auto c = pg::Conn::open(o);
+    EXPECT_TRUE(c.ok()) << c.error().message;
+    return c.ok() ? std::move(*c) : nullptr;
+  }();
+  return *conn;
+}
+
+PostgresOptions options_for_schema(const std::string& schema) {
+  const std::string db = admin_conn().query("SELECT current_database()", "name").value().row(0).text_at(0);
+  PostgresOptions o = options_for(db);
+  o.conninfo += " options='-csearch_path=" + schema + "'";
+  return o;
+}
+
 testing::StoreBackend postgres_backend() {
   return {"postgres",
           [](std::string& handle) -> std::unique_ptr<Store> {
-            handle = new_database();
-            auto s = open_postgres_store(options_for(handle));
+            static std::atomic<int> next{0};
+            handle = "case_" + std::to_string(next++);
+            EXPECT_TRUE(admin_conn().exec("CREATE SCHEMA " + handle, "make a schema").ok());
+            auto s = open_postgres_store(options_for_schema(handle));
             EXPECT_TRUE(s.ok()) << s.error().message;
             return s.ok() ? std::move(*s) : nullptr;
           },
           [](const std::string& handle) -> std::unique_ptr<Store> {
-            auto s = open_postgres_store(options_for(handle));
+            auto s = open_postgres_store(options_for_schema(handle));
             EXPECT_TRUE(s.ok()) << s.error().message;
             return s.ok() ? std::move(*s) : nullptr;
           },
-          [](const std::string& handle) { cluster().drop_database(handle); }};
+          [](const std::string& handle) {
+            EXPECT_TRUE(admin_conn().exec("DROP SCHEMA " + handle + " CASCADE", "drop a schema").ok());
+          }};
 }
 
 using testing::StoreConformance;
