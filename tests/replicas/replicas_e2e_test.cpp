@@ -5,7 +5,11 @@
 // and a replica with keys of its own refuses to start.
 #include <signal.h>
 
+#include <sys/stat.h>
+
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "e2e/e2e_test_support.h"
@@ -169,6 +173,61 @@ TEST(E2eReplicas, ExpiryRunsOnOneReplicaAndMovesWhenItIsKilled) {
   EXPECT_NE(b->output().find("\"lease\":\"expiry\""), std::string::npos) << b->output();
   const auto verified = b->call("GET", "/api/v1/audit/verify", "", admin);
   EXPECT_TRUE(verified.boolean("/ok")) << verified;
+}
+
+// [database] password_file: read only when no one else may read it, sent
+// to the database (a role that needs a password), never in the url.
+TEST(E2eReplicas, ThePasswordComesFromAPrivateFile) {
+  Replicas replicas;
+  auto& cluster = replicas.cluster();
+  ASSERT_TRUE(cluster.psql("CREATE ROLE hoistpw LOGIN PASSWORD 'correct horse 1'"));
+  ASSERT_TRUE(cluster.psql("CREATE DATABASE pwdb OWNER hoistpw"));
+  // That role must give its password, whatever the other lines say.
+  const std::string hba = cluster.data_dir() + "/pg_hba.conf";
+  std::string lines;
+  {
+    std::ifstream in(hba);
+    std::stringstream all;
+    all << in.rdbuf();
+    lines = all.str();
+  }
+  {
+    std::ofstream out(hba, std::ios::trunc);
+    out << "host all hoistpw 127.0.0.1/32 scram-sha-256\n" << lines;
+  }
+  ASSERT_TRUE(cluster.psql("SELECT pg_reload_conf()"));
+
+  HoistdOptions o;
+  o.config_toml = "[database]\nbackend = \"postgres\"\nurl = \"host=127.0.0.1 port=" + std::to_string(cluster.port()) +
+                  " user=hoistpw dbname=pwdb\"\npassword_file = \"" + cluster.dir() + "/db-password\"\n";
+  HoistdProcess hoistd(o);
+  const std::string file = cluster.dir() + "/db-password";
+  const auto write_password = [&](const std::string& text, mode_t mode) {
+    std::ofstream(file, std::ios::trunc) << text;
+    ASSERT_EQ(::chmod(file.c_str(), mode), 0);
+  };
+
+  // Readable by others: refused before anything is sent.
+  write_password("correct horse 1\n", 0644);
+  ASSERT_FALSE(hoistd.start());
+  EXPECT_EQ(hoistd.wait_exit(milliseconds(5000)).value_or(-1), 78) << hoistd.output();
+  EXPECT_NE(hoistd.output().find("may be read by others"), std::string::npos) << hoistd.output();
+
+  // The wrong password: the database says no.
+  write_password("wrong\n", 0600);
+  ASSERT_FALSE(hoistd.start());
+  EXPECT_EQ(hoistd.wait_exit(milliseconds(5000)).value_or(-1), 69) << hoistd.output();
+  EXPECT_NE(hoistd.output().find("password authentication failed"), std::string::npos) << hoistd.output();
+
+  // The right one, private: hoistd runs on that role.
+  write_password("correct horse 1\n", 0600);
+  ASSERT_TRUE(hoistd.start()) << hoistd.start_error();
+  EXPECT_EQ(hoistd.call("GET", "/api/v1/health").status, 200);
+  EXPECT_EQ(hoistd.output().find("correct horse 1"), std::string::npos) << "the password is never printed";
+  std::string who;
+  ASSERT_TRUE(cluster.psql("SELECT DISTINCT usename FROM pg_stat_activity WHERE application_name LIKE 'hoistd%'", &who,
+                           "pwdb"));
+  EXPECT_EQ(who, "hoistpw\n");
 }
 
 }  // namespace
