@@ -945,7 +945,21 @@ std::string describe(const hoist::backup::Manifest& m) {
           : fmt::format("{}:{} (for hoist audit verify --expect-head)", db.audit_head_seq, db.audit_head_hash));
 }
 
+// hoistd backup and restore know SQLite's file; on PostgreSQL the database
+// is backed up with PostgreSQL's tools and the shared keys by hand
+// (docs/high-availability.md, "Backups"), never half by this command.
+bool refuse_on_postgres(const Config& config, const char* command) {
+  if (!config.postgres) return false;
+  std::fprintf(stderr,
+               "hoistd %s: the configuration's database is PostgreSQL: back it up with pg_dump and the shared keys "
+               "(DATA_DIR/tls/ca.*, codes/master.key, notify/secrets.key) as docs/high-availability.md, \"Backups\" "
+               "says\n",
+               command);
+  return true;
+}
+
 int run_backup(const Config& config, const std::string& dir) {
+  if (refuse_on_postgres(config, "backup")) return kExitUsage;
   hoist::backup::Source source;
   source.data_dir = config.data_dir;
   source.database = config.database;
@@ -976,6 +990,7 @@ int run_check_backup(const std::string& dir) {
 }
 
 int run_restore(const Config& config, const std::string& dir, const std::optional<std::string>& owner) {
+  if (refuse_on_postgres(config, "restore")) return kExitUsage;
   if (!config.database.empty() && config.database != config.data_dir + "/hoist.db") {
     std::fprintf(stderr,
                  "hoistd restore: the configuration puts the database at %s, outside the data directory: restore by "
