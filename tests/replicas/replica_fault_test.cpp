@@ -190,6 +190,69 @@ TEST(ReplicaFaults, AReplicaKilledBehindHaproxyLosesNothingAndItsPollsMove) {
   RecordProperty("poll_back_s", std::to_string(slowest_poll));
 }
 
+// A hung replica (SIGSTOP: its connections stay open, nothing answers)
+// fails HAProxy's checks; `on-marked-down shutdown-sessions` then cuts the
+// long polls it holds, and the agents' next polls reach a survivor. Without
+// that setting a poll would wait on the hung replica for the client's own
+// timeout (30 s here).
+TEST(ReplicaFaults, AHungReplicaIsMarkedDownAndItsPollsAreCut) {
+  Replicas replicas(load_toml());
+  for (int i = 0; i < 3; ++i) ASSERT_NE(replicas.add(), nullptr);
+  auto token = replicas[0].admin_token();
+  ASSERT_TRUE(token) << token.error().message;
+  const Headers admin = bearer(*token);
+  ASSERT_NO_FATAL_FAILURE(put_policy(replicas[0], admin, "1h"));
+  const auto agents = enrol_agents(replicas[0], 6);
+  ASSERT_EQ(agents.size(), 6U);
+  const std::string pin = replicas[0].ca_fingerprint();
+  HaproxyProcess haproxy(HOIST_HAPROXY_EXAMPLE, replicas[0].ca_file(), kServiceName);
+  ASSERT_TRUE(haproxy.start(
+      {{"hoistd1", replicas[0].port()}, {"hoistd2", replicas[1].port()}, {"hoistd3", replicas[2].port()}}))
+      << haproxy.error();
+  std::vector<std::unique_ptr<Poller>> pollers;
+  for (const auto& agent : agents) {
+    pollers.push_back(std::make_unique<Poller>(haproxy.url(), pin, agent));
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  std::this_thread::sleep_for(milliseconds(1500));
+  const std::size_t victim = 2;
+  const int held = connections_to(replicas[victim].port());
+  EXPECT_GT(held, 0) << "no poll went to the replica about to hang";
+  const auto hung_at = steady_clock::now();
+  ASSERT_EQ(::kill(replicas[victim].pid(), SIGSTOP), 0);
+
+  HoistdProcess& survivor = replicas[0];
+  std::vector<std::string> wake_ids;
+  for (const auto& agent : agents) {
+    auto body = apt_get_submission();
+    body["user"] = "bob";
+    const auto created = survivor.call_json("POST", "/api/v1/agent/requests", body, agent.headers());
+    ASSERT_EQ(created.status, 201) << created;
+    const std::string id = created.str("/request/id");
+    const auto approved =
+        survivor.call_json("POST", "/api/v1/requests/" + id + "/approve", json::object{{"comment", "wake"}}, admin);
+    ASSERT_EQ(approved.status, 200) << approved;
+    wake_ids.push_back(id);
+  }
+  double slowest = 0;
+  for (std::size_t i = 0; i < pollers.size(); ++i) {
+    std::optional<steady_clock::time_point> seen;
+    while (!(seen = pollers[i]->seen(wake_ids[i])) && since(hung_at) < 25) {
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    ASSERT_TRUE(seen) << "agent " << i << " never heard of its decision after the hang: " << haproxy.log();
+    slowest = std::max(slowest, std::chrono::duration<double>(*seen - hung_at).count());
+  }
+  EXPECT_LT(slowest, 10.0) << "the polls held by the hung replica were cut only after " << slowest << " s";
+  EXPECT_NE(haproxy.log().find("is DOWN"), std::string::npos) << haproxy.log();
+  ::kill(replicas[victim].pid(), SIGCONT);
+  for (auto& p : pollers) p->stop();
+  std::printf(
+      "[ figures ] hung replica held %d connections; every agent's poll answered on a survivor within %.2f s "
+      "of the hang\n",
+      held, slowest);
+}
+
 TEST(ReplicaFaults, PostgresRestartedUnderLoadAnswers503ThenServesAgain) {
   Replicas replicas(load_toml());
   HoistdProcess* a = replicas.add();
