@@ -44,6 +44,9 @@ packages=(
   # server with STARTTLS and AUTH for the email channels
   # (tests/support/smtp_receiver.py, run by Debian's /usr/bin/python3).
   rsyslog rsyslog-gnutls prometheus python3-aiosmtpd
+  # HAProxy in front of several hoistd replicas (examples/haproxy/hoistd.cfg;
+  # the replica fault tests run it on loopback as their own child).
+  haproxy
   # make deb and the package tests: debhelper builds the packages, lintian
   # checks them, debootstrap makes the Debian root they are installed in,
   # systemd-nspawn boots it.
@@ -86,11 +89,11 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 starts_service=0
 for p in "${missing[@]}"; do
-  case "$p" in nginx-light | prometheus | rsyslog) starts_service=1 ;; esac
+  case "$p" in nginx-light | prometheus | rsyslog | haproxy) starts_service=1 ;; esac
 done
 if [ "$starts_service" -eq 1 ] && [ ! -e /usr/sbin/policy-rc.d ]; then
-  # nginx's, prometheus's and rsyslog's packages would start them as system
-  # services (port 80, port 9090, /dev/log); the tests and benchmarks run
+  # nginx's, prometheus's, rsyslog's and haproxy's packages would start them
+  # as system services (port 80, port 9090, /dev/log); the tests and benchmarks run
   # their own on loopback.
   # policy-rc.d (exit 101: "action forbidden") is Debian's way to keep a
   # package from starting services; removed after.

@@ -87,6 +87,48 @@ class PgCluster {
     // start() retries until they have.
   }
 
+  // Makes this (not yet started) cluster a streaming standby of the
+  // running `primary`: pg_basebackup -R (primary_conninfo and
+  // standby.signal written), its own socket directory, then start(). The
+  // primary's initdb allows replication from 127.0.0.1 (trust).
+  bool start_as_standby_of(const PgCluster& primary) {
+    if (!dir_.empty() || !primary.running()) return fail("a standby is made once, of a running primary");
+    if (!make_dir()) return false;
+    std::string out;
+    if (!run({std::string(kPgBin) + "/pg_basebackup", "-h", "127.0.0.1", "-p", std::to_string(primary.port()), "-U",
+              "hoist", "-D", data_dir(), "-R", "-X", "stream", "-c", "fast", "--no-sync"},
+             &out)) {
+      return fail("pg_basebackup failed: " + out);
+    }
+    std::ofstream conf(data_dir() + "/postgresql.conf", std::ios::app);
+    conf << "unix_socket_directories = '" << dir_ << "'\n";
+    for (const auto& line : options_.conf) conf << line << "\n";
+    conf.close();
+    if (!conf) return fail("cannot write the standby's postgresql.conf");
+    return start();
+  }
+
+  // Ends recovery on a standby (SELECT pg_promote(), which waits until it
+  // accepts writes); false with error() otherwise.
+  bool promote() {
+    std::string out;
+    if (!psql("SELECT pg_promote(true, 30)", &out)) return false;
+    if (out.find('t') == std::string::npos) return fail("pg_promote did not finish: " + out);
+    return true;
+  }
+
+  // A machine's crash: the postmaster stopped, then it and every one of
+  // its children (the backends, the WAL sender) killed with SIGKILL, so no
+  // backend finishes a commit after the "crash".
+  void crash_everything() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGSTOP);
+    std::ifstream children("/proc/" + std::to_string(pid_) + "/task/" + std::to_string(pid_) + "/children");
+    pid_t child = 0;
+    while (children >> child) ::kill(child, SIGKILL);
+    crash();
+  }
+
   [[nodiscard]] std::uint16_t port() const { return port_; }
   [[nodiscard]] const std::string& dir() const { return dir_; }
   [[nodiscard]] std::string data_dir() const { return dir_ + "/data"; }
@@ -127,7 +169,7 @@ class PgCluster {
   }
 
  private:
-  bool init() {
+  bool make_dir() {
     std::string tmpl = "/tmp/hoist-pg-XXXXXX";
     if (::mkdtemp(tmpl.data()) == nullptr) return fail("mkdtemp failed");
     dir_ = tmpl;
@@ -138,6 +180,11 @@ class PgCluster {
       gid_ = pw->pw_gid;
       if (::chown(dir_.c_str(), uid_, gid_) != 0) return fail("chown of the cluster directory failed");
     }
+    return true;
+  }
+
+  bool init() {
+    if (!make_dir()) return false;
     std::string out;
     if (!run({std::string(kPgBin) + "/initdb", "-D", data_dir(), "-A", "trust", "-U", "hoist", "-E", "UTF8",
               "--locale=C", "--no-sync", "--no-instructions"},
