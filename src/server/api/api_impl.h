@@ -186,6 +186,9 @@ struct Api::Impl {
   std::uint64_t policy_generation = 0;                          // moves when a policy or an assignment changes
   std::unordered_map<std::string, EndpointMemo> endpoint_memo;  // endpoint id ->
   std::unordered_map<std::string, EtagMemo> etag_memo;          // label_set_key(labels) ->
+  // What a caller is told of `e`: the database's own message (hosts,
+  // ports, users) is logged and replaced.
+  Error public_error(const Error& e);
   [[nodiscard]] bool memo_fresh(std::uint64_t entry_generation, std::uint64_t current, AuditTime cached_at) const;
   [[nodiscard]] std::uint64_t current_endpoint_generation();
   [[nodiscard]] std::uint64_t current_policy_generation();
