@@ -31,6 +31,7 @@
 // "summary:" are what scripts/bench.sh repeats in its final summary.
 #include <netinet/in.h>
 #include <openssl/ssl.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -43,6 +44,7 @@
 #include <boost/beast/ssl.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -112,9 +114,13 @@ class Conn {
       }
       socket.bind(tcp::endpoint(*source, 0));
     }
+    // A replica out of descriptors leaves a connection in its backlog,
+    // never handshaken: that fails the connection, not the run.
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(30));
     co_await beast::get_lowest_layer(stream_).async_connect(server, use_awaitable);
     socket.set_option(tcp::no_delay(true));
     co_await stream_.async_handshake(ssl::stream_base::client, use_awaitable);
+    beast::get_lowest_layer(stream_).expires_never();
   }
 
   awaitable<void> send(bhttp::verb method, const std::string& target, const std::string& credential,
@@ -173,7 +179,31 @@ struct Options {
   std::vector<std::size_t> steps{10000, 30000, 100000};
   std::size_t sources = 8;
   std::int64_t mem_floor_mib = 6144;
+  // Several driver processes (one process holds at most its open-files
+  // limit): this one is `shard` of `shards`; they meet through files in
+  // `sync_dir`. Shard 0 measures the latency, the replicas and the policy
+  // change; the others open their share of every step.
+  std::size_t shard = 0;
+  std::size_t shards = 1;
+  std::string sync_dir;
 };
+
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(bench::Clock::now().time_since_epoch()).count();
+}
+
+void write_atomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  if (auto st = bench::write_private_file(tmp, text); !st) fail(st.error().message);
+  std::filesystem::rename(tmp, path);
+}
+
+std::vector<std::int64_t> read_numbers(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::int64_t> out;
+  for (std::int64_t v = 0; in >> v;) out.push_back(v);
+  return out;
+}
 
 struct Idle {
   std::shared_ptr<Conn> conn;
@@ -191,6 +221,16 @@ class ReplicasBench {
   }
 
   awaitable<void> run() {
+    if (opts_.shard > 0) {
+      co_await wait_for_file(sync_path("start"), std::chrono::minutes(30));
+      co_await idle_steps();
+      stopping_ = true;
+      for (auto& c : idle_) {
+        if (c.conn) c.conn->close();
+      }
+      io_.stop();
+      co_return;
+    }
     const std::size_t n = servers_.size();
     const std::size_t a = 0;
     const std::size_t b = n > 1 ? 1 : 0;
@@ -230,10 +270,13 @@ class ReplicasBench {
       std::printf("summary:   %zu approvals' pushes did not carry them\n", wrong_answers_);
     }
     std::fflush(stdout);
+    if (opts_.shards > 1) write_atomically(sync_path("start"), "1\n");
 
     co_await idle_steps();
     stopping_ = true;
-    for (auto& c : idle_) c.conn->close();
+    for (auto& c : idle_) {
+      if (c.conn) c.conn->close();
+    }
     io_.stop();
   }
 
@@ -247,6 +290,16 @@ class ReplicasBench {
   awaitable<void> sleep(std::chrono::steady_clock::duration d) {
     asio::steady_timer t(io_, d);
     co_await t.async_wait(use_awaitable);
+  }
+
+  [[nodiscard]] std::string sync_path(const std::string& name) const { return opts_.sync_dir + "/" + name; }
+
+  awaitable<void> wait_for_file(const std::string& path, std::chrono::steady_clock::duration limit) {
+    const auto deadline = bench::Clock::now() + limit;
+    while (!std::filesystem::exists(path)) {
+      if (bench::Clock::now() > deadline) fail("waited too long for " + path);
+      co_await sleep(std::chrono::milliseconds(10));
+    }
   }
 
   awaitable<std::string> enrol_one(Conn& c, const std::string& enrol_token, const std::string& hostname) {
@@ -313,10 +366,10 @@ class ReplicasBench {
   awaitable<double> enrol_up_to(std::size_t total) {
     const std::size_t have = idle_.size();
     if (total <= have) co_return 0.0;
-    const auto made =
-        expect(co_await approver_a_->request(bhttp::verb::post, "/api/v1/enrolment-tokens", opts_.api_token,
-                                             fmt::format(R"({{"labels":["bench"],"uses":{}}})", total - have)),
-               201, "creating the enrolment token");
+    auto admin = co_await connect(0);  // the approver's may have been closed as idle
+    const auto made = expect(co_await admin->request(bhttp::verb::post, "/api/v1/enrolment-tokens", opts_.api_token,
+                                                     fmt::format(R"({{"labels":["bench"],"uses":{}}})", total - have)),
+                             201, "creating the enrolment token");
     const std::string enrol_token = bench::json_string_at(made.body(), "/token").value_or("");
     idle_.resize(total);
     next_ = have;
@@ -330,7 +383,8 @@ class ReplicasBench {
           [this, w, total, &enrol_token, &running, &all_done]() -> awaitable<void> {
             auto c = co_await connect(w % servers_.size());
             for (std::size_t i = next_++; i < total; i = next_++) {
-              idle_[i].credential = co_await enrol_one(*c, enrol_token, fmt::format("bench-idle-{:06}", i));
+              idle_[i].credential =
+                  co_await enrol_one(*c, enrol_token, fmt::format("bench-idle-{}-{:06}", opts_.shard, i));
               idle_[i].replica = i % servers_.size();
             }
             if (--running == 0) all_done.cancel();
@@ -427,21 +481,23 @@ class ReplicasBench {
     return out;
   }
 
-  // A new version of the bench policy, saved on replica A; the time until
-  // every open idle poll has answered with its "policy" message.
-  awaitable<void> policy_change(std::size_t open, double& put_ms, double& reach_s, std::size_t& reached) {
-    ++policy_change_;
-    policy_reached_ = 0;
+  // A new version of the bench policy, saved on replica A (shard 0 only).
+  awaitable<double> save_policy_change() {
     const std::string text = bench::kPolicyText + fmt::format("\n# bench change {}\n", policy_change_);
+    auto admin = co_await connect(0);  // the approver's may have been closed as idle
     const auto start = bench::Clock::now();
-    (void)expect(co_await approver_a_->request(bhttp::verb::put, "/api/v1/policies/" + bench::kPolicyName,
-                                               opts_.api_token, fmt::format(R"({{"text":"{}"}})", json_escape(text))),
+    (void)expect(co_await admin->request(bhttp::verb::put, "/api/v1/policies/" + bench::kPolicyName, opts_.api_token,
+                                         fmt::format(R"({{"text":"{}"}})", json_escape(text))),
                  200, "saving the policy change");
-    put_ms = bench::ms_since(start);
-    const auto deadline = start + std::chrono::seconds(120);
+    co_return bench::ms_since(start);
+  }
+
+  // Waits until every poll of this process carried the current change (or
+  // `limit` passes); how many did.
+  awaitable<std::size_t> wait_reached(std::size_t open, std::chrono::steady_clock::duration limit) {
+    const auto deadline = bench::Clock::now() + limit;
     while (policy_reached_ < open && bench::Clock::now() < deadline) co_await sleep(std::chrono::milliseconds(5));
-    reached = policy_reached_;
-    reach_s = std::chrono::duration<double>(last_reached_ - start).count();
+    co_return policy_reached_;
   }
 
   static std::string json_escape(const std::string& s) {
@@ -463,34 +519,73 @@ class ReplicasBench {
     co_await sleep(std::chrono::seconds(1));
     const auto before = replica_figures();
     const std::size_t n = servers_.size();
-    std::printf("\nIdle push connections across %zu replicas, from %zu source addresses (127.0.0.2-%zu)\n", n,
-                opts_.sources, 1 + opts_.sources);
-    for (std::size_t r = 0; r < n; ++r) {
-      std::printf("  replica %c before: VmRSS %lld KiB, %zu descriptors\n", static_cast<char>('A' + r),
-                  static_cast<long long>(before[r].rss_kib), before[r].fds);
-    }
-    std::fflush(stdout);
-    std::size_t open = 0;
-    for (const std::size_t target : opts_.steps) {
-      if (!stop_reason_.empty()) {
-        std::printf("summary: idle step %zu: skipped (%s)\n", target, stop_reason_.c_str());
-        continue;
+    const std::size_t k = opts_.shards;
+    const bool lead = opts_.shard == 0;
+    if (lead) {
+      std::printf(
+          "\nIdle push connections across %zu replicas, from %zu source addresses (127.0.0.2-%zu), %zu driver "
+          "process(es)\n",
+          n, opts_.sources, 1 + opts_.sources, k);
+      for (std::size_t r = 0; r < n; ++r) {
+        std::printf("  replica %c before: VmRSS %lld KiB, %zu descriptors\n", static_cast<char>('A' + r),
+                    static_cast<long long>(before[r].rss_kib), before[r].fds);
       }
-      std::printf("step %zu: enrolling %zu more endpoints...\n", target, target - std::min(target, idle_.size()));
       std::fflush(stdout);
-      const double enrol_s = co_await enrol_up_to(target);
-      std::printf("step %zu: enrolled in %.1f s; opening %zu more connections...\n", target, enrol_s, target - open);
+    }
+    std::size_t open = 0;
+    for (std::size_t step = 0; step < opts_.steps.size(); ++step) {
+      const std::size_t target = opts_.steps[step];
+      const std::size_t mine = target / k + (opts_.shard < target % k ? 1 : 0);
+      double enrol_s = 0;
+      double open_s = 0;
+      if (stop_reason_.empty()) {
+        enrol_s = co_await enrol_up_to(mine);
+        const auto open_start = bench::Clock::now();
+        open += co_await open_range(open, mine);
+        open_s = bench::ms_since(open_start) / 1000.0;
+        if (!stop_reason_.empty()) write_atomically(sync_path(fmt::format("stop-{}", opts_.shard)), stop_reason_);
+      }
+      std::printf("driver %zu, step %zu: %zu connections open (enrolled in %.1f s, opened in %.1f s)%s%s\n",
+                  opts_.shard, target, open, enrol_s, open_s,
+                  stop_reason_.empty() ? "" : "; stopped: ", stop_reason_.c_str());
       std::fflush(stdout);
-      const auto open_start = bench::Clock::now();
-      open += co_await open_range(open, target);
-      const double open_s = bench::ms_since(open_start) / 1000.0;
       co_await sleep(std::chrono::seconds(3));  // every poll parked
-      const auto with = replica_figures();
-      const auto client_rss = bench::vm_rss_kib(::getpid()).value_or(-1);
+      policy_reached_ = 0;
+      policy_change_ = static_cast<unsigned>(step + 1);
       std::vector<std::size_t> per_replica(n, 0);
       for (std::size_t i = 0; i < open; ++i) ++per_replica[idle_[i].replica];
-      std::printf("step %zu: %zu connections open (%.1f s to open), failed polls so far %zu, MemAvailable %lld MiB\n",
-                  target, open, open_s, idle_failures_, static_cast<long long>(mem_available_mib()));
+      const auto own_rss = bench::vm_rss_kib(::getpid()).value_or(-1);
+      std::string ready = fmt::format("{} {}", open, own_rss);
+      for (const auto c : per_replica) ready += fmt::format(" {}", c);
+      write_atomically(sync_path(fmt::format("ready-{}-{}", step, opts_.shard)), ready + "\n");
+      if (!lead) {
+        co_await wait_for_file(sync_path(fmt::format("changed-{}", step)), std::chrono::minutes(30));
+        const auto reached = co_await wait_reached(open, std::chrono::seconds(120));
+        write_atomically(sync_path(fmt::format("reached-{}-{}", step, opts_.shard)),
+                         fmt::format("{} {}\n", reached, steady_ns_of(last_reached_)));
+        continue;
+      }
+      // Shard 0: every driver's connections, the replicas, the change.
+      std::size_t total_open = open;
+      std::int64_t client_rss = own_rss;
+      for (std::size_t w = 1; w < k; ++w) {
+        const auto path = sync_path(fmt::format("ready-{}-{}", step, w));
+        co_await wait_for_file(path, std::chrono::minutes(30));
+        const auto v = read_numbers(path);
+        if (v.size() < 2 + n) fail("cannot read " + path);
+        total_open += static_cast<std::size_t>(v[0]);
+        client_rss += v[1];
+        for (std::size_t r = 0; r < n; ++r) per_replica[r] += static_cast<std::size_t>(v[2 + r]);
+      }
+      std::string stopped;
+      for (std::size_t w = 0; w < k; ++w) {
+        std::ifstream in(sync_path(fmt::format("stop-{}", w)));
+        std::string reason;
+        if (std::getline(in, reason)) stopped += fmt::format("{}driver {}: {}", stopped.empty() ? "" : "; ", w, reason);
+      }
+      const auto with = replica_figures();
+      std::printf("step %zu: %zu connections open over %zu driver(s), MemAvailable %lld MiB\n", target, total_open, k,
+                  static_cast<long long>(mem_available_mib()));
       std::string per_conn_text;
       std::int64_t rss_sum = 0;
       for (std::size_t r = 0; r < n; ++r) {
@@ -502,29 +597,43 @@ class ReplicasBench {
                     static_cast<long long>(with[r].rss_kib), per);
         per_conn_text += fmt::format("{}{:.1f}", r == 0 ? "" : " / ", per);
       }
-      std::printf("  this client's VmRSS: %lld KiB (%.1f KiB per connection)\n", static_cast<long long>(client_rss),
-                  static_cast<double>(client_rss) / static_cast<double>(std::max<std::size_t>(1, open)));
+      std::printf("  the drivers' VmRSS: %lld KiB (%.1f KiB per connection)\n", static_cast<long long>(client_rss),
+                  static_cast<double>(client_rss) / static_cast<double>(std::max<std::size_t>(1, total_open)));
       std::fflush(stdout);
-      double put_ms = 0;
-      double reach_s = 0;
-      std::size_t reached = 0;
-      co_await policy_change(open, put_ms, reach_s, reached);
+      const std::int64_t start_ns = steady_ns();
+      if (k > 1) write_atomically(sync_path(fmt::format("changed-{}", step)), "1\n");
+      const double put_ms = co_await save_policy_change();
+      std::size_t reached = co_await wait_reached(open, std::chrono::seconds(120));
+      std::int64_t last_ns = steady_ns_of(last_reached_);
+      for (std::size_t w = 1; w < k; ++w) {
+        const auto path = sync_path(fmt::format("reached-{}-{}", step, w));
+        co_await wait_for_file(path, std::chrono::minutes(5));
+        const auto v = read_numbers(path);
+        if (v.size() < 2) fail("cannot read " + path);
+        reached += static_cast<std::size_t>(v[0]);
+        last_ns = std::max(last_ns, v[1]);
+      }
+      const double reach_s = static_cast<double>(last_ns - start_ns) / 1e9;
       std::printf(
-          "  policy change saved on A in %.0f ms; %zu of %zu polls answered with it, the last %.2f s after "
-          "the save began\n",
-          put_ms, reached, open, reach_s);
+          "  policy change saved on A in %.0f ms; %zu of %zu polls answered with it, the last %.2f s after the save "
+          "began\n",
+          put_ms, reached, total_open, reach_s);
       std::printf(
           "summary: %zu idle push connections over %zu replicas%s: %s KiB each (VmRSS, per replica); replicas' "
-          "VmRSS total %.0f MiB; client %.0f MiB\n",
-          open, n, open < target ? fmt::format(" (of {})", target).c_str() : "", per_conn_text.c_str(),
+          "VmRSS total %.0f MiB; drivers %.0f MiB\n",
+          total_open, n, total_open < target ? fmt::format(" (of {})", target).c_str() : "", per_conn_text.c_str(),
           static_cast<double>(rss_sum) / 1024.0, static_cast<double>(client_rss) / 1024.0);
       std::printf(
           "summary:   policy change on A reached %zu of %zu parked polls in %.2f s (the save itself %.0f ms); "
           "target <= 10 s: %s\n",
-          reached, open, reach_s, put_ms, reached == open && reach_s <= 10 ? "met" : "NOT met");
-      if (!stop_reason_.empty()) std::printf("summary:   stopped: %s\n", stop_reason_.c_str());
+          reached, total_open, reach_s, put_ms, reached == total_open && reach_s <= 10 ? "met" : "NOT met");
+      if (!stopped.empty()) std::printf("summary:   stopped: %s\n", stopped.c_str());
       std::fflush(stdout);
     }
+  }
+
+  static std::int64_t steady_ns_of(bench::Clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
   }
 
   asio::io_context& io_;
@@ -557,7 +666,7 @@ int main(int argc, char** argv) {
   if (argc % 2 != 1 || !flags.count("ready") || !flags.count("env") || !flags.count("pids")) {
     fail(
         "usage: replicas_bench --ready A,B,C --env FILE --pids PA,PB,PC [--samples N] [--steps N,N,...] "
-        "[--sources N] [--mem-floor-mib N]");
+        "[--sources N] [--mem-floor-mib N] [--shard I/K --sync-dir DIR]");
   }
   Options options;
   for (const auto& path : split(flags["ready"])) {
@@ -577,6 +686,14 @@ int main(int argc, char** argv) {
   }
   if (flags.count("sources")) options.sources = std::max<std::size_t>(1, std::stoul(flags["sources"]));
   if (flags.count("mem-floor-mib")) options.mem_floor_mib = std::stoll(flags["mem-floor-mib"]);
+  if (flags.count("shard")) {
+    // I/K
+    const auto slash = flags["shard"].find('/');
+    if (slash == std::string::npos || !flags.count("sync-dir")) fail("--shard I/K needs --sync-dir");
+    options.shard = std::stoul(flags["shard"].substr(0, slash));
+    options.shards = std::max<std::size_t>(1, std::stoul(flags["shard"].substr(slash + 1)));
+    options.sync_dir = flags["sync-dir"];
+  }
 
   try {
     asio::io_context io(1);

@@ -8,7 +8,7 @@
 #     TLS; requests submitted and approved; idle push connections (memory
 #     each, approve-to-push latency with and without them);
 #   - replicas (not in the default set; PostgreSQL 15 and, for 100,000
-#     idle connections, root and about 12 GB free): submit and approve
+#     the largest idle step, about 10 GB free): submit and approve
 #     with one hoistd on SQLite, one on PostgreSQL and three replicas on
 #     one PostgreSQL database (a cluster of its own, fsync on); approve-to-
 #     push with the approval on another replica than the poll; idle push
@@ -34,10 +34,13 @@
 # of each kind [500], HOIST_BENCH_APPROVALS, approve-to-command-start
 # samples [50]; for the replicas part: HOIST_BENCH_REPLICA_REQUESTS, per
 # driver [2000], HOIST_BENCH_REPLICA_SAMPLES, approve-to-push samples of
-# each kind [300], HOIST_BENCH_REPLICA_STEPS [10000,30000,100000],
+# each kind [300], HOIST_BENCH_REPLICA_STEPS [10000,30000,58500: 100,000
+# needs an open-files hard limit above 34,000 for each replica],
 # HOIST_BENCH_REPLICA_SOURCES, loopback source addresses [8],
 # HOIST_BENCH_MEM_FLOOR_MIB, opening stops when the machine's MemAvailable
-# falls below it [6144]. Arguments go to decision_bench.
+# falls below it [6144], HOIST_BENCH_REPLICA_DRIVERS, driver processes for
+# the idle connections [as many as the open-files limit needs]. Arguments go
+# to decision_bench.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -277,23 +280,28 @@ if [[ $parts == *" replicas "* ]]; then
   [ -x "$pg_bin/postgres" ] || die "PostgreSQL 15 is missing (apt-get install postgresql-15)"
   replica_requests=${HOIST_BENCH_REPLICA_REQUESTS:-2000}
   replica_samples=${HOIST_BENCH_REPLICA_SAMPLES:-300}
-  replica_steps=${HOIST_BENCH_REPLICA_STEPS:-10000,30000,100000}
+  replica_steps=${HOIST_BENCH_REPLICA_STEPS:-10000,30000,58500}
   replica_sources=${HOIST_BENCH_REPLICA_SOURCES:-8}
   mem_floor_mib=${HOIST_BENCH_MEM_FLOOR_MIB:-6144}
   max_step=$(tr ',' '\n' <<<"$replica_steps" | sort -n | tail -n 1)
 
-  # Descriptors: the client holds every idle connection, each replica a
-  # third of them. Root may raise this shell's hard limit (only for this
-  # script and its children); anyone else gets the hard limit as it is.
+  # Descriptors: each replica holds a third of the idle connections, the
+  # drivers all of them. Root with CAP_SYS_RESOURCE may raise this shell's
+  # hard limit (only for this script and its children); otherwise the hard
+  # limit stands: the drivers are then several processes, each below it,
+  # but a replica still holds at most about that many connections.
   want_fds=$((max_step + 2000))
   if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt "$want_fds" ]; then
     ulimit -Hn "$want_fds" 2>/dev/null || true
   fi
   ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-  if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$want_fds" ]; then
-    echo "bench: the open-files limit is $(ulimit -n): idle steps above $(($(ulimit -n) - 2000)) are left out" >&2
-    replica_steps=$(tr ',' '\n' <<<"$replica_steps" | awk -v m=$(($(ulimit -n) - 2000)) '$1 <= m' | paste -sd,)
-    max_step=$(tr ',' '\n' <<<"$replica_steps" | sort -n | tail -n 1)
+  fd_limit=$(ulimit -n)
+  [ "$fd_limit" = unlimited ] && fd_limit=1048576
+  per_driver=$((fd_limit - 1000))
+  drivers=$(((max_step + per_driver - 1) / per_driver))
+  if [ "${HOIST_BENCH_REPLICA_DRIVERS:-0}" -gt "$drivers" ]; then drivers=$HOIST_BENCH_REPLICA_DRIVERS; fi
+  if [ $(((max_step + 2) / 3 + 500)) -gt "$fd_limit" ]; then
+    echo "bench: the open-files limit is $fd_limit per process (hard): a replica holds at most about $((fd_limit - 500)) connections, fewer than a third of $max_step" >&2
   fi
 
   # PostgreSQL refuses to run as root: as root the cluster belongs to the
@@ -453,9 +461,25 @@ TOML
   echo "== replicas: approve-to-push across replicas; idle push connections in steps ($replica_steps)"
   ready_list="$work/replica-a.ready,$work/replica-b.ready,$work/replica-c.ready"
   pid_list=$(IFS=,; echo "${replica_pids[*]}")
+  # $drivers processes (each below the open-files limit), meeting in
+  # $work/sync; the first measures and prints.
+  mkdir -p "$work/sync"
+  driver_pids=()
+  for ((d = 1; d < drivers; d++)); do
+    "$build/bench/replicas_bench" --ready "$ready_list" --env "$work/multi.env" --pids "$pid_list" \
+      --steps "$replica_steps" --sources "$replica_sources" --mem-floor-mib "$mem_floor_mib" \
+      --shard "$d/$drivers" --sync-dir "$work/sync" >"$work/replicas-$d.out" 2>&1 &
+    driver_pids+=($!)
+    pids+=($!)
+  done
   "$build/bench/replicas_bench" --ready "$ready_list" --env "$work/multi.env" --pids "$pid_list" \
     --samples "$replica_samples" --steps "$replica_steps" --sources "$replica_sources" \
-    --mem-floor-mib "$mem_floor_mib" | tee "$work/replicas.out" || die "the replicas benchmark failed"
+    --mem-floor-mib "$mem_floor_mib" --shard "0/$drivers" --sync-dir "$work/sync" | tee "$work/replicas.out" ||
+    die "the replicas benchmark failed: $(tail -n 3 "$work"/replicas-*.out 2>/dev/null)"
+  for pid in "${driver_pids[@]}"; do
+    wait "$pid" || die "a replicas benchmark driver failed: $(tail -n 3 "$work"/replicas-*.out)"
+  done
+  for ((d = 1; d < drivers; d++)); do sed 's/^/  /' "$work/replicas-$d.out"; done
   mapfile -t lines < <(sed -n 's/^summary: /replicas: /p' "$work/replicas.out")
   summary+=("${lines[@]}")
   i=0
