@@ -7,8 +7,8 @@
 #     heartbeat under wrk, beside nginx returning a fixed 200 with the same
 #     TLS; requests submitted and approved; idle push connections (memory
 #     each, approve-to-push latency with and without them);
-#   - replicas (not in the default set; PostgreSQL 15 and, for 100,000
-#     the largest idle step, about 10 GB free): submit and approve
+#   - replicas (not in the default set; PostgreSQL 15, and about 10 GB
+#     free for the largest idle step): submit and approve
 #     with one hoistd on SQLite, one on PostgreSQL and three replicas on
 #     one PostgreSQL database (a cluster of its own, fsync on); approve-to-
 #     push with the approval on another replica than the poll; idle push
