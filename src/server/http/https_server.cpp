@@ -446,6 +446,11 @@ class ServerImpl final : public HttpsServer {
         co_await pause.async_wait(kUseTuple);
         continue;
       }
+      // A response goes out as the header's and the body's TLS records;
+      // with Nagle's algorithm the body waited for the client's delayed ACK
+      // of the header (40 ms on Linux) on every response with a body.
+      boost::system::error_code nodelay_ec;
+      socket.set_option(asio::ip::tcp::no_delay(true), nodelay_ec);
       boost::system::error_code remote_ec;
       const auto remote_endpoint = socket.remote_endpoint(remote_ec);
       const std::string remote = remote_ec ? std::string("unknown") : remote_endpoint.address().to_string();
