@@ -56,6 +56,13 @@ void Params::add_blob(std::string_view v) {
   formats_.push_back(1);
 }
 
+bool Params::text_holds_nul() const {
+  for (std::size_t i = 0; i < values_.size(); ++i) {
+    if (!null_[i] && formats_[i] == 0 && values_[i].find('\0') != std::string::npos) return true;
+  }
+  return false;
+}
+
 void Params::add_int(std::int64_t v) {
   add_text(std::to_string(v));
 }
@@ -286,6 +293,14 @@ Status Conn::exec(std::string_view sql, std::string_view what) {
 
 Result<Rows> Conn::query(std::string_view sql, std::string_view what, const Params& params) {
   if (broken_) return broken(what, "the connection was lost");
+  // Refused rather than cut at the NUL (the same value on SQLite matches
+  // or stores all of it); the connection stays as it was.
+  if (params.text_holds_nul()) {
+    return invalid_argument(
+        fmt::format("{}: {}: a text value holds a NUL character, which PostgreSQL's text cannot "
+                    "hold",
+                    options_.noun, what));
+  }
   auto it = prepared_.find(std::string(sql));
   if (it == prepared_.end()) {
     const std::string name = "hoist_" + std::to_string(prepared_.size() + 1);

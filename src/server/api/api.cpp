@@ -419,6 +419,14 @@ Api::Api(ApiDeps deps, ApiOptions options) : impl_(std::make_unique<Impl>(std::m
   router_.add(Route{"GET", "/api/v1/health", Access::kPublic, "Liveness: the server answers",
                     [impl = impl_.get()](Call&) -> Result<net::HttpResponse> {
                       if (impl->audit_refusal) return *impl->audit_refusal;  // it answers, but records nothing
+                      // A replica that cannot reach its database answers
+                      // 503, so a load balancer takes it out
+                      // (docs/high-availability.md).
+                      // Anyone may ask: the reason goes to the log only.
+                      if (auto version = impl->deps.store.schema_version(); !version) {
+                        impl->deps.log.warn("health.database_unreachable", {{"error", version.error().message}});
+                        return unavailable("the database cannot be reached (hoistd's log says why)");
+                      }
                       return json_ok(json::object{{"status", "ok"}});
                     }});
   // Sessions, users and tokens.
