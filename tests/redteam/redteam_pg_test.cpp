@@ -175,5 +175,56 @@ TEST(RedteamPg, AStoppedDatabaseGives503InTimeAndTheListenerRecovers) {
   EXPECT_LT(std::chrono::duration<double>(poll.answered_at() - decided_at).count(), 2.0);
 }
 
+
+// Held (kept as a regression test): what A revokes or retires, B refuses
+// at once: API tokens are read from the database on every call, and the
+// agents' 304 memo of B is dropped by A's notification (and lives 5 s).
+TEST(RedteamPg, RevokedOnOneIsRefusedOnAnotherAtOnce) {
+  Replicas replicas;
+  HoistdProcess* a = replicas.add();
+  ASSERT_NE(a, nullptr);
+  HoistdProcess* b = replicas.add();
+  ASSERT_NE(b, nullptr);
+  auto token = a->admin_token();
+  ASSERT_TRUE(token) << token.error().message;
+  const Headers admin = bearer(*token);
+  for (int round = 0; round < 5; ++round) {
+    const auto made = a->call_json("POST", "/api/v1/tokens", json::object{{"label", "r" + std::to_string(round)}}, admin);
+    ASSERT_EQ(made.status, 201) << made;
+    const Headers other = bearer(made.str("/token"));
+    ASSERT_EQ(b->call("GET", "/api/v1/whoami", "", other).status, 200);
+    ASSERT_EQ(a->call("DELETE", "/api/v1/tokens/" + made.str("/id"), "", admin).status / 100, 2);
+    EXPECT_EQ(b->call("GET", "/api/v1/whoami", "", other).status, 401) << "round " << round;
+  }
+  const auto put = a->call_json("PUT", "/api/v1/policies/fleet", json::object{{"text", manual_policy("1h")}}, admin);
+  ASSERT_EQ(put.status, 201) << put;
+  ASSERT_EQ(a->call_json("PUT", "/api/v1/policies/fleet/labels", json::object{{"labels", json::array{"web"}}}, admin)
+                .status,
+            200);
+  for (int round = 0; round < 5; ++round) {
+    auto agent = b->enrol({"web"}, "web-" + std::to_string(round));
+    ASSERT_TRUE(agent) << agent.error().message;
+    const auto first = b->call("GET", "/api/v1/agent/policy", "", agent->headers());
+    ASSERT_EQ(first.status, 200) << first;
+    Headers again = agent->headers();
+    again.push_back({"if-none-match", first.header("etag")});
+    ASSERT_EQ(b->call("GET", "/api/v1/agent/policy", "", again).status, 304);
+    ASSERT_EQ(a->call("DELETE", "/api/v1/endpoints/" + agent->id, "", admin).status / 100, 2);
+    // Finding 3: B answers 304 from its memo until A's notification
+    // arrives (measured: the window, then 401).
+    const auto retired_at = steady_clock::now();
+    int status = 0;
+    int stale = 0;
+    while (seconds_since(retired_at) < 6.0) {
+      status = b->call("GET", "/api/v1/agent/policy", "", again).status;
+      if (status != 304) break;
+      ++stale;
+    }
+    EXPECT_EQ(status, 401);
+    EXPECT_EQ(stale, 0) << "round " << round << ": " << stale << " answers of 304 to a retired endpoint over "
+                        << seconds_since(retired_at) * 1000 << " ms";
+  }
+}
+
 }  // namespace
 }  // namespace hoist::replicas
