@@ -168,13 +168,17 @@ Status check_conninfo(std::string_view conninfo) {
   }
   bool has_password = false;
   for (const PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
-    if (std::strcmp(o->keyword, "password") == 0 && o->val != nullptr && o->val[0] != '\0') has_password = true;
+    // sslpassword (a client key's passphrase) is as secret: hoistd logs
+    // the address at its start (the journal, which group adm reads).
+    const bool secret = std::strcmp(o->keyword, "password") == 0 || std::strcmp(o->keyword, "sslpassword") == 0;
+    if (secret && o->val != nullptr && o->val[0] != '\0') has_password = true;
   }
   PQconninfoFree(options);
   if (has_password) {
     return invalid_argument(
-        "the database address holds a password, which others could read in the config or a process listing: put it "
-        "in a file named by [store] password_file, or in PGPASSWORD, or in ~/.pgpass");
+        "the database address holds a password (password or sslpassword), which others could read in the config, the "
+        "log or a process listing: put the password in a file named by [database] password_file, or in PGPASSWORD, "
+        "or in ~/.pgpass; use a client key without a passphrase, readable only by hoistd's user");
   }
   return {};
 }

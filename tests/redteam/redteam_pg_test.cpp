@@ -175,7 +175,6 @@ TEST(RedteamPg, AStoppedDatabaseGives503InTimeAndTheListenerRecovers) {
   EXPECT_LT(std::chrono::duration<double>(poll.answered_at() - decided_at).count(), 2.0);
 }
 
-
 // Held (kept as a regression test): what A revokes or retires, B refuses
 // at once: API tokens are read from the database on every call, and the
 // agents' 304 memo of B is dropped by A's notification (and lives 5 s).
@@ -189,7 +188,8 @@ TEST(RedteamPg, RevokedOnOneIsRefusedOnAnotherAtOnce) {
   ASSERT_TRUE(token) << token.error().message;
   const Headers admin = bearer(*token);
   for (int round = 0; round < 5; ++round) {
-    const auto made = a->call_json("POST", "/api/v1/tokens", json::object{{"label", "r" + std::to_string(round)}}, admin);
+    const auto made =
+        a->call_json("POST", "/api/v1/tokens", json::object{{"label", "r" + std::to_string(round)}}, admin);
     ASSERT_EQ(made.status, 201) << made;
     const Headers other = bearer(made.str("/token"));
     ASSERT_EQ(b->call("GET", "/api/v1/whoami", "", other).status, 200);
@@ -198,9 +198,9 @@ TEST(RedteamPg, RevokedOnOneIsRefusedOnAnotherAtOnce) {
   }
   const auto put = a->call_json("PUT", "/api/v1/policies/fleet", json::object{{"text", manual_policy("1h")}}, admin);
   ASSERT_EQ(put.status, 201) << put;
-  ASSERT_EQ(a->call_json("PUT", "/api/v1/policies/fleet/labels", json::object{{"labels", json::array{"web"}}}, admin)
-                .status,
-            200);
+  ASSERT_EQ(
+      a->call_json("PUT", "/api/v1/policies/fleet/labels", json::object{{"labels", json::array{"web"}}}, admin).status,
+      200);
   for (int round = 0; round < 5; ++round) {
     auto agent = b->enrol({"web"}, "web-" + std::to_string(round));
     ASSERT_TRUE(agent) << agent.error().message;
@@ -224,6 +224,43 @@ TEST(RedteamPg, RevokedOnOneIsRefusedOnAnotherAtOnce) {
     EXPECT_EQ(stale, 0) << "round " << round << ": " << stale << " answers of 304 to a retired endpoint over "
                         << seconds_since(retired_at) * 1000 << " ms";
   }
+}
+
+// Finding 4: check_conninfo refuses password= but not sslpassword= (a
+// client key's passphrase), and hoistd logs the whole url at its start
+// ("hoistd.started", into the journal).
+TEST(RedteamPg, ASslPasswordInTheUrlIsRefusedAndNeverLogged) {
+  PgCluster cluster;
+  ASSERT_TRUE(cluster.start()) << cluster.error();
+  ASSERT_TRUE(cluster.create_database("hoist")) << cluster.error();
+  HoistdOptions o;
+  o.config_toml = "[database]\nbackend = \"postgres\"\nurl = \"" + cluster.conninfo("hoist") +
+                  " sslpassword=hunter2\"\npool_size = 4\n";
+  HoistdProcess hoistd(o);
+  const bool started = hoistd.start();
+  EXPECT_FALSE(started) << "a url holding sslpassword was taken";
+  const std::string out = hoistd.output() + hoistd.start_error();
+  EXPECT_EQ(out.find("hunter2"), std::string::npos) << out;
+}
+
+
+// Held: text PostgreSQL cannot store and SQLite would (a lone UTF-16
+// surrogate escaped in JSON, raw invalid UTF-8, NUL) is refused with 400
+// before anything is stored, and the replica serves the next call.
+TEST(RedteamPg, TextPostgresCannotHoldIsRefusedUpFront) {
+  Replicas replicas;
+  HoistdProcess* a = replicas.add();
+  ASSERT_NE(a, nullptr);
+  auto token = a->admin_token();
+  ASSERT_TRUE(token) << token.error().message;
+  Headers admin = bearer(*token);
+  admin.push_back({"content-type", "application/json"});
+  for (const std::string& body : {std::string(R"({"label":"a\udc00b"})"), std::string(R"({"label":"a\ud800"})"),
+                                 std::string("{\"label\":\"a\xff\"}"), std::string(R"({"label":"a\u0000"})")}) {
+    const auto r = a->call("POST", "/api/v1/tokens", body, admin);
+    EXPECT_EQ(r.status, 400) << body << "\n" << r;
+  }
+  EXPECT_EQ(a->call("GET", "/api/v1/whoami", "", admin).status, 200);
 }
 
 }  // namespace
