@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -219,6 +220,17 @@ Result<std::unique_ptr<Conn>> Conn::open(const ConnOptions& options) {
   if (PQserverVersion(raw) < 130000) {
     return unavailable(fmt::format("{}: the server at {} is PostgreSQL {}; Hoist needs 13 or newer", options.noun,
                                    conn->server(), PQserverVersion(raw) / 10000));
+  }
+  // A client that vanishes inside a transaction without closing its
+  // socket (a replica's host lost or partitioned, a stopped process) would
+  // keep the write lock, and every replica's writes waiting, until the
+  // server's TCP keepalive notices (2 h by default). hoistd never leaves a
+  // transaction idle longer than it waits for an answer itself.
+  if (auto st = conn->exec(fmt::format("SET idle_in_transaction_session_timeout = {}",
+                                       std::max<std::int64_t>(1000, options.round_trip_timeout.count())),
+                           "limit idle transactions");
+      !st.ok()) {
+    return st.error();
   }
   return conn;
 }

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -243,7 +244,6 @@ TEST(RedteamPg, ASslPasswordInTheUrlIsRefusedAndNeverLogged) {
   EXPECT_EQ(out.find("hunter2"), std::string::npos) << out;
 }
 
-
 // Held: text PostgreSQL cannot store and SQLite would (a lone UTF-16
 // surrogate escaped in JSON, raw invalid UTF-8, NUL) is refused with 400
 // before anything is stored, and the replica serves the next call.
@@ -256,11 +256,63 @@ TEST(RedteamPg, TextPostgresCannotHoldIsRefusedUpFront) {
   Headers admin = bearer(*token);
   admin.push_back({"content-type", "application/json"});
   for (const std::string& body : {std::string(R"({"label":"a\udc00b"})"), std::string(R"({"label":"a\ud800"})"),
-                                 std::string("{\"label\":\"a\xff\"}"), std::string(R"({"label":"a\u0000"})")}) {
+                                  std::string("{\"label\":\"a\xff\"}"), std::string(R"({"label":"a\u0000"})")}) {
     const auto r = a->call("POST", "/api/v1/tokens", body, admin);
     EXPECT_EQ(r.status, 400) << body << "\n" << r;
   }
   EXPECT_EQ(a->call("GET", "/api/v1/whoami", "", admin).status, 200);
+}
+
+// Finding 5: a replica that stops answering inside a write (its host lost,
+// partitioned or stopped: no FIN reaches the server) keeps the one write
+// lock of every replica until the server's TCP keepalive (2 h by
+// default): B cannot write at all meanwhile. Simulated with SIGSTOP of A
+// caught while its backend holds the lock.
+TEST(RedteamPg, AReplicaStoppedInsideAWriteDoesNotHoldTheWriteLockForever) {
+  Replicas replicas("query_timeout_s = 3\nconnect_timeout_s = 2\n");
+  HoistdProcess* a = replicas.add();
+  ASSERT_NE(a, nullptr);
+  HoistdProcess* b = replicas.add();
+  ASSERT_NE(b, nullptr);
+  auto token = a->admin_token();
+  ASSERT_TRUE(token) << token.error().message;
+  const Headers admin = bearer(*token);
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    auto client = a->client();
+    for (int i = 0; !stop; ++i) {
+      (void)hoist::testing::send_request(*client, "POST", "/api/v1/tokens",
+                                         "{\"label\":\"w" + std::to_string(i) + "\"}",
+                                         Headers{admin[0], {"content-type", "application/json"}});
+    }
+  });
+  bool caught = false;
+  for (int attempt = 0; attempt < 300 && !caught; ++attempt) {
+    ::kill(a->pid(), SIGSTOP);
+    std::string held;
+    (void)replicas.cluster().psql(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = 1215261043 AND objid = 1951858689",
+        &held, "hoist");
+    if (held.rfind("1", 0) == 0) {
+      caught = true;
+      break;
+    }
+    ::kill(a->pid(), SIGCONT);
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));
+  }
+  ASSERT_TRUE(caught) << "never caught A holding the write lock";
+  // A is stopped with the lock: B must be able to write again soon.
+  const auto t0 = steady_clock::now();
+  int status = 0;
+  while (seconds_since(t0) < 15.0) {
+    status = b->call_json("POST", "/api/v1/tokens", json::object{{"label", "from-b"}}, admin).status;
+    if (status == 201) break;
+  }
+  const double waited = seconds_since(t0);
+  ::kill(a->pid(), SIGCONT);
+  stop = true;
+  writer.join();
+  EXPECT_EQ(status, 201) << "B could not write for " << waited << " s while A, stopped, held the write lock";
 }
 
 }  // namespace
