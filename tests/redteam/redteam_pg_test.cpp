@@ -291,7 +291,8 @@ TEST(RedteamPg, AReplicaStoppedInsideAWriteDoesNotHoldTheWriteLockForever) {
     ::kill(a->pid(), SIGSTOP);
     std::string held;
     (void)replicas.cluster().psql(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = 1215261043 AND objid = 1951858689",
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = 1215261043 AND objid = "
+        "1951858689",
         &held, "hoist");
     if (held.rfind("1", 0) == 0) {
       caught = true;
@@ -313,6 +314,21 @@ TEST(RedteamPg, AReplicaStoppedInsideAWriteDoesNotHoldTheWriteLockForever) {
   stop = true;
   writer.join();
   EXPECT_EQ(status, 201) << "B could not write for " << waited << " s while A, stopped, held the write lock";
+}
+
+// Finding 6 (not fixed): while the database is away, anyone (no
+// credentials) learns its address and libpq's reason from a 503 body.
+TEST(RedteamPg, AnAnonymous503DoesNotNameTheDatabase) {
+  Replicas replicas("query_timeout_s = 3\nconnect_timeout_s = 2\n");
+  HoistdProcess* a = replicas.add();
+  ASSERT_NE(a, nullptr);
+  const std::string port = std::to_string(replicas.cluster().port());
+  replicas.cluster().stop();
+  const auto login = a->call_json("POST", "/api/v1/login", json::object{{"user", "admin"}, {"password", "x"}});
+  EXPECT_EQ(login.status, 503) << login;
+  EXPECT_EQ(login.body.find(port), std::string::npos) << login.body;
+  const auto whoami = a->call("GET", "/api/v1/whoami", "", bearer("hoist_tok_0123456789abcdef_0123456789abcdef0123"));
+  EXPECT_EQ(whoami.body.find(port), std::string::npos) << whoami.status << " " << whoami.body;
 }
 
 }  // namespace
