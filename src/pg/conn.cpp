@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -54,6 +55,13 @@ void Params::add_blob(std::string_view v) {
   values_.emplace_back(v);
   null_.push_back(false);
   formats_.push_back(1);
+}
+
+bool Params::text_holds_nul() const {
+  for (std::size_t i = 0; i < values_.size(); ++i) {
+    if (!null_[i] && formats_[i] == 0 && values_[i].find('\0') != std::string::npos) return true;
+  }
+  return false;
 }
 
 void Params::add_int(std::int64_t v) {
@@ -161,13 +169,17 @@ Status check_conninfo(std::string_view conninfo) {
   }
   bool has_password = false;
   for (const PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
-    if (std::strcmp(o->keyword, "password") == 0 && o->val != nullptr && o->val[0] != '\0') has_password = true;
+    // sslpassword (a client key's passphrase) is as secret: hoistd logs
+    // the address at its start (the journal, which group adm reads).
+    const bool secret = std::strcmp(o->keyword, "password") == 0 || std::strcmp(o->keyword, "sslpassword") == 0;
+    if (secret && o->val != nullptr && o->val[0] != '\0') has_password = true;
   }
   PQconninfoFree(options);
   if (has_password) {
     return invalid_argument(
-        "the database address holds a password, which others could read in the config or a process listing: put it "
-        "in a file named by [store] password_file, or in PGPASSWORD, or in ~/.pgpass");
+        "the database address holds a password (password or sslpassword), which others could read in the config, the "
+        "log or a process listing: put the password in a file named by [database] password_file, or in PGPASSWORD, "
+        "or in ~/.pgpass; use a client key without a passphrase, readable only by hoistd's user");
   }
   return {};
 }
@@ -208,6 +220,17 @@ Result<std::unique_ptr<Conn>> Conn::open(const ConnOptions& options) {
   if (PQserverVersion(raw) < 130000) {
     return unavailable(fmt::format("{}: the server at {} is PostgreSQL {}; Hoist needs 13 or newer", options.noun,
                                    conn->server(), PQserverVersion(raw) / 10000));
+  }
+  // A client that vanishes inside a transaction without closing its
+  // socket (a replica's host lost or partitioned, a stopped process) would
+  // keep the write lock, and every replica's writes waiting, until the
+  // server's TCP keepalive notices (2 h by default). hoistd never leaves a
+  // transaction idle longer than it waits for an answer itself.
+  if (auto st = conn->exec(fmt::format("SET idle_in_transaction_session_timeout = {}",
+                                       std::max<std::int64_t>(1000, options.round_trip_timeout.count())),
+                           "limit idle transactions");
+      !st.ok()) {
+    return st.error();
   }
   return conn;
 }
@@ -286,6 +309,14 @@ Status Conn::exec(std::string_view sql, std::string_view what) {
 
 Result<Rows> Conn::query(std::string_view sql, std::string_view what, const Params& params) {
   if (broken_) return broken(what, "the connection was lost");
+  // Refused rather than cut at the NUL (the same value on SQLite matches
+  // or stores all of it); the connection stays as it was.
+  if (params.text_holds_nul()) {
+    return invalid_argument(
+        fmt::format("{}: {}: a text value holds a NUL character, which PostgreSQL's text cannot "
+                    "hold",
+                    options_.noun, what));
+  }
   auto it = prepared_.find(std::string(sql));
   if (it == prepared_.end()) {
     const std::string name = "hoist_" + std::to_string(prepared_.size() + 1);

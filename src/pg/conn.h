@@ -47,6 +47,9 @@ class Params {
   void add_blob(std::string_view v);
   void add_int(std::int64_t v);
   void add_null();
+  // Whether a text value holds NUL: libpq sends text values as C strings,
+  // so one would be cut there (a filter on "x\0y" would match "x").
+  [[nodiscard]] bool text_holds_nul() const;
 
   void add(std::string_view v) { add_text(v); }
   void add(const std::string& v) { add_text(v); }

@@ -336,14 +336,18 @@ std::string key_fingerprint(const std::vector<std::uint8_t>& key) {
 // file that only its owner (root or hoistd's user) can read: the password
 // opens the whole database.
 hoist::Result<std::string> read_password_file(const std::string& path) {
+  // Checked and read through one descriptor: a path swapped between a
+  // check and a second open (a symlink, a FIFO) is never read.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) {
     return hoist::unavailable(fmt::format("database.password_file {}: {}", path, std::strerror(errno)));
   }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
   struct stat st {};
-  const bool stat_ok = ::fstat(fd, &st) == 0;
-  ::close(fd);
-  if (!stat_ok || !S_ISREG(st.st_mode)) {
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     return hoist::invalid_argument(fmt::format("database.password_file {} is not a regular file", path));
   }
   if ((st.st_mode & 077) != 0) {
@@ -354,9 +358,24 @@ hoist::Result<std::string> read_password_file(const std::string& path) {
     return hoist::invalid_argument(
         fmt::format("database.password_file {} belongs to uid {}, neither root nor hoistd's user", path, st.st_uid));
   }
-  auto text = hoist::platform::read_small_file(path, 4096);
-  if (!text) return hoist::Error{text.error().code, fmt::format("database.password_file: {}", text.error().message)};
-  std::string password = text->substr(0, text->find('\n'));
+  constexpr std::size_t kMax = 4096;
+  std::string text;
+  std::array<char, 1024> buf{};
+  for (;;) {
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      return hoist::unavailable(fmt::format("database.password_file {}: {}", path, std::strerror(errno)));
+    }
+    if (n == 0) break;
+    text.append(buf.data(), static_cast<std::size_t>(n));
+    if (text.size() > kMax) {
+      return hoist::invalid_argument(fmt::format("database.password_file {} is larger than {} bytes", path, kMax));
+    }
+  }
+  std::string password = text.substr(0, text.find('\n'));
+  OPENSSL_cleanse(text.data(), text.size());
+  OPENSSL_cleanse(buf.data(), buf.size());
   if (!password.empty() && password.back() == '\r') password.pop_back();
   if (password.empty()) return hoist::invalid_argument(fmt::format("database.password_file {} is empty", path));
   return password;
