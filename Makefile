@@ -63,7 +63,7 @@ run: build-programs console
 
 bench: build
 	@scripts/install-deps.sh --bench
-	@cmake --build --preset default --target hoistd_api_bench hoistd_push_bench notify_bench endpoint_bench
+	@cmake --build --preset default --target hoistd_api_bench hoistd_push_bench notify_bench endpoint_bench replicas_bench
 	@scripts/bench.sh
 
 format:

@@ -21,7 +21,11 @@
 //       connection (HTTP + TLS + authentication, no write), and fdatasync of
 //       a 4 KiB append in DIR (what one durable write costs on that file
 //       system; each submission and approval commits one SQLite transaction
-//       with synchronous = FULL).
+//       with synchronous = FULL). With --baselines no, neither baseline
+//       (several drivers running at once, as scripts/bench.sh's replicas
+//       part does, time only the writes). --hostname names the endpoint
+//       (distinct per driver); --samples-out FILE writes every latency,
+//       "submit MS" or "approve MS", one a line, for the caller to merge.
 //
 // Figures go to stdout; lines starting with "summary:" are what
 // scripts/bench.sh repeats in its final summary.
@@ -238,10 +242,12 @@ int lifecycle(const std::map<std::string, std::string>& flags) {
   const auto env = env_from(flags);
   const auto n = static_cast<std::size_t>(std::stoul(flags.count("requests") ? flags.at("requests") : "10000"));
   const std::string sync_dir = flags.count("sync-dir") ? flags.at("sync-dir") : ".";
+  const bool baselines = !flags.count("baselines") || flags.at("baselines") != "no";
+  const std::string hostname = flags.count("hostname") ? flags.at("hostname") : "bench-lifecycle";
   const std::string& api_token = env.at("HOIST_BENCH_API_TOKEN");
 
   auto approver = connect(ready);
-  const std::string credential = enrol(*approver, api_token, "bench-lifecycle");
+  const std::string credential = enrol(*approver, api_token, hostname);
   auto agent = connect(ready);
   const auto as_agent = bearer(credential);
   const auto as_approver = bearer(api_token);
@@ -251,16 +257,19 @@ int lifecycle(const std::map<std::string, std::string>& flags) {
   auto with_etag = as_agent;
   with_etag.push_back({"if-none-match", std::string(full.header("etag").value_or(""))});
   std::vector<double> fetch_ms;
-  for (int i = 0; i < 2200; ++i) {
+  for (int i = 0; baselines && i < 2200; ++i) {
     const auto start = bench::Clock::now();
     (void)call(*agent, "GET", "/api/v1/agent/policy", "", with_etag, 304);
     if (i >= 200) {  // the first 200 warm up
       fetch_ms.push_back(bench::ms_since(start));
     }
   }
+  if (fetch_ms.empty()) {
+    fetch_ms.push_back(0.0);  // no baseline asked for
+  }
   const auto fetch = bench::summarize(fetch_ms);
   // Baseline 2: a durable 4 KiB append on the data directory's file system.
-  auto sync = bench::fdatasync_latency(sync_dir, 300);
+  auto sync = bench::fdatasync_latency(sync_dir, baselines ? 300 : 1);
   if (!sync) {
     fail(sync.error().message);
   }
@@ -302,6 +311,14 @@ int lifecycle(const std::map<std::string, std::string>& flags) {
     approve_total_s += bench::ms_since(approve_start) / 1000.0;
   }
 
+  if (flags.count("samples-out")) {
+    std::string text;
+    for (const double ms : submit_ms) text += fmt::format("submit {:.4f}\n", ms);
+    for (const double ms : approve_ms) text += fmt::format("approve {:.4f}\n", ms);
+    if (auto st = bench::write_private_file(flags.at("samples-out"), text); !st) {
+      fail(st.error().message);
+    }
+  }
   const auto submit = bench::summarize(submit_ms);
   const auto approve = bench::summarize(approve_ms);
   const double total_s = submit_total_s + approve_total_s;
@@ -330,7 +347,7 @@ int main(int argc, char** argv) {
     fail(
         "usage: hoistd_api_bench free-port | setup --ready F --env-out F [--heartbeat-agents N --credentials-out F] | "
         "lifecycle --ready F --env F "
-        "[--requests N] [--sync-dir D]");
+        "[--requests N] [--sync-dir D] [--baselines no] [--hostname H] [--samples-out F]");
   }
   const std::string command = argv[1];
   const auto flags = parse_flags(argc, argv, 2);

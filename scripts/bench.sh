@@ -7,6 +7,13 @@
 #     heartbeat under wrk, beside nginx returning a fixed 200 with the same
 #     TLS; requests submitted and approved; idle push connections (memory
 #     each, approve-to-push latency with and without them);
+#   - replicas (not in the default set; PostgreSQL 15, and about 10 GB
+#     free for the largest idle step): submit and approve
+#     with one hoistd on SQLite, one on PostgreSQL and three replicas on
+#     one PostgreSQL database (a cluster of its own, fsync on); approve-to-
+#     push with the approval on another replica than the poll; idle push
+#     connections over the three replicas in steps, memory per connection
+#     and a policy change's time to reach them all (bench/replicas_bench.cpp);
 #   - endpoint (root only; skipped otherwise): `sudo -n /usr/bin/true`
 #     through hoist_sudo.so and hoist-agent against stock sudoers with a
 #     NOPASSWD rule, and approve-to-command-start with the real sudo on a
@@ -25,7 +32,15 @@
 # submitted and approved per block pair with and without channels [2000],
 # HOIST_BENCH_SUDO_RUNS, sudo runs
 # of each kind [500], HOIST_BENCH_APPROVALS, approve-to-command-start
-# samples [50]. Arguments go to decision_bench.
+# samples [50]; for the replicas part: HOIST_BENCH_REPLICA_REQUESTS, per
+# driver [2000], HOIST_BENCH_REPLICA_SAMPLES, approve-to-push samples of
+# each kind [300], HOIST_BENCH_REPLICA_STEPS [10000,30000,58500: 100,000
+# needs an open-files hard limit above 34,000 for each replica],
+# HOIST_BENCH_REPLICA_SOURCES, loopback source addresses [8],
+# HOIST_BENCH_MEM_FLOOR_MIB, opening stops when the machine's MemAvailable
+# falls below it [6144], HOIST_BENCH_REPLICA_DRIVERS, driver processes for
+# the idle connections [as many as the open-files limit needs]. Arguments go
+# to decision_bench.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +56,9 @@ approvals=${HOIST_BENCH_APPROVALS:-50}
 work=$(mktemp -d "${TMPDIR:-/tmp}/hoist-bench.XXXXXX") # mode 0700
 pids=()
 endpoint_user=""
+pg_dir=""
+pg_started=""
+as_pg=()
 cleanup() {
   # endpoint_bench removes its user itself; this covers its being killed.
   if [ -n "$endpoint_user" ] && id "$endpoint_user" >/dev/null 2>&1; then
@@ -52,6 +70,14 @@ cleanup() {
   for pid in "${pids[@]}"; do
     wait "$pid" 2>/dev/null || true
   done
+  # The replicas part's PostgreSQL: stopped after every hoistd is.
+  if [ -n "$pg_dir" ]; then
+    if [ -n "$pg_started" ]; then
+      "${as_pg[@]}" /usr/lib/postgresql/15/bin/pg_ctl -D "$pg_dir/data" -m fast -w stop >/dev/null 2>&1 ||
+        echo "bench: pg_ctl stop failed; PostgreSQL in $pg_dir may still run" >&2
+    fi
+    rm -rf "$pg_dir"
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -243,6 +269,225 @@ EOF
   problems=$({ grep -E '"level":"(warning|error)"' "$work/hoistd.log" || true; } | sed -n 's/.*"event":"\([^"]*\)".*/\1/p' |
     sort | uniq -c | awk '{ printf "%s%s x%s", sep, $2, $1; sep = ", " }')
   summary+=("hoistd stopped cleanly (SIGTERM, exit 0); warnings and errors in its log: ${problems:-none}")
+fi
+
+if [[ $parts == *" replicas "* ]]; then
+  # Several hoistd replicas on one PostgreSQL (docs/benchmarks.md, "Several
+  # replicas on PostgreSQL"): a cluster of this run's own in a temporary
+  # directory (fsync on, 127.0.0.1 and a free port), one hoistd on SQLite
+  # as the baseline, one on PostgreSQL, then three on one database.
+  pg_bin=/usr/lib/postgresql/15/bin
+  [ -x "$pg_bin/postgres" ] || die "PostgreSQL 15 is missing (apt-get install postgresql-15)"
+  replica_requests=${HOIST_BENCH_REPLICA_REQUESTS:-2000}
+  replica_samples=${HOIST_BENCH_REPLICA_SAMPLES:-300}
+  replica_steps=${HOIST_BENCH_REPLICA_STEPS:-10000,30000,58500}
+  replica_sources=${HOIST_BENCH_REPLICA_SOURCES:-8}
+  mem_floor_mib=${HOIST_BENCH_MEM_FLOOR_MIB:-6144}
+  max_step=$(tr ',' '\n' <<<"$replica_steps" | sort -n | tail -n 1)
+
+  # Descriptors: each replica holds a third of the idle connections, the
+  # drivers all of them. Root with CAP_SYS_RESOURCE may raise this shell's
+  # hard limit (only for this script and its children); otherwise the hard
+  # limit stands: the drivers are then several processes, each below it,
+  # but a replica still holds at most about that many connections.
+  want_fds=$((max_step + 2000))
+  if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt "$want_fds" ]; then
+    ulimit -Hn "$want_fds" 2>/dev/null || true
+  fi
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+  fd_limit=$(ulimit -n)
+  [ "$fd_limit" = unlimited ] && fd_limit=1048576
+  per_driver=$((fd_limit - 1000))
+  drivers=$(((max_step + per_driver - 1) / per_driver))
+  if [ "${HOIST_BENCH_REPLICA_DRIVERS:-0}" -gt "$drivers" ]; then drivers=$HOIST_BENCH_REPLICA_DRIVERS; fi
+  if [ $(((max_step + 2) / 3 + 500)) -gt "$fd_limit" ]; then
+    echo "bench: the open-files limit is $fd_limit per process (hard): a replica holds at most about $((fd_limit - 500)) connections, fewer than a third of $max_step" >&2
+  fi
+
+  # PostgreSQL refuses to run as root: as root the cluster belongs to the
+  # postgres user, in a directory of its own outside $work (mode 0700).
+  pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/hoist-bench-pg.XXXXXX")
+  as_pg=()
+  if [ "$(id -u)" -eq 0 ]; then
+    id postgres >/dev/null 2>&1 || die "there is no postgres user (install postgresql-15)"
+    chown postgres: "$pg_dir"
+    as_pg=(runuser -u postgres --)
+  fi
+  pg_port=$("$build/bench/hoistd_api_bench" free-port)
+  "${as_pg[@]}" "$pg_bin/initdb" -D "$pg_dir/data" -A trust -U hoist -E UTF8 --locale=C --no-instructions \
+    >"$pg_dir/initdb.log" 2>&1 || die "initdb failed: $(tail -n 5 "$pg_dir/initdb.log")"
+  cat >>"$pg_dir/data/postgresql.conf" <<PGCONF
+listen_addresses = '127.0.0.1'
+port = $pg_port
+unix_socket_directories = '$pg_dir'
+fsync = on
+synchronous_commit = on
+full_page_writes = on
+max_connections = 300
+PGCONF
+  "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w -t 60 start >/dev/null ||
+    die "PostgreSQL did not start: $(tail -n 5 "$pg_dir/server.log")"
+  pg_started=1
+  for db in single multi; do
+    "$pg_bin/psql" -X -q -h 127.0.0.1 -p "$pg_port" -U hoist -d postgres -c "CREATE DATABASE $db" ||
+      die "CREATE DATABASE $db failed"
+  done
+
+  # The same hoistd.toml for every hoistd, bar [database]: room for the
+  # idle connections (a third of the largest step per replica, and any
+  # number per source address), and the submission limits out of reach
+  # (as in the hoistd part).
+  replica_toml() {
+    cat <<TOML
+[limits]
+max_connections = $((max_step + 2000))
+max_connections_per_address = $((max_step + 2000))
+
+[requests]
+endpoint_burst = 1000000
+endpoint_every = "1ms"
+user_burst = 1000000
+user_every = "1ms"
+TOML
+    if [ -n "${1:-}" ]; then
+      printf '\n[database]\nbackend = "postgres"\nurl = "host=127.0.0.1 port=%s user=hoist dbname=%s"\n' "$pg_port" "$1"
+    fi
+  }
+  password=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
+  # start_hoistd NAME [DATABASE]: data in $work/NAME; sets started_pid.
+  start_hoistd() {
+    local name=$1
+    replica_toml "${2:-}" >"$work/$name.toml"
+    HOIST_ADMIN_PASSWORD=$password "$build/src/server/hoistd" --config "$work/$name.toml" --data-dir "$work/$name" \
+      --port 0 --ready-file "$work/$name.ready" --admin-user admin >"$work/$name.out" 2>"$work/$name.log" &
+    started_pid=$!
+    pids+=("$started_pid")
+    for _ in $(seq 200); do
+      [ -s "$work/$name.ready" ] && return 0
+      kill -0 "$started_pid" 2>/dev/null || die "$name did not start: $(tail -n 3 "$work/$name.log")"
+      sleep 0.1
+    done
+    die "$name did not write its ready file"
+  }
+  # stop_hoistd PID NAME: SIGTERM; it must drain and exit 0.
+  stop_hoistd() {
+    local status=0
+    kill -TERM "$1"
+    wait "$1" || status=$?
+    [ "$status" -eq 0 ] || die "$2 exited with status $status"
+    local problems
+    problems=$({ grep -E '"level":"(warning|error)"' "$work/$2.log" || true; } |
+      sed -n 's/.*"event":"\([^"]*\)".*/\1/p' | sort | uniq -c | awk '{ printf "%s%s x%s", sep, $2, $1; sep = ", " }')
+    stopped+=("$2: ${problems:-none}")
+  }
+  stopped=()
+  declare -A ops
+
+  # lifecycle SLUG LABEL CLIENTS ENV READY...: CLIENTS drivers at once, each its
+  # own endpoint, on the READY files in turn; each submits and approves
+  # $replica_requests requests. Throughput over the wall time of them all;
+  # percentiles over every sample.
+  lifecycle() {
+    local slug=$1 label=$2 clients=$3 env=$4
+    shift 4
+    local readies=("$@") lpids=() i
+    local start end
+    start=$(date +%s.%N)
+    for ((i = 0; i < clients; i++)); do
+      "$build/bench/hoistd_api_bench" lifecycle --ready "${readies[$((i % ${#readies[@]}))]}" --env "$env" \
+        --requests "$replica_requests" --baselines no --hostname "bench-$slug-$i" \
+        --samples-out "$work/$slug-$i.samples" >"$work/$slug-$i.out" 2>&1 &
+      lpids+=($!)
+      pids+=($!)
+    done
+    for pid in "${lpids[@]}"; do
+      wait "$pid" || die "the submit-and-approve driver of $label failed: $(cat "$work/$slug"-*.out | tail -n 3)"
+    done
+    end=$(date +%s.%N)
+    ops[$label]=$(awk -v s="$start" -v e="$end" -v n=$((2 * clients * replica_requests)) 'BEGIN { printf "%.1f", n / (e - s) }')
+    local line
+    line=$(cat "$work/$slug"-*.samples | sort -k1,1 -k2,2g | awk -v label="$label" -v ops="${ops[$label]}" '
+      { v[$1, ++n[$1]] = $2 }
+      function pct(k, p,   r) { r = int(p * n[k] + 0.999999); if (r < 1) r = 1; return v[k, r] }
+      END { printf "%-34s %7.0f ops/s | submit p50 %6.2f p99 %6.2f ms | approve p50 %6.2f p99 %6.2f ms",
+        label, ops, pct("submit", 0.5), pct("submit", 0.99), pct("approve", 0.5), pct("approve", 0.99) }')
+    echo "$line"
+    lifecycle_lines+=("$line")
+  }
+  lifecycle_lines=()
+
+  echo
+  echo "== replicas: submit and approve, $replica_requests requests per driver (PostgreSQL: fsync on)"
+  start_hoistd sqlite
+  sqlite_pid=$started_pid
+  HOIST_ADMIN_PASSWORD=$password "$build/bench/hoistd_api_bench" setup --ready "$work/sqlite.ready" \
+    --env-out "$work/sqlite.env" >/dev/null || die "setup on SQLite failed"
+  lifecycle sqlite-1 "SQLite, 1 driver" 1 "$work/sqlite.env" "$work/sqlite.ready"
+  lifecycle sqlite-3 "SQLite, 3 drivers" 3 "$work/sqlite.env" "$work/sqlite.ready"
+  stop_hoistd "$sqlite_pid" sqlite
+
+  start_hoistd pg1 single
+  pg1_pid=$started_pid
+  HOIST_ADMIN_PASSWORD=$password "$build/bench/hoistd_api_bench" setup --ready "$work/pg1.ready" \
+    --env-out "$work/pg1.env" >/dev/null || die "setup on PostgreSQL failed"
+  lifecycle pg1-1 "PostgreSQL x1, 1 driver" 1 "$work/pg1.env" "$work/pg1.ready"
+  lifecycle pg1-3 "PostgreSQL x1, 3 drivers" 3 "$work/pg1.env" "$work/pg1.ready"
+  stop_hoistd "$pg1_pid" pg1
+
+  # Three replicas on database "multi": the first makes the shared keys,
+  # the others get copies before their first start.
+  start_hoistd replica-a multi
+  replica_pids=("$started_pid")
+  for name in replica-b replica-c; do
+    (umask 077 && mkdir -p "$work/$name/tls" "$work/$name/codes" "$work/$name/notify")
+    cp -p "$work/replica-a/tls/ca.crt" "$work/replica-a/tls/ca.key" "$work/$name/tls/"
+    cp -p "$work/replica-a/codes/master.key" "$work/$name/codes/"
+    cp -p "$work/replica-a/notify/secrets.key" "$work/$name/notify/"
+    start_hoistd "$name" multi
+    replica_pids+=("$started_pid")
+  done
+  HOIST_ADMIN_PASSWORD=$password "$build/bench/hoistd_api_bench" setup --ready "$work/replica-a.ready" \
+    --env-out "$work/multi.env" >/dev/null || die "setup on the replicas failed"
+  lifecycle pg3-3 "PostgreSQL x3, 3 drivers (1 each)" 3 "$work/multi.env" \
+    "$work/replica-a.ready" "$work/replica-b.ready" "$work/replica-c.ready"
+  summary+=("replicas: submit+approve, $replica_requests requests per driver, sequential per driver (PostgreSQL fsync on):")
+  for line in "${lifecycle_lines[@]}"; do summary+=("  $line"); done
+  summary+=("$(awk -v s1="${ops["SQLite, 1 driver"]}" -v s3="${ops["SQLite, 3 drivers"]}" \
+    -v p1="${ops["PostgreSQL x1, 1 driver"]}" -v p13="${ops["PostgreSQL x1, 3 drivers"]}" \
+    -v p3="${ops["PostgreSQL x3, 3 drivers (1 each)"]}" 'BEGIN {
+    printf "  ratios to SQLite: PostgreSQL x1 %.2fx (1 driver), %.2fx (3 drivers); PostgreSQL x3 %.2fx (3 drivers, vs SQLite 3 drivers)", p1 / s1, p13 / s3, p3 / s3 }')")
+
+  echo
+  echo "== replicas: approve-to-push across replicas; idle push connections in steps ($replica_steps)"
+  ready_list="$work/replica-a.ready,$work/replica-b.ready,$work/replica-c.ready"
+  pid_list=$(IFS=,; echo "${replica_pids[*]}")
+  # $drivers processes (each below the open-files limit), meeting in
+  # $work/sync; the first measures and prints.
+  mkdir -p "$work/sync"
+  driver_pids=()
+  for ((d = 1; d < drivers; d++)); do
+    "$build/bench/replicas_bench" --ready "$ready_list" --env "$work/multi.env" --pids "$pid_list" \
+      --steps "$replica_steps" --sources "$replica_sources" --mem-floor-mib "$mem_floor_mib" \
+      --shard "$d/$drivers" --sync-dir "$work/sync" >"$work/replicas-$d.out" 2>&1 &
+    driver_pids+=($!)
+    pids+=($!)
+  done
+  "$build/bench/replicas_bench" --ready "$ready_list" --env "$work/multi.env" --pids "$pid_list" \
+    --samples "$replica_samples" --steps "$replica_steps" --sources "$replica_sources" \
+    --mem-floor-mib "$mem_floor_mib" --shard "0/$drivers" --sync-dir "$work/sync" | tee "$work/replicas.out" ||
+    die "the replicas benchmark failed: $(tail -n 3 "$work"/replicas-*.out 2>/dev/null)"
+  for pid in "${driver_pids[@]}"; do
+    wait "$pid" || die "a replicas benchmark driver failed: $(tail -n 3 "$work"/replicas-*.out)"
+  done
+  for ((d = 1; d < drivers; d++)); do sed 's/^/  /' "$work/replicas-$d.out"; done
+  mapfile -t lines < <(sed -n 's/^summary: /replicas: /p' "$work/replicas.out")
+  summary+=("${lines[@]}")
+  i=0
+  for name in replica-a replica-b replica-c; do
+    stop_hoistd "${replica_pids[$i]}" "$name"
+    i=$((i + 1))
+  done
+  summary+=("replicas: every hoistd stopped cleanly (SIGTERM, exit 0); warnings and errors in their logs: $(IFS=';'; echo "${stopped[*]}")")
 fi
 
 if [[ $parts == *" endpoint "* ]]; then

@@ -24,7 +24,8 @@ metrics
 platform        core
 ipc             core
 sqlite          core
-store           core sqlite
+pg              core
+store           core sqlite pg
 net             core
 net/tls         core platform
 net/client      core net net/tls
@@ -47,6 +48,7 @@ metrics         *
 platform        net net/tls net/client log ipc sqlite store endpoint plugin/adapter plugin agent server cli
 ipc             endpoint plugin/adapter plugin agent server cli
 sqlite          platform net net/tls net/client log ipc store endpoint plugin/adapter plugin agent server cli
+pg              platform net net/tls net/client log ipc sqlite store endpoint plugin/adapter plugin agent server cli
 store           endpoint plugin/adapter plugin agent server/app server/notify server cli
 net             endpoint plugin/adapter plugin agent server/app server cli log
 net/tls         endpoint plugin/adapter plugin agent server cli
@@ -87,7 +89,7 @@ unit_of() {
     # The files of hoist_plugin_core (src/plugin/CMakeLists.txt): sudo's
     # arrays to typed structs, no I/O.
     plugin/sudo_args.* | plugin/run_mode.* | plugin/env_policy.* | plugin/command_info.* | plugin/break_glass_groups.*) echo plugin/adapter ;;
-    core/* | metrics/* | platform/* | ipc/* | sqlite/* | store/* | net/* | log/* | endpoint/* | plugin/* | agent/* | server/* | cli/*) echo "${1%%/*}" ;;
+    core/* | metrics/* | platform/* | ipc/* | sqlite/* | pg/* | store/* | net/* | log/* | endpoint/* | plugin/* | agent/* | server/* | cli/*) echo "${1%%/*}" ;;
     *) echo "" ;;
   esac
 }

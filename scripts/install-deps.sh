@@ -21,6 +21,10 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libssl-dev libre2-dev libtomlplusplus-dev libcli11-dev libfmt-dev
   libhowardhinnant-date-dev tzdata libsqlite3-dev
+  # hoistd's PostgreSQL backend (libpq), and the PostgreSQL 15 server the
+  # tests start themselves as private clusters on loopback (never the
+  # machine's own cluster, which Debian's package makes and may start).
+  libpq-dev postgresql-15
   # hoistd: HTTPS and JSON (Boost 1.81: Beast coroutines, JSON, URL),
   # Argon2id passwords, journald logging and sd_notify; libcurl's SMTP
   # (STARTTLS, SMTPS) for the email channels.
@@ -40,6 +44,9 @@ packages=(
   # server with STARTTLS and AUTH for the email channels
   # (tests/support/smtp_receiver.py, run by Debian's /usr/bin/python3).
   rsyslog rsyslog-gnutls prometheus python3-aiosmtpd
+  # HAProxy in front of several hoistd replicas (examples/haproxy/hoistd.cfg;
+  # the replica fault tests run it on loopback as their own child).
+  haproxy
   # make deb and the package tests: debhelper builds the packages, lintian
   # checks them, debootstrap makes the Debian root they are installed in,
   # systemd-nspawn boots it.
@@ -82,11 +89,11 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 starts_service=0
 for p in "${missing[@]}"; do
-  case "$p" in nginx-light | prometheus | rsyslog) starts_service=1 ;; esac
+  case "$p" in nginx-light | prometheus | rsyslog | haproxy) starts_service=1 ;; esac
 done
 if [ "$starts_service" -eq 1 ] && [ ! -e /usr/sbin/policy-rc.d ]; then
-  # nginx's, prometheus's and rsyslog's packages would start them as system
-  # services (port 80, port 9090, /dev/log); the tests and benchmarks run
+  # nginx's, prometheus's, rsyslog's and haproxy's packages would start them
+  # as system services (port 80, port 9090, /dev/log); the tests and benchmarks run
   # their own on loopback.
   # policy-rc.d (exit 101: "action forbidden") is Debian's way to keep a
   # package from starting services; removed after.

@@ -24,7 +24,9 @@
 #include "agent/state/sqlite_agent_state.h"
 #include "core/timestamp.h"
 #include "log/logger.h"
+#include "net/client/failover_client.h"
 #include "net/client/https_client.h"
+#include "net/client/server_list.h"
 #include "net/tls/fingerprint.h"
 #include "platform/dpkg_database.h"
 #include "platform/system_time_zones.h"
@@ -53,16 +55,29 @@ Result<std::string> normalized_pin(std::string_view pin) {
   return out;
 }
 
-Result<std::unique_ptr<net::ApiClient>> client_for(const std::string& server, const std::string& pin,
-                                                   std::chrono::seconds request_timeout) {
+static_assert(kMaxServerUrls == net::kMaxServers);
+
+// A replica that accepts TCP and never answers costs this, once, before
+// the next URL is tried (then it rests: net/client/server_list.h).
+constexpr std::chrono::seconds kConnectTimeout{5};
+// How long a URL that failed is left alone while another answers.
+constexpr net::Backoff kServerBackoff{std::chrono::milliseconds(1000), std::chrono::milliseconds(60'000)};
+
+// Every client the agent makes: each of `servers`' URLs trusted by the one
+// pin, moving to the next on a connection failure or a 503.
+Result<std::unique_ptr<net::ApiClient>> client_for(const std::shared_ptr<net::ServerSet>& servers,
+                                                   const std::string& pin, std::chrono::seconds request_timeout) {
   net::ClientOptions options;
-  options.url = server;
   options.pin_fingerprint = pin;
+  options.connect_timeout = kConnectTimeout;
   options.request_timeout = request_timeout;
-  auto https = net::HttpsClient::create(options);
-  if (!https) return https.error();
-  return std::unique_ptr<net::ApiClient>(
-      std::make_unique<net::HttpsApiClient>(std::move(*https), std::vector<net::Header>{}));
+  auto client = net::FailoverApiClient::create(servers, options);
+  if (!client) return client.error();
+  return std::unique_ptr<net::ApiClient>(std::move(*client));
+}
+
+TimePoint now_seconds() {
+  return std::chrono::time_point_cast<Seconds>(std::chrono::system_clock::now());
 }
 
 std::string host_name() {
@@ -76,9 +91,8 @@ std::string host_name() {
 Status enrol_endpoint(const EnrolOptions& options) {
   auto pin = normalized_pin(options.ca_pin);
   if (!pin) return pin.error();
-  if (options.server.rfind("https://", 0) != 0) {
-    return invalid_argument("--server must be https://HOST[:PORT], the address hoistd printed");
-  }
+  auto urls = net::parse_server_list(options.servers);
+  if (!urls) return invalid_argument(fmt::format("--server: {}", urls.error().message));
   auto state = open_sqlite_agent_state(options.state_dir);
   if (!state) return state.error();
   auto existing = (*state)->identity();
@@ -87,12 +101,14 @@ Status enrol_endpoint(const EnrolOptions& options) {
     return conflict(fmt::format("this computer is already enrolled as {} with {}; add --force to enrol it again",
                                 (*existing)->endpoint_id, (*existing)->server_url));
   }
-  auto client = client_for(options.server, *pin, std::chrono::seconds(30));
+  auto servers = std::make_shared<net::ServerSet>(*urls, kServerBackoff);
+  auto client = client_for(servers, *pin, std::chrono::seconds(30));
   if (!client) return client.error();
   const std::string hostname = options.hostname.empty() ? host_name() : options.hostname;
   auto enrolled = enrol(**client, options.token, hostname, std::string(kAgentVersion));
   if (!enrolled) return enrolled.error();
-  Identity identity{options.server,
+  Identity identity{urls->front(),
+                    {urls->begin() + 1, urls->end()},
                     *pin,
                     enrolled->endpoint_id,
                     enrolled->credential,
@@ -105,7 +121,23 @@ Status enrol_endpoint(const EnrolOptions& options) {
     identity.codes_key = enrolled->codes_key->key;
     identity.codes_key_generation = enrolled->codes_key->generation;
   }
-  return (*state)->set_identity(identity);
+  if (auto st = (*state)->set_identity(identity); !st) return st;
+  (void)(*state)->set_server_answer(ServerAnswer{servers->answered(), now_seconds()});  // a hint only
+  return {};
+}
+
+Status set_servers(const std::string& state_dir, const std::vector<std::string>& given) {
+  auto urls = net::parse_server_list(given);
+  if (!urls) return urls.error();
+  auto state = open_sqlite_agent_state(state_dir);
+  if (!state) return state.error();
+  auto identity = (*state)->identity();
+  if (!identity) return identity.error();
+  if (!*identity) return not_found("this computer is not enrolled: run hoist-agent enroll first");
+  Identity changed = **identity;
+  changed.server_url = urls->front();
+  changed.fallback_server_urls.assign(urls->begin() + 1, urls->end());
+  return (*state)->set_identity(changed);
 }
 
 Result<std::string> agent_status(const std::string& state_dir) {
@@ -122,6 +154,10 @@ Result<std::string> agent_status(const std::string& state_dir) {
   if (!*identity) return std::string("not enrolled: run hoist-agent enroll --server URL --token T --ca-pin SHA256\n");
   std::string out = fmt::format("endpoint {} ({}) of {}\nlabels: {}\n", (*identity)->endpoint_id, (*identity)->hostname,
                                 (*identity)->server_url, fmt::join((*identity)->labels, ", "));
+  out += fmt::format("servers: {}\n", fmt::join(server_urls(**identity), ", "));
+  if (auto answer = (*state)->server_answer(); answer && *answer && !(*answer)->url.empty()) {
+    out += fmt::format("answered last: {} (since {})\n", (*answer)->url, format_timestamp((*answer)->since));
+  }
   out += (*identity)->codes_key.empty()
              ? std::string("admin codes: no key (hoistd has no code master key, or was not reached)\n")
              : fmt::format("admin codes: key generation {}\n", (*identity)->codes_key_generation);
@@ -164,14 +200,22 @@ Status run_agent(const RunOptions& options) {
     return not_found("this computer is not enrolled: run hoist-agent enroll first");
   }
   const Identity id = **identity;
+  // Every URL the endpoint knows, shared by the three clients: what one
+  // learns (a replica is down, another answers) the others use at once.
+  AgentState& state_ref = **state;
+  auto servers =
+      std::make_shared<net::ServerSet>(server_urls(id), kServerBackoff, [&log, &state_ref](const std::string& url) {
+        log->info("agent.server_answered", {{"url", url}});
+        (void)state_ref.set_server_answer(ServerAnswer{url, now_seconds()});
+      });
   // Three connections to hoistd, so that none waits for another: the push
   // long poll, the outbox upload, and everything else (heartbeat, policy,
   // requests).
-  auto main_client = client_for(id.server_url, id.ca_pin_sha256, std::chrono::seconds(30));
+  auto main_client = client_for(servers, id.ca_pin_sha256, std::chrono::seconds(30));
   if (!main_client) return main_client.error();
-  auto push_client = client_for(id.server_url, id.ca_pin_sha256, options.push_wait + std::chrono::seconds(20));
+  auto push_client = client_for(servers, id.ca_pin_sha256, options.push_wait + std::chrono::seconds(20));
   if (!push_client) return push_client.error();
-  auto upload_client = client_for(id.server_url, id.ca_pin_sha256, std::chrono::seconds(30));
+  auto upload_client = client_for(servers, id.ca_pin_sha256, std::chrono::seconds(30));
   if (!upload_client) return upload_client.error();
   auto server = serialized(make_server_api(std::move(*main_client), id.credential));
   auto push_server = make_server_api(std::move(*push_client), id.credential);

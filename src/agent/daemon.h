@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "core/result.h"
 
@@ -13,7 +14,9 @@ inline constexpr std::string_view kAgentVersion = "0.1.0";
 
 struct EnrolOptions {
   std::string state_dir = "/var/lib/hoist-agent";
-  std::string server;    // https://host:port
+  // hoistd's URLs, https://host:port, each one or several separated by
+  // commas (net::parse_server_list): the replicas, tried in this order.
+  std::vector<std::string> servers;
   std::string token;     // hoist_enrol_...
   std::string ca_pin;    // SHA-256 of the server's CA
   std::string hostname;  // "" = gethostname()
@@ -21,6 +24,11 @@ struct EnrolOptions {
 };
 // Pins the CA, enrols with the token, stores the identity. Prints nothing.
 Status enrol_endpoint(const EnrolOptions& options);
+
+// Replaces the endpoint's hoistd URLs (same rules as enrol's --server),
+// keeping its credential and pin. The agent must not be running (the state
+// is locked); it uses the new list when it starts.
+Status set_servers(const std::string& state_dir, const std::vector<std::string>& servers);
 
 struct RunOptions {
   std::string state_dir = "/var/lib/hoist-agent";

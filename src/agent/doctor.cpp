@@ -350,14 +350,16 @@ std::vector<Finding> check_enrolment(const DoctorFacts& f) {
                 "enrol again with --force: hoist-agent enroll --force --server ... --token ... --ca-pin ..."));
     return out;
   }
+  std::string all_servers = p(e.server_url);
+  for (const auto& url : e.fallback_server_urls) all_servers += ", " + p(url);
   out.push_back(ok(kClass, "enrolment",
-                   fmt::format("enrolled as {} ({}) with {} since {}", p(e.endpoint_id), p(e.hostname), p(e.server_url),
+                   fmt::format("enrolled as {} ({}) with {} since {}", p(e.endpoint_id), p(e.hostname), all_servers,
                                format_timestamp(e.enrolled_at))));
   const auto& s = f.server;
   if (!s.tried) return out;
   if (!s.transport_error.empty()) {
     out.push_back(problem(kClass, "hoistd",
-                          fmt::format("hoistd at {} cannot be reached: {}", p(e.server_url), p(s.transport_error)),
+                          fmt::format("hoistd at {} cannot be reached: {}", all_servers, p(s.transport_error)),
                           "check that hoistd runs and that this computer reaches it (DNS, firewall, proxy); a "
                           "certificate that does not match the pinned CA means another server, or hoistd's CA was "
                           "replaced: enrol again. Meanwhile the agent serves from its last policy"));
@@ -377,7 +379,10 @@ std::vector<Finding> check_enrolment(const DoctorFacts& f) {
     return out;
   }
   const auto rtt = std::chrono::duration_cast<std::chrono::milliseconds>(s.received - s.sent);
-  out.push_back(ok(kClass, "hoistd", fmt::format("hoistd accepts this endpoint (round trip {} ms)", rtt.count())));
+  const std::string where =
+      e.fallback_server_urls.empty() || s.answered_by.empty() ? std::string() : " at " + p(s.answered_by);
+  out.push_back(
+      ok(kClass, "hoistd", fmt::format("hoistd{} accepts this endpoint (round trip {} ms)", where, rtt.count())));
   return out;
 }
 

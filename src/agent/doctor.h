@@ -85,6 +85,7 @@ struct EnrolmentFacts {
   TimePoint enrolled_at{};
   bool credential_present = false;
   bool pin_present = false;
+  std::vector<std::string> fallback_server_urls;  // the other replicas, in order
 };
 
 struct StoredPolicyFacts {
@@ -113,6 +114,7 @@ struct ServerFacts {
   std::chrono::sys_time<std::chrono::milliseconds> received{};
   PolicyAtServer policy = PolicyAtServer::kNotAsked;
   std::string policy_error;
+  std::string answered_by;  // the URL that answered (one of several replicas)
 };
 
 struct GroupFacts {

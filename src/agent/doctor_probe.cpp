@@ -23,6 +23,7 @@
 #include "agent/sudo_conf.h"
 #include "core/timestamp.h"
 #include "ipc/messages.h"
+#include "net/client/failover_client.h"
 #include "net/client/https_client.h"
 #include "net/client/json_api.h"
 #include "platform/executable.h"
@@ -381,6 +382,7 @@ class SystemProbe final : public DoctorProbe {
       identity_ = **identity;
       EnrolmentFacts e;
       e.server_url = identity_->server_url;
+      e.fallback_server_urls = identity_->fallback_server_urls;
       e.endpoint_id = identity_->endpoint_id;
       e.hostname = identity_->hostname;
       e.enrolled_at = identity_->enrolled_at;
@@ -399,17 +401,18 @@ class SystemProbe final : public DoctorProbe {
     if (!identity_) return f;
     f.tried = true;
     net::ClientOptions options;
-    options.url = identity_->server_url;
     options.pin_fingerprint = identity_->ca_pin_sha256;
-    options.connect_timeout = std::chrono::seconds(10);
+    options.connect_timeout = std::chrono::seconds(5);
     options.request_timeout = std::chrono::seconds(10);
     options.max_response_bytes = std::size_t{4} << 20;
-    auto https = net::HttpsClient::create(options);
-    if (!https) {
-      f.transport_error = https.error().message;
+    // Every replica the agent knows, as the agent tries them.
+    auto servers = std::make_shared<net::ServerSet>(server_urls(*identity_));
+    auto made = net::FailoverApiClient::create(servers, options);
+    if (!made) {
+      f.transport_error = made.error().message;
       return f;
     }
-    net::HttpsApiClient client(std::move(*https), {});
+    net::ApiClient& client = **made;
     const std::vector<net::Header> auth{{"authorization", "Bearer " + identity_->credential}};
     const std::string body = boost::json::serialize(boost::json::object{{"agent_version", std::string(kAgentVersion)}});
     // Connect first, so the round trip timed below is one exchange (and an
@@ -421,6 +424,7 @@ class SystemProbe final : public DoctorProbe {
     f.sent = now_ms();
     auto reply = client.send("POST", "/api/v1/agent/heartbeat", body, auth);
     f.received = now_ms();
+    f.answered_by = servers->answered();
     if (!reply) {
       f.transport_error = reply.error().message;
       return f;

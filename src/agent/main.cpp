@@ -62,7 +62,11 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     hoist::agent::EnrolOptions enrol;
     auto* enroll = app.add_subcommand("enroll", "Enrol this computer with hoistd (pins its CA)");
-    enroll->add_option("--server", enrol.server, "hoistd's URL, https://HOST[:PORT]")->required();
+    enroll
+        ->add_option("--server", enrol.servers,
+                     "hoistd's URL, https://HOST[:PORT]; for several replicas, repeat it or separate URLs with commas "
+                     "(at most 16, tried in order)")
+        ->required();
     enroll->add_option("--token", enrol.token, "an enrolment token from the console or `hoist enrol-token create`")
         ->required();
     enroll->add_option("--ca-pin", enrol.ca_pin, "the SHA-256 fingerprint of hoistd's CA, as hoistd printed it")
@@ -88,6 +92,16 @@ int main(int argc, char** argv) {
     run_cmd->add_option("--metrics-interval", metrics_interval_s, "seconds between writes of --metrics-file")
         ->check(CLI::Range(1, 3600))
         ->capture_default_str();
+
+    std::string servers_dir = "/var/lib/hoist-agent";
+    std::vector<std::string> new_servers;
+    auto* set_servers_cmd = app.add_subcommand(
+        "set-servers", "Replace the hoistd URLs this endpoint uses, without enrolling again (stop the agent first)");
+    set_servers_cmd
+        ->add_option("url", new_servers,
+                     "hoistd's URLs, https://HOST[:PORT], in the order to try them (or separated by commas)")
+        ->required();
+    set_servers_cmd->add_option("--state-dir", servers_dir, "where the agent keeps its state")->capture_default_str();
 
     std::string status_dir = "/var/lib/hoist-agent";
     auto* status = app.add_subcommand("status", "Show the enrolment, policy, queued events and grants");
@@ -153,6 +167,17 @@ int main(int argc, char** argv) {
                                    ? "enrolled; start the agent with: hoist-agent run (or systemctl start hoist-agent)"
                                    : start_unit_after_enrol(enrol.state_dir);
       std::printf("%s\n", done.c_str());
+      return 0;
+    }
+    if (*set_servers_cmd) {
+      if (::geteuid() != 0) {
+        std::fprintf(stderr,
+                     "hoist-agent: set-servers must run as root (it changes where the agent sends its "
+                     "credential)\n");
+        return 77;
+      }
+      if (auto st = hoist::agent::set_servers(servers_dir, new_servers); !st) return fail(st.error());
+      std::printf("servers set; start the agent again: systemctl start hoist-agent (or hoist-agent run)\n");
       return 0;
     }
     if (*run_cmd) {

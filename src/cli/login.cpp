@@ -20,6 +20,7 @@
 #include "cli/remote.h"
 #include "cli/terminal.h"
 #include "core/duration.h"
+#include "net/client/server_list.h"
 
 namespace hoist::cli {
 
@@ -28,7 +29,7 @@ namespace json = boost::json;
 namespace {
 
 struct LoginArgs {
-  std::string server;
+  std::vector<std::string> servers;
   std::string fingerprint;
   std::string ca_file;
   std::string user;
@@ -83,7 +84,14 @@ int run_login(const LoginArgs& args, const Globals& globals) {
     saved = std::optional<Credentials>();
   }
   Credentials c;
-  c.server = args.server;
+  if (!args.servers.empty()) {
+    auto urls = net::parse_server_list(args.servers);
+    if (!urls) {
+      (void)std::fprintf(stderr, "hoist: %s\n", printable(urls.error().message).c_str());
+      return kExitUsage;
+    }
+    c.server = net::join_server_list(*urls);
+  }
   if (c.server.empty() && *saved) {
     c.server = (*saved)->server;
   }
@@ -123,11 +131,11 @@ int run_login(const LoginArgs& args, const Globals& globals) {
     }
     expires_in = d->count();
   }
-  auto https = https_client_for(c.server, c.ca_fingerprint, c.ca_file);
-  if (!https) {
-    return report(https.error());
+  auto made = api_client_for(c.server, c.ca_fingerprint, c.ca_file);
+  if (!made) {
+    return report(made.error());
   }
-  HttpsApiClient api(std::move(*https), {});
+  auto& api = **made;
   // The server is checked (TLS, its CA against the fingerprint) before a
   // password is asked for: a wrong fingerprint or address is told at once.
   if (auto reached = api.send("GET", "/api/v1/health", "", {}); !reached) {
@@ -177,9 +185,9 @@ int run_login(const LoginArgs& args, const Globals& globals) {
   }
   // The token this login replaces is of no more use.
   if (*saved && (*saved)->server == c.server && !(*saved)->token_id.empty() && (*saved)->token_id != c.token_id) {
-    if (auto again = https_client_for(c.server, c.ca_fingerprint, c.ca_file)) {
-      HttpsApiClient cleanup(std::move(*again), {{"authorization", "Bearer " + c.token}});
-      (void)call_json(cleanup, "DELETE", "/api/v1/tokens/" + url_encode((*saved)->token_id));
+    if (auto cleanup =
+            api_client_for(c.server, c.ca_fingerprint, c.ca_file, {{"authorization", "Bearer " + c.token}})) {
+      (void)call_json(**cleanup, "DELETE", "/api/v1/tokens/" + url_encode((*saved)->token_id));
     }
   }
   if (globals.json) {
@@ -212,11 +220,10 @@ int run_logout(const Globals& globals) {
   }
   const Credentials& c = **saved;
   int status = kExitOk;
-  auto https = https_client_for(c.server, c.ca_fingerprint, c.ca_file);
-  Status revoked = https ? Status{} : Status{https.error()};
-  if (https) {
-    HttpsApiClient api(std::move(*https), {{"authorization", "Bearer " + c.token}});
-    auto reply = call_json(api, "DELETE", "/api/v1/tokens/" + url_encode(c.token_id));
+  auto api = api_client_for(c.server, c.ca_fingerprint, c.ca_file, {{"authorization", "Bearer " + c.token}});
+  Status revoked = api ? Status{} : Status{api.error()};
+  if (api) {
+    auto reply = call_json(**api, "DELETE", "/api/v1/tokens/" + url_encode(c.token_id));
     // An expired or already revoked token is as good as revoked.
     if (!reply && reply.error().code != ErrorCode::kUnauthenticated && reply.error().code != ErrorCode::kNotFound) {
       revoked = reply.error();
@@ -260,7 +267,9 @@ int run_whoami(const Globals& globals) {
 void add_login(CLI::App& app, Runner& run, const Globals& globals) {
   auto args = std::make_shared<LoginArgs>();
   auto* login = app.add_subcommand("login", "Log in to hoistd and keep an API token for the other commands");
-  login->add_option("server", args->server, "https://SERVER:PORT (default: the one logged in to before)");
+  login->add_option("server", args->servers,
+                    "https://SERVER:PORT (default: the one logged in to before); for several replicas, give each "
+                    "(or separate them with commas), at most 16, tried in order");
   login->add_option("--fingerprint", args->fingerprint, "SHA-256 fingerprint of hoistd's CA, as hoistd printed it");
   login->add_option("--ca-file", args->ca_file, "PEM file of the CA that signed hoistd's certificate");
   login->add_option("-u,--user", args->user, "Console user name (default: $USER)");

@@ -11,16 +11,22 @@ namespace hoist::cli {
 
 namespace json = boost::json;
 
-Result<std::unique_ptr<net::HttpsClient>> https_client_for(const std::string& server,
-                                                           const std::optional<std::string>& ca_fingerprint,
-                                                           const std::optional<std::string>& ca_file) {
+Result<std::unique_ptr<net::FailoverApiClient>> api_client_for(const std::string& servers,
+                                                               const std::optional<std::string>& ca_fingerprint,
+                                                               const std::optional<std::string>& ca_file,
+                                                               std::vector<net::Header> headers) {
+  auto urls = net::parse_server_list({servers});
+  if (!urls) {
+    return urls.error();
+  }
   net::ClientOptions options;
-  options.url = server;
   options.pin_fingerprint = ca_fingerprint;
   options.ca_file = ca_file;
+  options.connect_timeout = std::chrono::seconds{5};
   options.request_timeout = std::chrono::seconds{60};
   options.max_response_bytes = std::size_t{256} << 20;  // audit exports
-  return net::HttpsClient::create(std::move(options));
+  return net::FailoverApiClient::create(std::make_shared<net::ServerSet>(std::move(*urls)), options,
+                                        std::move(headers));
 }
 
 Result<std::unique_ptr<ApiClient>> connect_logged_in() {
@@ -28,12 +34,12 @@ Result<std::unique_ptr<ApiClient>> connect_logged_in() {
   if (!credentials) {
     return credentials.error();
   }
-  auto client = https_client_for(credentials->server, credentials->ca_fingerprint, credentials->ca_file);
+  auto client = api_client_for(credentials->server, credentials->ca_fingerprint, credentials->ca_file,
+                               {{"authorization", "Bearer " + credentials->token}});
   if (!client) {
     return client.error();
   }
-  std::vector<net::Header> headers{{"authorization", "Bearer " + credentials->token}};
-  return std::unique_ptr<ApiClient>(std::make_unique<HttpsApiClient>(std::move(*client), std::move(headers)));
+  return std::unique_ptr<ApiClient>(std::move(*client));
 }
 
 int call_and_show(const Globals& globals, std::string_view method, const std::string& target,

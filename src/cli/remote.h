@@ -12,6 +12,7 @@
 #include "cli/api_client.h"
 #include "cli/credentials.h"
 #include "core/result.h"
+#include "net/client/failover_client.h"
 
 namespace hoist::cli {
 
@@ -19,10 +20,14 @@ struct Globals {
   bool json = false;  // --json: print the server's JSON instead of tables
 };
 
-// An HTTPS client for `server`, trusting it by fingerprint and/or CA file.
-Result<std::unique_ptr<net::HttpsClient>> https_client_for(const std::string& server,
-                                                           const std::optional<std::string>& ca_fingerprint,
-                                                           const std::optional<std::string>& ca_file);
+// A client of `servers` (one https:// URL, or several replicas separated by
+// commas: net/client/server_list.h), trusting each by fingerprint and/or CA
+// file, moving to the next URL when one cannot be reached
+// (net/client/failover_client.h). `headers` go with every request.
+Result<std::unique_ptr<net::FailoverApiClient>> api_client_for(const std::string& servers,
+                                                               const std::optional<std::string>& ca_fingerprint,
+                                                               const std::optional<std::string>& ca_file,
+                                                               std::vector<net::Header> headers = {});
 
 // An ApiClient that sends the saved (or environment's) API token.
 Result<std::unique_ptr<ApiClient>> connect_logged_in();

@@ -197,13 +197,53 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
     }
   }
   if (const auto* t = section("database")) {
-    if (auto st = r.known_keys(*t, "database", {"backend", "path"}); !st) return st;
+    if (auto st = r.known_keys(
+            *t, "database",
+            {"backend", "path", "url", "password_file", "pool_size", "connect_timeout_s", "query_timeout_s"});
+        !st) {
+      return st;
+    }
     std::string backend = "sqlite";
     if (auto st = r.get(*t, "database", "backend", backend); !st) return st;
-    if (backend != "sqlite") {
-      return r.at(*t, "backend", fmt::format("database.backend \"{}\" is not available; use \"sqlite\"", backend));
+    if (backend != "sqlite" && backend != "postgres") {
+      return r.at(*t, "backend",
+                  fmt::format("database.backend \"{}\" is not known; use \"sqlite\" (one server) or \"postgres\" "
+                              "(several replicas)",
+                              backend));
     }
+    config.postgres = backend == "postgres";
     if (auto st = r.get(*t, "database", "path", config.database); !st) return st;
+    if (auto st = r.get(*t, "database", "url", config.pg.url); !st) return st;
+    if (auto st = r.get(*t, "database", "password_file", config.pg.password_file); !st) return st;
+    std::int64_t pool = config.pg.pool_size;
+    std::int64_t connect = config.pg.connect_timeout_s;
+    std::int64_t query = config.pg.query_timeout_s;
+    if (auto st = r.get(*t, "database", "pool_size", pool); !st) return st;
+    if (auto st = r.get(*t, "database", "connect_timeout_s", connect); !st) return st;
+    if (auto st = r.get(*t, "database", "query_timeout_s", query); !st) return st;
+    if (auto bad = out_of_range(pool, 0, 1000, "database.pool_size")) return r.at(*t, "pool_size", *bad);
+    if (auto bad = out_of_range(connect, 1, 300, "database.connect_timeout_s")) {
+      return r.at(*t, "connect_timeout_s", *bad);
+    }
+    if (auto bad = out_of_range(query, 1, 3600, "database.query_timeout_s")) return r.at(*t, "query_timeout_s", *bad);
+    config.pg.pool_size = static_cast<int>(pool);
+    config.pg.connect_timeout_s = static_cast<int>(connect);
+    config.pg.query_timeout_s = static_cast<int>(query);
+    const bool pg_keys = t->contains("url") || t->contains("password_file") || t->contains("pool_size") ||
+                         t->contains("connect_timeout_s") || t->contains("query_timeout_s");
+    if (config.postgres && config.pg.url.empty()) {
+      return r.at(*t, "backend",
+                  "database.backend \"postgres\" needs database.url, the database's libpq address "
+                  "(postgresql://HOST:PORT/DB?sslmode=verify-full or keywords)");
+    }
+    if (config.postgres && t->contains("path")) {
+      return r.at(*t, "path", "database.path names a SQLite file; with backend \"postgres\" use database.url");
+    }
+    if (!config.postgres && pg_keys) {
+      return r.at(*t, "backend",
+                  "database.url, password_file, pool_size and the timeouts are for backend \"postgres\"; set "
+                  "database.backend = \"postgres\" or remove them");
+    }
   }
   if (const auto* t = section("limits")) {
     if (auto st = r.known_keys(*t, "limits",

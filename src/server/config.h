@@ -49,9 +49,29 @@ struct SiemConfig {
   std::string token_file;
 };
 
+// [database] backend = "postgres": several replicas on one PostgreSQL
+// (docs/storage.md, docs/high-availability.md).
+struct PostgresConfig {
+  // A libpq URL or keywords (several hosts and target_session_attrs for a
+  // failover, sslmode=verify-full for TLS); never a password.
+  std::string url;
+  // A file holding the password (its first line), readable by hoistd and
+  // no one else; "" = libpq's own (PGPASSWORD, ~/.pgpass, a certificate).
+  std::string password_file;
+  // Connections per replica; 0 = enough for every thread that reaches the
+  // database (handler threads, notification workers, the jobs).
+  int pool_size = 0;
+  int connect_timeout_s = 10;
+  // The longest a statement or commit may take before the call fails (503)
+  // and the connection is dropped.
+  int query_timeout_s = 30;
+};
+
 struct Config {
   std::string data_dir = "/var/lib/hoistd";
-  std::string database;     // SQLite file; "" = <data_dir>/hoist.db
+  bool postgres = false;  // [database] backend: "sqlite" (false) or "postgres"
+  std::string database;   // SQLite file; "" = <data_dir>/hoist.db
+  PostgresConfig pg;
   std::string console_dir;  // the web console's built files (console/dist); "" = no console
   HttpsServerOptions http;
   // TLS: own CA in <data_dir>/tls unless cert_file and key_file are given.

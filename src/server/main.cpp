@@ -12,15 +12,18 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <tuple>
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -31,6 +34,7 @@
 
 #include <fmt/format.h>
 
+#include "core/sha256.h"
 #include "core/timestamp.h"
 #include "net/json_text.h"
 #include "platform/read_file.h"
@@ -42,6 +46,7 @@
 #include "server/backup/backup.h"
 #include "server/config.h"
 #include "server/http/https_server.h"
+#include "server/lease_keeper.h"
 #include "server/metrics/server_metrics.h"
 #include "server/notify/ca_file.h"
 #include "server/notify/email.h"
@@ -53,7 +58,9 @@
 #include "server/siem/siem_stream.h"
 #include "server/tls/private_dir.h"
 #include "server/tls/server_tls.h"
+#include "store/pg_store.h"
 #include "store/sqlite_store.h"
+#include "store/sqlite_to_postgres.h"
 
 namespace {
 
@@ -182,9 +189,11 @@ class Periodic {
   std::thread thread_;  // last: it starts once the rest is built
 };
 
-// The sweep: api.expire_due() and api.report_throttled() every `interval`.
-std::chrono::milliseconds sweep(hoist::api::Api& api, Logger& log, std::chrono::seconds interval) {
-  auto n = api.expire_due();
+// The sweep: api.expire_due() (on the replica holding the expiry lease)
+// and api.report_throttled() (on every replica: its counts are its own)
+// every `interval`.
+std::chrono::milliseconds sweep(hoist::api::Api& api, Logger& log, std::chrono::seconds interval, bool expire) {
+  auto n = expire ? api.expire_due() : hoist::Result<std::size_t>(std::size_t{0});
   if (!n) {
     log.error("sweep.failed", {{"error", n.error().message}});
   } else if (*n > 0) {
@@ -297,6 +306,119 @@ std::vector<std::string> this_computers_names() {
 // private to hoistd (private_dir.h). Every replica sharing a database needs
 // the same file. The master key of offline admin codes is codes/master.key;
 // the key that seals notification channels' secrets, notify/secrets.key.
+// With several replicas (a shared store), every one must hold the same
+// keys: the first to start records each key's fingerprint in the
+// database, and a replica whose key differs refuses to start, saying
+// which file to copy. The fingerprint is a hash of the key (or, for the
+// CA, the pin agents check), never the key.
+hoist::Status check_shared_key(hoist::store::Replicas& replicas, const std::string& name,
+                               const std::string& fingerprint, const std::string& file) {
+  if (!replicas.shared()) return {};
+  auto recorded = replicas.claim_key_fingerprint(name, fingerprint);
+  if (!recorded) return recorded.error();
+  if (*recorded != fingerprint) {
+    return hoist::conflict(fmt::format(
+        "{} is not the one the other replicas sharing this database use (this one's fingerprint {}, the "
+        "database's {}): copy {} from a replica that runs, then start this one again (docs/high-availability.md, "
+        "\"Shared keys\")",
+        file, fingerprint.substr(0, 16), recorded->substr(0, 16), file));
+  }
+  return {};
+}
+
+std::string key_fingerprint(const std::vector<std::uint8_t>& key) {
+  std::string text = "hoist shared key check\n";
+  text.append(key.begin(), key.end());
+  return hoist::sha256(text).hex();
+}
+
+// [database] password_file: its first line. The file must be a regular
+// file that only its owner (root or hoistd's user) can read: the password
+// opens the whole database.
+hoist::Result<std::string> read_password_file(const std::string& path) {
+  // Checked and read through one descriptor: a path swapped between a
+  // check and a second open (a symlink, a FIFO) is never read.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) {
+    return hoist::unavailable(fmt::format("database.password_file {}: {}", path, std::strerror(errno)));
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    return hoist::invalid_argument(fmt::format("database.password_file {} is not a regular file", path));
+  }
+  if ((st.st_mode & 077) != 0) {
+    return hoist::invalid_argument(fmt::format(
+        "database.password_file {} may be read by others (mode {:o}): chmod 600 it", path, st.st_mode & 0777));
+  }
+  if (st.st_uid != 0 && st.st_uid != ::geteuid()) {
+    return hoist::invalid_argument(
+        fmt::format("database.password_file {} belongs to uid {}, neither root nor hoistd's user", path, st.st_uid));
+  }
+  constexpr std::size_t kMax = 4096;
+  std::string text;
+  std::array<char, 1024> buf{};
+  for (;;) {
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      return hoist::unavailable(fmt::format("database.password_file {}: {}", path, std::strerror(errno)));
+    }
+    if (n == 0) break;
+    text.append(buf.data(), static_cast<std::size_t>(n));
+    if (text.size() > kMax) {
+      return hoist::invalid_argument(fmt::format("database.password_file {} is larger than {} bytes", path, kMax));
+    }
+  }
+  std::string password = text.substr(0, text.find('\n'));
+  OPENSSL_cleanse(text.data(), text.size());
+  OPENSSL_cleanse(buf.data(), buf.size());
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  if (password.empty()) return hoist::invalid_argument(fmt::format("database.password_file {} is empty", path));
+  return password;
+}
+
+// [database] url, password_file and the timeouts as the PostgreSQL
+// store's options (the pool's size is the caller's).
+hoist::Result<hoist::store::PostgresOptions> postgres_options(const Config& config) {
+  hoist::store::PostgresOptions options;
+  options.conninfo = config.pg.url;
+  if (!config.pg.password_file.empty()) {
+    auto password = read_password_file(config.pg.password_file);
+    if (!password) return password.error();
+    options.password = std::move(*password);
+  }
+  options.connect_timeout_s = config.pg.connect_timeout_s;
+  options.round_trip_timeout = std::chrono::seconds(config.pg.query_timeout_s);
+  return options;
+}
+
+// The store [database] names: the SQLite file, or the PostgreSQL database
+// several replicas share. *where says which, for the log.
+hoist::Result<std::unique_ptr<hoist::store::Store>> open_configured_store(
+    const Config& config, const std::function<void(int, int)>& on_migrated, std::string* where) {
+  if (!config.postgres) {
+    *where = config.database.empty() ? config.data_dir + "/hoist.db" : config.database;
+    hoist::store::SqliteOptions options;
+    options.on_migrated = on_migrated;
+    return hoist::store::open_sqlite_store(*where, options);
+  }
+  *where = config.pg.url;
+  auto configured = postgres_options(config);
+  if (!configured) return configured.error();
+  hoist::store::PostgresOptions options = std::move(*configured);
+  // Every thread that reaches the database at once: the handlers, the
+  // notification workers, the jobs and the change listener.
+  options.pool_size = config.pg.pool_size > 0
+                          ? static_cast<std::size_t>(config.pg.pool_size)
+                          : static_cast<std::size_t>(config.http.handler_threads + config.notify.workers + 6);
+  options.on_migrated = on_migrated;
+  return hoist::store::open_postgres_store(options);
+}
+
 hoist::Result<std::vector<std::uint8_t>> load_private_key(const std::string& data_dir, const std::string& sub,
                                                           const std::string& file) {
   auto dir = hoist::tls::PrivateDir::open_or_create(data_dir + "/" + sub);
@@ -431,18 +553,19 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
     log->info("tls.server_certificate_issued", {{"reason", tls->renewal_reason}});
   }
 
-  const std::string db_path = config.database.empty() ? config.data_dir + "/hoist.db" : config.database;
-  hoist::store::SqliteOptions store_options;
+  std::string db_path;
   std::string migrated_line;
-  store_options.on_migrated = [&](int from, int to) {
+  const auto on_migrated = [&](int from, int to) {
     log->info("database.migrated", {{"from", static_cast<std::int64_t>(from)}, {"to", static_cast<std::int64_t>(to)}});
     if (from > 0) migrated_line = fmt::format("Database:        upgraded from schema version {} to {}", from, to);
   };
-  auto store = hoist::store::open_sqlite_store(db_path, store_options);
+  auto store = open_configured_store(config, on_migrated, &db_path);
   if (!store) {
-    // The store's message names the file.
+    // The store's message names the file or the server.
     std::fprintf(stderr, "hoistd: database: %s\n", store.error().message.c_str());
-    return store.error().code == hoist::ErrorCode::kConflict ? kExitConfig : kExitUnavailable;
+    const auto code = store.error().code;
+    return code == hoist::ErrorCode::kConflict || code == hoist::ErrorCode::kInvalidArgument ? kExitConfig
+                                                                                             : kExitUnavailable;
   }
 
   auto siem_sinks = make_siem_sinks(config);
@@ -469,6 +592,18 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
     std::fprintf(stderr, "hoistd: notification secrets: %s\n", secrets_key.error().message.c_str());
     return kExitConfig;
   }
+  for (const auto& [name, fingerprint, file] :
+       {std::tuple{std::string("ca"), tls->pin_fingerprint,
+                   tls->ca_cert_path.empty() ? std::string("[tls] ca_file") : tls->ca_cert_path},
+        std::tuple{std::string("codes/master.key"), key_fingerprint(api_options.codes_master_key),
+                   config.data_dir + "/codes/master.key"},
+        std::tuple{std::string("notify/secrets.key"), key_fingerprint(*secrets_key),
+                   config.data_dir + "/notify/secrets.key"}}) {
+    if (auto st = check_shared_key((*store)->replicas(), name, fingerprint, file); !st) {
+      std::fprintf(stderr, "hoistd: shared keys: %s\n", st.error().message.c_str());
+      return st.error().code == hoist::ErrorCode::kConflict ? kExitConfig : kExitUnavailable;
+    }
+  }
   auto box = hoist::auth::SealedBox::with_key(std::move(*secrets_key));
   if (!box) {
     std::fprintf(stderr, "hoistd: notification secrets: %s\n", box.error().message.c_str());
@@ -481,6 +616,12 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   // Declared before the server and the API: long polls hold its gauges.
   hoist::server::ServerMetrics metrics;
   metrics.watch_store(**store);
+  // Work that runs on one replica at a time (docs/high-availability.md):
+  // with SQLite, this process holds every lease.
+  std::vector<std::string> lease_names = {"expiry", "outbox", "retention"};
+  for (const auto& c : config.siem) lease_names.push_back("siem:" + c.name);
+  hoist::server::LeaseKeeper leases((*store)->replicas(), hoist::server::LeaseKeeper::make_holder(), lease_names, *log,
+                                    hoist::server::LeaseKeeper::Options{});
   if (!config.console_dir.empty()) {
     auto console = hoist::server::ConsoleFiles::load(config.console_dir);
     if (!console) {
@@ -513,14 +654,20 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
       [&clock] { return clock.now_ms(); },
       hoist::notify::OutboxOptions{config.notify.schedule, config.notify.poll_interval, config.notify.workers, 100,
                                    config.notify.public_url, std::chrono::milliseconds{5},
-                                   [&in_hand] { return in_hand.load(std::memory_order_relaxed) > 0; }});
+                                   [&in_hand] { return in_hand.load(std::memory_order_relaxed) > 0; },
+                                   std::chrono::milliseconds{20}, std::chrono::milliseconds{2000}, 0.5,
+                                   [&leases] { return leases.held("outbox"); }});
+  // A wake-up here is told to the other replicas too (a no-op on SQLite).
+  auto& replicas = (*store)->replicas();
   hoist::api::Api api({**store, clock, *log, zones,
-                       [&wake](const std::string& endpoint_id) {
+                       [&wake, &replicas](const std::string& endpoint_id) {
                          if (wake) wake(endpoint_id);
+                         replicas.publish("push", endpoint_id);
                        },
-                       [&wake, &outbox] {
+                       [&wake, &outbox, &replicas] {
                          outbox.wake();
                          if (wake) wake(std::string(hoist::api::kConsoleStreamKey));
+                         replicas.publish("console", "");
                        },
                        &metrics},
                       api_options);
@@ -559,12 +706,21 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   if (users->empty()) {
     const bool generated = !admin_password;
     const std::string password = generated ? hoist::auth::generate_password() : *admin_password;
-    if (auto st = api.create_user(admin_user, hoist::store::Role::kAdmin, password, "system"); !st) {
+    auto made = api.create_user(admin_user, hoist::store::Role::kAdmin, password, "system");
+    // Replicas started together: another one made the first admin.
+    const bool made_elsewhere =
+        !made && made.error().code == hoist::ErrorCode::kConflict && (*store)->replicas().shared() && [&] {
+          auto current = (*store)->users();
+          return current && !current->empty();
+        }();
+    if (!made && !made_elsewhere) {
       std::fprintf(stderr, "hoistd: cannot create the first admin %s: %s\n", admin_user.c_str(),
-                   st.error().message.c_str());
+                   made.error().message.c_str());
       return kExitConfig;
     }
-    if (!generated) {
+    if (made_elsewhere) {
+      first_admin_line = "First admin:     made by another replica (its banner or DATA_DIR/first-admin-password)";
+    } else if (!generated) {
       first_admin_line = fmt::format("First admin:     {} (password as given)", admin_user);
     } else {
       // Also in DATA_DIR/first-admin-password (0600, hoistd's), for
@@ -657,6 +813,32 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
       srv->wake(endpoint_id);
     }
   };
+  // The other replicas' changes wake the same waiters and drop the same
+  // memos as this one's own (a no-op on SQLite). A change can be lost, so
+  // every waiter polls too; after a reconnect, everything is woken.
+  replicas.listen(
+      [&wake, &outbox, &api](std::string_view channel, std::string_view payload) {
+        if (channel == "push") {
+          if (wake) wake(std::string(payload));
+        } else if (channel == "console") {
+          outbox.wake();
+          if (wake) wake(std::string(hoist::api::kConsoleStreamKey));
+        } else if (channel == "policy") {
+          api.forget_changed_elsewhere(channel, payload);
+          if (wake) wake("");
+        } else if (channel == "endpoint") {
+          api.forget_changed_elsewhere(channel, payload);
+        }
+      },
+      [&wake, &outbox, &api, &log] {
+        log->info("replica.listening");
+        api.forget_changed_elsewhere("", "");
+        outbox.wake();
+        if (wake) {
+          wake("");
+          wake(std::string(hoist::api::kConsoleStreamKey));
+        }
+      });
 
   const std::string host =
       config.http.address.find(':') != std::string::npos ? "[" + config.http.address + "]" : config.http.address;
@@ -682,14 +864,17 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   log->info("hoistd.started", {{"version", kVersion}, {"url", url}, {"database", db_path}});
   sd_notify(0, "READY=1");
   {
-    Periodic sweeper([&](Periodic&) { return sweep(api, *log, config.sweep_interval); });
+    Periodic sweeper([&](Periodic&) { return sweep(api, *log, config.sweep_interval, leases.held("expiry")); });
     // A trail that does not verify is kept as it is for the inquiry: the
     // outbox's rows too (who was told what, and when).
     hoist::notify::RetentionOptions retention;
     retention.retention = config.notify.retention;
     std::optional<Periodic> pruner;
     if (chain->ok) {
-      pruner.emplace([&](Periodic& self) { return prune_outbox(self, **store, clock, *log, metrics, retention); });
+      pruner.emplace([&](Periodic& self) {
+        if (!leases.held("retention")) return std::chrono::milliseconds(std::chrono::seconds(5));
+        return prune_outbox(self, **store, clock, *log, metrics, retention);
+      });
     } else {
       log->warn("notify.retention_paused", {{"reason", "the audit trail does not verify"}});
     }
@@ -697,6 +882,7 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
     for (auto& sink : *siem_sinks) {
       hoist::siem::StreamOptions options;
       options.name = sink.first;
+      options.may_send = [&leases, lease = "siem:" + sink.first] { return leases.held(lease); };
       streams.push_back(std::make_unique<hoist::siem::StreamRunner>(
           std::make_unique<hoist::siem::AuditStream>(**store, std::move(sink.second), options,
                                                      [&clock] { return clock.now_s(); }),
@@ -730,8 +916,10 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
     if (auto t = api.report_throttled(true); !t) {
       log->error("hoistd.throttled_not_recorded", {{"error", t.error().message}});
     }
+    replicas.stop();
     outbox.stop();
   }
+  replicas.stop();
   wake = nullptr;
   log->info("hoistd.stopped");
   return kExitOk;
@@ -776,7 +964,21 @@ std::string describe(const hoist::backup::Manifest& m) {
           : fmt::format("{}:{} (for hoist audit verify --expect-head)", db.audit_head_seq, db.audit_head_hash));
 }
 
+// hoistd backup and restore know SQLite's file; on PostgreSQL the database
+// is backed up with PostgreSQL's tools and the shared keys by hand
+// (docs/high-availability.md, "Backups"), never half by this command.
+bool refuse_on_postgres(const Config& config, const char* command) {
+  if (!config.postgres) return false;
+  std::fprintf(stderr,
+               "hoistd %s: the configuration's database is PostgreSQL: back it up with pg_dump and the shared keys "
+               "(DATA_DIR/tls/ca.*, codes/master.key, notify/secrets.key) as docs/high-availability.md, \"Backups\" "
+               "says\n",
+               command);
+  return true;
+}
+
 int run_backup(const Config& config, const std::string& dir) {
+  if (refuse_on_postgres(config, "backup")) return kExitUsage;
   hoist::backup::Source source;
   source.data_dir = config.data_dir;
   source.database = config.database;
@@ -807,6 +1009,7 @@ int run_check_backup(const std::string& dir) {
 }
 
 int run_restore(const Config& config, const std::string& dir, const std::optional<std::string>& owner) {
+  if (refuse_on_postgres(config, "restore")) return kExitUsage;
   if (!config.database.empty() && config.database != config.data_dir + "/hoist.db") {
     std::fprintf(stderr,
                  "hoistd restore: the configuration puts the database at %s, outside the data directory: restore by "
@@ -839,6 +1042,49 @@ int run_restore(const Config& config, const std::string& dir, const std::optiona
       "--expect-head %llu:%s` must pass.\n",
       dir.c_str(), config.data_dir.c_str(), describe(*m).c_str(),
       static_cast<unsigned long long>(m->database.audit_head_seq), m->database.audit_head_hash.c_str());
+  return kExitOk;
+}
+
+// hoistd migrate (docs/storage.md, "Moving from SQLite to PostgreSQL"):
+// the SQLite database copied into the empty PostgreSQL database that the
+// configuration names, then verified there.
+int run_migrate(const Config& config, const std::optional<std::string>& from) {
+  if (!config.postgres) {
+    std::fprintf(stderr,
+                 "hoistd migrate: the configuration's [database] backend is \"sqlite\": give the configuration that "
+                 "names the PostgreSQL target (backend = \"postgres\", url, password_file) with --config\n");
+    return kExitUsage;
+  }
+  const std::string source = from ? *from : config.data_dir + "/hoist.db";
+  auto options = postgres_options(config);
+  if (!options) {
+    std::fprintf(stderr, "hoistd migrate: %s\n", options.error().message.c_str());
+    return kExitConfig;
+  }
+  std::printf("Copying %s into %s (hoistd must not run on either)\n", source.c_str(), config.pg.url.c_str());
+  std::fflush(stdout);
+  auto report = hoist::store::migrate_sqlite_to_postgres(source, *options, [](const std::string& line) {
+    std::printf("  %s\n", line.c_str());
+    std::fflush(stdout);
+  });
+  if (!report) {
+    std::fprintf(stderr, "hoistd migrate: %s\n", report.error().message.c_str());
+    return backup_exit_code(report.error());
+  }
+  std::string tables;
+  for (const auto& [name, rows] : report->tables) tables += fmt::format("    {:<24} {}\n", name, rows);
+  const auto& head = report->audit_head;
+  std::printf(
+      "Migrated %s (SQLite schema %d) into %s (PostgreSQL schema %d)\n"
+      "  tables:       %zu, %llu rows\n%s"
+      "  audit trail:  %llu events, head %s\n"
+      "Start hoistd with this configuration and the same data directory (its CA and keys); then `hoist audit "
+      "verify --expect-head %s` must pass. Keep %s until you no longer need to go back.\n",
+      source.c_str(), report->sqlite_schema_version, config.pg.url.c_str(), report->postgres_schema_version,
+      report->tables.size(), static_cast<unsigned long long>(report->rows), tables.c_str(),
+      static_cast<unsigned long long>(report->audit_events),
+      head ? fmt::format("{}:{} (verified on PostgreSQL)", head->seq, head->hash.hex()).c_str() : "(empty)",
+      head ? fmt::format("{}:{}", head->seq, head->hash.hex()).c_str() : "SEQ:HASH", source.c_str());
   return kExitOk;
 }
 
@@ -898,6 +1144,14 @@ int run_main(int argc, char** argv) {
                           "As root: give every restored file to this user and its group (default: the owners the "
                           "backup recorded)");
   restore_cmd->fallthrough();
+  std::optional<std::string> migrate_from;
+  auto* migrate_cmd = app.add_subcommand(
+      "migrate",
+      "Copy the SQLite database into the empty PostgreSQL database the configuration names ([database] backend = "
+      "\"postgres\"), verify the audit chain and every table there, and exit; hoistd must be stopped "
+      "(docs/storage.md)");
+  migrate_cmd->add_option("--from", migrate_from, "The SQLite database (default: DATA_DIR/hoist.db)");
+  migrate_cmd->fallthrough();
   app.require_subcommand(0, 1);
   try {
     app.parse(argc, argv);
@@ -945,6 +1199,7 @@ int run_main(int argc, char** argv) {
   if (check_cmd->parsed()) return run_check_backup(backup_dir);
   if (backup_cmd->parsed()) return run_backup(config, backup_dir);
   if (restore_cmd->parsed()) return run_restore(config, backup_dir, restore_owner);
+  if (migrate_cmd->parsed()) return run_migrate(config, migrate_from);
   if (!admin_password) {
     if (const char* env = std::getenv("HOIST_ADMIN_PASSWORD");
         env != nullptr && *env != '\0') {  // NOLINT(concurrency-mt-unsafe)

@@ -96,6 +96,10 @@ bool Stmt::is_null(int i) const {
   return sqlite3_column_type(stmt_, i) == SQLITE_NULL;
 }
 
+int Stmt::type_at(int i) const {
+  return sqlite3_column_type(stmt_, i);
+}
+
 void Db::StmtFinalize::operator()(sqlite3_stmt* s) const {
   sqlite3_finalize(s);
 }

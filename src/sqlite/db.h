@@ -72,6 +72,10 @@ class Stmt {
   [[nodiscard]] std::string text_at(int i) const;
   [[nodiscard]] std::string blob_at(int i) const;
   [[nodiscard]] bool is_null(int i) const;
+  // The storage class of the value (sqlite3.h's SQLITE_INTEGER, SQLITE_FLOAT,
+  // SQLITE_TEXT, SQLITE_BLOB or SQLITE_NULL): columns without STRICT take
+  // any, whatever their declared type.
+  [[nodiscard]] int type_at(int i) const;
   [[nodiscard]] TimePoint time_at(int i) const { return TimePoint{Seconds{int_at(i)}}; }
   [[nodiscard]] std::optional<TimePoint> opt_time_at(int i) const;
 

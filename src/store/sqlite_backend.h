@@ -175,6 +175,7 @@ class SqliteStore final : public Store {
   // sqlite_schema.cpp
   Result<int> schema_version() override;
   Status migrate(int target);
+  Replicas& replicas() override { return replicas_; }
 
   // With mu_ held (SqliteTx: by write()): the statement for `sql`.
   Result<Stmt> prepare(std::string_view sql) { return db_->prepare(sql); }
@@ -212,6 +213,7 @@ class SqliteStore final : public Store {
   // The newest event this store committed: it must still be in the trail,
   // unchanged, when the next one is appended (a truncated or rewritten tail).
   std::optional<ChainHead> committed_head_;
+  LocalReplicas replicas_;
 };
 
 }  // namespace hoist::store::sqlite_backend

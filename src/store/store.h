@@ -28,6 +28,7 @@
 #include "store/page.h"
 #include "store/policies.h"
 #include "store/push.h"
+#include "store/replicas.h"
 #include "store/requests.h"
 #include "store/streams.h"
 #include "store/users.h"
@@ -74,6 +75,9 @@ class Store : public AuditReader,
 
   // The schema version the store is at (the number of migrations applied).
   virtual Result<int> schema_version() = 0;
+
+  // What replicas sharing this database tell each other (replicas.h).
+  virtual Replicas& replicas() = 0;
 };
 
 // Verifies the whole stored trail in pages; `expected_head` as in

@@ -224,10 +224,11 @@ TEST(AgentStatus, ShowsQuarantinedEvents) {
   {
     auto state = open_sqlite_agent_state(dir);
     ASSERT_TRUE(state.ok()) << state.error().message;
-    ASSERT_TRUE((*state)
-                    ->set_identity(Identity{
-                        "https://hoistd:8443", std::string(64, 'a'), "ep1", "hoist_agent_x", "host1", {}, kNow, {}, 0})
-                    .ok());
+    ASSERT_TRUE(
+        (*state)
+            ->set_identity(Identity{
+                "https://hoistd:8443", {}, std::string(64, 'a'), "ep1", "hoist_agent_x", "host1", {}, kNow, {}, 0})
+            .ok());
     ASSERT_TRUE((*state)->enqueue(event(7, R"({"n":7})")).ok());
     ASSERT_TRUE((*state)->quarantine(event(7, "").id, "details longer than 16384 bytes", kNow, std::nullopt).ok());
   }

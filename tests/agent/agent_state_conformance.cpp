@@ -148,6 +148,48 @@ TEST_P(AgentStateConformance, IdentityRoundTripsAndIsReplacedWhole) {
   EXPECT_EQ(*state_->identity(), second);
 }
 
+TEST_P(AgentStateConformance, IdentityKeepsTheServerUrlsInOrder) {
+  Identity id = sample_identity();
+  EXPECT_EQ(server_urls(id), std::vector<std::string>{id.server_url});
+  id.fallback_server_urls = {"https://b.example.com:8443", "https://a.example.com", "https://[::1]:8443"};
+  ASSERT_OK(state_->set_identity(id));
+  EXPECT_EQ(*state_->identity(), id);
+  reopen();
+  EXPECT_EQ(*state_->identity(), id);
+  EXPECT_EQ(server_urls(**state_->identity()),
+            (std::vector<std::string>{id.server_url, "https://b.example.com:8443", "https://a.example.com",
+                                      "https://[::1]:8443"}));
+  // Fewer: none of the old may remain.
+  id.fallback_server_urls = {"https://a.example.com"};
+  ASSERT_OK(state_->set_identity(id));
+  EXPECT_EQ(*state_->identity(), id);
+  id.fallback_server_urls.clear();
+  ASSERT_OK(state_->set_identity(id));
+  reopen();
+  EXPECT_EQ(*state_->identity(), id);
+  // The most there may be.
+  for (std::size_t i = 1; i < kMaxServerUrls; ++i) {
+    id.fallback_server_urls.push_back("https://replica-" + std::to_string(i) + ".example.com");
+  }
+  ASSERT_OK(state_->set_identity(id));
+  EXPECT_EQ(*state_->identity(), id);
+}
+
+TEST_P(AgentStateConformance, ServerAnswerRoundTrips) {
+  EXPECT_EQ(*state_->server_answer(), std::nullopt);
+  const ServerAnswer first{"https://a.example.com:8443", at(1'700'000'000)};
+  ASSERT_OK(state_->set_server_answer(first));
+  EXPECT_EQ(*state_->server_answer(), first);
+  const ServerAnswer second{"https://b.example.com:8443", at(1'700'000'500)};
+  ASSERT_OK(state_->set_server_answer(second));
+  reopen();
+  EXPECT_EQ(*state_->server_answer(), second);
+  expect_code(state_->set_server_answer(ServerAnswer{"http://c.example.com", at(1)}), ErrorCode::kInvalidArgument,
+              "http");
+  expect_code(state_->set_server_answer(ServerAnswer{"", at(1)}), ErrorCode::kInvalidArgument, "empty");
+  EXPECT_EQ(*state_->server_answer(), second);
+}
+
 TEST_P(AgentStateConformance, IdentityRefusesBadInputAndKeepsTheOld) {
   const Identity good = sample_identity();
   ASSERT_OK(state_->set_identity(good));
@@ -179,6 +221,24 @@ TEST_P(AgentStateConformance, IdentityRefusesBadInputAndKeepsTheOld) {
        }},
       {"codes key without a generation", [](Identity& i) { i.codes_key.assign(32, 1); }},
       {"generation without a codes key", [](Identity& i) { i.codes_key_generation = 1; }},
+      {"http fallback url",
+       [](Identity& i) {
+         i.fallback_server_urls = {"https://b.example.com", "http://c"};
+       }},
+      {"empty fallback url", [](Identity& i) { i.fallback_server_urls = {""}; }},
+      {"fallback url given twice",
+       [](Identity& i) {
+         i.fallback_server_urls = {"https://b.example.com", "https://b.example.com"};
+       }},
+      {"fallback url same as the first", [](Identity& i) { i.fallback_server_urls = {i.server_url}; }},
+      {"long fallback url",
+       [](Identity& i) { i.fallback_server_urls = {"https://" + std::string(kMaxUrlBytes, 'a')}; }},
+      {"too many server urls",
+       [](Identity& i) {
+         for (std::size_t n = 0; n < kMaxServerUrls; ++n) {
+           i.fallback_server_urls.push_back("https://r" + std::to_string(n) + ".example.com");
+         }
+       }},
   };
   for (const auto& c : cases) {
     Identity bad = good;

@@ -61,7 +61,7 @@ DoctorFacts healthy() {
   f.state.dir = "/var/lib/hoist-agent";
   f.state.exists = true;
   f.state.enrolment =
-      EnrolmentFacts{"https://hoistd.example:8443", "ep-01", "web-1", at("2026-12-01T09:00:00Z"), true, true};
+      EnrolmentFacts{"https://hoistd.example:8443", "ep-01", "web-1", at("2026-12-01T09:00:00Z"), true, true, {}};
   f.state.policy = StoredPolicyFacts{"\"p-7\"", at("2026-12-07T11:00:00Z"), 2};
   f.server.tried = true;
   f.server.status = 200;
@@ -344,6 +344,24 @@ TEST(DoctorEnrolment, HoistdUnreachableIsAServerProblemNotAClockOne) {
   EXPECT_TRUE(contains(the(findings, Severity::kNote, "policy").message, "not verified"));
   f.now = f.state.policy->fetched_at + std::chrono::hours(25);
   EXPECT_TRUE(contains(the(diagnose(f), Severity::kWarning, "policy").message, "1d1h ago"));
+}
+
+TEST(DoctorEnrolment, SeveralServersAreListedAndTheOneThatAnsweredNamed) {
+  auto f = healthy();
+  f.state.enrolment->fallback_server_urls = {"https://hoistd-b.example:8443", "https://hoistd-c.example:8443"};
+  f.server.answered_by = "https://hoistd-b.example:8443";
+  const auto findings = diagnose(f);
+  const auto enrolment = the(findings, Severity::kOk, "enrolment");
+  EXPECT_TRUE(
+      contains(enrolment.message,
+               "with https://hoistd.example:8443, https://hoistd-b.example:8443, https://hoistd-c.example:8443"))
+      << enrolment.message;
+  const auto hoistd = the(findings, Severity::kOk, "hoistd");
+  EXPECT_TRUE(contains(hoistd.message, "hoistd at https://hoistd-b.example:8443 accepts")) << hoistd.message;
+
+  f.server.transport_error = "no hoistd answered: connect to a refused; connect to b refused";
+  const auto down = diagnose(f);
+  EXPECT_TRUE(contains(the(down, Severity::kProblem, "hoistd").message, "https://hoistd-c.example:8443"));
 }
 
 TEST(DoctorEnrolment, ARevokedCredential) {

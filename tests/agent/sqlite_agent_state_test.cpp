@@ -183,6 +183,41 @@ TEST_F(SqliteAgentStateTest, MigratesFromEveryEarlierVersion) {
   }
 }
 
+// An endpoint enrolled by an agent with one URL keeps working after the
+// upgrade that added several (migration 5): the same identity, no fallbacks.
+TEST_F(SqliteAgentStateTest, AnIdentityOfOneUrlSurvivesTheMigrationToSeveral) {
+  Identity id;
+  id.server_url = "https://hoist.example.com:8443";
+  id.ca_pin_sha256 = std::string(64, 'b');
+  id.endpoint_id = "ep_1";
+  id.credential = "hoist_agent_x";
+  id.hostname = "web-01";
+  id.labels = {"prod"};
+  id.enrolled_at = TimePoint{Seconds{1'700'000'000}};
+  {
+    SqliteAgentStateOptions old;
+    old.migrate_to = 4;
+    auto s = open_ok(old);
+    ASSERT_NE(s, nullptr);
+  }
+  {
+    // As hoist-agent of schema 4 wrote it.
+    RawDb raw(db_path());
+    raw.exec(
+        "INSERT INTO identity (singleton, server_url, ca_pin, endpoint_id, credential, hostname, enrolled_s, "
+        "codes_key, codes_key_generation) VALUES (1, 'https://hoist.example.com:8443', '" +
+        std::string(64, 'b') + "', 'ep_1', 'hoist_agent_x', 'web-01', 1700000000, NULL, 0)");
+    raw.exec("INSERT INTO identity_labels (position, label) VALUES (0, 'prod')");
+  }
+  auto s = open_ok();
+  ASSERT_NE(s, nullptr);
+  auto read = s->identity();
+  ASSERT_TRUE(read.ok() && *read) << (read.ok() ? "no identity" : read.error().message);
+  EXPECT_EQ(**read, id);
+  EXPECT_EQ(server_urls(**read), std::vector<std::string>{id.server_url});
+  EXPECT_EQ(*s->server_answer(), std::nullopt);
+}
+
 TEST_F(SqliteAgentStateTest, ReopeningAppliesNothingTwice) {
   {
     auto s = open_ok();

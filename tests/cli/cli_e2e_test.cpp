@@ -8,7 +8,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <boost/json.hpp>
 #include <fstream>
 #include <sstream>
@@ -341,6 +344,53 @@ TEST_F(CliE2e, AnAdminRunsTheWholeLifecycleFromTheCli) {
   EXPECT_NE(::access(config_.c_str(), F_OK), 0);
   r = hoist({"whoami"});
   EXPECT_EQ(r.status, 67) << r;
+}
+
+// Several hoistd URLs (replicas): a closed port first, then the live one;
+// login, the saved list and HOIST_SERVER all move on to the live one. A
+// list with a plain-http URL or more than 16 URLs is refused as usage.
+TEST_F(CliE2e, SeveralServersMoveOnPastOneThatIsDown) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  ::close(fd);
+  const std::string closed = "https://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+
+  auto r = hoist({"login", closed, hoistd_.url(), "--fingerprint", hoistd_.ca_fingerprint(), "--user", "admin",
+                  "--password-stdin"},
+                 std::string(kHoistdAdminPassword) + "\n");
+  ASSERT_EQ(r.status, 0) << r;
+  r = hoist({"whoami"});
+  EXPECT_EQ(r.status, 0) << r;
+  EXPECT_NE(r.out.find("admin"), std::string::npos) << r;
+
+  r = hoist({"token", "create", "--label", "replicas", "--expires", "1d"});
+  ASSERT_EQ(r.status, 0) << r;
+  const std::string token = r.out.substr(0, r.out.find('\n'));
+  r = hoist({"whoami"}, "",
+            {{"HOIST_SERVER", closed + "," + hoistd_.url()},
+             {"HOIST_TOKEN", token},
+             {"HOIST_CA_FINGERPRINT", hoistd_.ca_fingerprint()},
+             {"HOIST_CLI_CONFIG", "/nonexistent/cli.json"}});
+  EXPECT_EQ(r.status, 0) << r;
+
+  r = hoist({"login", hoistd_.url() + ",http://127.0.0.1:1", "--fingerprint", hoistd_.ca_fingerprint(), "--user",
+             "admin", "--password-stdin"},
+            std::string(kHoistdAdminPassword) + "\n");
+  EXPECT_EQ(r.status, 64) << r;
+  EXPECT_NE(r.err.find("not an https:// URL"), std::string::npos) << r;
+  std::vector<std::string> args{"login"};
+  for (int i = 0; i < 17; ++i) args.push_back("https://127.0.0.1:" + std::to_string(30000 + i));
+  for (const std::string a : {"--fingerprint", hoistd_.ca_fingerprint().c_str(), "--password-stdin"}) {
+    args.push_back(a);
+  }
+  r = hoist(args, std::string(kHoistdAdminPassword) + "\n");
+  EXPECT_EQ(r.status, 64) << r;
+  EXPECT_NE(r.err.find("at most 16"), std::string::npos) << r;
 }
 
 TEST_F(CliE2e, LoginReadsThePasswordFromTheTerminalWithoutEcho) {

@@ -152,7 +152,8 @@ def main():
             ("hoist requests $(>pwned6) -", ("==", {"-h", "--help"})),
         ],
         "hoist-agent": [
-            ("hoist-agent ", ("==", {"enroll", "run", "status", "install-plugin", "uninstall-plugin", "doctor"})),
+            ("hoist-agent ", ("==", {"enroll", "set-servers", "run", "status", "install-plugin",
+                                     "uninstall-plugin", "doctor"})),
             ("hoist-agent install-plugin --plugin-option ", ("==", plugin_keys)),
             ("hoist-agent run --state-dir ", ("==", {"statedir"})),
             ("hoist-agent enroll --state-dir=s", ("==", {"statedir"})),

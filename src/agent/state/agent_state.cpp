@@ -52,6 +52,12 @@ Status check_sha256(std::string_view what, std::string_view hex) {
 
 }  // namespace
 
+std::vector<std::string> server_urls(const Identity& identity) {
+  std::vector<std::string> out{identity.server_url};
+  out.insert(out.end(), identity.fallback_server_urls.begin(), identity.fallback_server_urls.end());
+  return out;
+}
+
 Result<std::string> new_event_id() {
   std::array<std::uint8_t, 16> raw{};
   std::size_t got = 0;
@@ -121,6 +127,16 @@ Status push_cursor_unchecked(std::uint64_t seq) {
 Status unchecked(const Identity& id) {
   if (auto st = check_text("identity: server URL", id.server_url, kMaxUrlBytes); !st.ok()) return st;
   if (!id.server_url.starts_with("https://")) return invalid_argument("identity: server URL must start with https://");
+  if (id.fallback_server_urls.size() + 1 > kMaxServerUrls) {
+    return invalid_argument(
+        fmt::format("identity: {} server URLs; the limit is {}", id.fallback_server_urls.size() + 1, kMaxServerUrls));
+  }
+  std::set<std::string_view> seen{id.server_url};
+  for (const auto& url : id.fallback_server_urls) {
+    if (auto st = check_text("identity: a server URL", url, kMaxUrlBytes); !st.ok()) return st;
+    if (!url.starts_with("https://")) return invalid_argument("identity: every server URL must start with https://");
+    if (!seen.insert(url).second) return invalid_argument("identity: a server URL is listed twice");
+  }
   if (auto st = check_sha256("identity: CA pin", id.ca_pin_sha256); !st.ok()) return st;
   if (auto st = record_id_unchecked("identity: endpoint id", id.endpoint_id); !st.ok()) return st;
   if (auto st = check_text("identity: credential", id.credential, kMaxCredentialBytes); !st.ok()) return st;
@@ -135,6 +151,12 @@ Status unchecked(const Identity& id) {
     return invalid_argument("identity: an admin-code key needs a generation of 1 or more, and only a key has one");
   }
   return check_labels("identity", id.labels);
+}
+
+Status unchecked(const ServerAnswer& a) {
+  if (auto st = check_text("server answer: URL", a.url, kMaxUrlBytes); !st.ok()) return st;
+  if (!a.url.starts_with("https://")) return invalid_argument("server answer: the URL must start with https://");
+  return {};
 }
 
 Status unchecked(const CodeChallengeRecord& c) {
@@ -249,6 +271,9 @@ Status validate_quarantine_reason(std::string_view reason) {
 }
 Status validate(const Identity& identity) {
   return no_throw([&] { return unchecked(identity); });
+}
+Status validate(const ServerAnswer& answer) {
+  return no_throw([&] { return unchecked(answer); });
 }
 Status validate(const PolicySnapshot& snapshot) {
   return no_throw([&] { return unchecked(snapshot); });

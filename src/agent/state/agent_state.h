@@ -38,8 +38,15 @@ using EventTime = std::chrono::sys_time<std::chrono::milliseconds>;
 
 // What enrolment gave this endpoint. The credential is a secret: the store
 // keeps it only in a 0600 file in a 0700 directory.
+// At most this many hoistd URLs in an identity (net::kMaxServers).
+inline constexpr std::size_t kMaxServerUrls = 16;
+
 struct Identity {
-  std::string server_url;     // https://...
+  std::string server_url;  // https://..., the first hoistd URL the agent tries
+  // The other replicas' URLs, tried in this order after server_url when it
+  // cannot be reached (net/client/failover_client.h); all share the one CA
+  // pin. Empty for an endpoint enrolled with one URL.
+  std::vector<std::string> fallback_server_urls;
   std::string ca_pin_sha256;  // SHA-256 of the server CA, 64 lowercase hex digits
   std::string endpoint_id;
   std::string credential;  // hoist_agent_...
@@ -53,6 +60,18 @@ struct Identity {
   std::uint32_t codes_key_generation = 0;
 
   bool operator==(const Identity&) const = default;
+};
+
+// server_url, then the fallbacks.
+std::vector<std::string> server_urls(const Identity& identity);
+
+// Which hoistd URL answered the agent last, since when (for status and
+// doctor; a hint, not a decision).
+struct ServerAnswer {
+  std::string url;
+  TimePoint since{};
+
+  bool operator==(const ServerAnswer&) const = default;
 };
 
 struct PolicyDocument {
@@ -181,6 +200,9 @@ class AgentState {
   virtual Result<std::optional<Identity>> identity() = 0;
   // Replaces the whole identity at once (a reader sees the old or the new).
   virtual Status set_identity(const Identity& identity) = 0;
+  // nullopt until the daemon recorded one.
+  virtual Result<std::optional<ServerAnswer>> server_answer() = 0;
+  virtual Status set_server_answer(const ServerAnswer& answer) = 0;
 
   // --- last good policy -------------------------------------------------
   // nullopt until one was stored.
@@ -270,6 +292,7 @@ Result<std::string> new_event_id();
 // The checks both implementations run before writing. InvalidArgument,
 // naming the field and the limit, when something is refused.
 Status validate(const Identity& identity);
+Status validate(const ServerAnswer& answer);
 Status validate(const PolicySnapshot& snapshot);
 Status validate(const Grant& grant);
 Status validate(const PendingRequest& request);

@@ -13,6 +13,7 @@ struct FakeAgentState::Contents {
   std::mutex mu;
   std::optional<Error> write_failure;
   std::optional<Identity> identity;
+  std::optional<ServerAnswer> server_answer;
   std::optional<PolicySnapshot> policy;
   std::map<std::string, Grant> grants;
   std::map<std::string, PendingRequest> requests;
@@ -52,6 +53,19 @@ Status FakeAgentState::set_identity(const Identity& identity) {
   const std::lock_guard lock(contents_->mu);
   if (contents_->write_failure) return *contents_->write_failure;
   contents_->identity = identity;
+  return {};
+}
+
+Result<std::optional<ServerAnswer>> FakeAgentState::server_answer() {
+  const std::lock_guard lock(contents_->mu);
+  return contents_->server_answer;
+}
+
+Status FakeAgentState::set_server_answer(const ServerAnswer& answer) {
+  if (auto st = validate(answer); !st.ok()) return st;
+  const std::lock_guard lock(contents_->mu);
+  if (contents_->write_failure) return *contents_->write_failure;
+  contents_->server_answer = answer;
   return {};
 }
 

@@ -35,6 +35,8 @@ class FakeAgentState final : public AgentState {
 
   Result<std::optional<Identity>> identity() override;
   Status set_identity(const Identity& identity) override;
+  Result<std::optional<ServerAnswer>> server_answer() override;
+  Status set_server_answer(const ServerAnswer& answer) override;
   Result<std::optional<PolicySnapshot>> policy() override;
   Status set_policy(const PolicySnapshot& snapshot) override;
   Status upsert_grant(const Grant& grant) override;

@@ -159,6 +159,21 @@ ALTER TABLE grants ADD COLUMN runas_user TEXT NOT NULL DEFAULT 'root';
 ALTER TABLE grants ADD COLUMN runas_group TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Migration 5: several hoistd URLs (replicas) for one endpoint: the ones
+// after identity.server_url, in the order they are tried (none for an
+// endpoint enrolled with one URL), and the one that answered last.
+constexpr std::string_view kMigration5 = R"sql(
+CREATE TABLE identity_servers (
+  position INTEGER PRIMARY KEY,
+  url      TEXT NOT NULL
+);
+CREATE TABLE server_answer (
+  singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+  url       TEXT NOT NULL,
+  since_s   INTEGER NOT NULL
+);
+)sql";
+
 // The SQL of one table of labels, written out so that nothing but these
 // names can reach SQL text.
 struct LabelTable {
@@ -169,6 +184,9 @@ struct LabelTable {
 constexpr LabelTable kIdentityLabels{"SELECT label FROM identity_labels ORDER BY position",
                                      "DELETE FROM identity_labels",
                                      "INSERT INTO identity_labels (position, label) VALUES (?, ?)"};
+constexpr LabelTable kIdentityServers{"SELECT url FROM identity_servers ORDER BY position",
+                                      "DELETE FROM identity_servers",
+                                      "INSERT INTO identity_servers (position, url) VALUES (?, ?)"};
 constexpr LabelTable kPolicyLabels{"SELECT label FROM policy_labels ORDER BY position", "DELETE FROM policy_labels",
                                    "INSERT INTO policy_labels (position, label) VALUES (?, ?)"};
 
@@ -200,6 +218,8 @@ class SqliteAgentState final : public AgentState {
     return guarded([&] { return identity_locked(); });
   }
   Status set_identity(const Identity& identity) override;
+  Result<std::optional<ServerAnswer>> server_answer() override;
+  Status set_server_answer(const ServerAnswer& answer) override;
   Result<std::optional<PolicySnapshot>> policy() override {
     return guarded([&] { return policy_locked(); });
   }
@@ -345,6 +365,9 @@ Result<std::optional<Identity>> SqliteAgentState::identity_locked() {
   auto labels = labels_locked(kIdentityLabels);
   if (!labels.ok()) return labels.error();
   id.labels = std::move(*labels);
+  auto servers = labels_locked(kIdentityServers);
+  if (!servers.ok()) return servers.error();
+  id.fallback_server_urls = std::move(*servers);
   return std::optional<Identity>(std::move(id));
 }
 
@@ -370,7 +393,32 @@ Status SqliteAgentState::set_identity(const Identity& identity) {
       }
       stmt->bind_int(8, identity.codes_key_generation);
       if (auto st = stmt->run("store the identity"); !st.ok()) return st;
+      if (auto st = write_labels_locked(kIdentityServers, identity.fallback_server_urls); !st.ok()) return st;
       return write_labels_locked(kIdentityLabels, identity.labels);
+    });
+  });
+}
+
+Result<std::optional<ServerAnswer>> SqliteAgentState::server_answer() {
+  return guarded([&]() -> Result<std::optional<ServerAnswer>> {
+    auto stmt = db_->prepare("SELECT url, since_s FROM server_answer WHERE singleton = 1");
+    if (!stmt.ok()) return stmt.error();
+    auto row = stmt->step("read the server that answered");
+    if (!row.ok()) return row.error();
+    if (!*row) return std::optional<ServerAnswer>();
+    return std::optional<ServerAnswer>(ServerAnswer{stmt->text_at(0), stmt->time_at(1)});
+  });
+}
+
+Status SqliteAgentState::set_server_answer(const ServerAnswer& answer) {
+  if (auto st = validate(answer); !st.ok()) return st;
+  return guarded([&]() -> Status {
+    return db_->write([&]() -> Status {
+      auto stmt = db_->prepare("INSERT OR REPLACE INTO server_answer (singleton, url, since_s) VALUES (1, ?, ?)");
+      if (!stmt.ok()) return stmt.error();
+      stmt->bind_text(1, answer.url);
+      stmt->bind_time(2, answer.since);
+      return stmt->run("store the server that answered");
     });
   });
 }
@@ -1088,7 +1136,8 @@ Status SqliteAgentState::migrate(int target) {
 }  // namespace
 
 const std::vector<std::string_view>& sqlite_agent_state_migrations() {
-  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2, kMigration3, kMigration4};
+  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2, kMigration3, kMigration4,
+                                                            kMigration5};
   return kMigrations;
 }
 

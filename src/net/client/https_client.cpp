@@ -47,6 +47,8 @@ constexpr std::string_view kUserAgent = "hoist/0.1.0";
 constexpr std::uint32_t kMaxResponseHeaderBytes = std::uint32_t{64} * 1024;
 constexpr std::size_t kFirstReadBytes = std::size_t{16} * 1024;
 constexpr int kMaxInterimResponses = 8;
+// A name that resolves to more addresses than this: the first ones only.
+constexpr std::size_t kMaxAddresses = 16;
 
 char lower_char(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
@@ -188,7 +190,6 @@ struct Completion {
 void store_bytes(Completion& out, std::size_t bytes) {
   out.bytes = bytes;
 }
-void store_bytes(Completion& /*out*/, const tcp::endpoint& /*connected_to*/) {}
 
 // How one attempt at a request ended.
 struct Attempt {
@@ -251,6 +252,8 @@ class ClientImpl final : public HttpsClient {
     return {};
   }
 
+  [[nodiscard]] bool last_failure_was_before_sending() const override { return failed_before_sending_; }
+
   void interrupt() override {
     interrupted_ = true;
     asio::post(io_, [this] {
@@ -268,6 +271,7 @@ class ClientImpl final : public HttpsClient {
   Result<HttpResponse> request(std::string_view method, std::string_view target, std::string_view body,
                                const std::vector<Header>& headers) override {
     const auto stopped = [] { return unavailable("the HTTPS client was interrupted (the program is stopping)"); };
+    failed_before_sending_ = false;
     if (interrupted_) {
       return stopped();
     }
@@ -300,6 +304,7 @@ class ClientImpl final : public HttpsClient {
     const bool reused = stream_ != nullptr;
     if (!reused) {
       if (auto st = connect(); !st) {
+        failed_before_sending_ = true;
         return st.error();
       }
     }
@@ -399,13 +404,51 @@ class ClientImpl final : public HttpsClient {
       tcp::resolver resolver(io_);
       const auto results = resolver.resolve(target_.host, std::to_string(target_.port), ec);
       for (const auto& entry : results) {
-        endpoints.push_back(entry.endpoint());
+        if (std::find(endpoints.begin(), endpoints.end(), entry.endpoint()) == endpoints.end()) {
+          endpoints.push_back(entry.endpoint());
+        }
       }
     }
     if (ec || endpoints.empty()) {
       return unavailable(fmt::format("cannot find the address of {}: {}", target_.host, ec.message()));
     }
+    if (endpoints.size() > kMaxAddresses) {
+      endpoints.resize(kMaxAddresses);
+    }
+    // The address that worked last time first (sticky); the others in the
+    // resolver's order.
+    if (const auto last = std::find(endpoints.begin(), endpoints.end(), last_good_); last != endpoints.end()) {
+      std::rotate(endpoints.begin(), last, last + 1);
+    }
+    // Each address on its own, with its own deadlines: one that never
+    // answers, refuses, or fails the trust check does not stop the next.
+    // A trust failure is reported rather than a later connection failure.
+    std::optional<Error> untrusted;
+    Error last = unavailable("no address was tried (this is a bug)");
+    for (const auto& endpoint : endpoints) {
+      if (interrupted_) {
+        return unavailable("the HTTPS client was interrupted (the program is stopping)");
+      }
+      auto st = connect_to(endpoint, endpoints.size() > 1);
+      if (st) {
+        last_good_ = endpoint;
+        return {};
+      }
+      if (st.error().code == ErrorCode::kPermissionDenied) {
+        if (!untrusted) {
+          untrusted = st.error();
+        }
+      } else if (st.error().code != ErrorCode::kUnavailable) {
+        return st.error();  // not the server's doing: no other address helps
+      }
+      last = st.error();
+    }
+    return untrusted ? *untrusted : last;
+  }
 
+  Status connect_to(const tcp::endpoint& endpoint, bool name_address) {
+    const std::string where =
+        name_address ? fmt::format("{} (address {})", target_.url, endpoint.address().to_string()) : target_.url;
     auto stream = std::make_unique<Stream>(io_, tls_);
     SSL* ssl_handle = stream->native_handle();
     // SSL_set_tlsext_host_name without its C cast.
@@ -418,9 +461,9 @@ class ClientImpl final : public HttpsClient {
     }
     auto& tcp_layer = beast::get_lowest_layer(*stream);
     tcp_layer.expires_after(opts_.connect_timeout);
-    if (const auto connected = run([&](auto handler) { tcp_layer.async_connect(endpoints, std::move(handler)); });
+    if (const auto connected = run([&](auto handler) { tcp_layer.async_connect(endpoint, std::move(handler)); });
         connected.ec) {
-      return unavailable(fmt::format("cannot connect to {}: {}; is hoistd running there?", target_.url,
+      return unavailable(fmt::format("cannot connect to {}: {}; is hoistd running there?", where,
                                      describe(connected.ec, opts_.connect_timeout)));
     }
     tcp_layer.expires_after(opts_.connect_timeout);
@@ -429,18 +472,20 @@ class ClientImpl final : public HttpsClient {
         handshake.ec) {
       const long verify = SSL_get_verify_result(ssl_handle);
       if (verifies_chain() && verify != X509_V_OK) {
-        return permission_denied(fmt::format(
-            "the server at {} is not trusted: its certificate does not verify against {} for {}: {}", target_.url,
-            opts_.ca_file  ? "the CA in " + *opts_.ca_file
-            : opts_.ca_pem ? std::string("the CA given")
-                           : std::string("the system's CAs"),
-            target_.host, X509_verify_cert_error_string(verify)));
+        return permission_denied(
+            fmt::format("the server at {} is not trusted: its certificate does not verify against {} for {}: {}", where,
+                        opts_.ca_file  ? "the CA in " + *opts_.ca_file
+                        : opts_.ca_pem ? std::string("the CA given")
+                                       : std::string("the system's CAs"),
+                        target_.host, X509_verify_cert_error_string(verify)));
       }
-      return unavailable(fmt::format("the TLS handshake with {} failed: {}", target_.url,
-                                     describe(handshake.ec, opts_.connect_timeout)));
+      return unavailable(
+          fmt::format("the TLS handshake with {} failed: {}", where, describe(handshake.ec, opts_.connect_timeout)));
     }
     if (pin_) {
-      if (auto st = check_pin(ssl_handle); !st) {
+      if (auto st = check_pin(ssl_handle, where); !st) {
+        ErrorCodeT ignored;
+        beast::get_lowest_layer(*stream).socket().close(ignored);
         return st.error();
       }
     }
@@ -455,11 +500,11 @@ class ClientImpl final : public HttpsClient {
   }
 
   // The pin check: after the handshake, before any request.
-  Status check_pin(SSL* ssl_handle) const {
+  Status check_pin(SSL* ssl_handle, const std::string& where) const {
     STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl_handle);
     X509* leaf = SSL_get0_peer_certificate(ssl_handle);
     if (chain == nullptr || leaf == nullptr) {
-      return permission_denied(fmt::format("the server at {} presented no certificate", target_.url));
+      return permission_denied(fmt::format("the server at {} presented no certificate", where));
     }
     X509* pinned = nullptr;
     std::string presented;
@@ -478,7 +523,7 @@ class ClientImpl final : public HttpsClient {
       return permission_denied(fmt::format(
           "the server's certificate does not match the pinned fingerprint {}: the server at {} presented {}; if "
           "hoistd's CA was replaced, pin the fingerprint hoistd printed when it created the new one",
-          *pin_, target_.url, presented));
+          *pin_, where, presented));
     }
     const tls::X509StorePtr store(X509_STORE_new());
     const tls::X509StoreCtxPtr ctx(X509_STORE_CTX_new());
@@ -497,7 +542,7 @@ class ClientImpl final : public HttpsClient {
       return permission_denied(fmt::format(
           "the server at {} is not trusted: its certificate chain contains the pinned fingerprint {} but does not "
           "verify against it for {}: {}",
-          target_.url, *pin_, target_.host, X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()))));
+          where, *pin_, target_.host, X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()))));
     }
     return {};
   }
@@ -579,6 +624,8 @@ class ClientImpl final : public HttpsClient {
 
   ClientOptions opts_;
   std::atomic<bool> interrupted_{false};
+  bool failed_before_sending_ = false;
+  tcp::endpoint last_good_;
   Target target_;
   std::optional<std::string> pin_;
   asio::io_context io_;  // interrupt() posts to it from another thread

@@ -14,6 +14,10 @@
 // is safe (GET, HEAD, OPTIONS); see HttpsClient::request for the exact rule.
 // MUST: every wait has a deadline (connect_timeout, request_timeout), except
 // the system resolver's own for DNS names.
+// MUST: a DNS name that resolves to several addresses is tried one address
+// at a time (at most 16), each with its own connect_timeout and every check
+// above: an address that fails the trust check is never used, the next one
+// is tried; the one that worked is tried first next time.
 #pragma once
 
 #include <chrono>
@@ -92,6 +96,12 @@ class HttpsClient {
   // Not thread-safe: one request at a time.
   virtual Result<HttpResponse> request(std::string_view method, std::string_view target, std::string_view body = {},
                                        const std::vector<Header>& headers = {}) = 0;
+
+  // After a request() that failed: true when nothing of it was sent (every
+  // address of the URL refused, did not answer in time, failed the TLS
+  // handshake or the trust check), so that another server may be asked
+  // whatever the method (net/client/failover_client.h); false otherwise.
+  [[nodiscard]] virtual bool last_failure_was_before_sending() const = 0;
 
   // Thread-safe: a request in progress on another thread (a long poll)
   // ends at once with Unavailable, and so does every later one. For a

@@ -234,7 +234,10 @@ Result<Caller> Api::Impl::authenticate_agent(std::string_view text) {
 
 bool Api::Impl::memo_fresh(std::uint64_t entry_generation, std::uint64_t current, AuditTime cached_at) const {
   const auto now = deps.clock.now_ms();
-  return entry_generation == current && cached_at <= now && now - cached_at < kMemoMaxAge;
+  // While other replicas' changes are not arriving, a memo they could have
+  // made stale is not used at all.
+  return entry_generation == current && cached_at <= now && now - cached_at < kMemoMaxAge &&
+         deps.store.replicas().listening();
 }
 
 std::uint64_t Api::Impl::current_endpoint_generation() {
@@ -247,16 +250,45 @@ std::uint64_t Api::Impl::current_policy_generation() {
   return policy_generation;
 }
 
-void Api::Impl::forget_endpoint(const std::string& id) {
-  const std::lock_guard lock(memo_mu);
-  ++endpoint_generation;
-  endpoint_memo.erase(id);
+Error Api::Impl::public_error(const Error& e) {
+  // The database's own words name its host, port and user: they go to the
+  // log, and every caller (agents included) reads only that it is away.
+  if (e.code != ErrorCode::kUnavailable || !e.message.starts_with("database: ")) return e;
+  deps.log.warn("api.database_unavailable", {{"error", e.message}});
+  return unavailable("the database is unavailable; try again (hoistd's log says why)");
 }
 
-void Api::Impl::forget_policies() {
-  const std::lock_guard lock(memo_mu);
-  ++policy_generation;
-  etag_memo.clear();
+void Api::Impl::forget_endpoint(const std::string& id, bool tell_others) {
+  {
+    const std::lock_guard lock(memo_mu);
+    ++endpoint_generation;
+    if (id.empty()) {
+      endpoint_memo.clear();
+    } else {
+      endpoint_memo.erase(id);
+    }
+  }
+  if (tell_others) deps.store.replicas().publish("endpoint", id);
+}
+
+void Api::Impl::forget_policies(bool tell_others) {
+  {
+    const std::lock_guard lock(memo_mu);
+    ++policy_generation;
+    etag_memo.clear();
+  }
+  if (tell_others) deps.store.replicas().publish("policy", "");
+}
+
+void Api::forget_changed_elsewhere(std::string_view channel, std::string_view payload) {
+  if (channel == "policy") {
+    impl_->forget_policies(false);
+  } else if (channel == "endpoint") {
+    impl_->forget_endpoint(std::string(payload), false);
+  } else if (channel.empty()) {
+    impl_->forget_policies(false);
+    impl_->forget_endpoint("", false);
+  }
 }
 
 std::string label_set_key(const std::vector<std::string>& labels) {
@@ -392,9 +424,13 @@ Api::Api(ApiDeps deps, ApiOptions options) : impl_(std::make_unique<Impl>(std::m
                       [impl, fn](Call& call) { return (impl->*fn)(call); }});
   };
   (void)i;
-  router_.add(Route{"GET", "/api/v1/health", Access::kPublic, "Liveness: the server answers",
+  router_.add(Route{"GET", "/api/v1/health", Access::kPublic,
+                    "Readiness: the server answers and reaches its database (a load balancer's check)",
                     [impl = impl_.get()](Call&) -> Result<net::HttpResponse> {
                       if (impl->audit_refusal) return *impl->audit_refusal;  // it answers, but records nothing
+                      // A replica cut off from the database is taken out by
+                      // the load balancer's check, not kept in its pool.
+                      if (auto v = impl->deps.store.schema_version(); !v) return v.error();
                       return json_ok(json::object{{"status", "ok"}});
                     }});
   // Sessions, users and tokens.
@@ -530,7 +566,7 @@ Api::Checked Api::check(const net::HttpRequest& request, bool has_body) {
     }
   }
   if (!caller) {
-    auto response = net::error_response(caller.error());
+    auto response = net::error_response(impl_->public_error(caller.error()));
     if (caller.error().code == ErrorCode::kUnauthenticated) {
       response.set_header("www-authenticate", "Bearer realm=\"hoist\"");
     }
@@ -565,7 +601,7 @@ net::HttpResponse Api::handle(const net::HttpRequest& request) {
     Call call{request, std::move(checked.caller), std::move(checked.params)};
     auto result = checked.route->handler(call);
     if (!result) {
-      auto response = net::error_response(result.error());
+      auto response = net::error_response(impl_->public_error(result.error()));
       response.route = checked.route->pattern;
       return response;
     }

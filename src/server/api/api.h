@@ -138,6 +138,11 @@ class Api {
 
   [[nodiscard]] const std::vector<Route>& routes() const { return router_.routes(); }
 
+  // Another replica changed what a memo of this one holds (channel
+  // "policy", or "endpoint" with its id; "" for everything, after changes
+  // may have been lost): the memo is dropped. Never throws.
+  void forget_changed_elsewhere(std::string_view channel, std::string_view payload);
+
   // Verifies the whole stored audit trail (verify_stored_chain) and keeps
   // the verdict. When it does not verify, hoistd records nothing from then
   // on: every write fails with Unavailable naming the first bad event, the

@@ -186,11 +186,16 @@ struct Api::Impl {
   std::uint64_t policy_generation = 0;                          // moves when a policy or an assignment changes
   std::unordered_map<std::string, EndpointMemo> endpoint_memo;  // endpoint id ->
   std::unordered_map<std::string, EtagMemo> etag_memo;          // label_set_key(labels) ->
+  // What a caller is told of `e`: the database's own message (hosts,
+  // ports, users) is logged and replaced.
+  Error public_error(const Error& e);
   [[nodiscard]] bool memo_fresh(std::uint64_t entry_generation, std::uint64_t current, AuditTime cached_at) const;
   [[nodiscard]] std::uint64_t current_endpoint_generation();
   [[nodiscard]] std::uint64_t current_policy_generation();
-  void forget_endpoint(const std::string& id);
-  void forget_policies();
+  // This process's memos, and (tell_others) the other replicas' through
+  // the store's Replicas.
+  void forget_endpoint(const std::string& id, bool tell_others = true);
+  void forget_policies(bool tell_others = true);
   std::optional<net::HttpResponse> answer_from_memory(const net::HttpRequest& request);
 
   // --- authentication (api.cpp) ---
@@ -261,7 +266,9 @@ struct Api::Impl {
   Result<net::HttpResponse> policy_version(Call& call);
   Result<net::HttpResponse> policy_diff(Call& call);
   Result<net::HttpResponse> agent_policy(Call& call);
-  Result<EffectivePolicy> effective_policy(const std::vector<std::string>& labels);
+  // `may_use_memo`: false when the answer decides something (a submission
+  // on a database other replicas write to reads the assignments afresh).
+  Result<EffectivePolicy> effective_policy(const std::vector<std::string>& labels, bool may_use_memo = true);
 
   // --- requests and grants (handlers_requests.cpp) ---
   Result<net::HttpResponse> submit_request(Call& call);

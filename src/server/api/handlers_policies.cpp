@@ -427,9 +427,9 @@ Result<net::HttpResponse> Api::Impl::policy_diff(Call& call) {
   return json_ok(json::object{{"name", json_text(name)}, {"from", *from}, {"to", *to}, {"diff", json_text(diff)}});
 }
 
-Result<EffectivePolicy> Api::Impl::effective_policy(const std::vector<std::string>& labels) {
+Result<EffectivePolicy> Api::Impl::effective_policy(const std::vector<std::string>& labels, bool may_use_memo) {
   const auto labels_key = label_set_key(labels);
-  {
+  if (may_use_memo) {
     // The label set's ETag is known and current: no database.
     std::string known;
     {

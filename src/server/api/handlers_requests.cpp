@@ -173,7 +173,9 @@ Result<net::HttpResponse> Api::Impl::submit_request(Call& call) {
     response.set_header("retry-after", std::to_string(throttled->retry_after.count()));
     return response;
   }
-  auto effective = effective_policy(call.caller.endpoint.labels);
+  // What decides a request is read afresh where other replicas change
+  // policies: a memo could be as old as their notification's way here.
+  auto effective = effective_policy(call.caller.endpoint.labels, !deps.store.replicas().shared());
   if (!effective) {
     return effective.error();
   }

@@ -55,6 +55,20 @@ std::optional<std::string> first_duplicate_key(std::string_view text) {
   return std::nullopt;
 }
 
+// Whether any key or string in `v` holds U+0000. No field of Hoist's has a
+// use for it, and PostgreSQL's text cannot hold it: refused for every body,
+// on every backend, before anything is stored or audited.
+bool holds_nul(const json::value& v) {
+  if (v.is_string()) return v.get_string().find('\0') != json::string::npos;
+  if (v.is_array()) return std::any_of(v.get_array().begin(), v.get_array().end(), holds_nul);
+  if (v.is_object()) {
+    return std::any_of(v.get_object().begin(), v.get_object().end(), [](const json::key_value_pair& kv) {
+      return kv.key().find('\0') != json::string_view::npos || holds_nul(kv.value());
+    });
+  }
+  return false;
+}
+
 }  // namespace
 
 JsonBody::JsonBody(std::string_view text) {
@@ -78,6 +92,10 @@ JsonBody::JsonBody(std::string_view text) {
   }
   if (!parsed.is_object()) {
     error_ = "the body must be a JSON object ({...})";
+    return;
+  }
+  if (holds_nul(parsed)) {
+    error_ = "the body holds a NUL character (\\u0000), which no field may contain";
     return;
   }
   owned_ = std::make_unique<json::value>(std::move(parsed));

@@ -64,8 +64,9 @@ bool contains_ci(std::string_view haystack, std::string_view needle) {
 // Turns the head of Beast's request (the body is not read yet) into Hoist's
 // plain request without a body. Fails (for a 400) when the target is not
 // an origin-form URL, or when its path hides a '/' or a NUL behind
-// percent-encoding, or decodes to invalid UTF-8: routing works on decoded
-// segments, so those would be ambiguous.
+// percent-encoding, or decodes to invalid UTF-8, or a query parameter
+// holds NUL: routing works on decoded segments, so those would be
+// ambiguous.
 Result<net::HttpRequest> convert_head(const BeastRequest& in, const std::string& remote) {
   net::HttpRequest out;
   out.method = std::string(in.method_string());
@@ -85,6 +86,11 @@ Result<net::HttpRequest> convert_head(const BeastRequest& in, const std::string&
   for (const auto& param : parsed->params()) {
     if (!net::is_valid_utf8(param.key) || !net::is_valid_utf8(param.value)) {
       return invalid_argument("a query parameter is not valid UTF-8 once percent-decoded");
+    }
+    // As in the path and in JSON bodies: no field has a use for NUL, and
+    // PostgreSQL's text cannot hold it (libpq would cut the value there).
+    if (param.key.find('\0') != std::string::npos || param.value.find('\0') != std::string::npos) {
+      return invalid_argument("a query parameter must not contain NUL (%00)");
     }
     out.query.emplace_back(param.key, param.value);
   }
@@ -446,6 +452,11 @@ class ServerImpl final : public HttpsServer {
         co_await pause.async_wait(kUseTuple);
         continue;
       }
+      // A response goes out as the header's and the body's TLS records;
+      // with Nagle's algorithm the body waited for the client's delayed ACK
+      // of the header (40 ms on Linux) on every response with a body.
+      boost::system::error_code nodelay_ec;
+      socket.set_option(asio::ip::tcp::no_delay(true), nodelay_ec);
       boost::system::error_code remote_ec;
       const auto remote_endpoint = socket.remote_endpoint(remote_ec);
       const std::string remote = remote_ec ? std::string("unknown") : remote_endpoint.address().to_string();

@@ -115,7 +115,9 @@ void OutboxSender::dispatch_loop() {
     more_due_ = false;
     lock.unlock();
     const auto now = now_();
-    auto due = store_.due_channels(now);
+    const bool ours = !options_.may_send || options_.may_send();
+    auto due =
+        ours ? store_.due_channels(now) : Result<store::OutboxReader::DueChannels>(store::OutboxReader::DueChannels{});
     std::chrono::milliseconds wait = options_.poll_interval;
     lock.lock();
     if (!due) {
@@ -305,7 +307,8 @@ std::size_t OutboxSender::run_channel(const std::string& channel_id) {
       const std::lock_guard lock(mu_);
       if (stop_) break;
     }
-    if (d.next_attempt_at > now_()) break;  // not yet due: later ones wait behind it
+    if (d.next_attempt_at > now_()) break;                 // not yet due: later ones wait behind it
+    if (options_.may_send && !options_.may_send()) break;  // another replica's now
     if (options_.busy) {
       while (yielded < options_.yield_limit && options_.busy()) {
         constexpr std::chrono::microseconds kStep{250};

@@ -69,6 +69,10 @@ struct OutboxOptions {
   // An attempt this long makes its channel slow (see above).
   std::chrono::milliseconds slow_after{2000};
   double slow_share = 0.5;
+  // Whether this process may send now: with several replicas, only the
+  // one holding the outbox's lease (null: always). Asked before each look
+  // at the outbox and before each attempt.
+  std::function<bool()> may_send = nullptr;
 };
 
 class OutboxSender {

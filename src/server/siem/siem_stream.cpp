@@ -49,6 +49,10 @@ void StreamRunner::run() {
   bool failing = false;
   std::unique_lock lock(mu_);
   while (!stop_) {
+    if (o.may_send && !o.may_send()) {
+      cv_.wait_for(lock, o.idle, [this] { return stop_; });
+      continue;
+    }
     lock.unlock();
     auto moved = stream_->pump();
     lock.lock();

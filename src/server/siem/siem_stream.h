@@ -28,6 +28,9 @@ struct StreamOptions {
   std::chrono::milliseconds idle{500};          // between looks at a trail with nothing new
   std::chrono::milliseconds first_retry{1000};  // after a failed send; doubles
   std::chrono::milliseconds max_retry{60'000};
+  // Whether this process may send now: with several replicas, only the
+  // one holding the stream's lease (null: always). Asked before each batch.
+  std::function<bool()> may_send = nullptr;
 };
 
 class AuditStream {

@@ -33,6 +33,11 @@ std::vector<BadBody> bad_submissions() {
       {"trailing garbage", Submission{}.text() + "}", "not valid JSON"},
       {"an array body", "[" + Submission{}.text() + "]", "JSON object"},
       {"a string body", R"("alice")", "JSON object"},
+      // PostgreSQL's text cannot hold U+0000: refused before anything is
+      // stored or audited, on every backend.
+      {"a NUL in a string", with([](json::object& b) { b["justification"] = json::string_view("ticket\0 4711", 12); }),
+       "NUL"},
+      {"a NUL in a key", R"({"user\u0000": "alice"})", "NUL"},
       {"user is a number", with([](json::object& b) { b["user"] = 5; }), "\"user\""},
       {"user is null", with([](json::object& b) { b["user"] = nullptr; }), "\"user\""},
       {"groups is a string", with([](json::object& b) { b["groups"] = "wheel"; }), "\"groups\""},

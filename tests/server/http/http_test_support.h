@@ -80,14 +80,15 @@ inline const TestTls& other_tls() {
 class TestServer {
  public:
   explicit TestServer(net::Handler handler, server::HttpLimits limits = {}, std::string address = "127.0.0.1",
-                      net::Admitter admit = {}, std::unique_ptr<log::Logger> log = nullptr)
+                      net::Admitter admit = {}, std::unique_ptr<log::Logger> log = nullptr,
+                      const TestTls& tls = server_tls())
       : log_(log ? std::move(log) : log::make_null_logger()), address_(std::move(address)) {
     server::HttpsServerOptions options;
     options.address = address_;
     options.port = 0;
     options.handler_threads = 4;
-    options.cert_chain_file = server_tls().files.cert_chain_pem_path;
-    options.key_file = server_tls().files.key_path;
+    options.cert_chain_file = tls.files.cert_chain_pem_path;
+    options.key_file = tls.files.key_path;
     options.limits = limits;
     options.handle_signals = false;
     auto created = server::HttpsServer::create(options, std::move(handler), *log_, {}, std::move(admit));

@@ -1,0 +1,99 @@
+// The push queue and the ids of agents' uploaded events in PostgreSQL
+// (push.h), as sqlite_push.cpp stores them.
+//
+// MUST: push sequence numbers are handed out in commit order. An agent
+// resumes after the last seq it processed, so a message that committed
+// with a smaller seq than one the agent already read would never reach
+// it. push_messages.seq is an identity column: its sequence hands out a
+// value when the INSERT runs, not when the transaction commits, and two
+// overlapping transactions could commit in the other order. They do not
+// overlap: every write transaction (PgStore::write and write_unsynced)
+// holds kWriteLock from its BEGIN until its COMMIT has made it visible
+// (pg_advisory_xact_lock is released after that), on every replica, so
+// the next seq is drawn only after every smaller one is committed (or
+// rolled back: a gap, never a reuse). This needs the sequence's CACHE to
+// stay 1 (the default): with a larger cache each connection would draw
+// from its own block, out of order.
+//
+// No insert is left to fail on a constraint (a failed statement aborts the
+// transaction): a missing endpoint is a WHERE EXISTS that inserts nothing,
+// a known event id ON CONFLICT DO NOTHING, and only then is the reason
+// looked up.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "store/pg_backend.h"
+
+namespace hoist::store::pg_backend {
+
+namespace {
+
+// A seq as BIGINT: those past its range (never handed out) stay past
+// every stored one.
+std::int64_t seq_param(std::uint64_t seq) {
+  return static_cast<std::int64_t>(
+      std::min<std::uint64_t>(seq, static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())));
+}
+
+}  // namespace
+
+Result<PushMessage> PgTx::enqueue_push(const std::string& endpoint_id, const std::string& kind,
+                                       const std::string& payload, TimePoint at) {
+  if (kind.empty()) return invalid_argument("a push message needs a kind");
+  // RETURNING: the seq this row got (see the MUST above).
+  auto rows = conn_.query(
+      "INSERT INTO push_messages (endpoint_id, kind, payload, created_s) SELECT $1::TEXT, $2::TEXT, $3::TEXT, "
+      "$4::BIGINT WHERE EXISTS (SELECT 1 FROM endpoints WHERE id = $1::TEXT) RETURNING seq",
+      "queue push message", endpoint_id, kind, payload, at);
+  if (!rows.ok()) return rows.error();
+  if (rows->empty()) return not_found("no endpoint " + endpoint_id + " to push to");
+  return PushMessage{static_cast<std::uint64_t>(rows->row(0).int_at(0)), endpoint_id, kind, payload, at};
+}
+
+Status PgTx::acknowledge_push(const std::string& endpoint_id, std::uint64_t seq) {
+  // This endpoint's messages only: seq grows across all endpoints.
+  auto changed = conn_.execute("DELETE FROM push_messages WHERE endpoint_id = $1 AND seq <= $2",
+                               "acknowledge push messages", endpoint_id, seq_param(seq));
+  return changed.ok() ? Status{} : Status{changed.error()};
+}
+
+Result<bool> PgTx::record_agent_event(const std::string& id, const std::string& endpoint_id, const std::string& kind,
+                                      TimePoint at) {
+  if (id.empty() || kind.empty()) return invalid_argument("an agent event needs an id and a kind");
+  auto inserted = conn_.execute(
+      "INSERT INTO agent_events (id, endpoint_id, kind, received_s) SELECT $1::TEXT, $2::TEXT, $3::TEXT, $4::BIGINT "
+      "WHERE EXISTS (SELECT 1 FROM endpoints WHERE id = $2::TEXT) ON CONFLICT (id) DO NOTHING",
+      "record agent event", id, endpoint_id, kind, at);
+  if (!inserted.ok()) return inserted.error();
+  if (*inserted == 1) return true;
+  // Nothing inserted: the id is known (from this endpoint: a re-sent
+  // event; from another: Conflict), or the endpoint is not.
+  auto sender = conn_.query("SELECT endpoint_id FROM agent_events WHERE id = $1", "look up agent event", id);
+  if (!sender.ok()) return sender.error();
+  if (!sender->empty()) {
+    if (sender->row(0).text_at(0) != endpoint_id) return conflict("event " + id + " was sent by another endpoint");
+    return false;
+  }
+  return not_found("no endpoint " + endpoint_id);
+}
+
+Result<std::vector<PushMessage>> PgStore::push_after(const std::string& endpoint_id, std::uint64_t after_seq,
+                                                     std::size_t limit) {
+  if (auto st = check_page_limit(limit); !st.ok()) return st.error();
+  return read<std::vector<PushMessage>>([&](Conn& conn) {
+    return all_rows<PushMessage>(
+        conn.query("SELECT seq, endpoint_id, kind, payload, created_s FROM push_messages WHERE endpoint_id = $1 AND "
+                   "seq > $2 ORDER BY seq LIMIT $3",
+                   "read push messages", endpoint_id, seq_param(after_seq), static_cast<std::int64_t>(limit)),
+        [](const Row& r) {
+          return PushMessage{static_cast<std::uint64_t>(r.int_at(0)), r.text_at(1), r.text_at(2), r.text_at(3),
+                             r.time_at(4)};
+        });
+  });
+}
+
+}  // namespace hoist::store::pg_backend
