@@ -18,8 +18,6 @@ namespace hoist::agent {
 
 namespace {
 
-// Where sudo looks for a plugin named without a path (Debian's plugin_dir).
-constexpr std::string_view kSudoPluginDir = "/usr/libexec/sudo/";
 constexpr std::string_view kVersionLine = "Hoist policy plugin version ";
 
 Finding ok(FindingClass c, std::string check, std::string message) {
@@ -80,8 +78,15 @@ DoctorFacts gather(const DoctorOptions& options, DoctorProbe& probe) {
   SudoConf conf;
   std::optional<plugin::PluginOptions> plugin_opts;
   if (const auto* line = hoist_line(f, conf)) {
-    const std::string path = line->path.starts_with('/') ? line->path : std::string(kSudoPluginDir) + line->path;
-    f.plugin = probe.plugin_file(path);
+    // Where sudo itself would look (its `Path plugin_dir`).
+    if (auto file = conf.plugin_file(*line)) {
+      f.plugin = probe.plugin_file(*file);
+    } else {
+      PluginFileFacts none;
+      none.path = line->path;
+      none.file.error = "is named without a path, and sudo.conf's \"Path plugin_dir\" line has no directory";
+      f.plugin = std::move(none);
+    }
     if (auto parsed = plugin_options(*line)) plugin_opts = *parsed;
   }
   f.socket = probe.agent_socket(options.socket);

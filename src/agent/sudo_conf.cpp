@@ -24,6 +24,14 @@ bool starts_with_keyword(std::string_view line, std::string_view keyword) {
   return true;
 }
 
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
 std::vector<std::string> split_blanks(std::string_view s) {
   std::vector<std::string> out;
   std::size_t i = 0;
@@ -101,6 +109,14 @@ Result<Parsed> parse(std::string_view text) {
     logical.append(line);
     if (continued) continue;
 
+    if (starts_with_keyword(logical, "Path")) {
+      auto fields = split_blanks(std::string_view(logical).substr(4));
+      if (!fields.empty() && equals_ignoring_case(fields[0], "plugin_dir")) {
+        out.conf.plugin_dir_set = true;
+        out.conf.plugin_dir = fields.size() > 1 ? std::optional<std::string>(fields[1]) : std::nullopt;
+      }
+      continue;
+    }
     if (!starts_with_keyword(logical, "Plugin")) continue;
     auto fields = split_blanks(std::string_view(logical).substr(6));
     if (fields.size() < 2) continue;  // sudo ignores it too
@@ -146,6 +162,13 @@ bool safe_field(std::string_view field) {
 }
 
 }  // namespace
+
+std::optional<std::string> SudoConf::plugin_file(const SudoConfPlugin& plugin) const {
+  if (plugin.path.starts_with('/')) return plugin.path;
+  if (!plugin_dir_set) return std::string(kDefaultSudoPluginDir) + plugin.path;
+  if (!plugin_dir) return std::nullopt;
+  return *plugin_dir + plugin.path;
+}
 
 Result<SudoConf> parse_sudo_conf(std::string_view text) {
   auto parsed = parse(text);

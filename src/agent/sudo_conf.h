@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,9 +50,24 @@ struct SudoConfPlugin {
   friend bool operator==(const SudoConfPlugin&, const SudoConfPlugin&) = default;
 };
 
+// Where sudo looks for a plugin named without a path when sudo.conf sets
+// no `Path plugin_dir` (Debian's build).
+inline constexpr std::string_view kDefaultSudoPluginDir = "/usr/libexec/sudo/";
+
 struct SudoConf {
   std::vector<SudoConfPlugin> plugins;  // in file order
   int policy_index = -1;                // into plugins; -1: none (sudo's default, sudoers)
+  // The last `Path plugin_dir` line (the name in any case, as sudo reads
+  // it): unset, or its value, or nullopt for a line without one (sudo
+  // then finds no plugin named without a path).
+  bool plugin_dir_set = false;
+  std::optional<std::string> plugin_dir;
+
+  // The file sudo loads for `plugin`: its path when absolute, else the
+  // plugin directory and the path joined as sudo joins them (with nothing
+  // between: "Path plugin_dir /opt/x" and "a.so" give "/opt/xa.so").
+  // nullopt when sudo would find none.
+  [[nodiscard]] std::optional<std::string> plugin_file(const SudoConfPlugin& plugin) const;
 
   [[nodiscard]] const SudoConfPlugin* policy() const {
     return policy_index < 0 ? nullptr : &plugins[static_cast<std::size_t>(policy_index)];

@@ -299,12 +299,16 @@ Result<Rows> Conn::wait_result(std::string_view what) {
 }
 
 Status Conn::exec(std::string_view sql, std::string_view what) {
+  auto rows = exec_rows(sql, what);
+  if (!rows.ok()) return rows.error();
+  return {};
+}
+
+Result<Rows> Conn::exec_rows(std::string_view sql, std::string_view what) {
   if (broken_) return broken(what, "the connection was lost");
   const std::string text(sql);
   if (PQsendQuery(conn_, text.c_str()) == 0) return broken(what, one_line(PQerrorMessage(conn_)));
-  auto rows = wait_result(what);
-  if (!rows.ok()) return rows.error();
-  return {};
+  return wait_result(what);
 }
 
 Result<Rows> Conn::query(std::string_view sql, std::string_view what, const Params& params) {

@@ -167,6 +167,9 @@ class Conn {
   // Runs SQL without parameters, possibly several statements (migrations,
   // BEGIN, COMMIT, LISTEN).
   Status exec(std::string_view sql, std::string_view what);
+  // The same, returning the rows of the last statement (text columns, as
+  // query's): several statements in one round trip.
+  Result<Rows> exec_rows(std::string_view sql, std::string_view what);
   // Prepares `sql` on first use on this connection, then runs it with
   // `params`.
   Result<Rows> query(std::string_view sql, std::string_view what, const Params& params);

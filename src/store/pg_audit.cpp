@@ -67,6 +67,14 @@ Result<std::optional<AuditEvent>> PgStore::last_event(Conn& conn) {
   return first_row<AuditEvent>(conn.query(kLastEvent, "read the audit trail's head"), event_of);
 }
 
+Result<std::optional<AuditEvent>> PgStore::begin_write_reading_head(Conn& conn) {
+  // The SELECT runs after the lock is granted, on a snapshot of its own
+  // (READ COMMITTED): it sees every earlier holder's commit.
+  static const std::string kBeginReadingHead =
+      fmt::format("BEGIN; SELECT pg_advisory_xact_lock({}); {}", kWriteLock, kLastEvent);
+  return first_row<AuditEvent>(conn.exec_rows(kBeginReadingHead, "begin a write"), event_of);
+}
+
 Status PgStore::check_head(Conn& conn, const std::optional<AuditEvent>& prev) {
   if (prev && audit_event_hash(*prev) != prev->hash) {
     return trail_refused(fmt::format("the newest audit event, #{}, does not match its hash", prev->seq));
@@ -93,9 +101,13 @@ Result<AuditEvent> PgTx::append_audit(const AuditDraft& draft) {
   if (draft.actor.empty() || draft.action.empty()) {
     return invalid_argument("an audit event needs an actor and an action");
   }
-  auto prev = store_.last_event(conn_);
-  if (!prev.ok()) return prev.error();
-  if (auto st = store_.check_head(conn_, *prev); !st.ok()) return st.error();
+  if (!head_) {
+    auto read = store_.last_event(conn_);
+    if (!read.ok()) return read.error();
+    head_ = std::move(*read);
+  }
+  const std::optional<AuditEvent>& prev = *head_;
+  if (auto st = store_.check_head(conn_, prev); !st.ok()) return st.error();
   AuditEvent e;
   e.time = draft.time;
   e.actor = draft.actor;
@@ -103,16 +115,10 @@ Result<AuditEvent> PgTx::append_audit(const AuditDraft& draft) {
   e.target = draft.target;
   e.host = draft.host;
   e.details = draft.details.empty() ? "{}" : draft.details;
-  e = chain_after(*prev, std::move(e));
-  auto ran = conn_.execute(
-      "INSERT INTO audit_events (seq, time_ms, actor, action, target, host, details, prev_hash, hash) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-      "append audit event", static_cast<std::int64_t>(e.seq),
-      static_cast<std::int64_t>(e.time.time_since_epoch().count()), e.actor, e.action, e.target, e.host, e.details,
-      e.prev_hash.hex(), e.hash.hex());
-  if (!ran.ok()) return ran.error();
-  if (auto queued = store_.enqueue_routed(conn_, e); !queued.ok()) return queued.error();
+  e = chain_after(prev, std::move(e));
+  if (auto st = store_.insert_audit_routed(conn_, e); !st.ok()) return st.error();
   appended_ = ChainHead{e.seq, e.hash};
+  head_ = e;
   return e;
 }
 

@@ -83,7 +83,10 @@ class PgStore;
 // One write transaction on one connection, with kWriteLock held.
 class PgTx final : public StoreTx {
  public:
-  PgTx(PgStore& store, Conn& conn) : store_(store), conn_(conn) {}
+  // `head`: the trail's newest event (none when it is empty), read after
+  // the write lock was taken; nullopt when it was not read.
+  PgTx(PgStore& store, Conn& conn, std::optional<std::optional<AuditEvent>> head)
+      : store_(store), conn_(conn), head_(std::move(head)) {}
 
   // pg_audit.cpp
   Result<AuditEvent> append_audit(const AuditDraft& draft) override;
@@ -148,6 +151,10 @@ class PgTx final : public StoreTx {
 
   PgStore& store_;
   Conn& conn_;
+  // The trail's newest event as this transaction knows it (read with the
+  // BEGIN, then each event it appends), so that an append reads nothing:
+  // under the write lock nobody else appends. nullopt: not known.
+  std::optional<std::optional<AuditEvent>> head_;
   std::optional<ChainHead> appended_;
 };
 
@@ -280,10 +287,15 @@ class PgStore final : public Store {
   // pg_audit.cpp, inside a write: the newest event, and whether the trail
   // may be appended to after it (as SqliteStore's).
   Result<std::optional<AuditEvent>> last_event(Conn& conn);
+  // BEGIN, the write lock and the trail's newest event in one round trip.
+  Result<std::optional<AuditEvent>> begin_write_reading_head(Conn& conn);
   Status check_head(Conn& conn, const std::optional<AuditEvent>& prev);
   // pg_outbox.cpp, inside a write: a delivery of `event` for every enabled
   // channel whose routing takes its action (outbox.h's MUST).
-  Status enqueue_routed(Conn& conn, const AuditEvent& event);
+  // Inserts `event` into the trail and queues its deliveries (to every
+  // enabled channel whose events, labels and rules take it) in one
+  // statement: one round trip.
+  Status insert_audit_routed(Conn& conn, const AuditEvent& event);
 
  private:
   Status write_tx(const std::function<Status(StoreTx&)>& fn, bool synced);

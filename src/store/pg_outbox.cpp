@@ -2,7 +2,7 @@
 // channels with their routing in notify_channel_events, _labels and _rules,
 // deliveries in notify_deliveries, and where a chat channel posted about a
 // request in notify_message_refs. The rows of an event are queued by
-// append_audit (enqueue_routed, below) in the event's own transaction, from
+// append_audit (insert_audit_routed, below) in the event's own transaction, from
 // the routing as the database holds it then: nothing about routing is kept
 // in memory, so a channel changed through another replica routes the next
 // event at once. Times are Unix milliseconds.
@@ -240,9 +240,17 @@ Status PgTx::write_routing(const ChannelRecord& c, bool replace) {
   return write_labels(conn_, kChannelRules, c.id, c.rules);
 }
 
-Status PgStore::enqueue_routed(Conn& conn, const AuditEvent& event) {
-  auto ran = conn.execute(kEnqueueRouted, "queue notifications", static_cast<std::int64_t>(event.seq), ms(event.time),
-                          event.action, event.host, event.target);
+Status PgStore::insert_audit_routed(Conn& conn, const AuditEvent& event) {
+  // The event is inserted whether or not a channel takes it (a
+  // data-modifying WITH runs once, read or not); its deliveries' EXISTS
+  // only orders the two. kEnqueueRouted's $1-$5 keep their meaning.
+  static const std::string kInsertRouted = fmt::format(
+      "WITH ev AS (INSERT INTO audit_events (seq, time_ms, actor, action, target, host, details, prev_hash, hash) "
+      "VALUES ($1, $2, $6, $3, $5, $4, $7, $8, $9) RETURNING seq) {} AND EXISTS (SELECT 1 FROM ev)",
+      kEnqueueRouted);
+  auto ran = conn.execute(kInsertRouted, "append audit event", static_cast<std::int64_t>(event.seq), ms(event.time),
+                          event.action, event.host, event.target, event.actor, event.details, event.prev_hash.hex(),
+                          event.hash.hex());
   return ran.ok() ? Status{} : Status{ran.error()};
 }
 

@@ -87,15 +87,28 @@ Status PgStore::write_tx(const std::function<Status(StoreTx&)>& fn, bool synced)
   auto lease = pool_.take();
   if (!lease.ok()) return lease.error();
   Conn& conn = **lease;
-  // BEGIN, the commit setting and the write lock in one round trip.
-  static const std::string kBegin = fmt::format("BEGIN; SELECT pg_advisory_xact_lock({})", kWriteLock);
+  // BEGIN, the write lock and (for a synced write, the only kind that
+  // may append to the trail) the trail's head in one round trip; an
+  // unsynced one sets its commit setting instead.
   static const std::string kBeginUnsynced =
       fmt::format("BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_advisory_xact_lock({})", kWriteLock);
-  if (auto st = conn.exec(synced ? kBegin : kBeginUnsynced, "begin a write"); !st.ok()) {
-    if (conn.usable() && conn.in_transaction()) (void)conn.exec("ROLLBACK", "roll back");
-    return st;
+  std::optional<std::optional<AuditEvent>> head;
+  Status begun;
+  if (synced) {
+    auto read = begin_write_reading_head(conn);
+    if (read.ok()) {
+      head = std::move(*read);
+    } else {
+      begun = read.error();
+    }
+  } else {
+    begun = conn.exec(kBeginUnsynced, "begin a write");
   }
-  PgTx tx(*this, conn);
+  if (!begun.ok()) {
+    if (conn.usable() && conn.in_transaction()) (void)conn.exec("ROLLBACK", "roll back");
+    return begun;
+  }
+  PgTx tx(*this, conn, std::move(head));
   Status st;
   try {
     st = fn(tx);

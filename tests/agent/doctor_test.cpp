@@ -668,6 +668,32 @@ TEST(DoctorGather, AsksWhatTheFactsBeforeItName) {
   EXPECT_TRUE(gathered.plugin_socket.has_value());
 }
 
+TEST(DoctorGather, LooksForThePluginWhereSudoConfSaysSudoLooks) {
+  auto facts = healthy();
+  facts.sudo_conf.text = "Path plugin_dir /opt/sudo/plugins/\nPlugin hoist_policy hoist_sudo.so\n";
+  FakeProbe probe(facts);
+  (void)gather(DoctorOptions{}, probe);
+  ASSERT_GE(probe.calls.size(), 2U);
+  EXPECT_EQ(probe.calls[1], "plugin_file /opt/sudo/plugins/hoist_sudo.so");
+}
+
+TEST(DoctorGather, APluginDirWithoutADirectoryIsAProblemAndNothingIsOpened) {
+  auto facts = healthy();
+  facts.sudo_conf.text = "Path plugin_dir\nPlugin hoist_policy hoist_sudo.so\n";
+  FakeProbe probe(facts);
+  const auto gathered = gather(DoctorOptions{}, probe);
+  for (const auto& call : probe.calls) EXPECT_FALSE(call.starts_with("plugin_file")) << call;
+  const auto findings = diagnose(gathered);
+  bool found = false;
+  for (const auto& f : findings) {
+    if (f.check == "plugin" && f.severity == Severity::kProblem) {
+      found = true;
+      EXPECT_TRUE(contains(f.message, "Path plugin_dir")) << f.message;
+    }
+  }
+  EXPECT_TRUE(found) << render_text(findings, false);
+}
+
 TEST(DoctorGather, NothingIsAskedOfHoistdWithoutAnEnrolmentNorOfABreakGlassFileNotNamed) {
   auto facts = healthy();
   facts.sudo_conf.text = "Plugin sudoers_policy sudoers.so\n";

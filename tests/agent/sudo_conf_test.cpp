@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 
 namespace hoist::agent {
@@ -58,6 +59,30 @@ TEST(SudoConf, ReadsPluginLinesAsSudoDoes) {
   EXPECT_EQ(approval.first_line, 4U);
   EXPECT_EQ(approval.last_line, 5U);
   EXPECT_EQ(approval.options, (std::vector<std::string>{"ModulePath=/x.py", "ClassName=A"}));
+}
+
+// sudo 1.9's parse_path and sudo_qualify_plugin: the name in any case, the
+// last line wins, a line without a value leaves no directory, and a
+// relative plugin path is appended to the directory as it is ("%s%s").
+TEST(SudoConf, FindsThePluginFileWhereSudoDoes) {
+  auto file_of = [](std::string_view text) -> std::optional<std::string> {
+    auto conf = parse_sudo_conf(text);
+    EXPECT_TRUE(conf) << conf.error().message;
+    if (!conf || conf->policy() == nullptr) return std::string("(no policy line)");
+    return conf->plugin_file(*conf->policy());
+  };
+  EXPECT_EQ(file_of("Plugin hoist_policy hoist_sudo.so\n"), "/usr/libexec/sudo/hoist_sudo.so");
+  EXPECT_EQ(file_of("Path plugin_dir /opt/sudo/\nPlugin hoist_policy hoist_sudo.so\n"), "/opt/sudo/hoist_sudo.so");
+  EXPECT_EQ(file_of("PATH PLUGIN_DIR /opt/sudo/\nPlugin hoist_policy hoist_sudo.so\n"), "/opt/sudo/hoist_sudo.so");
+  EXPECT_EQ(file_of("Path plugin_dir /opt/sudo\nPlugin hoist_policy hoist_sudo.so\n"), "/opt/sudohoist_sudo.so");
+  EXPECT_EQ(file_of("Path plugin_dir /a/\nPath plugin_dir /b/\nPlugin hoist_policy x.so\n"), "/b/x.so");
+  EXPECT_EQ(file_of("Path plugin_dir /a/\nPlugin hoist_policy x.so\nPath plugin_dir /b/\n"), "/b/x.so");
+  EXPECT_EQ(file_of("Path plugin_dir\nPlugin hoist_policy x.so\n"), std::nullopt);
+  EXPECT_EQ(file_of("Path plugin_dir /a/\nPlugin hoist_policy /usr/lib/hoist/x.so\n"), "/usr/lib/hoist/x.so");
+  // Other paths, a longer name, a comment and a continued line.
+  EXPECT_EQ(file_of("Path noexec /x\nPath plugin_dirs /a/\n# Path plugin_dir /c/\nPlugin hoist_policy x.so\n"),
+            "/usr/libexec/sudo/x.so");
+  EXPECT_EQ(file_of("Path plugin_dir \\\n  /d/\nPlugin hoist_policy x.so\n"), "/d/x.so");
 }
 
 TEST(SudoConf, CommentsAndNonPluginLinesAreNotPlugins) {

@@ -244,6 +244,71 @@ TEST(PostgresStore, TwoStoresAppendingAtOnceKeepOneChain) {
   EXPECT_EQ(rows, std::to_string(n) + "|" + std::to_string(n) + "|1|" + std::to_string(n) + "\n");
 }
 
+// A write reads the trail's head with its BEGIN (one round trip) and an
+// append then reads nothing more: the head it read is still checked
+// against its hash, and against the last event this store wrote.
+TEST(PostgresStore, AHeadChangedOutsideHoistdStopsTheNextAppend) {
+  const std::string db = new_database();
+  auto s = open_postgres_store(options_for(db));
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  auto append = [&](const std::string& action) {
+    return (*s)->write([&](StoreTx& tx) -> Status {
+      AuditDraft d;
+      d.time = AuditTime{std::chrono::milliseconds{1'700'000'000'000}};
+      d.actor = "alice";
+      d.action = action;
+      auto e = tx.append_audit(d);
+      return e.ok() ? Status{} : Status{e.error()};
+    });
+  };
+  ASSERT_TRUE(append("test.one").ok());
+  ASSERT_TRUE(append("test.two").ok());
+  std::string out;
+  // Edited: the head no longer matches its hash.
+  ASSERT_TRUE(cluster().psql("UPDATE audit_events SET details = '{\"x\":1}' WHERE seq = 2", &out, db));
+  auto refused = append("test.three");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("#2, does not match its hash"), std::string::npos) << refused.error().message;
+  // Deleted: the head is an older event whose hash is right, but this
+  // store wrote #2.
+  ASSERT_TRUE(cluster().psql("DELETE FROM audit_events WHERE seq = 2", &out, db));
+  refused = append("test.three");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("#2, which this hoistd wrote, is gone or changed"), std::string::npos)
+      << refused.error().message;
+  ASSERT_TRUE(cluster().psql("SELECT count(*) FROM audit_events", &out, db));
+  EXPECT_EQ(out, "1\n");
+}
+
+// Several events in one write chain to each other (the head known from the
+// BEGIN, then each appended event).
+TEST(PostgresStore, SeveralAppendsInOneWriteChain) {
+  const std::string db = new_database();
+  auto s = open_postgres_store(options_for(db));
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  for (int round = 0; round < 2; ++round) {
+    ASSERT_TRUE((*s)->write([&](StoreTx& tx) -> Status {
+                      for (int i = 0; i < 3; ++i) {
+                        AuditDraft d;
+                        d.time = AuditTime{std::chrono::milliseconds{1'700'000'000'000 + i}};
+                        d.actor = "alice";
+                        d.action = "test.many";
+                        auto e = tx.append_audit(d);
+                        if (!e.ok()) return e.error();
+                      }
+                      return {};
+                    })
+                    .ok());
+  }
+  auto head = (*s)->audit_head();
+  ASSERT_TRUE(head.ok() && head->has_value());
+  EXPECT_EQ((*head)->seq, 6U);
+  auto v = verify_stored_chain(**s, **head);
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  EXPECT_TRUE(v->ok) << v->problem;
+  EXPECT_EQ(v->events_checked, 6U);
+}
+
 TEST(PostgresStore, ConnectionsKilledUnderItAreReplaced) {
   const std::string db = new_database();
   auto s = open_postgres_store(options_for(db));
