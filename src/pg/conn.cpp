@@ -235,6 +235,21 @@ Result<std::unique_ptr<Conn>> Conn::open(const ConnOptions& options) {
   return conn;
 }
 
+std::string text_array(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (const auto& v : values) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (const char c : v) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
 Error Conn::broken(std::string_view what, std::string_view why) {
   broken_ = true;
   last_sqlstate_ = "08006";

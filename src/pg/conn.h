@@ -39,6 +39,11 @@ struct Blob {
   std::string_view bytes;
 };
 
+// A TEXT[] literal of `values`, to bind as one parameter ($1::TEXT[]):
+// every element in double quotes with '"' and '\\' escaped, so no value can
+// end an element or the array early (a NUL is refused when it is sent).
+std::string text_array(const std::vector<std::string>& values);
+
 // The values of one statement's parameters $1, $2, ..., sent as text
 // (bytea as binary); NULL for an empty optional.
 class Params {

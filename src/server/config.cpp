@@ -147,6 +147,12 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
     return toml_error(e, {});
   }
   Reader r(root, file_name);
+  if (const auto* store = root.get("store")) {
+    // The name other tools (and Hoist's own design notes) give it.
+    return r.error(*store,
+                   "there is no [store] section: the database is set in [database] (path for SQLite; backend = "
+                   "\"postgres\", url, password_file, pool_size for PostgreSQL; see hoistd.toml(5))");
+  }
   if (auto st = r.known_keys(root, "",
                              {"server", "tls", "database", "limits", "log", "sessions", "requests", "console",
                               "metrics", "notify", "siem"});

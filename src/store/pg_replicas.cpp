@@ -8,7 +8,9 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "store/pg_backend.h"
 
@@ -147,14 +149,20 @@ void PgReplicas::run() {
       if ((fds[1].revents & POLLIN) != 0) {
         std::uint64_t n = 0;
         (void)!::read(wake_fd_, &n, sizeof n);
-        bool sent = true;
+        // Every change waiting, in one round trip (a policy change
+        // publishes one per endpoint).
+        std::vector<std::string> channels;
+        std::vector<std::string> payloads;
         for (const auto& [channel, payload] : take_published()) {
-          sent = conn.query("SELECT pg_notify($1, $2)", "tell the other replicas", fmt::format("hoist_{}", channel),
-                            fmt::format("{} {}", origin_, payload))
-                     .ok();
-          if (!sent) break;
+          channels.push_back(fmt::format("hoist_{}", channel));
+          payloads.push_back(fmt::format("{} {}", origin_, payload));
         }
-        if (!sent) break;
+        if (!channels.empty() &&
+            !conn.query("SELECT count(pg_notify(c, p)) FROM unnest($1::TEXT[], $2::TEXT[]) AS t(c, p)",
+                        "tell the other replicas", pg::text_array(channels), pg::text_array(payloads))
+                 .ok()) {
+          break;
+        }
       }
       auto notes = conn.notifications();
       if (!notes.ok()) break;

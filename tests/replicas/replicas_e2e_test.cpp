@@ -176,8 +176,9 @@ TEST(E2eReplicas, ExpiryRunsOnOneReplicaAndMovesWhenItIsKilled) {
 }
 
 // [database] password_file: read only when no one else may read it, sent
-// to the database (a role that needs a password), never in the url.
-TEST(E2eReplicas, ThePasswordComesFromAPrivateFile) {
+// to the database (a role that needs a password), never in the url; or
+// PGPASSWORD in hoistd's environment.
+TEST(E2eReplicas, ThePasswordComesFromAPrivateFileOrTheEnvironment) {
   Replicas replicas;
   auto& cluster = replicas.cluster();
   ASSERT_TRUE(cluster.psql("CREATE ROLE hoistpw LOGIN PASSWORD 'correct horse 1'"));
@@ -228,6 +229,26 @@ TEST(E2eReplicas, ThePasswordComesFromAPrivateFile) {
   ASSERT_TRUE(cluster.psql("SELECT DISTINCT usename FROM pg_stat_activity WHERE application_name LIKE 'hoistd%'", &who,
                            "pwdb"));
   EXPECT_EQ(who, "hoistpw\n");
+
+  // Or from the environment (PGPASSWORD in the unit's Environment= or
+  // EnvironmentFile=), which libpq reads: no password_file at all. A
+  // database of its own: a new data directory has keys of its own.
+  EXPECT_EQ(hoistd.stop(), 0);
+  ASSERT_TRUE(cluster.psql("CREATE DATABASE pwdb2 OWNER hoistpw"));
+  HoistdOptions env_options;
+  env_options.config_toml =
+      "[database]\nbackend = \"postgres\"\nurl = \"host=127.0.0.1 port=" + std::to_string(cluster.port()) +
+      " user=hoistpw dbname=pwdb2\"\n";
+  env_options.extra_env = {{"PGPASSWORD", "wrong"}};
+  HoistdProcess from_env(env_options);
+  ASSERT_FALSE(from_env.start());
+  EXPECT_EQ(from_env.wait_exit(milliseconds(5000)).value_or(-1), 69) << from_env.output();
+  EXPECT_NE(from_env.output().find("password authentication failed"), std::string::npos) << from_env.output();
+  env_options.extra_env = {{"PGPASSWORD", "correct horse 1"}};
+  HoistdProcess from_env_right(env_options);
+  ASSERT_TRUE(from_env_right.start()) << from_env_right.start_error();
+  EXPECT_EQ(from_env_right.call("GET", "/api/v1/health").status, 200);
+  EXPECT_EQ(from_env_right.output().find("correct horse 1"), std::string::npos) << "the password is never printed";
 }
 
 }  // namespace

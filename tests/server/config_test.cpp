@@ -71,6 +71,48 @@ TEST(RequestsConfig, EachMistakeSaysWhatIsWrong) {
   }
 }
 
+TEST(DatabaseConfig, PostgresIsReadWithItsKeys) {
+  Config c;
+  const auto st = parse(R"([database]
+backend = "postgres"
+url = "host=db1,db2 dbname=hoist target_session_attrs=read-write"
+password_file = "/etc/hoist/db-password"
+pool_size = 12
+connect_timeout_s = 7
+query_timeout_s = 20
+)",
+                        c);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  EXPECT_TRUE(c.postgres);
+  EXPECT_EQ(c.pg.url, "host=db1,db2 dbname=hoist target_session_attrs=read-write");
+  EXPECT_EQ(c.pg.password_file, "/etc/hoist/db-password");
+  EXPECT_EQ(c.pg.pool_size, 12);
+  EXPECT_EQ(c.pg.connect_timeout_s, 7);
+  EXPECT_EQ(c.pg.query_timeout_s, 20);
+}
+
+TEST(DatabaseConfig, EachMistakeSaysWhatIsWrong) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      // Other tools (and design notes) call it the store: say where it is.
+      {"[store]\nurl = \"host=db\"\n", "there is no [store] section: the database is set in [database]"},
+      {"[database]\nbackend = \"mysql\"\n", "database.backend \"mysql\" is not known"},
+      {"[database]\nbackend = \"postgres\"\n", "needs database.url"},
+      {"[database]\nbackend = \"postgres\"\nurl = \"host=db\"\npath = \"/x.db\"\n",
+       "database.path names a SQLite file"},
+      {"[database]\nurl = \"host=db\"\n", "are for backend \"postgres\""},
+      {"[database]\nbackend = \"postgres\"\nurl = \"host=db\"\npool_size = 1001\n", "database.pool_size"},
+      {"[database]\nbackend = \"postgres\"\nurl = \"host=db\"\nquery_timeout_s = 0\n", "database.query_timeout_s"},
+      {"[database]\nbackend = \"postgres\"\nurl = \"host=db\"\npasword_file = \"/x\"\n",
+       "unknown key \"database.pasword_file\""},
+  };
+  for (const auto& [text, words] : cases) {
+    Config c;
+    auto st = parse(text, c);
+    ASSERT_FALSE(st.ok()) << text;
+    EXPECT_NE(st.error().message.find(words), std::string::npos) << text << " -> " << st.error().message;
+  }
+}
+
 TEST(LimitsConfig, TheAgentEventsLimitIsReadWithItsDefault) {
   Config c;
   ASSERT_TRUE(parse("", c).ok());

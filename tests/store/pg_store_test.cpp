@@ -8,9 +8,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -307,6 +309,85 @@ TEST(PostgresStore, SeveralAppendsInOneWriteChain) {
   ASSERT_TRUE(v.ok()) << v.error().message;
   EXPECT_TRUE(v->ok) << v->problem;
   EXPECT_EQ(v->events_checked, 6U);
+}
+
+// pg::text_array: any text comes back from the database as it went, one
+// element each, however it is quoted (it carries endpoint ids and the
+// replicas' notifications as one parameter).
+TEST(PostgresStore, ATextArrayCarriesEveryValueWhole) {
+  const std::vector<std::string> values = {"",     "plain", "a,b",       "{x}",       "\"quoted\"", "back\\slash",
+                                           "NULL", "\\\"",  "two words", "é unicode", "end\\"};
+  auto rows = admin_conn().query("SELECT v FROM unnest($1::TEXT[]) WITH ORDINALITY AS t(v, n) ORDER BY n",
+                                 "read an array back", pg::text_array(values));
+  ASSERT_TRUE(rows.ok()) << rows.error().message;
+  ASSERT_EQ(rows->size(), static_cast<int>(values.size()));
+  for (int i = 0; i < rows->size(); ++i) {
+    EXPECT_FALSE(rows->row(i).is_null(0)) << i;
+    EXPECT_EQ(rows->row(i).text_at(0), values[static_cast<std::size_t>(i)]) << i;
+  }
+  auto empty = admin_conn().query("SELECT cardinality($1::TEXT[])", "an empty array", pg::text_array({}));
+  ASSERT_TRUE(empty.ok()) << empty.error().message;
+  EXPECT_EQ(empty->row(0).int_at(0), 0);
+}
+
+// What one replica publishes reaches the others, all of it, in one round
+// trip per batch; a replica never hears itself; past the cap a batch
+// collapses into "everything changed" on every channel.
+TEST(PostgresStore, PublishedChangesReachTheOtherReplicaWhole) {
+  const std::string db = new_database();
+  auto a = open_postgres_store(options_for(db));
+  auto b = open_postgres_store(options_for(db));
+  ASSERT_TRUE(a.ok() && b.ok());
+  std::mutex mu;
+  std::condition_variable changed;
+  std::set<std::string> heard_by_b;
+  std::set<std::string> heard_by_a;
+  bool b_listening = false;
+  const auto listen = [&](Store& s, std::set<std::string>& heard, bool* ready) {
+    s.replicas().listen(
+        [&](std::string_view channel, std::string_view payload) {
+          const std::lock_guard lock(mu);
+          heard.insert(std::string(channel) + ":" + std::string(payload));
+          changed.notify_all();
+        },
+        [&, ready] {
+          const std::lock_guard lock(mu);
+          if (ready != nullptr) *ready = true;
+          changed.notify_all();
+        });
+  };
+  listen(**b, heard_by_b, &b_listening);
+  listen(**a, heard_by_a, nullptr);
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(changed.wait_for(lock, std::chrono::seconds(10), [&] { return b_listening; }));
+  }
+  for (int i = 0; i < 500; ++i) (*a)->replicas().publish("push", "endpoint-" + std::to_string(i));
+  (*a)->replicas().publish("policy", "");
+  {
+    std::unique_lock lock(mu);
+    EXPECT_TRUE(changed.wait_for(lock, std::chrono::seconds(10), [&] { return heard_by_b.size() >= 501; }))
+        << heard_by_b.size() << " of 501";
+    EXPECT_TRUE(heard_by_b.count("push:endpoint-0") && heard_by_b.count("push:endpoint-499") &&
+                heard_by_b.count("policy:"));
+  }
+  // Past the cap (1,024 waiting): every channel, for everything; or, if
+  // the listener kept up, each one. Nothing is lost either way.
+  {
+    const std::lock_guard lock(mu);
+    heard_by_b.clear();
+  }
+  for (int i = 0; i < 3000; ++i) (*a)->replicas().publish("push", "flood-" + std::to_string(i));
+  {
+    std::unique_lock lock(mu);
+    EXPECT_TRUE(changed.wait_for(lock, std::chrono::seconds(10), [&] {
+      return heard_by_b.count("push:") > 0 || heard_by_b.size() >= 3000;
+    })) << heard_by_b.size();
+  }
+  (*a)->replicas().stop();
+  (*b)->replicas().stop();
+  const std::lock_guard lock(mu);
+  EXPECT_TRUE(heard_by_a.empty()) << "a replica heard its own change: " << *heard_by_a.begin();
 }
 
 TEST(PostgresStore, ConnectionsKilledUnderItAreReplaced) {
