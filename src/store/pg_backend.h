@@ -268,21 +268,6 @@ class PgStore final : public Store {
     if (!conn.ok()) return conn.error();
     return fn(**conn);
   }
-  // The same inside a REPEATABLE READ READ ONLY transaction, for a read of
-  // several statements that must agree with each other.
-  template <class T>
-  Result<T> read_snapshot(const std::function<Result<T>(Conn&)>& fn) {
-    auto conn = pool_.take();
-    if (!conn.ok()) return conn.error();
-    if (auto st = (*conn)->exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "begin a read"); !st.ok()) {
-      return st.error();
-    }
-    auto out = fn(**conn);
-    if (auto st = (*conn)->exec(out.ok() ? "COMMIT" : "ROLLBACK", "end a read"); !st.ok() && out.ok()) {
-      return st.error();
-    }
-    return out;
-  }
 
   // pg_audit.cpp, inside a write: the newest event, and whether the trail
   // may be appended to after it (as SqliteStore's).
