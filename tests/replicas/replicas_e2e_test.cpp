@@ -230,5 +230,60 @@ TEST(E2eReplicas, ThePasswordComesFromAPrivateFile) {
   EXPECT_EQ(who, "hoistpw\n");
 }
 
+// Failed logins are counted in the database (store/logins.h): password
+// guesses spread over two replicas are limited as on one server (five
+// free failures, the sixth admitted, then the lock), whichever replica
+// the next guess reaches, and for any user from that address.
+TEST(E2eReplicas, PasswordGuessesSplitAcrossReplicasAreLimitedAsOnOne) {
+  Replicas replicas;
+  HoistdProcess* a = replicas.add();
+  ASSERT_NE(a, nullptr);
+  HoistdProcess* b = replicas.add();
+  ASSERT_NE(b, nullptr);
+  const auto guess = [](HoistdProcess& r, const std::string& user, const std::string& password) {
+    return r.call_json("POST", "/api/v1/login", json::object{{"user", user.c_str()}, {"password", password.c_str()}});
+  };
+  for (int i = 0; i < 6; ++i) {
+    HoistdProcess& r = (i % 2 == 0) ? *a : *b;
+    const auto wrong = guess(r, "admin", "guess " + std::to_string(i));
+    EXPECT_EQ(wrong.status, 401) << "guess " << i << " on " << (i % 2 == 0 ? "A" : "B") << ": " << wrong;
+  }
+  // Each replica saw three: a per-replica count would still let them through.
+  for (HoistdProcess* r : {a, b}) {
+    const auto locked = guess(*r, "admin", "guess 7");
+    EXPECT_EQ(locked.status, 429) << locked;
+    EXPECT_FALSE(locked.header("retry-after").empty()) << locked;
+  }
+  EXPECT_EQ(guess(*b, "admin", std::string(hoist::testing::kHoistdAdminPassword)).status, 429)
+      << "locked means locked, even for the right password";
+  EXPECT_EQ(guess(*a, "someone-else", "x").status, 429) << "the address is locked too";
+  // The lock ends (1 s after the 6th failure), on both, and the right password works.
+  std::this_thread::sleep_for(milliseconds(1500));
+  const auto right = guess(*b, "admin", std::string(hoist::testing::kHoistdAdminPassword));
+  EXPECT_EQ(right.status, 200) << right;
+  std::string rows;
+  ASSERT_TRUE(replicas.cluster().psql("SELECT count(*) FROM login_failures", &rows, "hoist"));
+  EXPECT_EQ(rows, "1\n") << "the user's count went with the success; the address's stays";
+}
+
+// The counts cannot be read: no login is checked (503, never a password
+// checked uncounted), and the answer does not name the database.
+TEST(E2eReplicas, LoginsAreRefusedWhileTheirCountsCannotBeRead) {
+  Replicas replicas("query_timeout_s = 3\nconnect_timeout_s = 2\n");
+  HoistdProcess* a = replicas.add();
+  ASSERT_NE(a, nullptr);
+  replicas.cluster().stop();
+  const auto login = a->call_json(
+      "POST", "/api/v1/login",
+      json::object{{"user", "admin"}, {"password", std::string(hoist::testing::kHoistdAdminPassword).c_str()}});
+  EXPECT_EQ(login.status, 503) << login;
+  EXPECT_EQ(login.body.find(std::to_string(replicas.cluster().port())), std::string::npos) << login.body;
+  ASSERT_TRUE(replicas.cluster().start());
+  const auto back = a->call_json(
+      "POST", "/api/v1/login",
+      json::object{{"user", "admin"}, {"password", std::string(hoist::testing::kHoistdAdminPassword).c_str()}});
+  EXPECT_EQ(back.status, 200) << back;
+}
+
 }  // namespace
 }  // namespace hoist::replicas

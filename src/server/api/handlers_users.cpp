@@ -117,6 +117,9 @@ Result<net::HttpResponse> Api::Impl::login(Call& call) {
   // more tries than the same logins one after another.
   auto attempt = limiter.begin(body->user, remote, now);
   if (!attempt.admitted()) {
+    if (attempt.failed_closed()) {
+      return attempt.refusal();  // not counted, so not checked (503)
+    }
     auto response = net::error_response(attempt.refusal());
     response.set_header("retry-after", std::to_string(attempt.retry_after().count()));
     return response;
@@ -173,6 +176,9 @@ Result<net::HttpResponse> Api::Impl::reauth(Call& call) {
   const std::string& remote = call.request.remote_address;
   auto attempt = limiter.begin(call.caller.user, remote, now);
   if (!attempt.admitted()) {
+    if (attempt.failed_closed()) {
+      return attempt.refusal();  // not counted, so not checked (503)
+    }
     auto response = net::error_response(attempt.refusal());
     response.set_header("retry-after", std::to_string(attempt.retry_after().count()));
     return response;
