@@ -95,6 +95,7 @@ class PgTx final : public StoreTx {
                                     TimePoint now) override;
   // pg_users.cpp
   Result<UserRecord> insert_user(const UserRecord& user) override;
+  Result<UserRecord> insert_first_user(const UserRecord& user) override;
   Result<UserRecord> update_user(const UserRecord& user) override;
   Status insert_token(const TokenRecord& token) override;
   Status revoke_token(const std::string& id, TimePoint at) override;

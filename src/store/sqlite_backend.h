@@ -66,6 +66,7 @@ class SqliteTx final : public StoreTx {
                                     TimePoint now) override;
   // sqlite_users.cpp
   Result<UserRecord> insert_user(const UserRecord& user) override;
+  Result<UserRecord> insert_first_user(const UserRecord& user) override;
   Result<UserRecord> update_user(const UserRecord& user) override;
   Status insert_token(const TokenRecord& token) override;
   Status revoke_token(const std::string& id, TimePoint at) override;

@@ -7,8 +7,11 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -283,6 +286,56 @@ TEST(E2eReplicas, LoginsAreRefusedWhileTheirCountsCannotBeRead) {
       "POST", "/api/v1/login",
       json::object{{"user", "admin"}, {"password", std::string(hoist::testing::kHoistdAdminPassword).c_str()}});
   EXPECT_EQ(back.status, 200) << back;
+}
+
+// Two replicas started at once on a new database, with different
+// --admin-user: "no users yet" is checked inside the write that makes the
+// first admin, so exactly one is made; the other says another replica made
+// it. (HOIST_E2E_HOISTD_BEFORE: run the same test on another hoistd binary.)
+TEST(E2eReplicas, ReplicasStartedTogetherWithDifferentAdminsMakeOne) {
+  Replicas replicas;
+  HoistdProcess* keys = replicas.add();  // the shared keys, made on another database
+  ASSERT_NE(keys, nullptr);
+  const char* binary = std::getenv("HOIST_E2E_HOISTD_BEFORE");  // NOLINT(concurrency-mt-unsafe): before any thread
+  for (int round = 0; round < 3; ++round) {
+    const std::string db = "race" + std::to_string(round);
+    ASSERT_TRUE(replicas.cluster().create_database(db)) << replicas.cluster().error();
+    std::vector<std::unique_ptr<HoistdProcess>> procs;
+    for (const char* name : {"alice", "bob"}) {
+      HoistdOptions o;
+      o.config_toml = postgres_toml(replicas.cluster(), db);
+      o.admin_user = name;
+      if (binary != nullptr) o.binary = binary;
+      procs.push_back(std::make_unique<HoistdProcess>(o));
+      ASSERT_TRUE(copy_shared_keys(*keys, *procs.back()));
+    }
+    // Each started from a thread that lives on: a fixture's hoistd dies
+    // with the thread that started it.
+    std::atomic<int> started{0};
+    std::atomic<bool> done{false};
+    std::vector<int> ok(procs.size(), 0);
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < procs.size(); ++i) {
+      threads.emplace_back([&, i] {
+        ok[i] = procs[i]->start() ? 1 : 0;
+        ++started;
+        while (!done) std::this_thread::sleep_for(milliseconds(20));
+      });
+    }
+    while (started < static_cast<int>(procs.size())) std::this_thread::sleep_for(milliseconds(20));
+    std::string users;
+    const bool read = replicas.cluster().psql("SELECT name FROM users ORDER BY name", &users, db);
+    int elsewhere = 0;
+    for (const auto& p : procs) {
+      if (p->output().find("First admin:     made by another replica") != std::string::npos) ++elsewhere;
+    }
+    done = true;
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(ok, std::vector<int>({1, 1})) << procs[0]->start_error() << procs[1]->start_error();
+    ASSERT_TRUE(read);
+    EXPECT_TRUE(users == "alice\n" || users == "bob\n") << "round " << round << ": users " << users;
+    EXPECT_EQ(elsewhere, 1) << "round " << round;
+  }
 }
 
 }  // namespace

@@ -707,6 +707,11 @@ Status Api::create_user(const std::string& name, store::Role role, const std::st
   return impl_->create_user(name, role, password, actor);
 }
 
+Status Api::create_first_user(const std::string& name, store::Role role, const std::string& password,
+                              const std::string& actor) {
+  return impl_->create_user(name, role, password, actor, true);
+}
+
 Result<std::string> Api::create_enrollment_token(const std::vector<std::string>& labels, int uses, Seconds lifetime,
                                                  const std::string& actor) {
   return impl_->create_enrollment_token(labels, uses, lifetime, actor);

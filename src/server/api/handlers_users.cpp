@@ -393,7 +393,7 @@ Result<net::HttpResponse> Api::Impl::list_users(Call& /*call*/) {
 }
 
 Status Api::Impl::create_user(const std::string& name, store::Role role, const std::string& password,
-                              const std::string& actor) {
+                              const std::string& actor, bool first) {
   if (auto st = check_user_name(name); !st) {
     return st;
   }
@@ -410,7 +410,7 @@ Status Api::Impl::create_user(const std::string& name, store::Role role, const s
   user.password_hash = *hash;
   user.created_at = deps.clock.now_s();
   return deps.store.write([&](store::StoreTx& tx) -> Status {
-    if (auto inserted = tx.insert_user(user); !inserted) {
+    if (auto inserted = first ? tx.insert_first_user(user) : tx.insert_user(user); !inserted) {
       return inserted.error();
     }
     return audit(tx, actor, audited::UserCreated{.role = role}, name, "");
