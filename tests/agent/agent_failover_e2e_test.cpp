@@ -8,6 +8,7 @@
 // too long are refused before anything is sent.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include "agent/e2e_harness.h"
@@ -50,6 +51,11 @@ class SilentListener {
   SilentListener(const SilentListener&) = delete;
   SilentListener& operator=(const SilentListener&) = delete;
   [[nodiscard]] std::string url() const { return loopback_url(port_); }
+  // Whether a connection waits in the backlog (someone dialled it).
+  [[nodiscard]] bool dialled() const {
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, 0) == 1;
+  }
 
  private:
   int fd_ = -1;
@@ -113,6 +119,32 @@ class FailoverE2E : public AgentE2E {
     EXPECT_EQ(seen->comment, why);
   }
 };
+
+// The agent starts with the URL that answered it last (its state keeps
+// it), not the list's first: a first URL that never answers costs nothing
+// after a restart, and is never even dialled while the other answers.
+TEST_F(FailoverE2E, StartsWithTheServerThatAnsweredLast) {
+  const SilentListener silent;
+  ASSERT_EQ(enroll_with({silent.url(), hoistd_.url()}, new_token()), 0) << slurp(log_);
+  ASSERT_NE(status().find("answered last: " + hoistd_.url()), std::string::npos);
+  // Whatever enrolment dialled is gone from the backlog with a new listener.
+  const SilentListener fresh;
+  ASSERT_EQ(run({HOIST_AGENT_PATH, "set-servers", "--state-dir", state_dir_, fresh.url() + "," + hoistd_.url()}, log_),
+            0)
+      << slurp(log_);
+  // set-servers keeps the last answer when its URL is still listed.
+  ASSERT_NE(status().find("answered last: " + hoistd_.url()), std::string::npos) << status();
+  start_agent();
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto d = check("/usr/bin/id", {"id"});
+        return d && d->action == Action::kAllow;
+      },
+      milliseconds(30000)))
+      << slurp(log_);
+  EXPECT_NE(slurp(log_).find("agent.server_resumed"), std::string::npos) << slurp(log_);
+  EXPECT_FALSE(fresh.dialled()) << "the first URL was tried although the second answered last";
+}
 
 TEST_F(FailoverE2E, EnrolsAndServesPastAClosedPortAndOneThatNeverAnswers) {
   const SilentListener silent;
