@@ -10,6 +10,11 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 #include "agent/e2e_harness.h"
 
@@ -261,6 +266,58 @@ TEST_F(FailoverE2E, ListsThatAreNotHttpsOrTooLongAreRefusedBeforeAnythingIsSent)
     start_agent();
     request_is_approved_through_push("after set-servers");
   }
+}
+
+// One host name that resolves to two addresses (issue 21, item 4): the
+// agent enrolled with https://hoist-e2e.test:PORT, where the name is
+// 127.0.0.2 and 127.0.0.3 in an /etc/hosts bind-mounted in a private mount
+// namespace (the host's file is never touched). hoistd listens on the
+// first address, named in its certificate ([tls] dns_names); it is killed
+// and comes back on the second address (same data directory, same port):
+// the agent goes on there, its pin unchanged.
+TEST_F(FailoverE2E, OneNameOfTwoAddressesGoesOnWhenTheFirstAddressDies) {
+  static constexpr const char* kName = "hoist-e2e.test";
+  if (std::getenv("HOIST_E2E_IN_HOSTS_NS") == nullptr) {  // NOLINT(concurrency-mt-unsafe)
+    // This very test again, in a private mount namespace with its own /etc/hosts.
+    const std::string hosts = hoistd_.dir() + "/hosts";
+    std::ofstream(hosts) << "127.0.0.1 localhost\n127.0.0.2 " << kName << "\n127.0.0.3 " << kName << "\n";
+    const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+    const std::string cmd =
+        "unshare -m sh -c 'mount --bind " + hosts + " /etc/hosts && HOIST_E2E_IN_HOSTS_NS=1 exec " + self +
+        " --gtest_brief=1 --gtest_filter=FailoverE2E.OneNameOfTwoAddressesGoesOnWhenTheFirstAddressDies'";
+    EXPECT_EQ(std::system(cmd.c_str()), 0);  // NOLINT(cert-env33-c): the test's own paths
+    return;
+  }
+  const std::uint16_t port = hoistd_.port();
+  const auto listen_on = [&](const std::string& address) {
+    hoistd_.options().config_toml =
+        "[server]\nlisten = \"" + address + "\"\n[tls]\ndns_names = [\"" + std::string(kName) +
+        "\"]\n"
+        "ip_addresses = [\"127.0.0.2\", \"127.0.0.3\"]\n";  // the fixture's own calls go to the address
+    hoistd_.options().port = port;
+  };
+  EXPECT_EQ(hoistd_.stop(), 0);
+  listen_on("127.0.0.2");
+  ASSERT_TRUE(hoistd_.start()) << hoistd_.start_error();
+  const std::string url = "https://" + std::string(kName) + ":" + std::to_string(port);
+  ASSERT_EQ(enroll_with({url}, new_token()), 0) << slurp(log_);
+  start_agent();
+  request_is_approved_through_push("on 127.0.0.2");
+
+  // The first address dies; hoistd comes back on the second.
+  EXPECT_EQ(hoistd_.stop(SIGKILL), 128 + SIGKILL);
+  listen_on("127.0.0.3");
+  ASSERT_TRUE(hoistd_.start()) << hoistd_.start_error();
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto r = state_of(
+            ask(ipc::to_fields(ipc::SubmitMessage{context("/usr/bin/true", {"true", "probe"}), "probe", 600})));
+        return r && r->state == RequestState::kPending;
+      },
+      milliseconds(30000)))
+      << slurp(log_);
+  request_is_approved_through_push("on 127.0.0.3");
+  EXPECT_NE(status().find("servers: " + url), std::string::npos) << "one URL, the name's";
 }
 
 }  // namespace
