@@ -707,13 +707,11 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   if (users->empty()) {
     const bool generated = !admin_password;
     const std::string password = generated ? hoist::auth::generate_password() : *admin_password;
-    auto made = api.create_user(admin_user, hoist::store::Role::kAdmin, password, "system");
-    // Replicas started together: another one made the first admin.
+    // "No users yet" checked again inside the write that makes the admin:
+    // replicas started together (with any --admin-user) make one.
+    auto made = api.create_first_user(admin_user, hoist::store::Role::kAdmin, password, "system");
     const bool made_elsewhere =
-        !made && made.error().code == hoist::ErrorCode::kConflict && (*store)->replicas().shared() && [&] {
-          auto current = (*store)->users();
-          return current && !current->empty();
-        }();
+        !made && made.error().code == hoist::ErrorCode::kConflict && (*store)->replicas().shared();
     if (!made && !made_elsewhere) {
       std::fprintf(stderr, "hoistd: cannot create the first admin %s: %s\n", admin_user.c_str(),
                    made.error().message.c_str());

@@ -241,7 +241,9 @@ struct Api::Impl {
   Result<net::HttpResponse> list_users(Call& call);
   Result<net::HttpResponse> create_user_route(Call& call);
   Result<net::HttpResponse> update_user(Call& call);
-  Status create_user(const std::string& name, store::Role role, const std::string& password, const std::string& actor);
+  // `first`: only while there is no user at all (insert_first_user).
+  Status create_user(const std::string& name, store::Role role, const std::string& password, const std::string& actor,
+                     bool first = false);
 
   // --- endpoints (handlers_endpoints.cpp) ---
   Result<net::HttpResponse> enrol(Call& call);
