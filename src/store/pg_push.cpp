@@ -129,10 +129,15 @@ Result<std::vector<PushMessage>> PgStore::push_after(const std::string& endpoint
 
 namespace hoist::store::pg_backend {
 
-// One statement for every cursor: the pairs unnested in order (ord), each
-// joined to its own page of at most limit_each (LATERAL ... LIMIT, on the
-// (endpoint_id, seq) index), so one endpoint's long queue cannot crowd out
-// another's page.
+// One statement for every cursor: the endpoints' messages found through
+// `endpoint_id = ANY(...)`, joined to their cursors (unnest ... WITH
+// ORDINALITY: the order asked), numbered per cursor and cut at limit_each,
+// so one endpoint's long queue takes no other's share. Not a LATERAL
+// subquery with a LIMIT per cursor: right after a policy change has queued
+// a message for every endpoint, the table's statistics still say it is
+// nearly empty, and the planner then scans the whole table once per
+// cursor (measured: 8 million rows a second read for 13 s to answer
+// 10,000 polls); this form reads it at most once per statement.
 Result<std::vector<std::vector<PushMessage>>> PgStore::push_after_many(std::span<const PushCursor> cursors,
                                                                        std::size_t limit_each) {
   if (auto st = check_page_limit(limit_each); !st.ok()) return st.error();
@@ -143,10 +148,11 @@ Result<std::vector<std::vector<PushMessage>>> PgStore::push_after_many(std::span
   if (cursors.empty()) return out;
   auto rows = read<Rows>([&](Conn& conn) {
     return conn.query(
-        "SELECT w.ord, m.seq, m.endpoint_id, m.kind, m.payload, m.created_s FROM unnest($1::TEXT[], $2::BIGINT[]) "
-        "WITH ORDINALITY AS w(endpoint_id, after_seq, ord) CROSS JOIN LATERAL (SELECT p.seq, p.endpoint_id, p.kind, "
-        "p.payload, p.created_s FROM push_messages p WHERE p.endpoint_id = w.endpoint_id AND p.seq > w.after_seq "
-        "ORDER BY p.seq LIMIT $3) m ORDER BY w.ord, m.seq",
+        "SELECT ord, seq, endpoint_id, kind, payload, created_s FROM (SELECT w.ord, p.seq, p.endpoint_id, p.kind, "
+        "p.payload, p.created_s, row_number() OVER (PARTITION BY w.ord ORDER BY p.seq) AS n FROM unnest($1::TEXT[], "
+        "$2::BIGINT[]) WITH ORDINALITY AS w(endpoint_id, after_seq, ord) JOIN push_messages p ON p.endpoint_id = "
+        "w.endpoint_id AND p.seq > w.after_seq WHERE p.endpoint_id = ANY($1::TEXT[])) m WHERE n <= $3 ORDER BY ord, "
+        "seq",
         "read push messages of several endpoints", endpoint_array(cursors), seq_array(cursors),
         static_cast<std::int64_t>(limit_each));
   });
