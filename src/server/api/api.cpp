@@ -89,7 +89,8 @@ Api::Impl::Impl(ApiDeps d, ApiOptions o)
       options(std::move(o)),
       request_service(service_deps(), options.submissions),
       code_service(service_deps(), options.codes_master_key),
-      upload_throttle(options.uploads) {
+      upload_throttle(options.uploads),
+      push_batcher(make_push_batcher(deps.store)) {
   password_cost = auth::kInteractiveCost;
   if (options.password_opslimit != 0) {
     password_cost.opslimit = options.password_opslimit;
