@@ -244,6 +244,8 @@ class PgStore final : public Store {
   // pg_push.cpp
   Result<std::vector<PushMessage>> push_after(const std::string& endpoint_id, std::uint64_t after_seq,
                                               std::size_t limit) override;
+  Result<std::vector<std::vector<PushMessage>>> push_after_many(std::span<const PushCursor> cursors,
+                                                                std::size_t limit_each) override;
   // pg_streams.cpp
   Result<std::uint64_t> stream_cursor(const std::string& name) override;
   // pg_outbox.cpp

@@ -163,6 +163,8 @@ class SqliteStore final : public Store {
   // sqlite_push.cpp
   Result<std::vector<PushMessage>> push_after(const std::string& endpoint_id, std::uint64_t after_seq,
                                               std::size_t limit) override;
+  Result<std::vector<std::vector<PushMessage>>> push_after_many(std::span<const PushCursor> cursors,
+                                                                std::size_t limit_each) override;
   // sqlite_streams.cpp
   Result<std::uint64_t> stream_cursor(const std::string& name) override;
   // sqlite_outbox.cpp

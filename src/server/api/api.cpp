@@ -92,7 +92,8 @@ Api::Impl::Impl(ApiDeps d, ApiOptions o)
       limiter(auth::LoginLimiter::Options{}, deps.store.replicas().shared() ? &deps.store : nullptr),
       request_service(service_deps(), options.submissions),
       code_service(service_deps(), options.codes_master_key),
-      upload_throttle(options.uploads) {
+      upload_throttle(options.uploads),
+      push_batcher(make_push_batcher(deps.store)) {
   password_cost = auth::kInteractiveCost;
   if (options.password_opslimit != 0) {
     password_cost.opslimit = options.password_opslimit;
