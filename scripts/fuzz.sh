@@ -42,6 +42,7 @@ for spec in \
   "sudo_conf_fuzz sudo_conf" \
   "admin_code_fuzz admin_code" \
   "manifest_fuzz manifest" \
+  "pg_dump_data_fuzz pg_dump_data" \
   ; do
   # shellcheck disable=SC2086 # "target corpus"
   run $spec &

@@ -208,6 +208,12 @@ Status run_agent(const RunOptions& options) {
         log->info("agent.server_answered", {{"url", url}});
         (void)state_ref.set_server_answer(ServerAnswer{url, now_seconds()});
       });
+  // After a restart, the URL that answered last goes first (when it is
+  // still in the list): an agent that had failed over does not wait on the
+  // first URL's connect timeout again, nor move the load back to it.
+  if (auto last = state_ref.server_answer(); last && *last && servers->start_with((*last)->url)) {
+    log->info("agent.server_resumed", {{"url", (*last)->url}});
+  }
   // Three connections to hoistd, so that none waits for another: the push
   // long poll, the outbox upload, and everything else (heartbeat, policy,
   // requests).

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -35,17 +37,31 @@ struct HttpRequest {
 };
 
 struct HttpResponse;
+class LongPollBatcher;
 
-// A response that is not ready yet (a long poll). The server calls poll()
+// A response that is not ready yet (a long poll). The server polls it
 // again whenever it is woken (HttpsServer::wake) and at least every
-// recheck interval, until poll returns a response; at `until`, or when the
-// server shuts down, it calls poll(true), which must return one.
+// recheck interval, until it answers; at `until`, or when the server shuts
+// down, it polls it "last", and then it must answer. It is polled through
+// its batcher when it has one (with the other woken polls that share it),
+// otherwise through poll().
 struct LongPoll {
   // What the poll waits for (an endpoint id): HttpsServer::wake(key) wakes
   // only the polls with that key, and polls without one. "" = any change.
   std::string key;
   std::chrono::steady_clock::time_point until;
   std::function<std::optional<HttpResponse>(bool last)> poll;
+  // Set: polled with the other woken polls that share this batcher, in
+  // one call (one database read for many agents' push polls).
+  std::shared_ptr<LongPollBatcher> batcher;
+  // For the batcher: where the waiter resumes (the push poll's cursor).
+  std::uint64_t cursor = 0;
+  // Kept as long as the poll waits (a gauge's count of waiting polls).
+  std::shared_ptr<void> hold;
+  // Set: the handler has not looked yet; the server polls it as soon as
+  // it is parked, in a batch with the others due then, instead of the
+  // handler reading alone.
+  bool poll_first = false;
 };
 
 struct HttpResponse {
@@ -59,6 +75,29 @@ struct HttpResponse {
 
   [[nodiscard]] std::optional<std::string_view> header(std::string_view name) const;
   void set_header(std::string name, std::string value);
+};
+
+// Polls many long polls at once. The server calls it on a handler thread
+// with the woken polls that share it (at most kMaxBatch), so that a change
+// that wakes thousands of agents costs a few reads, not thousands.
+class LongPollBatcher {
+ public:
+  static constexpr std::size_t kMaxBatch = 256;
+  struct Item {
+    const LongPoll* poll = nullptr;
+    bool last = false;
+    // Set by poll_many: the answer, or nullopt to go on waiting (never
+    // when last).
+    std::optional<HttpResponse> answer;
+  };
+  virtual ~LongPollBatcher() = default;
+  LongPollBatcher() = default;
+  LongPollBatcher(const LongPollBatcher&) = delete;
+  LongPollBatcher& operator=(const LongPollBatcher&) = delete;
+  // Answers each item as its own poll would; when the read fails, every
+  // item gets the error. An item left without an answer while `last` is
+  // answered 500 by the server. An exception answers every item 500.
+  virtual void poll_many(std::vector<Item>& items) = 0;
 };
 
 HttpResponse json_response(int status, std::string body);

@@ -44,6 +44,7 @@
 #include "server/auth/sealed_box.h"
 #include "server/auth/secrets.h"
 #include "server/backup/backup.h"
+#include "server/backup/pg_backup.h"
 #include "server/config.h"
 #include "server/http/https_server.h"
 #include "server/lease_keeper.h"
@@ -706,13 +707,11 @@ int serve(Config config, const std::string& admin_user, std::optional<std::strin
   if (users->empty()) {
     const bool generated = !admin_password;
     const std::string password = generated ? hoist::auth::generate_password() : *admin_password;
-    auto made = api.create_user(admin_user, hoist::store::Role::kAdmin, password, "system");
-    // Replicas started together: another one made the first admin.
+    // "No users yet" checked again inside the write that makes the admin:
+    // replicas started together (with any --admin-user) make one.
+    auto made = api.create_first_user(admin_user, hoist::store::Role::kAdmin, password, "system");
     const bool made_elsewhere =
-        !made && made.error().code == hoist::ErrorCode::kConflict && (*store)->replicas().shared() && [&] {
-          auto current = (*store)->users();
-          return current && !current->empty();
-        }();
+        !made && made.error().code == hoist::ErrorCode::kConflict && (*store)->replicas().shared();
     if (!made && !made_elsewhere) {
       std::fprintf(stderr, "hoistd: cannot create the first admin %s: %s\n", admin_user.c_str(),
                    made.error().message.c_str());
@@ -964,21 +963,27 @@ std::string describe(const hoist::backup::Manifest& m) {
           : fmt::format("{}:{} (for hoist audit verify --expect-head)", db.audit_head_seq, db.audit_head_hash));
 }
 
-// hoistd backup and restore know SQLite's file; on PostgreSQL the database
-// is backed up with PostgreSQL's tools and the shared keys by hand
-// (docs/high-availability.md, "Backups"), never half by this command.
-bool refuse_on_postgres(const Config& config, const char* command) {
-  if (!config.postgres) return false;
-  std::fprintf(stderr,
-               "hoistd %s: the configuration's database is PostgreSQL: back it up with pg_dump and the shared keys "
-               "(DATA_DIR/tls/ca.*, codes/master.key, notify/secrets.key) as docs/high-availability.md, \"Backups\" "
-               "says\n",
-               command);
-  return true;
+// On PostgreSQL the database goes through pg_dump and pg_restore
+// (server/backup/pg_backup.h), the data directory's keys as for SQLite.
+hoist::backup::CheckOptions check_options(hoist::backup::ProcessRunner& runner) {
+  hoist::backup::CheckOptions options;
+  options.known_sqlite_schema_version = known_schema_version();
+  options.known_postgres_schema_version = static_cast<int>(hoist::store::postgres_migrations().size());
+  options.inspect_dump = hoist::backup::pg_inspector(hoist::backup::PgBackupOptions{}.tools_root, runner);
+  return options;
+}
+
+hoist::Result<hoist::backup::PgBackupOptions> pg_backup_options(const Config& config, const char* command) {
+  auto database = postgres_options(config);
+  if (!database) return database.error();
+  hoist::backup::PgBackupOptions options;
+  options.database = std::move(*database);
+  options.progress = [command](const std::string& line) { std::printf("  %s: %s\n", command, line.c_str()); };
+  return options;
 }
 
 int run_backup(const Config& config, const std::string& dir) {
-  if (refuse_on_postgres(config, "backup")) return kExitUsage;
+  const auto runner = hoist::backup::real_process_runner();
   hoist::backup::Source source;
   source.data_dir = config.data_dir;
   source.database = config.database;
@@ -988,6 +993,16 @@ int run_backup(const Config& config, const std::string& dir) {
   options.known_schema_version = known_schema_version();
   options.now = std::chrono::system_clock::now();
   options.warn = [](const std::string& w) { std::fprintf(stderr, "hoistd backup: warning: %s\n", w.c_str()); };
+  if (config.postgres) {
+    auto pg = pg_backup_options(config, "backup");
+    if (!pg) {
+      std::fprintf(stderr, "hoistd backup: %s\n", pg.error().message.c_str());
+      return kExitConfig;
+    }
+    source.database = config.pg.url;
+    options.known_schema_version = static_cast<int>(hoist::store::postgres_migrations().size());
+    options.dump_database = hoist::backup::pg_dumper(*pg, *runner);
+  }
   auto m = hoist::backup::take_backup(source, dir, options);
   if (!m) {
     std::fprintf(stderr, "hoistd backup: %s\n", m.error().message.c_str());
@@ -998,19 +1013,21 @@ int run_backup(const Config& config, const std::string& dir) {
 }
 
 int run_check_backup(const std::string& dir) {
-  auto m = hoist::backup::check_backup(dir, known_schema_version());
+  const auto runner = hoist::backup::real_process_runner();
+  auto m = hoist::backup::check_backup(dir, check_options(*runner));
   if (!m) {
     std::fprintf(stderr, "hoistd check-backup: %s: %s\n", dir.c_str(), m.error().message.c_str());
     return backup_exit_code(m.error());
   }
-  std::printf("%s: the backup checks (every file's SHA-256, the database's integrity, its audit chain)\n%s",
-              dir.c_str(), describe(*m).c_str());
+  std::printf(
+      "%s: the backup checks (every file's SHA-256, %s, its audit chain)\n%s", dir.c_str(),
+      m->backend == hoist::backup::kBackendPostgres ? "pg_restore --list of the dump" : "the database's integrity",
+      describe(*m).c_str());
   return kExitOk;
 }
 
 int run_restore(const Config& config, const std::string& dir, const std::optional<std::string>& owner) {
-  if (refuse_on_postgres(config, "restore")) return kExitUsage;
-  if (!config.database.empty() && config.database != config.data_dir + "/hoist.db") {
+  if (!config.postgres && !config.database.empty() && config.database != config.data_dir + "/hoist.db") {
     std::fprintf(stderr,
                  "hoistd restore: the configuration puts the database at %s, outside the data directory: restore by "
                  "hand (docs/backup.md)\n",
@@ -1031,17 +1048,29 @@ int run_restore(const Config& config, const std::string& dir, const std::optiona
     std::fprintf(stderr, "hoistd restore: --owner needs root\n");
     return kExitNoPerm;
   }
-  auto m = hoist::backup::restore_backup(dir, target, known_schema_version());
+  const auto runner = hoist::backup::real_process_runner();
+  auto options = check_options(*runner);
+  if (config.postgres) {
+    auto pg = pg_backup_options(config, "restore");
+    if (!pg) {
+      std::fprintf(stderr, "hoistd restore: %s\n", pg.error().message.c_str());
+      return kExitConfig;
+    }
+    options.restore_dump = hoist::backup::pg_restorer(*pg, *runner);
+  }
+  auto m = hoist::backup::restore_backup(dir, target, options);
   if (!m) {
     std::fprintf(stderr, "hoistd restore: %s\n", m.error().message.c_str());
     return backup_exit_code(m.error());
   }
   std::printf(
-      "Restored %s into %s\n%s"
+      "Restored %s into %s%s\n%s"
       "The push queue's counter was moved ahead (docs/backup.md). Start hoistd on it; then `hoist audit verify "
       "--expect-head %llu:%s` must pass.\n",
-      dir.c_str(), config.data_dir.c_str(), describe(*m).c_str(),
-      static_cast<unsigned long long>(m->database.audit_head_seq), m->database.audit_head_hash.c_str());
+      dir.c_str(), config.data_dir.c_str(),
+      config.postgres ? fmt::format(" and the PostgreSQL database {}", config.pg.url).c_str() : "",
+      describe(*m).c_str(), static_cast<unsigned long long>(m->database.audit_head_seq),
+      m->database.audit_head_hash.c_str());
   return kExitOk;
 }
 
@@ -1127,8 +1156,8 @@ int run_main(int argc, char** argv) {
   std::optional<std::string> restore_owner;
   auto* backup_cmd = app.add_subcommand(
       "backup",
-      "Copy the data directory (the database through SQLite's online backup, keys and certificates with their "
-      "modes) into DIR while hoistd runs, and exit (docs/backup.md)");
+      "Copy the data directory (the database through SQLite's online backup, or PostgreSQL's through pg_dump; keys "
+      "and certificates with their modes) into DIR while hoistd runs, and exit (docs/backup.md)");
   backup_cmd->add_option("DIR", backup_dir, "A new directory, or an empty one of yours; it is made 0700")->required();
   backup_cmd->fallthrough();
   auto* check_cmd = app.add_subcommand(
@@ -1138,7 +1167,8 @@ int run_main(int argc, char** argv) {
   auto* restore_cmd = app.add_subcommand(
       "restore",
       "Check the backup in DIR and restore it into the data directory (--data-dir or data_dir), which must not "
-      "exist or be empty; hoistd must not run on it");
+      "exist or be empty, and on PostgreSQL into the empty database [database] url names; hoistd must not run on "
+      "either");
   restore_cmd->add_option("DIR", backup_dir, "The backup")->required();
   restore_cmd->add_option("--owner", restore_owner,
                           "As root: give every restored file to this user and its group (default: the owners the "

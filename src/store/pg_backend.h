@@ -98,6 +98,7 @@ class PgTx final : public StoreTx {
                                     TimePoint now) override;
   // pg_users.cpp
   Result<UserRecord> insert_user(const UserRecord& user) override;
+  Result<UserRecord> insert_first_user(const UserRecord& user) override;
   Result<UserRecord> update_user(const UserRecord& user) override;
   Status insert_token(const TokenRecord& token) override;
   Status revoke_token(const std::string& id, TimePoint at) override;
@@ -243,6 +244,8 @@ class PgStore final : public Store {
   // pg_push.cpp
   Result<std::vector<PushMessage>> push_after(const std::string& endpoint_id, std::uint64_t after_seq,
                                               std::size_t limit) override;
+  Result<std::vector<std::vector<PushMessage>>> push_after_many(std::span<const PushCursor> cursors,
+                                                                std::size_t limit_each) override;
   // pg_streams.cpp
   Result<std::uint64_t> stream_cursor(const std::string& name) override;
   // pg_outbox.cpp
@@ -253,6 +256,10 @@ class PgStore final : public Store {
   Result<std::vector<DeliveryRecord>> pending_deliveries(const std::string& channel_id, std::size_t limit) override;
   Result<DueChannels> due_channels(AuditTime now) override;
   Result<std::optional<MessageRef>> message_ref(const std::string& channel_id, const std::string& subject) override;
+  // pg_logins.cpp
+  Result<LoginAdmission> begin_login(const std::string& user_key, const std::string& address_key,
+                                     const LoginSchedule& schedule) override;
+  Status login_succeeded(const std::string& user_key, const std::string& address_key) override;
   // pg_schema.cpp
   Result<int> schema_version() override;
   // Applies migrations up to `target` (-1: all) under kMigrateLock; the

@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,34 @@ namespace {
 std::int64_t seq_param(std::uint64_t seq) {
   return static_cast<std::int64_t>(
       std::min<std::uint64_t>(seq, static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())));
+}
+
+// An array literal of the cursors' endpoint ids (TEXT[]): every element
+// in double quotes, with '"' and '\\' escaped, so no id can end an element
+// or the array early; or of their seqs (BIGINT[]).
+std::string endpoint_array(std::span<const PushCursor> cursors) {
+  std::string out = "{";
+  for (const auto& c : cursors) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (const char ch : c.endpoint_id) {
+      if (ch == '"' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+std::string seq_array(std::span<const PushCursor> cursors) {
+  std::string out = "{";
+  for (const auto& c : cursors) {
+    if (out.size() > 1) out += ',';
+    out += std::to_string(seq_param(c.after_seq));
+  }
+  out += '}';
+  return out;
 }
 
 }  // namespace
@@ -94,6 +123,50 @@ Result<std::vector<PushMessage>> PgStore::push_after(const std::string& endpoint
                              r.time_at(4)};
         });
   });
+}
+
+}  // namespace hoist::store::pg_backend
+
+namespace hoist::store::pg_backend {
+
+// One statement for every cursor: the endpoints' messages found through
+// `endpoint_id = ANY(...)`, joined to their cursors (unnest ... WITH
+// ORDINALITY: the order asked), numbered per cursor and cut at limit_each,
+// so one endpoint's long queue takes no other's share. Not a LATERAL
+// subquery with a LIMIT per cursor: right after a policy change has queued
+// a message for every endpoint, the table's statistics still say it is
+// nearly empty, and the planner then scans the whole table once per
+// cursor (measured: 8 million rows a second read for 13 s to answer
+// 10,000 polls); this form reads it at most once per statement.
+Result<std::vector<std::vector<PushMessage>>> PgStore::push_after_many(std::span<const PushCursor> cursors,
+                                                                       std::size_t limit_each) {
+  if (auto st = check_page_limit(limit_each); !st.ok()) return st.error();
+  if (cursors.size() > kMaxPushCursors) {
+    return invalid_argument("at most " + std::to_string(kMaxPushCursors) + " push cursors are read at once");
+  }
+  std::vector<std::vector<PushMessage>> out(cursors.size());
+  if (cursors.empty()) return out;
+  auto rows = read<Rows>([&](Conn& conn) {
+    return conn.query(
+        "SELECT ord, seq, endpoint_id, kind, payload, created_s FROM (SELECT w.ord, p.seq, p.endpoint_id, p.kind, "
+        "p.payload, p.created_s, row_number() OVER (PARTITION BY w.ord ORDER BY p.seq) AS n FROM unnest($1::TEXT[], "
+        "$2::BIGINT[]) WITH ORDINALITY AS w(endpoint_id, after_seq, ord) JOIN push_messages p ON p.endpoint_id = "
+        "w.endpoint_id AND p.seq > w.after_seq WHERE p.endpoint_id = ANY($1::TEXT[])) m WHERE n <= $3 ORDER BY ord, "
+        "seq",
+        "read push messages of several endpoints", endpoint_array(cursors), seq_array(cursors),
+        static_cast<std::int64_t>(limit_each));
+  });
+  if (!rows.ok()) return rows.error();
+  for (int i = 0; i < rows->size(); ++i) {
+    const Row r = rows->row(i);
+    const auto ord = r.int_at(0);
+    if (ord < 1 || static_cast<std::size_t>(ord) > out.size()) {
+      return internal_error("the database answered a push cursor that was not asked for");
+    }
+    out[static_cast<std::size_t>(ord - 1)].push_back(
+        PushMessage{static_cast<std::uint64_t>(r.int_at(1)), r.text_at(2), r.text_at(3), r.text_at(4), r.time_at(5)});
+  }
+  return out;
 }
 
 }  // namespace hoist::store::pg_backend

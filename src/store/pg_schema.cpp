@@ -289,10 +289,67 @@ CREATE TABLE shared_keys (
 );
 )sql";
 
+// Migration 3: failed logins counted for every replica at once (logins.h):
+// one row per key (a digest of a user name or of a remote address), and
+// hoist_begin_login, which reads and counts both keys in one statement on
+// the database's clock. The keys' rows are locked in key order, so two
+// attempts never deadlock; the lock lasts until the statement commits.
+constexpr std::string_view kMigration3 = R"sql(
+CREATE TABLE login_failures (
+  key       TEXT COLLATE "C" PRIMARY KEY,
+  failures  BIGINT NOT NULL,
+  last_ms   BIGINT NOT NULL,
+  forget_ms BIGINT NOT NULL
+);
+CREATE INDEX login_failures_forget ON login_failures (forget_ms);
+
+CREATE FUNCTION hoist_login_delay_s(failures BIGINT, free_failures BIGINT, base_s BIGINT, max_s BIGINT)
+RETURNS BIGINT LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN failures <= free_failures THEN 0
+              ELSE LEAST(max_s, base_s * power(2::numeric, LEAST(failures - free_failures - 1, 40))::BIGINT) END
+$$;
+
+CREATE FUNCTION hoist_begin_login(user_key TEXT, address_key TEXT, free_failures BIGINT, base_s BIGINT,
+                                  max_s BIGINT, forget_s BIGINT)
+RETURNS BIGINT LANGUAGE plpgsql AS $$
+DECLARE
+  now_ms BIGINT := (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT;
+  wait_ms BIGINT := 0;
+  r RECORD;
+BEGIN
+  -- A few forgotten rows go each time (none that another attempt holds).
+  DELETE FROM login_failures WHERE key IN (
+    SELECT f.key FROM login_failures f WHERE f.forget_ms <= now_ms ORDER BY f.forget_ms LIMIT 16
+    FOR UPDATE SKIP LOCKED);
+  INSERT INTO login_failures (key, failures, last_ms, forget_ms)
+    SELECT k, 0, now_ms, now_ms FROM unnest(ARRAY[user_key, address_key]) AS k ORDER BY k
+    ON CONFLICT (key) DO NOTHING;
+  FOR r IN SELECT f.failures, f.last_ms, f.forget_ms FROM login_failures f
+           WHERE f.key IN (user_key, address_key) ORDER BY f.key FOR UPDATE LOOP
+    IF r.forget_ms > now_ms THEN
+      wait_ms := GREATEST(wait_ms,
+                          r.last_ms + hoist_login_delay_s(r.failures, free_failures, base_s, max_s) * 1000 - now_ms);
+    END IF;
+  END LOOP;
+  IF wait_ms > 0 THEN
+    RETURN (wait_ms + 999) / 1000;
+  END IF;
+  UPDATE login_failures f
+     SET failures = CASE WHEN f.forget_ms > now_ms THEN f.failures + 1 ELSE 1 END,
+         last_ms = now_ms,
+         forget_ms = now_ms + GREATEST(forget_s, hoist_login_delay_s(
+                       CASE WHEN f.forget_ms > now_ms THEN f.failures + 1 ELSE 1 END,
+                       free_failures, base_s, max_s)) * 1000
+   WHERE f.key IN (user_key, address_key);
+  RETURN 0;
+END
+$$;
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& postgres_migrations() {
-  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2};
+  static const std::vector<std::string_view> kMigrations = {kMigration1, kMigration2, kMigration3};
   return kMigrations;
 }
 

@@ -87,6 +87,18 @@ Result<UserRecord> PgTx::insert_user(const UserRecord& user) {
   return out;
 }
 
+Result<UserRecord> PgTx::insert_first_user(const UserRecord& user) {
+  // Under the write lock every replica's writes take, and read after it
+  // was granted (READ COMMITTED: each statement sees what committed before
+  // it): nobody adds a user between the two.
+  auto rows = conn_.query("SELECT EXISTS (SELECT 1 FROM users)", "look for users");
+  if (!rows.ok()) return rows.error();
+  if (!rows->empty() && rows->row(0).text_at(0) == "t") {
+    return conflict("there are users already: " + user.name + " is not the first");
+  }
+  return insert_user(user);
+}
+
 Result<UserRecord> PgTx::update_user(const UserRecord& user) {
   if (user.password_hash.empty()) return invalid_argument("a user needs a password hash");
   auto updated = first_user(conn_.query(

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -43,12 +44,29 @@ class PushTx {
                                           const std::string& kind, TimePoint at) = 0;
 };
 
+// Where one agent's push poll resumes: its endpoint's messages after
+// after_seq.
+struct PushCursor {
+  std::string endpoint_id;
+  std::uint64_t after_seq = 0;
+};
+
+// The most cursors one push_after_many reads (hoistd's batches are smaller).
+inline constexpr std::size_t kMaxPushCursors = 1000;
+
 class PushReader {
  public:
   virtual ~PushReader() = default;
   // The endpoint's messages with seq > after_seq, in order, at most limit.
   virtual Result<std::vector<PushMessage>> push_after(const std::string& endpoint_id, std::uint64_t after_seq,
                                                       std::size_t limit) = 0;
+  // push_after for every cursor in one read (one statement where the
+  // backend can): out[i] is cursors[i]'s messages, in order, at most
+  // limit_each; an unknown endpoint's is empty. Many woken long polls
+  // cost one round trip instead of one each. InvalidArgument for a
+  // limit_each as push_after refuses, or more than kMaxPushCursors cursors.
+  virtual Result<std::vector<std::vector<PushMessage>>> push_after_many(std::span<const PushCursor> cursors,
+                                                                        std::size_t limit_each) = 0;
 };
 
 }  // namespace hoist::store

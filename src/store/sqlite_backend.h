@@ -66,6 +66,7 @@ class SqliteTx final : public StoreTx {
                                     TimePoint now) override;
   // sqlite_users.cpp
   Result<UserRecord> insert_user(const UserRecord& user) override;
+  Result<UserRecord> insert_first_user(const UserRecord& user) override;
   Result<UserRecord> update_user(const UserRecord& user) override;
   Status insert_token(const TokenRecord& token) override;
   Status revoke_token(const std::string& id, TimePoint at) override;
@@ -162,6 +163,8 @@ class SqliteStore final : public Store {
   // sqlite_push.cpp
   Result<std::vector<PushMessage>> push_after(const std::string& endpoint_id, std::uint64_t after_seq,
                                               std::size_t limit) override;
+  Result<std::vector<std::vector<PushMessage>>> push_after_many(std::span<const PushCursor> cursors,
+                                                                std::size_t limit_each) override;
   // sqlite_streams.cpp
   Result<std::uint64_t> stream_cursor(const std::string& name) override;
   // sqlite_outbox.cpp
@@ -172,6 +175,10 @@ class SqliteStore final : public Store {
   Result<std::vector<DeliveryRecord>> pending_deliveries(const std::string& channel_id, std::size_t limit) override;
   Result<DueChannels> due_channels(AuditTime now) override;
   Result<std::optional<MessageRef>> message_ref(const std::string& channel_id, const std::string& subject) override;
+  // sqlite_logins.cpp
+  Result<LoginAdmission> begin_login(const std::string& user_key, const std::string& address_key,
+                                     const LoginSchedule& schedule) override;
+  Status login_succeeded(const std::string& user_key, const std::string& address_key) override;
   // sqlite_schema.cpp
   Result<int> schema_version() override;
   Status migrate(int target);

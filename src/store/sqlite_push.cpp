@@ -2,6 +2,7 @@
 // (push.h).
 #include "store/sqlite_backend.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -65,24 +66,59 @@ Result<bool> SqliteTx::record_agent_event(const std::string& id, const std::stri
   return ran.error();
 }
 
+namespace {
+
+// One endpoint's page, on a freshly lent statement, with the store's lock
+// held by the caller.
+Result<std::vector<PushMessage>> read_push_page(Stmt& s, const std::string& endpoint_id, std::uint64_t after_seq,
+                                                std::size_t limit) {
+  s.bind_text(1, endpoint_id);
+  s.bind_int(2, static_cast<std::int64_t>(std::min<std::uint64_t>(after_seq, INT64_MAX)));
+  s.bind_int(3, static_cast<std::int64_t>(limit));
+  std::vector<PushMessage> out;
+  for (;;) {
+    auto row = s.step("read push messages");
+    if (!row.ok()) return row.error();
+    if (!*row) break;
+    out.push_back(
+        PushMessage{static_cast<std::uint64_t>(s.int_at(0)), s.text_at(1), s.text_at(2), s.text_at(3), s.time_at(4)});
+  }
+  return out;
+}
+
+constexpr const char* kPushPageSql =
+    "SELECT seq, endpoint_id, kind, payload, created_s FROM push_messages WHERE endpoint_id = ? AND seq > ? ORDER BY "
+    "seq LIMIT ?";
+
+}  // namespace
+
 Result<std::vector<PushMessage>> SqliteStore::push_after(const std::string& endpoint_id, std::uint64_t after_seq,
                                                          std::size_t limit) {
   if (auto st = check_page_limit(limit); !st.ok()) return st.error();
   std::lock_guard lock(mu_);
-  auto s = prepare(
-      "SELECT seq, endpoint_id, kind, payload, created_s FROM push_messages WHERE endpoint_id = ? AND seq > ? ORDER BY "
-      "seq LIMIT ?");
+  auto s = prepare(kPushPageSql);
   if (!s.ok()) return s.error();
-  s->bind_text(1, endpoint_id);
-  s->bind_int(2, static_cast<std::int64_t>(after_seq));
-  s->bind_int(3, static_cast<std::int64_t>(limit));
-  std::vector<PushMessage> out;
-  for (;;) {
-    auto row = s->step("read push messages");
-    if (!row.ok()) return row.error();
-    if (!*row) break;
-    out.push_back(PushMessage{static_cast<std::uint64_t>(s->int_at(0)), s->text_at(1), s->text_at(2), s->text_at(3),
-                              s->time_at(4)});
+  return read_push_page(*s, endpoint_id, after_seq, limit);
+}
+
+// One lock and one cached statement for all of them: the pages are read
+// one after the other, with no write between them.
+Result<std::vector<std::vector<PushMessage>>> SqliteStore::push_after_many(std::span<const PushCursor> cursors,
+                                                                           std::size_t limit_each) {
+  if (auto st = check_page_limit(limit_each); !st.ok()) return st.error();
+  if (cursors.size() > kMaxPushCursors) {
+    return invalid_argument("at most " + std::to_string(kMaxPushCursors) + " push cursors are read at once");
+  }
+  std::vector<std::vector<PushMessage>> out;
+  out.reserve(cursors.size());
+  if (cursors.empty()) return out;
+  std::lock_guard lock(mu_);
+  for (const auto& c : cursors) {
+    auto s = prepare(kPushPageSql);  // the cached statement, reset when given back
+    if (!s.ok()) return s.error();
+    auto page = read_push_page(*s, c.endpoint_id, c.after_seq, limit_each);
+    if (!page.ok()) return page.error();
+    out.push_back(std::move(*page));
   }
   return out;
 }

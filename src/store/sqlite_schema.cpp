@@ -335,12 +335,25 @@ CREATE INDEX notify_deliveries_finished ON notify_deliveries (finished_ms) WHERE
 CREATE INDEX notify_message_refs_updated ON notify_message_refs (updated_ms);
 )sql";
 
+// Migration 16: failed logins counted in the database (logins.h), as on
+// PostgreSQL (its migration 3), for processes sharing one store; hoistd on
+// SQLite counts in memory (docs/high-availability.md, "Security").
+constexpr std::string_view kMigration16 = R"sql(
+CREATE TABLE login_failures (
+  key       TEXT PRIMARY KEY,
+  failures  INTEGER NOT NULL,
+  last_ms   INTEGER NOT NULL,
+  forget_ms INTEGER NOT NULL
+);
+CREATE INDEX login_failures_forget ON login_failures (forget_ms);
+)sql";
+
 }  // namespace
 
 const std::vector<std::string_view>& sqlite_migrations() {
   static const std::vector<std::string_view> kMigrations = {
-      kMigration1, kMigration2,  kMigration3,  kMigration4,  kMigration5,  kMigration6,  kMigration7, kMigration8,
-      kMigration9, kMigration10, kMigration11, kMigration12, kMigration13, kMigration14, kMigration15};
+      kMigration1, kMigration2,  kMigration3,  kMigration4,  kMigration5,  kMigration6,  kMigration7,  kMigration8,
+      kMigration9, kMigration10, kMigration11, kMigration12, kMigration13, kMigration14, kMigration15, kMigration16};
   return kMigrations;
 }
 

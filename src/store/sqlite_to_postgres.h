@@ -34,6 +34,9 @@ namespace hoist::store {
 // Every table of the SQLite schema in an order that inserts an owner
 // before the rows referring to it (the foreign keys).
 const std::vector<std::string>& migrated_tables();
+// Tables of both schemas that are not copied: failed-login counts
+// (logins.h), which a new database may forget.
+const std::vector<std::string>& uncopied_tables();
 
 struct MigrationReport {
   // Each table and the rows copied, in migrated_tables() order.

@@ -81,6 +81,18 @@ Result<UserRecord> SqliteTx::insert_user(const UserRecord& user) {
   return out;
 }
 
+Result<UserRecord> SqliteTx::insert_first_user(const UserRecord& user) {
+  // Inside the write transaction: nobody adds a user between the two.
+  {
+    auto s = store_.prepare("SELECT EXISTS (SELECT 1 FROM users)");
+    if (!s.ok()) return s.error();
+    auto row = s->step("look for users");
+    if (!row.ok()) return row.error();
+    if (*row && s->int_at(0) != 0) return conflict("there are users already: " + user.name + " is not the first");
+  }
+  return insert_user(user);
+}
+
 Result<UserRecord> SqliteTx::update_user(const UserRecord& user) {
   if (user.password_hash.empty()) return invalid_argument("a user needs a password hash");
   auto s = store_.prepare(

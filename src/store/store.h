@@ -24,6 +24,7 @@
 #include "store/audit_trail.h"
 #include "store/codes.h"
 #include "store/endpoints.h"
+#include "store/logins.h"
 #include "store/outbox.h"
 #include "store/page.h"
 #include "store/policies.h"
@@ -57,7 +58,8 @@ class Store : public AuditReader,
               public PoliciesReader,
               public PushReader,
               public StreamsReader,
-              public OutboxReader {
+              public OutboxReader,
+              public LoginCounts {
  public:
   ~Store() override = default;
 

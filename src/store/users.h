@@ -59,6 +59,11 @@ class UsersTx {
   virtual ~UsersTx() = default;
   // A new user at version 1; Conflict when the name is taken.
   virtual Result<UserRecord> insert_user(const UserRecord& user) = 0;
+  // The same, only while there is no user at all: Conflict ("there are
+  // users already") otherwise. The check and the insert are one write, so
+  // of several processes (replicas) making a first user at once, with any
+  // names, one does and the others get Conflict.
+  virtual Result<UserRecord> insert_first_user(const UserRecord& user) = 0;
   // Replaces role, password hash and disabled flag when the stored version
   // is `user.version`; returns the user at version + 1. Conflict or
   // NotFound as for requests.

@@ -8,7 +8,13 @@
 // too long are refused before anything is sent.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 #include "agent/e2e_harness.h"
 
@@ -50,6 +56,11 @@ class SilentListener {
   SilentListener(const SilentListener&) = delete;
   SilentListener& operator=(const SilentListener&) = delete;
   [[nodiscard]] std::string url() const { return loopback_url(port_); }
+  // Whether a connection waits in the backlog (someone dialled it).
+  [[nodiscard]] bool dialled() const {
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, 0) == 1;
+  }
 
  private:
   int fd_ = -1;
@@ -113,6 +124,32 @@ class FailoverE2E : public AgentE2E {
     EXPECT_EQ(seen->comment, why);
   }
 };
+
+// The agent starts with the URL that answered it last (its state keeps
+// it), not the list's first: a first URL that never answers costs nothing
+// after a restart, and is never even dialled while the other answers.
+TEST_F(FailoverE2E, StartsWithTheServerThatAnsweredLast) {
+  const SilentListener silent;
+  ASSERT_EQ(enroll_with({silent.url(), hoistd_.url()}, new_token()), 0) << slurp(log_);
+  ASSERT_NE(status().find("answered last: " + hoistd_.url()), std::string::npos);
+  // Whatever enrolment dialled is gone from the backlog with a new listener.
+  const SilentListener fresh;
+  ASSERT_EQ(run({HOIST_AGENT_PATH, "set-servers", "--state-dir", state_dir_, fresh.url() + "," + hoistd_.url()}, log_),
+            0)
+      << slurp(log_);
+  // set-servers keeps the last answer when its URL is still listed.
+  ASSERT_NE(status().find("answered last: " + hoistd_.url()), std::string::npos) << status();
+  start_agent();
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto d = check("/usr/bin/id", {"id"});
+        return d && d->action == Action::kAllow;
+      },
+      milliseconds(30000)))
+      << slurp(log_);
+  EXPECT_NE(slurp(log_).find("agent.server_resumed"), std::string::npos) << slurp(log_);
+  EXPECT_FALSE(fresh.dialled()) << "the first URL was tried although the second answered last";
+}
 
 TEST_F(FailoverE2E, EnrolsAndServesPastAClosedPortAndOneThatNeverAnswers) {
   const SilentListener silent;
@@ -229,6 +266,58 @@ TEST_F(FailoverE2E, ListsThatAreNotHttpsOrTooLongAreRefusedBeforeAnythingIsSent)
     start_agent();
     request_is_approved_through_push("after set-servers");
   }
+}
+
+// One host name that resolves to two addresses (issue 21, item 4): the
+// agent enrolled with https://hoist-e2e.test:PORT, where the name is
+// 127.0.0.2 and 127.0.0.3 in an /etc/hosts bind-mounted in a private mount
+// namespace (the host's file is never touched). hoistd listens on the
+// first address, named in its certificate ([tls] dns_names); it is killed
+// and comes back on the second address (same data directory, same port):
+// the agent goes on there, its pin unchanged.
+TEST_F(FailoverE2E, OneNameOfTwoAddressesGoesOnWhenTheFirstAddressDies) {
+  static constexpr const char* kName = "hoist-e2e.test";
+  if (std::getenv("HOIST_E2E_IN_HOSTS_NS") == nullptr) {  // NOLINT(concurrency-mt-unsafe)
+    // This very test again, in a private mount namespace with its own /etc/hosts.
+    const std::string hosts = hoistd_.dir() + "/hosts";
+    std::ofstream(hosts) << "127.0.0.1 localhost\n127.0.0.2 " << kName << "\n127.0.0.3 " << kName << "\n";
+    const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+    const std::string cmd =
+        "unshare -m sh -c 'mount --bind " + hosts + " /etc/hosts && HOIST_E2E_IN_HOSTS_NS=1 exec " + self +
+        " --gtest_brief=1 --gtest_filter=FailoverE2E.OneNameOfTwoAddressesGoesOnWhenTheFirstAddressDies'";
+    EXPECT_EQ(std::system(cmd.c_str()), 0);  // NOLINT(cert-env33-c): the test's own paths
+    return;
+  }
+  const std::uint16_t port = hoistd_.port();
+  const auto listen_on = [&](const std::string& address) {
+    hoistd_.options().config_toml =
+        "[server]\nlisten = \"" + address + "\"\n[tls]\ndns_names = [\"" + std::string(kName) +
+        "\"]\n"
+        "ip_addresses = [\"127.0.0.2\", \"127.0.0.3\"]\n";  // the fixture's own calls go to the address
+    hoistd_.options().port = port;
+  };
+  EXPECT_EQ(hoistd_.stop(), 0);
+  listen_on("127.0.0.2");
+  ASSERT_TRUE(hoistd_.start()) << hoistd_.start_error();
+  const std::string url = "https://" + std::string(kName) + ":" + std::to_string(port);
+  ASSERT_EQ(enroll_with({url}, new_token()), 0) << slurp(log_);
+  start_agent();
+  request_is_approved_through_push("on 127.0.0.2");
+
+  // The first address dies; hoistd comes back on the second.
+  EXPECT_EQ(hoistd_.stop(SIGKILL), 128 + SIGKILL);
+  listen_on("127.0.0.3");
+  ASSERT_TRUE(hoistd_.start()) << hoistd_.start_error();
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto r = state_of(
+            ask(ipc::to_fields(ipc::SubmitMessage{context("/usr/bin/true", {"true", "probe"}), "probe", 600})));
+        return r && r->state == RequestState::kPending;
+      },
+      milliseconds(30000)))
+      << slurp(log_);
+  request_is_approved_through_push("on 127.0.0.3");
+  EXPECT_NE(status().find("servers: " + url), std::string::npos) << "one URL, the name's";
 }
 
 }  // namespace

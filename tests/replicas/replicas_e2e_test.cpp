@@ -7,8 +7,11 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -249,6 +252,111 @@ TEST(E2eReplicas, ThePasswordComesFromAPrivateFileOrTheEnvironment) {
   ASSERT_TRUE(from_env_right.start()) << from_env_right.start_error();
   EXPECT_EQ(from_env_right.call("GET", "/api/v1/health").status, 200);
   EXPECT_EQ(from_env_right.output().find("correct horse 1"), std::string::npos) << "the password is never printed";
+}
+
+// Failed logins are counted in the database (store/logins.h): password
+// guesses spread over two replicas are limited as on one server (five
+// free failures, the sixth admitted, then the lock), whichever replica
+// the next guess reaches, and for any user from that address.
+TEST(E2eReplicas, PasswordGuessesSplitAcrossReplicasAreLimitedAsOnOne) {
+  Replicas replicas;
+  HoistdProcess* a = replicas.add();
+  ASSERT_NE(a, nullptr);
+  HoistdProcess* b = replicas.add();
+  ASSERT_NE(b, nullptr);
+  const auto guess = [](HoistdProcess& r, const std::string& user, const std::string& password) {
+    return r.call_json("POST", "/api/v1/login", json::object{{"user", user.c_str()}, {"password", password.c_str()}});
+  };
+  for (int i = 0; i < 6; ++i) {
+    HoistdProcess& r = (i % 2 == 0) ? *a : *b;
+    const auto wrong = guess(r, "admin", "guess " + std::to_string(i));
+    EXPECT_EQ(wrong.status, 401) << "guess " << i << " on " << (i % 2 == 0 ? "A" : "B") << ": " << wrong;
+  }
+  // Each replica saw three: a per-replica count would still let them through.
+  for (HoistdProcess* r : {a, b}) {
+    const auto locked = guess(*r, "admin", "guess 7");
+    EXPECT_EQ(locked.status, 429) << locked;
+    EXPECT_FALSE(locked.header("retry-after").empty()) << locked;
+  }
+  EXPECT_EQ(guess(*b, "admin", std::string(hoist::testing::kHoistdAdminPassword)).status, 429)
+      << "locked means locked, even for the right password";
+  EXPECT_EQ(guess(*a, "someone-else", "x").status, 429) << "the address is locked too";
+  // The lock ends (1 s after the 6th failure), on both, and the right password works.
+  std::this_thread::sleep_for(milliseconds(1500));
+  const auto right = guess(*b, "admin", std::string(hoist::testing::kHoistdAdminPassword));
+  EXPECT_EQ(right.status, 200) << right;
+  std::string rows;
+  ASSERT_TRUE(replicas.cluster().psql("SELECT count(*) FROM login_failures", &rows, "hoist"));
+  EXPECT_EQ(rows, "1\n") << "the user's count went with the success; the address's stays";
+}
+
+// The counts cannot be read: no login is checked (503, never a password
+// checked uncounted), and the answer does not name the database.
+TEST(E2eReplicas, LoginsAreRefusedWhileTheirCountsCannotBeRead) {
+  Replicas replicas("query_timeout_s = 3\nconnect_timeout_s = 2\n");
+  HoistdProcess* a = replicas.add();
+  ASSERT_NE(a, nullptr);
+  replicas.cluster().stop();
+  const auto login = a->call_json(
+      "POST", "/api/v1/login",
+      json::object{{"user", "admin"}, {"password", std::string(hoist::testing::kHoistdAdminPassword).c_str()}});
+  EXPECT_EQ(login.status, 503) << login;
+  EXPECT_EQ(login.body.find(std::to_string(replicas.cluster().port())), std::string::npos) << login.body;
+  ASSERT_TRUE(replicas.cluster().start());
+  const auto back = a->call_json(
+      "POST", "/api/v1/login",
+      json::object{{"user", "admin"}, {"password", std::string(hoist::testing::kHoistdAdminPassword).c_str()}});
+  EXPECT_EQ(back.status, 200) << back;
+}
+
+// Two replicas started at once on a new database, with different
+// --admin-user: "no users yet" is checked inside the write that makes the
+// first admin, so exactly one is made; the other says another replica made
+// it. (HOIST_E2E_HOISTD_BEFORE: run the same test on another hoistd binary.)
+TEST(E2eReplicas, ReplicasStartedTogetherWithDifferentAdminsMakeOne) {
+  Replicas replicas;
+  HoistdProcess* keys = replicas.add();  // the shared keys, made on another database
+  ASSERT_NE(keys, nullptr);
+  const char* binary = std::getenv("HOIST_E2E_HOISTD_BEFORE");  // NOLINT(concurrency-mt-unsafe): before any thread
+  for (int round = 0; round < 3; ++round) {
+    const std::string db = "race" + std::to_string(round);
+    ASSERT_TRUE(replicas.cluster().create_database(db)) << replicas.cluster().error();
+    std::vector<std::unique_ptr<HoistdProcess>> procs;
+    for (const char* name : {"alice", "bob"}) {
+      HoistdOptions o;
+      o.config_toml = postgres_toml(replicas.cluster(), db);
+      o.admin_user = name;
+      if (binary != nullptr) o.binary = binary;
+      procs.push_back(std::make_unique<HoistdProcess>(o));
+      ASSERT_TRUE(copy_shared_keys(*keys, *procs.back()));
+    }
+    // Each started from a thread that lives on: a fixture's hoistd dies
+    // with the thread that started it.
+    std::atomic<int> started{0};
+    std::atomic<bool> done{false};
+    std::vector<int> ok(procs.size(), 0);
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < procs.size(); ++i) {
+      threads.emplace_back([&, i] {
+        ok[i] = procs[i]->start() ? 1 : 0;
+        ++started;
+        while (!done) std::this_thread::sleep_for(milliseconds(20));
+      });
+    }
+    while (started < static_cast<int>(procs.size())) std::this_thread::sleep_for(milliseconds(20));
+    std::string users;
+    const bool read = replicas.cluster().psql("SELECT name FROM users ORDER BY name", &users, db);
+    int elsewhere = 0;
+    for (const auto& p : procs) {
+      if (p->output().find("First admin:     made by another replica") != std::string::npos) ++elsewhere;
+    }
+    done = true;
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(ok, std::vector<int>({1, 1})) << procs[0]->start_error() << procs[1]->start_error();
+    ASSERT_TRUE(read);
+    EXPECT_TRUE(users == "alice\n" || users == "bob\n") << "round " << round << ": users " << users;
+    EXPECT_EQ(elsewhere, 1) << "round " << round;
+  }
 }
 
 }  // namespace

@@ -60,6 +60,80 @@ TEST_P(StoreConformance, PushMessagesResumeFromACursor) {
   EXPECT_EQ(store_->push_after("ep-1", 0, 0).error().code, ErrorCode::kInvalidArgument);
 }
 
+// The payloads of each cursor's page from one push_after_many.
+std::vector<std::vector<std::string>> many_payloads(Store& s, const std::vector<PushCursor>& cursors,
+                                                    std::size_t limit_each = 100) {
+  std::vector<std::vector<std::string>> out;
+  auto r = s.push_after_many(cursors, limit_each);
+  EXPECT_TRUE(r.ok()) << r.error().message;
+  if (!r.ok()) return out;
+  EXPECT_EQ(r->size(), cursors.size());
+  for (std::size_t i = 0; i < r->size(); ++i) {
+    auto& page = out.emplace_back();
+    for (const auto& m : (*r)[i]) {
+      EXPECT_EQ(m.endpoint_id, cursors[i].endpoint_id);
+      EXPECT_GT(m.seq, cursors[i].after_seq);
+      page.push_back(m.payload);
+    }
+  }
+  return out;
+}
+
+TEST_P(StoreConformance, PushAfterManyReadsEachCursorsOwnPage) {
+  using V = std::vector<std::string>;
+  using VV = std::vector<V>;
+  // Nothing asked, nothing read.
+  auto none = store_->push_after_many({}, 100);
+  ASSERT_TRUE(none.ok()) << none.error().message;
+  EXPECT_TRUE(none->empty());
+
+  for (const char* id : {"ep-1", "ep-2", "ep-3", "ep \"quoted\", {braced}\\"}) {
+    ASSERT_TRUE(add_endpoint(*store_, id).ok()) << id;
+  }
+  auto a = push(*store_, "ep-1", "a");
+  auto x = push(*store_, "ep-2", "x");
+  auto b = push(*store_, "ep-1", "b");
+  auto y = push(*store_, "ep-2", "y");
+  auto c = push(*store_, "ep-1", "c");
+  auto q = push(*store_, "ep \"quoted\", {braced}\\", "q");
+  ASSERT_TRUE(a.ok() && x.ok() && b.ok() && y.ok() && c.ok() && q.ok());
+
+  // Mixed cursors, in the order asked; an endpoint with nothing after its
+  // cursor, one without messages and an unknown one get empty pages; the
+  // same endpoint twice gets each cursor's own page; an id with quotes,
+  // commas, braces and a backslash is one element, not several.
+  EXPECT_EQ(many_payloads(*store_, {{"ep-2", 0},
+                                    {"ep-1", a->seq},
+                                    {"ep-1", c->seq},
+                                    {"ep-3", 0},
+                                    {"ep-none", 0},
+                                    {"ep-1", 0},
+                                    {"ep \"quoted\", {braced}\\", 0}}),
+            (VV{{"x", "y"}, {"b", "c"}, {}, {}, {}, {"a", "b", "c"}, {"q"}}));
+  // At most limit_each per cursor, the first ones: one endpoint's long
+  // queue does not take another's share.
+  EXPECT_EQ(many_payloads(*store_, {{"ep-1", 0}, {"ep-2", 0}, {"ep-1", b->seq}}, 1), (VV{{"a"}, {"x"}, {"c"}}));
+  // Acknowledged messages are not read again.
+  ASSERT_TRUE(store_->write([&](StoreTx& tx) { return tx.acknowledge_push("ep-1", b->seq); }).ok());
+  EXPECT_EQ(many_payloads(*store_, {{"ep-1", 0}, {"ep-2", x->seq}}), (VV{{"c"}, {"y"}}));
+  // The same as push_after, cursor by cursor.
+  for (const std::uint64_t after : {std::uint64_t{0}, a->seq, y->seq, c->seq}) {
+    EXPECT_EQ(many_payloads(*store_, {{"ep-2", after}}), VV{payloads(*store_, "ep-2", after)}) << after;
+  }
+
+  // The limits push_after has, and a bound on the cursors.
+  EXPECT_EQ(store_->push_after_many(std::vector<PushCursor>{{"ep-1", 0}}, 0).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(store_->push_after_many(std::vector<PushCursor>{{"ep-1", 0}}, kMaxPage + 1).error().code,
+            ErrorCode::kInvalidArgument);
+  std::vector<PushCursor> too_many(kMaxPushCursors + 1, PushCursor{"ep-1", 0});
+  EXPECT_EQ(store_->push_after_many(too_many, 10).error().code, ErrorCode::kInvalidArgument);
+  too_many.pop_back();
+  auto most = store_->push_after_many(too_many, 10);
+  ASSERT_TRUE(most.ok()) << most.error().message;
+  ASSERT_EQ(most->size(), kMaxPushCursors);
+  EXPECT_EQ(most->back().size(), 1U);
+}
+
 TEST_P(StoreConformance, PushMessagesSurviveAReopen) {
   ASSERT_TRUE(add_endpoint(*store_, "ep-1").ok());
   ASSERT_TRUE(push(*store_, "ep-1", "queued while the agent was away").ok());

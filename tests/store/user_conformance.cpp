@@ -1,4 +1,8 @@
 // Conformance: console users and API tokens in the store.
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "store_conformance.h"
 
 namespace hoist::store::testing {
@@ -51,6 +55,48 @@ TEST_P(StoreConformance, UsersRoundTripAndNamesAreUnique) {
   std::vector<std::string> names;
   for (const auto& u : *store_->users()) names.push_back(u.name);
   EXPECT_EQ(names, (std::vector<std::string>{"alice", "audrey", "bob"}));
+}
+
+TEST_P(StoreConformance, OnlyTheFirstUserIsMadeByInsertFirstUser) {
+  auto first =
+      tx_result<UserRecord>(*store_, [&](StoreTx& tx) { return tx.insert_first_user(user("root-a", Role::kAdmin)); });
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  auto second =
+      tx_result<UserRecord>(*store_, [&](StoreTx& tx) { return tx.insert_first_user(user("root-b", Role::kAdmin)); });
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().code, ErrorCode::kConflict);
+  auto all = store_->users();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 1U);
+  EXPECT_EQ(all->front().name, "root-a");
+}
+
+TEST_P(StoreConformance, FirstUsersMadeAtOnceThroughTwoStoresMakeOne) {
+  // Two stores on one database (two replicas, or two processes on SQLite),
+  // each making "the first admin" under a name of its own, at once.
+  auto other = GetParam().reopen(handle_);
+  ASSERT_NE(other, nullptr);
+  std::atomic<int> made{0};
+  std::atomic<int> refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      Store& s = (t % 2 == 0) ? *store_ : *other;
+      auto r = tx_result<UserRecord>(
+          s, [&](StoreTx& tx) { return tx.insert_first_user(user("admin-" + std::to_string(t), Role::kAdmin)); });
+      if (r.ok()) {
+        ++made;
+      } else if (r.error().code == ErrorCode::kConflict) {
+        ++refused;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(made.load(), 1);
+  EXPECT_EQ(refused.load(), 5);
+  auto all = store_->users();
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 1U);
 }
 
 TEST_P(StoreConformance, UserWithoutPasswordHashIsRefused) {

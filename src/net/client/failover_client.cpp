@@ -27,6 +27,16 @@ std::string ServerSet::answered() const {
   return answered_ ? urls_.at(*answered_) : std::string();
 }
 
+bool ServerSet::start_with(const std::string& url) {
+  const std::lock_guard lock(mu_);
+  for (std::size_t i = 0; i < urls_.size(); ++i) {
+    if (urls_[i] != url) continue;
+    rotation_.start_at(i);
+    return true;
+  }
+  return false;
+}
+
 std::vector<std::size_t> ServerSet::order() {
   const std::lock_guard lock(mu_);
   return rotation_.order(std::chrono::steady_clock::now());

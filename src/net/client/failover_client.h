@@ -47,6 +47,10 @@ class ServerSet {
   // The URL that answered last, or "" before any did.
   [[nodiscard]] std::string answered() const;
 
+  // Tries `url` first from now on, until it fails (the URL that answered
+  // before a restart); false, changing nothing, when it is not in the list.
+  bool start_with(const std::string& url);
+
   [[nodiscard]] std::vector<std::size_t> order();
   void succeeded(std::size_t index);
   void failed(std::size_t index);

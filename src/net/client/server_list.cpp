@@ -78,6 +78,10 @@ std::chrono::milliseconds rest_after(unsigned failures, double jitter, const Bac
 
 ServerRotation::ServerRotation(std::size_t count, Backoff backoff) : servers_(count), backoff_(backoff) {}
 
+void ServerRotation::start_at(std::size_t index) {
+  if (index < servers_.size()) current_ = index;
+}
+
 std::vector<std::size_t> ServerRotation::order(TimePoint now) const {
   std::vector<std::size_t> out;
   const std::size_t n = servers_.size();

@@ -64,6 +64,10 @@ class ServerRotation {
   // caller's own back-off paces calls while nothing answers.
   [[nodiscard]] std::vector<std::size_t> order(TimePoint now) const;
 
+  // Makes `index` the current one without counting an answer (a program
+  // starting with the URL that answered it before it restarted); an index
+  // out of range is ignored.
+  void start_at(std::size_t index);
   // `index` answered: it becomes the current one and its failures reset.
   void succeeded(std::size_t index);
   // `index` failed at `now`: it rests (rest_after with `jitter`); when it

@@ -87,9 +87,13 @@ std::string new_request_id(std::chrono::system_clock::time_point now) {
 Api::Impl::Impl(ApiDeps d, ApiOptions o)
     : deps(std::move(d)),
       options(std::move(o)),
+      // Several replicas on one database count failed logins there, so
+      // guesses spread over them are limited as on one (login_limiter.h).
+      limiter(auth::LoginLimiter::Options{}, deps.store.replicas().shared() ? &deps.store : nullptr),
       request_service(service_deps(), options.submissions),
       code_service(service_deps(), options.codes_master_key),
-      upload_throttle(options.uploads) {
+      upload_throttle(options.uploads),
+      push_batcher(make_push_batcher(deps.store)) {
   password_cost = auth::kInteractiveCost;
   if (options.password_opslimit != 0) {
     password_cost.opslimit = options.password_opslimit;
@@ -702,6 +706,11 @@ Result<std::size_t> Api::report_throttled(bool all) {
 Status Api::create_user(const std::string& name, store::Role role, const std::string& password,
                         const std::string& actor) {
   return impl_->create_user(name, role, password, actor);
+}
+
+Status Api::create_first_user(const std::string& name, store::Role role, const std::string& password,
+                              const std::string& actor) {
+  return impl_->create_user(name, role, password, actor, true);
 }
 
 Result<std::string> Api::create_enrollment_token(const std::vector<std::string>& labels, int uses, Seconds lifetime,

@@ -165,6 +165,11 @@ class Api {
   // Creates a console user (first admin at first start, `hoistd
   // --create-admin`). Audited with `actor`.
   Status create_user(const std::string& name, store::Role role, const std::string& password, const std::string& actor);
+  // The first admin at first start: the same, only while there is no user
+  // at all (Conflict otherwise), checked and made in one write, so that
+  // replicas started together with different --admin-user make one admin.
+  Status create_first_user(const std::string& name, store::Role role, const std::string& password,
+                           const std::string& actor);
 
   // A new enrolment token's text (for make run and tests). Audited.
   Result<std::string> create_enrollment_token(const std::vector<std::string>& labels, int uses, Seconds lifetime,

@@ -49,6 +49,8 @@ std::optional<std::string_view> session_cookie(const net::HttpRequest& request);
 json::object policy_json(const store::PolicyRecord& policy);
 json::object policy_version_json(const store::PolicyVersion& version, bool with_text);
 json::object push_json(const store::PushMessage& message);
+// The batcher of the agents' push polls over `store` (handlers_push.cpp).
+std::shared_ptr<net::LongPollBatcher> make_push_batcher(store::Store& store);
 
 // The "reason" of the 403 that asks a console session for its password
 // again (Api::Impl::step_up_refusal); the console prompts on it.
@@ -155,6 +157,9 @@ struct Api::Impl {
   app::RequestService request_service;
   app::CodeService code_service;
   app::UploadThrottle upload_throttle;
+  // Reads the pages of many woken push polls in one store call
+  // (handlers_push.cpp); every push poll shares it.
+  std::shared_ptr<net::LongPollBatcher> push_batcher;
   // Audits one endpoint.events_throttled; a failed write gives the counts back.
   Status audit_uploads_throttled(app::UploadThrottle::Report report);
 
@@ -241,7 +246,9 @@ struct Api::Impl {
   Result<net::HttpResponse> list_users(Call& call);
   Result<net::HttpResponse> create_user_route(Call& call);
   Result<net::HttpResponse> update_user(Call& call);
-  Status create_user(const std::string& name, store::Role role, const std::string& password, const std::string& actor);
+  // `first`: only while there is no user at all (insert_first_user).
+  Status create_user(const std::string& name, store::Role role, const std::string& password, const std::string& actor,
+                     bool first = false);
 
   // --- endpoints (handlers_endpoints.cpp) ---
   Result<net::HttpResponse> enrol(Call& call);

@@ -254,6 +254,56 @@ json::object push_json(const store::PushMessage& m) {
           {"created_at", json_time(m.created_at)}};
 }
 
+namespace {
+
+// The answer to a push poll: the messages read after `after`, and the
+// cursor to acknowledge with.
+net::HttpResponse push_page(const std::vector<store::PushMessage>& messages, std::uint64_t after) {
+  json::array out;
+  std::uint64_t cursor = after;
+  for (const auto& m : messages) {
+    out.push_back(push_json(m));
+    cursor = m.seq;
+  }
+  return json_ok(json::object{{"messages", std::move(out)}, {"cursor", cursor}});
+}
+
+// Every parked push poll has this batcher: the server hands it the woken
+// ones together, and their pages are one store read (push_after_many), not
+// one each. A poll is a LongPoll whose key is its endpoint id and whose
+// cursor is its `after`.
+class PushBatcher final : public net::LongPollBatcher {
+ public:
+  explicit PushBatcher(store::Store& store) : store_(store) {}
+
+  void poll_many(std::vector<Item>& items) override {
+    std::vector<store::PushCursor> cursors;
+    cursors.reserve(items.size());
+    for (const auto& item : items) {
+      cursors.push_back({item.poll->key, item.poll->cursor});
+    }
+    // kMaxBatch is below kMaxPushCursors: one read per batch.
+    static_assert(kMaxBatch <= store::kMaxPushCursors);
+    auto pages = store_.push_after_many(cursors, kPushPage);
+    if (!pages) {
+      for (auto& item : items) item.answer = net::error_response(pages.error());
+      return;
+    }
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (!(*pages)[i].empty() || items[i].last) items[i].answer = push_page((*pages)[i], items[i].poll->cursor);
+    }
+  }
+
+ private:
+  store::Store& store_;
+};
+
+}  // namespace
+
+std::shared_ptr<net::LongPollBatcher> make_push_batcher(store::Store& store) {
+  return std::make_shared<PushBatcher>(store);
+}
+
 Result<net::HttpResponse> Api::Impl::push_poll(Call& call) {
   std::uint64_t after = 0;
   if (auto text = call.request.query_param("after")) {
@@ -274,58 +324,37 @@ Result<net::HttpResponse> Api::Impl::push_poll(Call& call) {
     }
     wait = *v;
   }
-  const std::string endpoint_id = call.caller.endpoint.id;
+  const std::string& endpoint_id = call.caller.endpoint.id;
   if (after > 0) {
     if (auto st = deps.store.write([&](store::StoreTx& tx) { return tx.acknowledge_push(endpoint_id, after); }); !st) {
       return st.error();
     }
   }
-  // What a parked poll holds for up to a minute per agent: kept small.
-  struct Fetch {
-    store::Store* store;
-    std::string endpoint_id;
-    std::uint64_t after;
-    [[nodiscard]] Result<net::HttpResponse> page() const {
-      auto messages = store->push_after(endpoint_id, after, kPushPage);
-      if (!messages) {
-        return messages.error();
-      }
-      json::array out;
-      std::uint64_t cursor = after;
-      for (const auto& m : *messages) {
-        out.push_back(push_json(m));
-        cursor = m.seq;
-      }
-      return json_ok(json::object{{"messages", std::move(out)}, {"cursor", cursor}});
+  if (wait == 0) {
+    auto page = deps.store.push_after(endpoint_id, after, kPushPage);
+    if (!page) {
+      return page.error();
     }
-  };
-  Fetch fetch{&deps.store, endpoint_id, after};
-  auto first = deps.store.push_after(endpoint_id, after, kPushPage);
-  if (!first) {
-    return first.error();
+    return push_page(*page, after);
   }
-  if (!first->empty() || wait == 0) {
-    return fetch.page();
-  }
+  // A waiting poll reads nothing here: the server polls it at once through
+  // the batcher (poll_first), with the others due then, so agents coming
+  // back after their wait cost a read per batch, not one each; it answers
+  // at once when messages wait, and parks otherwise.
+  // What a parked poll holds for up to a minute per agent: kept small.
   net::HttpResponse pending;
   pending.long_poll = std::make_shared<net::LongPoll>();
   pending.long_poll->key = endpoint_id;  // woken by changes for this endpoint only
   pending.long_poll->until = std::chrono::steady_clock::now() + std::chrono::seconds(wait);
-  pending.long_poll->poll = [fetch = std::move(fetch),
-                             waiting = long_poll_waiting(server::ServerMetrics::Channel::kAgentPush)](
-                                bool last) -> std::optional<net::HttpResponse> {
-    auto messages = fetch.store->push_after(fetch.endpoint_id, fetch.after, 1);
-    if (!messages) {
-      return net::error_response(messages.error());
-    }
-    if (messages->empty() && !last) {
-      return std::nullopt;
-    }
-    auto response = fetch.page();
-    if (!response) {
-      return net::error_response(response.error());
-    }
-    return std::move(*response);
+  pending.long_poll->batcher = push_batcher;
+  pending.long_poll->cursor = after;
+  pending.long_poll->hold = long_poll_waiting(server::ServerMetrics::Channel::kAgentPush);
+  pending.long_poll->poll_first = true;
+  // Polled alone (the server polls it through the batcher): the same read.
+  pending.long_poll->poll = [self = pending.long_poll.get()](bool last) -> std::optional<net::HttpResponse> {
+    std::vector<net::LongPollBatcher::Item> items{{self, last, std::nullopt}};
+    self->batcher->poll_many(items);
+    return std::move(items.front().answer);
   };
   return pending;
 }

@@ -117,6 +117,9 @@ Result<net::HttpResponse> Api::Impl::login(Call& call) {
   // more tries than the same logins one after another.
   auto attempt = limiter.begin(body->user, remote, now);
   if (!attempt.admitted()) {
+    if (attempt.failed_closed()) {
+      return attempt.refusal();  // not counted, so not checked (503)
+    }
     auto response = net::error_response(attempt.refusal());
     response.set_header("retry-after", std::to_string(attempt.retry_after().count()));
     return response;
@@ -173,6 +176,9 @@ Result<net::HttpResponse> Api::Impl::reauth(Call& call) {
   const std::string& remote = call.request.remote_address;
   auto attempt = limiter.begin(call.caller.user, remote, now);
   if (!attempt.admitted()) {
+    if (attempt.failed_closed()) {
+      return attempt.refusal();  // not counted, so not checked (503)
+    }
     auto response = net::error_response(attempt.refusal());
     response.set_header("retry-after", std::to_string(attempt.retry_after().count()));
     return response;
@@ -387,7 +393,7 @@ Result<net::HttpResponse> Api::Impl::list_users(Call& /*call*/) {
 }
 
 Status Api::Impl::create_user(const std::string& name, store::Role role, const std::string& password,
-                              const std::string& actor) {
+                              const std::string& actor, bool first) {
   if (auto st = check_user_name(name); !st) {
     return st;
   }
@@ -404,7 +410,7 @@ Status Api::Impl::create_user(const std::string& name, store::Role role, const s
   user.password_hash = *hash;
   user.created_at = deps.clock.now_s();
   return deps.store.write([&](store::StoreTx& tx) -> Status {
-    if (auto inserted = tx.insert_user(user); !inserted) {
+    if (auto inserted = first ? tx.insert_first_user(user) : tx.insert_user(user); !inserted) {
       return inserted.error();
     }
     return audit(tx, actor, audited::UserCreated{.role = role}, name, "");

@@ -48,6 +48,17 @@ std::string address_group(std::string_view remote) {
   return "?" + std::string(remote);
 }
 
+std::string hex(const Key& key) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(key.size() * 2);
+  for (const std::uint8_t b : key) {
+    out += kDigits[b >> 4];
+    out += kDigits[b & 0xf];
+  }
+  return out;
+}
+
 std::array<Key, 2> keys_for(std::string_view user, std::string_view remote) {
   return {digest("user", user), digest("address", address_group(remote))};
 }
@@ -73,8 +84,33 @@ Status LoginLimiter::validate(const Options& options) {
 
 LoginLimiter::LoginLimiter() : LoginLimiter(Options{}) {}
 
-LoginLimiter::LoginLimiter(const Options& options) : options_(options) {
+LoginLimiter::LoginLimiter(const Options& options) : LoginLimiter(options, nullptr) {}
+
+LoginLimiter::LoginLimiter(const Options& options, store::LoginCounts* shared) : options_(options), shared_(shared) {
   if (const auto valid = validate(options); !valid) throw std::invalid_argument(valid.error().message);
+}
+
+LoginLimiter::Attempt LoginLimiter::begin_shared(const std::array<Key, 2>& keys, TimePoint now) {
+  Attempt attempt;
+  attempt.keys_ = keys;
+  attempt.began_ = now;
+  const store::LoginSchedule schedule{.free_failures = options_.free_failures,
+                                      .base_delay = options_.base_delay,
+                                      .max_delay = options_.max_delay,
+                                      .forget_after = options_.forget_after};
+  auto admission = shared_->begin_login(hex(keys[0]), hex(keys[1]), schedule);
+  if (!admission.ok()) {
+    // Fail closed: a guess the database did not count is never checked.
+    attempt.failure_ = admission.error();
+    attempt.retry_after_ = Seconds{1};
+    return attempt;
+  }
+  if (!admission->admitted) {
+    attempt.retry_after_ = std::max(Seconds{1}, admission->retry_after);
+    return attempt;
+  }
+  attempt.limiter_ = this;
+  return attempt;
 }
 
 Seconds LoginLimiter::lock_after(int failures) const {
@@ -161,6 +197,7 @@ std::optional<Seconds> LoginLimiter::retry_after(std::string_view user, std::str
 }
 
 LoginLimiter::Attempt LoginLimiter::begin(std::string_view user, std::string_view remote, TimePoint now) {
+  if (shared_ != nullptr) return begin_shared(keys_for(user, remote), now);
   Attempt attempt;
   attempt.keys_ = keys_for(user, remote);
   attempt.began_ = now;
@@ -201,7 +238,11 @@ LoginLimiter::Attempt LoginLimiter::begin(std::string_view user, std::string_vie
 }
 
 LoginLimiter::Attempt::Attempt(Attempt&& other) noexcept
-    : limiter_(other.limiter_), keys_(other.keys_), began_(other.began_), retry_after_(other.retry_after_) {
+    : limiter_(other.limiter_),
+      keys_(other.keys_),
+      began_(other.began_),
+      retry_after_(other.retry_after_),
+      failure_(other.failure_) {
   other.limiter_ = nullptr;
 }
 
@@ -210,6 +251,7 @@ LoginLimiter::Attempt::~Attempt() {
 }
 
 Error LoginLimiter::Attempt::refusal() const {
+  if (failure_) return *failure_;
   return rate_limited("too many failed logins; try again in " + std::to_string(retry_after_.count()) + " s");
 }
 
@@ -224,6 +266,12 @@ void LoginLimiter::Attempt::failed(TimePoint now) {
 }
 
 void LoginLimiter::end_attempt(const std::array<Key, 2>& keys, TimePoint now, bool success) {
+  if (shared_ != nullptr) {
+    // A failure was counted when it was admitted. A success not recorded
+    // (the database gone meanwhile) stays counted: the safe side.
+    if (success) (void)shared_->login_succeeded(hex(keys[0]), hex(keys[1]));
+    return;
+  }
   const std::lock_guard lock(mutex_);
   for (const Key& key : keys) {
     if (const auto it = entries_.find(key); it != entries_.end() && it->second.in_flight > 0) --it->second.in_flight;

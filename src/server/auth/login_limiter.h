@@ -37,6 +37,7 @@
 
 #include "core/duration.h"
 #include "core/result.h"
+#include "store/logins.h"
 
 namespace hoist::auth {
 
@@ -72,6 +73,17 @@ namespace hoist::auth {
 // out for max_delay at a time with one request per lock. That is the price
 // of a per-user limit; it never locks out other users.
 //
+// Shared counts: a limiter made with a store::LoginCounts (the database
+// every hoistd replica shares, store/logins.h) keeps no count of its own:
+// begin() asks the database, which reads and counts both keys in one step
+// on its own clock, with the same schedule, so guesses spread over N
+// replicas are limited as on one. When the database cannot answer, begin()
+// refuses (failed_closed(): the caller answers with its error, 503), so no
+// password is ever checked uncounted. succeeded() gives the address's
+// count back and forgets the user's; a failure is already counted. Only
+// begin() and its Attempt use the shared counts; check(), retry_after(),
+// record_failure(), record_success() and tracked() are this process's.
+//
 // Thread-safe: every member function takes an internal mutex.
 class LoginLimiter {
  public:
@@ -90,7 +102,10 @@ class LoginLimiter {
     ~Attempt();
 
     [[nodiscard]] bool admitted() const { return limiter_ != nullptr; }
-    // RateLimited, "too many failed logins; try again in N s" (refused only).
+    // Refused because the shared counts could not be read (not a lock).
+    [[nodiscard]] bool failed_closed() const { return failure_.has_value(); }
+    // RateLimited, "too many failed logins; try again in N s" (refused
+    // only), or the database's error when failed_closed().
     [[nodiscard]] Error refusal() const;
     // For a Retry-After header (refused only).
     [[nodiscard]] Seconds retry_after() const { return retry_after_; }
@@ -106,6 +121,7 @@ class LoginLimiter {
     std::array<Key, 2> keys_{};
     TimePoint began_{};
     Seconds retry_after_{0};
+    std::optional<Error> failure_;
   };
 
   // Admits one attempt, or refuses it while the user's or the address's
@@ -130,6 +146,8 @@ class LoginLimiter {
   // Throw std::invalid_argument with validate()'s message for bad options.
   LoginLimiter();
   explicit LoginLimiter(const Options& options);
+  // With shared counts (see above); `shared` outlives the limiter.
+  LoginLimiter(const Options& options, store::LoginCounts* shared);
 
   // Fails with RateLimited, "too many failed logins; try again in N s",
   // while the user's key or the address's key is locked (N is the longer
@@ -173,7 +191,10 @@ class LoginLimiter {
   void touch(const Key& key, Entry& entry, TimePoint now);
   std::optional<Seconds> retry_after_locked(const std::array<Key, 2>& keys, TimePoint now);
 
+  Attempt begin_shared(const std::array<Key, 2>& keys, TimePoint now);
+
   Options options_;
+  store::LoginCounts* shared_ = nullptr;
   mutable std::mutex mutex_;
   std::map<Key, Entry> entries_;
   std::set<std::pair<TimePoint, Key>> by_forget_at_;

@@ -22,6 +22,7 @@
 #include "core/sha256.h"
 #include "core/timestamp.h"
 #include "platform/unique_fd.h"
+#include "server/backup/pg_tools.h"
 #include "server/tls/private_dir.h"
 
 namespace hoist::backup {
@@ -34,6 +35,10 @@ constexpr int kMaxDepth = 16;
 constexpr std::size_t kChunk = std::size_t{64} * 1024;
 constexpr std::string_view kPartialData = "data.partial";
 constexpr mode_t kPrivateDirMode = 0700;
+
+std::string pg_dump_name() {
+  return std::string(pg_tools::kDumpName);
+}
 
 std::string errno_text(int err) {
   return std::system_category().message(err);
@@ -517,19 +522,27 @@ Result<Manifest> take_backup(const Source& source, const std::string& dir, const
   UniqueFd data_fd(::open(data_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!data_fd.valid()) return io_error("cannot open the data directory " + data_dir, errno);
 
+  const bool postgres = static_cast<bool>(options.dump_database);
   std::error_code ec;
-  const fs::path db_abs = fs::weakly_canonical(fs::absolute(database, ec), ec);
+  const fs::path db_abs = postgres ? fs::path(pg_dump_name()) : fs::weakly_canonical(fs::absolute(database, ec), ec);
   const fs::path data_abs = fs::weakly_canonical(fs::absolute(data_dir, ec), ec);
   if (ec) return io_error("cannot resolve " + database, ec.value());
   const std::string database_name = db_abs.filename().string();
-  const bool database_inside = db_abs.parent_path() == data_abs;
+  // PostgreSQL's dump lives in no directory of the source: its name in
+  // the data directory is refused below rather than copied over it.
+  const bool database_inside = !postgres && db_abs.parent_path() == data_abs;
   std::optional<std::string> database_dir;
   if (const auto rel = db_abs.parent_path().lexically_relative(data_abs);
-      !rel.empty() && rel.native().rfind("..", 0) != 0) {
+      !postgres && !rel.empty() && rel.native().rfind("..", 0) != 0) {
     database_dir = rel == "." ? std::string() : rel.string();
   }
   struct stat db_st {};
-  if (::lstat(database.c_str(), &db_st) != 0) {
+  if (postgres) {
+    // The dump is written by this process, private to it.
+    db_st.st_mode = S_IFREG | 0600;
+    db_st.st_uid = ::geteuid();
+    db_st.st_gid = ::getegid();
+  } else if (::lstat(database.c_str(), &db_st) != 0) {
     if (errno == ENOENT) {
       return not_found(fmt::format("the database {} does not exist: hoistd makes it at its first start", database));
     }
@@ -571,13 +584,19 @@ Result<Manifest> take_backup(const Source& source, const std::string& dir, const
     return fail(conflict(fmt::format("the database {} lives outside the data directory, which holds a {} too", database,
                                      database_name)));
   }
-  if (auto st = backup_database(database, fd_path(data_out->get(), database_name), options); !st)
-    return fail(st.error());
-  for (const char* leftover : {"-journal", "-wal", "-shm"}) {
-    ::unlinkat(data_out->get(), (database_name + leftover).c_str(), 0);
+  Result<DatabaseFacts> facts = DatabaseFacts{};
+  if (postgres) {
+    facts = options.dump_database(data_out->get(), database_name);
+    if (!facts) return fail(facts.error());
+  } else {
+    if (auto st = backup_database(database, fd_path(data_out->get(), database_name), options); !st)
+      return fail(st.error());
+    for (const char* leftover : {"-journal", "-wal", "-shm"}) {
+      ::unlinkat(data_out->get(), (database_name + leftover).c_str(), 0);
+    }
+    facts = inspect_database(fd_path(data_out->get(), database_name));
+    if (!facts) return fail(facts.error());
   }
-  auto facts = inspect_database(fd_path(data_out->get(), database_name));
-  if (!facts) return fail(facts.error());
   if (facts->schema_version > options.known_schema_version) {
     return fail(
         conflict(fmt::format("the database is at schema version {} but this hoistd knows only up to {}: take "
@@ -621,10 +640,14 @@ Result<Manifest> take_backup(const Source& source, const std::string& dir, const
   }
 
   Manifest m;
+  if (postgres) {
+    m.backend = std::string(kBackendPostgres);
+    m.source_database = source.database;
+  }
   m.hoistd_version = options.hoistd_version;
   m.created = format_timestamp(std::chrono::time_point_cast<std::chrono::seconds>(options.now));
   m.source_data_dir = data_abs.string();
-  m.source_database = db_abs.string();
+  if (!postgres) m.source_database = db_abs.string();
   m.database = std::move(*facts);
   // Directories before what they hold (the walk's order), the database
   // first: a restore creates them in this order.
@@ -723,6 +746,12 @@ Result<Manifest> read_manifest(int dirfd, const std::string& dir) {
 }  // namespace
 
 Result<Manifest> check_backup(const std::string& dir, int known_schema_version) {
+  CheckOptions options;
+  options.known_sqlite_schema_version = known_schema_version;
+  return check_backup(dir, options);
+}
+
+Result<Manifest> check_backup(const std::string& dir, const CheckOptions& options) {
   UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) {
     if (errno == ENOENT) return not_found(dir + ": no such directory");
@@ -739,6 +768,14 @@ Result<Manifest> check_backup(const std::string& dir, int known_schema_version) 
   if (auto owned = owned_by_root_when_root(fd.get(), dir); !owned) return owned.error();
   auto m = read_manifest(fd.get(), dir);
   if (!m) return m.error();
+  const bool postgres = m->backend == kBackendPostgres;
+  if (postgres && !options.inspect_dump) {
+    return invalid_argument(
+        "a backup of a PostgreSQL database (its manifest says backend postgres), read here as SQLite's: this hoistd "
+        "cannot check its dump");
+  }
+  const int known_schema_version =
+      postgres ? options.known_postgres_schema_version : options.known_sqlite_schema_version;
   if (m->database.schema_version > known_schema_version) {
     return invalid_argument(fmt::format(
         "the backup's database is at schema version {} but this hoistd knows only up to {}: restore it with hoistd {} "
@@ -756,7 +793,8 @@ Result<Manifest> check_backup(const std::string& dir, int known_schema_version) 
   for (const auto& e : m->entries) {
     if (seen.count(e.path) == 0) return invalid_argument(fmt::format("{}/{} is missing", data_shown, e.path));
   }
-  auto facts = inspect_database(fd_path(data->get(), m->database.path));
+  const std::string db_path = fd_path(data->get(), m->database.path);
+  auto facts = postgres ? options.inspect_dump(db_path) : inspect_database(db_path);
   if (!facts) return facts.error();
   facts->path = m->database.path;
   if (*facts != m->database) {
@@ -799,8 +837,22 @@ Status move_push_sequence_ahead(const std::string& path) {
 }  // namespace
 
 Result<Manifest> restore_backup(const std::string& dir, const RestoreTarget& target, int known_schema_version) {
-  auto m = check_backup(dir, known_schema_version);
+  CheckOptions options;
+  options.known_sqlite_schema_version = known_schema_version;
+  return restore_backup(dir, target, options);
+}
+
+Result<Manifest> restore_backup(const std::string& dir, const RestoreTarget& target, const CheckOptions& options) {
+  auto m = check_backup(dir, options);
   if (!m) return m.error();
+  const bool postgres = m->backend == kBackendPostgres;
+  if (postgres != static_cast<bool>(options.restore_dump)) {
+    return conflict(
+        postgres ? std::string("the backup holds a PostgreSQL database but the configuration's backend is SQLite: "
+                               "restore it with the configuration that names the PostgreSQL database")
+                 : std::string("the backup holds a SQLite database but the configuration's backend is PostgreSQL: "
+                               "restore it with a SQLite configuration, then move it with hoistd migrate"));
+  }
   namespace fs = std::filesystem;
   std::string target_text = target.data_dir;
   while (target_text.size() > 1 && target_text.back() == '/') target_text.pop_back();
@@ -853,6 +905,7 @@ Result<Manifest> restore_backup(const std::string& dir, const RestoreTarget& tar
   std::vector<const Entry*> directories;
   for (const auto& e : m->entries) {
     const std::string shown = data_shown + "/" + e.path;
+    if (postgres && e.path == m->database.path) continue;  // into PostgreSQL, below
     if (e.directory) {
       if (::mkdirat(out->get(), e.path.c_str(), kPrivateDirMode) != 0) {
         return fail(io_error("cannot create the restored " + e.path, errno));
@@ -887,7 +940,9 @@ Result<Manifest> restore_backup(const std::string& dir, const RestoreTarget& tar
     }
     if (::fsync(to_dir.get()) != 0) return fail(io_error("cannot write the restored files to disk", errno));
   }
-  {
+  if (postgres) {
+    if (auto st = options.restore_dump(*m, fd_path(data->get(), m->database.path)); !st) return fail(st.error());
+  } else {
     const std::string db_path = fd_path(out->get(), m->database.path);
     if (auto st = move_push_sequence_ahead(db_path); !st) return fail(st.error());
     // Closing the last connection removed the -wal and -shm it made.
@@ -905,9 +960,12 @@ Result<Manifest> restore_backup(const std::string& dir, const RestoreTarget& tar
     if (auto st = set_owner(d.get(), uid, gid, "the restored " + e.path); !st) return fail(st.error());
     if (::fchmod(d.get(), e.mode) != 0) return fail(io_error("cannot chmod the restored " + e.path, errno));
   }
-  // The data directory itself: private to the database's owner.
-  const auto db_entry =
-      std::find_if(m->entries.begin(), m->entries.end(), [&](const Entry& e) { return e.path == m->database.path; });
+  // The data directory itself: private to the database's owner (on
+  // PostgreSQL, the owner of the files, which is hoistd's user).
+  const auto db_entry = std::find_if(m->entries.begin(), m->entries.end(), [&](const Entry& e) {
+    return postgres ? !e.directory && e.path != m->database.path : e.path == m->database.path;
+  });
+  if (db_entry == m->entries.end()) return fail(invalid_argument("the backup holds no file but the database"));
   const auto [uid, gid] = owner_of(*db_entry);
   if (auto st = set_owner(out->get(), uid, gid, "the restored data directory"); !st) return fail(st.error());
   if (::fsync(out->get()) != 0) return fail(io_error("cannot write the restored files to disk", errno));

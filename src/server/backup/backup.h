@@ -44,6 +44,12 @@ struct BackupOptions {
   // How long to retry while the database is busy (a writer holding it).
   std::chrono::milliseconds busy_timeout{30000};
   std::function<void(const std::string&)> warn;  // a file skipped, and why
+  // PostgreSQL (pg_backup.h): writes the database's dump as the new file
+  // `name` of the directory `dirfd` and returns what it holds, checked.
+  // Set, the backup's database is that dump (backend "postgres") and
+  // Source::database is unused; the data directory's files are copied as
+  // for SQLite.
+  std::function<Result<DatabaseFacts>(int dirfd, const std::string& name)> dump_database;
 };
 
 // Takes a backup of `source` into `dir` (see the invariants above) and
@@ -61,6 +67,21 @@ Result<Manifest> take_backup(const Source& source, const std::string& dir, const
 // manifest names). InvalidArgument, saying what is wrong, when it fails.
 Result<Manifest> check_backup(const std::string& dir, int known_schema_version);
 
+// The same for both backends: a PostgreSQL backup's dump is read by
+// `inspect_dump` (pg_backup.h; unset: refused) instead of SQLite.
+struct CheckOptions {
+  int known_sqlite_schema_version = 0;
+  int known_postgres_schema_version = 0;
+  std::function<Result<DatabaseFacts>(const std::string& dump_path)> inspect_dump;
+  // For restore_backup, PostgreSQL: restores the backup's checked dump
+  // into the database and moves the push queue's counter ahead; called
+  // after the files are written beside the target and before they are
+  // renamed into place. Unset, a PostgreSQL backup is refused (and set, a
+  // SQLite one).
+  std::function<Status(const Manifest& m, const std::string& dump_path)> restore_dump;
+};
+Result<Manifest> check_backup(const std::string& dir, const CheckOptions& options);
+
 struct RestoreTarget {
   std::string data_dir;  // must not exist, or be an empty directory
   // Owner of everything restored when run as root; nullopt keeps the
@@ -71,6 +92,7 @@ struct RestoreTarget {
 // check_backup, then the files and the database into target.data_dir with
 // their modes. Conflict when the target exists and is not empty.
 Result<Manifest> restore_backup(const std::string& dir, const RestoreTarget& target, int known_schema_version);
+Result<Manifest> restore_backup(const std::string& dir, const RestoreTarget& target, const CheckOptions& options);
 
 // What a database file holds, read without changing it (SQLite's
 // immutable mode): integrity_check must say ok and the audit chain must

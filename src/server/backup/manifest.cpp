@@ -130,6 +130,7 @@ std::string to_json(const Manifest& m) {
   json::array skipped;
   for (const auto& s : m.skipped) skipped.push_back(json::object{{"path", s.path}, {"reason", s.reason}});
   const json::object o{{"format", m.format},
+                       {"backend", m.backend},
                        {"hoistd_version", m.hoistd_version},
                        {"created", m.created},
                        {"source_data_dir", m.source_data_dir},
@@ -156,6 +157,14 @@ Result<Manifest> parse_manifest(std::string_view text) {
   if (*format != kManifestFormat) {
     return invalid_argument(fmt::format("the manifest's format is {}, not {}: made by another version of hoistd",
                                         *format, kManifestFormat));
+  }
+  if (o.contains("backend")) {
+    auto backend = string_at(o, "backend", "manifest");
+    if (!backend) return backend.error();
+    if (*backend != kBackendSqlite && *backend != kBackendPostgres) {
+      return invalid_argument(fmt::format("the manifest's backend is {}, neither sqlite nor postgres", *backend));
+    }
+    m.backend = std::move(*backend);
   }
   for (auto [key, field] :
        {std::pair{"hoistd_version", &m.hoistd_version}, std::pair{"created", &m.created},

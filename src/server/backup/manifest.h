@@ -48,8 +48,16 @@ struct DatabaseFacts {
   friend bool operator==(const DatabaseFacts&, const DatabaseFacts&) = default;
 };
 
+inline constexpr std::string_view kBackendSqlite = "sqlite";
+inline constexpr std::string_view kBackendPostgres = "postgres";
+
 struct Manifest {
   std::string format = std::string(kManifestFormat);
+  // Which database the backup holds: "sqlite" (the file, copied into the
+  // data directory by a restore) or "postgres" (a pg_dump archive restored
+  // into PostgreSQL, never into the data directory). A manifest without
+  // the field was written before PostgreSQL: "sqlite".
+  std::string backend = std::string(kBackendSqlite);
   std::string hoistd_version;
   std::string created;          // RFC 3339, UTC
   std::string source_data_dir;  // where it was taken from

@@ -16,6 +16,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
+#include <deque>
 #include <fstream>
 #include <future>
 #include <list>
@@ -25,6 +26,7 @@
 #include <set>
 #include <sstream>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -32,6 +34,7 @@
 
 #include "net/http_error.h"
 #include "net/json_text.h"
+#include "server/http/poll_batches.h"
 #include "server/http/tls_stream.h"
 
 namespace hoist::server {
@@ -325,7 +328,12 @@ class ServerImpl final : public HttpsServer {
 
   void wake() override {
     wake_generation_.fetch_add(1);
-    asio::post(io_, [this] { unpark_all(); });
+    {
+      const std::lock_guard lock(wake_mu_);
+      wake_all_ = true;
+      wake_keys_.clear();
+    }
+    post_wakes();
   }
 
   bool responsive(std::chrono::milliseconds timeout) override {
@@ -340,21 +348,84 @@ class ServerImpl final : public HttpsServer {
     // The generation moves for every wake, so a poll that registers while
     // this one is on its way polls once more instead of missing it.
     wake_generation_.fetch_add(1);
-    asio::post(io_, [this, key = std::string(key)] {
-      std::vector<std::uint64_t> ids;
-      for (const auto& k : {key, std::string()}) {
-        const auto [first, last] = parked_by_key_.equal_range(k);
-        for (auto it = first; it != last; ++it) {
-          ids.push_back(it->second);
+    {
+      const std::lock_guard lock(wake_mu_);
+      if (!wake_all_) {
+        // Wakes not yet delivered are kept as a set: a flood of them holds
+        // at most kMaxPendingWakeKeys keys, past which it wakes everyone.
+        if (wake_keys_.size() >= kMaxPendingWakeKeys) {
+          wake_all_ = true;
+          wake_keys_.clear();
+        } else {
+          wake_keys_.emplace(key);
         }
       }
-      for (const auto id : ids) {
-        unpark(id);
-      }
-    });
+    }
+    post_wakes();
   }
 
  private:
+  // Wakes not yet delivered to the I/O thread, past which they are one
+  // wake of everything: what a flood of wake() holds is bounded.
+  static constexpr std::size_t kMaxPendingWakeKeys = 4096;
+  // Parked polls resume on a grid of this step (rechecks and deadlines
+  // alike), so those due about the same time are polled in one batch.
+  static constexpr std::chrono::milliseconds kResumeGrid{1000};
+
+  // Delivers the pending wakes on the I/O thread: one post however many
+  // wake() calls came meanwhile.
+  void post_wakes() {
+    {
+      const std::lock_guard lock(wake_mu_);
+      if (wake_posted_) return;
+      wake_posted_ = true;
+    }
+    asio::post(io_, [this] { deliver_wakes(); });
+  }
+
+  void deliver_wakes() {
+    bool all = false;
+    std::unordered_set<std::string> keys;
+    {
+      const std::lock_guard lock(wake_mu_);
+      wake_posted_ = false;
+      all = std::exchange(wake_all_, false);
+      keys.swap(wake_keys_);
+    }
+    if (destroying_) return;
+    // Polls being polled now may have read before the change: each polls
+    // again once its batch is back (Parked::woken_again).
+    for (auto* batch : in_flight_) {
+      for (auto& parked : *batch) {
+        if (all || parked->poll->key.empty() || keys.contains(parked->poll->key)) parked->woken_again = true;
+      }
+    }
+    if (all) {
+      unpark_all();
+      return;
+    }
+    std::vector<std::uint64_t> ids;
+    keys.emplace();  // polls without a key hear every wake
+    for (const auto& k : keys) {
+      const auto [first, last] = parked_by_key_.equal_range(k);
+      for (auto it = first; it != last; ++it) {
+        ids.push_back(it->second);
+      }
+    }
+    std::sort(ids.begin(), ids.end());
+    for (const auto id : ids) {
+      unpark(id);
+    }
+  }
+
+  // A time on the resume grid, at or after t.
+  static std::chrono::steady_clock::time_point on_grid(std::chrono::steady_clock::time_point t) {
+    const auto since = t.time_since_epoch();
+    const auto step = std::chrono::duration_cast<std::chrono::steady_clock::duration>(kResumeGrid);
+    const auto rounded = ((since + step - std::chrono::steady_clock::duration{1}) / step) * step;
+    return std::chrono::steady_clock::time_point(rounded);
+  }
+
   void log_failure(std::string_view where, const std::exception_ptr& e) {
     if (!e) {
       return;
@@ -650,7 +721,8 @@ class ServerImpl final : public HttpsServer {
     std::unique_ptr<Link> link;
     Exchange exchange;
     std::shared_ptr<net::LongPoll> poll;
-    std::uint64_t seen = 0;  // wake_generation_ when it last polled
+    std::uint64_t seen = 0;    // wake_generation_ before the handler looked (its first park)
+    bool woken_again = false;  // woken while its batch was being polled: poll again
     std::multimap<std::chrono::steady_clock::time_point, std::uint64_t>::iterator recheck;
   };
 
@@ -666,8 +738,12 @@ class ServerImpl final : public HttpsServer {
       link.buffer.shrink_to_fit();  // parked for up to a minute: hold no read buffer
     }
     const auto now = std::chrono::steady_clock::now();
-    const bool due = stopping_ || now >= parked->poll->until || wake_generation_.load() != parked->seen;
-    const auto at = due ? now : std::min(parked->poll->until, now + opts_.limits.long_poll_recheck);
+    const bool due =
+        stopping_ || now >= parked->poll->until || parked->woken_again || wake_generation_.load() != parked->seen;
+    parked->woken_again = false;
+    // On the grid: the polls due about the same time (rechecks, deadlines)
+    // are polled in one batch. A deadline is kept at most one step late.
+    const auto at = due ? now : on_grid(std::min(parked->poll->until, now + opts_.limits.long_poll_recheck));
     parked->recheck = recheck_.emplace(at, id);
     parked_by_key_.emplace(parked->poll->key, id);
     parked_.emplace(id, std::move(parked));
@@ -706,6 +782,7 @@ class ServerImpl final : public HttpsServer {
     for (const auto& [id, parked] : parked_) {
       ids.push_back(id);
     }
+    std::sort(ids.begin(), ids.end());  // parked longest first: batches keep that order
     for (const auto id : ids) {
       unpark(id);
     }
@@ -727,12 +804,78 @@ class ServerImpl final : public HttpsServer {
         break;
       }
     }
-    auto link = std::move(parked->link);
-    if (const auto use = by_address_.find(link->group); use != by_address_.end() && use->second.parked > 0) {
+    if (const auto use = by_address_.find(parked->link->group); use != by_address_.end() && use->second.parked > 0) {
       --use->second.parked;
     }
-    asio::co_spawn(io_, serve(std::move(link), std::move(parked)),
-                   [this](const std::exception_ptr& e) { log_failure("session", e); });
+    woken_.push_back(std::move(parked));
+    if (!flush_posted_) {
+      flush_posted_ = true;  // the polls woken meanwhile go in the same batches
+      asio::post(io_, [this] {
+        flush_posted_ = false;
+        flush_woken();
+      });
+    }
+  }
+
+  // On the I/O thread: starts batches of the woken polls, oldest first,
+  // while fewer than max_batches_in_flight() are being polled. What is
+  // left goes in the next ones, as batches come back.
+  void flush_woken() {
+    if (destroying_) return;
+    while (!woken_.empty() && batches_in_flight_ < max_batches_in_flight()) {
+      auto batch = take_batch(
+          woken_, [](const std::unique_ptr<Parked>& p) { return p->poll->batcher.get(); },
+          net::LongPollBatcher::kMaxBatch);
+      ++batches_in_flight_;
+      asio::co_spawn(io_, poll_woken(std::move(batch)),
+                     [this](const std::exception_ptr& e) { log_failure("long_poll_batch", e); });
+    }
+  }
+
+  // How many batches may wait for or run on the pool at once. They are
+  // queued on it together, ahead of the requests their answers bring
+  // (an agent answered sends its next poll, and its acknowledgement is a
+  // write): queued one at a time, each batch would wait behind those
+  // writes, and a policy change would reach the last agents only after
+  // every other agent's write. Past this, a batch waits for one to come
+  // back, so other requests queue behind at most this many batches.
+  [[nodiscard]] std::size_t max_batches_in_flight() const {
+    return static_cast<std::size_t>(std::max(1, opts_.handler_threads)) * 4;
+  }
+
+  // Polls one batch on the pool, then answers each poll that has its
+  // answer (each on its own coroutine: a slow connection delays only its
+  // own answer) and parks the others again.
+  asio::awaitable<void> poll_woken(std::vector<std::unique_ptr<Parked>> batch) {
+    std::vector<net::LongPollBatcher::Item> items;
+    items.reserve(batch.size());
+    const auto now = std::chrono::steady_clock::now();
+    for (auto& parked : batch) {
+      parked->woken_again = false;
+      items.push_back({parked->poll.get(), stopping_ || now >= parked->poll->until, std::nullopt});
+    }
+    in_flight_.insert(&batch);
+    std::optional<std::string> failure;
+    (void)co_await on_pool([&items, &failure]() {
+      failure = poll_batch(items);
+      return net::HttpResponse{};
+    });
+    in_flight_.erase(&batch);
+    --batches_in_flight_;
+    if (destroying_) co_return;
+    if (failure) log_.error("http.long_poll_failed", {{"what", *failure}, {"polls", std::uint64_t{batch.size()}}});
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      auto& parked = batch[i];
+      if (items[i].answer) {
+        auto link = std::move(parked->link);
+        asio::co_spawn(io_, serve(std::move(link), std::move(parked), std::move(items[i].answer)),
+                       [this](const std::exception_ptr& e) { log_failure("session", e); });
+      } else {
+        parked->seen = wake_generation_.load();  // a wake from now on finds it parked, or marked it
+        park(std::move(parked));
+      }
+    }
+    flush_woken();
   }
 
   // A request read from the connection, or why there is none.
@@ -869,7 +1012,8 @@ class ServerImpl final : public HttpsServer {
 
   // Serves a connection: a new one (after its handshake), or one whose
   // parked long poll was woken (answered first, or parked again).
-  asio::awaitable<void> serve(std::unique_ptr<Link> link, std::unique_ptr<Parked> woken) {
+  asio::awaitable<void> serve(std::unique_ptr<Link> link, std::unique_ptr<Parked> woken,
+                              std::optional<net::HttpResponse> answer = std::nullopt) {
     const auto& limits = opts_.limits;
     bool go_on = true;
     if (!woken) {
@@ -879,22 +1023,11 @@ class ServerImpl final : public HttpsServer {
         co_return;
       }
     } else {
-      const bool last = stopping_ || std::chrono::steady_clock::now() >= woken->poll->until;
-      woken->seen = wake_generation_.load();
-      std::optional<net::HttpResponse> ready;
-      (void)co_await on_pool([&woken, &ready, last]() {
-        ready = woken->poll->poll(last);
-        return net::HttpResponse{};
-      });
-      if (!ready && !last) {
-        woken->link = std::move(link);
-        park(std::move(woken));
-        co_return;
+      // A woken poll's answer, from its batch (poll_woken).
+      if (!answer) {
+        answer = net::error_response(internal_error("a long poll ended without an answer (this is a bug)"));
       }
-      if (!ready) {
-        ready = net::error_response(internal_error("a long poll ended without an answer (this is a bug)"));
-      }
-      go_on = co_await respond(*link, woken->exchange, std::move(*ready), false);
+      go_on = co_await respond(*link, woken->exchange, std::move(*answer), false);
       woken.reset();
     }
 
@@ -915,6 +1048,7 @@ class ServerImpl final : public HttpsServer {
           parked->exchange = std::move(exchange);
           parked->poll = std::move(response.long_poll);
           parked->seen = seen;
+          parked->woken_again = parked->poll->poll_first;  // polled at once, in a batch
           parked->link = std::move(link);
           park(std::move(parked));
           co_return;
@@ -949,6 +1083,11 @@ class ServerImpl final : public HttpsServer {
   std::uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> wake_generation_{0};
+  // wake()'s hand-off to the I/O thread (post_wakes, deliver_wakes).
+  std::mutex wake_mu_;
+  bool wake_all_ = false;                         // under wake_mu_
+  std::unordered_set<std::string> wake_keys_;     // under wake_mu_
+  bool wake_posted_ = false;                      // under wake_mu_
   std::atomic<std::size_t> open_connections_{0};  // connections_.size(), for other threads
   // Touched only on the I/O thread. Declared after io_: destroyed before it.
   std::set<Link*> connections_;
@@ -972,7 +1111,13 @@ class ServerImpl final : public HttpsServer {
   std::unordered_map<std::uint64_t, std::unique_ptr<Parked>> parked_;
   std::unordered_multimap<std::string, std::uint64_t> parked_by_key_;
   std::multimap<std::chrono::steady_clock::time_point, std::uint64_t> recheck_;  // when each resumes anyway
-  asio::steady_timer recheck_timer_{io_};                                        // for the first of recheck_
+  // Woken polls waiting for a batch, oldest first; the batches being
+  // polled on the pool (a wake marks their polls woken_again).
+  std::deque<std::unique_ptr<Parked>> woken_;
+  bool flush_posted_ = false;
+  std::size_t batches_in_flight_ = 0;
+  std::set<std::vector<std::unique_ptr<Parked>>*> in_flight_;
+  asio::steady_timer recheck_timer_{io_};  // for the first of recheck_
   bool recheck_armed_ = false;
   std::uint64_t last_parked_id_ = 0;
 };

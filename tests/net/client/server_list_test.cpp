@@ -97,6 +97,19 @@ TEST(ServerRotation, StartsWithTheFirstAndTriesEachOnceInListOrder) {
   EXPECT_EQ(r.order(now), (std::vector<std::size_t>{0, 1, 2}));
 }
 
+TEST(ServerRotation, StartsAtTheOneThatAnsweredBeforeARestartUntilItFails) {
+  ServerRotation r(3);
+  TimePoint now{};
+  r.start_at(2);
+  EXPECT_EQ(r.current(), 2U);
+  EXPECT_EQ(r.order(now), (std::vector<std::size_t>{2, 0, 1}));
+  EXPECT_EQ(r.failures(2), 0U) << "not an answer, not a failure";
+  r.start_at(3);  // out of range: ignored
+  EXPECT_EQ(r.current(), 2U);
+  r.failed(2, now, 0.0);
+  EXPECT_EQ(r.order(now), (std::vector<std::size_t>{0, 1}));
+}
+
 TEST(ServerRotation, MovesOnWhenTheCurrentFailsAndStaysWhereItAnswered) {
   ServerRotation r(3);
   TimePoint now{};

@@ -410,5 +410,93 @@ TEST(LoginLimiter, ValidatesOptions) {
   }
 }
 
+// Shared counts (store::LoginCounts, the database replicas share), faked:
+// it records what it was asked and answers as told.
+class FakeCounts final : public store::LoginCounts {
+ public:
+  Result<store::LoginAdmission> begin_login(const std::string& user_key, const std::string& address_key,
+                                            const store::LoginSchedule& schedule) override {
+    begun.emplace_back(user_key, address_key);
+    last_schedule = schedule;
+    if (down) return unavailable("database: connection refused");
+    return answer;
+  }
+  Status login_succeeded(const std::string& user_key, const std::string& address_key) override {
+    succeeded.emplace_back(user_key, address_key);
+    return {};
+  }
+  bool down = false;
+  store::LoginAdmission answer{.admitted = true, .retry_after = Seconds{0}};
+  std::vector<std::pair<std::string, std::string>> begun;
+  std::vector<std::pair<std::string, std::string>> succeeded;
+  store::LoginSchedule last_schedule;
+};
+
+TEST(LoginLimiterShared, AsksTheSharedCountsWithTheScheduleAndKeepsNoCountOfItsOwn) {
+  FakeCounts counts;
+  LoginLimiter::Options options;
+  options.free_failures = 3;
+  options.base_delay = Seconds{2};
+  LoginLimiter limiter(options, &counts);
+  for (int i = 0; i < 20; ++i) {
+    auto attempt = limiter.begin("alice", "192.0.2.1", kT0);
+    ASSERT_TRUE(attempt.admitted()) << "the shared counts decide, and said yes";
+    attempt.failed(kT0);
+  }
+  EXPECT_EQ(limiter.tracked(), 0U);
+  ASSERT_EQ(counts.begun.size(), 20U);
+  EXPECT_EQ(counts.last_schedule.free_failures, 3);
+  EXPECT_EQ(counts.last_schedule.base_delay, Seconds{2});
+  EXPECT_EQ(counts.last_schedule.max_delay, options.max_delay);
+  EXPECT_EQ(counts.last_schedule.forget_after, options.forget_after);
+  // Keys: 64 hex digits, the user's and the address's apart, the same for
+  // the same user and address group.
+  const auto [user_key, address_key] = counts.begun.front();
+  EXPECT_EQ(user_key.size(), 64U);
+  EXPECT_EQ(address_key.size(), 64U);
+  EXPECT_NE(user_key, address_key);
+  (void)limiter.begin("bob", "::ffff:192.0.2.1", kT0);
+  EXPECT_EQ(counts.begun.back().second, address_key) << "an IPv4-mapped address is the same IPv4 address";
+  EXPECT_NE(counts.begun.back().first, user_key);
+  EXPECT_TRUE(counts.succeeded.empty()) << "a failure was counted when it began";
+}
+
+TEST(LoginLimiterShared, ASuccessIsToldToTheSharedCounts) {
+  FakeCounts counts;
+  LoginLimiter limiter(LoginLimiter::Options{}, &counts);
+  {
+    auto attempt = limiter.begin("alice", "192.0.2.1", kT0);
+    ASSERT_TRUE(attempt.admitted());
+    attempt.succeeded(kT0);
+  }
+  ASSERT_EQ(counts.succeeded.size(), 1U);
+  EXPECT_EQ(counts.succeeded[0], counts.begun[0]);
+  { auto dropped = limiter.begin("alice", "192.0.2.1", kT0); }
+  EXPECT_EQ(counts.succeeded.size(), 1U) << "an attempt dropped unended stays counted";
+}
+
+TEST(LoginLimiterShared, RefusesWhileTheSharedCountsSayLocked) {
+  FakeCounts counts;
+  counts.answer = store::LoginAdmission{.admitted = false, .retry_after = Seconds{64}};
+  LoginLimiter limiter(LoginLimiter::Options{}, &counts);
+  auto attempt = limiter.begin("alice", "192.0.2.1", kT0);
+  EXPECT_FALSE(attempt.admitted());
+  EXPECT_FALSE(attempt.failed_closed());
+  EXPECT_EQ(attempt.retry_after(), Seconds{64});
+  EXPECT_EQ(attempt.refusal().code, ErrorCode::kRateLimited);
+}
+
+TEST(LoginLimiterShared, FailsClosedWhenTheSharedCountsCannotAnswer) {
+  FakeCounts counts;
+  counts.down = true;
+  LoginLimiter limiter(LoginLimiter::Options{}, &counts);
+  auto attempt = limiter.begin("alice", "192.0.2.1", kT0);
+  EXPECT_FALSE(attempt.admitted()) << "a guess nobody counted is never checked";
+  EXPECT_TRUE(attempt.failed_closed());
+  EXPECT_EQ(attempt.refusal().code, ErrorCode::kUnavailable);
+  attempt.succeeded(kT0);  // a caller that ignored the refusal: nothing happens
+  EXPECT_TRUE(counts.succeeded.empty());
+}
+
 }  // namespace
 }  // namespace hoist::auth

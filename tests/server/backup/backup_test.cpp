@@ -2,6 +2,7 @@
 // real binary end to end: tests/agent/backup_e2e_test.cpp).
 #include "server/backup/backup.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -452,6 +453,130 @@ TEST_F(BackupTest, EachBackupIsOneSnapshotWhileWritersGoOn) {
   EXPECT_EQ(failed, 0);
   EXPECT_GT(written, 0);
   EXPECT_GT(last, 5U) << "the writers wrote while the backups were taken";
+}
+
+}  // namespace
+}  // namespace hoist::backup
+
+namespace hoist::backup {
+namespace {
+
+// The PostgreSQL backend's hooks (pg_backup.h gives the real ones) over a
+// data directory without hoist.db: the dump takes the database's entry,
+// the keys are copied and restored as for SQLite, the dump never lands in
+// the data directory, and each side refuses the other's backup.
+class PgHooksTest : public BackupTest {
+ protected:
+  void SetUp() override {
+    BackupTest::SetUp();
+    store_.reset();
+    for (const char* f : {"hoist.db", "hoist.db-wal", "hoist.db-shm"}) ::unlink((data_ + "/" + f).c_str());
+    facts_.path = "hoist.dump";
+    facts_.schema_version = 2;
+    facts_.audit_events = 7;
+    facts_.audit_head_seq = 7;
+    facts_.audit_head_hash = std::string(64, 'a');
+  }
+  BackupOptions pg_options() {
+    BackupOptions o = options();
+    o.known_schema_version = 2;
+    o.dump_database = [this](int dirfd, const std::string& name) -> Result<DatabaseFacts> {
+      const int fd = ::openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (fd < 0) return unavailable("cannot create the dump");
+      const std::string text = "PGDMP fake";
+      const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+      ::close(fd);
+      if (!ok) return unavailable("cannot write the dump");
+      return facts_;
+    };
+    return o;
+  }
+  CheckOptions check_options() {
+    CheckOptions o;
+    o.known_sqlite_schema_version = known();
+    o.known_postgres_schema_version = 2;
+    o.inspect_dump = [this](const std::string& path) -> Result<DatabaseFacts> {
+      inspected_ = slurp(path);
+      return inspected_ == "PGDMP fake" ? Result<DatabaseFacts>(facts_) : invalid_argument("not the dump");
+    };
+    return o;
+  }
+  DatabaseFacts facts_;
+  std::string inspected_;
+};
+
+TEST_F(PgHooksTest, TheDumpTakesTheDatabasesPlaceAndNeverLandsInTheDataDirectory) {
+  const std::string dir = tmp_.path() + "/backup";
+  auto m = take_backup({data_, "host=db dbname=hoist", true}, dir, pg_options());
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(m->backend, "postgres");
+  EXPECT_EQ(m->source_database, "host=db dbname=hoist");
+  EXPECT_EQ(m->database, facts_);
+  EXPECT_EQ(mode_of(dir + "/data/hoist.dump"), 0600U);
+  EXPECT_EQ(slurp(dir + "/data/codes/master.key"), std::string(32, 'm'));
+  EXPECT_FALSE(fs::exists(dir + "/data/hoist.db"));
+
+  // SQLite's reading cannot check it; PostgreSQL's reads the dump.
+  auto as_sqlite = check_backup(dir, known());
+  ASSERT_FALSE(as_sqlite);
+  EXPECT_NE(as_sqlite.error().message.find("PostgreSQL"), std::string::npos) << as_sqlite.error().message;
+  auto checked = check_backup(dir, check_options());
+  ASSERT_TRUE(checked) << checked.error().message;
+  EXPECT_EQ(inspected_, "PGDMP fake");
+  // A dump that reads back to other facts than the manifest's is refused.
+  facts_.audit_head_seq = 6;
+  EXPECT_FALSE(check_backup(dir, check_options()));
+  facts_.audit_head_seq = 7;
+
+  // Restore: refused without the PostgreSQL side, and when it fails
+  // nothing is left; with it, the keys but not the dump.
+  const std::string target = tmp_.path() + "/restored";
+  auto refused = restore_backup(dir, {target, std::nullopt}, check_options());
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kConflict);
+  EXPECT_FALSE(fs::exists(target));
+  auto options = check_options();
+  options.restore_dump = [](const Manifest&, const std::string&) -> Status {
+    return conflict("the PostgreSQL database is not empty");
+  };
+  refused = restore_backup(dir, {target, std::nullopt}, options);
+  ASSERT_FALSE(refused);
+  EXPECT_FALSE(fs::exists(target));
+  for (const auto& e : fs::directory_iterator(tmp_.path())) {
+    EXPECT_EQ(e.path().filename().string().find(".restored.restore-"), std::string::npos) << e.path();
+  }
+  std::string restored_from;
+  options.restore_dump = [&](const Manifest& restored_m, const std::string& dump_path) -> Status {
+    restored_from = slurp(dump_path);
+    EXPECT_EQ(restored_m.database, facts_);
+    return {};
+  };
+  auto restored = restore_backup(dir, {target, std::nullopt}, options);
+  ASSERT_TRUE(restored) << restored.error().message;
+  EXPECT_EQ(restored_from, "PGDMP fake");
+  EXPECT_EQ(mode_of(target), 0700U);
+  EXPECT_EQ(slurp(target + "/codes/master.key"), std::string(32, 'm'));
+  EXPECT_FALSE(fs::exists(target + "/hoist.dump"));
+}
+
+TEST_F(PgHooksTest, ASqliteBackupIsRefusedByAPostgresRestore) {
+  // A SQLite data directory again.
+  auto s = store::open_sqlite_store(data_ + "/hoist.db");
+  ASSERT_TRUE(s) << s.error().message;
+  s->reset();
+  const std::string dir = tmp_.path() + "/backup";
+  ASSERT_TRUE(backup(dir));
+  auto options = check_options();
+  bool called = false;
+  options.restore_dump = [&](const Manifest&, const std::string&) -> Status {
+    called = true;
+    return {};
+  };
+  auto refused = restore_backup(dir, {tmp_.path() + "/restored", std::nullopt}, options);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kConflict);
+  EXPECT_NE(refused.error().message.find("hoistd migrate"), std::string::npos) << refused.error().message;
+  EXPECT_FALSE(called);
 }
 
 }  // namespace

@@ -41,6 +41,21 @@ TEST(Manifest, RoundTrips) {
   EXPECT_EQ(*m, sample());
 }
 
+// The backend: "postgres" round-trips; a manifest written before
+// PostgreSQL (no field) is SQLite's; anything else is refused.
+TEST(Manifest, NamesItsBackend) {
+  Manifest pg = sample();
+  pg.backend = std::string(kBackendPostgres);
+  auto m = parse_manifest(to_json(pg));
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(m->backend, "postgres");
+  auto old = parse_manifest(edited([](json::object& o) { o.erase("backend"); }));
+  ASSERT_TRUE(old) << old.error().message;
+  EXPECT_EQ(old->backend, "sqlite");
+  EXPECT_FALSE(parse_manifest(edited([](json::object& o) { o["backend"] = "mysql"; })));
+  EXPECT_FALSE(parse_manifest(edited([](json::object& o) { o["backend"] = 1; })));
+}
+
 TEST(Manifest, PathsThatWouldWriteOutsideTheTargetAreRefused) {
   for (const char* path :
        {"../etc/passwd", "/etc/passwd", "tls/../../x", "tls//ca.key", "tls/./ca.key", "", ".", "tls/", "a/.."}) {

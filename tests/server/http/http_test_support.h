@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -23,9 +24,11 @@
 #include <fstream>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -77,6 +80,38 @@ inline const TestTls& other_tls() {
 }
 
 // A real HttpsServer serving `handler` on its own thread until destroyed.
+// A logger that keeps each event's name, for counting log lines.
+class EventNames {
+ public:
+  struct State {
+    std::mutex mutex;
+    std::vector<std::string> events;
+  };
+  std::unique_ptr<log::Logger> logger() {
+    class Keeping final : public log::Logger {
+     public:
+      explicit Keeping(std::shared_ptr<State> state) : state_(std::move(state)) {}
+      void log(log::LogLevel /*level*/, std::string_view event,
+               std::initializer_list<log::LogField> /*fields*/) override {
+        const std::lock_guard lock(state_->mutex);
+        state_->events.emplace_back(event);
+      }
+
+     private:
+      std::shared_ptr<State> state_;
+    };
+    return std::make_unique<Keeping>(state_);
+  }
+  int count(std::string_view prefix) {
+    const std::lock_guard lock(state_->mutex);
+    return static_cast<int>(std::count_if(state_->events.begin(), state_->events.end(),
+                                          [&](const auto& e) { return e.starts_with(prefix); }));
+  }
+
+ private:
+  std::shared_ptr<State> state_ = std::make_shared<State>();
+};
+
 class TestServer {
  public:
   explicit TestServer(net::Handler handler, server::HttpLimits limits = {}, std::string address = "127.0.0.1",

@@ -478,7 +478,7 @@ TEST(HttpsServerLongPoll, KeyedWakeWakesOnlyThatKeysPolls) {
   auto response = poll_a.get();
   ASSERT_TRUE(response) << response.error().message;
   EXPECT_EQ(response->body, R"({"state":"ready"})");
-  ASSERT_TRUE(eventually([&] { return any.polls.load() == 1; }, milliseconds(2000)));
+  ASSERT_TRUE(eventually([&] { return any.polls.load() == 1; }, milliseconds(2000))) << any.polls.load();
   std::this_thread::sleep_for(milliseconds(200));
   EXPECT_EQ(b.polls.load(), 0) << "another endpoint's poll was woken";
   EXPECT_EQ(poll_b.wait_for(milliseconds(0)), std::future_status::timeout);
@@ -867,38 +867,6 @@ TEST(HttpsServer, MalformedHttpIsAnswered400BeforeTheClose) {
 }
 
 // --- Connection slots under a flood (issue 17, item 11) -----------------------
-
-// A logger that keeps each event's name, for counting log lines.
-class EventNames {
- public:
-  struct State {
-    std::mutex mutex;
-    std::vector<std::string> events;
-  };
-  std::unique_ptr<log::Logger> logger() {
-    class Keeping final : public log::Logger {
-     public:
-      explicit Keeping(std::shared_ptr<State> state) : state_(std::move(state)) {}
-      void log(log::LogLevel /*level*/, std::string_view event,
-               std::initializer_list<log::LogField> /*fields*/) override {
-        const std::lock_guard lock(state_->mutex);
-        state_->events.emplace_back(event);
-      }
-
-     private:
-      std::shared_ptr<State> state_;
-    };
-    return std::make_unique<Keeping>(state_);
-  }
-  int count(std::string_view prefix) {
-    const std::lock_guard lock(state_->mutex);
-    return static_cast<int>(std::count_if(state_->events.begin(), state_->events.end(),
-                                          [&](const auto& e) { return e.starts_with(prefix); }));
-  }
-
- private:
-  std::shared_ptr<State> state_ = std::make_shared<State>();
-};
 
 // TCP connections that never start TLS, from one loopback address.
 class Silent {
