@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 namespace hoist::replicas {
 namespace {
 
+using hoist::testing::HoistdOptions;
 using hoist::testing::kHaproxySource;
 
 struct CurlReply {
@@ -52,6 +54,9 @@ CurlReply login_from(const char* source, const HaproxyProcess& haproxy, const st
 // Connects from `source` straight to 127.0.0.1:`port`, sends `prefix`,
 // then a TLS handshake: whether the handshake completed.
 bool handshake_from(const char* source, std::uint16_t port, const std::string& prefix) {
+  // OpenSSL writes with send() without MSG_NOSIGNAL: a connection the
+  // replica closed must fail the handshake, not kill the test.
+  ::signal(SIGPIPE, SIG_IGN);
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
   timeval tv{10, 0};
@@ -79,6 +84,48 @@ bool handshake_from(const char* source, std::uint16_t port, const std::string& p
   return done;
 }
 
+// A TLS connection from `source` straight to 127.0.0.1:`port`, after
+// `prefix`, held open until destroyed (ok: the handshake completed).
+class Held {
+ public:
+  Held(const char* source, std::uint16_t port, const std::string& prefix) {
+    ::signal(SIGPIPE, SIG_IGN);  // as in handshake_from
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    timeval tv{10, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    ::inet_pton(AF_INET, source, &from.sin_addr);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0 ||
+        ::connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0 ||
+        ::send(fd_, prefix.data(), prefix.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(prefix.size())) {
+      return;
+    }
+    ctx_ = SSL_CTX_new(TLS_client_method());
+    ssl_ = SSL_new(ctx_);
+    SSL_set_fd(ssl_, fd_);
+    ok_ = SSL_connect(ssl_) == 1;
+  }
+  ~Held() {
+    if (ssl_ != nullptr) SSL_free(ssl_);
+    if (ctx_ != nullptr) SSL_CTX_free(ctx_);
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Held(const Held&) = delete;
+  Held& operator=(const Held&) = delete;
+  [[nodiscard]] bool ok() const { return ok_; }
+
+ private:
+  int fd_ = -1;
+  SSL_CTX* ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
+  bool ok_ = false;
+};
+
 // A PROXY protocol v2 header: PROXY, TCP over IPv4, from `client`.
 std::string proxy_header(const char* client) {
   std::string h("\r\n\r\n\0\r\nQUIT\n", 12);
@@ -88,6 +135,30 @@ std::string proxy_header(const char* client) {
   h.append(reinterpret_cast<const char*>(addr.data()), 4);
   h += std::string{127, 0, 0, 1, 0x30, 0x39, 0x20, static_cast<char>(0xfb)};
   return h;
+}
+
+// The per-address connection limit counts the client the header names, not
+// the balancer: one client at its limit leaves room for the next.
+TEST(ProxyProtocolLimits, ConnectionsAreCountedPerClientNotPerBalancer) {
+  HoistdOptions o;
+  o.config_toml = std::string("[server]\nproxy_protocol_from = [\"") + kHaproxySource +
+                  "\"]\n[limits]\nmax_connections_per_address = 2\n";
+  HoistdProcess hoistd(o);
+  ASSERT_TRUE(hoistd.start()) << hoistd.start_error();
+  const auto port = hoistd.port();
+  Held a1(kHaproxySource, port, proxy_header("127.0.0.7"));
+  Held a2(kHaproxySource, port, proxy_header("127.0.0.7"));
+  ASSERT_TRUE(a1.ok());
+  ASSERT_TRUE(a2.ok());
+  Held a3(kHaproxySource, port, proxy_header("127.0.0.7"));
+  EXPECT_FALSE(a3.ok()) << "a third connection of 127.0.0.7 must be refused";
+  Held b1(kHaproxySource, port, proxy_header("127.0.0.8"));
+  Held b2(kHaproxySource, port, proxy_header("127.0.0.8"));
+  EXPECT_TRUE(b1.ok());
+  EXPECT_TRUE(b2.ok());
+  // And 127.0.0.9's own (LOCAL, a health check) still gets in.
+  Held check(kHaproxySource, port, std::string("\r\n\r\n\0\r\nQUIT\n", 12) + std::string{0x20, 0x00, 0x00, 0x00});
+  EXPECT_TRUE(check.ok());
 }
 
 class ProxyProtocolE2E : public ::testing::Test {
