@@ -142,7 +142,7 @@ std::string proxy_header(const char* client) {
 TEST(ProxyProtocolLimits, ConnectionsAreCountedPerClientNotPerBalancer) {
   HoistdOptions o;
   o.config_toml = std::string("[server]\nproxy_protocol_from = [\"") + kHaproxySource +
-                  "\"]\n[limits]\nmax_connections_per_address = 2\n";
+                  "\"]\n[limits]\nmax_connections_per_address = 2\nhandshake_timeout_s = 1\n";
   HoistdProcess hoistd(o);
   ASSERT_TRUE(hoistd.start()) << hoistd.start_error();
   const auto port = hoistd.port();
@@ -159,6 +159,27 @@ TEST(ProxyProtocolLimits, ConnectionsAreCountedPerClientNotPerBalancer) {
   // And 127.0.0.9's own (LOCAL, a health check) still gets in.
   Held check(kHaproxySource, port, std::string("\r\n\r\n\0\r\nQUIT\n", 12) + std::string{0x20, 0x00, 0x00, 0x00});
   EXPECT_TRUE(check.ok());
+  // A listed peer that sends nothing is closed at handshake_timeout_s.
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  ::inet_pton(AF_INET, kHaproxySource, &from.sin_addr);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from), 0);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  const auto started = std::chrono::steady_clock::now();
+  char byte = 0;
+  EXPECT_EQ(::recv(fd, &byte, 1, 0), 0) << "closed, not left open";
+  const auto waited = std::chrono::steady_clock::now() - started;
+  ::close(fd);
+  EXPECT_GE(waited, std::chrono::milliseconds(900));
+  EXPECT_LT(waited, std::chrono::seconds(4));
 }
 
 class ProxyProtocolE2E : public ::testing::Test {
