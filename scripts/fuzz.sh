@@ -43,6 +43,7 @@ for spec in \
   "admin_code_fuzz admin_code" \
   "manifest_fuzz manifest" \
   "pg_dump_data_fuzz pg_dump_data" \
+  "proxy_protocol_fuzz proxy_protocol" \
   ; do
   # shellcheck disable=SC2086 # "target corpus"
   run $spec &

@@ -9,6 +9,7 @@
 
 #include "core/duration.h"
 #include "core/toml_guard.h"
+#include "net/proxy_protocol.h"
 #include "platform/read_file.h"
 
 namespace hoist::server {
@@ -170,8 +171,11 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
     }
   }
   if (const auto* t = section("server")) {
-    if (auto st = r.known_keys(*t, "server", {"listen", "port", "handler_threads", "data_dir", "console_dir"}); !st)
+    if (auto st = r.known_keys(*t, "server",
+                               {"listen", "port", "handler_threads", "data_dir", "console_dir", "proxy_protocol_from"});
+        !st) {
       return st;
+    }
     std::int64_t port = config.http.port;
     std::int64_t threads = config.http.handler_threads;
     if (auto st = r.get(*t, "server", "listen", config.http.address); !st) return st;
@@ -179,6 +183,19 @@ Status parse_config(std::string_view text, std::string_view file_name, Config& c
     if (auto st = r.get(*t, "server", "handler_threads", threads); !st) return st;
     if (auto st = r.get(*t, "server", "data_dir", config.data_dir); !st) return st;
     if (auto st = r.get(*t, "server", "console_dir", config.console_dir); !st) return st;
+    if (const auto* node = t->get("proxy_protocol_from")) {
+      std::vector<std::string> peers;
+      if (auto st = r.get(*t, "server", "proxy_protocol_from", peers); !st) return st;
+      config.http.proxy_protocol_from.clear();
+      for (std::size_t i = 0; i < peers.size(); ++i) {
+        auto prefix = net::parse_address_prefix(peers[i]);
+        if (!prefix) {
+          return r.error(*node->as_array()->get(i),
+                         fmt::format("server.proxy_protocol_from: {}", prefix.error().message));
+        }
+        config.http.proxy_protocol_from.push_back(*prefix);
+      }
+    }
     if (auto bad = out_of_range(port, 0, 65535, "server.port")) return r.at(*t, "port", *bad);
     if (auto bad = out_of_range(threads, 1, 256, "server.handler_threads")) {
       return r.at(*t, "handler_threads", *bad);

@@ -35,12 +35,16 @@ using hoist::testing::operator+;
 inline constexpr const char* kServiceName = "hoist.test";
 
 // Replica settings for a load: the sweep each second, no submission
-// throttle in the way, the service name, and one address (HAProxy's) may
-// hold every connection.
+// throttle in the way, the service name, one address (the test's clients
+// are all on 127.0.0.1, straight or through HAProxy) may hold every
+// connection, and HAProxy's PROXY protocol v2 header read from its source
+// address alone (support/haproxy_process.h).
 inline std::string load_toml() {
   return "[requests]\nsweep_interval = \"1s\"\nendpoint_burst = 100000\nendpoint_every = \"1ms\"\n"
          "user_burst = 100000\nuser_every = \"1ms\"\n[tls]\ndns_names = [\"" +
-         std::string(kServiceName) + "\"]\n[limits]\nmax_connections_per_address = 4096\n";
+         std::string(kServiceName) +
+         "\"]\n[limits]\nmax_connections_per_address = 4096\n[server]\nproxy_protocol_from = [\"" +
+         std::string(hoist::testing::kHaproxySource) + "\"]\n";
 }
 
 // A client of `url` trusting the replicas' CA by its fingerprint.

@@ -113,6 +113,34 @@ TEST(DatabaseConfig, EachMistakeSaysWhatIsWrong) {
   }
 }
 
+TEST(ServerConfig, ProxyProtocolFromIsEmptyByDefaultAndRead) {
+  Config c;
+  ASSERT_TRUE(parse("", c).ok());
+  EXPECT_TRUE(c.http.proxy_protocol_from.empty());
+  ASSERT_TRUE(parse("[server]\nproxy_protocol_from = [\"10.0.0.5\", \"fd00::/64\"]\n", c).ok());
+  ASSERT_EQ(c.http.proxy_protocol_from.size(), 2u);
+  EXPECT_TRUE(net::address_in(c.http.proxy_protocol_from, "10.0.0.5"));
+  EXPECT_FALSE(net::address_in(c.http.proxy_protocol_from, "10.0.0.6"));
+  EXPECT_TRUE(net::address_in(c.http.proxy_protocol_from, "fd00::9"));
+}
+
+TEST(ServerConfig, ProxyProtocolFromMistakesSayWhere) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"[server]\nproxy_protocol_from = \"10.0.0.5\"\n", "hoistd.toml:2:23: server.proxy_protocol_from must be a list"},
+      {"[server]\nproxy_protocol_from = [\"10.0.0.5\", \"haproxy\"]\n",
+       "hoistd.toml:2:36: server.proxy_protocol_from: \"haproxy\" is not an IP address"},
+      {"[server]\nproxy_protocol_from = [\"10.0.0.5/24\"]\n", "bits are set after the prefix length"},
+      {"[server]\nproxy_protocol_from = [\"10.0.0.0/40\"]\n", "the prefix length must be 0 to 32"},
+      {"[server]\nproxy_protocol_from = [5]\n", "must be a list of strings"},
+  };
+  for (const auto& [text, words] : cases) {
+    Config c;
+    auto st = parse(text, c);
+    ASSERT_FALSE(st.ok()) << text;
+    EXPECT_NE(st.error().message.find(words), std::string::npos) << text << " -> " << st.error().message;
+  }
+}
+
 TEST(LimitsConfig, TheAgentEventsLimitIsReadWithItsDefault) {
   Config c;
   ASSERT_TRUE(parse("", c).ok());

@@ -5,6 +5,10 @@
 // (syslog, chroot, the haproxy user) go; every timeout, check and balance
 // setting is the shipped one. Run in the foreground (-db) with the
 // parent-death signal, stopped (and its directory removed) at the end.
+// HAProxy connects to the replicas from kHaproxySource (a `source` line in
+// the backend), so the replicas list that address alone in [server]
+// proxy_protocol_from (the shipped file sends PROXY protocol v2) and the
+// test's own clients on 127.0.0.1 still reach them directly.
 // Header-only.
 #pragma once
 
@@ -35,6 +39,8 @@ inline constexpr const char* kHaproxyBinary = "/usr/sbin/haproxy";
 // The shipped global maxconn needs about 2 x 20000 descriptors (Debian's
 // haproxy.service gives it more); below that the test lowers it.
 inline constexpr rlim_t kFiles = 41000;
+// The address HAProxy connects to the replicas from.
+inline constexpr const char* kHaproxySource = "127.0.0.9";
 
 class HaproxyProcess {
  public:
@@ -152,6 +158,7 @@ class HaproxyProcess {
       }
       if (word == "server") {
         if (!servers_written) {
+          out << "    source " << kHaproxySource << "\n";
           for (const auto& b : backends) out << "    server " << b.name << " 127.0.0.1:" << b.port << "\n";
           servers_written = true;
         }

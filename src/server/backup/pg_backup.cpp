@@ -318,6 +318,11 @@ Result<UniqueFd> open_dump(const std::string& path) {
   return fd;
 }
 
+// The functions hoistd's migrations make (pg_tools::own_functions).
+Result<std::vector<pg_tools::OwnFunction>> own_functions() {
+  return pg_tools::own_functions(store::postgres_migrations());
+}
+
 // pg_restore --list, then the COPY text of audit_events and
 // schema_migrations: what the dump holds, checked.
 Result<DatabaseFacts> inspect(const std::string& tools_root, ProcessRunner& runner, int dump_fd) {
@@ -333,7 +338,9 @@ Result<DatabaseFacts> inspect(const std::string& tools_root, ProcessRunner& runn
   if (listed->exit_code != 0) {
     return invalid_argument(fmt::format("pg_restore --list cannot read the dump: {}", first_line(listed->err)));
   }
-  if (auto st = pg_tools::check_listing(listed->out); !st.ok()) return st.error();
+  auto own = own_functions();
+  if (!own.ok()) return own.error();
+  if (auto st = pg_tools::check_listing(listed->out, *own); !st.ok()) return st.error();
   spec.argv = pg_tools::data_argv(*dir);
   if (::lseek(dump_fd, 0, SEEK_SET) != 0) return unavailable("cannot read the dump: " + errno_text(errno));
   auto data = runner.run(spec);
@@ -383,6 +390,59 @@ Status refuse_unless_empty(pg::Conn& conn) {
       "empty database only and never merges; nothing was written. Create a new database (createdb) and name it in "
       "[database] url",
       tables->size(), tables->front()));
+}
+
+// What a restore must not bring besides hoistd's tables: code or ways to
+// code in the database (functions and procedures other than hoistd's own
+// as its migrations wrote them, triggers, event triggers, rules, policies,
+// operators, views, extensions, schemas), read from the catalog rather than from the
+// archive's labels (which whoever crafts a dump chooses). "" when none.
+Result<std::string> foreign_objects(pg::Conn& conn) {
+  constexpr std::string_view kOurs =
+      "NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE "
+      "'pg\\_temp%'";
+  const std::string sql = fmt::format(
+      "SELECT string_agg(what, ', ') FROM (SELECT what FROM ("
+      "SELECT 'trigger ' || t.tgname || ' on ' || t.tgrelid::regclass::text AS what FROM pg_trigger t WHERE NOT "
+      "t.tgisinternal "
+      "UNION ALL SELECT 'rule ' || r.rulename || ' on ' || r.ev_class::regclass::text FROM pg_rewrite r JOIN pg_class "
+      "c "
+      "ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname {0} "
+      "UNION ALL SELECT 'policy ' || p.polname || ' on ' || p.polrelid::regclass::text FROM pg_policy p "
+      "UNION ALL SELECT 'operator ' || o.oid::regoperator::text FROM pg_operator o JOIN pg_namespace n ON n.oid = "
+      "o.oprnamespace WHERE n.nspname {0} "
+      "UNION ALL SELECT 'relation ' || c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = "
+      "c.relnamespace WHERE c.relkind NOT IN ('r', 'i', 'S', 't') AND n.nspname {0} "
+      "UNION ALL SELECT 'extension ' || e.extname FROM pg_extension e WHERE e.extname <> 'plpgsql' "
+      "UNION ALL SELECT 'event trigger ' || v.evtname FROM pg_event_trigger v "
+      "UNION ALL SELECT 'schema ' || n.nspname FROM pg_namespace n WHERE n.nspname <> 'public' AND n.nspname {0}"
+      ") o ORDER BY what LIMIT 5) q",
+      kOurs);
+  auto rows = conn.query(sql, "look for code in the database");
+  if (!rows.ok()) return rows.error();
+  std::string found = rows->empty() ? std::string() : rows->row(0).text_at(0);
+  // Functions: hoistd's own only, as its migrations wrote them.
+  auto own = own_functions();
+  if (!own.ok()) return own.error();
+  auto functions = conn.query(fmt::format("SELECT p.oid::regprocedure::text, l.lanname, p.prosrc, p.prosecdef, "
+                                          "p.proconfig IS NOT NULL FROM pg_proc p JOIN pg_namespace n ON n.oid = "
+                                          "p.pronamespace JOIN pg_language l ON l.oid = p.prolang WHERE n.nspname {0} "
+                                          "ORDER BY 1",
+                                          kOurs),
+                              "look for functions in the database");
+  if (!functions.ok()) return functions.error();
+  for (int i = 0; i < functions->size(); ++i) {
+    const auto r = functions->row(i);
+    const pg_tools::FoundFunction f{r.text_at(0), r.text_at(1), r.text_at(2), r.text_at(3) == "t", r.text_at(4) == "t"};
+    if (pg_tools::is_own_function(f, *own)) continue;
+    if (std::count(found.begin(), found.end(), ',') >= 8) break;
+    found += (found.empty() ? "function " : ", function ") + f.signature +
+             (own->end() != std::find_if(own->begin(), own->end(),
+                                         [&](const pg_tools::OwnFunction& o) { return o.signature == f.signature; })
+                  ? " (changed from hoistd's own)"
+                  : "");
+  }
+  return found;
 }
 
 // After a failure past pg_restore: the tables it made dropped again (the
@@ -439,6 +499,19 @@ std::function<Result<DatabaseFacts>(int, const std::string&)> pg_dumper(const Pg
     Result<ChildResult> dumped = unavailable("pg_dump did not run");
     std::thread child([&] { dumped = runner.run(spec); });
     auto in_snapshot = facts_in(**conn);
+    // Nor is code someone planted in the database carried into a backup
+    // (the same check as a restore's, in the same snapshot).
+    if (in_snapshot.ok()) {
+      auto foreign = foreign_objects(**conn);
+      if (!foreign.ok()) {
+        in_snapshot = foreign.error();
+      } else if (!foreign->empty()) {
+        in_snapshot = invalid_argument(fmt::format(
+            "the PostgreSQL database holds what hoistd's schema never makes, code that would run as hoistd's role: "
+            "{}. Someone with hoistd's database role planted it, or changed hoistd's own: nothing was backed up",
+            *foreign));
+      }
+    }
     child.join();
     (void)(*conn)->exec("COMMIT", "end the backup's snapshot");
     if (!dumped.ok()) return dumped.error();
@@ -513,6 +586,26 @@ std::function<Status(const Manifest&, const std::string&)> pg_restorer(const PgB
     }
     say(fmt::format("pg_restore ({}) took {} ms", *dir,
                     std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()));
+    // Before the migration lock goes (a hoistd starting meanwhile waits on
+    // it) and before the store opens: nothing writes through whatever
+    // triggers a crafted dump made.
+    const auto no_code = [&]() -> Status {
+      auto foreign = foreign_objects(**conn);
+      if (!foreign.ok()) return foreign.error();
+      if (!foreign->empty()) {
+        return invalid_argument(fmt::format(
+            "the restored database holds what a backup of hoistd's never holds, code that would run as hoistd's "
+            "role: {}. The dump was not made by hoistd backup from hoistd's schema, or its database held code "
+            "someone planted: drop this database (dropdb) and restore an older backup",
+            *foreign));
+      }
+      return {};
+    }();
+    if (!no_code.ok()) {
+      drop_restored(**conn);
+      return Error{no_code.error().code,
+                   fmt::format("{} (the restored tables were dropped again)", no_code.error().message)};
+    }
     (void)(*conn)->exec(fmt::format("SELECT pg_advisory_unlock({})", store::pg_backend::kMigrateLock),
                         "give up the migration lock");
 

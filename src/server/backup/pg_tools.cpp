@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstdint>
 #include <map>
@@ -302,7 +303,131 @@ Result<DatabaseFacts> facts_of(const DumpContents& contents) {
   return f;
 }
 
-Status check_listing(std::string_view listing) {
+namespace {
+
+// What pg_dump makes of hoistd's schema (tables, their data, identity
+// sequences, defaults, constraints, indexes, the public schema) and what an
+// operator may have added to it harmlessly (comments, grants to a reporting
+// role), besides hoistd's own functions by name. Anything else is code or a
+// way to code (FUNCTION, PROCEDURE, TRIGGER, RULE, VIEW,
+// POLICY, OPERATOR, EXTENSION, CAST, LANGUAGE, TYPE, EVENT TRIGGER, ...):
+// restored, it would run as hoistd's role on every later write, not
+// something a backup of hoistd's brings. Longest first: "TABLE DATA"
+// before "TABLE".
+constexpr std::array<std::string_view, 11> kAllowedEntries = {
+    "SEQUENCE OWNED BY", "FK CONSTRAINT", "SEQUENCE SET", "TABLE DATA", "CONSTRAINT", "SEQUENCE",
+    "COMMENT",           "DEFAULT",       "INDEX",        "TABLE",      "ACL"};
+
+// The kind of one entry of pg_restore --list ("ID; CATALOG OID KIND
+// SCHEMA NAME OWNER"), or "" when the line is not one.
+std::string_view entry_kind(std::string_view line) {
+  const auto semi = line.find("; ");
+  if (semi == std::string_view::npos) return {};
+  std::string_view rest = line.substr(semi + 2);
+  for (int skip = 0; skip < 2; ++skip) {
+    const auto sp = rest.find(' ');
+    if (sp == std::string_view::npos) return {};
+    rest = rest.substr(sp + 1);
+  }
+  return rest;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\n' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+Result<std::vector<OwnFunction>> own_functions(const std::vector<std::string_view>& migrations) {
+  constexpr std::string_view kCreate = "CREATE FUNCTION ";
+  std::vector<OwnFunction> out;
+  for (const auto sql : migrations) {
+    for (auto at = sql.find(kCreate); at != std::string_view::npos; at = sql.find(kCreate, at + 1)) {
+      const auto rest = sql.substr(at + kCreate.size());
+      const auto open = rest.find('(');
+      const auto close = rest.find(')');
+      const auto language = rest.find(" LANGUAGE ");
+      const auto body_start = rest.find("$$");
+      const auto body_end = body_start == std::string_view::npos ? body_start : rest.find("$$", body_start + 2);
+      if (open == std::string_view::npos || close == std::string_view::npos || close < open ||
+          rest.substr(open + 1, close - open - 1).find('(') != std::string_view::npos ||
+          language == std::string_view::npos || body_start == std::string_view::npos ||
+          body_end == std::string_view::npos || language > body_start) {
+        return invalid_argument(
+            fmt::format("a migration's CREATE FUNCTION is not one backups can read: {}", rest.substr(0, 80)));
+      }
+      OwnFunction f;
+      f.name = lower(trim(rest.substr(0, open)));
+      std::string types;
+      const auto args = trim(rest.substr(open + 1, close - open - 1));
+      if (!args.empty()) {
+        for (const auto arg : split(args, ",")) {
+          const auto a = trim(arg);
+          const auto sp = a.find(' ');
+          if (sp == std::string_view::npos || trim(a.substr(sp)).find(' ') != std::string_view::npos) {
+            return invalid_argument(
+                fmt::format("a migration's function {} has an argument backups cannot read: {}", f.name, a));
+          }
+          types += (types.empty() ? "" : ",") + lower(trim(a.substr(sp)));
+        }
+      }
+      f.signature = f.name + "(" + types + ")";
+      const auto lang = rest.substr(language + 10);
+      f.language = lower(lang.substr(0, lang.find_first_of(" \n")));
+      f.body = std::string(rest.substr(body_start + 2, body_end - body_start - 2));
+      out.push_back(std::move(f));
+    }
+  }
+  return out;
+}
+
+bool is_own_function(const FoundFunction& found, const std::vector<OwnFunction>& own) {
+  return !found.security_definer && !found.has_config && std::any_of(own.begin(), own.end(), [&](const OwnFunction& f) {
+    return f.signature == found.signature && f.language == found.language && f.body == found.body;
+  });
+}
+
+namespace {
+
+// A FUNCTION entry of `own` by name: "FUNCTION public NAME(...".
+bool own_function_entry(std::string_view rest, const std::vector<OwnFunction>& own) {
+  constexpr std::string_view kFunction = "FUNCTION public ";
+  if (!rest.starts_with(kFunction)) return false;
+  const auto name = rest.substr(kFunction.size());
+  return std::any_of(own.begin(), own.end(), [&](const OwnFunction& f) {
+    return name.starts_with(f.name) && name.size() > f.name.size() && name[f.name.size()] == '(';
+  });
+}
+
+}  // namespace
+
+Status check_listing(std::string_view listing, const std::vector<OwnFunction>& own) {
+  for (const auto line : split(listing, "\n")) {
+    if (line.empty() || line.starts_with(";")) continue;
+    const auto rest = entry_kind(line);
+    const auto allowed = std::find_if(kAllowedEntries.begin(), kAllowedEntries.end(), [&](std::string_view kind) {
+      return rest.starts_with(kind) && rest.size() > kind.size() && rest[kind.size()] == ' ';
+    });
+    // The public schema itself, when its owner was changed (as PostgreSQL
+    // 15's notes advise): pg_dump then names it.
+    const bool public_schema = rest.starts_with("SCHEMA - public ");
+    if (allowed == kAllowedEntries.end() && !public_schema && !own_function_entry(rest, own)) {
+      return invalid_argument(fmt::format(
+          "the dump holds an entry a backup of hoistd's never holds (code that would run as hoistd's database role "
+          "once restored, or an entry that does not parse): {}",
+          line.substr(0, 200)));
+    }
+  }
   for (const std::string_view table : {"audit_events", "schema_migrations", "push_messages"}) {
     bool table_seen = false;
     bool data_seen = false;

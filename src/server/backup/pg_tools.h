@@ -93,7 +93,42 @@ Result<DatabaseFacts> facts_of(const DumpContents& contents);
 
 // Whether pg_restore --list names the tables a restore needs: audit_events,
 // schema_migrations and push_messages among its TABLE and TABLE DATA
-// entries. InvalidArgument naming the first one missing.
-Status check_listing(std::string_view listing);
+// entries, and nothing but what pg_dump makes of hoistd's schema (tables,
+// their data, sequences, defaults, constraints, indexes, comments, grants,
+// the public schema). InvalidArgument naming the first table missing, or
+// the first other entry (a FUNCTION, TRIGGER, RULE, VIEW, POLICY,
+// EXTENSION...: code that would run as hoistd's role once restored).
+// The kinds are the archive's own labels, which whoever crafts one
+// chooses: pg_backup.h checks the restored catalog as well.
+//
+// `own`: the functions hoistd's migrations make (own_functions below),
+// whose FUNCTION entries are allowed by name (their bodies are checked in
+// the restored catalog: pg_backup.h).
+struct OwnFunction {
+  std::string name;
+  // As PostgreSQL's regprocedure prints it: "name(bigint,text)".
+  std::string signature;
+  std::string language;  // "sql", "plpgsql"
+  std::string body;      // between the $$, as pg_proc.prosrc holds it
+};
+Status check_listing(std::string_view listing, const std::vector<OwnFunction>& own = {});
+
+// The functions the migrations' SQL creates ("CREATE FUNCTION name(arg
+// TYPE, ...) RETURNS ... LANGUAGE l ... AS $$body$$"). InvalidArgument
+// for a CREATE FUNCTION this does not read (a parenthesised or two-word
+// type, no LANGUAGE before the body): a migration written so must extend
+// this, or every restore would refuse hoistd's own function.
+Result<std::vector<OwnFunction>> own_functions(const std::vector<std::string_view>& migrations);
+
+// Whether a function found in a restored database is one of `own`, with
+// its body, language and no SECURITY DEFINER or SET of its own.
+struct FoundFunction {
+  std::string signature;
+  std::string language;
+  std::string body;
+  bool security_definer = false;
+  bool has_config = false;
+};
+bool is_own_function(const FoundFunction& found, const std::vector<OwnFunction>& own);
 
 }  // namespace hoist::backup::pg_tools

@@ -1010,6 +1010,74 @@ class ServerImpl final : public HttpsServer {
     co_return !write_ec && keep_alive;
   }
 
+  // From a peer in proxy_protocol_from: reads its PROXY protocol v2 header
+  // off the socket, before TLS, exactly its length, within
+  // handshake_timeout, and makes the link the client's (its address for
+  // requests and logs, its group for the per-address limit). False, and
+  // the link is to be closed, on a missing or invalid header or when the
+  // client's address is over its limit. From any other peer: true, nothing read.
+  asio::awaitable<bool> take_proxy_header(Link& link) {
+    if (opts_.proxy_protocol_from.empty() || !net::address_in(opts_.proxy_protocol_from, link.remote)) co_return true;
+    auto& socket = link.stream.socket();
+    auto pending = std::make_shared<bool>(true);
+    asio::steady_timer deadline(io_);
+    deadline.expires_after(opts_.limits.handshake_timeout);
+    deadline.async_wait([pending, &socket](const boost::system::error_code& ec) {
+      boost::system::error_code ignored;
+      if (!ec && *pending) socket.cancel(ignored);
+    });
+    std::string header(net::kProxyV2FixedSize, '\0');
+    auto [fixed_ec, fixed_n] = co_await asio::async_read(socket, asio::buffer(header), kUseTuple);
+    Result<std::size_t> body =
+        fixed_ec ? Result<std::size_t>(invalid_argument(fixed_ec.message())) : net::proxy_v2_body_length(header);
+    boost::system::error_code body_ec;
+    if (body && *body > 0) {
+      header.resize(net::kProxyV2FixedSize + *body);
+      auto [ec, n] =
+          co_await asio::async_read(socket, asio::buffer(header.data() + net::kProxyV2FixedSize, *body), kUseTuple);
+      body_ec = ec;
+    }
+    *pending = false;
+    deadline.cancel();
+    auto parsed = !body     ? Result<net::ProxyHeader>(body.error())
+                  : body_ec ? Result<net::ProxyHeader>(invalid_argument(body_ec.message()))
+                            : net::parse_proxy_v2(header);
+    if (!parsed) {
+      if (stopping_) co_return false;  // cut by the drain, not refused
+      // A warning at most once per kShedLogInterval: a peer listed by
+      // mistake (or a local user on a listed 127.0.0.1) costs no line per
+      // connection.
+      const auto now = std::chrono::steady_clock::now();
+      if (now - proxy_warned_at_ >= kShedLogInterval) {
+        proxy_warned_at_ = now;
+        log_.warn("http.proxy_header_refused", {{"remote", link.remote}, {"error", parsed.error().message}});
+      } else {
+        log_.debug("http.proxy_header_refused", {{"remote", link.remote}, {"error", parsed.error().message}});
+      }
+      co_return false;
+    }
+    if (parsed->local) co_return true;
+    boost::system::error_code address_ec;
+    const auto client = asio::ip::make_address(parsed->source_address, address_ec);
+    if (address_ec) co_return false;  // parse_proxy_v2 wrote it: cannot happen
+    const std::string group = address_group(client);
+    if (group != link.group) {
+      auto& use = by_address_[group];
+      if (use.open - use.parked >= opts_.limits.max_connections_per_address) {
+        if (use.open == 0) by_address_.erase(group);
+        note_shed(Shed::kPerAddress, parsed->source_address);
+        co_return false;
+      }
+      ++use.open;
+      if (const auto it = by_address_.find(link.group); it != by_address_.end() && --it->second.open == 0) {
+        by_address_.erase(it);
+      }
+      link.group = group;
+    }
+    link.remote = parsed->source_address;
+    co_return true;
+  }
+
   // Serves a connection: a new one (after its handshake), or one whose
   // parked long poll was woken (answered first, or parked again).
   asio::awaitable<void> serve(std::unique_ptr<Link> link, std::unique_ptr<Parked> woken,
@@ -1017,6 +1085,7 @@ class ServerImpl final : public HttpsServer {
     const auto& limits = opts_.limits;
     bool go_on = true;
     if (!woken) {
+      if (!co_await take_proxy_header(*link)) co_return;
       link->stream.expires_after(limits.handshake_timeout);
       if (auto [hs_ec, hs_bytes] = co_await link->stream.async_handshake(kUseTuple); hs_ec) {
         log_.debug("http.handshake_failed", {{"remote", link->remote}, {"error", hs_ec.message()}});
@@ -1106,6 +1175,7 @@ class ServerImpl final : public HttpsServer {
     bool window_open = false;  // a summary is due at the next tick of shed_timer_
   };
   ShedLog shed_log_;
+  std::chrono::steady_clock::time_point proxy_warned_at_{};  // the last http.proxy_header_refused warning
   asio::steady_timer shed_timer_{io_};
   // The parked long polls, and the same by LongPoll::key.
   std::unordered_map<std::uint64_t, std::unique_ptr<Parked>> parked_;

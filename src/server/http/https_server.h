@@ -17,6 +17,9 @@
 // and when max_connections are open a new connection takes the place of
 // the one idle longest (a TLS handshake or a wait for a request): a flood
 // of connections that never finish TLS cannot keep others out.
+// MUST: a connection from an address in proxy_protocol_from is served only
+// after a valid PROXY protocol v2 header (net/proxy_protocol.h), and then
+// as the client's it names; from any other address none is read.
 // MUST: refusing connections logs a summary at most once per
 // kShedLogInterval, never a line per connection.
 // MUST: a request the parser cannot read as HTTP/1.1 is answered 400
@@ -36,10 +39,12 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 #include "log/logger.h"
 #include "net/http_message.h"
+#include "net/proxy_protocol.h"
 
 namespace hoist::server {
 
@@ -78,6 +83,12 @@ struct HttpsServerOptions {
   // none.
   std::string strict_transport_security = "max-age=31536000";
   HttpLimits limits;
+  // Peers (a load balancer) whose connections start with a PROXY protocol
+  // v2 header naming the client, within handshake_timeout; the client's
+  // address then counts for everything (per-address limits, the request's
+  // remote_address). A connection from one of them without a valid header
+  // is closed; from any other address no header is ever read.
+  std::vector<net::AddressPrefix> proxy_protocol_from;
   bool handle_signals = true;  // SIGTERM and SIGINT stop the server gracefully
   // With handle_signals: SIGHUP runs this on a handler thread (never in a
   // signal handler, never on the I/O thread), one run at a time; a SIGHUP

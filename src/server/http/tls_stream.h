@@ -52,6 +52,9 @@ class TlsStream {
   TlsStream& operator=(const TlsStream&) = delete;
 
   executor_type get_executor() { return socket_.get_executor(); }
+  // The socket itself, for what is read before the TLS handshake (a PROXY
+  // protocol header) and only then: OpenSSL reads it from the handshake on.
+  boost::asio::ip::tcp::socket& socket() { return socket_; }
 
   // Like beast::tcp_stream: the next operations fail with
   // beast::error::timeout (and the socket is closed) if they are still

@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "core/audit.h"
+#include "store/pg_store.h"
 
 namespace hoist::backup::pg_tools {
 namespace {
@@ -177,6 +178,104 @@ TEST(PgTools, AListingMustNameTheTablesARestoreNeeds) {
   no_data.erase(no_data.find("3401;"), no_data.find("3402;") - no_data.find("3401;"));
   EXPECT_FALSE(check_listing(no_data));
   EXPECT_FALSE(check_listing(";\n; comments only\n"));
+}
+
+// What pg_dump makes of hoistd's schema passes (taken from a real dump's
+// listing, an operator's comment, grant and public schema owner added);
+// code, or a line that does not parse, is refused by name.
+TEST(PgTools, AListingHoldsNothingButHoistdsSchema) {
+  const std::string listing =
+      ";\n; Selected TOC Entries:\n;\n"
+      "5; 2615 2200 SCHEMA - public hoistpw\n"
+      "215; 1259 16390 TABLE public audit_events hoistpw\n"
+      "216; 1259 16391 TABLE public schema_migrations hoistpw\n"
+      "217; 1259 16392 TABLE public push_messages hoistpw\n"
+      "227; 1259 16535 SEQUENCE public push_messages_seq_seq hoistpw\n"
+      "3401; 0 16390 TABLE DATA public audit_events hoistpw\n"
+      "3402; 0 16391 TABLE DATA public schema_migrations hoistpw\n"
+      "3403; 0 16392 TABLE DATA public push_messages hoistpw\n"
+      "3589; 0 0 SEQUENCE SET public push_messages_seq_seq hoistpw\n"
+      "3300; 2606 16394 CONSTRAINT public audit_events audit_events_pkey hoistpw\n"
+      "3310; 1259 16395 INDEX public audit_events_time hoistpw\n"
+      "3400; 2606 16550 FK CONSTRAINT public api_tokens api_tokens_user_name_fkey hoistpw\n"
+      "3587; 0 0 ACL public TABLE audit_events hoistpw\n"
+      "3588; 0 0 COMMENT public TABLE users hoistpw\n";
+  EXPECT_TRUE(check_listing(listing));
+  for (const std::string bad : {
+           "244; 1255 16694 FUNCTION public promote() hoistpw",
+           "3410; 2620 16695 TRIGGER public users promote hoistpw",
+           "3411; 2618 16696 RULE public users keep hoistpw",
+           "3412; 3256 16697 POLICY public users p hoistpw",
+           "230; 1259 16698 VIEW public v hoistpw",
+           "2; 3079 16699 EXTENSION - dblink ",
+           "6; 2615 16700 SCHEMA - evil hoistpw",
+           "3413; 0 0 EVENT TRIGGER - e hoist",
+           "3414; 2613 16701 LARGE OBJECT - 16701 hoistpw",
+           "3415; 1255 16702 PROCEDURE public p() hoistpw",
+           "3416; 2617 16703 OPERATOR public = (text, text) hoistpw",
+           "TABLE public users hoistpw",
+           "3417; 1259 16704 TABLEX public users hoistpw",
+       }) {
+    const auto st = check_listing(listing + bad + "\n");
+    ASSERT_FALSE(st) << bad;
+    EXPECT_NE(st.error().message.find(bad), std::string::npos) << st.error().message;
+  }
+  // hoistd's own functions by name, and no other (nor a prefix of one).
+  const std::vector<OwnFunction> own = {{"hoist_begin_login", "hoist_begin_login(text)", "plpgsql", " x "}};
+  const std::string ours = "250; 1255 16710 FUNCTION public hoist_begin_login(user_key text) hoistpw\n";
+  EXPECT_FALSE(check_listing(listing + ours));
+  EXPECT_TRUE(check_listing(listing + ours, own));
+  EXPECT_FALSE(check_listing(listing + "251; 1255 16711 FUNCTION public hoist_begin_login2(text) hoistpw\n", own));
+  EXPECT_FALSE(check_listing(listing + "252; 1255 16712 FUNCTION evil hoist_begin_login(text) hoistpw\n", own));
+}
+
+TEST(PgTools, HoistdsOwnFunctionsAreReadOutOfTheMigrations) {
+  const std::string_view sql = R"sql(
+CREATE TABLE t (x BIGINT);
+CREATE FUNCTION f_one(a BIGINT, b TEXT)
+RETURNS BIGINT LANGUAGE sql IMMUTABLE AS $$
+  SELECT a
+$$;
+CREATE FUNCTION f_two() RETURNS BIGINT LANGUAGE plpgsql AS $$BEGIN RETURN 1; END$$;
+)sql";
+  auto own = own_functions({sql});
+  ASSERT_TRUE(own) << own.error().message;
+  ASSERT_EQ(own->size(), 2U);
+  EXPECT_EQ((*own)[0].name, "f_one");
+  EXPECT_EQ((*own)[0].signature, "f_one(bigint,text)");
+  EXPECT_EQ((*own)[0].language, "sql");
+  EXPECT_EQ((*own)[0].body, "\n  SELECT a\n");
+  EXPECT_EQ((*own)[1].signature, "f_two()");
+  EXPECT_EQ((*own)[1].language, "plpgsql");
+
+  // Found in a database: the same signature, language and body, no
+  // SECURITY DEFINER and no SET of its own; anything else is not ours.
+  const FoundFunction same{"f_one(bigint,text)", "sql", "\n  SELECT a\n"};
+  EXPECT_TRUE(is_own_function(same, *own));
+  std::vector<FoundFunction> others(5, same);
+  others[0].body = "\n  SELECT 0\n";
+  others[1].language = "plpgsql";
+  others[2].signature = "f_one(text,text)";
+  others[3].security_definer = true;
+  others[4].has_config = true;
+  for (std::size_t i = 0; i < others.size(); ++i) EXPECT_FALSE(is_own_function(others[i], *own)) << i;
+
+  // What backups cannot read is refused, never skipped.
+  EXPECT_FALSE(own_functions({"CREATE FUNCTION g(a NUMERIC(10, 2)) RETURNS INT LANGUAGE sql AS $$ SELECT 1 $$"}));
+  EXPECT_FALSE(own_functions({"CREATE FUNCTION g(a DOUBLE PRECISION) RETURNS INT LANGUAGE sql AS $$ SELECT 1 $$"}));
+  EXPECT_FALSE(own_functions({"CREATE FUNCTION g() RETURNS INT AS $$ SELECT 1 $$ LANGUAGE sql"}));
+
+  // hoistd's real migrations: each CREATE FUNCTION read.
+  std::size_t creates = 0;
+  for (const auto m : store::postgres_migrations()) {
+    for (auto at = m.find("CREATE FUNCTION"); at != std::string_view::npos; at = m.find("CREATE FUNCTION", at + 1)) {
+      ++creates;
+    }
+  }
+  auto real = own_functions(store::postgres_migrations());
+  ASSERT_TRUE(real) << real.error().message;
+  EXPECT_EQ(real->size(), creates);
+  EXPECT_GE(creates, 2U);
 }
 
 }  // namespace
