@@ -123,6 +123,8 @@ class PgTx final : public StoreTx {
   Status assign_policy(const std::string& name, const std::vector<std::string>& labels) override;
   Status delete_policy(const std::string& name, TimePoint at) override;
   // pg_push.cpp
+  Result<std::size_t> enqueue_push_many(const std::vector<std::string>& endpoint_ids, const std::string& kind,
+                                        const std::string& payload, TimePoint at) override;
   Result<PushMessage> enqueue_push(const std::string& endpoint_id, const std::string& kind, const std::string& payload,
                                    TimePoint at) override;
   Status acknowledge_push(const std::string& endpoint_id, std::uint64_t seq) override;
@@ -213,6 +215,8 @@ class PgStore final : public Store {
   // pg_store.cpp
   Status write(const std::function<Status(StoreTx&)>& fn) override;
   Status write_unsynced(const std::function<Status(StoreTx&)>& fn) override;
+  // pg_push.cpp: one statement, without the write lock (see Store).
+  Status acknowledge_push(const std::string& endpoint_id, std::uint64_t seq) override;
   // pg_audit.cpp
   Result<std::vector<AuditEvent>> audit_events(const AuditFilter& filter) override;
   Result<std::vector<AuditEvent>> audit_range(std::uint64_t first, std::size_t count) override;
@@ -274,21 +278,6 @@ class PgStore final : public Store {
     auto conn = pool_.take();
     if (!conn.ok()) return conn.error();
     return fn(**conn);
-  }
-  // The same inside a REPEATABLE READ READ ONLY transaction, for a read of
-  // several statements that must agree with each other.
-  template <class T>
-  Result<T> read_snapshot(const std::function<Result<T>(Conn&)>& fn) {
-    auto conn = pool_.take();
-    if (!conn.ok()) return conn.error();
-    if (auto st = (*conn)->exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "begin a read"); !st.ok()) {
-      return st.error();
-    }
-    auto out = fn(**conn);
-    if (auto st = (*conn)->exec(out.ok() ? "COMMIT" : "ROLLBACK", "end a read"); !st.ok() && out.ok()) {
-      return st.error();
-    }
-    return out;
   }
 
   // pg_audit.cpp, inside a write: the newest event, and whether the trail

@@ -83,10 +83,33 @@ Result<PushMessage> PgTx::enqueue_push(const std::string& endpoint_id, const std
   return PushMessage{static_cast<std::uint64_t>(rows->row(0).int_at(0)), endpoint_id, kind, payload, at};
 }
 
+Result<std::size_t> PgTx::enqueue_push_many(const std::vector<std::string>& endpoint_ids, const std::string& kind,
+                                            const std::string& payload, TimePoint at) {
+  if (kind.empty()) return invalid_argument("a push message needs a kind");
+  if (endpoint_ids.empty()) return std::size_t{0};
+  // The ids as one TEXT[] parameter, in order (the rows are inserted as
+  // the sorted SELECT yields them, so their seqs follow the list);
+  // unknown ids drop out of the join.
+  auto queued = conn_.execute(
+      "INSERT INTO push_messages (endpoint_id, kind, payload, created_s) SELECT e.id, $2::TEXT, $3::TEXT, $4::BIGINT "
+      "FROM unnest($1::TEXT[]) WITH ORDINALITY AS w(id, n) JOIN endpoints e ON e.id = w.id ORDER BY w.n",
+      "queue push messages", pg::text_array(endpoint_ids), kind, payload, at);
+  if (!queued.ok()) return queued.error();
+  return static_cast<std::size_t>(*queued);
+}
+
 Status PgTx::acknowledge_push(const std::string& endpoint_id, std::uint64_t seq) {
   // This endpoint's messages only: seq grows across all endpoints.
   auto changed = conn_.execute("DELETE FROM push_messages WHERE endpoint_id = $1 AND seq <= $2",
                                "acknowledge push messages", endpoint_id, seq_param(seq));
+  return changed.ok() ? Status{} : Status{changed.error()};
+}
+
+Status PgStore::acknowledge_push(const std::string& endpoint_id, std::uint64_t seq) {
+  auto changed = read<std::int64_t>([&](Conn& conn) {
+    return conn.execute("DELETE FROM push_messages WHERE endpoint_id = $1 AND seq <= $2", "acknowledge push messages",
+                        endpoint_id, seq_param(seq));
+  });
   return changed.ok() ? Status{} : Status{changed.error()};
 }
 

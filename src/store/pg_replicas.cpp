@@ -221,14 +221,4 @@ Result<std::string> PgReplicas::claim_key_fingerprint(const std::string& name, c
   return unavailable(fmt::format("{}: the fingerprint of {} could not be recorded or read", options_.noun, name));
 }
 
-Result<std::optional<std::string>> PgReplicas::key_fingerprint(const std::string& name) {
-  auto conn = pool_.take();
-  if (!conn.ok()) return conn.error();
-  auto rows =
-      (*conn)->query("SELECT fingerprint FROM shared_keys WHERE name = $1", "read a shared key's fingerprint", name);
-  if (!rows.ok()) return rows.error();
-  if (rows->empty()) return std::optional<std::string>();
-  return std::optional<std::string>(rows->row(0).text_at(0));
-}
-
 }  // namespace hoist::store::pg_backend

@@ -39,7 +39,6 @@ class PgReplicas final : public Replicas {
   Result<bool> hold_lease(const std::string& name, const std::string& holder, std::chrono::seconds ttl) override;
   Status release_lease(const std::string& name, const std::string& holder) override;
   Result<std::string> claim_key_fingerprint(const std::string& name, const std::string& fingerprint) override;
-  Result<std::optional<std::string>> key_fingerprint(const std::string& name) override;
 
  private:
   void run();

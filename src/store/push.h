@@ -33,6 +33,24 @@ class PushTx {
   // Queues a message for an endpoint; NotFound for an unknown endpoint.
   virtual Result<PushMessage> enqueue_push(const std::string& endpoint_id, const std::string& kind,
                                            const std::string& payload, TimePoint at) = 0;
+  // Queues the same message for each of `endpoint_ids` that is an endpoint
+  // (in that order: their seqs grow along the list); returns how many were
+  // queued. A policy change reaches thousands: one statement on
+  // PostgreSQL, where this default's one round trip each would hold the
+  // write lock for seconds.
+  virtual Result<std::size_t> enqueue_push_many(const std::vector<std::string>& endpoint_ids, const std::string& kind,
+                                                const std::string& payload, TimePoint at) {
+    std::size_t queued = 0;
+    for (const auto& id : endpoint_ids) {
+      auto m = enqueue_push(id, kind, payload, at);
+      if (m.ok()) {
+        ++queued;
+      } else if (m.error().code != ErrorCode::kNotFound) {
+        return m.error();
+      }
+    }
+    return queued;
+  }
   // Drops the endpoint's messages up to and including `seq` (acknowledged).
   virtual Status acknowledge_push(const std::string& endpoint_id, std::uint64_t seq) = 0;
 

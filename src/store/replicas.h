@@ -22,7 +22,6 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -64,8 +63,6 @@ class Replicas {
   // Records `fingerprint` for the shared key `name` when the database has
   // none yet, and returns the one it holds (the recorded one, or this one).
   virtual Result<std::string> claim_key_fingerprint(const std::string& name, const std::string& fingerprint) = 0;
-  // The fingerprint recorded for `name`, if any.
-  virtual Result<std::optional<std::string>> key_fingerprint(const std::string& name) = 0;
 };
 
 // The Replicas of a store no other process shares (SQLite).
@@ -83,9 +80,6 @@ class LocalReplicas final : public Replicas {
   Status release_lease(const std::string& /*name*/, const std::string& /*holder*/) override { return {}; }
   Result<std::string> claim_key_fingerprint(const std::string& /*name*/, const std::string& fingerprint) override {
     return fingerprint;
-  }
-  Result<std::optional<std::string>> key_fingerprint(const std::string& /*name*/) override {
-    return std::optional<std::string>();
   }
 };
 

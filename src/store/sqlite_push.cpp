@@ -30,9 +30,9 @@ Result<PushMessage> SqliteTx::enqueue_push(const std::string& endpoint_id, const
 }
 
 Status SqliteTx::acknowledge_push(const std::string& endpoint_id, std::uint64_t seq) {
-  auto changed =
-      store_.execute("DELETE FROM push_messages WHERE endpoint_id = ? AND seq <= ?", "acknowledge push messages",
-                     std::string_view(endpoint_id), static_cast<std::int64_t>(seq));
+  auto changed = store_.execute("DELETE FROM push_messages WHERE endpoint_id = ? AND seq <= ?",
+                                "acknowledge push messages", std::string_view(endpoint_id),
+                                static_cast<std::int64_t>(std::min<std::uint64_t>(seq, INT64_MAX)));  // never negative
   return changed.ok() ? Status{} : Status{changed.error()};
 }
 

@@ -75,6 +75,17 @@ class Store : public AuditReader,
   // MUST: it appends nothing to the audit trail (refused: rolled back).
   virtual Status write_unsynced(const std::function<Status(StoreTx&)>& fn) = 0;
 
+  // An agent's acknowledgement of its push messages up to `seq`
+  // (PushTx::acknowledge_push) on its own: every agent's next poll sends
+  // one, thousands after a policy change. This default is an unsynced
+  // write; PostgreSQL runs it as one statement without the write lock,
+  // which it needs not take: it only deletes, and every message up to a
+  // seq an agent received was committed before (seqs are given out under
+  // the lock, in commit order), so it cannot touch a message on its way.
+  virtual Status acknowledge_push(const std::string& endpoint_id, std::uint64_t seq) {
+    return write_unsynced([&](StoreTx& tx) { return tx.acknowledge_push(endpoint_id, seq); });
+  }
+
   // The schema version the store is at (the number of migrations applied).
   virtual Result<int> schema_version() = 0;
 

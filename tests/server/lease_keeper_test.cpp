@@ -54,9 +54,6 @@ class FakeReplicas final : public store::Replicas {
   Result<std::string> claim_key_fingerprint(const std::string& /*name*/, const std::string& fingerprint) override {
     return fingerprint;
   }
-  Result<std::optional<std::string>> key_fingerprint(const std::string& /*name*/) override {
-    return std::optional<std::string>();
-  }
 
   std::mutex mu;
   std::map<std::string, std::string> holders;

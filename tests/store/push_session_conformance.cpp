@@ -134,6 +134,74 @@ TEST_P(StoreConformance, PushAfterManyReadsEachCursorsOwnPage) {
   EXPECT_EQ(most->back().size(), 1U);
 }
 
+// One message for many endpoints in one call (a policy change): each known
+// endpoint gets it once per mention, seqs grow along the list, unknown ids
+// are skipped, and a failed write keeps none of them.
+TEST_P(StoreConformance, EnqueuePushManyQueuesOneMessageForEach) {
+  for (const char* id : {"ep-1", "ep-2", "ep-3", "ep \"q\", {b}\\"}) {
+    ASSERT_TRUE(add_endpoint(*store_, id).ok()) << id;
+  }
+  std::size_t queued = 0;
+  ASSERT_TRUE(store_
+                  ->write([&](StoreTx& tx) -> Status {
+                    auto none = tx.enqueue_push_many({}, "policy", "{}", TimePoint{});
+                    if (!none.ok()) return none.error();
+                    EXPECT_EQ(*none, 0U);
+                    auto n = tx.enqueue_push_many({"ep-3", "ep-unknown", "ep-1", "ep \"q\", {b}\\"}, "policy",
+                                                  "{\"policy\":\"p\"}", TimePoint{std::chrono::seconds{100}});
+                    if (!n.ok()) return n.error();
+                    queued = *n;
+                    return {};
+                  })
+                  .ok());
+  EXPECT_EQ(queued, 3U);
+  auto m3 = store_->push_after("ep-3", 0, 10);
+  auto m1 = store_->push_after("ep-1", 0, 10);
+  auto mq = store_->push_after("ep \"q\", {b}\\", 0, 10);
+  auto m2 = store_->push_after("ep-2", 0, 10);
+  ASSERT_TRUE(m3.ok() && m1.ok() && mq.ok() && m2.ok());
+  ASSERT_EQ(m3->size(), 1U);
+  ASSERT_EQ(m1->size(), 1U);
+  ASSERT_EQ(mq->size(), 1U);
+  EXPECT_TRUE(m2->empty()) << "an endpoint not named gets nothing";
+  EXPECT_EQ((*m1)[0].kind, "policy");
+  EXPECT_EQ((*m1)[0].payload, "{\"policy\":\"p\"}");
+  EXPECT_EQ((*m1)[0].created_at, TimePoint{std::chrono::seconds{100}});
+  EXPECT_EQ((*mq)[0].endpoint_id, "ep \"q\", {b}\\");
+  EXPECT_LT((*m3)[0].seq, (*m1)[0].seq);
+  EXPECT_LT((*m1)[0].seq, (*mq)[0].seq);
+  // A kind is required, and a write that fails keeps nothing it queued.
+  auto refused = store_->write([&](StoreTx& tx) -> Status {
+    auto bad = tx.enqueue_push_many({"ep-2"}, "", "{}", TimePoint{});
+    EXPECT_FALSE(bad.ok());
+    auto n = tx.enqueue_push_many({"ep-2"}, "policy", "{}", TimePoint{});
+    if (!n.ok()) return n.error();
+    return conflict("rolled back on purpose");
+  });
+  EXPECT_FALSE(refused.ok());
+  auto after = store_->push_after("ep-2", 0, 10);
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(after->empty());
+}
+
+// The acknowledgement on its own (outside a write: without the write lock
+// on PostgreSQL): this endpoint's messages up to the seq, no other's.
+TEST_P(StoreConformance, AnAcknowledgementOnItsOwnDropsOnlyItsEndpointsMessages) {
+  ASSERT_TRUE(add_endpoint(*store_, "ep-1").ok());
+  ASSERT_TRUE(add_endpoint(*store_, "ep-2").ok());
+  auto a = push(*store_, "ep-1", "a");
+  auto x = push(*store_, "ep-2", "x");
+  auto b = push(*store_, "ep-1", "b");
+  ASSERT_TRUE(a.ok() && x.ok() && b.ok());
+  ASSERT_TRUE(store_->acknowledge_push("ep-1", x->seq).ok());
+  EXPECT_EQ(payloads(*store_, "ep-1", 0), (std::vector<std::string>{"b"}));
+  EXPECT_EQ(payloads(*store_, "ep-2", 0), (std::vector<std::string>{"x"}));
+  ASSERT_TRUE(store_->acknowledge_push("ep-unknown", b->seq).ok());
+  ASSERT_TRUE(store_->acknowledge_push("ep-1", UINT64_MAX).ok());
+  EXPECT_TRUE(payloads(*store_, "ep-1", 0).empty());
+  EXPECT_EQ(payloads(*store_, "ep-2", 0), (std::vector<std::string>{"x"}));
+}
+
 TEST_P(StoreConformance, PushMessagesSurviveAReopen) {
   ASSERT_TRUE(add_endpoint(*store_, "ep-1").ok());
   ASSERT_TRUE(push(*store_, "ep-1", "queued while the agent was away").ok());

@@ -326,7 +326,7 @@ Result<net::HttpResponse> Api::Impl::push_poll(Call& call) {
   }
   const std::string& endpoint_id = call.caller.endpoint.id;
   if (after > 0) {
-    if (auto st = deps.store.write([&](store::StoreTx& tx) { return tx.acknowledge_push(endpoint_id, after); }); !st) {
+    if (auto st = deps.store.acknowledge_push(endpoint_id, after); !st) {
       return st.error();
     }
   }
@@ -374,9 +374,7 @@ Result<net::HttpResponse> Api::Impl::push_ack(Call& call) {
     return body.error();
   }
   const std::string& endpoint_id = call.caller.endpoint.id;
-  if (auto st = deps.store.write(
-          [&](store::StoreTx& tx) { return tx.acknowledge_push(endpoint_id, static_cast<std::uint64_t>(body->seq)); });
-      !st) {
+  if (auto st = deps.store.acknowledge_push(endpoint_id, static_cast<std::uint64_t>(body->seq)); !st) {
     return st.error();
   }
   return json_ok(json::object{{"acknowledged", body->seq}});
