@@ -432,6 +432,18 @@ std::size_t vm_rss_kib() {
   return 0;
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAddressSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kAddressSanitizer = true;
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+
 // wake() from other threads (every commit, every other replica's NOTIFY)
 // while the I/O thread is busy: what waits for it is bounded, whatever the
 // number of wakes. Before, each wake queued a task holding its key.
@@ -473,7 +485,12 @@ TEST(HttpsServerBatches, AFloodOfWakesHoldsBoundedMemory) {
   }
   const auto after = vm_rss_kib();
   std::printf("VmRSS %zu -> %zu KiB over %d wakes while the I/O thread was busy\n", before, after, kWakes);
-  EXPECT_LT(after - std::min(after, before), 16U * 1024U) << "the pending wakes grew without bound";
+  // Under AddressSanitizer freed memory stays in its quarantine (256 MiB by
+  // default): the million freed keys show in VmRSS whatever is pending, so
+  // the bound is checked in the other builds only.
+  if (!kAddressSanitizer) {
+    EXPECT_LT(after - std::min(after, before), 16U * 1024U) << "the pending wakes grew without bound";
+  }
 
   batcher->set_ready("ep-7");
   release.set_value();
